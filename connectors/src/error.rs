@@ -1,0 +1,52 @@
+use causeway_schemas::SchemaMismatch;
+
+/// Why a source could not be opened or read. Messages never contain resolved secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("invalid source: {0}")]
+    InvalidSource(String),
+    #[error("invalid connection settings: {0}")]
+    Settings(String),
+    #[error("environment variable {0} is not set")]
+    MissingEnvironmentVariable(String),
+    #[error(
+        "unknown connection '{0}': database connections are defined in the hub configuration under [connectors.connections.NAME]"
+    )]
+    UnknownConnection(String),
+    #[error("connection '{name}' is a {actual} connection, but the source says {expected}")]
+    WrongConnectionKind {
+        name: String,
+        actual: &'static str,
+        expected: &'static str,
+    },
+    #[error("path '{0}' is outside the directories this hub may read (connectors.file_roots)")]
+    PathNotAllowed(String),
+    #[error("'{0}' does not exist")]
+    NotFound(String),
+    #[error("no {kind} files under '{location}'")]
+    NoFiles { kind: &'static str, location: String },
+    #[error("cannot connect to {kind} connection '{name}': {message}")]
+    Connect {
+        kind: &'static str,
+        name: String,
+        message: String,
+    },
+    #[error("cannot read {kind} source {location}: {message}")]
+    Source {
+        kind: &'static str,
+        location: String,
+        message: String,
+    },
+    #[error("the source does not match the contract: {}", join(.0))]
+    ContractMismatch(Vec<SchemaMismatch>),
+}
+
+fn join(mismatches: &[SchemaMismatch]) -> String {
+    mismatches
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;

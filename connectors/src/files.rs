@@ -1,0 +1,250 @@
+//! Parquet, CSV and NDJSON sources: one file or a directory of files, read with
+//! DataFusion's listing tables.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use causeway_schemas::{Contract, SourceTyping};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::config::TableParquetOptions;
+use datafusion::common::stats::Precision;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::physical_plan::{StatisticsArgs, StatisticsContext};
+use tokio::io::AsyncReadExt;
+
+use crate::error::{ConnectorError, Result};
+use crate::settings::ConnectorSettings;
+use crate::source::SourceSpec;
+
+/// A file source as DataFusion reads it, and the schema to check the contract against.
+pub(crate) struct FileSource {
+    pub table: Arc<dyn TableProvider>,
+    pub checked_schema: SchemaRef,
+    pub typing: SourceTyping,
+}
+
+/// Resolves a source path (relative paths against the first file root) and refuses any
+/// path that is not inside one of the configured roots once links are followed.
+pub(crate) fn allowed_path(settings: &ConnectorSettings, path: &str) -> Result<PathBuf> {
+    let requested = Path::new(path);
+    let joined = match (requested.is_absolute(), settings.file_roots.first()) {
+        (true, _) | (false, None) => requested.to_path_buf(),
+        (false, Some(root)) => root.join(requested),
+    };
+    let resolved = joined
+        .canonicalize()
+        .map_err(|_| ConnectorError::NotFound(path.to_owned()))?;
+    let inside = settings
+        .file_roots
+        .iter()
+        .any(|root| root.canonicalize().is_ok_and(|root| resolved.starts_with(root)));
+    if inside {
+        Ok(resolved)
+    } else {
+        Err(ConnectorError::PathNotAllowed(path.to_owned()))
+    }
+}
+
+pub(crate) async fn parquet(path: &Path, session: &dyn Session) -> Result<FileSource> {
+    // The session's Parquet settings (statistics, bloom filters, string types) apply.
+    let options = TableParquetOptions {
+        global: session.config_options().execution.parquet.clone(),
+        ..Default::default()
+    };
+    let format = ParquetFormat::default().with_options(options);
+    let (options, url) = listing(path, Arc::new(format), "parquet")?;
+    let schema = infer(&options, &url, session, "parquet", path).await?;
+    Ok(FileSource {
+        table: listing_table(url, options, Arc::clone(&schema), "parquet", path)?,
+        checked_schema: schema,
+        typing: SourceTyping::Declared,
+    })
+}
+
+/// CSV has no types of its own: they are guessed from a sample to check the contract, and
+/// the file is then read with the contract's types for the contract's columns.
+pub(crate) async fn csv(
+    path: &Path,
+    delimiter: char,
+    contract: &Contract,
+    session: &dyn Session,
+) -> Result<FileSource> {
+    let delimiter = u8::try_from(delimiter).ok().filter(u8::is_ascii).ok_or_else(|| {
+        ConnectorError::InvalidSource("the CSV delimiter must be one ASCII character".into())
+    })?;
+    let format = CsvFormat::default()
+        .with_has_header(true)
+        .with_delimiter(delimiter)
+        .with_schema_infer_max_rec(1000);
+    let (options, url) = listing(path, Arc::new(format), "csv")?;
+    let guessed = infer(&options, &url, session, "csv", path).await?;
+    let read_schema = with_contract_types(&guessed, contract);
+    Ok(FileSource {
+        table: listing_table(url, options, read_schema, "csv", path)?,
+        checked_schema: guessed,
+        typing: SourceTyping::Inferred,
+    })
+}
+
+pub(crate) async fn ndjson(path: &Path, contract: &Contract, session: &dyn Session) -> Result<FileSource> {
+    let format = JsonFormat::default().with_schema_infer_max_rec(1000);
+    let (options, url) = listing(path, Arc::new(format), "ndjson")?;
+    let guessed = infer(&options, &url, session, "ndjson", path).await?;
+    let read_schema = with_contract_types(&guessed, contract);
+    Ok(FileSource {
+        table: listing_table(url, options, read_schema, "ndjson", path)?,
+        checked_schema: guessed,
+        typing: SourceTyping::Loose,
+    })
+}
+
+/// The guessed schema with the contract's type for each contract field, and text for the
+/// columns the contract does not publish (they are never read, but must still parse).
+fn with_contract_types(guessed: &Schema, contract: &Contract) -> SchemaRef {
+    let fields: Vec<Field> = guessed
+        .fields()
+        .iter()
+        .map(|column| match contract.field(column.name()) {
+            Some(field) => Field::new(column.name(), field.data_type.clone(), true),
+            None => Field::new(column.name(), DataType::Utf8, true),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+fn listing(
+    path: &Path,
+    format: Arc<dyn FileFormat>,
+    kind: &'static str,
+) -> Result<(ListingOptions, ListingTableUrl)> {
+    let extension = if path.is_dir() {
+        match kind {
+            "parquet" => ".parquet",
+            "csv" => ".csv",
+            _ => ".json",
+        }
+    } else {
+        ""
+    };
+    let options = ListingOptions::new(format).with_file_extension(extension);
+    let mut location = path.to_string_lossy().into_owned();
+    if path.is_dir() && !location.ends_with('/') {
+        location.push('/');
+    }
+    let url =
+        ListingTableUrl::parse(&location).map_err(|error| source_error(kind, path, error.to_string()))?;
+    Ok((options, url))
+}
+
+async fn infer(
+    options: &ListingOptions,
+    url: &ListingTableUrl,
+    session: &dyn Session,
+    kind: &'static str,
+    path: &Path,
+) -> Result<SchemaRef> {
+    options.infer_schema(session, url).await.map_err(|error| {
+        let message = error.message().to_string();
+        if message.contains("No files found") {
+            ConnectorError::NoFiles {
+                kind,
+                location: path.display().to_string(),
+            }
+        } else {
+            source_error(kind, path, message)
+        }
+    })
+}
+
+fn listing_table(
+    url: ListingTableUrl,
+    options: ListingOptions,
+    schema: SchemaRef,
+    kind: &'static str,
+    path: &Path,
+) -> Result<Arc<dyn TableProvider>> {
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema);
+    let table = ListingTable::try_new(config).map_err(|error| source_error(kind, path, error.to_string()))?;
+    Ok(Arc::new(table))
+}
+
+fn source_error(kind: &'static str, path: &Path, message: String) -> ConnectorError {
+    ConnectorError::Source {
+        kind,
+        location: path.display().to_string(),
+        message,
+    }
+}
+
+/// Parquet keeps exact row counts in its footers; for text files the count is estimated from
+/// their total size and the average size of the first lines.
+pub(crate) async fn estimate_rows(
+    spec: &SourceSpec,
+    table: &Arc<crate::published::PublishedTable>,
+    session: &dyn Session,
+) -> Result<Option<u64>> {
+    let (SourceSpec::Parquet { path } | SourceSpec::Csv { path, .. } | SourceSpec::Ndjson { path }) = spec
+    else {
+        return Ok(None);
+    };
+    if let SourceSpec::Parquet { .. } = spec {
+        let plan = table
+            .scan(session, Some(&vec![]), &[], None)
+            .await
+            .map_err(|error| source_error("parquet", Path::new(path), error.to_string()))?;
+        let statistics = StatisticsContext::new()
+            .compute(plan.as_ref(), &StatisticsArgs::new())
+            .map_err(|error| source_error("parquet", Path::new(path), error.to_string()))?;
+        return Ok(match statistics.num_rows {
+            Precision::Exact(rows) | Precision::Inexact(rows) => Some(rows as u64),
+            Precision::Absent => None,
+        });
+    }
+    let files = text_files(Path::new(path)).await;
+    let total_bytes: u64 = files.iter().map(|(_, size)| size).sum();
+    let Some((first, _)) = files.first() else {
+        return Ok(Some(0));
+    };
+    let mut sample = Vec::with_capacity(64 * 1024);
+    let read = tokio::fs::File::open(first)
+        .await
+        .map(|file| file.take(64 * 1024));
+    if let Ok(mut reader) = read {
+        let _ = reader.read_to_end(&mut sample).await;
+    }
+    let lines = sample.iter().filter(|byte| **byte == b'\n').count() as u64;
+    let header_lines = u64::from(matches!(spec, SourceSpec::Csv { .. }));
+    if lines <= header_lines {
+        return Ok(Some(lines.saturating_sub(header_lines)));
+    }
+    let bytes_per_line = sample.len() as u64 / lines;
+    Ok(Some(
+        (total_bytes / bytes_per_line.max(1)).saturating_sub(header_lines * files.len() as u64),
+    ))
+}
+
+async fn text_files(path: &Path) -> Vec<(PathBuf, u64)> {
+    let mut files = Vec::new();
+    if let Ok(metadata) = tokio::fs::metadata(path).await {
+        if metadata.is_file() {
+            files.push((path.to_path_buf(), metadata.len()));
+        } else if let Ok(mut entries) = tokio::fs::read_dir(path).await {
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                if let Ok(metadata) = entry.metadata().await
+                    && metadata.is_file()
+                {
+                    files.push((entry.path(), metadata.len()));
+                }
+            }
+        }
+    }
+    files.sort();
+    files
+}

@@ -1,0 +1,26 @@
+//! Connectors: one module per source kind, each turning a registered dataset into a
+//! DataFusion [`TableProvider`](datafusion::catalog::TableProvider).
+//!
+//! Files (Parquet, CSV, NDJSON) are read with DataFusion's listing tables; SQLite,
+//! PostgreSQL and MySQL/MariaDB with `datafusion-table-providers`, which turn each scan
+//! into SQL with projections, filters and limits pushed down. Every source is wrapped in a
+//! [`PublishedTable`] that exposes exactly the contract's fields and decides which filters
+//! a database may evaluate without changing the result.
+
+mod database;
+mod error;
+mod files;
+mod mysql;
+mod postgres;
+mod published;
+mod pushdown;
+pub mod secrets;
+mod settings;
+mod source;
+mod sqlite;
+
+pub use error::{ConnectorError, Result};
+pub use published::PublishedTable;
+pub use pushdown::SqlDialect;
+pub use settings::{ConnectionSettings, ConnectorSettings, DatabaseKind};
+pub use source::{Connectors, OpenedSource, SourceSpec};

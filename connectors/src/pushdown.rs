@@ -1,0 +1,367 @@
+//! Which filters a database may evaluate for DataFusion without changing the result.
+//!
+//! A filter is pushed into the SQL sent to a database only when the database gives the
+//! same answer as DataFusion would. Databases differ from DataFusion where strings meet
+//! collations: PostgreSQL and MySQL order text by locale, MySQL compares it without regard
+//! to case or trailing spaces, and `LIKE` ignores case in MySQL and SQLite. So:
+//!
+//! * Ordering comparisons on text stay in DataFusion (PostgreSQL, MySQL).
+//! * Where the database's answer is a superset of DataFusion's (MySQL `=` and `IN`, `LIKE`
+//!   in MySQL and SQLite), the filter is pushed as `Inexact`: the database narrows the
+//!   rows and DataFusion applies the filter again. Negated, those would drop rows, so they
+//!   stay in DataFusion.
+//! * Only columns, literals, comparisons, `AND`/`OR`/`NOT`, `IS [NOT] NULL`, `BETWEEN`,
+//!   `IN` lists, `LIKE` and `+ - *` on numbers are considered; any function call, cast or
+//!   subquery stays in DataFusion, whose functions the database does not have.
+//! * String literals holding a quote or a backslash are never sent (see
+//!   `Classifier::renders_safely`): written into SQL text, they could end the string early.
+
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::logical_expr::{Between, BinaryExpr, Expr, Like, Operator, TableProviderFilterPushDown};
+use datafusion::scalar::ScalarValue;
+
+/// The SQL dialect of a database source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlDialect {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+/// Decides how far `filter` may be pushed to a database of `dialect`. `pushable` says
+/// whether the source compares a column's values as DataFusion does at all.
+pub fn classify(
+    filter: &Expr,
+    schema: &Schema,
+    dialect: SqlDialect,
+    pushable: &dyn Fn(&str) -> bool,
+) -> TableProviderFilterPushDown {
+    let classifier = Classifier {
+        schema,
+        dialect,
+        pushable,
+    };
+    match classifier.visit(filter, false) {
+        Verdict::Exact => TableProviderFilterPushDown::Exact,
+        Verdict::Inexact => TableProviderFilterPushDown::Inexact,
+        Verdict::Unsupported => TableProviderFilterPushDown::Unsupported,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Verdict {
+    Exact,
+    Inexact,
+    Unsupported,
+}
+
+struct Classifier<'a> {
+    schema: &'a Schema,
+    dialect: SqlDialect,
+    pushable: &'a dyn Fn(&str) -> bool,
+}
+
+impl Classifier<'_> {
+    /// `negated` is true under an odd number of `NOT`s: a superset there becomes a subset.
+    fn visit(&self, expr: &Expr, negated: bool) -> Verdict {
+        match expr {
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
+                Operator::And | Operator::Or => self.visit(left, negated).max(self.visit(right, negated)),
+                Operator::Eq | Operator::NotEq => {
+                    let equality = (*op == Operator::Eq) != negated;
+                    self.comparison(&[left, right], Comparison::Equality { equality })
+                }
+                Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq => {
+                    self.comparison(&[left, right], Comparison::Ordering)
+                }
+                _ => Verdict::Unsupported,
+            },
+            Expr::Not(inner) => self.visit(inner, !negated),
+            Expr::IsNull(inner) | Expr::IsNotNull(inner) => self.operand(inner),
+            Expr::Between(Between { expr, low, high, .. }) => {
+                self.comparison(&[expr, low, high], Comparison::Ordering)
+            }
+            Expr::InList(in_list) => {
+                let equality = in_list.negated == negated;
+                let operands: Vec<&Expr> = std::iter::once(in_list.expr.as_ref())
+                    .chain(in_list.list.iter())
+                    .collect();
+                self.comparison(&operands, Comparison::Equality { equality })
+            }
+            Expr::Like(Like {
+                negated: like_negated,
+                expr,
+                pattern,
+                escape_char: None,
+                case_insensitive: false,
+            }) => {
+                let matching = *like_negated == negated;
+                self.comparison(&[expr, pattern], Comparison::Like { matching })
+            }
+            _ => Verdict::Unsupported,
+        }
+    }
+
+    fn comparison<E: AsRef<Expr>>(&self, operands: &[E], comparison: Comparison) -> Verdict {
+        let mut verdict = Verdict::Exact;
+        let mut text = false;
+        for operand in operands {
+            verdict = verdict.max(self.operand(operand.as_ref()));
+            text |= self.is_text(operand.as_ref());
+        }
+        if !text {
+            return verdict;
+        }
+        let text_verdict = match (self.dialect, comparison) {
+            (SqlDialect::Postgres, Comparison::Ordering) | (SqlDialect::Mysql, Comparison::Ordering) => {
+                Verdict::Unsupported
+            }
+            (SqlDialect::Mysql, Comparison::Equality { equality: true })
+            | (SqlDialect::Mysql | SqlDialect::Sqlite, Comparison::Like { matching: true }) => {
+                Verdict::Inexact
+            }
+            (SqlDialect::Mysql, Comparison::Equality { equality: false })
+            | (SqlDialect::Mysql | SqlDialect::Sqlite, Comparison::Like { matching: false }) => {
+                Verdict::Unsupported
+            }
+            _ => Verdict::Exact,
+        };
+        verdict.max(text_verdict)
+    }
+
+    /// Columns, literals and `+ - *` over numbers.
+    fn operand(&self, expr: &Expr) -> Verdict {
+        match expr {
+            Expr::Column(column) => {
+                if self.schema.field_with_name(&column.name).is_ok() && (self.pushable)(&column.name) {
+                    Verdict::Exact
+                } else {
+                    Verdict::Unsupported
+                }
+            }
+            Expr::Literal(value, _) => self.literal(value),
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(op, Operator::Plus | Operator::Minus | Operator::Multiply)
+                    && !self.is_text(left)
+                    && !self.is_text(right) =>
+            {
+                self.operand(left).max(self.operand(right))
+            }
+            _ => Verdict::Unsupported,
+        }
+    }
+
+    fn literal(&self, value: &ScalarValue) -> Verdict {
+        match value {
+            ScalarValue::Utf8(Some(text))
+            | ScalarValue::LargeUtf8(Some(text))
+            | ScalarValue::Utf8View(Some(text))
+                if !self.renders_safely(text) =>
+            {
+                Verdict::Unsupported
+            }
+            ScalarValue::Utf8(_)
+            | ScalarValue::LargeUtf8(_)
+            | ScalarValue::Utf8View(_)
+            | ScalarValue::Boolean(_)
+            | ScalarValue::Int8(_)
+            | ScalarValue::Int16(_)
+            | ScalarValue::Int32(_)
+            | ScalarValue::Int64(_)
+            | ScalarValue::UInt8(_)
+            | ScalarValue::UInt16(_)
+            | ScalarValue::UInt32(_)
+            | ScalarValue::UInt64(_)
+            | ScalarValue::Float32(_)
+            | ScalarValue::Float64(_)
+            | ScalarValue::Decimal128(..)
+            | ScalarValue::Date32(_)
+            | ScalarValue::Null => Verdict::Exact,
+            _ => Verdict::Unsupported,
+        }
+    }
+
+    /// Whether a string literal reaches the database as exactly the same string. DataFusion's
+    /// SQL writer leaves a quote after a backslash, and an already doubled quote, as they
+    /// are, and MySQL reads backslashes as escapes: a literal with a quote or a backslash
+    /// could end the string early and change the query (an injection). The MySQL provider
+    /// also strips every double quote from the SQL it sends. Such filters stay in DataFusion.
+    fn renders_safely(&self, text: &str) -> bool {
+        let forbidden: &[char] = match self.dialect {
+            SqlDialect::Mysql => &['\'', '\\', '"'],
+            SqlDialect::Postgres | SqlDialect::Sqlite => &['\'', '\\'],
+        };
+        !text.contains(forbidden)
+    }
+
+    fn is_text(&self, expr: &Expr) -> bool {
+        let is_text_type = |data_type: &DataType| {
+            matches!(
+                data_type,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
+        };
+        match expr {
+            Expr::Column(column) => self
+                .schema
+                .field_with_name(&column.name)
+                .is_ok_and(|field| is_text_type(field.data_type())),
+            Expr::Literal(value, _) => is_text_type(&value.data_type()),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Comparison {
+    /// `=` or `IN` when `equality`, `<>` or `NOT IN` otherwise (after any enclosing `NOT`).
+    Equality {
+        equality: bool,
+    },
+    Ordering,
+    Like {
+        matching: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::datatypes::Field;
+    use datafusion::logical_expr::{col, lit};
+
+    use super::*;
+    use TableProviderFilterPushDown::{Exact, Inexact, Unsupported};
+
+    fn schema() -> Schema {
+        Schema::new(vec![
+            Field::new("town", DataType::Utf8, true),
+            Field::new("area", DataType::Float64, true),
+            Field::new("born", DataType::Date32, true),
+        ])
+    }
+
+    fn verdict(filter: Expr, dialect: SqlDialect) -> TableProviderFilterPushDown {
+        classify(&filter, &schema(), dialect, &|_| true)
+    }
+
+    #[test]
+    fn numbers_and_dates_push_exactly_everywhere() {
+        for dialect in [SqlDialect::Postgres, SqlDialect::Mysql, SqlDialect::Sqlite] {
+            assert_eq!(
+                verdict(
+                    col("area").gt(lit(10.0)).and(col("area").lt_eq(lit(99.5))),
+                    dialect
+                ),
+                Exact
+            );
+            assert_eq!(
+                verdict(col("area").is_null().or(col("area").eq(lit(1.0))), dialect),
+                Exact
+            );
+        }
+    }
+
+    #[test]
+    fn text_ordering_stays_out_of_collating_databases() {
+        let filter = col("town").lt(lit("M"));
+        assert_eq!(verdict(filter.clone(), SqlDialect::Postgres), Unsupported);
+        assert_eq!(verdict(filter.clone(), SqlDialect::Mysql), Unsupported);
+        assert_eq!(verdict(filter, SqlDialect::Sqlite), Exact);
+    }
+
+    #[test]
+    fn mysql_text_equality_narrows_but_is_checked_again() {
+        assert_eq!(
+            verdict(col("town").eq(lit("Guicheng")), SqlDialect::Mysql),
+            Inexact
+        );
+        assert_eq!(
+            verdict(col("town").eq(lit("Guicheng")), SqlDialect::Postgres),
+            Exact
+        );
+        assert_eq!(
+            verdict(col("town").not_eq(lit("Guicheng")), SqlDialect::Mysql),
+            Unsupported
+        );
+        assert_eq!(
+            verdict(!col("town").not_eq(lit("Guicheng")), SqlDialect::Mysql),
+            Inexact
+        );
+        assert_eq!(
+            verdict(!col("town").eq(lit("Guicheng")), SqlDialect::Mysql),
+            Unsupported
+        );
+        assert_eq!(
+            verdict(
+                col("town").in_list(vec![lit("a"), lit("b")], true),
+                SqlDialect::Mysql
+            ),
+            Unsupported
+        );
+    }
+
+    #[test]
+    fn like_ignores_case_in_mysql_and_sqlite() {
+        assert_eq!(
+            verdict(col("town").like(lit("Gui%")), SqlDialect::Sqlite),
+            Inexact
+        );
+        assert_eq!(
+            verdict(col("town").not_like(lit("Gui%")), SqlDialect::Sqlite),
+            Unsupported
+        );
+        assert_eq!(
+            verdict(col("town").like(lit("Gui%")), SqlDialect::Postgres),
+            Exact
+        );
+        assert_eq!(
+            verdict(col("town").ilike(lit("gui%")), SqlDialect::Postgres),
+            Unsupported
+        );
+    }
+
+    #[test]
+    fn literals_that_could_escape_their_quotes_are_never_sent() {
+        for dialect in [SqlDialect::Postgres, SqlDialect::Mysql, SqlDialect::Sqlite] {
+            for text in ["\\'') OR (1=1) -- ", "a''b", "C:\\new", "tail\\", "O'Brien"] {
+                assert_eq!(
+                    verdict(col("town").eq(lit(text)), dialect),
+                    Unsupported,
+                    "{dialect:?} {text}"
+                );
+                assert_eq!(
+                    verdict(col("town").like(lit(text)), dialect),
+                    Unsupported,
+                    "{dialect:?} {text}"
+                );
+            }
+        }
+        assert_eq!(
+            verdict(col("town").eq(lit("Guicheng 桂城")), SqlDialect::Postgres),
+            Exact
+        );
+    }
+
+    #[test]
+    fn functions_and_quoted_mysql_literals_stay_in_datafusion() {
+        let upper = datafusion::functions::string::expr_fn::upper(col("town"));
+        assert_eq!(verdict(upper.eq(lit("X")), SqlDialect::Postgres), Unsupported);
+        assert_eq!(
+            verdict(col("town").eq(lit("say \"hi\"")), SqlDialect::Mysql),
+            Unsupported
+        );
+        assert_eq!(
+            verdict(col("town").eq(lit("say \"hi\"")), SqlDialect::Postgres),
+            Exact
+        );
+    }
+
+    #[test]
+    fn columns_the_source_cannot_compare_are_not_pushed() {
+        let filter = col("born").gt(lit(ScalarValue::Date32(Some(7000))));
+        assert_eq!(
+            classify(&filter, &schema(), SqlDialect::Sqlite, &|name| name != "born"),
+            Unsupported
+        );
+    }
+}

@@ -1,0 +1,344 @@
+//! SQLite tables, read with rusqlite on blocking threads.
+//!
+//! SQLite's column types are only affinities: a column declared `DATE` or `DECIMAL(10,2)`
+//! holds text, integers or reals. So the contract decides the Arrow types; the declared
+//! types are checked loosely against it at publish, and each value is converted to the
+//! contract's type as it is read, with an error naming the column when one does not fit.
+//! Rows stream in batches through a small channel; the number of open connections per
+//! database file is bounded.
+
+mod convert;
+mod exec;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use causeway_schemas::{Contract, SourceTyping};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::TableReference;
+use datafusion::common::project_schema;
+use datafusion::error::{DataFusionError, Result as DataFusionResult};
+use datafusion::logical_expr::{
+    Expr, LogicalPlanBuilder, LogicalTableSource, TableProviderFilterPushDown, TableType,
+};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::sql::unparser::Unparser;
+use datafusion::sql::unparser::dialect::SqliteDialect;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Semaphore;
+
+use crate::database::check_table_name;
+use crate::error::{ConnectorError, Result};
+
+pub(crate) use exec::SqliteScanExec;
+
+/// One SQLite database file: connections are opened read-only, at most `max_connections`
+/// at a time.
+#[derive(Debug)]
+pub(crate) struct SqliteDatabase {
+    path: PathBuf,
+    permits: Arc<Semaphore>,
+}
+
+impl SqliteDatabase {
+    pub(crate) fn new(path: &Path, max_connections: usize) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            permits: Arc::new(Semaphore::new(max_connections)),
+        }
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let connection = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        Ok(connection)
+    }
+
+    /// Runs `work` with an open connection on a blocking thread.
+    async fn with_connection<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> std::result::Result<T, String> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| "the SQLite connection pool is closed".to_owned())?;
+        let database = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let connection = database.open()?;
+            work(&connection)
+        })
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| error.to_string())
+    }
+}
+
+/// A SQLite source opened against its contract.
+pub(crate) struct SqliteSource {
+    pub table: Arc<SqliteTable>,
+    pub checked_schema: SchemaRef,
+    pub typing: SourceTyping,
+    /// Columns whose stored values compare in SQL as their contract type does in DataFusion.
+    pub pushable: HashSet<String>,
+}
+
+pub(crate) async fn open(
+    database: Arc<SqliteDatabase>,
+    table: &str,
+    contract: &Contract,
+) -> Result<SqliteSource> {
+    check_table_name(table)?;
+    let (schema_name, table_name) = match table.split_once('.') {
+        Some((schema, name)) => (schema.to_owned(), name.to_owned()),
+        None => ("main".to_owned(), table.to_owned()),
+    };
+    let columns = database
+        .with_connection(move |connection| {
+            let mut statement =
+                connection.prepare("SELECT name, type FROM pragma_table_info(?1, ?2) ORDER BY cid")?;
+            let rows = statement.query_map([&table_name, &schema_name], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|message| ConnectorError::Source {
+            kind: "sqlite",
+            location: database.path.display().to_string(),
+            message,
+        })?;
+    if columns.is_empty() {
+        return Err(ConnectorError::NotFound(format!(
+            "table {table} in {}",
+            database.path.display()
+        )));
+    }
+    let declared = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, declared)| Field::new(name, declared_type(declared), true))
+            .collect::<Vec<_>>(),
+    ));
+    let read_schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, declared)| {
+                let data_type = contract
+                    .field(name)
+                    .map_or_else(|| declared_type(declared), |field| field.data_type.clone());
+                Field::new(name, data_type, true)
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let pushable = columns
+        .iter()
+        .filter(|(name, declared)| {
+            contract
+                .field(name)
+                .is_some_and(|field| compares_like_datafusion(&declared_type(declared), &field.data_type))
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    Ok(SqliteSource {
+        table: Arc::new(SqliteTable {
+            database,
+            table: TableReference::from(table),
+            schema: read_schema,
+        }),
+        checked_schema: declared,
+        typing: SourceTyping::Loose,
+        pushable,
+    })
+}
+
+/// SQLite's affinity rules (<https://www.sqlite.org/datatype3.html>), refined by the common
+/// type names, as the Arrow type a column most likely holds.
+fn declared_type(declared: &str) -> DataType {
+    let upper = declared.to_ascii_uppercase();
+    if upper.contains("INT") {
+        DataType::Int64
+    } else if upper.contains("CHAR") || upper.contains("CLOB") || upper.contains("TEXT") {
+        DataType::Utf8
+    } else if upper.contains("BLOB") {
+        DataType::Binary
+    } else if upper.contains("REAL") || upper.contains("FLOA") || upper.contains("DOUB") {
+        DataType::Float64
+    } else if let Some(decimal) = declared_decimal(&upper) {
+        decimal
+    } else if upper.starts_with("DATETIME") || upper.starts_with("TIMESTAMP") {
+        DataType::Timestamp(TimeUnit::Microsecond, None)
+    } else if upper.starts_with("DATE") {
+        DataType::Date32
+    } else if upper.starts_with("BOOL") {
+        DataType::Boolean
+    } else {
+        // No declared type, or NUMERIC without a precision: anything may be stored.
+        DataType::Null
+    }
+}
+
+fn declared_decimal(upper: &str) -> Option<DataType> {
+    let inner = upper
+        .strip_prefix("DECIMAL")
+        .or_else(|| upper.strip_prefix("NUMERIC"))?
+        .trim()
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
+    let (precision, scale) = inner.split_once(',')?;
+    Some(DataType::Decimal128(
+        precision.trim().parse().ok()?,
+        scale.trim().parse().ok()?,
+    ))
+}
+
+/// Integers in INTEGER columns, reals in REAL columns and text in TEXT columns compare in
+/// SQLite as in DataFusion; dates, decimals and mixed columns may not, so filters on them
+/// stay in DataFusion.
+fn compares_like_datafusion(declared: &DataType, contract: &DataType) -> bool {
+    match declared {
+        DataType::Int64 => contract.is_integer(),
+        DataType::Float64 => contract.is_floating(),
+        DataType::Utf8 => matches!(
+            contract,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ),
+        _ => false,
+    }
+}
+
+pub(crate) struct SqliteTable {
+    database: Arc<SqliteDatabase>,
+    table: TableReference,
+    schema: SchemaRef,
+}
+
+impl fmt::Debug for SqliteTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SqliteTable({})", self.table)
+    }
+}
+
+impl SqliteTable {
+    fn sql(
+        &self,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DataFusionResult<String> {
+        let source = LogicalTableSource::new(Arc::clone(&self.schema));
+        let plan = LogicalPlanBuilder::scan_with_filters(
+            self.table.clone(),
+            Arc::new(source),
+            projection.cloned(),
+            filters.to_vec(),
+        )?
+        .limit(0, limit)?
+        .build()?;
+        Ok(Unparser::new(&SqliteDialect {}).plan_to_sql(&plan)?.to_string())
+    }
+}
+
+#[async_trait]
+impl TableProvider for SqliteTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// Accepts every filter that renders as SQLite SQL; [`crate::PublishedTable`] has
+    /// already kept back the ones SQLite would answer differently.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DataFusionResult<Vec<TableProviderFilterPushDown>> {
+        let unparser = Unparser::new(&SqliteDialect {});
+        Ok(filters
+            .iter()
+            .map(|filter| match unparser.expr_to_sql(filter) {
+                Ok(_) => TableProviderFilterPushDown::Exact,
+                Err(_) => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DataFusionResult<Arc<dyn ExecutionPlan>> {
+        let sql = self.sql(projection, filters, limit)?;
+        let schema = project_schema(&self.schema, projection)?;
+        let batch_size = state.config_options().execution.batch_size.get();
+        Ok(Arc::new(SqliteScanExec::new(
+            Arc::clone(&self.database),
+            sql,
+            schema,
+            batch_size,
+        )))
+    }
+}
+
+/// The row count of a SQLite table (SQLite keeps no estimate, so this counts).
+pub(crate) async fn estimate_rows(database: Arc<SqliteDatabase>, table: &str) -> Result<Option<u64>> {
+    check_table_name(table)?;
+    let sql = format!("SELECT count(*) FROM {table}");
+    let rows = database
+        .with_connection(move |connection| connection.query_row(&sql, [], |row| row.get::<_, i64>(0)))
+        .await
+        .map_err(|message| ConnectorError::Source {
+            kind: "sqlite",
+            location: table.to_owned(),
+            message,
+        })?;
+    Ok(u64::try_from(rows).ok())
+}
+
+fn execution_error(message: impl Into<String>) -> DataFusionError {
+    DataFusionError::Execution(message.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_types_follow_sqlite_affinity() {
+        assert_eq!(declared_type("INTEGER"), DataType::Int64);
+        assert_eq!(declared_type("bigint"), DataType::Int64);
+        assert_eq!(declared_type("VARCHAR(18)"), DataType::Utf8);
+        assert_eq!(declared_type("DOUBLE PRECISION"), DataType::Float64);
+        assert_eq!(declared_type("DECIMAL(10, 2)"), DataType::Decimal128(10, 2));
+        assert_eq!(declared_type("DATE"), DataType::Date32);
+        assert_eq!(
+            declared_type("DATETIME"),
+            DataType::Timestamp(TimeUnit::Microsecond, None)
+        );
+        assert_eq!(declared_type(""), DataType::Null);
+    }
+
+    #[test]
+    fn only_consistent_columns_are_pushable() {
+        assert!(compares_like_datafusion(&DataType::Int64, &DataType::Int32));
+        assert!(compares_like_datafusion(&DataType::Utf8, &DataType::Utf8));
+        assert!(!compares_like_datafusion(&DataType::Utf8, &DataType::Date32));
+        assert!(!compares_like_datafusion(
+            &DataType::Decimal128(10, 2),
+            &DataType::Decimal128(10, 2)
+        ));
+    }
+}

@@ -1,0 +1,111 @@
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::auth::Caller;
+use crate::registry::{Availability, DatasetState};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogResponse {
+    pub departments: Vec<DepartmentEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DepartmentEntry {
+    /// The department, which is also the SQL schema of its datasets.
+    pub name: String,
+    pub datasets: Vec<DatasetSummary>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetSummary {
+    pub name: String,
+    /// How to name it in SQL: `department.name`.
+    pub table: String,
+    pub title: String,
+    pub description: String,
+    pub owner: OwnerEntry,
+    pub source_kind: &'static str,
+    pub version: i64,
+    pub available: bool,
+    /// Why the dataset cannot be queried now, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable_reason: Option<String>,
+    pub fields: Vec<FieldEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OwnerEntry {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldEntry {
+    pub name: String,
+    /// The Arrow type, e.g. `Utf8`, `Int64`, `Decimal128(12, 2)`, `Date32`.
+    #[serde(rename = "type")]
+    pub data_type: String,
+    pub nullable: bool,
+    pub classification: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+impl DatasetSummary {
+    pub fn from_state(state: &DatasetState) -> Self {
+        let contract = &state.record.contract;
+        let unavailable_reason = match &state.availability {
+            Availability::Available => None,
+            Availability::Unavailable(reason) => Some(reason.clone()),
+        };
+        Self {
+            name: contract.name.clone(),
+            table: format!("{}.{}", contract.department, contract.name),
+            title: contract.title.clone(),
+            description: contract.description.clone(),
+            owner: OwnerEntry {
+                name: contract.owner.name.clone(),
+                email: contract.owner.email.clone(),
+            },
+            source_kind: state.record.source.kind(),
+            version: state.record.version,
+            available: unavailable_reason.is_none(),
+            unavailable_reason,
+            fields: contract
+                .fields
+                .iter()
+                .map(|field| FieldEntry {
+                    name: field.name.clone(),
+                    data_type: field.data_type.to_string(),
+                    nullable: field.nullable,
+                    classification: field.classification.to_string(),
+                    description: field.description.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Every department and its datasets, with their fields.
+#[utoipa::path(get, path = "/v1/catalog", tag = "catalog",
+    responses((status = 200, description = "The catalog", body = CatalogResponse)))]
+pub async fn catalog(State(state): State<AppState>, Caller(_caller): Caller) -> Json<CatalogResponse> {
+    let mut departments: BTreeMap<String, Vec<DatasetSummary>> = BTreeMap::new();
+    for dataset in state.registry.list().await {
+        departments
+            .entry(dataset.record.department().to_owned())
+            .or_default()
+            .push(DatasetSummary::from_state(&dataset));
+    }
+    Json(CatalogResponse {
+        departments: departments
+            .into_iter()
+            .map(|(name, datasets)| DepartmentEntry { name, datasets })
+            .collect(),
+    })
+}

@@ -1,0 +1,182 @@
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use causeway_schemas::Contract;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::Caller;
+use super::catalog::DatasetSummary;
+use super::error::{ApiError, ErrorBody};
+use super::extract::Document;
+use crate::registry::{DatasetSpec, DatasetState};
+use crate::store::ContractVersion;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetDetail {
+    pub department: String,
+    #[serde(flatten)]
+    pub summary: DatasetSummary,
+    pub source: SourceEntry,
+    pub primary_key: Vec<String>,
+    pub versions: Vec<VersionEntry>,
+    /// The source's own estimate of its row count, when it keeps one.
+    pub row_count_estimate: Option<u64>,
+    pub published_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The current contract as published.
+    #[schema(value_type = Object)]
+    pub contract: Contract,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceEntry {
+    /// `parquet`, `csv`, `ndjson`, `sqlite`, `postgres` or `mysql`.
+    pub kind: &'static str,
+    /// A path, or a connection name and table; never a secret.
+    pub location: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionEntry {
+    pub version: i64,
+    pub created_by: String,
+    pub created_at: String,
+    pub forced: bool,
+}
+
+impl From<ContractVersion> for VersionEntry {
+    fn from(version: ContractVersion) -> Self {
+        Self {
+            version: version.version,
+            created_by: version.created_by,
+            created_at: version.created_at,
+            forced: version.forced,
+        }
+    }
+}
+
+async fn detail(state: &AppState, dataset: DatasetState) -> Result<DatasetDetail, ApiError> {
+    let record = &dataset.record;
+    let versions = state
+        .registry
+        .versions(record.department(), record.name())
+        .await?
+        .into_iter()
+        .map(VersionEntry::from)
+        .collect();
+    Ok(DatasetDetail {
+        department: record.department().to_owned(),
+        summary: DatasetSummary::from_state(&dataset),
+        source: SourceEntry {
+            kind: record.source.kind(),
+            location: record.source.location(),
+        },
+        primary_key: record.contract.primary_key.clone(),
+        versions,
+        row_count_estimate: state.registry.estimate_rows(&dataset).await,
+        published_by: record.published_by.clone(),
+        created_at: record.created_at.clone(),
+        updated_at: record.updated_at.clone(),
+        contract: record.contract.clone(),
+    })
+}
+
+/// A dataset's contract, versions, source kind and row count estimate.
+#[utoipa::path(get, path = "/v1/datasets/{department}/{name}", tag = "datasets",
+    params(("department" = String, Path), ("name" = String, Path)),
+    responses(
+        (status = 200, description = "The dataset", body = DatasetDetail),
+        (status = 404, description = "No such dataset", body = ErrorBody),
+    ))]
+pub async fn describe(
+    State(state): State<AppState>,
+    Caller(_caller): Caller,
+    Path((department, name)): Path<(String, String)>,
+) -> Result<Json<DatasetDetail>, ApiError> {
+    let dataset = state.registry.get(&department, &name).await?;
+    Ok(Json(detail(&state, dataset).await?))
+}
+
+/// Publishes a dataset: `{"contract": {...}, "source": {...}}` as JSON or YAML. The
+/// contract is checked against the source's real schema first.
+#[utoipa::path(post, path = "/v1/datasets", tag = "datasets",
+    request_body(content = Object, description = "A dataset spec: contract and source", content_type = "application/yaml"),
+    responses(
+        (status = 201, description = "Published", body = DatasetDetail),
+        (status = 400, description = "The spec or contract is invalid", body = ErrorBody),
+        (status = 403, description = "The caller may not publish for that department", body = ErrorBody),
+        (status = 409, description = "The dataset exists already", body = ErrorBody),
+        (status = 413, description = "The document is too large", body = ErrorBody),
+        (status = 422, description = "The source does not match the contract", body = ErrorBody),
+        (status = 502, description = "The source cannot be reached", body = ErrorBody),
+    ))]
+pub async fn publish(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    document: Document,
+) -> Result<(StatusCode, Json<DatasetDetail>), ApiError> {
+    let spec = match document {
+        Document::Json(text) => DatasetSpec::from_json(&text)?,
+        Document::Yaml(text) => DatasetSpec::from_yaml(&text)?,
+    };
+    let dataset = state.registry.publish(&caller, spec).await?;
+    Ok((StatusCode::CREATED, Json(detail(&state, dataset).await?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct NewVersionParams {
+    /// Accept a change that breaks backward compatibility (admins only).
+    #[serde(default)]
+    force: bool,
+}
+
+/// Publishes a new version of a dataset's contract (JSON or YAML). It must be backward
+/// compatible with the current version unless an admin forces it.
+#[utoipa::path(put, path = "/v1/datasets/{department}/{name}/contract", tag = "datasets",
+    params(("department" = String, Path), ("name" = String, Path), NewVersionParams),
+    request_body(content = Object, description = "A contract", content_type = "application/yaml"),
+    responses(
+        (status = 200, description = "The new version is current", body = DatasetDetail),
+        (status = 400, description = "The contract is invalid", body = ErrorBody),
+        (status = 404, description = "No such dataset", body = ErrorBody),
+        (status = 409, description = "The change is not backward compatible", body = ErrorBody),
+        (status = 422, description = "The source does not match the contract", body = ErrorBody),
+    ))]
+pub async fn new_version(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((department, name)): Path<(String, String)>,
+    Query(params): Query<NewVersionParams>,
+    document: Document,
+) -> Result<Json<DatasetDetail>, ApiError> {
+    let contract = match document {
+        Document::Json(text) => Contract::from_json(&text),
+        Document::Yaml(text) => Contract::from_yaml(&text),
+    }
+    .map_err(|error| ApiError::bad_request("invalid_contract", error.to_string()))?;
+    let dataset = state
+        .registry
+        .update_contract(&caller, &department, &name, contract, params.force)
+        .await?;
+    Ok(Json(detail(&state, dataset).await?))
+}
+
+/// Removes a dataset from the hub (its source is left untouched).
+#[utoipa::path(delete, path = "/v1/datasets/{department}/{name}", tag = "datasets",
+    params(("department" = String, Path), ("name" = String, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "The caller may not remove it", body = ErrorBody),
+        (status = 404, description = "No such dataset", body = ErrorBody),
+    ))]
+pub async fn remove(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((department, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.registry.delete(&caller, &department, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

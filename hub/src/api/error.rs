@@ -1,0 +1,167 @@
+//! One error shape for every response: `{"error": {"code": ..., "message": ...}}`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use causeway_connectors::ConnectorError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::query::QueryError;
+use crate::query::output::{EncodeError, UnsupportedFormat};
+use crate::registry::RegistryError;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable, machine-readable code such as `invalid_query` or `contract_mismatch`.
+    pub code: String,
+    /// What went wrong and, where it helps, what to do about it.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// A failure of the hub itself: logged in full, reported without internals.
+    pub fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%error, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the hub failed to handle the request; the details are in its log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let retry = matches!(
+            self.status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        );
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> Self {
+        let (status, code) = match &error {
+            QueryError::MissingPurpose => (StatusCode::BAD_REQUEST, "missing_purpose"),
+            QueryError::Syntax(_) => (StatusCode::BAD_REQUEST, "syntax_error"),
+            QueryError::NotOneStatement(_) => (StatusCode::BAD_REQUEST, "not_one_statement"),
+            QueryError::NotReadOnly(_) => (StatusCode::BAD_REQUEST, "not_read_only"),
+            QueryError::UnknownTable(_) => (StatusCode::BAD_REQUEST, "unknown_table"),
+            QueryError::Plan(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            QueryError::Timeout(_) => (StatusCode::UNPROCESSABLE_ENTITY, "query_timeout"),
+            QueryError::MemoryLimit(_) => (StatusCode::UNPROCESSABLE_ENTITY, "memory_limit"),
+            QueryError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            QueryError::Evaluation(_) => (StatusCode::BAD_REQUEST, "evaluation_error"),
+            QueryError::Execution(_) => (StatusCode::BAD_GATEWAY, "query_failed"),
+        };
+        Self::new(status, code, error.to_string())
+    }
+}
+
+impl From<UnsupportedFormat> for ApiError {
+    fn from(error: UnsupportedFormat) -> Self {
+        Self::new(StatusCode::NOT_ACCEPTABLE, "not_acceptable", error.to_string())
+    }
+}
+
+impl From<EncodeError> for ApiError {
+    fn from(error: EncodeError) -> Self {
+        Self::internal(&error)
+    }
+}
+
+impl From<ConnectorError> for ApiError {
+    fn from(error: ConnectorError) -> Self {
+        let (status, code) = match &error {
+            ConnectorError::ContractMismatch(_) => (StatusCode::UNPROCESSABLE_ENTITY, "contract_mismatch"),
+            ConnectorError::Connect { .. } => (StatusCode::BAD_GATEWAY, "source_unavailable"),
+            ConnectorError::Source { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "source_error"),
+            ConnectorError::PathNotAllowed(_) => (StatusCode::FORBIDDEN, "path_not_allowed"),
+            ConnectorError::NotFound(_) | ConnectorError::NoFiles { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "source_not_found")
+            }
+            ConnectorError::InvalidSource(_)
+            | ConnectorError::Settings(_)
+            | ConnectorError::MissingEnvironmentVariable(_)
+            | ConnectorError::UnknownConnection(_)
+            | ConnectorError::WrongConnectionKind { .. } => (StatusCode::BAD_REQUEST, "invalid_source"),
+        };
+        Self::new(status, code, error.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::AlreadyExists(_) => {
+                Self::new(StatusCode::CONFLICT, "already_exists", error.to_string())
+            }
+            StoreError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", error.to_string()),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(error: RegistryError) -> Self {
+        match error {
+            RegistryError::InvalidContract(_) | RegistryError::WrongDataset { .. } => {
+                Self::bad_request("invalid_contract", error.to_string())
+            }
+            RegistryError::Forbidden(message) => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
+            RegistryError::AlreadyExists(_) => {
+                Self::new(StatusCode::CONFLICT, "already_exists", error.to_string())
+            }
+            RegistryError::NotFound(_) => Self::not_found(error.to_string()),
+            RegistryError::Incompatible(_) => {
+                Self::new(StatusCode::CONFLICT, "incompatible_contract", error.to_string())
+            }
+            RegistryError::Source(source) => source.into(),
+            RegistryError::Store(store) => store.into(),
+            RegistryError::Catalog(_) => Self::internal(&error),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use crate::registry::Availability;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// `ok`, or `degraded` when a dependency fails or a dataset is unavailable.
+    pub status: &'static str,
+    pub version: &'static str,
+    /// `ok` or the metadata store's error.
+    pub metadata_store: String,
+    pub datasets_available: usize,
+    pub datasets_unavailable: usize,
+}
+
+/// Whether the hub can serve: 200 when its metadata store answers, 503 otherwise.
+#[utoipa::path(get, path = "/v1/health", tag = "hub",
+    responses(
+        (status = 200, description = "The hub serves", body = HealthResponse),
+        (status = 503, description = "The metadata store does not answer", body = HealthResponse),
+    ))]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
+    let store = state.registry.store().ping().await;
+    let datasets = state.registry.list().await;
+    let unavailable = datasets
+        .iter()
+        .filter(|dataset| matches!(dataset.availability, Availability::Unavailable(_)))
+        .count();
+    let healthy = store.is_ok();
+    let response = HealthResponse {
+        status: if healthy && unavailable == 0 {
+            "ok"
+        } else {
+            "degraded"
+        },
+        version: env!("CARGO_PKG_VERSION"),
+        metadata_store: store.map_or_else(|error| error.to_string(), |()| "ok".to_owned()),
+        datasets_available: datasets.len() - unavailable,
+        datasets_unavailable: unavailable,
+    };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(response))
+}

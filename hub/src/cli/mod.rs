@@ -1,0 +1,92 @@
+//! The command line: `causeway serve`, `causeway demo`, and the client commands that talk
+//! to a running hub over HTTP. One file per command.
+
+mod client;
+mod dataset;
+mod query;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use client::HubClient;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "causeway",
+    version,
+    about = "Causeway: publish datasets where they live, query them together with SQL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub.
+    Serve {
+        /// The configuration file (TOML); settings may also come from CAUSEWAY_... variables.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Generate the demo departments' data, publish it and run a hub over it.
+    Demo(crate::demo::DemoArgs),
+    /// Publish and list datasets on a running hub.
+    Dataset {
+        #[command(subcommand)]
+        command: dataset::DatasetCommand,
+    },
+    /// Run a read query on a running hub.
+    Query(query::QueryArgs),
+}
+
+/// Where a running hub is.
+#[derive(Debug, Clone, Args)]
+pub struct HubArgs {
+    /// The hub's base URL.
+    #[arg(long, env = "CAUSEWAY_HUB", default_value = "http://127.0.0.1:8080")]
+    pub hub: String,
+}
+
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => serve::run(config.as_deref()).await,
+        Command::Demo(args) => crate::demo::run(args).await,
+        Command::Dataset { command } => dataset::run(command).await,
+        Command::Query(args) => query::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` chooses what (default: info for the hub).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// A spinner on stderr while work takes more than a moment; hidden when stderr is not a
+/// terminal, so scripts and logs stay clean.
+pub fn spinner(message: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}

@@ -1,0 +1,219 @@
+//! The hub's configuration: a TOML file, then `CAUSEWAY_...` environment variables over it.
+//!
+//! Environment variables name a setting by its path with double underscores, e.g.
+//! `CAUSEWAY_SERVER__LISTEN=0.0.0.0:8080` or `CAUSEWAY_LIMITS__QUERY_TIMEOUT=30s`.
+//! Relative paths in the file are relative to the file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use causeway_connectors::ConnectorSettings;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub connectors: ConnectorSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port of the HTTP API.
+    pub listen: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Where the hub keeps its state. Default: `./causeway-data`.
+    pub data_dir: Option<PathBuf>,
+    /// The metadata store: `sqlite://PATH` or `postgres://...`. Default: SQLite at
+    /// `DATA_DIR/metadata.db`.
+    pub metadata_url: Option<String>,
+    /// Where the audit log is written. Default: `DATA_DIR/audit`.
+    pub audit_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Longest a query may run, from planning to its last row (e.g. `30s`, `5m`).
+    #[serde(with = "humantime_serde")]
+    pub query_timeout: Duration,
+    /// Memory one query may use for sorts, joins and aggregates, in MiB; operators that
+    /// can spill to disk do so before this is reached.
+    pub query_memory_mb: u64,
+    /// Queries that run at once; more wait for a turn until their timeout.
+    pub max_concurrent_queries: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_request_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            query_timeout: Duration::from_secs(300),
+            query_memory_mb: 1024,
+            max_concurrent_queries: 32,
+            max_request_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Reads `path` (when given) and the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new()
+            .merge(Serialized::default("server", ServerConfig::default()))
+            .merge(Serialized::default("limits", LimitsConfig::default()));
+        if let Some(path) = path {
+            if !path.is_file() {
+                return Err(ConfigError(format!("{} is not a file", path.display())));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let mut config: Config = figment
+            .merge(Env::prefixed("CAUSEWAY_").split("__"))
+            .extract()
+            .map_err(|error| ConfigError(error.to_string()))?;
+        let base = path
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        config.resolve_paths(&base);
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let absolute = |path: &Path| {
+            if path.is_absolute() {
+                path.to_path_buf()
+            } else {
+                base.join(path)
+            }
+        };
+        let data_dir = absolute(
+            self.storage
+                .data_dir
+                .as_deref()
+                .unwrap_or(Path::new("causeway-data")),
+        );
+        self.storage.audit_dir = Some(absolute(
+            &self
+                .storage
+                .audit_dir
+                .clone()
+                .unwrap_or_else(|| data_dir.join("audit")),
+        ));
+        self.connectors.file_roots = if self.connectors.file_roots.is_empty() {
+            vec![data_dir.clone()]
+        } else {
+            self.connectors
+                .file_roots
+                .iter()
+                .map(|root| absolute(root))
+                .collect()
+        };
+        self.storage.data_dir = Some(data_dir);
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.storage
+            .data_dir
+            .as_deref()
+            .unwrap_or(Path::new("causeway-data"))
+    }
+
+    pub fn metadata_url(&self) -> String {
+        self.storage.metadata_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir().join("metadata.db").display()
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::result_large_err, reason = "figment's Jail runs closures that return its own, large error")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_without_a_file() {
+        figment::Jail::expect_with(|_| {
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.server.listen.port(), 8080);
+            assert_eq!(config.limits.query_timeout, Duration::from_secs(300));
+            assert!(config.metadata_url().starts_with("sqlite://"));
+            assert_eq!(
+                config.connectors.file_roots,
+                vec![config.data_dir().to_path_buf()]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "hub.toml",
+                r#"
+                [server]
+                listen = "127.0.0.1:9000"
+                [storage]
+                data_dir = "state"
+                [limits]
+                query_timeout = "30s"
+                [connectors.connections.land]
+                kind = "postgres"
+                url = "postgres://app:${env:LAND_PASSWORD}@db/land"
+                "#,
+            )?;
+            jail.set_env("CAUSEWAY_SERVER__LISTEN", "0.0.0.0:9100");
+            jail.set_env("CAUSEWAY_LIMITS__QUERY_MEMORY_MB", "64");
+            let path = jail.directory().join("hub.toml");
+            let config = Config::load(Some(&path)).unwrap();
+            assert_eq!(config.server.listen.to_string(), "0.0.0.0:9100");
+            assert_eq!(config.limits.query_timeout, Duration::from_secs(30));
+            assert_eq!(config.limits.query_memory_mb, 64);
+            assert_eq!(config.data_dir(), jail.directory().join("state"));
+            assert!(config.connectors.connections.contains_key("land"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("hub.toml", "[server]\nlisten = \"127.0.0.1:1\"\nport = 3\n")?;
+            let error = Config::load(Some(&jail.directory().join("hub.toml"))).unwrap_err();
+            assert!(error.to_string().contains("port"), "{error}");
+            Ok(())
+        });
+    }
+}

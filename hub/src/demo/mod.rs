@@ -1,0 +1,311 @@
+//! `causeway demo`: the departments of one district, generated deterministically, written
+//! to the kinds of sources they would really live in, published and served.
+
+pub mod generate;
+mod ids;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::api::local_operator;
+use crate::config::Config;
+use crate::registry::DatasetSpec;
+use crate::startup::Hub;
+use generate::{DatabaseTable, GenerateOptions};
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Size: 1 is 10,000 residents and about 15,000 parcels; 100 is a million residents.
+    #[arg(long, default_value_t = 1)]
+    pub scale: u32,
+    /// Where the demo's data, dataset specs, configuration and hub state go.
+    #[arg(long, default_value = "causeway-demo")]
+    pub dir: PathBuf,
+    /// Where the hub listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Also load datasets into PostgreSQL and MySQL/MariaDB and publish them from there.
+    #[arg(long)]
+    pub with_databases: bool,
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    pub postgres_url: String,
+    #[arg(long, default_value = "mysql://root@127.0.0.1:3306/test")]
+    pub mysql_url: String,
+    /// Write the data, specs and configuration, publish, and stop without serving.
+    #[arg(long)]
+    pub generate_only: bool,
+}
+
+/// The schema (PostgreSQL) and database (MySQL) the demo's tables go in.
+const DEMO_SCHEMA: &str = "causeway_demo";
+
+/// The question the demo asks first: which residents of Guicheng own more than two parcels.
+pub const DEMO_QUESTION: &str = "SELECT r.name, r.id_number, r.grid_id, count(*) AS parcels, sum(p.area_m2) AS total_area_m2 \
+FROM civil_affairs.residents r JOIN land_registry.parcels p ON p.owner_id_number = r.id_number \
+WHERE r.town = 'Guicheng' GROUP BY r.name, r.id_number, r.grid_id HAVING count(*) > 2 \
+ORDER BY parcels DESC, r.id_number";
+
+const FILE_SPECS: [(&str, &str); 4] = [
+    (
+        "residents.yaml",
+        include_str!("../../../deploy/demo/datasets/residents.yaml"),
+    ),
+    (
+        "parcels.yaml",
+        include_str!("../../../deploy/demo/datasets/parcels.yaml"),
+    ),
+    (
+        "enrolments.yaml",
+        include_str!("../../../deploy/demo/datasets/enrolments.yaml"),
+    ),
+    (
+        "enterprises.yaml",
+        include_str!("../../../deploy/demo/datasets/enterprises.yaml"),
+    ),
+];
+
+const DATABASE_SPECS: [(&str, &str); 2] = [
+    (
+        "benefit_payments.yaml",
+        include_str!("../../../deploy/demo/datasets/benefit_payments.yaml"),
+    ),
+    (
+        "inspections.yaml",
+        include_str!("../../../deploy/demo/datasets/inspections.yaml"),
+    ),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Generate(#[from] generate::GenerateError),
+    #[error("cannot load the demo tables into {database}: {message}")]
+    Database { database: &'static str, message: String },
+    #[error("the demo dataset {file} is invalid: {message}")]
+    Spec { file: &'static str, message: String },
+}
+
+pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    crate::cli::init_logging();
+    let dir = absolute(&args.dir)?;
+    let data = dir.join("data");
+    let options = GenerateOptions {
+        dir: data.clone(),
+        scale: args.scale.max(1),
+    };
+    let generated = {
+        let options = GenerateOptions {
+            dir: options.dir.clone(),
+            scale: options.scale,
+        };
+        tokio::task::spawn_blocking(move || {
+            let bar = progress_bar();
+            let result = generate::generate_files(&options, &|what, done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+                bar.set_message(what.to_owned());
+            });
+            bar.finish_and_clear();
+            result
+        })
+        .await??
+    };
+    let mut specs: Vec<(&str, &str)> = FILE_SPECS.to_vec();
+    let database_rows = if args.with_databases {
+        specs.extend(DATABASE_SPECS);
+        Some(load_databases(&args, &options).await?)
+    } else {
+        None
+    };
+
+    let config_path = dir.join("causeway.toml");
+    write(&config_path, &demo_config(&args))?;
+    let specs_dir = dir.join("datasets");
+    std::fs::create_dir_all(&specs_dir).map_err(|source| DemoError::Write {
+        path: specs_dir.display().to_string(),
+        source,
+    })?;
+    let mut parsed = Vec::new();
+    for (file, template) in specs {
+        let text = template.replace("${DEMO_DATA}", &data.to_string_lossy());
+        write(&specs_dir.join(file), &text)?;
+        let spec = DatasetSpec::from_yaml(&text).map_err(|error| DemoError::Spec {
+            file,
+            message: error.to_string(),
+        })?;
+        parsed.push(spec);
+    }
+
+    // The demo starts from a clean hub each time: its metadata is rebuilt from the specs.
+    let metadata = dir.join("metadata.db");
+    if metadata.exists() {
+        std::fs::remove_file(&metadata).map_err(|source| DemoError::Write {
+            path: metadata.display().to_string(),
+            source,
+        })?;
+    }
+    let config = Config::load(Some(&config_path))?;
+    let hub = Hub::build(config).await?;
+    let operator = local_operator();
+    let progress = crate::cli::spinner("publishing the demo datasets");
+    let mut published = Vec::new();
+    for spec in parsed {
+        let table = format!(
+            "{}.{} ({})",
+            spec.contract.department,
+            spec.contract.name,
+            spec.source.kind()
+        );
+        hub.registry.publish(&operator, spec).await?;
+        published.push(table);
+    }
+    progress.finish_and_clear();
+
+    println!(
+        "Generated {} residents, {} parcels, {} enrolments and {} enterprises in {}",
+        generated.residents,
+        generated.parcels,
+        generated.enrolments,
+        generated.enterprises,
+        data.display()
+    );
+    if let Some((payments, inspections)) = database_rows {
+        println!("Loaded {payments} benefit payments into PostgreSQL and {inspections} inspections into MySQL");
+    }
+    println!(
+        "Published {} datasets:\n  {}",
+        published.len(),
+        published.join("\n  ")
+    );
+    if args.generate_only {
+        println!(
+            "Serve them with: causeway serve --config {}",
+            config_path.display()
+        );
+        return Ok(());
+    }
+    let listener = hub.bind().await?;
+    let address = listener.local_addr()?;
+    print_instructions(&format!("http://{address}"));
+    hub.serve(listener).await?;
+    Ok(())
+}
+
+fn print_instructions(url: &str) {
+    let body = serde_json::json!({ "sql": DEMO_QUESTION, "purpose": "demo" });
+    println!(
+        "\nCauseway is serving at {url}\n\n\
+         Which residents of Guicheng own more than two parcels? Ask with the CLI:\n\n  \
+         causeway query --hub {url} --purpose demo \"{DEMO_QUESTION}\"\n\n\
+         or with curl:\n\n  \
+         curl -s {url}/v1/query -H 'content-type: application/json' -d '{body}'\n\n\
+         The catalog: curl -s {url}/v1/catalog    The API: {url}/v1/openapi.json\n\
+         Stop with Ctrl-C."
+    );
+}
+
+fn demo_config(args: &DemoArgs) -> String {
+    let mut config = format!(
+        "# Written by `causeway demo`.\n[server]\nlisten = \"{}\"\n\n[storage]\ndata_dir = \".\"\n",
+        args.listen
+    );
+    if args.with_databases {
+        config.push_str(&format!(
+            "\n[connectors.connections.social_security_db]\nkind = \"postgres\"\nurl = \"{}\"\ntls = \"disable\"\n\
+             \n[connectors.connections.market_supervision_db]\nkind = \"mysql\"\nurl = \"{}\"\ntls = \"disabled\"\n",
+            args.postgres_url, args.mysql_url
+        ));
+    }
+    config
+}
+
+/// Loads the database tables; returns their row counts.
+async fn load_databases(args: &DemoArgs, options: &GenerateOptions) -> Result<(usize, usize), DemoError> {
+    let progress = crate::cli::spinner("loading PostgreSQL and MySQL");
+    let payments = generate::benefit_payments_sql(options)?;
+    load_postgres(&args.postgres_url, &payments).await?;
+    let inspections = generate::inspections_sql(options)?;
+    load_mysql(&args.mysql_url, &inspections).await?;
+    progress.finish_and_clear();
+    Ok((payments.rows, inspections.rows))
+}
+
+async fn load_postgres(url: &str, table: &DatabaseTable) -> Result<(), DemoError> {
+    use sqlx::Connection;
+    let error = |error: sqlx::Error| DemoError::Database {
+        database: "PostgreSQL",
+        message: error.to_string(),
+    };
+    let mut connection = sqlx::PgConnection::connect(url).await.map_err(error)?;
+    let mut statements = vec![
+        format!("CREATE SCHEMA IF NOT EXISTS {DEMO_SCHEMA}"),
+        format!("SET search_path TO {DEMO_SCHEMA}"),
+    ];
+    statements.extend(table.setup.iter().cloned());
+    statements.extend(table.insert_batches.iter().cloned());
+    statements.push("ANALYZE benefit_payments".into());
+    for statement in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut connection)
+            .await
+            .map_err(error)?;
+    }
+    Ok(())
+}
+
+async fn load_mysql(url: &str, table: &DatabaseTable) -> Result<(), DemoError> {
+    use mysql_async::prelude::Queryable;
+    let error = |error: mysql_async::Error| DemoError::Database {
+        database: "MySQL",
+        message: error.to_string(),
+    };
+    let options = mysql_async::Opts::from_url(url).map_err(|e| error(e.into()))?;
+    let mut connection = mysql_async::Conn::new(options).await.map_err(error)?;
+    let mut statements = vec![
+        format!("CREATE DATABASE IF NOT EXISTS {DEMO_SCHEMA}"),
+        format!("USE {DEMO_SCHEMA}"),
+    ];
+    statements.extend(table.setup.iter().cloned());
+    statements.extend(table.insert_batches.iter().cloned());
+    statements.push("ANALYZE TABLE inspections".into());
+    for statement in statements {
+        connection.query_drop(statement).await.map_err(error)?;
+    }
+    connection.disconnect().await.map_err(error)?;
+    Ok(())
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    if let Ok(style) = ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, DemoError> {
+    std::fs::create_dir_all(path).map_err(|source| DemoError::Write {
+        path: path.display().to_string(),
+        source,
+    })?;
+    path.canonicalize().map_err(|source| DemoError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), DemoError> {
+    std::fs::write(path, text).map_err(|source| DemoError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}

@@ -1,0 +1,100 @@
+//! Only read queries run: one `SELECT`, `WITH ... SELECT`, `VALUES` or an `EXPLAIN` of one.
+
+use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+use super::QueryError;
+
+/// Parses `sql` and accepts it only if it is exactly one read query.
+pub fn parse_read_query(sql: &str) -> Result<DFStatement, QueryError> {
+    let mut statements = DFParserBuilder::new(sql)
+        .with_dialect(&GenericDialect {})
+        .build()
+        .and_then(|mut parser| parser.parse_statements())
+        .map_err(|error| QueryError::Syntax(error.strip_backtrace()))?;
+    if statements.len() != 1 {
+        return Err(QueryError::NotOneStatement(statements.len()));
+    }
+    let statement = statements.pop_front().ok_or(QueryError::NotOneStatement(0))?;
+    match &statement {
+        DFStatement::Statement(inner) if matches!(inner.as_ref(), Statement::Query(_)) => Ok(statement),
+        DFStatement::Explain(explain) if is_query(&explain.statement) => Ok(statement),
+        other => Err(QueryError::NotReadOnly(kind(other))),
+    }
+}
+
+fn is_query(statement: &DFStatement) -> bool {
+    matches!(statement, DFStatement::Statement(inner) if matches!(inner.as_ref(), Statement::Query(_)))
+}
+
+/// The statement's leading keywords, for the error message.
+fn kind(statement: &DFStatement) -> String {
+    let text = match statement {
+        DFStatement::CopyTo(_) => return "COPY".into(),
+        DFStatement::CreateExternalTable(_) => return "CREATE EXTERNAL TABLE".into(),
+        DFStatement::Reset(_) => return "RESET".into(),
+        DFStatement::Explain(explain) => return format!("EXPLAIN {}", kind(&explain.statement)),
+        DFStatement::Statement(inner) => inner.to_string(),
+    };
+    text.split_whitespace()
+        .take_while(|word| word.chars().all(|c| c.is_ascii_alphabetic()))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_queries_are_accepted() {
+        for sql in [
+            "SELECT 1",
+            "with t as (select 1 as x) select x from t",
+            "EXPLAIN SELECT * FROM civil_affairs.residents",
+            "VALUES (1), (2)",
+            "SELECT 1;",
+        ] {
+            assert!(parse_read_query(sql).is_ok(), "{sql}");
+        }
+    }
+
+    #[test]
+    fn everything_else_is_refused_by_name() {
+        let cases = [
+            ("CREATE TABLE t (x INT)", "CREATE TABLE"),
+            ("INSERT INTO t VALUES (1)", "INSERT INTO"),
+            ("DELETE FROM t", "DELETE FROM"),
+            ("DROP TABLE civil_affairs.residents", "DROP TABLE"),
+            ("COPY (SELECT 1) TO '/tmp/x.csv'", "COPY"),
+            ("SET datafusion.execution.batch_size = 1", "SET"),
+            (
+                "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
+                "CREATE EXTERNAL TABLE",
+            ),
+            ("EXPLAIN CREATE TABLE t (x INT)", "EXPLAIN CREATE TABLE"),
+        ];
+        for (sql, expected) in cases {
+            match parse_read_query(sql) {
+                Err(QueryError::NotReadOnly(kind)) => assert_eq!(kind, expected, "{sql}"),
+                other => panic!("{sql}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn several_statements_and_bad_syntax_are_refused() {
+        assert!(matches!(
+            parse_read_query("SELECT 1; DROP TABLE x"),
+            Err(QueryError::NotOneStatement(2))
+        ));
+        assert!(matches!(parse_read_query("SELEC 1"), Err(QueryError::Syntax(_))));
+        assert!(matches!(
+            parse_read_query(""),
+            Err(QueryError::NotOneStatement(0))
+        ));
+    }
+}

@@ -1,0 +1,333 @@
+//! The dataset registry: publishing, evolving and removing datasets, keeping the metadata
+//! store and the query catalog in step, and knowing which datasets are available now.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use causeway_connectors::{ConnectorError, Connectors, OpenedSource, SourceSpec};
+use causeway_policies::{Principal, Role};
+use causeway_schemas::{Contract, ContractError, Incompatibility, check_compatible};
+use serde::Deserialize;
+use tokio::sync::{Mutex, RwLock};
+
+use crate::query::QueryEngine;
+use crate::store::{ContractVersion, DatasetRecord, MetadataStore, NewDataset, StoreError};
+
+/// What a publisher sends: the contract and where the rows live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    pub contract: Contract,
+    pub source: SourceSpec,
+}
+
+impl DatasetSpec {
+    pub fn from_yaml(text: &str) -> Result<Self, RegistryError> {
+        let spec: Self = serde_norway::from_str(text).map_err(|error| {
+            RegistryError::InvalidContract(ContractError::Syntax {
+                format: "YAML",
+                message: error.to_string(),
+            })
+        })?;
+        spec.contract.validate()?;
+        Ok(spec)
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, RegistryError> {
+        let spec: Self = serde_json::from_str(text).map_err(|error| {
+            RegistryError::InvalidContract(ContractError::Syntax {
+                format: "JSON",
+                message: error.to_string(),
+            })
+        })?;
+        spec.contract.validate()?;
+        Ok(spec)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    InvalidContract(#[from] ContractError),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(
+        "dataset {0} already exists; publish a new contract version with PUT /v1/datasets/{{department}}/{{name}}/contract"
+    )]
+    AlreadyExists(String),
+    #[error("dataset {0} does not exist")]
+    NotFound(String),
+    #[error("the contract is for {found}, but this is {expected}")]
+    WrongDataset { expected: String, found: String },
+    #[error("the new contract is not backward compatible: {}; an admin may force it", join(.0))]
+    Incompatible(Vec<Incompatibility>),
+    #[error(transparent)]
+    Source(#[from] ConnectorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot update the query catalog: {0}")]
+    Catalog(String),
+}
+
+fn join(problems: &[Incompatibility]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Whether a dataset can be queried now.
+#[derive(Debug, Clone)]
+pub enum Availability {
+    Available,
+    /// The source could not be opened or no longer matches the contract.
+    Unavailable(String),
+}
+
+/// A dataset as the catalog shows it.
+#[derive(Debug, Clone)]
+pub struct DatasetState {
+    pub record: DatasetRecord,
+    pub availability: Availability,
+    opened: Option<OpenedSource>,
+}
+
+pub struct Registry {
+    store: MetadataStore,
+    connectors: Connectors,
+    engine: Arc<QueryEngine>,
+    datasets: RwLock<BTreeMap<(String, String), DatasetState>>,
+    /// Changes run one at a time, so the store and the catalog never disagree on this hub.
+    changes: Mutex<()>,
+}
+
+/// How long a row count estimate may take before the catalog answers without one.
+const ESTIMATE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Registry {
+    pub fn new(store: MetadataStore, connectors: Connectors, engine: Arc<QueryEngine>) -> Self {
+        Self {
+            store,
+            connectors,
+            engine,
+            datasets: RwLock::new(BTreeMap::new()),
+            changes: Mutex::new(()),
+        }
+    }
+
+    pub fn store(&self) -> &MetadataStore {
+        &self.store
+    }
+
+    /// Opens every stored dataset and checks it against its contract. A dataset whose
+    /// source fails stays in the catalog as unavailable, with the reason; the others serve.
+    pub async fn load(&self) -> Result<(), RegistryError> {
+        let _change = self.changes.lock().await;
+        let records = self.store.list_datasets().await?;
+        let mut datasets = BTreeMap::new();
+        for record in records {
+            let key = key(record.department(), record.name());
+            let state = match self.open(&record.source, &record.contract).await {
+                Ok(opened) => {
+                    self.register(&record, &opened)?;
+                    DatasetState {
+                        record,
+                        availability: Availability::Available,
+                        opened: Some(opened),
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(dataset = %format!("{}.{}", key.0, key.1), %error, "dataset unavailable");
+                    DatasetState {
+                        record,
+                        availability: Availability::Unavailable(error.to_string()),
+                        opened: None,
+                    }
+                }
+            };
+            datasets.insert(key, state);
+        }
+        *self.datasets.write().await = datasets;
+        Ok(())
+    }
+
+    pub async fn list(&self) -> Vec<DatasetState> {
+        self.datasets.read().await.values().cloned().collect()
+    }
+
+    pub async fn get(&self, department: &str, name: &str) -> Result<DatasetState, RegistryError> {
+        self.datasets
+            .read()
+            .await
+            .get(&key(department, name))
+            .cloned()
+            .ok_or_else(|| RegistryError::NotFound(format!("{department}.{name}")))
+    }
+
+    pub async fn versions(
+        &self,
+        department: &str,
+        name: &str,
+    ) -> Result<Vec<ContractVersion>, RegistryError> {
+        Ok(self.store.contract_versions(department, name).await?)
+    }
+
+    /// The source's own row count estimate, if it keeps one and answers in time.
+    pub async fn estimate_rows(&self, state: &DatasetState) -> Option<u64> {
+        let opened = state.opened.as_ref()?;
+        let session = self.engine.session();
+        let estimate = self
+            .connectors
+            .estimate_rows(&state.record.source, opened, &session);
+        match tokio::time::timeout(ESTIMATE_TIMEOUT, estimate).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "no row count estimate");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Publishes a new dataset: the contract must be valid and match its source.
+    pub async fn publish(
+        &self,
+        principal: &Principal,
+        spec: DatasetSpec,
+    ) -> Result<DatasetState, RegistryError> {
+        let contract = &spec.contract;
+        let id = format!("{}.{}", contract.department, contract.name);
+        if !principal.may_publish_for(&contract.department) {
+            return Err(RegistryError::Forbidden(format!(
+                "only the {} department's publishers or an admin may publish {id}",
+                contract.department
+            )));
+        }
+        let _change = self.changes.lock().await;
+        if self
+            .datasets
+            .read()
+            .await
+            .contains_key(&key(&contract.department, &contract.name))
+        {
+            return Err(RegistryError::AlreadyExists(id));
+        }
+        self.connectors.check_spec(&spec.source)?;
+        let opened = self.open(&spec.source, contract).await?;
+        let record = self
+            .store
+            .insert_dataset(NewDataset {
+                contract,
+                source: &spec.source,
+                published_by: &principal.id,
+            })
+            .await
+            .map_err(|error| match error {
+                StoreError::AlreadyExists(_) => RegistryError::AlreadyExists(id.clone()),
+                other => other.into(),
+            })?;
+        self.register(&record, &opened)?;
+        tracing::info!(dataset = %id, by = %principal.id, "published");
+        Ok(self.remember(record, opened).await)
+    }
+
+    /// Makes `contract` the dataset's next version. It must be backward compatible with the
+    /// current one unless an admin forces it, and must match the source either way.
+    pub async fn update_contract(
+        &self,
+        principal: &Principal,
+        department: &str,
+        name: &str,
+        contract: Contract,
+        force: bool,
+    ) -> Result<DatasetState, RegistryError> {
+        let id = format!("{department}.{name}");
+        if !principal.may_publish_for(department) {
+            return Err(RegistryError::Forbidden(format!(
+                "only the {department} department's publishers or an admin may change {id}"
+            )));
+        }
+        if force && !principal.has_role(Role::Admin) {
+            return Err(RegistryError::Forbidden(
+                "only an admin may force an incompatible contract".into(),
+            ));
+        }
+        let found = format!("{}.{}", contract.department, contract.name);
+        if found != id {
+            return Err(RegistryError::WrongDataset { expected: id, found });
+        }
+        let _change = self.changes.lock().await;
+        let current = self.get(department, name).await?.record;
+        let problems = check_compatible(&current.contract, &contract);
+        if !problems.is_empty() && !force {
+            return Err(RegistryError::Incompatible(problems));
+        }
+        let opened = self.open(&current.source, &contract).await?;
+        let version = self
+            .store
+            .add_contract_version(&contract, current.version, &principal.id, !problems.is_empty())
+            .await?;
+        let record = self
+            .store
+            .dataset(department, name)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(id.clone()))?;
+        self.register(&record, &opened)?;
+        tracing::info!(dataset = %id, version, by = %principal.id, forced = !problems.is_empty(), "contract changed");
+        Ok(self.remember(record, opened).await)
+    }
+
+    pub async fn delete(
+        &self,
+        principal: &Principal,
+        department: &str,
+        name: &str,
+    ) -> Result<(), RegistryError> {
+        let id = format!("{department}.{name}");
+        if !principal.may_publish_for(department) {
+            return Err(RegistryError::Forbidden(format!(
+                "only the {department} department's publishers or an admin may remove {id}"
+            )));
+        }
+        let _change = self.changes.lock().await;
+        if !self.store.delete_dataset(department, name).await? {
+            return Err(RegistryError::NotFound(id));
+        }
+        self.engine
+            .deregister(department, name)
+            .map_err(|error| RegistryError::Catalog(error.to_string()))?;
+        self.datasets.write().await.remove(&key(department, name));
+        tracing::info!(dataset = %id, by = %principal.id, "removed");
+        Ok(())
+    }
+
+    async fn open(&self, source: &SourceSpec, contract: &Contract) -> Result<OpenedSource, RegistryError> {
+        let session = self.engine.session();
+        Ok(self.connectors.open(source, contract, &session).await?)
+    }
+
+    fn register(&self, record: &DatasetRecord, opened: &OpenedSource) -> Result<(), RegistryError> {
+        self.engine
+            .register(record.department(), record.name(), opened.table.clone())
+            .map_err(|error| RegistryError::Catalog(error.to_string()))
+    }
+
+    async fn remember(&self, record: DatasetRecord, opened: OpenedSource) -> DatasetState {
+        let state = DatasetState {
+            record,
+            availability: Availability::Available,
+            opened: Some(opened),
+        };
+        self.datasets
+            .write()
+            .await
+            .insert(key(state.record.department(), state.record.name()), state.clone());
+        state
+    }
+}
+
+fn key(department: &str, name: &str) -> (String, String) {
+    (department.to_owned(), name.to_owned())
+}

@@ -1,0 +1,104 @@
+//! Builds the hub from its configuration and serves it.
+
+use std::sync::Arc;
+
+use causeway_connectors::Connectors;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::query::QueryEngine;
+use crate::registry::{Registry, RegistryError};
+use crate::store::{MetadataStore, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot create {path}: {source}")]
+    Directory { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: std::io::Error },
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A hub with its store open and its datasets loaded, ready to serve.
+pub struct Hub {
+    pub config: Config,
+    pub registry: Arc<Registry>,
+    pub engine: Arc<QueryEngine>,
+}
+
+impl Hub {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        for dir in [Some(config.data_dir()), config.storage.audit_dir.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| StartupError::Directory {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let store = MetadataStore::connect(&config.metadata_url()).await?;
+        let engine = Arc::new(QueryEngine::new(config.limits.clone()));
+        let connectors = Connectors::new(config.connectors.clone());
+        let registry = Arc::new(Registry::new(store, connectors, Arc::clone(&engine)));
+        registry.load().await?;
+        Ok(Self {
+            config,
+            registry,
+            engine,
+        })
+    }
+
+    /// Binds the configured address; the listener's real address is known before serving.
+    pub async fn bind(&self) -> Result<TcpListener, StartupError> {
+        let address = self.config.server.listen;
+        TcpListener::bind(address)
+            .await
+            .map_err(|source| StartupError::Listen {
+                address: address.to_string(),
+                source,
+            })
+    }
+
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn serve(self, listener: TcpListener) -> Result<(), StartupError> {
+        let state = AppState {
+            registry: self.registry,
+            engine: self.engine,
+        };
+        let app = api::router(state, self.config.limits.max_request_bytes)
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(StartupError::Serve)
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

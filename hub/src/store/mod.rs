@@ -1,0 +1,86 @@
+//! The metadata store: departments, datasets and contract versions now; clients, grants and
+//! access requests as they come. SQLite under the data directory by default, PostgreSQL
+//! when the URL says so; one interface and one set of versioned migrations for both.
+
+mod datasets;
+#[cfg(test)]
+mod tests;
+
+use std::str::FromStr;
+
+use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+
+pub use datasets::{ContractVersion, DatasetRecord, NewDataset};
+
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported metadata store URL: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl,
+    #[error("cannot open the metadata store: {0}")]
+    Connect(String),
+    #[error("cannot migrate the metadata store: {0}")]
+    Migrate(String),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("{0} was changed by someone else meanwhile; try again")]
+    Conflict(String),
+    #[error("the metadata store holds a damaged record: {0}")]
+    Corrupt(String),
+    #[error("metadata store: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone)]
+pub struct MetadataStore {
+    pool: AnyPool,
+}
+
+impl MetadataStore {
+    /// Connects and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+            return Err(StoreError::UnsupportedUrl);
+        }
+        let options =
+            AnyConnectOptions::from_str(url).map_err(|error| StoreError::Connect(error.to_string()))?;
+        // SQLite allows one writer at a time; more connections would only queue on its lock.
+        let max_connections = if url.starts_with("sqlite:") { 1 } else { 8 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await
+            .map_err(|error| StoreError::Connect(redact_url(&error.to_string(), url)))?;
+        MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Migrate(error.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// Whether the store answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn redact_url(message: &str, url: &str) -> String {
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|url| url.password().map(str::to_owned))
+    {
+        Some(password) if !password.is_empty() => message.replace(&password, "[redacted]"),
+        _ => message.to_owned(),
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

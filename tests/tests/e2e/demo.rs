@@ -1,0 +1,190 @@
+//! The demo as a new user meets it: generate, publish, serve, ask the printed question, and
+//! get the answer plain DataFusion gives on the same files.
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::prelude::{CsvReadOptions, SessionContext};
+use serde_json::{Value, json};
+
+use crate::support::{Hub, causeway};
+
+/// The question `causeway demo` prints.
+const QUESTION: &str = "SELECT r.name, r.id_number, r.grid_id, count(*) AS parcels, sum(p.area_m2) AS total_area_m2 \
+FROM civil_affairs.residents r JOIN land_registry.parcels p ON p.owner_id_number = r.id_number \
+WHERE r.town = 'Guicheng' GROUP BY r.name, r.id_number, r.grid_id HAVING count(*) > 2 \
+ORDER BY parcels DESC, r.id_number";
+
+/// The same question asked of plain DataFusion over the generated files.
+async fn ground_truth(data: &std::path::Path) -> Vec<Value> {
+    let context = SessionContext::new();
+    context
+        .register_parquet(
+            "residents",
+            data.join("residents.parquet").to_string_lossy().as_ref(),
+            Default::default(),
+        )
+        .await
+        .expect("residents");
+    let parcels = Schema::new(vec![
+        Field::new("parcel_id", DataType::Utf8, false),
+        Field::new("owner_id_number", DataType::Utf8, false),
+        Field::new("town", DataType::Utf8, false),
+        Field::new("address", DataType::Utf8, true),
+        Field::new("area_m2", DataType::Decimal128(12, 2), false),
+        Field::new("land_use", DataType::Utf8, true),
+        Field::new("registered_on", DataType::Date32, true),
+    ]);
+    context
+        .register_csv(
+            "parcels",
+            data.join("parcels.csv").to_string_lossy().as_ref(),
+            CsvReadOptions::new().schema(&parcels).has_header(true),
+        )
+        .await
+        .expect("parcels");
+    let sql = QUESTION
+        .replace("civil_affairs.residents", "residents")
+        .replace("land_registry.parcels", "parcels");
+    let batches = context
+        .sql(&sql)
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("run");
+    let mut writer = datafusion::arrow::json::ArrayWriter::new(Vec::new());
+    for batch in &batches {
+        writer.write(batch).expect("json");
+    }
+    writer.finish().expect("json");
+    serde_json::from_slice(&writer.into_inner()).expect("rows")
+}
+
+#[tokio::test]
+async fn the_demo_answers_its_question_like_plain_datafusion() {
+    let dir = tempfile::Builder::new()
+        .prefix("causeway-demo")
+        .tempdir()
+        .expect("tempdir");
+    let path = dir.path().to_string_lossy().into_owned();
+    let output = causeway(&[
+        "demo",
+        "--generate-only",
+        "--scale",
+        "1",
+        "--dir",
+        &path,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("Published 4 datasets"), "{stdout}");
+
+    let expected = ground_truth(&dir.path().join("data")).await;
+    assert!(
+        expected.len() >= 5,
+        "the demo data has Guicheng owners of 3+ parcels: {expected:?}"
+    );
+
+    let hub = Hub::serve_existing(dir);
+    let answer = hub.rows(QUESTION).await;
+    assert_eq!(answer, expected);
+
+    // The same through the CLI, as CSV.
+    let output = causeway(&[
+        "query",
+        "--hub",
+        &hub.url,
+        "--purpose",
+        "demo",
+        "--format",
+        "csv",
+        QUESTION,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let csv = String::from_utf8_lossy(&output.stdout);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("name,id_number,grid_id,parcels,total_area_m2"));
+    let first = &expected[0];
+    assert_eq!(
+        lines.next().map(str::to_owned),
+        Some(format!(
+            "{},{},{},{},{}",
+            first["name"].as_str().expect("name"),
+            first["id_number"].as_str().expect("id"),
+            first["grid_id"].as_str().expect("grid"),
+            first["parcels"],
+            first["total_area_m2"]
+        ))
+    );
+    assert_eq!(csv.lines().count(), expected.len() + 1);
+
+    // And as the default table.
+    let output = causeway(&[
+        "query",
+        "--hub",
+        &hub.url,
+        "--purpose",
+        "demo",
+        "SELECT count(*) AS n FROM civil_affairs.residents",
+    ]);
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("| 10000 |"), "{table}");
+
+    let output = causeway(&["dataset", "list", "--hub", &hub.url]);
+    let list = String::from_utf8_lossy(&output.stdout);
+    for table in [
+        "civil_affairs.residents",
+        "land_registry.parcels",
+        "social_security.enrolments",
+        "market_supervision.enterprises",
+    ] {
+        assert!(list.contains(table), "{table} not in:\n{list}");
+    }
+    let rows = hub
+        .rows(
+            "SELECT count(*) AS enrolled FROM social_security.enrolments e \
+             JOIN civil_affairs.residents r ON r.id_number = e.id_number \
+             JOIN market_supervision.enterprises m ON m.legal_rep_id_number = r.id_number",
+        )
+        .await;
+    assert!(
+        rows[0]["enrolled"].as_i64().unwrap_or_default() > 0,
+        "four source kinds join: {rows:?}"
+    );
+    assert_eq!(
+        hub.rows("SELECT count(DISTINCT town) AS towns FROM civil_affairs.residents")
+            .await,
+        vec![json!({"towns": 7})]
+    );
+}
+
+/// The CLI publishes a spec file to a running hub.
+#[tokio::test]
+async fn the_cli_publishes_and_lists_datasets() {
+    let hub = Hub::start("").await;
+    std::fs::write(hub.dir().join("people.csv"), crate::files::PEOPLE_CSV).expect("csv");
+    let spec = hub.dir().join("people.yaml");
+    std::fs::write(&spec, crate::files::people_spec("people.csv")).expect("spec");
+    let output = causeway(&["dataset", "publish", &spec.to_string_lossy(), "--hub", &hub.url]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "published civil_affairs.people (version 1, csv source)"
+    );
+    let output = causeway(&["dataset", "publish", &spec.to_string_lossy(), "--hub", &hub.url]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("already exists"));
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests: each starts the real `causeway` binary (built beforehand with
+//! `cargo build --bin causeway`) on a data directory of its own and drives it over HTTP,
+//! as clients would. PostgreSQL and MySQL tests use the servers on 127.0.0.1; with
+//! `CI=true` they fail when a server is missing instead of skipping.
+#![expect(clippy::expect_used, reason = "a test fails loudly on the first broken step")]
+
+mod contracts;
+mod databases;
+mod demo;
+mod errors;
+mod files;
+mod formats;
+mod limits;
+mod support;

@@ -1,0 +1,387 @@
+//! Starting the real `causeway` binary and talking to it as a client would.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// The binary under test: `CAUSEWAY_BIN`, or `causeway` beside the test binary's folder
+/// (`target/debug/deps/..` -> `target/debug/causeway`).
+pub fn causeway_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("CAUSEWAY_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("causeway"))
+        .expect("the test binary lives in target/<profile>/deps");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first with `cargo build --bin causeway`",
+        path.display()
+    );
+    path
+}
+
+/// A hub running in its own data directory, stopped when dropped.
+pub struct Hub {
+    child: Child,
+    pub url: String,
+    dir: TempDir,
+    log: Arc<Mutex<Vec<String>>>,
+    pub http: reqwest::Client,
+}
+
+impl Hub {
+    /// Starts a hub whose data directory (and only file root) is a new temporary folder.
+    /// `extra` is appended to its configuration, e.g. `[limits]` or connections.
+    pub async fn start(extra: &str) -> Hub {
+        let dir = tempfile::Builder::new()
+            .prefix("causeway-e2e")
+            .tempdir()
+            .expect("tempdir");
+        Self::start_in(dir, extra).await
+    }
+
+    pub async fn start_in(dir: TempDir, extra: &str) -> Hub {
+        let config = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\ndata_dir = \"{}\"\n{extra}\n",
+            dir.path().display()
+        );
+        std::fs::write(dir.path().join("causeway.toml"), &config).expect("write config");
+        Self::serve_existing(dir)
+    }
+
+    /// Serves the `causeway.toml` that is already in `dir`.
+    pub fn serve_existing(dir: TempDir) -> Hub {
+        let (child, url, log) = spawn(&dir.path().join("causeway.toml"));
+        Hub {
+            child,
+            url,
+            dir,
+            log,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Stops the hub and starts it again on the same data directory and configuration.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let (child, url, log) = spawn(&self.dir.path().join("causeway.toml"));
+        self.child = child;
+        self.url = url;
+        self.log = log;
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The hub's log so far, for failure messages.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|lines| lines.join("\n")).unwrap_or_default()
+    }
+
+    /// The most memory the hub process has had resident, from the kernel's high-water mark.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmHWM:"))
+            .expect("VmHWM");
+        let kib: u64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .expect("VmHWM value");
+        kib * 1024
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("request");
+        json_of(response).await
+    }
+
+    pub async fn delete(&self, path: &str) -> StatusCode {
+        let response = self
+            .http
+            .delete(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("request");
+        response.status()
+    }
+
+    /// Publishes a dataset spec written in YAML.
+    pub async fn publish(&self, spec: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/datasets", self.url))
+            .header("content-type", "application/yaml")
+            .body(spec.to_owned())
+            .send()
+            .await
+            .expect("request");
+        json_of(response).await
+    }
+
+    /// Publishes and insists it worked.
+    pub async fn publish_ok(&self, spec: &str) -> Value {
+        let (status, body) = self.publish(spec).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "publish failed: {body}\n{}",
+            self.log()
+        );
+        body
+    }
+
+    pub async fn put_contract(&self, table: &str, contract: &str, force: bool) -> (StatusCode, Value) {
+        let (department, name) = table.split_once('.').expect("department.name");
+        let response = self
+            .http
+            .put(format!(
+                "{}/v1/datasets/{department}/{name}/contract?force={force}",
+                self.url
+            ))
+            .header("content-type", "application/yaml")
+            .body(contract.to_owned())
+            .send()
+            .await
+            .expect("request");
+        json_of(response).await
+    }
+
+    /// Sends a query, answered in the format `accept` names.
+    pub async fn query_raw(&self, sql: &str, accept: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/query", self.url))
+            .header("accept", accept)
+            .json(&json!({ "sql": sql, "purpose": "testing" }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A query answered as JSON.
+    pub async fn query(&self, sql: &str) -> (StatusCode, Value) {
+        json_of(self.query_raw(sql, "application/json").await).await
+    }
+
+    /// The rows of a query that must succeed.
+    pub async fn rows(&self, sql: &str) -> Vec<Value> {
+        let (status, body) = self.query(sql).await;
+        assert_eq!(status, StatusCode::OK, "{sql}: {body}\n{}", self.log());
+        body["rows"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The text of an EXPLAIN's physical plan.
+    pub async fn physical_plan(&self, sql: &str) -> String {
+        let rows = self.rows(&format!("EXPLAIN {sql}")).await;
+        rows.iter()
+            .find(|row| row["plan_type"] == "physical_plan")
+            .and_then(|row| row["plan"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn(config_path: &Path) -> (Child, String, Arc<Mutex<Vec<String>>>) {
+    let mut child = Command::new(causeway_binary())
+        .args(["serve", "--config"])
+        .arg(config_path)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start causeway");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (address_sender, address_receiver) = mpsc::channel();
+    let lines = Arc::clone(&log);
+    // Keeps draining the hub's log so it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(address) = line.split("address=").nth(1) {
+                let _ = address_sender.send(address.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+            if let Ok(mut lines) = lines.lock() {
+                lines.push(line);
+            }
+        }
+    });
+    let address = address_receiver
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!(
+                "the hub did not start:\n{}",
+                log.lock().map(|l| l.join("\n")).unwrap_or_default()
+            )
+        });
+    (child, format!("http://{address}"), log)
+}
+
+/// Runs a `causeway` command to its end.
+pub fn causeway(args: &[&str]) -> std::process::Output {
+    Command::new(causeway_binary())
+        .args(args)
+        .output()
+        .expect("run causeway")
+}
+
+pub async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+/// Writes a Parquet file.
+pub fn write_parquet(path: &Path, batches: &[RecordBatch]) {
+    let file = std::fs::File::create(path).expect("create parquet");
+    let mut writer =
+        datafusion::parquet::arrow::ArrowWriter::try_new(file, batches[0].schema(), None).expect("writer");
+    for batch in batches {
+        writer.write(batch).expect("write batch");
+    }
+    writer.close().expect("close parquet");
+}
+
+/// Whether the tests must have the database servers (in CI they must).
+fn databases_required() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
+}
+
+/// A schema of its own in the machine's PostgreSQL, dropped by `cleanup`.
+pub struct Postgres {
+    pub client: tokio_postgres::Client,
+    pub schema: String,
+}
+
+pub const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+impl Postgres {
+    /// Connects, or returns `None` (after saying why) when no server runs outside CI.
+    pub async fn connect() -> Option<Postgres> {
+        match tokio_postgres::connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=test",
+            tokio_postgres::NoTls,
+        )
+        .await
+        {
+            Ok((client, connection)) => {
+                tokio::spawn(connection);
+                let schema = format!("cw_{}", uuid::Uuid::new_v4().simple());
+                client
+                    .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .expect("create schema");
+                Some(Postgres { client, schema })
+            }
+            Err(error) if !databases_required() => {
+                eprintln!("skipped: no PostgreSQL at 127.0.0.1:5432 ({error})");
+                None
+            }
+            Err(error) => panic!("PostgreSQL at 127.0.0.1:5432 is required (CI=true): {error}"),
+        }
+    }
+
+    pub async fn execute(&self, sql: &str) {
+        self.client
+            .batch_execute(&format!("SET search_path TO {}; {sql}", self.schema))
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+
+    pub async fn cleanup(self) {
+        let _ = self
+            .client
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .await;
+    }
+}
+
+/// A database of its own in the machine's MariaDB/MySQL, dropped by `cleanup`.
+pub struct Mysql {
+    pub pool: mysql_async::Pool,
+    pub database: String,
+}
+
+pub const MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+impl Mysql {
+    pub async fn connect() -> Option<Mysql> {
+        use mysql_async::prelude::Queryable;
+        let pool = mysql_async::Pool::new(MYSQL_URL);
+        let database = format!("cw_{}", uuid::Uuid::new_v4().simple());
+        let created = async {
+            let mut connection = pool.get_conn().await?;
+            connection.query_drop(format!("CREATE DATABASE {database}")).await
+        }
+        .await;
+        match created {
+            Ok(()) => Some(Mysql { pool, database }),
+            Err(error) if !databases_required() => {
+                eprintln!("skipped: no MySQL/MariaDB at 127.0.0.1:3306 ({error})");
+                None
+            }
+            Err(error) => panic!("MySQL/MariaDB at 127.0.0.1:3306 is required (CI=true): {error}"),
+        }
+    }
+
+    pub async fn execute(&self, sql: &str) {
+        use mysql_async::prelude::Queryable;
+        let mut connection = self.pool.get_conn().await.expect("mysql connection");
+        connection
+            .query_drop(format!("USE {}", self.database))
+            .await
+            .expect("use database");
+        for statement in sql.split(";\n").filter(|s| !s.trim().is_empty()) {
+            connection
+                .query_drop(statement)
+                .await
+                .unwrap_or_else(|error| panic!("{statement}: {error}"));
+        }
+    }
+
+    pub async fn cleanup(self) {
+        use mysql_async::prelude::Queryable;
+        if let Ok(mut connection) = self.pool.get_conn().await {
+            let _ = connection
+                .query_drop(format!("DROP DATABASE {}", self.database))
+                .await;
+        }
+        let _ = self.pool.disconnect().await;
+    }
+}
