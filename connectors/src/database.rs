@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion_table_providers_mysql::pool::MySQLConnectionPool;
-use datafusion_table_providers_postgres::pool::PostgresConnectionPool;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
 use crate::error::{ConnectorError, Result};
+use crate::postgres::PostgresPool;
 use crate::secrets::{redact, resolve_env_references};
 use crate::settings::{ConnectionSettings, ConnectorSettings, DatabaseKind};
 use crate::sqlite::SqliteDatabase;
@@ -18,7 +18,7 @@ use crate::sqlite::SqliteDatabase;
 #[derive(Default)]
 pub(crate) struct DatabasePools {
     sqlite: Mutex<HashMap<PathBuf, Arc<SqliteDatabase>>>,
-    postgres: Mutex<HashMap<String, Arc<PostgresConnectionPool>>>,
+    postgres: Mutex<HashMap<String, Arc<PostgresPool>>>,
     mysql: Mutex<HashMap<String, Arc<MySQLConnectionPool>>>,
 }
 
@@ -64,18 +64,13 @@ impl DatabasePools {
         &self,
         settings: &ConnectorSettings,
         name: &str,
-    ) -> Result<Arc<PostgresConnectionPool>> {
+    ) -> Result<Arc<PostgresPool>> {
         let connection = self.connection(settings, name, DatabaseKind::Postgres)?;
         let mut pools = self.postgres.lock().await;
         if let Some(pool) = pools.get(name) {
             return Ok(Arc::clone(pool));
         }
-        let url = resolve_env_references(&connection.url)?;
-        let params = postgres_params(&url, connection)?;
-        let pool = PostgresConnectionPool::new(params)
-            .await
-            .map_err(|error| connect_error("postgres", name, &error.to_string(), &url))?;
-        let pool = Arc::new(pool);
+        let pool = Arc::new(PostgresPool::connect(name, connection).await?);
         pools.insert(name.to_owned(), Arc::clone(&pool));
         Ok(pool)
     }
@@ -136,43 +131,6 @@ fn parse_url(url: &SecretString, scheme: &[&str]) -> Result<url::Url> {
 }
 
 /// The parameters `datafusion-table-providers` expects, taken apart from a URL.
-fn postgres_params(
-    url: &SecretString,
-    connection: &ConnectionSettings,
-) -> Result<HashMap<String, SecretString>> {
-    let parsed = parse_url(url, &["postgres", "postgresql"])?;
-    let mut params: HashMap<String, SecretString> = HashMap::new();
-    let mut put = |key: &str, value: String| {
-        params.insert(key.to_owned(), SecretString::from(value));
-    };
-    put("host", parsed.host_str().unwrap_or("localhost").to_owned());
-    put("port", parsed.port().unwrap_or(5432).to_string());
-    put("user", decode(parsed.username()));
-    put("db", decode(parsed.path().trim_start_matches('/')));
-    if let Some(password) = parsed.password() {
-        put("pass", decode(password));
-    }
-    put("connection_pool_size", connection.pool_size.to_string());
-    put(
-        "sslmode",
-        connection.tls.clone().unwrap_or_else(|| "prefer".into()),
-    );
-    if let Some(root) = &connection.tls_root_cert {
-        put("sslrootcert", root.to_string_lossy().into_owned());
-    }
-    for (key, value) in parsed.query_pairs() {
-        match key.as_ref() {
-            "sslmode" | "application_name" | "options" => put(&key, value.into_owned()),
-            other => {
-                return Err(ConnectorError::Settings(format!(
-                    "unsupported PostgreSQL URL parameter '{other}'"
-                )));
-            }
-        }
-    }
-    Ok(params)
-}
-
 fn mysql_params(
     url: &SecretString,
     connection: &ConnectionSettings,
@@ -259,28 +217,24 @@ mod tests {
     }
 
     #[test]
-    fn postgres_urls_become_provider_parameters() {
-        let connection = settings(
-            DatabaseKind::Postgres,
-            "postgres://app:p%40ss@db.internal:6432/land?sslmode=disable",
-        );
-        let params = postgres_params(&connection.url, &connection).unwrap();
+    fn mysql_urls_become_provider_parameters() {
+        let connection = settings(DatabaseKind::Mysql, "mysql://app:p%40ss@db.internal:3307/market");
+        let params = mysql_params(&connection.url, &connection).unwrap();
         let get = |key: &str| params[key].expose_secret().to_owned();
         assert_eq!(get("host"), "db.internal");
-        assert_eq!(get("port"), "6432");
+        assert_eq!(get("tcp_port"), "3307");
         assert_eq!(get("user"), "app");
         assert_eq!(get("pass"), "p@ss");
-        assert_eq!(get("db"), "land");
-        assert_eq!(get("sslmode"), "disable");
-        assert_eq!(get("connection_pool_size"), "4");
+        assert_eq!(get("db"), "market");
+        assert_eq!(get("pool_max"), "4");
     }
 
     #[test]
     fn wrong_schemes_and_unknown_parameters_are_refused() {
         let connection = settings(DatabaseKind::Mysql, "postgres://x@h/db");
         assert!(mysql_params(&connection.url, &connection).is_err());
-        let connection = settings(DatabaseKind::Postgres, "postgres://x@h/db?sslcert=/x");
-        assert!(postgres_params(&connection.url, &connection).is_err());
+        let connection = settings(DatabaseKind::Mysql, "mysql://x@h/db?ssl=1");
+        assert!(mysql_params(&connection.url, &connection).is_err());
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub enum ConnectorError {
     },
     #[error("path '{0}' is outside the directories this hub may read (connectors.file_roots)")]
     PathNotAllowed(String),
-    #[error("'{0}' does not exist")]
+    /// A file, or a table of a database, that is not there; names it.
+    #[error("{0} does not exist")]
     NotFound(String),
     #[error("no {kind} files under '{location}'")]
     NoFiles { kind: &'static str, location: String },

@@ -38,7 +38,7 @@ pub(crate) fn allowed_path(settings: &ConnectorSettings, path: &str) -> Result<P
     };
     let resolved = joined
         .canonicalize()
-        .map_err(|_| ConnectorError::NotFound(path.to_owned()))?;
+        .map_err(|_| ConnectorError::NotFound(format!("'{path}'")))?;
     let inside = settings
         .file_roots
         .iter()

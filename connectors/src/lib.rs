@@ -17,6 +17,7 @@ mod pushdown;
 pub mod secrets;
 mod settings;
 mod source;
+mod sql;
 mod sqlite;
 
 pub use error::{ConnectorError, Result};

@@ -140,17 +140,17 @@ impl TableProvider for PublishedTable {
             .scan(state, Some(&source_projection), filters, limit)
             .await?;
         Ok(match self.dialect {
-            Some(SqlDialect::Postgres | SqlDialect::Mysql) => Arc::new(GuardedScanExec::new(plan)),
+            Some(SqlDialect::Mysql) => Arc::new(GuardedScanExec::new(plan)),
             _ => plan,
         })
     }
 }
 
-/// Wraps a database scan so that DataFusion's physical optimiser cannot push further
-/// filters or sort orders into its SQL: the SQL providers accept any filter that renders
-/// as SQL, which would bypass the checks of [`PublishedTable::supports_filters_pushdown`]
-/// (and let the database sort text by its own collation). The wrapper keeps every
-/// optimiser hook at its default, "not supported".
+/// Wraps a MySQL scan so that DataFusion's physical optimiser cannot push further filters
+/// or sort orders into its SQL: the provider's scan accepts any filter that renders as SQL,
+/// which would bypass the checks of [`PublishedTable::supports_filters_pushdown`] (and let
+/// MySQL sort text by its own collation). The wrapper keeps every optimiser hook at its
+/// default, "not supported". Causeway's own SQL scans accept nothing in the first place.
 #[derive(Debug)]
 struct GuardedScanExec {
     scan: Arc<dyn ExecutionPlan>,

@@ -191,10 +191,14 @@ impl Connectors {
             }
             SourceSpec::Postgres { connection, table } => {
                 let pool = self.pools.postgres(&self.settings, connection).await?;
-                RawSource::declared(
-                    postgres::table(pool, connection, table).await?,
-                    SqlDialect::Postgres,
-                )
+                let source = postgres::open(pool, table, contract).await?;
+                RawSource {
+                    table: source.table,
+                    checked_schema: source.checked_schema,
+                    typing: postgres::TYPING,
+                    dialect: Some(SqlDialect::Postgres),
+                    pushable: None,
+                }
             }
             SourceSpec::Mysql { connection, table } => {
                 let pool = self.pools.mysql(&self.settings, connection).await?;

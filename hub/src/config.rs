@@ -158,7 +158,10 @@ impl Config {
 }
 
 #[cfg(test)]
-#[expect(clippy::result_large_err, reason = "figment's Jail runs closures that return its own, large error")]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail runs closures that return its own, large error"
+)]
 mod tests {
     use super::*;
 

@@ -5,13 +5,17 @@ use std::fmt;
 use arrow_schema::{DataType, Schema};
 
 use crate::contract::Contract;
-use crate::types::{logical, same_logical_type};
+use crate::types::{is_widening, logical, same_logical_type};
 
 /// How the source knows its column types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceTyping {
     /// The source stores types (Parquet, databases): they must be the contract's.
     Declared,
+    /// The source stores types and its values are converted to the contract's as they are
+    /// read: the contract's type must hold every value of the source's (see
+    /// [`crate::types::is_widening`]). A `Null` source type stands for any type.
+    Widening,
     /// The source stores text (CSV, NDJSON) and its types were guessed from a sample; the
     /// contract's types are used to read it, so a guessed type only has to be readable as
     /// the contract's type.
@@ -74,6 +78,9 @@ pub fn check_against_source(
             };
             let matches = match typing {
                 SourceTyping::Declared => same_logical_type(&field.data_type, column.data_type()),
+                SourceTyping::Widening => {
+                    column.data_type() == &DataType::Null || is_widening(column.data_type(), &field.data_type)
+                }
                 SourceTyping::Inferred => readable_as(column.data_type(), &field.data_type),
                 SourceTyping::Loose => {
                     readable_as(column.data_type(), &field.data_type)
@@ -177,6 +184,26 @@ fields:
                 "field 'enrolled_on' (Date32 in the contract) does not exist in the source",
             ]
         );
+    }
+
+    #[test]
+    fn widening_sources_may_be_read_as_wider_types() {
+        let source = schema(vec![
+            ("id_number", DataType::Utf8),
+            ("monthly_amount", DataType::Decimal128(8, 2)),
+            ("enrolled_on", DataType::Null),
+        ]);
+        assert_eq!(
+            check_against_source(&contract(), &source, SourceTyping::Widening),
+            vec![]
+        );
+        let narrower = schema(vec![
+            ("id_number", DataType::Utf8),
+            ("monthly_amount", DataType::Decimal128(12, 2)),
+            ("enrolled_on", DataType::Date32),
+        ]);
+        let problems = check_against_source(&contract(), &narrower, SourceTyping::Widening);
+        assert_eq!(problems.len(), 1, "{problems:?}");
     }
 
     #[test]

@@ -7,35 +7,27 @@
 //! Rows stream in batches through a small channel; the number of open connections per
 //! database file is bounded.
 
-mod convert;
-mod exec;
-
 use std::collections::HashSet;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use causeway_schemas::{Contract, SourceTyping};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::catalog::{Session, TableProvider};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::TableReference;
-use datafusion::common::project_schema;
 use datafusion::error::{DataFusionError, Result as DataFusionResult};
-use datafusion::logical_expr::{
-    Expr, LogicalPlanBuilder, LogicalTableSource, TableProviderFilterPushDown, TableType,
-};
-use datafusion::physical_plan::ExecutionPlan;
-use datafusion::sql::unparser::Unparser;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::sql::unparser::dialect::SqliteDialect;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
 
 use crate::database::check_table_name;
 use crate::error::{ConnectorError, Result};
-
-pub(crate) use exec::SqliteScanExec;
+use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable};
 
 /// One SQLite database file: connections are opened read-only, at most `max_connections`
 /// at a time.
@@ -85,7 +77,7 @@ impl SqliteDatabase {
 
 /// A SQLite source opened against its contract.
 pub(crate) struct SqliteSource {
-    pub table: Arc<SqliteTable>,
+    pub table: Arc<SqlTable>,
     pub checked_schema: SchemaRef,
     pub typing: SourceTyping,
     /// Columns whose stored values compare in SQL as their contract type does in DataFusion.
@@ -150,11 +142,12 @@ pub(crate) async fn open(
         .map(|(name, _)| name.clone())
         .collect();
     Ok(SqliteSource {
-        table: Arc::new(SqliteTable {
-            database,
-            table: TableReference::from(table),
-            schema: read_schema,
-        }),
+        table: Arc::new(SqlTable::new(
+            TableReference::from(table),
+            read_schema,
+            Arc::new(SqliteDialect {}),
+            Arc::new(SqliteReader { database }),
+        )),
         checked_schema: declared,
         typing: SourceTyping::Loose,
         pushable,
@@ -216,80 +209,83 @@ fn compares_like_datafusion(declared: &DataType, contract: &DataType) -> bool {
     }
 }
 
-pub(crate) struct SqliteTable {
+/// Reads a query's rows on a blocking thread, handing batches over a small channel: the
+/// reader stays two batches ahead of the consumer and stops when the consumer goes away.
+#[derive(Debug)]
+struct SqliteReader {
     database: Arc<SqliteDatabase>,
-    table: TableReference,
-    schema: SchemaRef,
 }
 
-impl fmt::Debug for SqliteTable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SqliteTable({})", self.table)
+impl RowReader for SqliteReader {
+    fn plan_name(&self) -> &'static str {
+        "SqliteScanExec"
+    }
+
+    fn read(&self, sql: String, schema: SchemaRef, batch_size: usize) -> SendableRecordBatchStream {
+        let (sender, receiver) = mpsc::channel::<DataFusionResult<RecordBatch>>(2);
+        let database = Arc::clone(&self.database);
+        let stream_schema = Arc::clone(&schema);
+        tokio::spawn(async move {
+            let Ok(permit) = Arc::clone(&database.permits).acquire_owned().await else {
+                let _ = sender
+                    .send(Err(sqlite_error("the connection pool is closed")))
+                    .await;
+                return;
+            };
+            let reader = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                if let Err(error) = read_rows(&database, &sql, &schema, batch_size, &sender) {
+                    let _ = sender.blocking_send(Err(error));
+                }
+            });
+            let _ = reader.await;
+        });
+        Box::pin(RecordBatchStreamAdapter::new(
+            stream_schema,
+            ReceiverStream::new(receiver),
+        ))
     }
 }
 
-impl SqliteTable {
-    fn sql(
-        &self,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> DataFusionResult<String> {
-        let source = LogicalTableSource::new(Arc::clone(&self.schema));
-        let plan = LogicalPlanBuilder::scan_with_filters(
-            self.table.clone(),
-            Arc::new(source),
-            projection.cloned(),
-            filters.to_vec(),
-        )?
-        .limit(0, limit)?
-        .build()?;
-        Ok(Unparser::new(&SqliteDialect {}).plan_to_sql(&plan)?.to_string())
+fn read_rows(
+    database: &SqliteDatabase,
+    sql: &str,
+    schema: &SchemaRef,
+    batch_size: usize,
+    sender: &mpsc::Sender<DataFusionResult<RecordBatch>>,
+) -> DataFusionResult<()> {
+    let failed = |error: rusqlite::Error| sqlite_error(error);
+    let connection = database.open().map_err(failed)?;
+    let mut statement = connection.prepare(sql).map_err(failed)?;
+    let columns = statement.column_count();
+    let mut rows = statement.query([]).map_err(failed)?;
+    let mut builder = BatchBuilder::new(Arc::clone(schema), batch_size);
+    while let Some(row) = rows.next().map_err(failed)? {
+        let cells = (0..columns)
+            .map(|index| row.get_ref(index).map(cell))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(failed)?;
+        builder
+            .append_row(cells)
+            .map_err(|error| sqlite_error(error.message()))?;
+        if builder.len() == batch_size && sender.blocking_send(builder.finish()).is_err() {
+            return Ok(());
+        }
     }
+    if builder.len() > 0 || schema.fields().is_empty() {
+        let _ = sender.blocking_send(builder.finish());
+    }
+    Ok(())
 }
 
-#[async_trait]
-impl TableProvider for SqliteTable {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    /// Accepts every filter that renders as SQLite SQL; [`crate::PublishedTable`] has
-    /// already kept back the ones SQLite would answer differently.
-    fn supports_filters_pushdown(
-        &self,
-        filters: &[&Expr],
-    ) -> DataFusionResult<Vec<TableProviderFilterPushDown>> {
-        let unparser = Unparser::new(&SqliteDialect {});
-        Ok(filters
-            .iter()
-            .map(|filter| match unparser.expr_to_sql(filter) {
-                Ok(_) => TableProviderFilterPushDown::Exact,
-                Err(_) => TableProviderFilterPushDown::Unsupported,
-            })
-            .collect())
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> DataFusionResult<Arc<dyn ExecutionPlan>> {
-        let sql = self.sql(projection, filters, limit)?;
-        let schema = project_schema(&self.schema, projection)?;
-        let batch_size = state.config_options().execution.batch_size.get();
-        Ok(Arc::new(SqliteScanExec::new(
-            Arc::clone(&self.database),
-            sql,
-            schema,
-            batch_size,
-        )))
+/// SQLite's storage classes as cells; text that is not UTF-8 is kept as bytes.
+fn cell(value: ValueRef<'_>) -> Cell<'_> {
+    match value {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(number) => Cell::Integer(number),
+        ValueRef::Real(number) => Cell::Real(number),
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes).map_or(Cell::Bytes(bytes), Cell::Text),
+        ValueRef::Blob(bytes) => Cell::Bytes(bytes),
     }
 }
 
@@ -308,8 +304,8 @@ pub(crate) async fn estimate_rows(database: Arc<SqliteDatabase>, table: &str) ->
     Ok(u64::try_from(rows).ok())
 }
 
-fn execution_error(message: impl Into<String>) -> DataFusionError {
-    DataFusionError::Execution(message.into())
+fn sqlite_error(error: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Execution(format!("SQLite: {error}"))
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ pub fn generate_files(
     generate_into(&options.dir, resident_count(options)?, progress)
 }
 
-/// `social_security.benefit_payments`, for PostgreSQL: about two payments a year to each
+/// `social_security.benefit_payments`, for PostgreSQL: about two payments in 2024 to each
 /// resident aged 60 or more.
 pub fn benefit_payments_sql(options: &GenerateOptions) -> Result<DatabaseTable, GenerateError> {
     let district = District::build(resident_count(options)?, &|_, _, _| {});
@@ -194,8 +194,8 @@ fn sqlite_error(path: &Path) -> impl FnOnce(rusqlite::Error) -> GenerateError + 
     }
 }
 
-/// The independent random streams, one per dataset, so that adding rows to one dataset
-/// never changes another.
+/// Independent random streams, one per dataset, so that changing how one dataset is drawn
+/// never changes the others.
 #[derive(Clone, Copy)]
 enum Stream {
     Register = 1,
@@ -323,10 +323,10 @@ const fn hundredths(whole: u64) -> u64 {
 }
 
 /// An amount in hundredths as a decimal with exactly two places, e.g. `512.30`.
-fn push_cents(out: &mut String, cents: u64) {
-    push_number(out, cents / 100, 1);
+fn push_hundredths(out: &mut String, hundredths: u64) {
+    push_number(out, hundredths / 100, 1);
     out.push('.');
-    push_number(out, cents % 100, 2);
+    push_number(out, hundredths % 100, 2);
 }
 
 /// `YYYY-MM-DD`.
@@ -1014,7 +1014,7 @@ impl LandUse {
         }
     }
 
-    fn area_cents(self, rng: &mut ChaCha8Rng) -> u64 {
+    fn area_hundredths(self, rng: &mut ChaCha8Rng) -> u64 {
         match self {
             Self::Residential => rng.random_range(hundredths(60)..=hundredths(320)),
             Self::Commercial => rng.random_range(hundredths(40)..=hundredths(2_500)),
@@ -1055,7 +1055,7 @@ fn write_parcels(
     let mut out = BufWriter::with_capacity(1 << 20, file);
     out.write_all(PARCELS_HEADER.as_bytes()).map_err(io_error(path))?;
     let mut writer = ParcelWriter {
-        next_number: [0; TOWNS.len()],
+        last_number: [0; TOWNS.len()],
         line: String::with_capacity(160),
         address: String::with_capacity(64),
     };
@@ -1073,8 +1073,9 @@ fn write_parcels(
                 id_number: &resident.id_number,
                 birth: resident.birth,
             };
-            writer.write(&mut rng, owner, address, land_use);
-            out.write_all(writer.line.as_bytes()).map_err(io_error(path))?;
+            writer
+                .write(&mut out, &mut rng, owner, address, land_use)
+                .map_err(io_error(path))?;
             progress.row();
             if outsiders_between.tick() {
                 let outsider = choose(&mut rng, &district.outsiders);
@@ -1083,8 +1084,9 @@ fn write_parcels(
                     birth: outsider.birth,
                 };
                 let (address, land_use) = random_parcel(&mut rng, district, None);
-                writer.write(&mut rng, owner, address, land_use);
-                out.write_all(writer.line.as_bytes()).map_err(io_error(path))?;
+                writer
+                    .write(&mut out, &mut rng, owner, address, land_use)
+                    .map_err(io_error(path))?;
                 progress.row();
             }
         }
@@ -1119,23 +1121,30 @@ struct Owner<'a> {
 
 struct ParcelWriter {
     /// The last parcel number given in each town.
-    next_number: [u32; TOWNS.len()],
+    last_number: [u32; TOWNS.len()],
     line: String,
     address: String,
 }
 
 impl ParcelWriter {
-    /// Puts the CSV line of a new parcel in `self.line`.
-    fn write(&mut self, rng: &mut ChaCha8Rng, owner: Owner<'_>, address: Address, land_use: LandUse) {
+    /// Writes the CSV line of a new parcel.
+    fn write(
+        &mut self,
+        out: &mut impl Write,
+        rng: &mut ChaCha8Rng,
+        owner: Owner<'_>,
+        address: Address,
+        land_use: LandUse,
+    ) -> io::Result<()> {
         let town = usize::from(address.town);
-        self.next_number[town] += 1;
+        self.last_number[town] += 1;
         let line = &mut self.line;
         line.clear();
         push_number(line, u64::from(ids::NANHAI), 6);
         line.push('-');
         line.push_str(TOWNS[town].code);
         line.push('-');
-        push_number(line, u64::from(self.next_number[town]), 6);
+        push_number(line, u64::from(self.last_number[town]), 6);
         line.push(',');
         line.push_str(owner.id_number);
         line.push(',');
@@ -1145,13 +1154,14 @@ impl ParcelWriter {
         push_address(&mut self.address, address);
         push_csv_field(line, &self.address);
         line.push(',');
-        push_cents(line, land_use.area_cents(rng));
+        push_hundredths(line, land_use.area_hundredths(rng));
         line.push(',');
         line.push_str(land_use.as_str());
         line.push(',');
         let earliest = LAND_REGISTRATION_FROM.max(owner.birth.plus(ADULT_AFTER_DAYS));
         push_iso_date(line, random_day(rng, earliest, REFERENCE_DAY.plus(-1)));
         line.push('\n');
+        out.write_all(line.as_bytes())
     }
 }
 
@@ -1229,6 +1239,7 @@ fn plan_schemes(rng: &mut ChaCha8Rng, age: u32) -> u8 {
     pension | medical
 }
 
+/// The file is written once, from scratch: it needs neither a rollback journal nor syncs.
 const ENROLMENTS_SETUP: &str = "PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
 CREATE TABLE enrolments (
@@ -1274,6 +1285,8 @@ fn write_enrolments(
             )
             .map_err(sqlite_error(path))?;
         let mut enrolled_on = String::with_capacity(10);
+        // Bound as text with two decimals. SQLite's NUMERIC affinity (the column is DECIMAL)
+        // keeps it as a REAL or INTEGER, which reads back exactly at scale 2.
         let mut contribution = String::with_capacity(12);
         let mut enrol =
             |rng: &mut ChaCha8Rng, id_number: &str, birth: Day, scheme: Scheme, employed: bool| {
@@ -1287,7 +1300,7 @@ fn write_enrolments(
                     random_day(rng, scheme.since().max(earliest), REFERENCE_DAY.plus(-1)),
                 );
                 contribution.clear();
-                push_cents(
+                push_hundredths(
                     &mut contribution,
                     scheme.monthly_contribution_cents(rng, employed),
                 );
@@ -1515,7 +1528,7 @@ fn write_enterprises(
     let mut established_on = String::with_capacity(10);
     for enterprise in enterprises {
         capital.clear();
-        push_cents(&mut capital, enterprise.capital_cents);
+        push_hundredths(&mut capital, enterprise.capital_cents);
         established_on.clear();
         push_iso_date(&mut established_on, enterprise.established);
         let record = EnterpriseRecord {
@@ -1681,7 +1694,7 @@ fn benefit_payments_table(district: &District) -> DatabaseTable {
         row.push_str(", ");
         push_sql_string(row, payment.kind.as_str(), Dialect::Postgres);
         row.push_str(", ");
-        push_cents(row, payment.amount_cents);
+        push_hundredths(row, payment.amount_cents);
         row.push_str(", ");
         text.clear();
         push_iso_date(&mut text, payment.paid_on);
@@ -1787,7 +1800,7 @@ fn inspections_table(enterprises: &[Enterprise<'_>]) -> DatabaseTable {
         push_sql_string(row, inspection.result.as_str(), Dialect::MySql);
         row.push_str(", ");
         match inspection.fine_cents {
-            Some(cents) => push_cents(row, cents),
+            Some(cents) => push_hundredths(row, cents),
             None => row.push_str("NULL"),
         }
         row.push(')');
@@ -2108,21 +2121,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore]
-    fn temporary_measure() {
-        let hwm = || fs::read_to_string("/proc/self/status").unwrap().lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")).collect::<Vec<_>>().join(" ");
-        let start = std::time::Instant::now();
-        let scale: u32 = std::env::var("SCALE").unwrap().parse().unwrap();
-        let options = GenerateOptions { dir: PathBuf::from(format!("/tmp/demo-out/scale{scale}")), scale };
-        let generated = generate_files(&options, &|what, done, total| if done == total || done == 0 { eprintln!("{what} {done}/{total} {} {:?}", hwm(), start.elapsed()) }).unwrap();
-        eprintln!("{generated:?} {:?} {}", start.elapsed(), hwm());
-        let payments = benefit_payments_sql(&options).unwrap();
-        eprintln!("payments {} {:?} {}", payments.rows, start.elapsed(), hwm());
-        let inspections = inspections_sql(&options).unwrap();
-        eprintln!("inspections {} {:?} {}", inspections.rows, start.elapsed(), hwm());
-    }
-
-    #[test]
     fn the_scale_is_checked() {
         let options = |scale| GenerateOptions {
             dir: PathBuf::from("unused"),
@@ -2163,9 +2161,9 @@ mod tests {
     #[test]
     fn text_is_written_exactly() {
         let mut out = String::new();
-        push_cents(&mut out, 51_230);
+        push_hundredths(&mut out, 51_230);
         out.push(' ');
-        push_cents(&mut out, 5);
+        push_hundredths(&mut out, 5);
         out.push(' ');
         push_number(&mut out, 0, 3);
         out.push(' ');

@@ -143,22 +143,21 @@ pub fn is_valid_resident_id(id: &str) -> bool {
 /// character.
 #[cfg(test)]
 pub fn is_valid_credit_code(code: &str) -> bool {
-    let Some(values) = code
+    let values: Option<Vec<u8>> = code
         .bytes()
         .map(|byte| {
-            CREDIT_CODE_CHARACTERS
+            let value = CREDIT_CODE_CHARACTERS
                 .iter()
-                .position(|c| *c == byte)
-                .map(|v| v as u8)
+                .position(|character| *character == byte);
+            value.map(|value| value as u8)
         })
-        .collect::<Option<Vec<u8>>>()
-    else {
-        return false;
-    };
-    let Ok(first17) = <[u8; 17]>::try_from(&values[..values.len().min(17)]) else {
-        return false;
-    };
-    values.len() == 18 && credit_code_check(&first17) == values[17]
+        .collect();
+    match values.as_deref() {
+        Some([first17 @ .., check]) => {
+            <[u8; 17]>::try_from(first17).is_ok_and(|first17| credit_code_check(&first17) == *check)
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

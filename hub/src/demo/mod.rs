@@ -175,7 +175,9 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         data.display()
     );
     if let Some((payments, inspections)) = database_rows {
-        println!("Loaded {payments} benefit payments into PostgreSQL and {inspections} inspections into MySQL");
+        println!(
+            "Loaded {payments} benefit payments into PostgreSQL and {inspections} inspections into MySQL"
+        );
     }
     println!(
         "Published {} datasets:\n  {}",

@@ -1,4 +1,9 @@
-//! SQLite values converted to the contract's Arrow types.
+//! Values read from a database, converted to the contract's Arrow types.
+//!
+//! Readers hand over each value as a [`Cell`]: what the database stores (SQLite's storage
+//! classes) or how it writes it (PostgreSQL's text format). The target type decides how the
+//! cell is read: text becomes a date, a decimal or a number where the column asks for one,
+//! exactly, and a value that does not fit is an error naming it.
 
 use std::sync::Arc;
 
@@ -12,11 +17,18 @@ use datafusion::arrow::compute::kernels::cast_utils::{parse_decimal, string_to_d
 use datafusion::arrow::datatypes::TimestampMicrosecondType;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::error::DataFusionError;
 use datafusion::error::Result as DataFusionResult;
-use rusqlite::Row;
-use rusqlite::types::ValueRef;
 
-use super::execution_error;
+/// One value as a database gives it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Cell<'a> {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
 
 /// Collects rows into one record batch of the target schema.
 pub(crate) struct BatchBuilder {
@@ -76,19 +88,30 @@ impl BatchBuilder {
         self.rows
     }
 
-    pub(crate) fn append_row(&mut self, row: &Row<'_>) -> DataFusionResult<()> {
-        for (index, column) in self.columns.iter_mut().enumerate() {
-            let value = row
-                .get_ref(index)
-                .map_err(|error| execution_error(format!("SQLite: {error}")))?;
-            column.append(value).map_err(|problem| {
+    /// Appends one row, given as one cell per column of the schema.
+    pub(crate) fn append_row<'a>(
+        &mut self,
+        cells: impl IntoIterator<Item = Cell<'a>>,
+    ) -> DataFusionResult<()> {
+        let mut count = 0;
+        for (index, cell) in cells.into_iter().enumerate() {
+            let column = self.columns.get_mut(index).ok_or_else(|| {
+                DataFusionError::Internal("a row has more cells than the schema has columns".into())
+            })?;
+            column.append(cell).map_err(|problem| {
                 let field = self.schema.field(index);
-                execution_error(format!(
-                    "SQLite column '{}' holds {problem}, which is not a valid {}",
+                DataFusionError::Execution(format!(
+                    "column '{}' holds {problem}, which is not a valid {}",
                     field.name(),
                     field.data_type()
                 ))
             })?;
+            count += 1;
+        }
+        if count != self.columns.len() {
+            return Err(DataFusionError::Internal(
+                "a row has fewer cells than the schema has columns".into(),
+            ));
         }
         self.rows += 1;
         Ok(())
@@ -106,8 +129,9 @@ impl BatchBuilder {
                 if array.data_type() == field.data_type() {
                     return Ok(array);
                 }
-                cast(&array, field.data_type())
-                    .map_err(|error| execution_error(format!("SQLite column '{}': {error}", field.name())))
+                cast(&array, field.data_type()).map_err(|error| {
+                    DataFusionError::Execution(format!("column '{}': {error}", field.name()))
+                })
             })
             .collect::<DataFusionResult<Vec<ArrayRef>>>()?;
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
@@ -121,8 +145,8 @@ impl BatchBuilder {
 
 impl Column {
     /// Appends one value; on failure returns a description of the value for the message.
-    fn append(&mut self, value: ValueRef<'_>) -> Result<(), String> {
-        if let ValueRef::Null = value {
+    fn append(&mut self, value: Cell<'_>) -> Result<(), String> {
+        if let Cell::Null = value {
             self.append_null();
             return Ok(());
         }
@@ -133,13 +157,14 @@ impl Column {
                 builder.append_value(decimal(value, *precision, *scale)?)
             }
             Self::Text(builder) => match value {
-                ValueRef::Text(bytes) => builder.append_value(String::from_utf8_lossy(bytes)),
-                ValueRef::Integer(number) => builder.append_value(number.to_string()),
-                ValueRef::Real(number) => builder.append_value(number.to_string()),
+                Cell::Text(text) => builder.append_value(text),
+                Cell::Integer(number) => builder.append_value(number.to_string()),
+                Cell::Real(number) => builder.append_value(number.to_string()),
                 other => return Err(describe(other)),
             },
             Self::Binary(builder) => match value {
-                ValueRef::Blob(bytes) | ValueRef::Text(bytes) => builder.append_value(bytes),
+                Cell::Bytes(bytes) => builder.append_value(bytes),
+                Cell::Text(text) => builder.append_value(text.as_bytes()),
                 other => return Err(describe(other)),
             },
             Self::Boolean(builder) => builder.append_value(boolean(value)?),
@@ -182,37 +207,37 @@ impl Column {
     }
 }
 
-fn describe(value: ValueRef<'_>) -> String {
+fn describe(value: Cell<'_>) -> String {
     match value {
-        ValueRef::Null => "NULL".into(),
-        ValueRef::Integer(number) => format!("the integer {number}"),
-        ValueRef::Real(number) => format!("the real {number}"),
-        ValueRef::Text(bytes) => format!("the text '{}'", String::from_utf8_lossy(bytes)),
-        ValueRef::Blob(bytes) => format!("a blob of {} bytes", bytes.len()),
+        Cell::Null => "NULL".into(),
+        Cell::Integer(number) => format!("the integer {number}"),
+        Cell::Real(number) => format!("the real {number}"),
+        Cell::Text(text) => format!("the text '{text}'"),
+        Cell::Bytes(bytes) => format!("{} bytes", bytes.len()),
     }
 }
 
-fn text(value: ValueRef<'_>) -> Option<&str> {
+fn text<'a>(value: Cell<'a>) -> Option<&'a str> {
     match value {
-        ValueRef::Text(bytes) => std::str::from_utf8(bytes).ok().map(str::trim),
+        Cell::Text(text) => Some(text.trim()),
         _ => None,
     }
 }
 
-fn integer(value: ValueRef<'_>) -> Result<i64, String> {
+fn integer(value: Cell<'_>) -> Result<i64, String> {
     match value {
-        ValueRef::Integer(number) => Ok(number),
-        ValueRef::Real(number) if number.fract() == 0.0 && number.abs() < 9.2e18 => Ok(number as i64),
+        Cell::Integer(number) => Ok(number),
+        Cell::Real(number) if number.fract() == 0.0 && number.abs() < 9.2e18 => Ok(number as i64),
         _ => text(value)
             .and_then(|text| text.parse().ok())
             .ok_or_else(|| describe(value)),
     }
 }
 
-fn real(value: ValueRef<'_>) -> Result<f64, String> {
+fn real(value: Cell<'_>) -> Result<f64, String> {
     match value {
-        ValueRef::Integer(number) => Ok(number as f64),
-        ValueRef::Real(number) => Ok(number),
+        Cell::Integer(number) => Ok(number as f64),
+        Cell::Real(number) => Ok(number),
         _ => text(value)
             .and_then(|text| text.parse().ok())
             .ok_or_else(|| describe(value)),
@@ -220,12 +245,10 @@ fn real(value: ValueRef<'_>) -> Result<f64, String> {
 }
 
 /// Decimals stored as text or integers convert exactly; a REAL is rounded to the scale.
-fn decimal(value: ValueRef<'_>, precision: u8, scale: i8) -> Result<i128, String> {
+fn decimal(value: Cell<'_>, precision: u8, scale: i8) -> Result<i128, String> {
     let parsed = match value {
-        ValueRef::Integer(number) => {
-            parse_decimal::<Decimal128Type>(&number.to_string(), precision, scale).ok()
-        }
-        ValueRef::Real(number) => {
+        Cell::Integer(number) => parse_decimal::<Decimal128Type>(&number.to_string(), precision, scale).ok(),
+        Cell::Real(number) => {
             parse_decimal::<Decimal128Type>(&format!("{number:.*}", scale.max(0) as usize), precision, scale)
                 .ok()
         }
@@ -234,10 +257,10 @@ fn decimal(value: ValueRef<'_>, precision: u8, scale: i8) -> Result<i128, String
     parsed.ok_or_else(|| describe(value))
 }
 
-fn boolean(value: ValueRef<'_>) -> Result<bool, String> {
+fn boolean(value: Cell<'_>) -> Result<bool, String> {
     match value {
-        ValueRef::Integer(0) => Ok(false),
-        ValueRef::Integer(1) => Ok(true),
+        Cell::Integer(0) => Ok(false),
+        Cell::Integer(1) => Ok(true),
         _ => match text(value).map(str::to_ascii_lowercase).as_deref() {
             Some("true" | "t" | "1" | "yes") => Ok(true),
             Some("false" | "f" | "0" | "no") => Ok(false),
@@ -247,10 +270,10 @@ fn boolean(value: ValueRef<'_>) -> Result<bool, String> {
 }
 
 /// Dates as ISO text (`1990-05-17`, optionally followed by a time) or Unix seconds.
-fn date(value: ValueRef<'_>) -> Result<i32, String> {
+fn date(value: Cell<'_>) -> Result<i32, String> {
     use datafusion::arrow::compute::kernels::cast_utils::Parser;
     match value {
-        ValueRef::Integer(seconds) => i32::try_from(seconds.div_euclid(86_400)).map_err(|_| describe(value)),
+        Cell::Integer(seconds) => i32::try_from(seconds.div_euclid(86_400)).map_err(|_| describe(value)),
         _ => text(value)
             .and_then(|text| Date32Type::parse(text.get(..10).unwrap_or(text)))
             .ok_or_else(|| describe(value)),
@@ -258,12 +281,13 @@ fn date(value: ValueRef<'_>) -> Result<i32, String> {
 }
 
 /// Timestamps as ISO text or Unix seconds, in microseconds; text with an offset is
-/// converted to UTC.
-fn timestamp_micros(value: ValueRef<'_>) -> Result<i64, String> {
+/// converted to UTC. An offset of whole hours may be written `+08`, as PostgreSQL does.
+fn timestamp_micros(value: Cell<'_>) -> Result<i64, String> {
+    let parse = |text: &str| string_to_datetime(&chrono::Utc, text).ok();
     match value {
-        ValueRef::Integer(seconds) => seconds.checked_mul(1_000_000).ok_or_else(|| describe(value)),
+        Cell::Integer(seconds) => seconds.checked_mul(1_000_000).ok_or_else(|| describe(value)),
         _ => text(value)
-            .and_then(|text| string_to_datetime(&chrono::Utc, text).ok())
+            .and_then(|text| parse(text).or_else(|| parse(&format!("{text}:00"))))
             .map(|datetime| datetime.timestamp_micros())
             .ok_or_else(|| describe(value)),
     }
@@ -275,24 +299,38 @@ mod tests {
 
     #[test]
     fn values_convert_to_their_contract_types() {
-        assert_eq!(integer(ValueRef::Text(b"42")), Ok(42));
-        assert_eq!(integer(ValueRef::Real(7.0)), Ok(7));
-        assert!(integer(ValueRef::Real(7.5)).is_err());
-        assert_eq!(decimal(ValueRef::Text(b"1234.50"), 10, 2), Ok(123_450));
-        assert_eq!(decimal(ValueRef::Integer(12), 10, 2), Ok(1_200));
-        assert_eq!(decimal(ValueRef::Real(0.1), 10, 2), Ok(10));
-        assert_eq!(date(ValueRef::Text(b"1970-01-02")), Ok(1));
-        assert_eq!(date(ValueRef::Text(b"1970-01-02 10:00:00")), Ok(1));
+        assert_eq!(integer(Cell::Text("42")), Ok(42));
+        assert_eq!(integer(Cell::Real(7.0)), Ok(7));
+        assert!(integer(Cell::Real(7.5)).is_err());
+        assert_eq!(decimal(Cell::Text("1234.50"), 10, 2), Ok(123_450));
+        assert_eq!(decimal(Cell::Integer(12), 10, 2), Ok(1_200));
+        assert_eq!(decimal(Cell::Real(0.1), 10, 2), Ok(10));
+        assert_eq!(date(Cell::Text("1970-01-02")), Ok(1));
+        assert_eq!(date(Cell::Text("1970-01-02 10:00:00")), Ok(1));
         assert_eq!(
-            timestamp_micros(ValueRef::Text(b"1970-01-01T00:00:01+01:00")),
+            timestamp_micros(Cell::Text("1970-01-01T00:00:01+01:00")),
             Ok(-3_599_000_000)
         );
-        assert_eq!(boolean(ValueRef::Text(b"TRUE")), Ok(true));
+        assert_eq!(boolean(Cell::Text("TRUE")), Ok(true));
+        assert_eq!(boolean(Cell::Text("f")), Ok(false));
+        assert_eq!(
+            timestamp_micros(Cell::Text("2020-01-01 02:00:00+00")),
+            Ok(1_577_844_000_000_000)
+        );
+        assert_eq!(
+            timestamp_micros(Cell::Text("1600-06-30 12:00:00+00")),
+            Ok(-11_660_414_400_000_000)
+        );
+        assert_eq!(
+            timestamp_micros(Cell::Text("1960-05-06 07:08:09.123456")),
+            Ok(-304_707_110_876_544)
+        );
+        assert_eq!(date(Cell::Text("1900-01-01")), Ok(-25_567));
     }
 
     #[test]
     fn values_that_do_not_fit_are_described() {
-        assert_eq!(date(ValueRef::Text(b"soon")), Err("the text 'soon'".into()));
-        assert_eq!(integer(ValueRef::Blob(b"xx")), Err("a blob of 2 bytes".into()));
+        assert_eq!(date(Cell::Text("soon")), Err("the text 'soon'".into()));
+        assert_eq!(integer(Cell::Bytes(b"xx")), Err("2 bytes".into()));
     }
 }

@@ -1,0 +1,279 @@
+//! PostgreSQL tables, read by Causeway's own connector.
+//!
+//! Results come in PostgreSQL's text format and are converted to the contract's types as
+//! they are read, so every value arrives exactly as PostgreSQL holds it: decimals digit for
+//! digit, timestamps of any year in microseconds, dates before 1970. Sessions are read-only
+//! and run in UTC with ISO dates. Rows stream in batches through a small channel from a
+//! bounded connection pool; a query whose consumer goes away is cancelled on the server.
+
+mod pool;
+
+use std::sync::Arc;
+
+use causeway_schemas::{Contract, SourceTyping};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::TableReference;
+use datafusion::error::{DataFusionError, Result as DataFusionResult};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::sql::unparser::dialect::PostgreSqlDialect;
+use futures::{StreamExt, pin_mut};
+use tokio::sync::mpsc;
+use tokio_postgres::SimpleQueryMessage;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::database::check_table_name;
+use crate::error::{ConnectorError, Result};
+use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable};
+
+pub(crate) use pool::PostgresPool;
+
+/// A PostgreSQL table opened against its contract.
+pub(crate) struct PostgresSource {
+    pub table: Arc<SqlTable>,
+    pub checked_schema: SchemaRef,
+}
+
+pub(crate) async fn open(
+    pool: Arc<PostgresPool>,
+    table: &str,
+    contract: &Contract,
+) -> Result<PostgresSource> {
+    check_table_name(table)?;
+    let columns = pool
+        .columns(table)
+        .await
+        .map_err(|message| source_error(table, message))?;
+    if columns.is_empty() {
+        return Err(ConnectorError::NotFound(format!(
+            "table {table} in connection {}",
+            pool.name()
+        )));
+    }
+    let declared = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, declared)| Field::new(name, declared_type(declared), true))
+            .collect::<Vec<_>>(),
+    ));
+    // The table reads only the contract's columns, in the contract's types.
+    let read_schema = Arc::new(Schema::new(
+        contract
+            .fields
+            .iter()
+            .map(|field| Field::new(&field.name, field.data_type.clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let reader = PostgresReader { pool };
+    Ok(PostgresSource {
+        table: Arc::new(SqlTable::new(
+            TableReference::from(table),
+            read_schema,
+            Arc::new(PostgreSqlDialect {}),
+            Arc::new(reader),
+        )),
+        checked_schema: declared,
+    })
+}
+
+/// How the source's types are checked: a contract may read a column as a wider type (an
+/// `integer` as `bigint`, a `numeric(10,2)` as `decimal(14,2)`), since the text of every
+/// value is converted to the contract's type exactly.
+pub(crate) const TYPING: SourceTyping = SourceTyping::Widening;
+
+/// PostgreSQL's type names (as `format_type` prints them) as the Arrow type that holds
+/// their values; `Null` where any type may hold them (a `numeric` without precision).
+fn declared_type(declared: &str) -> DataType {
+    let base = declared.split('(').next().unwrap_or(declared).trim();
+    match base {
+        "smallint" => DataType::Int16,
+        "integer" => DataType::Int32,
+        "bigint" => DataType::Int64,
+        "real" => DataType::Float32,
+        "double precision" => DataType::Float64,
+        "boolean" => DataType::Boolean,
+        "date" => DataType::Date32,
+        "bytea" => DataType::Binary,
+        "numeric" => numeric(declared),
+        _ if declared.starts_with("timestamp")
+            && declared.ends_with("with time zone")
+            && !declared.ends_with("without time zone") =>
+        {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        }
+        _ if declared.starts_with("timestamp") => DataType::Timestamp(TimeUnit::Microsecond, None),
+        _ if declared.starts_with("time") => DataType::Time64(TimeUnit::Microsecond),
+        // Text, character types, uuid, json, enums, arrays: all read as their text.
+        _ => DataType::Utf8,
+    }
+}
+
+fn numeric(declared: &str) -> DataType {
+    let precision_scale = declared
+        .strip_prefix("numeric(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|inner| {
+            let (precision, scale) = inner.split_once(',').unwrap_or((inner, "0"));
+            Some((
+                precision.trim().parse::<u8>().ok()?,
+                scale.trim().parse::<i8>().ok()?,
+            ))
+        });
+    match precision_scale {
+        Some((precision, scale)) if precision <= 38 => DataType::Decimal128(precision, scale),
+        Some((precision, scale)) => DataType::Decimal256(precision, scale),
+        None => DataType::Null,
+    }
+}
+
+/// The estimate PostgreSQL's planner keeps (`pg_class.reltuples`); unknown until the table
+/// has been analysed once.
+pub(crate) async fn estimate_rows(pool: Arc<PostgresPool>, table: &str) -> Result<Option<u64>> {
+    check_table_name(table)?;
+    pool.estimate_rows(table)
+        .await
+        .map_err(|message| source_error(table, message))
+}
+
+fn source_error(table: &str, message: String) -> ConnectorError {
+    ConnectorError::Source {
+        kind: "postgres",
+        location: table.to_owned(),
+        message,
+    }
+}
+
+#[derive(Debug)]
+struct PostgresReader {
+    pool: Arc<PostgresPool>,
+}
+
+impl RowReader for PostgresReader {
+    fn plan_name(&self) -> &'static str {
+        "PostgresScanExec"
+    }
+
+    fn read(&self, sql: String, schema: SchemaRef, batch_size: usize) -> SendableRecordBatchStream {
+        let (sender, receiver) = mpsc::channel::<DataFusionResult<RecordBatch>>(2);
+        let pool = Arc::clone(&self.pool);
+        let stream_schema = Arc::clone(&schema);
+        tokio::spawn(async move {
+            if let Err(error) = read_rows(&pool, &sql, schema, batch_size, &sender).await {
+                let _ = sender.send(Err(error)).await;
+            }
+        });
+        Box::pin(RecordBatchStreamAdapter::new(
+            stream_schema,
+            ReceiverStream::new(receiver),
+        ))
+    }
+}
+
+async fn read_rows(
+    pool: &PostgresPool,
+    sql: &str,
+    schema: SchemaRef,
+    batch_size: usize,
+    sender: &mpsc::Sender<DataFusionResult<RecordBatch>>,
+) -> DataFusionResult<()> {
+    let connection = pool.get().await.map_err(postgres_error)?;
+    let messages = connection
+        .simple_query_raw(sql)
+        .await
+        .map_err(|error| postgres_error(pool.describe(&error)))?;
+    pin_mut!(messages);
+    let binary: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            matches!(
+                field.data_type(),
+                DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+            )
+        })
+        .collect();
+    let mut builder = BatchBuilder::new(Arc::clone(&schema), batch_size);
+    while let Some(message) = messages.next().await {
+        let SimpleQueryMessage::Row(row) = message.map_err(|error| postgres_error(pool.describe(&error)))?
+        else {
+            continue;
+        };
+        let texts = (0..row.len())
+            .map(|index| row.try_get(index))
+            .collect::<Result<Vec<Option<&str>>, _>>()
+            .map_err(|error| postgres_error(pool.describe(&error)))?;
+        let bytes = texts
+            .iter()
+            .zip(&binary)
+            .map(|(text, is_binary)| match (text, is_binary) {
+                (Some(text), true) => decode_bytea(text)
+                    .map(Some)
+                    .ok_or_else(|| postgres_error("a bytea value is not in hex form")),
+                _ => Ok(None),
+            })
+            .collect::<DataFusionResult<Vec<Option<Vec<u8>>>>>()?;
+        let cells = texts.iter().zip(&bytes).map(|(text, bytes)| match (text, bytes) {
+            (_, Some(bytes)) => Cell::Bytes(bytes),
+            (Some(text), None) => Cell::Text(text),
+            (None, None) => Cell::Null,
+        });
+        builder
+            .append_row(cells)
+            .map_err(|error| postgres_error(error.message()))?;
+        if builder.len() == batch_size && sender.send(builder.finish()).await.is_err() {
+            // Nobody reads on: stop the query on the server rather than drain it.
+            pool.cancel(&connection).await;
+            return Ok(());
+        }
+    }
+    if builder.len() > 0 || schema.fields().is_empty() {
+        let _ = sender.send(builder.finish()).await;
+    }
+    Ok(())
+}
+
+/// PostgreSQL writes `bytea` as `\x` and hex digits.
+fn decode_bytea(text: &str) -> Option<Vec<u8>> {
+    let hex = text.strip_prefix("\\x")?;
+    (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
+fn postgres_error(error: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Execution(format!("PostgreSQL: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_types_map_to_arrow() {
+        assert_eq!(declared_type("integer"), DataType::Int32);
+        assert_eq!(declared_type("numeric(10,2)"), DataType::Decimal128(10, 2));
+        assert_eq!(declared_type("numeric(5)"), DataType::Decimal128(5, 0));
+        assert_eq!(declared_type("numeric"), DataType::Null);
+        assert_eq!(
+            declared_type("timestamp(3) with time zone"),
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
+        assert_eq!(
+            declared_type("timestamp without time zone"),
+            DataType::Timestamp(TimeUnit::Microsecond, None)
+        );
+        assert_eq!(declared_type("character varying(18)"), DataType::Utf8);
+        assert_eq!(declared_type("uuid"), DataType::Utf8);
+        assert_eq!(declared_type("bytea"), DataType::Binary);
+    }
+
+    #[test]
+    fn bytea_hex_decodes() {
+        assert_eq!(decode_bytea("\\x01ff"), Some(vec![1, 255]));
+        assert_eq!(decode_bytea("\\x"), Some(vec![]));
+        assert_eq!(decode_bytea("01ff"), None);
+        assert_eq!(decode_bytea("\\x0g"), None);
+    }
+}

@@ -1,0 +1,212 @@
+//! A bounded pool of read-only PostgreSQL sessions for one named connection.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use bb8::{Pool, PooledConnection};
+use bb8_postgres::PostgresConnectionManager;
+use postgres_native_tls::MakeTlsConnector;
+use secrecy::ExposeSecret;
+use tokio_postgres::config::SslMode;
+
+use crate::error::ConnectorError;
+use crate::secrets::{redact, resolve_env_references};
+use crate::settings::ConnectionSettings;
+
+type Manager = PostgresConnectionManager<MakeTlsConnector>;
+
+pub(crate) struct PostgresPool {
+    name: String,
+    pool: Pool<Manager>,
+    tls: MakeTlsConnector,
+    /// Values that must never appear in a message: the password and the URL.
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for PostgresPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgresPool({})", self.name)
+    }
+}
+
+/// Session settings every connection starts with: read-only, UTC, ISO dates, and floats
+/// written with all their digits, so the text of every value reads back exactly.
+const SESSION_OPTIONS: &str = "-c default_transaction_read_only=on -c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3 -c IntervalStyle=iso_8601";
+
+impl PostgresPool {
+    pub(crate) async fn connect(name: &str, settings: &ConnectionSettings) -> Result<Self, ConnectorError> {
+        let url = resolve_env_references(&settings.url)?;
+        let url = url.expose_secret();
+        let mut secrets = vec![url.to_owned()];
+        let invalid = |message: &str| ConnectorError::Settings(format!("connection '{name}': {message}"));
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(invalid("the URL must start with postgres://"));
+        }
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|_| invalid("the connection URL does not parse"))?;
+        if let Some(password) = config.get_password() {
+            secrets.push(String::from_utf8_lossy(password).into_owned());
+        }
+        let options = match config.get_options() {
+            Some(options) => format!("{options} {SESSION_OPTIONS}"),
+            None => SESSION_OPTIONS.to_owned(),
+        };
+        config.options(options);
+        if config.get_application_name().is_none() {
+            config.application_name("causeway");
+        }
+        let (ssl_mode, tls) = tls(settings).map_err(|message| invalid(&message))?;
+        if let Some(mode) = ssl_mode {
+            config.ssl_mode(mode);
+        }
+        let manager = PostgresConnectionManager::new(config, tls.clone());
+        let pool = Pool::builder()
+            .max_size(settings.pool_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .await
+            .map_err(|error| ConnectorError::Connect {
+                kind: "postgres",
+                name: name.to_owned(),
+                message: redact(
+                    &chain(&error),
+                    &secrets.iter().map(String::as_str).collect::<Vec<_>>(),
+                ),
+            })?;
+        let pool = Self {
+            name: name.to_owned(),
+            pool,
+            tls,
+            secrets,
+        };
+        // Fail at publish, not at the first query, when the database cannot be reached.
+        pool.get().await.map_err(|message| ConnectorError::Connect {
+            kind: "postgres",
+            name: name.to_owned(),
+            message,
+        })?;
+        Ok(pool)
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) async fn get(&self) -> Result<PooledConnection<'_, Manager>, String> {
+        self.pool.get().await.map_err(|error| match error {
+            bb8::RunError::User(error) => self.describe(&error),
+            bb8::RunError::TimedOut => "timed out waiting for a connection".to_owned(),
+        })
+    }
+
+    /// An error as PostgreSQL explains it, without any secret.
+    pub(crate) fn describe(&self, error: &tokio_postgres::Error) -> String {
+        let message = match error.as_db_error() {
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => chain(error),
+        };
+        redact(
+            &message,
+            &self.secrets.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    }
+
+    /// The columns of `table` with PostgreSQL's names for their types, in table order.
+    pub(crate) async fn columns(&self, table: &str) -> Result<Vec<(String, String)>, String> {
+        let connection = self.get().await?;
+        let rows = connection
+            .query(
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+                 FROM pg_catalog.pg_attribute a \
+                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+                 ORDER BY a.attnum",
+                &[&table],
+            )
+            .await
+            .map_err(|error| self.describe(&error))?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    pub(crate) async fn estimate_rows(&self, table: &str) -> Result<Option<u64>, String> {
+        let connection = self.get().await?;
+        let row = connection
+            .query_opt(
+                "SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE oid = to_regclass($1)",
+                &[&table],
+            )
+            .await
+            .map_err(|error| self.describe(&error))?;
+        Ok(row
+            .map(|row| row.get::<_, i64>(0))
+            .and_then(|rows| u64::try_from(rows).ok()))
+    }
+
+    /// Asks the server to stop whatever `connection` is running.
+    pub(crate) async fn cancel(&self, connection: &tokio_postgres::Client) {
+        if let Err(error) = connection.cancel_token().cancel_query(self.tls.clone()).await {
+            tracing::debug!(error = %self.describe(&error), "cancelling a PostgreSQL query failed");
+        }
+    }
+}
+
+/// The TLS mode, as libpq names them: `disable`, `prefer` (the default), `require` (encrypt,
+/// trust any certificate), `verify-ca` (the certificate must be signed by a trusted CA) and
+/// `verify-full` (and name the host).
+fn tls(settings: &ConnectionSettings) -> Result<(Option<SslMode>, MakeTlsConnector), String> {
+    let mode = settings.tls.as_deref();
+    let mut builder = native_tls::TlsConnector::builder();
+    if let Some(path) = &settings.tls_root_cert {
+        let pem = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        let certificate = native_tls::Certificate::from_pem(&pem)
+            .map_err(|error| format!("{} is not a PEM certificate: {error}", path.display()))?;
+        builder.add_root_certificate(certificate);
+    }
+    let ssl_mode = match mode {
+        None => None,
+        Some("disable") => Some(SslMode::Disable),
+        Some("prefer") | Some("require") => {
+            builder
+                .danger_accept_invalid_certs(true)
+                .danger_accept_invalid_hostnames(true);
+            Some(if mode == Some("prefer") {
+                SslMode::Prefer
+            } else {
+                SslMode::Require
+            })
+        }
+        Some("verify-ca") => {
+            builder.danger_accept_invalid_hostnames(true);
+            Some(SslMode::Require)
+        }
+        Some("verify-full") => Some(SslMode::Require),
+        Some(other) => {
+            return Err(format!(
+                "unknown tls mode '{other}': use disable, prefer, require, verify-ca or verify-full"
+            ));
+        }
+    };
+    if mode.is_none() {
+        // Without a mode the URL's own sslmode applies (prefer by default): encrypt when the
+        // server offers it, as libpq does, without requiring a trusted certificate.
+        builder
+            .danger_accept_invalid_certs(true)
+            .danger_accept_invalid_hostnames(true);
+    }
+    let connector = builder
+        .build()
+        .map_err(|error| format!("cannot set up TLS: {error}"))?;
+    Ok((ssl_mode, MakeTlsConnector::new(connector)))
+}
+
+/// An error and its causes, as one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
