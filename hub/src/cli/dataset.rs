@@ -59,7 +59,7 @@ pub async fn run(command: DatasetCommand) -> Result<(), Box<dyn std::error::Erro
                         "{:<40} {:<8} {:>7}  {}",
                         dataset["table"].as_str().unwrap_or_default(),
                         dataset["source_kind"].as_str().unwrap_or_default(),
-                        dataset["version"],
+                        dataset["version"].as_i64().unwrap_or_default(),
                         title
                     ));
                 }
