@@ -59,6 +59,34 @@ impl PostgresPool {
         if let Some(mode) = ssl_mode {
             config.ssl_mode(mode);
         }
+        // Fail at publish, not at the first query, when the database cannot be reached; a
+        // direct connection reports why (the pool would only report that it timed out).
+        let redacted =
+            |message: String| redact(&message, &secrets.iter().map(String::as_str).collect::<Vec<_>>());
+        match tokio::time::timeout(Duration::from_secs(10), config.connect(tls.clone())).await {
+            Ok(Ok((client, connection))) => {
+                drop(client);
+                let _ = connection.await;
+            }
+            Ok(Err(error)) => {
+                let message = match error.as_db_error() {
+                    Some(db) => format!("{} ({})", db.message(), db.code().code()),
+                    None => chain(&error),
+                };
+                return Err(ConnectorError::Connect {
+                    kind: "postgres",
+                    name: name.to_owned(),
+                    message: redacted(message),
+                });
+            }
+            Err(_) => {
+                return Err(ConnectorError::Connect {
+                    kind: "postgres",
+                    name: name.to_owned(),
+                    message: "no answer within 10 seconds".into(),
+                });
+            }
+        }
         let manager = PostgresConnectionManager::new(config, tls.clone());
         let pool = Pool::builder()
             .max_size(settings.pool_size.max(1))
