@@ -199,16 +199,26 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn print_instructions(url: &str) {
-    let body = serde_json::json!({ "sql": DEMO_QUESTION, "purpose": "demo" });
+    let body = serde_json::json!({ "sql": DEMO_QUESTION, "purpose": "demo" }).to_string();
+    let causeway = std::env::current_exe()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "causeway".to_owned());
     println!(
         "\nCauseway is serving at {url}\n\n\
          Which residents of Guicheng own more than two parcels? Ask with the CLI:\n\n  \
-         causeway query --hub {url} --purpose demo \"{DEMO_QUESTION}\"\n\n\
+         {causeway} query --hub {url} --purpose demo {}\n\n\
          or with curl:\n\n  \
-         curl -s {url}/v1/query -H 'content-type: application/json' -d '{body}'\n\n\
+         curl -s {url}/v1/query -H 'content-type: application/json' -d {}\n\n\
          The catalog: curl -s {url}/v1/catalog    The API: {url}/v1/openapi.json\n\
-         Stop with Ctrl-C."
+         Stop with Ctrl-C.",
+        shell_quote(DEMO_QUESTION),
+        shell_quote(&body)
     );
+}
+
+/// `text` as one single-quoted shell word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 fn demo_config(args: &DemoArgs) -> String {
