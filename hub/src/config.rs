@@ -24,6 +24,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub connectors: ConnectorSettings,
+    #[serde(default)]
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,12 +33,128 @@ pub struct Config {
 pub struct ServerConfig {
     /// Address and port of the HTTP API.
     pub listen: SocketAddr,
+    /// The hub's URL as clients reach it; default `http(s)://LISTEN` with the bound port.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// TLS for the API; without it the hub speaks plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Longest wait for a request's headers, and then for each part of its body.
+    #[serde(with = "humantime_serde", default = "default_client_timeout")]
+    pub client_timeout: Duration,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            tls: None,
+            client_timeout: default_client_timeout(),
+        }
+    }
+}
+
+fn default_client_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the server.
+    pub cert: PathBuf,
+    /// PEM private key of the server.
+    pub key: PathBuf,
+    /// PEM CA certificates: when set, every client must present a certificate they signed
+    /// (mutual TLS), and its subject is recorded with the caller.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+}
+
+/// Who may call: tokens from the built-in authorization server and from external OpenID
+/// Connect providers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Whether the hub issues tokens to its own clients (`POST /oauth/token`).
+    pub builtin_issuer: bool,
+    /// The audience of the hub's tokens, and the audience required of external tokens
+    /// unless their issuer says otherwise.
+    pub audience: String,
+    /// How long a token from the built-in issuer lasts.
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    /// Clock difference tolerated when checking `exp` and `nbf`.
+    #[serde(with = "humantime_serde")]
+    pub clock_skew: Duration,
+    /// Failed client authentications allowed per client id and per address within
+    /// `failure_window`; more are refused with 429 until the window passes.
+    pub max_failed_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub failure_window: Duration,
+    /// External OpenID Connect providers whose tokens are accepted.
+    pub issuers: Vec<ExternalIssuerConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            builtin_issuer: true,
+            audience: "causeway".into(),
+            token_ttl: Duration::from_secs(3600),
+            clock_skew: Duration::from_secs(60),
+            max_failed_attempts: 10,
+            failure_window: Duration::from_secs(300),
+            issuers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalIssuerConfig {
+    /// The issuer's URL, exactly as its tokens' `iss`; its discovery document is at
+    /// `ISSUER/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The audience its tokens must carry; default `auth.audience`.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Signature algorithms accepted from it.
+    #[serde(default = "default_algorithms")]
+    pub algorithms: Vec<String>,
+    /// Which claims hold the principal's parts.
+    #[serde(default)]
+    pub claims: ClaimMapping,
+}
+
+fn default_algorithms() -> Vec<String> {
+    ["RS256", "PS256", "ES256", "EdDSA"].map(String::from).to_vec()
+}
+
+/// Where a provider's tokens keep the principal's parts: claim names, or dotted paths into
+/// nested claims (`realm_access.roles`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClaimMapping {
+    pub subject: String,
+    pub department: String,
+    /// An array of role names, or one space-separated string.
+    pub roles: String,
+    /// An object whose members become attributes.
+    pub attributes: String,
+    /// Single claims that become attributes: attribute name to claim path.
+    pub attribute_claims: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self {
+            subject: "sub".into(),
+            department: "department".into(),
+            roles: "roles".into(),
+            attributes: "attributes".into(),
+            attribute_claims: Default::default(),
         }
     }
 }
@@ -88,7 +206,8 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::new()
             .merge(Serialized::default("server", ServerConfig::default()))
-            .merge(Serialized::default("limits", LimitsConfig::default()));
+            .merge(Serialized::default("limits", LimitsConfig::default()))
+            .merge(Serialized::default("auth", AuthConfig::default()));
         if let Some(path) = path {
             if !path.is_file() {
                 return Err(ConfigError(format!("{} is not a file", path.display())));
@@ -137,7 +256,27 @@ impl Config {
                 .map(|root| absolute(root))
                 .collect()
         };
+        if let Some(tls) = &mut self.server.tls {
+            tls.cert = absolute(&tls.cert);
+            tls.key = absolute(&tls.key);
+            tls.client_ca = tls.client_ca.as_deref().map(absolute);
+        }
         self.storage.data_dir = Some(data_dir);
+    }
+
+    /// The hub's own URL for a listener bound at `bound`.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        match &self.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let scheme = if self.server.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{bound}")
+            }
+        }
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -4,8 +4,10 @@ mod api;
 mod cli;
 mod config;
 mod demo;
+mod identity;
 mod query;
 mod registry;
+mod server;
 mod startup;
 mod store;
 
@@ -13,5 +15,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // One TLS implementation for the server, the CLI and database connections.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     cli::run().await
 }

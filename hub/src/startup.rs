@@ -7,8 +7,10 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::identity::{Identity, IdentityError};
 use crate::query::QueryEngine;
 use crate::registry::{Registry, RegistryError};
+use crate::server::{self, TlsError};
 use crate::store::{MetadataStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +23,16 @@ pub enum StartupError {
     Registry(#[from] RegistryError),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: String, source: std::io::Error },
-    #[error("the server stopped: {0}")]
-    Serve(std::io::Error),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// A hub with its store open and its datasets loaded, ready to serve.
 pub struct Hub {
     pub config: Config,
+    pub store: MetadataStore,
     pub registry: Arc<Registry>,
     pub engine: Arc<QueryEngine>,
 }
@@ -46,10 +51,11 @@ impl Hub {
         let store = MetadataStore::connect(&config.metadata_url()).await?;
         let engine = Arc::new(QueryEngine::new(config.limits.clone()));
         let connectors = Connectors::new(config.connectors.clone());
-        let registry = Arc::new(Registry::new(store, connectors, Arc::clone(&engine)));
+        let registry = Arc::new(Registry::new(store.clone(), connectors, Arc::clone(&engine)));
         registry.load().await?;
         Ok(Self {
             config,
+            store,
             registry,
             engine,
         })
@@ -66,18 +72,36 @@ impl Hub {
             })
     }
 
+    /// The hub's identity for a listener: its own URL is the built-in issuer.
+    pub fn identity(&self, listener: &TcpListener) -> Result<Arc<Identity>, StartupError> {
+        let bound = listener.local_addr().map_err(|source| StartupError::Listen {
+            address: self.config.server.listen.to_string(),
+            source,
+        })?;
+        let url = self.config.public_url(bound);
+        Ok(Arc::new(Identity::new(&self.config, &url, self.store.clone())?))
+    }
+
     /// Serves until Ctrl-C or SIGTERM.
-    pub async fn serve(self, listener: TcpListener) -> Result<(), StartupError> {
+    pub async fn serve(self, listener: TcpListener, identity: Arc<Identity>) -> Result<(), StartupError> {
+        let tls = self
+            .config
+            .server
+            .tls
+            .as_ref()
+            .map(server::server_config)
+            .transpose()?;
+        let client_timeout = self.config.server.client_timeout;
         let state = AppState {
             registry: self.registry,
             engine: self.engine,
+            identity,
         };
         let app = api::router(state, self.config.limits.max_request_bytes)
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(client_timeout))
             .layer(tower_http::trace::TraceLayer::new_for_http());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(StartupError::Serve)
+        server::serve(listener, app, tls, client_timeout, shutdown_signal()).await;
+        Ok(())
     }
 }
 

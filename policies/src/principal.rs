@@ -14,6 +14,12 @@ pub struct Principal {
     /// Facts about the principal that row filters may refer to, e.g. `town` or `grid_id`.
     #[serde(default)]
     pub attributes: BTreeMap<String, AttributeValue>,
+    /// The identity provider that vouched for the principal (a token's `iss`).
+    #[serde(default)]
+    pub issuer: String,
+    /// The subject of the TLS client certificate the request came with, under mutual TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_subject: Option<String>,
 }
 
 impl Principal {
@@ -23,6 +29,8 @@ impl Principal {
             department: department.into(),
             roles: BTreeSet::new(),
             attributes: BTreeMap::new(),
+            issuer: String::new(),
+            certificate_subject: None,
         }
     }
 

@@ -2,12 +2,16 @@
 
 mod auth;
 mod catalog;
+mod clients;
 mod datasets;
 pub mod error;
 mod extract;
 mod health;
+mod me;
+mod oauth;
 mod openapi;
 mod query;
+mod wellknown;
 
 use std::sync::Arc;
 
@@ -16,10 +20,11 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 
+use crate::identity::Identity;
 use crate::query::QueryEngine;
 use crate::registry::Registry;
 
-pub use auth::local_operator;
+pub use auth::{PeerAddress, PeerCertificate};
 pub use error::ApiError;
 
 /// What every handler can reach.
@@ -27,6 +32,7 @@ pub use error::ApiError;
 pub struct AppState {
     pub registry: Arc<Registry>,
     pub engine: Arc<QueryEngine>,
+    pub identity: Arc<Identity>,
 }
 
 pub fn router(state: AppState, max_request_bytes: usize) -> Router {
@@ -43,7 +49,17 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
             put(datasets::new_version),
         )
         .route("/v1/query", post(query::query))
+        .route("/v1/me", get(me::me))
+        .route("/v1/clients", get(clients::list).post(clients::create))
+        .route("/v1/clients/{id}/disable", post(clients::disable))
+        .route("/v1/clients/{id}/rotate-secret", post(clients::rotate_secret))
         .route("/v1/openapi.json", get(openapi::document))
+        .route("/oauth/token", post(oauth::token))
+        .route(
+            "/.well-known/openid-configuration",
+            get(wellknown::openid_configuration),
+        )
+        .route("/.well-known/jwks.json", get(wellknown::jwks))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_request_bytes))

@@ -1,7 +1,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{catalog, datasets, error, health, query};
+use super::{catalog, clients, datasets, error, health, me, oauth, query, wellknown};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,11 +17,41 @@ use super::{catalog, datasets, error, health, query};
         datasets::new_version,
         datasets::remove,
         query::query,
+        me::me,
+        clients::list,
+        clients::create,
+        clients::disable,
+        clients::rotate_secret,
+        oauth::token,
+        wellknown::openid_configuration,
+        wellknown::jwks,
         document,
     ),
-    components(schemas(error::ErrorBody, error::ErrorDetail))
+    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
 )]
 struct ApiDoc;
+
+/// Every route but the token endpoint, discovery, health and this document takes a
+/// bearer token.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// This document.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "hub",
@@ -46,6 +76,13 @@ mod tests {
             "/v1/datasets/{department}/{name}/contract",
             "/v1/query",
             "/v1/openapi.json",
+            "/v1/me",
+            "/v1/clients",
+            "/v1/clients/{id}/disable",
+            "/v1/clients/{id}/rotate-secret",
+            "/oauth/token",
+            "/.well-known/openid-configuration",
+            "/.well-known/jwks.json",
         ] {
             assert!(
                 paths.iter().any(|path| path.as_str() == route),

@@ -8,8 +8,14 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use super::HubArgs;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    #[error("{0}")]
+    Credentials(String),
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
     #[error("cannot reach the hub at {hub}: {message}")]
     Unreachable { hub: String, message: String },
     /// The hub answered with an error.
@@ -29,11 +35,28 @@ pub struct HubClient {
 }
 
 impl HubClient {
-    pub fn new(base: &str) -> Self {
-        Self {
-            base: base.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
-        }
+    /// A client of the hub `args` names, speaking TLS as they say.
+    pub fn new(args: &HubArgs) -> Result<Self, ClientError> {
+        Ok(Self {
+            base: args.hub.trim_end_matches('/').to_owned(),
+            http: http_client(args)?,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    async fn authorized(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, ClientError> {
+        let token = super::credentials::token(&self.http, &self.base).await?;
+        Ok(request.bearer_auth(token))
     }
 
     fn url(&self, path: &str) -> String {
@@ -72,12 +95,8 @@ impl HubClient {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let response = self
-            .http
-            .get(self.url(path))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+        let request = self.authorized(self.http.get(self.url(path))).await?;
+        let response = request.send().await.map_err(|e| self.unreachable(e))?;
         self.json(response).await
     }
 
@@ -89,9 +108,10 @@ impl HubClient {
         document: String,
         content_type: &str,
     ) -> Result<T, ClientError> {
+        let request = self.http.request(method, self.url(path));
         let response = self
-            .http
-            .request(method, self.url(path))
+            .authorized(request)
+            .await?
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(document)
             .send()
@@ -106,9 +126,10 @@ impl HubClient {
         sql: &str,
         purpose: &str,
     ) -> Result<impl Stream<Item = Result<RecordBatch, ClientError>>, ClientError> {
+        let request = self.http.post(self.url("/v1/query"));
         let response = self
-            .http
-            .post(self.url("/v1/query"))
+            .authorized(request)
+            .await?
             .header(reqwest::header::ACCEPT, "application/vnd.apache.arrow.stream")
             .json(&json!({ "sql": sql, "purpose": purpose }))
             .send()
@@ -158,4 +179,63 @@ fn decode_arrow(
             }
         }
     })
+}
+
+/// An HTTP client for the hub: the system's trusted roots, or the CA that `--ca-cert`
+/// names, and a client certificate for mutual TLS when one is given.
+fn http_client(args: &HubArgs) -> Result<reqwest::Client, ClientError> {
+    if args.ca_cert.is_none() && args.client_cert.is_none() {
+        return reqwest::Client::builder()
+            .build()
+            .map_err(|error| ClientError::Tls(error.to_string()));
+    }
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let read_certificates = |path: &std::path::Path| {
+        CertificateDer::pem_file_iter(path)
+            .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+            .map_err(|error| ClientError::Tls(format!("{}: {error}", path.display())))
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    match &args.ca_cert {
+        Some(path) => {
+            for certificate in read_certificates(path)? {
+                roots
+                    .add(certificate)
+                    .map_err(|error| ClientError::Tls(format!("{}: {error}", path.display())))?;
+            }
+        }
+        None => {
+            return Err(ClientError::Tls(
+                "a client certificate needs --ca-cert, the CA that signed the hub's certificate".into(),
+            ));
+        }
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| ClientError::Tls(error.to_string()))?
+    .with_root_certificates(roots);
+    let mut config = match (&args.client_cert, &args.client_key) {
+        (Some(cert), Some(key)) => {
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|error| ClientError::Tls(format!("{}: {error}", key.display())))?;
+            builder
+                .with_client_auth_cert(read_certificates(cert)?, key)
+                .map_err(|error| ClientError::Tls(error.to_string()))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => {
+            return Err(ClientError::Tls(
+                "--client-cert and --client-key go together".into(),
+            ));
+        }
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .build()
+        .map_err(|error| ClientError::Tls(error.to_string()))
 }

@@ -30,7 +30,7 @@ pub async fn run(command: DatasetCommand) -> Result<(), Box<dyn std::error::Erro
                 _ => "application/yaml",
             };
             let progress = super::spinner("publishing: checking the contract against the source");
-            let client = HubClient::new(&hub.hub);
+            let client = HubClient::new(&hub)?;
             let result: Result<Value, _> = client
                 .send_document(reqwest::Method::POST, "/v1/datasets", document, content_type)
                 .await;
@@ -44,7 +44,7 @@ pub async fn run(command: DatasetCommand) -> Result<(), Box<dyn std::error::Erro
             );
         }
         DatasetCommand::List { hub } => {
-            let catalog: Value = HubClient::new(&hub.hub).get("/v1/catalog").await?;
+            let catalog: Value = HubClient::new(&hub)?.get("/v1/catalog").await?;
             let mut lines = vec![format!(
                 "{:<40} {:<8} {:>7}  {}",
                 "TABLE", "SOURCE", "VERSION", "TITLE"

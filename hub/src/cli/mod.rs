@@ -1,8 +1,12 @@
 //! The command line: `causeway serve`, `causeway demo`, and the client commands that talk
 //! to a running hub over HTTP. One file per command.
 
+mod admin;
+mod certs;
 mod client;
+mod credentials;
 mod dataset;
+mod login;
 mod query;
 mod serve;
 
@@ -41,14 +45,40 @@ enum Command {
     },
     /// Run a read query on a running hub.
     Query(query::QueryArgs),
+    /// Sign in to a hub as an OAuth2 client; other commands then use the token.
+    Login(login::LoginArgs),
+    /// Manage the built-in authorization server's clients (on this machine's hub).
+    Client {
+        #[command(subcommand)]
+        command: admin::ClientCommand,
+    },
+    /// Manage the built-in issuer's signing keys (on this machine's hub).
+    Keys {
+        #[command(subcommand)]
+        command: admin::KeysCommand,
+    },
+    /// Make certificates.
+    Certs {
+        #[command(subcommand)]
+        command: certs::CertsCommand,
+    },
 }
 
-/// Where a running hub is.
+/// Where a running hub is, and how to reach it.
 #[derive(Debug, Clone, Args)]
 pub struct HubArgs {
     /// The hub's base URL.
     #[arg(long, env = "CAUSEWAY_HUB", default_value = "http://127.0.0.1:8080")]
     pub hub: String,
+    /// A PEM file of the CA that signed the hub's certificate, when it is not a public one.
+    #[arg(long, env = "CAUSEWAY_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// A PEM client certificate, for hubs that require mutual TLS.
+    #[arg(long, env = "CAUSEWAY_CLIENT_CERT")]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's PEM private key.
+    #[arg(long, env = "CAUSEWAY_CLIENT_KEY")]
+    pub client_key: Option<PathBuf>,
 }
 
 pub async fn run() -> ExitCode {
@@ -58,6 +88,10 @@ pub async fn run() -> ExitCode {
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Dataset { command } => dataset::run(command).await,
         Command::Query(args) => query::run(args).await,
+        Command::Login(args) => login::run(args).await,
+        Command::Client { command } => admin::client(command).await,
+        Command::Keys { command } => admin::keys(command),
+        Command::Certs { command } => certs::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,7 +8,13 @@ pub async fn run(config: Option<&Path>) -> Result<(), Box<dyn std::error::Error>
     let config = Config::load(config)?;
     let hub = Hub::build(config).await?;
     let listener = hub.bind().await?;
-    tracing::info!(address = %listener.local_addr()?, "causeway is serving");
-    hub.serve(listener).await?;
+    let identity = hub.identity(&listener)?;
+    let scheme = if hub.config.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(address = %listener.local_addr()?, scheme = %scheme, "causeway is serving");
+    hub.serve(listener, identity).await?;
     Ok(())
 }

@@ -10,8 +10,10 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::api::local_operator;
+use causeway_policies::{AttributeValue, Principal, Role};
+
 use crate::config::Config;
+use crate::identity::{ClientSpec, Identity};
 use crate::registry::DatasetSpec;
 use crate::startup::Hub;
 use generate::{DatabaseTable, GenerateOptions};
@@ -151,7 +153,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let config = Config::load(Some(&config_path))?;
     let hub = Hub::build(config).await?;
-    let operator = local_operator();
+    let operator = Principal::new("causeway-demo", "local").with_role(Role::Admin);
     let progress = crate::cli::spinner("publishing the demo datasets");
     let mut published = Vec::new();
     for spec in parsed {
@@ -192,25 +194,98 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let listener = hub.bind().await?;
-    let address = listener.local_addr()?;
-    print_instructions(&format!("http://{address}"));
-    hub.serve(listener).await?;
+    let identity = hub.identity(&listener)?;
+    let url = hub.config.public_url(listener.local_addr()?);
+    let (clients, token, minutes) = demo_clients(&identity).await?;
+    print_instructions(&url, &clients, &token, minutes);
+    hub.serve(listener, identity).await?;
     Ok(())
 }
 
-fn print_instructions(url: &str) {
+/// A client the demo creates, with its secret.
+struct DemoClient {
+    id: &'static str,
+    about: &'static str,
+    secret: String,
+}
+
+/// The demo's clients: an admin, a land registry publisher and a civil affairs analyst of
+/// Guicheng town; and a token for the analyst, with its lifetime in minutes.
+async fn demo_clients(
+    identity: &Identity,
+) -> Result<(Vec<DemoClient>, String, u64), Box<dyn std::error::Error>> {
+    let issuer = identity.issuer().ok_or("the demo needs the built-in issuer")?;
+    let mut clients = Vec::new();
+    let mut token = None;
+    for (id, department, roles, town, about) in [
+        (
+            "demo-analyst",
+            "civil_affairs",
+            vec![Role::Analyst],
+            Some("Guicheng"),
+            "analyst, civil affairs, Guicheng",
+        ),
+        (
+            "demo-land-publisher",
+            "land_registry",
+            vec![Role::Publisher],
+            None,
+            "publisher, land registry",
+        ),
+        (
+            "demo-admin",
+            "local",
+            vec![Role::Admin, Role::Publisher, Role::Analyst, Role::SecurityOfficer],
+            None,
+            "every role",
+        ),
+    ] {
+        let (record, secret) = identity
+            .clients
+            .create(ClientSpec {
+                id: id.to_owned(),
+                department: department.to_owned(),
+                roles: roles.into_iter().collect(),
+                attributes: town
+                    .map(|town| ("town".to_owned(), AttributeValue::One(town.to_owned())))
+                    .into_iter()
+                    .collect(),
+            })
+            .await?;
+        if token.is_none() {
+            token = Some(issuer.issue(&record)?);
+        }
+        clients.push(DemoClient { id, about, secret });
+    }
+    let token = token.ok_or("no demo token")?;
+    Ok((clients, token.token, token.expires_in / 60))
+}
+
+fn print_instructions(url: &str, clients: &[DemoClient], token: &str, minutes: u64) {
     let body = serde_json::json!({ "sql": DEMO_QUESTION, "purpose": "demo" }).to_string();
     let causeway = std::env::current_exe()
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| "causeway".to_owned());
+    let list: Vec<String> = clients
+        .iter()
+        .map(|client| format!("  {:<22} {:<36} {}", client.id, client.about, client.secret))
+        .collect();
+    let analyst = &clients[0];
     println!(
         "\nCauseway is serving at {url}\n\n\
-         Which residents of Guicheng own more than two parcels? Ask with the CLI:\n\n  \
+         Its OAuth2 clients (the secrets are shown only now):\n{}\n\n\
+         Sign in as the analyst with the CLI:\n\n  \
+         CAUSEWAY_CLIENT_SECRET={} {causeway} login --hub {url} --client-id {}\n\n\
+         and ask which residents of Guicheng own more than two parcels:\n\n  \
          {causeway} query --hub {url} --purpose demo {}\n\n\
-         or with curl:\n\n  \
-         curl -s {url}/v1/query -H 'content-type: application/json' -d {}\n\n\
-         The catalog: curl -s {url}/v1/catalog    The API: {url}/v1/openapi.json\n\
+         or with curl, using this token of the analyst (valid {minutes} minutes; more from {url}/oauth/token):\n\n  \
+         export TOKEN={token}\n  \
+         curl -s {url}/v1/query -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d {}\n\n\
+         The catalog: curl -s -H \"Authorization: Bearer $TOKEN\" {url}/v1/catalog    The API: {url}/v1/openapi.json\n\
          Stop with Ctrl-C.",
+        list.join("\n"),
+        analyst.secret,
+        analyst.id,
         shell_quote(DEMO_QUESTION),
         shell_quote(&body)
     );

@@ -2,6 +2,7 @@
 //! access requests as they come. SQLite under the data directory by default, PostgreSQL
 //! when the URL says so; one interface and one set of versioned migrations for both.
 
+mod clients;
 mod datasets;
 #[cfg(test)]
 mod tests;
@@ -12,6 +13,7 @@ use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 
+pub use clients::{ClientRecord, NewClient};
 pub use datasets::{ContractVersion, DatasetRecord, NewDataset};
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");

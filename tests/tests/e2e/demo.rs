@@ -2,10 +2,12 @@
 //! get the answer plain DataFusion gives on the same files.
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use std::process::Command;
+
 use datafusion::prelude::{CsvReadOptions, SessionContext};
 use serde_json::{Value, json};
 
-use crate::support::{Hub, causeway};
+use crate::support::{ADMIN, Hub, causeway, causeway_with};
 
 /// The question `causeway demo` prints.
 const QUESTION: &str = "SELECT r.name, r.id_number, r.grid_id, count(*) AS parcels, sum(p.area_m2) AS total_area_m2 \
@@ -90,21 +92,53 @@ async fn the_demo_answers_its_question_like_plain_datafusion() {
         "the demo data has Guicheng owners of 3+ parcels: {expected:?}"
     );
 
-    let hub = Hub::serve_existing(dir);
+    let hub = Hub::serve_existing(dir).await;
     let answer = hub.rows(QUESTION).await;
     assert_eq!(answer, expected);
 
-    // The same through the CLI, as CSV.
-    let output = causeway(&[
-        "query",
-        "--hub",
-        &hub.url,
-        "--purpose",
-        "demo",
-        "--format",
-        "csv",
-        QUESTION,
-    ]);
+    // The same through the CLI, signed in as a client, as CSV.
+    let home = tempfile::tempdir().expect("config dir");
+    let home = home.path().to_string_lossy().into_owned();
+    let login_env = [
+        ("CAUSEWAY_CONFIG_DIR", home.as_str()),
+        ("CAUSEWAY_CLIENT_SECRET", hub.admin_secret.as_str()),
+    ];
+    let output = causeway_with(&["login", "--hub", &hub.url, "--client-id", ADMIN], &login_env);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let credentials = std::path::Path::new(&home).join("credentials.json");
+        let mode = std::fs::metadata(&credentials)
+            .expect("credentials kept")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "only the user may read the kept token and secret"
+        );
+    }
+    let env = [("CAUSEWAY_CONFIG_DIR", home.as_str())];
+    let query = |sql: &str, format: &str| {
+        causeway_with(
+            &[
+                "query",
+                "--hub",
+                &hub.url,
+                "--purpose",
+                "demo",
+                "--format",
+                format,
+                sql,
+            ],
+            &env,
+        )
+    };
+    let output = query(QUESTION, "csv");
     assert!(
         output.status.success(),
         "{}",
@@ -128,19 +162,17 @@ async fn the_demo_answers_its_question_like_plain_datafusion() {
     assert_eq!(csv.lines().count(), expected.len() + 1);
 
     // And as the default table.
-    let output = causeway(&[
-        "query",
-        "--hub",
-        &hub.url,
-        "--purpose",
-        "demo",
-        "SELECT count(*) AS n FROM civil_affairs.residents",
-    ]);
+    let output = query("SELECT count(*) AS n FROM civil_affairs.residents", "table");
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("| 10000 |"), "{table}");
 
-    let output = causeway(&["dataset", "list", "--hub", &hub.url]);
+    let output = causeway_with(&["dataset", "list", "--hub", &hub.url], &env);
     let list = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     for table in [
         "civil_affairs.residents",
         "land_registry.parcels",
@@ -167,14 +199,28 @@ async fn the_demo_answers_its_question_like_plain_datafusion() {
     );
 }
 
-/// The CLI publishes a spec file to a running hub.
+/// The CLI publishes a spec file to a running hub, with a token from the environment.
 #[tokio::test]
 async fn the_cli_publishes_and_lists_datasets() {
     let hub = Hub::start("").await;
     std::fs::write(hub.dir().join("people.csv"), crate::files::PEOPLE_CSV).expect("csv");
     let spec = hub.dir().join("people.yaml");
     std::fs::write(&spec, crate::files::people_spec("people.csv")).expect("spec");
-    let output = causeway(&["dataset", "publish", &spec.to_string_lossy(), "--hub", &hub.url]);
+    let publisher = hub
+        .add_client(
+            "cad-steward",
+            "civil_affairs",
+            &["publisher"],
+            serde_json::json!({}),
+        )
+        .await;
+    let token = hub.token("cad-steward", &publisher).await;
+    let env = [("CAUSEWAY_TOKEN", token.as_str())];
+    let output = Command::new(crate::support::causeway_binary())
+        .args(["dataset", "publish", &spec.to_string_lossy(), "--hub", &hub.url])
+        .envs(env)
+        .output()
+        .expect("run");
     assert!(
         output.status.success(),
         "{}",
@@ -184,7 +230,11 @@ async fn the_cli_publishes_and_lists_datasets() {
         String::from_utf8_lossy(&output.stdout).trim(),
         "published civil_affairs.people (version 1, csv source)"
     );
-    let output = causeway(&["dataset", "publish", &spec.to_string_lossy(), "--hub", &hub.url]);
+    let output = Command::new(crate::support::causeway_binary())
+        .args(["dataset", "publish", &spec.to_string_lossy(), "--hub", &hub.url])
+        .envs(env)
+        .output()
+        .expect("run");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("already exists"));
 }

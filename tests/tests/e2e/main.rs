@@ -10,5 +10,7 @@ mod demo;
 mod errors;
 mod files;
 mod formats;
+mod identity;
 mod limits;
 mod support;
+mod tls;

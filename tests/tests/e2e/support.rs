@@ -32,14 +32,28 @@ pub fn causeway_binary() -> PathBuf {
     path
 }
 
-/// A hub running in its own data directory, stopped when dropped.
+/// A hub running in its own data directory, stopped when dropped. Its `http` client
+/// carries the token of an admin client (every role) created before the hub started.
 pub struct Hub {
     child: Child,
     pub url: String,
     dir: TempDir,
     log: Arc<Mutex<Vec<String>>>,
     pub http: reqwest::Client,
+    pub admin_secret: String,
+    tls: Option<TestTls>,
 }
+
+/// How test clients reach a hub that speaks TLS: the CA to trust, and a client
+/// certificate and key for mutual TLS.
+#[derive(Debug, Clone)]
+pub struct TestTls {
+    pub ca: PathBuf,
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
+/// The client every test hub starts with.
+pub const ADMIN: &str = "e2e-admin";
 
 impl Hub {
     /// Starts a hub whose data directory (and only file root) is a new temporary folder.
@@ -52,34 +66,127 @@ impl Hub {
         Self::start_in(dir, extra).await
     }
 
+    /// Starts a hub with the whole configuration `config` writes for its data directory.
+    pub async fn start_with(config: impl FnOnce(&Path) -> String) -> Hub {
+        let dir = tempfile::Builder::new()
+            .prefix("causeway-e2e")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::write(dir.path().join("causeway.toml"), config(dir.path())).expect("write config");
+        Self::serve_existing(dir).await
+    }
+
     pub async fn start_in(dir: TempDir, extra: &str) -> Hub {
         let config = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\ndata_dir = \"{}\"\n{extra}\n",
             dir.path().display()
         );
         std::fs::write(dir.path().join("causeway.toml"), &config).expect("write config");
-        Self::serve_existing(dir)
+        Self::serve_existing(dir).await
     }
 
-    /// Serves the `causeway.toml` that is already in `dir`.
-    pub fn serve_existing(dir: TempDir) -> Hub {
-        let (child, url, log) = spawn(&dir.path().join("causeway.toml"));
-        Hub {
+    /// Serves the `causeway.toml` that is already in `dir`, after adding the admin client.
+    pub async fn serve_existing(dir: TempDir) -> Hub {
+        Self::serve_existing_with(dir, None).await
+    }
+
+    /// Like `serve_existing`, for a hub whose configuration sets up TLS.
+    pub async fn serve_existing_with(dir: TempDir, tls: Option<TestTls>) -> Hub {
+        let config = dir.path().join("causeway.toml");
+        let output = causeway(&[
+            "client",
+            "add",
+            "--config",
+            &config.to_string_lossy(),
+            "--id",
+            ADMIN,
+            "--dept",
+            "local",
+            "--roles",
+            "admin,publisher,analyst,security_officer",
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let admin_secret = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let (child, url, log) = spawn(&config);
+        let mut hub = Hub {
             child,
             url,
             dir,
             log,
-            http: reqwest::Client::new(),
-        }
+            http: client_builder(tls.as_ref()).build().expect("client"),
+            admin_secret,
+            tls,
+        };
+        let token = hub.token(ADMIN, &hub.admin_secret.clone()).await;
+        hub.http = hub.authorized(&token);
+        hub
+    }
+
+    /// An HTTP client of this hub without a token.
+    pub fn anonymous(&self) -> reqwest::Client {
+        client_builder(self.tls.as_ref()).build().expect("client")
+    }
+
+    /// An HTTP client of this hub that sends `token` with every request.
+    pub fn authorized(&self, token: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("header value");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        client_builder(self.tls.as_ref())
+            .default_headers(headers)
+            .build()
+            .expect("client")
+    }
+
+    /// A token for a client, from the hub's token endpoint.
+    pub async fn token(&self, client_id: &str, secret: &str) -> String {
+        let response = self
+            .anonymous()
+            .post(format!("{}/oauth/token", self.url))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token request");
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::OK, "token for {client_id}: {body}");
+        body["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// Creates a client through the admin API and returns its secret.
+    pub async fn add_client(&self, id: &str, department: &str, roles: &[&str], attributes: Value) -> String {
+        let response = self
+            .http
+            .post(format!("{}/v1/clients", self.url))
+            .json(&json!({ "id": id, "department": department, "roles": roles, "attributes": attributes }))
+            .send()
+            .await
+            .expect("create client");
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["client_secret"].as_str().expect("client_secret").to_owned()
+    }
+
+    /// An HTTP client acting as a new client of the given department and roles.
+    pub async fn client_as(&self, id: &str, department: &str, roles: &[&str]) -> reqwest::Client {
+        let secret = self.add_client(id, department, roles, json!({})).await;
+        self.authorized(&self.token(id, &secret).await)
     }
 
     /// Stops the hub and starts it again on the same data directory and configuration.
+    /// It listens on a new port, so it is a new issuer: the admin gets a new token.
     pub async fn restart(&mut self) {
         self.stop();
         let (child, url, log) = spawn(&self.dir.path().join("causeway.toml"));
         self.child = child;
         self.url = url;
         self.log = log;
+        let token = self.token(ADMIN, &self.admin_secret.clone()).await;
+        self.http = self.authorized(&token);
     }
 
     fn stop(&mut self) {
@@ -216,6 +323,37 @@ impl Drop for Hub {
     }
 }
 
+/// A client builder for test hubs: rustls with the ring provider (the one the hub uses),
+/// trusting the test CA and presenting a client certificate when `tls` says so.
+pub fn client_builder(tls: Option<&TestTls>) -> reqwest::ClientBuilder {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    let Some(tls) = tls else {
+        return reqwest::Client::builder();
+    };
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_file_iter(&tls.ca).expect("ca file") {
+        roots.add(certificate.expect("ca certificate")).expect("add ca");
+    }
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let config = match &tls.client {
+        Some((cert, key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .expect("client cert")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("client cert");
+            let key = PrivateKeyDer::from_pem_file(key).expect("client key");
+            builder.with_client_auth_cert(chain, key).expect("client auth")
+        }
+        None => builder.with_no_client_auth(),
+    };
+    reqwest::Client::builder().tls_backend_preconfigured(config)
+}
+
 fn spawn(config_path: &Path) -> (Child, String, Arc<Mutex<Vec<String>>>) {
     let mut child = Command::new(causeway_binary())
         .args(["serve", "--config"])
@@ -233,14 +371,20 @@ fn spawn(config_path: &Path) -> (Child, String, Arc<Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(address) = line.split("address=").nth(1) {
-                let _ = address_sender.send(address.split_whitespace().next().unwrap_or_default().to_owned());
+                let address = address.split_whitespace().next().unwrap_or_default().to_owned();
+                let scheme = if line.contains("scheme=https") {
+                    "https"
+                } else {
+                    "http"
+                };
+                let _ = address_sender.send((address, scheme));
             }
             if let Ok(mut lines) = lines.lock() {
                 lines.push(line);
             }
         }
     });
-    let address = address_receiver
+    let (address, scheme) = address_receiver
         .recv_timeout(Duration::from_secs(60))
         .unwrap_or_else(|_| {
             let _ = child.kill();
@@ -249,13 +393,20 @@ fn spawn(config_path: &Path) -> (Child, String, Arc<Mutex<Vec<String>>>) {
                 log.lock().map(|l| l.join("\n")).unwrap_or_default()
             )
         });
-    (child, format!("http://{address}"), log)
+    (child, format!("{scheme}://{address}"), log)
 }
 
 /// Runs a `causeway` command to its end.
 pub fn causeway(args: &[&str]) -> std::process::Output {
+    causeway_with(args, &[])
+}
+
+/// Runs a `causeway` command with extra environment variables.
+pub fn causeway_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     Command::new(causeway_binary())
         .args(args)
+        .env_remove("CAUSEWAY_TOKEN")
+        .envs(env.iter().copied())
         .output()
         .expect("run causeway")
 }

@@ -1,0 +1,157 @@
+//! Commands an operator runs on the hub's own machine, against its configuration and
+//! metadata store: the clients of the built-in authorization server and its signing keys.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use causeway_policies::{AttributeValue, Role};
+use clap::{Args, Subcommand};
+
+use crate::config::Config;
+use crate::identity::{ClientService, ClientSpec, KeyRing, keys_dir};
+use crate::store::MetadataStore;
+
+/// The hub whose state a command changes.
+#[derive(Debug, Args)]
+pub struct LocalHub {
+    /// The hub's configuration file.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create a client and print its secret, once.
+    Add {
+        #[arg(long)]
+        id: String,
+        /// The department it acts for.
+        #[arg(long = "dept")]
+        department: String,
+        /// Comma-separated: publisher, analyst, security_officer, admin.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<Role>,
+        /// An attribute, as key=value; repeat for more, or repeat a key for a list.
+        #[arg(long = "attr", value_parser = parse_attribute)]
+        attributes: Vec<(String, String)>,
+        #[command(flatten)]
+        hub: LocalHub,
+    },
+    /// List the clients.
+    List {
+        #[command(flatten)]
+        hub: LocalHub,
+    },
+    /// Disable a client: its secret stops working.
+    Disable {
+        id: String,
+        #[command(flatten)]
+        hub: LocalHub,
+    },
+    /// Give a client a new secret, printed once; the old one stops working.
+    RotateSecret {
+        id: String,
+        #[command(flatten)]
+        hub: LocalHub,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a signing key; new tokens carry it, earlier tokens stay valid until they expire.
+    Rotate {
+        #[command(flatten)]
+        hub: LocalHub,
+    },
+}
+
+fn parse_attribute(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(key, _)| !key.is_empty())
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("'{text}' is not key=value"))
+}
+
+async fn clients(hub: &LocalHub) -> Result<ClientService, Box<dyn std::error::Error>> {
+    let config = Config::load(hub.config.as_deref())?;
+    std::fs::create_dir_all(config.data_dir())?;
+    Ok(ClientService::new(
+        MetadataStore::connect(&config.metadata_url()).await?,
+    ))
+}
+
+pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        ClientCommand::Add {
+            id,
+            department,
+            roles,
+            attributes,
+            hub,
+        } => {
+            let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (key, value) in attributes {
+                grouped.entry(key).or_default().push(value);
+            }
+            let attributes = grouped
+                .into_iter()
+                .map(|(key, mut values)| {
+                    let value = if values.len() == 1 {
+                        AttributeValue::One(values.remove(0))
+                    } else {
+                        AttributeValue::Many(values)
+                    };
+                    (key, value)
+                })
+                .collect();
+            let (record, secret) = clients(&hub)
+                .await?
+                .create(ClientSpec {
+                    id,
+                    department,
+                    roles: roles.into_iter().collect::<BTreeSet<_>>(),
+                    attributes,
+                })
+                .await?;
+            eprintln!(
+                "created client {} of {}; its secret, shown only now:",
+                record.id, record.department
+            );
+            println!("{secret}");
+        }
+        ClientCommand::List { hub } => {
+            println!("{:<28} {:<22} {:<40} STATE", "CLIENT", "DEPARTMENT", "ROLES");
+            for client in clients(&hub).await?.list().await? {
+                let roles: Vec<&str> = client.roles.iter().map(|role| role.as_str()).collect();
+                println!(
+                    "{:<28} {:<22} {:<40} {}",
+                    client.id,
+                    client.department,
+                    roles.join(","),
+                    if client.disabled { "disabled" } else { "enabled" }
+                );
+            }
+        }
+        ClientCommand::Disable { id, hub } => {
+            clients(&hub).await?.disable(&id).await?;
+            println!("client {id} is disabled");
+        }
+        ClientCommand::RotateSecret { id, hub } => {
+            let secret = clients(&hub).await?.rotate_secret(&id).await?;
+            eprintln!("client {id} has a new secret, shown only now; the old one no longer works:");
+            println!("{secret}");
+        }
+    }
+    Ok(())
+}
+
+pub fn keys(command: KeysCommand) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        KeysCommand::Rotate { hub } => {
+            let config = Config::load(hub.config.as_deref())?;
+            let kid = KeyRing::rotate(&keys_dir(&config))?;
+            println!("new signing key {kid}; tokens signed with earlier keys stay valid until they expire");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! The CLI's sign-in: `causeway login` obtains a token with the client-credentials grant
+//! (through the `oauth2` crate) and keeps it, with the client's secret to renew it, in the
+//! user's configuration directory, readable by the user alone. Other commands take the
+//! token from there, renewed when it is about to expire, or from `CAUSEWAY_TOKEN`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oauth2::basic::BasicClient;
+use oauth2::{ClientId, ClientSecret, TokenResponse, TokenUrl};
+use serde::{Deserialize, Serialize};
+
+use super::client::ClientError;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CredentialFile {
+    hubs: BTreeMap<String, HubCredentials>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct HubCredentials {
+    client_id: String,
+    client_secret: String,
+    access_token: String,
+    /// Seconds since 1970 when the token expires.
+    expires_at: u64,
+}
+
+/// Where credentials are kept: `CAUSEWAY_CONFIG_DIR`, else the user's configuration
+/// directory (`~/.config/causeway` on Linux).
+fn credentials_path() -> Result<PathBuf, ClientError> {
+    let dir = match std::env::var_os("CAUSEWAY_CONFIG_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => dirs::config_dir()
+            .ok_or_else(|| ClientError::Credentials("no configuration directory for this user".into()))?
+            .join("causeway"),
+    };
+    Ok(dir.join("credentials.json"))
+}
+
+fn load() -> Result<CredentialFile, ClientError> {
+    let path = credentials_path()?;
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|error| ClientError::Credentials(format!("{} is damaged: {error}", path.display()))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(CredentialFile::default()),
+        Err(error) => Err(ClientError::Credentials(format!(
+            "cannot read {}: {error}",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes the file with mode 0600 (through a temporary file, so a crash never leaves half).
+fn save(file: &CredentialFile) -> Result<(), ClientError> {
+    let path = credentials_path()?;
+    let failed =
+        |error: std::io::Error| ClientError::Credentials(format!("cannot write {}: {error}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let temporary = path.with_extension("json.new");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut out = options.open(&temporary).map_err(failed)?;
+    let text =
+        serde_json::to_vec_pretty(file).map_err(|error| ClientError::Credentials(error.to_string()))?;
+    out.write_all(&text).map_err(failed)?;
+    out.sync_all().map_err(failed)?;
+    std::fs::rename(&temporary, &path).map_err(failed)
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default()
+}
+
+/// Asks the hub's token endpoint for a token with the client-credentials grant.
+async fn request_token(
+    http: &reqwest::Client,
+    hub: &str,
+    client_id: &str,
+    secret: &str,
+) -> Result<(String, u64), ClientError> {
+    let token_url = TokenUrl::new(format!("{hub}/oauth/token"))
+        .map_err(|error| ClientError::Credentials(format!("invalid hub URL: {error}")))?;
+    let client = BasicClient::new(ClientId::new(client_id.to_owned()))
+        .set_client_secret(ClientSecret::new(secret.to_owned()))
+        .set_token_uri(token_url);
+    let send = |request: oauth2::HttpRequest| async move {
+        let (parts, body) = request.into_parts();
+        let response = http
+            .request(parts.method, parts.uri.to_string())
+            .headers(parts.headers)
+            .body(body)
+            .send()
+            .await?;
+        let mut builder = oauth2::http::Response::builder().status(response.status());
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
+        }
+        let body = response.bytes().await?.to_vec();
+        Ok::<_, reqwest::Error>(builder.body(body).unwrap_or_default())
+    };
+    let token = client
+        .exchange_client_credentials()
+        .request_async(&send)
+        .await
+        .map_err(|error| ClientError::Credentials(describe(&error)))?;
+    let lifetime = token.expires_in().map_or(3600, |lifetime| lifetime.as_secs());
+    Ok((token.access_token().secret().clone(), now() + lifetime))
+}
+
+fn describe<E: std::error::Error>(
+    error: &oauth2::RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
+) -> String {
+    match error {
+        oauth2::RequestTokenError::ServerResponse(response) => match response.error_description() {
+            Some(description) => format!("the hub refused: {description} ({})", response.error()),
+            None => format!("the hub refused: {}", response.error()),
+        },
+        oauth2::RequestTokenError::Request(error) => format!("cannot reach the hub: {error}"),
+        other => other.to_string(),
+    }
+}
+
+/// Signs in to `hub` as `client_id` and keeps the token; returns when it expires.
+pub async fn login(
+    http: &reqwest::Client,
+    hub: &str,
+    client_id: &str,
+    secret: &str,
+) -> Result<u64, ClientError> {
+    let (access_token, expires_at) = request_token(http, hub, client_id, secret).await?;
+    let mut file = load()?;
+    file.hubs.insert(
+        hub.to_owned(),
+        HubCredentials {
+            client_id: client_id.to_owned(),
+            client_secret: secret.to_owned(),
+            access_token,
+            expires_at,
+        },
+    );
+    save(&file)?;
+    Ok(expires_at)
+}
+
+/// A valid token for `hub`: `CAUSEWAY_TOKEN`, or the one `causeway login` kept, renewed when
+/// it expires within a minute.
+pub async fn token(http: &reqwest::Client, hub: &str) -> Result<String, ClientError> {
+    if let Ok(token) = std::env::var("CAUSEWAY_TOKEN")
+        && !token.is_empty()
+    {
+        return Ok(token);
+    }
+    let mut file = load()?;
+    let Some(credentials) = file.hubs.get(hub).cloned() else {
+        return Err(ClientError::Credentials(format!(
+            "not signed in to {hub}: run `causeway login --hub {hub} --client-id ID` or set CAUSEWAY_TOKEN"
+        )));
+    };
+    if credentials.expires_at > now() + 60 {
+        return Ok(credentials.access_token);
+    }
+    let (access_token, expires_at) =
+        request_token(http, hub, &credentials.client_id, &credentials.client_secret).await?;
+    file.hubs.insert(
+        hub.to_owned(),
+        HubCredentials {
+            access_token: access_token.clone(),
+            expires_at,
+            ..credentials
+        },
+    );
+    save(&file)?;
+    Ok(access_token)
+}

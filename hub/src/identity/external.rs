@@ -1,0 +1,175 @@
+//! An external OpenID Connect provider: its keys come from the JWKS its discovery document
+//! names, fetched on first use, cached, and fetched again when a token names a key the
+//! cache does not hold (the provider rotated), at most once per `REFRESH_INTERVAL`.
+
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use super::tokens::TokenError;
+use crate::config::{ClaimMapping, ExternalIssuerConfig};
+
+/// Shortest time between two fetches of a provider's keys.
+const REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// Keys older than this are fetched again even if every kid is known.
+const MAX_AGE: Duration = Duration::from_secs(3600);
+
+pub struct ExternalIssuer {
+    issuer: String,
+    audience: String,
+    algorithms: Vec<Algorithm>,
+    claims: ClaimMapping,
+    http: reqwest::Client,
+    cache: Mutex<Option<CachedKeys>>,
+}
+
+struct CachedKeys {
+    keys: JwkSet,
+    fetched: Instant,
+}
+
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+}
+
+impl ExternalIssuer {
+    pub fn new(
+        config: &ExternalIssuerConfig,
+        default_audience: &str,
+        http: reqwest::Client,
+    ) -> Result<Self, String> {
+        let algorithms = config
+            .algorithms
+            .iter()
+            .map(|name| {
+                name.parse::<Algorithm>()
+                    .map_err(|_| format!("unknown algorithm '{name}' for issuer {}", config.issuer))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            issuer: config.issuer.clone(),
+            audience: config
+                .audience
+                .clone()
+                .unwrap_or_else(|| default_audience.to_owned()),
+            algorithms,
+            claims: config.claims.clone(),
+            http,
+            cache: Mutex::new(None),
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    pub fn claims(&self) -> &ClaimMapping {
+        &self.claims
+    }
+
+    pub fn allows(&self, algorithm: Algorithm) -> bool {
+        self.algorithms.contains(&algorithm)
+    }
+
+    /// The provider's key `kid` (or its only key, when the token names none), as a key for
+    /// `algorithm`. Shared-secret keys are never used.
+    pub async fn key(&self, kid: Option<&str>, algorithm: Algorithm) -> Result<DecodingKey, TokenError> {
+        let mut cache = self.cache.lock().await;
+        let stale = cache
+            .as_ref()
+            .is_none_or(|cached| cached.fetched.elapsed() > MAX_AGE);
+        let unknown = cache
+            .as_ref()
+            .is_some_and(|cached| find(&cached.keys, kid, algorithm).is_none());
+        let may_refresh = cache
+            .as_ref()
+            .is_none_or(|cached| cached.fetched.elapsed() > REFRESH_INTERVAL);
+        if stale || (unknown && may_refresh) {
+            match self.fetch().await {
+                Ok(keys) => {
+                    *cache = Some(CachedKeys {
+                        keys,
+                        fetched: Instant::now(),
+                    })
+                }
+                Err(error) => {
+                    tracing::warn!(issuer = %self.issuer, %error, "cannot fetch the issuer's keys");
+                    if cache.is_none() {
+                        return Err(TokenError::IssuerUnavailable);
+                    }
+                }
+            }
+        }
+        let keys = cache.as_ref().ok_or(TokenError::IssuerUnavailable)?;
+        find(&keys.keys, kid, algorithm).ok_or(TokenError::UnknownKey)
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, String> {
+        let discovery_url = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        );
+        let discovery: Discovery = self.get_json(&discovery_url).await?;
+        if discovery.issuer.trim_end_matches('/') != self.issuer.trim_end_matches('/') {
+            return Err(format!(
+                "the discovery document names the issuer {}, not {}",
+                discovery.issuer, self.issuer
+            ));
+        }
+        self.get_json(&discovery.jwks_uri).await
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
+        let response = self
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|error| format!("{url}: {error}"))?;
+        if !response.status().is_success() {
+            return Err(format!("{url}: HTTP {}", response.status()));
+        }
+        response.json().await.map_err(|error| format!("{url}: {error}"))
+    }
+}
+
+fn find(keys: &JwkSet, kid: Option<&str>, algorithm: Algorithm) -> Option<DecodingKey> {
+    let usable: Vec<_> = keys
+        .keys
+        .iter()
+        .filter(|jwk| !matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)))
+        .filter(|jwk| {
+            matches!(
+                (&jwk.algorithm, algorithm),
+                (
+                    AlgorithmParameters::RSA(_),
+                    Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512
+                ) | (
+                    AlgorithmParameters::RSA(_),
+                    Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512
+                ) | (
+                    AlgorithmParameters::EllipticCurve(_),
+                    Algorithm::ES256 | Algorithm::ES384
+                ) | (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA)
+            )
+        })
+        .collect();
+    let jwk = match kid {
+        Some(kid) => usable
+            .into_iter()
+            .find(|jwk| jwk.common.key_id.as_deref() == Some(kid))?,
+        None if usable.len() == 1 => usable.into_iter().next()?,
+        None => return None,
+    };
+    DecodingKey::from_jwk(jwk).ok()
+}

@@ -1,0 +1,90 @@
+//! Failed sign-in attempts, counted per client id and per address: past the limit within
+//! the window, further attempts are refused until the oldest failure leaves the window.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub struct FailureLimiter {
+    max_failures: usize,
+    window: Duration,
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl FailureLimiter {
+    pub fn new(max_failures: u32, window: Duration) -> Self {
+        Self {
+            max_failures: max_failures.max(1) as usize,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long to wait before trying again, when any of `keys` is over the limit.
+    pub fn retry_after(&self, keys: &[String]) -> Option<Duration> {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().ok()?;
+        keys.iter()
+            .filter_map(|key| {
+                let times = failures.get_mut(key)?;
+                forget_old(times, now, self.window);
+                (times.len() >= self.max_failures)
+                    .then(|| {
+                        times
+                            .front()
+                            .map(|oldest| self.window.saturating_sub(now - *oldest))
+                    })
+                    .flatten()
+            })
+            .max()
+    }
+
+    pub fn record_failure(&self, keys: &[String]) {
+        let now = Instant::now();
+        if let Ok(mut failures) = self.failures.lock() {
+            for key in keys {
+                let times = failures.entry(key.clone()).or_default();
+                forget_old(times, now, self.window);
+                times.push_back(now);
+            }
+            // Keys with no recent failure are dropped, so the map stays small.
+            failures.retain(|_, times| times.back().is_some_and(|last| now - *last < self.window));
+        }
+    }
+}
+
+fn forget_old(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while times.front().is_some_and(|oldest| now - *oldest >= window) {
+        times.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_past_the_limit_wait_for_the_window() {
+        let limiter = FailureLimiter::new(3, Duration::from_secs(60));
+        let keys = ["client:a".to_owned(), "address:10.0.0.1".to_owned()];
+        for _ in 0..2 {
+            limiter.record_failure(&keys);
+            assert_eq!(limiter.retry_after(&keys), None);
+        }
+        limiter.record_failure(&keys);
+        let wait = limiter.retry_after(&keys).unwrap();
+        assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(60));
+        assert!(limiter.retry_after(&["address:10.0.0.1".to_owned()]).is_some());
+        assert_eq!(limiter.retry_after(&["client:b".to_owned()]), None);
+    }
+
+    #[test]
+    fn failures_expire() {
+        let limiter = FailureLimiter::new(1, Duration::from_millis(20));
+        let keys = ["client:a".to_owned()];
+        limiter.record_failure(&keys);
+        assert!(limiter.retry_after(&keys).is_some());
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(limiter.retry_after(&keys), None);
+    }
+}

@@ -1,0 +1,77 @@
+//! Identity: who calls. The built-in OAuth2 authorization server (clients, signing keys,
+//! tokens), external OpenID Connect providers, and the check of every bearer token.
+
+mod clients;
+mod external;
+mod keys;
+mod limiter;
+mod tokens;
+
+use std::sync::Arc;
+
+pub use clients::{ClientError, ClientService, ClientSpec};
+pub use keys::{KeyError, KeyRing};
+pub use limiter::FailureLimiter;
+pub use tokens::{Authenticator, BuiltinIssuer};
+
+use crate::config::Config;
+use crate::store::MetadataStore;
+
+/// Everything identity needs at run time.
+pub struct Identity {
+    pub authenticator: Authenticator,
+    pub clients: ClientService,
+    pub limiter: FailureLimiter,
+}
+
+impl Identity {
+    /// Sets up identity for a hub reachable at `public_url`, which the built-in issuer uses
+    /// as its `iss`.
+    pub fn new(config: &Config, public_url: &str, store: MetadataStore) -> Result<Self, IdentityError> {
+        let auth = &config.auth;
+        let builtin = if auth.builtin_issuer {
+            let keys = KeyRing::open(&keys_dir(config))?;
+            Some(BuiltinIssuer {
+                url: public_url.to_owned(),
+                audience: auth.audience.clone(),
+                ttl: auth.token_ttl,
+                keys: Arc::new(keys),
+            })
+        } else {
+            None
+        };
+        let http = reqwest::Client::new();
+        let external = auth
+            .issuers
+            .iter()
+            .map(|issuer| external::ExternalIssuer::new(issuer, &auth.audience, http.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(IdentityError::Config)?;
+        Ok(Self {
+            authenticator: Authenticator {
+                builtin,
+                external,
+                clock_skew: auth.clock_skew,
+            },
+            clients: ClientService::new(store),
+            limiter: FailureLimiter::new(auth.max_failed_attempts, auth.failure_window),
+        })
+    }
+
+    pub fn issuer(&self) -> Option<&BuiltinIssuer> {
+        self.authenticator.builtin.as_ref()
+    }
+}
+
+/// Where the built-in issuer keeps its signing keys.
+pub fn keys_dir(config: &Config) -> std::path::PathBuf {
+    config.data_dir().join("keys")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("invalid [auth] configuration: {0}")]
+    Config(String),
+}

@@ -1,0 +1,130 @@
+//! Serving the API over plain HTTP or TLS (rustls), with mutual TLS when a client CA is
+//! configured. Each connection gets its peer's address and, under mutual TLS, its
+//! certificate's subject as request extensions; slow clients time out.
+
+mod tls;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+use crate::api::{PeerAddress, PeerCertificate};
+
+pub use tls::{TlsError, server_config};
+
+/// How long open connections may take to finish their requests after shutdown begins.
+const DRAIN_TIME: Duration = Duration::from_secs(30);
+
+/// Accepts connections until `shutdown` resolves, then lets open ones finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    client_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let acceptor = acceptor.clone();
+        let stopping = stopping.clone();
+        connections.spawn(async move {
+            let app = app.layer(axum::Extension(PeerAddress(peer)));
+            match acceptor {
+                None => serve_connection(stream, app, client_timeout, stopping).await,
+                Some(acceptor) => {
+                    let stream = match tokio::time::timeout(client_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let subject = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|certificates| certificates.first())
+                        .and_then(|certificate| tls::subject(certificate));
+                    let app = match subject {
+                        Some(subject) => app.layer(axum::Extension(PeerCertificate(subject))),
+                        None => app,
+                    };
+                    serve_connection(stream, app, client_timeout, stopping).await;
+                }
+            }
+        });
+        // Reap finished connections so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(DRAIN_TIME, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("connections still open after the drain time were closed");
+    }
+}
+
+async fn serve_connection<IO>(
+    io: IO,
+    app: Router,
+    client_timeout: Duration,
+    mut stopping: watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(
+        app.map_request(|request: Request<hyper::body::Incoming>| request.map(axum::body::Body::new)),
+    );
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(client_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        }
+        _ = stopping.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}

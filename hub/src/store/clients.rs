@@ -1,0 +1,130 @@
+//! OAuth2 clients of the built-in authorization server.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use causeway_policies::{AttributeValue, Role};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{MetadataStore, Result, StoreError, now};
+
+/// A client as stored: who it acts as, and the hash of its secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientRecord {
+    pub id: String,
+    pub department: String,
+    pub roles: BTreeSet<Role>,
+    pub attributes: BTreeMap<String, AttributeValue>,
+    #[serde(skip)]
+    pub secret_hash: String,
+    pub disabled: bool,
+    pub created_at: String,
+    pub secret_rotated_at: String,
+}
+
+pub struct NewClient<'a> {
+    pub id: &'a str,
+    pub department: &'a str,
+    pub roles: &'a BTreeSet<Role>,
+    pub attributes: &'a BTreeMap<String, AttributeValue>,
+    pub secret_hash: &'a str,
+}
+
+impl MetadataStore {
+    pub async fn insert_client(&self, client: NewClient<'_>) -> Result<ClientRecord> {
+        let at = now();
+        let inserted = sqlx::query(
+            "INSERT INTO clients (id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+        )
+        .bind(client.id)
+        .bind(client.department)
+        .bind(json(client.roles)?)
+        .bind(json(client.attributes)?)
+        .bind(client.secret_hash)
+        .bind(&at)
+        .bind(&at)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                return Err(StoreError::AlreadyExists(format!("client {}", client.id)));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        Ok(ClientRecord {
+            id: client.id.to_owned(),
+            department: client.department.to_owned(),
+            roles: client.roles.clone(),
+            attributes: client.attributes.clone(),
+            secret_hash: client.secret_hash.to_owned(),
+            disabled: false,
+            created_at: at.clone(),
+            secret_rotated_at: at,
+        })
+    }
+
+    pub async fn client(&self, id: &str) -> Result<Option<ClientRecord>> {
+        let row = sqlx::query(
+            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at \
+             FROM clients WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at \
+             FROM clients ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    /// Disables a client; false when there is none.
+    pub async fn disable_client(&self, id: &str) -> Result<bool> {
+        let updated = sqlx::query("UPDATE clients SET disabled = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(updated.rows_affected() > 0)
+    }
+
+    /// Replaces a client's secret; false when there is none.
+    pub async fn set_client_secret(&self, id: &str, secret_hash: &str) -> Result<bool> {
+        let updated =
+            sqlx::query("UPDATE clients SET secret_hash = $1, secret_rotated_at = $2 WHERE id = $3")
+                .bind(secret_hash)
+                .bind(now())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(updated.rows_affected() > 0)
+    }
+}
+
+fn client_from_row(row: &AnyRow) -> Result<ClientRecord> {
+    let parse = |column: &str| -> Result<String> { Ok(row.try_get::<String, _>(column)?) };
+    Ok(ClientRecord {
+        id: parse("id")?,
+        department: parse("department")?,
+        roles: serde_json::from_str(&parse("roles")?)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        attributes: serde_json::from_str(&parse("attributes")?)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        secret_hash: parse("secret_hash")?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+        created_at: parse("created_at")?,
+        secret_rotated_at: parse("secret_rotated_at")?,
+    })
+}
+
+fn json(value: &impl Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
