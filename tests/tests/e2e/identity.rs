@@ -622,3 +622,51 @@ async fn slow_clients_time_out() {
     assert!(read.is_ok(), "the hub kept the slow connection open");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+/// The CLI keeps its token and renews it with the kept client secret when it runs out.
+#[tokio::test]
+async fn the_cli_renews_its_token_when_it_runs_out() {
+    let hub = Hub::start("[auth]\ntoken_ttl = \"30s\"\n").await;
+    let home = tempfile::tempdir().expect("config dir");
+    let home_path = home.path().to_string_lossy().into_owned();
+    let env = [
+        ("CAUSEWAY_CONFIG_DIR", home_path.as_str()),
+        ("CAUSEWAY_CLIENT_SECRET", hub.admin_secret.as_str()),
+    ];
+    let output = crate::support::causeway_with(&["login", "--hub", &hub.url, "--client-id", ADMIN], &env);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let kept = || -> Value {
+        serde_json::from_slice(&std::fs::read(home.path().join("credentials.json")).expect("kept"))
+            .expect("json")
+    };
+    let first = kept()["hubs"][&hub.url]["access_token"].clone();
+    assert!(first.is_string());
+    assert!(!kept().to_string().contains("argon2"));
+
+    // A token that lasts 30 seconds is within a minute of its end: the next command renews it.
+    let output = crate::support::causeway_with(
+        &[
+            "query",
+            "--hub",
+            &hub.url,
+            "--purpose",
+            "testing",
+            "--format",
+            "csv",
+            "SELECT 1 AS one",
+        ],
+        &env[..1],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "one\n1\n");
+    let renewed = kept()["hubs"][&hub.url]["access_token"].clone();
+    assert_ne!(renewed, first);
+}
