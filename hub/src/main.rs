@@ -1,5 +1,6 @@
 //! `causeway`: the hub server and its command-line client.
 
+mod access;
 mod api;
 mod cli;
 mod config;

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use causeway_connectors::{ConnectorError, Connectors, OpenedSource, SourceSpec};
-use causeway_policies::{Principal, Role};
+use causeway_policies::{ColumnInfo, DatasetId, DatasetInfo, Principal, Role};
 use causeway_schemas::{Contract, ContractError, Incompatibility, check_compatible};
+use datafusion::catalog::TableProvider;
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
@@ -309,8 +310,24 @@ impl Registry {
     }
 
     fn register(&self, record: &DatasetRecord, opened: &OpenedSource) -> Result<(), RegistryError> {
+        let schema = opened.table.schema();
+        let dataset = DatasetInfo {
+            id: DatasetId::new(record.department(), record.name()),
+            columns: record
+                .contract
+                .fields
+                .iter()
+                .map(|field| ColumnInfo {
+                    name: field.name.clone(),
+                    data_type: schema
+                        .field_with_name(&field.name)
+                        .map_or_else(|_| field.data_type.clone(), |column| column.data_type().clone()),
+                    classification: field.classification.clone(),
+                })
+                .collect(),
+        };
         self.engine
-            .register(record.department(), record.name(), opened.table.clone())
+            .register(record.department(), record.name(), opened.table.clone(), dataset)
             .map_err(|error| RegistryError::Catalog(error.to_string()))
     }
 

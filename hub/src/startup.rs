@@ -5,6 +5,7 @@ use std::sync::Arc;
 use causeway_connectors::Connectors;
 use tokio::net::TcpListener;
 
+use crate::access::{Access, AccessError};
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::identity::{Identity, IdentityError};
@@ -26,6 +27,8 @@ pub enum StartupError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
     Tls(#[from] TlsError),
 }
 
@@ -33,6 +36,7 @@ pub enum StartupError {
 pub struct Hub {
     pub config: Config,
     pub store: MetadataStore,
+    pub access: Arc<Access>,
     pub registry: Arc<Registry>,
     pub engine: Arc<QueryEngine>,
 }
@@ -49,13 +53,15 @@ impl Hub {
             })?;
         }
         let store = MetadataStore::connect(&config.metadata_url()).await?;
-        let engine = Arc::new(QueryEngine::new(config.limits.clone()));
+        let access = Arc::new(Access::open(store.clone(), config.data_dir()).await?);
+        let engine = Arc::new(QueryEngine::new(config.limits.clone(), Arc::clone(&access)));
         let connectors = Connectors::new(config.connectors.clone());
         let registry = Arc::new(Registry::new(store.clone(), connectors, Arc::clone(&engine)));
         registry.load().await?;
         Ok(Self {
             config,
             store,
+            access,
             registry,
             engine,
         })
@@ -96,6 +102,7 @@ impl Hub {
             registry: self.registry,
             engine: self.engine,
             identity,
+            access: self.access,
         };
         let app = api::router(state, self.config.limits.max_request_bytes)
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(client_timeout))

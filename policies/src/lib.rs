@@ -1,9 +1,25 @@
 //! The policy model and its enforcement: pure logic, no I/O.
 //!
 //! Every request to the hub carries a [`Principal`]: who calls, for which department, in
-//! which roles and with which attributes (a grid worker's `grid_id`, say). Grants, deny
-//! rules and the plan rewrite that enforces them build on it.
+//! which roles and with which attributes. [`authorize`] decides, from the grants and deny
+//! rules in force, what a principal may see of a dataset for a purpose, and why;
+//! [`secure_view`] rewrites a scan of the dataset into exactly that.
 
+mod decision;
+mod error;
+mod masks;
+mod model;
 mod principal;
+pub mod rewrite;
+mod udf;
 
+pub use decision::{
+    AccessDenied, AppliedGrant, ColumnAccess, ColumnDecision, ColumnInfo, ColumnSource, DatasetInfo,
+    Decision, authorize,
+};
+pub use error::PolicyError;
+pub use masks::default_mask;
+pub use model::{AccessConditions, AutoApproval, DatasetId, DenyRule, Grant, Mask, PolicySet, Subject};
 pub use principal::{AttributeValue, Principal, Role, UnknownRole};
+pub use rewrite::{RewriteContext, secure_view, validate_grant};
+pub use udf::{DENIED, PSEUDONYM, PolicyFunctions, denied_columns};

@@ -6,6 +6,7 @@ mod clients;
 mod datasets;
 pub mod error;
 mod extract;
+mod grants;
 mod health;
 mod me;
 mod oauth;
@@ -20,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 
+use crate::access::Access;
 use crate::identity::Identity;
 use crate::query::QueryEngine;
 use crate::registry::Registry;
@@ -33,6 +35,7 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub engine: Arc<QueryEngine>,
     pub identity: Arc<Identity>,
+    pub access: Arc<Access>,
 }
 
 pub fn router(state: AppState, max_request_bytes: usize) -> Router {
@@ -50,6 +53,9 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
         )
         .route("/v1/query", post(query::query))
         .route("/v1/me", get(me::me))
+        .route("/v1/grants", get(grants::list).post(grants::create))
+        .route("/v1/grants/{id}", axum::routing::delete(grants::revoke))
+        .route("/v1/access/explain", get(grants::explain))
         .route("/v1/clients", get(clients::list).post(clients::create))
         .route("/v1/clients/{id}/disable", post(clients::disable))
         .route("/v1/clients/{id}/rotate-secret", post(clients::rotate_secret))

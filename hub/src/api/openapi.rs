@@ -1,7 +1,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{catalog, clients, datasets, error, health, me, oauth, query, wellknown};
+use super::{catalog, clients, datasets, error, grants, health, me, oauth, query, wellknown};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,10 @@ use super::{catalog, clients, datasets, error, health, me, oauth, query, wellkno
         datasets::remove,
         query::query,
         me::me,
+        grants::list,
+        grants::create,
+        grants::revoke,
+        grants::explain,
         clients::list,
         clients::create,
         clients::disable,
@@ -77,6 +81,9 @@ mod tests {
             "/v1/query",
             "/v1/openapi.json",
             "/v1/me",
+            "/v1/grants",
+            "/v1/grants/{id}",
+            "/v1/access/explain",
             "/v1/clients",
             "/v1/clients/{id}/disable",
             "/v1/clients/{id}/rotate-secret",

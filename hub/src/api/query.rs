@@ -25,7 +25,8 @@ pub struct QueryBody {
 
 /// Runs a read query across departments. The `Accept` header chooses the format: JSON
 /// (default), NDJSON, CSV, Arrow IPC stream or Parquet; every format streams as batches
-/// arrive. The response's `X-Causeway-Query-Id` header names the query.
+/// arrive. The response's `X-Causeway-Query-Id` header names the query, and
+/// `X-Causeway-Grants` the grants it was read under.
 #[utoipa::path(post, path = "/v1/query", tag = "query",
     request_body = QueryBody,
     responses(
@@ -77,6 +78,14 @@ pub async fn query(
     );
     if let Ok(id) = HeaderValue::from_str(&running.id) {
         response_headers.insert("x-causeway-query-id", id);
+    }
+    let grants: Vec<&str> = running
+        .decisions
+        .iter()
+        .flat_map(|decision| decision.grants.iter().map(|grant| grant.id.as_str()))
+        .collect();
+    if let Ok(grants) = HeaderValue::from_str(&grants.join(",")) {
+        response_headers.insert("x-causeway-grants", grants);
     }
     Ok(response)
 }

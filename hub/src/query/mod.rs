@@ -3,16 +3,23 @@
 //! through it: parse, refuse anything but reads, plan, execute under the limits, stream.
 
 pub mod output;
+mod secure;
 mod statement;
 
+use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use causeway_policies::Principal;
+use causeway_policies::{
+    AccessDenied, DatasetId, DatasetInfo, Decision, PolicyError, Principal, denied_columns,
+};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider};
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProviderList, MemorySchemaProvider, SchemaProvider,
+    TableProvider,
+};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::FairSpillPool;
@@ -24,7 +31,9 @@ use futures::{Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use crate::access::Access;
 use crate::config::LimitsConfig;
+use secure::{QueryPolicy, SecureCatalog};
 
 pub use statement::parse_read_query;
 
@@ -52,6 +61,17 @@ pub enum QueryError {
     UnknownTable(String),
     #[error("{0}")]
     Plan(String),
+    #[error("EXPLAIN ANALYZE is not available: it reports rows the grants do not show; use EXPLAIN")]
+    ExplainAnalyze,
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("the query reads {}, which no grant for purpose '{purpose}' lets you read", list(.columns))]
+    ColumnsNotGranted {
+        columns: Vec<(String, String)>,
+        purpose: String,
+    },
+    #[error("a grant cannot be applied: {0}")]
+    Policy(String),
     #[error("the query ran longer than the {} limit (limits.query_timeout)", humantime::format_duration(*.0))]
     Timeout(Duration),
     #[error(
@@ -66,11 +86,21 @@ pub enum QueryError {
     Execution(String),
 }
 
+fn list(columns: &[(String, String)]) -> String {
+    columns
+        .iter()
+        .map(|(dataset, column)| format!("column {column} of {dataset}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A query whose plan is made and whose first batch is being computed; its batches are
 /// pulled by whoever sends them to the caller.
 pub struct RunningQuery {
     pub id: String,
     pub schema: SchemaRef,
+    /// What the grants allowed of each dataset the query reads.
+    pub decisions: Vec<Decision>,
     pub batches: Pin<Box<dyn Stream<Item = Result<RecordBatch, QueryError>> + Send>>,
 }
 
@@ -78,10 +108,12 @@ pub struct QueryEngine {
     context: SessionContext,
     limits: LimitsConfig,
     permits: Arc<Semaphore>,
+    access: Arc<Access>,
+    datasets: RwLock<Arc<HashMap<DatasetId, DatasetInfo>>>,
 }
 
 impl QueryEngine {
-    pub fn new(limits: LimitsConfig) -> Self {
+    pub fn new(limits: LimitsConfig, access: Arc<Access>) -> Self {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, "public")
             .with_create_default_catalog_and_schema(true)
@@ -90,10 +122,15 @@ impl QueryEngine {
         // contract's types, which every Arrow client can read.
         config.options_mut().execution.parquet.schema_force_view_types = false;
         let context = SessionContext::new_with_config(config);
+        for function in access.functions().all() {
+            context.register_udf(function.as_ref().clone());
+        }
         Self {
             context,
             permits: Arc::new(Semaphore::new(limits.max_concurrent_queries.max(1))),
             limits,
+            access,
+            datasets: RwLock::new(Arc::new(HashMap::new())),
         }
     }
 
@@ -108,13 +145,18 @@ impl QueryEngine {
             .ok_or_else(|| DataFusionError::Internal(format!("the {CATALOG} catalog is missing")))
     }
 
-    /// Makes `table` visible as `department.name`, replacing any table of that name.
+    /// Makes `table` visible as `department.name`, replacing any table of that name;
+    /// `dataset` describes its columns to the policies.
     pub fn register(
         &self,
         department: &str,
         name: &str,
         table: Arc<dyn TableProvider>,
+        dataset: DatasetInfo,
     ) -> Result<(), DataFusionError> {
+        self.update_datasets(|datasets| {
+            datasets.insert(dataset.id.clone(), dataset);
+        });
         let catalog = self.catalog()?;
         let schema = match catalog.schema(department) {
             Some(schema) => schema,
@@ -131,6 +173,9 @@ impl QueryEngine {
 
     /// Removes `department.name`, and the department's schema once it has no tables.
     pub fn deregister(&self, department: &str, name: &str) -> Result<(), DataFusionError> {
+        self.update_datasets(|datasets| {
+            datasets.remove(&DatasetId::new(department, name));
+        });
         let catalog = self.catalog()?;
         if let Some(schema) = catalog.schema(department) {
             schema.deregister_table(name)?;
@@ -139,6 +184,22 @@ impl QueryEngine {
             }
         }
         Ok(())
+    }
+
+    fn update_datasets(&self, change: impl FnOnce(&mut HashMap<DatasetId, DatasetInfo>)) {
+        if let Ok(mut datasets) = self.datasets.write() {
+            let mut updated = HashMap::clone(&datasets);
+            change(&mut updated);
+            *datasets = Arc::new(updated);
+        }
+    }
+
+    /// The columns of a published dataset, as the policies see them.
+    pub fn dataset(&self, id: &DatasetId) -> Option<DatasetInfo> {
+        self.datasets
+            .read()
+            .ok()
+            .and_then(|datasets| datasets.get(id).cloned())
     }
 
     /// Plans and starts a query for `principal`. Errors found before the first row (bad
@@ -161,7 +222,21 @@ impl QueryEngine {
         tracing::debug!(query_id = %id, principal = %principal.id, purpose = %request.purpose, "query");
 
         let statement = parse_read_query(&request.sql)?;
-        let state = self.query_state()?;
+        let policy = Arc::new(QueryPolicy {
+            principal: principal.clone(),
+            purpose: request.purpose.clone(),
+            policies: self.access.snapshot(),
+            datasets: self
+                .datasets
+                .read()
+                .map(|datasets| Arc::clone(&datasets))
+                .unwrap_or_default(),
+            functions: self.access.functions().clone(),
+            session: self.context.state(),
+            now: chrono::Utc::now(),
+            decisions: Mutex::new(Vec::new()),
+        });
+        let state = self.query_state(&policy)?;
         let plan = state
             .statement_to_plan(statement)
             .await
@@ -172,28 +247,53 @@ impl QueryEngine {
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|error| QueryError::NotReadOnly(error.strip_backtrace()))?;
-        let physical = tokio::time::timeout_at(deadline, state.create_physical_plan(&plan))
+        let optimized = state.optimize(&plan).map_err(|error| self.classify(error))?;
+        // A column the caller may not read is a stand-in in the plan; if the optimised plan
+        // still needs one, the query reads it.
+        let denied = denied_columns(&optimized);
+        if !denied.is_empty() {
+            return Err(QueryError::ColumnsNotGranted {
+                columns: denied,
+                purpose: request.purpose.clone(),
+            });
+        }
+        let planning = state.query_planner().create_physical_plan(&optimized, &state);
+        let physical = tokio::time::timeout_at(deadline, planning)
             .await
             .map_err(|_| QueryError::Timeout(self.limits.query_timeout))?
             .map_err(|error| self.classify(error))?;
         let schema = physical.schema();
         let stream = execute_stream(physical, state.task_ctx()).map_err(|error| self.classify(error))?;
+        let decisions = policy
+            .decisions
+            .lock()
+            .map(|decisions| decisions.clone())
+            .unwrap_or_default();
         Ok(RunningQuery {
             id,
             schema,
+            decisions,
             batches: self.limited(stream, deadline, permit),
         })
     }
 
-    /// A session for one query: the shared catalog, with a memory pool of its own.
-    fn query_state(&self) -> Result<SessionState, QueryError> {
+    /// A session for one query: the catalog as the query's principal and purpose may see it,
+    /// and a memory pool of its own.
+    fn query_state(&self, policy: &Arc<QueryPolicy>) -> Result<SessionState, QueryError> {
         let base = self.context.state();
         let runtime = RuntimeEnvBuilder::from_runtime_env(base.runtime_env())
             .with_memory_pool(Arc::new(FairSpillPool::new(self.memory_limit_bytes())))
             .build_arc()
             .map_err(|error| QueryError::Execution(error.strip_backtrace()))?;
+        let catalogs = MemoryCatalogProviderList::new();
+        let secure = SecureCatalog::new(
+            self.catalog().map_err(|error| self.classify(error))?,
+            Arc::clone(policy),
+        );
+        catalogs.register_catalog(CATALOG.to_owned(), Arc::new(secure));
         Ok(SessionStateBuilder::new_from_existing(base)
             .with_runtime_env(runtime)
+            .with_catalog_list(Arc::new(catalogs))
             .build())
     }
 
@@ -236,7 +336,19 @@ impl QueryEngine {
 }
 
 /// Sorts DataFusion's errors into what the caller did wrong and what went wrong here.
+/// Messages about evaluating values lose any quoted value: it might be one the grants hide.
 fn classify_execution(error: DataFusionError, memory_mb: u64) -> QueryError {
+    if let DataFusionError::External(inner) = error.find_root() {
+        if let Some(denied) = inner.downcast_ref::<AccessDenied>() {
+            return QueryError::AccessDenied(denied.to_string());
+        }
+        if let Some(policy) = inner.downcast_ref::<PolicyError>() {
+            return match policy {
+                PolicyError::Denied(denied) => QueryError::AccessDenied(denied.to_string()),
+                other => QueryError::Policy(other.to_string()),
+            };
+        }
+    }
     match error.find_root() {
         DataFusionError::ResourcesExhausted(_) => QueryError::MemoryLimit(memory_mb),
         DataFusionError::SQL(..) => QueryError::Syntax(error.strip_backtrace()),
@@ -249,7 +361,43 @@ fn classify_execution(error: DataFusionError, memory_mb: u64) -> QueryError {
         DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_) => {
             QueryError::Plan(error.find_root().to_string())
         }
-        DataFusionError::ArrowError(..) => QueryError::Evaluation(error.find_root().to_string()),
-        _ => QueryError::Execution(error.strip_backtrace()),
+        DataFusionError::ArrowError(..) => {
+            QueryError::Evaluation(without_values(&error.find_root().to_string()))
+        }
+        _ => QueryError::Execution(without_values(&error.strip_backtrace())),
+    }
+}
+
+/// The message with every quoted text replaced by `'…'`.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for character in message.chars() {
+        match (character, quoted) {
+            ('\'', false) => {
+                quoted = true;
+                out.push_str("'…");
+            }
+            ('\'', true) => {
+                quoted = false;
+                out.push('\'');
+            }
+            (_, true) => {}
+            (other, false) => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_leave_error_messages() {
+        assert_eq!(
+            without_values("Cannot cast string '44060519900101123X' to value of Int64 type"),
+            "Cannot cast string '…' to value of Int64 type"
+        );
     }
 }

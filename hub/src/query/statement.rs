@@ -19,6 +19,9 @@ pub fn parse_read_query(sql: &str) -> Result<DFStatement, QueryError> {
     let statement = statements.pop_front().ok_or(QueryError::NotOneStatement(0))?;
     match &statement {
         DFStatement::Statement(inner) if matches!(inner.as_ref(), Statement::Query(_)) => Ok(statement),
+        // EXPLAIN ANALYZE runs the query and reports how many rows each step read, the rows
+        // the grants hide included: only the plan may be explained.
+        DFStatement::Explain(explain) if explain.options.analyze => Err(QueryError::ExplainAnalyze),
         DFStatement::Explain(explain) if is_query(&explain.statement) => Ok(statement),
         other => Err(QueryError::NotReadOnly(kind(other))),
     }
@@ -83,6 +86,15 @@ mod tests {
                 other => panic!("{sql}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn explain_analyze_is_refused() {
+        assert!(matches!(
+            parse_read_query("EXPLAIN ANALYZE SELECT 1"),
+            Err(QueryError::ExplainAnalyze)
+        ));
+        assert!(parse_read_query("EXPLAIN VERBOSE SELECT 1").is_ok());
     }
 
     #[test]

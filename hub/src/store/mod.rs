@@ -4,6 +4,7 @@
 
 mod clients;
 mod datasets;
+mod grants;
 #[cfg(test)]
 mod tests;
 
@@ -15,6 +16,7 @@ use sqlx::migrate::Migrator;
 
 pub use clients::{ClientRecord, NewClient};
 pub use datasets::{ContractVersion, DatasetRecord, NewDataset};
+pub use grants::{GrantOrigin, GrantRecord};
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 

@@ -93,6 +93,15 @@ async fn the_demo_answers_its_question_like_plain_datafusion() {
     );
 
     let hub = Hub::serve_existing(dir).await;
+    for table in [
+        "civil_affairs.residents",
+        "land_registry.parcels",
+        "social_security.enrolments",
+        "market_supervision.enterprises",
+    ] {
+        hub.grant_everything(table, serde_json::json!({"client": ADMIN}))
+            .await;
+    }
     let answer = hub.rows(QUESTION).await;
     assert_eq!(answer, expected);
 
@@ -130,7 +139,7 @@ async fn the_demo_answers_its_question_like_plain_datafusion() {
                 "--hub",
                 &hub.url,
                 "--purpose",
-                "demo",
+                "testing",
                 "--format",
                 format,
                 sql,

@@ -65,6 +65,8 @@ async fn a_token_from_the_oauth2_crate_lets_a_client_query() {
             json!({"town": "Guicheng", "grid_id": "GC-012"}),
         )
         .await;
+    hub.grant_everything("civil_affairs.people", json!({"client": "grid-worker"}))
+        .await;
 
     let client = BasicClient::new(ClientId::new("grid-worker".into()))
         .set_client_secret(ClientSecret::new(secret))
@@ -537,6 +539,8 @@ async fn tokens_of_an_external_issuer_are_accepted() {
 
     let secret = provider
         .add_client("tax-analyst", "tax", &["analyst"], json!({"town": "Dali"}))
+        .await;
+    hub.grant_everything("civil_affairs.people", json!({"department": "tax"}))
         .await;
     let token = provider.token("tax-analyst", &secret).await;
     let external = hub.authorized(&token);

@@ -256,6 +256,8 @@ impl Hub {
     }
 
     /// Publishes and insists it worked.
+    /// Publishes and insists it worked; the admin client is then granted every column raw
+    /// for the purpose `testing`, so tests about other things can query.
     pub async fn publish_ok(&self, spec: &str) -> Value {
         let (status, body) = self.publish(spec).await;
         assert_eq!(
@@ -264,6 +266,48 @@ impl Hub {
             "publish failed: {body}\n{}",
             self.log()
         );
+        let fields: Vec<Value> = body["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .map(|field| field["name"].clone())
+            .collect();
+        self.grant(json!({
+            "subject": {"client": ADMIN},
+            "dataset": body["table"],
+            "unmasked": fields,
+            "purposes": ["testing"],
+        }))
+        .await;
+        body
+    }
+
+    /// Grants `subject` every column of `table` raw for the purpose `testing`.
+    pub async fn grant_everything(&self, table: &str, subject: Value) -> Value {
+        let (department, name) = table.split_once('.').expect("department.name");
+        let (status, detail) = self.get(&format!("/v1/datasets/{department}/{name}")).await;
+        assert_eq!(status, StatusCode::OK, "{detail}");
+        let fields: Vec<Value> = detail["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .map(|field| field["name"].clone())
+            .collect();
+        self.grant(json!({"subject": subject, "dataset": table, "unmasked": fields, "purposes": ["testing"]}))
+            .await
+    }
+
+    /// Makes a grant as the admin (a security officer) and returns it.
+    pub async fn grant(&self, grant: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/v1/grants", self.url))
+            .json(&grant)
+            .send()
+            .await
+            .expect("grant");
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::CREATED, "grant failed: {body}");
         body
     }
 

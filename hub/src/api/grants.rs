@@ -1,0 +1,177 @@
+//! Grants: who may read what. Security officers make and revoke them; publishers see and
+//! revoke those on their department's datasets; everyone sees those made for them.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use causeway_policies::{AccessDenied, DatasetId, Grant, PolicyError, Role, authorize};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody};
+use super::extract::ApiJson;
+use crate::access::{AccessError, may_see_grant};
+use crate::store::{GrantOrigin, GrantRecord};
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+            AccessError::NotFound(_) => ApiError::not_found(error.to_string()),
+            AccessError::Invalid(_) => ApiError::bad_request("invalid_grant", error.to_string()),
+            AccessError::Store(store) => store.into(),
+            AccessError::Key { .. } => ApiError::internal(&error),
+        }
+    }
+}
+
+/// Every grant the caller may see, revoked ones included.
+#[utoipa::path(get, path = "/v1/grants", tag = "access",
+    responses((status = 200, description = "Grants with their history", content_type = "application/json")))]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<GrantRecord>>, ApiError> {
+    let grants = state.access.grants().await?;
+    Ok(Json(
+        grants
+            .into_iter()
+            .filter(|record| may_see_grant(&caller, record))
+            .collect(),
+    ))
+}
+
+/// Makes a grant (security officers). The body is a grant without `id`: subject, dataset,
+/// columns, masks, unmasked, row_filter, purposes, valid_from, expires_at, quotas.
+#[utoipa::path(post, path = "/v1/grants", tag = "access",
+    request_body(content = Object, description = "A grant", content_type = "application/json"),
+    responses(
+        (status = 201, description = "The grant", content_type = "application/json"),
+        (status = 400, description = "The grant does not fit its dataset", body = ErrorBody),
+        (status = 403, description = "Not a security officer", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<(StatusCode, Json<GrantRecord>), ApiError> {
+    let officer = caller.require(Role::SecurityOfficer)?;
+    let grant = grant_from(body, &officer.id)?;
+    let dataset = state
+        .engine
+        .dataset(&grant.dataset)
+        .ok_or_else(|| ApiError::not_found(format!("dataset {} does not exist", grant.dataset)))?;
+    let session = state.engine.session();
+    let record = state
+        .access
+        .create_grant(grant, &dataset, GrantOrigin::Direct, None, officer, &session)
+        .await?;
+    tracing::info!(grant = %record.grant.id, dataset = %record.grant.dataset, by = %officer.id, "grant made");
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// A grant from a request body: a new id, approved by the officer who makes it.
+fn grant_from(mut body: Value, officer: &str) -> Result<Grant, ApiError> {
+    let object = body
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("invalid_grant", "send the grant as a JSON object"))?;
+    if object.contains_key("id") {
+        return Err(ApiError::bad_request(
+            "invalid_grant",
+            "the hub chooses grant ids; leave 'id' out",
+        ));
+    }
+    object.insert("id".into(), Value::from(new_grant_id()));
+    object.insert("approved_by".into(), Value::from(vec![officer.to_owned()]));
+    serde_json::from_value(body).map_err(|error| ApiError::bad_request("invalid_grant", error.to_string()))
+}
+
+pub fn new_grant_id() -> String {
+    format!("grant-{}", &uuid::Uuid::now_v7().simple().to_string()[20..])
+}
+
+/// Revokes a grant (security officers, or publishers of the dataset's department); it stops
+/// counting at the next query.
+#[utoipa::path(delete, path = "/v1/grants/{id}", tag = "access", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.access.revoke(&id, &caller).await?;
+    tracing::info!(grant = %id, by = %caller.id, "grant revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExplainParams {
+    /// `department.name`.
+    dataset: String,
+    purpose: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Explanation {
+    pub dataset: String,
+    pub purpose: String,
+    pub principal: String,
+    /// Whether the caller may read the dataset at all for this purpose.
+    pub allowed: bool,
+    /// Why not, when not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Each column: visible (through which grants, masked how) or denied (why); the grants
+    /// that apply and their row filters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub decision: Option<causeway_policies::Decision>,
+}
+
+/// What the caller would see of a dataset for a purpose, and why.
+#[utoipa::path(get, path = "/v1/access/explain", tag = "access", params(ExplainParams),
+    responses((status = 200, body = Explanation), (status = 404, body = ErrorBody)))]
+pub async fn explain(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(params): Query<ExplainParams>,
+) -> Result<Json<Explanation>, ApiError> {
+    let id: DatasetId = params
+        .dataset
+        .parse()
+        .map_err(|message: String| ApiError::bad_request("invalid_request", message))?;
+    let dataset = state
+        .engine
+        .dataset(&id)
+        .ok_or_else(|| ApiError::not_found(format!("dataset {id} does not exist")))?;
+    let decision = authorize(
+        &caller,
+        &params.purpose,
+        &dataset,
+        &state.access.snapshot(),
+        chrono::Utc::now(),
+    );
+    let (allowed, reason, decision) = match decision {
+        Ok(decision) => (true, None, Some(decision)),
+        Err(denied @ (AccessDenied::NoGrant { .. } | AccessDenied::DatasetDenied { .. })) => {
+            (false, Some(denied.to_string()), None)
+        }
+    };
+    Ok(Json(Explanation {
+        dataset: id.to_string(),
+        purpose: params.purpose,
+        principal: caller.id,
+        allowed,
+        reason,
+        decision,
+    }))
+}
+
+impl From<PolicyError> for ApiError {
+    fn from(error: PolicyError) -> Self {
+        ApiError::bad_request("invalid_grant", error.to_string())
+    }
+}

@@ -1,0 +1,144 @@
+//! Grants: created directly by security officers, or when an access request is approved;
+//! revoked, never deleted, so the record of who could read what stays.
+
+use causeway_policies::Grant;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{MetadataStore, Result, StoreError, now};
+
+/// How a grant came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantOrigin {
+    /// Made by a security officer.
+    Direct,
+    /// An access request both its reviewers approved.
+    Request,
+    /// An access request that met the dataset's published conditions.
+    AutoApproved,
+}
+
+impl GrantOrigin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Request => "request",
+            Self::AutoApproved => "auto_approved",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "direct" => Ok(Self::Direct),
+            "request" => Ok(Self::Request),
+            "auto_approved" => Ok(Self::AutoApproved),
+            other => Err(StoreError::Corrupt(format!("unknown grant origin '{other}'"))),
+        }
+    }
+}
+
+/// A stored grant and its history.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrantRecord {
+    #[serde(flatten)]
+    pub grant: Grant,
+    pub origin: GrantOrigin,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
+}
+
+const COLUMNS: &str = "id, body, origin, request_id, created_by, created_at, revoked_at, revoked_by";
+
+impl MetadataStore {
+    pub async fn insert_grant(
+        &self,
+        grant: &Grant,
+        origin: GrantOrigin,
+        request_id: Option<&str>,
+        created_by: &str,
+    ) -> Result<GrantRecord> {
+        let at = now();
+        let body = serde_json::to_string(grant).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        sqlx::query(
+            "INSERT INTO grants (id, department, dataset, body, origin, request_id, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&grant.id)
+        .bind(&grant.dataset.department)
+        .bind(&grant.dataset.name)
+        .bind(body)
+        .bind(origin.as_str())
+        .bind(request_id)
+        .bind(created_by)
+        .bind(&at)
+        .execute(&self.pool)
+        .await
+        .map_err(|error| match &error {
+            sqlx::Error::Database(database) if database.is_unique_violation() => {
+                StoreError::AlreadyExists(format!("grant {}", grant.id))
+            }
+            _ => StoreError::Database(error),
+        })?;
+        Ok(GrantRecord {
+            grant: grant.clone(),
+            origin,
+            request_id: request_id.map(str::to_owned),
+            created_by: created_by.to_owned(),
+            created_at: at,
+            revoked_at: None,
+            revoked_by: None,
+        })
+    }
+
+    /// Every grant, revoked ones included, oldest first.
+    pub async fn list_grants(&self) -> Result<Vec<GrantRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM grants ORDER BY created_at, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    pub async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM grants WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    /// Revokes a grant in force; false when there is none.
+    pub async fn revoke_grant(&self, id: &str, by: &str) -> Result<bool> {
+        let revoked = sqlx::query(
+            "UPDATE grants SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(by)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(revoked.rows_affected() > 0)
+    }
+}
+
+fn grant_from_row(row: &AnyRow) -> Result<GrantRecord> {
+    let body: String = row.try_get("body")?;
+    Ok(GrantRecord {
+        grant: serde_json::from_str(&body).map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        origin: GrantOrigin::parse(&row.try_get::<String, _>("origin")?)?,
+        request_id: row.try_get("request_id")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        revoked_by: row.try_get("revoked_by")?,
+    })
+}

@@ -1,0 +1,378 @@
+//! The authorizer: given who asks, for which purpose, about which dataset, and every grant
+//! and deny rule, which rows and columns the asker may see, masked how, and why. Pure: the
+//! same inputs always give the same decision.
+
+use causeway_schemas::Classification;
+use chrono::{DateTime, Utc};
+use datafusion::arrow::datatypes::DataType;
+use serde::Serialize;
+
+use crate::masks::default_mask;
+use crate::model::{DatasetId, Grant, Mask, PolicySet};
+use crate::principal::Principal;
+
+/// A dataset's columns, as the policy sees them.
+#[derive(Debug, Clone)]
+pub struct DatasetInfo {
+    pub id: DatasetId,
+    pub columns: Vec<ColumnInfo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub data_type: DataType,
+    pub classification: Classification,
+}
+
+/// What the asker may see of a dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub dataset: DatasetId,
+    pub purpose: String,
+    /// The grants that apply, in the order they are tried for each column.
+    pub grants: Vec<AppliedGrant>,
+    pub columns: Vec<ColumnDecision>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppliedGrant {
+    pub id: String,
+    /// The condition rows must meet, as written in the grant (before the asker's attributes
+    /// are put in).
+    pub row_filter: Option<String>,
+    pub max_rows_per_query: Option<u64>,
+    pub max_rows_per_day: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnDecision {
+    pub name: String,
+    #[serde(flatten)]
+    pub access: ColumnAccess,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "access", rename_all = "snake_case")]
+pub enum ColumnAccess {
+    /// Shown, through the grants listed (least masked first): a row shows the column as the
+    /// first of them whose row filter it meets.
+    Visible { through: Vec<ColumnSource> },
+    /// Never shown.
+    Denied { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnSource {
+    /// Index into [`Decision::grants`].
+    #[serde(skip)]
+    pub grant: usize,
+    pub grant_id: String,
+    /// `None`: the raw value.
+    pub mask: Option<Mask>,
+}
+
+/// Why the asker may not read the dataset at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccessDenied {
+    #[error("no grant lets you read {dataset} for the purpose '{purpose}'")]
+    NoGrant { dataset: DatasetId, purpose: String },
+    #[error("{dataset} is never shown to you: {reason} (deny rule {rule})")]
+    DatasetDenied {
+        dataset: DatasetId,
+        rule: String,
+        reason: String,
+    },
+}
+
+/// Decides what `principal` may see of `dataset` for `purpose` at `now`.
+///
+/// Deny rules win over grants. Only grants for the principal, for this dataset, for this
+/// purpose and in force count; with none, the dataset is closed. A column is shown when a
+/// grant covers it and no deny rule does, masked as that grant says, else as its
+/// classification says unless the grant lifts that mask by name.
+pub fn authorize(
+    principal: &Principal,
+    purpose: &str,
+    dataset: &DatasetInfo,
+    policies: &PolicySet,
+    now: DateTime<Utc>,
+) -> Result<Decision, AccessDenied> {
+    let denies: Vec<_> = policies
+        .denies
+        .iter()
+        .filter(|rule| rule.applies_to(principal, &dataset.id))
+        .collect();
+    if let Some(rule) = denies.iter().find(|rule| rule.covers_dataset()) {
+        return Err(AccessDenied::DatasetDenied {
+            dataset: dataset.id.clone(),
+            rule: rule.id.clone(),
+            reason: rule.reason.clone(),
+        });
+    }
+    let owner = owner_grant(principal, dataset);
+    let grants: Vec<&Grant> = owner
+        .iter()
+        .chain(policies.grants.iter().filter(|grant| {
+            grant.dataset == dataset.id
+                && grant.subject.matches(principal)
+                && grant.purposes.contains(purpose)
+                && grant.is_valid_at(now)
+        }))
+        .collect();
+    if grants.is_empty() {
+        return Err(AccessDenied::NoGrant {
+            dataset: dataset.id.clone(),
+            purpose: purpose.to_owned(),
+        });
+    }
+    let columns = dataset
+        .columns
+        .iter()
+        .map(|column| {
+            let classification = column.classification.as_str();
+            let access = if let Some(rule) = denies
+                .iter()
+                .find(|rule| rule.covers_column(&column.name, classification))
+            {
+                ColumnAccess::Denied {
+                    reason: format!("{} (deny rule {})", rule.reason, rule.id),
+                }
+            } else {
+                let mut through: Vec<ColumnSource> = grants
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, grant)| grant.covers_column(&column.name))
+                    .map(|(index, grant)| ColumnSource {
+                        grant: index,
+                        grant_id: grant.id.clone(),
+                        mask: mask_for(grant, column),
+                    })
+                    .collect();
+                // Raw values first: a row shows the least masked value a grant allows it.
+                through.sort_by_key(|source| source.mask.is_some());
+                if through.is_empty() {
+                    ColumnAccess::Denied {
+                        reason: "no grant for this purpose covers it".into(),
+                    }
+                } else {
+                    ColumnAccess::Visible { through }
+                }
+            };
+            ColumnDecision {
+                name: column.name.clone(),
+                access,
+            }
+        })
+        .collect();
+    Ok(Decision {
+        dataset: dataset.id.clone(),
+        purpose: purpose.to_owned(),
+        grants: grants
+            .iter()
+            .map(|grant| AppliedGrant {
+                id: grant.id.clone(),
+                row_filter: grant.row_filter.clone(),
+                max_rows_per_query: grant.max_rows_per_query,
+                max_rows_per_day: grant.max_rows_per_day,
+            })
+            .collect(),
+        columns,
+    })
+}
+
+/// The owning department's publishers read their own datasets raw, for any purpose: the
+/// data is theirs. Deny rules still apply to them.
+fn owner_grant(principal: &Principal, dataset: &DatasetInfo) -> Option<Grant> {
+    let owns = principal.department == dataset.id.department
+        && principal.has_role(crate::principal::Role::Publisher);
+    owns.then(|| Grant {
+        id: format!("owner:{}", dataset.id.department),
+        subject: crate::model::Subject::Department {
+            department: dataset.id.department.clone(),
+        },
+        dataset: dataset.id.clone(),
+        columns: crate::model::all_columns(),
+        masks: Default::default(),
+        unmasked: dataset.columns.iter().map(|column| column.name.clone()).collect(),
+        row_filter: None,
+        purposes: Default::default(),
+        valid_from: None,
+        expires_at: None,
+        max_rows_per_query: None,
+        max_rows_per_day: None,
+        requested_by: None,
+        approved_by: Vec::new(),
+    })
+}
+
+fn mask_for(grant: &Grant, column: &ColumnInfo) -> Option<Mask> {
+    if let Some(mask) = grant.masks.get(&column.name) {
+        return Some(mask.clone());
+    }
+    if grant.unmasked.contains(&column.name) {
+        return None;
+    }
+    default_mask(&column.classification)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DenyRule, Subject};
+    use crate::principal::Role;
+
+    fn residents() -> DatasetInfo {
+        let column = |name: &str, tag: &str| ColumnInfo {
+            name: name.into(),
+            data_type: DataType::Utf8,
+            classification: Classification::new(tag).unwrap(),
+        };
+        DatasetInfo {
+            id: DatasetId::new("civil_affairs", "residents"),
+            columns: vec![
+                column("id_number", "pii.national_id"),
+                column("name", "pii.name"),
+                column("phone", "pii.phone"),
+                column("town", "public"),
+            ],
+        }
+    }
+
+    fn grant(id: &str, yaml: &str) -> Grant {
+        let text = format!(
+            "id: {id}\nsubject: {{department: land_registry}}\ndataset: civil_affairs.residents\npurposes: [review]\n{yaml}"
+        );
+        serde_norway::from_str(&text).unwrap()
+    }
+
+    fn analyst() -> Principal {
+        Principal::new("a", "land_registry").with_role(Role::Analyst)
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn accesses(decision: &Decision) -> Vec<String> {
+        decision
+            .columns
+            .iter()
+            .map(|column| match &column.access {
+                ColumnAccess::Visible { through } => format!(
+                    "{}: {}",
+                    column.name,
+                    through
+                        .iter()
+                        .map(|source| format!(
+                            "{}={}",
+                            source.grant_id,
+                            source.mask.as_ref().map_or("raw".into(), ToString::to_string)
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                ColumnAccess::Denied { .. } => format!("{}: denied", column.name),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn default_masks_apply_unless_lifted_by_name() {
+        let policies = PolicySet {
+            grants: vec![grant("g1", "columns: [id_number, name, town]\nunmasked: [name]")],
+            denies: vec![],
+        };
+        let decision = authorize(&analyst(), "review", &residents(), &policies, now()).unwrap();
+        assert_eq!(
+            accesses(&decision),
+            [
+                "id_number: g1=partial (first 0, last 4)",
+                "name: g1=raw",
+                "phone: denied",
+                "town: g1=raw"
+            ]
+        );
+    }
+
+    #[test]
+    fn without_a_grant_for_the_purpose_in_force_the_dataset_is_closed() {
+        let policies = PolicySet {
+            grants: vec![grant("g1", "expires_at: 2026-01-01T00:00:00Z"), grant("g2", "")],
+            denies: vec![],
+        };
+        assert!(authorize(&analyst(), "review", &residents(), &policies, now()).is_ok());
+        let error = authorize(&analyst(), "curiosity", &residents(), &policies, now()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "no grant lets you read civil_affairs.residents for the purpose 'curiosity'"
+        );
+        let only_expired = PolicySet {
+            grants: vec![grant("g1", "expires_at: 2026-01-01T00:00:00Z")],
+            denies: vec![],
+        };
+        assert!(authorize(&analyst(), "review", &residents(), &only_expired, now()).is_err());
+        let other = Principal::new("b", "tax").with_role(Role::Analyst);
+        assert!(authorize(&other, "review", &residents(), &policies, now()).is_err());
+    }
+
+    #[test]
+    fn the_owning_departments_publishers_read_their_data_raw() {
+        let steward = Principal::new("s", "civil_affairs").with_role(Role::Publisher);
+        let decision = authorize(&steward, "anything", &residents(), &PolicySet::default(), now()).unwrap();
+        assert_eq!(decision.grants[0].id, "owner:civil_affairs");
+        assert!(
+            accesses(&decision).iter().all(|access| access.ends_with("=raw")),
+            "{:?}",
+            accesses(&decision)
+        );
+        let analyst = Principal::new("a", "civil_affairs").with_role(Role::Analyst);
+        assert!(authorize(&analyst, "anything", &residents(), &PolicySet::default(), now()).is_err());
+    }
+
+    #[test]
+    fn deny_rules_win_over_any_grant() {
+        let deny = |yaml: &str| -> DenyRule { serde_norway::from_str(yaml).unwrap() };
+        let policies = PolicySet {
+            grants: vec![grant("g1", "unmasked: [id_number, phone]")],
+            denies: vec![deny(
+                "id: d1\ndatasets: civil_affairs.*\ncolumns: [phone]\nreason: phones stay home",
+            )],
+        };
+        let decision = authorize(&analyst(), "review", &residents(), &policies, now()).unwrap();
+        assert_eq!(accesses(&decision)[2], "phone: denied");
+        assert_eq!(accesses(&decision)[0], "id_number: g1=raw");
+
+        let closed = PolicySet {
+            grants: policies.grants.clone(),
+            denies: vec![DenyRule {
+                subject: Some(Subject::Department {
+                    department: "land_registry".into(),
+                }),
+                ..deny("id: d2\ndatasets: '*'\nreason: under investigation")
+            }],
+        };
+        let error = authorize(&analyst(), "review", &residents(), &closed, now()).unwrap_err();
+        assert!(error.to_string().contains("under investigation"), "{error}");
+    }
+
+    #[test]
+    fn several_grants_offer_the_least_masked_value_first() {
+        let policies = PolicySet {
+            grants: vec![
+                grant(
+                    "g1",
+                    "columns: [id_number, town]\nmasks: {id_number: {kind: hash}}",
+                ),
+                grant(
+                    "g2",
+                    "columns: [id_number]\nunmasked: [id_number]\nrow_filter: town = principal.town",
+                ),
+            ],
+            denies: vec![],
+        };
+        let decision = authorize(&analyst(), "review", &residents(), &policies, now()).unwrap();
+        assert_eq!(accesses(&decision)[0], "id_number: g2=raw g1=keyed hash");
+        assert_eq!(accesses(&decision)[3], "town: g1=raw");
+    }
+}

@@ -1,0 +1,364 @@
+//! The policy model: grants, deny rules and the conditions under which a dataset's access
+//! requests are approved at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::principal::{Principal, Role};
+
+/// A dataset: `department.name`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DatasetId {
+    pub department: String,
+    pub name: String,
+}
+
+impl DatasetId {
+    pub fn new(department: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            department: department.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for DatasetId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.department, self.name)
+    }
+}
+
+impl FromStr for DatasetId {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.split_once('.') {
+            Some((department, name)) if !department.is_empty() && !name.is_empty() && !name.contains('.') => {
+                Ok(Self::new(department, name))
+            }
+            _ => Err(format!("'{text}' is not a dataset: write department.name")),
+        }
+    }
+}
+
+impl Serialize for DatasetId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DatasetId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Who a grant or deny rule is for: one client, a department, or a role within a
+/// department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Subject {
+    Client { client: String },
+    Role { department: String, role: Role },
+    Department { department: String },
+}
+
+impl Subject {
+    pub fn matches(&self, principal: &Principal) -> bool {
+        match self {
+            Self::Client { client } => principal.id == *client,
+            Self::Role { department, role } => {
+                principal.department == *department && principal.has_role(*role)
+            }
+            Self::Department { department } => principal.department == *department,
+        }
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Client { client } => write!(f, "client {client}"),
+            Self::Role { department, role } => write!(f, "{role}s of {department}"),
+            Self::Department { department } => write!(f, "department {department}"),
+        }
+    }
+}
+
+/// How a column is shown when its raw value is not granted. Every mask keeps the column's
+/// name; `hash` and `partial` make it text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Mask {
+    /// Always NULL.
+    Null,
+    /// Keep the first `first` and the last `last` characters; four stars stand for the rest,
+    /// whatever its length, so the length is not revealed.
+    Partial {
+        #[serde(default)]
+        first: usize,
+        #[serde(default)]
+        last: usize,
+    },
+    /// A keyed pseudonym (HMAC-SHA256 with the hub's secret): the same value gives the same
+    /// pseudonym in every dataset, so datasets still join on it.
+    Hash,
+    /// Dates and timestamps cut to the first day of their year.
+    YearOnly,
+    /// Numbers replaced by the lower bound of their band of `width`.
+    Bucket { width: f64 },
+    /// Text cut before the first `before` (an address down to its town).
+    Prefix { before: String },
+    /// A SQL expression over the column (and the dataset's other columns).
+    Sql { expression: String },
+}
+
+impl fmt::Display for Mask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Null => f.write_str("null"),
+            Self::Partial { first, last } => write!(f, "partial (first {first}, last {last})"),
+            Self::Hash => f.write_str("keyed hash"),
+            Self::YearOnly => f.write_str("year only"),
+            Self::Bucket { width } => write!(f, "bands of {width}"),
+            Self::Prefix { before } => write!(f, "text before '{before}'"),
+            Self::Sql { expression } => write!(f, "{expression}"),
+        }
+    }
+}
+
+/// Access to one dataset for a subject: which columns, how masked, which rows, for which
+/// purposes, for how long, and how much.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub id: String,
+    pub subject: Subject,
+    pub dataset: DatasetId,
+    /// The columns it may read; `*` (the default) for all.
+    #[serde(default = "all_columns")]
+    pub columns: Vec<String>,
+    /// Masks for named columns, over the columns' default masks.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub masks: BTreeMap<String, Mask>,
+    /// Columns shown raw although their classification masks them by default.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unmasked: BTreeSet<String>,
+    /// A SQL condition over the dataset's columns and `principal.<attribute>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_filter: Option<String>,
+    pub purposes: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows_per_query: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows_per_day: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved_by: Vec<String>,
+}
+
+pub(crate) fn all_columns() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+impl Grant {
+    pub fn covers_column(&self, column: &str) -> bool {
+        self.columns.iter().any(|name| name == "*" || name == column)
+    }
+
+    /// Whether it is in force at `now`.
+    pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
+        self.valid_from.is_none_or(|from| from <= now) && self.expires_at.is_none_or(|until| now < until)
+    }
+}
+
+/// The negative list: a dataset, some of its columns, or the columns of some
+/// classifications that are never shown to the subject, whatever any grant says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenyRule {
+    pub id: String,
+    /// Who it applies to; everyone when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Subject>,
+    /// `department.name`, `department.*` or `*`.
+    pub datasets: String,
+    /// Columns never shown; with `classifications` empty as well, the whole dataset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// Classification tags never shown: a tag, or a prefix such as `pii.*`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classifications: Vec<String>,
+    pub reason: String,
+}
+
+impl DenyRule {
+    pub fn applies_to(&self, principal: &Principal, dataset: &DatasetId) -> bool {
+        let datasets = match self.datasets.as_str() {
+            "*" => true,
+            pattern => match pattern.strip_suffix(".*") {
+                Some(department) => department == dataset.department,
+                None => pattern == dataset.to_string(),
+            },
+        };
+        datasets
+            && self
+                .subject
+                .as_ref()
+                .is_none_or(|subject| subject.matches(principal))
+    }
+
+    pub fn covers_dataset(&self) -> bool {
+        self.columns.is_empty() && self.classifications.is_empty()
+    }
+
+    pub fn covers_column(&self, column: &str, classification: &str) -> bool {
+        self.columns.iter().any(|name| name == column)
+            || self
+                .classifications
+                .iter()
+                .any(|tag| match tag.strip_suffix(".*") {
+                    Some(prefix) => {
+                        classification == prefix || classification.starts_with(&format!("{prefix}."))
+                    }
+                    None => classification == tag,
+                })
+    }
+}
+
+/// The permit list of a dataset: a request that meets every condition is approved at once.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoApproval {
+    /// Requesting departments; any when empty.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub departments: BTreeSet<String>,
+    /// Purposes that qualify.
+    pub purposes: BTreeSet<String>,
+    /// Columns that may be requested; all when it holds `*`.
+    #[serde(default = "all_columns")]
+    pub columns: Vec<String>,
+    /// Masks that stay on the granted columns.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub masks: BTreeMap<String, Mask>,
+    /// A row filter the grant carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_filter: Option<String>,
+    /// The longest access, in days.
+    pub max_days: u32,
+}
+
+/// What a dataset's owner publishes about getting access to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConditions {
+    /// Working days the owner and the security officer take to decide a request.
+    #[serde(default = "default_decision_days")]
+    pub decision_days: u32,
+    /// Conditions under which requests are approved at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auto_approve: Vec<AutoApproval>,
+}
+
+impl Default for AccessConditions {
+    fn default() -> Self {
+        Self {
+            decision_days: default_decision_days(),
+            auto_approve: Vec::new(),
+        }
+    }
+}
+
+fn default_decision_days() -> u32 {
+    5
+}
+
+/// Every grant and deny rule in force.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    pub grants: Vec<Grant>,
+    pub denies: Vec<DenyRule>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_read_from_yaml_by_their_fields() {
+        let client: Subject = serde_norway::from_str("{client: grid-worker-7}").unwrap();
+        assert_eq!(
+            client,
+            Subject::Client {
+                client: "grid-worker-7".into()
+            }
+        );
+        let role: Subject = serde_norway::from_str("{department: civil_affairs, role: analyst}").unwrap();
+        assert_eq!(
+            role,
+            Subject::Role {
+                department: "civil_affairs".into(),
+                role: Role::Analyst
+            }
+        );
+        let analyst = Principal::new("a", "civil_affairs").with_role(Role::Analyst);
+        assert!(role.matches(&analyst));
+        assert!(!role.matches(&Principal::new("a", "civil_affairs")));
+        assert!(
+            Subject::Department {
+                department: "civil_affairs".into()
+            }
+            .matches(&analyst)
+        );
+    }
+
+    #[test]
+    fn grants_read_with_defaults_and_know_their_validity() {
+        let grant: Grant = serde_norway::from_str(
+            r#"
+id: g1
+subject: { department: land_registry }
+dataset: civil_affairs.residents
+masks: { id_number: { kind: hash }, phone: { kind: partial, last: 4 } }
+purposes: [housing-subsidy-review]
+expires_at: 2030-01-01T00:00:00Z
+"#,
+        )
+        .unwrap();
+        assert!(grant.covers_column("anything"));
+        assert_eq!(grant.masks["phone"], Mask::Partial { first: 0, last: 4 });
+        let before = "2029-12-31T23:59:59Z".parse().unwrap();
+        let after = "2030-01-01T00:00:00Z".parse().unwrap();
+        assert!(grant.is_valid_at(before));
+        assert!(!grant.is_valid_at(after));
+        assert!(
+            serde_norway::from_str::<Grant>("id: x\nsubject: {client: c}\ndataset: nodot\npurposes: []")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn deny_rules_cover_datasets_columns_and_classifications() {
+        let rule: DenyRule = serde_norway::from_str(
+            "id: d1\ndatasets: civil_affairs.*\nclassifications: [pii.*]\nreason: personal data stays home",
+        )
+        .unwrap();
+        let anyone = Principal::new("x", "tax");
+        assert!(rule.applies_to(&anyone, &DatasetId::new("civil_affairs", "residents")));
+        assert!(!rule.applies_to(&anyone, &DatasetId::new("tax", "payers")));
+        assert!(rule.covers_column("phone", "pii.phone"));
+        assert!(!rule.covers_column("town", "public"));
+        assert!(!rule.covers_dataset());
+    }
+}

@@ -1,0 +1,85 @@
+//! Masks as expressions over a column, keeping its name in the projection that shows it.
+
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::execution::session_state::SessionState;
+use datafusion::functions::expr_fn::{character_length, concat, date_trunc, floor, left, right, split_part};
+use datafusion::logical_expr::{Expr, ExprSchemable, cast, lit, when};
+
+use crate::model::Mask;
+use crate::udf::PolicyFunctions;
+
+/// Stars stand for the hidden part of a partial mask, always four whatever its length.
+const HIDDEN: &str = "****";
+
+/// `mask` applied to `column` (of type `data_type`, in a plan of schema `schema`).
+pub fn mask_expr(
+    column: Expr,
+    data_type: &DataType,
+    mask: &Mask,
+    functions: &PolicyFunctions,
+    schema: &DFSchema,
+    session: &SessionState,
+) -> Result<Expr, String> {
+    Ok(match mask {
+        Mask::Null => Expr::Literal(
+            ScalarValue::try_from(data_type).map_err(|e| e.strip_backtrace())?,
+            None,
+        ),
+        Mask::Partial { first, last } => {
+            let text = as_text(column, data_type);
+            let kept = (first + last) as i64;
+            when(
+                character_length(text.clone()).gt(lit(kept)),
+                concat(vec![
+                    left(text.clone(), lit(*first as i64)),
+                    lit(HIDDEN),
+                    right(text, lit(*last as i64)),
+                ]),
+            )
+            .otherwise(lit(HIDDEN))
+            .map_err(|error| error.strip_backtrace())?
+        }
+        Mask::Hash => functions.pseudonym(column),
+        Mask::YearOnly => match data_type {
+            DataType::Date32 | DataType::Date64 => cast(
+                date_trunc(
+                    lit("year"),
+                    cast(column, DataType::Timestamp(TimeUnit::Second, None)),
+                ),
+                data_type.clone(),
+            ),
+            DataType::Timestamp(..) => date_trunc(lit("year"), column),
+            other => return Err(format!("year only needs a date or timestamp, not {other}")),
+        },
+        Mask::Bucket { width } => {
+            if !(data_type.is_numeric()) || !width.is_finite() || *width <= 0.0 {
+                return Err(format!(
+                    "bands need a number column and a positive width, not {data_type} and {width}"
+                ));
+            }
+            let band = floor(cast(column, DataType::Float64) / lit(*width)) * lit(*width);
+            cast(band, data_type.clone())
+        }
+        Mask::Prefix { before } => {
+            if before.is_empty() {
+                return Err("the prefix mask needs a non-empty 'before'".into());
+            }
+            split_part(as_text(column, data_type), lit(before.clone()), lit(1i64))
+        }
+        Mask::Sql { expression } => {
+            let expr = session
+                .create_logical_expr(expression, schema)
+                .map_err(|error| error.strip_backtrace())?;
+            expr.get_type(schema).map_err(|error| error.strip_backtrace())?;
+            expr
+        }
+    })
+}
+
+fn as_text(column: Expr, data_type: &DataType) -> Expr {
+    match data_type {
+        DataType::Utf8 => column,
+        _ => cast(column, DataType::Utf8),
+    }
+}

@@ -1,0 +1,197 @@
+//! The rewrite that enforces a decision: a scan of a dataset becomes the scan, then the
+//! rows the grants let through, then a projection of every column under its own name,
+//! masked as granted, or a stand-in for a column that may not be read. Whatever the query
+//! does above (joins, aggregates, windows, predicates) sees only this. The optimiser may
+//! still push the row filter and the query's own filters into the source.
+
+mod column_mask;
+mod grant_check;
+pub mod row_filter;
+
+use datafusion::common::{Column, DFSchema, TableReference};
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+
+use crate::decision::{ColumnAccess, DatasetInfo, Decision};
+use crate::error::PolicyError;
+use crate::model::Grant;
+use crate::principal::Principal;
+use crate::udf::PolicyFunctions;
+use grant_check::Branch;
+
+pub use column_mask::mask_expr;
+
+/// What the rewrite needs besides the decision.
+pub struct RewriteContext<'a> {
+    pub principal: &'a Principal,
+    pub functions: &'a PolicyFunctions,
+    /// Parses row filters and SQL masks; no data is read.
+    pub session: &'a SessionState,
+}
+
+/// Wraps `scan` (a scan of the dataset's published table, every column) in the rows and
+/// columns `decision` allows.
+pub fn secure_view(
+    scan: LogicalPlan,
+    dataset: &DatasetInfo,
+    decision: &Decision,
+    context: &RewriteContext<'_>,
+) -> Result<LogicalPlan, PolicyError> {
+    let schema = scan.schema().clone();
+    let conditions =
+        decision
+            .grants
+            .iter()
+            .map(|grant| match &grant.row_filter {
+                None => Ok(datafusion::logical_expr::lit(true)),
+                Some(filter) => row_filter::bind(filter, context.principal, &schema, context.session)
+                    .map_err(|message| PolicyError::RowFilter {
+                        grant: grant.id.clone(),
+                        filter: filter.clone(),
+                        message,
+                    }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+    let rows = grant_check::visible_rows(&conditions);
+    let dataset_name = dataset.id.to_string();
+    let mut columns = Vec::with_capacity(dataset.columns.len());
+    for (column, decided) in dataset.columns.iter().zip(&decision.columns) {
+        let field = column_of(&schema, &column.name)?;
+        let value = match &decided.access {
+            ColumnAccess::Denied { .. } => {
+                context
+                    .functions
+                    .denied(&dataset_name, &column.name, &column.data_type)?
+            }
+            ColumnAccess::Visible { through } => {
+                let branches = through
+                    .iter()
+                    .map(|source| {
+                        let value = match &source.mask {
+                            None => field.clone(),
+                            Some(mask) => mask_expr(
+                                field.clone(),
+                                &column.data_type,
+                                mask,
+                                context.functions,
+                                &schema,
+                                context.session,
+                            )
+                            .map_err(|message| PolicyError::Mask {
+                                grant: source.grant_id.clone(),
+                                column: column.name.clone(),
+                                message,
+                            })?,
+                        };
+                        Ok(Branch {
+                            condition: conditions[source.grant].clone(),
+                            value,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, PolicyError>>()?;
+                grant_check::column_value(branches, &rows, &schema).map_err(PolicyError::Plan)?
+            }
+        };
+        columns.push(value.alias(&column.name));
+    }
+    let mut builder = LogicalPlanBuilder::from(scan);
+    if !grant_check::is_true(&rows) {
+        builder = builder.filter(rows)?;
+    }
+    Ok(builder.project(columns)?.build()?)
+}
+
+fn column_of(schema: &DFSchema, name: &str) -> Result<Expr, PolicyError> {
+    let (qualifier, field) = schema
+        .qualified_field_with_unqualified_name(name)
+        .map_err(|error| PolicyError::Plan(error.strip_backtrace()))?;
+    Ok(Expr::Column(Column::new(qualifier.cloned(), field.name())))
+}
+
+/// Checks a grant against the dataset it is for: its columns exist, its masks fit their
+/// columns, its row filter parses to a condition over the dataset.
+pub fn validate_grant(
+    grant: &Grant,
+    dataset: &DatasetInfo,
+    context: &RewriteContext<'_>,
+) -> Result<(), PolicyError> {
+    let invalid = |message: String| PolicyError::Invalid {
+        grant: grant.id.clone(),
+        message,
+    };
+    if grant.dataset != dataset.id {
+        return Err(invalid(format!(
+            "it is for {}, not {}",
+            grant.dataset, dataset.id
+        )));
+    }
+    if grant.purposes.is_empty() {
+        return Err(invalid("it names no purpose".into()));
+    }
+    if let (Some(from), Some(until)) = (grant.valid_from, grant.expires_at)
+        && until <= from
+    {
+        return Err(invalid("it expires before it starts".into()));
+    }
+    let schema = dataset_schema(dataset)?;
+    let known = |name: &String| name == "*" || dataset.columns.iter().any(|column| column.name == *name);
+    let named = grant
+        .columns
+        .iter()
+        .chain(grant.masks.keys())
+        .chain(grant.unmasked.iter());
+    for column in named {
+        if !known(column) {
+            return Err(PolicyError::UnknownColumn {
+                grant: grant.id.clone(),
+                dataset: dataset.id.to_string(),
+                column: column.clone(),
+            });
+        }
+    }
+    for (name, mask) in &grant.masks {
+        let Some(column) = dataset.columns.iter().find(|column| column.name == *name) else {
+            continue;
+        };
+        let field = column_of(&schema, name)?;
+        mask_expr(
+            field,
+            &column.data_type,
+            mask,
+            context.functions,
+            &schema,
+            context.session,
+        )
+        .map_err(|message| PolicyError::Mask {
+            grant: grant.id.clone(),
+            column: name.clone(),
+            message,
+        })?;
+    }
+    if let Some(filter) = &grant.row_filter {
+        row_filter::check(filter, &schema, context.session).map_err(|message| PolicyError::RowFilter {
+            grant: grant.id.clone(),
+            filter: filter.clone(),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+/// The dataset's columns as a plan schema qualified by the dataset's name.
+pub fn dataset_schema(dataset: &DatasetInfo) -> Result<DFSchema, PolicyError> {
+    let schema = datafusion::arrow::datatypes::Schema::new(
+        dataset
+            .columns
+            .iter()
+            .map(|column| {
+                datafusion::arrow::datatypes::Field::new(&column.name, column.data_type.clone(), true)
+            })
+            .collect::<Vec<_>>(),
+    );
+    let reference = TableReference::partial(dataset.id.department.as_str(), dataset.id.name.as_str());
+    Ok(DFSchema::try_from_qualified_schema(reference, &schema)?)
+}
+
+#[cfg(test)]
+mod tests;
