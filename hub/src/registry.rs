@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use causeway_connectors::{ConnectorError, Connectors, OpenedSource, SourceSpec};
-use causeway_policies::{ColumnInfo, DatasetId, DatasetInfo, Principal, Role};
+use causeway_policies::{AccessConditions, ColumnInfo, DatasetId, DatasetInfo, Principal, Role};
 use causeway_schemas::{Contract, ContractError, Incompatibility, check_compatible};
 use datafusion::catalog::TableProvider;
 use serde::Deserialize;
@@ -21,6 +21,9 @@ use crate::store::{ContractVersion, DatasetRecord, MetadataStore, NewDataset, St
 pub struct DatasetSpec {
     pub contract: Contract,
     pub source: SourceSpec,
+    /// How to get access: decision time and the conditions of automatic approval.
+    #[serde(default)]
+    pub access: AccessConditions,
 }
 
 impl DatasetSpec {
@@ -222,6 +225,7 @@ impl Registry {
             .insert_dataset(NewDataset {
                 contract,
                 source: &spec.source,
+                access: &spec.access,
                 published_by: &principal.id,
             })
             .await

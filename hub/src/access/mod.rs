@@ -2,6 +2,8 @@
 //! and the changes to them. Deciding and enforcing is the `causeway_policies` crate's job;
 //! this module loads, stores and checks.
 
+pub mod requests;
+
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
@@ -126,6 +128,11 @@ impl Access {
         self.store.revoke_grant(id, &by.id).await?;
         self.reload().await
     }
+}
+
+/// A new grant's id.
+pub fn new_grant_id() -> String {
+    format!("grant-{}", &uuid::Uuid::now_v7().simple().to_string()[20..])
 }
 
 /// Which grants a principal may see: security officers all, publishers those on their

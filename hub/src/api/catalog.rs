@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use causeway_policies::AccessConditions;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -36,6 +37,10 @@ pub struct DatasetSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unavailable_reason: Option<String>,
     pub fields: Vec<FieldEntry>,
+    /// How to get access: the owner's decision time in working days, and the conditions
+    /// under which a request is approved at once (the permit list).
+    #[schema(value_type = Object)]
+    pub access_conditions: AccessConditions,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,6 +92,7 @@ impl DatasetSummary {
                     description: field.description.clone(),
                 })
                 .collect(),
+            access_conditions: state.record.access.clone(),
         }
     }
 }

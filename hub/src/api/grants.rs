@@ -13,7 +13,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
-use crate::access::{AccessError, may_see_grant};
+use crate::access::{AccessError, may_see_grant, new_grant_id};
 use crate::store::{GrantOrigin, GrantRecord};
 
 impl From<AccessError> for ApiError {
@@ -87,10 +87,6 @@ fn grant_from(mut body: Value, officer: &str) -> Result<Grant, ApiError> {
     object.insert("id".into(), Value::from(new_grant_id()));
     object.insert("approved_by".into(), Value::from(vec![officer.to_owned()]));
     serde_json::from_value(body).map_err(|error| ApiError::bad_request("invalid_grant", error.to_string()))
-}
-
-pub fn new_grant_id() -> String {
-    format!("grant-{}", &uuid::Uuid::now_v7().simple().to_string()[20..])
 }
 
 /// Revokes a grant (security officers, or publishers of the dataset's department); it stops

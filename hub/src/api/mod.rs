@@ -12,6 +12,7 @@ mod me;
 mod oauth;
 mod openapi;
 mod query;
+mod requests;
 mod wellknown;
 
 use std::sync::Arc;
@@ -56,6 +57,9 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
         .route("/v1/grants", get(grants::list).post(grants::create))
         .route("/v1/grants/{id}", axum::routing::delete(grants::revoke))
         .route("/v1/access/explain", get(grants::explain))
+        .route("/v1/access-requests", get(requests::list).post(requests::create))
+        .route("/v1/access-requests/{id}", get(requests::get))
+        .route("/v1/access-requests/{id}/decision", post(requests::decide))
         .route("/v1/clients", get(clients::list).post(clients::create))
         .route("/v1/clients/{id}/disable", post(clients::disable))
         .route("/v1/clients/{id}/rotate-secret", post(clients::rotate_secret))

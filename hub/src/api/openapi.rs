@@ -1,7 +1,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{catalog, clients, datasets, error, grants, health, me, oauth, query, wellknown};
+use super::{catalog, clients, datasets, error, grants, health, me, oauth, query, requests, wellknown};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,10 @@ use super::{catalog, clients, datasets, error, grants, health, me, oauth, query,
         grants::create,
         grants::revoke,
         grants::explain,
+        requests::create,
+        requests::list,
+        requests::get,
+        requests::decide,
         clients::list,
         clients::create,
         clients::disable,
@@ -84,6 +88,9 @@ mod tests {
             "/v1/grants",
             "/v1/grants/{id}",
             "/v1/access/explain",
+            "/v1/access-requests",
+            "/v1/access-requests/{id}",
+            "/v1/access-requests/{id}/decision",
             "/v1/clients",
             "/v1/clients/{id}/disable",
             "/v1/clients/{id}/rotate-secret",

@@ -1,6 +1,7 @@
 //! Datasets and the versions of their contracts.
 
 use causeway_connectors::SourceSpec;
+use causeway_policies::AccessConditions;
 use causeway_schemas::Contract;
 use serde::Serialize;
 use sqlx::Row;
@@ -13,6 +14,8 @@ use super::{MetadataStore, Result, StoreError, now};
 pub struct DatasetRecord {
     pub contract: Contract,
     pub source: SourceSpec,
+    /// What the owner publishes about getting access: decision time and the permit list.
+    pub access: AccessConditions,
     pub version: i64,
     pub published_by: String,
     pub created_at: String,
@@ -42,6 +45,7 @@ pub struct ContractVersion {
 pub struct NewDataset<'a> {
     pub contract: &'a Contract,
     pub source: &'a SourceSpec,
+    pub access: &'a AccessConditions,
     pub published_by: &'a str,
 }
 
@@ -49,7 +53,7 @@ pub struct NewDataset<'a> {
 macro_rules! select_datasets {
     ($($tail:literal)?) => {
         concat!(
-            "SELECT d.source, d.current_version, d.published_by, d.created_at, d.updated_at, v.contract \
+            "SELECT d.source, d.access, d.current_version, d.published_by, d.created_at, d.updated_at, v.contract \
              FROM datasets d JOIN contract_versions v \
              ON v.department = d.department AND v.name = d.name AND v.version = d.current_version ",
             $($tail)?
@@ -121,12 +125,13 @@ impl MetadataStore {
         .execute(&mut *transaction)
         .await?;
         let inserted = sqlx::query(
-            "INSERT INTO datasets (department, name, source, current_version, published_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, 1, $4, $5, $6)",
+            "INSERT INTO datasets (department, name, source, access, current_version, published_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $6, $7)",
         )
         .bind(department)
         .bind(name)
         .bind(to_json(new.source)?)
+        .bind(to_json(new.access)?)
         .bind(new.published_by)
         .bind(&at)
         .bind(&at)
@@ -142,6 +147,7 @@ impl MetadataStore {
         Ok(DatasetRecord {
             contract: contract.clone(),
             source: new.source.clone(),
+            access: new.access.clone(),
             version: 1,
             published_by: new.published_by.to_owned(),
             created_at: at.clone(),
@@ -232,8 +238,10 @@ async fn insert_version(
 }
 
 fn dataset_from_row(row: &AnyRow) -> Result<DatasetRecord> {
+    let access: Option<String> = row.try_get("access")?;
     Ok(DatasetRecord {
         source: parse_json(&row.try_get::<String, _>("source")?)?,
+        access: access.as_deref().map(parse_json).transpose()?.unwrap_or_default(),
         version: row.try_get("current_version")?,
         published_by: row.try_get("published_by")?,
         created_at: row.try_get("created_at")?,

@@ -5,6 +5,7 @@
 mod clients;
 mod datasets;
 mod grants;
+mod requests;
 #[cfg(test)]
 mod tests;
 

@@ -2,6 +2,7 @@
 //! database of their own on the machine's server; with `CI=true` a missing server fails.
 
 use causeway_connectors::SourceSpec;
+use causeway_policies::AccessConditions;
 use causeway_schemas::Contract;
 
 use super::{MetadataStore, NewDataset, StoreError};
@@ -101,6 +102,7 @@ async fn datasets_are_stored_with_their_first_version() {
             .insert_dataset(NewDataset {
                 contract: &contract,
                 source: &source,
+                access: &AccessConditions::default(),
                 published_by: "steward",
             })
             .await
@@ -127,6 +129,7 @@ async fn datasets_are_stored_with_their_first_version() {
             .insert_dataset(NewDataset {
                 contract: &contract,
                 source: &source,
+                access: &AccessConditions::default(),
                 published_by: "steward",
             })
             .await;
@@ -143,6 +146,7 @@ async fn every_contract_version_is_kept_and_changes_do_not_race() {
             .insert_dataset(NewDataset {
                 contract: &contract,
                 source: &source(),
+                access: &AccessConditions::default(),
                 published_by: "steward",
             })
             .await
@@ -199,6 +203,7 @@ async fn deleting_removes_the_dataset_and_its_versions() {
             .insert_dataset(NewDataset {
                 contract: &contract,
                 source: &source(),
+                access: &AccessConditions::default(),
                 published_by: "steward",
             })
             .await
@@ -227,6 +232,7 @@ async fn deleting_removes_the_dataset_and_its_versions() {
             .insert_dataset(NewDataset {
                 contract: &contract,
                 source: &source(),
+                access: &AccessConditions::default(),
                 published_by: "steward",
             })
             .await

@@ -14,3 +14,4 @@ mod identity;
 mod limits;
 mod support;
 mod tls;
+mod workflow;

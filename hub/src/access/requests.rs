@@ -1,0 +1,380 @@
+//! Access requests: an analyst asks for columns of a dataset for a purpose, with a
+//! justification and a duration. The owning department's publisher and a security officer
+//! each decide; the grant exists only when both approved, and nobody decides their own
+//! request. A request that meets the dataset's published conditions (the permit list) is
+//! approved at once, with no discretion. Each dataset has a decision deadline in working
+//! days; requests past it are overdue.
+
+use std::collections::BTreeMap;
+
+use causeway_policies::{
+    AccessConditions, AutoApproval, DatasetId, DatasetInfo, Grant, Mask, Principal, Role, Subject,
+};
+use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
+use datafusion::execution::session_state::SessionState;
+use serde::{Deserialize, Serialize};
+
+use super::{Access, AccessError};
+use crate::store::GrantOrigin;
+
+/// What is asked for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestTerms {
+    /// The columns wanted; `*` for all.
+    pub columns: Vec<String>,
+    pub purpose: String,
+    pub justification: String,
+    /// How many days the access should last.
+    pub days: u32,
+}
+
+/// One reviewer's decision.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Review {
+    pub by: String,
+    pub approve: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Masks the reviewer requires on the grant.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub masks: BTreeMap<String, Mask>,
+    /// A row filter the reviewer requires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_filter: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessRequest {
+    pub id: String,
+    pub dataset: DatasetId,
+    pub requester: String,
+    pub requester_department: String,
+    #[serde(flatten)]
+    pub terms: RequestTerms,
+    pub state: RequestState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher_review: Option<Review>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub officer_review: Option<Review>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+    pub auto_approved: bool,
+    pub deadline: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl AccessRequest {
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.state == RequestState::Pending && now > self.deadline
+    }
+
+    /// Who sees it: the requester, the owning department's publishers, security officers.
+    pub fn concerns(&self, principal: &Principal) -> bool {
+        principal.id == self.requester
+            || principal.has_role(Role::SecurityOfficer)
+            || (principal.has_role(Role::Publisher) && principal.department == self.dataset.department)
+    }
+}
+
+/// A reviewer's answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewInput {
+    pub approve: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub masks: BTreeMap<String, Mask>,
+    #[serde(default)]
+    pub row_filter: Option<String>,
+}
+
+/// The longest access a request may ask for.
+const MAX_DAYS: u32 = 366;
+
+impl Access {
+    /// Files a request; approves it at once when it meets one of the dataset's published
+    /// conditions.
+    pub async fn request(
+        &self,
+        principal: &Principal,
+        dataset: &DatasetInfo,
+        conditions: &AccessConditions,
+        terms: RequestTerms,
+        session: &SessionState,
+    ) -> Result<AccessRequest, AccessError> {
+        let invalid = |message: String| {
+            AccessError::Invalid(causeway_policies::PolicyError::Invalid {
+                grant: "request".into(),
+                message,
+            })
+        };
+        if terms.purpose.trim().is_empty() || terms.justification.trim().is_empty() {
+            return Err(invalid("a request states its purpose and a justification".into()));
+        }
+        if terms.days == 0 || terms.days > MAX_DAYS {
+            return Err(invalid(format!("ask for 1 to {MAX_DAYS} days")));
+        }
+        if terms.columns.is_empty() {
+            return Err(invalid("ask for at least one column, or *".into()));
+        }
+        for column in &terms.columns {
+            if column != "*" && !dataset.columns.iter().any(|known| known.name == *column) {
+                return Err(invalid(format!("'{column}' is not a column of {}", dataset.id)));
+            }
+        }
+        let now = Utc::now();
+        let mut request = AccessRequest {
+            id: format!("request-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]),
+            dataset: dataset.id.clone(),
+            requester: principal.id.clone(),
+            requester_department: principal.department.clone(),
+            terms,
+            state: RequestState::Pending,
+            publisher_review: None,
+            officer_review: None,
+            grant_id: None,
+            auto_approved: false,
+            deadline: add_working_days(now, conditions.decision_days),
+            created_at: now,
+            decided_at: None,
+        };
+        let permit = conditions
+            .auto_approve
+            .iter()
+            .find(|permit| meets(&request, principal, permit));
+        if let Some(permit) = permit {
+            let grant = grant_for(&request, permit.masks.clone(), permit.row_filter.clone(), now);
+            let record = self
+                .create_grant(
+                    grant,
+                    dataset,
+                    GrantOrigin::AutoApproved,
+                    Some(&request.id),
+                    principal,
+                    session,
+                )
+                .await?;
+            request.state = RequestState::Approved;
+            request.auto_approved = true;
+            request.grant_id = Some(record.grant.id);
+            request.decided_at = Some(now);
+        }
+        self.store.insert_request(&request).await?;
+        Ok(request)
+    }
+
+    /// Records a reviewer's decision. The publisher's slot is for the owning department's
+    /// publishers, the officer's for security officers; two different people fill them,
+    /// neither of them the requester. Both approving makes the grant; either rejecting,
+    /// with a reason, ends the request.
+    pub async fn decide(
+        &self,
+        principal: &Principal,
+        id: &str,
+        input: ReviewInput,
+        dataset: &DatasetInfo,
+        session: &SessionState,
+    ) -> Result<AccessRequest, AccessError> {
+        let mut request = self
+            .store
+            .request(id)
+            .await?
+            .filter(|request| request.concerns(principal))
+            .ok_or_else(|| AccessError::NotFound(format!("access request {id}")))?;
+        if request.requester == principal.id {
+            return Err(AccessError::Forbidden("nobody decides their own request".into()));
+        }
+        if request.state != RequestState::Pending {
+            return Err(AccessError::Forbidden(format!(
+                "request {id} is {} already",
+                request.state.as_str()
+            )));
+        }
+        if !input.approve
+            && input
+                .reason
+                .as_deref()
+                .is_none_or(|reason| reason.trim().is_empty())
+        {
+            return Err(AccessError::Forbidden("a refusal gives its reason".into()));
+        }
+        let now = Utc::now();
+        let review = Review {
+            by: principal.id.clone(),
+            approve: input.approve,
+            reason: input.reason,
+            masks: input.masks,
+            row_filter: input.row_filter,
+            at: now,
+        };
+        let owner = principal.has_role(Role::Publisher) && principal.department == request.dataset.department;
+        let reviewed_by = |review: &Option<Review>| review.as_ref().map(|review| review.by.clone());
+        if owner
+            && request.publisher_review.is_none()
+            && reviewed_by(&request.officer_review) != Some(principal.id.clone())
+        {
+            request.publisher_review = Some(review);
+        } else if principal.has_role(Role::SecurityOfficer)
+            && request.officer_review.is_none()
+            && reviewed_by(&request.publisher_review) != Some(principal.id.clone())
+        {
+            request.officer_review = Some(review);
+        } else {
+            return Err(AccessError::Forbidden(format!(
+                "request {id} waits for {}, and you cannot give it",
+                match (&request.publisher_review, &request.officer_review) {
+                    (None, None) => "a publisher of the owning department and a security officer",
+                    (None, Some(_)) => "a publisher of the owning department",
+                    _ => "a security officer",
+                }
+            )));
+        }
+        let reviews = [&request.publisher_review, &request.officer_review];
+        if reviews
+            .iter()
+            .any(|review| review.as_ref().is_some_and(|review| !review.approve))
+        {
+            request.state = RequestState::Rejected;
+            request.decided_at = Some(now);
+        } else if let [Some(publisher), Some(officer)] = reviews {
+            let mut masks = publisher.masks.clone();
+            masks.extend(officer.masks.clone());
+            let row_filter = match (&publisher.row_filter, &officer.row_filter) {
+                (Some(first), Some(second)) => Some(format!("({first}) AND ({second})")),
+                (Some(filter), None) | (None, Some(filter)) => Some(filter.clone()),
+                (None, None) => None,
+            };
+            let mut grant = grant_for(&request, masks, row_filter, now);
+            grant.approved_by = vec![publisher.by.clone(), officer.by.clone()];
+            let record = self
+                .create_grant(
+                    grant,
+                    dataset,
+                    GrantOrigin::Request,
+                    Some(&request.id),
+                    principal,
+                    session,
+                )
+                .await?;
+            request.state = RequestState::Approved;
+            request.grant_id = Some(record.grant.id);
+            request.decided_at = Some(now);
+        }
+        if !self.store.save_request(&request).await? {
+            return Err(AccessError::Forbidden(format!(
+                "request {id} was decided meanwhile; look again"
+            )));
+        }
+        Ok(request)
+    }
+
+    /// The requests that concern `principal`, newest first.
+    pub async fn requests_for(&self, principal: &Principal) -> Result<Vec<AccessRequest>, AccessError> {
+        let mut requests: Vec<AccessRequest> = self
+            .store
+            .list_requests()
+            .await?
+            .into_iter()
+            .filter(|request| request.concerns(principal))
+            .collect();
+        requests.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(requests)
+    }
+}
+
+/// Whether a request meets a permit: the requester's department, the purpose, the columns
+/// and the duration are all within it.
+fn meets(request: &AccessRequest, principal: &Principal, permit: &AutoApproval) -> bool {
+    let columns_allowed = permit.columns.iter().any(|column| column == "*")
+        || (!request.terms.columns.iter().any(|column| column == "*")
+            && request
+                .terms
+                .columns
+                .iter()
+                .all(|column| permit.columns.contains(column)));
+    (permit.departments.is_empty() || permit.departments.contains(&principal.department))
+        && permit.purposes.contains(&request.terms.purpose)
+        && columns_allowed
+        && request.terms.days <= permit.max_days
+}
+
+fn grant_for(
+    request: &AccessRequest,
+    masks: BTreeMap<String, Mask>,
+    row_filter: Option<String>,
+    now: DateTime<Utc>,
+) -> Grant {
+    Grant {
+        id: super::new_grant_id(),
+        subject: Subject::Client {
+            client: request.requester.clone(),
+        },
+        dataset: request.dataset.clone(),
+        columns: request.terms.columns.clone(),
+        masks,
+        unmasked: Default::default(),
+        row_filter,
+        purposes: [request.terms.purpose.clone()].into(),
+        valid_from: Some(now),
+        expires_at: Some(now + Duration::days(i64::from(request.terms.days))),
+        max_rows_per_query: None,
+        max_rows_per_day: None,
+        requested_by: Some(request.requester.clone()),
+        approved_by: Vec::new(),
+    }
+}
+
+/// `start` plus `days` working days (Saturdays and Sundays do not count).
+fn add_working_days(start: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    let mut at = start;
+    let mut left = days;
+    while left > 0 {
+        at += Duration::days(1);
+        if !matches!(at.weekday(), Weekday::Sat | Weekday::Sun) {
+            left -= 1;
+        }
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_count_working_days() {
+        let friday: DateTime<Utc> = "2026-11-27T10:00:00Z".parse().unwrap();
+        assert_eq!(
+            add_working_days(friday, 1).to_rfc3339(),
+            "2026-11-30T10:00:00+00:00"
+        );
+        assert_eq!(
+            add_working_days(friday, 5).to_rfc3339(),
+            "2026-12-04T10:00:00+00:00"
+        );
+        assert_eq!(add_working_days(friday, 0), friday);
+    }
+}

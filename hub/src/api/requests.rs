@@ -1,0 +1,143 @@
+//! Access requests: filed by analysts, decided by the owning department's publisher and a
+//! security officer, or approved at once when they meet the dataset's published conditions.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use causeway_policies::DatasetId;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody};
+use super::extract::ApiJson;
+use crate::access::requests::{AccessRequest, RequestTerms, ReviewInput};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequestBody {
+    /// `department.name`.
+    pub dataset: String,
+    /// The columns wanted; `["*"]` for all.
+    pub columns: Vec<String>,
+    pub purpose: String,
+    pub justification: String,
+    pub days: u32,
+}
+
+/// A request as its readers see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestEntry {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub request: AccessRequest,
+    /// Pending past its decision deadline.
+    pub overdue: bool,
+}
+
+impl From<AccessRequest> for RequestEntry {
+    fn from(request: AccessRequest) -> Self {
+        Self {
+            overdue: request.is_overdue(Utc::now()),
+            request,
+        }
+    }
+}
+
+/// Asks for access to a dataset. Approved at once (201, state `approved`, `auto_approved`)
+/// when it meets the dataset's published conditions; otherwise pending until the owning
+/// department's publisher and a security officer have both decided.
+#[utoipa::path(post, path = "/v1/access-requests", tag = "access", request_body = NewRequestBody,
+    responses((status = 201, body = RequestEntry), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<NewRequestBody>,
+) -> Result<(StatusCode, Json<RequestEntry>), ApiError> {
+    let id: DatasetId = body
+        .dataset
+        .parse()
+        .map_err(|message: String| ApiError::bad_request("invalid_request", message))?;
+    let dataset = state
+        .engine
+        .dataset(&id)
+        .ok_or_else(|| ApiError::not_found(format!("dataset {id} does not exist")))?;
+    let conditions = state.registry.get(&id.department, &id.name).await?.record.access;
+    let terms = RequestTerms {
+        columns: body.columns,
+        purpose: body.purpose,
+        justification: body.justification,
+        days: body.days,
+    };
+    let session = state.engine.session();
+    let request = state
+        .access
+        .request(&caller, &dataset, &conditions, terms, &session)
+        .await?;
+    tracing::info!(request = %request.id, dataset = %id, by = %caller.id, auto_approved = request.auto_approved, "access requested");
+    Ok((StatusCode::CREATED, Json(request.into())))
+}
+
+/// The requests that concern the caller: security officers see all, publishers those for
+/// their department's datasets, everyone their own. Overdue ones say so.
+#[utoipa::path(get, path = "/v1/access-requests", tag = "access",
+    responses((status = 200, body = Vec<RequestEntry>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<RequestEntry>>, ApiError> {
+    let requests = state.access.requests_for(&caller).await?;
+    Ok(Json(requests.into_iter().map(RequestEntry::from).collect()))
+}
+
+/// One request, if it concerns the caller.
+#[utoipa::path(get, path = "/v1/access-requests/{id}", tag = "access", params(("id" = String, Path)),
+    responses((status = 200, body = RequestEntry), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RequestEntry>, ApiError> {
+    state
+        .access
+        .requests_for(&caller)
+        .await?
+        .into_iter()
+        .find(|request| request.id == id)
+        .map(|request| Json(request.into()))
+        .ok_or_else(|| ApiError::not_found(format!("access request {id} does not exist")))
+}
+
+/// A reviewer's decision: `{"approve": true|false, "reason": ..., "masks": {...},
+/// "row_filter": ...}`. A refusal needs a reason; masks and row filters the reviewers set
+/// go into the grant.
+#[utoipa::path(post, path = "/v1/access-requests/{id}/decision", tag = "access", params(("id" = String, Path)),
+    request_body(content = Object, description = "approve, reason, masks, row_filter", content_type = "application/json"),
+    responses((status = 200, body = RequestEntry), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn decide(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ReviewInput>,
+) -> Result<Json<RequestEntry>, ApiError> {
+    let request = state
+        .access
+        .requests_for(&caller)
+        .await?
+        .into_iter()
+        .find(|request| request.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("access request {id} does not exist")))?;
+    let dataset = state
+        .engine
+        .dataset(&request.dataset)
+        .ok_or_else(|| ApiError::not_found(format!("dataset {} does not exist", request.dataset)))?;
+    let session = state.engine.session();
+    let decided = state
+        .access
+        .decide(&caller, &id, input, &dataset, &session)
+        .await?;
+    tracing::info!(request = %id, by = %caller.id, state = decided.state.as_str(), "access request decided");
+    Ok(Json(decided.into()))
+}

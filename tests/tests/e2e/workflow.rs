@@ -1,0 +1,344 @@
+//! Access requests: two approvals, never one's own, automatic approval under published
+//! conditions, deadlines, and revocation at the next query.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Hub, json_of};
+
+const RESIDENTS_CSV: &str = "id_number,name,town,grid_id\n\
+440605199001011234,Chen Wei,Guicheng,GC-001\n\
+440605198502022345,Li Na,Dali,DL-003\n";
+
+fn residents_spec(access: &str) -> String {
+    format!(
+        r#"
+contract:
+  department: civil_affairs
+  name: residents
+  title: Residents
+  owner: {{ name: Desk, email: desk@example.gov }}
+  fields:
+    - {{ name: id_number, type: string, classification: pii.national_id }}
+    - {{ name: name, type: string, classification: pii.name }}
+    - {{ name: town, type: string, classification: public }}
+    - {{ name: grid_id, type: string, classification: public }}
+source: {{ kind: csv, path: residents.csv }}
+{access}
+"#
+    )
+}
+
+const CONDITIONS: &str = r#"access:
+  decision_days: 3
+  auto_approve:
+    - departments: [land_registry]
+      purposes: [subsidy-review]
+      columns: [town, grid_id, name]
+      masks: { name: { kind: partial, first: 1 } }
+      max_days: 30
+"#;
+
+struct Parties {
+    analyst: reqwest::Client,
+    steward: reqwest::Client,
+    officer: reqwest::Client,
+    second_officer: reqwest::Client,
+}
+
+async fn setup(access: &str) -> (Hub, Parties) {
+    let hub = Hub::start("").await;
+    std::fs::write(hub.dir().join("residents.csv"), RESIDENTS_CSV).expect("csv");
+    hub.publish_ok(&residents_spec(access)).await;
+    let parties = Parties {
+        analyst: hub.client_as("land-analyst", "land_registry", &["analyst"]).await,
+        steward: hub
+            .client_as("cad-steward", "civil_affairs", &["publisher"])
+            .await,
+        officer: hub
+            .client_as("officer-1", "security", &["security_officer", "analyst"])
+            .await,
+        second_officer: hub
+            .client_as("officer-2", "security", &["security_officer"])
+            .await,
+    };
+    (hub, parties)
+}
+
+async fn post(hub: &Hub, client: &reqwest::Client, path: &str, body: Value) -> (StatusCode, Value) {
+    json_of(
+        client
+            .post(format!("{}{path}", hub.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await
+}
+
+async fn get(hub: &Hub, client: &reqwest::Client, path: &str) -> (StatusCode, Value) {
+    json_of(
+        client
+            .get(format!("{}{path}", hub.url))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await
+}
+
+async fn query(hub: &Hub, client: &reqwest::Client, sql: &str, purpose: &str) -> (StatusCode, Value) {
+    post(hub, client, "/v1/query", json!({"sql": sql, "purpose": purpose})).await
+}
+
+async fn request(hub: &Hub, client: &reqwest::Client, columns: &[&str], purpose: &str, days: u32) -> Value {
+    let (status, body) = post(
+        hub,
+        client,
+        "/v1/access-requests",
+        json!({"dataset": "civil_affairs.residents", "columns": columns, "purpose": purpose,
+               "justification": "housing subsidy cases of 2026", "days": days}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
+}
+
+/// A grant exists only after both the owning department's publisher and a security officer
+/// approved; the masks they set are in it; revoking it ends access at the next query.
+#[tokio::test]
+async fn two_approvals_make_a_grant_and_revocation_ends_it() {
+    let (hub, parties) = setup("").await;
+    let filed = request(&hub, &parties.analyst, &["name", "town"], "housing-review", 10).await;
+    assert_eq!(
+        (filed["state"].clone(), filed["auto_approved"].clone()),
+        (json!("pending"), json!(false))
+    );
+    let id = filed["id"].as_str().expect("id").to_owned();
+    let sql = "SELECT name, town FROM civil_affairs.residents ORDER BY town";
+    assert_eq!(
+        query(&hub, &parties.analyst, sql, "housing-review").await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let decision = format!("/v1/access-requests/{id}/decision");
+    let (status, body) = post(&hub, &parties.steward, &decision, json!({"approve": true})).await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (StatusCode::OK, json!("pending")),
+        "{body}"
+    );
+    assert_eq!(
+        query(&hub, &parties.analyst, sql, "housing-review").await.0,
+        StatusCode::FORBIDDEN,
+        "one approval is not enough"
+    );
+    let (status, body) = post(&hub, &parties.steward, &decision, json!({"approve": true})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the same slot twice: {body}");
+
+    let (status, body) = post(
+        &hub,
+        &parties.officer,
+        &decision,
+        json!({"approve": true, "masks": {"name": {"kind": "null"}}}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (StatusCode::OK, json!("approved")),
+        "{body}"
+    );
+    assert_eq!(body["publisher_review"]["by"], "cad-steward");
+    assert_eq!(body["officer_review"]["by"], "officer-1");
+    let grant = body["grant_id"].as_str().expect("grant").to_owned();
+
+    let (status, rows) = query(&hub, &parties.analyst, sql, "housing-review").await;
+    assert_eq!(status, StatusCode::OK, "{rows}");
+    assert_eq!(
+        rows["rows"],
+        json!([{"name": null, "town": "Dali"}, {"name": null, "town": "Guicheng"}])
+    );
+    assert_eq!(
+        query(&hub, &parties.analyst, sql, "another-purpose").await.0,
+        StatusCode::FORBIDDEN,
+        "only for the purpose asked"
+    );
+
+    let (_, grants) = get(&hub, &parties.analyst, "/v1/grants").await;
+    let mine = grants
+        .as_array()
+        .expect("grants")
+        .iter()
+        .find(|g| g["id"] == grant)
+        .expect("own grant")
+        .clone();
+    assert_eq!(mine["origin"], "request");
+    assert_eq!(mine["approved_by"], json!(["cad-steward", "officer-1"]));
+    assert_eq!(mine["subject"], json!({"client": "land-analyst"}));
+
+    let response = parties
+        .steward
+        .delete(format!("{}/v1/grants/{grant}", hub.url))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (status, body) = query(&hub, &parties.analyst, sql, "housing-review").await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "revoked at the very next query: {body}"
+    );
+}
+
+/// Nobody approves their own request, and one person cannot fill both approvals.
+#[tokio::test]
+async fn nobody_approves_their_own_request_or_both_slots() {
+    let (hub, parties) = setup("").await;
+    let filed = request(&hub, &parties.officer, &["town"], "audit", 5).await;
+    let decision = format!(
+        "/v1/access-requests/{}/decision",
+        filed["id"].as_str().expect("id")
+    );
+    let (status, body) = post(&hub, &parties.officer, &decision, json!({"approve": true})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("own request"),
+        "{body}"
+    );
+
+    // An admin holding every role approves once; the second approval must come from someone else.
+    let filed = request(&hub, &parties.analyst, &["town"], "audit", 5).await;
+    let decision = format!(
+        "/v1/access-requests/{}/decision",
+        filed["id"].as_str().expect("id")
+    );
+    let (status, body) = post(&hub, &parties.second_officer, &decision, json!({"approve": true})).await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (StatusCode::OK, json!("pending")),
+        "{body}"
+    );
+    let (status, _) = post(&hub, &parties.second_officer, &decision, json!({"approve": true})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = post(&hub, &parties.analyst, &decision, json!({"approve": true})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = post(&hub, &parties.steward, &decision, json!({"approve": true})).await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (StatusCode::OK, json!("approved")),
+        "{body}"
+    );
+}
+
+/// A request that meets the published conditions is granted at once, with the masks the
+/// conditions keep; one that fails any condition waits for people.
+#[tokio::test]
+async fn requests_meeting_the_published_conditions_are_approved_at_once() {
+    let (hub, parties) = setup(CONDITIONS).await;
+    let (_, catalog) = hub.get("/v1/catalog").await;
+    let conditions = &catalog["departments"][0]["datasets"][0]["access_conditions"];
+    assert_eq!(conditions["decision_days"], 3);
+    assert_eq!(
+        conditions["auto_approve"][0]["purposes"],
+        json!(["subsidy-review"])
+    );
+
+    let filed = request(&hub, &parties.analyst, &["name", "town"], "subsidy-review", 30).await;
+    assert_eq!(
+        (filed["state"].clone(), filed["auto_approved"].clone()),
+        (json!("approved"), json!(true))
+    );
+    let (status, rows) = query(
+        &hub,
+        &parties.analyst,
+        "SELECT name, town FROM civil_affairs.residents ORDER BY town",
+        "subsidy-review",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{rows}");
+    assert_eq!(
+        rows["rows"],
+        json!([{"name": "L****", "town": "Dali"}, {"name": "C****", "town": "Guicheng"}])
+    );
+    let (status, body) = query(
+        &hub,
+        &parties.analyst,
+        "SELECT id_number FROM civil_affairs.residents",
+        "subsidy-review",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("column_not_granted"))
+    );
+
+    for (columns, purpose, days, client) in [
+        (vec!["town"], "marketing", 30, &parties.analyst),
+        (vec!["town", "id_number"], "subsidy-review", 30, &parties.analyst),
+        (vec!["town"], "subsidy-review", 31, &parties.analyst),
+        (vec!["town"], "subsidy-review", 30, &parties.officer),
+    ] {
+        let filed = request(&hub, client, &columns, purpose, days).await;
+        assert_eq!(filed["state"], "pending", "{columns:?} {purpose} {days}: {filed}");
+        assert_eq!(filed["auto_approved"], false);
+    }
+}
+
+/// Each role sees the requests that concern it; a refusal needs a reason; requests past
+/// their deadline are listed as overdue.
+#[tokio::test]
+async fn requests_are_listed_to_whom_they_concern_with_deadlines() {
+    let (hub, parties) = setup("access:\n  decision_days: 0\n").await;
+    let filed = request(&hub, &parties.analyst, &["town"], "planning", 7).await;
+    let id = filed["id"].as_str().expect("id").to_owned();
+    let outsider = hub.client_as("tax-analyst", "tax", &["analyst"]).await;
+
+    for (client, sees) in [
+        (&parties.analyst, true),
+        (&parties.steward, true),
+        (&parties.officer, true),
+        (&outsider, false),
+    ] {
+        let (_, list) = get(&hub, client, "/v1/access-requests").await;
+        let found = list
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|entry| entry["id"] == id)
+            .cloned();
+        assert_eq!(found.is_some(), sees);
+        if let Some(entry) = found {
+            assert_eq!(entry["overdue"], true, "a decision was due at once: {entry}");
+        }
+    }
+    let (status, _) = get(&hub, &outsider, &format!("/v1/access-requests/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let decision = format!("/v1/access-requests/{id}/decision");
+    let (status, body) = post(&hub, &parties.steward, &decision, json!({"approve": false})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = post(
+        &hub,
+        &parties.steward,
+        &decision,
+        json!({"approve": false, "reason": "the planning purpose does not need residents"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (StatusCode::OK, json!("rejected")),
+        "{body}"
+    );
+    assert_eq!(body["overdue"], false);
+    assert_eq!(
+        body["publisher_review"]["reason"],
+        "the planning purpose does not need residents"
+    );
+    let (status, _) = post(&hub, &parties.officer, &decision, json!({"approve": true})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a decided request stays decided");
+}
