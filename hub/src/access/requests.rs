@@ -300,7 +300,7 @@ impl Access {
             .into_iter()
             .filter(|request| request.concerns(principal))
             .collect();
-        requests.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        requests.sort_by_key(|request| std::cmp::Reverse(request.created_at));
         Ok(requests)
     }
 }
