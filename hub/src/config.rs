@@ -26,6 +26,17 @@ pub struct Config {
     pub connectors: ConnectorSettings,
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub policies: PoliciesConfig,
+}
+
+/// Policies as code.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoliciesConfig {
+    /// A directory of YAML files of grants, deny rules and automatic-approval conditions,
+    /// read at start and again on SIGHUP.
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -256,6 +267,9 @@ impl Config {
                 .map(|root| absolute(root))
                 .collect()
         };
+        if let Some(dir) = &self.policies.dir {
+            self.policies.dir = Some(absolute(dir));
+        }
         if let Some(tls) = &mut self.server.tls {
             tls.cert = absolute(&tls.cert);
             tls.key = absolute(&tls.key);

@@ -28,6 +28,8 @@ pub enum StartupError {
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Access(#[from] AccessError),
+    #[error("the policy files are not valid:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Policies(Vec<causeway_policies::FileError>),
     #[error(transparent)]
     Tls(#[from] TlsError),
 }
@@ -58,6 +60,13 @@ impl Hub {
         let connectors = Connectors::new(config.connectors.clone());
         let registry = Arc::new(Registry::new(store.clone(), connectors, Arc::clone(&engine)));
         registry.load().await?;
+        if let Some(dir) = &config.policies.dir {
+            let session = engine.session();
+            access
+                .load_files(dir, &|id| engine.dataset(id), &session)
+                .await
+                .map_err(StartupError::Policies)?;
+        }
         Ok(Self {
             config,
             store,
@@ -97,6 +106,9 @@ impl Hub {
             .as_ref()
             .map(server::server_config)
             .transpose()?;
+        if let Some(dir) = self.config.policies.dir.clone() {
+            reload_policies_on_hangup(dir, Arc::clone(&self.access), Arc::clone(&self.engine));
+        }
         let client_timeout = self.config.server.client_timeout;
         let state = AppState {
             registry: self.registry,
@@ -110,6 +122,28 @@ impl Hub {
         server::serve(listener, app, tls, client_timeout, shutdown_signal()).await;
         Ok(())
     }
+}
+
+/// Reads the policy files again whenever the hub gets SIGHUP; a broken file leaves the
+/// policies in force as they were.
+fn reload_policies_on_hangup(dir: std::path::PathBuf, access: Arc<Access>, engine: Arc<QueryEngine>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; policy files are read at start only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let session = engine.session();
+            if let Err(errors) = access.load_files(&dir, &|id| engine.dataset(id), &session).await {
+                for error in errors {
+                    tracing::error!(%error, "policy files not reloaded");
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (dir, access, engine);
 }
 
 async fn shutdown_signal() {

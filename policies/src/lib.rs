@@ -7,6 +7,7 @@
 
 mod decision;
 mod error;
+mod files;
 mod masks;
 mod model;
 mod principal;
@@ -18,6 +19,7 @@ pub use decision::{
     Decision, authorize,
 };
 pub use error::PolicyError;
+pub use files::{FileError, FilePolicies, Located};
 pub use masks::default_mask;
 pub use model::{AccessConditions, AutoApproval, DatasetId, DenyRule, Grant, Mask, PolicySet, Subject};
 pub use principal::{AttributeValue, Principal, Role, UnknownRole};

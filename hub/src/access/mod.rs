@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use causeway_policies::{
-    DatasetInfo, Grant, PolicyError, PolicyFunctions, PolicySet, Principal, RewriteContext, Role,
-    validate_grant,
+    AccessConditions, DatasetId, DatasetInfo, FileError, FilePolicies, Grant, PolicyError, PolicyFunctions,
+    PolicySet, Principal, RewriteContext, Role, validate_grant,
 };
 use datafusion::execution::session_state::SessionState;
 
@@ -34,6 +34,7 @@ pub struct Access {
     store: MetadataStore,
     functions: PolicyFunctions,
     snapshot: RwLock<Arc<PolicySet>>,
+    files: RwLock<Arc<FilePolicies>>,
 }
 
 impl Access {
@@ -44,6 +45,7 @@ impl Access {
             store,
             functions: PolicyFunctions::new(&key),
             snapshot: RwLock::new(Arc::new(PolicySet::default())),
+            files: RwLock::new(Arc::new(FilePolicies::default())),
         };
         access.reload().await?;
         Ok(access)
@@ -61,8 +63,16 @@ impl Access {
             .unwrap_or_default()
     }
 
+    fn files(&self) -> Arc<FilePolicies> {
+        self.files
+            .read()
+            .map(|files| Arc::clone(&files))
+            .unwrap_or_default()
+    }
+
     /// Reads the grants in force again; changes take effect at the next query.
     pub async fn reload(&self) -> Result<(), AccessError> {
+        let files = self.files();
         let grants = self
             .store
             .list_grants()
@@ -70,10 +80,11 @@ impl Access {
             .into_iter()
             .filter(|record| record.revoked_at.is_none())
             .map(|record| record.grant)
+            .chain(files.grants.iter().map(|grant| grant.item.clone()))
             .collect();
         let policies = PolicySet {
             grants,
-            denies: self.snapshot().denies.clone(),
+            denies: files.denies.iter().map(|deny| deny.item.clone()).collect(),
         };
         if let Ok(mut snapshot) = self.snapshot.write() {
             *snapshot = Arc::new(policies);
@@ -81,8 +92,56 @@ impl Access {
         Ok(())
     }
 
+    /// Replaces the file policies with those of `dir`, checked against the datasets that
+    /// `dataset` knows. On any error the policies in force stay as they were.
+    pub async fn load_files(
+        &self,
+        dir: &Path,
+        dataset: &(dyn Fn(&DatasetId) -> Option<DatasetInfo> + Sync),
+        session: &SessionState,
+    ) -> Result<(), Vec<FileError>> {
+        let files = read_policy_dir(dir)?;
+        let errors = check_files(&files, dataset, &self.functions, session);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (grants, denies) = (files.grants.len(), files.denies.len());
+        if let Ok(mut current) = self.files.write() {
+            *current = Arc::new(files);
+        }
+        self.reload().await.map_err(|error| {
+            vec![FileError {
+                file: dir.display().to_string(),
+                line: None,
+                message: error.to_string(),
+            }]
+        })?;
+        tracing::info!(dir = %dir.display(), grants, denies, "policy files loaded");
+        Ok(())
+    }
+
+    /// A dataset's access conditions: those its owner published, and those policy files add.
+    pub fn conditions(&self, dataset: &DatasetId, published: AccessConditions) -> AccessConditions {
+        let mut conditions = published;
+        conditions
+            .auto_approve
+            .extend(self.files().permits_for(dataset).cloned());
+        conditions
+    }
+
+    /// Every grant: those in the store, revoked ones included, and those of policy files.
     pub async fn grants(&self) -> Result<Vec<GrantRecord>, AccessError> {
-        Ok(self.store.list_grants().await?)
+        let mut records = self.store.list_grants().await?;
+        records.extend(self.files().grants.iter().map(|grant| GrantRecord {
+            grant: grant.item.clone(),
+            origin: GrantOrigin::File,
+            request_id: None,
+            created_by: format!("{}:{}", grant.file, grant.line),
+            created_at: String::new(),
+            revoked_at: None,
+            revoked_by: None,
+        }));
+        Ok(records)
     }
 
     /// Records a grant after checking it against its dataset.
@@ -112,6 +171,12 @@ impl Access {
     /// Revokes a grant: security officers may revoke any, a dataset's publishers those on
     /// their department's datasets. Effective at the next query.
     pub async fn revoke(&self, id: &str, by: &Principal) -> Result<(), AccessError> {
+        if let Some(grant) = self.files().grants.iter().find(|grant| grant.item.id == id) {
+            return Err(AccessError::Forbidden(format!(
+                "grant {id} is written in {}:{}; change the file and reload",
+                grant.file, grant.line
+            )));
+        }
         let record = self
             .store
             .grant(id)
@@ -128,6 +193,106 @@ impl Access {
         self.store.revoke_grant(id, &by.id).await?;
         self.reload().await
     }
+}
+
+/// Reads every `*.yaml` and `*.yml` file of `dir`, in name order.
+pub fn read_policy_dir(dir: &Path) -> Result<FilePolicies, Vec<FileError>> {
+    let unreadable = |message: String| {
+        vec![FileError {
+            file: dir.display().to_string(),
+            line: None,
+            message,
+        }]
+    };
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|error| unreadable(error.to_string()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "yaml" || extension == "yml")
+        })
+        .collect();
+    paths.sort();
+    let mut policies = FilePolicies::default();
+    let mut errors = Vec::new();
+    for path in paths {
+        let name = path.display().to_string();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                if let Err(error) = policies.add_file(&name, &text) {
+                    errors.push(error);
+                }
+            }
+            Err(error) => errors.push(FileError {
+                file: name,
+                line: None,
+                message: error.to_string(),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(policies)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Checks file grants and conditions against the datasets they name, where those exist.
+pub fn check_files(
+    files: &FilePolicies,
+    dataset: &(dyn Fn(&DatasetId) -> Option<DatasetInfo> + Sync),
+    functions: &PolicyFunctions,
+    session: &SessionState,
+) -> Vec<FileError> {
+    let checker = Principal::new("policy-check", "policy-check");
+    let context = RewriteContext {
+        principal: &checker,
+        functions,
+        session,
+    };
+    let mut errors = Vec::new();
+    for grant in &files.grants {
+        if let Some(info) = dataset(&grant.item.dataset)
+            && let Err(error) = validate_grant(&grant.item, &info, &context)
+        {
+            errors.push(FileError {
+                file: grant.file.clone(),
+                line: Some(grant.line),
+                message: error.to_string(),
+            });
+        }
+    }
+    for permit in &files.permits {
+        let (id, conditions) = &permit.item;
+        let as_grant = Grant {
+            id: format!("auto-approval of {id}"),
+            subject: causeway_policies::Subject::Department {
+                department: "any".into(),
+            },
+            dataset: id.clone(),
+            columns: conditions.columns.clone(),
+            masks: conditions.masks.clone(),
+            unmasked: Default::default(),
+            row_filter: conditions.row_filter.clone(),
+            purposes: conditions.purposes.clone(),
+            valid_from: None,
+            expires_at: None,
+            max_rows_per_query: None,
+            max_rows_per_day: None,
+            requested_by: None,
+            approved_by: Vec::new(),
+        };
+        if let Some(info) = dataset(id)
+            && let Err(error) = validate_grant(&as_grant, &info, &context)
+        {
+            errors.push(FileError {
+                file: permit.file.clone(),
+                line: Some(permit.line),
+                message: error.to_string(),
+            });
+        }
+    }
+    errors
 }
 
 /// A new grant's id.

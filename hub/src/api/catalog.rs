@@ -62,7 +62,9 @@ pub struct FieldEntry {
 }
 
 impl DatasetSummary {
-    pub fn from_state(state: &DatasetState) -> Self {
+    /// The summary of a dataset whose access conditions, with those of policy files, are
+    /// `conditions`.
+    pub fn from_state(state: &DatasetState, conditions: AccessConditions) -> Self {
         let contract = &state.record.contract;
         let unavailable_reason = match &state.availability {
             Availability::Available => None,
@@ -92,9 +94,15 @@ impl DatasetSummary {
                     description: field.description.clone(),
                 })
                 .collect(),
-            access_conditions: state.record.access.clone(),
+            access_conditions: conditions,
         }
     }
+}
+
+pub fn summary(state: &AppState, dataset: &DatasetState) -> DatasetSummary {
+    let id = causeway_policies::DatasetId::new(dataset.record.department(), dataset.record.name());
+    let conditions = state.access.conditions(&id, dataset.record.access.clone());
+    DatasetSummary::from_state(dataset, conditions)
 }
 
 /// Every department and its datasets, with their fields.
@@ -106,7 +114,7 @@ pub async fn catalog(State(state): State<AppState>, Caller(_caller): Caller) -> 
         departments
             .entry(dataset.record.department().to_owned())
             .or_default()
-            .push(DatasetSummary::from_state(&dataset));
+            .push(summary(&state, &dataset));
     }
     Json(CatalogResponse {
         departments: departments

@@ -69,7 +69,7 @@ async fn detail(state: &AppState, dataset: DatasetState) -> Result<DatasetDetail
         .collect();
     Ok(DatasetDetail {
         department: record.department().to_owned(),
-        summary: DatasetSummary::from_state(&dataset),
+        summary: super::catalog::summary(state, &dataset),
         source: SourceEntry {
             kind: record.source.kind(),
             location: record.source.location(),

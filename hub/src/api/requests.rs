@@ -64,7 +64,8 @@ pub async fn create(
         .engine
         .dataset(&id)
         .ok_or_else(|| ApiError::not_found(format!("dataset {id} does not exist")))?;
-    let conditions = state.registry.get(&id.department, &id.name).await?.record.access;
+    let published = state.registry.get(&id.department, &id.name).await?.record.access;
+    let conditions = state.access.conditions(&id, published);
     let terms = RequestTerms {
         columns: body.columns,
         purpose: body.purpose,

@@ -7,6 +7,7 @@ mod client;
 mod credentials;
 mod dataset;
 mod login;
+mod policy;
 mod query;
 mod serve;
 
@@ -57,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::KeysCommand,
     },
+    /// Check policy files, or explain what a client would see.
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
     /// Make certificates.
     Certs {
         #[command(subcommand)]
@@ -92,6 +98,7 @@ pub async fn run() -> ExitCode {
         Command::Client { command } => admin::client(command).await,
         Command::Keys { command } => admin::keys(command),
         Command::Certs { command } => certs::run(command),
+        Command::Policy { command } => policy::run(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

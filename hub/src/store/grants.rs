@@ -18,6 +18,8 @@ pub enum GrantOrigin {
     Request,
     /// An access request that met the dataset's published conditions.
     AutoApproved,
+    /// Written in a policy file.
+    File,
 }
 
 impl GrantOrigin {
@@ -26,6 +28,7 @@ impl GrantOrigin {
             Self::Direct => "direct",
             Self::Request => "request",
             Self::AutoApproved => "auto_approved",
+            Self::File => "file",
         }
     }
 
@@ -34,6 +37,7 @@ impl GrantOrigin {
             "direct" => Ok(Self::Direct),
             "request" => Ok(Self::Request),
             "auto_approved" => Ok(Self::AutoApproved),
+            "file" => Ok(Self::File),
             other => Err(StoreError::Corrupt(format!("unknown grant origin '{other}'"))),
         }
     }

@@ -12,6 +12,8 @@ mod files;
 mod formats;
 mod identity;
 mod limits;
+mod policy_files;
+mod security;
 mod support;
 mod tls;
 mod workflow;

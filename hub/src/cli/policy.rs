@@ -1,0 +1,176 @@
+//! `causeway policy`: check policy files before they reach a hub, and explain what a
+//! client would see of a dataset for a purpose, on this machine's hub.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use causeway_policies::{
+    ColumnAccess, ColumnInfo, DatasetId, DatasetInfo, FilePolicies, PolicyFunctions, PolicySet, Principal,
+    authorize,
+};
+use clap::Subcommand;
+use datafusion::prelude::SessionContext;
+
+use crate::access::{check_files, read_policy_dir};
+use crate::config::Config;
+use crate::store::MetadataStore;
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a directory of policy files; with --config, also against the hub's datasets.
+    Check {
+        dir: PathBuf,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// What a client would see of a dataset for a purpose, and why.
+    Explain {
+        #[arg(long)]
+        client: String,
+        /// `department.name`.
+        #[arg(long)]
+        dataset: String,
+        #[arg(long)]
+        purpose: String,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+pub async fn run(command: PolicyCommand) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        PolicyCommand::Check { dir, config } => check(&dir, config).await,
+        PolicyCommand::Explain {
+            client,
+            dataset,
+            purpose,
+            config,
+        } => explain(&client, &dataset, &purpose, config).await,
+    }
+}
+
+/// The hub's datasets as the policies see them, from their current contracts.
+async fn datasets(
+    store: &MetadataStore,
+) -> Result<HashMap<DatasetId, DatasetInfo>, Box<dyn std::error::Error>> {
+    Ok(store
+        .list_datasets()
+        .await?
+        .into_iter()
+        .map(|record| {
+            let id = DatasetId::new(record.department(), record.name());
+            let columns = record
+                .contract
+                .fields
+                .iter()
+                .map(|field| ColumnInfo {
+                    name: field.name.clone(),
+                    data_type: field.data_type.clone(),
+                    classification: field.classification.clone(),
+                })
+                .collect();
+            (id.clone(), DatasetInfo { id, columns })
+        })
+        .collect())
+}
+
+async fn open_store(config: &Config) -> Result<MetadataStore, Box<dyn std::error::Error>> {
+    Ok(MetadataStore::connect(&config.metadata_url()).await?)
+}
+
+async fn check(dir: &std::path::Path, config: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
+    let files = match read_policy_dir(dir) {
+        Ok(files) => files,
+        Err(errors) => return Err(report(&errors).into()),
+    };
+    let known = match config {
+        Some(path) => datasets(&open_store(&Config::load(Some(&path))?).await?).await?,
+        None => HashMap::new(),
+    };
+    let session = SessionContext::new().state();
+    let errors = check_files(
+        &files,
+        &|id| known.get(id).cloned(),
+        &PolicyFunctions::new(b"check"),
+        &session,
+    );
+    if !errors.is_empty() {
+        return Err(report(&errors).into());
+    }
+    println!(
+        "{}: {} grants, {} deny rules, {} automatic-approval conditions; all valid",
+        dir.display(),
+        files.grants.len(),
+        files.denies.len(),
+        files.permits.len()
+    );
+    Ok(())
+}
+
+fn report(errors: &[causeway_policies::FileError]) -> String {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    format!("the policy files are not valid:\n{}", lines.join("\n"))
+}
+
+async fn explain(
+    client: &str,
+    dataset: &str,
+    purpose: &str,
+    config: Option<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::load(config.as_deref())?;
+    let store = open_store(&config).await?;
+    let record = store
+        .client(client)
+        .await?
+        .ok_or_else(|| format!("client {client} does not exist"))?;
+    let mut principal = Principal::new(record.id, record.department);
+    principal.roles = record.roles;
+    principal.attributes = record.attributes;
+    let id: DatasetId = dataset.parse()?;
+    let info = datasets(&store)
+        .await?
+        .remove(&id)
+        .ok_or_else(|| format!("dataset {id} does not exist"))?;
+    let files = match &config.policies.dir {
+        Some(dir) => read_policy_dir(dir).map_err(|errors| report(&errors))?,
+        None => FilePolicies::default(),
+    };
+    let policies = PolicySet {
+        grants: store
+            .list_grants()
+            .await?
+            .into_iter()
+            .filter(|grant| grant.revoked_at.is_none())
+            .map(|grant| grant.grant)
+            .chain(files.grants.iter().map(|grant| grant.item.clone()))
+            .collect(),
+        denies: files.denies.iter().map(|deny| deny.item.clone()).collect(),
+    };
+    match authorize(&principal, purpose, &info, &policies, chrono::Utc::now()) {
+        Err(denied) => println!("{} may not read {id} for '{purpose}': {denied}", principal.id),
+        Ok(decision) => {
+            println!("{} reads {id} for '{purpose}' through:", principal.id);
+            for grant in &decision.grants {
+                let rows = grant.row_filter.as_deref().unwrap_or("every row");
+                println!("  grant {:<28} rows: {rows}", grant.id);
+            }
+            println!("{:<24} ACCESS", "COLUMN");
+            for column in &decision.columns {
+                let access = match &column.access {
+                    ColumnAccess::Denied { reason } => format!("denied: {reason}"),
+                    ColumnAccess::Visible { through } => through
+                        .iter()
+                        .map(|source| match &source.mask {
+                            None => format!("raw ({})", source.grant_id),
+                            Some(mask) => format!("{mask} ({})", source.grant_id),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", then "),
+                };
+                println!("{:<24} {access}", column.name);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,324 @@
+//! Policies as code: grants, deny rules and automatic-approval conditions in YAML files,
+//! read at start and on SIGHUP, checked with file and line.
+
+use std::path::Path;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Hub, causeway, json_of};
+
+const RESIDENTS_CSV: &str = "id_number,name,phone,town,grid_id\n\
+440605199001011234,Chen Wei,13800001111,Guicheng,GC-001\n\
+440605198502022345,Li Na,13900002222,Guicheng,GC-002\n";
+
+const SPEC: &str = r#"
+contract:
+  department: civil_affairs
+  name: residents
+  title: Residents
+  owner: { name: Desk, email: desk@example.gov }
+  fields:
+    - { name: id_number, type: string, classification: pii.national_id }
+    - { name: name, type: string, classification: pii.name }
+    - { name: phone, type: string, classification: pii.phone }
+    - { name: town, type: string, classification: public }
+    - { name: grid_id, type: string, classification: public }
+source: { kind: csv, path: residents.csv }
+"#;
+
+const POLICIES: &str = r#"
+grants:
+  - id: grid-workers-see-their-grid
+    subject: { department: civil_affairs, role: analyst }
+    dataset: civil_affairs.residents
+    row_filter: grid_id = principal.grid_id
+    unmasked: [name]
+    purposes: [grid-management]
+deny:
+  - id: phones-stay-home
+    datasets: civil_affairs.*
+    subject: { department: civil_affairs, role: analyst }
+    columns: [phone]
+    reason: phone numbers are not shared
+auto_approve:
+  - dataset: civil_affairs.residents
+    departments: [land_registry]
+    purposes: [parcel-check]
+    columns: [town]
+    max_days: 10
+"#;
+
+async fn hub_with(policies: &str) -> Hub {
+    let policies = policies.to_owned();
+    let hub = Hub::start_with(move |dir: &Path| {
+        std::fs::create_dir_all(dir.join("policies")).expect("dir");
+        std::fs::write(dir.join("policies/residents.yaml"), &policies).expect("policies");
+        std::fs::write(dir.join("residents.csv"), RESIDENTS_CSV).expect("csv");
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\ndata_dir = \"{}\"\n[policies]\ndir = \"policies\"\n",
+            dir.display()
+        )
+    })
+    .await;
+    hub.publish_ok(SPEC).await;
+    hub
+}
+
+async fn query(hub: &Hub, client: &reqwest::Client, sql: &str, purpose: &str) -> (StatusCode, Value) {
+    json_of(
+        client
+            .post(format!("{}/v1/query", hub.url))
+            .json(&json!({"sql": sql, "purpose": purpose}))
+            .send()
+            .await
+            .expect("query"),
+    )
+    .await
+}
+
+async fn grid_worker(hub: &Hub) -> reqwest::Client {
+    let secret = hub
+        .add_client(
+            "gw-1",
+            "civil_affairs",
+            &["analyst"],
+            json!({"grid_id": "GC-001"}),
+        )
+        .await;
+    hub.authorized(&hub.token("gw-1", &secret).await)
+}
+
+/// A file grant with a row filter and a deny rule apply; a deny rule beats a grant made
+/// over the API; file grants are listed and cannot be revoked over the API.
+#[tokio::test]
+async fn file_grants_and_deny_rules_apply() {
+    let hub = hub_with(POLICIES).await;
+    let worker = grid_worker(&hub).await;
+    let (status, body) = query(
+        &hub,
+        &worker,
+        "SELECT name, grid_id FROM civil_affairs.residents",
+        "grid-management",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"], json!([{"name": "Chen Wei", "grid_id": "GC-001"}]));
+
+    hub.grant(
+        json!({"subject": {"client": "gw-1"}, "dataset": "civil_affairs.residents",
+                     "unmasked": ["phone"], "purposes": ["grid-management"]}),
+    )
+    .await;
+    let (status, body) = query(
+        &hub,
+        &worker,
+        "SELECT phone FROM civil_affairs.residents",
+        "grid-management",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the deny rule wins: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("column phone of civil_affairs.residents")
+    );
+
+    let (_, grants) = hub.get("/v1/grants").await;
+    let file_grant = grants
+        .as_array()
+        .expect("grants")
+        .iter()
+        .find(|grant| grant["id"] == "grid-workers-see-their-grid")
+        .expect("file grant listed")
+        .clone();
+    assert_eq!(file_grant["origin"], "file");
+    assert!(
+        file_grant["created_by"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("residents.yaml:3")
+    );
+    let response = hub
+        .http
+        .delete(format!("{}/v1/grants/grid-workers-see-their-grid", hub.url))
+        .send()
+        .await
+        .expect("revoke");
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("residents.yaml:3"),
+        "{body}"
+    );
+}
+
+/// Conditions written in files are published in the catalog and approve at once.
+#[tokio::test]
+async fn file_conditions_approve_requests() {
+    let hub = hub_with(POLICIES).await;
+    let (_, catalog) = hub.get("/v1/catalog").await;
+    assert_eq!(
+        catalog["departments"][0]["datasets"][0]["access_conditions"]["auto_approve"][0]["purposes"],
+        json!(["parcel-check"])
+    );
+    let land = hub.client_as("land-analyst", "land_registry", &["analyst"]).await;
+    let (status, body) = json_of(
+        land.post(format!("{}/v1/access-requests", hub.url))
+            .json(
+                &json!({"dataset": "civil_affairs.residents", "columns": ["town"], "purpose": "parcel-check",
+                          "justification": "checking parcel towns", "days": 7}),
+            )
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (StatusCode::CREATED, json!("approved")),
+        "{body}"
+    );
+}
+
+/// SIGHUP reads the files again: a removed grant stops counting; a broken file leaves the
+/// policies in force as they were.
+#[tokio::test]
+async fn sighup_reloads_the_files() {
+    let hub = hub_with(POLICIES).await;
+    let worker = grid_worker(&hub).await;
+    let sql = "SELECT grid_id FROM civil_affairs.residents";
+    assert_eq!(
+        query(&hub, &worker, sql, "grid-management").await.0,
+        StatusCode::OK
+    );
+
+    let file = hub.dir().join("policies/residents.yaml");
+    std::fs::write(&file, "grants: [\n").expect("broken");
+    hangup(&hub);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        query(&hub, &worker, sql, "grid-management").await.0,
+        StatusCode::OK,
+        "a broken file changes nothing"
+    );
+    assert!(hub.log().contains("policy files not reloaded"), "{}", hub.log());
+
+    std::fs::write(&file, POLICIES.replace("grid-management", "something-else")).expect("edit");
+    hangup(&hub);
+    let mut status = StatusCode::OK;
+    for _ in 0..50 {
+        status = query(&hub, &worker, sql, "grid-management").await.0;
+        if status == StatusCode::FORBIDDEN {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        query(&hub, &worker, sql, "something-else").await.0,
+        StatusCode::OK
+    );
+}
+
+fn hangup(hub: &Hub) {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &hub.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+/// `causeway policy check` names the file and line of a problem; a hub refuses to start on
+/// files that do not fit its datasets; `causeway policy explain` tells a client's view.
+#[tokio::test]
+async fn policy_files_are_checked_and_explained() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("ok.yaml"), POLICIES).expect("write");
+    let path = dir.path().to_string_lossy().into_owned();
+    let output = causeway(&["policy", "check", &path]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("1 grants, 1 deny rules, 1 automatic-approval conditions")
+    );
+
+    std::fs::write(
+        dir.path().join("ok.yaml"),
+        POLICIES.replace("    purposes: [grid-management]\n", ""),
+    )
+    .expect("write");
+    let output = causeway(&["policy", "check", &path]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ok.yaml:") && stderr.contains("purposes"),
+        "{stderr}"
+    );
+
+    // Against a hub's datasets: a column it does not have.
+    let hub = hub_with(POLICIES).await;
+    let config = hub.dir().join("causeway.toml").to_string_lossy().into_owned();
+    std::fs::write(
+        dir.path().join("ok.yaml"),
+        POLICIES.replace("unmasked: [name]", "unmasked: [shoe_size]"),
+    )
+    .expect("write");
+    let output = causeway(&["policy", "check", &path, "--config", &config]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("ok.yaml:3: grant grid-workers-see-their-grid: 'shoe_size' is not a column"),
+        "{stderr}"
+    );
+
+    grid_worker(&hub).await;
+    let output = causeway(&[
+        "policy",
+        "explain",
+        "--client",
+        "gw-1",
+        "--dataset",
+        "civil_affairs.residents",
+        "--purpose",
+        "grid-management",
+        "--config",
+        &config,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let explained = String::from_utf8_lossy(&output.stdout);
+    assert!(explained.contains("grid_id = principal.grid_id"), "{explained}");
+    assert!(
+        explained.contains("phone") && explained.contains("denied: phone numbers are not shared"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("id_number") && explained.contains("partial (first 0, last 4)"),
+        "{explained}"
+    );
+    let output = causeway(&[
+        "policy",
+        "explain",
+        "--client",
+        "gw-1",
+        "--dataset",
+        "civil_affairs.residents",
+        "--purpose",
+        "fun",
+        "--config",
+        &config,
+    ]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("may not read"));
+}
