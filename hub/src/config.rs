@@ -226,7 +226,13 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         let mut config: Config = figment
-            .merge(Env::prefixed("CAUSEWAY_").split("__"))
+            // Only `CAUSEWAY_SECTION__SETTING` names settings; the CLI's own variables
+            // (CAUSEWAY_HUB, CAUSEWAY_TOKEN, ...) are not configuration.
+            .merge(
+                Env::prefixed("CAUSEWAY_")
+                    .filter(|key| key.as_str().contains("__"))
+                    .split("__"),
+            )
             .extract()
             .map_err(|error| ConfigError(error.to_string()))?;
         let base = path
@@ -352,6 +358,7 @@ mod tests {
             )?;
             jail.set_env("CAUSEWAY_SERVER__LISTEN", "0.0.0.0:9100");
             jail.set_env("CAUSEWAY_LIMITS__QUERY_MEMORY_MB", "64");
+            jail.set_env("CAUSEWAY_TOKEN", "not a setting");
             let path = jail.directory().join("hub.toml");
             let config = Config::load(Some(&path)).unwrap();
             assert_eq!(config.server.listen.to_string(), "0.0.0.0:9100");

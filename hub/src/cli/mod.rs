@@ -1,6 +1,7 @@
 //! The command line: `causeway serve`, `causeway demo`, and the client commands that talk
 //! to a running hub over HTTP. One file per command.
 
+mod access;
 mod admin;
 mod certs;
 mod client;
@@ -58,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::KeysCommand,
     },
+    /// Ask for access, decide requests, see what you may read (on a running hub).
+    Access {
+        #[command(subcommand)]
+        command: access::AccessCommand,
+    },
     /// Check policy files, or explain what a client would see.
     Policy {
         #[command(subcommand)]
@@ -99,6 +105,7 @@ pub async fn run() -> ExitCode {
         Command::Keys { command } => admin::keys(command),
         Command::Certs { command } => certs::run(command),
         Command::Policy { command } => policy::run(command).await,
+        Command::Access { command } => access::run(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

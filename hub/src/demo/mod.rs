@@ -10,8 +10,9 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use causeway_policies::{AttributeValue, Principal, Role};
+use causeway_policies::{AttributeValue, DatasetId, Principal, Role};
 
+use crate::access::requests::RequestTerms;
 use crate::config::Config;
 use crate::identity::{ClientSpec, Identity};
 use crate::registry::DatasetSpec;
@@ -68,6 +69,9 @@ const FILE_SPECS: [(&str, &str); 4] = [
         include_str!("../../../deploy/demo/datasets/enterprises.yaml"),
     ),
 ];
+
+/// The demo's grants, deny rules and automatic-approval conditions.
+const POLICIES: &str = include_str!("../../../deploy/demo/policies/demo.yaml");
 
 const DATABASE_SPECS: [(&str, &str); 2] = [
     (
@@ -127,6 +131,12 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
 
     let config_path = dir.join("causeway.toml");
     write(&config_path, &demo_config(&args))?;
+    let policies_dir = dir.join("policies");
+    std::fs::create_dir_all(&policies_dir).map_err(|source| DemoError::Write {
+        path: policies_dir.display().to_string(),
+        source,
+    })?;
+    write(&policies_dir.join("demo.yaml"), POLICIES)?;
     let specs_dir = dir.join("datasets");
     std::fs::create_dir_all(&specs_dir).map_err(|source| DemoError::Write {
         path: specs_dir.display().to_string(),
@@ -167,6 +177,18 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         published.push(table);
     }
     progress.finish_and_clear();
+    // The policy files were read before the datasets existed; check them against them now.
+    let session = hub.engine.session();
+    hub.access
+        .load_files(&policies_dir, &|id| hub.engine.dataset(id), &session)
+        .await
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
 
     println!(
         "Generated {} residents, {} parcels, {} enrolments and {} enterprises in {}",
@@ -197,7 +219,8 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let identity = hub.identity(&listener)?;
     let url = hub.config.public_url(listener.local_addr()?);
     let (clients, token, minutes) = demo_clients(&identity).await?;
-    print_instructions(&url, &clients, &token, minutes);
+    let request = pending_request(&hub).await?;
+    print_instructions(&url, &config_path, &clients, &token, minutes, &request);
     hub.serve(listener, identity).await?;
     Ok(())
 }
@@ -209,85 +232,170 @@ struct DemoClient {
     secret: String,
 }
 
-/// The demo's clients: an admin, a land registry publisher and a civil affairs analyst of
-/// Guicheng town; and a token for the analyst, with its lifetime in minutes.
+/// The purpose the demo question is asked for.
+const DEMO_PURPOSE: &str = "housing-subsidy-review";
+
+/// The demo's clients, and a token for the first, the housing subsidy reviewer, with its
+/// lifetime in minutes.
 async fn demo_clients(
     identity: &Identity,
 ) -> Result<(Vec<DemoClient>, String, u64), Box<dyn std::error::Error>> {
     let issuer = identity.issuer().ok_or("the demo needs the built-in issuer")?;
-    let mut clients = Vec::new();
-    let mut token = None;
-    for (id, department, roles, town, about) in [
+    let everything = vec![Role::Admin, Role::Publisher, Role::Analyst, Role::SecurityOfficer];
+    let clients: [(&str, &str, Vec<Role>, &[(&str, &str)], &str); 6] = [
         (
             "demo-analyst",
             "civil_affairs",
             vec![Role::Analyst],
-            Some("Guicheng"),
-            "analyst, civil affairs, Guicheng",
+            &[("town", "Guicheng")],
+            "housing subsidy reviewer, civil affairs",
+        ),
+        (
+            "demo-grid-worker",
+            "civil_affairs",
+            vec![Role::Analyst],
+            &[("grid_id", "GC-001")],
+            "grid worker of grid GC-001",
+        ),
+        (
+            "demo-planner",
+            "urban_planning",
+            vec![Role::Analyst],
+            &[],
+            "urban planner (pseudonymous joins)",
         ),
         (
             "demo-land-publisher",
             "land_registry",
             vec![Role::Publisher],
-            None,
+            &[],
             "publisher, land registry",
         ),
         (
-            "demo-admin",
-            "local",
-            vec![Role::Admin, Role::Publisher, Role::Analyst, Role::SecurityOfficer],
-            None,
-            "every role",
+            "demo-officer",
+            "security",
+            vec![Role::SecurityOfficer],
+            &[],
+            "security officer",
         ),
-    ] {
+        ("demo-admin", "local", everything, &[], "admin"),
+    ];
+    let mut created = Vec::new();
+    let mut token = None;
+    for (id, department, roles, attributes, about) in clients {
         let (record, secret) = identity
             .clients
             .create(ClientSpec {
                 id: id.to_owned(),
                 department: department.to_owned(),
                 roles: roles.into_iter().collect(),
-                attributes: town
-                    .map(|town| ("town".to_owned(), AttributeValue::One(town.to_owned())))
-                    .into_iter()
+                attributes: attributes
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), AttributeValue::One((*value).to_owned())))
                     .collect(),
             })
             .await?;
         if token.is_none() {
             token = Some(issuer.issue(&record)?);
         }
-        clients.push(DemoClient { id, about, secret });
+        created.push(DemoClient { id, about, secret });
     }
     let token = token.ok_or("no demo token")?;
-    Ok((clients, token.token, token.expires_in / 60))
+    Ok((created, token.token, token.expires_in / 60))
 }
 
-fn print_instructions(url: &str, clients: &[DemoClient], token: &str, minutes: u64) {
-    let body = serde_json::json!({ "sql": DEMO_QUESTION, "purpose": "demo" }).to_string();
+/// A request of the planner for social insurance data, waiting for its owner's and a
+/// security officer's decisions.
+async fn pending_request(hub: &Hub) -> Result<String, Box<dyn std::error::Error>> {
+    let planner = Principal::new("demo-planner", "urban_planning").with_role(Role::Analyst);
+    let id = DatasetId::new("social_security", "enrolments");
+    let dataset = hub
+        .engine
+        .dataset(&id)
+        .ok_or("the enrolments are not published")?;
+    let published = hub.registry.get(&id.department, &id.name).await?.record.access;
+    let conditions = hub.access.conditions(&id, published);
+    let terms = RequestTerms {
+        columns: vec!["scheme".into(), "monthly_contribution".into(), "status".into()],
+        purpose: "urban-planning".into(),
+        justification: "pension coverage by town for the 2027 district plan".into(),
+        days: 60,
+    };
+    let request = hub
+        .access
+        .request(&planner, &dataset, &conditions, terms, &hub.engine.session())
+        .await?;
+    Ok(request.id)
+}
+
+fn print_instructions(
+    url: &str,
+    config: &Path,
+    clients: &[DemoClient],
+    token: &str,
+    minutes: u64,
+    request: &str,
+) {
+    let body = serde_json::json!({ "sql": DEMO_QUESTION, "purpose": DEMO_PURPOSE }).to_string();
     let causeway = std::env::current_exe()
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| "causeway".to_owned());
     let list: Vec<String> = clients
         .iter()
-        .map(|client| format!("  {:<22} {:<36} {}", client.id, client.about, client.secret))
+        .map(|client| format!("  {:<20} {:<40} {}", client.id, client.about, client.secret))
         .collect();
-    let analyst = &clients[0];
+    let secret = |id: &str| {
+        clients
+            .iter()
+            .find(|client| client.id == id)
+            .map(|client| client.secret.clone())
+            .unwrap_or_default()
+    };
+    let login = |id: &str| {
+        format!(
+            "CAUSEWAY_CLIENT_SECRET={} {causeway} login --hub {url} --client-id {id}",
+            secret(id)
+        )
+    };
+    let planner_join = "SELECT r.town, count(DISTINCT r.id_number) AS owners, sum(p.area_m2) AS area_m2 \
+FROM civil_affairs.residents r JOIN land_registry.parcels p ON p.owner_id_number = r.id_number \
+GROUP BY r.town ORDER BY r.town";
     println!(
         "\nCauseway is serving at {url}\n\n\
          Its OAuth2 clients (the secrets are shown only now):\n{}\n\n\
-         Sign in as the analyst with the CLI:\n\n  \
-         CAUSEWAY_CLIENT_SECRET={} {causeway} login --hub {url} --client-id {}\n\n\
-         and ask which residents of Guicheng own more than two parcels:\n\n  \
-         {causeway} query --hub {url} --purpose demo {}\n\n\
-         or with curl, using this token of the analyst (valid {minutes} minutes; more from {url}/oauth/token):\n\n  \
+         Sign in as the housing subsidy reviewer and ask which residents of Guicheng own more than two parcels:\n\n  \
+         {}\n  \
+         {causeway} query --hub {url} --purpose {DEMO_PURPOSE} {}\n\n\
+         or with curl, using this token of the reviewer (valid {minutes} minutes; more from {url}/oauth/token):\n\n  \
          export TOKEN={token}\n  \
          curl -s {url}/v1/query -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d {}\n\n\
-         The catalog: curl -s -H \"Authorization: Bearer $TOKEN\" {url}/v1/catalog    The API: {url}/v1/openapi.json\n\
-         Stop with Ctrl-C.",
+         The policies at work (in {}):\n\n  \
+         The grid worker sees the residents of grid GC-001 only:\n  \
+         {}\n  \
+         {causeway} query --hub {url} --purpose grid-management 'SELECT grid_id, count(*) AS residents FROM civil_affairs.residents GROUP BY grid_id'\n\n  \
+         The urban planner joins residents and parcels on a pseudonym of the ID number, never seeing it:\n  \
+         {}\n  \
+         {causeway} query --hub {url} --purpose urban-planning {}\n\n  \
+         The planner's request {request} for social insurance data waits for the owner's and a security officer's decisions:\n  \
+         {}\n  \
+         {causeway} access requests --hub {url}\n  \
+         {causeway} access decide {request} --hub {url}\n\n  \
+         What a client may see, and why:\n  \
+         {causeway} policy explain --config {} --client demo-planner --dataset civil_affairs.residents --purpose urban-planning\n\n\
+         The catalog: {url}/v1/catalog    The API: {url}/v1/openapi.json    Stop with Ctrl-C.",
         list.join("\n"),
-        analyst.secret,
-        analyst.id,
+        login("demo-analyst"),
         shell_quote(DEMO_QUESTION),
-        shell_quote(&body)
+        shell_quote(&body),
+        config
+            .parent()
+            .map(|dir| dir.join("policies").display().to_string())
+            .unwrap_or_default(),
+        login("demo-grid-worker"),
+        login("demo-planner"),
+        shell_quote(planner_join),
+        login("demo-officer"),
+        config.display(),
     );
 }
 
@@ -298,7 +406,7 @@ fn shell_quote(text: &str) -> String {
 
 fn demo_config(args: &DemoArgs) -> String {
     let mut config = format!(
-        "# Written by `causeway demo`.\n[server]\nlisten = \"{}\"\n\n[storage]\ndata_dir = \".\"\n",
+        "# Written by `causeway demo`.\n[server]\nlisten = \"{}\"\n\n[storage]\ndata_dir = \".\"\n\n[policies]\ndir = \"policies\"\n",
         args.listen
     );
     if args.with_databases {
