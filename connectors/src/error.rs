@@ -51,3 +51,15 @@ fn join(mismatches: &[SchemaMismatch]) -> String {
 }
 
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+/// A source failed while rows were being read (a database error, a value that does not fit
+/// the contract): the hub's side of the exchange, not the query's.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SourceReadError(pub String);
+
+impl SourceReadError {
+    pub fn into_datafusion(message: impl Into<String>) -> datafusion::error::DataFusionError {
+        datafusion::error::DataFusionError::External(Box::new(Self(message.into())))
+    }
+}

@@ -20,7 +20,7 @@ mod source;
 mod sql;
 mod sqlite;
 
-pub use error::{ConnectorError, Result};
+pub use error::{ConnectorError, Result, SourceReadError};
 pub use published::PublishedTable;
 pub use pushdown::SqlDialect;
 pub use settings::{ConnectionSettings, ConnectorSettings, DatabaseKind};

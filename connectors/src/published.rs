@@ -16,7 +16,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 
-use crate::error::{ConnectorError, Result};
+use crate::error::{ConnectorError, Result, SourceReadError};
 use crate::pushdown::{SqlDialect, classify};
 
 pub struct PublishedTable {
@@ -198,11 +198,19 @@ impl ExecutionPlan for GuardedScanExec {
         }
     }
 
+    /// The rows of the scan; its errors are the source's.
     fn execute(
         &self,
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DataFusionResult<SendableRecordBatchStream> {
-        self.scan.execute(partition, context)
+        use futures::StreamExt;
+        let stream = self.scan.execute(partition, context)?;
+        let schema = stream.schema();
+        let rows = stream
+            .map(|batch| batch.map_err(|error| SourceReadError::into_datafusion(error.strip_backtrace())));
+        Ok(Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, rows),
+        ))
     }
 }

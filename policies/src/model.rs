@@ -113,7 +113,8 @@ pub enum Mask {
     YearOnly,
     /// Numbers replaced by the lower bound of their band of `width`.
     Bucket { width: f64 },
-    /// Text cut before the first `before` (an address down to its town).
+    /// Text cut before the first `before` (an address down to its town); NULL when the
+    /// text has no `before`.
     Prefix { before: String },
     /// A SQL expression over the column (and the dataset's other columns).
     Sql { expression: String },

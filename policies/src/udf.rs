@@ -54,11 +54,6 @@ impl PolicyFunctions {
             Expr::Literal(ScalarValue::try_from(data_type)?, None),
         ]))
     }
-
-    /// Both functions, to register with a session so plans that name them can run.
-    pub fn all(&self) -> [Arc<ScalarUDF>; 2] {
-        [Arc::clone(&self.pseudonym), Arc::clone(&self.denied)]
-    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]

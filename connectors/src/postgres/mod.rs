@@ -243,7 +243,7 @@ fn decode_bytea(text: &str) -> Option<Vec<u8>> {
 }
 
 fn postgres_error(error: impl std::fmt::Display) -> DataFusionError {
-    DataFusionError::Execution(format!("PostgreSQL: {error}"))
+    crate::error::SourceReadError::into_datafusion(format!("PostgreSQL: {error}"))
 }
 
 #[cfg(test)]

@@ -88,16 +88,15 @@ impl BatchBuilder {
         self.rows
     }
 
-    /// Appends one row, given as one cell per column of the schema.
+    /// Appends one row, given as one cell per column of the schema; cells beyond the
+    /// schema's columns are not read (a scan of no column still selects one).
     pub(crate) fn append_row<'a>(
         &mut self,
         cells: impl IntoIterator<Item = Cell<'a>>,
     ) -> DataFusionResult<()> {
         let mut count = 0;
-        for (index, cell) in cells.into_iter().enumerate() {
-            let column = self.columns.get_mut(index).ok_or_else(|| {
-                DataFusionError::Internal("a row has more cells than the schema has columns".into())
-            })?;
+        for (index, cell) in cells.into_iter().take(self.columns.len()).enumerate() {
+            let column = &mut self.columns[index];
             column.append(cell).map_err(|problem| {
                 let field = self.schema.field(index);
                 DataFusionError::Execution(format!(

@@ -71,10 +71,16 @@ impl SqlTable {
         limit: Option<usize>,
     ) -> DataFusionResult<String> {
         let source = LogicalTableSource::new(Arc::clone(&self.schema));
+        // A scan of no column (to count rows) still selects one, to make valid SQL; the
+        // reader does not read it.
+        let projection = match projection {
+            Some(columns) if columns.is_empty() && !self.schema.fields().is_empty() => Some(vec![0]),
+            other => other.cloned(),
+        };
         let plan = LogicalPlanBuilder::scan_with_filters(
             self.table.clone(),
             Arc::new(source),
-            projection.cloned(),
+            projection,
             filters.to_vec(),
         )?
         .limit(0, limit)?

@@ -305,7 +305,7 @@ pub(crate) async fn estimate_rows(database: Arc<SqliteDatabase>, table: &str) ->
 }
 
 fn sqlite_error(error: impl std::fmt::Display) -> DataFusionError {
-    DataFusionError::Execution(format!("SQLite: {error}"))
+    crate::error::SourceReadError::into_datafusion(format!("SQLite: {error}"))
 }
 
 #[cfg(test)]

@@ -105,7 +105,7 @@ impl From<QueryError> for ApiError {
             QueryError::NotReadOnly(_) => (StatusCode::BAD_REQUEST, "not_read_only"),
             QueryError::UnknownTable(_) => (StatusCode::BAD_REQUEST, "unknown_table"),
             QueryError::Plan(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
-            QueryError::ExplainAnalyze => (StatusCode::FORBIDDEN, "explain_analyze_not_allowed"),
+            QueryError::ExplainAnalyze => (StatusCode::FORBIDDEN, "explain_not_allowed"),
             QueryError::AccessDenied(_) => (StatusCode::FORBIDDEN, "access_denied"),
             QueryError::ColumnsNotGranted { .. } => (StatusCode::FORBIDDEN, "column_not_granted"),
             QueryError::Policy(_) => (StatusCode::FORBIDDEN, "grant_unusable"),

@@ -235,61 +235,77 @@ struct DemoClient {
 /// The purpose the demo question is asked for.
 const DEMO_PURPOSE: &str = "housing-subsidy-review";
 
+/// Who a demo client is.
+struct ClientOfDemo {
+    id: &'static str,
+    department: &'static str,
+    roles: &'static [Role],
+    attributes: &'static [(&'static str, &'static str)],
+    about: &'static str,
+}
+
+const DEMO_CLIENTS: [ClientOfDemo; 6] = [
+    ClientOfDemo {
+        id: "demo-analyst",
+        department: "civil_affairs",
+        roles: &[Role::Analyst],
+        attributes: &[("town", "Guicheng")],
+        about: "housing subsidy reviewer, civil affairs",
+    },
+    ClientOfDemo {
+        id: "demo-grid-worker",
+        department: "civil_affairs",
+        roles: &[Role::Analyst],
+        attributes: &[("grid_id", "GC-001")],
+        about: "grid worker of grid GC-001",
+    },
+    ClientOfDemo {
+        id: "demo-planner",
+        department: "urban_planning",
+        roles: &[Role::Analyst],
+        attributes: &[],
+        about: "urban planner (pseudonymous joins)",
+    },
+    ClientOfDemo {
+        id: "demo-land-publisher",
+        department: "land_registry",
+        roles: &[Role::Publisher],
+        attributes: &[],
+        about: "publisher, land registry",
+    },
+    ClientOfDemo {
+        id: "demo-officer",
+        department: "security",
+        roles: &[Role::SecurityOfficer],
+        attributes: &[],
+        about: "security officer",
+    },
+    ClientOfDemo {
+        id: "demo-admin",
+        department: "local",
+        roles: &[Role::Admin, Role::Publisher, Role::Analyst, Role::SecurityOfficer],
+        attributes: &[],
+        about: "admin",
+    },
+];
+
 /// The demo's clients, and a token for the first, the housing subsidy reviewer, with its
 /// lifetime in minutes.
 async fn demo_clients(
     identity: &Identity,
 ) -> Result<(Vec<DemoClient>, String, u64), Box<dyn std::error::Error>> {
     let issuer = identity.issuer().ok_or("the demo needs the built-in issuer")?;
-    let everything = vec![Role::Admin, Role::Publisher, Role::Analyst, Role::SecurityOfficer];
-    let clients: [(&str, &str, Vec<Role>, &[(&str, &str)], &str); 6] = [
-        (
-            "demo-analyst",
-            "civil_affairs",
-            vec![Role::Analyst],
-            &[("town", "Guicheng")],
-            "housing subsidy reviewer, civil affairs",
-        ),
-        (
-            "demo-grid-worker",
-            "civil_affairs",
-            vec![Role::Analyst],
-            &[("grid_id", "GC-001")],
-            "grid worker of grid GC-001",
-        ),
-        (
-            "demo-planner",
-            "urban_planning",
-            vec![Role::Analyst],
-            &[],
-            "urban planner (pseudonymous joins)",
-        ),
-        (
-            "demo-land-publisher",
-            "land_registry",
-            vec![Role::Publisher],
-            &[],
-            "publisher, land registry",
-        ),
-        (
-            "demo-officer",
-            "security",
-            vec![Role::SecurityOfficer],
-            &[],
-            "security officer",
-        ),
-        ("demo-admin", "local", everything, &[], "admin"),
-    ];
     let mut created = Vec::new();
     let mut token = None;
-    for (id, department, roles, attributes, about) in clients {
+    for client in &DEMO_CLIENTS {
         let (record, secret) = identity
             .clients
             .create(ClientSpec {
-                id: id.to_owned(),
-                department: department.to_owned(),
-                roles: roles.into_iter().collect(),
-                attributes: attributes
+                id: client.id.to_owned(),
+                department: client.department.to_owned(),
+                roles: client.roles.iter().copied().collect(),
+                attributes: client
+                    .attributes
                     .iter()
                     .map(|(name, value)| ((*name).to_owned(), AttributeValue::One((*value).to_owned())))
                     .collect(),
@@ -298,7 +314,11 @@ async fn demo_clients(
         if token.is_none() {
             token = Some(issuer.issue(&record)?);
         }
-        created.push(DemoClient { id, about, secret });
+        created.push(DemoClient {
+            id: client.id,
+            about: client.about,
+            secret,
+        });
     }
     let token = token.ok_or("no demo token")?;
     Ok((created, token.token, token.expires_in / 60))

@@ -11,10 +11,12 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use causeway_connectors::SourceReadError;
 use causeway_policies::{
     AccessDenied, DatasetId, DatasetInfo, Decision, PolicyError, Principal, denied_columns,
 };
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProviderList, MemorySchemaProvider, SchemaProvider,
@@ -61,7 +63,9 @@ pub enum QueryError {
     UnknownTable(String),
     #[error("{0}")]
     Plan(String),
-    #[error("EXPLAIN ANALYZE is not available: it reports rows the grants do not show; use EXPLAIN")]
+    #[error(
+        "EXPLAIN ANALYZE and EXPLAIN VERBOSE are not available: they report counts and statistics of rows the grants do not show; use EXPLAIN"
+    )]
     ExplainAnalyze,
     #[error("{0}")]
     AccessDenied(String),
@@ -121,10 +125,9 @@ impl QueryEngine {
         // Parquet strings are read as plain Utf8, not Utf8View: results then carry the
         // contract's types, which every Arrow client can read.
         config.options_mut().execution.parquet.schema_force_view_types = false;
+        // The policy functions are not registered: the rewrite puts them into plans itself,
+        // and a query naming them would compute pseudonyms of values of its choosing.
         let context = SessionContext::new_with_config(config);
-        for function in access.functions().all() {
-            context.register_udf(function.as_ref().clone());
-        }
         Self {
             context,
             permits: Arc::new(Semaphore::new(limits.max_concurrent_queries.max(1))),
@@ -350,6 +353,24 @@ fn classify_execution(error: DataFusionError, memory_mb: u64) -> QueryError {
         }
     }
     match error.find_root() {
+        DataFusionError::External(inner) if inner.downcast_ref::<SourceReadError>().is_some() => {
+            QueryError::Execution(without_values(&inner.to_string()))
+        }
+        DataFusionError::External(inner) => QueryError::Evaluation(without_values(&inner.to_string())),
+        DataFusionError::ArrowError(arrow, _)
+            if matches!(
+                arrow.as_ref(),
+                ArrowError::CsvError(_)
+                    | ArrowError::JsonError(_)
+                    | ArrowError::ParquetError(_)
+                    | ArrowError::IoError(..)
+            ) =>
+        {
+            QueryError::Execution(without_values(&error.find_root().to_string()))
+        }
+        DataFusionError::ParquetError(_) | DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => {
+            QueryError::Execution(without_values(&error.find_root().to_string()))
+        }
         DataFusionError::ResourcesExhausted(_) => QueryError::MemoryLimit(memory_mb),
         DataFusionError::SQL(..) => QueryError::Syntax(error.strip_backtrace()),
         DataFusionError::Plan(message)
@@ -361,7 +382,9 @@ fn classify_execution(error: DataFusionError, memory_mb: u64) -> QueryError {
         DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_) => {
             QueryError::Plan(error.find_root().to_string())
         }
-        DataFusionError::ArrowError(..) => {
+        // What remains failed while evaluating the query's own expressions (a bad regular
+        // expression, a division by zero): the caller's to fix.
+        DataFusionError::ArrowError(..) | DataFusionError::Execution(_) => {
             QueryError::Evaluation(without_values(&error.find_root().to_string()))
         }
         _ => QueryError::Execution(without_values(&error.strip_backtrace())),

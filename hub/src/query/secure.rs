@@ -13,10 +13,9 @@ use causeway_policies::{
 use chrono::{DateTime, Utc};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::common::TableReference;
-use datafusion::datasource::{ViewTable, provider_as_source};
+use datafusion::datasource::ViewTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::session_state::SessionState;
-use datafusion::logical_expr::LogicalPlanBuilder;
 
 /// What every table lookup of one query shares.
 pub struct QueryPolicy {
@@ -106,18 +105,13 @@ impl SchemaProvider for SecureSchema {
             policy.now,
         )
         .map_err(|denied| DataFusionError::External(Box::new(denied)))?;
-        let scan = LogicalPlanBuilder::scan(
-            TableReference::partial(self.department.as_str(), name),
-            provider_as_source(table),
-            None,
-        )?
-        .build()?;
+        let reference = TableReference::partial(self.department.as_str(), name);
         let context = RewriteContext {
             principal: &policy.principal,
             functions: &policy.functions,
             session: &policy.session,
         };
-        let view = secure_view(scan, dataset, &decision, &context)
+        let view = secure_view(table, reference, dataset, &decision, &context)
             .map_err(|error| DataFusionError::External(Box::new(error)))?;
         if let Ok(mut decisions) = policy.decisions.lock() {
             decisions.push(decision);

@@ -19,9 +19,12 @@ pub fn parse_read_query(sql: &str) -> Result<DFStatement, QueryError> {
     let statement = statements.pop_front().ok_or(QueryError::NotOneStatement(0))?;
     match &statement {
         DFStatement::Statement(inner) if matches!(inner.as_ref(), Statement::Query(_)) => Ok(statement),
-        // EXPLAIN ANALYZE runs the query and reports how many rows each step read, the rows
-        // the grants hide included: only the plan may be explained.
-        DFStatement::Explain(explain) if explain.options.analyze => Err(QueryError::ExplainAnalyze),
+        // EXPLAIN ANALYZE runs the query and reports how many rows each step read, and
+        // EXPLAIN VERBOSE prints the sources' statistics (row counts, each column's minimum
+        // and maximum), the rows the grants hide included: only the plan may be explained.
+        DFStatement::Explain(explain) if explain.options.analyze || explain.options.verbose => {
+            Err(QueryError::ExplainAnalyze)
+        }
         DFStatement::Explain(explain) if is_query(&explain.statement) => Ok(statement),
         other => Err(QueryError::NotReadOnly(kind(other))),
     }
@@ -94,7 +97,11 @@ mod tests {
             parse_read_query("EXPLAIN ANALYZE SELECT 1"),
             Err(QueryError::ExplainAnalyze)
         ));
-        assert!(parse_read_query("EXPLAIN VERBOSE SELECT 1").is_ok());
+        assert!(matches!(
+            parse_read_query("EXPLAIN VERBOSE SELECT 1"),
+            Err(QueryError::ExplainAnalyze)
+        ));
+        assert!(parse_read_query("EXPLAIN FORMAT TREE SELECT 1").is_ok());
     }
 
     #[test]

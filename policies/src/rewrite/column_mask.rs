@@ -3,7 +3,9 @@
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::execution::session_state::SessionState;
-use datafusion::functions::expr_fn::{character_length, concat, date_trunc, floor, left, right, split_part};
+use datafusion::functions::expr_fn::{
+    character_length, concat, date_trunc, floor, left, right, split_part, strpos,
+};
 use datafusion::logical_expr::{Expr, ExprSchemable, cast, lit, when};
 
 use crate::model::Mask;
@@ -65,7 +67,14 @@ pub fn mask_expr(
             if before.is_empty() {
                 return Err("the prefix mask needs a non-empty 'before'".into());
             }
-            split_part(as_text(column, data_type), lit(before.clone()), lit(1i64))
+            // No delimiter, no way to tell the town from the rest: nothing is shown.
+            let text = as_text(column, data_type);
+            when(
+                strpos(text.clone(), lit(before.clone())).gt(lit(0i64)),
+                split_part(text, lit(before.clone()), lit(1i64)),
+            )
+            .otherwise(Expr::Literal(ScalarValue::Utf8(None), None))
+            .map_err(|error| error.strip_backtrace())?
         }
         Mask::Sql { expression } => {
             let expr = session

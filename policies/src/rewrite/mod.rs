@@ -6,9 +6,14 @@
 
 mod column_mask;
 mod grant_check;
+mod row_barrier;
 pub mod row_filter;
 
+use std::sync::Arc;
+
+use datafusion::catalog::TableProvider;
 use datafusion::common::{Column, DFSchema, TableReference};
+use datafusion::datasource::provider_as_source;
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 
@@ -20,6 +25,7 @@ use crate::udf::PolicyFunctions;
 use grant_check::Branch;
 
 pub use column_mask::mask_expr;
+pub use row_barrier::{RowBarrier, RowBarrierExec};
 
 /// What the rewrite needs besides the decision.
 pub struct RewriteContext<'a> {
@@ -29,15 +35,18 @@ pub struct RewriteContext<'a> {
     pub session: &'a SessionState,
 }
 
-/// Wraps `scan` (a scan of the dataset's published table, every column) in the rows and
-/// columns `decision` allows.
+/// A view of `table` (the dataset's published table, known to queries as `reference`)
+/// holding exactly the rows and columns `decision` allows.
 pub fn secure_view(
-    scan: LogicalPlan,
+    table: Arc<dyn TableProvider>,
+    reference: TableReference,
     dataset: &DatasetInfo,
     decision: &Decision,
     context: &RewriteContext<'_>,
 ) -> Result<LogicalPlan, PolicyError> {
-    let schema = scan.schema().clone();
+    // Row filters name the table's columns without qualifier: they are evaluated inside
+    // the scan, and the projection above resolves them against the scan.
+    let schema = DFSchema::try_from(table.schema())?;
     let conditions =
         decision
             .grants
@@ -94,11 +103,16 @@ pub fn secure_view(
         };
         columns.push(value.alias(&column.name));
     }
-    let mut builder = LogicalPlanBuilder::from(scan);
-    if !grant_check::is_true(&rows) {
-        builder = builder.filter(rows)?;
-    }
-    Ok(builder.project(columns)?.build()?)
+    let source: Arc<dyn TableProvider> = if grant_check::is_true(&rows) {
+        table
+    } else {
+        Arc::new(RowBarrier::new(table, rows))
+    };
+    Ok(
+        LogicalPlanBuilder::scan(reference, provider_as_source(source), None)?
+            .project(columns)?
+            .build()?,
+    )
 }
 
 fn column_of(schema: &DFSchema, name: &str) -> Result<Expr, PolicyError> {
