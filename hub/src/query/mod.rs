@@ -35,7 +35,7 @@ use tokio::time::Instant;
 
 use crate::access::Access;
 use crate::config::LimitsConfig;
-use secure::{QueryPolicy, SecureCatalog};
+use secure::{QueryPolicy, SecureCatalog, closed_dataset_read};
 
 pub use statement::parse_read_query;
 
@@ -57,7 +57,7 @@ pub enum QueryError {
     Syntax(String),
     #[error("send exactly one statement, not {0}")]
     NotOneStatement(usize),
-    #[error("only read queries (SELECT, WITH, VALUES, EXPLAIN) may run here, not {0}")]
+    #[error("only read queries (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE) may run here, not {0}")]
     NotReadOnly(String),
     #[error("{0}")]
     UnknownTable(String),
@@ -121,7 +121,7 @@ impl QueryEngine {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, "public")
             .with_create_default_catalog_and_schema(true)
-            .with_information_schema(false);
+            .with_information_schema(true);
         // Parquet strings are read as plain Utf8, not Utf8View: results then carry the
         // contract's types, which every Arrow client can read.
         config.options_mut().execution.parquet.schema_force_view_types = false;
@@ -250,6 +250,9 @@ impl QueryEngine {
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|error| QueryError::NotReadOnly(error.strip_backtrace()))?;
+        if let Some(denied) = closed_dataset_read(&plan) {
+            return Err(QueryError::AccessDenied(denied.to_string()));
+        }
         let optimized = state.optimize(&plan).map_err(|error| self.classify(error))?;
         // A column the caller may not read is a stand-in in the plan; if the optimised plan
         // still needs one, the query reads it.

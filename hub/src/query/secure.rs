@@ -7,15 +7,19 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use causeway_policies::{
-    DatasetId, DatasetInfo, Decision, PolicyFunctions, PolicySet, Principal, RewriteContext, authorize,
-    secure_view,
+    AccessDenied, DatasetId, DatasetInfo, Decision, PolicyFunctions, PolicySet, Principal, RewriteContext,
+    authorize, secure_view,
 };
 use chrono::{DateTime, Utc};
-use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::common::TableReference;
-use datafusion::datasource::ViewTable;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::{ViewTable, source_as_provider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::{Expr, LogicalPlan, TableType};
+use datafusion::physical_plan::ExecutionPlan;
 
 /// What every table lookup of one query shares.
 pub struct QueryPolicy {
@@ -97,14 +101,17 @@ impl SchemaProvider for SecureSchema {
             .datasets
             .get(&id)
             .ok_or_else(|| DataFusionError::Plan(format!("table '{id}' not found")))?;
-        let decision = authorize(
+        let decision = match authorize(
             &policy.principal,
             &policy.purpose,
             dataset,
             &policy.policies,
             policy.now,
-        )
-        .map_err(|denied| DataFusionError::External(Box::new(denied)))?;
+        ) {
+            Ok(decision) => decision,
+            // The dataset stays in the catalog, its columns listed, but reading it fails.
+            Err(denied) => return Ok(Some(Arc::new(ClosedTable::new(table.schema(), denied)))),
+        };
         let reference = TableReference::partial(self.department.as_str(), name);
         let context = RewriteContext {
             principal: &policy.principal,
@@ -122,4 +129,57 @@ impl SchemaProvider for SecureSchema {
     fn table_exist(&self, name: &str) -> bool {
         self.base.table_exist(name)
     }
+}
+
+/// A dataset the caller may not read: its columns are listed (the catalog is open to every
+/// caller), but a plan that reads it is refused (see [`closed_dataset_read`]).
+#[derive(Debug)]
+struct ClosedTable {
+    schema: SchemaRef,
+    denied: AccessDenied,
+}
+
+impl ClosedTable {
+    fn new(schema: SchemaRef, denied: AccessDenied) -> Self {
+        Self { schema, denied }
+    }
+}
+
+#[async_trait]
+impl TableProvider for ClosedTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Err(DataFusionError::External(Box::new(self.denied.clone())))
+    }
+}
+
+/// Why the plan may not run, if it names a dataset the caller may not read. Checked on the
+/// plan as written, so that neither an `EXPLAIN` nor an optimiser that drops the scan (as
+/// for `WHERE false`) lets a query past a refusal.
+pub fn closed_dataset_read(plan: &LogicalPlan) -> Option<AccessDenied> {
+    let mut denied = None;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && let Ok(provider) = source_as_provider(&scan.source)
+            && let Some(closed) = provider.downcast_ref::<ClosedTable>()
+        {
+            denied = Some(closed.denied.clone());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    denied
 }

@@ -1,4 +1,5 @@
-//! Only read queries run: one `SELECT`, `WITH ... SELECT`, `VALUES` or an `EXPLAIN` of one.
+//! Only read queries run: one `SELECT`, `WITH ... SELECT`, `VALUES` or an `EXPLAIN` of one,
+//! and the statements that describe the catalog (`SHOW TABLES`, `SHOW COLUMNS`, `DESCRIBE`).
 
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -18,7 +19,7 @@ pub fn parse_read_query(sql: &str) -> Result<DFStatement, QueryError> {
     }
     let statement = statements.pop_front().ok_or(QueryError::NotOneStatement(0))?;
     match &statement {
-        DFStatement::Statement(inner) if matches!(inner.as_ref(), Statement::Query(_)) => Ok(statement),
+        DFStatement::Statement(inner) if is_read(inner) => Ok(statement),
         // EXPLAIN ANALYZE runs the query and reports how many rows each step read, and
         // EXPLAIN VERBOSE prints the sources' statistics (row counts, each column's minimum
         // and maximum), the rows the grants hide included: only the plan may be explained.
@@ -32,6 +33,18 @@ pub fn parse_read_query(sql: &str) -> Result<DFStatement, QueryError> {
 
 fn is_query(statement: &DFStatement) -> bool {
     matches!(statement, DFStatement::Statement(inner) if matches!(inner.as_ref(), Statement::Query(_)))
+}
+
+/// Queries, and the statements that only describe the catalog (SHOW TABLES, SHOW COLUMNS,
+/// DESCRIBE), which read its information_schema.
+fn is_read(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::Query(_)
+            | Statement::ShowTables { .. }
+            | Statement::ShowColumns { .. }
+            | Statement::ExplainTable { .. }
+    )
 }
 
 /// The statement's leading keywords, for the error message.
@@ -63,6 +76,8 @@ mod tests {
             "EXPLAIN SELECT * FROM civil_affairs.residents",
             "VALUES (1), (2)",
             "SELECT 1;",
+            "SHOW TABLES",
+            "DESCRIBE civil_affairs.residents",
         ] {
             assert!(parse_read_query(sql).is_ok(), "{sql}");
         }

@@ -1425,8 +1425,9 @@ async fn explain_verbose_shows_no_statistics_of_hidden_values() {
     }
 }
 
-/// information_schema, SHOW, DESCRIBE, SET, file paths as tables and other catalogs are
-/// closed to queries.
+/// The catalog is open to every caller: information_schema, SHOW TABLES, SHOW COLUMNS and
+/// DESCRIBE list the datasets and their columns, never a value. SET, file paths as tables,
+/// other catalogs and external tables are closed.
 #[tokio::test]
 async fn catalog_tables_and_statements_are_closed() {
     let setup = Setup::start().await;
@@ -1438,31 +1439,38 @@ async fn catalog_tables_and_statements_are_closed() {
             Expect::Error(StatusCode::BAD_REQUEST, code, message.to_owned()),
         )
     };
+    let residents_columns = json!([
+        {"column_name": "id_number"}, {"column_name": "name"}, {"column_name": "phone"},
+        {"column_name": "address"}, {"column_name": "birth_date"}, {"column_name": "town"},
+        {"column_name": "grid_id"}, {"column_name": "income"}, {"column_name": "subsidy"},
+    ]);
     let attempts = vec![
-        error(
+        attempt(
             "information_schema.tables",
-            "SELECT * FROM information_schema.tables",
-            "unknown_table",
-            "table 'information_schema.tables' not found",
+            CARE,
+            "SELECT table_schema, table_name FROM information_schema.tables \
+             WHERE table_schema <> 'information_schema' ORDER BY 1, 2",
+            Expect::Rows(json!([
+                {"table_schema": "civil_affairs", "table_name": "residents"},
+                {"table_schema": "land_registry", "table_name": "parcels"},
+            ])),
         ),
-        error(
+        attempt(
             "information_schema.columns",
-            "SELECT table_name, column_name FROM information_schema.columns",
-            "unknown_table",
-            "table 'information_schema.columns' not found",
+            CARE,
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_name = 'residents' ORDER BY ordinal_position",
+            Expect::Rows(residents_columns.clone()),
         ),
-        error("SHOW TABLES", "SHOW TABLES", "not_read_only", "not SHOW TABLES"),
-        error(
-            "SHOW COLUMNS",
-            "SHOW COLUMNS FROM civil_affairs.residents",
-            "not_read_only",
-            "not SHOW COLUMNS",
-        ),
-        error(
-            "DESCRIBE",
-            "DESCRIBE civil_affairs.residents",
-            "not_read_only",
-            "not DESCRIBE",
+        attempt(
+            "information_schema.columns of a dataset not granted for the purpose",
+            OUTREACH,
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_name = 'parcels' ORDER BY ordinal_position",
+            Expect::Rows(json!([
+                {"column_name": "parcel_id"}, {"column_name": "owner_id_number"},
+                {"column_name": "area"}, {"column_name": "town"},
+            ])),
         ),
         error(
             "SET a statistics option",
@@ -1490,6 +1498,41 @@ async fn catalog_tables_and_statements_are_closed() {
         ),
     ];
     run_attempts(&setup, attempts, &hidden_from_care()).await;
+
+    for (sql, expected) in [
+        ("SHOW TABLES", vec!["residents", "parcels"]),
+        (
+            "SHOW COLUMNS FROM civil_affairs.residents",
+            vec!["id_number", "income", "subsidy"],
+        ),
+        (
+            "DESCRIBE land_registry.parcels",
+            vec!["parcel_id", "owner_id_number", "area"],
+        ),
+    ] {
+        let (status, body) = setup.ask(sql, OUTREACH).await;
+        assert_eq!(status, StatusCode::OK, "{sql}: {body}");
+        let listing = body["rows"].to_string();
+        for name in expected {
+            assert!(
+                listing.contains(&format!("\"{name}\"")),
+                "{sql} lists no {name}: {listing}"
+            );
+        }
+        let leaked = revealed(&listing, sql, &hidden_from_care());
+        assert!(leaked.is_empty(), "{sql} shows {leaked:?}");
+    }
+    // Listed is not readable: the parcels are granted for care, not outreach. Not even a
+    // query the optimiser answers without reading them, nor the plan of one.
+    for sql in [
+        "SELECT parcel_id FROM land_registry.parcels",
+        "SELECT count(*) AS n FROM land_registry.parcels WHERE false",
+        "EXPLAIN SELECT * FROM land_registry.parcels",
+    ] {
+        let (status, body) = setup.ask(sql, OUTREACH).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{sql}: {body}");
+        assert!(body.get("rows").is_none(), "{sql}: {body}");
+    }
 }
 
 /// Grants count only for their purposes, while in force, and for their subject: another
