@@ -67,7 +67,7 @@ pub async fn run(args: QueryArgs) -> Result<(), Box<dyn std::error::Error>> {
     match (args.format, encoder) {
         (Format::Table, _) => {
             writeln!(stdout, "{}", pretty_format_batches(&collected)?)?;
-            writeln!(stdout, "{rows} rows")?;
+            writeln!(stdout, "{rows} {}", if rows == 1 { "row" } else { "rows" })?;
         }
         (_, Some(mut encoder)) => stdout.write_all(&encoder.finish()?)?,
         (_, None) => {}

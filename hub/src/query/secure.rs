@@ -151,8 +151,9 @@ impl TableProvider for ClosedTable {
         Arc::clone(&self.schema)
     }
 
+    /// A view, as every dataset the caller may read is: the listing says nothing of access.
     fn table_type(&self) -> TableType {
-        TableType::Base
+        TableType::View
     }
 
     async fn scan(
