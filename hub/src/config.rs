@@ -28,6 +28,34 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub policies: PoliciesConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// The audit log (written to `storage.audit_dir`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Off only to measure what the log costs: with it off nothing is recorded.
+    pub enabled: bool,
+    /// A segment file is closed, and the next begun, once it reaches this size in MiB.
+    pub segment_mb: u64,
+    /// A signed checkpoint follows at most this many records...
+    pub checkpoint_every: u64,
+    /// ...and comes at least this often while records are written.
+    #[serde(with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            segment_mb: 64,
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Policies as code.
@@ -218,7 +246,8 @@ impl Config {
         let mut figment = Figment::new()
             .merge(Serialized::default("server", ServerConfig::default()))
             .merge(Serialized::default("limits", LimitsConfig::default()))
-            .merge(Serialized::default("auth", AuthConfig::default()));
+            .merge(Serialized::default("auth", AuthConfig::default()))
+            .merge(Serialized::default("audit", AuditConfig::default()));
         if let Some(path) = path {
             if !path.is_file() {
                 return Err(ConfigError(format!("{} is not a file", path.display())));
@@ -297,6 +326,14 @@ impl Config {
                 format!("{scheme}://{bound}")
             }
         }
+    }
+
+    /// Where the audit log is written.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.storage
+            .audit_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("audit"))
     }
 
     pub fn data_dir(&self) -> &Path {

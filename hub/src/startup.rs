@@ -1,14 +1,17 @@
 //! Builds the hub from its configuration and serves it.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use causeway_connectors::Connectors;
+use causeway_policies::FileError;
 use tokio::net::TcpListener;
 
 use crate::access::{Access, AccessError};
 use crate::api::{self, AppState};
+use crate::audit::{Action, AuditError, AuditLog, Event, Outcome};
 use crate::config::Config;
-use crate::identity::{Identity, IdentityError};
+use crate::identity::{Identity, IdentityError, KeyRing, keys_dir};
 use crate::query::QueryEngine;
 use crate::registry::{Registry, RegistryError};
 use crate::server::{self, TlsError};
@@ -29,9 +32,11 @@ pub enum StartupError {
     #[error(transparent)]
     Access(#[from] AccessError),
     #[error("the policy files are not valid:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Policies(Vec<causeway_policies::FileError>),
+    Policies(Vec<FileError>),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 /// A hub with its store open and its datasets loaded, ready to serve.
@@ -41,6 +46,7 @@ pub struct Hub {
     pub access: Arc<Access>,
     pub registry: Arc<Registry>,
     pub engine: Arc<QueryEngine>,
+    pub audit: AuditLog,
 }
 
 impl Hub {
@@ -54,6 +60,8 @@ impl Hub {
                 source,
             })?;
         }
+        let keys = Arc::new(KeyRing::open(&keys_dir(&config)).map_err(IdentityError::from)?);
+        let audit = AuditLog::open(&config.audit_dir(), &config.audit, keys)?;
         let store = MetadataStore::connect(&config.metadata_url()).await?;
         let access = Arc::new(Access::open(store.clone(), config.data_dir()).await?);
         let engine = Arc::new(QueryEngine::new(config.limits.clone(), Arc::clone(&access)));
@@ -61,9 +69,7 @@ impl Hub {
         let registry = Arc::new(Registry::new(store.clone(), connectors, Arc::clone(&engine)));
         registry.load().await?;
         if let Some(dir) = &config.policies.dir {
-            let session = engine.session();
-            access
-                .load_files(dir, &|id| engine.dataset(id), &session)
+            load_policies(dir, &access, &engine, &audit)
                 .await
                 .map_err(StartupError::Policies)?;
         }
@@ -73,6 +79,7 @@ impl Hub {
             access,
             registry,
             engine,
+            audit,
         })
     }
 
@@ -107,7 +114,12 @@ impl Hub {
             .map(server::server_config)
             .transpose()?;
         if let Some(dir) = self.config.policies.dir.clone() {
-            reload_policies_on_hangup(dir, Arc::clone(&self.access), Arc::clone(&self.engine));
+            reload_policies_on_hangup(
+                dir,
+                Arc::clone(&self.access),
+                Arc::clone(&self.engine),
+                self.audit.clone(),
+            );
         }
         let client_timeout = self.config.server.client_timeout;
         let state = AppState {
@@ -115,18 +127,54 @@ impl Hub {
             engine: self.engine,
             identity,
             access: self.access,
+            audit: self.audit.clone(),
+            audit_dir: self.config.audit_dir(),
+            keys_dir: keys_dir(&self.config),
         };
         let app = api::router(state, self.config.limits.max_request_bytes)
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(client_timeout))
             .layer(tower_http::trace::TraceLayer::new_for_http());
         server::serve(listener, app, tls, client_timeout, shutdown_signal()).await;
+        self.audit.close().await;
         Ok(())
     }
 }
 
+/// Reads the policy files of `dir` into force, and records that it did or why not.
+pub async fn load_policies(
+    dir: &Path,
+    access: &Access,
+    engine: &QueryEngine,
+    audit: &AuditLog,
+) -> Result<(), Vec<FileError>> {
+    let session = engine.session();
+    let result = access.load_files(dir, &|id| engine.dataset(id), &session).await;
+    let record = Event::new(Action::PoliciesLoaded, Outcome::Ok);
+    let record = match &result {
+        Ok(loaded) => record.with_detail(serde_json::json!({
+            "dir": dir.display().to_string(),
+            "grants": loaded.grants,
+            "denies": loaded.denies,
+        })),
+        Err(errors) => record
+            .with_detail(serde_json::json!({ "dir": dir.display().to_string() }))
+            .failed(
+                Outcome::Error,
+                "invalid_policies",
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+    };
+    audit.record_done(record).await;
+    result.map(|_| ())
+}
+
 /// Reads the policy files again whenever the hub gets SIGHUP; a broken file leaves the
 /// policies in force as they were.
-fn reload_policies_on_hangup(dir: std::path::PathBuf, access: Arc<Access>, engine: Arc<QueryEngine>) {
+fn reload_policies_on_hangup(dir: PathBuf, access: Arc<Access>, engine: Arc<QueryEngine>, audit: AuditLog) {
     #[cfg(unix)]
     tokio::spawn(async move {
         let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
@@ -134,8 +182,7 @@ fn reload_policies_on_hangup(dir: std::path::PathBuf, access: Arc<Access>, engin
             return;
         };
         while hangups.recv().await.is_some() {
-            let session = engine.session();
-            if let Err(errors) = access.load_files(&dir, &|id| engine.dataset(id), &session).await {
+            if let Err(errors) = load_policies(&dir, &access, &engine, &audit).await {
                 for error in errors {
                     tracing::error!(%error, "policy files not reloaded");
                 }
@@ -143,7 +190,7 @@ fn reload_policies_on_hangup(dir: std::path::PathBuf, access: Arc<Access>, engin
         }
     });
     #[cfg(not(unix))]
-    let _ = (dir, access, engine);
+    let _ = (dir, access, engine, audit);
 }
 
 async fn shutdown_signal() {

@@ -99,7 +99,7 @@ impl Access {
         dir: &Path,
         dataset: &(dyn Fn(&DatasetId) -> Option<DatasetInfo> + Sync),
         session: &SessionState,
-    ) -> Result<(), Vec<FileError>> {
+    ) -> Result<LoadedPolicies, Vec<FileError>> {
         let files = read_policy_dir(dir)?;
         let errors = check_files(&files, dataset, &self.functions, session);
         if !errors.is_empty() {
@@ -117,7 +117,7 @@ impl Access {
             }]
         })?;
         tracing::info!(dir = %dir.display(), grants, denies, "policy files loaded");
-        Ok(())
+        Ok(LoadedPolicies { grants, denies })
     }
 
     /// A dataset's access conditions: those its owner published, and those policy files add.
@@ -170,7 +170,8 @@ impl Access {
 
     /// Revokes a grant: security officers may revoke any, a dataset's publishers those on
     /// their department's datasets. Effective at the next query.
-    pub async fn revoke(&self, id: &str, by: &Principal) -> Result<(), AccessError> {
+    /// Revokes grant `id` for `by`; returns the dataset it was on.
+    pub async fn revoke(&self, id: &str, by: &Principal) -> Result<DatasetId, AccessError> {
         if let Some(grant) = self.files().grants.iter().find(|grant| grant.item.id == id) {
             return Err(AccessError::Forbidden(format!(
                 "grant {id} is written in {}:{}; change the file and reload",
@@ -191,8 +192,16 @@ impl Access {
             )));
         }
         self.store.revoke_grant(id, &by.id).await?;
-        self.reload().await
+        self.reload().await?;
+        Ok(record.grant.dataset)
     }
+}
+
+/// How many grants and deny rules a load of policy files put in force.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadedPolicies {
+    pub grants: usize,
+    pub denies: usize,
 }
 
 /// Reads every `*.yaml` and `*.yml` file of `dir`, in name order.

@@ -20,6 +20,17 @@ pub struct PeerCertificate(pub String);
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddress(pub std::net::SocketAddr);
 
+/// The address of the connection, when the server knows it; for the audit log.
+pub struct ClientAddress(pub Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<PeerAddress>().map(|peer| peer.0)))
+    }
+}
+
 const REALM: &str = "causeway";
 
 impl FromRequestParts<AppState> for Caller {

@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::auth::Caller;
+use super::audit::recorded;
+use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use crate::audit::{Action, Event, Outcome};
 use crate::identity::{ClientError, ClientSpec};
 use crate::store::{ClientRecord, StoreError};
 
@@ -93,41 +95,61 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<NewClientBody>,
 ) -> Result<(StatusCode, Json<NewSecret>), ApiError> {
-    caller.require(Role::Admin)?;
-    let (record, secret) = state
-        .identity
-        .clients
-        .create(ClientSpec {
-            id: body.id,
-            department: body.department,
-            roles: body.roles,
-            attributes: body.attributes,
-        })
-        .await?;
-    tracing::info!(client = %record.id, by = %caller.0.id, "client created");
-    Ok((
-        StatusCode::CREATED,
-        Json(NewSecret {
-            client_id: record.id,
-            client_secret: secret,
-        }),
-    ))
+    let record = Event::by(Action::ClientCreated, Outcome::Ok, &caller.0)
+        .at_address(address)
+        .with_detail(serde_json::json!({
+            "client": body.id,
+            "department": body.department,
+            "roles": body.roles,
+            "attributes": body.attributes,
+        }));
+    let result = async {
+        caller.require(Role::Admin)?;
+        let (record, secret) = state
+            .identity
+            .clients
+            .create(ClientSpec {
+                id: body.id,
+                department: body.department,
+                roles: body.roles,
+                attributes: body.attributes,
+            })
+            .await?;
+        tracing::info!(client = %record.id, by = %caller.0.id, "client created");
+        Ok((
+            StatusCode::CREATED,
+            Json(NewSecret {
+                client_id: record.id,
+                client_secret: secret,
+            }),
+        ))
+    }
+    .await;
+    recorded(&state, record, result).await
 }
 
-/// Disables a client: its secret stops working; tokens already issued run out (admins only).
 #[utoipa::path(post, path = "/v1/clients/{id}/disable", tag = "identity", params(("id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn disable(
     State(state): State<AppState>,
     caller: Caller,
+    ClientAddress(address): ClientAddress,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
-    state.identity.clients.disable(&id).await?;
-    tracing::info!(client = %id, by = %caller.0.id, "client disabled");
-    Ok(StatusCode::NO_CONTENT)
+    let record = Event::by(Action::ClientDisabled, Outcome::Ok, &caller.0)
+        .at_address(address)
+        .with_detail(serde_json::json!({ "client": id }));
+    let result = async {
+        caller.require(Role::Admin)?;
+        state.identity.clients.disable(&id).await?;
+        tracing::info!(client = %id, by = %caller.0.id, "client disabled");
+        Ok(StatusCode::NO_CONTENT)
+    }
+    .await;
+    recorded(&state, record, result).await
 }
 
 /// Gives a client a new secret, answered once; the old one stops working (admins only).
@@ -136,13 +158,21 @@ pub async fn disable(
 pub async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
+    ClientAddress(address): ClientAddress,
     Path(id): Path<String>,
 ) -> Result<Json<NewSecret>, ApiError> {
-    caller.require(Role::Admin)?;
-    let secret = state.identity.clients.rotate_secret(&id).await?;
-    tracing::info!(client = %id, by = %caller.0.id, "client secret rotated");
-    Ok(Json(NewSecret {
-        client_id: id,
-        client_secret: secret,
-    }))
+    let record = Event::by(Action::ClientSecretRotated, Outcome::Ok, &caller.0)
+        .at_address(address)
+        .with_detail(serde_json::json!({ "client": id }));
+    let result = async {
+        caller.require(Role::Admin)?;
+        let secret = state.identity.clients.rotate_secret(&id).await?;
+        tracing::info!(client = %id, by = %caller.0.id, "client secret rotated");
+        Ok(Json(NewSecret {
+            client_id: id,
+            client_secret: secret,
+        }))
+    }
+    .await;
+    recorded(&state, record, result).await
 }

@@ -6,10 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::auth::Caller;
+use super::audit::recorded;
+use super::auth::{Caller, ClientAddress};
 use super::catalog::DatasetSummary;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Document;
+use crate::audit::{Action, Event, Outcome};
 use crate::registry::{DatasetSpec, DatasetState};
 use crate::store::ContractVersion;
 
@@ -116,14 +118,23 @@ pub async fn describe(
 pub async fn publish(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
     document: Document,
 ) -> Result<(StatusCode, Json<DatasetDetail>), ApiError> {
+    // A document that is no dataset spec publishes nothing and is not recorded.
     let spec = match document {
         Document::Json(text) => DatasetSpec::from_json(&text)?,
         Document::Yaml(text) => DatasetSpec::from_yaml(&text)?,
     };
-    let dataset = state.registry.publish(&caller, spec).await?;
-    Ok((StatusCode::CREATED, Json(detail(&state, dataset).await?)))
+    let record = Event::by(Action::DatasetPublished, Outcome::Ok, &caller)
+        .at_address(address)
+        .on_dataset(format!("{}.{}", spec.contract.department, spec.contract.name));
+    let result = async {
+        let dataset = state.registry.publish(&caller, spec).await?;
+        Ok((StatusCode::CREATED, Json(detail(&state, dataset).await?)))
+    }
+    .await;
+    recorded(&state, record, result).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -148,6 +159,7 @@ pub struct NewVersionParams {
 pub async fn new_version(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
     Path((department, name)): Path<(String, String)>,
     Query(params): Query<NewVersionParams>,
     document: Document,
@@ -157,11 +169,19 @@ pub async fn new_version(
         Document::Yaml(text) => Contract::from_yaml(&text),
     }
     .map_err(|error| ApiError::bad_request("invalid_contract", error.to_string()))?;
-    let dataset = state
-        .registry
-        .update_contract(&caller, &department, &name, contract, params.force)
-        .await?;
-    Ok(Json(detail(&state, dataset).await?))
+    let record = Event::by(Action::DatasetChanged, Outcome::Ok, &caller)
+        .at_address(address)
+        .on_dataset(format!("{department}.{name}"))
+        .with_detail(serde_json::json!({ "forced": params.force }));
+    let result = async {
+        let dataset = state
+            .registry
+            .update_contract(&caller, &department, &name, contract, params.force)
+            .await?;
+        Ok(Json(detail(&state, dataset).await?))
+    }
+    .await;
+    recorded(&state, record, result).await
 }
 
 /// Removes a dataset from the hub (its source is left untouched).
@@ -175,8 +195,17 @@ pub async fn new_version(
 pub async fn remove(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
     Path((department, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.registry.delete(&caller, &department, &name).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let record = Event::by(Action::DatasetRemoved, Outcome::Ok, &caller)
+        .at_address(address)
+        .on_dataset(format!("{department}.{name}"));
+    let result = state
+        .registry
+        .delete(&caller, &department, &name)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .map_err(ApiError::from);
+    recorded(&state, record, result).await
 }

@@ -6,6 +6,7 @@ use causeway_connectors::ConnectorError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::audit::AuditError;
 use crate::query::QueryError;
 use crate::query::output::{EncodeError, UnsupportedFormat};
 use crate::registry::RegistryError;
@@ -116,6 +117,17 @@ impl From<QueryError> for ApiError {
             QueryError::Execution(_) => (StatusCode::BAD_GATEWAY, "query_failed"),
         };
         Self::new(status, code, error.to_string())
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(error: AuditError) -> Self {
+        tracing::error!(%error, "refused: the audit log cannot be written");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit_unavailable",
+            "the audit log cannot be written, so nothing is served until it can; the hub's health and log say why",
+        )
     }
 }
 

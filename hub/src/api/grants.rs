@@ -10,10 +10,12 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::auth::Caller;
+use super::audit::recorded;
+use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use crate::access::{AccessError, may_see_grant, new_grant_id};
+use crate::audit::{Action, Event, Outcome};
 use crate::store::{GrantOrigin, GrantRecord};
 
 impl From<AccessError> for ApiError {
@@ -56,7 +58,25 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<Value>,
+) -> Result<(StatusCode, Json<GrantRecord>), ApiError> {
+    let mut record = Event::by(Action::GrantCreated, Outcome::Ok, &caller.0).at_address(address);
+    if let Some(dataset) = body.get("dataset").and_then(Value::as_str) {
+        record.datasets.push(dataset.to_owned());
+    }
+    let result = make_grant(&state, &caller, body).await;
+    if let Ok((_, Json(made))) = &result {
+        record.grants.push(made.grant.id.clone());
+        record.detail = serde_json::to_string(&made.grant).ok();
+    }
+    recorded(&state, record, result).await
+}
+
+async fn make_grant(
+    state: &AppState,
+    caller: &Caller,
+    body: Value,
 ) -> Result<(StatusCode, Json<GrantRecord>), ApiError> {
     let officer = caller.require(Role::SecurityOfficer)?;
     let grant = grant_from(body, &officer.id)?;
@@ -96,11 +116,17 @@ fn grant_from(mut body: Value, officer: &str) -> Result<Grant, ApiError> {
 pub async fn revoke(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.access.revoke(&id, &caller).await?;
-    tracing::info!(grant = %id, by = %caller.id, "grant revoked");
-    Ok(StatusCode::NO_CONTENT)
+    let mut record = Event::by(Action::GrantRevoked, Outcome::Ok, &caller).at_address(address);
+    record.grants.push(id.clone());
+    let result = state.access.revoke(&id, &caller).await.map_err(ApiError::from);
+    if let Ok(dataset) = &result {
+        tracing::info!(grant = %id, by = %caller.id, "grant revoked");
+        record.datasets.push(dataset.to_string());
+    }
+    recorded(&state, record, result.map(|_| StatusCode::NO_CONTENT)).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -16,13 +16,16 @@ pub struct HealthResponse {
     pub metadata_store: String,
     pub datasets_available: usize,
     pub datasets_unavailable: usize,
+    /// `ok`, `off`, or why the audit log cannot be written (queries are refused then).
+    pub audit_log: String,
 }
 
-/// Whether the hub can serve: 200 when its metadata store answers, 503 otherwise.
+/// Whether the hub can serve: 200 when its metadata store answers and its audit log
+/// writes, 503 otherwise.
 #[utoipa::path(get, path = "/v1/health", tag = "hub",
     responses(
         (status = 200, description = "The hub serves", body = HealthResponse),
-        (status = 503, description = "The metadata store does not answer", body = HealthResponse),
+        (status = 503, description = "The metadata store does not answer, or the audit log cannot be written", body = HealthResponse),
     ))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
     let store = state.registry.store().ping().await;
@@ -31,7 +34,14 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
         .iter()
         .filter(|dataset| matches!(dataset.availability, Availability::Unavailable(_)))
         .count();
-    let healthy = store.is_ok();
+    let audit_log = match state.audit.status() {
+        None => Ok("off".to_owned()),
+        Some(status) => match status.failure {
+            None => Ok("ok".to_owned()),
+            Some(failure) => Err(failure),
+        },
+    };
+    let healthy = store.is_ok() && audit_log.is_ok();
     let response = HealthResponse {
         status: if healthy && unavailable == 0 {
             "ok"
@@ -42,6 +52,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
         metadata_store: store.map_or_else(|error| error.to_string(), |()| "ok".to_owned()),
         datasets_available: datasets.len() - unavailable,
         datasets_unavailable: unavailable,
+        audit_log: audit_log.unwrap_or_else(|failure| failure),
     };
     let status = if healthy {
         StatusCode::OK

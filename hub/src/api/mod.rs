@@ -1,5 +1,6 @@
 //! The HTTP API: one file per resource, every route in [`router`].
 
+mod audit;
 mod auth;
 mod catalog;
 mod clients;
@@ -23,6 +24,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 
 use crate::access::Access;
+use crate::audit::AuditLog;
 use crate::identity::Identity;
 use crate::query::QueryEngine;
 use crate::registry::Registry;
@@ -37,6 +39,10 @@ pub struct AppState {
     pub engine: Arc<QueryEngine>,
     pub identity: Arc<Identity>,
     pub access: Arc<Access>,
+    pub audit: AuditLog,
+    /// Where the audit log and the keys that sign its checkpoints are, for verification.
+    pub audit_dir: std::path::PathBuf,
+    pub keys_dir: std::path::PathBuf,
 }
 
 pub fn router(state: AppState, max_request_bytes: usize) -> Router {
@@ -63,6 +69,7 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
         .route("/v1/clients", get(clients::list).post(clients::create))
         .route("/v1/clients/{id}/disable", post(clients::disable))
         .route("/v1/clients/{id}/rotate-secret", post(clients::rotate_secret))
+        .route("/v1/audit/verify", get(audit::verify_log))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/oauth/token", post(oauth::token))
         .route(

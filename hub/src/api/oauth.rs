@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::PeerAddress;
+use crate::audit::{Action, Event, Outcome};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
@@ -106,13 +107,28 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match issue(&state, peer.map(|peer| peer.0), &headers, &body).await {
+    let peer = peer.map(|peer| peer.0);
+    let mut record = Event::new(Action::TokenRefused, Outcome::Denied).at_address(peer.map(|peer| peer.0));
+    let result = issue(&state, peer, &headers, &body, &mut record).await;
+    match result {
         Ok(token) => {
+            state.audit.record_done(record).await;
             let mut response = axum::Json(token).into_response();
             no_store(response.headers_mut());
             response
         }
-        Err(error) => error.into_response(),
+        Err(error) => {
+            let outcome = if error.status.is_server_error() {
+                Outcome::Error
+            } else {
+                Outcome::Denied
+            };
+            state
+                .audit
+                .record_done(record.failed(outcome, error.error, &error.description))
+                .await;
+            error.into_response()
+        }
     }
 }
 
@@ -121,6 +137,7 @@ async fn issue(
     peer: Option<PeerAddress>,
     headers: &HeaderMap,
     body: &[u8],
+    record: &mut Event,
 ) -> Result<TokenResponse, OAuthError> {
     let Some(issuer) = state.identity.issuer() else {
         return Err(OAuthError::new(
@@ -150,6 +167,8 @@ async fn issue(
         (None, Some(id), Some(secret)) => (id.clone(), secret.clone(), false),
         (None, _, _) => return Err(OAuthError::invalid_client(false)),
     };
+    // The id as claimed: a refusal records which client someone tried to be.
+    record.principal = Some(client_id.clone());
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {}
         Some(_) => {
@@ -204,6 +223,11 @@ async fn issue(
         )
     })?;
     tracing::info!(client = %client.id, "token issued");
+    record.action = Action::TokenIssued;
+    record.outcome = Outcome::Ok;
+    record.department = Some(client.department.clone());
+    record.roles = client.roles.iter().map(ToString::to_string).collect();
+    record.issuer = Some(issuer.url.clone());
     Ok(TokenResponse {
         access_token: token.token,
         token_type: "Bearer",

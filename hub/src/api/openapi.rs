@@ -1,7 +1,9 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{catalog, clients, datasets, error, grants, health, me, oauth, query, requests, wellknown};
+use super::{
+    audit, catalog, clients, datasets, error, grants, health, me, oauth, query, requests, wellknown,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +32,7 @@ use super::{catalog, clients, datasets, error, grants, health, me, oauth, query,
         clients::create,
         clients::disable,
         clients::rotate_secret,
+        audit::verify_log,
         oauth::token,
         wellknown::openid_configuration,
         wellknown::jwks,
@@ -77,6 +80,7 @@ mod tests {
         let document = ApiDoc::openapi();
         let paths: Vec<&String> = document.paths.paths.keys().collect();
         for route in [
+            "/v1/audit/verify",
             "/v1/health",
             "/v1/catalog",
             "/v1/datasets",

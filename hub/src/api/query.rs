@@ -1,18 +1,23 @@
+use std::time::Instant;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
+use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::auth::Caller;
+use super::audit::outcome_of;
+use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use crate::audit::{Action, AuditLog, Event, Outcome};
 use crate::query::output::{BatchEncoder, OutputFormat};
-use crate::query::{QueryError, QueryRequest};
+use crate::query::{BatchStream, QueryError, QueryRequest};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -41,35 +46,73 @@ pub struct QueryBody {
         (status = 406, description = "No supported format in Accept", body = ErrorBody),
         (status = 413, description = "The request is too large", body = ErrorBody),
         (status = 422, description = "The query hit its time or memory limit", body = ErrorBody),
-        (status = 503, description = "Too many queries are running", body = ErrorBody),
+        (status = 503, description = "Too many queries are running, or the audit log cannot be written", body = ErrorBody),
     ))]
 pub async fn query(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     ApiJson(body): ApiJson<QueryBody>,
 ) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let mut record = Event::by(Action::QueryStarted, Outcome::Ok, &caller).at_address(address);
+    record.purpose = Some(body.purpose.clone());
+    record.sql = Some(body.sql.clone());
+    let refuse = |mut record: Event, error: ApiError| {
+        record.action = Action::QueryRefused;
+        record.duration_ms = Some(elapsed_ms(started));
+        state
+            .audit
+            .enqueue(record.failed(outcome_of(&error), error.code, &error.message));
+        error
+    };
+
     let accept = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok());
-    let format = OutputFormat::from_accept(accept)?;
+    let format = match OutputFormat::from_accept(accept) {
+        Ok(format) => format,
+        Err(error) => return Err(refuse(record, error.into())),
+    };
     let request = QueryRequest {
         sql: body.sql,
         purpose: body.purpose,
     };
-    let mut running = state.engine.run(&caller, &request).await?;
+    let mut running = match state.engine.run(&caller, &request).await {
+        Ok(running) => running,
+        Err(refused) => {
+            record.query_id = Some(refused.id);
+            record.datasets = refused.datasets;
+            return Err(refuse(record, refused.error.into()));
+        }
+    };
+    record.query_id = Some(running.id.clone());
+    record.datasets = running.reads.datasets.clone();
+    record.columns = running.reads.columns.clone();
+    record.masks = running.reads.masks.clone();
+    record.row_filters = running.reads.row_filters.clone();
+    record.grants = running.reads.grants.clone();
     // The first batch is awaited before answering, so errors found while computing it still
     // get a proper status rather than a broken stream.
-    let first = running.batches.next().await.transpose()?;
+    let first = match running.batches.next().await.transpose() {
+        Ok(first) => first,
+        Err(error) => return Err(refuse(record, error.into())),
+    };
     let mut encoder = format.encoder(&running.id, running.schema)?;
     let mut head = encoder.begin()?.to_vec();
     if let Some(batch) = &first {
         head.extend_from_slice(&encoder.batch(batch)?);
     }
+    // Nothing leaves the hub before the record of the query is on disk.
+    state.audit.record(record.clone()).await?;
+    let mut finish = Finish::new(state.audit.clone(), record, started);
+    finish.sent(first.as_ref().map_or(0, RecordBatch::num_rows), head.len());
     let rest = if first.is_some() {
         running.batches
     } else {
         Box::pin(futures::stream::empty())
     };
-    let body = futures::stream::once(async move { Ok(Bytes::from(head)) }).chain(encode(rest, encoder));
+    let body =
+        futures::stream::once(async move { Ok(Bytes::from(head)) }).chain(encode(rest, encoder, finish));
     let mut response = Response::new(Body::from_stream(body));
     let response_headers = response.headers_mut();
     response_headers.insert(
@@ -79,43 +122,112 @@ pub async fn query(
     if let Ok(id) = HeaderValue::from_str(&running.id) {
         response_headers.insert("x-causeway-query-id", id);
     }
-    let grants: Vec<&str> = running
-        .decisions
-        .iter()
-        .flat_map(|decision| decision.grants.iter().map(|grant| grant.id.as_str()))
-        .collect();
-    if let Ok(grants) = HeaderValue::from_str(&grants.join(",")) {
+    if let Ok(grants) = HeaderValue::from_str(&running.reads.grants.join(",")) {
         response_headers.insert("x-causeway-grants", grants);
     }
     Ok(response)
 }
 
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Records `query.finished` when the response ends, however it ends: completed, failed
+/// while streaming, or dropped because the client went away.
+struct Finish {
+    audit: AuditLog,
+    record: Option<Event>,
+    started: Instant,
+    rows: u64,
+    bytes: u64,
+    ended: Option<Result<(), QueryError>>,
+}
+
+impl Finish {
+    fn new(audit: AuditLog, mut record: Event, started: Instant) -> Self {
+        record.action = Action::QueryFinished;
+        Self {
+            audit,
+            record: Some(record),
+            started,
+            rows: 0,
+            bytes: 0,
+            ended: None,
+        }
+    }
+
+    fn sent(&mut self, rows: usize, bytes: usize) {
+        self.rows += rows as u64;
+        self.bytes += bytes as u64;
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        record.rows = Some(self.rows);
+        record.bytes = Some(self.bytes);
+        record.duration_ms = Some(elapsed_ms(self.started));
+        let record = match self.ended.take() {
+            Some(Ok(())) => record,
+            Some(Err(error)) => {
+                let error = ApiError::from(error);
+                record.failed(outcome_of(&error), error.code, &error.message)
+            }
+            None => record.failed(
+                Outcome::Error,
+                "disconnected",
+                "the client went away before the end of the result",
+            ),
+        };
+        self.audit.enqueue(record);
+    }
+}
+
 /// The remaining batches, encoded, then the format's ending. An error ends the stream
 /// without the ending, so the client sees a broken transfer rather than a short result.
 fn encode(
-    batches: std::pin::Pin<
-        Box<
-            dyn futures::Stream<Item = Result<datafusion::arrow::record_batch::RecordBatch, QueryError>>
-                + Send,
-        >,
-    >,
+    batches: BatchStream,
     encoder: Box<dyn BatchEncoder>,
+    finish: Finish,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    futures::stream::unfold(Some((batches, encoder)), |state| async move {
-        let (mut batches, mut encoder) = state?;
-        match batches.next().await {
+    futures::stream::unfold(Some((batches, encoder, finish)), |state| async move {
+        let (mut batches, mut encoder, mut finish) = state?;
+        let (result, more) = match batches.next().await {
             Some(Ok(batch)) => match encoder.batch(&batch) {
-                Ok(bytes) => Some((Ok(bytes), Some((batches, encoder)))),
-                Err(error) => Some((Err(std::io::Error::other(error.to_string())), None)),
+                Ok(bytes) => {
+                    finish.sent(batch.num_rows(), bytes.len());
+                    (Ok(bytes), true)
+                }
+                Err(error) => {
+                    let error = std::io::Error::other(error.to_string());
+                    finish.ended = Some(Err(QueryError::Execution(error.to_string())));
+                    (Err(error), false)
+                }
             },
             Some(Err(error)) => {
                 tracing::warn!(%error, "query failed while streaming");
-                Some((Err(std::io::Error::other(error.to_string())), None))
+                let io = std::io::Error::other(error.to_string());
+                finish.ended = Some(Err(error));
+                (Err(io), false)
             }
             None => match encoder.finish() {
-                Ok(bytes) => Some((Ok(bytes), None)),
-                Err(error) => Some((Err(std::io::Error::other(error.to_string())), None)),
+                Ok(bytes) => {
+                    finish.sent(0, bytes.len());
+                    finish.ended = Some(Ok(()));
+                    (Ok(bytes), false)
+                }
+                Err(error) => {
+                    let error = std::io::Error::other(error.to_string());
+                    finish.ended = Some(Err(QueryError::Execution(error.to_string())));
+                    (Err(error), false)
+                }
             },
-        }
+        };
+        // The last item is sent with no state after it, which drops `finish` and so
+        // records how the query ended.
+        Some((result, more.then_some((batches, encoder, finish))))
     })
 }

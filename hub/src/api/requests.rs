@@ -4,16 +4,18 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use causeway_policies::DatasetId;
+use causeway_policies::{DatasetId, Principal};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::auth::Caller;
+use super::audit::recorded;
+use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use crate::access::requests::{AccessRequest, RequestTerms, ReviewInput};
+use crate::audit::{Action, Event, Outcome};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -54,8 +56,27 @@ impl From<AccessRequest> for RequestEntry {
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<NewRequestBody>,
 ) -> Result<(StatusCode, Json<RequestEntry>), ApiError> {
+    let mut record = Event::by(Action::RequestCreated, Outcome::Ok, &caller)
+        .at_address(address)
+        .on_dataset(&body.dataset);
+    record.purpose = Some(body.purpose.clone());
+    let result = file_request(&state, &caller, body).await;
+    if let Ok(request) = &result {
+        record.grants.extend(request.grant_id.clone());
+        record.detail = serde_json::to_string(request).ok();
+    }
+    let result = result.map(|request| (StatusCode::CREATED, Json(request.into())));
+    recorded(&state, record, result).await
+}
+
+async fn file_request(
+    state: &AppState,
+    caller: &Principal,
+    body: NewRequestBody,
+) -> Result<AccessRequest, ApiError> {
     let id: DatasetId = body
         .dataset
         .parse()
@@ -75,10 +96,10 @@ pub async fn create(
     let session = state.engine.session();
     let request = state
         .access
-        .request(&caller, &dataset, &conditions, terms, &session)
+        .request(caller, &dataset, &conditions, terms, &session)
         .await?;
     tracing::info!(request = %request.id, dataset = %id, by = %caller.id, auto_approved = request.auto_approved, "access requested");
-    Ok((StatusCode::CREATED, Json(request.into())))
+    Ok(request)
 }
 
 /// The requests that concern the caller: security officers see all, publishers those for
@@ -120,12 +141,32 @@ pub async fn get(
 pub async fn decide(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<ReviewInput>,
 ) -> Result<Json<RequestEntry>, ApiError> {
+    let mut record = Event::by(Action::RequestDecided, Outcome::Ok, &caller)
+        .at_address(address)
+        .with_detail(serde_json::json!({ "request": id, "approve": input.approve }));
+    let result = review(&state, &caller, &id, input).await;
+    if let Ok(decided) = &result {
+        record.datasets.push(decided.dataset.to_string());
+        record.purpose = Some(decided.terms.purpose.clone());
+        record.grants.extend(decided.grant_id.clone());
+        record.detail = serde_json::to_string(decided).ok();
+    }
+    recorded(&state, record, result.map(|decided| Json(decided.into()))).await
+}
+
+async fn review(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+    input: ReviewInput,
+) -> Result<AccessRequest, ApiError> {
     let request = state
         .access
-        .requests_for(&caller)
+        .requests_for(caller)
         .await?
         .into_iter()
         .find(|request| request.id == id)
@@ -135,10 +176,7 @@ pub async fn decide(
         .dataset(&request.dataset)
         .ok_or_else(|| ApiError::not_found(format!("dataset {} does not exist", request.dataset)))?;
     let session = state.engine.session();
-    let decided = state
-        .access
-        .decide(&caller, &id, input, &dataset, &session)
-        .await?;
+    let decided = state.access.decide(caller, id, input, &dataset, &session).await?;
     tracing::info!(request = %id, by = %caller.id, state = decided.state.as_str(), "access request decided");
-    Ok(Json(decided.into()))
+    Ok(decided)
 }

@@ -3,6 +3,7 @@
 
 mod access;
 mod admin;
+mod audit;
 mod certs;
 mod client;
 mod credentials;
@@ -69,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
+    /// Verify the audit log (on this machine's hub).
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
     /// Make certificates.
     Certs {
         #[command(subcommand)]
@@ -96,6 +102,10 @@ pub struct HubArgs {
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Audit { command } => match audit::run(command) {
+            Ok(code) => return code,
+            Err(error) => Err(error),
+        },
         Command::Serve { config } => serve::run(config.as_deref()).await,
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Dataset { command } => dataset::run(command).await,

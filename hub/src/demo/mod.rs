@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use causeway_policies::{AttributeValue, DatasetId, Principal, Role};
 
 use crate::access::requests::RequestTerms;
+use crate::audit::{Action, Event, Outcome};
 use crate::config::Config;
 use crate::identity::{ClientSpec, Identity};
 use crate::registry::DatasetSpec;
@@ -173,14 +174,15 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
             spec.contract.name,
             spec.source.kind()
         );
+        let record = Event::by(Action::DatasetPublished, Outcome::Ok, &operator)
+            .on_dataset(format!("{}.{}", spec.contract.department, spec.contract.name));
         hub.registry.publish(&operator, spec).await?;
+        hub.audit.record_done(record).await;
         published.push(table);
     }
     progress.finish_and_clear();
     // The policy files were read before the datasets existed; check them against them now.
-    let session = hub.engine.session();
-    hub.access
-        .load_files(&policies_dir, &|id| hub.engine.dataset(id), &session)
+    crate::startup::load_policies(&policies_dir, &hub.access, &hub.engine, &hub.audit)
         .await
         .map_err(|errors| {
             errors
@@ -345,6 +347,10 @@ async fn pending_request(hub: &Hub) -> Result<String, Box<dyn std::error::Error>
         .access
         .request(&planner, &dataset, &conditions, terms, &hub.engine.session())
         .await?;
+    let mut record = Event::by(Action::RequestCreated, Outcome::Ok, &planner).on_dataset(&request.dataset);
+    record.purpose = Some(request.terms.purpose.clone());
+    record.detail = serde_json::to_string(&request).ok();
+    hub.audit.record_done(record).await;
     Ok(request.id)
 }
 

@@ -33,9 +33,15 @@ pub struct SigningKey {
     pub encoding: EncodingKey,
     pub decoding: DecodingKey,
     public: Vec<u8>,
+    pair: Arc<Ed25519KeyPair>,
 }
 
 impl SigningKey {
+    /// An Ed25519 signature of `message`.
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.pair.sign(message).as_ref().to_vec()
+    }
+
     fn jwk(&self) -> Jwk {
         Jwk {
             common: CommonParameters {
@@ -134,6 +140,22 @@ impl KeyRing {
     }
 }
 
+/// The public keys of the key directory by id, read without creating anything: what
+/// checks a signature made by any key the hub ever had.
+pub fn public_keys(dir: &Path) -> Result<std::collections::HashMap<String, Vec<u8>>, KeyError> {
+    Ok(read_keys(dir)?
+        .into_iter()
+        .map(|key| (key.kid, key.public))
+        .collect())
+}
+
+/// Whether `signature` is the Ed25519 signature of `message` by the key `public`.
+pub fn verify_signature(public: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public)
+        .verify(message, signature)
+        .is_ok()
+}
+
 fn modified(dir: &Path) -> Option<SystemTime> {
     std::fs::metadata(dir)
         .and_then(|metadata| metadata.modified())
@@ -180,6 +202,7 @@ fn read_keys(dir: &Path) -> Result<Vec<SigningKey>, KeyError> {
                 encoding: EncodingKey::from_ed_der(&pkcs8),
                 decoding: DecodingKey::from_ed_der(&public),
                 public,
+                pair: Arc::new(pair),
             })
         })
         .collect()

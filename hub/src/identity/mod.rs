@@ -10,7 +10,7 @@ mod tokens;
 use std::sync::Arc;
 
 pub use clients::{ClientError, ClientService, ClientSpec};
-pub use keys::{KeyError, KeyRing};
+pub use keys::{KeyError, KeyRing, public_keys, verify_signature};
 pub use limiter::FailureLimiter;
 pub use tokens::{Authenticator, BuiltinIssuer};
 

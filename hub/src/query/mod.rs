@@ -3,6 +3,7 @@
 //! through it: parse, refuse anything but reads, plan, execute under the limits, stream.
 
 pub mod output;
+mod reads;
 mod secure;
 mod statement;
 
@@ -12,9 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use causeway_connectors::SourceReadError;
-use causeway_policies::{
-    AccessDenied, DatasetId, DatasetInfo, Decision, PolicyError, Principal, denied_columns,
-};
+use causeway_policies::{AccessDenied, DatasetId, DatasetInfo, PolicyError, Principal, denied_columns};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -35,6 +34,8 @@ use tokio::time::Instant;
 
 use crate::access::Access;
 use crate::config::LimitsConfig;
+pub use reads::Reads;
+use reads::reads;
 use secure::{QueryPolicy, SecureCatalog, closed_dataset_read};
 
 pub use statement::parse_read_query;
@@ -98,14 +99,25 @@ fn list(columns: &[(String, String)]) -> String {
         .join(", ")
 }
 
+pub type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch, QueryError>> + Send>>;
+
 /// A query whose plan is made and whose first batch is being computed; its batches are
 /// pulled by whoever sends them to the caller.
 pub struct RunningQuery {
     pub id: String,
     pub schema: SchemaRef,
-    /// What the grants allowed of each dataset the query reads.
-    pub decisions: Vec<Decision>,
-    pub batches: Pin<Box<dyn Stream<Item = Result<RecordBatch, QueryError>> + Send>>,
+    /// What it reads, and under which grants.
+    pub reads: Reads,
+    pub batches: BatchStream,
+}
+
+/// A query refused or failed before its first batch.
+#[derive(Debug)]
+pub struct RefusedQuery {
+    pub id: String,
+    /// The datasets the query named.
+    pub datasets: Vec<String>,
+    pub error: QueryError,
 }
 
 pub struct QueryEngine {
@@ -212,19 +224,18 @@ impl QueryEngine {
         &self,
         principal: &Principal,
         request: &QueryRequest,
-    ) -> Result<RunningQuery, QueryError> {
-        if request.purpose.trim().is_empty() {
-            return Err(QueryError::MissingPurpose);
-        }
-        let deadline = Instant::now() + self.limits.query_timeout;
-        let permit = tokio::time::timeout_at(deadline, Arc::clone(&self.permits).acquire_owned())
-            .await
-            .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?
-            .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?;
+    ) -> Result<RunningQuery, RefusedQuery> {
         let id = uuid::Uuid::now_v7().to_string();
+        let refused = |error, named| RefusedQuery {
+            id: id.clone(),
+            datasets: named,
+            error,
+        };
+        if request.purpose.trim().is_empty() {
+            return Err(refused(QueryError::MissingPurpose, Vec::new()));
+        }
+        let statement = parse_read_query(&request.sql).map_err(|error| refused(error, Vec::new()))?;
         tracing::debug!(query_id = %id, principal = %principal.id, purpose = %request.purpose, "query");
-
-        let statement = parse_read_query(&request.sql)?;
         let policy = Arc::new(QueryPolicy {
             principal: principal.clone(),
             purpose: request.purpose.clone(),
@@ -238,8 +249,37 @@ impl QueryEngine {
             session: self.context.state(),
             now: chrono::Utc::now(),
             decisions: Mutex::new(Vec::new()),
+            named: Mutex::new(Vec::new()),
         });
-        let state = self.query_state(&policy)?;
+        match self.start(&policy, statement).await {
+            Ok((schema, reads, batches)) => Ok(RunningQuery {
+                id,
+                schema,
+                reads,
+                batches,
+            }),
+            Err(error) => {
+                let named = policy
+                    .named
+                    .lock()
+                    .map(|named| named.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default();
+                Err(refused(error, named))
+            }
+        }
+    }
+
+    async fn start(
+        &self,
+        policy: &Arc<QueryPolicy>,
+        statement: datafusion::sql::parser::Statement,
+    ) -> Result<(SchemaRef, Reads, BatchStream), QueryError> {
+        let deadline = Instant::now() + self.limits.query_timeout;
+        let permit = tokio::time::timeout_at(deadline, Arc::clone(&self.permits).acquire_owned())
+            .await
+            .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?
+            .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?;
+        let state = self.query_state(policy)?;
         let plan = state
             .statement_to_plan(statement)
             .await
@@ -260,9 +300,17 @@ impl QueryEngine {
         if !denied.is_empty() {
             return Err(QueryError::ColumnsNotGranted {
                 columns: denied,
-                purpose: request.purpose.clone(),
+                purpose: policy.purpose.clone(),
             });
         }
+        let reads = {
+            let decisions = policy
+                .decisions
+                .lock()
+                .map(|decisions| decisions.clone())
+                .unwrap_or_default();
+            reads(&optimized, &decisions)
+        };
         let planning = state.query_planner().create_physical_plan(&optimized, &state);
         let physical = tokio::time::timeout_at(deadline, planning)
             .await
@@ -270,17 +318,7 @@ impl QueryEngine {
             .map_err(|error| self.classify(error))?;
         let schema = physical.schema();
         let stream = execute_stream(physical, state.task_ctx()).map_err(|error| self.classify(error))?;
-        let decisions = policy
-            .decisions
-            .lock()
-            .map(|decisions| decisions.clone())
-            .unwrap_or_default();
-        Ok(RunningQuery {
-            id,
-            schema,
-            decisions,
-            batches: self.limited(stream, deadline, permit),
-        })
+        Ok((schema, reads, self.limited(stream, deadline, permit)))
     }
 
     /// A session for one query: the catalog as the query's principal and purpose may see it,
@@ -314,7 +352,7 @@ impl QueryEngine {
         stream: datafusion::execution::SendableRecordBatchStream,
         deadline: Instant,
         permit: OwnedSemaphorePermit,
-    ) -> Pin<Box<dyn Stream<Item = Result<RecordBatch, QueryError>> + Send>> {
+    ) -> BatchStream {
         let timeout = self.limits.query_timeout;
         let memory_mb = self.limits.query_memory_mb;
         let state = (stream, permit, false);

@@ -33,6 +33,8 @@ pub struct QueryPolicy {
     pub now: DateTime<Utc>,
     /// The decisions taken for the datasets the query names.
     pub decisions: Mutex<Vec<Decision>>,
+    /// Every dataset the query named, readable or not.
+    pub named: Mutex<Vec<DatasetId>>,
 }
 
 #[derive(Debug)]
@@ -97,6 +99,11 @@ impl SchemaProvider for SecureSchema {
         };
         let id = DatasetId::new(&self.department, name);
         let policy = &self.policy;
+        if let Ok(mut named) = policy.named.lock()
+            && !named.contains(&id)
+        {
+            named.push(id.clone());
+        }
         let dataset = policy
             .datasets
             .get(&id)

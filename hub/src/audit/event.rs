@@ -1,0 +1,232 @@
+//! What an audit event says: one action, who took it, from where, on what, and how it
+//! ended. The fields are flat so that the log reads as one table (`audit.events`).
+
+use causeway_policies::Principal;
+use serde::{Deserialize, Serialize};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
+pub enum Action {
+    /// A query passed its checks and is about to send its first result byte.
+    QueryStarted,
+    /// A started query ended: rows and bytes sent, duration, outcome.
+    QueryFinished,
+    /// A query refused or failed before sending anything.
+    QueryRefused,
+    TokenIssued,
+    TokenRefused,
+    DatasetPublished,
+    DatasetChanged,
+    DatasetRemoved,
+    ClientCreated,
+    ClientDisabled,
+    ClientSecretRotated,
+    GrantCreated,
+    GrantRevoked,
+    RequestCreated,
+    RequestDecided,
+    /// Policy files were read, at start or on SIGHUP.
+    PoliciesLoaded,
+    /// The hub opened its log: at every start.
+    AuditOpened,
+    /// A signed checkpoint of the chain so far.
+    AuditCheckpoint,
+    /// A torn last line, left by a crash in the middle of a write that was never
+    /// acknowledged, was cut off when the log was opened.
+    AuditRecovered,
+}
+
+impl Action {
+    const ALL: [Action; 19] = [
+        Action::QueryStarted,
+        Action::QueryFinished,
+        Action::QueryRefused,
+        Action::TokenIssued,
+        Action::TokenRefused,
+        Action::DatasetPublished,
+        Action::DatasetChanged,
+        Action::DatasetRemoved,
+        Action::ClientCreated,
+        Action::ClientDisabled,
+        Action::ClientSecretRotated,
+        Action::GrantCreated,
+        Action::GrantRevoked,
+        Action::RequestCreated,
+        Action::RequestDecided,
+        Action::PoliciesLoaded,
+        Action::AuditOpened,
+        Action::AuditCheckpoint,
+        Action::AuditRecovered,
+    ];
+
+    /// The name the log and its readers use, e.g. `query.started`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::QueryStarted => "query.started",
+            Action::QueryFinished => "query.finished",
+            Action::QueryRefused => "query.refused",
+            Action::TokenIssued => "token.issued",
+            Action::TokenRefused => "token.refused",
+            Action::DatasetPublished => "dataset.published",
+            Action::DatasetChanged => "dataset.changed",
+            Action::DatasetRemoved => "dataset.removed",
+            Action::ClientCreated => "client.created",
+            Action::ClientDisabled => "client.disabled",
+            Action::ClientSecretRotated => "client.secret_rotated",
+            Action::GrantCreated => "grant.created",
+            Action::GrantRevoked => "grant.revoked",
+            Action::RequestCreated => "request.created",
+            Action::RequestDecided => "request.decided",
+            Action::PoliciesLoaded => "policies.loaded",
+            Action::AuditOpened => "audit.opened",
+            Action::AuditCheckpoint => "audit.checkpoint",
+            Action::AuditRecovered => "audit.recovered",
+        }
+    }
+}
+
+impl From<Action> for &'static str {
+    fn from(action: Action) -> Self {
+        action.name()
+    }
+}
+
+impl TryFrom<String> for Action {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        Action::ALL
+            .into_iter()
+            .find(|action| action.name() == name)
+            .ok_or_else(|| format!("unknown audit action '{name}'"))
+    }
+}
+
+/// How the action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    /// Refused by a policy, a role check or a failed authentication.
+    Denied,
+    /// Failed for another reason (bad input, a limit, a source error).
+    Error,
+}
+
+/// One audit event, before the log gives it its place in the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub action: Action,
+    pub outcome: Outcome,
+    /// Who acted: a client id or a user, as the token named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The identity provider that vouched for the principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+    /// The datasets the action touched, as `department.name`: what lets a publisher find
+    /// the events of their own datasets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub datasets: Vec<String>,
+    /// Columns read from the sources, as `department.name.column`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// Masks applied, as `department.name.column: mask`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masks: Vec<String>,
+    /// Row filters applied, as `department.name: filter` (as the grant writes it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub row_filters: Vec<String>,
+    /// The grants the action used, or created, or revoked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// The error code given to the caller, e.g. `column_not_granted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What else the action needs to say, as a JSON document (a client's id, a request's
+    /// decision, a checkpoint's signature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Event {
+    pub fn new(action: Action, outcome: Outcome) -> Self {
+        Self {
+            action,
+            outcome,
+            principal: None,
+            department: None,
+            roles: Vec::new(),
+            issuer: None,
+            client_address: None,
+            query_id: None,
+            purpose: None,
+            sql: None,
+            datasets: Vec::new(),
+            columns: Vec::new(),
+            masks: Vec::new(),
+            row_filters: Vec::new(),
+            grants: Vec::new(),
+            rows: None,
+            bytes: None,
+            duration_ms: None,
+            error_class: None,
+            error: None,
+            detail: None,
+        }
+    }
+
+    /// The event of `principal` acting.
+    pub fn by(action: Action, outcome: Outcome, principal: &Principal) -> Self {
+        Self {
+            principal: Some(principal.id.clone()),
+            department: Some(principal.department.clone()),
+            roles: principal.roles.iter().map(ToString::to_string).collect(),
+            issuer: Some(principal.issuer.clone()).filter(|issuer| !issuer.is_empty()),
+            ..Self::new(action, outcome)
+        }
+    }
+
+    pub fn at_address(mut self, address: Option<std::net::SocketAddr>) -> Self {
+        self.client_address = address.map(|address| address.ip().to_string());
+        self
+    }
+
+    pub fn on_dataset(mut self, dataset: impl ToString) -> Self {
+        self.datasets.push(dataset.to_string());
+        self
+    }
+
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail.to_string());
+        self
+    }
+
+    pub fn failed(mut self, outcome: Outcome, class: &str, message: impl ToString) -> Self {
+        self.outcome = outcome;
+        self.error_class = Some(class.to_owned());
+        self.error = Some(message.to_string());
+        self
+    }
+}

@@ -1,0 +1,155 @@
+//! The audit log: one hash-chained record per access and per decision, appended to
+//! segment files in the audit directory and synced before the caller goes on.
+//!
+//! A query's `query.started` record is on disk before its first result byte leaves the hub;
+//! when the log cannot be written, queries are refused. Signed checkpoints let
+//! `causeway audit verify` tell a log the hub wrote from one rewritten after the fact.
+
+mod chain;
+pub mod event;
+mod segments;
+pub mod verify;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+use utoipa::ToSchema;
+
+pub use event::{Action, Event, Outcome};
+pub use verify::{Verification, verify};
+
+use crate::config::AuditConfig;
+use crate::identity::KeyRing;
+use writer::{Request, Writer};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuditError {
+    #[error("cannot use the audit log at {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("the audit log segment {segment} is damaged ({reason}); run `causeway audit verify`")]
+    Damaged { segment: String, reason: String },
+    #[error("the audit log cannot be written: {0}")]
+    Unavailable(String),
+    #[error("the audit log is closed")]
+    Closed,
+}
+
+impl AuditError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.display().to_string(),
+            message: source.to_string(),
+        }
+    }
+}
+
+/// The log's state, for health and for online verification.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct Status {
+    /// Why the last write failed; `None` while the log writes.
+    pub failure: Option<String>,
+    /// The last record on disk.
+    pub last_seq: u64,
+}
+
+/// The handle every part of the hub records through. Cloning it is cheap.
+#[derive(Clone)]
+pub struct AuditLog {
+    inner: Option<Arc<Inner>>,
+}
+
+struct Inner {
+    requests: Sender<Request>,
+    status: Arc<Mutex<Status>>,
+}
+
+impl AuditLog {
+    /// Opens the log in `dir` and starts its writer. The hub's signing keys in `keys` sign
+    /// the checkpoints.
+    pub fn open(dir: &Path, settings: &AuditConfig, keys: Arc<KeyRing>) -> Result<Self, AuditError> {
+        if !settings.enabled {
+            tracing::warn!("the audit log is off: nothing is recorded");
+            return Ok(Self { inner: None });
+        }
+        let status = Arc::new(Mutex::new(Status::default()));
+        let (writer, cut) = Writer::open(dir, settings.clone(), keys, Arc::clone(&status))?;
+        let (requests, received) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("causeway-audit".into())
+            .spawn(move || writer.run(received))
+            .map_err(|source| AuditError::io(dir, source))?;
+        let log = Self {
+            inner: Some(Arc::new(Inner { requests, status })),
+        };
+        if cut > 0 {
+            tracing::warn!(bytes = cut, "cut a torn last audit record left by a crash");
+            log.enqueue(
+                Event::new(Action::AuditRecovered, Outcome::Ok)
+                    .with_detail(serde_json::json!({ "cut_bytes": cut })),
+            );
+        }
+        log.enqueue(
+            Event::new(Action::AuditOpened, Outcome::Ok).with_detail(serde_json::json!({
+                "version": env!("CARGO_PKG_VERSION"),
+            })),
+        );
+        Ok(log)
+    }
+
+    /// Records `event` and waits until it is on disk; returns its sequence number (0 when
+    /// the log is off).
+    pub async fn record(&self, event: Event) -> Result<u64, AuditError> {
+        let Some(inner) = &self.inner else {
+            return Ok(0);
+        };
+        let (reply, answer) = oneshot::channel();
+        inner
+            .requests
+            .send(Request::Append(Box::new(event), Some(reply)))
+            .map_err(|_| AuditError::Closed)?;
+        answer.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Records `event` without waiting: it is written in order with the next flush.
+    pub fn enqueue(&self, event: Event) {
+        if let Some(inner) = &self.inner
+            && inner
+                .requests
+                .send(Request::Append(Box::new(event), None))
+                .is_err()
+        {
+            tracing::error!("an audit event was lost: the log is closed");
+        }
+    }
+
+    /// Records `event`, waiting for the disk; a failure is logged, not returned, for actions
+    /// that are already done.
+    pub async fn record_done(&self, event: Event) {
+        if let Err(error) = self.record(event).await {
+            tracing::error!(%error, "an audit event could not be written");
+        }
+    }
+
+    /// `None` when the log is off.
+    pub fn status(&self) -> Option<Status> {
+        let inner = self.inner.as_ref()?;
+        inner.status.lock().ok().map(|status| status.clone())
+    }
+
+    /// Writes what is pending and a last checkpoint.
+    pub async fn close(&self) {
+        if let Some(inner) = &self.inner {
+            let (done, closed) = oneshot::channel();
+            if inner.requests.send(Request::Close(done)).is_ok() {
+                let _ = closed.await;
+            }
+        }
+    }
+}

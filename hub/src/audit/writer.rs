@@ -1,0 +1,363 @@
+//! The one thread that appends to the log. Callers hand it events over a channel; it takes
+//! every event waiting, writes them in one go and syncs the file once, then tells each
+//! caller its event is on disk (group commit: concurrent queries share a flush). Every
+//! `checkpoint_every` events or `checkpoint_interval` it adds a signed checkpoint, and it
+//! starts a new segment when the current one reaches its size.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use tokio::sync::oneshot;
+
+use super::chain::{self, GENESIS, Sealed};
+use super::event::{Action, Event, Outcome};
+use super::{AuditError, Status, segments};
+use crate::config::AuditConfig;
+use crate::identity::KeyRing;
+
+/// Events taken in one write at most.
+const MAX_BATCH: usize = 4096;
+
+pub(super) type Reply = oneshot::Sender<Result<u64, AuditError>>;
+
+pub(super) enum Request {
+    Append(Box<Event>, Option<Reply>),
+    /// Write what is pending and a last checkpoint, then stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// Where the chain stands: the last record written.
+#[derive(Debug, Clone)]
+pub(super) struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+pub(super) struct Writer {
+    dir: PathBuf,
+    settings: AuditConfig,
+    keys: Arc<KeyRing>,
+    file: File,
+    len: u64,
+    head: Head,
+    since_checkpoint: u64,
+    last_checkpoint: Instant,
+    status: Arc<Mutex<Status>>,
+}
+
+impl Writer {
+    /// Opens the log in `dir` where it ends, cutting a torn last line (a write a crash
+    /// interrupted, which no caller was told was on disk). Returns the writer and the
+    /// number of bytes cut.
+    pub fn open(
+        dir: &Path,
+        settings: AuditConfig,
+        keys: Arc<KeyRing>,
+        status: Arc<Mutex<Status>>,
+    ) -> Result<(Self, u64), AuditError> {
+        std::fs::create_dir_all(dir).map_err(|source| AuditError::io(dir, source))?;
+        let recovered = recover(dir)?;
+        let path = recovered
+            .segment
+            .unwrap_or_else(|| segments::segment_path(dir, recovered.head.seq + 1));
+        let file = open_segment(&path)?;
+        let len = file
+            .metadata()
+            .map_err(|source| AuditError::io(&path, source))?
+            .len();
+        if let Ok(mut status) = status.lock() {
+            status.last_seq = recovered.head.seq;
+        }
+        let writer = Self {
+            dir: dir.to_path_buf(),
+            settings,
+            keys,
+            file,
+            len,
+            head: recovered.head,
+            since_checkpoint: 0,
+            last_checkpoint: Instant::now(),
+            status,
+        };
+        Ok((writer, recovered.cut))
+    }
+
+    pub fn run(mut self, requests: Receiver<Request>) {
+        loop {
+            let wait = self
+                .settings
+                .checkpoint_interval
+                .saturating_sub(self.last_checkpoint.elapsed());
+            let mut batch = Vec::new();
+            let mut close = None;
+            match requests.recv_timeout(wait) {
+                Ok(request) => take(request, &mut batch, &mut close),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.commit(Vec::new(), self.since_checkpoint > 0);
+                    return;
+                }
+            }
+            while batch.len() < MAX_BATCH && close.is_none() {
+                match requests.try_recv() {
+                    Ok(request) => take(request, &mut batch, &mut close),
+                    Err(_) => break,
+                }
+            }
+            let sign_tail =
+                self.last_checkpoint.elapsed() >= self.settings.checkpoint_interval || close.is_some();
+            self.commit(batch, sign_tail);
+            if let Some(done) = close {
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+
+    /// Writes `batch`, with a checkpoint after every `checkpoint_every` records (and after
+    /// the last when `sign_tail`), syncs, then answers the callers.
+    fn commit(&mut self, batch: Vec<(Box<Event>, Option<Reply>)>, sign_tail: bool) {
+        if batch.is_empty() && !sign_tail {
+            return;
+        }
+        let time = Utc::now();
+        let mut head = self.head.clone();
+        let mut unsigned = self.since_checkpoint;
+        let mut signed = false;
+        let mut bytes = String::new();
+        let mut written = Vec::with_capacity(batch.len());
+        for (event, reply) in batch {
+            match chain::seal(head.seq + 1, time, &event, &head.hash) {
+                Ok(sealed) => {
+                    head = advance(&mut bytes, sealed);
+                    written.push((reply, head.seq));
+                    unsigned += 1;
+                }
+                Err(error) => answer(reply, Err(AuditError::Unavailable(error.to_string()))),
+            }
+            if unsigned >= self.settings.checkpoint_every {
+                self.sign(&mut head, &mut bytes, &mut unsigned, &mut signed);
+            }
+        }
+        if sign_tail && unsigned > 0 {
+            self.sign(&mut head, &mut bytes, &mut unsigned, &mut signed);
+        }
+        match self.write(bytes.as_bytes()) {
+            Ok(()) => {
+                self.since_checkpoint = unsigned;
+                if signed {
+                    self.last_checkpoint = Instant::now();
+                }
+                self.head = head;
+                if let Ok(mut status) = self.status.lock() {
+                    status.failure = None;
+                    status.last_seq = self.head.seq;
+                }
+                for (reply, seq) in written {
+                    answer(reply, Ok(seq));
+                }
+            }
+            Err(error) => {
+                let reason = error.to_string();
+                tracing::error!(error = %reason, "the audit log cannot be written; queries are refused");
+                if let Ok(mut status) = self.status.lock() {
+                    status.failure = Some(reason.clone());
+                }
+                for (reply, _) in written {
+                    answer(reply, Err(AuditError::Unavailable(reason.clone())));
+                }
+            }
+        }
+        if self.len >= self.settings.segment_mb.saturating_mul(1024 * 1024)
+            && let Err(error) = self.rotate()
+        {
+            tracing::error!(%error, "audit segment not rotated; writing on in the current one");
+        }
+    }
+
+    /// Adds a checkpoint after `head` to `bytes`.
+    fn sign(&self, head: &mut Head, bytes: &mut String, unsigned: &mut u64, signed: &mut bool) {
+        match self.checkpoint(head) {
+            Ok(sealed) => {
+                *head = advance(bytes, sealed);
+                *unsigned = 0;
+                *signed = true;
+            }
+            Err(error) => tracing::error!(%error, "audit checkpoint not written"),
+        }
+    }
+
+    /// A checkpoint after `head`: the hub's signature of the chain up to there.
+    fn checkpoint(&self, head: &Head) -> Result<Sealed, AuditError> {
+        let key = self
+            .keys
+            .current()
+            .ok_or_else(|| AuditError::Unavailable("the hub has no signing key".into()))?;
+        let seq = head.seq + 1;
+        let signature = key.sign(&chain::checkpoint_message(seq, &head.hash));
+        let event = Event::new(Action::AuditCheckpoint, Outcome::Ok).with_detail(serde_json::json!({
+            "key_id": key.kid,
+            "signature": URL_SAFE_NO_PAD.encode(signature),
+        }));
+        chain::seal(seq, Utc::now(), &event, &head.hash)
+            .map_err(|error| AuditError::Unavailable(error.to_string()))
+    }
+
+    /// Appends and syncs; after a failure, cuts what may have reached the file so the
+    /// next write starts on a clean line.
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let result = self.file.write_all(bytes).and_then(|()| self.file.sync_data());
+        match result {
+            Ok(()) => {
+                self.len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(error) => {
+                if let Err(cut) = self.file.set_len(self.len) {
+                    tracing::error!(error = %cut, "cannot cut a failed audit write");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn rotate(&mut self) -> Result<(), AuditError> {
+        let path = segments::segment_path(&self.dir, self.head.seq + 1);
+        let file = open_segment(&path)?;
+        sync_dir(&self.dir)?;
+        self.file = file;
+        self.len = 0;
+        Ok(())
+    }
+}
+
+fn take(
+    request: Request,
+    batch: &mut Vec<(Box<Event>, Option<Reply>)>,
+    close: &mut Option<oneshot::Sender<()>>,
+) {
+    match request {
+        Request::Append(event, reply) => batch.push((event, reply)),
+        Request::Close(done) => *close = Some(done),
+    }
+}
+
+fn advance(bytes: &mut String, sealed: Sealed) -> Head {
+    bytes.push_str(&sealed.line);
+    Head {
+        seq: sealed.seq,
+        hash: sealed.hash,
+    }
+}
+
+fn answer(reply: Option<Reply>, result: Result<u64, AuditError>) {
+    if let Some(reply) = reply {
+        let _ = reply.send(result);
+    }
+}
+
+fn open_segment(path: &Path) -> Result<File, AuditError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| AuditError::io(path, source))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), AuditError> {
+    File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|source| AuditError::io(dir, source))
+}
+
+struct Recovered {
+    head: Head,
+    /// The segment to write on; `None` when the log is new.
+    segment: Option<PathBuf>,
+    /// Bytes of a torn last line that were cut.
+    cut: u64,
+}
+
+/// Finds where the log ends: the last complete record of the newest segment that has one.
+fn recover(dir: &Path) -> Result<Recovered, AuditError> {
+    let paths = segments::list(dir).map_err(|source| AuditError::io(dir, source))?;
+    let Some(current) = paths.last() else {
+        return Ok(Recovered {
+            head: Head {
+                seq: 0,
+                hash: GENESIS.to_owned(),
+            },
+            segment: None,
+            cut: 0,
+        });
+    };
+    let cut = cut_torn_line(current)?;
+    for path in paths.iter().rev() {
+        let content = std::fs::read_to_string(path).map_err(|source| AuditError::io(path, source))?;
+        if content.is_empty() {
+            continue;
+        }
+        let Some(complete) = content.strip_suffix('\n') else {
+            return Err(AuditError::Damaged {
+                segment: path.display().to_string(),
+                reason: "it ends in the middle of a record".into(),
+            });
+        };
+        let last = complete.rsplit('\n').next().unwrap_or(complete);
+        let link = chain::open(last).map_err(|error| AuditError::Damaged {
+            segment: path.display().to_string(),
+            reason: format!("its last record: {error}"),
+        })?;
+        return Ok(Recovered {
+            head: Head {
+                seq: link.seq,
+                hash: link.hash,
+            },
+            segment: Some(current.clone()),
+            cut,
+        });
+    }
+    // Only empty segments: the log was begun and nothing was written yet.
+    let first = segments::first_seq(current).unwrap_or(1);
+    if first != 1 {
+        return Err(AuditError::Damaged {
+            segment: current.display().to_string(),
+            reason: "the segments before it are gone, so the chain cannot go on".into(),
+        });
+    }
+    Ok(Recovered {
+        head: Head {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+        },
+        segment: Some(current.clone()),
+        cut,
+    })
+}
+
+/// Cuts the bytes after the last newline of `path`; returns how many were cut.
+fn cut_torn_line(path: &Path) -> Result<u64, AuditError> {
+    let content = std::fs::read(path).map_err(|source| AuditError::io(path, source))?;
+    let keep = content
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map_or(0, |newline| newline + 1);
+    let cut = (content.len() - keep) as u64;
+    if cut > 0 {
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|source| AuditError::io(path, source))?;
+        file.set_len(keep as u64)
+            .and_then(|()| file.sync_all())
+            .map_err(|source| AuditError::io(path, source))?;
+    }
+    Ok(cut)
+}

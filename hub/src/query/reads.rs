@@ -1,0 +1,75 @@
+//! What a query reads, for its audit record: the datasets and columns its optimised plan
+//! scans, and the masks, row filters and grants that apply to them.
+
+use std::collections::BTreeSet;
+
+use causeway_policies::{ColumnAccess, Decision};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::logical_expr::LogicalPlan;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reads {
+    /// `department.name`
+    pub datasets: Vec<String>,
+    /// `department.name.column`
+    pub columns: Vec<String>,
+    /// `department.name.column: mask`
+    pub masks: Vec<String>,
+    /// `department.name: filter`
+    pub row_filters: Vec<String>,
+    pub grants: Vec<String>,
+}
+
+/// The reads of `plan`, whose datasets were decided by `decisions`. Only scans of datasets
+/// count: a catalog query that looks at every dataset's columns reads none of them.
+pub fn reads(plan: &LogicalPlan, decisions: &[Decision]) -> Reads {
+    let mut scanned: Vec<(String, Vec<String>)> = Vec::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let table = scan.table_name.to_string();
+            let columns = scan
+                .projected_schema
+                .fields()
+                .iter()
+                .map(|field| field.name().clone());
+            match scanned.iter_mut().find(|(name, _)| *name == table) {
+                Some((_, known)) => known.extend(columns),
+                None => scanned.push((table, columns.collect())),
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    let mut reads = Reads::default();
+    let mut grants = BTreeSet::new();
+    for (table, columns) in scanned {
+        let Some(decision) = decisions
+            .iter()
+            .find(|decision| decision.dataset.to_string() == table)
+        else {
+            continue;
+        };
+        let columns: BTreeSet<String> = columns.into_iter().collect();
+        for column in &decision.columns {
+            if !columns.contains(&column.name) {
+                continue;
+            }
+            reads.columns.push(format!("{table}.{}", column.name));
+            if let ColumnAccess::Visible { through } = &column.access {
+                for source in through {
+                    if let Some(mask) = &source.mask {
+                        reads.masks.push(format!("{table}.{}: {mask}", column.name));
+                    }
+                }
+            }
+        }
+        for grant in &decision.grants {
+            grants.insert(grant.id.clone());
+            if let Some(filter) = &grant.row_filter {
+                reads.row_filters.push(format!("{table}: {filter}"));
+            }
+        }
+        reads.datasets.push(table);
+    }
+    reads.grants = grants.into_iter().collect();
+    reads
+}
