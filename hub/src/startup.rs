@@ -64,7 +64,12 @@ impl Hub {
         let audit = AuditLog::open(&config.audit_dir(), &config.audit, keys)?;
         let store = MetadataStore::connect(&config.metadata_url()).await?;
         let access = Arc::new(Access::open(store.clone(), config.data_dir()).await?);
-        let engine = Arc::new(QueryEngine::new(config.limits.clone(), Arc::clone(&access)));
+        let audit_dir = config.audit.enabled.then(|| config.audit_dir());
+        let engine = Arc::new(QueryEngine::new(
+            config.limits.clone(),
+            Arc::clone(&access),
+            audit_dir,
+        ));
         let connectors = Connectors::new(config.connectors.clone());
         let registry = Arc::new(Registry::new(store.clone(), connectors, Arc::clone(&engine)));
         registry.load().await?;

@@ -136,6 +136,10 @@ pub enum ContractError {
     )]
     InvalidIdentifier { what: &'static str, value: String },
     #[error(
+        "'{0}' is a schema of the hub's own (audit, information_schema, public); choose another department name"
+    )]
+    ReservedDepartment(String),
+    #[error(
         "invalid field name '{0}': use letters, digits and underscores, starting with a letter or underscore"
     )]
     InvalidFieldName(String),
@@ -174,6 +178,9 @@ impl Contract {
     /// Checks the rules a contract must follow on its own, whatever its source.
     pub fn validate(&self) -> Result<(), ContractError> {
         check_identifier("department", &self.department)?;
+        if RESERVED_SCHEMAS.contains(&self.department.as_str()) {
+            return Err(ContractError::ReservedDepartment(self.department.clone()));
+        }
         check_identifier("dataset name", &self.name)?;
         if self.title.trim().is_empty() {
             return Err(ContractError::Empty { what: "title" });
@@ -229,6 +236,9 @@ impl Contract {
         )
     }
 }
+
+/// SQL schemas of the hub's own: no department may take their names.
+pub const RESERVED_SCHEMAS: [&str; 3] = ["audit", "information_schema", "public"];
 
 /// Departments and datasets become SQL schema and table names, so they are kept to the
 /// identifiers that need no quoting in any SQL dialect.
@@ -296,6 +306,10 @@ primary_key: [id_number]
             (
                 RESIDENTS.replace("civil_affairs", "Civil Affairs"),
                 "invalid department",
+            ),
+            (
+                RESIDENTS.replace("department: civil_affairs", "department: audit"),
+                "a schema of the hub's own",
             ),
             (
                 RESIDENTS.replace("type: date", "type: datum"),

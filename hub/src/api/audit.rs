@@ -1,14 +1,20 @@
-//! The audit log: what handlers record, and verification online for security officers.
+//! The audit log: what handlers record; reading it (security officers everything,
+//! publishers what touches their datasets) and verifying it online.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use causeway_policies::Role;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
-use crate::audit::{Event, Outcome, Verification, verify};
+use crate::audit::read::{EventFilter, records};
+use crate::audit::{Action, Event, Outcome, Verification, verify};
 use crate::identity::public_keys;
 
 /// Verifies the hub's audit log as `causeway audit verify` does, up to the last record
@@ -36,6 +42,98 @@ pub async fn verify_log(
     .await
     .map_err(|error| ApiError::internal(&error))??;
     Ok(Json(report))
+}
+
+/// Most records one answer holds.
+const MAX_EVENTS: usize = 10_000;
+
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
+pub struct EventsParams {
+    /// Records at or after this time (RFC 3339).
+    since: Option<DateTime<Utc>>,
+    /// Records before this time (RFC 3339).
+    until: Option<DateTime<Utc>>,
+    /// Records of this principal.
+    principal: Option<String>,
+    /// Records that touch this dataset (`department.name`).
+    dataset: Option<String>,
+    /// Records of this action, e.g. `query.started`.
+    action: Option<String>,
+    /// `ok`, `denied` or `error`.
+    outcome: Option<String>,
+    /// At most this many records (default 1000, at most 10000), oldest first.
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsResponse {
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<Map<String, Value>>,
+    /// More records matched than the limit let through; ask again from the last one's time.
+    pub truncated: bool,
+}
+
+/// Audit records, oldest first: every record for security officers, the records that touch
+/// their department's datasets for publishers.
+#[utoipa::path(get, path = "/v1/audit/events", tag = "audit", params(EventsParams),
+    responses(
+        (status = 200, description = "The records", body = EventsResponse),
+        (status = 403, description = "Neither a security officer nor a publisher", body = ErrorBody),
+        (status = 404, description = "The audit log is off", body = ErrorBody),
+    ))]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddress(address): ClientAddress,
+    Query(params): Query<EventsParams>,
+) -> Result<Json<EventsResponse>, ApiError> {
+    let mut record = Event::by(Action::AuditRead, Outcome::Ok, &caller.0).at_address(address);
+    record.datasets.extend(params.dataset.clone());
+    record.detail = serde_json::to_string(&params).ok();
+    let result = read_events(&state, &caller, params).await;
+    if let Ok(Json(answer)) = &result {
+        record.rows = Some(answer.events.len() as u64);
+    }
+    recorded(&state, record, result).await
+}
+
+async fn read_events(
+    state: &AppState,
+    caller: &Caller,
+    params: EventsParams,
+) -> Result<Json<EventsResponse>, ApiError> {
+    let department_scope = if caller.0.has_role(Role::SecurityOfficer) {
+        None
+    } else if caller.0.has_role(Role::Publisher) {
+        Some(caller.0.department.clone())
+    } else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only security officers, and publishers for their own datasets, may read the audit log",
+        ));
+    };
+    if state.audit.status().is_none() {
+        return Err(ApiError::not_found("the audit log is off on this hub"));
+    }
+    let filter = EventFilter {
+        since: params.since,
+        until: params.until,
+        principal: params.principal,
+        dataset: params.dataset,
+        action: params.action,
+        outcome: params.outcome,
+        department_scope,
+    };
+    let limit = params.limit.unwrap_or(1000).clamp(1, MAX_EVENTS);
+    let dir = state.audit_dir.clone();
+    let mut events = tokio::task::spawn_blocking(move || records(&dir, &filter, limit + 1))
+        .await
+        .map_err(|error| ApiError::internal(&error))?
+        .map_err(|error| ApiError::internal(&error))?;
+    let truncated = events.len() > limit;
+    events.truncate(limit);
+    Ok(Json(EventsResponse { events, truncated }))
 }
 
 /// Records how an action ended, then passes its result on.

@@ -69,6 +69,7 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
         .route("/v1/clients", get(clients::list).post(clients::create))
         .route("/v1/clients/{id}/disable", post(clients::disable))
         .route("/v1/clients/{id}/rotate-secret", post(clients::rotate_secret))
+        .route("/v1/audit/events", get(audit::events))
         .route("/v1/audit/verify", get(audit::verify_log))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/oauth/token", post(oauth::token))

@@ -32,6 +32,7 @@ use super::{
         clients::create,
         clients::disable,
         clients::rotate_secret,
+        audit::events,
         audit::verify_log,
         oauth::token,
         wellknown::openid_configuration,
@@ -80,6 +81,7 @@ mod tests {
         let document = ApiDoc::openapi();
         let paths: Vec<&String> = document.paths.paths.keys().collect();
         for route in [
+            "/v1/audit/events",
             "/v1/audit/verify",
             "/v1/health",
             "/v1/catalog",

@@ -28,6 +28,8 @@ pub enum Action {
     RequestDecided,
     /// Policy files were read, at start or on SIGHUP.
     PoliciesLoaded,
+    /// Records of the log were read through the API.
+    AuditRead,
     /// The hub opened its log: at every start.
     AuditOpened,
     /// A signed checkpoint of the chain so far.
@@ -38,7 +40,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 19] = [
+    const ALL: [Action; 20] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -55,6 +57,7 @@ impl Action {
         Action::RequestCreated,
         Action::RequestDecided,
         Action::PoliciesLoaded,
+        Action::AuditRead,
         Action::AuditOpened,
         Action::AuditCheckpoint,
         Action::AuditRecovered,
@@ -79,6 +82,7 @@ impl Action {
             Action::RequestCreated => "request.created",
             Action::RequestDecided => "request.decided",
             Action::PoliciesLoaded => "policies.loaded",
+            Action::AuditRead => "audit.read",
             Action::AuditOpened => "audit.opened",
             Action::AuditCheckpoint => "audit.checkpoint",
             Action::AuditRecovered => "audit.recovered",

@@ -7,6 +7,7 @@
 
 mod chain;
 pub mod event;
+pub mod read;
 mod segments;
 pub mod verify;
 mod writer;

@@ -1,14 +1,54 @@
 //! `causeway audit`: check the audit log of a hub on this machine.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::admin::LocalHub;
+use crate::audit::read::{EventFilter, batches, events_schema};
 use crate::audit::{Verification, verify};
 use crate::config::Config;
 use crate::identity::{keys_dir, public_keys};
+use crate::query::output::OutputFormat;
+
+/// Which hub's log: its configuration, or its data directory.
+#[derive(Debug, Args)]
+pub struct LogLocation {
+    #[command(flatten)]
+    hub: LocalHub,
+    /// The hub's data directory, instead of the one its configuration names (the log in
+    /// DIR/audit, the keys in DIR/keys).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl LogLocation {
+    /// The audit directory and the keys directory.
+    fn dirs(&self) -> Result<(PathBuf, PathBuf), Box<dyn std::error::Error>> {
+        let (audit, keys) = match &self.data_dir {
+            Some(dir) => (dir.join("audit"), dir.join("keys")),
+            None => {
+                let config = Config::load(self.hub.config.as_deref())?;
+                (config.audit_dir(), keys_dir(&config))
+            }
+        };
+        if !audit.is_dir() {
+            return Err(format!("there is no audit log at {}", audit.display()).into());
+        }
+        Ok((audit, keys))
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Parquet,
+    Ndjson,
+    Csv,
+    Arrow,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -16,27 +56,47 @@ pub enum AuditCommand {
     /// broken record and exit non-zero if there is one.
     Verify {
         #[command(flatten)]
-        hub: LocalHub,
-        /// The hub's data directory, instead of the one its configuration names (the log in
-        /// DIR/audit, the keys in DIR/keys).
+        log: LogLocation,
+    },
+    /// Write the records of a time range to a file, as one table.
+    Export {
+        #[command(flatten)]
+        log: LogLocation,
+        /// Records at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
         #[arg(long)]
-        data_dir: Option<PathBuf>,
+        since: Option<DateTime<Utc>>,
+        /// Records before this time.
+        #[arg(long)]
+        until: Option<DateTime<Utc>>,
+        #[arg(long, value_enum, default_value = "parquet")]
+        format: ExportFormat,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
 pub fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match command {
-        AuditCommand::Verify { hub, data_dir } => {
-            let (audit_dir, keys) = match data_dir {
-                Some(dir) => (dir.join("audit"), dir.join("keys")),
-                None => {
-                    let config = Config::load(hub.config.as_deref())?;
-                    (config.audit_dir(), keys_dir(&config))
-                }
+        AuditCommand::Export {
+            log,
+            since,
+            until,
+            format,
+            out,
+        } => {
+            let (audit_dir, _) = log.dirs()?;
+            let filter = EventFilter {
+                since,
+                until,
+                ..EventFilter::default()
             };
-            if !audit_dir.is_dir() {
-                return Err(format!("there is no audit log at {}", audit_dir.display()).into());
-            }
+            let rows = export(&audit_dir, &filter, format, &out)?;
+            println!("wrote {rows} records to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify { log } => {
+            let (audit_dir, keys) = log.dirs()?;
             let report = verify(&audit_dir, &public_keys(&keys)?, None)?;
             print_report(&audit_dir, &report);
             Ok(if report.valid {
@@ -46,6 +106,46 @@ pub fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::Error>
             })
         }
     }
+}
+
+/// Writes the records `filter` lets through to `out`; returns how many.
+fn export(
+    dir: &Path,
+    filter: &EventFilter,
+    format: ExportFormat,
+    out: &Path,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let format = match format {
+        ExportFormat::Parquet => OutputFormat::Parquet,
+        ExportFormat::Ndjson => OutputFormat::Ndjson,
+        ExportFormat::Csv => OutputFormat::Csv,
+        ExportFormat::Arrow => OutputFormat::ArrowIpc,
+    };
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    let mut encoder = format.encoder("audit-export", events_schema())?;
+    file.write_all(&encoder.begin()?)?;
+    let mut rows = 0;
+    let mut failure = None;
+    batches(dir, filter, 8192, |batch| {
+        rows += batch.num_rows();
+        let written = encoder
+            .batch(&batch)
+            .map_err(|error| error.to_string())
+            .and_then(|bytes| file.write_all(&bytes).map_err(|error| error.to_string()));
+        match written {
+            Ok(()) => true,
+            Err(error) => {
+                failure = Some(error);
+                false
+            }
+        }
+    })?;
+    if let Some(failure) = failure {
+        return Err(failure.into());
+    }
+    file.write_all(&encoder.finish()?)?;
+    file.flush()?;
+    Ok(rows)
 }
 
 fn print_report(dir: &std::path::Path, report: &Verification) {

@@ -2,12 +2,14 @@
 //! per department and a table per published dataset, and the path every query takes
 //! through it: parse, refuse anything but reads, plan, execute under the limits, stream.
 
+mod audit_events;
 pub mod output;
 mod reads;
 mod secure;
 mod statement;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -126,10 +128,12 @@ pub struct QueryEngine {
     permits: Arc<Semaphore>,
     access: Arc<Access>,
     datasets: RwLock<Arc<HashMap<DatasetId, DatasetInfo>>>,
+    /// Where `audit.events` is read from; `None` when the audit log is off.
+    audit_dir: Option<PathBuf>,
 }
 
 impl QueryEngine {
-    pub fn new(limits: LimitsConfig, access: Arc<Access>) -> Self {
+    pub fn new(limits: LimitsConfig, access: Arc<Access>, audit_dir: Option<PathBuf>) -> Self {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, "public")
             .with_create_default_catalog_and_schema(true)
@@ -146,6 +150,7 @@ impl QueryEngine {
             limits,
             access,
             datasets: RwLock::new(Arc::new(HashMap::new())),
+            audit_dir,
         }
     }
 
@@ -290,8 +295,8 @@ impl QueryEngine {
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|error| QueryError::NotReadOnly(error.strip_backtrace()))?;
-        if let Some(denied) = closed_dataset_read(&plan) {
-            return Err(QueryError::AccessDenied(denied.to_string()));
+        if let Some(reason) = closed_dataset_read(&plan) {
+            return Err(QueryError::AccessDenied(reason));
         }
         let optimized = state.optimize(&plan).map_err(|error| self.classify(error))?;
         // A column the caller may not read is a stand-in in the plan; if the optimised plan
@@ -331,6 +336,7 @@ impl QueryEngine {
             .map_err(|error| QueryError::Execution(error.strip_backtrace()))?;
         let catalogs = MemoryCatalogProviderList::new();
         let secure = SecureCatalog::new(
+            self.audit_dir.clone(),
             self.catalog().map_err(|error| self.classify(error))?,
             Arc::clone(policy),
         );

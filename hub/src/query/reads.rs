@@ -20,13 +20,21 @@ pub struct Reads {
     pub grants: Vec<String>,
 }
 
-/// The reads of `plan`, whose datasets were decided by `decisions`. Only scans of datasets
-/// count: a catalog query that looks at every dataset's columns reads none of them.
+/// The reads of `plan`, whose datasets were decided by `decisions`. Scans count, not names:
+/// a catalog query that looks at every dataset's columns reads none of them. The hub's own
+/// tables count as datasets (`audit.events`), the catalog's (`information_schema`) do not.
 pub fn reads(plan: &LogicalPlan, decisions: &[Decision]) -> Reads {
     let mut scanned: Vec<(String, Vec<String>)> = Vec::new();
     let _ = plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node {
-            let table = scan.table_name.to_string();
+            if scan.table_name.schema() == Some("information_schema") {
+                return Ok(TreeNodeRecursion::Continue);
+            }
+            // `department.name`, whether the query named the catalog or not.
+            let table = match scan.table_name.schema() {
+                Some(schema) => format!("{schema}.{}", scan.table_name.table()),
+                None => scan.table_name.to_string(),
+            };
             let columns = scan
                 .projected_schema
                 .fields()
@@ -46,6 +54,10 @@ pub fn reads(plan: &LogicalPlan, decisions: &[Decision]) -> Reads {
             .iter()
             .find(|decision| decision.dataset.to_string() == table)
         else {
+            reads
+                .columns
+                .extend(columns.iter().map(|column| format!("{table}.{column}")));
+            reads.datasets.push(table);
             continue;
         };
         let columns: BTreeSet<String> = columns.into_iter().collect();

@@ -3,12 +3,13 @@
 //! views, so the policy rewrite sits under everything the query does.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use causeway_policies::{
-    AccessDenied, DatasetId, DatasetInfo, Decision, PolicyFunctions, PolicySet, Principal, RewriteContext,
-    authorize, secure_view,
+    DatasetId, DatasetInfo, Decision, PolicyFunctions, PolicySet, Principal, RewriteContext, authorize,
+    secure_view,
 };
 use chrono::{DateTime, Utc};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -20,6 +21,8 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableType};
 use datafusion::physical_plan::ExecutionPlan;
+
+use super::audit_events::{AUDIT_SCHEMA, AuditSchema};
 
 /// What every table lookup of one query shares.
 pub struct QueryPolicy {
@@ -41,6 +44,7 @@ pub struct QueryPolicy {
 pub struct SecureCatalog {
     base: Arc<dyn CatalogProvider>,
     policy: Arc<QueryPolicy>,
+    audit_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for QueryPolicy {
@@ -50,17 +54,31 @@ impl std::fmt::Debug for QueryPolicy {
 }
 
 impl SecureCatalog {
-    pub fn new(base: Arc<dyn CatalogProvider>, policy: Arc<QueryPolicy>) -> Self {
-        Self { base, policy }
+    /// The catalog `base` as `policy` lets its query see it, with the audit log (read from
+    /// `audit_dir`) as `audit.events`.
+    pub fn new(audit_dir: Option<PathBuf>, base: Arc<dyn CatalogProvider>, policy: Arc<QueryPolicy>) -> Self {
+        Self {
+            base,
+            policy,
+            audit_dir,
+        }
     }
 }
 
 impl CatalogProvider for SecureCatalog {
     fn schema_names(&self) -> Vec<String> {
-        self.base.schema_names()
+        let mut names = self.base.schema_names();
+        if self.audit_dir.is_some() {
+            names.push(AUDIT_SCHEMA.to_owned());
+        }
+        names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if name == AUDIT_SCHEMA {
+            let dir = self.audit_dir.clone()?;
+            return Some(Arc::new(AuditSchema::new(dir, self.policy.principal.clone())));
+        }
         let base = self.base.schema(name)?;
         Some(Arc::new(SecureSchema {
             department: name.to_owned(),
@@ -117,7 +135,12 @@ impl SchemaProvider for SecureSchema {
         ) {
             Ok(decision) => decision,
             // The dataset stays in the catalog, its columns listed, but reading it fails.
-            Err(denied) => return Ok(Some(Arc::new(ClosedTable::new(table.schema(), denied)))),
+            Err(denied) => {
+                return Ok(Some(Arc::new(ClosedTable::new(
+                    table.schema(),
+                    denied.to_string(),
+                ))));
+            }
         };
         let reference = TableReference::partial(self.department.as_str(), name);
         let context = RewriteContext {
@@ -141,14 +164,15 @@ impl SchemaProvider for SecureSchema {
 /// A dataset the caller may not read: its columns are listed (the catalog is open to every
 /// caller), but a plan that reads it is refused (see [`closed_dataset_read`]).
 #[derive(Debug)]
-struct ClosedTable {
+pub struct ClosedTable {
     schema: SchemaRef,
-    denied: AccessDenied,
+    /// Why the caller may not read it.
+    reason: String,
 }
 
 impl ClosedTable {
-    fn new(schema: SchemaRef, denied: AccessDenied) -> Self {
-        Self { schema, denied }
+    pub fn new(schema: SchemaRef, reason: String) -> Self {
+        Self { schema, reason }
     }
 }
 
@@ -170,21 +194,21 @@ impl TableProvider for ClosedTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        Err(DataFusionError::External(Box::new(self.denied.clone())))
+        Err(DataFusionError::Plan(self.reason.clone()))
     }
 }
 
-/// Why the plan may not run, if it names a dataset the caller may not read. Checked on the
+/// Why the plan may not run, if it names a table the caller may not read. Checked on the
 /// plan as written, so that neither an `EXPLAIN` nor an optimiser that drops the scan (as
 /// for `WHERE false`) lets a query past a refusal.
-pub fn closed_dataset_read(plan: &LogicalPlan) -> Option<AccessDenied> {
+pub fn closed_dataset_read(plan: &LogicalPlan) -> Option<String> {
     let mut denied = None;
     let _ = plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node
             && let Ok(provider) = source_as_provider(&scan.source)
             && let Some(closed) = provider.downcast_ref::<ClosedTable>()
         {
-            denied = Some(closed.denied.clone());
+            denied = Some(closed.reason.clone());
             return Ok(TreeNodeRecursion::Stop);
         }
         Ok(TreeNodeRecursion::Continue)

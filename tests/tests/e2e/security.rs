@@ -1451,6 +1451,7 @@ async fn catalog_tables_and_statements_are_closed() {
             "SELECT table_schema, table_name FROM information_schema.tables \
              WHERE table_schema <> 'information_schema' ORDER BY 1, 2",
             Expect::Rows(json!([
+                {"table_schema": "audit", "table_name": "events"},
                 {"table_schema": "civil_affairs", "table_name": "residents"},
                 {"table_schema": "land_registry", "table_name": "parcels"},
             ])),

@@ -1,0 +1,218 @@
+//! Reading the log back: every complete record of every segment, oldest first, filtered as
+//! the reader may see them, as JSON or as Arrow record batches of one fixed schema.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::json::ReaderBuilder;
+use datafusion::arrow::record_batch::RecordBatch;
+use serde_json::{Map, Value};
+
+use super::segments;
+
+/// The columns of `audit.events`: the fields of a record.
+pub fn events_schema() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        let text = |name: &str| Field::new(name, DataType::Utf8, true);
+        let list = |name: &str| {
+            Field::new(
+                name,
+                DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+                true,
+            )
+        };
+        let count = |name: &str| Field::new(name, DataType::UInt64, true);
+        Arc::new(Schema::new(vec![
+            Field::new("seq", DataType::UInt64, false),
+            Field::new(
+                "time",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new("action", DataType::Utf8, false),
+            Field::new("outcome", DataType::Utf8, false),
+            text("principal"),
+            text("department"),
+            list("roles"),
+            text("issuer"),
+            text("client_address"),
+            text("query_id"),
+            text("purpose"),
+            text("sql"),
+            list("datasets"),
+            list("columns"),
+            list("masks"),
+            list("row_filters"),
+            list("grants"),
+            count("rows"),
+            count("bytes"),
+            count("duration_ms"),
+            text("error_class"),
+            text("error"),
+            text("detail"),
+            Field::new("prev", DataType::Utf8, false),
+            Field::new("hash", DataType::Utf8, false),
+        ]))
+    });
+    Arc::clone(&SCHEMA)
+}
+
+/// Which records a reader gets.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub principal: Option<String>,
+    /// `department.name`
+    pub dataset: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    /// Only records that touch a dataset of this department: what a publisher may read.
+    pub department_scope: Option<String>,
+}
+
+impl EventFilter {
+    pub fn matches(&self, record: &Map<String, Value>) -> bool {
+        let text = |name: &str| record.get(name).and_then(Value::as_str);
+        let datasets = || {
+            record
+                .get("datasets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+        };
+        let time = text("time").and_then(|time| DateTime::parse_from_rfc3339(time).ok());
+        let equal = |wanted: &Option<String>, name: &str| {
+            wanted.as_deref().is_none_or(|wanted| text(name) == Some(wanted))
+        };
+        self.since
+            .is_none_or(|since| time.is_some_and(|time| time >= since))
+            && self
+                .until
+                .is_none_or(|until| time.is_some_and(|time| time < until))
+            && equal(&self.principal, "principal")
+            && equal(&self.action, "action")
+            && equal(&self.outcome, "outcome")
+            && self
+                .dataset
+                .as_deref()
+                .is_none_or(|wanted| datasets().any(|dataset| dataset == wanted))
+            && self.department_scope.as_deref().is_none_or(|department| {
+                datasets().any(|dataset| {
+                    dataset
+                        .split_once('.')
+                        .is_some_and(|(owner, _)| owner == department)
+                })
+            })
+    }
+
+    /// Whether the filter looks at more than the raw line needs.
+    fn is_empty(&self) -> bool {
+        self.since.is_none()
+            && self.until.is_none()
+            && self.principal.is_none()
+            && self.dataset.is_none()
+            && self.action.is_none()
+            && self.outcome.is_none()
+            && self.department_scope.is_none()
+    }
+}
+
+/// Calls `visit` with every complete record line of the log in `dir`, oldest first, until
+/// it returns `false`. A last line still being written is left out.
+pub fn for_each_line(dir: &Path, mut visit: impl FnMut(&str) -> bool) -> std::io::Result<()> {
+    let mut line = String::new();
+    for path in segments::list(dir)? {
+        let mut reader = std::io::BufReader::new(std::fs::File::open(&path)?);
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                break;
+            }
+            let Some(complete) = line.strip_suffix('\n') else {
+                break;
+            };
+            if !visit(complete) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The records `filter` lets through, as JSON objects, oldest first, at most `limit`.
+pub fn records(dir: &Path, filter: &EventFilter, limit: usize) -> std::io::Result<Vec<Map<String, Value>>> {
+    let mut found = Vec::new();
+    for_each_line(dir, |line| {
+        if let Ok(record) = serde_json::from_str::<Map<String, Value>>(line)
+            && filter.matches(&record)
+        {
+            found.push(record);
+        }
+        found.len() < limit
+    })?;
+    Ok(found)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read the audit log: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot decode the audit log: {0}")]
+    Decode(#[from] ArrowError),
+}
+
+/// The records `filter` lets through as record batches of [`events_schema`] of up to
+/// `batch_rows` rows each, handed to `emit` until it returns `false`.
+pub fn batches(
+    dir: &Path,
+    filter: &EventFilter,
+    batch_rows: usize,
+    mut emit: impl FnMut(RecordBatch) -> bool,
+) -> Result<(), ReadError> {
+    let mut decoder = ReaderBuilder::new(events_schema())
+        .with_batch_size(batch_rows)
+        .build_decoder()?;
+    let mut pending = 0;
+    let mut failure = None;
+    let mut stopped = false;
+    for_each_line(dir, |line| {
+        let wanted = filter.is_empty()
+            || serde_json::from_str::<Map<String, Value>>(line).is_ok_and(|record| filter.matches(&record));
+        if !wanted {
+            return true;
+        }
+        if let Err(error) = decoder.decode(line.as_bytes()) {
+            failure = Some(error);
+            return false;
+        }
+        pending += 1;
+        if pending < batch_rows {
+            return true;
+        }
+        pending = 0;
+        match decoder.flush() {
+            Ok(Some(batch)) => {
+                stopped = !emit(batch);
+                !stopped
+            }
+            Ok(None) => true,
+            Err(error) => {
+                failure = Some(error);
+                false
+            }
+        }
+    })?;
+    if let Some(error) = failure {
+        return Err(error.into());
+    }
+    if !stopped && let Some(batch) = decoder.flush()? {
+        emit(batch);
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! `audit.events`: the audit log as a table, read through the same query path as any
+//! dataset. Security officers read every record; publishers the records that touch their
+//! department's datasets; nobody else anything.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use causeway_policies::{Principal, Role};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::streaming::PartitionStream;
+
+use super::secure::ClosedTable;
+use crate::audit::read::{EventFilter, batches, events_schema};
+
+/// The schema that holds the log.
+pub const AUDIT_SCHEMA: &str = "audit";
+const EVENTS: &str = "events";
+
+/// The `audit` schema as `principal` may read it.
+#[derive(Debug)]
+pub struct AuditSchema {
+    dir: PathBuf,
+    principal: Principal,
+}
+
+impl AuditSchema {
+    pub fn new(dir: PathBuf, principal: Principal) -> Self {
+        Self { dir, principal }
+    }
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for AuditSchema {
+    fn table_names(&self) -> Vec<String> {
+        vec![EVENTS.to_owned()]
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if name != EVENTS {
+            return Ok(None);
+        }
+        let scope = if self.principal.has_role(Role::SecurityOfficer) {
+            None
+        } else if self.principal.has_role(Role::Publisher) {
+            Some(self.principal.department.clone())
+        } else {
+            // Listed in the catalog like any table, but closed to this caller.
+            return Ok(Some(Arc::new(ClosedTable::new(
+                events_schema(),
+                NOT_AN_AUDITOR.to_owned(),
+            ))));
+        };
+        let partition = EventsPartition {
+            dir: self.dir.clone(),
+            schema: events_schema(),
+            filter: EventFilter {
+                department_scope: scope,
+                ..EventFilter::default()
+            },
+        };
+        Ok(Some(Arc::new(StreamingTable::try_new(
+            events_schema(),
+            vec![Arc::new(partition)],
+        )?)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        name == EVENTS
+    }
+}
+
+const NOT_AN_AUDITOR: &str =
+    "only security officers, and publishers for their own datasets, may read audit.events";
+
+#[derive(Debug)]
+struct EventsPartition {
+    dir: PathBuf,
+    schema: SchemaRef,
+    filter: EventFilter,
+}
+
+impl PartitionStream for EventsPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, context: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.schema), 2);
+        let sender = builder.tx();
+        let (dir, filter) = (self.dir.clone(), self.filter.clone());
+        let batch_rows = context.session_config().batch_size();
+        builder.spawn_blocking(move || {
+            batches(&dir, &filter, batch_rows, |batch| {
+                sender.blocking_send(Ok(batch)).is_ok()
+            })
+            .map_err(|error| DataFusionError::External(Box::new(error)))
+        });
+        builder.build()
+    }
+}
