@@ -12,6 +12,7 @@ mod registry;
 mod server;
 mod startup;
 mod store;
+mod supervision;
 
 use std::process::ExitCode;
 

@@ -16,6 +16,7 @@ use crate::query::QueryEngine;
 use crate::registry::{Registry, RegistryError};
 use crate::server::{self, TlsError};
 use crate::store::{MetadataStore, StoreError};
+use crate::supervision::RowUsage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -37,6 +38,8 @@ pub enum StartupError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error("cannot read the audit log at {path}: {source}")]
+    AuditRead { path: String, source: std::io::Error },
 }
 
 /// A hub with its store open and its datasets loaded, ready to serve.
@@ -47,6 +50,7 @@ pub struct Hub {
     pub registry: Arc<Registry>,
     pub engine: Arc<QueryEngine>,
     pub audit: AuditLog,
+    pub usage: Arc<RowUsage>,
 }
 
 impl Hub {
@@ -62,6 +66,17 @@ impl Hub {
         }
         let keys = Arc::new(KeyRing::open(&keys_dir(&config)).map_err(IdentityError::from)?);
         let audit = AuditLog::open(&config.audit_dir(), &config.audit, keys)?;
+        // Today's rows under quota, as the log recorded them before this start.
+        let usage = if config.audit.enabled {
+            RowUsage::from_log(&config.audit_dir(), chrono::Utc::now()).map_err(|source| {
+                StartupError::AuditRead {
+                    path: config.audit_dir().display().to_string(),
+                    source,
+                }
+            })?
+        } else {
+            RowUsage::default()
+        };
         let store = MetadataStore::connect(&config.metadata_url()).await?;
         let access = Arc::new(Access::open(store.clone(), config.data_dir()).await?);
         let audit_dir = config.audit.enabled.then(|| config.audit_dir());
@@ -85,6 +100,7 @@ impl Hub {
             registry,
             engine,
             audit,
+            usage: Arc::new(usage),
         })
     }
 
@@ -133,6 +149,7 @@ impl Hub {
             identity,
             access: self.access,
             audit: self.audit.clone(),
+            usage: self.usage,
             audit_dir: self.config.audit_dir(),
             keys_dir: keys_dir(&self.config),
         };

@@ -72,6 +72,32 @@ pub struct ColumnSource {
     pub mask: Option<Mask>,
 }
 
+/// How many rows of a dataset a principal may take out: in one query, and in one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct RowQuota {
+    pub per_query: Option<u64>,
+    pub per_day: Option<u64>,
+}
+
+impl Decision {
+    /// The dataset's quota for this decision: the most any of its grants allows, since each
+    /// grant alone would let that many rows through; a grant without a quota lifts it.
+    pub fn row_quota(&self) -> RowQuota {
+        let most = |quota: fn(&AppliedGrant) -> Option<u64>| {
+            self.grants
+                .iter()
+                .map(quota)
+                .collect::<Option<Vec<u64>>>()?
+                .into_iter()
+                .max()
+        };
+        RowQuota {
+            per_query: most(|grant| grant.max_rows_per_query),
+            per_day: most(|grant| grant.max_rows_per_day),
+        }
+    }
+}
+
 /// Why the asker may not read the dataset at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccessDenied {
@@ -275,6 +301,36 @@ mod tests {
                 ColumnAccess::Denied { .. } => format!("{}: denied", column.name),
             })
             .collect()
+    }
+
+    #[test]
+    fn the_quota_is_the_most_generous_grants() {
+        let decide = |grants: Vec<Grant>| {
+            let policies = PolicySet {
+                grants,
+                denies: vec![],
+            };
+            authorize(&analyst(), "review", &residents(), &policies, now())
+                .unwrap()
+                .row_quota()
+        };
+        let limited = grant("g1", "max_rows_per_query: 100\nmax_rows_per_day: 1000");
+        let wider = grant("g2", "max_rows_per_query: 500");
+        assert_eq!(
+            decide(vec![limited.clone()]),
+            RowQuota {
+                per_query: Some(100),
+                per_day: Some(1000)
+            }
+        );
+        assert_eq!(
+            decide(vec![limited, wider]),
+            RowQuota {
+                per_query: Some(500),
+                per_day: None
+            },
+            "the second grant sets no daily quota"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod udf;
 
 pub use decision::{
     AccessDenied, AppliedGrant, ColumnAccess, ColumnDecision, ColumnInfo, ColumnSource, DatasetInfo,
-    Decision, authorize,
+    Decision, RowQuota, authorize,
 };
 pub use error::PolicyError;
 pub use files::{FileError, FilePolicies, Located};

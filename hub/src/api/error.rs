@@ -11,6 +11,7 @@ use crate::query::QueryError;
 use crate::query::output::{EncodeError, UnsupportedFormat};
 use crate::registry::RegistryError;
 use crate::store::StoreError;
+use crate::supervision::QuotaExceeded;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -127,6 +128,16 @@ impl From<AuditError> for ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "audit_unavailable",
             "the audit log cannot be written, so nothing is served until it can; the hub's health and log say why",
+        )
+    }
+}
+
+impl From<QuotaExceeded> for ApiError {
+    fn from(error: QuotaExceeded) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "row_quota_exceeded",
+            error.to_string(),
         )
     }
 }

@@ -28,6 +28,7 @@ use crate::audit::AuditLog;
 use crate::identity::Identity;
 use crate::query::QueryEngine;
 use crate::registry::Registry;
+use crate::supervision::RowUsage;
 
 pub use auth::{PeerAddress, PeerCertificate};
 pub use error::ApiError;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub identity: Arc<Identity>,
     pub access: Arc<Access>,
     pub audit: AuditLog,
+    /// Rows taken out today, for the grants' quotas.
+    pub usage: Arc<RowUsage>,
     /// Where the audit log and the keys that sign its checkpoints are, for verification.
     pub audit_dir: std::path::PathBuf,
     pub keys_dir: std::path::PathBuf,

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -5,6 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
+use chrono::Utc;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use serde::Deserialize;
@@ -17,7 +19,8 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use crate::audit::{Action, AuditLog, Event, Outcome};
 use crate::query::output::{BatchEncoder, OutputFormat};
-use crate::query::{BatchStream, QueryError, QueryRequest};
+use crate::query::{BatchStream, QueryRequest};
+use crate::supervision::{QuotaExceeded, RowUsage};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,12 +94,24 @@ pub async fn query(
     record.masks = running.reads.masks.clone();
     record.row_filters = running.reads.row_filters.clone();
     record.grants = running.reads.grants.clone();
+    let quota = match state
+        .usage
+        .allowance(&caller.id, &running.reads.quotas, Utc::now())
+    {
+        Ok(quota) => quota,
+        Err(exceeded) => return Err(refuse(record, exceeded.into())),
+    };
     // The first batch is awaited before answering, so errors found while computing it still
     // get a proper status rather than a broken stream.
     let first = match running.batches.next().await.transpose() {
         Ok(first) => first,
         Err(error) => return Err(refuse(record, error.into())),
     };
+    if let (Some(batch), Some((allowed, exceeded))) = (&first, &quota)
+        && batch.num_rows() as u64 > *allowed
+    {
+        return Err(refuse(record, exceeded.clone().into()));
+    }
     let mut encoder = format.encoder(&running.id, running.schema)?;
     let mut head = encoder.begin()?.to_vec();
     if let Some(batch) = &first {
@@ -104,7 +119,13 @@ pub async fn query(
     }
     // Nothing leaves the hub before the record of the query is on disk.
     state.audit.record(record.clone()).await?;
-    let mut finish = Finish::new(state.audit.clone(), record, started);
+    let charge = Charge {
+        usage: Arc::clone(&state.usage),
+        principal: caller.id.clone(),
+        datasets: running.reads.datasets.clone(),
+        quota,
+    };
+    let mut finish = Finish::new(state.audit.clone(), charge, record, started);
     finish.sent(first.as_ref().map_or(0, RecordBatch::num_rows), head.len());
     let rest = if first.is_some() {
         running.batches
@@ -133,21 +154,33 @@ fn elapsed_ms(since: Instant) -> u64 {
 }
 
 /// Records `query.finished` when the response ends, however it ends: completed, failed
-/// while streaming, or dropped because the client went away.
+/// while streaming, or dropped because the client went away; and charges the rows sent to
+/// the principal's daily quotas.
 struct Finish {
     audit: AuditLog,
+    charge: Charge,
     record: Option<Event>,
     started: Instant,
     rows: u64,
     bytes: u64,
-    ended: Option<Result<(), QueryError>>,
+    ended: Option<Result<(), ApiError>>,
+}
+
+/// Whom the rows a query sends are charged to, and how many it may send.
+struct Charge {
+    usage: Arc<RowUsage>,
+    principal: String,
+    datasets: Vec<String>,
+    /// The most rows the query may send, and the quota that says so.
+    quota: Option<(u64, QuotaExceeded)>,
 }
 
 impl Finish {
-    fn new(audit: AuditLog, mut record: Event, started: Instant) -> Self {
+    fn new(audit: AuditLog, charge: Charge, mut record: Event, started: Instant) -> Self {
         record.action = Action::QueryFinished;
         Self {
             audit,
+            charge,
             record: Some(record),
             started,
             rows: 0,
@@ -160,6 +193,17 @@ impl Finish {
         self.rows += rows as u64;
         self.bytes += bytes as u64;
     }
+
+    /// The part of `batch` the quota still lets through, and whether it cut any.
+    fn within_quota(&self, batch: RecordBatch) -> (RecordBatch, Option<QuotaExceeded>) {
+        match &self.charge.quota {
+            Some((allowed, exceeded)) if self.rows + batch.num_rows() as u64 > *allowed => {
+                let left = usize::try_from(allowed.saturating_sub(self.rows)).unwrap_or(0);
+                (batch.slice(0, left.min(batch.num_rows())), Some(exceeded.clone()))
+            }
+            _ => (batch, None),
+        }
+    }
 }
 
 impl Drop for Finish {
@@ -167,15 +211,16 @@ impl Drop for Finish {
         let Some(mut record) = self.record.take() else {
             return;
         };
+        let charge = &self.charge;
+        charge
+            .usage
+            .add(&charge.principal, &charge.datasets, self.rows, Utc::now());
         record.rows = Some(self.rows);
         record.bytes = Some(self.bytes);
         record.duration_ms = Some(elapsed_ms(self.started));
         let record = match self.ended.take() {
             Some(Ok(())) => record,
-            Some(Err(error)) => {
-                let error = ApiError::from(error);
-                record.failed(outcome_of(&error), error.code, &error.message)
-            }
+            Some(Err(error)) => record.failed(outcome_of(&error), error.code, &error.message),
             None => record.failed(
                 Outcome::Error,
                 "disconnected",
@@ -187,47 +232,50 @@ impl Drop for Finish {
 }
 
 /// The remaining batches, encoded, then the format's ending. An error ends the stream
-/// without the ending, so the client sees a broken transfer rather than a short result.
+/// without the ending, so the client sees a broken transfer rather than a short result;
+/// so does a quota reached, after the rows it still allowed.
 fn encode(
     batches: BatchStream,
     encoder: Box<dyn BatchEncoder>,
     finish: Finish,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    futures::stream::unfold(Some((batches, encoder, finish)), |state| async move {
-        let (mut batches, mut encoder, mut finish) = state?;
-        let (result, more) = match batches.next().await {
-            Some(Ok(batch)) => match encoder.batch(&batch) {
-                Ok(bytes) => {
-                    finish.sent(batch.num_rows(), bytes.len());
-                    (Ok(bytes), true)
+    let state = Some((batches, encoder, finish, None::<ApiError>));
+    futures::stream::unfold(state, |state| async move {
+        let (mut batches, mut encoder, mut finish, cut_off) = state?;
+        if let Some(error) = cut_off {
+            let broken = std::io::Error::other(error.message.clone());
+            finish.ended = Some(Err(error));
+            return Some((Err(broken), None));
+        }
+        let failed = |finish: &mut Finish, error: ApiError| {
+            let broken = std::io::Error::other(error.message.clone());
+            finish.ended = Some(Err(error));
+            Some((Err(broken), None))
+        };
+        match batches.next().await {
+            Some(Ok(batch)) => {
+                let (batch, exceeded) = finish.within_quota(batch);
+                match encoder.batch(&batch) {
+                    Ok(bytes) => {
+                        finish.sent(batch.num_rows(), bytes.len());
+                        let cut_off = exceeded.map(ApiError::from);
+                        Some((Ok(bytes), Some((batches, encoder, finish, cut_off))))
+                    }
+                    Err(error) => failed(&mut finish, error.into()),
                 }
-                Err(error) => {
-                    let error = std::io::Error::other(error.to_string());
-                    finish.ended = Some(Err(QueryError::Execution(error.to_string())));
-                    (Err(error), false)
-                }
-            },
+            }
             Some(Err(error)) => {
                 tracing::warn!(%error, "query failed while streaming");
-                let io = std::io::Error::other(error.to_string());
-                finish.ended = Some(Err(error));
-                (Err(io), false)
+                failed(&mut finish, error.into())
             }
             None => match encoder.finish() {
                 Ok(bytes) => {
                     finish.sent(0, bytes.len());
                     finish.ended = Some(Ok(()));
-                    (Ok(bytes), false)
+                    Some((Ok(bytes), None))
                 }
-                Err(error) => {
-                    let error = std::io::Error::other(error.to_string());
-                    finish.ended = Some(Err(QueryError::Execution(error.to_string())));
-                    (Err(error), false)
-                }
+                Err(error) => failed(&mut finish, error.into()),
             },
-        };
-        // The last item is sent with no state after it, which drops `finish` and so
-        // records how the query ended.
-        Some((result, more.then_some((batches, encoder, finish))))
+        }
     })
 }

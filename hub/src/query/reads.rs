@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use causeway_policies::{ColumnAccess, Decision};
+use causeway_policies::{ColumnAccess, Decision, RowQuota};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
 
@@ -18,6 +18,8 @@ pub struct Reads {
     /// `department.name: filter`
     pub row_filters: Vec<String>,
     pub grants: Vec<String>,
+    /// The row quota of each dataset read under grants.
+    pub quotas: Vec<(String, RowQuota)>,
 }
 
 /// The reads of `plan`, whose datasets were decided by `decisions`. Scans count, not names:
@@ -74,6 +76,7 @@ pub fn reads(plan: &LogicalPlan, decisions: &[Decision]) -> Reads {
                 }
             }
         }
+        reads.quotas.push((table.clone(), decision.row_quota()));
         for grant in &decision.grants {
             grants.insert(grant.id.clone());
             if let Some(filter) = &grant.row_filter {

@@ -14,6 +14,7 @@ mod formats;
 mod identity;
 mod limits;
 mod policy_files;
+mod quotas;
 mod security;
 mod support;
 mod tls;

@@ -1,0 +1,191 @@
+//! Row quotas: how many rows of a dataset a principal may take out in one query and in one
+//! day (UTC). The rows counted are the rows a query sends to its caller, charged to every
+//! dataset the query read; the day's counts start from the audit log when the hub starts.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use causeway_policies::RowQuota;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value};
+
+use crate::audit::read::for_each_line;
+
+/// Why a query may not return (more) rows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuotaExceeded {
+    #[error("the daily quota of {limit} rows of {dataset} is used up or would be; it renews at midnight UTC")]
+    Daily { dataset: String, limit: u64 },
+    #[error("the query returns more than the {limit} rows of {dataset} one query may return")]
+    PerQuery { dataset: String, limit: u64 },
+}
+
+/// Rows taken out today, by principal and dataset.
+#[derive(Debug, Default)]
+pub struct RowUsage {
+    today: Mutex<Day>,
+}
+
+#[derive(Debug, Default)]
+struct Day {
+    date: Option<NaiveDate>,
+    rows: HashMap<(String, String), u64>,
+}
+
+impl Day {
+    /// The counts of `date`: those kept when it is still the same day, else none.
+    fn on(&mut self, date: NaiveDate) -> &mut HashMap<(String, String), u64> {
+        if self.date != Some(date) {
+            self.date = Some(date);
+            self.rows.clear();
+        }
+        &mut self.rows
+    }
+}
+
+impl RowUsage {
+    /// Today's counts, from the `query.finished` records of the audit log in `dir`.
+    pub fn from_log(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Self> {
+        let usage = Self::default();
+        let today = now.date_naive();
+        for_each_line(dir, |line| {
+            if let Ok(record) = serde_json::from_str::<Map<String, Value>>(line)
+                && record.get("action").and_then(Value::as_str) == Some("query.finished")
+                && let Some(time) = record.get("time").and_then(Value::as_str)
+                && let Ok(time) = DateTime::parse_from_rfc3339(time)
+                && time.with_timezone(&Utc).date_naive() == today
+                && let (Some(principal), Some(rows)) = (
+                    record.get("principal").and_then(Value::as_str),
+                    record.get("rows").and_then(Value::as_u64),
+                )
+            {
+                let datasets: Vec<String> = record
+                    .get("datasets")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|dataset| dataset.as_str().map(str::to_owned))
+                    .collect();
+                usage.add(principal, &datasets, rows, now);
+            }
+            true
+        })?;
+        Ok(usage)
+    }
+
+    /// The most rows a query of `principal` reading datasets with these quotas may still
+    /// return (`None`: no limit), or why it may return none.
+    pub fn allowance(
+        &self,
+        principal: &str,
+        quotas: &[(String, RowQuota)],
+        now: DateTime<Utc>,
+    ) -> Result<Option<(u64, QuotaExceeded)>, QuotaExceeded> {
+        let Ok(mut day) = self.today.lock() else {
+            return Ok(None);
+        };
+        let rows = day.on(now.date_naive());
+        let mut tightest: Option<(u64, QuotaExceeded)> = None;
+        for (dataset, quota) in quotas {
+            let mut limits = Vec::new();
+            if let Some(limit) = quota.per_query {
+                limits.push((
+                    limit,
+                    QuotaExceeded::PerQuery {
+                        dataset: dataset.clone(),
+                        limit,
+                    },
+                ));
+            }
+            if let Some(limit) = quota.per_day {
+                let used = rows
+                    .get(&(principal.to_owned(), dataset.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                let exceeded = QuotaExceeded::Daily {
+                    dataset: dataset.clone(),
+                    limit,
+                };
+                if used >= limit {
+                    return Err(exceeded);
+                }
+                limits.push((limit - used, exceeded));
+            }
+            for (left, reason) in limits {
+                if tightest.as_ref().is_none_or(|(least, _)| left < *least) {
+                    tightest = Some((left, reason));
+                }
+            }
+        }
+        Ok(tightest)
+    }
+
+    /// Charges `rows` sent to `principal` to each of `datasets`.
+    pub fn add(&self, principal: &str, datasets: &[String], rows: u64, now: DateTime<Utc>) {
+        if rows == 0 {
+            return;
+        }
+        if let Ok(mut day) = self.today.lock() {
+            let counts = day.on(now.date_naive());
+            for dataset in datasets {
+                *counts.entry((principal.to_owned(), dataset.clone())).or_default() += rows;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quota(per_query: Option<u64>, per_day: Option<u64>) -> Vec<(String, RowQuota)> {
+        vec![(
+            "civil_affairs.residents".to_owned(),
+            RowQuota { per_query, per_day },
+        )]
+    }
+
+    fn at(time: &str) -> DateTime<Utc> {
+        time.parse().unwrap()
+    }
+
+    #[test]
+    fn the_tightest_limit_applies_and_a_used_up_day_refuses() {
+        let usage = RowUsage::default();
+        let morning = at("2026-11-25T08:00:00Z");
+        assert_eq!(usage.allowance("ana", &quota(None, None), morning), Ok(None));
+        let (left, _) = usage
+            .allowance("ana", &quota(Some(100), Some(250)), morning)
+            .unwrap()
+            .unwrap();
+        assert_eq!(left, 100);
+        usage.add("ana", &["civil_affairs.residents".to_owned()], 200, morning);
+        let (left, reason) = usage
+            .allowance("ana", &quota(Some(100), Some(250)), morning)
+            .unwrap()
+            .unwrap();
+        assert_eq!(left, 50);
+        assert!(matches!(reason, QuotaExceeded::Daily { limit: 250, .. }));
+        usage.add("ana", &["civil_affairs.residents".to_owned()], 50, morning);
+        assert!(matches!(
+            usage.allowance("ana", &quota(Some(100), Some(250)), morning),
+            Err(QuotaExceeded::Daily { .. })
+        ));
+        assert!(
+            usage
+                .allowance("bo", &quota(Some(100), Some(250)), morning)
+                .is_ok(),
+            "quotas are per principal"
+        );
+        let tomorrow = at("2026-11-26T00:00:01Z");
+        assert_eq!(
+            usage
+                .allowance("ana", &quota(Some(100), Some(250)), tomorrow)
+                .unwrap()
+                .map(|(left, _)| left),
+            Some(100),
+            "a new day starts afresh"
+        );
+    }
+}
