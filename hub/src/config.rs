@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use causeway_connectors::ConnectorSettings;
+
+use crate::supervision::AlertsConfig;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -30,6 +32,8 @@ pub struct Config {
     pub policies: PoliciesConfig,
     #[serde(default)]
     pub audit: AuditConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
 }
 
 /// The audit log (written to `storage.audit_dir`).

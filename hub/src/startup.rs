@@ -16,7 +16,7 @@ use crate::query::QueryEngine;
 use crate::registry::{Registry, RegistryError};
 use crate::server::{self, TlsError};
 use crate::store::{MetadataStore, StoreError};
-use crate::supervision::RowUsage;
+use crate::supervision::{AlertError, Alerts, RowUsage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -38,6 +38,8 @@ pub enum StartupError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Alerts(#[from] AlertError),
     #[error("cannot read the audit log at {path}: {source}")]
     AuditRead { path: String, source: std::io::Error },
 }
@@ -51,6 +53,7 @@ pub struct Hub {
     pub engine: Arc<QueryEngine>,
     pub audit: AuditLog,
     pub usage: Arc<RowUsage>,
+    pub alerts: Arc<Alerts>,
 }
 
 impl Hub {
@@ -78,6 +81,7 @@ impl Hub {
             RowUsage::default()
         };
         let store = MetadataStore::connect(&config.metadata_url()).await?;
+        let alerts = Arc::new(Alerts::open(&config.alerts, store.clone(), audit.clone()).await?);
         let access = Arc::new(Access::open(store.clone(), config.data_dir()).await?);
         let audit_dir = config.audit.enabled.then(|| config.audit_dir());
         let engine = Arc::new(QueryEngine::new(
@@ -101,6 +105,7 @@ impl Hub {
             engine,
             audit,
             usage: Arc::new(usage),
+            alerts,
         })
     }
 
@@ -150,6 +155,7 @@ impl Hub {
             access: self.access,
             audit: self.audit.clone(),
             usage: self.usage,
+            alerts: self.alerts,
             audit_dir: self.config.audit_dir(),
             keys_dir: keys_dir(&self.config),
         };

@@ -156,10 +156,9 @@ pub fn authorize(
         .columns
         .iter()
         .map(|column| {
-            let classification = column.classification.as_str();
             let access = if let Some(rule) = denies
                 .iter()
-                .find(|rule| rule.covers_column(&column.name, classification))
+                .find(|rule| rule.covers_column(&column.name, &column.classification))
             {
                 ColumnAccess::Denied {
                     reason: format!("{} (deny rule {})", rule.reason, rule.id),

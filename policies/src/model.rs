@@ -8,6 +8,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use causeway_schemas::Classification;
+
 use crate::principal::{Principal, Role};
 
 /// A dataset: `department.name`.
@@ -224,17 +226,12 @@ impl DenyRule {
         self.columns.is_empty() && self.classifications.is_empty()
     }
 
-    pub fn covers_column(&self, column: &str, classification: &str) -> bool {
+    pub fn covers_column(&self, column: &str, classification: &Classification) -> bool {
         self.columns.iter().any(|name| name == column)
             || self
                 .classifications
                 .iter()
-                .any(|tag| match tag.strip_suffix(".*") {
-                    Some(prefix) => {
-                        classification == prefix || classification.starts_with(&format!("{prefix}."))
-                    }
-                    None => classification == tag,
-                })
+                .any(|pattern| classification.matches(pattern))
     }
 }
 
@@ -358,8 +355,10 @@ expires_at: 2030-01-01T00:00:00Z
         let anyone = Principal::new("x", "tax");
         assert!(rule.applies_to(&anyone, &DatasetId::new("civil_affairs", "residents")));
         assert!(!rule.applies_to(&anyone, &DatasetId::new("tax", "payers")));
-        assert!(rule.covers_column("phone", "pii.phone"));
-        assert!(!rule.covers_column("town", "public"));
+        let tag = |tag: &str| Classification::new(tag).unwrap();
+        assert!(rule.covers_column("phone", &tag("pii.phone")));
+        assert!(!rule.covers_column("town", &tag("public")));
+        assert!(!rule.covers_column("town", &tag("piix.phone")));
         assert!(!rule.covers_dataset());
     }
 }

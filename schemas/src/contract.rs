@@ -97,7 +97,22 @@ impl Classification {
 
     /// Personal information: the tag is `pii` or starts with `pii.`.
     pub fn is_personal(&self) -> bool {
-        self.0 == "pii" || self.0.starts_with("pii.")
+        self.matches("pii.*")
+    }
+
+    /// Whether the tag is `pattern`, or falls under it when it ends in `.*` (`pii.*` covers
+    /// `pii` and `pii.name`).
+    pub fn matches(&self, pattern: &str) -> bool {
+        match pattern.strip_suffix(".*") {
+            Some(prefix) => {
+                self.0 == prefix
+                    || self
+                        .0
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            }
+            None => self.0 == pattern,
+        }
     }
 }
 

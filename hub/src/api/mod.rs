@@ -1,5 +1,6 @@
 //! The HTTP API: one file per resource, every route in [`router`].
 
+mod alerts;
 mod audit;
 mod auth;
 mod catalog;
@@ -28,7 +29,7 @@ use crate::audit::AuditLog;
 use crate::identity::Identity;
 use crate::query::QueryEngine;
 use crate::registry::Registry;
-use crate::supervision::RowUsage;
+use crate::supervision::{Alerts, RowUsage};
 
 pub use auth::{PeerAddress, PeerCertificate};
 pub use error::ApiError;
@@ -43,6 +44,7 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Rows taken out today, for the grants' quotas.
     pub usage: Arc<RowUsage>,
+    pub alerts: Arc<Alerts>,
     /// Where the audit log and the keys that sign its checkpoints are, for verification.
     pub audit_dir: std::path::PathBuf,
     pub keys_dir: std::path::PathBuf,
@@ -72,6 +74,8 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
         .route("/v1/clients", get(clients::list).post(clients::create))
         .route("/v1/clients/{id}/disable", post(clients::disable))
         .route("/v1/clients/{id}/rotate-secret", post(clients::rotate_secret))
+        .route("/v1/alerts", get(alerts::list))
+        .route("/v1/alerts/{id}/clear", post(alerts::clear))
         .route("/v1/audit/events", get(audit::events))
         .route("/v1/audit/verify", get(audit::verify_log))
         .route("/v1/openapi.json", get(openapi::document))

@@ -2,7 +2,7 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    audit, catalog, clients, datasets, error, grants, health, me, oauth, query, requests, wellknown,
+    alerts, audit, catalog, clients, datasets, error, grants, health, me, oauth, query, requests, wellknown,
 };
 
 #[derive(OpenApi)]
@@ -32,6 +32,8 @@ use super::{
         clients::create,
         clients::disable,
         clients::rotate_secret,
+        alerts::list,
+        alerts::clear,
         audit::events,
         audit::verify_log,
         oauth::token,
@@ -81,6 +83,8 @@ mod tests {
         let document = ApiDoc::openapi();
         let paths: Vec<&String> = document.paths.paths.keys().collect();
         for route in [
+            "/v1/alerts",
+            "/v1/alerts/{id}/clear",
             "/v1/audit/events",
             "/v1/audit/verify",
             "/v1/health",

@@ -1,9 +1,10 @@
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use chrono::Utc;
@@ -20,7 +21,8 @@ use super::extract::ApiJson;
 use crate::audit::{Action, AuditLog, Event, Outcome};
 use crate::query::output::{BatchEncoder, OutputFormat};
 use crate::query::{BatchStream, QueryRequest};
-use crate::supervision::{QuotaExceeded, RowUsage};
+use crate::store::AlertRecord;
+use crate::supervision::{Alerts, QuotaExceeded, RowUsage};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +78,9 @@ pub async fn query(
         Ok(format) => format,
         Err(error) => return Err(refuse(record, error.into())),
     };
+    if let Some(alert) = state.alerts.suspension(&caller.id) {
+        return Err(refuse(record, suspended(&alert)));
+    }
     let request = QueryRequest {
         sql: body.sql,
         purpose: body.purpose,
@@ -94,6 +99,10 @@ pub async fn query(
     record.masks = running.reads.masks.clone();
     record.row_filters = running.reads.row_filters.clone();
     record.grants = running.reads.grants.clone();
+    state.alerts.query_started(&caller, Utc::now()).await;
+    if let Some(alert) = state.alerts.suspension(&caller.id) {
+        return Err(refuse(record, suspended(&alert)));
+    }
     let quota = match state
         .usage
         .allowance(&caller.id, &running.reads.quotas, Utc::now())
@@ -121,6 +130,8 @@ pub async fn query(
     state.audit.record(record.clone()).await?;
     let charge = Charge {
         usage: Arc::clone(&state.usage),
+        alerts: Arc::clone(&state.alerts),
+        classifications: running.reads.classifications.clone(),
         principal: caller.id.clone(),
         datasets: running.reads.datasets.clone(),
         quota,
@@ -149,6 +160,18 @@ pub async fn query(
     Ok(response)
 }
 
+/// The refusal of a query of a principal an alert suspends.
+fn suspended(alert: &AlertRecord) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "suspended",
+        format!(
+            "your access is suspended by alert {} ({}) until a security officer clears it",
+            alert.id, alert.rule
+        ),
+    )
+}
+
 fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -166,9 +189,13 @@ struct Finish {
     ended: Option<Result<(), ApiError>>,
 }
 
-/// Whom the rows a query sends are charged to, and how many it may send.
+/// Whom the rows a query sends are charged to, how many it may send, and the alert rules
+/// that watch them.
 struct Charge {
     usage: Arc<RowUsage>,
+    alerts: Arc<Alerts>,
+    /// The classifications of the columns the query read.
+    classifications: BTreeSet<String>,
     principal: String,
     datasets: Vec<String>,
     /// The most rows the query may send, and the quota that says so.
@@ -212,9 +239,19 @@ impl Drop for Finish {
             return;
         };
         let charge = &self.charge;
+        let now = Utc::now();
         charge
             .usage
-            .add(&charge.principal, &charge.datasets, self.rows, Utc::now());
+            .add(&charge.principal, &charge.datasets, self.rows, now);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (alerts, principal) = (Arc::clone(&charge.alerts), charge.principal.clone());
+            let (classifications, rows) = (charge.classifications.clone(), self.rows);
+            runtime.spawn(async move {
+                alerts
+                    .query_finished(&principal, &classifications, rows, now)
+                    .await
+            });
+        }
         record.rows = Some(self.rows);
         record.bytes = Some(self.bytes);
         record.duration_ms = Some(elapsed_ms(self.started));

@@ -30,6 +30,10 @@ pub enum Action {
     PoliciesLoaded,
     /// Records of the log were read through the API.
     AuditRead,
+    /// A supervision rule raised an alert about a principal.
+    AlertRaised,
+    /// A security officer cleared an alert.
+    AlertCleared,
     /// The hub opened its log: at every start.
     AuditOpened,
     /// A signed checkpoint of the chain so far.
@@ -40,7 +44,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 20] = [
+    const ALL: [Action; 22] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -58,6 +62,8 @@ impl Action {
         Action::RequestDecided,
         Action::PoliciesLoaded,
         Action::AuditRead,
+        Action::AlertRaised,
+        Action::AlertCleared,
         Action::AuditOpened,
         Action::AuditCheckpoint,
         Action::AuditRecovered,
@@ -83,6 +89,8 @@ impl Action {
             Action::RequestDecided => "request.decided",
             Action::PoliciesLoaded => "policies.loaded",
             Action::AuditRead => "audit.read",
+            Action::AlertRaised => "alert.raised",
+            Action::AlertCleared => "alert.cleared",
             Action::AuditOpened => "audit.opened",
             Action::AuditCheckpoint => "audit.checkpoint",
             Action::AuditRecovered => "audit.recovered",

@@ -314,7 +314,7 @@ impl QueryEngine {
                 .lock()
                 .map(|decisions| decisions.clone())
                 .unwrap_or_default();
-            reads(&optimized, &decisions)
+            reads(&optimized, &decisions, &policy.datasets)
         };
         let planning = state.query_planner().create_physical_plan(&optimized, &state);
         let physical = tokio::time::timeout_at(deadline, planning)

@@ -1,9 +1,9 @@
 //! What a query reads, for its audit record: the datasets and columns its optimised plan
 //! scans, and the masks, row filters and grants that apply to them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use causeway_policies::{ColumnAccess, Decision, RowQuota};
+use causeway_policies::{ColumnAccess, DatasetId, DatasetInfo, Decision, RowQuota};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
 
@@ -20,12 +20,19 @@ pub struct Reads {
     pub grants: Vec<String>,
     /// The row quota of each dataset read under grants.
     pub quotas: Vec<(String, RowQuota)>,
+    /// The classification of each column read, e.g. `pii.name`, once each.
+    pub classifications: BTreeSet<String>,
 }
 
-/// The reads of `plan`, whose datasets were decided by `decisions`. Scans count, not names:
+/// The reads of `plan`, whose datasets were decided by `decisions` and are described in
+/// `datasets`. Scans count, not names:
 /// a catalog query that looks at every dataset's columns reads none of them. The hub's own
 /// tables count as datasets (`audit.events`), the catalog's (`information_schema`) do not.
-pub fn reads(plan: &LogicalPlan, decisions: &[Decision]) -> Reads {
+pub fn reads(
+    plan: &LogicalPlan,
+    decisions: &[Decision],
+    datasets: &HashMap<DatasetId, DatasetInfo>,
+) -> Reads {
     let mut scanned: Vec<(String, Vec<String>)> = Vec::new();
     let _ = plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node {
@@ -68,6 +75,14 @@ pub fn reads(plan: &LogicalPlan, decisions: &[Decision]) -> Reads {
                 continue;
             }
             reads.columns.push(format!("{table}.{}", column.name));
+            if let Some(info) = datasets.get(&decision.dataset)
+                && let Some(described) = info
+                    .columns
+                    .iter()
+                    .find(|described| described.name == column.name)
+            {
+                reads.classifications.insert(described.classification.to_string());
+            }
             if let ColumnAccess::Visible { through } = &column.access {
                 for source in through {
                     if let Some(mask) = &source.mask {

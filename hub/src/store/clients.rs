@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{MetadataStore, Result, StoreError, now};
+use super::{MetadataStore, Result, StoreError, json, now, parse};
 
 /// A client as stored: who it acts as, and the hash of its secret.
 #[derive(Debug, Clone, Serialize)]
@@ -110,21 +110,15 @@ impl MetadataStore {
 }
 
 fn client_from_row(row: &AnyRow) -> Result<ClientRecord> {
-    let parse = |column: &str| -> Result<String> { Ok(row.try_get::<String, _>(column)?) };
+    let text = |column: &str| -> Result<String> { Ok(row.try_get::<String, _>(column)?) };
     Ok(ClientRecord {
-        id: parse("id")?,
-        department: parse("department")?,
-        roles: serde_json::from_str(&parse("roles")?)
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
-        attributes: serde_json::from_str(&parse("attributes")?)
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
-        secret_hash: parse("secret_hash")?,
+        id: text("id")?,
+        department: text("department")?,
+        roles: parse(&text("roles")?)?,
+        attributes: parse(&text("attributes")?)?,
+        secret_hash: text("secret_hash")?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
-        created_at: parse("created_at")?,
-        secret_rotated_at: parse("secret_rotated_at")?,
+        created_at: text("created_at")?,
+        secret_rotated_at: text("secret_rotated_at")?,
     })
-}
-
-fn json(value: &impl Serialize) -> Result<String> {
-    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{MetadataStore, Result, StoreError, now};
+use super::{MetadataStore, Result, StoreError, json, now, parse};
 
 /// A published dataset with its current contract.
 #[derive(Debug, Clone)]
@@ -130,8 +130,8 @@ impl MetadataStore {
         )
         .bind(department)
         .bind(name)
-        .bind(to_json(new.source)?)
-        .bind(to_json(new.access)?)
+        .bind(json(new.source)?)
+        .bind(json(new.access)?)
         .bind(new.published_by)
         .bind(&at)
         .bind(&at)
@@ -220,7 +220,7 @@ async fn insert_version(
     .bind(&contract.department)
     .bind(&contract.name)
     .bind(version)
-    .bind(to_json(contract)?)
+    .bind(json(contract)?)
     .bind(created_by)
     .bind(at)
     .bind(i64::from(forced))
@@ -240,22 +240,14 @@ async fn insert_version(
 fn dataset_from_row(row: &AnyRow) -> Result<DatasetRecord> {
     let access: Option<String> = row.try_get("access")?;
     Ok(DatasetRecord {
-        source: parse_json(&row.try_get::<String, _>("source")?)?,
-        access: access.as_deref().map(parse_json).transpose()?.unwrap_or_default(),
+        source: parse(&row.try_get::<String, _>("source")?)?,
+        access: access.as_deref().map(parse).transpose()?.unwrap_or_default(),
         version: row.try_get("current_version")?,
         published_by: row.try_get("published_by")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-        contract: parse_json(&row.try_get::<String, _>("contract")?)?,
+        contract: parse(&row.try_get::<String, _>("contract")?)?,
     })
-}
-
-fn to_json(value: &impl Serialize) -> Result<String> {
-    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
-}
-
-fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
 /// Two replicas publishing the same dataset at once: the loser's insert breaks the key.

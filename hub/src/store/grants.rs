@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{MetadataStore, Result, StoreError, now};
+use super::{MetadataStore, Result, StoreError, json, now, parse};
 
 /// How a grant came about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,7 +70,7 @@ impl MetadataStore {
         created_by: &str,
     ) -> Result<GrantRecord> {
         let at = now();
-        let body = serde_json::to_string(grant).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let body = json(grant)?;
         sqlx::query(
             "INSERT INTO grants (id, department, dataset, body, origin, request_id, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -137,7 +137,7 @@ impl MetadataStore {
 fn grant_from_row(row: &AnyRow) -> Result<GrantRecord> {
     let body: String = row.try_get("body")?;
     Ok(GrantRecord {
-        grant: serde_json::from_str(&body).map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        grant: parse(&body)?,
         origin: GrantOrigin::parse(&row.try_get::<String, _>("origin")?)?,
         request_id: row.try_get("request_id")?,
         created_by: row.try_get("created_by")?,

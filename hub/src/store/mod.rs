@@ -2,6 +2,7 @@
 //! access requests as they come. SQLite under the data directory by default, PostgreSQL
 //! when the URL says so; one interface and one set of versioned migrations for both.
 
+mod alerts;
 mod clients;
 mod datasets;
 mod grants;
@@ -15,6 +16,7 @@ use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 
+pub use alerts::AlertRecord;
 pub use clients::{ClientRecord, NewClient};
 pub use datasets::{ContractVersion, DatasetRecord, NewDataset};
 pub use grants::{GrantOrigin, GrantRecord};
@@ -84,6 +86,22 @@ fn redact_url(message: &str, url: &str) -> String {
         Some(password) if !password.is_empty() => message.replace(&password, "[redacted]"),
         _ => message.to_owned(),
     }
+}
+
+/// A value stored as JSON text.
+fn json(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+/// A value read back from JSON text.
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+/// A time stored as RFC 3339 text.
+fn time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("'{text}' is not a time")))
 }
 
 fn now() -> String {

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{MetadataStore, Result, StoreError};
+use super::{MetadataStore, Result, StoreError, json, parse, time};
 use crate::access::requests::{AccessRequest, RequestState};
 
 const COLUMNS: &str = "id, department, dataset, requester, requester_department, body, state, publisher_decision, \
@@ -69,19 +69,6 @@ impl MetadataStore {
         .await?;
         Ok(updated.rows_affected() == 1)
     }
-}
-
-fn json(value: &impl serde::Serialize) -> Result<String> {
-    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
-}
-
-fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
-}
-
-fn time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("'{text}' is not a time")))
 }
 
 fn request_from_row(row: &AnyRow) -> Result<AccessRequest> {

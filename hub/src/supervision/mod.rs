@@ -1,5 +1,7 @@
-//! Supervision after approval: row quotas enforced across queries.
+//! Supervision after approval: row quotas enforced across queries, and alert rules.
 
+mod alerts;
 mod quotas;
 
+pub use alerts::{AlertError, Alerts, AlertsConfig};
 pub use quotas::{QuotaExceeded, RowUsage};

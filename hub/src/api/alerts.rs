@@ -1,0 +1,69 @@
+//! Alerts of the supervision rules, for security officers: list them, clear them.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use causeway_policies::Role;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody};
+use crate::store::AlertRecord;
+use crate::supervision::AlertError;
+
+impl From<AlertError> for ApiError {
+    fn from(error: AlertError) -> Self {
+        match error {
+            AlertError::NotFound(_) => ApiError::not_found(error.to_string()),
+            AlertError::Store(store) => store.into(),
+            AlertError::InvalidRule { .. } => ApiError::internal(&error),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AlertsParams {
+    /// Only alerts not yet cleared.
+    #[serde(default)]
+    open: bool,
+}
+
+/// The alerts raised, oldest first (security officers).
+#[utoipa::path(get, path = "/v1/alerts", tag = "audit", params(AlertsParams),
+    responses(
+        (status = 200, description = "The alerts", body = Vec<AlertRecord>),
+        (status = 403, description = "Not a security officer", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<AlertsParams>,
+) -> Result<Json<Vec<AlertRecord>>, ApiError> {
+    caller.require(Role::SecurityOfficer)?;
+    let alerts = state.alerts.list().await?;
+    Ok(Json(
+        alerts
+            .into_iter()
+            .filter(|alert| !params.open || alert.cleared_at.is_none())
+            .collect(),
+    ))
+}
+
+/// Clears an open alert (security officers); a suspension it caused ends at once.
+#[utoipa::path(post, path = "/v1/alerts/{id}/clear", tag = "audit", params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The alert, cleared", body = AlertRecord),
+        (status = 403, description = "Not a security officer", body = ErrorBody),
+        (status = 404, description = "No open alert of that id", body = ErrorBody),
+    ))]
+pub async fn clear(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<AlertRecord>), ApiError> {
+    let officer = caller.require(Role::SecurityOfficer)?;
+    let alert = state.alerts.clear(&id, officer, chrono::Utc::now()).await?;
+    Ok((StatusCode::OK, Json(alert)))
+}

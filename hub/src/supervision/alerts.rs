@@ -1,0 +1,396 @@
+//! Alert rules: bulk reading of classified columns within a window, and queries outside
+//! office hours. An alert is stored, written to the audit log and posted to the webhook; a
+//! rule may say that its alert suspends the principal until a security officer clears it.
+//! While an alert of a rule about a principal is open, the rule raises no other.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use causeway_policies::Principal;
+use causeway_schemas::Classification;
+use chrono::{DateTime, Datelike, FixedOffset, NaiveTime, Utc, Weekday};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::audit::{Action, AuditLog, Event, Outcome};
+use crate::store::{AlertRecord, MetadataStore, StoreError};
+
+/// The `[alerts]` section of the configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// A URL that gets every alert as a JSON POST.
+    pub webhook: Option<String>,
+    pub rules: Vec<AlertRule>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    pub name: String,
+    pub when: Condition,
+    /// The alert suspends the principal's queries until a security officer clears it.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// More than `threshold` rows sent to one principal within `window` by queries that read
+    /// columns classified under `classification` (e.g. `pii.*`), masked or not.
+    ClassifiedRows {
+        classification: String,
+        threshold: u64,
+        #[serde(with = "humantime_serde")]
+        window: Duration,
+    },
+    /// A query outside office hours: before `start` or from `end` (local times at
+    /// `utc_offset`, e.g. `+08:00`), or on a day not in `days`.
+    OutsideHours {
+        start: NaiveTime,
+        end: NaiveTime,
+        #[serde(default = "working_days")]
+        days: Vec<Weekday>,
+        #[serde(default = "utc")]
+        utc_offset: String,
+    },
+}
+
+fn working_days() -> Vec<Weekday> {
+    vec![
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ]
+}
+
+fn utc() -> String {
+    "+00:00".into()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("alert rule {rule}: {message}")]
+    InvalidRule { rule: String, message: String },
+    #[error("no open alert {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The rules at work, and the alerts they raised that are still open.
+pub struct Alerts {
+    rules: Vec<AlertRule>,
+    offsets: HashMap<String, FixedOffset>,
+    store: MetadataStore,
+    audit: AuditLog,
+    webhook: Option<(reqwest::Client, String)>,
+    /// Open alerts by rule and principal.
+    open: Mutex<HashMap<RuleAndPrincipal, AlertRecord>>,
+    /// When rows of classified columns were lately sent, and how many, by rule and principal.
+    recent: Mutex<HashMap<RuleAndPrincipal, Window>>,
+}
+
+/// A rule's name and a principal's id.
+type RuleAndPrincipal = (String, String);
+
+/// Rows sent lately, with when they were sent, oldest first.
+type Window = VecDeque<(DateTime<Utc>, u64)>;
+
+impl Alerts {
+    /// Checks the rules and loads the alerts still open.
+    pub async fn open(
+        config: &AlertsConfig,
+        store: MetadataStore,
+        audit: AuditLog,
+    ) -> Result<Self, AlertError> {
+        let mut offsets = HashMap::new();
+        for rule in &config.rules {
+            let invalid = |message: String| AlertError::InvalidRule {
+                rule: rule.name.clone(),
+                message,
+            };
+            match &rule.when {
+                Condition::ClassifiedRows { classification, .. } => {
+                    Classification::new(classification.trim_end_matches(".*")).map_err(invalid)?;
+                }
+                Condition::OutsideHours { utc_offset, .. } => {
+                    let offset = utc_offset
+                        .parse::<FixedOffset>()
+                        .map_err(|_| invalid(format!("'{utc_offset}' is no UTC offset such as +08:00")))?;
+                    offsets.insert(rule.name.clone(), offset);
+                }
+            }
+        }
+        let open = store
+            .list_alerts()
+            .await?
+            .into_iter()
+            .filter(|alert| alert.cleared_at.is_none())
+            .map(|alert| ((alert.rule.clone(), alert.principal.clone()), alert))
+            .collect();
+        let webhook = config.webhook.clone().map(|url| {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default();
+            (client, url)
+        });
+        Ok(Self {
+            rules: config.rules.clone(),
+            offsets,
+            store,
+            audit,
+            webhook,
+            open: Mutex::new(open),
+            recent: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The open alert that suspends `principal`, if any.
+    pub fn suspension(&self, principal: &str) -> Option<AlertRecord> {
+        let open = self.open.lock().ok()?;
+        open.values()
+            .find(|alert| alert.suspends && alert.principal == principal)
+            .cloned()
+    }
+
+    /// A query of `principal` is about to run at `now`.
+    pub async fn query_started(&self, principal: &Principal, now: DateTime<Utc>) {
+        for rule in &self.rules {
+            let Condition::OutsideHours { start, end, days, .. } = &rule.when else {
+                continue;
+            };
+            let Some(offset) = self.offsets.get(&rule.name) else {
+                continue;
+            };
+            let local = now.with_timezone(offset);
+            if !in_office_hours(&local, *start, *end, days) {
+                let detail = json!({ "local_time": local.to_rfc3339() });
+                self.raise(rule, &principal.id, detail, now).await;
+            }
+        }
+    }
+
+    /// A query of `principal` that read columns of these classifications sent `rows`.
+    pub async fn query_finished(
+        &self,
+        principal: &str,
+        classifications: &BTreeSet<String>,
+        rows: u64,
+        now: DateTime<Utc>,
+    ) {
+        for rule in &self.rules {
+            let Condition::ClassifiedRows {
+                classification,
+                threshold,
+                window,
+            } = &rule.when
+            else {
+                continue;
+            };
+            let read = classifications
+                .iter()
+                .any(|tag| Classification::new(tag).is_ok_and(|tag| tag.matches(classification)));
+            if !read || rows == 0 {
+                continue;
+            }
+            let in_window = {
+                let Ok(mut recent) = self.recent.lock() else {
+                    return;
+                };
+                let entries = recent
+                    .entry((rule.name.clone(), principal.to_owned()))
+                    .or_default();
+                entries.push_back((now, rows));
+                let since = now - chrono::Duration::from_std(*window).unwrap_or(chrono::Duration::MAX);
+                while entries.front().is_some_and(|(time, _)| *time < since) {
+                    entries.pop_front();
+                }
+                entries.iter().map(|(_, rows)| rows).sum::<u64>()
+            };
+            if in_window > *threshold {
+                let detail = json!({
+                    "classification": classification,
+                    "rows": in_window,
+                    "threshold": threshold,
+                    "window": humantime::format_duration(*window).to_string(),
+                });
+                self.raise(rule, principal, detail, now).await;
+            }
+        }
+    }
+
+    async fn raise(&self, rule: &AlertRule, principal: &str, detail: serde_json::Value, now: DateTime<Utc>) {
+        let key = (rule.name.clone(), principal.to_owned());
+        let alert = AlertRecord {
+            id: format!("alert-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            rule: rule.name.clone(),
+            principal: principal.to_owned(),
+            suspends: rule.suspend,
+            raised_at: now,
+            detail,
+            cleared_at: None,
+            cleared_by: None,
+        };
+        {
+            let Ok(mut open) = self.open.lock() else {
+                return;
+            };
+            if open.contains_key(&key) {
+                return;
+            }
+            open.insert(key, alert.clone());
+        }
+        tracing::warn!(alert = %alert.id, rule = %alert.rule, principal, suspends = alert.suspends, "alert raised");
+        if let Err(error) = self.store.insert_alert(&alert).await {
+            tracing::error!(%error, alert = %alert.id, "alert not stored");
+        }
+        let mut record = Event::new(Action::AlertRaised, Outcome::Ok);
+        record.principal = Some(principal.to_owned());
+        record.detail = serde_json::to_string(&alert).ok();
+        self.audit.record_done(record).await;
+        if let Some((client, url)) = &self.webhook {
+            let (client, url, body) = (client.clone(), url.clone(), alert);
+            tokio::spawn(async move {
+                let sent = client.post(&url).json(&body).send().await;
+                match sent.map(|response| response.error_for_status()) {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) | Err(error) => {
+                        tracing::warn!(%error, alert = %body.id, "the alert webhook did not take the alert")
+                    }
+                }
+            });
+        }
+    }
+
+    /// Every alert, oldest first.
+    pub async fn list(&self) -> Result<Vec<AlertRecord>, AlertError> {
+        Ok(self.store.list_alerts().await?)
+    }
+
+    /// Clears open alert `id`: a suspension it caused ends.
+    pub async fn clear(
+        &self,
+        id: &str,
+        by: &Principal,
+        now: DateTime<Utc>,
+    ) -> Result<AlertRecord, AlertError> {
+        if !self.store.clear_alert(id, &by.id, now).await? {
+            return Err(AlertError::NotFound(id.to_owned()));
+        }
+        let cleared = {
+            let mut open = self
+                .open
+                .lock()
+                .map_err(|_| AlertError::NotFound(id.to_owned()))?;
+            let key = open
+                .iter()
+                .find(|(_, alert)| alert.id == id)
+                .map(|(key, _)| key.clone());
+            key.and_then(|key| open.remove(&key))
+        };
+        let mut alert = match cleared {
+            Some(alert) => alert,
+            None => self
+                .store
+                .list_alerts()
+                .await?
+                .into_iter()
+                .find(|alert| alert.id == id)
+                .ok_or_else(|| AlertError::NotFound(id.to_owned()))?,
+        };
+        alert.cleared_at = Some(now);
+        alert.cleared_by = Some(by.id.clone());
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.remove(&(alert.rule.clone(), alert.principal.clone()));
+        }
+        let mut record = Event::by(Action::AlertCleared, Outcome::Ok, by);
+        record.detail = serde_json::to_string(&alert).ok();
+        self.audit.record_done(record).await;
+        Ok(alert)
+    }
+}
+
+/// Whether `local` falls on one of `days` between `start` and `end`; an `end` before `start`
+/// means hours past midnight (a night shift), an `end` equal to `start` no hours at all.
+fn in_office_hours(
+    local: &DateTime<FixedOffset>,
+    start: NaiveTime,
+    end: NaiveTime,
+    days: &[Weekday],
+) -> bool {
+    let time = local.time();
+    days.contains(&local.weekday())
+        && if start <= end {
+            start <= time && time < end
+        } else {
+            time >= start || time < end
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(text).unwrap()
+    }
+
+    fn hours(text: &str) -> NaiveTime {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn office_hours_in_local_time_on_working_days() {
+        let (start, end, days) = (hours("08:00:00"), hours("18:00:00"), working_days());
+        // Wednesday 2026-11-25.
+        assert!(in_office_hours(
+            &at("2026-11-25T09:30:00+08:00"),
+            start,
+            end,
+            &days
+        ));
+        assert!(!in_office_hours(
+            &at("2026-11-25T18:00:00+08:00"),
+            start,
+            end,
+            &days
+        ));
+        assert!(!in_office_hours(
+            &at("2026-11-25T07:59:59+08:00"),
+            start,
+            end,
+            &days
+        ));
+        assert!(
+            !in_office_hours(&at("2026-11-28T10:00:00+08:00"), start, end, &days),
+            "Saturday"
+        );
+        // 01:30 UTC is 09:30 in Beijing.
+        let utc = at("2026-11-25T01:30:00Z");
+        let beijing = utc.with_timezone(&"+08:00".parse::<FixedOffset>().unwrap());
+        assert!(in_office_hours(&beijing, start, end, &days));
+        assert!(!in_office_hours(&utc, start, end, &days));
+    }
+
+    #[test]
+    fn night_shifts_and_empty_hours() {
+        let days = working_days();
+        let (start, end) = (hours("22:00:00"), hours("06:00:00"));
+        assert!(in_office_hours(&at("2026-11-25T23:00:00Z"), start, end, &days));
+        assert!(in_office_hours(&at("2026-11-25T05:00:00Z"), start, end, &days));
+        assert!(!in_office_hours(&at("2026-11-25T12:00:00Z"), start, end, &days));
+        let midnight = hours("00:00:00");
+        assert!(!in_office_hours(
+            &at("2026-11-25T12:00:00Z"),
+            midnight,
+            midnight,
+            &days
+        ));
+    }
+}

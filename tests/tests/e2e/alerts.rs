@@ -1,0 +1,236 @@
+//! Alert rules: bulk reading of personal data within a window suspends the reader until a
+//! security officer clears the alert; queries outside office hours are flagged; every alert
+//! reaches the webhook and the audit log.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::support::{Hub, json_of};
+
+const RESIDENTS_CSV: &str = "id_number,name,town\n\
+440605199001011234,Chen Wei,Guicheng\n\
+440605198502022345,Li Na,Dali\n\
+440605197703033456,Wang Fang,Guicheng\n";
+
+const RESIDENTS_SPEC: &str = r#"
+contract:
+  department: civil_affairs
+  name: residents
+  title: Residents
+  owner: { name: Desk, email: desk@example.gov }
+  fields:
+    - { name: id_number, type: string, classification: pii.national_id }
+    - { name: name, type: string, classification: pii.name }
+    - { name: town, type: string, classification: public }
+source: { kind: csv, path: residents.csv }
+"#;
+
+/// A web hook receiver: every request body it gets, as JSON.
+async fn webhook() -> (String, mpsc::UnboundedReceiver<Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/alerts", listener.local_addr().expect("address"));
+    let (bodies, received) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let bodies = bodies.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                loop {
+                    let Ok(read) = stream.read(&mut buffer).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buffer[..read]);
+                    let text = String::from_utf8_lossy(&request);
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = head
+                        .lines()
+                        .find_map(|line| {
+                            let (name, value) = line.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        let _ = bodies.send(serde_json::from_str(body).unwrap_or(Value::Null));
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, received)
+}
+
+async fn ask(hub: &Hub, client: &reqwest::Client, sql: &str) -> (StatusCode, Value) {
+    json_of(
+        client
+            .post(format!("{}/v1/query", hub.url))
+            .json(&json!({"sql": sql, "purpose": "survey"}))
+            .send()
+            .await
+            .expect("query"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn bulk_personal_data_suspends_until_cleared_and_reaches_the_webhook() {
+    let (url, mut posted) = webhook().await;
+    let hub = Hub::start(&format!(
+        r#"
+[alerts]
+webhook = "{url}"
+
+[[alerts.rules]]
+name = "bulk-personal-data"
+suspend = true
+when = {{ kind = "classified_rows", classification = "pii.*", threshold = 4, window = "1h" }}
+
+[[alerts.rules]]
+name = "never-office-hours"
+when = {{ kind = "outside_hours", start = "00:00:00", end = "00:00:00" }}
+"#
+    ))
+    .await;
+    std::fs::write(hub.dir().join("residents.csv"), RESIDENTS_CSV).expect("csv");
+    hub.publish_ok(RESIDENTS_SPEC).await;
+    let secret = hub
+        .add_client("reader", "statistics", &["analyst"], json!({}))
+        .await;
+    hub.grant(json!({
+        "subject": {"client": "reader"},
+        "dataset": "civil_affairs.residents",
+        "purposes": ["survey"],
+    }))
+    .await;
+    let reader = hub.authorized(&hub.token("reader", &secret).await);
+    let officer = hub.client_as("officer", "security", &["security_officer"]).await;
+
+    // Public columns are not watched; personal ones are, masked or not.
+    for _ in 0..3 {
+        let (status, body) = ask(&hub, &reader, "SELECT town FROM civil_affairs.residents").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = ask(&hub, &reader, "SELECT name FROM civil_affairs.residents").await;
+    assert_eq!(status, StatusCode::OK, "3 rows of 4 allowed: {body}");
+    let (status, body) = ask(&hub, &reader, "SELECT name FROM civil_affairs.residents").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the query that passes the threshold still ran: {body}"
+    );
+
+    let mut alert = Value::Null;
+    for _ in 0..50 {
+        let (status, body) = ask(&hub, &reader, "SELECT town FROM civil_affairs.residents").await;
+        if status == StatusCode::FORBIDDEN {
+            assert_eq!(body["error"]["code"], "suspended", "{body}");
+            let (_, alerts) = json_of(
+                officer
+                    .get(format!("{}/v1/alerts?open=true", hub.url))
+                    .send()
+                    .await
+                    .expect("alerts"),
+            )
+            .await;
+            alert = alerts
+                .as_array()
+                .and_then(|alerts| alerts.iter().find(|alert| alert["rule"] == "bulk-personal-data"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(alert["principal"], "reader", "{alert}");
+    assert_eq!(alert["suspends"], true);
+    assert_eq!(alert["detail"]["rows"], 6, "{alert}");
+
+    let mut hooked = Vec::new();
+    while hooked.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(5), posted.recv()).await {
+            Ok(Some(body)) => hooked.push(body),
+            _ => break,
+        }
+    }
+    let rules: Vec<&Value> = hooked.iter().map(|body| &body["rule"]).collect();
+    assert!(rules.contains(&&json!("bulk-personal-data")), "{hooked:?}");
+    assert!(
+        rules.contains(&&json!("never-office-hours")),
+        "the hours rule fires once while its alert is open: {hooked:?}"
+    );
+
+    let analyst_clear = reader
+        .post(format!(
+            "{}/v1/alerts/{}/clear",
+            hub.url,
+            alert["id"].as_str().unwrap_or_default()
+        ))
+        .send()
+        .await
+        .expect("clear");
+    assert_eq!(analyst_clear.status(), StatusCode::FORBIDDEN);
+    let (status, cleared) = json_of(
+        officer
+            .post(format!(
+                "{}/v1/alerts/{}/clear",
+                hub.url,
+                alert["id"].as_str().unwrap_or_default()
+            ))
+            .send()
+            .await
+            .expect("clear"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert_eq!(cleared["cleared_by"], "officer");
+    let (status, body) = ask(&hub, &reader, "SELECT town FROM civil_affairs.residents").await;
+    assert_eq!(status, StatusCode::OK, "cleared, the reader reads again: {body}");
+
+    let (_, events) = hub.get("/v1/audit/events?action=alert.raised").await;
+    assert_eq!(events["events"].as_array().map(Vec::len), Some(2), "{events}");
+    let (_, events) = hub.get("/v1/audit/events?action=alert.cleared").await;
+    assert_eq!(events["events"][0]["principal"], "officer", "{events}");
+    let (_, refused) = hub
+        .get("/v1/audit/events?action=query.refused&principal=reader")
+        .await;
+    assert_eq!(refused["events"][0]["error_class"], "suspended", "{refused}");
+}
+
+#[tokio::test]
+async fn a_broken_rule_stops_the_hub_from_starting() {
+    let dir = tempfile::Builder::new()
+        .prefix("causeway-e2e")
+        .tempdir()
+        .expect("tempdir");
+    let config = dir.path().join("causeway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n[[alerts.rules]]\nname = \"late\"\nwhen = {{ kind = \"outside_hours\", start = \"08:00:00\", end = \"18:00:00\", utc_offset = \"Beijing\" }}\n",
+            dir.path().display()
+        ),
+    )
+    .expect("config");
+    let output = crate::support::causeway(&["serve", "--config", &config.to_string_lossy()]);
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("alert rule late: 'Beijing' is no UTC offset"),
+        "{error}"
+    );
+}
