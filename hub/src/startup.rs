@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::access::{Access, AccessError};
 use crate::api::{self, AppState};
+use crate::audit::read::last_record_time;
 use crate::audit::{Action, AuditError, AuditLog, Event, Outcome};
 use crate::config::Config;
 use crate::identity::{Identity, IdentityError, KeyRing, keys_dir};
@@ -16,7 +17,7 @@ use crate::query::QueryEngine;
 use crate::registry::{Registry, RegistryError};
 use crate::server::{self, TlsError};
 use crate::store::{MetadataStore, StoreError};
-use crate::supervision::{AlertError, Alerts, RowUsage};
+use crate::supervision::{AlertError, Alerts, RowUsage, watch_expiries};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -54,6 +55,8 @@ pub struct Hub {
     pub audit: AuditLog,
     pub usage: Arc<RowUsage>,
     pub alerts: Arc<Alerts>,
+    /// The time of the log's last record before this start.
+    log_ended_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Hub {
@@ -67,16 +70,19 @@ impl Hub {
                 source,
             })?;
         }
+        let audit_read_error = |source| StartupError::AuditRead {
+            path: config.audit_dir().display().to_string(),
+            source,
+        };
+        // When the hub last recorded anything: grants that expired since are recorded now.
+        let log_ended_at = last_record_time(&config.audit_dir())
+            .map_err(audit_read_error)?
+            .unwrap_or_else(chrono::Utc::now);
         let keys = Arc::new(KeyRing::open(&keys_dir(&config)).map_err(IdentityError::from)?);
         let audit = AuditLog::open(&config.audit_dir(), &config.audit, keys)?;
         // Today's rows under quota, as the log recorded them before this start.
         let usage = if config.audit.enabled {
-            RowUsage::from_log(&config.audit_dir(), chrono::Utc::now()).map_err(|source| {
-                StartupError::AuditRead {
-                    path: config.audit_dir().display().to_string(),
-                    source,
-                }
-            })?
+            RowUsage::from_log(&config.audit_dir(), chrono::Utc::now()).map_err(audit_read_error)?
         } else {
             RowUsage::default()
         };
@@ -106,6 +112,7 @@ impl Hub {
             audit,
             usage: Arc::new(usage),
             alerts,
+            log_ended_at,
         })
     }
 
@@ -147,6 +154,7 @@ impl Hub {
                 self.audit.clone(),
             );
         }
+        watch_expiries(Arc::clone(&self.access), self.audit.clone(), self.log_ended_at);
         let client_timeout = self.config.server.client_timeout;
         let state = AppState {
             registry: self.registry,

@@ -24,6 +24,8 @@ pub enum Action {
     ClientSecretRotated,
     GrantCreated,
     GrantRevoked,
+    /// A grant reached its `expires_at`.
+    GrantExpired,
     RequestCreated,
     RequestDecided,
     /// Policy files were read, at start or on SIGHUP.
@@ -44,7 +46,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 22] = [
+    const ALL: [Action; 23] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -58,6 +60,7 @@ impl Action {
         Action::ClientSecretRotated,
         Action::GrantCreated,
         Action::GrantRevoked,
+        Action::GrantExpired,
         Action::RequestCreated,
         Action::RequestDecided,
         Action::PoliciesLoaded,
@@ -85,6 +88,7 @@ impl Action {
             Action::ClientSecretRotated => "client.secret_rotated",
             Action::GrantCreated => "grant.created",
             Action::GrantRevoked => "grant.revoked",
+            Action::GrantExpired => "grant.expired",
             Action::RequestCreated => "request.created",
             Action::RequestDecided => "request.decided",
             Action::PoliciesLoaded => "policies.loaded",

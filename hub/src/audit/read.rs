@@ -145,6 +145,28 @@ pub fn for_each_line(dir: &Path, mut visit: impl FnMut(&str) -> bool) -> std::io
     Ok(())
 }
 
+/// The time of the last complete record of the log in `dir`, if it has one.
+pub fn last_record_time(dir: &Path) -> std::io::Result<Option<DateTime<Utc>>> {
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    for path in segments::list(dir)?.iter().rev() {
+        let content = std::fs::read_to_string(path)?;
+        let last = content
+            .split_terminator('\n')
+            .rev()
+            .filter_map(|line| serde_json::from_str::<Map<String, Value>>(line).ok())
+            .find_map(|record| {
+                let time = record.get("time")?.as_str()?;
+                DateTime::parse_from_rfc3339(time).ok()
+            });
+        if let Some(time) = last {
+            return Ok(Some(time.with_timezone(&Utc)));
+        }
+    }
+    Ok(None)
+}
+
 /// The records `filter` lets through, as JSON objects, oldest first, at most `limit`.
 pub fn records(dir: &Path, filter: &EventFilter, limit: usize) -> std::io::Result<Vec<Map<String, Value>>> {
     let mut found = Vec::new();

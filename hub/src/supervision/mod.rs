@@ -1,7 +1,10 @@
-//! Supervision after approval: row quotas enforced across queries, and alert rules.
+//! Supervision after approval: row quotas enforced across queries, alert rules, and the
+//! record of grants running out.
 
 mod alerts;
+mod expiry;
 mod quotas;
 
 pub use alerts::{AlertError, Alerts, AlertsConfig};
+pub use expiry::watch_expiries;
 pub use quotas::{QuotaExceeded, RowUsage};

@@ -671,3 +671,30 @@ async fn officers_read_everything_publishers_their_own_datasets_analysts_nothing
     let exported = frame.count().await.expect("count");
     assert_eq!(exported, expected);
 }
+
+/// A grant that runs out is recorded when it does.
+#[tokio::test]
+async fn an_expiring_grant_is_recorded_when_it_runs_out() {
+    let (hub, _, _) = setup().await;
+    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let grant = hub
+        .grant(json!({
+            "subject": {"client": "grid-worker"},
+            "dataset": "civil_affairs.residents",
+            "purposes": ["census"],
+            "expires_at": expires_at.to_rfc3339(),
+        }))
+        .await;
+    let mut expired = Value::Null;
+    for _ in 0..60 {
+        let (status, body) = hub.get("/v1/audit/events?action=grant.expired").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if let Some(record) = body["events"].as_array().and_then(|events| events.first()) {
+            expired = record.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(expired["grants"], json!([grant["id"]]), "{expired}");
+    assert_eq!(expired["datasets"], json!(["civil_affairs.residents"]));
+}
