@@ -22,6 +22,8 @@ pub enum Action {
     ClientCreated,
     ClientDisabled,
     ClientSecretRotated,
+    /// A new signing key, added with `causeway keys rotate`.
+    KeysRotated,
     GrantCreated,
     GrantRevoked,
     /// A grant reached its `expires_at`.
@@ -46,7 +48,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 23] = [
+    const ALL: [Action; 24] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -58,6 +60,7 @@ impl Action {
         Action::ClientCreated,
         Action::ClientDisabled,
         Action::ClientSecretRotated,
+        Action::KeysRotated,
         Action::GrantCreated,
         Action::GrantRevoked,
         Action::GrantExpired,
@@ -86,6 +89,7 @@ impl Action {
             Action::ClientCreated => "client.created",
             Action::ClientDisabled => "client.disabled",
             Action::ClientSecretRotated => "client.secret_rotated",
+            Action::KeysRotated => "keys.rotated",
             Action::GrantCreated => "grant.created",
             Action::GrantRevoked => "grant.revoked",
             Action::GrantExpired => "grant.expired",

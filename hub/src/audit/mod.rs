@@ -7,6 +7,7 @@
 
 mod chain;
 pub mod event;
+mod inbox;
 pub mod read;
 mod segments;
 pub mod verify;
@@ -24,6 +25,7 @@ use tokio::sync::oneshot;
 use utoipa::ToSchema;
 
 pub use event::{Action, Event, Outcome};
+pub use inbox::record_from_elsewhere;
 pub use verify::{Verification, verify};
 
 use crate::config::AuditConfig;
@@ -40,6 +42,8 @@ pub enum AuditError {
     Unavailable(String),
     #[error("the audit log is closed")]
     Closed,
+    #[error("another process writes the audit log at {0}; each hub needs an audit directory of its own")]
+    InUse(String),
 }
 
 impl AuditError {

@@ -4,12 +4,12 @@
 //! `checkpoint_every` events or `checkpoint_interval` it adds a signed checkpoint, and it
 //! starts a new segment when the current one reaches its size.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::chain::{self, GENESIS, Sealed};
 use super::event::{Action, Event, Outcome};
-use super::{AuditError, Status, segments};
+use super::{AuditError, Status, inbox, segments};
 use crate::config::AuditConfig;
 use crate::identity::KeyRing;
 
@@ -50,12 +50,17 @@ pub(super) struct Writer {
     since_checkpoint: u64,
     last_checkpoint: Instant,
     status: Arc<Mutex<Status>>,
+    /// Held while the writer lives: one writer per log.
+    _lock: File,
 }
+
+/// How often the writer looks into the inbox when nothing else wakes it.
+const INBOX_POLL: Duration = Duration::from_secs(1);
 
 impl Writer {
     /// Opens the log in `dir` where it ends, cutting a torn last line (a write a crash
     /// interrupted, which no caller was told was on disk). Returns the writer and the
-    /// number of bytes cut.
+    /// number of bytes cut; [`AuditError::InUse`] when another process writes the log.
     pub fn open(
         dir: &Path,
         settings: AuditConfig,
@@ -63,6 +68,18 @@ impl Writer {
         status: Arc<Mutex<Status>>,
     ) -> Result<(Self, u64), AuditError> {
         std::fs::create_dir_all(dir).map_err(|source| AuditError::io(dir, source))?;
+        let lock_path = dir.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| AuditError::io(&lock_path, source))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(AuditError::InUse(dir.display().to_string())),
+            Err(TryLockError::Error(source)) => return Err(AuditError::io(&lock_path, source)),
+        }
         let recovered = recover(dir)?;
         let path = recovered
             .segment
@@ -85,6 +102,7 @@ impl Writer {
             since_checkpoint: 0,
             last_checkpoint: Instant::now(),
             status,
+            _lock: lock,
         };
         Ok((writer, recovered.cut))
     }
@@ -94,7 +112,8 @@ impl Writer {
             let wait = self
                 .settings
                 .checkpoint_interval
-                .saturating_sub(self.last_checkpoint.elapsed());
+                .saturating_sub(self.last_checkpoint.elapsed())
+                .min(INBOX_POLL);
             let mut batch = Vec::new();
             let mut close = None;
             match requests.recv_timeout(wait) {
@@ -111,10 +130,16 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            let delivered = inbox::take(&self.dir);
+            batch.extend(delivered.iter().map(|(_, event)| (Box::new(event.clone()), None)));
             let sign_tail =
                 self.last_checkpoint.elapsed() >= self.settings.checkpoint_interval || close.is_some();
-            self.commit(batch, sign_tail);
+            if self.commit(batch, sign_tail) {
+                inbox::remove(delivered.iter().map(|(path, _)| path));
+            }
             if let Some(done) = close {
+                // The log is free for another writer once the closer hears of it.
+                drop(self);
                 let _ = done.send(());
                 return;
             }
@@ -122,10 +147,11 @@ impl Writer {
     }
 
     /// Writes `batch`, with a checkpoint after every `checkpoint_every` records (and after
-    /// the last when `sign_tail`), syncs, then answers the callers.
-    fn commit(&mut self, batch: Vec<(Box<Event>, Option<Reply>)>, sign_tail: bool) {
+    /// the last when `sign_tail`), syncs, then answers the callers; false when the write
+    /// failed.
+    pub fn commit(&mut self, batch: Vec<(Box<Event>, Option<Reply>)>, sign_tail: bool) -> bool {
         if batch.is_empty() && !sign_tail {
-            return;
+            return true;
         }
         let time = Utc::now();
         let mut head = self.head.clone();
@@ -149,7 +175,7 @@ impl Writer {
         if sign_tail && unsigned > 0 {
             self.sign(&mut head, &mut bytes, &mut unsigned, &mut signed);
         }
-        match self.write(bytes.as_bytes()) {
+        let written_ok = match self.write(bytes.as_bytes()) {
             Ok(()) => {
                 self.since_checkpoint = unsigned;
                 if signed {
@@ -163,6 +189,7 @@ impl Writer {
                 for (reply, seq) in written {
                     answer(reply, Ok(seq));
                 }
+                true
             }
             Err(error) => {
                 let reason = error.to_string();
@@ -173,13 +200,15 @@ impl Writer {
                 for (reply, _) in written {
                     answer(reply, Err(AuditError::Unavailable(reason.clone())));
                 }
+                false
             }
-        }
+        };
         if self.len >= self.settings.segment_mb.saturating_mul(1024 * 1024)
             && let Err(error) = self.rotate()
         {
             tracing::error!(%error, "audit segment not rotated; writing on in the current one");
         }
+        written_ok
     }
 
     /// Adds a checkpoint after `head` to `bytes`.

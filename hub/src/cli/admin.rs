@@ -3,10 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use causeway_policies::{AttributeValue, Role};
 use clap::{Args, Subcommand};
+use serde_json::json;
 
+use crate::audit::{Action, Event, Outcome, record_from_elsewhere};
 use crate::config::Config;
 use crate::identity::{ClientService, ClientSpec, KeyRing, keys_dir};
 use crate::store::MetadataStore;
@@ -72,12 +75,26 @@ fn parse_attribute(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("'{text}' is not key=value"))
 }
 
-async fn clients(hub: &LocalHub) -> Result<ClientService, Box<dyn std::error::Error>> {
+/// The hub's configuration and its clients.
+async fn clients(hub: &LocalHub) -> Result<(Config, ClientService), Box<dyn std::error::Error>> {
     let config = Config::load(hub.config.as_deref())?;
     std::fs::create_dir_all(config.data_dir())?;
-    Ok(ClientService::new(
-        MetadataStore::connect(&config.metadata_url()).await?,
-    ))
+    let clients = ClientService::new(MetadataStore::connect(&config.metadata_url()).await?);
+    Ok((config, clients))
+}
+
+/// Records in the hub's audit log a change made here, by the operator at this machine.
+fn record(
+    config: &Config,
+    action: Action,
+    detail: serde_json::Value,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut event = Event::new(action, Outcome::Ok).with_detail(detail);
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    event.principal = Some(format!("local:{user}"));
+    let keys = Arc::new(KeyRing::open(&keys_dir(config))?);
+    record_from_elsewhere(&config.audit_dir(), &config.audit, keys, event)?;
+    Ok(())
 }
 
 pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Error>> {
@@ -104,8 +121,8 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
                     (key, value)
                 })
                 .collect();
-            let (record, secret) = clients(&hub)
-                .await?
+            let (config, clients) = clients(&hub).await?;
+            let (created, secret) = clients
                 .create(ClientSpec {
                     id,
                     department,
@@ -113,15 +130,25 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
                     attributes,
                 })
                 .await?;
+            record(
+                &config,
+                Action::ClientCreated,
+                json!({
+                    "client": created.id,
+                    "department": created.department,
+                    "roles": created.roles,
+                    "attributes": created.attributes,
+                }),
+            )?;
             eprintln!(
                 "created client {} of {}; its secret, shown only now:",
-                record.id, record.department
+                created.id, created.department
             );
             println!("{secret}");
         }
         ClientCommand::List { hub } => {
             println!("{:<28} {:<22} {:<40} STATE", "CLIENT", "DEPARTMENT", "ROLES");
-            for client in clients(&hub).await?.list().await? {
+            for client in clients(&hub).await?.1.list().await? {
                 let roles: Vec<&str> = client.roles.iter().map(|role| role.as_str()).collect();
                 println!(
                     "{:<28} {:<22} {:<40} {}",
@@ -133,11 +160,15 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
             }
         }
         ClientCommand::Disable { id, hub } => {
-            clients(&hub).await?.disable(&id).await?;
+            let (config, clients) = clients(&hub).await?;
+            clients.disable(&id).await?;
+            record(&config, Action::ClientDisabled, json!({ "client": id }))?;
             println!("client {id} is disabled");
         }
         ClientCommand::RotateSecret { id, hub } => {
-            let secret = clients(&hub).await?.rotate_secret(&id).await?;
+            let (config, clients) = clients(&hub).await?;
+            let secret = clients.rotate_secret(&id).await?;
+            record(&config, Action::ClientSecretRotated, json!({ "client": id }))?;
             eprintln!("client {id} has a new secret, shown only now; the old one no longer works:");
             println!("{secret}");
         }
@@ -150,6 +181,7 @@ pub fn keys(command: KeysCommand) -> Result<(), Box<dyn std::error::Error>> {
         KeysCommand::Rotate { hub } => {
             let config = Config::load(hub.config.as_deref())?;
             let kid = KeyRing::rotate(&keys_dir(&config))?;
+            record(&config, Action::KeysRotated, json!({ "key_id": kid }))?;
             println!("new signing key {kid}; tokens signed with earlier keys stay valid until they expire");
         }
     }

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use causeway_policies::{AttributeValue, DatasetId, Principal, Role};
 
 use crate::access::requests::RequestTerms;
-use crate::audit::{Action, Event, Outcome};
+use crate::audit::{Action, AuditLog, Event, Outcome};
 use crate::config::Config;
 use crate::identity::{ClientSpec, Identity};
 use crate::registry::DatasetSpec;
@@ -220,7 +220,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let listener = hub.bind().await?;
     let identity = hub.identity(&listener)?;
     let url = hub.config.public_url(listener.local_addr()?);
-    let (clients, token, minutes) = demo_clients(&identity).await?;
+    let (clients, token, minutes) = demo_clients(&identity, &hub.audit).await?;
     let request = pending_request(&hub).await?;
     print_instructions(&url, &config_path, &clients, &token, minutes, &request);
     hub.serve(listener, identity).await?;
@@ -295,6 +295,7 @@ const DEMO_CLIENTS: [ClientOfDemo; 6] = [
 /// lifetime in minutes.
 async fn demo_clients(
     identity: &Identity,
+    audit: &AuditLog,
 ) -> Result<(Vec<DemoClient>, String, u64), Box<dyn std::error::Error>> {
     let issuer = identity.issuer().ok_or("the demo needs the built-in issuer")?;
     let mut created = Vec::new();
@@ -313,6 +314,13 @@ async fn demo_clients(
                     .collect(),
             })
             .await?;
+        let event = Event::new(Action::ClientCreated, Outcome::Ok).with_detail(serde_json::json!({
+            "client": record.id,
+            "department": record.department,
+            "roles": record.roles,
+            "attributes": record.attributes,
+        }));
+        audit.record_done(event).await;
         if token.is_none() {
             token = Some(issuer.issue(&record)?);
         }
