@@ -5,8 +5,11 @@
 //! PostgreSQL and MySQL/MariaDB with `datafusion-table-providers`, which turn each scan
 //! into SQL with projections, filters and limits pushed down. Every source is wrapped in a
 //! [`PublishedTable`] that exposes exactly the contract's fields and decides which filters
-//! a database may evaluate without changing the result.
+//! a database may evaluate without changing the result. An accelerated dataset is served
+//! from an [`AcceleratedTable`](accelerated::AcceleratedTable): its rows in memory, sorted
+//! by a one-column primary key for lookups, replaced whole by each refresh.
 
+pub mod accelerated;
 mod database;
 mod error;
 mod files;

@@ -34,6 +34,29 @@ pub struct Config {
     pub audit: AuditConfig,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub acceleration: AccelerationConfig,
+}
+
+/// Datasets held in memory (`acceleration: { mode: memory }` in their spec).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccelerationConfig {
+    /// The most memory, in MiB, the copies being served may take together; a load or a
+    /// refresh that would go beyond it is refused. A refresh builds its copy beside the one
+    /// it replaces, which is held until the swap: the process briefly needs that much more.
+    pub memory_budget_mb: u64,
+    /// Partitions each copy is split into, read in parallel; 0 is one per core.
+    pub partitions: usize,
+}
+
+impl Default for AccelerationConfig {
+    fn default() -> Self {
+        Self {
+            memory_budget_mb: 2048,
+            partitions: 0,
+        }
+    }
 }
 
 /// The audit log (written to `storage.audit_dir`).

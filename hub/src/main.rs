@@ -1,5 +1,6 @@
 //! `causeway`: the hub server and its command-line client.
 
+mod acceleration;
 mod access;
 mod api;
 mod audit;

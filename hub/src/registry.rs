@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use causeway_connectors::accelerated::{AccelerationError, AccelerationSpec};
 use causeway_connectors::{ConnectorError, Connectors, OpenedSource, SourceSpec};
 use causeway_policies::{AccessConditions, ColumnInfo, DatasetId, DatasetInfo, Principal, Role};
 use causeway_schemas::{Contract, ContractError, Incompatibility, check_compatible};
@@ -12,6 +13,7 @@ use datafusion::catalog::TableProvider;
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
+use crate::acceleration::Accelerations;
 use crate::query::QueryEngine;
 use crate::store::{ContractVersion, DatasetRecord, MetadataStore, NewDataset, StoreError};
 
@@ -24,6 +26,9 @@ pub struct DatasetSpec {
     /// How to get access: decision time and the conditions of automatic approval.
     #[serde(default)]
     pub access: AccessConditions,
+    /// Serve the dataset from an in-memory copy, e.g. `{ mode: memory, refresh: 10m }`.
+    #[serde(default)]
+    pub acceleration: Option<AccelerationSpec>,
 }
 
 impl DatasetSpec {
@@ -69,6 +74,8 @@ pub enum RegistryError {
     #[error(transparent)]
     Source(#[from] ConnectorError),
     #[error(transparent)]
+    Acceleration(#[from] AccelerationError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot update the query catalog: {0}")]
     Catalog(String),
@@ -102,6 +109,7 @@ pub struct Registry {
     store: MetadataStore,
     connectors: Connectors,
     engine: Arc<QueryEngine>,
+    accelerations: Arc<Accelerations>,
     datasets: RwLock<BTreeMap<(String, String), DatasetState>>,
     /// Changes run one at a time, so the store and the catalog never disagree on this hub.
     changes: Mutex<()>,
@@ -111,11 +119,17 @@ pub struct Registry {
 const ESTIMATE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Registry {
-    pub fn new(store: MetadataStore, connectors: Connectors, engine: Arc<QueryEngine>) -> Self {
+    pub fn new(
+        store: MetadataStore,
+        connectors: Connectors,
+        engine: Arc<QueryEngine>,
+        accelerations: Arc<Accelerations>,
+    ) -> Self {
         Self {
             store,
             connectors,
             engine,
+            accelerations,
             datasets: RwLock::new(BTreeMap::new()),
             changes: Mutex::new(()),
         }
@@ -123,6 +137,10 @@ impl Registry {
 
     pub fn store(&self) -> &MetadataStore {
         &self.store
+    }
+
+    pub fn accelerations(&self) -> &Arc<Accelerations> {
+        &self.accelerations
     }
 
     /// Opens every stored dataset and checks it against its contract. A dataset whose
@@ -133,9 +151,16 @@ impl Registry {
         let mut datasets = BTreeMap::new();
         for record in records {
             let key = key(record.department(), record.name());
-            let state = match self.open(&record.source, &record.contract).await {
-                Ok(opened) => {
-                    self.register(&record, &opened)?;
+            let served = match self.open(&record.source, &record.contract).await {
+                Ok(opened) => self
+                    .served_table(&record.contract, record.acceleration.as_ref(), &opened)
+                    .await
+                    .map(|table| (opened, table)),
+                Err(error) => Err(error),
+            };
+            let state = match served {
+                Ok((opened, table)) => {
+                    self.register(&record, &opened, table)?;
                     DatasetState {
                         record,
                         availability: Availability::Available,
@@ -220,20 +245,31 @@ impl Registry {
         }
         self.connectors.check_spec(&spec.source)?;
         let opened = self.open(&spec.source, contract).await?;
-        let record = self
+        let table = self
+            .served_table(contract, spec.acceleration.as_ref(), &opened)
+            .await?;
+        let inserted = self
             .store
             .insert_dataset(NewDataset {
                 contract,
                 source: &spec.source,
                 access: &spec.access,
+                acceleration: spec.acceleration.as_ref(),
                 published_by: &principal.id,
             })
             .await
             .map_err(|error| match error {
                 StoreError::AlreadyExists(_) => RegistryError::AlreadyExists(id.clone()),
                 other => other.into(),
-            })?;
-        self.register(&record, &opened)?;
+            });
+        let record = match inserted {
+            Ok(record) => record,
+            Err(error) => {
+                self.accelerations.remove(&id);
+                return Err(error);
+            }
+        };
+        self.register(&record, &opened, table)?;
         tracing::info!(dataset = %id, by = %principal.id, "published");
         Ok(self.remember(record, opened).await)
     }
@@ -270,6 +306,9 @@ impl Registry {
             return Err(RegistryError::Incompatible(problems));
         }
         let opened = self.open(&current.source, &contract).await?;
+        let table = self
+            .served_table(&contract, current.acceleration.as_ref(), &opened)
+            .await?;
         let version = self
             .store
             .add_contract_version(&contract, current.version, &principal.id, !problems.is_empty())
@@ -279,7 +318,7 @@ impl Registry {
             .dataset(department, name)
             .await?
             .ok_or_else(|| RegistryError::NotFound(id.clone()))?;
-        self.register(&record, &opened)?;
+        self.register(&record, &opened, table)?;
         tracing::info!(dataset = %id, version, by = %principal.id, forced = !problems.is_empty(), "contract changed");
         Ok(self.remember(record, opened).await)
     }
@@ -303,6 +342,7 @@ impl Registry {
         self.engine
             .deregister(department, name)
             .map_err(|error| RegistryError::Catalog(error.to_string()))?;
+        self.accelerations.remove(&id);
         self.datasets.write().await.remove(&key(department, name));
         tracing::info!(dataset = %id, by = %principal.id, "removed");
         Ok(())
@@ -313,7 +353,37 @@ impl Registry {
         Ok(self.connectors.open(source, contract, &session).await?)
     }
 
-    fn register(&self, record: &DatasetRecord, opened: &OpenedSource) -> Result<(), RegistryError> {
+    /// The table queries of the dataset read: the source itself, or an in-memory copy of it
+    /// (loaded now) when the dataset is accelerated.
+    async fn served_table(
+        &self,
+        contract: &Contract,
+        acceleration: Option<&AccelerationSpec>,
+        opened: &OpenedSource,
+    ) -> Result<Arc<dyn TableProvider>, RegistryError> {
+        let id = format!("{}.{}", contract.department, contract.name);
+        let Some(spec) = acceleration else {
+            self.accelerations.remove(&id);
+            return Ok(opened.table.clone());
+        };
+        // A copy with a one-column primary key is sorted by it, for lookups by key.
+        let key = match contract.primary_key.as_slice() {
+            [column] => opened.table.schema().index_of(column).ok(),
+            _ => None,
+        };
+        let table = self
+            .accelerations
+            .accelerate(&id, spec, opened.table.clone(), key)
+            .await?;
+        Ok(table)
+    }
+
+    fn register(
+        &self,
+        record: &DatasetRecord,
+        opened: &OpenedSource,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<(), RegistryError> {
         let schema = opened.table.schema();
         let dataset = DatasetInfo {
             id: DatasetId::new(record.department(), record.name()),
@@ -331,7 +401,7 @@ impl Registry {
                 .collect(),
         };
         self.engine
-            .register(record.department(), record.name(), opened.table.clone(), dataset)
+            .register(record.department(), record.name(), table, dataset)
             .map_err(|error| RegistryError::Catalog(error.to_string()))
     }
 

@@ -7,6 +7,7 @@ use causeway_connectors::Connectors;
 use causeway_policies::FileError;
 use tokio::net::TcpListener;
 
+use crate::acceleration::Accelerations;
 use crate::access::{Access, AccessError};
 use crate::api::{self, AppState};
 use crate::audit::read::last_record_time;
@@ -96,7 +97,17 @@ impl Hub {
             audit_dir,
         ));
         let connectors = Connectors::new(config.connectors.clone());
-        let registry = Arc::new(Registry::new(store.clone(), connectors, Arc::clone(&engine)));
+        let accelerations = Arc::new(Accelerations::new(
+            &config.acceleration,
+            Arc::clone(&engine),
+            audit.clone(),
+        ));
+        let registry = Arc::new(Registry::new(
+            store.clone(),
+            connectors,
+            Arc::clone(&engine),
+            accelerations,
+        ));
         registry.load().await?;
         if let Some(dir) = &config.policies.dir {
             load_policies(dir, &access, &engine, &audit)

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Caller;
+use crate::acceleration::AccelerationStatus;
 use crate::registry::{Availability, DatasetState};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,6 +42,12 @@ pub struct DatasetSummary {
     /// under which a request is approved at once (the permit list).
     #[schema(value_type = Object)]
     pub access_conditions: AccessConditions,
+    /// Whether queries read an in-memory copy instead of the source.
+    pub accelerated: bool,
+    /// The in-memory copy: size, when it was last refreshed, and why the latest refresh
+    /// failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acceleration: Option<AccelerationStatus>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,7 +71,11 @@ pub struct FieldEntry {
 impl DatasetSummary {
     /// The summary of a dataset whose access conditions, with those of policy files, are
     /// `conditions`.
-    pub fn from_state(state: &DatasetState, conditions: AccessConditions) -> Self {
+    pub fn from_state(
+        state: &DatasetState,
+        conditions: AccessConditions,
+        acceleration: Option<AccelerationStatus>,
+    ) -> Self {
         let contract = &state.record.contract;
         let unavailable_reason = match &state.availability {
             Availability::Available => None,
@@ -95,6 +106,8 @@ impl DatasetSummary {
                 })
                 .collect(),
             access_conditions: conditions,
+            accelerated: acceleration.is_some(),
+            acceleration,
         }
     }
 }
@@ -102,7 +115,8 @@ impl DatasetSummary {
 pub fn summary(state: &AppState, dataset: &DatasetState) -> DatasetSummary {
     let id = causeway_policies::DatasetId::new(dataset.record.department(), dataset.record.name());
     let conditions = state.access.conditions(&id, dataset.record.access.clone());
-    DatasetSummary::from_state(dataset, conditions)
+    let acceleration = state.registry.accelerations().status(&id.to_string());
+    DatasetSummary::from_state(dataset, conditions, acceleration)
 }
 
 /// Every department and its datasets, with their fields.

@@ -11,6 +11,7 @@ use super::auth::{Caller, ClientAddress};
 use super::catalog::DatasetSummary;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Document;
+use crate::acceleration::AccelerationStatus;
 use crate::audit::{Action, Event, Outcome};
 use crate::registry::{DatasetSpec, DatasetState};
 use crate::store::ContractVersion;
@@ -208,4 +209,36 @@ pub async fn remove(
         .map(|()| StatusCode::NO_CONTENT)
         .map_err(ApiError::from);
     recorded(&state, record, result).await
+}
+
+/// Rebuilds an accelerated dataset's in-memory copy from its source now and swaps it in;
+/// queries see the old copy or the new, never a mix. On failure the old copy keeps serving.
+#[utoipa::path(post, path = "/v1/datasets/{department}/{name}/refresh", tag = "datasets",
+    params(("department" = String, Path), ("name" = String, Path)),
+    responses(
+        (status = 200, description = "The new copy is served", body = AccelerationStatus),
+        (status = 403, description = "The caller may not refresh it", body = ErrorBody),
+        (status = 404, description = "No such dataset", body = ErrorBody),
+        (status = 409, description = "The dataset is not accelerated", body = ErrorBody),
+        (status = 422, description = "The new copy would exceed the memory budget", body = ErrorBody),
+        (status = 502, description = "The source could not be read", body = ErrorBody),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
+    Path((department, name)): Path<(String, String)>,
+) -> Result<Json<AccelerationStatus>, ApiError> {
+    let id = format!("{department}.{name}");
+    state.registry.get(&department, &name).await?;
+    if !caller.may_publish_for(&department) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("only the {department} department's publishers or an admin may refresh {id}"),
+        ));
+    }
+    let record = Event::by(Action::DatasetRefreshed, Outcome::Ok, &caller).at_address(address);
+    let status = state.registry.accelerations().refresh(&id, record).await?;
+    Ok(Json(status))
 }

@@ -6,12 +6,14 @@ use causeway_connectors::ConnectorError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::acceleration::RefreshError;
 use crate::audit::AuditError;
 use crate::query::QueryError;
 use crate::query::output::{EncodeError, UnsupportedFormat};
 use crate::registry::RegistryError;
 use crate::store::StoreError;
 use crate::supervision::QuotaExceeded;
+use causeway_connectors::accelerated::AccelerationError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -201,8 +203,35 @@ impl From<RegistryError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "incompatible_contract", error.to_string())
             }
             RegistryError::Source(source) => source.into(),
+            RegistryError::Acceleration(acceleration) => acceleration.into(),
             RegistryError::Store(store) => store.into(),
             RegistryError::Catalog(_) => Self::internal(&error),
+        }
+    }
+}
+
+impl From<AccelerationError> for ApiError {
+    fn from(error: AccelerationError) -> Self {
+        match error {
+            AccelerationError::OverBudget { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "memory_budget_exceeded",
+                error.to_string(),
+            ),
+            AccelerationError::Load { .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "refresh_failed", error.to_string())
+            }
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::NotAccelerated(_) => {
+                Self::new(StatusCode::CONFLICT, "not_accelerated", error.to_string())
+            }
+            RefreshError::Failed(failed) => failed.into(),
         }
     }
 }

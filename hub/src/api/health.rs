@@ -9,7 +9,8 @@ use crate::registry::Availability;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
-    /// `ok`, or `degraded` when a dependency fails or a dataset is unavailable.
+    /// `ok`, or `degraded` when a dependency fails, a dataset is unavailable or an
+    /// accelerated dataset's refresh fails.
     pub status: &'static str,
     pub version: &'static str,
     /// `ok` or the metadata store's error.
@@ -18,6 +19,19 @@ pub struct HealthResponse {
     pub datasets_unavailable: usize,
     /// `ok`, `off`, or why the audit log cannot be written (queries are refused then).
     pub audit_log: String,
+    pub acceleration: AccelerationHealth,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccelerationHealth {
+    /// Datasets served from in-memory copies.
+    pub datasets: usize,
+    /// Memory their copies take, and the budget they must fit in, in bytes.
+    pub bytes: usize,
+    pub budget_bytes: usize,
+    /// Datasets whose latest refresh failed (each still serves its previous copy; the
+    /// catalog entry says why).
+    pub refresh_failing: usize,
 }
 
 /// Whether the hub can serve: 200 when its metadata store answers and its audit log
@@ -42,8 +56,19 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
         },
     };
     let healthy = store.is_ok() && audit_log.is_ok();
+    let accelerations = state.registry.accelerations();
+    let accelerated = accelerations.all();
+    let acceleration = AccelerationHealth {
+        datasets: accelerated.len(),
+        bytes: accelerated.iter().map(|(_, status)| status.bytes).sum(),
+        budget_bytes: accelerations.budget(),
+        refresh_failing: accelerated
+            .iter()
+            .filter(|(_, status)| status.last_error.is_some())
+            .count(),
+    };
     let response = HealthResponse {
-        status: if healthy && unavailable == 0 {
+        status: if healthy && unavailable == 0 && acceleration.refresh_failing == 0 {
             "ok"
         } else {
             "degraded"
@@ -53,6 +78,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
         datasets_available: datasets.len() - unavailable,
         datasets_unavailable: unavailable,
         audit_log: audit_log.unwrap_or_else(|failure| failure),
+        acceleration,
     };
     let status = if healthy {
         StatusCode::OK

@@ -11,6 +11,7 @@ mod extract;
 mod grants;
 mod health;
 mod me;
+mod metrics;
 mod oauth;
 mod openapi;
 mod query;
@@ -53,6 +54,7 @@ pub struct AppState {
 pub fn router(state: AppState, max_request_bytes: usize) -> Router {
     Router::new()
         .route("/v1/health", get(health::health))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/catalog", get(catalog::catalog))
         .route("/v1/datasets", post(datasets::publish))
         .route(
@@ -62,6 +64,10 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
         .route(
             "/v1/datasets/{department}/{name}/contract",
             put(datasets::new_version),
+        )
+        .route(
+            "/v1/datasets/{department}/{name}/refresh",
+            post(datasets::refresh),
         )
         .route("/v1/query", post(query::query))
         .route("/v1/me", get(me::me))

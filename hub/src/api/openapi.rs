@@ -2,7 +2,8 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    alerts, audit, catalog, clients, datasets, error, grants, health, me, oauth, query, requests, wellknown,
+    alerts, audit, catalog, clients, datasets, error, grants, health, me, metrics, oauth, query, requests,
+    wellknown,
 };
 
 #[derive(OpenApi)]
@@ -18,6 +19,8 @@ use super::{
         datasets::publish,
         datasets::new_version,
         datasets::remove,
+        datasets::refresh,
+        metrics::metrics,
         query::query,
         me::me,
         grants::list,
@@ -92,6 +95,8 @@ mod tests {
             "/v1/datasets",
             "/v1/datasets/{department}/{name}",
             "/v1/datasets/{department}/{name}/contract",
+            "/v1/datasets/{department}/{name}/refresh",
+            "/metrics",
             "/v1/query",
             "/v1/openapi.json",
             "/v1/me",

@@ -19,6 +19,8 @@ pub enum Action {
     DatasetPublished,
     DatasetChanged,
     DatasetRemoved,
+    /// An accelerated dataset's in-memory copy was rebuilt from its source, or failed to be.
+    DatasetRefreshed,
     ClientCreated,
     ClientDisabled,
     ClientSecretRotated,
@@ -48,7 +50,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 24] = [
+    const ALL: [Action; 25] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -57,6 +59,7 @@ impl Action {
         Action::DatasetPublished,
         Action::DatasetChanged,
         Action::DatasetRemoved,
+        Action::DatasetRefreshed,
         Action::ClientCreated,
         Action::ClientDisabled,
         Action::ClientSecretRotated,
@@ -86,6 +89,7 @@ impl Action {
             Action::DatasetPublished => "dataset.published",
             Action::DatasetChanged => "dataset.changed",
             Action::DatasetRemoved => "dataset.removed",
+            Action::DatasetRefreshed => "dataset.refreshed",
             Action::ClientCreated => "client.created",
             Action::ClientDisabled => "client.disabled",
             Action::ClientSecretRotated => "client.secret_rotated",

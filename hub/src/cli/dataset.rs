@@ -13,6 +13,13 @@ pub enum DatasetCommand {
         #[command(flatten)]
         hub: HubArgs,
     },
+    /// Rebuild an accelerated dataset's in-memory copy from its source now.
+    Refresh {
+        /// The dataset, as DEPARTMENT.NAME.
+        dataset: String,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
     /// List the published datasets.
     List {
         #[command(flatten)]
@@ -43,6 +50,30 @@ pub async fn run(command: DatasetCommand) -> Result<(), Box<dyn std::error::Erro
                 dataset["source"]["kind"].as_str().unwrap_or("?")
             );
         }
+        DatasetCommand::Refresh { dataset, hub } => {
+            let (department, name) = dataset
+                .split_once('.')
+                .filter(|(department, name)| !department.is_empty() && !name.is_empty())
+                .ok_or_else(|| format!("'{dataset}' is not DEPARTMENT.NAME"))?;
+            let progress = super::spinner(&format!("refreshing {dataset}"));
+            let client = HubClient::new(&hub)?;
+            let result: Result<Value, _> = client
+                .send_document(
+                    reqwest::Method::POST,
+                    &format!("/v1/datasets/{department}/{name}/refresh"),
+                    "{}".to_owned(),
+                    "application/json",
+                )
+                .await;
+            progress.finish_and_clear();
+            let status = result?;
+            println!(
+                "refreshed {dataset}: {} rows, {} bytes in memory, at {}",
+                status["rows"],
+                status["bytes"],
+                status["refreshed_at"].as_str().unwrap_or("?")
+            );
+        }
         DatasetCommand::List { hub } => {
             let catalog: Value = HubClient::new(&hub)?.get("/v1/catalog").await?;
             let mut lines = vec![format!(
@@ -54,6 +85,9 @@ pub async fn run(command: DatasetCommand) -> Result<(), Box<dyn std::error::Erro
                     let mut title = dataset["title"].as_str().unwrap_or_default().to_owned();
                     if dataset["available"] == Value::Bool(false) {
                         title.push_str("  [unavailable]");
+                    }
+                    if dataset["accelerated"] == Value::Bool(true) {
+                        title.push_str("  [in memory]");
                     }
                     lines.push(format!(
                         "{:<40} {:<8} {:>7}  {}",

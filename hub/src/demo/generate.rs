@@ -116,6 +116,8 @@ const MAX_SCALE: u32 = 1_000;
 const RESIDENTS_PER_ENTERPRISE: usize = 20;
 const RESIDENTS_PER_OUTSIDER: usize = 10;
 const ROW_GROUP_ROWS: usize = 65_536;
+/// Rows of a data page of the residents file: what a lookup by ID number reads per column.
+const LOOKUP_PAGE_ROWS: usize = 4_096;
 const PROGRESS_EVERY: usize = 4_096;
 const INSERT_BATCH_ROWS: usize = 1_000;
 /// Share of parcels, and of enrolments, that belong to people who are not residents.
@@ -915,19 +917,25 @@ fn write_residents(
     progress: &dyn Fn(&str, u64, u64),
 ) -> Result<usize, GenerateError> {
     let schema = residents_schema();
+    // Sorted by ID number, with statistics per page, a lookup by ID number is pruned to one
+    // row group by its statistics and to one page of each column by the page index; the
+    // bloom filter answers for numbers that are not in the register.
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(LOOKUP_PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_column_bloom_filter_enabled(ColumnPath::from("id_number"), true)
         .build();
+    let mut by_id_number: Vec<&Resident> = district.residents.iter().collect();
+    by_id_number.sort_unstable_by(|a, b| a.id_number.cmp(&b.id_number));
     let file = File::create(path).map_err(io_error(path))?;
     let mut writer = ArrowWriter::try_new(BufWriter::new(file), Arc::clone(&schema), Some(properties))
         .map_err(parquet_error(path))?;
     let total = district.residents.len();
     progress("residents", 0, total as u64);
     let mut done = 0;
-    for chunk in district.residents.chunks(PROGRESS_EVERY) {
+    for chunk in by_id_number.chunks(PROGRESS_EVERY) {
         let batch = residents_batch(&schema, chunk).map_err(arrow_error(path))?;
         writer.write(&batch).map_err(parquet_error(path))?;
         done += chunk.len();
@@ -941,7 +949,7 @@ fn write_residents(
     Ok(total)
 }
 
-fn residents_batch(schema: &SchemaRef, residents: &[Resident]) -> Result<RecordBatch, ArrowError> {
+fn residents_batch(schema: &SchemaRef, residents: &[&Resident]) -> Result<RecordBatch, ArrowError> {
     let rows = residents.len();
     let mut id_number = StringBuilder::with_capacity(rows, rows * 18);
     let mut name = StringBuilder::with_capacity(rows, rows * 9);

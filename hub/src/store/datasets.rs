@@ -1,6 +1,7 @@
 //! Datasets and the versions of their contracts.
 
 use causeway_connectors::SourceSpec;
+use causeway_connectors::accelerated::AccelerationSpec;
 use causeway_policies::AccessConditions;
 use causeway_schemas::Contract;
 use serde::Serialize;
@@ -16,6 +17,8 @@ pub struct DatasetRecord {
     pub source: SourceSpec,
     /// What the owner publishes about getting access: decision time and the permit list.
     pub access: AccessConditions,
+    /// Whether queries read an in-memory copy instead of the source, refreshed how often.
+    pub acceleration: Option<AccelerationSpec>,
     pub version: i64,
     pub published_by: String,
     pub created_at: String,
@@ -46,6 +49,7 @@ pub struct NewDataset<'a> {
     pub contract: &'a Contract,
     pub source: &'a SourceSpec,
     pub access: &'a AccessConditions,
+    pub acceleration: Option<&'a AccelerationSpec>,
     pub published_by: &'a str,
 }
 
@@ -53,7 +57,7 @@ pub struct NewDataset<'a> {
 macro_rules! select_datasets {
     ($($tail:literal)?) => {
         concat!(
-            "SELECT d.source, d.access, d.current_version, d.published_by, d.created_at, d.updated_at, v.contract \
+            "SELECT d.source, d.access, d.acceleration, d.current_version, d.published_by, d.created_at, d.updated_at, v.contract \
              FROM datasets d JOIN contract_versions v \
              ON v.department = d.department AND v.name = d.name AND v.version = d.current_version ",
             $($tail)?
@@ -125,13 +129,14 @@ impl MetadataStore {
         .execute(&mut *transaction)
         .await?;
         let inserted = sqlx::query(
-            "INSERT INTO datasets (department, name, source, access, current_version, published_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6, $7)",
+            "INSERT INTO datasets (department, name, source, access, acceleration, current_version, published_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8)",
         )
         .bind(department)
         .bind(name)
         .bind(json(new.source)?)
         .bind(json(new.access)?)
+        .bind(new.acceleration.map(json).transpose()?)
         .bind(new.published_by)
         .bind(&at)
         .bind(&at)
@@ -148,6 +153,7 @@ impl MetadataStore {
             contract: contract.clone(),
             source: new.source.clone(),
             access: new.access.clone(),
+            acceleration: new.acceleration.cloned(),
             version: 1,
             published_by: new.published_by.to_owned(),
             created_at: at.clone(),
@@ -239,9 +245,11 @@ async fn insert_version(
 
 fn dataset_from_row(row: &AnyRow) -> Result<DatasetRecord> {
     let access: Option<String> = row.try_get("access")?;
+    let acceleration: Option<String> = row.try_get("acceleration")?;
     Ok(DatasetRecord {
         source: parse(&row.try_get::<String, _>("source")?)?,
         access: access.as_deref().map(parse).transpose()?.unwrap_or_default(),
+        acceleration: acceleration.as_deref().map(parse).transpose()?,
         version: row.try_get("current_version")?,
         published_by: row.try_get("published_by")?,
         created_at: row.try_get("created_at")?,

@@ -2,6 +2,7 @@
 //! database of their own on the machine's server; with `CI=true` a missing server fails.
 
 use causeway_connectors::SourceSpec;
+use causeway_connectors::accelerated::{AccelerationMode, AccelerationSpec};
 use causeway_policies::AccessConditions;
 use causeway_schemas::Contract;
 
@@ -98,11 +99,16 @@ async fn datasets_are_stored_with_their_first_version() {
         assert!(store.list_datasets().await.expect("list").is_empty());
         let contract = contract();
         let source = source();
+        let acceleration = AccelerationSpec {
+            mode: AccelerationMode::Memory,
+            refresh: Some(std::time::Duration::from_secs(600)),
+        };
         let record = store
             .insert_dataset(NewDataset {
                 contract: &contract,
                 source: &source,
                 access: &AccessConditions::default(),
+                acceleration: Some(&acceleration),
                 published_by: "steward",
             })
             .await
@@ -116,6 +122,7 @@ async fn datasets_are_stored_with_their_first_version() {
             .expect("present");
         assert_eq!(stored.contract, contract);
         assert_eq!(stored.source, source);
+        assert_eq!(stored.acceleration, Some(acceleration));
         assert_eq!(stored.published_by, "steward");
         assert!(
             store
@@ -130,6 +137,7 @@ async fn datasets_are_stored_with_their_first_version() {
                 contract: &contract,
                 source: &source,
                 access: &AccessConditions::default(),
+                acceleration: None,
                 published_by: "steward",
             })
             .await;
@@ -147,6 +155,7 @@ async fn every_contract_version_is_kept_and_changes_do_not_race() {
                 contract: &contract,
                 source: &source(),
                 access: &AccessConditions::default(),
+                acceleration: None,
                 published_by: "steward",
             })
             .await
@@ -204,6 +213,7 @@ async fn deleting_removes_the_dataset_and_its_versions() {
                 contract: &contract,
                 source: &source(),
                 access: &AccessConditions::default(),
+                acceleration: None,
                 published_by: "steward",
             })
             .await
@@ -233,6 +243,7 @@ async fn deleting_removes_the_dataset_and_its_versions() {
                 contract: &contract,
                 source: &source(),
                 access: &AccessConditions::default(),
+                acceleration: None,
                 published_by: "steward",
             })
             .await

@@ -4,6 +4,7 @@
 //! `CI=true` they fail when a server is missing instead of skipping.
 #![expect(clippy::expect_used, reason = "a test fails loudly on the first broken step")]
 
+mod acceleration;
 mod alerts;
 mod audit;
 mod contracts;
