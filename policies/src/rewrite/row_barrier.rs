@@ -7,7 +7,12 @@
 //!
 //! The filter is still handed to the source, so databases and Parquet files can use it to
 //! read less; the query's filters are handed on too, for the same reason, but reported as
-//! inexact so that DataFusion applies them again above the barrier.
+//! inexact so that DataFusion applies them again above the barrier. Sources that take
+//! filters only when the physical plan is made (Parquet files) get them then: the row
+//! filter, and the query's filters for pruning by statistics, bloom filters and the page
+//! index only. A pruning predicate never fails on a row, and never decides which rows come
+//! out; when Parquet would evaluate the filters row by row (`pushdown_filters`), the query's
+//! filters are not handed on.
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,10 +24,15 @@ use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DFSchema, DataFusionError, Result, project_schema};
+use datafusion::config::ConfigOptions;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildFilterDescription, ChildPushdownResult, FilterDescription, FilterPushdownPhase,
+    FilterPushdownPropagation,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
@@ -193,6 +203,31 @@ impl ExecutionPlan for RowBarrierExec {
             self.output.clone(),
             self.schema(),
         )))
+    }
+
+    fn gather_filters_for_pushdown(
+        &self,
+        _phase: FilterPushdownPhase,
+        parent_filters: Vec<Arc<dyn PhysicalExpr>>,
+        config: &ConfigOptions,
+    ) -> Result<FilterDescription> {
+        let query_filters = if config.execution.parquet.pushdown_filters {
+            ChildFilterDescription::all_unsupported(&parent_filters)
+        } else {
+            ChildFilterDescription::from_child(&parent_filters, &self.input)?
+        };
+        Ok(FilterDescription::new().with_child(query_filters.with_self_filter(Arc::clone(&self.predicate))))
+    }
+
+    /// Whatever the source did with them, the query's filters are applied again above the
+    /// barrier, and the barrier applies the row filter to every row itself.
+    fn handle_child_pushdown_result(
+        &self,
+        _phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        Ok(FilterPushdownPropagation::all_unsupported(child_pushdown_result))
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {

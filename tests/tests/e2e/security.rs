@@ -1402,6 +1402,47 @@ async fn explain_shows_the_plan_but_no_data() {
     }
 }
 
+/// A restricted caller's own filters narrow what is read from a Parquet file (by its
+/// statistics, bloom filters and page index) as an unrestricted caller's do, beside the row
+/// filter; they are applied again above the row barrier, which applies the row filter.
+#[tokio::test]
+async fn a_restricted_callers_filters_still_prune_the_parquet_scan() {
+    let setup = Setup::start().await;
+    let (status, body) = setup
+        .ask(
+            &format!("EXPLAIN SELECT name FROM {R} WHERE town = 'Jiujiang'"),
+            CARE,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let plan = body["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|row| row["plan_type"] == "physical_plan")
+        .and_then(|row| row["plan"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let scan = plan
+        .lines()
+        .find(|line| line.contains("DataSourceExec"))
+        .unwrap_or_default();
+    assert!(
+        scan.contains("predicate=") && scan.contains("Jiujiang") && scan.contains("GC-001"),
+        "{plan}"
+    );
+    let above = plan.find("FilterExec").unwrap_or(usize::MAX);
+    let barrier = plan.find("RowBarrierExec").unwrap_or(0);
+    assert!(
+        above < barrier,
+        "the query's filter runs above the barrier: {plan}"
+    );
+    let (status, body) = setup
+        .ask(&format!("SELECT name FROM {R} WHERE town = 'Jiujiang'"), CARE)
+        .await;
+    assert_eq!((status, &body["rows"]), (StatusCode::OK, &json!([])), "{body}");
+}
+
 /// EXPLAIN VERBOSE would print the statistics of the source (the raw minimum and maximum
 /// of masked columns, the number of rows outside the caller's rows): it is refused, and the
 /// refusal shows nothing of them.
