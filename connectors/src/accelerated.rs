@@ -12,9 +12,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::{SortOptions, concat_batches, sort_to_indices, take_record_batch};
+use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::compute::{SortOptions, concat, interleave_record_batch, sort_to_indices};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::error::ArrowError;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::memory::MemorySourceConfig;
@@ -115,29 +116,11 @@ impl MemoryCopy {
                 batches.push(batch);
             }
         }
-        let schema = source.schema();
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
         let sorted_by = key.filter(|_| rows > 0);
         if let Some(key) = sorted_by {
-            let whole = concat_batches(&schema, &batches).map_err(|error| load_error(error.into()))?;
-            drop(batches);
-            let order = sort_to_indices(
-                whole.column(key),
-                Some(SortOptions {
-                    descending: false,
-                    nulls_first: false,
-                }),
-                None,
-            )
-            .map_err(|error| load_error(error.into()))?;
-            let sorted = take_record_batch(&whole, &order).map_err(|error| load_error(error.into()))?;
-            drop(whole);
-            bytes = sorted.get_array_memory_size();
-            // Slices share the sorted batch's buffers.
-            batches = (0..rows)
-                .step_by(SORTED_BATCH_ROWS)
-                .map(|offset| sorted.slice(offset, SORTED_BATCH_ROWS.min(rows - offset)))
-                .collect();
+            batches = sorted_by_key(&batches, key).map_err(|error| load_error(error.into()))?;
+            bytes = batches.iter().map(RecordBatch::get_array_memory_size).sum();
         }
         Ok(Self {
             partitions: split_contiguous(batches, partitions),
@@ -190,6 +173,41 @@ impl MemoryCopy {
         }
         Some(found)
     }
+}
+
+/// The rows of `batches` sorted by the column `key` (nulls last), in new batches of
+/// [`SORTED_BATCH_ROWS`]: only the key column is gathered into one array to be sorted, and
+/// the rows are copied once, straight into their final batches.
+fn sorted_by_key(batches: &[RecordBatch], key: usize) -> Result<Vec<RecordBatch>, ArrowError> {
+    let keys: Vec<&dyn Array> = batches.iter().map(|batch| batch.column(key).as_ref()).collect();
+    let order = sort_to_indices(
+        &concat(&keys)?,
+        Some(SortOptions {
+            descending: false,
+            nulls_first: false,
+        }),
+        None,
+    )?;
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut rows = 0;
+    for batch in batches {
+        starts.push(rows);
+        rows += batch.num_rows();
+    }
+    let positions: Vec<(usize, usize)> = order
+        .values()
+        .iter()
+        .map(|&row| {
+            let row = row as usize;
+            let batch = starts.partition_point(|&start| start <= row) - 1;
+            (batch, row - starts[batch])
+        })
+        .collect();
+    let sources: Vec<&RecordBatch> = batches.iter().collect();
+    positions
+        .chunks(SORTED_BATCH_ROWS)
+        .map(|chunk| interleave_record_batch(&sources, chunk))
+        .collect()
 }
 
 /// The first row of `batch` whose key is not below the value `compare` compares with.
