@@ -4,6 +4,7 @@ mod acceleration;
 mod access;
 mod api;
 mod audit;
+mod bench;
 mod cli;
 mod config;
 mod demo;

@@ -84,7 +84,7 @@ async fn clients(hub: &LocalHub) -> Result<(Config, ClientService), Box<dyn std:
 }
 
 /// Records in the hub's audit log a change made here, by the operator at this machine.
-fn record(
+pub(crate) fn record(
     config: &Config,
     action: Action,
     detail: serde_json::Value,

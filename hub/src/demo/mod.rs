@@ -457,14 +457,15 @@ fn demo_config(args: &DemoArgs) -> String {
 async fn load_databases(args: &DemoArgs, options: &GenerateOptions) -> Result<(usize, usize), DemoError> {
     let progress = crate::cli::spinner("loading PostgreSQL and MySQL");
     let payments = generate::benefit_payments_sql(options)?;
-    load_postgres(&args.postgres_url, &payments).await?;
+    load_postgres(&args.postgres_url, DEMO_SCHEMA, &payments).await?;
     let inspections = generate::inspections_sql(options)?;
     load_mysql(&args.mysql_url, &inspections).await?;
     progress.finish_and_clear();
     Ok((payments.rows, inspections.rows))
 }
 
-async fn load_postgres(url: &str, table: &DatabaseTable) -> Result<(), DemoError> {
+/// Loads `table` into `schema` (created if missing) of the PostgreSQL database at `url`.
+pub(crate) async fn load_postgres(url: &str, schema: &str, table: &DatabaseTable) -> Result<(), DemoError> {
     use sqlx::Connection;
     let error = |error: sqlx::Error| DemoError::Database {
         database: "PostgreSQL",
@@ -472,8 +473,8 @@ async fn load_postgres(url: &str, table: &DatabaseTable) -> Result<(), DemoError
     };
     let mut connection = sqlx::PgConnection::connect(url).await.map_err(error)?;
     let mut statements = vec![
-        format!("CREATE SCHEMA IF NOT EXISTS {DEMO_SCHEMA}"),
-        format!("SET search_path TO {DEMO_SCHEMA}"),
+        format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
+        format!("SET search_path TO {schema}"),
     ];
     statements.extend(table.setup.iter().cloned());
     statements.extend(table.insert_batches.iter().cloned());

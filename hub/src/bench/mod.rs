@@ -1,0 +1,248 @@
+//! `causeway bench`: generates the demo data at a scale, starts the real hub on loopback as
+//! a child process, and measures each workload of issue 7 against it and, in the same run,
+//! against plain DataFusion (on the files and in memory) and DuckDB; then writes a markdown
+//! report with medians, spreads, ratios and the targets met or missed.
+
+mod datafusion_runner;
+mod duckdb;
+mod hub_process;
+mod report;
+mod setup;
+mod stats;
+mod workloads;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use datafusion_runner::PlainDataFusion;
+use hub_process::HubProcess;
+use report::Results;
+use setup::{ADMIN_CLIENT, ANALYST_CLIENT, Data, PostgresTable, Secrets};
+use workloads::HubUnderTest;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Why the accelerated columns are empty under `--no-acceleration`.
+const ACCELERATION_OFF: &str = "not measured: --no-acceleration";
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Size: 100 is a million residents and about 1.5 million parcels (default; 1 with --quick).
+    #[arg(long)]
+    pub scale: Option<u32>,
+    /// Measured runs of each timed query (default 5; 3 with --quick).
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Unmeasured runs before them (default 1).
+    #[arg(long)]
+    pub warmup: Option<usize>,
+    /// Small and fast, for CI: scale 1, 3 runs, short lookup windows, a small export.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where the data, the hub's state and logs go; data of the same scale is reused.
+    #[arg(long, default_value = "causeway-bench")]
+    pub dir: PathBuf,
+    /// The markdown report (default: BENCHMARKS.md here; with --quick, in --dir).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// A python3 that has the duckdb package (default: a virtual environment made in the
+    /// cache directory).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// PostgreSQL for the database-source workload; a schema of its own is made and dropped.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    pub postgres_url: String,
+    /// Skip the accelerated datasets (for hubs without dataset acceleration).
+    #[arg(long)]
+    pub no_acceleration: bool,
+}
+
+/// What a run does, from the arguments.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub scale: u32,
+    pub runs: usize,
+    pub warmup: usize,
+    pub quick: bool,
+    /// How long the clients of a point-lookup measurement send queries.
+    pub lookup_window: Duration,
+    /// How many distinct ID numbers the lookups take in turn.
+    pub lookup_keys: usize,
+    pub acceleration: bool,
+}
+
+impl Settings {
+    fn new(args: &BenchArgs) -> Self {
+        let quick = args.quick;
+        Self {
+            scale: args.scale.unwrap_or(if quick { 1 } else { 100 }),
+            runs: args.runs.unwrap_or(if quick { 3 } else { 5 }).max(1),
+            warmup: args.warmup.unwrap_or(1),
+            quick,
+            lookup_window: Duration::from_secs(if quick { 1 } else { 10 }),
+            lookup_keys: if quick { 100 } else { 1_000 },
+            acceleration: !args.no_acceleration,
+        }
+    }
+
+    /// Lookups sent one at a time before a lookup measurement.
+    pub fn lookup_warmup(&self) -> usize {
+        self.warmup * 20
+    }
+}
+
+pub async fn run(args: BenchArgs) -> BenchResult<()> {
+    let settings = Settings::new(&args);
+    std::fs::create_dir_all(&args.dir)?;
+    let dir = args.dir.canonicalize()?;
+    let report_path = match (&args.report, settings.quick) {
+        (Some(path), _) => path.clone(),
+        (None, true) => dir.join("BENCHMARKS.md"),
+        (None, false) => PathBuf::from("BENCHMARKS.md"),
+    };
+    let started = Instant::now();
+    eprintln!(
+        "causeway bench: scale {}, {} measured runs after {} warm-up, in {}",
+        settings.scale,
+        settings.runs,
+        settings.warmup,
+        dir.display()
+    );
+    let data_dir = dir.join("data");
+    let data = setup::data(&data_dir, settings.scale).await?;
+    step(&format!("{} residents, {} parcels", data.residents, data.parcels));
+    let postgres = setup::load_payments(&args.postgres_url, settings.scale, &data_dir).await;
+    match &postgres {
+        Ok(table) => step(&format!(
+            "{} benefit payments loaded into PostgreSQL schema {}",
+            table.rows, table.schema
+        )),
+        Err(error) => step(&format!(
+            "no PostgreSQL, the database workload is skipped: {error}"
+        )),
+    }
+    let measured = measure(&settings, &args, &dir, &data, postgres.as_ref()).await;
+    if let Ok(table) = &postgres {
+        setup::drop_payments(table).await;
+    }
+    let results = measured?;
+    let markdown = report::render(&settings, &data, &results, started.elapsed());
+    std::fs::write(&report_path, markdown)?;
+    println!(
+        "Benchmarks done in {:.0} s; the report is in {}",
+        started.elapsed().as_secs_f64(),
+        report_path.display()
+    );
+    Ok(())
+}
+
+fn step(message: &str) {
+    eprintln!("  {message}");
+}
+
+async fn measure(
+    settings: &Settings,
+    args: &BenchArgs,
+    dir: &Path,
+    data: &Data,
+    postgres: Result<&PostgresTable, &String>,
+) -> BenchResult<Results> {
+    // Every run starts from a hub without state: new clients, datasets and audit log.
+    for state in ["hub", "policies"] {
+        if dir.join(state).exists() {
+            std::fs::remove_dir_all(dir.join(state))?;
+        }
+    }
+    std::fs::create_dir_all(dir.join("policies"))?;
+    let config = dir.join("causeway.toml");
+    let config_without_audit = dir.join("causeway-no-audit.toml");
+    std::fs::write(&config, setup::hub_config(true, postgres.ok()))?;
+    std::fs::write(&config_without_audit, setup::hub_config(false, postgres.ok()))?;
+    let secrets = setup::create_clients(&config).await?;
+
+    // The grants name the datasets, so the policies are written once they are published.
+    let publisher = HubProcess::start(&config, &dir.join("hub-publish.log")).await?;
+    let token = publisher.endpoint.token(ADMIN_CLIENT, &secrets.admin).await?;
+    for (dataset, spec) in setup::dataset_specs(data, settings.acceleration, postgres.ok())? {
+        if let Err(error) = publisher.endpoint.publish(&token, spec).await {
+            let hint = if dataset.ends_with("_accelerated") {
+                " (a hub without dataset acceleration? run with --no-acceleration)"
+            } else {
+                ""
+            };
+            return Err(format!("cannot publish {dataset}: {error}{hint}").into());
+        }
+    }
+    publisher.stop().await?;
+    std::fs::write(
+        dir.join("policies").join("bench.yaml"),
+        setup::policies(settings.acceleration, postgres.is_ok()),
+    )?;
+    step("datasets published, policies written");
+
+    let hub = HubProcess::start(&config, &dir.join("hub.log")).await?;
+    let under_test = hub_under_test(&hub, &secrets).await?;
+    let plain = PlainDataFusion::new(data).await?;
+    let ids = Arc::new(plain.sample_ids(settings.lookup_keys).await?);
+    let duckdb = duckdb::DuckDb::prepare(dir, args.python.as_deref()).await;
+    if let Err(reason) = &duckdb {
+        step(&format!("DuckDB unavailable: {reason}"));
+    }
+    step("DuckDB");
+    let [duckdb_files, duckdb_memory] = workloads::duckdb(settings, &duckdb, data, &ids).await;
+    step("join");
+    let join = workloads::join(
+        settings,
+        &under_test,
+        &plain,
+        (duckdb_files.join, duckdb_memory.join),
+    )
+    .await;
+    step("point lookups");
+    let lookups = workloads::lookups(
+        settings,
+        &under_test,
+        &plain,
+        &ids,
+        (duckdb_files.lookups, duckdb_memory.lookups),
+    )
+    .await;
+    step("export");
+    let export = workloads::export(settings, &under_test, &plain).await;
+    step("database source");
+    let database = match postgres {
+        Ok(table) => Ok(workloads::database(settings, &under_test, table).await),
+        Err(error) => Err(format!("unavailable: {error}")),
+    };
+    step("audit on");
+    let audit_on = workloads::audit_window(settings, &under_test, &ids).await;
+    hub.stop().await?;
+    drop(plain);
+
+    step("audit off");
+    let quiet = HubProcess::start(&config_without_audit, &dir.join("hub-no-audit.log")).await?;
+    let audit_off = workloads::audit_window(settings, &hub_under_test(&quiet, &secrets).await?, &ids).await;
+    quiet.stop().await?;
+
+    Ok(Results {
+        join,
+        lookups,
+        export,
+        database,
+        audit: workloads::AuditResults {
+            on: audit_on,
+            off: audit_off,
+        },
+    })
+}
+
+async fn hub_under_test<'a>(hub: &'a HubProcess, secrets: &Secrets) -> BenchResult<HubUnderTest<'a>> {
+    Ok(HubUnderTest {
+        process: hub,
+        admin: hub.endpoint.token(ADMIN_CLIENT, &secrets.admin).await?,
+        analyst: hub.endpoint.token(ANALYST_CLIENT, &secrets.analyst).await?,
+    })
+}

@@ -1,0 +1,415 @@
+//! What a run needs before it measures: the demo data at the run's scale (with the parcels
+//! also as Parquet), benefit payments in PostgreSQL, and the hub's configuration, dataset
+//! specs, policies and clients.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use causeway_policies::{AttributeValue, Role};
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::prelude::{CsvReadOptions, SessionContext};
+use futures::StreamExt;
+use serde_json::json;
+use serde_norway::{Mapping, Value};
+
+use super::BenchResult;
+use crate::audit::Action;
+use crate::config::Config;
+use crate::demo::generate::{self, GenerateOptions};
+use crate::identity::{ClientService, ClientSpec};
+use crate::registry::DatasetSpec;
+use crate::store::MetadataStore;
+
+const RESIDENTS_SPEC: &str = include_str!("../../../deploy/demo/datasets/residents.yaml");
+const PARCELS_SPEC: &str = include_str!("../../../deploy/demo/datasets/parcels.yaml");
+const PAYMENTS_SPEC: &str = include_str!("../../../deploy/demo/datasets/benefit_payments.yaml");
+
+/// The parcels, converted from the demo's CSV so that the join reads two Parquet files.
+pub const PARCELS_PARQUET: &str = "parcels.parquet";
+/// Records the scale the data in a directory was generated at, so a rerun can reuse it.
+const GENERATED_MARKER: &str = "generated.json";
+/// The PostgreSQL connection the hub's configuration names.
+const POSTGRES_CONNECTION: &str = "bench_pg";
+
+/// The purpose every benchmark query states.
+pub const PURPOSE: &str = "benchmark";
+/// The unrestricted principal: every column of every dataset, unmasked; also publishes.
+pub const ADMIN_CLIENT: &str = "bench-admin";
+/// The policy analyst: three masked columns and the rows of one town.
+pub const ANALYST_CLIENT: &str = "bench-analyst";
+pub const ANALYST_TOWN: &str = "Guicheng";
+
+/// The files the workloads read.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Data {
+    pub scale: u32,
+    pub residents: usize,
+    pub parcels: usize,
+    pub residents_file: PathBuf,
+    pub parcels_file: PathBuf,
+}
+
+/// Generates the demo data at `scale` into `dir`, unless it is there already.
+pub async fn data(dir: &Path, scale: u32) -> BenchResult<Data> {
+    std::fs::create_dir_all(dir)?;
+    let dir = dir.canonicalize()?;
+    let marker = dir.join(GENERATED_MARKER);
+    if let Some(data) = std::fs::read_to_string(&marker)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Data>(&text).ok())
+        .filter(|data| data.scale == scale && data.residents_file.is_file() && data.parcels_file.is_file())
+    {
+        return Ok(data);
+    }
+    let progress = crate::cli::spinner(&format!("generating the demo data at scale {scale}"));
+    let options = GenerateOptions {
+        dir: dir.clone(),
+        scale,
+    };
+    let generated =
+        tokio::task::spawn_blocking(move || generate::generate_files(&options, &|_, _, _| {})).await??;
+    progress.set_message("converting the parcels to Parquet");
+    let parcels_file = dir.join(PARCELS_PARQUET);
+    write_parcels_parquet(&dir.join(generate::PARCELS_FILE), &parcels_file, &dir).await?;
+    progress.finish_and_clear();
+    let data = Data {
+        scale,
+        residents: generated.residents,
+        parcels: generated.parcels,
+        residents_file: dir.join(generate::RESIDENTS_FILE),
+        parcels_file,
+    };
+    std::fs::write(&marker, serde_json::to_string_pretty(&data)?)?;
+    Ok(data)
+}
+
+/// Reads the parcels CSV with the types of its contract and writes it as Parquet with
+/// page statistics, as the residents are.
+async fn write_parcels_parquet(csv: &Path, parquet: &Path, data_dir: &Path) -> BenchResult<()> {
+    let contract = DatasetSpec::from_yaml(&with_data_dir(PARCELS_SPEC, data_dir))?.contract;
+    let mut header = String::new();
+    BufReader::new(File::open(csv)?).read_line(&mut header)?;
+    let fields = header
+        .trim()
+        .split(',')
+        .map(|name| {
+            contract
+                .field(name)
+                .map(|field| Field::new(name, field.data_type.clone(), field.nullable))
+                .ok_or_else(|| format!("the parcels CSV has a column {name} that its contract lacks"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let schema = Schema::new(fields);
+    let session = SessionContext::new();
+    let path = csv.to_string_lossy();
+    session
+        .register_csv(
+            "parcels",
+            path.as_ref(),
+            CsvReadOptions::new().schema(&schema).has_header(true),
+        )
+        .await?;
+    let mut batches = session
+        .sql("SELECT * FROM parcels")
+        .await?
+        .execute_stream()
+        .await?;
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .build();
+    let mut writer = ArrowWriter::try_new(File::create(parquet)?, batches.schema(), Some(properties))?;
+    while let Some(batch) = batches.next().await {
+        writer.write(&batch?)?;
+    }
+    writer.close()?;
+    Ok(())
+}
+
+fn with_data_dir(template: &str, data_dir: &Path) -> String {
+    template.replace("${DEMO_DATA}", &data_dir.to_string_lossy())
+}
+
+/// The benefit payments of the district, loaded into a schema of their own.
+#[derive(Debug, Clone)]
+pub struct PostgresTable {
+    pub url: String,
+    pub schema: String,
+    pub rows: usize,
+}
+
+impl PostgresTable {
+    pub fn qualified_name(&self) -> String {
+        format!("{}.benefit_payments", self.schema)
+    }
+}
+
+/// Loads the benefit payments at `scale` into a new schema, unique to this run.
+pub async fn load_payments(url: &str, scale: u32, data_dir: &Path) -> Result<PostgresTable, String> {
+    let schema = format!(
+        "causeway_bench_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp()
+    );
+    let options = GenerateOptions {
+        dir: data_dir.to_path_buf(),
+        scale,
+    };
+    let table = tokio::task::spawn_blocking(move || generate::benefit_payments_sql(&options))
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| error.to_string())?;
+    let loaded = PostgresTable {
+        url: url.to_owned(),
+        schema,
+        rows: table.rows,
+    };
+    if let Err(error) = crate::demo::load_postgres(url, &loaded.schema, &table).await {
+        drop_payments(&loaded).await;
+        return Err(error.to_string());
+    }
+    Ok(loaded)
+}
+
+/// Drops the run's schema; a failure is only reported.
+pub async fn drop_payments(table: &PostgresTable) {
+    use sqlx::Connection;
+    let dropped = async {
+        let mut connection = sqlx::PgConnection::connect(&table.url).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            table.schema
+        )))
+        .execute(&mut connection)
+        .await?;
+        connection.close().await
+    };
+    if let Err(error) = dropped.await {
+        eprintln!(
+            "warning: cannot drop the PostgreSQL schema {}: {error}",
+            table.schema
+        );
+    }
+}
+
+/// The hub's configuration: state in `hub/`, files readable under `data/`, the policies
+/// in `policies/`, and the PostgreSQL connection when the payments were loaded.
+pub fn hub_config(audit: bool, postgres: Option<&PostgresTable>) -> String {
+    let mut config = format!(
+        "# Written by `causeway bench`; the port comes from CAUSEWAY_SERVER__LISTEN.\n\
+         [storage]\ndata_dir = \"hub\"\n\n\
+         [connectors]\nfile_roots = [\"data\"]\n\n\
+         [policies]\ndir = \"policies\"\n\n\
+         # Long enough for a full-scale run.\n[auth]\ntoken_ttl = \"12h\"\n\n\
+         [audit]\nenabled = {audit}\n"
+    );
+    if let Some(postgres) = postgres {
+        config.push_str(&format!(
+            "\n[connectors.connections.{POSTGRES_CONNECTION}]\nkind = \"postgres\"\nurl = \"{}\"\ntls = \"disable\"\n",
+            postgres.url
+        ));
+    }
+    config
+}
+
+/// Names of the datasets a run publishes.
+pub const RESIDENTS: &str = "civil_affairs.residents";
+pub const PARCELS: &str = "land_registry.parcels";
+pub const RESIDENTS_ACCELERATED: &str = "civil_affairs.residents_accelerated";
+pub const PARCELS_ACCELERATED: &str = "land_registry.parcels_accelerated";
+pub const PAYMENTS: &str = "social_security.benefit_payments";
+
+/// The dataset specs to publish, by dataset: the demo's residents and parcels (as Parquet),
+/// their accelerated twins over the same files, and the payments in PostgreSQL.
+pub fn dataset_specs(
+    data: &Data,
+    accelerated: bool,
+    postgres: Option<&PostgresTable>,
+) -> BenchResult<Vec<(&'static str, String)>> {
+    let data_dir = data.residents_file.parent().unwrap_or(Path::new("."));
+    let parquet = |path: &Path| {
+        Value::Mapping(Mapping::from_iter([
+            ("kind".into(), "parquet".into()),
+            ("path".into(), path.to_string_lossy().as_ref().into()),
+        ]))
+    };
+    let mut specs = vec![
+        (RESIDENTS, spec(RESIDENTS_SPEC, data_dir, None, None, false)?),
+        (
+            PARCELS,
+            spec(
+                PARCELS_SPEC,
+                data_dir,
+                None,
+                Some(parquet(&data.parcels_file)),
+                false,
+            )?,
+        ),
+    ];
+    if accelerated {
+        specs.push((
+            RESIDENTS_ACCELERATED,
+            spec(
+                RESIDENTS_SPEC,
+                data_dir,
+                Some("residents_accelerated"),
+                None,
+                true,
+            )?,
+        ));
+        specs.push((
+            PARCELS_ACCELERATED,
+            spec(
+                PARCELS_SPEC,
+                data_dir,
+                Some("parcels_accelerated"),
+                Some(parquet(&data.parcels_file)),
+                true,
+            )?,
+        ));
+    }
+    if let Some(postgres) = postgres {
+        let source = Value::Mapping(Mapping::from_iter([
+            ("kind".into(), "postgres".into()),
+            ("connection".into(), POSTGRES_CONNECTION.into()),
+            ("table".into(), postgres.qualified_name().as_str().into()),
+        ]));
+        specs.push((
+            PAYMENTS,
+            spec(PAYMENTS_SPEC, data_dir, None, Some(source), false)?,
+        ));
+    }
+    Ok(specs)
+}
+
+/// A demo spec, renamed, with another source, or accelerated in memory.
+fn spec(
+    template: &str,
+    data_dir: &Path,
+    name: Option<&str>,
+    source: Option<Value>,
+    accelerated: bool,
+) -> BenchResult<String> {
+    let mut spec: Mapping = serde_norway::from_str(&with_data_dir(template, data_dir))?;
+    if let Some(name) = name {
+        spec.get_mut("contract")
+            .and_then(Value::as_mapping_mut)
+            .ok_or("a demo spec has no contract")?
+            .insert("name".into(), name.into());
+    }
+    if let Some(source) = source {
+        spec.insert("source".into(), source);
+    }
+    if accelerated {
+        spec.insert(
+            "acceleration".into(),
+            Value::Mapping(Mapping::from_iter([("mode".into(), "memory".into())])),
+        );
+    }
+    Ok(serde_norway::to_string(&spec)?)
+}
+
+/// The grants: everything unmasked for the admin client; for the analyst, three masked
+/// columns of the residents (a partial name, no address, a keyed hash of the household)
+/// and the rows of their own town in residents and parcels.
+pub fn policies(accelerated: bool, postgres: bool) -> String {
+    let mut residents = vec![RESIDENTS];
+    let mut parcels = vec![PARCELS];
+    if accelerated {
+        residents.push(RESIDENTS_ACCELERATED);
+        parcels.push(PARCELS_ACCELERATED);
+    }
+    let mut grants = Vec::new();
+    let mut grant = |dataset: &str, client: &str, details: &str| {
+        let id = format!("{client}-{}", dataset.replace('.', "-"));
+        grants.push(format!(
+            "  - id: {id}\n    subject: {{ client: {client} }}\n    dataset: {dataset}\n    purposes: [{PURPOSE}]\n{details}"
+        ));
+    };
+    for dataset in &residents {
+        grant(
+            dataset,
+            ADMIN_CLIENT,
+            "    unmasked: [id_number, name, birth_date, phone, address]\n",
+        );
+        grant(
+            dataset,
+            ANALYST_CLIENT,
+            "    columns: [id_number, name, gender, birth_date, address, town, grid_id, household_id]\n    \
+             unmasked: [id_number, birth_date]\n    \
+             masks:\n      name: { kind: partial, first: 1 }\n      address: { kind: null }\n      household_id: { kind: hash }\n    \
+             row_filter: town = principal.town\n",
+        );
+    }
+    for dataset in &parcels {
+        grant(
+            dataset,
+            ADMIN_CLIENT,
+            "    unmasked: [owner_id_number, address]\n",
+        );
+        grant(
+            dataset,
+            ANALYST_CLIENT,
+            "    unmasked: [owner_id_number, address]\n    row_filter: town = principal.town\n",
+        );
+    }
+    if postgres {
+        grant(PAYMENTS, ADMIN_CLIENT, "    unmasked: [id_number]\n");
+    }
+    format!(
+        "# Written by `causeway bench`: an unrestricted principal and a policy analyst.\ngrants:\n{}",
+        grants.join("")
+    )
+}
+
+/// The secrets of the run's two clients.
+pub struct Secrets {
+    pub admin: String,
+    pub analyst: String,
+}
+
+/// Creates the run's clients in the hub's metadata store (before the hub starts), and
+/// records them in its audit log as `causeway client add` does.
+pub async fn create_clients(config_path: &Path) -> BenchResult<Secrets> {
+    let config = Config::load(Some(config_path))?;
+    std::fs::create_dir_all(config.data_dir())?;
+    let clients = ClientService::new(MetadataStore::connect(&config.metadata_url()).await?);
+    let create = async |id: &str, department: &str, roles: &[Role], attributes: &[(&str, &str)]| {
+        let (created, secret) = clients
+            .create(ClientSpec {
+                id: id.to_owned(),
+                department: department.to_owned(),
+                roles: roles.iter().copied().collect::<BTreeSet<_>>(),
+                attributes: attributes
+                    .iter()
+                    .map(|(key, value)| ((*key).to_owned(), AttributeValue::One((*value).to_owned())))
+                    .collect::<BTreeMap<_, _>>(),
+            })
+            .await?;
+        crate::cli::admin::record(
+            &config,
+            Action::ClientCreated,
+            json!({
+                "client": created.id,
+                "department": created.department,
+                "roles": created.roles,
+                "attributes": created.attributes,
+            }),
+        )?;
+        Ok::<_, Box<dyn std::error::Error>>(secret)
+    };
+    let admin = create(ADMIN_CLIENT, "bench", &[Role::Admin, Role::Analyst], &[]).await?;
+    let analyst = create(
+        ANALYST_CLIENT,
+        "civil_affairs",
+        &[Role::Analyst],
+        &[("town", ANALYST_TOWN)],
+    )
+    .await?;
+    Ok(Secrets { admin, analyst })
+}

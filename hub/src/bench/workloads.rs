@@ -1,0 +1,433 @@
+//! The workloads: their SQL, and how each is measured against the hub and against the
+//! engines a user would otherwise run.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::prelude::SessionContext;
+
+use super::Settings;
+use super::datafusion_runner::{self, PlainDataFusion};
+use super::duckdb::{DuckDb, Job};
+use super::hub_process::{HubEndpoint, HubProcess, Received};
+use super::setup::{
+    Data, PARCELS, PARCELS_ACCELERATED, PURPOSE, PostgresTable, RESIDENTS, RESIDENTS_ACCELERATED,
+};
+use super::stats::{self, Latencies, Measured, Spread};
+
+/// The client counts of the point-lookup workload.
+pub const CONCURRENCY: [usize; 3] = [1, 8, 32];
+/// The client count at which policy and audit costs are measured on lookups.
+pub const COMPARED_CONCURRENCY: usize = 8;
+/// The export reads the residents this many times over.
+pub const EXPORT_COPIES: usize = 10;
+
+/// Residents born before 1990 joined with the parcels they own, by town.
+pub fn join_sql(residents: &str, parcels: &str) -> String {
+    format!(
+        "SELECT r.town, count(*) AS parcels, sum(p.area_m2) AS area_m2 \
+         FROM {residents} r JOIN {parcels} p ON p.owner_id_number = r.id_number \
+         WHERE r.birth_date < DATE '1990-01-01' GROUP BY r.town"
+    )
+}
+
+/// One resident by ID number: every column the policy analyst is granted (all but phone).
+pub fn lookup_sql(residents: &str, id: &str) -> String {
+    format!(
+        "SELECT id_number, name, gender, birth_date, address, town, grid_id, household_id \
+         FROM {residents} WHERE id_number = '{id}'"
+    )
+}
+
+/// Every resident, `EXPORT_COPIES` times.
+pub fn export_sql(residents: &str) -> String {
+    let copies: Vec<String> = (1..=EXPORT_COPIES).map(|copy| format!("({copy})")).collect();
+    format!(
+        "SELECT r.*, copies.n AS copy FROM {residents} r CROSS JOIN (VALUES {}) AS copies(n)",
+        copies.join(", ")
+    )
+}
+
+/// Subsidies paid in one week: a few hundredths of the payments.
+pub fn payments_sql(table: &str) -> String {
+    format!(
+        "SELECT payment_id, id_number, amount, paid_on FROM {table} \
+         WHERE kind = 'subsidy' AND paid_on BETWEEN DATE '2024-03-01' AND DATE '2024-03-07'"
+    )
+}
+
+/// A hub to measure, with tokens of its two principals.
+pub struct HubUnderTest<'a> {
+    pub process: &'a HubProcess,
+    pub admin: String,
+    pub analyst: String,
+}
+
+/// The join's timings, by engine.
+pub struct JoinResults {
+    pub hub_live: Measured<Spread>,
+    pub hub_accelerated: Measured<Spread>,
+    pub hub_live_policy: Measured<Spread>,
+    pub plain_files: Measured<Spread>,
+    pub plain_memory: Measured<Spread>,
+    pub duckdb_files: Measured<Spread>,
+    pub duckdb_memory: Measured<Spread>,
+}
+
+/// Point lookups, by engine; the hub's at each of `CONCURRENCY`.
+pub struct LookupResults {
+    pub hub_live: Vec<Measured<Latencies>>,
+    pub hub_accelerated: Vec<Measured<Latencies>>,
+    pub hub_live_policy: Measured<Latencies>,
+    pub plain_files: Measured<Latencies>,
+    pub plain_memory: Measured<Latencies>,
+    pub duckdb_files: Measured<Latencies>,
+    pub duckdb_memory: Measured<Latencies>,
+}
+
+/// An export's timings and volume.
+pub struct Transfer {
+    pub time: Spread,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+pub struct ExportResults {
+    pub hub: Measured<Transfer>,
+    /// The hub's memory over the export runs: the highest peak, and what it held before
+    /// (accelerated datasets live in the same process).
+    pub hub_memory: Measured<PeakMemory>,
+    pub plain: Measured<Transfer>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PeakMemory {
+    pub peak: u64,
+    pub before: u64,
+}
+
+pub struct AuditResults {
+    pub on: Measured<Latencies>,
+    pub off: Measured<Latencies>,
+}
+
+pub struct DatabaseResults {
+    pub hub: Measured<Spread>,
+    pub direct: Measured<Spread>,
+    pub rows_matching: Measured<u64>,
+    pub rows_in_table: usize,
+    /// The SQL the hub sent to PostgreSQL, from its EXPLAIN.
+    pub pushed_sql: Measured<String>,
+}
+
+async fn hub_query(hub: &HubEndpoint, token: &str, sql: &str) -> Result<(), String> {
+    hub.query(token, sql, PURPOSE).await.map(drop)
+}
+
+pub async fn join(
+    settings: &Settings,
+    hub: &HubUnderTest<'_>,
+    plain: &PlainDataFusion,
+    duckdb: (Measured<Spread>, Measured<Spread>),
+) -> JoinResults {
+    let endpoint = &hub.process.endpoint;
+    let live = join_sql(RESIDENTS, PARCELS);
+    let on_hub = async |token: &str, sql: &str| {
+        stats::repeat(settings.warmup, settings.runs, || hub_query(endpoint, token, sql)).await
+    };
+    let on_plain = async |session: &SessionContext| {
+        stats::repeat(settings.warmup, settings.runs, || async {
+            datafusion_runner::run(session, &live).await.map(drop)
+        })
+        .await
+    };
+    JoinResults {
+        hub_live: on_hub(&hub.admin, &live).await,
+        hub_accelerated: match settings.acceleration {
+            true => on_hub(&hub.admin, &join_sql(RESIDENTS_ACCELERATED, PARCELS_ACCELERATED)).await,
+            false => Err(super::ACCELERATION_OFF.into()),
+        },
+        hub_live_policy: on_hub(&hub.analyst, &live).await,
+        plain_files: on_plain(&plain.files).await,
+        plain_memory: on_plain(&plain.memory).await,
+        duckdb_files: duckdb.0,
+        duckdb_memory: duckdb.1,
+    }
+}
+
+/// Lookups on the hub by `token`'s principal at `concurrency`.
+pub async fn hub_lookups(
+    settings: &Settings,
+    hub: &HubEndpoint,
+    token: &str,
+    residents: &'static str,
+    concurrency: usize,
+    ids: &Arc<Vec<String>>,
+) -> Measured<Latencies> {
+    let (hub, token) = (hub.clone(), Arc::new(token.to_owned()));
+    let once = move |id: String| {
+        let (hub, token) = (hub.clone(), Arc::clone(&token));
+        async move { hub_query(&hub, &token, &lookup_sql(residents, &id)).await }
+    };
+    stats::lookups(
+        concurrency,
+        settings.lookup_window,
+        settings.lookup_warmup(),
+        Arc::clone(ids),
+        once,
+    )
+    .await
+}
+
+async fn plain_lookups(
+    settings: &Settings,
+    session: &SessionContext,
+    ids: &Arc<Vec<String>>,
+) -> Measured<Latencies> {
+    let session = session.clone();
+    let once = move |id: String| {
+        let session = session.clone();
+        async move {
+            datafusion_runner::run(&session, &lookup_sql(RESIDENTS, &id))
+                .await
+                .map(drop)
+        }
+    };
+    stats::lookups(
+        1,
+        settings.lookup_window,
+        settings.lookup_warmup(),
+        Arc::clone(ids),
+        once,
+    )
+    .await
+}
+
+pub async fn lookups(
+    settings: &Settings,
+    hub: &HubUnderTest<'_>,
+    plain: &PlainDataFusion,
+    ids: &Arc<Vec<String>>,
+    duckdb: (Measured<Latencies>, Measured<Latencies>),
+) -> LookupResults {
+    let endpoint = &hub.process.endpoint;
+    let mut hub_live = Vec::new();
+    let mut hub_accelerated = Vec::new();
+    for concurrency in CONCURRENCY {
+        hub_live.push(hub_lookups(settings, endpoint, &hub.admin, RESIDENTS, concurrency, ids).await);
+        hub_accelerated.push(match settings.acceleration {
+            true => {
+                hub_lookups(
+                    settings,
+                    endpoint,
+                    &hub.admin,
+                    RESIDENTS_ACCELERATED,
+                    concurrency,
+                    ids,
+                )
+                .await
+            }
+            false => Err(super::ACCELERATION_OFF.into()),
+        });
+    }
+    LookupResults {
+        hub_live,
+        hub_accelerated,
+        hub_live_policy: hub_lookups(
+            settings,
+            endpoint,
+            &hub.analyst,
+            RESIDENTS,
+            COMPARED_CONCURRENCY,
+            ids,
+        )
+        .await,
+        plain_files: plain_lookups(settings, &plain.files, ids).await,
+        plain_memory: plain_lookups(settings, &plain.memory, ids).await,
+        duckdb_files: duckdb.0,
+        duckdb_memory: duckdb.1,
+    }
+}
+
+/// The join and the lookups in DuckDB, on the files and in memory.
+pub async fn duckdb(
+    settings: &Settings,
+    duckdb: &Measured<DuckDb>,
+    data: &Data,
+    ids: &[String],
+) -> [super::duckdb::DuckDbResults; 2] {
+    let job = |memory: bool| Job {
+        tables: BTreeMap::from([
+            (
+                RESIDENTS.to_owned(),
+                data.residents_file.to_string_lossy().into_owned(),
+            ),
+            (
+                PARCELS.to_owned(),
+                data.parcels_file.to_string_lossy().into_owned(),
+            ),
+        ]),
+        memory,
+        join_sql: join_sql(RESIDENTS, PARCELS),
+        warmup: settings.warmup,
+        runs: settings.runs,
+        lookup_sql: lookup_sql(RESIDENTS, "{id}"),
+        ids: ids.to_vec(),
+        lookup_warmup: settings.lookup_warmup(),
+        lookup_seconds: settings.lookup_window.as_secs_f64(),
+    };
+    let unavailable = |reason: &str| super::duckdb::DuckDbResults {
+        join: Err(format!("unavailable: {reason}")),
+        lookups: Err(format!("unavailable: {reason}")),
+    };
+    match duckdb {
+        Ok(duckdb) => [duckdb.run(&job(false)).await, duckdb.run(&job(true)).await],
+        Err(reason) => [unavailable(reason), unavailable(reason)],
+    }
+}
+
+pub async fn export(settings: &Settings, hub: &HubUnderTest<'_>, plain: &PlainDataFusion) -> ExportResults {
+    let sql = export_sql(RESIDENTS);
+    let mut memory: Measured<PeakMemory> = Ok(PeakMemory { peak: 0, before: 0 });
+    let mut times = Vec::new();
+    let mut received = Ok(Received { rows: 0, bytes: 0 });
+    for run in 0..settings.warmup + settings.runs {
+        let before = hub
+            .process
+            .reset_peak_memory()
+            .map_err(|error| format!("cannot reset the hub's peak memory: {error}"))
+            .and_then(|()| hub.process.resident_memory());
+        let started = Instant::now();
+        received = hub.process.endpoint.query(&hub.admin, &sql, PURPOSE).await;
+        let elapsed = started.elapsed();
+        if received.is_err() {
+            break;
+        }
+        memory = match (memory, before, hub.process.peak_memory()) {
+            (Ok(highest), Ok(before), Ok(peak)) if peak > highest.peak => Ok(PeakMemory { peak, before }),
+            (Ok(highest), Ok(_), Ok(_)) => Ok(highest),
+            (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => Err(error),
+        };
+        if run >= settings.warmup {
+            times.push(elapsed);
+        }
+    }
+    let hub_transfer = received.and_then(|received| transfer(&times, received));
+
+    let mut times = Vec::new();
+    let mut received = Ok(Received { rows: 0, bytes: 0 });
+    for run in 0..settings.warmup + settings.runs {
+        let started = Instant::now();
+        received = datafusion_runner::export(&plain.files, &sql).await;
+        if received.is_err() {
+            break;
+        }
+        if run >= settings.warmup {
+            times.push(started.elapsed());
+        }
+    }
+    ExportResults {
+        hub_memory: if hub_transfer.is_ok() {
+            memory
+        } else {
+            Err("the export failed".into())
+        },
+        hub: hub_transfer,
+        plain: received.and_then(|received| transfer(&times, received)),
+    }
+}
+
+fn transfer(times: &[Duration], received: Received) -> Measured<Transfer> {
+    Ok(Transfer {
+        time: Spread::of(times).ok_or("no measured runs")?,
+        rows: received.rows,
+        bytes: received.bytes,
+    })
+}
+
+/// The same selective query through the hub and straight to PostgreSQL.
+pub async fn database(
+    settings: &Settings,
+    hub: &HubUnderTest<'_>,
+    postgres: &PostgresTable,
+) -> DatabaseResults {
+    let through_hub = payments_sql(super::setup::PAYMENTS);
+    let endpoint = &hub.process.endpoint;
+    let hub_time = stats::repeat(settings.warmup, settings.runs, || {
+        hub_query(endpoint, &hub.admin, &through_hub)
+    })
+    .await;
+    let rows_matching = endpoint
+        .query(&hub.admin, &through_hub, PURPOSE)
+        .await
+        .map(|received| received.rows);
+    let pushed_sql = endpoint
+        .query_json(&hub.admin, &format!("EXPLAIN {through_hub}"), PURPOSE)
+        .await
+        .and_then(|plan| pushed_sql(&plan).ok_or_else(|| "not shown in the hub's EXPLAIN".to_owned()));
+    DatabaseResults {
+        hub: hub_time,
+        direct: direct_postgres(settings, postgres).await,
+        rows_matching,
+        rows_in_table: postgres.rows,
+        pushed_sql,
+    }
+}
+
+async fn direct_postgres(settings: &Settings, postgres: &PostgresTable) -> Measured<Spread> {
+    use sqlx::Connection;
+    let sql = payments_sql(&postgres.qualified_name());
+    let mut connection = sqlx::PgConnection::connect(&postgres.url)
+        .await
+        .map_err(|error| error.to_string())?;
+    let mut times = Vec::new();
+    for run in 0..settings.warmup + settings.runs {
+        let started = Instant::now();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .fetch_all(&mut connection)
+            .await
+            .map_err(|error| error.to_string())?;
+        if run >= settings.warmup {
+            times.push(started.elapsed());
+        }
+    }
+    Spread::of(&times).ok_or_else(|| "no measured runs".to_owned())
+}
+
+/// The line of a plan that shows the SQL sent to the database.
+fn pushed_sql(plan: &serde_json::Value) -> Option<String> {
+    let mut texts = Vec::new();
+    collect_strings(plan, &mut texts);
+    texts
+        .iter()
+        .flat_map(|text| text.lines())
+        .find(|line| line.contains("SELECT") && line.contains("WHERE"))
+        .map(|line| line.trim().to_owned())
+}
+
+fn collect_strings<'a>(value: &'a serde_json::Value, into: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::String(text) => into.push(text),
+        serde_json::Value::Array(values) => values.iter().for_each(|value| collect_strings(value, into)),
+        serde_json::Value::Object(members) => members.values().for_each(|value| collect_strings(value, into)),
+        _ => {}
+    }
+}
+
+/// Lookups at the compared concurrency, on the hub as it is configured.
+pub async fn audit_window(
+    settings: &Settings,
+    hub: &HubUnderTest<'_>,
+    ids: &Arc<Vec<String>>,
+) -> Measured<Latencies> {
+    hub_lookups(
+        settings,
+        &hub.process.endpoint,
+        &hub.admin,
+        RESIDENTS,
+        COMPARED_CONCURRENCY,
+        ids,
+    )
+    .await
+}
