@@ -11,7 +11,7 @@ use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::cast::as_string_array;
 use datafusion::datasource::MemTable;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 
 use super::BenchResult;
@@ -21,6 +21,8 @@ use super::setup::{Data, PARCELS, RESIDENTS};
 pub struct PlainDataFusion {
     pub files: SessionContext,
     pub memory: SessionContext,
+    /// On the files, with strings read as `Utf8` rather than views, as the hub reads them.
+    pub files_utf8: SessionContext,
 }
 
 impl PlainDataFusion {
@@ -29,7 +31,10 @@ impl PlainDataFusion {
     pub async fn new(data: &Data) -> BenchResult<Self> {
         let files = SessionContext::new();
         let memory = SessionContext::new();
-        for session in [&files, &memory] {
+        let mut config = SessionConfig::new();
+        config.options_mut().execution.parquet.schema_force_view_types = false;
+        let files_utf8 = SessionContext::new_with_config(config);
+        for session in [&files, &memory, &files_utf8] {
             for schema in ["civil_affairs", "land_registry"] {
                 session
                     .sql(&format!("CREATE SCHEMA {schema}"))
@@ -41,9 +46,11 @@ impl PlainDataFusion {
         let partitions = std::thread::available_parallelism().map_or(1, usize::from);
         for (table, path) in [(RESIDENTS, &data.residents_file), (PARCELS, &data.parcels_file)] {
             let path = path.to_string_lossy();
-            files
-                .register_parquet(table, path.as_ref(), ParquetReadOptions::default())
-                .await?;
+            for session in [&files, &files_utf8] {
+                session
+                    .register_parquet(table, path.as_ref(), ParquetReadOptions::default())
+                    .await?;
+            }
             let frame = files.table(table).await?;
             let schema = Arc::new(frame.schema().as_arrow().clone());
             let batches = frame.collect().await?;
@@ -52,7 +59,11 @@ impl PlainDataFusion {
                 Arc::new(MemTable::try_new(schema, spread(batches, partitions))?),
             )?;
         }
-        Ok(Self { files, memory })
+        Ok(Self {
+            files,
+            memory,
+            files_utf8,
+        })
     }
 
     /// Every `count`-th ID number of the residents, about `count` of them.

@@ -99,6 +99,8 @@ pub struct ExportResults {
     /// (accelerated datasets live in the same process).
     pub hub_memory: Measured<PeakMemory>,
     pub plain: Measured<Transfer>,
+    /// Plain DataFusion reading strings as `Utf8`, as the hub does: the same bytes to encode.
+    pub plain_utf8: Measured<Transfer>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -144,9 +146,9 @@ pub async fn join(
     };
     JoinResults {
         hub_live: on_hub(&hub.admin, &live).await,
-        hub_accelerated: match settings.acceleration {
-            true => on_hub(&hub.admin, &join_sql(RESIDENTS_ACCELERATED, PARCELS_ACCELERATED)).await,
-            false => Err(super::ACCELERATION_OFF.into()),
+        hub_accelerated: match &settings.acceleration {
+            Ok(()) => on_hub(&hub.admin, &join_sql(RESIDENTS_ACCELERATED, PARCELS_ACCELERATED)).await,
+            Err(reason) => Err(reason.clone()),
         },
         hub_live_policy: on_hub(&hub.analyst, &live).await,
         plain_files: on_plain(&plain.files).await,
@@ -216,8 +218,8 @@ pub async fn lookups(
     let mut hub_accelerated = Vec::new();
     for concurrency in CONCURRENCY {
         hub_live.push(hub_lookups(settings, endpoint, &hub.admin, RESIDENTS, concurrency, ids).await);
-        hub_accelerated.push(match settings.acceleration {
-            true => {
+        hub_accelerated.push(match &settings.acceleration {
+            Ok(()) => {
                 hub_lookups(
                     settings,
                     endpoint,
@@ -228,7 +230,7 @@ pub async fn lookups(
                 )
                 .await
             }
-            false => Err(super::ACCELERATION_OFF.into()),
+            Err(reason) => Err(reason.clone()),
         });
     }
     LookupResults {
@@ -315,18 +317,6 @@ pub async fn export(settings: &Settings, hub: &HubUnderTest<'_>, plain: &PlainDa
     }
     let hub_transfer = received.and_then(|received| transfer(&times, received));
 
-    let mut times = Vec::new();
-    let mut received = Ok(Received { rows: 0, bytes: 0 });
-    for run in 0..settings.warmup + settings.runs {
-        let started = Instant::now();
-        received = datafusion_runner::export(&plain.files, &sql).await;
-        if received.is_err() {
-            break;
-        }
-        if run >= settings.warmup {
-            times.push(started.elapsed());
-        }
-    }
     ExportResults {
         hub_memory: if hub_transfer.is_ok() {
             memory
@@ -334,8 +324,22 @@ pub async fn export(settings: &Settings, hub: &HubUnderTest<'_>, plain: &PlainDa
             Err("the export failed".into())
         },
         hub: hub_transfer,
-        plain: received.and_then(|received| transfer(&times, received)),
+        plain: plain_export(settings, &plain.files, &sql).await,
+        plain_utf8: plain_export(settings, &plain.files_utf8, &sql).await,
     }
+}
+
+async fn plain_export(settings: &Settings, session: &SessionContext, sql: &str) -> Measured<Transfer> {
+    let mut times = Vec::new();
+    let mut received = Received { rows: 0, bytes: 0 };
+    for run in 0..settings.warmup + settings.runs {
+        let started = Instant::now();
+        received = datafusion_runner::export(session, sql).await?;
+        if run >= settings.warmup {
+            times.push(started.elapsed());
+        }
+    }
+    transfer(&times, received)
 }
 
 fn transfer(times: &[Duration], received: Received) -> Measured<Transfer> {
