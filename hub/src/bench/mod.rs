@@ -167,6 +167,7 @@ async fn measure(
     // The grants name the datasets, so the policies are written once they are published.
     // A hub that cannot accelerate refuses the accelerated specs: the run goes on without them.
     let mut settings = settings.clone();
+    let mut notes = Vec::new();
     let publisher = HubProcess::start(&config, &dir.join("hub-publish.log")).await?;
     let token = publisher.endpoint.token(ADMIN_CLIENT, &secrets.admin).await?;
     let specs = setup::dataset_specs(data, settings.acceleration.is_ok(), postgres.ok())?;
@@ -178,10 +179,11 @@ async fn measure(
         match publisher.endpoint.publish(&token, spec).await {
             Ok(()) => {}
             Err(error) if accelerated => {
-                step(&format!(
-                    "accelerated datasets unavailable: cannot publish {dataset}: {error}"
-                ));
-                settings.acceleration = Err(format!("unavailable: cannot publish {dataset}: {error}"));
+                let note =
+                    format!("The accelerated datasets were not measured: cannot publish {dataset}: {error}");
+                step(&note);
+                notes.push(note);
+                settings.acceleration = Err("unavailable: not published (see the notes)".into());
             }
             Err(error) => return Err(format!("cannot publish {dataset}: {error}").into()),
         }
@@ -246,6 +248,7 @@ async fn measure(
             on: audit_on,
             off: audit_off,
         },
+        notes,
     })
 }
 

@@ -18,6 +18,8 @@ pub struct Results {
     pub export: ExportResults,
     pub database: Measured<DatabaseResults>,
     pub audit: AuditResults,
+    /// What the reader should know about this run, e.g. why a column is empty.
+    pub notes: Vec<String>,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -44,6 +46,9 @@ pub fn render(settings: &Settings, data: &Data, results: &Results, took: Duratio
     audit(&mut out, &results.audit);
     database(&mut out, &results.database);
     targets(&mut out, results);
+    if !results.notes.is_empty() {
+        let _ = writeln!(out, "\n## Notes\n\n- {}", results.notes.join("\n- "));
+    }
     out
 }
 
@@ -80,11 +85,17 @@ fn machine(out: &mut String, settings: &Settings, data: &Data) {
         .map_or_else(|| "unknown".into(), |kib| format!("{:.1} GiB", kib / MIB));
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    // Cargo passes its environment on to rustc: a build with CARGO_PROFILE_DEV_OPT_LEVEL=1
+    // optimises the workspace's crates as the dev profile optimises the dependencies.
     let build = if cfg!(debug_assertions) {
-        "dev profile, debug assertions on (DataFusion at opt-level 1: slower than a release build; the hub \
-         and plain DataFusion share the binary, DuckDB is its release package)"
+        format!(
+            "dev profile, debug assertions on; Causeway's crates at opt-level {}, dependencies (DataFusion, \
+             Arrow) at 1: slower than a release build. The hub and plain DataFusion share the binary; \
+             DuckDB is its release package",
+            option_env!("CARGO_PROFILE_DEV_OPT_LEVEL").unwrap_or("0")
+        )
     } else {
-        "release"
+        "release".to_owned()
     };
     let _ = writeln!(
         out,
