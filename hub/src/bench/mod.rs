@@ -222,6 +222,13 @@ async fn measure(
         (duckdb_files.lookups, duckdb_memory.lookups),
     )
     .await;
+    let lookup_plans = match ids.first() {
+        Some(id) => workloads::lookup_plans(&under_test, id).await,
+        None => workloads::LookupPlans {
+            unrestricted: Err("no ID numbers".into()),
+            policy: Err("no ID numbers".into()),
+        },
+    };
     step("export");
     let export = workloads::export(&settings, &under_test, &plain).await;
     step("database source");
@@ -248,6 +255,7 @@ async fn measure(
             on: audit_on,
             off: audit_off,
         },
+        lookup_plans,
         notes,
     })
 }

@@ -9,7 +9,7 @@ use super::setup::{ANALYST_TOWN, Data};
 use super::stats::{Latencies, Measured, Spread};
 use super::workloads::{
     self, AuditResults, COMPARED_CONCURRENCY, CONCURRENCY, DatabaseResults, ExportResults, JoinResults,
-    LookupResults, Transfer,
+    LookupPlans, LookupResults, Transfer,
 };
 
 pub struct Results {
@@ -18,12 +18,13 @@ pub struct Results {
     pub export: ExportResults,
     pub database: Measured<DatabaseResults>,
     pub audit: AuditResults,
+    pub lookup_plans: LookupPlans,
     /// What the reader should know about this run, e.g. why a column is empty.
     pub notes: Vec<String>,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
-const PEAK_MEMORY_TARGET_MIB: f64 = 300.0;
+const PEAK_MEMORY_TARGET_MB: f64 = 300.0;
 
 pub fn render(settings: &Settings, data: &Data, results: &Results, took: Duration) -> String {
     let mut out = String::new();
@@ -249,8 +250,9 @@ fn export(out: &mut String, export: &ExportResults) {
     let _ = match &export.hub_memory {
         Ok(memory) => writeln!(
             out,
-            "\nThe hub's peak resident memory during an export: {:.0} MiB, of which {:.0} MiB were \
-             resident before it started (the hub's own, and accelerated datasets): the export added \
+            "\nThe hub's peak resident memory (`VmHWM`, reset before each run) during an export: \
+             {:.0} MiB, of which {:.0} MiB were resident before it started (the hub's own state, memory \
+             its allocator kept from earlier queries, and accelerated datasets): the export added \
              {:.0} MiB.\n",
             memory.peak as f64 / MIB,
             memory.before as f64 / MIB,
@@ -313,6 +315,16 @@ fn policy(out: &mut String, results: &Results) {
         per_second_or_reason(&results.lookups.hub_live_policy),
         percent_or_empty(lookup_policy_cost(results))
     );
+    out.push_str("How the hub reads the residents for one lookup (the scan steps of its EXPLAIN):\n\n");
+    for (principal, plan) in [
+        ("unrestricted", &results.lookup_plans.unrestricted),
+        ("policy analyst", &results.lookup_plans.policy),
+    ] {
+        let _ = match plan {
+            Ok(steps) => writeln!(out, "{principal}:\n\n```\n{steps}\n```\n"),
+            Err(reason) => writeln!(out, "{principal}: {reason}\n"),
+        };
+    }
 }
 
 fn audit(out: &mut String, audit: &AuditResults) {
@@ -457,16 +469,16 @@ fn targets(out: &mut String, results: &Results) {
         measured: export_ratio.map(|value| format!("{value:.2} x")),
         met: export_ratio.map(|value| value >= 0.8),
     });
-    let added = results
+    let peak = results
         .export
         .hub_memory
         .as_ref()
         .ok()
-        .map(|memory| memory.peak.saturating_sub(memory.before) as f64 / MIB);
+        .map(|memory| memory.peak as f64 / 1e6);
     list.push(Target {
-        what: "export: peak memory under 300 MB (what the export adds to the hub's resident memory)",
-        measured: added.map(|mib| format!("{mib:.0} MiB")),
-        met: added.map(|mib| mib < PEAK_MEMORY_TARGET_MIB),
+        what: "export: the hub's peak resident memory under 300 MB (the whole process, accelerated datasets included)",
+        measured: peak.map(|mb| format!("{mb:.0} MB")),
+        met: peak.map(|mb| mb < PEAK_MEMORY_TARGET_MB),
     });
     let cost_under = |what, cost: Option<f64>, limit: f64| Target {
         what,

@@ -419,6 +419,42 @@ fn collect_strings<'a>(value: &'a serde_json::Value, into: &mut Vec<&'a str>) {
     }
 }
 
+/// How the hub scans the residents for one lookup, for each principal: the steps of the
+/// physical plan that read and filter (from EXPLAIN), showing what reaches the Parquet reader.
+pub struct LookupPlans {
+    pub unrestricted: Measured<String>,
+    pub policy: Measured<String>,
+}
+
+pub async fn lookup_plans(hub: &HubUnderTest<'_>, id: &str) -> LookupPlans {
+    let explain = format!("EXPLAIN {}", lookup_sql(RESIDENTS, id));
+    let plan = async |token: &str| {
+        let plan = hub.process.endpoint.query_json(token, &explain, PURPOSE).await?;
+        scan_steps(&plan).ok_or_else(|| "no physical plan in the hub's EXPLAIN".to_owned())
+    };
+    LookupPlans {
+        unrestricted: plan(&hub.admin).await,
+        policy: plan(&hub.analyst).await,
+    }
+}
+
+fn scan_steps(plan: &serde_json::Value) -> Option<String> {
+    let physical = plan["rows"]
+        .as_array()?
+        .iter()
+        .find(|row| row["plan_type"] == "physical_plan")?["plan"]
+        .as_str()?;
+    let steps: Vec<&str> = physical
+        .lines()
+        .filter(|line| {
+            ["FilterExec", "RowBarrierExec", "DataSourceExec"]
+                .iter()
+                .any(|step| line.contains(step))
+        })
+        .collect();
+    Some(steps.join("\n"))
+}
+
 /// Lookups at the compared concurrency, on the hub as it is configured.
 pub async fn audit_window(
     settings: &Settings,
