@@ -236,25 +236,27 @@ async fn measure(
         Ok(table) => Ok(workloads::database(&settings, &under_test, table).await),
         Err(error) => Err(format!("unavailable: {error}")),
     };
-    step("audit on");
-    let audit_on = workloads::audit_window(&settings, &under_test, &ids).await;
-    hub.stop().await?;
     drop(plain);
-
-    step("audit off");
+    step("audit on and off");
+    // A second hub over the same state, with the audit log off; windows alternate between
+    // the two so that both see the same machine.
     let quiet = HubProcess::start(&config_without_audit, &dir.join("hub-no-audit.log")).await?;
-    let audit_off = workloads::audit_window(&settings, &hub_under_test(&quiet, &secrets).await?, &ids).await;
+    let audit = workloads::audit(
+        &settings,
+        &under_test,
+        &hub_under_test(&quiet, &secrets).await?,
+        &ids,
+    )
+    .await;
     quiet.stop().await?;
+    hub.stop().await?;
 
     Ok(Results {
         join,
         lookups,
         export,
         database,
-        audit: workloads::AuditResults {
-            on: audit_on,
-            off: audit_off,
-        },
+        audit,
         lookup_plans,
         notes,
     })

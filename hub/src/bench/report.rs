@@ -8,8 +8,8 @@ use super::Settings;
 use super::setup::{ANALYST_TOWN, Data};
 use super::stats::{Latencies, Measured, Spread};
 use super::workloads::{
-    self, AuditResults, COMPARED_CONCURRENCY, CONCURRENCY, DatabaseResults, ExportResults, JoinResults,
-    LookupPlans, LookupResults, Transfer,
+    self, AUDIT_ROUNDS, AuditResults, COMPARED_CONCURRENCY, CONCURRENCY, DatabaseResults, ExportResults,
+    JoinResults, LookupPlans, LookupResults, Transfer,
 };
 
 pub struct Results {
@@ -331,8 +331,9 @@ fn audit(out: &mut String, audit: &AuditResults) {
     let _ = writeln!(
         out,
         "## Audit cost\n\n\
-         Point lookups by {COMPARED_CONCURRENCY} clients with the durable audit log on, then on a second \
-         hub process over the same state with `[audit] enabled = false`.\n\n\
+         Point lookups by {COMPARED_CONCURRENCY} clients on the hub with the durable audit log on, and \
+         on a second hub process over the same state with `[audit] enabled = false`: {AUDIT_ROUNDS} \
+         windows each, alternating; the window of median throughput of each.\n\n\
          | audit log | queries/s | p50 | p99 |\n|---|---|---|---|"
     );
     for (name, measured) in [("on", &audit.on), ("off", &audit.off)] {
