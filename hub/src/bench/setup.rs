@@ -413,3 +413,76 @@ pub async fn create_clients(config_path: &Path) -> BenchResult<Secrets> {
     .await?;
     Ok(Secrets { admin, analyst })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use causeway_policies::{FilePolicies, Mask};
+
+    fn data() -> Data {
+        Data {
+            scale: 1,
+            residents: 10,
+            parcels: 15,
+            residents_file: PathBuf::from("/bench/data/residents.parquet"),
+            parcels_file: PathBuf::from("/bench/data/parcels.parquet"),
+        }
+    }
+
+    #[test]
+    fn specs_publish_the_parcels_as_parquet_and_the_payments_from_the_run_schema() {
+        let postgres = PostgresTable {
+            url: "postgres://localhost/test".into(),
+            schema: "causeway_bench_1_2".into(),
+            rows: 3,
+        };
+        let specs = dataset_specs(&data(), true, Some(&postgres)).unwrap();
+        let names: Vec<&str> = specs.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                RESIDENTS,
+                PARCELS,
+                RESIDENTS_ACCELERATED,
+                PARCELS_ACCELERATED,
+                PAYMENTS
+            ]
+        );
+        let parcels = DatasetSpec::from_yaml(&specs[1].1).unwrap();
+        assert_eq!(parcels.source.location(), "/bench/data/parcels.parquet");
+        assert_eq!(parcels.source.kind(), "parquet");
+        let payments = DatasetSpec::from_yaml(&specs[4].1).unwrap();
+        assert!(
+            payments
+                .source
+                .location()
+                .contains("causeway_bench_1_2.benefit_payments")
+        );
+        let accelerated: Mapping = serde_norway::from_str(&specs[2].1).unwrap();
+        assert_eq!(
+            accelerated["contract"]["name"],
+            Value::from("residents_accelerated")
+        );
+        assert_eq!(accelerated["acceleration"]["mode"], Value::from("memory"));
+    }
+
+    #[test]
+    fn the_analyst_gets_three_masks_and_a_town_filter() {
+        let mut files = FilePolicies::default();
+        files.add_file("bench.yaml", &policies(true, true)).unwrap();
+        let analyst: Vec<_> = files
+            .grants
+            .iter()
+            .map(|located| &located.item)
+            .filter(|grant| grant.id.starts_with(ANALYST_CLIENT))
+            .collect();
+        assert_eq!(analyst.len(), 4);
+        let residents = analyst
+            .iter()
+            .find(|grant| grant.dataset.to_string() == RESIDENTS)
+            .unwrap();
+        assert_eq!(residents.masks.len(), 3);
+        assert_eq!(residents.masks["household_id"], Mask::Hash);
+        assert_eq!(residents.row_filter.as_deref(), Some("town = principal.town"));
+    }
+}
