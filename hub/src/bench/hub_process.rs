@@ -195,6 +195,31 @@ impl HubEndpoint {
         })
     }
 
+    /// The bytes the hub holds in accelerated copies of datasets, from its catalog.
+    pub async fn accelerated_bytes(&self, token: &str) -> Result<u64, String> {
+        let response = self
+            .http
+            .get(format!("{}/v1/catalog", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        let catalog: serde_json::Value = checked(response)
+            .await?
+            .json()
+            .await
+            .map_err(|error| error.to_string())?;
+        let departments = catalog["departments"]
+            .as_array()
+            .ok_or("the catalog has no departments")?;
+        Ok(departments
+            .iter()
+            .filter_map(|department| department["datasets"].as_array())
+            .flatten()
+            .filter_map(|dataset| dataset["acceleration"]["bytes"].as_u64())
+            .sum())
+    }
+
     /// Runs a query with JSON output (for small answers such as EXPLAIN).
     pub async fn query_json(
         &self,

@@ -107,6 +107,8 @@ pub struct ExportResults {
 pub struct PeakMemory {
     pub peak: u64,
     pub before: u64,
+    /// Held in accelerated copies of datasets, by the hub's catalog.
+    pub accelerated: u64,
 }
 
 pub struct AuditResults {
@@ -291,7 +293,11 @@ pub async fn duckdb(
 
 pub async fn export(settings: &Settings, hub: &HubUnderTest<'_>, plain: &PlainDataFusion) -> ExportResults {
     let sql = export_sql(RESIDENTS);
-    let mut memory: Measured<PeakMemory> = Ok(PeakMemory { peak: 0, before: 0 });
+    let mut memory: Measured<PeakMemory> = Ok(PeakMemory {
+        peak: 0,
+        before: 0,
+        accelerated: 0,
+    });
     let mut times = Vec::new();
     let mut received = Ok(Received { rows: 0, bytes: 0 });
     for run in 0..settings.warmup + settings.runs {
@@ -307,7 +313,11 @@ pub async fn export(settings: &Settings, hub: &HubUnderTest<'_>, plain: &PlainDa
             break;
         }
         memory = match (memory, before, hub.process.peak_memory()) {
-            (Ok(highest), Ok(before), Ok(peak)) if peak > highest.peak => Ok(PeakMemory { peak, before }),
+            (Ok(highest), Ok(before), Ok(peak)) if peak > highest.peak => Ok(PeakMemory {
+                peak,
+                before,
+                accelerated: 0,
+            }),
             (Ok(highest), Ok(_), Ok(_)) => Ok(highest),
             (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => Err(error),
         };
@@ -317,6 +327,12 @@ pub async fn export(settings: &Settings, hub: &HubUnderTest<'_>, plain: &PlainDa
     }
     let hub_transfer = received.and_then(|received| transfer(&times, received));
 
+    if let Ok(memory) = &mut memory {
+        match hub.process.endpoint.accelerated_bytes(&hub.admin).await {
+            Ok(bytes) => memory.accelerated = bytes,
+            Err(error) => eprintln!("warning: cannot read the size of the accelerated copies: {error}"),
+        }
+    }
     ExportResults {
         hub_memory: if hub_transfer.is_ok() {
             memory
