@@ -222,13 +222,8 @@ async fn measure(
         (duckdb_files.lookups, duckdb_memory.lookups),
     )
     .await;
-    let lookup_plans = match ids.first() {
-        Some(id) => workloads::lookup_plans(&under_test, id).await,
-        None => workloads::LookupPlans {
-            unrestricted: Err("no ID numbers".into()),
-            policy: Err("no ID numbers".into()),
-        },
-    };
+    let some_id = ids.first().map(String::as_str).unwrap_or_default();
+    let lookup_plans = workloads::lookup_plans(&settings, &under_test, some_id).await;
     step("export");
     let export = workloads::export(&settings, &under_test, &plain).await;
     step("database source");

@@ -41,7 +41,7 @@ pub fn render(settings: &Settings, data: &Data, results: &Results, took: Duratio
     out.push_str(HOW_TO_RUN);
     machine(&mut out, settings, data);
     join(&mut out, &results.join);
-    lookups(&mut out, &results.lookups);
+    lookups(&mut out, &results.lookups, &results.lookup_plans);
     export(&mut out, &results.export);
     policy(&mut out, results);
     audit(&mut out, &results.audit);
@@ -184,7 +184,7 @@ fn ratio_cell(measured: &Measured<Spread>, plain: &Measured<Spread>) -> String {
     }
 }
 
-fn lookups(out: &mut String, lookups: &LookupResults) {
+fn lookups(out: &mut String, lookups: &LookupResults, plans: &LookupPlans) {
     let _ = writeln!(
         out,
         "## Point lookups\n\n`{}` with ID numbers sampled from the file.\n\n\
@@ -211,7 +211,17 @@ fn lookups(out: &mut String, lookups: &LookupResults) {
     latency_row(out, "plain DataFusion, MemTable", 1, &lookups.plain_memory);
     latency_row(out, "DuckDB, Parquet file", 1, &lookups.duckdb_files);
     latency_row(out, "DuckDB, in-memory table", 1, &lookups.duckdb_memory);
-    out.push('\n');
+    out.push_str("\nHow the hub reads the residents for one lookup (physical plans from its EXPLAIN):\n\n");
+    for (whose, plan) in [
+        ("live, unrestricted", &plans.unrestricted),
+        ("live, policy analyst", &plans.policy),
+        ("accelerated, unrestricted", &plans.accelerated),
+    ] {
+        let _ = match plan {
+            Ok(plan) => writeln!(out, "{whose}:\n\n```\n{plan}\n```\n"),
+            Err(reason) => writeln!(out, "{whose}: {reason}\n"),
+        };
+    }
 }
 
 fn latency_row(out: &mut String, engine: &str, concurrency: usize, measured: &Measured<Latencies>) {
@@ -316,16 +326,6 @@ fn policy(out: &mut String, results: &Results) {
         per_second_or_reason(&results.lookups.hub_live_policy),
         percent_or_empty(lookup_policy_cost(results))
     );
-    out.push_str("How the hub reads the residents for one lookup (the scan steps of its EXPLAIN):\n\n");
-    for (principal, plan) in [
-        ("unrestricted", &results.lookup_plans.unrestricted),
-        ("policy analyst", &results.lookup_plans.policy),
-    ] {
-        let _ = match plan {
-            Ok(steps) => writeln!(out, "{principal}:\n\n```\n{steps}\n```\n"),
-            Err(reason) => writeln!(out, "{principal}: {reason}\n"),
-        };
-    }
 }
 
 fn audit(out: &mut String, audit: &AuditResults) {

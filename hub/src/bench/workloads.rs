@@ -435,40 +435,37 @@ fn collect_strings<'a>(value: &'a serde_json::Value, into: &mut Vec<&'a str>) {
     }
 }
 
-/// How the hub scans the residents for one lookup, for each principal: the steps of the
-/// physical plan that read and filter (from EXPLAIN), showing what reaches the Parquet reader.
+/// The hub's physical plans of one lookup (from EXPLAIN): what reaches the Parquet reader
+/// for each principal, and how an accelerated copy is read.
 pub struct LookupPlans {
     pub unrestricted: Measured<String>,
     pub policy: Measured<String>,
+    pub accelerated: Measured<String>,
 }
 
-pub async fn lookup_plans(hub: &HubUnderTest<'_>, id: &str) -> LookupPlans {
-    let explain = format!("EXPLAIN {}", lookup_sql(RESIDENTS, id));
-    let plan = async |token: &str| {
+pub async fn lookup_plans(settings: &Settings, hub: &HubUnderTest<'_>, id: &str) -> LookupPlans {
+    let plan = async |token: &str, residents: &str| {
+        let explain = format!("EXPLAIN {}", lookup_sql(residents, id));
         let plan = hub.process.endpoint.query_json(token, &explain, PURPOSE).await?;
-        scan_steps(&plan).ok_or_else(|| "no physical plan in the hub's EXPLAIN".to_owned())
+        physical_plan(&plan).ok_or_else(|| "no physical plan in the hub's EXPLAIN".to_owned())
     };
     LookupPlans {
-        unrestricted: plan(&hub.admin).await,
-        policy: plan(&hub.analyst).await,
+        unrestricted: plan(&hub.admin, RESIDENTS).await,
+        policy: plan(&hub.analyst, RESIDENTS).await,
+        accelerated: match &settings.acceleration {
+            Ok(()) => plan(&hub.admin, RESIDENTS_ACCELERATED).await,
+            Err(reason) => Err(reason.clone()),
+        },
     }
 }
 
-fn scan_steps(plan: &serde_json::Value) -> Option<String> {
+fn physical_plan(plan: &serde_json::Value) -> Option<String> {
     let physical = plan["rows"]
         .as_array()?
         .iter()
         .find(|row| row["plan_type"] == "physical_plan")?["plan"]
         .as_str()?;
-    let steps: Vec<&str> = physical
-        .lines()
-        .filter(|line| {
-            ["FilterExec", "RowBarrierExec", "DataSourceExec"]
-                .iter()
-                .any(|step| line.contains(step))
-        })
-        .collect();
-    Some(steps.join("\n"))
+    Some(physical.trim_end().to_owned())
 }
 
 /// Lookups at the compared concurrency on a hub with its audit log on and on one with it
