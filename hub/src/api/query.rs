@@ -110,24 +110,37 @@ pub async fn query(
         Ok(quota) => quota,
         Err(exceeded) => return Err(refuse(record, exceeded.into())),
     };
+    // The record of the query goes to disk while its first batch is computed; nothing
+    // leaves the hub before it is there. A query that fails before its first byte then ends
+    // with a `query.finished` record of its error.
+    let durable = state.audit.submit(record.clone());
+    let failed_before_sending = |mut record: Event, error: ApiError| {
+        record.action = Action::QueryFinished;
+        record.rows = Some(0);
+        record.bytes = Some(0);
+        record.duration_ms = Some(elapsed_ms(started));
+        state
+            .audit
+            .enqueue(record.failed(outcome_of(&error), error.code, &error.message));
+        error
+    };
     // The first batch is awaited before answering, so errors found while computing it still
     // get a proper status rather than a broken stream.
     let first = match running.batches.next().await.transpose() {
         Ok(first) => first,
-        Err(error) => return Err(refuse(record, error.into())),
+        Err(error) => return Err(failed_before_sending(record, error.into())),
     };
     if let (Some(batch), Some((allowed, exceeded))) = (&first, &quota)
         && batch.num_rows() as u64 > *allowed
     {
-        return Err(refuse(record, exceeded.clone().into()));
+        return Err(failed_before_sending(record, exceeded.clone().into()));
     }
     let mut encoder = format.encoder(&running.id, running.schema)?;
     let mut head = encoder.begin()?.to_vec();
     if let Some(batch) = &first {
         head.extend_from_slice(&encoder.batch(batch)?);
     }
-    // Nothing leaves the hub before the record of the query is on disk.
-    state.audit.record(record.clone()).await?;
+    durable.await?;
     let charge = Charge {
         usage: Arc::clone(&state.usage),
         alerts: Arc::clone(&state.alerts),

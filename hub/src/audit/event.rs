@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "&'static str", try_from = "String")]
 pub enum Action {
-    /// A query passed its checks and is about to send its first result byte.
+    /// A query passed its checks and runs; on disk before its first result byte leaves.
     QueryStarted,
     /// A started query ended: rows and bytes sent, duration, outcome.
     QueryFinished,

@@ -35,7 +35,7 @@ pub fn record_from_elsewhere(
     ) {
         Ok((mut writer, _)) => {
             let (reply, mut answer) = oneshot::channel();
-            writer.commit(vec![(Box::new(event), Some(reply))], true);
+            writer.commit(vec![(Box::new(event), Some(reply))], true, true);
             answer.try_recv().map_err(|_| AuditError::Closed)?.map(|_| ())
         }
         Err(AuditError::InUse(_)) => deliver(dir, &event),

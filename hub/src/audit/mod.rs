@@ -111,15 +111,27 @@ impl AuditLog {
     /// Records `event` and waits until it is on disk; returns its sequence number (0 when
     /// the log is off).
     pub async fn record(&self, event: Event) -> Result<u64, AuditError> {
-        let Some(inner) = &self.inner else {
-            return Ok(0);
-        };
-        let (reply, answer) = oneshot::channel();
-        inner
-            .requests
-            .send(Request::Append(Box::new(event), Some(reply)))
-            .map_err(|_| AuditError::Closed)?;
-        answer.await.map_err(|_| AuditError::Closed)?
+        self.submit(event).await
+    }
+
+    /// Hands `event` to the writer at once; the future returned ends when it is on disk,
+    /// with its sequence number (0 when the log is off). Work done before awaiting it
+    /// overlaps the disk's sync.
+    pub fn submit(&self, event: Event) -> impl Future<Output = Result<u64, AuditError>> + Send + 'static {
+        let answer = self.inner.as_ref().map(|inner| {
+            let (reply, answer) = oneshot::channel();
+            inner
+                .requests
+                .send(Request::Append(Box::new(event), Some(reply)))
+                .map(|()| answer)
+                .map_err(|_| AuditError::Closed)
+        });
+        async move {
+            match answer {
+                None => Ok(0),
+                Some(sent) => sent?.await.map_err(|_| AuditError::Closed)?,
+            }
+        }
     }
 
     /// Records `event` without waiting: it is written in order with the next flush.

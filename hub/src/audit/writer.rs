@@ -50,12 +50,18 @@ pub(super) struct Writer {
     since_checkpoint: u64,
     last_checkpoint: Instant,
     status: Arc<Mutex<Status>>,
+    /// Since when records nobody waits for have been written but not yet synced.
+    unsynced_since: Option<Instant>,
     /// Held while the writer lives: one writer per log.
     _lock: File,
 }
 
 /// How often the writer looks into the inbox when nothing else wakes it.
 const INBOX_POLL: Duration = Duration::from_secs(1);
+/// How long a record nobody waits for (a query's `finished`, say) may stay written but not
+/// synced. Syncing it with the next record someone waits for, rather than on its own, keeps
+/// its sync off the path of the queries waiting for their `started` records.
+const LAZY_SYNC: Duration = Duration::from_millis(50);
 
 impl Writer {
     /// Opens the log in `dir` where it ends, cutting a torn last line (a write a crash
@@ -102,6 +108,7 @@ impl Writer {
             since_checkpoint: 0,
             last_checkpoint: Instant::now(),
             status,
+            unsynced_since: None,
             _lock: lock,
         };
         Ok((writer, recovered.cut))
@@ -109,18 +116,21 @@ impl Writer {
 
     pub fn run(mut self, requests: Receiver<Request>) {
         loop {
-            let wait = self
+            let mut wait = self
                 .settings
                 .checkpoint_interval
                 .saturating_sub(self.last_checkpoint.elapsed())
                 .min(INBOX_POLL);
+            if let Some(since) = self.unsynced_since {
+                wait = wait.min(LAZY_SYNC.saturating_sub(since.elapsed()));
+            }
             let mut batch = Vec::new();
             let mut close = None;
             match requests.recv_timeout(wait) {
                 Ok(request) => take(request, &mut batch, &mut close),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.commit(Vec::new(), self.since_checkpoint > 0);
+                    self.commit(Vec::new(), self.since_checkpoint > 0, true);
                     return;
                 }
             }
@@ -134,7 +144,13 @@ impl Writer {
             batch.extend(delivered.iter().map(|(_, event)| (Box::new(event.clone()), None)));
             let sign_tail =
                 self.last_checkpoint.elapsed() >= self.settings.checkpoint_interval || close.is_some();
-            if self.commit(batch, sign_tail) {
+            let sync = sign_tail
+                || !delivered.is_empty()
+                || batch.iter().any(|(_, reply)| reply.is_some())
+                || self
+                    .unsynced_since
+                    .is_some_and(|since| since.elapsed() >= LAZY_SYNC);
+            if self.commit(batch, sign_tail, sync) {
                 inbox::remove(delivered.iter().map(|(path, _)| path));
             }
             if let Some(done) = close {
@@ -147,10 +163,10 @@ impl Writer {
     }
 
     /// Writes `batch`, with a checkpoint after every `checkpoint_every` records (and after
-    /// the last when `sign_tail`), syncs, then answers the callers; false when the write
-    /// failed.
-    pub fn commit(&mut self, batch: Vec<(Box<Event>, Option<Reply>)>, sign_tail: bool) -> bool {
-        if batch.is_empty() && !sign_tail {
+    /// the last when `sign_tail`), syncs when `sync` says so (with it, everything written
+    /// before), then answers the callers; false when the write failed.
+    pub fn commit(&mut self, batch: Vec<(Box<Event>, Option<Reply>)>, sign_tail: bool, sync: bool) -> bool {
+        if batch.is_empty() && !sign_tail && !(sync && self.unsynced_since.is_some()) {
             return true;
         }
         let time = Utc::now();
@@ -175,7 +191,7 @@ impl Writer {
         if sign_tail && unsigned > 0 {
             self.sign(&mut head, &mut bytes, &mut unsigned, &mut signed);
         }
-        let written_ok = match self.write(bytes.as_bytes()) {
+        let written_ok = match self.write(bytes.as_bytes(), sync) {
             Ok(()) => {
                 self.since_checkpoint = unsigned;
                 if signed {
@@ -239,13 +255,21 @@ impl Writer {
             .map_err(|error| AuditError::Unavailable(error.to_string()))
     }
 
-    /// Appends and syncs; after a failure, cuts what may have reached the file so the
-    /// next write starts on a clean line.
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let result = self.file.write_all(bytes).and_then(|()| self.file.sync_data());
+    /// Appends, and syncs when `sync` says so; after a failure, cuts what may have reached
+    /// the file so the next write starts on a clean line.
+    fn write(&mut self, bytes: &[u8], sync: bool) -> std::io::Result<()> {
+        let mut result = self.file.write_all(bytes);
+        if sync {
+            result = result.and_then(|()| self.file.sync_data());
+        }
         match result {
             Ok(()) => {
                 self.len += bytes.len() as u64;
+                if sync {
+                    self.unsynced_since = None;
+                } else if !bytes.is_empty() && self.unsynced_since.is_none() {
+                    self.unsynced_since = Some(Instant::now());
+                }
                 Ok(())
             }
             Err(error) => {
@@ -258,6 +282,12 @@ impl Writer {
     }
 
     fn rotate(&mut self) -> Result<(), AuditError> {
+        if self.unsynced_since.is_some() {
+            self.file
+                .sync_data()
+                .map_err(|source| AuditError::io(&self.dir, source))?;
+            self.unsynced_since = None;
+        }
         let path = segments::segment_path(&self.dir, self.head.seq + 1);
         let file = open_segment(&path)?;
         sync_dir(&self.dir)?;
