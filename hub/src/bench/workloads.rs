@@ -70,6 +70,8 @@ pub struct JoinResults {
     pub hub_accelerated: Measured<Spread>,
     pub hub_live_policy: Measured<Spread>,
     pub plain_files: Measured<Spread>,
+    /// On the files, reading strings as `Utf8` as the hub does.
+    pub plain_files_utf8: Measured<Spread>,
     pub plain_memory: Measured<Spread>,
     pub duckdb_files: Measured<Spread>,
     pub duckdb_memory: Measured<Spread>,
@@ -154,6 +156,7 @@ pub async fn join(
         },
         hub_live_policy: on_hub(&hub.analyst, &live).await,
         plain_files: on_plain(&plain.files).await,
+        plain_files_utf8: on_plain(&plain.files_utf8).await,
         plain_memory: on_plain(&plain.memory).await,
         duckdb_files: duckdb.0,
         duckdb_memory: duckdb.1,
