@@ -553,7 +553,10 @@ async fn officers_read_everything_publishers_their_own_datasets_analysts_nothing
             .json(&json!({"sql": sql, "purpose": "supervision"}))
             .send()
     };
-    let touched = "SELECT DISTINCT unnest(datasets) AS dataset FROM audit.events ORDER BY dataset";
+    // A query of the log may find its own `query.started` record (written while it runs):
+    // the records of reading the log itself are left out here.
+    let touched = "SELECT DISTINCT unnest(datasets) AS dataset FROM audit.events \
+                   WHERE NOT array_has(datasets, 'audit.events') ORDER BY dataset";
 
     let (status, body) = json_of(sql_as(&officer, touched).await.expect("query")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
