@@ -52,11 +52,13 @@ pub(super) struct Writer {
     status: Arc<Mutex<Status>>,
     /// Since when records nobody waits for have been written but not yet synced.
     unsynced_since: Option<Instant>,
+    /// When the inbox was last looked into: once per `INBOX_POLL`, not at every commit.
+    inbox_checked: Instant,
     /// Held while the writer lives: one writer per log.
     _lock: File,
 }
 
-/// How often the writer looks into the inbox when nothing else wakes it.
+/// How often the writer looks into the inbox.
 const INBOX_POLL: Duration = Duration::from_secs(1);
 /// How long a record nobody waits for (a query's `finished`, say) may stay written but not
 /// synced. Syncing it with the next record someone waits for, rather than on its own, keeps
@@ -109,6 +111,10 @@ impl Writer {
             last_checkpoint: Instant::now(),
             status,
             unsynced_since: None,
+            // Records left while no hub ran are taken at the first commit.
+            inbox_checked: Instant::now()
+                .checked_sub(INBOX_POLL)
+                .unwrap_or_else(Instant::now),
             _lock: lock,
         };
         Ok((writer, recovered.cut))
@@ -140,7 +146,12 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let delivered = inbox::take(&self.dir);
+            let delivered = if self.inbox_checked.elapsed() >= INBOX_POLL {
+                self.inbox_checked = Instant::now();
+                inbox::take(&self.dir)
+            } else {
+                Vec::new()
+            };
             batch.extend(delivered.iter().map(|(_, event)| (Box::new(event.clone()), None)));
             let sign_tail =
                 self.last_checkpoint.elapsed() >= self.settings.checkpoint_interval || close.is_some();
