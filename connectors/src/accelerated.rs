@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::compute::{SortOptions, concat, interleave_record_batch, sort_to_indices};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -24,6 +25,8 @@ use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPu
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
+
+use crate::error::without_values;
 
 /// How a dataset is accelerated, as its spec says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,11 +55,10 @@ pub enum AccelerationError {
         needed: usize,
         available: usize,
     },
-    #[error("cannot load {dataset} into memory: {source}")]
-    Load {
-        dataset: String,
-        source: DataFusionError,
-    },
+    /// `reason` is the source's error without the values it quotes: the message reaches
+    /// the catalog, the audit log and the hub's log.
+    #[error("cannot load {dataset} into memory: {reason}")]
+    Load { dataset: String, reason: String },
 }
 
 /// Rows per batch of a sorted copy: small enough that a lookup's binary search ends in a
@@ -72,6 +74,8 @@ pub struct MemoryCopy {
     sorted_by: Option<usize>,
     rows: usize,
     bytes: usize,
+    /// When the source was read.
+    loaded_at: DateTime<Utc>,
 }
 
 impl MemoryCopy {
@@ -82,6 +86,10 @@ impl MemoryCopy {
     /// The memory the copy's batches take.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    pub fn loaded_at(&self) -> DateTime<Utc> {
+        self.loaded_at
     }
 
     /// Reads `source` whole into memory, in at most `partitions` partitions, sorted by the
@@ -95,9 +103,10 @@ impl MemoryCopy {
         partitions: usize,
         allowance: usize,
     ) -> Result<Self, AccelerationError> {
-        let load_error = |source| AccelerationError::Load {
+        let loaded_at = Utc::now();
+        let load_error = |error: DataFusionError| AccelerationError::Load {
             dataset: dataset.to_owned(),
-            source,
+            reason: without_values(&error.find_root().to_string()),
         };
         let plan = source.scan(session, None, &[], None).await.map_err(load_error)?;
         let mut stream = execute_stream(plan, session.task_ctx()).map_err(load_error)?;
@@ -127,6 +136,7 @@ impl MemoryCopy {
             sorted_by,
             rows,
             bytes,
+            loaded_at,
         })
     }
 

@@ -23,7 +23,7 @@ mod source;
 mod sql;
 mod sqlite;
 
-pub use error::{ConnectorError, Result, SourceReadError};
+pub use error::{ConnectorError, Result, SourceReadError, without_values};
 pub use published::PublishedTable;
 pub use pushdown::SqlDialect;
 pub use settings::{ConnectionSettings, ConnectorSettings, DatabaseKind};

@@ -56,10 +56,51 @@ struct Accelerated {
     source: Arc<dyn TableProvider>,
     key: Option<usize>,
     table: Arc<AcceleratedTable>,
-    status: Mutex<AccelerationStatus>,
+    /// How often it is refreshed, as published.
+    refresh: Option<String>,
+    failures: Mutex<Failures>,
     /// Refreshes of one dataset run one at a time.
     refreshing: tokio::sync::Mutex<()>,
     schedule: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Failed refreshes; rows, bytes and the time of the last refresh are the served copy's.
+#[derive(Default)]
+struct Failures {
+    count: u64,
+    /// The latest failure, while no refresh has succeeded since.
+    latest: Option<(String, DateTime<Utc>)>,
+}
+
+impl Accelerated {
+    fn status(&self) -> AccelerationStatus {
+        let copy = self.table.current();
+        let (refresh_failures, latest) = match self.failures.lock() {
+            Ok(failures) => (failures.count, failures.latest.clone()),
+            Err(poisoned) => {
+                let failures = poisoned.into_inner();
+                (failures.count, failures.latest.clone())
+            }
+        };
+        let (last_error, last_error_at) = latest.unzip();
+        AccelerationStatus {
+            mode: "memory",
+            refresh: self.refresh.clone(),
+            rows: copy.rows(),
+            bytes: copy.bytes(),
+            refreshed_at: copy.loaded_at(),
+            refresh_failures,
+            last_error,
+            last_error_at,
+        }
+    }
+
+    fn change_failures(&self, change: impl FnOnce(&mut Failures)) {
+        match self.failures.lock() {
+            Ok(mut failures) => change(&mut failures),
+            Err(poisoned) => change(&mut poisoned.into_inner()),
+        }
+    }
 }
 
 impl Drop for Accelerated {
@@ -118,18 +159,10 @@ impl Accelerations {
         let copy = self.load(id, source.as_ref(), key).await?;
         let table = Arc::new(AcceleratedTable::new(source.schema(), key, copy));
         let accelerated = Arc::new(Accelerated {
-            status: Mutex::new(AccelerationStatus {
-                mode: "memory",
-                refresh: spec
-                    .refresh
-                    .map(|every| humantime::format_duration(every).to_string()),
-                rows: table.current().rows(),
-                bytes: table.current().bytes(),
-                refreshed_at: Utc::now(),
-                refresh_failures: 0,
-                last_error: None,
-                last_error_at: None,
-            }),
+            refresh: spec
+                .refresh
+                .map(|every| humantime::format_duration(every).to_string()),
+            failures: Mutex::new(Failures::default()),
             source,
             key,
             table: Arc::clone(&table),
@@ -168,18 +201,12 @@ impl Accelerations {
         let started = std::time::Instant::now();
         let loaded = self.load(id, accelerated.source.as_ref(), accelerated.key).await;
         let event = record.on_dataset(id);
-        let now = Utc::now();
         match loaded {
             Ok(copy) => {
                 let (rows, bytes) = (copy.rows(), copy.bytes());
                 accelerated.table.replace(copy);
-                let status = update_status(&accelerated, |status| {
-                    status.rows = rows;
-                    status.bytes = bytes;
-                    status.refreshed_at = now;
-                    status.last_error = None;
-                    status.last_error_at = None;
-                });
+                accelerated.change_failures(|failures| failures.latest = None);
+                let status = accelerated.status();
                 let mut event = event;
                 event.rows = Some(rows as u64);
                 event.duration_ms = Some(started.elapsed().as_millis() as u64);
@@ -188,10 +215,9 @@ impl Accelerations {
                 Ok(status)
             }
             Err(error) => {
-                update_status(&accelerated, |status| {
-                    status.refresh_failures += 1;
-                    status.last_error = Some(error.to_string());
-                    status.last_error_at = Some(now);
+                accelerated.change_failures(|failures| {
+                    failures.count += 1;
+                    failures.latest = Some((error.to_string(), Utc::now()));
                 });
                 let class = match error {
                     AccelerationError::OverBudget { .. } => "memory_budget_exceeded",
@@ -207,8 +233,7 @@ impl Accelerations {
     }
 
     pub fn status(&self, id: &str) -> Option<AccelerationStatus> {
-        let accelerated = self.get(id)?;
-        accelerated.status.lock().ok().map(|status| status.clone())
+        self.get(id).map(|accelerated| accelerated.status())
     }
 
     /// Every accelerated dataset with its status, by name.
@@ -222,10 +247,7 @@ impl Accelerations {
         };
         datasets
             .into_iter()
-            .filter_map(|(id, accelerated)| {
-                let status = accelerated.status.lock().ok()?.clone();
-                Some((id, status))
-            })
+            .map(|(id, accelerated)| (id, accelerated.status()))
             .collect()
     }
 
@@ -251,23 +273,6 @@ impl Accelerations {
         let allowance = self.budget.saturating_sub(others);
         let session = self.engine.session();
         MemoryCopy::load(id, source, &session, key, self.partitions, allowance).await
-    }
-}
-
-fn update_status(
-    accelerated: &Accelerated,
-    change: impl FnOnce(&mut AccelerationStatus),
-) -> AccelerationStatus {
-    match accelerated.status.lock() {
-        Ok(mut status) => {
-            change(&mut status);
-            status.clone()
-        }
-        Err(poisoned) => {
-            let mut status = poisoned.into_inner();
-            change(&mut status);
-            status.clone()
-        }
     }
 }
 

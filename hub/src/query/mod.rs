@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use causeway_connectors::SourceReadError;
+use causeway_connectors::{SourceReadError, without_values};
 use causeway_policies::{AccessDenied, DatasetId, DatasetInfo, PolicyError, Principal, denied_columns};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::error::ArrowError;
@@ -435,39 +435,5 @@ fn classify_execution(error: DataFusionError, memory_mb: u64) -> QueryError {
             QueryError::Evaluation(without_values(&error.find_root().to_string()))
         }
         _ => QueryError::Execution(without_values(&error.strip_backtrace())),
-    }
-}
-
-/// The message with every quoted text replaced by `'…'`.
-fn without_values(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut quoted = false;
-    for character in message.chars() {
-        match (character, quoted) {
-            ('\'', false) => {
-                quoted = true;
-                out.push_str("'…");
-            }
-            ('\'', true) => {
-                quoted = false;
-                out.push('\'');
-            }
-            (_, true) => {}
-            (other, false) => out.push(other),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoted_values_leave_error_messages() {
-        assert_eq!(
-            without_values("Cannot cast string '44060519900101123X' to value of Int64 type"),
-            "Cannot cast string '…' to value of Int64 type"
-        );
     }
 }

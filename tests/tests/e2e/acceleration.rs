@@ -145,12 +145,17 @@ async fn a_failed_refresh_keeps_the_old_copy_and_says_why() {
             .contains("civil_affairs.people"),
         "{body}"
     );
+    assert!(
+        !body.to_string().contains("not-a-number"),
+        "no value read from the source is quoted: {body}"
+    );
     assert_eq!(count(&hub).await, 100, "the previous copy still serves");
 
     let entry = catalog_entry(&hub).await;
     assert_eq!(entry["acceleration"]["rows"], 100);
     assert_eq!(entry["acceleration"]["refresh_failures"], 1);
     assert!(entry["acceleration"]["last_error"].is_string(), "{entry}");
+    assert!(!entry.to_string().contains("not-a-number"), "{entry}");
     let (status, health) = hub.get("/v1/health").await;
     assert_eq!(status, StatusCode::OK, "queries are still served: {health}");
     assert_eq!(health["status"], "degraded");
