@@ -64,14 +64,21 @@ pub async fn query(
     let mut record = Event::by(Action::QueryStarted, Outcome::Ok, &caller).at_address(address);
     record.purpose = Some(body.purpose.clone());
     record.sql = Some(body.sql.clone());
-    let refuse = |mut record: Event, error: ApiError| {
-        record.action = Action::QueryRefused;
+    // A query that ends before sending anything: `query.refused` before it runs, or
+    // `query.finished` with nothing sent once its `query.started` record is on its way.
+    let ended_early = |mut record: Event, action: Action, error: ApiError| {
+        if action == Action::QueryFinished {
+            record.rows = Some(0);
+            record.bytes = Some(0);
+        }
+        record.action = action;
         record.duration_ms = Some(elapsed_ms(started));
         state
             .audit
             .enqueue(record.failed(outcome_of(&error), error.code, &error.message));
         error
     };
+    let refuse = |record: Event, error: ApiError| ended_early(record, Action::QueryRefused, error);
 
     let accept = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok());
     let format = match OutputFormat::from_accept(accept) {
@@ -111,19 +118,10 @@ pub async fn query(
         Err(exceeded) => return Err(refuse(record, exceeded.into())),
     };
     // The record of the query goes to disk while its first batch is computed; nothing
-    // leaves the hub before it is there. A query that fails before its first byte then ends
-    // with a `query.finished` record of its error.
+    // leaves the hub before it is there.
     let durable = state.audit.submit(record.clone());
-    let failed_before_sending = |mut record: Event, error: ApiError| {
-        record.action = Action::QueryFinished;
-        record.rows = Some(0);
-        record.bytes = Some(0);
-        record.duration_ms = Some(elapsed_ms(started));
-        state
-            .audit
-            .enqueue(record.failed(outcome_of(&error), error.code, &error.message));
-        error
-    };
+    let failed_before_sending =
+        |record: Event, error: ApiError| ended_early(record, Action::QueryFinished, error);
     // The first batch is awaited before answering, so errors found while computing it still
     // get a proper status rather than a broken stream.
     let first = match running.batches.next().await.transpose() {
