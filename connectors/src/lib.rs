@@ -13,6 +13,7 @@ pub mod accelerated;
 mod database;
 mod error;
 mod files;
+mod health;
 mod mysql;
 mod postgres;
 mod published;
@@ -24,7 +25,8 @@ mod sql;
 mod sqlite;
 
 pub use error::{ConnectorError, Result, SourceReadError, without_values};
-pub use published::PublishedTable;
+pub use health::{SourceFailure, SourceHealth};
+pub use published::{PublishedTable, SourceLabel};
 pub use pushdown::SqlDialect;
 pub use settings::{ConnectionSettings, ConnectorSettings, DatabaseKind};
 pub use source::{Connectors, OpenedSource, SourceSpec};

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::database::DatabasePools;
 use crate::error::{ConnectorError, Result};
-use crate::published::PublishedTable;
+use crate::health::SourceHealth;
+use crate::published::{PublishedTable, SourceLabel};
 use crate::pushdown::SqlDialect;
 use crate::settings::{ConnectorSettings, DatabaseKind};
 use crate::{files, mysql, postgres, sqlite};
@@ -120,6 +121,8 @@ impl From<files::FileSource> for RawSource {
 pub struct Connectors {
     settings: ConnectorSettings,
     pools: DatabasePools,
+    /// The datasets whose last read failed.
+    health: Arc<SourceHealth>,
 }
 
 impl Connectors {
@@ -127,11 +130,48 @@ impl Connectors {
         Self {
             pools: DatabasePools::default(),
             settings,
+            health: Arc::default(),
         }
     }
 
     pub fn settings(&self) -> &ConnectorSettings {
         &self.settings
+    }
+
+    /// The datasets whose last read failed, and why.
+    pub fn health(&self) -> &Arc<SourceHealth> {
+        &self.health
+    }
+
+    /// How a dataset's source is named in its errors.
+    fn label(&self, spec: &SourceSpec, contract: &Contract) -> SourceLabel {
+        let files = match spec {
+            SourceSpec::Parquet { path } | SourceSpec::Csv { path, .. } | SourceSpec::Ndjson { path } => {
+                files::allowed_path(&self.settings, path).ok()
+            }
+            _ => None,
+        };
+        let check = match spec {
+            SourceSpec::Parquet { .. } | SourceSpec::Csv { .. } | SourceSpec::Ndjson { .. } => format!(
+                "that {} exists, the hub may read it, and every file is whole and has the contract's columns",
+                spec.location()
+            ),
+            SourceSpec::Sqlite { .. } => format!(
+                "that the database file and table ({}) exist and the hub may read them",
+                spec.location()
+            ),
+            SourceSpec::Postgres { .. } | SourceSpec::Mysql { .. } => format!(
+                "that the database is up and the table ({}) exists with the contract's columns and the hub's user may read it",
+                spec.location()
+            ),
+        };
+        SourceLabel {
+            dataset: format!("{}.{}", contract.department, contract.name),
+            kind: spec.kind(),
+            check,
+            files,
+            health: Arc::clone(&self.health),
+        }
     }
 
     /// Opens the source of a dataset and checks it against the contract: every contract
@@ -148,7 +188,7 @@ impl Connectors {
         if !mismatches.is_empty() {
             return Err(ConnectorError::ContractMismatch(mismatches));
         }
-        let mut table = PublishedTable::new(raw.table, contract, raw.dialect)?;
+        let mut table = PublishedTable::new(raw.table, contract, raw.dialect, self.label(spec, contract))?;
         if let Some(columns) = raw.pushable {
             table = table.with_pushable_columns(columns);
         }

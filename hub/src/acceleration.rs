@@ -48,6 +48,8 @@ pub enum RefreshError {
     NotAccelerated(String),
     #[error(transparent)]
     Failed(#[from] AccelerationError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// One accelerated dataset.
@@ -204,13 +206,15 @@ impl Accelerations {
         match loaded {
             Ok(copy) => {
                 let (rows, bytes) = (copy.rows(), copy.bytes());
-                accelerated.table.replace(copy);
-                accelerated.change_failures(|failures| failures.latest = None);
-                let status = accelerated.status();
                 let mut event = event;
                 event.rows = Some(rows as u64);
                 event.duration_ms = Some(started.elapsed().as_millis() as u64);
-                self.audit.record_done(event).await;
+                // Recorded before the new copy is served; without the record, the old
+                // copy stays.
+                self.audit.record(event).await?;
+                accelerated.table.replace(copy);
+                accelerated.change_failures(|failures| failures.latest = None);
+                let status = accelerated.status();
                 tracing::info!(dataset = %id, rows, bytes, "refreshed");
                 Ok(status)
             }

@@ -72,6 +72,20 @@ pub struct AuditConfig {
     /// ...and comes at least this often while records are written.
     #[serde(with = "humantime_serde")]
     pub checkpoint_interval: Duration,
+    /// The name of this hub in its chain's genesis record; default the machine's host name.
+    pub node: Option<String>,
+}
+
+impl AuditConfig {
+    pub fn node_name(&self) -> String {
+        self.node.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .map(|name| name.trim().to_owned())
+                .ok()
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| "hub".into())
+        })
+    }
 }
 
 impl Default for AuditConfig {
@@ -81,6 +95,7 @@ impl Default for AuditConfig {
             segment_mb: 64,
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(10),
+            node: None,
         }
     }
 }
@@ -105,9 +120,26 @@ pub struct ServerConfig {
     /// TLS for the API; without it the hub speaks plain HTTP.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
-    /// Longest wait for a request's headers, and then for each part of its body.
+    /// Longest wait for a request's headers, and then for each part of its body; also how
+    /// long a new connection may take to send its first request.
     #[serde(with = "humantime_serde", default = "default_client_timeout")]
     pub client_timeout: Duration,
+    /// How long a connection may stay open with no request in flight after its last one
+    /// (HTTP/1 keep-alive, HTTP/2).
+    #[serde(with = "humantime_serde", default = "default_idle_timeout")]
+    pub idle_timeout: Duration,
+    /// Connections open at once; 0 is three quarters of the file descriptors the process
+    /// may open, less 256 kept for sources and files. At the cap, the connection idle
+    /// longest is closed for a new one.
+    #[serde(default)]
+    pub max_connections: usize,
+    /// Connections open at once from one address; 0 is half of `max_connections`.
+    #[serde(default)]
+    pub max_connections_per_address: usize,
+}
+
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 impl Default for ServerConfig {
@@ -117,6 +149,9 @@ impl Default for ServerConfig {
             public_url: None,
             tls: None,
             client_timeout: default_client_timeout(),
+            idle_timeout: default_idle_timeout(),
+            max_connections: 0,
+            max_connections_per_address: 0,
         }
     }
 }
@@ -248,8 +283,57 @@ pub struct LimitsConfig {
     pub query_memory_mb: u64,
     /// Queries that run at once; more wait for a turn until their timeout.
     pub max_concurrent_queries: usize,
+    /// Queries one principal may run at once; more are refused with 429 at once.
+    #[serde(default = "default_max_concurrent_queries_per_principal")]
+    pub max_concurrent_queries_per_principal: usize,
+    /// Threads that plan and run queries, apart from those that serve requests; 0 is one
+    /// per core.
+    #[serde(default)]
+    pub query_threads: usize,
     /// Largest request body accepted, in bytes.
     pub max_request_bytes: usize,
+    /// The deepest nesting a query, row filter or SQL mask may have: each operator of a
+    /// chain such as `a OR b OR c`, each function call, subquery, set operation and joined
+    /// table is a level. Deeper ones are refused before they are planned.
+    #[serde(default = "default_max_expression_depth")]
+    pub max_expression_depth: usize,
+    /// The most expression terms (values, columns, operators, calls) in one of them.
+    #[serde(default = "default_max_expression_terms")]
+    pub max_expression_terms: usize,
+    /// Where sorts, joins and aggregates that outgrow their memory write their spill files;
+    /// default `DATA_DIR/spill`.
+    #[serde(default)]
+    pub spill_dir: Option<PathBuf>,
+    /// The most disk, in MiB, the spill files of all queries may take together; a query
+    /// that needs more fails with `resource_exhausted`.
+    #[serde(default = "default_spill_max_mb")]
+    pub spill_max_mb: u64,
+}
+
+fn default_spill_max_mb() -> u64 {
+    4096
+}
+
+fn default_max_concurrent_queries_per_principal() -> usize {
+    8
+}
+
+fn default_max_expression_depth() -> usize {
+    causeway_policies::SyntaxLimits::default().max_depth
+}
+
+fn default_max_expression_terms() -> usize {
+    causeway_policies::SyntaxLimits::default().max_terms
+}
+
+impl LimitsConfig {
+    /// The bounds on syntax trees built from what callers send.
+    pub fn syntax(&self) -> causeway_policies::SyntaxLimits {
+        causeway_policies::SyntaxLimits {
+            max_depth: self.max_expression_depth.max(1),
+            max_terms: self.max_expression_terms.max(1),
+        }
+    }
 }
 
 impl Default for LimitsConfig {
@@ -258,7 +342,13 @@ impl Default for LimitsConfig {
             query_timeout: Duration::from_secs(300),
             query_memory_mb: 1024,
             max_concurrent_queries: 32,
+            max_concurrent_queries_per_principal: default_max_concurrent_queries_per_principal(),
+            query_threads: 0,
             max_request_bytes: 1024 * 1024,
+            max_expression_depth: default_max_expression_depth(),
+            max_expression_terms: default_max_expression_terms(),
+            spill_dir: None,
+            spill_max_mb: default_spill_max_mb(),
         }
     }
 }
@@ -332,6 +422,13 @@ impl Config {
         if let Some(dir) = &self.policies.dir {
             self.policies.dir = Some(absolute(dir));
         }
+        self.limits.spill_dir = Some(absolute(
+            &self
+                .limits
+                .spill_dir
+                .clone()
+                .unwrap_or_else(|| data_dir.join("spill")),
+        ));
         if let Some(tls) = &mut self.server.tls {
             tls.cert = absolute(&tls.cert);
             tls.key = absolute(&tls.key);

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
 use crate::acceleration::Accelerations;
+use crate::audit::{AuditError, Gate};
 use crate::query::QueryEngine;
 use crate::store::{ContractVersion, DatasetRecord, MetadataStore, NewDataset, StoreError};
 
@@ -79,6 +80,8 @@ pub enum RegistryError {
     Store(#[from] StoreError),
     #[error("cannot update the query catalog: {0}")]
     Catalog(String),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 fn join(problems: &[Incompatibility]) -> String {
@@ -220,11 +223,13 @@ impl Registry {
         }
     }
 
-    /// Publishes a new dataset: the contract must be valid and match its source.
+    /// Publishes a new dataset: the contract must be valid and match its source. `gate` is
+    /// passed (its audit record on disk) before the dataset is stored and served.
     pub async fn publish(
         &self,
         principal: &Principal,
         spec: DatasetSpec,
+        gate: &mut Gate,
     ) -> Result<DatasetState, RegistryError> {
         let contract = &spec.contract;
         let id = format!("{}.{}", contract.department, contract.name);
@@ -248,6 +253,10 @@ impl Registry {
         let table = self
             .served_table(contract, spec.acceleration.as_ref(), &opened)
             .await?;
+        if let Err(error) = gate.pass().await {
+            self.accelerations.remove(&id);
+            return Err(error.into());
+        }
         let inserted = self
             .store
             .insert_dataset(NewDataset {
@@ -283,6 +292,7 @@ impl Registry {
         name: &str,
         contract: Contract,
         force: bool,
+        gate: &mut Gate,
     ) -> Result<DatasetState, RegistryError> {
         let id = format!("{department}.{name}");
         if !principal.may_publish_for(department) {
@@ -309,6 +319,7 @@ impl Registry {
         let table = self
             .served_table(&contract, current.acceleration.as_ref(), &opened)
             .await?;
+        gate.pass().await?;
         let version = self
             .store
             .add_contract_version(&contract, current.version, &principal.id, !problems.is_empty())
@@ -328,6 +339,7 @@ impl Registry {
         principal: &Principal,
         department: &str,
         name: &str,
+        gate: &mut Gate,
     ) -> Result<(), RegistryError> {
         let id = format!("{department}.{name}");
         if !principal.may_publish_for(department) {
@@ -336,6 +348,8 @@ impl Registry {
             )));
         }
         let _change = self.changes.lock().await;
+        self.get(department, name).await?;
+        gate.pass().await?;
         if !self.store.delete_dataset(department, name).await? {
             return Err(RegistryError::NotFound(id));
         }

@@ -10,15 +10,16 @@ use tokio::net::TcpListener;
 use crate::acceleration::Accelerations;
 use crate::access::{Access, AccessError};
 use crate::api::{self, AppState};
+use crate::audit::operator::{self, OnChange};
 use crate::audit::read::last_record_time;
-use crate::audit::{Action, AuditError, AuditLog, Event, Outcome};
+use crate::audit::{Action, AuditError, AuditLog, Event, Gate, Outcome};
 use crate::config::Config;
 use crate::identity::{Identity, IdentityError, KeyRing, keys_dir};
 use crate::query::QueryEngine;
 use crate::registry::{Registry, RegistryError};
 use crate::server::{self, TlsError};
 use crate::store::{MetadataStore, StoreError};
-use crate::supervision::{AlertError, Alerts, RowUsage, watch_expiries};
+use crate::supervision::{AlertError, Alerts, Refusals, RowUsage, watch_expiries};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -42,6 +43,8 @@ pub enum StartupError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Alerts(#[from] AlertError),
+    #[error("cannot start the query threads: {source}")]
+    Runtime { source: std::io::Error },
     #[error("cannot read the audit log at {path}: {source}")]
     AuditRead { path: String, source: std::io::Error },
 }
@@ -89,13 +92,12 @@ impl Hub {
         };
         let store = MetadataStore::connect(&config.metadata_url()).await?;
         let alerts = Arc::new(Alerts::open(&config.alerts, store.clone(), audit.clone()).await?);
-        let access = Arc::new(Access::open(store.clone(), config.data_dir()).await?);
+        let access = Arc::new(Access::open(store.clone(), config.data_dir(), config.limits.syntax()).await?);
         let audit_dir = config.audit.enabled.then(|| config.audit_dir());
-        let engine = Arc::new(QueryEngine::new(
-            config.limits.clone(),
-            Arc::clone(&access),
-            audit_dir,
-        ));
+        let engine = Arc::new(
+            QueryEngine::new(config.limits.clone(), Arc::clone(&access), audit_dir)
+                .map_err(|source| StartupError::Runtime { source })?,
+        );
         let connectors = Connectors::new(config.connectors.clone());
         let accelerations = Arc::new(Accelerations::new(
             &config.acceleration,
@@ -166,6 +168,20 @@ impl Hub {
             );
         }
         watch_expiries(Arc::clone(&self.access), self.audit.clone(), self.log_ended_at);
+        watch_revocations(&identity).await?;
+        if self.config.audit.enabled {
+            let revoking = Arc::clone(&identity);
+            let on_change: OnChange = Arc::new(move |action, detail| {
+                if action == Action::ClientDisabled
+                    && let Some(client) = detail.get("client").and_then(serde_json::Value::as_str)
+                {
+                    revoking.revoke(client);
+                }
+            });
+            operator::serve(self.config.data_dir(), self.audit.clone(), on_change)?;
+        }
+        let refusals = Arc::new(Refusals::new(self.audit.clone()));
+        refusals.watch();
         let client_timeout = self.config.server.client_timeout;
         let state = AppState {
             registry: self.registry,
@@ -175,13 +191,21 @@ impl Hub {
             audit: self.audit.clone(),
             usage: self.usage,
             alerts: self.alerts,
+            refusals,
             audit_dir: self.config.audit_dir(),
             keys_dir: keys_dir(&self.config),
         };
         let app = api::router(state, self.config.limits.max_request_bytes)
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(client_timeout))
             .layer(tower_http::trace::TraceLayer::new_for_http());
-        server::serve(listener, app, tls, client_timeout, shutdown_signal()).await;
+        let server = &self.config.server;
+        let connections = server::Connections::new(server::ConnectionLimits::new(
+            server.max_connections,
+            server.max_connections_per_address,
+            server.idle_timeout,
+            client_timeout,
+        ));
+        server::serve(listener, app, tls, connections, shutdown_signal()).await;
         self.audit.close().await;
         Ok(())
     }
@@ -195,28 +219,50 @@ pub async fn load_policies(
     audit: &AuditLog,
 ) -> Result<(), Vec<FileError>> {
     let session = engine.session();
-    let result = access.load_files(dir, &|id| engine.dataset(id), &session).await;
-    let record = Event::new(Action::PoliciesLoaded, Outcome::Ok);
-    let record = match &result {
-        Ok(loaded) => record.with_detail(serde_json::json!({
-            "dir": dir.display().to_string(),
-            "grants": loaded.grants,
-            "denies": loaded.denies,
-        })),
-        Err(errors) => record
-            .with_detail(serde_json::json!({ "dir": dir.display().to_string() }))
-            .failed(
-                Outcome::Error,
-                "invalid_policies",
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-    };
-    audit.record_done(record).await;
+    let record = Event::new(Action::PoliciesLoaded, Outcome::Ok)
+        .with_detail(serde_json::json!({ "dir": dir.display().to_string() }));
+    let mut gate = Gate::new(audit, record);
+    let result = access
+        .load_files(dir, &|id| engine.dataset(id), &session, &mut gate)
+        .await;
+    let message = result.as_ref().err().map(|errors| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    if let Err(error) = gate
+        .close(
+            message
+                .as_deref()
+                .map(|message| (Outcome::Error, "invalid_policies", message)),
+        )
+        .await
+    {
+        tracing::error!(%error, "the loading of policy files could not be recorded");
+    }
     result.map(|_| ())
+}
+
+/// Reads the disabled clients now, and again every few seconds for changes made where the
+/// hub does not hear of them at once (another process on the store).
+async fn watch_revocations(identity: &Arc<Identity>) -> Result<(), StartupError> {
+    identity
+        .refresh_revocations()
+        .await
+        .map_err(|error| StartupError::Identity(IdentityError::Config(error.to_string())))?;
+    let identity = Arc::clone(identity);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            if let Err(error) = identity.refresh_revocations().await {
+                tracing::warn!(%error, "disabled clients not read again");
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Reads the policy files again whenever the hub gets SIGHUP; a broken file leaves the

@@ -12,6 +12,7 @@ mod masks;
 mod model;
 mod principal;
 pub mod rewrite;
+mod syntax;
 mod udf;
 
 pub use decision::{
@@ -24,4 +25,5 @@ pub use masks::default_mask;
 pub use model::{AccessConditions, AutoApproval, DatasetId, DenyRule, Grant, Mask, PolicySet, Subject};
 pub use principal::{AttributeValue, Principal, Role, UnknownRole};
 pub use rewrite::{RewriteContext, secure_view, validate_grant};
+pub use syntax::{SyntaxLimitExceeded, SyntaxLimits, on_deep_stack};
 pub use udf::{DENIED, PSEUDONYM, PolicyFunctions, denied_columns};

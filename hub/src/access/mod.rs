@@ -9,10 +9,11 @@ use std::sync::{Arc, RwLock};
 
 use causeway_policies::{
     AccessConditions, DatasetId, DatasetInfo, FileError, FilePolicies, Grant, PolicyError, PolicyFunctions,
-    PolicySet, Principal, RewriteContext, Role, validate_grant,
+    PolicySet, Principal, RewriteContext, Role, SyntaxLimits, validate_grant,
 };
 use datafusion::execution::session_state::SessionState;
 
+use crate::audit::{AuditError, Gate};
 use crate::store::{GrantOrigin, GrantRecord, MetadataStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,8 @@ pub enum AccessError {
     Invalid(#[from] PolicyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
     #[error("cannot use the pseudonym key {path}: {message}")]
     Key { path: String, message: String },
 }
@@ -33,17 +36,24 @@ pub enum AccessError {
 pub struct Access {
     store: MetadataStore,
     functions: PolicyFunctions,
+    /// How deep and large row filters and SQL masks may be.
+    limits: SyntaxLimits,
     snapshot: RwLock<Arc<PolicySet>>,
     files: RwLock<Arc<FilePolicies>>,
 }
 
 impl Access {
     /// Loads the grants in force; the pseudonym key lives in `data_dir`.
-    pub async fn open(store: MetadataStore, data_dir: &Path) -> Result<Self, AccessError> {
+    pub async fn open(
+        store: MetadataStore,
+        data_dir: &Path,
+        limits: SyntaxLimits,
+    ) -> Result<Self, AccessError> {
         let key = pseudonym_key(&data_dir.join("pseudonym.key"))?;
         let access = Self {
             store,
             functions: PolicyFunctions::new(&key),
+            limits,
             snapshot: RwLock::new(Arc::new(PolicySet::default())),
             files: RwLock::new(Arc::new(FilePolicies::default())),
         };
@@ -53,6 +63,10 @@ impl Access {
 
     pub fn functions(&self) -> &PolicyFunctions {
         &self.functions
+    }
+
+    pub fn limits(&self) -> SyntaxLimits {
+        self.limits
     }
 
     /// The policies every query of this moment is decided by.
@@ -93,19 +107,32 @@ impl Access {
     }
 
     /// Replaces the file policies with those of `dir`, checked against the datasets that
-    /// `dataset` knows. On any error the policies in force stay as they were.
+    /// `dataset` knows; `gate` is passed (its record on disk) before they take effect. On
+    /// any error the policies in force stay as they were.
     pub async fn load_files(
         &self,
         dir: &Path,
         dataset: &(dyn Fn(&DatasetId) -> Option<DatasetInfo> + Sync),
         session: &SessionState,
-    ) -> Result<LoadedPolicies, Vec<FileError>> {
+        gate: &mut Gate,
+    ) -> Result<(), Vec<FileError>> {
         let files = read_policy_dir(dir)?;
-        let errors = check_files(&files, dataset, &self.functions, session);
+        let errors = check_files(&files, dataset, &self.functions, session, self.limits);
         if !errors.is_empty() {
             return Err(errors);
         }
         let (grants, denies) = (files.grants.len(), files.denies.len());
+        gate.record().detail = Some(
+            serde_json::json!({ "dir": dir.display().to_string(), "grants": grants, "denies": denies })
+                .to_string(),
+        );
+        gate.pass().await.map_err(|error| {
+            vec![FileError {
+                file: dir.display().to_string(),
+                line: None,
+                message: error.to_string(),
+            }]
+        })?;
         if let Ok(mut current) = self.files.write() {
             *current = Arc::new(files);
         }
@@ -117,7 +144,7 @@ impl Access {
             }]
         })?;
         tracing::info!(dir = %dir.display(), grants, denies, "policy files loaded");
-        Ok(LoadedPolicies { grants, denies })
+        Ok(())
     }
 
     /// A dataset's access conditions: those its owner published, and those policy files add.
@@ -144,7 +171,9 @@ impl Access {
         Ok(records)
     }
 
-    /// Records a grant after checking it against its dataset.
+    /// Records a grant after checking it against its dataset; `gate` is passed (its audit
+    /// record on disk) before the grant is stored.
+    #[expect(clippy::too_many_arguments, reason = "a grant's whole provenance")]
     pub async fn create_grant(
         &self,
         grant: Grant,
@@ -153,13 +182,23 @@ impl Access {
         request_id: Option<&str>,
         by: &Principal,
         session: &SessionState,
+        gate: &mut Gate,
     ) -> Result<GrantRecord, AccessError> {
         let context = RewriteContext {
             principal: by,
             functions: &self.functions,
             session,
+            limits: self.limits,
         };
         validate_grant(&grant, dataset, &context)?;
+        let record = gate.record();
+        if !record.grants.contains(&grant.id) {
+            record.grants.push(grant.id.clone());
+        }
+        if record.detail.is_none() {
+            record.detail = serde_json::to_string(&grant).ok();
+        }
+        gate.pass().await?;
         let record = self
             .store
             .insert_grant(&grant, origin, request_id, &by.id)
@@ -171,7 +210,7 @@ impl Access {
     /// Revokes a grant: security officers may revoke any, a dataset's publishers those on
     /// their department's datasets. Effective at the next query.
     /// Revokes grant `id` for `by`; returns the dataset it was on.
-    pub async fn revoke(&self, id: &str, by: &Principal) -> Result<DatasetId, AccessError> {
+    pub async fn revoke(&self, id: &str, by: &Principal, gate: &mut Gate) -> Result<DatasetId, AccessError> {
         if let Some(grant) = self.files().grants.iter().find(|grant| grant.item.id == id) {
             return Err(AccessError::Forbidden(format!(
                 "grant {id} is written in {}:{}; change the file and reload",
@@ -191,17 +230,12 @@ impl Access {
                 record.grant.dataset.department
             )));
         }
+        gate.record().datasets.push(record.grant.dataset.to_string());
+        gate.pass().await?;
         self.store.revoke_grant(id, &by.id).await?;
         self.reload().await?;
         Ok(record.grant.dataset)
     }
-}
-
-/// How many grants and deny rules a load of policy files put in force.
-#[derive(Debug, Clone, Copy)]
-pub struct LoadedPolicies {
-    pub grants: usize,
-    pub denies: usize,
 }
 
 /// Reads every `*.yaml` and `*.yml` file of `dir`, in name order.
@@ -252,12 +286,14 @@ pub fn check_files(
     dataset: &(dyn Fn(&DatasetId) -> Option<DatasetInfo> + Sync),
     functions: &PolicyFunctions,
     session: &SessionState,
+    limits: SyntaxLimits,
 ) -> Vec<FileError> {
     let checker = Principal::new("policy-check", "policy-check");
     let context = RewriteContext {
         principal: &checker,
         functions,
         session,
+        limits,
     };
     let mut errors = Vec::new();
     for grant in &files.grants {

@@ -15,6 +15,7 @@ use datafusion::execution::session_state::SessionState;
 use serde::{Deserialize, Serialize};
 
 use super::{Access, AccessError};
+use crate::audit::Gate;
 use crate::store::GrantOrigin;
 
 /// What is asked for.
@@ -111,6 +112,15 @@ pub struct ReviewInput {
     pub row_filter: Option<String>,
 }
 
+/// Puts the request, as it will be stored, into its audit record.
+fn describe(gate: &mut Gate, request: &AccessRequest) {
+    let record = gate.record();
+    record.datasets = vec![request.dataset.to_string()];
+    record.purpose = Some(request.terms.purpose.clone());
+    record.grants = request.grant_id.iter().cloned().collect();
+    record.detail = serde_json::to_string(request).ok();
+}
+
 /// The longest access a request may ask for.
 const MAX_DAYS: u32 = 366;
 
@@ -124,6 +134,7 @@ impl Access {
         conditions: &AccessConditions,
         terms: RequestTerms,
         session: &SessionState,
+        gate: &mut Gate,
     ) -> Result<AccessRequest, AccessError> {
         let invalid = |message: String| {
             AccessError::Invalid(causeway_policies::PolicyError::Invalid {
@@ -167,21 +178,24 @@ impl Access {
             .find(|permit| meets(&request, principal, permit));
         if let Some(permit) = permit {
             let grant = grant_for(&request, permit.masks.clone(), permit.row_filter.clone(), now);
-            let record = self
-                .create_grant(
-                    grant,
-                    dataset,
-                    GrantOrigin::AutoApproved,
-                    Some(&request.id),
-                    principal,
-                    session,
-                )
-                .await?;
             request.state = RequestState::Approved;
             request.auto_approved = true;
-            request.grant_id = Some(record.grant.id);
+            request.grant_id = Some(grant.id.clone());
             request.decided_at = Some(now);
+            describe(gate, &request);
+            self.create_grant(
+                grant,
+                dataset,
+                GrantOrigin::AutoApproved,
+                Some(&request.id),
+                principal,
+                session,
+                gate,
+            )
+            .await?;
         }
+        describe(gate, &request);
+        gate.pass().await?;
         self.store.insert_request(&request).await?;
         Ok(request)
     }
@@ -197,6 +211,7 @@ impl Access {
         input: ReviewInput,
         dataset: &DatasetInfo,
         session: &SessionState,
+        gate: &mut Gate,
     ) -> Result<AccessRequest, AccessError> {
         let mut request = self
             .store
@@ -269,20 +284,23 @@ impl Access {
             };
             let mut grant = grant_for(&request, masks, row_filter, now);
             grant.approved_by = vec![publisher.by.clone(), officer.by.clone()];
-            let record = self
-                .create_grant(
-                    grant,
-                    dataset,
-                    GrantOrigin::Request,
-                    Some(&request.id),
-                    principal,
-                    session,
-                )
-                .await?;
             request.state = RequestState::Approved;
-            request.grant_id = Some(record.grant.id);
+            request.grant_id = Some(grant.id.clone());
             request.decided_at = Some(now);
+            describe(gate, &request);
+            self.create_grant(
+                grant,
+                dataset,
+                GrantOrigin::Request,
+                Some(&request.id),
+                principal,
+                session,
+                gate,
+            )
+            .await?;
         }
+        describe(gate, &request);
+        gate.pass().await?;
         if !self.store.save_request(&request).await? {
             return Err(AccessError::Forbidden(format!(
                 "request {id} was decided meanwhile; look again"

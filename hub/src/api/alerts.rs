@@ -18,6 +18,7 @@ impl From<AlertError> for ApiError {
         match error {
             AlertError::NotFound(_) => ApiError::not_found(error.to_string()),
             AlertError::Store(store) => store.into(),
+            AlertError::Audit(audit) => audit.into(),
             AlertError::InvalidRule { .. } => ApiError::internal(&error),
         }
     }

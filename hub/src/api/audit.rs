@@ -14,7 +14,7 @@ use super::AppState;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use crate::audit::read::{EventFilter, records};
-use crate::audit::{Action, Event, Outcome, Verification, verify};
+use crate::audit::{Action, Event, Gate, Outcome, Verification, VerifyOptions, verify};
 use crate::identity::public_keys;
 
 /// Verifies the hub's audit log as `causeway audit verify` does, up to the last record
@@ -37,7 +37,12 @@ pub async fn verify_log(
     let (dir, keys) = (state.audit_dir.clone(), state.keys_dir.clone());
     let report = tokio::task::spawn_blocking(move || {
         let keys = public_keys(&keys).map_err(|error| ApiError::internal(&error))?;
-        verify(&dir, &keys, Some(status.last_seq)).map_err(|error| ApiError::internal(&error))
+        let options = VerifyOptions {
+            until: Some(status.last_seq),
+            live: true,
+            ..VerifyOptions::offline()
+        };
+        verify(&dir, &keys, &options).map_err(|error| ApiError::internal(&error))
     })
     .await
     .map_err(|error| ApiError::internal(&error))??;
@@ -90,18 +95,21 @@ pub async fn events(
     let mut record = Event::by(Action::AuditRead, Outcome::Ok, &caller.0).at_address(address);
     record.datasets.extend(params.dataset.clone());
     record.detail = serde_json::to_string(&params).ok();
-    let result = read_events(&state, &caller, params).await;
-    if let Ok(Json(answer)) = &result {
-        record.rows = Some(answer.events.len() as u64);
-    }
-    recorded(&state, record, result).await
+    audited(&state, record, async |gate| {
+        let answer = read_events(&state, &caller, params).await?;
+        // What was read is recorded before it leaves the hub.
+        gate.record().rows = Some(answer.events.len() as u64);
+        gate.pass().await?;
+        Ok(Json(answer))
+    })
+    .await
 }
 
 async fn read_events(
     state: &AppState,
     caller: &Caller,
     params: EventsParams,
-) -> Result<Json<EventsResponse>, ApiError> {
+) -> Result<EventsResponse, ApiError> {
     let department_scope = if caller.0.has_role(Role::SecurityOfficer) {
         None
     } else if caller.0.has_role(Role::Publisher) {
@@ -133,21 +141,35 @@ async fn read_events(
         .map_err(|error| ApiError::internal(&error))?;
     let truncated = events.len() > limit;
     events.truncate(limit);
-    Ok(Json(EventsResponse { events, truncated }))
+    Ok(EventsResponse { events, truncated })
 }
 
-/// Records how an action ended, then passes its result on.
-pub(super) async fn recorded<T>(
+/// Runs an audited action. `act` makes its checks, then passes the gate (its record on
+/// disk) before anything takes effect; a refusal is recorded as such, and an action that
+/// fails after its record was written gets a second record saying so.
+pub(super) async fn audited<T>(
     state: &AppState,
     record: Event,
-    result: Result<T, ApiError>,
+    act: impl AsyncFnOnce(&mut Gate) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let record = match &result {
-        Ok(_) => record,
-        Err(error) => record.failed(outcome_of(error), error.code, &error.message),
-    };
-    state.audit.record_done(record).await;
-    result
+    let mut gate = Gate::new(&state.audit, record);
+    let result = act(&mut gate).await;
+    let ending = result
+        .as_ref()
+        .err()
+        .map(|error| (outcome_of(error), error.code, error.message.as_str()));
+    let closed = gate.close(ending).await;
+    match (result, closed) {
+        (Ok(value), Ok(())) => Ok(value),
+        // Nothing was recorded, and the action had not passed its gate: refused.
+        (Ok(_), Err(audit)) => Err(audit.into()),
+        (Err(error), closed) => {
+            if let Err(audit) = closed {
+                tracing::error!(error = %audit, "a refused action could not be recorded");
+            }
+            Err(error)
+        }
+    }
 }
 
 /// Refusals of who the caller is or what they may do are `denied`; the rest `error`.

@@ -37,37 +37,51 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "send a bearer token: Authorization: Bearer <token> (get one from POST /oauth/token)",
-            )
-            .with_challenge(format!("Bearer realm=\"{REALM}\"")));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| invalid_token("the Authorization header must be 'Bearer <token>'"))?;
-        let mut principal = state
-            .identity
-            .authenticator
-            .verify(token)
-            .await
-            .map_err(|error| invalid_token(&error.to_string()))?;
-        principal.certificate_subject = parts
-            .extensions
-            .get::<PeerCertificate>()
-            .map(|certificate| certificate.0.clone());
-        Ok(Self(principal))
+        let result = caller(parts, state).await;
+        if let Err(error) = &result
+            && error.code == "invalid_token"
+        {
+            let address = parts.extensions.get::<PeerAddress>().map(|peer| peer.0.ip());
+            state.refusals.refused(address, &error.message);
+        }
+        result
     }
+}
+
+async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "send a bearer token: Authorization: Bearer <token> (get one from POST /oauth/token)",
+        )
+        .with_challenge(format!("Bearer realm=\"{REALM}\"")));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| invalid_token("the Authorization header must be 'Bearer <token>'"))?;
+    let mut principal = state
+        .identity
+        .authenticator
+        .verify(token)
+        .await
+        .map_err(|error| invalid_token(&error.to_string()))?;
+    if state.identity.is_revoked(&principal) {
+        return Err(invalid_token("the token's client is disabled"));
+    }
+    principal.certificate_subject = parts
+        .extensions
+        .get::<PeerCertificate>()
+        .map(|certificate| certificate.0.clone());
+    Ok(Caller(principal))
 }
 
 fn invalid_token(description: &str) -> ApiError {

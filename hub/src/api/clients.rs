@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::audit::recorded;
+use super::audit::audited;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
@@ -106,18 +106,17 @@ pub async fn create(
             "roles": body.roles,
             "attributes": body.attributes,
         }));
-    let result = async {
+    audited(&state, record, async |gate| {
         caller.require(Role::Admin)?;
-        let (record, secret) = state
-            .identity
-            .clients
-            .create(ClientSpec {
-                id: body.id,
-                department: body.department,
-                roles: body.roles,
-                attributes: body.attributes,
-            })
-            .await?;
+        let spec = ClientSpec {
+            id: body.id,
+            department: body.department,
+            roles: body.roles,
+            attributes: body.attributes,
+        };
+        state.identity.clients.check_new(&spec).await?;
+        gate.pass().await?;
+        let (record, secret) = state.identity.clients.create(spec).await?;
         tracing::info!(client = %record.id, by = %caller.0.id, "client created");
         Ok((
             StatusCode::CREATED,
@@ -126,9 +125,8 @@ pub async fn create(
                 client_secret: secret,
             }),
         ))
-    }
-    .await;
-    recorded(&state, record, result).await
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/clients/{id}/disable", tag = "identity", params(("id" = String, Path)),
@@ -142,14 +140,17 @@ pub async fn disable(
     let record = Event::by(Action::ClientDisabled, Outcome::Ok, &caller.0)
         .at_address(address)
         .with_detail(serde_json::json!({ "client": id }));
-    let result = async {
+    audited(&state, record, async |gate| {
         caller.require(Role::Admin)?;
+        state.identity.clients.check_exists(&id).await?;
+        gate.pass().await?;
+        // Its tokens are refused from now on, before the store says so.
+        state.identity.revoke(&id);
         state.identity.clients.disable(&id).await?;
         tracing::info!(client = %id, by = %caller.0.id, "client disabled");
         Ok(StatusCode::NO_CONTENT)
-    }
-    .await;
-    recorded(&state, record, result).await
+    })
+    .await
 }
 
 /// Gives a client a new secret, answered once; the old one stops working (admins only).
@@ -164,15 +165,16 @@ pub async fn rotate_secret(
     let record = Event::by(Action::ClientSecretRotated, Outcome::Ok, &caller.0)
         .at_address(address)
         .with_detail(serde_json::json!({ "client": id }));
-    let result = async {
+    audited(&state, record, async |gate| {
         caller.require(Role::Admin)?;
+        state.identity.clients.check_exists(&id).await?;
+        gate.pass().await?;
         let secret = state.identity.clients.rotate_secret(&id).await?;
         tracing::info!(client = %id, by = %caller.0.id, "client secret rotated");
         Ok(Json(NewSecret {
             client_id: id,
             client_secret: secret,
         }))
-    }
-    .await;
-    recorded(&state, record, result).await
+    })
+    .await
 }

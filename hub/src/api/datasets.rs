@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::audit::recorded;
+use super::audit::audited;
 use super::auth::{Caller, ClientAddress};
 use super::catalog::DatasetSummary;
 use super::error::{ApiError, ErrorBody};
@@ -130,12 +130,11 @@ pub async fn publish(
     let record = Event::by(Action::DatasetPublished, Outcome::Ok, &caller)
         .at_address(address)
         .on_dataset(format!("{}.{}", spec.contract.department, spec.contract.name));
-    let result = async {
-        let dataset = state.registry.publish(&caller, spec).await?;
+    audited(&state, record, async |gate| {
+        let dataset = state.registry.publish(&caller, spec, gate).await?;
         Ok((StatusCode::CREATED, Json(detail(&state, dataset).await?)))
-    }
-    .await;
-    recorded(&state, record, result).await
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -174,15 +173,14 @@ pub async fn new_version(
         .at_address(address)
         .on_dataset(format!("{department}.{name}"))
         .with_detail(serde_json::json!({ "forced": params.force }));
-    let result = async {
+    audited(&state, record, async |gate| {
         let dataset = state
             .registry
-            .update_contract(&caller, &department, &name, contract, params.force)
+            .update_contract(&caller, &department, &name, contract, params.force, gate)
             .await?;
         Ok(Json(detail(&state, dataset).await?))
-    }
-    .await;
-    recorded(&state, record, result).await
+    })
+    .await
 }
 
 /// Removes a dataset from the hub (its source is left untouched).
@@ -202,13 +200,11 @@ pub async fn remove(
     let record = Event::by(Action::DatasetRemoved, Outcome::Ok, &caller)
         .at_address(address)
         .on_dataset(format!("{department}.{name}"));
-    let result = state
-        .registry
-        .delete(&caller, &department, &name)
-        .await
-        .map(|()| StatusCode::NO_CONTENT)
-        .map_err(ApiError::from);
-    recorded(&state, record, result).await
+    audited(&state, record, async |gate| {
+        state.registry.delete(&caller, &department, &name, gate).await?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
 }
 
 /// Rebuilds an accelerated dataset's in-memory copy from its source now and swaps it in;

@@ -106,6 +106,7 @@ impl From<QueryError> for ApiError {
             QueryError::MissingPurpose => (StatusCode::BAD_REQUEST, "missing_purpose"),
             QueryError::Syntax(_) => (StatusCode::BAD_REQUEST, "syntax_error"),
             QueryError::NotOneStatement(_) => (StatusCode::BAD_REQUEST, "not_one_statement"),
+            QueryError::TooLarge(_) => (StatusCode::BAD_REQUEST, "query_too_large"),
             QueryError::NotReadOnly(_) => (StatusCode::BAD_REQUEST, "not_read_only"),
             QueryError::UnknownTable(_) => (StatusCode::BAD_REQUEST, "unknown_table"),
             QueryError::Plan(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
@@ -115,7 +116,9 @@ impl From<QueryError> for ApiError {
             QueryError::Policy(_) => (StatusCode::FORBIDDEN, "grant_unusable"),
             QueryError::Timeout(_) => (StatusCode::UNPROCESSABLE_ENTITY, "query_timeout"),
             QueryError::MemoryLimit(_) => (StatusCode::UNPROCESSABLE_ENTITY, "memory_limit"),
+            QueryError::SpillLimit => (StatusCode::UNPROCESSABLE_ENTITY, "resource_exhausted"),
             QueryError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            QueryError::TooManyOfYours(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_queries"),
             QueryError::Evaluation(_) => (StatusCode::BAD_REQUEST, "evaluation_error"),
             QueryError::Execution(_) => (StatusCode::BAD_GATEWAY, "query_failed"),
         };
@@ -205,6 +208,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::Source(source) => source.into(),
             RegistryError::Acceleration(acceleration) => acceleration.into(),
             RegistryError::Store(store) => store.into(),
+            RegistryError::Audit(audit) => audit.into(),
             RegistryError::Catalog(_) => Self::internal(&error),
         }
     }
@@ -232,6 +236,7 @@ impl From<RefreshError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "not_accelerated", error.to_string())
             }
             RefreshError::Failed(failed) => failed.into(),
+            RefreshError::Audit(audit) => audit.into(),
         }
     }
 }

@@ -10,12 +10,12 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::audit::recorded;
+use super::audit::audited;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use crate::access::{AccessError, may_see_grant, new_grant_id};
-use crate::audit::{Action, Event, Outcome};
+use crate::audit::{Action, Event, Gate, Outcome};
 use crate::store::{GrantOrigin, GrantRecord};
 
 impl From<AccessError> for ApiError {
@@ -25,6 +25,7 @@ impl From<AccessError> for ApiError {
             AccessError::NotFound(_) => ApiError::not_found(error.to_string()),
             AccessError::Invalid(_) => ApiError::bad_request("invalid_grant", error.to_string()),
             AccessError::Store(store) => store.into(),
+            AccessError::Audit(audit) => audit.into(),
             AccessError::Key { .. } => ApiError::internal(&error),
         }
     }
@@ -65,18 +66,17 @@ pub async fn create(
     if let Some(dataset) = body.get("dataset").and_then(Value::as_str) {
         record.datasets.push(dataset.to_owned());
     }
-    let result = make_grant(&state, &caller, body).await;
-    if let Ok((_, Json(made))) = &result {
-        record.grants.push(made.grant.id.clone());
-        record.detail = serde_json::to_string(&made.grant).ok();
-    }
-    recorded(&state, record, result).await
+    audited(&state, record, async |gate| {
+        make_grant(&state, &caller, body, gate).await
+    })
+    .await
 }
 
 async fn make_grant(
     state: &AppState,
     caller: &Caller,
     body: Value,
+    gate: &mut Gate,
 ) -> Result<(StatusCode, Json<GrantRecord>), ApiError> {
     let officer = caller.require(Role::SecurityOfficer)?;
     let grant = grant_from(body, &officer.id)?;
@@ -87,7 +87,15 @@ async fn make_grant(
     let session = state.engine.session();
     let record = state
         .access
-        .create_grant(grant, &dataset, GrantOrigin::Direct, None, officer, &session)
+        .create_grant(
+            grant,
+            &dataset,
+            GrantOrigin::Direct,
+            None,
+            officer,
+            &session,
+            gate,
+        )
         .await?;
     tracing::info!(grant = %record.grant.id, dataset = %record.grant.dataset, by = %officer.id, "grant made");
     Ok((StatusCode::CREATED, Json(record)))
@@ -121,12 +129,12 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     let mut record = Event::by(Action::GrantRevoked, Outcome::Ok, &caller).at_address(address);
     record.grants.push(id.clone());
-    let result = state.access.revoke(&id, &caller).await.map_err(ApiError::from);
-    if let Ok(dataset) = &result {
+    audited(&state, record, async |gate| {
+        state.access.revoke(&id, &caller, gate).await?;
         tracing::info!(grant = %id, by = %caller.id, "grant revoked");
-        record.datasets.push(dataset.to_string());
-    }
-    recorded(&state, record, result.map(|_| StatusCode::NO_CONTENT)).await
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -30,7 +30,7 @@ use crate::audit::AuditLog;
 use crate::identity::Identity;
 use crate::query::QueryEngine;
 use crate::registry::Registry;
-use crate::supervision::{Alerts, RowUsage};
+use crate::supervision::{Alerts, Refusals, RowUsage};
 
 pub use auth::{PeerAddress, PeerCertificate};
 pub use error::ApiError;
@@ -46,6 +46,8 @@ pub struct AppState {
     /// Rows taken out today, for the grants' quotas.
     pub usage: Arc<RowUsage>,
     pub alerts: Arc<Alerts>,
+    /// Requests refused for their bearer token, counted per address for the log.
+    pub refusals: Arc<Refusals>,
     /// Where the audit log and the keys that sign its checkpoints are, for verification.
     pub audit_dir: std::path::PathBuf,
     pub keys_dir: std::path::PathBuf,

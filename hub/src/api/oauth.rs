@@ -111,12 +111,23 @@ pub async fn token(
     let mut record = Event::new(Action::TokenRefused, Outcome::Denied).at_address(peer.map(|peer| peer.0));
     let result = issue(&state, peer, &headers, &body, &mut record).await;
     match result {
-        Ok(token) => {
-            state.audit.record_done(record).await;
-            let mut response = axum::Json(token).into_response();
-            no_store(response.headers_mut());
-            response
-        }
+        // The token leaves the hub only once its issue is on disk.
+        Ok(token) => match state.audit.record(record).await {
+            Ok(_) => {
+                let mut response = axum::Json(token).into_response();
+                no_store(response.headers_mut());
+                response
+            }
+            Err(error) => {
+                tracing::error!(%error, "no token issued: the audit log cannot be written");
+                OAuthError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the audit log cannot be written, so no token is issued until it can",
+                )
+                .into_response()
+            }
+        },
         Err(error) => {
             let outcome = if error.status.is_server_error() {
                 Outcome::Error

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::audit::recorded;
+use super::audit::audited;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use crate::access::requests::{AccessRequest, RequestTerms, ReviewInput};
-use crate::audit::{Action, Event, Outcome};
+use crate::audit::{Action, Event, Gate, Outcome};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,19 +63,18 @@ pub async fn create(
         .at_address(address)
         .on_dataset(&body.dataset);
     record.purpose = Some(body.purpose.clone());
-    let result = file_request(&state, &caller, body).await;
-    if let Ok(request) = &result {
-        record.grants.extend(request.grant_id.clone());
-        record.detail = serde_json::to_string(request).ok();
-    }
-    let result = result.map(|request| (StatusCode::CREATED, Json(request.into())));
-    recorded(&state, record, result).await
+    audited(&state, record, async |gate| {
+        let request = file_request(&state, &caller, body, gate).await?;
+        Ok((StatusCode::CREATED, Json(request.into())))
+    })
+    .await
 }
 
 async fn file_request(
     state: &AppState,
     caller: &Principal,
     body: NewRequestBody,
+    gate: &mut Gate,
 ) -> Result<AccessRequest, ApiError> {
     let id: DatasetId = body
         .dataset
@@ -96,7 +95,7 @@ async fn file_request(
     let session = state.engine.session();
     let request = state
         .access
-        .request(caller, &dataset, &conditions, terms, &session)
+        .request(caller, &dataset, &conditions, terms, &session, gate)
         .await?;
     tracing::info!(request = %request.id, dataset = %id, by = %caller.id, auto_approved = request.auto_approved, "access requested");
     Ok(request)
@@ -145,17 +144,14 @@ pub async fn decide(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<ReviewInput>,
 ) -> Result<Json<RequestEntry>, ApiError> {
-    let mut record = Event::by(Action::RequestDecided, Outcome::Ok, &caller)
+    let record = Event::by(Action::RequestDecided, Outcome::Ok, &caller)
         .at_address(address)
         .with_detail(serde_json::json!({ "request": id, "approve": input.approve }));
-    let result = review(&state, &caller, &id, input).await;
-    if let Ok(decided) = &result {
-        record.datasets.push(decided.dataset.to_string());
-        record.purpose = Some(decided.terms.purpose.clone());
-        record.grants.extend(decided.grant_id.clone());
-        record.detail = serde_json::to_string(decided).ok();
-    }
-    recorded(&state, record, result.map(|decided| Json(decided.into()))).await
+    audited(&state, record, async |gate| {
+        let decided = review(&state, &caller, &id, input, gate).await?;
+        Ok(Json(decided.into()))
+    })
+    .await
 }
 
 async fn review(
@@ -163,6 +159,7 @@ async fn review(
     caller: &Principal,
     id: &str,
     input: ReviewInput,
+    gate: &mut Gate,
 ) -> Result<AccessRequest, ApiError> {
     let request = state
         .access
@@ -176,7 +173,10 @@ async fn review(
         .dataset(&request.dataset)
         .ok_or_else(|| ApiError::not_found(format!("dataset {} does not exist", request.dataset)))?;
     let session = state.engine.session();
-    let decided = state.access.decide(caller, id, input, &dataset, &session).await?;
+    let decided = state
+        .access
+        .decide(caller, id, input, &dataset, &session, gate)
+        .await?;
     tracing::info!(request = %id, by = %caller.id, state = decided.state.as_str(), "access request decided");
     Ok(decided)
 }

@@ -95,6 +95,25 @@ pub fn open(line: &str) -> Result<Link, LinkError> {
     })
 }
 
+/// What a chain's first record says of it, and its signature covers.
+pub struct Genesis {
+    pub node: String,
+    /// A new id for each chain.
+    pub chain: String,
+    pub checkpoint_every: u64,
+    pub checkpoint_interval_ms: u64,
+}
+
+impl Genesis {
+    pub fn message(&self) -> Vec<u8> {
+        format!(
+            "causeway-audit-genesis:{}:{}:{}:{}",
+            self.node, self.chain, self.checkpoint_every, self.checkpoint_interval_ms
+        )
+        .into_bytes()
+    }
+}
+
 /// The checkpoint's statement: what its signature covers.
 pub fn checkpoint_message(seq: u64, prev: &str) -> Vec<u8> {
     format!("causeway-audit-checkpoint:{seq}:{prev}").into_bytes()

@@ -16,6 +16,9 @@ pub enum Action {
     QueryRefused,
     TokenIssued,
     TokenRefused,
+    /// Requests refused for their bearer token: the first from an address at once, then a
+    /// count of the others per minute.
+    BearerRefused,
     DatasetPublished,
     DatasetChanged,
     DatasetRemoved,
@@ -47,15 +50,22 @@ pub enum Action {
     /// A torn last line, left by a crash in the middle of a write that was never
     /// acknowledged, was cut off when the log was opened.
     AuditRecovered,
+    /// The first record of a chain: the node and chain it belongs to and how often it is
+    /// checkpointed, signed.
+    AuditGenesis,
+    /// Segments at the head of the chain were archived or removed: the range and the hash
+    /// the first remaining record links to.
+    AuditArchived,
 }
 
 impl Action {
-    const ALL: [Action; 25] = [
+    const ALL: [Action; 28] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
         Action::TokenIssued,
         Action::TokenRefused,
+        Action::BearerRefused,
         Action::DatasetPublished,
         Action::DatasetChanged,
         Action::DatasetRemoved,
@@ -76,6 +86,8 @@ impl Action {
         Action::AuditOpened,
         Action::AuditCheckpoint,
         Action::AuditRecovered,
+        Action::AuditGenesis,
+        Action::AuditArchived,
     ];
 
     /// The name the log and its readers use, e.g. `query.started`.
@@ -86,6 +98,7 @@ impl Action {
             Action::QueryRefused => "query.refused",
             Action::TokenIssued => "token.issued",
             Action::TokenRefused => "token.refused",
+            Action::BearerRefused => "bearer.refused",
             Action::DatasetPublished => "dataset.published",
             Action::DatasetChanged => "dataset.changed",
             Action::DatasetRemoved => "dataset.removed",
@@ -106,6 +119,8 @@ impl Action {
             Action::AuditOpened => "audit.opened",
             Action::AuditCheckpoint => "audit.checkpoint",
             Action::AuditRecovered => "audit.recovered",
+            Action::AuditGenesis => "audit.genesis",
+            Action::AuditArchived => "audit.archived",
         }
     }
 }

@@ -5,9 +5,11 @@
 //! when the log cannot be written, queries are refused. Signed checkpoints let
 //! `causeway audit verify` tell a log the hub wrote from one rewritten after the fact.
 
+pub mod archive;
 mod chain;
 pub mod event;
-mod inbox;
+mod gate;
+pub mod operator;
 pub mod read;
 mod segments;
 pub mod verify;
@@ -25,8 +27,16 @@ use tokio::sync::oneshot;
 use utoipa::ToSchema;
 
 pub use event::{Action, Event, Outcome};
-pub use inbox::record_from_elsewhere;
-pub use verify::{Verification, verify};
+pub use gate::Gate;
+pub use verify::{Verification, VerifyOptions, verify};
+
+/// Whether a hub (or a command) writes the log in `dir` now: it holds the log's lock.
+pub fn in_use(dir: &Path) -> bool {
+    let Ok(lock) = std::fs::File::open(dir.join(".lock")) else {
+        return false;
+    };
+    matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
 
 use crate::config::AuditConfig;
 use crate::identity::KeyRing;
@@ -76,6 +86,12 @@ struct Inner {
 }
 
 impl AuditLog {
+    /// A log that records nothing (`audit.enabled = false`).
+    #[cfg(test)]
+    pub fn off() -> Self {
+        Self { inner: None }
+    }
+
     /// Opens the log in `dir` and starts its writer. The hub's signing keys in `keys` sign
     /// the checkpoints.
     pub fn open(dir: &Path, settings: &AuditConfig, keys: Arc<KeyRing>) -> Result<Self, AuditError> {

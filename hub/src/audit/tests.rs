@@ -36,13 +36,23 @@ impl TestLog {
             segment_mb,
             checkpoint_every: 5,
             checkpoint_interval: Duration::from_secs(3600),
+            node: Some("test-node".into()),
         };
         let keys = Arc::new(KeyRing::open(&self.keys_dir()).unwrap());
         AuditLog::open(&self.audit_dir(), &settings, keys).unwrap()
     }
 
     fn verify(&self) -> Verification {
-        verify(&self.audit_dir(), &public_keys(&self.keys_dir()).unwrap(), None).unwrap()
+        self.verify_with(&VerifyOptions::offline())
+    }
+
+    fn verify_with(&self, options: &VerifyOptions) -> Verification {
+        verify(
+            &self.audit_dir(),
+            &public_keys(&self.keys_dir()).unwrap(),
+            options,
+        )
+        .unwrap()
     }
 
     /// Writes `count` query events, one flush each, and closes the log.
@@ -280,9 +290,231 @@ async fn records_removed_from_the_end_are_found_against_the_running_hub() {
     lines.pop();
     log.rewrite(&segment, &lines);
     let keys = public_keys(&log.keys_dir()).unwrap();
-    let report = verify(&log.audit_dir(), &keys, Some(written)).unwrap();
+    let options = VerifyOptions {
+        until: Some(written),
+        live: true,
+        ..VerifyOptions::offline()
+    };
+    let report = verify(&log.audit_dir(), &keys, &options).unwrap();
     assert!(
         broken_record(&report).reason.contains("removed from its end"),
         "{report:?}"
     );
+}
+
+/// Reseals every record from `from` on, as someone could who can compute hashes but does
+/// not hold the hub's key, changing record `from`'s principal and keeping only the records
+/// `keep` lets through.
+fn forge(lines: &[String], from: u64, keep: impl Fn(&chain::Link) -> bool) -> Vec<String> {
+    let mut prev = GENESIS.to_owned();
+    let mut seq = 0;
+    let mut forged = Vec::new();
+    for line in lines {
+        let link = chain::open(line).unwrap();
+        if link.seq < from {
+            prev = link.hash;
+            seq = link.seq;
+            forged.push(line.clone());
+            continue;
+        }
+        if !keep(&link) {
+            continue;
+        }
+        let mut record = link.record.clone();
+        record.remove("seq");
+        record.remove("time");
+        if link.seq == from {
+            record.insert("principal".into(), "someone".into());
+        }
+        let event: Event = serde_json::from_value(record.into()).unwrap();
+        seq += 1;
+        let sealed = chain::seal(seq, Utc::now(), &event, &prev).unwrap();
+        prev = sealed.hash;
+        forged.push(sealed.line.trim_end().to_owned());
+    }
+    forged
+}
+
+fn is_checkpoint(link: &chain::Link) -> bool {
+    link.record.get("action").and_then(|action| action.as_str()) == Some("audit.checkpoint")
+}
+
+#[tokio::test]
+async fn a_new_chain_begins_with_a_signed_genesis_naming_its_node() {
+    let log = TestLog::new();
+    log.write(64, 3).await;
+    let report = log.verify();
+    assert!(report.valid, "{report:?}");
+    assert_eq!(report.node.as_deref(), Some("test-node"));
+    assert!(report.chain.is_some());
+    let first = log.lines(&log.segments()[0]).remove(0);
+    assert!(first.contains("\"action\":\"audit.genesis\""), "{first}");
+
+    // A genesis whose rules were changed no longer verifies.
+    let segment = log.segments()[0].clone();
+    let lines = log.lines(&segment);
+    let relaxed = forge(&lines, 1, |_| true)
+        .into_iter()
+        .map(|line| line.replace("checkpoint_every\\\":5", "checkpoint_every\\\":500"))
+        .collect::<Vec<_>>();
+    log.rewrite(&segment, &relaxed);
+    assert!(!log.verify().valid);
+}
+
+#[tokio::test]
+async fn a_chain_rewritten_with_its_checkpoints_dropped_is_found() {
+    let log = TestLog::new();
+    log.write(64, 12).await;
+    let segment = log.segments().pop().unwrap();
+    let forged = forge(&log.lines(&segment), 3, |link| !is_checkpoint(link));
+    log.rewrite(&segment, &forged);
+    let report = log.verify();
+    let broken = broken_record(&report);
+    assert!(broken.reason.contains("checkpoints were removed"), "{broken:?}");
+}
+
+#[tokio::test]
+async fn a_short_chain_rewritten_without_checkpoints_is_an_unsealed_tail() {
+    let log = TestLog::new();
+    log.write(64, 2).await;
+    let segment = log.segments().pop().unwrap();
+    let forged = forge(&log.lines(&segment), 2, |link| !is_checkpoint(link));
+    log.rewrite(&segment, &forged);
+    let broken = broken_record(&log.verify()).clone();
+    assert!(broken.reason.contains("unsealed tail"), "{broken:?}");
+}
+
+#[tokio::test]
+async fn a_cut_tail_is_found_offline() {
+    let log = TestLog::new();
+    log.write(64, 7).await;
+    let segment = log.segments().pop().unwrap();
+    let mut lines = log.lines(&segment);
+    // The last records, the closing checkpoint with them.
+    lines.truncate(lines.len() - 2);
+    log.rewrite(&segment, &lines);
+    let broken = broken_record(&log.verify()).clone();
+    assert!(broken.reason.contains("unsealed tail"), "{broken:?}");
+}
+
+#[tokio::test]
+async fn a_removed_head_is_found_and_an_archived_one_is_not() {
+    let log = TestLog::new();
+    log.write(0, 8).await;
+    let segments = log.segments();
+    assert!(segments.len() > 3);
+    // Removed: the first segments deleted and the rest left as they are.
+    let removed = TestLog::new();
+    copy_dir(&log.audit_dir(), &removed.audit_dir());
+    copy_dir(&log.keys_dir(), &removed.keys_dir());
+    for segment in segments.iter().take(2) {
+        std::fs::remove_file(removed.audit_dir().join(segment.file_name().unwrap())).unwrap();
+    }
+    let broken = broken_record(&removed.verify()).clone();
+    assert!(broken.reason.contains("are missing"), "{broken:?}");
+
+    // Archived: an audit.archived record says so first, signed.
+    let second_first = segments::first_seq(&segments[2]).unwrap();
+    let plan = archive::plan(&log.audit_dir(), second_first - 1).unwrap();
+    assert_eq!(plan.segments.len(), 2);
+    let rules = archive::rules(&log.audit_dir()).unwrap();
+    let keys = KeyRing::open(&log.keys_dir()).unwrap();
+    let to = log.dir.path().join("archive");
+    let detail = archive::signed_detail(&plan, &rules, &keys, &to).unwrap();
+    let audit = log.open(64);
+    audit
+        .record(Event::new(Action::AuditArchived, Outcome::Ok).with_detail(detail))
+        .await
+        .unwrap();
+    audit.close().await;
+    archive::move_segments(&plan, &to).unwrap();
+    let report = log.verify();
+    assert!(report.valid, "{report:?}");
+    assert_eq!(report.first_seq, Some(second_first));
+    assert!(
+        report.notices.iter().any(|notice| notice.contains("archived")),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.node.as_deref(),
+        Some("test-node"),
+        "the rules come from the archive record"
+    );
+}
+
+#[tokio::test]
+async fn a_tail_left_by_a_crash_is_reported_then_sealed_when_the_log_reopens() {
+    let log = TestLog::new();
+    let audit = log.open(64);
+    for n in 0..3 {
+        audit.record(query(n)).await.unwrap();
+    }
+    // The hub dies: nothing seals the tail. The writer thread still holds the lock, so
+    // the log is copied as a crash would leave it.
+    let crashed = TestLog::new();
+    copy_dir(&log.audit_dir(), &crashed.audit_dir());
+    copy_dir(&log.keys_dir(), &crashed.keys_dir());
+    std::fs::remove_file(crashed.audit_dir().join(".lock")).ok();
+    let broken = broken_record(&crashed.verify()).clone();
+    assert!(broken.reason.contains("unsealed tail"), "{broken:?}");
+    assert!(
+        broken.reason.contains("last 4 records"),
+        "audit.opened and 3 queries: {broken:?}"
+    );
+
+    crashed.write(64, 1).await;
+    let report = crashed.verify();
+    assert!(report.valid, "{report:?}");
+    assert!(
+        report
+            .notices
+            .iter()
+            .any(|notice| notice.contains("unclean stop (4 records)")),
+        "{report:?}"
+    );
+    audit.close().await;
+}
+
+#[tokio::test]
+async fn a_log_without_genesis_verifies_only_as_legacy() {
+    let log = TestLog::new();
+    log.write(64, 3).await;
+    // As written before genesis records: an ordinary first record, and (for this test)
+    // no checkpoints, which only the hub's key could make.
+    let segment = log.segments()[0].clone();
+    let mut prev = GENESIS.to_owned();
+    let mut relinked = Vec::new();
+    for line in log.lines(&segment).iter().skip(1) {
+        let link = chain::open(line).unwrap();
+        if is_checkpoint(&link) {
+            continue;
+        }
+        let mut record = link.record.clone();
+        record.remove("seq");
+        record.remove("time");
+        let event: Event = serde_json::from_value(record.into()).unwrap();
+        let sealed = chain::seal(relinked.len() as u64 + 1, Utc::now(), &event, &prev).unwrap();
+        prev = sealed.hash;
+        relinked.push(sealed.line.trim_end().to_owned());
+    }
+    log.rewrite(&segment, &relinked);
+    let broken = broken_record(&log.verify()).clone();
+    assert_eq!(broken.seq, Some(1));
+    assert!(broken.reason.contains("no signed genesis"), "{broken:?}");
+    let accepted = log.verify_with(&VerifyOptions {
+        accept_legacy: true,
+        ..VerifyOptions::offline()
+    });
+    assert!(accepted.valid && accepted.legacy, "{accepted:?}");
+    assert!(accepted.notices[0].contains("cannot be told"), "{accepted:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
 }

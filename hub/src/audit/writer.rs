@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::chain::{self, GENESIS, Sealed};
 use super::event::{Action, Event, Outcome};
-use super::{AuditError, Status, inbox, segments};
+use super::{AuditError, Status, segments};
 use crate::config::AuditConfig;
 use crate::identity::KeyRing;
 
@@ -52,14 +52,12 @@ pub(super) struct Writer {
     status: Arc<Mutex<Status>>,
     /// Since when records nobody waits for have been written but not yet synced.
     unsynced_since: Option<Instant>,
-    /// When the inbox was last looked into: once per `INBOX_POLL`, not at every commit.
-    inbox_checked: Instant,
     /// Held while the writer lives: one writer per log.
     _lock: File,
 }
 
-/// How often the writer looks into the inbox.
-const INBOX_POLL: Duration = Duration::from_secs(1);
+/// The longest the writer sleeps: it wakes to sign a tail that has waited its interval.
+const POLL: Duration = Duration::from_secs(1);
 /// How long a record nobody waits for (a query's `finished`, say) may stay written but not
 /// synced. Syncing it with the next record someone waits for, rather than on its own, keeps
 /// its sync off the path of the queries waiting for their `started` records.
@@ -100,24 +98,82 @@ impl Writer {
         if let Ok(mut status) = status.lock() {
             status.last_seq = recovered.head.seq;
         }
-        let writer = Self {
+        let mut writer = Self {
             dir: dir.to_path_buf(),
             settings,
             keys,
             file,
             len,
             head: recovered.head,
-            since_checkpoint: 0,
+            since_checkpoint: recovered.unsigned,
             last_checkpoint: Instant::now(),
             status,
             unsynced_since: None,
-            // Records left while no hub ran are taken at the first commit.
-            inbox_checked: Instant::now()
-                .checked_sub(INBOX_POLL)
-                .unwrap_or_else(Instant::now),
             _lock: lock,
         };
+        if writer.head.seq == 0 {
+            writer.begin_chain()?;
+        } else if recovered.unsigned > 0 {
+            // Records written after the last checkpoint by a hub that stopped without
+            // sealing them (a crash): said so, and sealed now.
+            let first = writer.head.seq + 1 - recovered.unsigned;
+            writer.append_now(Event::new(Action::AuditRecovered, Outcome::Ok).with_detail(
+                serde_json::json!({
+                    "unsealed_tail": recovered.unsigned,
+                    "from_seq": first,
+                }),
+            ))?;
+            writer.seal();
+        }
         Ok((writer, recovered.cut))
+    }
+
+    /// Starts a new chain with its signed genesis record.
+    fn begin_chain(&mut self) -> Result<(), AuditError> {
+        let key = self
+            .keys
+            .current()
+            .ok_or_else(|| AuditError::Unavailable("the hub has no signing key".into()))?;
+        let genesis = chain::Genesis {
+            node: self.settings.node_name(),
+            chain: uuid::Uuid::now_v7().to_string(),
+            checkpoint_every: self.settings.checkpoint_every,
+            checkpoint_interval_ms: u64::try_from(self.settings.checkpoint_interval.as_millis())
+                .unwrap_or(u64::MAX),
+        };
+        let signature = key.sign(&genesis.message());
+        let event = Event::new(Action::AuditGenesis, Outcome::Ok).with_detail(serde_json::json!({
+            "node": genesis.node,
+            "chain": genesis.chain,
+            "checkpoint_every": genesis.checkpoint_every,
+            "checkpoint_interval_ms": genesis.checkpoint_interval_ms,
+            "key_id": key.kid,
+            "signature": URL_SAFE_NO_PAD.encode(signature),
+        }));
+        let sealed = chain::seal(1, Utc::now(), &event, GENESIS)
+            .map_err(|error| AuditError::Unavailable(error.to_string()))?;
+        let mut bytes = String::new();
+        let head = advance(&mut bytes, sealed);
+        self.write(bytes.as_bytes(), true)
+            .map_err(|source| AuditError::io(&self.dir, source))?;
+        self.head = head;
+        self.since_checkpoint = 0;
+        if let Ok(mut status) = self.status.lock() {
+            status.last_seq = self.head.seq;
+        }
+        Ok(())
+    }
+
+    /// Writes `event` and syncs it; its sequence number.
+    pub fn append_now(&mut self, event: Event) -> Result<u64, AuditError> {
+        let (reply, mut answer) = oneshot::channel();
+        self.commit(vec![(Box::new(event), Some(reply))], false, true);
+        answer.try_recv().map_err(|_| AuditError::Closed)?
+    }
+
+    /// Signs what is not yet signed, and syncs.
+    pub fn seal(&mut self) {
+        self.commit(Vec::new(), self.since_checkpoint > 0, true);
     }
 
     pub fn run(mut self, requests: Receiver<Request>) {
@@ -126,7 +182,7 @@ impl Writer {
                 .settings
                 .checkpoint_interval
                 .saturating_sub(self.last_checkpoint.elapsed())
-                .min(INBOX_POLL);
+                .min(POLL);
             if let Some(since) = self.unsynced_since {
                 wait = wait.min(LAZY_SYNC.saturating_sub(since.elapsed()));
             }
@@ -146,24 +202,14 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let delivered = if self.inbox_checked.elapsed() >= INBOX_POLL {
-                self.inbox_checked = Instant::now();
-                inbox::take(&self.dir)
-            } else {
-                Vec::new()
-            };
-            batch.extend(delivered.iter().map(|(_, event)| (Box::new(event.clone()), None)));
             let sign_tail =
                 self.last_checkpoint.elapsed() >= self.settings.checkpoint_interval || close.is_some();
             let sync = sign_tail
-                || !delivered.is_empty()
                 || batch.iter().any(|(_, reply)| reply.is_some())
                 || self
                     .unsynced_since
                     .is_some_and(|since| since.elapsed() >= LAZY_SYNC);
-            if self.commit(batch, sign_tail, sync) {
-                inbox::remove(delivered.iter().map(|(path, _)| path));
-            }
+            self.commit(batch, sign_tail, sync);
             if let Some(done) = close {
                 // The log is free for another writer once the closer hears of it.
                 drop(self);
@@ -349,6 +395,8 @@ fn sync_dir(dir: &Path) -> Result<(), AuditError> {
 
 struct Recovered {
     head: Head,
+    /// Records after the last checkpoint.
+    unsigned: u64,
     /// The segment to write on; `None` when the log is new.
     segment: Option<PathBuf>,
     /// Bytes of a torn last line that were cut.
@@ -364,6 +412,7 @@ fn recover(dir: &Path) -> Result<Recovered, AuditError> {
                 seq: 0,
                 hash: GENESIS.to_owned(),
             },
+            unsigned: 0,
             segment: None,
             cut: 0,
         });
@@ -390,6 +439,7 @@ fn recover(dir: &Path) -> Result<Recovered, AuditError> {
                 seq: link.seq,
                 hash: link.hash,
             },
+            unsigned: unsigned_tail(&paths)?,
             segment: Some(current.clone()),
             cut,
         });
@@ -407,9 +457,31 @@ fn recover(dir: &Path) -> Result<Recovered, AuditError> {
             seq: 0,
             hash: GENESIS.to_owned(),
         },
+        unsigned: 0,
         segment: Some(current.clone()),
         cut,
     })
+}
+
+/// The records after the last checkpoint (or after the genesis) of the log's segments.
+fn unsigned_tail(paths: &[PathBuf]) -> Result<u64, AuditError> {
+    let mut unsigned = 0;
+    for path in paths.iter().rev() {
+        let content = std::fs::read_to_string(path).map_err(|source| AuditError::io(path, source))?;
+        for line in content.lines().rev() {
+            let sealing = chain::open(line).ok().is_some_and(|link| {
+                matches!(
+                    link.record.get("action").and_then(|action| action.as_str()),
+                    Some("audit.checkpoint" | "audit.genesis")
+                )
+            });
+            if sealing {
+                return Ok(unsigned);
+            }
+            unsigned += 1;
+        }
+    }
+    Ok(unsigned)
 }
 
 /// Cuts the bytes after the last newline of `path`; returns how many were cut.

@@ -380,27 +380,26 @@ pub async fn create_clients(config_path: &Path) -> BenchResult<Secrets> {
     std::fs::create_dir_all(config.data_dir())?;
     let clients = ClientService::new(MetadataStore::connect(&config.metadata_url()).await?);
     let create = async |id: &str, department: &str, roles: &[Role], attributes: &[(&str, &str)]| {
-        let (created, secret) = clients
-            .create(ClientSpec {
-                id: id.to_owned(),
-                department: department.to_owned(),
-                roles: roles.iter().copied().collect::<BTreeSet<_>>(),
-                attributes: attributes
-                    .iter()
-                    .map(|(key, value)| ((*key).to_owned(), AttributeValue::One((*value).to_owned())))
-                    .collect::<BTreeMap<_, _>>(),
-            })
-            .await?;
-        crate::cli::admin::record(
+        let spec = ClientSpec {
+            id: id.to_owned(),
+            department: department.to_owned(),
+            roles: roles.iter().copied().collect::<BTreeSet<_>>(),
+            attributes: attributes
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), AttributeValue::One((*value).to_owned())))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        let gate = crate::cli::admin::operator_gate(
             &config,
             Action::ClientCreated,
             json!({
-                "client": created.id,
-                "department": created.department,
-                "roles": created.roles,
-                "attributes": created.attributes,
+                "client": spec.id,
+                "department": spec.department,
+                "roles": spec.roles,
+                "attributes": spec.attributes,
             }),
-        )?;
+        );
+        let (_, secret) = crate::cli::admin::recorded(gate, async || Ok(clients.create(spec).await?)).await?;
         Ok::<_, Box<dyn std::error::Error>>(secret)
     };
     let admin = create(ADMIN_CLIENT, "bench", &[Role::Admin, Role::Analyst], &[]).await?;

@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use causeway_policies::{AttributeValue, Role};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::audit::{Action, Event, Outcome, record_from_elsewhere};
+use crate::audit::operator::OperatorLog;
+use crate::audit::{Action, Event, Gate, Outcome};
 use crate::config::Config;
 use crate::identity::{ClientService, ClientSpec, KeyRing, keys_dir};
 use crate::store::MetadataStore;
@@ -83,18 +83,34 @@ async fn clients(hub: &LocalHub) -> Result<(Config, ClientService), Box<dyn std:
     Ok((config, clients))
 }
 
-/// Records in the hub's audit log a change made here, by the operator at this machine.
-pub(crate) fn record(
-    config: &Config,
-    action: Action,
-    detail: serde_json::Value,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let mut event = Event::new(action, Outcome::Ok).with_detail(detail);
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    event.principal = Some(format!("local:{user}"));
-    let keys = Arc::new(KeyRing::open(&keys_dir(config))?);
-    record_from_elsewhere(&config.audit_dir(), &config.audit, keys, event)?;
-    Ok(())
+/// The gate of a change made here, by the operator at this machine: its record goes into
+/// the hub's audit log (through the running hub, or directly when none runs) before the
+/// change is made.
+pub(crate) fn operator_gate(config: &Config, action: Action, detail: serde_json::Value) -> Gate {
+    let log = OperatorLog::new(
+        config.data_dir(),
+        &config.audit_dir(),
+        &config.audit,
+        &keys_dir(config),
+    );
+    Gate::operator(log, Event::new(action, Outcome::Ok).with_detail(detail))
+}
+
+/// Makes `change` once its record is on disk, and records a failure after it.
+pub(crate) async fn recorded<T>(
+    mut gate: Gate,
+    change: impl AsyncFnOnce() -> Result<T, Box<dyn std::error::Error>>,
+) -> Result<T, Box<dyn std::error::Error>> {
+    gate.pass().await?;
+    let result = change().await;
+    let error = result.as_ref().err().map(ToString::to_string);
+    gate.close(
+        error
+            .as_deref()
+            .map(|message| (Outcome::Error, "not_applied", message)),
+    )
+    .await?;
+    result
 }
 
 pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Error>> {
@@ -122,24 +138,24 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
                 })
                 .collect();
             let (config, clients) = clients(&hub).await?;
-            let (created, secret) = clients
-                .create(ClientSpec {
-                    id,
-                    department,
-                    roles: roles.into_iter().collect::<BTreeSet<_>>(),
-                    attributes,
-                })
-                .await?;
-            record(
+            let spec = ClientSpec {
+                id,
+                department,
+                roles: roles.into_iter().collect::<BTreeSet<_>>(),
+                attributes,
+            };
+            clients.check_new(&spec).await?;
+            let gate = operator_gate(
                 &config,
                 Action::ClientCreated,
                 json!({
-                    "client": created.id,
-                    "department": created.department,
-                    "roles": created.roles,
-                    "attributes": created.attributes,
+                    "client": spec.id,
+                    "department": spec.department,
+                    "roles": spec.roles,
+                    "attributes": spec.attributes,
                 }),
-            )?;
+            );
+            let (created, secret) = recorded(gate, async || Ok(clients.create(spec).await?)).await?;
             eprintln!(
                 "created client {} of {}; its secret, shown only now:",
                 created.id, created.department
@@ -161,14 +177,16 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
         }
         ClientCommand::Disable { id, hub } => {
             let (config, clients) = clients(&hub).await?;
-            clients.disable(&id).await?;
-            record(&config, Action::ClientDisabled, json!({ "client": id }))?;
-            println!("client {id} is disabled");
+            clients.check_exists(&id).await?;
+            let gate = operator_gate(&config, Action::ClientDisabled, json!({ "client": id }));
+            recorded(gate, async || Ok(clients.disable(&id).await?)).await?;
+            println!("client {id} is disabled; its tokens are refused from now on");
         }
         ClientCommand::RotateSecret { id, hub } => {
             let (config, clients) = clients(&hub).await?;
-            let secret = clients.rotate_secret(&id).await?;
-            record(&config, Action::ClientSecretRotated, json!({ "client": id }))?;
+            clients.check_exists(&id).await?;
+            let gate = operator_gate(&config, Action::ClientSecretRotated, json!({ "client": id }));
+            let secret = recorded(gate, async || Ok(clients.rotate_secret(&id).await?)).await?;
             eprintln!("client {id} has a new secret, shown only now; the old one no longer works:");
             println!("{secret}");
         }
@@ -176,12 +194,12 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
     Ok(())
 }
 
-pub fn keys(command: KeysCommand) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn keys(command: KeysCommand) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         KeysCommand::Rotate { hub } => {
             let config = Config::load(hub.config.as_deref())?;
-            let kid = KeyRing::rotate(&keys_dir(&config))?;
-            record(&config, Action::KeysRotated, json!({ "key_id": kid }))?;
+            let gate = operator_gate(&config, Action::KeysRotated, json!({}));
+            let kid = recorded(gate, async || Ok(KeyRing::rotate(&keys_dir(&config))?)).await?;
             println!("new signing key {kid}; tokens signed with earlier keys stay valid until they expire");
         }
     }

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::admin::LocalHub;
+use super::admin::{LocalHub, operator_gate, recorded};
 use crate::audit::read::{EventFilter, batches, events_schema};
-use crate::audit::{Verification, verify};
+use crate::audit::{Action, archive};
+use crate::audit::{Verification, VerifyOptions, in_use, verify};
 use crate::config::Config;
-use crate::identity::{keys_dir, public_keys};
+use crate::identity::{KeyRing, keys_dir, public_keys};
 use crate::query::output::OutputFormat;
 
 /// Which hub's log: its configuration, or its data directory.
@@ -57,6 +58,24 @@ pub enum AuditCommand {
     Verify {
         #[command(flatten)]
         log: LogLocation,
+        /// Accept a log that has no signed genesis record, as logs written before Causeway
+        /// 0.2 do not. Without it such a log is a break: a rewritten log could otherwise
+        /// pass itself off as one.
+        #[arg(long)]
+        accept_legacy: bool,
+    },
+    /// Move the oldest closed segments, holding records up to --through, to another folder.
+    /// A signed audit.archived record says first which records went and what the rest links
+    /// to, so that verification still finds the log whole.
+    Archive {
+        #[command(flatten)]
+        hub: LocalHub,
+        /// The last record that may be archived; whole segments are moved, so it may be fewer.
+        #[arg(long)]
+        through: u64,
+        /// Where the segments go.
+        #[arg(long)]
+        to: PathBuf,
     },
     /// Write the records of a time range to a file, as one table.
     Export {
@@ -76,8 +95,37 @@ pub enum AuditCommand {
     },
 }
 
-pub fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
+pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match command {
+        AuditCommand::Archive { hub, through, to } => {
+            let config = Config::load(hub.config.as_deref())?;
+            let audit_dir = config.audit_dir();
+            let keys = keys_dir(&config);
+            let report = verify(
+                &audit_dir,
+                &public_keys(&keys)?,
+                &VerifyOptions {
+                    live: in_use(&audit_dir),
+                    ..VerifyOptions::offline()
+                },
+            )?;
+            if !report.valid {
+                print_report(&audit_dir, &report);
+                return Err("the log does not verify; nothing was archived".into());
+            }
+            let plan = archive::plan(&audit_dir, through)?;
+            let rules = archive::rules(&audit_dir)?;
+            let detail = archive::signed_detail(&plan, &rules, &KeyRing::open(&keys)?, &to)?;
+            let gate = operator_gate(&config, Action::AuditArchived, detail);
+            recorded(gate, async || Ok(archive::move_segments(&plan, &to)?)).await?;
+            println!(
+                "archived records up to {} ({} segments) to {}",
+                plan.through,
+                plan.segments.len(),
+                to.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::Export {
             log,
             since,
@@ -95,9 +143,14 @@ pub fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::Error>
             println!("wrote {rows} records to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify { log } => {
+        AuditCommand::Verify { log, accept_legacy } => {
             let (audit_dir, keys) = log.dirs()?;
-            let report = verify(&audit_dir, &public_keys(&keys)?, None)?;
+            let options = VerifyOptions {
+                live: in_use(&audit_dir),
+                accept_legacy,
+                ..VerifyOptions::offline()
+            };
+            let report = verify(&audit_dir, &public_keys(&keys)?, &options)?;
             print_report(&audit_dir, &report);
             Ok(if report.valid {
                 ExitCode::SUCCESS
@@ -154,11 +207,14 @@ fn print_report(dir: &std::path::Path, report: &Verification) {
         "  {} records in {} segments, {} signed checkpoints",
         report.records, report.segments, report.checkpoints
     );
+    if let (Some(node), Some(chain)) = (&report.node, &report.chain) {
+        println!("  the chain {chain} of node {node}");
+    }
     if let (Some(first), Some(last)) = (report.first_seq, report.last_seq) {
         println!("  records {first} to {last} check out");
-        if first > 1 {
-            println!("  (records before {first} are in archived segments, not checked here)");
-        }
+    }
+    for notice in &report.notices {
+        println!("  note: {notice}");
     }
     match &report.broken {
         None => {

@@ -104,7 +104,7 @@ pub struct HubArgs {
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Audit { command } => match audit::run(command) {
+        Command::Audit { command } => match audit::run(command).await {
             Ok(code) => return code,
             Err(error) => Err(error),
         },
@@ -115,7 +115,7 @@ pub async fn run() -> ExitCode {
         Command::Query(args) => query::run(args).await,
         Command::Login(args) => login::run(args).await,
         Command::Client { command } => admin::client(command).await,
-        Command::Keys { command } => admin::keys(command),
+        Command::Keys { command } => admin::keys(command).await,
         Command::Certs { command } => certs::run(command),
         Command::Policy { command } => policy::run(command).await,
         Command::Access { command } => access::run(command).await,

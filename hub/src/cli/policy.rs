@@ -79,13 +79,15 @@ async fn open_store(config: &Config) -> Result<MetadataStore, Box<dyn std::error
 }
 
 async fn check(dir: &std::path::Path, config: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
+    let config_given = config.is_some();
     let files = match read_policy_dir(dir) {
         Ok(files) => files,
         Err(errors) => return Err(report(&errors).into()),
     };
-    let known = match config {
-        Some(path) => datasets(&open_store(&Config::load(Some(&path))?).await?).await?,
-        None => HashMap::new(),
+    let config = Config::load(config.as_deref())?;
+    let known = match config_given {
+        true => datasets(&open_store(&config).await?).await?,
+        false => HashMap::new(),
     };
     let session = SessionContext::new().state();
     let errors = check_files(
@@ -93,6 +95,7 @@ async fn check(dir: &std::path::Path, config: Option<PathBuf>) -> Result<(), Box
         &|id| known.get(id).cloned(),
         &PolicyFunctions::new(b"check"),
         &session,
+        config.limits.syntax(),
     );
     if !errors.is_empty() {
         return Err(report(&errors).into());

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use causeway_policies::{AttributeValue, DatasetId, Principal, Role};
 
 use crate::access::requests::RequestTerms;
-use crate::audit::{Action, AuditLog, Event, Outcome};
+use crate::audit::{Action, AuditLog, Event, Gate, Outcome};
 use crate::config::Config;
 use crate::identity::{ClientSpec, Identity};
 use crate::registry::DatasetSpec;
@@ -176,8 +176,9 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
         let record = Event::by(Action::DatasetPublished, Outcome::Ok, &operator)
             .on_dataset(format!("{}.{}", spec.contract.department, spec.contract.name));
-        hub.registry.publish(&operator, spec).await?;
-        hub.audit.record_done(record).await;
+        let mut gate = Gate::new(&hub.audit, record);
+        hub.registry.publish(&operator, spec, &mut gate).await?;
+        gate.close(None).await?;
         published.push(table);
     }
     progress.finish_and_clear();
@@ -301,26 +302,25 @@ async fn demo_clients(
     let mut created = Vec::new();
     let mut token = None;
     for client in &DEMO_CLIENTS {
-        let (record, secret) = identity
-            .clients
-            .create(ClientSpec {
-                id: client.id.to_owned(),
-                department: client.department.to_owned(),
-                roles: client.roles.iter().copied().collect(),
-                attributes: client
-                    .attributes
-                    .iter()
-                    .map(|(name, value)| ((*name).to_owned(), AttributeValue::One((*value).to_owned())))
-                    .collect(),
-            })
-            .await?;
+        let spec = ClientSpec {
+            id: client.id.to_owned(),
+            department: client.department.to_owned(),
+            roles: client.roles.iter().copied().collect(),
+            attributes: client
+                .attributes
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), AttributeValue::One((*value).to_owned())))
+                .collect(),
+        };
         let event = Event::new(Action::ClientCreated, Outcome::Ok).with_detail(serde_json::json!({
-            "client": record.id,
-            "department": record.department,
-            "roles": record.roles,
-            "attributes": record.attributes,
+            "client": spec.id,
+            "department": spec.department,
+            "roles": spec.roles,
+            "attributes": spec.attributes,
         }));
-        audit.record_done(event).await;
+        // On disk before the client exists.
+        audit.record(event).await?;
+        let (record, secret) = identity.clients.create(spec).await?;
         if token.is_none() {
             token = Some(issuer.issue(&record)?);
         }
@@ -351,14 +351,20 @@ async fn pending_request(hub: &Hub) -> Result<String, Box<dyn std::error::Error>
         justification: "pension coverage by town for the 2027 district plan".into(),
         days: 60,
     };
+    let record = Event::by(Action::RequestCreated, Outcome::Ok, &planner).on_dataset(&id);
+    let mut gate = Gate::new(&hub.audit, record);
     let request = hub
         .access
-        .request(&planner, &dataset, &conditions, terms, &hub.engine.session())
+        .request(
+            &planner,
+            &dataset,
+            &conditions,
+            terms,
+            &hub.engine.session(),
+            &mut gate,
+        )
         .await?;
-    let mut record = Event::by(Action::RequestCreated, Outcome::Ok, &planner).on_dataset(&request.dataset);
-    record.purpose = Some(request.terms.purpose.clone());
-    record.detail = serde_json::to_string(&request).ok();
-    hub.audit.record_done(record).await;
+    gate.close(None).await?;
     Ok(request.id)
 }
 

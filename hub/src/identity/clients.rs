@@ -50,6 +50,44 @@ impl ClientService {
         Self { store }
     }
 
+    /// Checks a new client before it is recorded: a valid id and department, and no client
+    /// of that id yet.
+    pub async fn check_new(&self, spec: &ClientSpec) -> Result<(), ClientError> {
+        check_id(&spec.id)?;
+        if !is_identifier(&spec.department) {
+            return Err(ClientError::InvalidDepartment(spec.department.clone()));
+        }
+        if self.store.client(&spec.id).await?.is_some() {
+            return Err(ClientError::Store(StoreError::AlreadyExists(format!(
+                "client {}",
+                spec.id
+            ))));
+        }
+        Ok(())
+    }
+
+    /// Whether client `id` exists, for the checks before a change to it is recorded.
+    pub async fn check_exists(&self, id: &str) -> Result<ClientRecord, ClientError> {
+        let client = if check_id(id).is_ok() {
+            self.store.client(id).await?
+        } else {
+            None
+        };
+        client.ok_or_else(|| ClientError::NotFound(id.to_owned()))
+    }
+
+    /// The clients that are disabled: their tokens are refused.
+    pub async fn disabled(&self) -> Result<Vec<String>, ClientError> {
+        Ok(self
+            .store
+            .list_clients()
+            .await?
+            .into_iter()
+            .filter(|client| client.disabled)
+            .map(|client| client.id)
+            .collect())
+    }
+
     /// Creates a client; returns it and its secret, which is not kept anywhere.
     pub async fn create(&self, spec: ClientSpec) -> Result<(ClientRecord, String), ClientError> {
         check_id(&spec.id)?;

@@ -7,7 +7,8 @@ mod keys;
 mod limiter;
 mod tokens;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, PoisonError, RwLock};
 
 pub use clients::{ClientError, ClientService, ClientSpec};
 pub use keys::{KeyError, KeyRing, public_keys, verify_signature};
@@ -22,6 +23,10 @@ pub struct Identity {
     pub authenticator: Authenticator,
     pub clients: ClientService,
     pub limiter: FailureLimiter,
+    /// Clients whose tokens are refused: disabled ones. Read at every request; changed at
+    /// once when a client is disabled here or through the operator socket, and read again
+    /// from the store every few seconds for changes made elsewhere.
+    revoked: RwLock<HashSet<String>>,
 }
 
 impl Identity {
@@ -55,7 +60,36 @@ impl Identity {
             },
             clients: ClientService::new(store),
             limiter: FailureLimiter::new(auth.max_failed_attempts, auth.failure_window),
+            revoked: RwLock::new(HashSet::new()),
         })
+    }
+
+    /// Refuses the tokens of client `id` from now on.
+    pub fn revoke(&self, id: &str) {
+        // A poisoned set is still the set: recover it rather than forget revocations.
+        let mut revoked = self.revoked.write().unwrap_or_else(PoisonError::into_inner);
+        revoked.insert(id.to_owned());
+    }
+
+    /// Whether `principal`'s tokens are refused: a client of the built-in issuer that has
+    /// been disabled.
+    pub fn is_revoked(&self, principal: &causeway_policies::Principal) -> bool {
+        let builtin = self.issuer().is_some_and(|issuer| issuer.url == principal.issuer);
+        builtin
+            && self
+                .revoked
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&principal.id)
+    }
+
+    /// Reads the disabled clients from the store. A client is never enabled again, so
+    /// what is read only adds to the set.
+    pub async fn refresh_revocations(&self) -> Result<(), ClientError> {
+        let disabled = self.clients.disabled().await?;
+        let mut revoked = self.revoked.write().unwrap_or_else(PoisonError::into_inner);
+        revoked.extend(disabled);
+        Ok(())
     }
 
     pub fn issuer(&self) -> Option<&BuiltinIssuer> {

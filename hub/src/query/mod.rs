@@ -3,8 +3,10 @@
 //! through it: parse, refuse anything but reads, plan, execute under the limits, stream.
 
 mod audit_events;
+mod bounded;
 pub mod output;
 mod reads;
+mod runtime;
 mod secure;
 mod statement;
 
@@ -25,13 +27,14 @@ use datafusion::catalog::{
 };
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionState;
 use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::{Stream, StreamExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::access::Access;
@@ -58,6 +61,8 @@ pub enum QueryError {
     MissingPurpose,
     #[error("syntax error: {0}")]
     Syntax(String),
+    #[error("the query is too large: {0}")]
+    TooLarge(#[source] causeway_policies::SyntaxLimitExceeded),
     #[error("send exactly one statement, not {0}")]
     NotOneStatement(usize),
     #[error("only read queries (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE) may run here, not {0}")]
@@ -85,8 +90,16 @@ pub enum QueryError {
         "the query needs more than the {0} MiB of memory a query may use (limits.query_memory_mb); narrow it with filters, aggregates or a LIMIT"
     )]
     MemoryLimit(u64),
+    #[error(
+        "the query needs more disk for its spill files than the hub allows (limits.spill_max_mb) or has; narrow it with filters, aggregates or a LIMIT"
+    )]
+    SpillLimit,
     #[error("the hub is running its maximum of {0} queries and none finished in time; try again shortly")]
     Busy(usize),
+    #[error(
+        "you are running {0} queries at once, the most one caller may (limits.max_concurrent_queries_per_principal); wait for one to end"
+    )]
+    TooManyOfYours(usize),
     #[error("the query cannot be evaluated: {0}")]
     Evaluation(String),
     #[error("the query failed: {0}")]
@@ -126,6 +139,10 @@ pub struct QueryEngine {
     context: SessionContext,
     limits: LimitsConfig,
     permits: Arc<Semaphore>,
+    /// Queries running per principal.
+    running: Arc<Mutex<HashMap<String, usize>>>,
+    /// Where queries are planned and run, apart from the threads that serve requests.
+    runtime: runtime::QueryRuntime,
     access: Arc<Access>,
     datasets: RwLock<Arc<HashMap<DatasetId, DatasetInfo>>>,
     /// Where `audit.events` is read from; `None` when the audit log is off.
@@ -133,7 +150,11 @@ pub struct QueryEngine {
 }
 
 impl QueryEngine {
-    pub fn new(limits: LimitsConfig, access: Arc<Access>, audit_dir: Option<PathBuf>) -> Self {
+    pub fn new(
+        limits: LimitsConfig,
+        access: Arc<Access>,
+        audit_dir: Option<PathBuf>,
+    ) -> std::io::Result<Self> {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, "public")
             .with_create_default_catalog_and_schema(true)
@@ -143,15 +164,32 @@ impl QueryEngine {
         config.options_mut().execution.parquet.schema_force_view_types = false;
         // The policy functions are not registered: the rewrite puts them into plans itself,
         // and a query naming them would compute pseudonyms of values of its choosing.
-        let context = SessionContext::new_with_config(config);
-        Self {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_disk_manager_builder(spill_files(&limits)?)
+            .build_arc()
+            .map_err(std::io::Error::other)?;
+        let context = SessionContext::new_with_config_rt(config, runtime);
+        // `a || b` on text is planned as a function, so that its result is bounded like
+        // every function's (see `bounded`).
+        {
+            use datafusion::execution::FunctionRegistry;
+            let state = context.state_ref();
+            let mut state = state.write();
+            state
+                .register_expr_planner(Arc::new(bounded::ConcatPlanner))
+                .map_err(std::io::Error::other)?;
+        }
+        context.register_udf(bounded::string_concat().as_ref().clone());
+        Ok(Self {
             context,
             permits: Arc::new(Semaphore::new(limits.max_concurrent_queries.max(1))),
+            running: Arc::default(),
+            runtime: runtime::QueryRuntime::new(limits.query_threads)?,
             limits,
             access,
             datasets: RwLock::new(Arc::new(HashMap::new())),
             audit_dir,
-        }
+        })
     }
 
     /// A session for work outside queries, such as reading a source's schema.
@@ -224,13 +262,40 @@ impl QueryEngine {
 
     /// Plans and starts a query for `principal`. Errors found before the first row (bad
     /// SQL, unknown tables, limits hit at once) are returned here, so the caller can still
-    /// answer with a proper error status.
+    /// answer with a proper error status. The work is done on the query threads.
     pub async fn run(
-        &self,
+        self: &Arc<Self>,
         principal: &Principal,
         request: &QueryRequest,
     ) -> Result<RunningQuery, RefusedQuery> {
         let id = uuid::Uuid::now_v7().to_string();
+        let engine = Arc::clone(self);
+        let (principal, request, task_id) = (principal.clone(), request.clone(), id.clone());
+        let planning = self
+            .runtime
+            .handle()
+            .spawn(async move { engine.plan_and_start(task_id, &principal, &request).await });
+        match planning.await {
+            Ok(result) => result,
+            Err(error) => {
+                tracing::error!(%error, query_id = %id, "planning a query ended abnormally");
+                Err(RefusedQuery {
+                    id,
+                    datasets: Vec::new(),
+                    error: QueryError::Execution(
+                        "the query could not be planned; the details are in the hub's log".into(),
+                    ),
+                })
+            }
+        }
+    }
+
+    async fn plan_and_start(
+        &self,
+        id: String,
+        principal: &Principal,
+        request: &QueryRequest,
+    ) -> Result<RunningQuery, RefusedQuery> {
         let refused = |error, named| RefusedQuery {
             id: id.clone(),
             datasets: named,
@@ -239,7 +304,8 @@ impl QueryEngine {
         if request.purpose.trim().is_empty() {
             return Err(refused(QueryError::MissingPurpose, Vec::new()));
         }
-        let statement = parse_read_query(&request.sql).map_err(|error| refused(error, Vec::new()))?;
+        let statement = parse_read_query(&request.sql, &self.access.limits())
+            .map_err(|error| refused(error, Vec::new()))?;
         tracing::debug!(query_id = %id, principal = %principal.id, purpose = %request.purpose, "query");
         let policy = Arc::new(QueryPolicy {
             principal: principal.clone(),
@@ -252,6 +318,7 @@ impl QueryEngine {
                 .unwrap_or_default(),
             functions: self.access.functions().clone(),
             session: self.context.state(),
+            limits: self.access.limits(),
             now: chrono::Utc::now(),
             decisions: Mutex::new(Vec::new()),
             named: Mutex::new(Vec::new()),
@@ -280,14 +347,16 @@ impl QueryEngine {
         statement: datafusion::sql::parser::Statement,
     ) -> Result<(SchemaRef, Reads, BatchStream), QueryError> {
         let deadline = Instant::now() + self.limits.query_timeout;
+        let mine = self.principal_slot(&policy.principal.id)?;
         let permit = tokio::time::timeout_at(deadline, Arc::clone(&self.permits).acquire_owned())
             .await
             .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?
             .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?;
-        let state = self.query_state(policy)?;
+        let (state, pool) = self.query_state(policy)?;
         let plan = state
             .statement_to_plan(statement)
             .await
+            .and_then(|plan| bounded::bound_plan(plan, &pool))
             .map_err(|error| self.classify(error))?;
         SQLOptions::new()
             .with_allow_ddl(false)
@@ -298,7 +367,10 @@ impl QueryEngine {
         if let Some(reason) = closed_dataset_read(&plan) {
             return Err(QueryError::AccessDenied(reason));
         }
-        let optimized = state.optimize(&plan).map_err(|error| self.classify(error))?;
+        let optimized = state
+            .optimize(&plan)
+            .and_then(|optimized| bounded::bound_plan(optimized, &pool))
+            .map_err(|error| self.classify(error))?;
         // A column the caller may not read is a stand-in in the plan; if the optimised plan
         // still needs one, the query reads it.
         let denied = denied_columns(&optimized);
@@ -323,15 +395,39 @@ impl QueryEngine {
             .map_err(|error| self.classify(error))?;
         let schema = physical.schema();
         let stream = execute_stream(physical, state.task_ctx()).map_err(|error| self.classify(error))?;
-        Ok((schema, reads, self.limited(stream, deadline, permit)))
+        let pumped = self.runtime.pump(stream, (permit, mine));
+        Ok((schema, reads, self.limited(pumped, deadline)))
+    }
+
+    /// Takes one of the principal's query slots, or refuses when all are taken. A broken
+    /// count refuses rather than lets queries through uncounted.
+    fn principal_slot(&self, principal: &str) -> Result<PrincipalSlot, QueryError> {
+        let most = self.limits.max_concurrent_queries_per_principal.max(1);
+        let mut running = self
+            .running
+            .lock()
+            .map_err(|_| QueryError::TooManyOfYours(most))?;
+        let count = running.entry(principal.to_owned()).or_insert(0);
+        if *count >= most {
+            return Err(QueryError::TooManyOfYours(most));
+        }
+        *count += 1;
+        Ok(PrincipalSlot {
+            running: Arc::clone(&self.running),
+            principal: principal.to_owned(),
+        })
     }
 
     /// A session for one query: the catalog as the query's principal and purpose may see it,
     /// and a memory pool of its own.
-    fn query_state(&self, policy: &Arc<QueryPolicy>) -> Result<SessionState, QueryError> {
+    fn query_state(
+        &self,
+        policy: &Arc<QueryPolicy>,
+    ) -> Result<(SessionState, Arc<dyn MemoryPool>), QueryError> {
         let base = self.context.state();
+        let pool: Arc<dyn MemoryPool> = Arc::new(FairSpillPool::new(self.memory_limit_bytes()));
         let runtime = RuntimeEnvBuilder::from_runtime_env(base.runtime_env())
-            .with_memory_pool(Arc::new(FairSpillPool::new(self.memory_limit_bytes())))
+            .with_memory_pool(Arc::clone(&pool))
             .build_arc()
             .map_err(|error| QueryError::Execution(error.strip_backtrace()))?;
         let catalogs = MemoryCatalogProviderList::new();
@@ -341,40 +437,33 @@ impl QueryEngine {
             Arc::clone(policy),
         );
         catalogs.register_catalog(CATALOG.to_owned(), Arc::new(secure));
-        Ok(SessionStateBuilder::new_from_existing(base)
+        let state = SessionStateBuilder::new_from_existing(base)
             .with_runtime_env(runtime)
             .with_catalog_list(Arc::new(catalogs))
-            .build())
+            .build();
+        Ok((state, pool))
     }
 
     fn memory_limit_bytes(&self) -> usize {
         usize::try_from(self.limits.query_memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
     }
 
-    /// The stream ends with a timeout error at the deadline, and holds the query's slot
-    /// until it ends or is dropped.
-    fn limited(
-        &self,
-        stream: datafusion::execution::SendableRecordBatchStream,
-        deadline: Instant,
-        permit: OwnedSemaphorePermit,
-    ) -> BatchStream {
+    /// The stream ends with a timeout error at the deadline; dropping it stops the query.
+    fn limited(&self, stream: runtime::Pumped, deadline: Instant) -> BatchStream {
         let timeout = self.limits.query_timeout;
         let memory_mb = self.limits.query_memory_mb;
-        let state = (stream, permit, false);
+        let state = (stream, false);
         Box::pin(futures::stream::unfold(
             state,
-            move |(mut stream, permit, done)| async move {
+            move |(mut stream, done)| async move {
                 if done {
                     return None;
                 }
                 match tokio::time::timeout_at(deadline, stream.next()).await {
-                    Err(_) => Some((Err(QueryError::Timeout(timeout)), (stream, permit, true))),
+                    Err(_) => Some((Err(QueryError::Timeout(timeout)), (stream, true))),
                     Ok(None) => None,
-                    Ok(Some(Ok(batch))) => Some((Ok(batch), (stream, permit, false))),
-                    Ok(Some(Err(error))) => {
-                        Some((Err(classify_execution(error, memory_mb)), (stream, permit, true)))
-                    }
+                    Ok(Some(Ok(batch))) => Some((Ok(batch), (stream, false))),
+                    Ok(Some(Err(error))) => Some((Err(classify_execution(error, memory_mb)), (stream, true))),
                 }
             },
         ))
@@ -384,6 +473,42 @@ impl QueryEngine {
         classify_execution(error, self.limits.query_memory_mb)
     }
 }
+
+/// Spill files in their own directory, under the configured cap for all queries together.
+fn spill_files(limits: &LimitsConfig) -> std::io::Result<DiskManagerBuilder> {
+    let mode = match &limits.spill_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            DiskManagerMode::Directories(vec![dir.clone()])
+        }
+        None => DiskManagerMode::OsTmpDirectory,
+    };
+    Ok(DiskManagerBuilder::default()
+        .with_mode(mode)
+        .with_max_temp_directory_size(limits.spill_max_mb.saturating_mul(1024 * 1024)))
+}
+
+/// One of a principal's query slots, given back when the query's work has stopped.
+struct PrincipalSlot {
+    running: Arc<Mutex<HashMap<String, usize>>>,
+    principal: String,
+}
+
+impl Drop for PrincipalSlot {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.running.lock()
+            && let Some(count) = running.get_mut(&self.principal)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                running.remove(&self.principal);
+            }
+        }
+    }
+}
+
+/// ENOSPC: a disk is full.
+const NO_SPACE: i32 = 28;
 
 /// Sorts DataFusion's errors into what the caller did wrong and what went wrong here.
 /// Messages about evaluating values lose any quoted value: it might be one the grants hide.
@@ -415,8 +540,12 @@ fn classify_execution(error: DataFusionError, memory_mb: u64) -> QueryError {
         {
             QueryError::Execution(without_values(&error.find_root().to_string()))
         }
+        DataFusionError::IoError(io) if io.raw_os_error() == Some(NO_SPACE) => QueryError::SpillLimit,
         DataFusionError::ParquetError(_) | DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => {
             QueryError::Execution(without_values(&error.find_root().to_string()))
+        }
+        DataFusionError::ResourcesExhausted(message) if message.contains("disk space") => {
+            QueryError::SpillLimit
         }
         DataFusionError::ResourcesExhausted(_) => QueryError::MemoryLimit(memory_mb),
         DataFusionError::SQL(..) => QueryError::Syntax(error.strip_backtrace()),

@@ -33,6 +33,8 @@ pub struct QueryPolicy {
     pub functions: PolicyFunctions,
     /// Parses row filters and SQL masks; no data is read through it.
     pub session: SessionState,
+    /// How deep and large row filters and SQL masks may be.
+    pub limits: causeway_policies::SyntaxLimits,
     pub now: DateTime<Utc>,
     /// The decisions taken for the datasets the query names.
     pub decisions: Mutex<Vec<Decision>>,
@@ -147,6 +149,7 @@ impl SchemaProvider for SecureSchema {
             principal: &policy.principal,
             functions: &policy.functions,
             session: &policy.session,
+            limits: policy.limits,
         };
         let view = secure_view(table, reference, dataset, &decision, &context)
             .map_err(|error| DataFusionError::External(Box::new(error)))?;

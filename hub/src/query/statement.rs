@@ -1,14 +1,27 @@
 //! Only read queries run: one `SELECT`, `WITH ... SELECT`, `VALUES` or an `EXPLAIN` of one,
 //! and the statements that describe the catalog (`SHOW TABLES`, `SHOW COLUMNS`, `DESCRIBE`).
 
+use causeway_policies::{SyntaxLimits, on_deep_stack};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::tokenizer::Tokenizer;
 
 use super::QueryError;
 
-/// Parses `sql` and accepts it only if it is exactly one read query.
-pub fn parse_read_query(sql: &str) -> Result<DFStatement, QueryError> {
+/// Parses `sql` and accepts it only if it is exactly one read query within `limits`. A
+/// statement is measured before anything recursive walks it, on a stack sized for its
+/// text; one that is accepted fits the limits, so later work on it needs bounded stack.
+pub fn parse_read_query(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement, QueryError> {
+    on_deep_stack(sql.len(), || parse_within(sql, limits))
+}
+
+fn parse_within(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement, QueryError> {
+    let tokens = Tokenizer::new(&GenericDialect {}, sql)
+        .tokenize()
+        .map_err(|error| QueryError::Syntax(error.to_string()))?;
+    limits.check_tokens(&tokens).map_err(QueryError::TooLarge)?;
+    drop(tokens);
     let mut statements = DFParserBuilder::new(sql)
         .with_dialect(&GenericDialect {})
         .build()
@@ -18,6 +31,14 @@ pub fn parse_read_query(sql: &str) -> Result<DFStatement, QueryError> {
         return Err(QueryError::NotOneStatement(statements.len()));
     }
     let statement = statements.pop_front().ok_or(QueryError::NotOneStatement(0))?;
+    // Measured before anything else looks at it: even naming a refused statement prints it.
+    let mut inner = &statement;
+    while let DFStatement::Explain(explain) = inner {
+        inner = &explain.statement;
+    }
+    if let DFStatement::Statement(inner) = inner {
+        limits.check_statement(inner).map_err(QueryError::TooLarge)?;
+    }
     match &statement {
         DFStatement::Statement(inner) if is_read(inner) => Ok(statement),
         // EXPLAIN ANALYZE runs the query and reports how many rows each step read, and
@@ -68,6 +89,10 @@ fn kind(statement: &DFStatement) -> String {
 mod tests {
     use super::*;
 
+    fn parse_read_query(sql: &str) -> Result<DFStatement, QueryError> {
+        super::parse_read_query(sql, &SyntaxLimits::default())
+    }
+
     #[test]
     fn read_queries_are_accepted() {
         for sql in [
@@ -117,6 +142,31 @@ mod tests {
             Err(QueryError::ExplainAnalyze)
         ));
         assert!(parse_read_query("EXPLAIN FORMAT TREE SELECT 1").is_ok());
+    }
+
+    #[test]
+    fn statements_beyond_the_limits_are_refused_before_planning() {
+        let limits = SyntaxLimits {
+            max_depth: 100,
+            max_terms: 10_000,
+        };
+        let chain = format!("SELECT {}", vec!["1"; 100_000].join("+"));
+        for sql in [
+            chain.clone(),
+            format!("EXPLAIN {chain}"),
+            vec!["SELECT 1"; 500].join(" UNION ALL "),
+        ] {
+            assert!(
+                matches!(
+                    super::parse_read_query(&sql, &limits),
+                    Err(QueryError::TooLarge(
+                        causeway_policies::SyntaxLimitExceeded::Depth { limit: 100 }
+                    ))
+                ),
+                "{}",
+                &sql[..40]
+            );
+        }
     }
 
     #[test]

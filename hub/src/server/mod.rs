@@ -2,6 +2,7 @@
 //! configured. Each connection gets its peer's address and, under mutual TLS, its
 //! certificate's subject as request extensions; slow clients time out.
 
+mod connections;
 mod tls;
 
 use std::future::Future;
@@ -21,7 +22,14 @@ use tower::ServiceExt;
 
 use crate::api::{PeerAddress, PeerCertificate};
 
+pub use connections::{ConnectionLimits, Connections};
 pub use tls::{TlsError, server_config};
+
+/// How often an HTTP/2 connection is pinged, and how long the answer may take, to find
+/// peers that are gone.
+const KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// How long a connection told to close may take to finish what it is sending.
+const CLOSE_TIME: Duration = Duration::from_secs(10);
 
 /// How long open connections may take to finish their requests after shutdown begins.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
@@ -31,12 +39,13 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
-    client_timeout: Duration,
+    connections: Arc<Connections>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let client_timeout = connections.limits().first_request_timeout;
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let (stop, stopping) = watch::channel(false);
-    let mut connections = JoinSet::new();
+    let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -56,13 +65,17 @@ pub async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
+        let Some(admitted) = connections.admit(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: every connection from its address is busy");
+            continue;
+        };
         let app = app.clone();
         let acceptor = acceptor.clone();
         let stopping = stopping.clone();
-        connections.spawn(async move {
+        tasks.spawn(async move {
             let app = app.layer(axum::Extension(PeerAddress(peer)));
             match acceptor {
-                None => serve_connection(stream, app, client_timeout, stopping).await,
+                None => serve_connection(stream, app, admitted, stopping).await,
                 Some(acceptor) => {
                     let stream = match tokio::time::timeout(client_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => stream,
@@ -85,18 +98,16 @@ pub async fn serve(
                         Some(subject) => app.layer(axum::Extension(PeerCertificate(subject))),
                         None => app,
                     };
-                    serve_connection(stream, app, client_timeout, stopping).await;
+                    serve_connection(stream, app, admitted, stopping).await;
                 }
             }
         });
         // Reap finished connections so the set does not grow without bound.
-        while connections.try_join_next().is_some() {}
+        while tasks.try_join_next().is_some() {}
     }
     let _ = stop.send(true);
-    let drained = tokio::time::timeout(DRAIN_TIME, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
+    let drained =
+        tokio::time::timeout(DRAIN_TIME, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!("connections still open after the drain time were closed");
     }
@@ -105,11 +116,24 @@ pub async fn serve(
 async fn serve_connection<IO>(
     io: IO,
     app: Router,
-    client_timeout: Duration,
+    admitted: connections::Admitted,
     mut stopping: watch::Receiver<bool>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let connection = Arc::clone(&admitted.connection);
+    let limits = *admitted.limits();
+    // A request is in flight from its handler's start to its response body's end.
+    let tracked = Arc::clone(&connection);
+    let app = app.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let in_flight = tracked.begin();
+            async move {
+                let response = next.run(request).await;
+                response.map(|body| axum::body::Body::new(connections::TrackedBody::new(body, in_flight)))
+            }
+        },
+    ));
     let service = TowerToHyperService::new(
         app.map_request(|request: Request<hyper::body::Incoming>| request.map(axum::body::Body::new)),
     );
@@ -117,19 +141,31 @@ async fn serve_connection<IO>(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(client_timeout);
-    builder.http2().timer(TokioTimer::new());
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-    tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(error) = result {
-                tracing::debug!(%error, "connection ended with an error");
+        .header_read_timeout(limits.first_request_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(KEEP_ALIVE))
+        .keep_alive_timeout(KEEP_ALIVE);
+    let served = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(served);
+    let closing = loop {
+        let idle_left = connection.idle_left(&limits);
+        tokio::select! {
+            result = served.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+                return;
             }
+            _ = stopping.changed() => break "the hub is stopping",
+            () = connection.evicted() => break "it gave way to a new connection",
+            () = tokio::time::sleep(idle_left.unwrap_or_default()), if idle_left.is_some() => continue,
+            () = std::future::ready(()), if idle_left.is_none() => break "it was idle too long",
         }
-        _ = stopping.changed() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
-    }
+    };
+    tracing::debug!(reason = closing, "closing a connection");
+    served.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(CLOSE_TIME, served).await;
+    drop(admitted);
 }

@@ -80,6 +80,8 @@ pub enum AlertError {
     NotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// The rules at work, and the alerts they raised that are still open.
@@ -153,7 +155,10 @@ impl Alerts {
 
     /// The open alert that suspends `principal`, if any.
     pub fn suspension(&self, principal: &str) -> Option<AlertRecord> {
-        let open = self.open.lock().ok()?;
+        let open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         open.values()
             .find(|alert| alert.suspends && alert.principal == principal)
             .cloned()
@@ -273,45 +278,40 @@ impl Alerts {
         Ok(self.store.list_alerts().await?)
     }
 
-    /// Clears open alert `id`: a suspension it caused ends.
+    /// Clears open alert `id`: a suspension it caused ends. Recorded before it takes effect.
     pub async fn clear(
         &self,
         id: &str,
         by: &Principal,
         now: DateTime<Utc>,
     ) -> Result<AlertRecord, AlertError> {
+        let mut alert = self
+            .store
+            .list_alerts()
+            .await?
+            .into_iter()
+            .find(|alert| alert.id == id && alert.cleared_at.is_none())
+            .ok_or_else(|| AlertError::NotFound(id.to_owned()))?;
+        alert.cleared_at = Some(now);
+        alert.cleared_by = Some(by.id.clone());
+        let mut record = Event::by(Action::AlertCleared, Outcome::Ok, by);
+        record.detail = serde_json::to_string(&alert).ok();
+        self.audit.record(record).await?;
         if !self.store.clear_alert(id, &by.id, now).await? {
             return Err(AlertError::NotFound(id.to_owned()));
         }
-        let cleared = {
-            let mut open = self
-                .open
-                .lock()
-                .map_err(|_| AlertError::NotFound(id.to_owned()))?;
-            let key = open
-                .iter()
-                .find(|(_, alert)| alert.id == id)
-                .map(|(key, _)| key.clone());
-            key.and_then(|key| open.remove(&key))
-        };
-        let mut alert = match cleared {
-            Some(alert) => alert,
-            None => self
-                .store
-                .list_alerts()
-                .await?
-                .into_iter()
-                .find(|alert| alert.id == id)
-                .ok_or_else(|| AlertError::NotFound(id.to_owned()))?,
-        };
-        alert.cleared_at = Some(now);
-        alert.cleared_by = Some(by.id.clone());
-        if let Ok(mut recent) = self.recent.lock() {
-            recent.remove(&(alert.rule.clone(), alert.principal.clone()));
-        }
-        let mut record = Event::by(Action::AlertCleared, Outcome::Ok, by);
-        record.detail = serde_json::to_string(&alert).ok();
-        self.audit.record_done(record).await;
+        // A poisoned map still has its entries: the suspension must end either way.
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        open.retain(|_, open| open.id != id);
+        drop(open);
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent.remove(&(alert.rule.clone(), alert.principal.clone()));
         Ok(alert)
     }
 }

@@ -4,7 +4,9 @@
 mod alerts;
 mod expiry;
 mod quotas;
+mod refusals;
 
 pub use alerts::{AlertError, Alerts, AlertsConfig};
 pub use expiry::watch_expiries;
 pub use quotas::{QuotaExceeded, RowUsage};
+pub use refusals::Refusals;

@@ -8,7 +8,12 @@ use datafusion::functions::expr_fn::{
 };
 use datafusion::logical_expr::{Expr, ExprSchemable, cast, lit, when};
 
+use datafusion::sql::sqlparser::ast::ExprWithAlias;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::tokenizer::Tokenizer;
+
 use crate::model::Mask;
+use crate::syntax::{SyntaxLimits, on_deep_stack, parse_expr};
 use crate::udf::PolicyFunctions;
 
 /// Stars stand for the hidden part of a partial mask, always four whatever its length.
@@ -22,6 +27,7 @@ pub fn mask_expr(
     functions: &PolicyFunctions,
     schema: &DFSchema,
     session: &SessionState,
+    limits: &SyntaxLimits,
 ) -> Result<Expr, String> {
     Ok(match mask {
         Mask::Null => Expr::Literal(
@@ -77,8 +83,20 @@ pub fn mask_expr(
             .map_err(|error| error.strip_backtrace())?
         }
         Mask::Sql { expression } => {
+            let parsed = on_deep_stack(expression.len(), || {
+                let tokens = Tokenizer::new(&GenericDialect {}, expression)
+                    .tokenize()
+                    .map_err(|error| error.to_string())?;
+                parse_expr(tokens, limits)
+            })?;
             let expr = session
-                .create_logical_expr(expression, schema)
+                .create_logical_expr_from_sql_expr(
+                    ExprWithAlias {
+                        expr: parsed,
+                        alias: None,
+                    },
+                    schema,
+                )
                 .map_err(|error| error.strip_backtrace())?;
             expr.get_type(schema).map_err(|error| error.strip_backtrace())?;
             expr

@@ -21,6 +21,7 @@ use crate::decision::{ColumnAccess, DatasetInfo, Decision};
 use crate::error::PolicyError;
 use crate::model::Grant;
 use crate::principal::Principal;
+use crate::syntax::SyntaxLimits;
 use crate::udf::PolicyFunctions;
 use grant_check::Branch;
 
@@ -33,6 +34,8 @@ pub struct RewriteContext<'a> {
     pub functions: &'a PolicyFunctions,
     /// Parses row filters and SQL masks; no data is read.
     pub session: &'a SessionState,
+    /// How deep and large row filters and SQL masks may be.
+    pub limits: SyntaxLimits,
 }
 
 /// A view of `table` (the dataset's published table, known to queries as `reference`)
@@ -47,20 +50,25 @@ pub fn secure_view(
     // Row filters name the table's columns without qualifier: they are evaluated inside
     // the scan, and the projection above resolves them against the scan.
     let schema = DFSchema::try_from(table.schema())?;
-    let conditions =
-        decision
-            .grants
-            .iter()
-            .map(|grant| match &grant.row_filter {
-                None => Ok(datafusion::logical_expr::lit(true)),
-                Some(filter) => row_filter::bind(filter, context.principal, &schema, context.session)
-                    .map_err(|message| PolicyError::RowFilter {
-                        grant: grant.id.clone(),
-                        filter: filter.clone(),
-                        message,
-                    }),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+    let conditions = decision
+        .grants
+        .iter()
+        .map(|grant| match &grant.row_filter {
+            None => Ok(datafusion::logical_expr::lit(true)),
+            Some(filter) => row_filter::bind(
+                filter,
+                context.principal,
+                &schema,
+                context.session,
+                &context.limits,
+            )
+            .map_err(|message| PolicyError::RowFilter {
+                grant: grant.id.clone(),
+                filter: filter.clone(),
+                message,
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let rows = grant_check::visible_rows(&conditions);
     let dataset_name = dataset.id.to_string();
     let mut columns = Vec::with_capacity(dataset.columns.len());
@@ -85,6 +93,7 @@ pub fn secure_view(
                                 context.functions,
                                 &schema,
                                 context.session,
+                                &context.limits,
                             )
                             .map_err(|message| PolicyError::Mask {
                                 grant: source.grant_id.clone(),
@@ -175,6 +184,7 @@ pub fn validate_grant(
             context.functions,
             &schema,
             context.session,
+            &context.limits,
         )
         .map_err(|message| PolicyError::Mask {
             grant: grant.id.clone(),
@@ -183,10 +193,12 @@ pub fn validate_grant(
         })?;
     }
     if let Some(filter) = &grant.row_filter {
-        row_filter::check(filter, &schema, context.session).map_err(|message| PolicyError::RowFilter {
-            grant: grant.id.clone(),
-            filter: filter.clone(),
-            message,
+        row_filter::check(filter, &schema, context.session, &context.limits).map_err(|message| {
+            PolicyError::RowFilter {
+                grant: grant.id.clone(),
+                filter: filter.clone(),
+                message,
+            }
         })?;
     }
     Ok(())

@@ -11,11 +11,11 @@ use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, Ident, Value, VisitMut, VisitorMut, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 use std::ops::ControlFlow;
 
 use crate::principal::{AttributeValue, Principal};
+use crate::syntax::{SyntaxLimits, on_deep_stack, parse_expr};
 
 /// The prefix that marks a principal's attribute in a row filter.
 const PRINCIPAL: &str = "principal";
@@ -26,8 +26,9 @@ pub fn bind(
     principal: &Principal,
     schema: &DFSchema,
     session: &SessionState,
+    limits: &SyntaxLimits,
 ) -> Result<Expr, String> {
-    let mut expr = parse(filter)?;
+    let mut expr = parse(filter, limits)?;
     let mut binder = Binder {
         principal,
         missing: false,
@@ -41,8 +42,13 @@ pub fn bind(
 
 /// Checks a filter when a grant is made: it parses, names only the dataset's columns and
 /// any attributes, and is a condition.
-pub fn check(filter: &str, schema: &DFSchema, session: &SessionState) -> Result<(), String> {
-    let mut expr = parse(filter)?;
+pub fn check(
+    filter: &str,
+    schema: &DFSchema,
+    session: &SessionState,
+    limits: &SyntaxLimits,
+) -> Result<(), String> {
+    let mut expr = parse(filter, limits)?;
     let _ = visit_expressions_mut(&mut expr, |node| {
         if attribute_of(node).is_some() {
             *node = SqlExpr::Value(Value::SingleQuotedString("attribute".into()).into());
@@ -61,7 +67,11 @@ pub fn check(filter: &str, schema: &DFSchema, session: &SessionState) -> Result<
 
 /// Parses the condition. `IN principal.x`, which SQL has no syntax for, is read as
 /// `IN (principal.x)` and the list is filled in when the attribute is bound.
-fn parse(filter: &str) -> Result<SqlExpr, String> {
+fn parse(filter: &str, limits: &SyntaxLimits) -> Result<SqlExpr, String> {
+    on_deep_stack(filter.len(), || parse_within(filter, limits))
+}
+
+fn parse_within(filter: &str, limits: &SyntaxLimits) -> Result<SqlExpr, String> {
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, filter)
         .tokenize()
@@ -96,12 +106,7 @@ fn parse(filter: &str) -> Result<SqlExpr, String> {
         }
         index += 1;
     }
-    let mut parser = Parser::new(&dialect).with_tokens(wrapped);
-    let expr = parser.parse_expr().map_err(|error| error.to_string())?;
-    if parser.peek_token().token != Token::EOF {
-        return Err("there is text after the condition".into());
-    }
-    Ok(expr)
+    parse_expr(wrapped, limits)
 }
 
 fn attribute_of(node: &SqlExpr) -> Option<&Ident> {
@@ -190,7 +195,9 @@ mod tests {
 
     fn bound(filter: &str, principal: &Principal) -> String {
         let state = SessionContext::new().state();
-        bind(filter, principal, &schema(), &state).unwrap().to_string()
+        bind(filter, principal, &schema(), &state, &SyntaxLimits::default())
+            .unwrap()
+            .to_string()
     }
 
     fn worker() -> Principal {
@@ -237,15 +244,27 @@ mod tests {
     #[test]
     fn filters_are_checked_when_granted() {
         let state = SessionContext::new().state();
-        assert!(check("grid_id = principal.grid_id", &schema(), &state).is_ok());
-        assert!(check("town IN principal.towns", &schema(), &state).is_ok());
+        let check = |filter: &str| check(filter, &schema(), &state, &SyntaxLimits::default());
+        assert!(check("grid_id = principal.grid_id").is_ok());
+        assert!(check("town IN principal.towns").is_ok());
         let errors = [
-            check("shoe_size > 40", &schema(), &state).unwrap_err(),
-            check("town", &schema(), &state).unwrap_err(),
-            check("town = 'x'; DROP TABLE y", &schema(), &state).unwrap_err(),
-            check("town = (", &schema(), &state).unwrap_err(),
+            check("shoe_size > 40").unwrap_err(),
+            check("town").unwrap_err(),
+            check("town = 'x'; DROP TABLE y").unwrap_err(),
+            check("town = (").unwrap_err(),
         ];
         assert!(errors[0].contains("shoe_size"), "{}", errors[0]);
         assert!(errors[1].contains("not a condition"), "{}", errors[1]);
+    }
+
+    #[test]
+    fn a_filter_deeper_than_the_limit_is_refused_by_name() {
+        let state = SessionContext::new().state();
+        let long = vec!["town = 'Dali'"; 5000].join(" OR ");
+        let error = check(&long, &schema(), &state, &SyntaxLimits::default()).unwrap_err();
+        assert!(error.contains("limits.max_expression_depth"), "{error}");
+        let principal = worker();
+        let error = bind(&long, &principal, &schema(), &state, &SyntaxLimits::default()).unwrap_err();
+        assert!(error.contains("limits.max_expression_depth"), "{error}");
     }
 }

@@ -15,6 +15,7 @@ use super::*;
 use crate::decision::{ColumnInfo, authorize};
 use crate::model::{DatasetId, PolicySet};
 use crate::principal::{AttributeValue, Role};
+use crate::syntax::SyntaxLimits;
 
 fn residents() -> DatasetInfo {
     let column = |name: &str, data_type: DataType, tag: &str| ColumnInfo {
@@ -106,6 +107,7 @@ fn view(principal: &Principal, policies: &PolicySet) -> LogicalPlan {
         principal,
         functions: &functions,
         session: &session,
+        limits: SyntaxLimits::default(),
     };
     secure_view(
         table(&dataset),
@@ -194,6 +196,7 @@ fn grants_are_checked_against_their_dataset_when_made() {
         principal: &principal,
         functions: &functions,
         session: &session,
+        limits: SyntaxLimits::default(),
     };
     let check = |yaml: &str| {
         let grant = &policies(&[yaml]).grants[0];
