@@ -185,16 +185,26 @@ impl Registry {
         Ok(())
     }
 
+    /// Every dataset, unavailable where its source failed at start or at its last read.
     pub async fn list(&self) -> Vec<DatasetState> {
-        self.datasets.read().await.values().cloned().collect()
+        let failing = self.connectors.health().failing();
+        self.datasets
+            .read()
+            .await
+            .values()
+            .cloned()
+            .map(|state| with_reads(state, &failing))
+            .collect()
     }
 
     pub async fn get(&self, department: &str, name: &str) -> Result<DatasetState, RegistryError> {
+        let failing = self.connectors.health().failing();
         self.datasets
             .read()
             .await
             .get(&key(department, name))
             .cloned()
+            .map(|state| with_reads(state, &failing))
             .ok_or_else(|| RegistryError::NotFound(format!("{department}.{name}")))
     }
 
@@ -431,6 +441,23 @@ impl Registry {
             .insert(key(state.record.department(), state.record.name()), state.clone());
         state
     }
+}
+
+/// A dataset whose last read failed is unavailable until one succeeds.
+fn with_reads(
+    mut state: DatasetState,
+    failing: &std::collections::BTreeMap<String, causeway_connectors::SourceFailure>,
+) -> DatasetState {
+    if matches!(state.availability, Availability::Available)
+        && let Some(failure) = failing.get(&format!("{}.{}", state.record.department(), state.record.name()))
+    {
+        state.availability = Availability::Unavailable(format!(
+            "its last read failed at {}: {}",
+            failure.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            failure.reason
+        ));
+    }
+    state
 }
 
 fn key(department: &str, name: &str) -> (String, String) {

@@ -32,7 +32,7 @@ pub struct SyntaxLimits {
 impl Default for SyntaxLimits {
     fn default() -> Self {
         Self {
-            max_depth: 1000,
+            max_depth: 2000,
             max_terms: 100_000,
         }
     }

@@ -4,9 +4,12 @@
 //! scalar function allocates its result unasked: `repeat('x', 1000000000)` asks for a
 //! gigabyte at once, and Rust aborts the whole process when an allocation fails. So every
 //! scalar function of a query is wrapped: before it runs, the largest result it can make
-//! from its arguments is reserved in the query's memory pool, and a result that would not
-//! fit is the query's `memory_limit` error. The reservation ends once the result exists;
-//! operators that keep it count it themselves.
+//! from its arguments is reserved in the query's [`ResultBudget`] (as large as its memory
+//! limit), and a result that would not fit is the query's `memory_limit` error. The
+//! reservation ends once the result exists; operators that keep it count it in the
+//! query's memory pool. The budget is apart from the pool because spilling operators may
+//! rightly fill the pool, and a function's result cannot be spilled: a query holds at most
+//! its limit in operators and its limit in results being made.
 //!
 //! The bound is exact or generous for functions that amplify (`repeat`, `lpad`, `rpad`,
 //! `replace`, `regexp_replace`, `array_repeat`, `range`, ...), and the sum of the arguments'
@@ -20,8 +23,10 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Int64Type};
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{DFSchema, Result, ScalarValue, exec_err, not_impl_err};
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool};
+use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use datafusion::error::DataFusionError;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::interval_arithmetic::Interval;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
@@ -38,12 +43,12 @@ use datafusion::sql::sqlparser::ast::BinaryOperator;
 /// results are reserved in `pool` before they are made. Run on the plan as written, so
 /// that constant folding is bounded too, and again on the optimised plan, for calls the
 /// optimiser made.
-pub fn bound_plan(plan: LogicalPlan, pool: &Arc<dyn MemoryPool>) -> Result<LogicalPlan> {
+pub fn bound_plan(plan: LogicalPlan, pool: &Arc<ResultBudget>) -> Result<LogicalPlan> {
     plan.transform_up_with_subqueries(|node| node.map_expressions(|expr| bound_expr(expr, pool)))
         .map(|transformed| transformed.data)
 }
 
-fn bound_expr(expr: Expr, pool: &Arc<dyn MemoryPool>) -> Result<Transformed<Expr>> {
+fn bound_expr(expr: Expr, pool: &Arc<ResultBudget>) -> Result<Transformed<Expr>> {
     expr.transform_up(|expr| match expr {
         Expr::ScalarFunction(mut call)
             if !is_bounded(&call.func) && !POLICY_FUNCTIONS.contains(&call.name()) =>
@@ -63,7 +68,7 @@ fn is_bounded(function: &Arc<ScalarUDF>) -> bool {
     inner.is::<Bounded>()
 }
 
-fn bound(function: Arc<ScalarUDF>, pool: &Arc<dyn MemoryPool>) -> Arc<ScalarUDF> {
+fn bound(function: Arc<ScalarUDF>, pool: &Arc<ResultBudget>) -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(Bounded {
         estimate: Estimate::of(function.name()),
         inner: function,
@@ -421,12 +426,65 @@ fn is_variable_width(data_type: &DataType) -> bool {
     !data_type.is_primitive() && !matches!(data_type, DataType::Boolean | DataType::Null)
 }
 
-/// A scalar function whose results are reserved in the query's memory pool first.
+/// The bytes a query's function results may take while they are being made.
+#[derive(Debug)]
+pub struct ResultBudget {
+    limit: usize,
+    taken: AtomicUsize,
+}
+
+impl ResultBudget {
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            taken: AtomicUsize::new(0),
+        })
+    }
+
+    fn take(self: &Arc<Self>, bytes: usize, by: &str) -> Result<Taken> {
+        let mut taken = self.taken.load(Ordering::Acquire);
+        loop {
+            let total = taken.saturating_add(bytes);
+            if total > self.limit {
+                return Err(DataFusionError::ResourcesExhausted(format!(
+                    "{by}() would make a result of up to {bytes} bytes, with {taken} of the query's {} taken",
+                    self.limit
+                )));
+            }
+            match self
+                .taken
+                .compare_exchange_weak(taken, total, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    return Ok(Taken {
+                        budget: Arc::clone(self),
+                        bytes,
+                    });
+                }
+                Err(now) => taken = now,
+            }
+        }
+    }
+}
+
+/// Bytes taken from a budget, given back when dropped.
+struct Taken {
+    budget: Arc<ResultBudget>,
+    bytes: usize,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        self.budget.taken.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// A scalar function whose results are reserved in the query's result budget first.
 #[derive(Debug)]
 struct Bounded {
     inner: Arc<ScalarUDF>,
     estimate: Estimate,
-    pool: Arc<dyn MemoryPool>,
+    pool: Arc<ResultBudget>,
 }
 
 impl PartialEq for Bounded {
@@ -501,11 +559,8 @@ impl ScalarUDFImpl for Bounded {
             return self.inner.invoke_with_args(args);
         }
         let bytes = self.estimate.bytes(&args);
-        let reservation = MemoryConsumer::new(format!("{}()", self.inner.name())).register(&self.pool);
-        reservation.try_grow(bytes)?;
-        let result = self.inner.invoke_with_args(args);
-        reservation.free();
-        result
+        let _taken = self.pool.take(bytes, self.inner.name())?;
+        self.inner.invoke_with_args(args)
     }
 
     fn simplify(&self, args: Vec<Expr>, info: &SimplifyContext) -> Result<ExprSimplifyResult> {
@@ -540,8 +595,10 @@ impl ScalarUDFImpl for Bounded {
     }
 }
 
-/// Plans `a || b` on text as [`StringConcat`], so that it is bounded like every function
-/// (lists are planned as `array_concat` by DataFusion's own planner, which comes first).
+/// Plans `a || b` on text as [`StringConcat`], so that it is bounded like every function,
+/// and a chain `a || b || c` as one call of three operands: as shallow as it is wide, and
+/// named in one pass (lists are planned as `array_concat` by DataFusion's own planner,
+/// which comes first).
 #[derive(Debug, Default)]
 pub struct ConcatPlanner;
 
@@ -551,26 +608,40 @@ impl ExprPlanner for ConcatPlanner {
             return Ok(PlannerResult::Original(expr));
         }
         let is_list = |side: &Expr| {
-            side.get_type(schema).is_ok_and(|data_type| {
-                matches!(
-                    data_type,
-                    DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
-                )
-            })
+            !is_string_concat(side)
+                && side.get_type(schema).is_ok_and(|data_type| {
+                    matches!(
+                        data_type,
+                        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+                    )
+                })
         };
         if is_list(&expr.left) || is_list(&expr.right) {
             return Ok(PlannerResult::Original(expr));
         }
+        let mut operands = Vec::new();
+        for side in [expr.left, expr.right] {
+            match side {
+                Expr::ScalarFunction(call) if call.name() == STRING_CONCAT => operands.extend(call.args),
+                other => operands.push(other),
+            }
+        }
         Ok(PlannerResult::Planned(Expr::ScalarFunction(
-            ScalarFunction::new_udf(string_concat(), vec![expr.left, expr.right]),
+            ScalarFunction::new_udf(string_concat(), operands),
         )))
     }
 }
 
-/// The `||` of two texts as a function: null when either side is null, as SQL says.
+fn is_string_concat(expr: &Expr) -> bool {
+    matches!(expr, Expr::ScalarFunction(call) if call.name() == STRING_CONCAT)
+}
+
+const STRING_CONCAT: &str = "string_concat";
+
+/// The `||` of texts as a function: null when any operand is null, as SQL says.
 pub fn string_concat() -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(StringConcat {
-        signature: Signature::any(2, Volatility::Immutable),
+        signature: Signature::variadic_any(Volatility::Immutable),
     }))
 }
 
@@ -581,7 +652,7 @@ struct StringConcat {
 
 impl ScalarUDFImpl for StringConcat {
     fn name(&self) -> &str {
-        "string_concat"
+        STRING_CONCAT
     }
 
     fn signature(&self) -> &Signature {
@@ -589,10 +660,8 @@ impl ScalarUDFImpl for StringConcat {
     }
 
     fn schema_name(&self, args: &[Expr]) -> Result<String> {
-        match args {
-            [left, right] => Ok(format!("{} || {}", left.schema_name(), right.schema_name())),
-            _ => not_impl_err!("|| takes two operands"),
-        }
+        let names: Vec<String> = args.iter().map(|arg| arg.schema_name().to_string()).collect();
+        Ok(names.join(" || "))
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -605,35 +674,46 @@ impl ScalarUDFImpl for StringConcat {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let [left, right] = args.args.as_slice() else {
-            return exec_err!("|| takes two operands");
-        };
-        if let (ColumnarValue::Scalar(left), ColumnarValue::Scalar(right)) = (left, right) {
-            let text = |value: &ScalarValue| -> Result<Option<String>> {
-                Ok(match value.cast_to(&DataType::Utf8)? {
-                    ScalarValue::Utf8(text) => text,
-                    _ => None,
-                })
-            };
-            let joined = match (text(left)?, text(right)?) {
-                (Some(left), Some(right)) => Some(left + &right),
-                _ => None,
-            };
-            return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(joined)));
+        if args.args.len() < 2 {
+            return exec_err!("|| takes two operands or more");
         }
-        let as_text = |value: &ColumnarValue| -> Result<ArrayRef> {
-            Ok(cast(&value.to_array(rows)?, &DataType::Utf8)?)
-        };
-        let (left, right) = (as_text(left)?, as_text(right)?);
-        let (left, right) = (left.as_string::<i32>(), right.as_string::<i32>());
-        let bytes = array_bytes(left).saturating_add(array_bytes(right));
+        if args
+            .args
+            .iter()
+            .all(|arg| matches!(arg, ColumnarValue::Scalar(_)))
+        {
+            let mut joined = String::new();
+            for arg in &args.args {
+                let ColumnarValue::Scalar(value) = arg else {
+                    continue;
+                };
+                match value.cast_to(&DataType::Utf8)? {
+                    ScalarValue::Utf8(Some(text)) => joined.push_str(&text),
+                    _ => return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))),
+                }
+            }
+            return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(joined))));
+        }
+        let operands = args
+            .args
+            .iter()
+            .map(|arg| Ok(cast(&arg.to_array(rows)?, &DataType::Utf8)?))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let texts: Vec<_> = operands
+            .iter()
+            .map(|operand| operand.as_string::<i32>())
+            .collect();
+        let bytes = texts
+            .iter()
+            .fold(0usize, |total, text| total.saturating_add(array_bytes(*text)));
         let mut joined = StringBuilder::with_capacity(rows, bytes);
         let mut value = String::new();
         for row in 0..rows {
-            if left.is_valid(row) && right.is_valid(row) {
+            if texts.iter().all(|text| text.is_valid(row)) {
                 value.clear();
-                value.push_str(left.value(row));
-                value.push_str(right.value(row));
+                for text in &texts {
+                    value.push_str(text.value(row));
+                }
                 joined.append_value(&value);
             } else {
                 joined.append_null();
@@ -646,7 +726,6 @@ impl ScalarUDFImpl for StringConcat {
 #[cfg(test)]
 mod tests {
     use datafusion::execution::SessionStateBuilder;
-    use datafusion::execution::memory_pool::GreedyMemoryPool;
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -655,9 +734,11 @@ mod tests {
     const LIMIT: usize = 16 * 1024 * 1024;
 
     async fn run(sql: &str) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>> {
-        let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(LIMIT));
+        let pool = ResultBudget::new(LIMIT);
         let runtime = RuntimeEnvBuilder::new()
-            .with_memory_pool(Arc::clone(&pool))
+            .with_memory_pool(Arc::new(
+                datafusion::execution::memory_pool::GreedyMemoryPool::new(LIMIT),
+            ))
             .build_arc()?;
         let mut state = SessionStateBuilder::new()
             .with_config(SessionConfig::new())

@@ -9,6 +9,7 @@ mod reads;
 mod runtime;
 mod secure;
 mod statement;
+mod yielding;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,7 +29,7 @@ use datafusion::catalog::{
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool};
+use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionState;
 use datafusion::physical_plan::execute_stream;
@@ -168,7 +169,13 @@ impl QueryEngine {
             .with_disk_manager_builder(spill_files(&limits)?)
             .build_arc()
             .map_err(std::io::Error::other)?;
-        let context = SessionContext::new_with_config_rt(config, runtime);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(yielding::YieldingJoins))
+            .build();
+        let context = SessionContext::new_with_state(state);
         // `a || b` on text is planned as a function, so that its result is bounded like
         // every function's (see `bounded`).
         {
@@ -423,11 +430,11 @@ impl QueryEngine {
     fn query_state(
         &self,
         policy: &Arc<QueryPolicy>,
-    ) -> Result<(SessionState, Arc<dyn MemoryPool>), QueryError> {
+    ) -> Result<(SessionState, Arc<bounded::ResultBudget>), QueryError> {
         let base = self.context.state();
-        let pool: Arc<dyn MemoryPool> = Arc::new(FairSpillPool::new(self.memory_limit_bytes()));
+        let pool = bounded::ResultBudget::new(self.memory_limit_bytes());
         let runtime = RuntimeEnvBuilder::from_runtime_env(base.runtime_env())
-            .with_memory_pool(Arc::clone(&pool))
+            .with_memory_pool(Arc::new(FairSpillPool::new(self.memory_limit_bytes())))
             .build_arc()
             .map_err(|error| QueryError::Execution(error.strip_backtrace()))?;
         let catalogs = MemoryCatalogProviderList::new();
@@ -507,12 +514,20 @@ impl Drop for PrincipalSlot {
     }
 }
 
+/// The start of the disk manager's message when spill files reach their cap.
+const SPILL_CAP_REACHED: &str = "used disk space during the spilling process has exceeded";
+
 /// ENOSPC: a disk is full.
 const NO_SPACE: i32 = 28;
 
 /// Sorts DataFusion's errors into what the caller did wrong and what went wrong here.
 /// Messages about evaluating values lose any quoted value: it might be one the grants hide.
 fn classify_execution(error: DataFusionError, memory_mb: u64) -> QueryError {
+    // DataFusion's disk manager refuses a spill past its cap with a message, which reaches
+    // here wrapped in whatever was writing the spill file: its text is all there is.
+    if error.to_string().contains(SPILL_CAP_REACHED) {
+        return QueryError::SpillLimit;
+    }
     if let DataFusionError::External(inner) = error.find_root() {
         if let Some(denied) = inner.downcast_ref::<AccessDenied>() {
             return QueryError::AccessDenied(denied.to_string());
@@ -547,7 +562,11 @@ fn classify_execution(error: DataFusionError, memory_mb: u64) -> QueryError {
         DataFusionError::ResourcesExhausted(message) if message.contains("disk space") => {
             QueryError::SpillLimit
         }
-        DataFusionError::ResourcesExhausted(_) => QueryError::MemoryLimit(memory_mb),
+        DataFusionError::ResourcesExhausted(reason) => {
+            // Which operator asked for how much: no row values, and what tuning needs.
+            tracing::info!(%reason, "a query ran out of memory");
+            QueryError::MemoryLimit(memory_mb)
+        }
         DataFusionError::SQL(..) => QueryError::Syntax(error.strip_backtrace()),
         DataFusionError::Plan(message)
             if message.starts_with("table '") && message.ends_with("not found") =>

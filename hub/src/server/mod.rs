@@ -28,8 +28,10 @@ pub use tls::{TlsError, server_config};
 /// How often an HTTP/2 connection is pinged, and how long the answer may take, to find
 /// peers that are gone.
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
-/// How long a connection told to close may take to finish what it is sending.
+/// How long a connection told to close as the hub stops may take to finish what it is
+/// sending, and how long an idle one may take to acknowledge that it is closed.
 const CLOSE_TIME: Duration = Duration::from_secs(10);
+const IDLE_CLOSE_TIME: Duration = Duration::from_secs(1);
 
 /// How long open connections may take to finish their requests after shutdown begins.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
@@ -149,7 +151,7 @@ async fn serve_connection<IO>(
         .keep_alive_timeout(KEEP_ALIVE);
     let served = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(served);
-    let closing = loop {
+    let (closing, patience) = loop {
         let idle_left = connection.idle_left(&limits);
         tokio::select! {
             result = served.as_mut() => {
@@ -158,14 +160,14 @@ async fn serve_connection<IO>(
                 }
                 return;
             }
-            _ = stopping.changed() => break "the hub is stopping",
-            () = connection.evicted() => break "it gave way to a new connection",
+            _ = stopping.changed() => break ("the hub is stopping", CLOSE_TIME),
+            () = connection.evicted() => break ("it gave way to a new connection", IDLE_CLOSE_TIME),
             () = tokio::time::sleep(idle_left.unwrap_or_default()), if idle_left.is_some() => continue,
-            () = std::future::ready(()), if idle_left.is_none() => break "it was idle too long",
+            () = std::future::ready(()), if idle_left.is_none() => break ("it was idle too long", IDLE_CLOSE_TIME),
         }
     };
     tracing::debug!(reason = closing, "closing a connection");
     served.as_mut().graceful_shutdown();
-    let _ = tokio::time::timeout(CLOSE_TIME, served).await;
+    let _ = tokio::time::timeout(patience, served).await;
     drop(admitted);
 }

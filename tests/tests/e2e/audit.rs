@@ -400,12 +400,12 @@ async fn a_crash_under_load_loses_no_started_query() {
 }
 
 /// A tiny file system for the audit log, mounted for the test and taken away after it.
-struct SmallDisk {
-    path: PathBuf,
+pub(crate) struct SmallDisk {
+    pub(crate) path: PathBuf,
 }
 
 impl SmallDisk {
-    fn mount() -> Option<SmallDisk> {
+    pub(crate) fn mount() -> Option<SmallDisk> {
         let path = std::env::temp_dir().join(format!("causeway-audit-disk-{}", std::process::id()));
         std::fs::create_dir_all(&path).expect("mount point");
         let mounted = std::process::Command::new("mount")
@@ -426,7 +426,7 @@ impl SmallDisk {
     }
 
     /// Fills the disk to its last byte.
-    fn fill(&self) -> PathBuf {
+    pub(crate) fn fill(&self) -> PathBuf {
         let filler = self.path.join("filler");
         let mut file = std::fs::File::create(&filler).expect("filler");
         let block = vec![0u8; 64 * 1024];
