@@ -30,6 +30,64 @@ pub(crate) async fn table(
         })
 }
 
+/// Stops, on the server, the statements of this pool running `sql`: `KILL QUERY` for each
+/// session whose statement is that text, found in the process list from a session of its
+/// own. Statements the hub runs are told apart by their text only, so an identical one
+/// running for another query at that moment is stopped too (it fails, never answers
+/// wrongly).
+pub(crate) fn stopper(pool: Arc<MySQLConnectionPool>) -> crate::published::StopStatement {
+    Arc::new(move |sql: String| {
+        let pool = Arc::clone(&pool);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            match stop(&pool, &sql).await {
+                Ok(stopped) => {
+                    tracing::debug!(stopped, "stopped MySQL statements of a query that ended early")
+                }
+                Err(error) => tracing::warn!(%error, "a MySQL statement was not stopped"),
+            }
+        });
+    })
+}
+
+async fn stop(pool: &MySQLConnectionPool, sql: &str) -> Result<usize, String> {
+    // The driver sends the SQL without double quotes.
+    let sent = sql.replace('"', "").replace('\\', "\\\\").replace('\'', "''");
+    let connection = pool.connect_direct().await.map_err(|error| error.to_string())?;
+    let find = format!(
+        "SELECT CAST(ID AS SIGNED) AS id FROM information_schema.PROCESSLIST \
+         WHERE INFO = '{sent}' AND ID <> CONNECTION_ID() AND USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"
+    );
+    let batches: Vec<_> = connection
+        .query_arrow(&find, &[], None)
+        .await
+        .map_err(|error| error.to_string())?
+        .try_collect()
+        .await
+        .map_err(|error| error.to_string())?;
+    let mut stopped = 0;
+    for batch in &batches {
+        let Some(ids) = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+        else {
+            continue;
+        };
+        for id in ids.iter().flatten() {
+            // KILL answers with no result set, which the driver's Arrow reader reports as an
+            // error; the statement is stopped all the same.
+            let _ = connection
+                .query_arrow(&format!("KILL QUERY {id}"), &[], None)
+                .await;
+            stopped += 1;
+        }
+    }
+    Ok(stopped)
+}
+
 /// The storage engine's row estimate from `information_schema.TABLES` (exact for MyISAM,
 /// approximate for InnoDB).
 pub(crate) async fn estimate_rows(pool: Arc<MySQLConnectionPool>, table: &str) -> Result<Option<u64>> {

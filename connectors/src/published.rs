@@ -37,7 +37,13 @@ pub struct PublishedTable {
     dialect: Option<SqlDialect>,
     /// Columns a database compares as DataFusion does; the others are never pushed.
     pushable: Option<HashSet<String>>,
+    /// Stops a statement on the server when its reader goes away early (MySQL, whose
+    /// driver would otherwise wait for the statement to end).
+    stop: Option<StopStatement>,
 }
+
+/// Asks a database to stop the statement of the given SQL text that the hub runs.
+pub type StopStatement = Arc<dyn Fn(String) + Send + Sync>;
 
 impl fmt::Debug for PublishedTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,7 +85,14 @@ impl PublishedTable {
             source_columns,
             dialect,
             pushable: None,
+            stop: None,
         })
+    }
+
+    /// Stops statements on the server, with `stop`, when their reader goes away early.
+    pub fn with_stop(mut self, stop: StopStatement) -> Self {
+        self.stop = Some(stop);
+        self
     }
 
     /// Limits push-down to the named columns.
@@ -157,7 +170,7 @@ impl TableProvider for PublishedTable {
             .await
             .map_err(|error| self.label.failed(&error))?;
         let plan = match self.dialect {
-            Some(SqlDialect::Mysql) => Arc::new(GuardedScanExec::new(plan)),
+            Some(SqlDialect::Mysql) => Arc::new(GuardedScanExec::new(plan, self.stop.clone())),
             _ => plan,
         };
         Ok(Arc::new(SourceExec {
@@ -425,14 +438,37 @@ impl datafusion::physical_plan::RecordBatchStream for SourceStream {
 /// which would bypass the checks of [`PublishedTable::supports_filters_pushdown`] (and let
 /// MySQL sort text by its own collation). The wrapper keeps every optimiser hook at its
 /// default, "not supported". Causeway's own SQL scans accept nothing in the first place.
-#[derive(Debug)]
 struct GuardedScanExec {
     scan: Arc<dyn ExecutionPlan>,
+    stop: Option<StopStatement>,
+}
+
+impl fmt::Debug for GuardedScanExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GuardedScanExec")
+            .field("scan", &self.scan)
+            .field("stops_statements", &self.stop.is_some())
+            .finish()
+    }
 }
 
 impl GuardedScanExec {
-    fn new(scan: Arc<dyn ExecutionPlan>) -> Self {
-        Self { scan }
+    fn new(scan: Arc<dyn ExecutionPlan>, stop: Option<StopStatement>) -> Self {
+        Self { scan, stop }
+    }
+
+    /// The SQL the scan sends, as its plan line shows it (`...Exec sql=SELECT ...`).
+    fn sql(&self) -> Option<String> {
+        fn find(plan: &dyn ExecutionPlan) -> Option<String> {
+            let line = datafusion::physical_plan::displayable(plan)
+                .one_line()
+                .to_string();
+            if let Some((_, sql)) = line.split_once(" sql=") {
+                return Some(sql.trim().to_owned());
+            }
+            plan.children().into_iter().find_map(|child| find(child.as_ref()))
+        }
+        find(self.scan.as_ref())
     }
 }
 
@@ -467,7 +503,7 @@ impl ExecutionPlan for GuardedScanExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DataFusionResult<Arc<dyn ExecutionPlan>> {
         match <[_; 1]>::try_from(children) {
-            Ok([scan]) => Ok(Arc::new(Self::new(scan))),
+            Ok([scan]) => Ok(Arc::new(Self::new(scan, self.stop.clone()))),
             Err(_) => Err(DataFusionError::Internal("GuardedScanExec has one child".into())),
         }
     }
@@ -478,13 +514,53 @@ impl ExecutionPlan for GuardedScanExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DataFusionResult<SendableRecordBatchStream> {
+        Ok(Box::pin(StoppingStream {
+            inner: self.scan.execute(partition, context)?,
+            stop: self.stop.clone().zip(self.sql()),
+        }))
+    }
+}
+
+/// A database scan's batches; dropped before its end, it has the server stop the statement.
+struct StoppingStream {
+    inner: SendableRecordBatchStream,
+    /// How to stop the statement, and its SQL; `None` once it ended.
+    stop: Option<(StopStatement, String)>,
+}
+
+impl futures::Stream for StoppingStream {
+    type Item = DataFusionResult<datafusion::arrow::record_batch::RecordBatch>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
         use futures::StreamExt;
-        let stream = self.scan.execute(partition, context)?;
-        let schema = stream.schema();
-        let rows = stream
-            .map(|batch| batch.map_err(|error| SourceReadError::into_datafusion(error.strip_backtrace())));
-        Ok(Box::pin(
-            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, rows),
-        ))
+        let next = std::task::ready!(self.inner.poll_next_unpin(cx));
+        std::task::Poll::Ready(match next {
+            Some(Ok(batch)) => Some(Ok(batch)),
+            Some(Err(error)) => {
+                self.stop = None;
+                Some(Err(SourceReadError::into_datafusion(error.strip_backtrace())))
+            }
+            None => {
+                self.stop = None;
+                None
+            }
+        })
+    }
+}
+
+impl datafusion::physical_plan::RecordBatchStream for StoppingStream {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+}
+
+impl Drop for StoppingStream {
+    fn drop(&mut self) {
+        if let Some((stop, sql)) = self.stop.take() {
+            stop(sql);
+        }
     }
 }

@@ -88,6 +88,7 @@ struct RawSource {
     typing: SourceTyping,
     dialect: Option<SqlDialect>,
     pushable: Option<HashSet<String>>,
+    stop: Option<crate::published::StopStatement>,
 }
 
 impl RawSource {
@@ -99,6 +100,7 @@ impl RawSource {
             typing: SourceTyping::Declared,
             dialect: Some(dialect),
             pushable: None,
+            stop: None,
         }
     }
 }
@@ -111,6 +113,7 @@ impl From<files::FileSource> for RawSource {
             typing: source.typing,
             dialect: None,
             pushable: None,
+            stop: None,
         }
     }
 }
@@ -192,6 +195,9 @@ impl Connectors {
         if let Some(columns) = raw.pushable {
             table = table.with_pushable_columns(columns);
         }
+        if let Some(stop) = raw.stop {
+            table = table.with_stop(stop);
+        }
         Ok(OpenedSource {
             table: Arc::new(table),
             source_schema: raw.checked_schema,
@@ -227,6 +233,7 @@ impl Connectors {
                     typing: source.typing,
                     dialect: Some(SqlDialect::Sqlite),
                     pushable: Some(source.pushable),
+                    stop: None,
                 }
             }
             SourceSpec::Postgres { connection, table } => {
@@ -238,11 +245,17 @@ impl Connectors {
                     typing: postgres::TYPING,
                     dialect: Some(SqlDialect::Postgres),
                     pushable: None,
+                    stop: None,
                 }
             }
             SourceSpec::Mysql { connection, table } => {
                 let pool = self.pools.mysql(&self.settings, connection).await?;
-                RawSource::declared(mysql::table(pool, connection, table).await?, SqlDialect::Mysql)
+                let mut source = RawSource::declared(
+                    mysql::table(Arc::clone(&pool), connection, table).await?,
+                    SqlDialect::Mysql,
+                );
+                source.stop = Some(mysql::stopper(pool));
+                source
             }
         })
     }

@@ -178,6 +178,26 @@ async fn read_rows(
     sender: &mpsc::Sender<DataFusionResult<RecordBatch>>,
 ) -> DataFusionResult<()> {
     let connection = pool.get().await.map_err(postgres_error)?;
+    // The consumer may go away while the server has not sent a row yet (a query waiting
+    // on a lock, a slow sort): the server is told to stop at once, not when a row is ready.
+    let read = read_messages(pool, &connection, sql, schema, batch_size, sender);
+    tokio::select! {
+        result = read => result,
+        () = sender.closed() => {
+            pool.cancel(&connection).await;
+            Ok(())
+        }
+    }
+}
+
+async fn read_messages(
+    pool: &PostgresPool,
+    connection: &tokio_postgres::Client,
+    sql: &str,
+    schema: SchemaRef,
+    batch_size: usize,
+    sender: &mpsc::Sender<DataFusionResult<RecordBatch>>,
+) -> DataFusionResult<()> {
     let messages = connection
         .simple_query_raw(sql)
         .await
@@ -223,7 +243,7 @@ async fn read_rows(
             .map_err(|error| postgres_error(error.message()))?;
         if builder.len() == batch_size && sender.send(builder.finish()).await.is_err() {
             // Nobody reads on: stop the query on the server rather than drain it.
-            pool.cancel(&connection).await;
+            pool.cancel(connection).await;
             return Ok(());
         }
     }

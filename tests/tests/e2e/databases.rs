@@ -982,3 +982,168 @@ async fn unknown_or_mismatched_connections_are_invalid_sources() {
     let (_, catalog) = hub.get("/v1/catalog").await;
     assert_eq!(catalog["departments"], json!([]));
 }
+
+/// A PostgreSQL query waiting on a lock is cancelled on the server when the hub's timeout
+/// cuts it short, and when its client goes away: the backend is idle again within two
+/// seconds, and the pooled session answers the next query.
+#[tokio::test]
+async fn postgres_statements_end_on_the_server_with_their_query() {
+    let Some(pg) = Postgres::connect().await else {
+        return;
+    };
+    pg.execute("CREATE TABLE locked (id bigint, name text); INSERT INTO locked VALUES (1, 'a'), (2, 'b');")
+        .await;
+    let application_name = pg.schema.clone();
+    let hub = Hub::start(&format!(
+        "{}[limits]\nquery_timeout = \"2s\"\n",
+        postgres_connection("lockdb", &application_name)
+    ))
+    .await;
+    let table = format!("{}.locked", pg.schema);
+    hub.publish_ok(&spec(
+        "land_registry",
+        "locked",
+        "postgres",
+        "lockdb",
+        &table,
+        &[("id", "bigint"), ("name", "string")],
+    ))
+    .await;
+    // Another session holds the table, so the hub's query waits.
+    let (holder, connection) = tokio_postgres::connect(
+        "host=127.0.0.1 port=5432 user=postgres dbname=test",
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("second session");
+    tokio::spawn(connection);
+    holder
+        .batch_execute(&format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        .await
+        .expect("lock");
+    let waiting = async || -> i64 {
+        pg.client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'",
+                &[&application_name],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .get(0)
+    };
+    let gone_within = async |limit: std::time::Duration| -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if waiting().await == 0 {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    };
+
+    // Cut short by the timeout.
+    let (status, body) = hub.query("SELECT name FROM land_registry.locked").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "query_timeout", "{body}");
+    assert!(
+        gone_within(std::time::Duration::from_secs(2)).await,
+        "the backend still waits"
+    );
+
+    // Cut short by its client.
+    let (http, url) = (hub.http.clone(), hub.url.clone());
+    let client = tokio::spawn(async move {
+        http.post(format!("{url}/v1/query"))
+            .json(&json!({"sql": "SELECT id FROM land_registry.locked", "purpose": "testing"}))
+            .send()
+            .await
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while waiting().await == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(waiting().await, 1, "the query reached the server");
+    client.abort();
+    assert!(
+        gone_within(std::time::Duration::from_secs(2)).await,
+        "the backend still waits"
+    );
+
+    holder.batch_execute("ROLLBACK").await.expect("unlock");
+    assert_eq!(
+        hub.rows("SELECT id FROM land_registry.locked ORDER BY id")
+            .await
+            .len(),
+        2
+    );
+    drop(hub);
+    pg.cleanup().await;
+}
+
+/// A MariaDB/MySQL statement still running when the hub's timeout cuts its query short is
+/// stopped on the server (`KILL QUERY`): its session is idle again within two seconds. The
+/// view sleeps a second a row, which a dropped connection alone does not interrupt.
+#[tokio::test]
+async fn mysql_statements_end_on_the_server_with_their_query() {
+    let Some(my) = Mysql::connect().await else { return };
+    my.execute(
+        "CREATE TABLE slow_base (id bigint, name varchar(40));\n\
+         INSERT INTO slow_base VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e'), (6, 'f'), (7, 'g'), (8, 'h');\n\
+         CREATE VIEW slow AS SELECT id, name FROM slow_base WHERE SLEEP(1) = 0;\n",
+    )
+    .await;
+    let hub = Hub::start(&format!(
+        "{}[limits]\nquery_timeout = \"2s\"\n",
+        mysql_connection("slowdb")
+    ))
+    .await;
+    hub.publish_ok(&spec(
+        "civil_affairs",
+        "slow",
+        "mysql",
+        "slowdb",
+        &format!("{}.slow", my.database),
+        &[("id", "bigint"), ("name", "string")],
+    ))
+    .await;
+    let running = async || -> usize {
+        let mut watcher = my.pool.get_conn().await.expect("watcher");
+        let rows: Vec<i64> = watcher
+            .query(format!(
+                "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST \
+                 WHERE INFO LIKE '%{}`.`slow%' AND INFO NOT LIKE '%PROCESSLIST%'",
+                my.database
+            ))
+            .await
+            .expect("processlist");
+        rows.len()
+    };
+    let (http, url) = (hub.http.clone(), hub.url.clone());
+    let query = tokio::spawn(async move {
+        let response = http
+            .post(format!("{url}/v1/query"))
+            .json(&json!({"sql": "SELECT name FROM civil_affairs.slow", "purpose": "testing"}))
+            .send()
+            .await
+            .expect("query");
+        crate::support::json_of(response).await
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while running().await == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(running().await, 1, "the statement runs on the server");
+    let (status, body) = query.await.expect("query");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "query_timeout", "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut left = running().await;
+    while left > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = running().await;
+    }
+    assert_eq!(left, 0, "the statement still runs on the server\n{}", hub.log());
+    drop(hub);
+    my.cleanup().await;
+}
