@@ -122,6 +122,20 @@ impl HubProcess {
 }
 
 impl HubEndpoint {
+    /// `host:port` of the hub.
+    pub fn address(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    /// The health check, when it answers 200.
+    pub async fn health(&self) -> Result<(), String> {
+        if self.healthy().await {
+            Ok(())
+        } else {
+            Err("unhealthy".into())
+        }
+    }
+
     async fn healthy(&self) -> bool {
         self.http
             .get(format!("{}/v1/health", self.url))

@@ -222,6 +222,8 @@ async fn measure(
         (duckdb_files.lookups, duckdb_memory.lookups),
     )
     .await;
+    step("beside hostile clients");
+    let hostile = workloads::hostile(&settings, &under_test, &ids).await;
     let some_id = ids.first().map(String::as_str).unwrap_or_default();
     let lookup_plans = workloads::lookup_plans(&settings, &under_test, some_id).await;
     step("export");
@@ -253,6 +255,7 @@ async fn measure(
         database,
         audit,
         lookup_plans,
+        hostile,
         notes,
     })
 }

@@ -19,6 +19,7 @@ pub struct Results {
     pub database: Measured<DatabaseResults>,
     pub audit: AuditResults,
     pub lookup_plans: LookupPlans,
+    pub hostile: workloads::HostileResults,
     /// What the reader should know about this run, e.g. why a column is empty.
     pub notes: Vec<String>,
 }
@@ -46,6 +47,7 @@ pub fn render(settings: &Settings, data: &Data, results: &Results, took: Duratio
     policy(&mut out, results);
     audit(&mut out, &results.audit);
     database(&mut out, &results.database);
+    hostile(&mut out, &results.hostile);
     targets(&mut out, results);
     if !results.notes.is_empty() {
         let _ = writeln!(out, "\n## Notes\n\n- {}", results.notes.join("\n- "));
@@ -355,6 +357,36 @@ fn audit(out: &mut String, audit: &AuditResults) {
         };
     }
     let _ = writeln!(out, "\nCost: {}.\n", percent_or_empty(audit_cost(audit)));
+}
+
+fn hostile(out: &mut String, hostile: &workloads::HostileResults) {
+    let _ = writeln!(
+        out,
+        "\n## Beside hostile clients (issue 11)\n\n\
+         The policy analyst's point lookups at {} clients, alone and while four hostile clients run: one \
+         sends 5,000-term expressions (refused for depth), one a cartesian product of the residents with \
+         themselves three times (CPU-bound until its client drops it at the end of the window), one \
+         `repeat('x', 1000000000)` (refused before it allocates), and one holds 50 idle and half-sent \
+         connections at a time. Queries run on threads apart from those that answer requests.\n\n\
+         | lookups | clients | queries | queries/s | p50 | p99 |\n|---|---|---|---|---|---|",
+        workloads::COMPARED_CONCURRENCY
+    );
+    latency_row(out, "alone", workloads::COMPARED_CONCURRENCY, &hostile.calm);
+    latency_row(
+        out,
+        "beside hostile clients",
+        workloads::COMPARED_CONCURRENCY,
+        &hostile.beside_hostile,
+    );
+    let _ = writeln!(
+        out,
+        "\nThe hostile clients got {} answers; the slowest health check during the window took {}. \
+         Target: the ordinary queries' p99 under 1 s.",
+        hostile.hostile_answers,
+        hostile
+            .slowest_health
+            .map_or_else(|| "(none answered)".to_owned(), duration)
+    );
 }
 
 fn database(out: &mut String, database: &Measured<DatabaseResults>) {

@@ -14,6 +14,7 @@ mod errors;
 mod expression_shapes;
 mod files;
 mod formats;
+mod hostile_load;
 mod identity;
 mod limits;
 mod policy_files;
