@@ -6,9 +6,25 @@
 
 use arrow_schema::{DataType, TimeUnit};
 
+/// How deeply a contract's type may nest (`List(Struct(...))`): far more than any table
+/// needs, and few enough that parsing, comparing and dropping the type recurse safely.
+pub const MAX_TYPE_DEPTH: usize = 32;
+
 /// Parses a contract type: an alias (case-insensitive) or Arrow's own spelling.
 pub fn parse_type(text: &str) -> Result<DataType, String> {
     let trimmed = text.trim();
+    // Arrow's parser recurses once per level: the nesting is counted before it runs.
+    let mut depth = 0usize;
+    for character in trimmed.chars() {
+        match character {
+            '(' | '<' | '[' | '{' => depth += 1,
+            ')' | '>' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_TYPE_DEPTH {
+            return Err(format!("the type nests deeper than {MAX_TYPE_DEPTH} levels"));
+        }
+    }
     if let Some(data_type) = alias(&trimmed.to_ascii_lowercase()) {
         return Ok(data_type);
     }
@@ -141,6 +157,20 @@ fn integer_digits(data_type: &DataType) -> Option<i16> {
     let (min, max) = integer_range(data_type)?;
     let magnitude = max.max(-min);
     Some(magnitude.to_string().len() as i16)
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn deeply_nested_types_are_refused_before_they_are_parsed() {
+        let deep = format!("{}Int64{}", "List(".repeat(100_000), ")".repeat(100_000));
+        let error = parse_type(&deep).unwrap_err();
+        assert!(error.contains("deeper than 32"), "{error}");
+        let fine = format!("{}Int64{}", "List(".repeat(3), ")".repeat(3));
+        assert!(parse_type(&fine).is_ok(), "{:?}", parse_type(&fine));
+    }
 }
 
 #[cfg(test)]

@@ -402,8 +402,10 @@ impl QueryEngine {
             .map_err(|error| self.classify(error))?;
         let schema = physical.schema();
         let stream = execute_stream(physical, state.task_ctx()).map_err(|error| self.classify(error))?;
-        let pumped = self.runtime.pump(stream, (permit, mine));
-        Ok((schema, reads, self.limited(pumped, deadline)))
+        // The hub's slot is held until the query's work has stopped; the caller's until the
+        // caller has its result, or went away.
+        let pumped = self.runtime.pump(stream, permit);
+        Ok((schema, reads, self.limited(pumped, deadline, mine)))
     }
 
     /// Takes one of the principal's query slots, or refuses when all are taken. A broken
@@ -455,22 +457,22 @@ impl QueryEngine {
         usize::try_from(self.limits.query_memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
     }
 
-    /// The stream ends with a timeout error at the deadline; dropping it stops the query.
-    fn limited(&self, stream: runtime::Pumped, deadline: Instant) -> BatchStream {
+    /// The stream ends with a timeout error at the deadline; dropping it stops the query
+    /// and gives the caller's slot back.
+    fn limited(&self, stream: runtime::Pumped, deadline: Instant, slot: PrincipalSlot) -> BatchStream {
         let timeout = self.limits.query_timeout;
         let memory_mb = self.limits.query_memory_mb;
-        let state = (stream, false);
+        let state = (stream, Some(slot));
         Box::pin(futures::stream::unfold(
             state,
-            move |(mut stream, done)| async move {
-                if done {
-                    return None;
-                }
+            move |(mut stream, slot)| async move {
+                // The slot is let go with the last item.
+                let slot = slot?;
                 match tokio::time::timeout_at(deadline, stream.next()).await {
-                    Err(_) => Some((Err(QueryError::Timeout(timeout)), (stream, true))),
+                    Err(_) => Some((Err(QueryError::Timeout(timeout)), (stream, None))),
                     Ok(None) => None,
-                    Ok(Some(Ok(batch))) => Some((Ok(batch), (stream, false))),
-                    Ok(Some(Err(error))) => Some((Err(classify_execution(error, memory_mb)), (stream, true))),
+                    Ok(Some(Ok(batch))) => Some((Ok(batch), (stream, Some(slot)))),
+                    Ok(Some(Err(error))) => Some((Err(classify_execution(error, memory_mb)), (stream, None))),
                 }
             },
         ))
