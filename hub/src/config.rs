@@ -283,7 +283,8 @@ pub struct LimitsConfig {
     pub query_memory_mb: u64,
     /// Queries that run at once; more wait for a turn until their timeout.
     pub max_concurrent_queries: usize,
-    /// Queries one principal may run at once; more are refused with 429 at once.
+    /// Queries one principal may run at once (default 16, half the default of all); more
+    /// are refused with 429 at once.
     #[serde(default = "default_max_concurrent_queries_per_principal")]
     pub max_concurrent_queries_per_principal: usize,
     /// Threads that plan and run queries, apart from those that serve requests; 0 is one
@@ -315,7 +316,7 @@ fn default_spill_max_mb() -> u64 {
 }
 
 fn default_max_concurrent_queries_per_principal() -> usize {
-    8
+    16
 }
 
 fn default_max_expression_depth() -> usize {

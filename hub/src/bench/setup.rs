@@ -206,6 +206,8 @@ pub fn hub_config(audit: bool, postgres: Option<&PostgresTable>) -> String {
          [connectors]\nfile_roots = [\"data\"]\n\n\
          [policies]\ndir = \"policies\"\n\n\
          # Long enough for a full-scale run.\n[auth]\ntoken_ttl = \"12h\"\n\n\
+         # One principal's lookups are measured at up to 32 clients at once.\n\
+         [limits]\nmax_concurrent_queries_per_principal = 64\nmax_concurrent_queries = 64\n\n\
          [audit]\nenabled = {audit}\n"
     );
     if let Some(postgres) = postgres {

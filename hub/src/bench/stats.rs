@@ -103,10 +103,12 @@ where
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + window;
-    let mut clients = Vec::with_capacity(concurrency);
+    // A set: when one client fails, the others are stopped rather than left running into
+    // the next measurement.
+    let mut clients = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let (once, keys, next) = (once.clone(), Arc::clone(&keys), Arc::clone(&next));
-        clients.push(tokio::spawn(async move {
+        clients.spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let key = keys[next.fetch_add(1, Ordering::Relaxed) % keys.len()].clone();
@@ -115,11 +117,11 @@ where
                 latencies.push(sent.elapsed());
             }
             Ok::<_, String>(latencies)
-        }));
+        });
     }
     let mut latencies = Vec::new();
-    for client in clients {
-        latencies.extend(client.await.map_err(|error| error.to_string())??);
+    while let Some(client) = clients.join_next().await {
+        latencies.extend(client.map_err(|error| error.to_string())??);
     }
     Latencies::of(concurrency, latencies, started.elapsed()).ok_or_else(|| "no query finished".to_owned())
 }
