@@ -1,20 +1,5 @@
-//! `causeway`: the hub server and its command-line client.
-
-mod acceleration;
-mod access;
-mod api;
-mod audit;
-mod bench;
-mod cli;
-mod config;
-mod demo;
-mod identity;
-mod query;
-mod registry;
-mod server;
-mod startup;
-mod store;
-mod supervision;
+//! `causeway`: the hub server and its command-line client. Everything is in the library;
+//! this only starts the runtime and hands it the command line.
 
 use std::process::ExitCode;
 
@@ -37,5 +22,5 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(cli::run())
+    runtime.block_on(causeway_hub::cli::run())
 }

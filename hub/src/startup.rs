@@ -152,6 +152,17 @@ impl Hub {
 
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn serve(self, listener: TcpListener, identity: Arc<Identity>) -> Result<(), StartupError> {
+        self.serve_until(listener, identity, shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` resolves, then lets open connections finish (up to 30 s)
+    /// and closes the audit log with a last checkpoint.
+    pub async fn serve_until(
+        self,
+        listener: TcpListener,
+        identity: Arc<Identity>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), StartupError> {
         let tls = self
             .config
             .server
@@ -205,7 +216,7 @@ impl Hub {
             server.idle_timeout,
             client_timeout,
         ));
-        server::serve(listener, app, tls, connections, shutdown_signal()).await;
+        server::serve(listener, app, tls, connections, shutdown).await;
         self.audit.close().await;
         Ok(())
     }

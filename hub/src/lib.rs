@@ -1,0 +1,21 @@
+//! The Causeway hub as a library: startup ([`startup::Hub`]), the query service
+//! ([`query`]), the HTTP API ([`api`]), identity, the audit log, the metadata store and the
+//! configuration. The `causeway` binary only parses its command line ([`cli::run`]); tests
+//! and other front doors start a hub in process with [`startup::Hub::build`] and
+//! [`startup::Hub::serve_until`].
+
+pub mod acceleration;
+pub mod access;
+pub mod api;
+pub mod audit;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod identity;
+pub mod query;
+pub mod registry;
+pub mod server;
+pub mod startup;
+pub mod store;
+pub mod supervision;
