@@ -107,8 +107,11 @@ impl Accelerated {
 
 impl Drop for Accelerated {
     fn drop(&mut self) {
-        if let Ok(mut schedule) = self.schedule.lock()
-            && let Some(task) = schedule.take()
+        if let Some(task) = self
+            .schedule
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
         {
             task.abort();
         }
@@ -171,26 +174,29 @@ impl Accelerations {
             refreshing: tokio::sync::Mutex::new(()),
             schedule: Mutex::new(None),
         });
-        if let Some(every) = spec.refresh
-            && let Ok(mut schedule) = accelerated.schedule.lock()
-        {
-            *schedule = Some(tokio::spawn(refresh_every(
+        if let Some(every) = spec.refresh {
+            *accelerated
+                .schedule
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tokio::spawn(refresh_every(
                 Arc::downgrade(self),
                 id.to_owned(),
                 every,
             )));
         }
-        if let Ok(mut datasets) = self.datasets.lock() {
-            datasets.insert(id.to_owned(), accelerated);
-        }
+        self.datasets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_owned(), accelerated);
         Ok(table)
     }
 
     /// Drops the copy of `id`, if it had one, and its schedule.
     pub fn remove(&self, id: &str) {
-        if let Ok(mut datasets) = self.datasets.lock() {
-            datasets.remove(id);
-        }
+        self.datasets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
     }
 
     /// Rebuilds the copy of `id` from its source and swaps it in. Recorded in the audit log
@@ -242,13 +248,13 @@ impl Accelerations {
 
     /// Every accelerated dataset with its status, by name.
     pub fn all(&self) -> Vec<(String, AccelerationStatus)> {
-        let datasets: Vec<(String, Arc<Accelerated>)> = match self.datasets.lock() {
-            Ok(datasets) => datasets
-                .iter()
-                .map(|(id, accelerated)| (id.clone(), Arc::clone(accelerated)))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
+        let datasets: Vec<(String, Arc<Accelerated>)> = self
+            .datasets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(id, accelerated)| (id.clone(), Arc::clone(accelerated)))
+            .collect();
         datasets
             .into_iter()
             .map(|(id, accelerated)| (id, accelerated.status()))
@@ -256,7 +262,11 @@ impl Accelerations {
     }
 
     fn get(&self, id: &str) -> Option<Arc<Accelerated>> {
-        self.datasets.lock().ok()?.get(id).cloned()
+        self.datasets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned()
     }
 
     /// Reads `source` into a new copy, allowed the part of the budget the other datasets'

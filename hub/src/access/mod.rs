@@ -5,7 +5,9 @@
 pub mod requests;
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use causeway_policies::{
     AccessConditions, DatasetId, DatasetInfo, FileError, FilePolicies, Grant, PolicyError, PolicyFunctions,
@@ -38,8 +40,9 @@ pub struct Access {
     functions: PolicyFunctions,
     /// How deep and large row filters and SQL masks may be.
     limits: SyntaxLimits,
-    snapshot: RwLock<Arc<PolicySet>>,
-    files: RwLock<Arc<FilePolicies>>,
+    /// Swapped whole; never locked, so never poisoned into "no policy".
+    snapshot: ArcSwap<PolicySet>,
+    files: ArcSwap<FilePolicies>,
 }
 
 impl Access {
@@ -54,8 +57,8 @@ impl Access {
             store,
             functions: PolicyFunctions::new(&key),
             limits,
-            snapshot: RwLock::new(Arc::new(PolicySet::default())),
-            files: RwLock::new(Arc::new(FilePolicies::default())),
+            snapshot: ArcSwap::from_pointee(PolicySet::default()),
+            files: ArcSwap::from_pointee(FilePolicies::default()),
         };
         access.reload().await?;
         Ok(access)
@@ -71,17 +74,11 @@ impl Access {
 
     /// The policies every query of this moment is decided by.
     pub fn snapshot(&self) -> Arc<PolicySet> {
-        self.snapshot
-            .read()
-            .map(|snapshot| Arc::clone(&snapshot))
-            .unwrap_or_default()
+        self.snapshot.load_full()
     }
 
     fn files(&self) -> Arc<FilePolicies> {
-        self.files
-            .read()
-            .map(|files| Arc::clone(&files))
-            .unwrap_or_default()
+        self.files.load_full()
     }
 
     /// Reads the grants in force again; changes take effect at the next query.
@@ -100,9 +97,7 @@ impl Access {
             grants,
             denies: files.denies.iter().map(|deny| deny.item.clone()).collect(),
         };
-        if let Ok(mut snapshot) = self.snapshot.write() {
-            *snapshot = Arc::new(policies);
-        }
+        self.snapshot.store(Arc::new(policies));
         Ok(())
     }
 
@@ -133,9 +128,7 @@ impl Access {
                 message: error.to_string(),
             }]
         })?;
-        if let Ok(mut current) = self.files.write() {
-            *current = Arc::new(files);
-        }
+        self.files.store(Arc::new(files));
         self.reload().await.map_err(|error| {
             vec![FileError {
                 file: dir.display().to_string(),
@@ -233,6 +226,13 @@ impl Access {
         gate.record().datasets.push(record.grant.dataset.to_string());
         gate.pass().await?;
         self.store.revoke_grant(id, &by.id).await?;
+        // Out of force at once, whatever reading the grants again makes of it: a reload that
+        // fails must not leave a revoked grant in force.
+        self.snapshot.rcu(|current| {
+            let mut policies = PolicySet::clone(current);
+            policies.grants.retain(|grant| grant.id != id);
+            policies
+        });
         self.reload().await?;
         Ok(record.grant.dataset)
     }
@@ -380,4 +380,86 @@ fn pseudonym_key(path: &Path) -> Result<Vec<u8>, AccessError> {
     std::io::Write::write_all(&mut file, &key).map_err(|error| failed(error.to_string()))?;
     file.sync_all().map_err(|error| failed(error.to_string()))?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use causeway_policies::ColumnInfo;
+    use causeway_schemas::Classification;
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+    use crate::audit::{Action, AuditLog, Event, Outcome};
+
+    fn gate(action: Action) -> Gate {
+        Gate::new(&AuditLog::off(), Event::new(action, Outcome::Ok))
+    }
+
+    /// Revoking writes the store, then reads every grant again; when that reading fails
+    /// (here a grant the store can no longer parse), the revoked grant must not stay in
+    /// force with the old snapshot.
+    #[tokio::test]
+    async fn a_revoked_grant_stays_revoked_when_reading_the_grants_again_fails() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("metadata.db");
+        let store = MetadataStore::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("store");
+        let access = Access::open(store, dir.path(), SyntaxLimits::default())
+            .await
+            .expect("access");
+        let dataset = DatasetInfo {
+            id: DatasetId::new("civil_affairs", "residents"),
+            columns: vec![ColumnInfo {
+                name: "town".into(),
+                data_type: DataType::Utf8,
+                classification: Classification::new("public").expect("tag"),
+            }],
+        };
+        let officer = Principal::new("officer", "security").with_role(Role::SecurityOfficer);
+        let session = SessionContext::new().state();
+        for id in ["grant-a", "grant-b"] {
+            let grant: Grant = serde_json::from_value(serde_json::json!({
+                "id": id, "subject": {"client": "analyst"}, "dataset": "civil_affairs.residents",
+                "columns": ["town"], "purposes": ["care"],
+            }))
+            .expect("grant");
+            access
+                .create_grant(
+                    grant,
+                    &dataset,
+                    GrantOrigin::Direct,
+                    None,
+                    &officer,
+                    &session,
+                    &mut gate(Action::GrantCreated),
+                )
+                .await
+                .expect("granted");
+        }
+        let in_force = |access: &Access| -> Vec<String> {
+            access
+                .snapshot()
+                .grants
+                .iter()
+                .map(|grant| grant.id.clone())
+                .collect()
+        };
+        assert_eq!(in_force(&access), ["grant-a", "grant-b"]);
+
+        rusqlite::Connection::open(&path)
+            .expect("sqlite")
+            .execute("UPDATE grants SET body = 'not a grant' WHERE id = 'grant-b'", [])
+            .expect("spoil a grant");
+        let revoked = access
+            .revoke("grant-a", &officer, &mut gate(Action::GrantRevoked))
+            .await;
+        assert!(revoked.is_err(), "reading the grants again failed: {revoked:?}");
+        assert_eq!(
+            in_force(&access),
+            ["grant-b"],
+            "grant-a is out of force all the same"
+        );
+    }
 }

@@ -173,7 +173,13 @@ impl AuditLog {
     /// `None` when the log is off.
     pub fn status(&self) -> Option<Status> {
         let inner = self.inner.as_ref()?;
-        inner.status.lock().ok().map(|status| status.clone())
+        Some(
+            inner
+                .status
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        )
     }
 
     /// Writes what is pending and a last checkpoint.

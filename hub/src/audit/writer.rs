@@ -95,7 +95,8 @@ impl Writer {
             .metadata()
             .map_err(|source| AuditError::io(&path, source))?
             .len();
-        if let Ok(mut status) = status.lock() {
+        {
+            let mut status = status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             status.last_seq = recovered.head.seq;
         }
         let mut writer = Self {
@@ -158,7 +159,11 @@ impl Writer {
             .map_err(|source| AuditError::io(&self.dir, source))?;
         self.head = head;
         self.since_checkpoint = 0;
-        if let Ok(mut status) = self.status.lock() {
+        {
+            let mut status = self
+                .status
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             status.last_seq = self.head.seq;
         }
         Ok(())
@@ -255,7 +260,11 @@ impl Writer {
                     self.last_checkpoint = Instant::now();
                 }
                 self.head = head;
-                if let Ok(mut status) = self.status.lock() {
+                {
+                    let mut status = self
+                        .status
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     status.failure = None;
                     status.last_seq = self.head.seq;
                 }
@@ -267,7 +276,11 @@ impl Writer {
             Err(error) => {
                 let reason = error.to_string();
                 tracing::error!(error = %reason, "the audit log cannot be written; queries are refused");
-                if let Ok(mut status) = self.status.lock() {
+                {
+                    let mut status = self
+                        .status
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     status.failure = Some(reason.clone());
                 }
                 for (reply, _) in written {

@@ -96,30 +96,36 @@ impl KeyRing {
     /// The keys, re-read if the directory changed since the last look.
     pub fn keys(&self) -> Arc<Vec<SigningKey>> {
         let now = modified(&self.dir);
-        if let Ok(loaded) = self.loaded.read()
-            && loaded.modified == now
         {
-            return Arc::clone(&loaded.keys);
+            let loaded = self
+                .loaded
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if loaded.modified == now {
+                return Arc::clone(&loaded.keys);
+            }
         }
         match read_keys(&self.dir) {
             Ok(keys) if !keys.is_empty() => {
                 let keys = Arc::new(keys);
-                if let Ok(mut loaded) = self.loaded.write() {
-                    *loaded = Loaded {
-                        keys: Arc::clone(&keys),
-                        modified: now,
-                    };
-                }
+                *self
+                    .loaded
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Loaded {
+                    keys: Arc::clone(&keys),
+                    modified: now,
+                };
                 keys
             }
             result => {
                 if let Err(error) = result {
                     tracing::error!(%error, "keeping the signing keys already loaded");
                 }
-                self.loaded
+                let loaded = self
+                    .loaded
                     .read()
-                    .map(|loaded| Arc::clone(&loaded.keys))
-                    .unwrap_or_default()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                Arc::clone(&loaded.keys)
             }
         }
     }

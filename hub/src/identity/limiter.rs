@@ -23,7 +23,11 @@ impl FailureLimiter {
     /// How long to wait before trying again, when any of `keys` is over the limit.
     pub fn retry_after(&self, keys: &[String]) -> Option<Duration> {
         let now = Instant::now();
-        let mut failures = self.failures.lock().ok()?;
+        // A poisoned map still holds the failures: recover it, never forget them.
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         keys.iter()
             .filter_map(|key| {
                 let times = failures.get_mut(key)?;
@@ -41,7 +45,11 @@ impl FailureLimiter {
 
     pub fn record_failure(&self, keys: &[String]) {
         let now = Instant::now();
-        if let Ok(mut failures) = self.failures.lock() {
+        {
+            let mut failures = self
+                .failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for key in keys {
                 let times = failures.entry(key.clone()).or_default();
                 forget_old(times, now, self.window);

@@ -14,7 +14,9 @@ mod yielding;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
 use std::time::Duration;
 
 use causeway_connectors::{SourceReadError, without_values};
@@ -145,7 +147,8 @@ pub struct QueryEngine {
     /// Where queries are planned and run, apart from the threads that serve requests.
     runtime: runtime::QueryRuntime,
     access: Arc<Access>,
-    datasets: RwLock<Arc<HashMap<DatasetId, DatasetInfo>>>,
+    /// Swapped whole at every change; never locked.
+    datasets: ArcSwap<HashMap<DatasetId, DatasetInfo>>,
     /// Where `audit.events` is read from; `None` when the audit log is off.
     audit_dir: Option<PathBuf>,
 }
@@ -194,7 +197,7 @@ impl QueryEngine {
             runtime: runtime::QueryRuntime::new(limits.query_threads)?,
             limits,
             access,
-            datasets: RwLock::new(Arc::new(HashMap::new())),
+            datasets: ArcSwap::from_pointee(HashMap::new()),
             audit_dir,
         })
     }
@@ -252,19 +255,14 @@ impl QueryEngine {
     }
 
     fn update_datasets(&self, change: impl FnOnce(&mut HashMap<DatasetId, DatasetInfo>)) {
-        if let Ok(mut datasets) = self.datasets.write() {
-            let mut updated = HashMap::clone(&datasets);
-            change(&mut updated);
-            *datasets = Arc::new(updated);
-        }
+        let mut updated = HashMap::clone(&self.datasets.load());
+        change(&mut updated);
+        self.datasets.store(Arc::new(updated));
     }
 
     /// The columns of a published dataset, as the policies see them.
     pub fn dataset(&self, id: &DatasetId) -> Option<DatasetInfo> {
-        self.datasets
-            .read()
-            .ok()
-            .and_then(|datasets| datasets.get(id).cloned())
+        self.datasets.load().get(id).cloned()
     }
 
     /// Plans and starts a query for `principal`. Errors found before the first row (bad
@@ -318,11 +316,7 @@ impl QueryEngine {
             principal: principal.clone(),
             purpose: request.purpose.clone(),
             policies: self.access.snapshot(),
-            datasets: self
-                .datasets
-                .read()
-                .map(|datasets| Arc::clone(&datasets))
-                .unwrap_or_default(),
+            datasets: self.datasets.load_full(),
             functions: self.access.functions().clone(),
             session: self.context.state(),
             limits: self.access.limits(),
@@ -341,8 +335,10 @@ impl QueryEngine {
                 let named = policy
                     .named
                     .lock()
-                    .map(|named| named.iter().map(ToString::to_string).collect())
-                    .unwrap_or_default();
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
                 Err(refused(error, named))
             }
         }
@@ -391,8 +387,8 @@ impl QueryEngine {
             let decisions = policy
                 .decisions
                 .lock()
-                .map(|decisions| decisions.clone())
-                .unwrap_or_default();
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
             reads(&optimized, &decisions, &policy.datasets)
         };
         let planning = state.query_planner().create_physical_plan(&optimized, &state);
@@ -412,10 +408,7 @@ impl QueryEngine {
     /// count refuses rather than lets queries through uncounted.
     fn principal_slot(&self, principal: &str) -> Result<PrincipalSlot, QueryError> {
         let most = self.limits.max_concurrent_queries_per_principal.max(1);
-        let mut running = self
-            .running
-            .lock()
-            .map_err(|_| QueryError::TooManyOfYours(most))?;
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         let count = running.entry(principal.to_owned()).or_insert(0);
         if *count >= most {
             return Err(QueryError::TooManyOfYours(most));
@@ -505,9 +498,8 @@ struct PrincipalSlot {
 
 impl Drop for PrincipalSlot {
     fn drop(&mut self) {
-        if let Ok(mut running) = self.running.lock()
-            && let Some(count) = running.get_mut(&self.principal)
-        {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = running.get_mut(&self.principal) {
             *count = count.saturating_sub(1);
             if *count == 0 {
                 running.remove(&self.principal);

@@ -119,10 +119,14 @@ impl SchemaProvider for SecureSchema {
         };
         let id = DatasetId::new(&self.department, name);
         let policy = &self.policy;
-        if let Ok(mut named) = policy.named.lock()
-            && !named.contains(&id)
         {
-            named.push(id.clone());
+            let mut named = policy
+                .named
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !named.contains(&id) {
+                named.push(id.clone());
+            }
         }
         let dataset = policy
             .datasets
@@ -153,7 +157,11 @@ impl SchemaProvider for SecureSchema {
         };
         let view = secure_view(table, reference, dataset, &decision, &context)
             .map_err(|error| DataFusionError::External(Box::new(error)))?;
-        if let Ok(mut decisions) = policy.decisions.lock() {
+        {
+            let mut decisions = policy
+                .decisions
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             decisions.push(decision);
         }
         Ok(Some(Arc::new(ViewTable::new(view, None))))

@@ -205,9 +205,10 @@ impl Alerts {
                 continue;
             }
             let in_window = {
-                let Ok(mut recent) = self.recent.lock() else {
-                    return;
-                };
+                let mut recent = self
+                    .recent
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let entries = recent
                     .entry((rule.name.clone(), principal.to_owned()))
                     .or_default();
@@ -243,9 +244,10 @@ impl Alerts {
             cleared_by: None,
         };
         {
-            let Ok(mut open) = self.open.lock() else {
-                return;
-            };
+            let mut open = self
+                .open
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if open.contains_key(&key) {
                 return;
             }

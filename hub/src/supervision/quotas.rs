@@ -82,9 +82,11 @@ impl RowUsage {
         quotas: &[(String, RowQuota)],
         now: DateTime<Utc>,
     ) -> Result<Option<(u64, QuotaExceeded)>, QuotaExceeded> {
-        let Ok(mut day) = self.today.lock() else {
-            return Ok(None);
-        };
+        // A poisoned count is still the count: a quota must not lapse with it.
+        let mut day = self
+            .today
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let rows = day.on(now.date_naive());
         let mut tightest: Option<(u64, QuotaExceeded)> = None;
         for (dataset, quota) in quotas {
@@ -126,7 +128,11 @@ impl RowUsage {
         if rows == 0 {
             return;
         }
-        if let Ok(mut day) = self.today.lock() {
+        {
+            let mut day = self
+                .today
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let counts = day.on(now.date_naive());
             for dataset in datasets {
                 *counts.entry((principal.to_owned(), dataset.clone())).or_default() += rows;
