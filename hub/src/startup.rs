@@ -16,6 +16,7 @@ use crate::audit::{Action, AuditError, AuditLog, Event, Gate, Outcome};
 use crate::config::Config;
 use crate::identity::{Identity, IdentityError, KeyRing, keys_dir};
 use crate::query::QueryEngine;
+use crate::query::service::QueryService;
 use crate::registry::{Registry, RegistryError};
 use crate::server::{self, TlsError};
 use crate::store::{MetadataStore, StoreError};
@@ -194,9 +195,16 @@ impl Hub {
         let refusals = Arc::new(Refusals::new(self.audit.clone()));
         refusals.watch();
         let client_timeout = self.config.server.client_timeout;
+        let queries = QueryService::new(
+            Arc::clone(&self.engine),
+            self.audit.clone(),
+            Arc::clone(&self.alerts),
+            Arc::clone(&self.usage),
+        );
         let state = AppState {
             registry: self.registry,
             engine: self.engine,
+            queries,
             identity,
             access: self.access,
             audit: self.audit.clone(),

@@ -10,6 +10,7 @@ use crate::acceleration::RefreshError;
 use crate::audit::AuditError;
 use crate::query::QueryError;
 use crate::query::output::{EncodeError, UnsupportedFormat};
+use crate::query::service::ServiceError;
 use crate::registry::RegistryError;
 use crate::store::StoreError;
 use crate::supervision::QuotaExceeded;
@@ -102,27 +103,53 @@ impl IntoResponse for ApiError {
 
 impl From<QueryError> for ApiError {
     fn from(error: QueryError) -> Self {
-        let (status, code) = match &error {
-            QueryError::MissingPurpose => (StatusCode::BAD_REQUEST, "missing_purpose"),
-            QueryError::Syntax(_) => (StatusCode::BAD_REQUEST, "syntax_error"),
-            QueryError::NotOneStatement(_) => (StatusCode::BAD_REQUEST, "not_one_statement"),
-            QueryError::TooLarge(_) => (StatusCode::BAD_REQUEST, "query_too_large"),
-            QueryError::NotReadOnly(_) => (StatusCode::BAD_REQUEST, "not_read_only"),
-            QueryError::UnknownTable(_) => (StatusCode::BAD_REQUEST, "unknown_table"),
-            QueryError::Plan(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
-            QueryError::ExplainAnalyze => (StatusCode::FORBIDDEN, "explain_not_allowed"),
-            QueryError::AccessDenied(_) => (StatusCode::FORBIDDEN, "access_denied"),
-            QueryError::ColumnsNotGranted { .. } => (StatusCode::FORBIDDEN, "column_not_granted"),
-            QueryError::Policy(_) => (StatusCode::FORBIDDEN, "grant_unusable"),
-            QueryError::Timeout(_) => (StatusCode::UNPROCESSABLE_ENTITY, "query_timeout"),
-            QueryError::MemoryLimit(_) => (StatusCode::UNPROCESSABLE_ENTITY, "memory_limit"),
-            QueryError::SpillLimit => (StatusCode::UNPROCESSABLE_ENTITY, "resource_exhausted"),
-            QueryError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-            QueryError::TooManyOfYours(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_queries"),
-            QueryError::Evaluation(_) => (StatusCode::BAD_REQUEST, "evaluation_error"),
-            QueryError::Execution(_) => (StatusCode::BAD_GATEWAY, "query_failed"),
+        let status = match &error {
+            QueryError::ExplainAnalyze
+            | QueryError::AccessDenied(_)
+            | QueryError::ColumnsNotGranted { .. }
+            | QueryError::Policy(_) => StatusCode::FORBIDDEN,
+            QueryError::Timeout(_) | QueryError::MemoryLimit(_) | QueryError::SpillLimit => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            QueryError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            QueryError::TooManyOfYours(_) => StatusCode::TOO_MANY_REQUESTS,
+            QueryError::Execution(_) => StatusCode::BAD_GATEWAY,
+            QueryError::MissingPurpose
+            | QueryError::Syntax(_)
+            | QueryError::TooLarge(_)
+            | QueryError::NotOneStatement(_)
+            | QueryError::NotReadOnly(_)
+            | QueryError::UnknownTable(_)
+            | QueryError::Plan(_)
+            | QueryError::Evaluation(_) => StatusCode::BAD_REQUEST,
         };
-        Self::new(status, code, error.to_string())
+        Self::new(status, error.code(), error.to_string())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Query(query) => query.into(),
+            ServiceError::Quota(quota) => quota.into(),
+            ServiceError::Audit(audit) => audit.into(),
+            ServiceError::Suspended { .. } => {
+                Self::new(StatusCode::FORBIDDEN, error.code(), error.public_message())
+            }
+            ServiceError::FrontDoor {
+                code,
+                message,
+                denied,
+            } => Self::new(
+                if denied {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                code,
+                message,
+            ),
+        }
     }
 }
 

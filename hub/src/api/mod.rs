@@ -29,6 +29,7 @@ use crate::access::Access;
 use crate::audit::AuditLog;
 use crate::identity::Identity;
 use crate::query::QueryEngine;
+use crate::query::service::QueryService;
 use crate::registry::Registry;
 use crate::supervision::{Alerts, Refusals, RowUsage};
 
@@ -40,6 +41,8 @@ pub use error::ApiError;
 pub struct AppState {
     pub registry: Arc<Registry>,
     pub engine: Arc<QueryEngine>,
+    /// The query service every front door calls.
+    pub queries: QueryService,
     pub identity: Arc<Identity>,
     pub access: Arc<Access>,
     pub audit: AuditLog,

@@ -8,6 +8,7 @@ pub mod output;
 mod reads;
 mod runtime;
 mod secure;
+pub mod service;
 mod statement;
 mod yielding;
 
@@ -107,6 +108,40 @@ pub enum QueryError {
     Evaluation(String),
     #[error("the query failed: {0}")]
     Execution(String),
+}
+
+impl QueryError {
+    /// The stable code callers and the audit log see.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingPurpose => "missing_purpose",
+            Self::Syntax(_) => "syntax_error",
+            Self::TooLarge(_) => "query_too_large",
+            Self::NotOneStatement(_) => "not_one_statement",
+            Self::NotReadOnly(_) => "not_read_only",
+            Self::UnknownTable(_) => "unknown_table",
+            Self::Plan(_) => "invalid_query",
+            Self::ExplainAnalyze => "explain_not_allowed",
+            Self::AccessDenied(_) => "access_denied",
+            Self::ColumnsNotGranted { .. } => "column_not_granted",
+            Self::Policy(_) => "grant_unusable",
+            Self::Timeout(_) => "query_timeout",
+            Self::MemoryLimit(_) => "memory_limit",
+            Self::SpillLimit => "resource_exhausted",
+            Self::Busy(_) => "busy",
+            Self::TooManyOfYours(_) => "too_many_queries",
+            Self::Evaluation(_) => "evaluation_error",
+            Self::Execution(_) => "query_failed",
+        }
+    }
+
+    /// Whether it refuses what the caller may do, rather than failing.
+    pub fn is_denial(&self) -> bool {
+        matches!(
+            self,
+            Self::ExplainAnalyze | Self::AccessDenied(_) | Self::ColumnsNotGranted { .. } | Self::Policy(_)
+        )
+    }
 }
 
 fn list(columns: &[(String, String)]) -> String {

@@ -1,0 +1,670 @@
+//! The one query service every front door calls: HTTP today, Arrow Flight SQL, the
+//! PostgreSQL wire protocol and the console next. Everything between "an authenticated
+//! caller with SQL and a purpose" and "a stream of record batches" is here, and nothing of
+//! any protocol: the suspension checks, planning under the caller's policies, row quotas,
+//! the audit record of every query (`query.refused`, or `query.started` on disk before the
+//! first batch is handed out and `query.finished` however it ends), the alert rules, and the
+//! record of a caller that went away.
+//!
+//! A front door turns its request into a [`QueryCall`], calls [`QueryService::execute`],
+//! encodes the batches of the [`Started`] query it gets back, and tells the service how many
+//! bytes it sent and whether it got to the end ([`Results::sent`], [`Results::completed`],
+//! [`Results::failed`]); dropping the results before that records that the client went away.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use causeway_policies::Principal;
+use chrono::Utc;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::StreamExt;
+
+use super::{BatchStream, QueryEngine, QueryError, QueryRequest};
+use crate::audit::{Action, AuditError, AuditLog, Event, Outcome};
+use crate::store::AlertRecord;
+use crate::supervision::{Alerts, QuotaExceeded, RowUsage};
+
+/// Which front door a query came through; recorded with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontDoor {
+    Http,
+    FlightSql,
+    PostgresWire,
+    Console,
+}
+
+impl FrontDoor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::FlightSql => "flight_sql",
+            Self::PostgresWire => "postgres_wire",
+            Self::Console => "console",
+        }
+    }
+}
+
+/// One query as a front door hands it over.
+#[derive(Debug, Clone)]
+pub struct QueryCall {
+    /// Who asks, as their token said.
+    pub caller: Principal,
+    pub sql: String,
+    /// Why; a front door with sessions passes the session's default when the statement
+    /// names none.
+    pub purpose: String,
+    pub door: FrontDoor,
+    pub client_address: Option<SocketAddr>,
+}
+
+/// Why a query was refused or failed, for every front door to show in its own way.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("your access is suspended by alert {alert} ({rule}) until a security officer clears it")]
+    Suspended { alert: String, rule: String },
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// Something the front door found (a format it cannot write, an encoding error),
+    /// recorded with its code.
+    #[error("{message}")]
+    FrontDoor {
+        code: &'static str,
+        message: String,
+        denied: bool,
+    },
+}
+
+impl ServiceError {
+    fn suspended(alert: &AlertRecord) -> Self {
+        Self::Suspended {
+            alert: alert.id.clone(),
+            rule: alert.rule.clone(),
+        }
+    }
+
+    /// The stable code callers and the audit log see, e.g. `column_not_granted`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Query(error) => error.code(),
+            Self::Suspended { .. } => "suspended",
+            Self::Quota(_) => "row_quota_exceeded",
+            Self::Audit(_) => "audit_unavailable",
+            Self::FrontDoor { code, .. } => code,
+        }
+    }
+
+    /// How the audit log records it: refusals of what the caller may do are `denied`, the
+    /// rest `error`.
+    pub fn outcome(&self) -> Outcome {
+        let denied = match self {
+            Self::Query(error) => error.is_denial(),
+            Self::Suspended { .. } => true,
+            Self::FrontDoor { denied, .. } => *denied,
+            Self::Quota(_) | Self::Audit(_) => false,
+        };
+        if denied { Outcome::Denied } else { Outcome::Error }
+    }
+
+    /// The message callers see. The audit log's cannot-write reason stays in the hub's log.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Audit(_) => {
+                "the audit log cannot be written, so nothing is served until it can; the hub's health and log say why"
+                    .into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The service's parts, shared by every front door.
+#[derive(Clone)]
+pub struct QueryService {
+    engine: Arc<QueryEngine>,
+    audit: AuditLog,
+    alerts: Arc<Alerts>,
+    usage: Arc<RowUsage>,
+}
+
+/// A query whose `query.started` record is on disk and whose first batch is computed.
+pub struct Started {
+    pub id: String,
+    pub schema: SchemaRef,
+    /// The grants it is read under.
+    pub grants: Vec<String>,
+    pub results: Results,
+}
+
+impl QueryService {
+    pub fn new(engine: Arc<QueryEngine>, audit: AuditLog, alerts: Arc<Alerts>, usage: Arc<RowUsage>) -> Self {
+        Self {
+            engine,
+            audit,
+            alerts,
+            usage,
+        }
+    }
+
+    /// Records `call` as refused by its front door before it ran (an output format it
+    /// cannot write, say), and gives the error back.
+    pub fn refuse(&self, call: &QueryCall, error: ServiceError) -> ServiceError {
+        let record = self.record_of(call);
+        self.ended_early(record, Action::QueryRefused, &error, Instant::now());
+        error
+    }
+
+    /// Runs `call`: its checks, its plan under the caller's policies, its `query.started`
+    /// record (on disk when this returns) and its first batch.
+    pub async fn execute(&self, call: QueryCall) -> Result<Started, ServiceError> {
+        let started = Instant::now();
+        let mut record = self.record_of(&call);
+        let refuse = |record: Event, error: ServiceError| {
+            self.ended_early(record, Action::QueryRefused, &error, started);
+            error
+        };
+        if let Some(alert) = self.alerts.suspension(&call.caller.id) {
+            return Err(refuse(record, ServiceError::suspended(&alert)));
+        }
+        let request = QueryRequest {
+            sql: call.sql.clone(),
+            purpose: call.purpose.clone(),
+        };
+        let mut running = match self.engine.run(&call.caller, &request).await {
+            Ok(running) => running,
+            Err(refused) => {
+                record.query_id = Some(refused.id);
+                record.datasets = refused.datasets;
+                return Err(refuse(record, refused.error.into()));
+            }
+        };
+        record.query_id = Some(running.id.clone());
+        record.datasets = running.reads.datasets.clone();
+        record.columns = running.reads.columns.clone();
+        record.masks = running.reads.masks.clone();
+        record.row_filters = running.reads.row_filters.clone();
+        record.grants = running.reads.grants.clone();
+        self.alerts.query_started(&call.caller, Utc::now()).await;
+        if let Some(alert) = self.alerts.suspension(&call.caller.id) {
+            return Err(refuse(record, ServiceError::suspended(&alert)));
+        }
+        let quota = match self
+            .usage
+            .allowance(&call.caller.id, &running.reads.quotas, Utc::now())
+        {
+            Ok(quota) => quota,
+            Err(exceeded) => return Err(refuse(record, exceeded.into())),
+        };
+        // The record goes to disk while the first batch is computed; nothing is handed out
+        // before it is there. A query failing from here on has begun: it ends `finished`.
+        let durable = self.audit.submit(record.clone());
+        let failed_early = |record: Event, error: ServiceError| {
+            self.ended_early(record, Action::QueryFinished, &error, started);
+            error
+        };
+        let first = match running.batches.next().await.transpose() {
+            Ok(first) => first,
+            Err(error) => return Err(failed_early(record, error.into())),
+        };
+        if let (Some(batch), Some((allowed, exceeded))) = (&first, &quota)
+            && batch.num_rows() as u64 > *allowed
+        {
+            return Err(failed_early(record, exceeded.clone().into()));
+        }
+        if let Err(error) = durable.await {
+            return Err(failed_early(record, error.into()));
+        }
+        let charge = Charge {
+            usage: Arc::clone(&self.usage),
+            alerts: Arc::clone(&self.alerts),
+            classifications: running.reads.classifications.clone(),
+            principal: call.caller.id.clone(),
+            datasets: running.reads.datasets.clone(),
+            quota,
+        };
+        let rest = first.is_some().then_some(running.batches);
+        Ok(Started {
+            id: running.id,
+            schema: running.schema,
+            grants: running.reads.grants,
+            results: Results {
+                first,
+                rest,
+                cut_off: None,
+                finish: Finish::new(self.audit.clone(), charge, record, started),
+            },
+        })
+    }
+
+    fn record_of(&self, call: &QueryCall) -> Event {
+        let mut record =
+            Event::by(Action::QueryStarted, Outcome::Ok, &call.caller).at_address(call.client_address);
+        record.purpose = Some(call.purpose.clone());
+        record.sql = Some(call.sql.clone());
+        if call.door != FrontDoor::Http {
+            record.detail = Some(serde_json::json!({ "front_door": call.door.name() }).to_string());
+        }
+        record
+    }
+
+    /// Records a query that ends before handing anything out: `query.refused` before it
+    /// runs, or `query.finished` with nothing sent once its `query.started` is on its way.
+    fn ended_early(&self, mut record: Event, action: Action, error: &ServiceError, started: Instant) {
+        if action == Action::QueryFinished {
+            record.rows = Some(0);
+            record.bytes = Some(0);
+        }
+        record.action = action;
+        record.duration_ms = Some(elapsed_ms(started));
+        self.audit
+            .enqueue(record.failed(error.outcome(), error.code(), error.public_message()));
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The batches of a started query. Each batch handed out counts against the caller's row
+/// quotas; a quota reached cuts the result off after the rows it still allowed, with an
+/// error, so that a client never mistakes it for the end.
+pub struct Results {
+    first: Option<RecordBatch>,
+    rest: Option<BatchStream>,
+    /// A quota reached: the error to give after the rows it allowed.
+    cut_off: Option<QuotaExceeded>,
+    finish: Finish,
+}
+
+impl Results {
+    /// The next batch; `None` at the end of the result.
+    pub async fn next(&mut self) -> Option<Result<RecordBatch, ServiceError>> {
+        if let Some(exceeded) = self.cut_off.take() {
+            self.rest = None;
+            return Some(Err(exceeded.into()));
+        }
+        let batch = match self.first.take() {
+            Some(first) => first,
+            None => match self.rest.as_mut()?.next().await? {
+                Ok(batch) => batch,
+                Err(error) => {
+                    self.rest = None;
+                    return Some(Err(error.into()));
+                }
+            },
+        };
+        let (batch, exceeded) = self.finish.within_quota(batch);
+        self.finish.rows += batch.num_rows() as u64;
+        self.cut_off = exceeded;
+        Some(Ok(batch))
+    }
+
+    /// The front door sent `bytes` more to the client.
+    pub fn sent(&mut self, bytes: usize) {
+        self.finish.bytes += bytes as u64;
+    }
+
+    /// The whole result reached the client.
+    pub fn completed(&mut self) {
+        self.finish.ended = Some(Ok(()));
+    }
+
+    /// The result stopped short: an error of the query or of the front door.
+    pub fn failed(&mut self, error: ServiceError) {
+        self.finish.ended = Some(Err(error));
+    }
+}
+
+/// Whom the rows a query sends are charged to, how many it may send, and the alert rules
+/// that watch them.
+struct Charge {
+    usage: Arc<RowUsage>,
+    alerts: Arc<Alerts>,
+    /// The classifications of the columns the query read.
+    classifications: BTreeSet<String>,
+    principal: String,
+    datasets: Vec<String>,
+    /// The most rows the query may send, and the quota that says so.
+    quota: Option<(u64, QuotaExceeded)>,
+}
+
+/// Records `query.finished` when the results are dropped, however the query ended, and
+/// charges the rows handed out to the caller's daily quotas.
+struct Finish {
+    audit: AuditLog,
+    charge: Charge,
+    record: Option<Event>,
+    started: Instant,
+    rows: u64,
+    bytes: u64,
+    ended: Option<Result<(), ServiceError>>,
+}
+
+impl Finish {
+    fn new(audit: AuditLog, charge: Charge, mut record: Event, started: Instant) -> Self {
+        record.action = Action::QueryFinished;
+        Self {
+            audit,
+            charge,
+            record: Some(record),
+            started,
+            rows: 0,
+            bytes: 0,
+            ended: None,
+        }
+    }
+
+    /// The part of `batch` the quota still lets through, and whether it cut any.
+    fn within_quota(&self, batch: RecordBatch) -> (RecordBatch, Option<QuotaExceeded>) {
+        match &self.charge.quota {
+            Some((allowed, exceeded)) if self.rows + batch.num_rows() as u64 > *allowed => {
+                let left = usize::try_from(allowed.saturating_sub(self.rows)).unwrap_or(0);
+                (batch.slice(0, left.min(batch.num_rows())), Some(exceeded.clone()))
+            }
+            _ => (batch, None),
+        }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        let charge = &self.charge;
+        let now = Utc::now();
+        charge
+            .usage
+            .add(&charge.principal, &charge.datasets, self.rows, now);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (alerts, principal) = (Arc::clone(&charge.alerts), charge.principal.clone());
+            let (classifications, rows) = (charge.classifications.clone(), self.rows);
+            runtime.spawn(async move {
+                alerts
+                    .query_finished(&principal, &classifications, rows, now)
+                    .await
+            });
+        }
+        record.rows = Some(self.rows);
+        record.bytes = Some(self.bytes);
+        record.duration_ms = Some(elapsed_ms(self.started));
+        let record = match self.ended.take() {
+            Some(Ok(())) => record,
+            Some(Err(error)) => record.failed(error.outcome(), error.code(), error.public_message()),
+            None => record.failed(
+                Outcome::Error,
+                "disconnected",
+                "the client went away before the end of the result",
+            ),
+        };
+        self.audit.enqueue(record);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use causeway_policies::{ColumnInfo, DatasetId, DatasetInfo, Grant, Role};
+    use causeway_schemas::Classification;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::datasource::MemTable;
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+    use crate::access::Access;
+    use crate::audit::Gate;
+    use crate::audit::read::{EventFilter, records};
+    use crate::config::{AuditConfig, LimitsConfig};
+    use crate::identity::KeyRing;
+    use crate::store::{GrantOrigin, MetadataStore};
+    use crate::supervision::AlertsConfig;
+
+    /// A query service over one in-memory dataset, `civil_affairs.residents` (id, town),
+    /// granted to the client `analyst` for the purpose `care` with the rows of Dali only.
+    struct Fixture {
+        service: QueryService,
+        audit: AuditLog,
+        audit_dir: PathBuf,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn fixture(limits: LimitsConfig) -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let audit_dir = dir.path().join("audit");
+        let keys = Arc::new(KeyRing::open(&dir.path().join("keys")).expect("keys"));
+        let audit = AuditLog::open(&audit_dir, &AuditConfig::default(), keys).expect("audit");
+        let store = MetadataStore::connect(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("metadata.db").display()
+        ))
+        .await
+        .expect("store");
+        let access = Arc::new(
+            Access::open(store.clone(), dir.path(), limits.syntax())
+                .await
+                .expect("access"),
+        );
+        let engine =
+            Arc::new(QueryEngine::new(limits, Arc::clone(&access), Some(audit_dir.clone())).expect("engine"));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("town", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2, 3])),
+                Arc::new(StringArray::from(vec!["Dali", "Xiqiao", "Dali"])),
+            ],
+        )
+        .expect("batch");
+        let table = MemTable::try_new(schema, vec![vec![batch]]).expect("table");
+        let dataset = DatasetInfo {
+            id: DatasetId::new("civil_affairs", "residents"),
+            columns: ["id", "town"]
+                .iter()
+                .zip([DataType::Int64, DataType::Utf8])
+                .map(|(name, data_type)| ColumnInfo {
+                    name: (*name).into(),
+                    data_type,
+                    classification: Classification::new("public").expect("tag"),
+                })
+                .collect(),
+        };
+        engine
+            .register("civil_affairs", "residents", Arc::new(table), dataset.clone())
+            .expect("register");
+        let grant: Grant = serde_json::from_value(json!({
+            "id": "grant-dali", "subject": {"client": "analyst"}, "dataset": "civil_affairs.residents",
+            "columns": ["id", "town"], "purposes": ["care"], "row_filter": "town = 'Dali'",
+        }))
+        .expect("grant");
+        let officer = Principal::new("officer", "security").with_role(Role::SecurityOfficer);
+        access
+            .create_grant(
+                grant,
+                &dataset,
+                GrantOrigin::Direct,
+                None,
+                &officer,
+                &engine.session(),
+                &mut Gate::new(&audit, Event::new(Action::GrantCreated, Outcome::Ok)),
+            )
+            .await
+            .expect("grant made");
+        let alerts = Arc::new(
+            Alerts::open(&AlertsConfig::default(), store, audit.clone())
+                .await
+                .expect("alerts"),
+        );
+        Fixture {
+            service: QueryService::new(engine, audit.clone(), alerts, Arc::new(RowUsage::default())),
+            audit,
+            audit_dir,
+            _dir: dir,
+        }
+    }
+
+    fn call(sql: &str) -> QueryCall {
+        QueryCall {
+            caller: Principal::new("analyst", "health").with_role(Role::Analyst),
+            sql: sql.into(),
+            purpose: "care".into(),
+            door: FrontDoor::FlightSql,
+            client_address: None,
+        }
+    }
+
+    /// The log's records of queries, once everything pending is written.
+    async fn query_records(fixture: Fixture) -> Vec<Map<String, Value>> {
+        fixture.audit.close().await;
+        records(&fixture.audit_dir, &EventFilter::default(), 1000)
+            .expect("records")
+            .into_iter()
+            .filter(|record| {
+                record["action"]
+                    .as_str()
+                    .is_some_and(|action| action.starts_with("query."))
+            })
+            .collect()
+    }
+
+    fn rows(batches: &[RecordBatch]) -> usize {
+        batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    async fn drain(results: &mut Results) -> Vec<RecordBatch> {
+        let mut batches = Vec::new();
+        while let Some(batch) = results.next().await {
+            batches.push(batch.expect("a batch"));
+        }
+        batches
+    }
+
+    #[tokio::test]
+    async fn a_query_is_answered_under_its_grant_and_recorded_start_to_finish() {
+        let fixture = fixture(LimitsConfig::default()).await;
+        let mut started = fixture
+            .service
+            .execute(call("SELECT id FROM civil_affairs.residents ORDER BY id"))
+            .await
+            .expect("answered");
+        assert_eq!(started.grants, ["grant-dali"]);
+        let batches = drain(&mut started.results).await;
+        assert_eq!(rows(&batches), 2, "the row filter lets Dali's two rows through");
+        started.results.sent(123);
+        started.results.completed();
+        drop(started);
+        let records = query_records(fixture).await;
+        let actions: Vec<&str> = records.iter().filter_map(|r| r["action"].as_str()).collect();
+        assert_eq!(actions, ["query.started", "query.finished"]);
+        assert_eq!(records[1]["outcome"], "ok");
+        assert_eq!(records[1]["rows"], 2);
+        assert_eq!(records[1]["bytes"], 123);
+        assert_eq!(
+            records[0]["row_filters"],
+            json!(["civil_affairs.residents: town = 'Dali'"])
+        );
+        assert!(
+            records[0]["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("flight_sql"),
+            "the front door is recorded: {:?}",
+            records[0]
+        );
+    }
+
+    #[tokio::test]
+    async fn refusals_carry_their_kind_to_the_log_without_a_server() {
+        let fixture = fixture(LimitsConfig::default()).await;
+        let mut no_purpose = call("SELECT 1");
+        no_purpose.purpose = String::new();
+        let cases = [
+            (call("SELEC 1"), "syntax_error", Outcome::Error),
+            (no_purpose, "missing_purpose", Outcome::Error),
+            (
+                call("SELECT phone FROM civil_affairs.residents"),
+                "invalid_query",
+                Outcome::Error,
+            ),
+            (
+                {
+                    let mut other = call("SELECT id FROM civil_affairs.residents");
+                    other.purpose = "marketing".into();
+                    other
+                },
+                "access_denied",
+                Outcome::Denied,
+            ),
+        ];
+        let mut expected = Vec::new();
+        for (call, code, outcome) in cases {
+            let error = fixture.service.execute(call).await.err().expect("refused");
+            assert_eq!(error.code(), code, "{error}");
+            assert_eq!(error.outcome(), outcome, "{error}");
+            expected.push(code);
+        }
+        let records = query_records(fixture).await;
+        let classes: Vec<&str> = records
+            .iter()
+            .filter(|record| record["action"] == "query.refused")
+            .filter_map(|record| record["error_class"].as_str())
+            .collect();
+        assert_eq!(classes, expected);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_goes_away_is_recorded_as_such() {
+        let fixture = fixture(LimitsConfig::default()).await;
+        let started = fixture
+            .service
+            .execute(call("SELECT id FROM civil_affairs.residents"))
+            .await
+            .expect("answered");
+        drop(started);
+        let records = query_records(fixture).await;
+        let finished = records
+            .iter()
+            .find(|record| record["action"] == "query.finished")
+            .expect("finished");
+        assert_eq!(finished["error_class"], "disconnected");
+        assert_eq!(finished["rows"], 0, "nothing was handed out");
+    }
+
+    #[tokio::test]
+    async fn a_callers_concurrent_queries_are_bounded() {
+        let limits = LimitsConfig {
+            max_concurrent_queries_per_principal: 1,
+            ..LimitsConfig::default()
+        };
+        let fixture = fixture(limits).await;
+        let held = fixture
+            .service
+            .execute(call("SELECT id FROM civil_affairs.residents"))
+            .await
+            .expect("first");
+        let refused = fixture
+            .service
+            .execute(call("SELECT id FROM civil_affairs.residents"))
+            .await
+            .err()
+            .expect("second refused while the first runs");
+        assert_eq!(refused.code(), "too_many_queries");
+        drop(held);
+        let mut again = fixture
+            .service
+            .execute(call("SELECT id FROM civil_affairs.residents"))
+            .await
+            .expect("a slot is free again");
+        assert_eq!(rows(&drain(&mut again.results).await), 2);
+    }
+}
