@@ -8,7 +8,6 @@ pub mod acceleration;
 pub mod access;
 pub mod api;
 pub mod audit;
-pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;

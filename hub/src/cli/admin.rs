@@ -86,7 +86,7 @@ async fn clients(hub: &LocalHub) -> Result<(Config, ClientService), Box<dyn std:
 /// The gate of a change made here, by the operator at this machine: its record goes into
 /// the hub's audit log (through the running hub, or directly when none runs) before the
 /// change is made.
-pub(crate) fn operator_gate(config: &Config, action: Action, detail: serde_json::Value) -> Gate {
+pub fn operator_gate(config: &Config, action: Action, detail: serde_json::Value) -> Gate {
     let log = OperatorLog::new(
         config.data_dir(),
         &config.audit_dir(),
@@ -97,7 +97,7 @@ pub(crate) fn operator_gate(config: &Config, action: Action, detail: serde_json:
 }
 
 /// Makes `change` once its record is on disk, and records a failure after it.
-pub(crate) async fn recorded<T>(
+pub async fn recorded<T>(
     mut gate: Gate,
     change: impl AsyncFnOnce() -> Result<T, Box<dyn std::error::Error>>,
 ) -> Result<T, Box<dyn std::error::Error>> {

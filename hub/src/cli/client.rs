@@ -140,7 +140,7 @@ impl HubClient {
     }
 }
 
-pub(crate) fn decode_arrow(
+pub fn decode_arrow(
     bytes: impl Stream<Item = reqwest::Result<Bytes>> + Unpin,
 ) -> impl Stream<Item = Result<RecordBatch, ClientError>> {
     let state = (bytes, StreamDecoder::new(), Buffer::from(Vec::<u8>::new()), false);

@@ -2,10 +2,10 @@
 //! to a running hub over HTTP. One file per command.
 
 mod access;
-pub(crate) mod admin;
+pub mod admin;
 mod audit;
 mod certs;
-pub(crate) mod client;
+pub mod client;
 mod credentials;
 mod dataset;
 mod login;
@@ -41,8 +41,6 @@ enum Command {
     },
     /// Generate the demo departments' data, publish it and run a hub over it.
     Demo(crate::demo::DemoArgs),
-    /// Measure a hub on the demo data against plain DataFusion and DuckDB; write a report.
-    Bench(crate::bench::BenchArgs),
     /// Publish and list datasets on a running hub.
     Dataset {
         #[command(subcommand)]
@@ -110,7 +108,6 @@ pub async fn run() -> ExitCode {
         },
         Command::Serve { config } => serve::run(config.as_deref()).await,
         Command::Demo(args) => crate::demo::run(args).await,
-        Command::Bench(args) => crate::bench::run(args).await,
         Command::Dataset { command } => dataset::run(command).await,
         Command::Query(args) => query::run(args).await,
         Command::Login(args) => login::run(args).await,

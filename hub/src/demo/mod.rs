@@ -471,7 +471,7 @@ async fn load_databases(args: &DemoArgs, options: &GenerateOptions) -> Result<(u
 }
 
 /// Loads `table` into `schema` (created if missing) of the PostgreSQL database at `url`.
-pub(crate) async fn load_postgres(url: &str, schema: &str, table: &DatabaseTable) -> Result<(), DemoError> {
+pub async fn load_postgres(url: &str, schema: &str, table: &DatabaseTable) -> Result<(), DemoError> {
     use sqlx::Connection;
     let error = |error: sqlx::Error| DemoError::Database {
         database: "PostgreSQL",

@@ -33,7 +33,7 @@ pub fn render(settings: &Settings, data: &Data, results: &Results, took: Duratio
     let _ = writeln!(
         out,
         "# Benchmarks\n\n\
-         Written by `causeway {}` on {} (took {:.0} s). Not edited by hand: rerun the command to \
+         Written by `causeway-bench {}` on {} (took {:.0} s). Not edited by hand: rerun the command to \
          update it.\n",
         command.join(" "),
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
@@ -57,9 +57,9 @@ pub fn render(settings: &Settings, data: &Data, results: &Results, took: Duratio
 
 const HOW_TO_RUN: &str = "## How to run\n\n\
 ```sh\n\
-cargo build --release --bin causeway\n\
-target/release/causeway bench              # 1 M residents, 5 runs; writes BENCHMARKS.md here\n\
-target/release/causeway bench --quick      # scale 1, 3 runs; writes causeway-bench/BENCHMARKS.md\n\
+cargo build --release --bin causeway --bin causeway-bench\n\
+target/release/causeway-bench              # 1 M residents, 5 runs; writes BENCHMARKS.md here\n\
+target/release/causeway-bench --quick      # scale 1, 3 runs; writes causeway-bench/BENCHMARKS.md\n\
 ```\n\n\
 Options: `--scale N` (10,000 residents per unit), `--runs`, `--warmup`, `--dir` (data, hub state and \
 logs; data of the same scale is reused), `--report`, `--python` (a python3 with `duckdb`; otherwise a \

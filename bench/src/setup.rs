@@ -18,16 +18,16 @@ use serde_json::json;
 use serde_norway::{Mapping, Value};
 
 use super::BenchResult;
-use crate::audit::Action;
-use crate::config::Config;
-use crate::demo::generate::{self, GenerateOptions};
-use crate::identity::{ClientService, ClientSpec};
-use crate::registry::DatasetSpec;
-use crate::store::MetadataStore;
+use causeway_hub::audit::Action;
+use causeway_hub::config::Config;
+use causeway_hub::demo::generate::{self, GenerateOptions};
+use causeway_hub::identity::{ClientService, ClientSpec};
+use causeway_hub::registry::DatasetSpec;
+use causeway_hub::store::MetadataStore;
 
-const RESIDENTS_SPEC: &str = include_str!("../../../deploy/demo/datasets/residents.yaml");
-const PARCELS_SPEC: &str = include_str!("../../../deploy/demo/datasets/parcels.yaml");
-const PAYMENTS_SPEC: &str = include_str!("../../../deploy/demo/datasets/benefit_payments.yaml");
+const RESIDENTS_SPEC: &str = include_str!("../../deploy/demo/datasets/residents.yaml");
+const PARCELS_SPEC: &str = include_str!("../../deploy/demo/datasets/parcels.yaml");
+const PAYMENTS_SPEC: &str = include_str!("../../deploy/demo/datasets/benefit_payments.yaml");
 
 /// The parcels, converted from the demo's CSV so that the join reads two Parquet files.
 pub const PARCELS_PARQUET: &str = "parcels.parquet";
@@ -66,7 +66,7 @@ pub async fn data(dir: &Path, scale: u32) -> BenchResult<Data> {
     {
         return Ok(data);
     }
-    let progress = crate::cli::spinner(&format!("generating the demo data at scale {scale}"));
+    let progress = causeway_hub::cli::spinner(&format!("generating the demo data at scale {scale}"));
     let options = GenerateOptions {
         dir: dir.clone(),
         scale,
@@ -169,7 +169,7 @@ pub async fn load_payments(url: &str, scale: u32, data_dir: &Path) -> Result<Pos
         schema,
         rows: table.rows,
     };
-    if let Err(error) = crate::demo::load_postgres(url, &loaded.schema, &table).await {
+    if let Err(error) = causeway_hub::demo::load_postgres(url, &loaded.schema, &table).await {
         drop_payments(&loaded).await;
         return Err(error.to_string());
     }
@@ -201,7 +201,7 @@ pub async fn drop_payments(table: &PostgresTable) {
 /// in `policies/`, and the PostgreSQL connection when the payments were loaded.
 pub fn hub_config(audit: bool, postgres: Option<&PostgresTable>) -> String {
     let mut config = format!(
-        "# Written by `causeway bench`; the port comes from CAUSEWAY_SERVER__LISTEN.\n\
+        "# Written by `causeway-bench`; the port comes from CAUSEWAY_SERVER__LISTEN.\n\
          [storage]\ndata_dir = \"hub\"\n\n\
          [connectors]\nfile_roots = [\"data\"]\n\n\
          [policies]\ndir = \"policies\"\n\n\
@@ -364,7 +364,7 @@ pub fn policies(accelerated: bool, postgres: bool) -> String {
         grant(PAYMENTS, ADMIN_CLIENT, "    unmasked: [id_number]\n");
     }
     format!(
-        "# Written by `causeway bench`: an unrestricted principal and a policy analyst.\ngrants:\n{}",
+        "# Written by `causeway-bench`: an unrestricted principal and a policy analyst.\ngrants:\n{}",
         grants.join("")
     )
 }
@@ -391,7 +391,7 @@ pub async fn create_clients(config_path: &Path) -> BenchResult<Secrets> {
                 .map(|(key, value)| ((*key).to_owned(), AttributeValue::One((*value).to_owned())))
                 .collect::<BTreeMap<_, _>>(),
         };
-        let gate = crate::cli::admin::operator_gate(
+        let gate = causeway_hub::cli::admin::operator_gate(
             &config,
             Action::ClientCreated,
             json!({
@@ -401,7 +401,8 @@ pub async fn create_clients(config_path: &Path) -> BenchResult<Secrets> {
                 "attributes": spec.attributes,
             }),
         );
-        let (_, secret) = crate::cli::admin::recorded(gate, async || Ok(clients.create(spec).await?)).await?;
+        let (_, secret) =
+            causeway_hub::cli::admin::recorded(gate, async || Ok(clients.create(spec).await?)).await?;
         Ok::<_, Box<dyn std::error::Error>>(secret)
     };
     let admin = create(ADMIN_CLIENT, "bench", &[Role::Admin, Role::Analyst], &[]).await?;

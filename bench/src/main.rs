@@ -1,7 +1,8 @@
-//! `causeway bench`: generates the demo data at a scale, starts the real hub on loopback as
-//! a child process, and measures each workload of issue 7 against it and, in the same run,
-//! against plain DataFusion (on the files and in memory) and DuckDB; then writes a markdown
-//! report with medians, spreads, ratios and the targets met or missed.
+//! `causeway-bench`: generates the demo data at a scale, starts the real hub (the `causeway`
+//! binary beside this one, or `CAUSEWAY_BIN`) on loopback as a child process, and measures
+//! each workload against it and, in the same run, against plain DataFusion (on the files and
+//! in memory) and DuckDB; then writes a markdown report with medians, spreads, ratios and
+//! the targets met or missed. It is a tool of its own: nothing of it ships in the hub.
 
 mod datafusion_runner;
 mod duckdb;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::Parser;
 
 use datafusion_runner::PlainDataFusion;
 use hub_process::HubProcess;
@@ -25,7 +26,12 @@ use workloads::HubUnderTest;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "causeway-bench",
+    version,
+    about = "Measure a Causeway hub on the demo data against plain DataFusion and DuckDB; write a report"
+)]
 pub struct BenchArgs {
     /// Size: 100 is a million residents and about 1.5 million parcels (default; 1 with --quick).
     #[arg(long)]
@@ -95,7 +101,20 @@ impl Settings {
     }
 }
 
-pub async fn run(args: BenchArgs) -> BenchResult<()> {
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    causeway_hub::cli::init_logging();
+    match run(BenchArgs::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: BenchArgs) -> BenchResult<()> {
     let settings = Settings::new(&args);
     std::fs::create_dir_all(&args.dir)?;
     let dir = args.dir.canonicalize()?;
@@ -106,7 +125,7 @@ pub async fn run(args: BenchArgs) -> BenchResult<()> {
     };
     let started = Instant::now();
     eprintln!(
-        "causeway bench: scale {}, {} measured runs after {} warm-up, in {}",
+        "causeway-bench: scale {}, {} measured runs after {} warm-up, in {}",
         settings.scale,
         settings.runs,
         settings.warmup,

@@ -13,7 +13,7 @@ use tokio::process::Command;
 
 use super::stats::{Latencies, Measured, Spread};
 
-const RUNNER: &str = include_str!("../../../bench/duckdb_runner.py");
+const RUNNER: &str = include_str!("../duckdb_runner.py");
 
 /// A Python with `duckdb`, and the runner script written out for it.
 pub struct DuckDb {
@@ -135,7 +135,7 @@ async fn virtual_environment() -> Result<PathBuf, String> {
     if has_duckdb(&python).await {
         return Ok(python);
     }
-    let progress = crate::cli::spinner("installing duckdb into a Python virtual environment");
+    let progress = causeway_hub::cli::spinner("installing duckdb into a Python virtual environment");
     let made = step(Command::new("python3").arg("-m").arg("venv").arg(&venv)).await;
     let installed = match made {
         Ok(()) => step(Command::new(&python).args(["-m", "pip", "install", "--quiet", "duckdb"])).await,

@@ -39,13 +39,26 @@ pub struct HubEndpoint {
     http: reqwest::Client,
 }
 
+/// The hub to measure: `CAUSEWAY_BIN`, or the `causeway` binary built beside this one.
+fn causeway_binary() -> BenchResult<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("CAUSEWAY_BIN") {
+        return Ok(path.into());
+    }
+    let beside = std::env::current_exe()?
+        .parent()
+        .map(|dir| dir.join("causeway"))
+        .filter(|path| path.is_file())
+        .ok_or("no causeway binary beside causeway-bench: build it (cargo build --release --bin causeway) or set CAUSEWAY_BIN")?;
+    Ok(beside)
+}
+
 impl HubProcess {
     /// Starts `causeway serve --config CONFIG`, its output going to `log`, and waits until
     /// its health check answers.
     pub async fn start(config: &Path, log: &Path) -> BenchResult<Self> {
         let port = free_port()?;
         let output = std::fs::File::create(log)?;
-        let mut child = Command::new(std::env::current_exe()?)
+        let mut child = Command::new(causeway_binary()?)
             .arg("serve")
             .arg("--config")
             .arg(config)
@@ -198,7 +211,7 @@ impl HubEndpoint {
                 }
             })
         };
-        let mut batches = std::pin::pin!(crate::cli::client::decode_arrow(counted));
+        let mut batches = std::pin::pin!(causeway_hub::cli::client::decode_arrow(counted));
         let mut rows = 0;
         while let Some(batch) = batches.next().await {
             rows += batch.map_err(|error| error.to_string())?.num_rows() as u64;
