@@ -33,9 +33,12 @@ pub fn render(settings: &Settings, data: &Data, results: &Results, took: Duratio
     let _ = writeln!(
         out,
         "# Benchmarks\n\n\
-         Written by `causeway-bench {}` on {} (took {:.0} s). Not edited by hand: rerun the command to \
+         Written by `{}` on {} (took {:.0} s). Not edited by hand: rerun the command to \
          update it.\n",
-        command.join(" "),
+        std::iter::once("causeway-bench".to_owned())
+            .chain(command)
+            .collect::<Vec<_>>()
+            .join(" "),
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         took.as_secs_f64()
     );

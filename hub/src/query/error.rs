@@ -1,0 +1,176 @@
+//! Why a query did not run or stopped: [`QueryError`], with the code and outcome callers and
+//! the audit log see, and the sorting of DataFusion's errors into it.
+
+use std::time::Duration;
+
+use causeway_connectors::{SourceReadError, without_values};
+use causeway_policies::{AccessDenied, PolicyError};
+use datafusion::arrow::error::ArrowError;
+use datafusion::error::DataFusionError;
+
+use super::CATALOG;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("every query must state its purpose")]
+    MissingPurpose,
+    #[error("syntax error: {0}")]
+    Syntax(String),
+    #[error("the query is too large: {0}")]
+    TooLarge(#[source] causeway_policies::SyntaxLimitExceeded),
+    #[error("send exactly one statement, not {0}")]
+    NotOneStatement(usize),
+    #[error("only read queries (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE) may run here, not {0}")]
+    NotReadOnly(String),
+    #[error("{0}")]
+    UnknownTable(String),
+    #[error("{0}")]
+    Plan(String),
+    #[error(
+        "EXPLAIN ANALYZE and EXPLAIN VERBOSE are not available: they report counts and statistics of rows the grants do not show; use EXPLAIN"
+    )]
+    ExplainAnalyze,
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("the query reads {}, which no grant for purpose '{purpose}' lets you read", list(.columns))]
+    ColumnsNotGranted {
+        columns: Vec<(String, String)>,
+        purpose: String,
+    },
+    #[error("a grant cannot be applied: {0}")]
+    Policy(String),
+    #[error("the query ran longer than the {} limit (limits.query_timeout)", humantime::format_duration(*.0))]
+    Timeout(Duration),
+    #[error(
+        "the query needs more than the {0} MiB of memory a query may use (limits.query_memory_mb); narrow it with filters, aggregates or a LIMIT"
+    )]
+    MemoryLimit(u64),
+    #[error(
+        "the query needs more disk for its spill files than the hub allows (limits.spill_max_mb) or has; narrow it with filters, aggregates or a LIMIT"
+    )]
+    SpillLimit,
+    #[error("the hub is running its maximum of {0} queries and none finished in time; try again shortly")]
+    Busy(usize),
+    #[error(
+        "you are running {0} queries at once, the most one caller may (limits.max_concurrent_queries_per_principal); wait for one to end"
+    )]
+    TooManyOfYours(usize),
+    #[error("the query cannot be evaluated: {0}")]
+    Evaluation(String),
+    #[error("the query failed: {0}")]
+    Execution(String),
+}
+
+impl QueryError {
+    /// The stable code callers and the audit log see.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingPurpose => "missing_purpose",
+            Self::Syntax(_) => "syntax_error",
+            Self::TooLarge(_) => "query_too_large",
+            Self::NotOneStatement(_) => "not_one_statement",
+            Self::NotReadOnly(_) => "not_read_only",
+            Self::UnknownTable(_) => "unknown_table",
+            Self::Plan(_) => "invalid_query",
+            Self::ExplainAnalyze => "explain_not_allowed",
+            Self::AccessDenied(_) => "access_denied",
+            Self::ColumnsNotGranted { .. } => "column_not_granted",
+            Self::Policy(_) => "grant_unusable",
+            Self::Timeout(_) => "query_timeout",
+            Self::MemoryLimit(_) => "memory_limit",
+            Self::SpillLimit => "resource_exhausted",
+            Self::Busy(_) => "busy",
+            Self::TooManyOfYours(_) => "too_many_queries",
+            Self::Evaluation(_) => "evaluation_error",
+            Self::Execution(_) => "query_failed",
+        }
+    }
+
+    /// Whether it refuses what the caller may do, rather than failing.
+    pub fn is_denial(&self) -> bool {
+        matches!(
+            self,
+            Self::ExplainAnalyze | Self::AccessDenied(_) | Self::ColumnsNotGranted { .. } | Self::Policy(_)
+        )
+    }
+}
+
+fn list(columns: &[(String, String)]) -> String {
+    columns
+        .iter()
+        .map(|(dataset, column)| format!("column {column} of {dataset}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The start of the disk manager's message when spill files reach their cap.
+const SPILL_CAP_REACHED: &str = "used disk space during the spilling process has exceeded";
+
+/// ENOSPC: a disk is full.
+const NO_SPACE: i32 = 28;
+
+/// Sorts DataFusion's errors into what the caller did wrong and what went wrong here.
+/// Messages about evaluating values lose any quoted value: it might be one the grants hide.
+pub(super) fn classify_execution(error: DataFusionError, memory_mb: u64) -> QueryError {
+    // DataFusion's disk manager refuses a spill past its cap with a message, which reaches
+    // here wrapped in whatever was writing the spill file: its text is all there is.
+    if error.to_string().contains(SPILL_CAP_REACHED) {
+        return QueryError::SpillLimit;
+    }
+    if let DataFusionError::External(inner) = error.find_root() {
+        if let Some(denied) = inner.downcast_ref::<AccessDenied>() {
+            return QueryError::AccessDenied(denied.to_string());
+        }
+        if let Some(policy) = inner.downcast_ref::<PolicyError>() {
+            return match policy {
+                PolicyError::Denied(denied) => QueryError::AccessDenied(denied.to_string()),
+                other => QueryError::Policy(other.to_string()),
+            };
+        }
+    }
+    match error.find_root() {
+        DataFusionError::External(inner) if inner.downcast_ref::<SourceReadError>().is_some() => {
+            QueryError::Execution(without_values(&inner.to_string()))
+        }
+        DataFusionError::External(inner) => QueryError::Evaluation(without_values(&inner.to_string())),
+        DataFusionError::ArrowError(arrow, _)
+            if matches!(
+                arrow.as_ref(),
+                ArrowError::CsvError(_)
+                    | ArrowError::JsonError(_)
+                    | ArrowError::ParquetError(_)
+                    | ArrowError::IoError(..)
+            ) =>
+        {
+            QueryError::Execution(without_values(&error.find_root().to_string()))
+        }
+        DataFusionError::IoError(io) if io.raw_os_error() == Some(NO_SPACE) => QueryError::SpillLimit,
+        DataFusionError::ParquetError(_) | DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => {
+            QueryError::Execution(without_values(&error.find_root().to_string()))
+        }
+        DataFusionError::ResourcesExhausted(message) if message.contains("disk space") => {
+            QueryError::SpillLimit
+        }
+        DataFusionError::ResourcesExhausted(reason) => {
+            // Which operator asked for how much: no row values, and what tuning needs.
+            tracing::info!(%reason, "a query ran out of memory");
+            QueryError::MemoryLimit(memory_mb)
+        }
+        DataFusionError::SQL(..) => QueryError::Syntax(error.strip_backtrace()),
+        DataFusionError::Plan(message)
+            if message.starts_with("table '") && message.ends_with("not found") =>
+        {
+            QueryError::UnknownTable(message.replacen(&format!("{CATALOG}."), "", 1))
+        }
+        DataFusionError::Plan(message) => QueryError::Plan(message.clone()),
+        DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_) => {
+            QueryError::Plan(error.find_root().to_string())
+        }
+        // What remains failed while evaluating the query's own expressions (a bad regular
+        // expression, a division by zero): the caller's to fix.
+        DataFusionError::ArrowError(..) | DataFusionError::Execution(_) => {
+            QueryError::Evaluation(without_values(&error.find_root().to_string()))
+        }
+        _ => QueryError::Execution(without_values(&error.strip_backtrace())),
+    }
+}
