@@ -18,9 +18,9 @@ use serde_json::json;
 use serde_norway::{Mapping, Value};
 
 use super::BenchResult;
+use causeway_demo_data::{self as generate, GenerateOptions};
 use causeway_hub::audit::Action;
 use causeway_hub::config::Config;
-use causeway_hub::demo::generate::{self, GenerateOptions};
 use causeway_hub::identity::{ClientService, ClientSpec};
 use causeway_hub::registry::DatasetSpec;
 use causeway_hub::store::MetadataStore;

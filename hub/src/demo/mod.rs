@@ -1,9 +1,6 @@
 //! `causeway demo`: the departments of one district, generated deterministically, written
 //! to the kinds of sources they would really live in, published and served.
 
-pub mod generate;
-mod ids;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,7 +15,7 @@ use crate::config::Config;
 use crate::identity::{ClientSpec, Identity};
 use crate::registry::DatasetSpec;
 use crate::startup::Hub;
-use generate::{DatabaseTable, GenerateOptions};
+use causeway_demo_data::{self as generate, DatabaseTable, GenerateOptions};
 
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
