@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use causeway_schemas::{Contract, SourceTyping};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::config::TableParquetOptions;
 use datafusion::common::stats::Precision;
-use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::FileFormat as ListingFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -18,14 +19,77 @@ use datafusion::physical_plan::{StatisticsArgs, StatisticsContext};
 use tokio::io::AsyncReadExt;
 
 use crate::error::{ConnectorError, Result};
+use crate::kind::{RawSource, Shared, SourceKind};
+use crate::published::PublishedTable;
 use crate::settings::ConnectorSettings;
-use crate::source::SourceSpec;
+
+/// How the files of a file source are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileFormat {
+    Parquet,
+    Csv { delimiter: char },
+    Ndjson,
+}
+
+/// One file, or a directory of files of one format, inside the file roots.
+pub(crate) struct FileSet<'a> {
+    pub path: &'a str,
+    pub format: FileFormat,
+}
+
+#[async_trait]
+impl SourceKind for FileSet<'_> {
+    fn check(&self, shared: Shared<'_>) -> Result<()> {
+        allowed_path(shared.settings, self.path).map(|_| ())
+    }
+
+    async fn open(
+        &self,
+        shared: Shared<'_>,
+        contract: &Contract,
+        session: &dyn Session,
+    ) -> Result<RawSource> {
+        let path = allowed_path(shared.settings, self.path)?;
+        let source = match self.format {
+            FileFormat::Parquet => parquet(&path, session).await?,
+            FileFormat::Csv { delimiter } => csv(&path, delimiter, contract, session).await?,
+            FileFormat::Ndjson => ndjson(&path, contract, session).await?,
+        };
+        Ok(RawSource {
+            table: source.table,
+            checked_schema: source.checked_schema,
+            typing: source.typing,
+            dialect: None,
+            pushable: None,
+            stop: None,
+        })
+    }
+
+    async fn estimate_rows(
+        &self,
+        _shared: Shared<'_>,
+        table: &PublishedTable,
+        session: &dyn Session,
+    ) -> Result<Option<u64>> {
+        estimate_rows(self.path, self.format, table, session).await
+    }
+
+    fn advice(&self, location: &str) -> String {
+        format!(
+            "that {location} exists, the hub may read it, and every file is whole and has the contract's columns"
+        )
+    }
+
+    fn files(&self, shared: Shared<'_>) -> Option<PathBuf> {
+        allowed_path(shared.settings, self.path).ok()
+    }
+}
 
 /// A file source as DataFusion reads it, and the schema to check the contract against.
-pub(crate) struct FileSource {
-    pub table: Arc<dyn TableProvider>,
-    pub checked_schema: SchemaRef,
-    pub typing: SourceTyping,
+struct FileSource {
+    table: Arc<dyn TableProvider>,
+    checked_schema: SchemaRef,
+    typing: SourceTyping,
 }
 
 /// Resolves a source path (relative paths against the first file root) and refuses any
@@ -50,7 +114,7 @@ pub(crate) fn allowed_path(settings: &ConnectorSettings, path: &str) -> Result<P
     }
 }
 
-pub(crate) async fn parquet(path: &Path, session: &dyn Session) -> Result<FileSource> {
+async fn parquet(path: &Path, session: &dyn Session) -> Result<FileSource> {
     // The session's Parquet settings (statistics, bloom filters, string types) apply.
     let options = TableParquetOptions {
         global: session.config_options().execution.parquet.clone(),
@@ -68,12 +132,7 @@ pub(crate) async fn parquet(path: &Path, session: &dyn Session) -> Result<FileSo
 
 /// CSV has no types of its own: they are guessed from a sample to check the contract, and
 /// the file is then read with the contract's types for the contract's columns.
-pub(crate) async fn csv(
-    path: &Path,
-    delimiter: char,
-    contract: &Contract,
-    session: &dyn Session,
-) -> Result<FileSource> {
+async fn csv(path: &Path, delimiter: char, contract: &Contract, session: &dyn Session) -> Result<FileSource> {
     let delimiter = u8::try_from(delimiter).ok().filter(u8::is_ascii).ok_or_else(|| {
         ConnectorError::InvalidSource("the CSV delimiter must be one ASCII character".into())
     })?;
@@ -91,7 +150,7 @@ pub(crate) async fn csv(
     })
 }
 
-pub(crate) async fn ndjson(path: &Path, contract: &Contract, session: &dyn Session) -> Result<FileSource> {
+async fn ndjson(path: &Path, contract: &Contract, session: &dyn Session) -> Result<FileSource> {
     let format = JsonFormat::default().with_schema_infer_max_rec(1000);
     let (options, url) = listing(path, Arc::new(format), "ndjson")?;
     let guessed = infer(&options, &url, session, "ndjson", path).await?;
@@ -119,7 +178,7 @@ fn with_contract_types(guessed: &Schema, contract: &Contract) -> SchemaRef {
 
 fn listing(
     path: &Path,
-    format: Arc<dyn FileFormat>,
+    format: Arc<dyn ListingFormat>,
     kind: &'static str,
 ) -> Result<(ListingOptions, ListingTableUrl)> {
     let extension = if path.is_dir() {
@@ -185,16 +244,13 @@ fn source_error(kind: &'static str, path: &Path, message: String) -> ConnectorEr
 
 /// Parquet keeps exact row counts in its footers; for text files the count is estimated from
 /// their total size and the average size of the first lines.
-pub(crate) async fn estimate_rows(
-    spec: &SourceSpec,
-    table: &Arc<crate::published::PublishedTable>,
+async fn estimate_rows(
+    path: &str,
+    format: FileFormat,
+    table: &PublishedTable,
     session: &dyn Session,
 ) -> Result<Option<u64>> {
-    let (SourceSpec::Parquet { path } | SourceSpec::Csv { path, .. } | SourceSpec::Ndjson { path }) = spec
-    else {
-        return Ok(None);
-    };
-    if let SourceSpec::Parquet { .. } = spec {
+    if format == FileFormat::Parquet {
         let plan = table
             .scan(session, Some(&vec![]), &[], None)
             .await
@@ -220,7 +276,7 @@ pub(crate) async fn estimate_rows(
         let _ = reader.read_to_end(&mut sample).await;
     }
     let lines = sample.iter().filter(|byte| **byte == b'\n').count() as u64;
-    let header_lines = u64::from(matches!(spec, SourceSpec::Csv { .. }));
+    let header_lines = u64::from(matches!(format, FileFormat::Csv { .. }));
     if lines <= header_lines {
         return Ok(Some(lines.saturating_sub(header_lines)));
     }

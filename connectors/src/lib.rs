@@ -14,6 +14,7 @@ mod database;
 mod error;
 mod files;
 mod health;
+mod kind;
 mod mysql;
 mod postgres;
 mod published;

@@ -1,20 +1,22 @@
 //! What a dataset's source is, and the registry that opens sources.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use causeway_schemas::{Contract, SourceTyping, check_against_source};
+use causeway_schemas::{Contract, check_against_source};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::{Session, TableProvider};
+use datafusion::catalog::Session;
 use serde::{Deserialize, Serialize};
 
 use crate::database::DatabasePools;
 use crate::error::{ConnectorError, Result};
+use crate::files::{FileFormat, FileSet};
 use crate::health::SourceHealth;
+use crate::kind::{Shared, SourceKind};
+use crate::mysql::MysqlTable;
+use crate::postgres::PostgresTable;
 use crate::published::{PublishedTable, SourceLabel};
-use crate::pushdown::SqlDialect;
-use crate::settings::{ConnectorSettings, DatabaseKind};
-use crate::{files, mysql, postgres, sqlite};
+use crate::settings::ConnectorSettings;
+use crate::sqlite::SqliteTable;
 
 /// Where a dataset's rows live.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,40 +82,27 @@ pub struct OpenedSource {
     pub source_schema: SchemaRef,
 }
 
-/// A source as its connector opened it, before the contract's selection.
-struct RawSource {
-    table: Arc<dyn TableProvider>,
-    /// The schema the contract is checked against.
-    checked_schema: SchemaRef,
-    typing: SourceTyping,
-    dialect: Option<SqlDialect>,
-    pushable: Option<HashSet<String>>,
-    stop: Option<crate::published::StopStatement>,
-}
-
-impl RawSource {
-    /// A database table whose reported types are the types it stores.
-    fn declared(table: Arc<dyn TableProvider>, dialect: SqlDialect) -> Self {
-        Self {
-            checked_schema: table.schema(),
-            table,
-            typing: SourceTyping::Declared,
-            dialect: Some(dialect),
-            pushable: None,
-            stop: None,
-        }
-    }
-}
-
-impl From<files::FileSource> for RawSource {
-    fn from(source: files::FileSource) -> Self {
-        Self {
-            table: source.table,
-            checked_schema: source.checked_schema,
-            typing: source.typing,
-            dialect: None,
-            pushable: None,
-            stop: None,
+impl SourceSpec {
+    /// The connector of this kind of source: the one place where the kind is matched.
+    fn connector(&self) -> Box<dyn SourceKind + '_> {
+        match self {
+            Self::Parquet { path } => Box::new(FileSet {
+                path,
+                format: FileFormat::Parquet,
+            }),
+            Self::Csv { path, delimiter } => Box::new(FileSet {
+                path,
+                format: FileFormat::Csv {
+                    delimiter: *delimiter,
+                },
+            }),
+            Self::Ndjson { path } => Box::new(FileSet {
+                path,
+                format: FileFormat::Ndjson,
+            }),
+            Self::Sqlite { path, table } => Box::new(SqliteTable { path, table }),
+            Self::Postgres { connection, table } => Box::new(PostgresTable { connection, table }),
+            Self::Mysql { connection, table } => Box::new(MysqlTable { connection, table }),
         }
     }
 }
@@ -146,34 +135,10 @@ impl Connectors {
         &self.health
     }
 
-    /// How a dataset's source is named in its errors.
-    fn label(&self, spec: &SourceSpec, contract: &Contract) -> SourceLabel {
-        let files = match spec {
-            SourceSpec::Parquet { path } | SourceSpec::Csv { path, .. } | SourceSpec::Ndjson { path } => {
-                files::allowed_path(&self.settings, path).ok()
-            }
-            _ => None,
-        };
-        let check = match spec {
-            SourceSpec::Parquet { .. } | SourceSpec::Csv { .. } | SourceSpec::Ndjson { .. } => format!(
-                "that {} exists, the hub may read it, and every file is whole and has the contract's columns",
-                spec.location()
-            ),
-            SourceSpec::Sqlite { .. } => format!(
-                "that the database file and table ({}) exist and the hub may read them",
-                spec.location()
-            ),
-            SourceSpec::Postgres { .. } | SourceSpec::Mysql { .. } => format!(
-                "that the database is up and the table ({}) exists with the contract's columns and the hub's user may read it",
-                spec.location()
-            ),
-        };
-        SourceLabel {
-            dataset: format!("{}.{}", contract.department, contract.name),
-            kind: spec.kind(),
-            check,
-            files,
-            health: Arc::clone(&self.health),
+    fn shared(&self) -> Shared<'_> {
+        Shared {
+            settings: &self.settings,
+            pools: &self.pools,
         }
     }
 
@@ -186,12 +151,21 @@ impl Connectors {
         contract: &Contract,
         session: &dyn Session,
     ) -> Result<OpenedSource> {
-        let raw = self.open_raw(spec, contract, session).await?;
+        let connector = spec.connector();
+        let raw = connector.open(self.shared(), contract, session).await?;
         let mismatches = check_against_source(contract, &raw.checked_schema, raw.typing);
         if !mismatches.is_empty() {
             return Err(ConnectorError::ContractMismatch(mismatches));
         }
-        let mut table = PublishedTable::new(raw.table, contract, raw.dialect, self.label(spec, contract))?;
+        // How the dataset's source is named in its errors.
+        let label = SourceLabel {
+            dataset: format!("{}.{}", contract.department, contract.name),
+            kind: spec.kind(),
+            check: connector.advice(&spec.location()),
+            files: connector.files(self.shared()),
+            health: Arc::clone(&self.health),
+        };
+        let mut table = PublishedTable::new(raw.table, contract, raw.dialect, label)?;
         if let Some(columns) = raw.pushable {
             table = table.with_pushable_columns(columns);
         }
@@ -204,62 +178,6 @@ impl Connectors {
         })
     }
 
-    async fn open_raw(
-        &self,
-        spec: &SourceSpec,
-        contract: &Contract,
-        session: &dyn Session,
-    ) -> Result<RawSource> {
-        Ok(match spec {
-            SourceSpec::Parquet { path } => {
-                files::parquet(&files::allowed_path(&self.settings, path)?, session)
-                    .await?
-                    .into()
-            }
-            SourceSpec::Csv { path, delimiter } => {
-                let path = files::allowed_path(&self.settings, path)?;
-                files::csv(&path, *delimiter, contract, session).await?.into()
-            }
-            SourceSpec::Ndjson { path } => {
-                let path = files::allowed_path(&self.settings, path)?;
-                files::ndjson(&path, contract, session).await?.into()
-            }
-            SourceSpec::Sqlite { path, table } => {
-                let path = files::allowed_path(&self.settings, path)?;
-                let source = sqlite::open(self.pools.sqlite(&path).await, table, contract).await?;
-                RawSource {
-                    table: source.table,
-                    checked_schema: source.checked_schema,
-                    typing: source.typing,
-                    dialect: Some(SqlDialect::Sqlite),
-                    pushable: Some(source.pushable),
-                    stop: None,
-                }
-            }
-            SourceSpec::Postgres { connection, table } => {
-                let pool = self.pools.postgres(&self.settings, connection).await?;
-                let source = postgres::open(pool, table, contract).await?;
-                RawSource {
-                    table: source.table,
-                    checked_schema: source.checked_schema,
-                    typing: postgres::TYPING,
-                    dialect: Some(SqlDialect::Postgres),
-                    pushable: None,
-                    stop: None,
-                }
-            }
-            SourceSpec::Mysql { connection, table } => {
-                let pool = self.pools.mysql(&self.settings, connection).await?;
-                let mut source = RawSource::declared(
-                    mysql::table(Arc::clone(&pool), connection, table).await?,
-                    SqlDialect::Mysql,
-                );
-                source.stop = Some(mysql::stopper(pool));
-                source
-            }
-        })
-    }
-
     /// A cheap estimate of the source's row count, where the source keeps one.
     pub async fn estimate_rows(
         &self,
@@ -267,47 +185,15 @@ impl Connectors {
         opened: &OpenedSource,
         session: &dyn Session,
     ) -> Result<Option<u64>> {
-        match spec {
-            SourceSpec::Parquet { .. } | SourceSpec::Csv { .. } | SourceSpec::Ndjson { .. } => {
-                files::estimate_rows(spec, &opened.table, session).await
-            }
-            SourceSpec::Sqlite { path, table } => {
-                let path = files::allowed_path(&self.settings, path)?;
-                sqlite::estimate_rows(self.pools.sqlite(&path).await, table).await
-            }
-            SourceSpec::Postgres { connection, table } => {
-                postgres::estimate_rows(self.pools.postgres(&self.settings, connection).await?, table).await
-            }
-            SourceSpec::Mysql { connection, table } => {
-                mysql::estimate_rows(self.pools.mysql(&self.settings, connection).await?, table).await
-            }
-        }
+        spec.connector()
+            .estimate_rows(self.shared(), &opened.table, session)
+            .await
     }
 
     /// Checks the parts of a source that need no I/O: the kind's own fields and, for
     /// databases, that the named connection exists and is of the right kind.
     pub fn check_spec(&self, spec: &SourceSpec) -> Result<()> {
-        match spec {
-            SourceSpec::Parquet { path } | SourceSpec::Csv { path, .. } | SourceSpec::Ndjson { path } => {
-                files::allowed_path(&self.settings, path).map(|_| ())
-            }
-            SourceSpec::Sqlite { path, table } => {
-                crate::database::check_table_name(table)?;
-                files::allowed_path(&self.settings, path).map(|_| ())
-            }
-            SourceSpec::Postgres { connection, table } => {
-                crate::database::check_table_name(table)?;
-                self.pools
-                    .connection(&self.settings, connection, DatabaseKind::Postgres)
-                    .map(|_| ())
-            }
-            SourceSpec::Mysql { connection, table } => {
-                crate::database::check_table_name(table)?;
-                self.pools
-                    .connection(&self.settings, connection, DatabaseKind::Mysql)
-                    .map(|_| ())
-            }
-        }
+        spec.connector().check(self.shared())
     }
 }
 

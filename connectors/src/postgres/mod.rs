@@ -10,9 +10,11 @@ mod pool;
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use causeway_schemas::{Contract, SourceTyping};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::Session;
 use datafusion::common::TableReference;
 use datafusion::error::{DataFusionError, Result as DataFusionResult};
 use datafusion::execution::SendableRecordBatchStream;
@@ -23,23 +25,81 @@ use tokio::sync::mpsc;
 use tokio_postgres::SimpleQueryMessage;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::database::check_table_name;
+use crate::database::{check_table_name, connection};
 use crate::error::{ConnectorError, Result};
+use crate::kind::{RawSource, Shared, SourceKind};
+use crate::published::PublishedTable;
+use crate::pushdown::SqlDialect;
+use crate::settings::DatabaseKind;
 use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable};
 
-pub(crate) use pool::PostgresPool;
+use pool::PostgresPool;
 
-/// A PostgreSQL table opened against its contract.
-pub(crate) struct PostgresSource {
-    pub table: Arc<SqlTable>,
-    pub checked_schema: SchemaRef,
+/// A table of a PostgreSQL connection named in the configuration.
+pub(crate) struct PostgresTable<'a> {
+    pub connection: &'a str,
+    pub table: &'a str,
 }
 
-pub(crate) async fn open(
+#[async_trait]
+impl SourceKind for PostgresTable<'_> {
+    fn check(&self, shared: Shared<'_>) -> Result<()> {
+        check_table_name(self.table)?;
+        connection(shared.settings, self.connection, DatabaseKind::Postgres).map(|_| ())
+    }
+
+    async fn open(
+        &self,
+        shared: Shared<'_>,
+        contract: &Contract,
+        _session: &dyn Session,
+    ) -> Result<RawSource> {
+        let (table, checked_schema) = open(self.pool(shared).await?, self.table, contract).await?;
+        Ok(RawSource {
+            table,
+            checked_schema,
+            typing: TYPING,
+            dialect: Some(SqlDialect::Postgres),
+            pushable: None,
+            stop: None,
+        })
+    }
+
+    async fn estimate_rows(
+        &self,
+        shared: Shared<'_>,
+        _table: &PublishedTable,
+        _session: &dyn Session,
+    ) -> Result<Option<u64>> {
+        estimate_rows(self.pool(shared).await?, self.table).await
+    }
+
+    fn advice(&self, location: &str) -> String {
+        format!(
+            "that the database is up and the table ({location}) exists with the contract's columns and the hub's user may read it"
+        )
+    }
+}
+
+impl PostgresTable<'_> {
+    async fn pool(&self, shared: Shared<'_>) -> Result<Arc<PostgresPool>> {
+        let settings = connection(shared.settings, self.connection, DatabaseKind::Postgres)?;
+        shared
+            .pools
+            .get_or_open("postgres", self.connection, || {
+                PostgresPool::connect(self.connection, settings)
+            })
+            .await
+    }
+}
+
+/// The table, reading the contract's columns in the contract's types, and the schema the
+/// database declares for it.
+async fn open(
     pool: Arc<PostgresPool>,
     table: &str,
     contract: &Contract,
-) -> Result<PostgresSource> {
+) -> Result<(Arc<SqlTable>, SchemaRef)> {
     check_table_name(table)?;
     let columns = pool
         .columns(table)
@@ -66,21 +126,19 @@ pub(crate) async fn open(
             .collect::<Vec<_>>(),
     ));
     let reader = PostgresReader { pool };
-    Ok(PostgresSource {
-        table: Arc::new(SqlTable::new(
-            TableReference::from(table),
-            read_schema,
-            Arc::new(PostgreSqlDialect {}),
-            Arc::new(reader),
-        )),
-        checked_schema: declared,
-    })
+    let table = SqlTable::new(
+        TableReference::from(table),
+        read_schema,
+        Arc::new(PostgreSqlDialect {}),
+        Arc::new(reader),
+    );
+    Ok((Arc::new(table), declared))
 }
 
 /// How the source's types are checked: a contract may read a column as a wider type (an
 /// `integer` as `bigint`, a `numeric(10,2)` as `decimal(14,2)`), since the text of every
 /// value is converted to the contract's type exactly.
-pub(crate) const TYPING: SourceTyping = SourceTyping::Widening;
+const TYPING: SourceTyping = SourceTyping::Widening;
 
 /// PostgreSQL's type names (as `format_type` prints them) as the Arrow type that holds
 /// their values; `Null` where any type may hold them (a `numeric` without precision).
@@ -129,7 +187,7 @@ fn numeric(declared: &str) -> DataType {
 
 /// The estimate PostgreSQL's planner keeps (`pg_class.reltuples`); unknown until the table
 /// has been analysed once.
-pub(crate) async fn estimate_rows(pool: Arc<PostgresPool>, table: &str) -> Result<Option<u64>> {
+async fn estimate_rows(pool: Arc<PostgresPool>, table: &str) -> Result<Option<u64>> {
     check_table_name(table)?;
     pool.estimate_rows(table)
         .await

@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use causeway_schemas::{Contract, SourceTyping};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::Session;
 use datafusion::common::TableReference;
 use datafusion::error::{DataFusionError, Result as DataFusionResult};
 use datafusion::execution::SendableRecordBatchStream;
@@ -27,18 +29,93 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::database::check_table_name;
 use crate::error::{ConnectorError, Result};
+use crate::files::allowed_path;
+use crate::kind::{RawSource, Shared, SourceKind};
+use crate::published::PublishedTable;
+use crate::pushdown::SqlDialect;
 use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable};
+
+/// A table of an SQLite database file inside the file roots.
+pub(crate) struct SqliteTable<'a> {
+    pub path: &'a str,
+    pub table: &'a str,
+}
+
+/// SQLite files are opened read-only, with at most this many connections each.
+const CONNECTIONS_PER_FILE: usize = 4;
+
+#[async_trait]
+impl SourceKind for SqliteTable<'_> {
+    fn check(&self, shared: Shared<'_>) -> Result<()> {
+        check_table_name(self.table)?;
+        allowed_path(shared.settings, self.path).map(|_| ())
+    }
+
+    async fn open(
+        &self,
+        shared: Shared<'_>,
+        contract: &Contract,
+        _session: &dyn Session,
+    ) -> Result<RawSource> {
+        let source = open(self.database(shared).await?, self.table, contract).await?;
+        Ok(RawSource {
+            table: source.table,
+            checked_schema: source.checked_schema,
+            typing: SourceTyping::Loose,
+            dialect: Some(SqlDialect::Sqlite),
+            pushable: Some(source.pushable),
+            stop: None,
+        })
+    }
+
+    async fn estimate_rows(
+        &self,
+        shared: Shared<'_>,
+        _table: &PublishedTable,
+        _session: &dyn Session,
+    ) -> Result<Option<u64>> {
+        estimate_rows(self.database(shared).await?, self.table).await
+    }
+
+    fn advice(&self, location: &str) -> String {
+        format!("that the database file and table ({location}) exist and the hub may read them")
+    }
+}
+
+impl SqliteTable<'_> {
+    async fn database(&self, shared: Shared<'_>) -> Result<Arc<SqliteDatabase>> {
+        let path = allowed_path(shared.settings, self.path)?;
+        let key = path.to_string_lossy().into_owned();
+        shared
+            .pools
+            .get_or_open("sqlite", &key, || async move {
+                Ok(SqliteDatabase::new(&path, CONNECTIONS_PER_FILE))
+            })
+            .await
+    }
+}
+
+/// Why a statement could not run on a connection of the file.
+#[derive(Debug, thiserror::Error)]
+enum SqliteError {
+    #[error("the SQLite connection pool is closed")]
+    Closed,
+    #[error("the SQLite task ended: {0}")]
+    Task(#[source] tokio::task::JoinError),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
 
 /// One SQLite database file: connections are opened read-only, at most `max_connections`
 /// at a time.
 #[derive(Debug)]
-pub(crate) struct SqliteDatabase {
+struct SqliteDatabase {
     path: PathBuf,
     permits: Arc<Semaphore>,
 }
 
 impl SqliteDatabase {
-    pub(crate) fn new(path: &Path, max_connections: usize) -> Self {
+    fn new(path: &Path, max_connections: usize) -> Self {
         Self {
             path: path.to_path_buf(),
             permits: Arc::new(Semaphore::new(max_connections)),
@@ -58,37 +135,28 @@ impl SqliteDatabase {
     async fn with_connection<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> std::result::Result<T, String> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| "the SQLite connection pool is closed".to_owned())?;
+    ) -> std::result::Result<T, SqliteError> {
+        let _permit = self.permits.acquire().await.map_err(|_| SqliteError::Closed)?;
         let database = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let connection = database.open()?;
             work(&connection)
         })
         .await
-        .map_err(|error| error.to_string())?
-        .map_err(|error| error.to_string())
+        .map_err(SqliteError::Task)?;
+        Ok(result?)
     }
 }
 
 /// A SQLite source opened against its contract.
-pub(crate) struct SqliteSource {
+struct SqliteSource {
     pub table: Arc<SqlTable>,
     pub checked_schema: SchemaRef,
-    pub typing: SourceTyping,
     /// Columns whose stored values compare in SQL as their contract type does in DataFusion.
     pub pushable: HashSet<String>,
 }
 
-pub(crate) async fn open(
-    database: Arc<SqliteDatabase>,
-    table: &str,
-    contract: &Contract,
-) -> Result<SqliteSource> {
+async fn open(database: Arc<SqliteDatabase>, table: &str, contract: &Contract) -> Result<SqliteSource> {
     check_table_name(table)?;
     let (schema_name, table_name) = match table.split_once('.') {
         Some((schema, name)) => (schema.to_owned(), name.to_owned()),
@@ -104,10 +172,10 @@ pub(crate) async fn open(
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })
         .await
-        .map_err(|message| ConnectorError::Source {
+        .map_err(|error| ConnectorError::Source {
             kind: "sqlite",
             location: database.path.display().to_string(),
-            message,
+            message: error.to_string(),
         })?;
     if columns.is_empty() {
         return Err(ConnectorError::NotFound(format!(
@@ -149,7 +217,6 @@ pub(crate) async fn open(
             Arc::new(SqliteReader { database }),
         )),
         checked_schema: declared,
-        typing: SourceTyping::Loose,
         pushable,
     })
 }
@@ -290,16 +357,16 @@ fn cell(value: ValueRef<'_>) -> Cell<'_> {
 }
 
 /// The row count of a SQLite table (SQLite keeps no estimate, so this counts).
-pub(crate) async fn estimate_rows(database: Arc<SqliteDatabase>, table: &str) -> Result<Option<u64>> {
+async fn estimate_rows(database: Arc<SqliteDatabase>, table: &str) -> Result<Option<u64>> {
     check_table_name(table)?;
     let sql = format!("SELECT count(*) FROM {table}");
     let rows = database
         .with_connection(move |connection| connection.query_row(&sql, [], |row| row.get::<_, i64>(0)))
         .await
-        .map_err(|message| ConnectorError::Source {
+        .map_err(|error| ConnectorError::Source {
             kind: "sqlite",
             location: table.to_owned(),
-            message,
+            message: error.to_string(),
         })?;
     Ok(u64::try_from(rows).ok())
 }
