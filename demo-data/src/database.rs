@@ -1,12 +1,13 @@
 //! The database tables (benefit payments for PostgreSQL, inspections for MySQL), as SQL.
 
+use std::mem;
+
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use std::mem;
 
 use crate::dates::{Day, random_day};
 use crate::district::District;
-use crate::enterprises::Enterprise;
+use crate::enterprises::{Enterprise, InspectionResult};
 use crate::text::{Dialect, hundredths, push_hundredths, push_iso_date, push_number, push_sql_string};
 use crate::{
     DatabaseTable, INSERT_BATCH_ROWS, INSPECTIONS_FROM, PAYMENTS_FROM, PAYMENTS_TO, REFERENCE_DAY, Stream,
@@ -170,23 +171,6 @@ pub(crate) fn benefit_payments_table(district: &District) -> DatabaseTable {
         row.push(')');
     });
     batches.finish(&BENEFIT_PAYMENTS_SETUP)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum InspectionResult {
-    Passed,
-    Rectify,
-    Fined,
-}
-
-impl InspectionResult {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Passed => "passed",
-            Self::Rectify => "rectify",
-            Self::Fined => "fined",
-        }
-    }
 }
 
 pub(crate) const INSPECTIONS_PER_ENTERPRISE: [(u8, u32); 5] = [(0, 10), (1, 25), (2, 35), (3, 20), (4, 10)];

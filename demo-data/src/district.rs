@@ -1,13 +1,14 @@
-//! The district: its towns and grids, its households and residents, and the people from outside it who own parcels or pay contributions here.
+//! The district: its towns and grids, its households and residents, and the people from
+//! outside it who own parcels or pay contributions here.
+
+use std::num::NonZeroU64;
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use std::num::NonZeroU64;
 
 use crate::dates::Day;
 use crate::ids;
-use crate::parcels::LandUse;
-use crate::text::push_number;
+use crate::text::{hundredths, push_number};
 use crate::{PROGRESS_EVERY, REFERENCE_DAY, RESIDENTS_PER_OUTSIDER, Stream, choose, pick, rng_for};
 
 pub(crate) struct Town {
@@ -22,6 +23,35 @@ pub(crate) struct Town {
     /// The use of parcels other than homes: central towns are commercial and industrial,
     /// the towns along the rivers agricultural.
     pub(crate) land_uses: [(LandUse, u32); 4],
+}
+
+/// What a parcel is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LandUse {
+    Residential,
+    Commercial,
+    Industrial,
+    Agricultural,
+}
+
+impl LandUse {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Residential => "residential",
+            Self::Commercial => "commercial",
+            Self::Industrial => "industrial",
+            Self::Agricultural => "agricultural",
+        }
+    }
+
+    pub(crate) fn area_hundredths(self, rng: &mut ChaCha8Rng) -> u64 {
+        match self {
+            Self::Residential => rng.random_range(hundredths(60)..=hundredths(320)),
+            Self::Commercial => rng.random_range(hundredths(40)..=hundredths(2_500)),
+            Self::Industrial => rng.random_range(hundredths(800)..=hundredths(30_000)),
+            Self::Agricultural => rng.random_range(hundredths(300)..=hundredths(12_000)),
+        }
+    }
 }
 
 pub(crate) const fn land_uses(

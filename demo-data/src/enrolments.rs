@@ -1,10 +1,11 @@
 //! social_security.enrolments: SQLite.
 
+use std::fs;
+use std::io;
+use std::path::Path;
+
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use std::fs::{self};
-use std::io::{self};
-use std::path::Path;
 
 use crate::dates::{Day, random_day};
 use crate::district::{District, Interleave, Progress};

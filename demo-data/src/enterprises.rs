@@ -1,14 +1,14 @@
 //! market_supervision.enterprises: NDJSON.
 
-use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use crate::database::InspectionResult;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
 use crate::dates::{Day, random_day};
 use crate::district::{District, Progress, TOWNS, Town, pick_town};
 use crate::ids;
@@ -24,6 +24,24 @@ pub(crate) enum CreditRating {
     B,
     C,
     D,
+}
+
+/// What an inspection of an enterprise found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InspectionResult {
+    Passed,
+    Rectify,
+    Fined,
+}
+
+impl InspectionResult {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Rectify => "rectify",
+            Self::Fined => "fined",
+        }
+    }
 }
 
 impl CreditRating {

@@ -1,47 +1,20 @@
 //! land_registry.parcels: CSV.
 
-use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
 use crate::dates::{Day, random_day};
-use crate::district::{Address, District, Interleave, Progress, TOWNS, pick_town, push_address};
+use crate::district::{Address, District, Interleave, LandUse, Progress, TOWNS, pick_town, push_address};
 use crate::ids;
-use crate::text::{hundredths, push_csv_field, push_hundredths, push_iso_date, push_number};
+use crate::text::{push_csv_field, push_hundredths, push_iso_date, push_number};
 use crate::{
     ADULT_AFTER_DAYS, GenerateError, LAND_REGISTRATION_FROM, OUTSIDER_PARCELS_PERCENT, REFERENCE_DAY, Stream,
     choose, io_error, pick, rng_for,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LandUse {
-    Residential,
-    Commercial,
-    Industrial,
-    Agricultural,
-}
-
-impl LandUse {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Residential => "residential",
-            Self::Commercial => "commercial",
-            Self::Industrial => "industrial",
-            Self::Agricultural => "agricultural",
-        }
-    }
-
-    pub(crate) fn area_hundredths(self, rng: &mut ChaCha8Rng) -> u64 {
-        match self {
-            Self::Residential => rng.random_range(hundredths(60)..=hundredths(320)),
-            Self::Commercial => rng.random_range(hundredths(40)..=hundredths(2_500)),
-            Self::Industrial => rng.random_range(hundredths(800)..=hundredths(30_000)),
-            Self::Agricultural => rng.random_range(hundredths(300)..=hundredths(12_000)),
-        }
-    }
-}
 
 /// How many parcels an adult resident owns: most own their home and one more (farmland, a
 /// shop, a workshop); a few own three or more.

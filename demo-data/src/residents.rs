@@ -1,5 +1,10 @@
 //! civil_affairs.residents: Parquet, sorted by ID number, with pages and a bloom filter for lookups.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+
 use datafusion::arrow::array::{ArrayRef, Date32Builder, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
@@ -8,10 +13,6 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::Path;
-use std::sync::Arc;
 
 use crate::district::{District, Resident, TOWNS, push_address, push_grid_id, push_name};
 use crate::text::push_number;

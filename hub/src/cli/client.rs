@@ -9,11 +9,12 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::HubArgs;
+use super::credentials::{self, CredentialsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{0}")]
-    Credentials(String),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
     #[error("cannot set up TLS: {0}")]
     Tls(String),
     #[error("cannot reach the hub at {hub}: {message}")]
@@ -55,7 +56,7 @@ impl HubClient {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::RequestBuilder, ClientError> {
-        let token = super::credentials::token(&self.http, &self.base).await?;
+        let token = credentials::token(&self.http, &self.base).await?;
         Ok(request.bearer_auth(token))
     }
 

@@ -12,7 +12,37 @@ use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, TokenResponse, TokenUrl};
 use serde::{Deserialize, Serialize};
 
-use super::client::ClientError;
+/// Why the CLI has no token for a hub.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("no configuration directory for this user")]
+    NoConfigDirectory,
+    #[error("{} is damaged: {source}", path.display())]
+    Damaged {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid hub URL: {0}")]
+    HubUrl(#[source] oauth2::url::ParseError),
+    /// The token endpoint refused or could not be reached; says which, without the secret.
+    #[error("{0}")]
+    TokenRequest(String),
+    #[error("not signed in to {hub}: run `causeway login --hub {hub} --client-id ID` or set CAUSEWAY_TOKEN")]
+    NotSignedIn { hub: String },
+}
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct CredentialFile {
@@ -30,34 +60,34 @@ struct HubCredentials {
 
 /// Where credentials are kept: `CAUSEWAY_CONFIG_DIR`, else the user's configuration
 /// directory (`~/.config/causeway` on Linux).
-fn credentials_path() -> Result<PathBuf, ClientError> {
+fn credentials_path() -> Result<PathBuf, CredentialsError> {
     let dir = match std::env::var_os("CAUSEWAY_CONFIG_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => dirs::config_dir()
-            .ok_or_else(|| ClientError::Credentials("no configuration directory for this user".into()))?
+            .ok_or(CredentialsError::NoConfigDirectory)?
             .join("causeway"),
     };
     Ok(dir.join("credentials.json"))
 }
 
-fn load() -> Result<CredentialFile, ClientError> {
+fn load() -> Result<CredentialFile, CredentialsError> {
     let path = credentials_path()?;
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|error| ClientError::Credentials(format!("{} is damaged: {error}", path.display()))),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|source| CredentialsError::Damaged { path, source })
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(CredentialFile::default()),
-        Err(error) => Err(ClientError::Credentials(format!(
-            "cannot read {}: {error}",
-            path.display()
-        ))),
+        Err(source) => Err(CredentialsError::Read { path, source }),
     }
 }
 
 /// Writes the file with mode 0600 (through a temporary file, so a crash never leaves half).
-fn save(file: &CredentialFile) -> Result<(), ClientError> {
+fn save(file: &CredentialFile) -> Result<(), CredentialsError> {
     let path = credentials_path()?;
-    let failed =
-        |error: std::io::Error| ClientError::Credentials(format!("cannot write {}: {error}", path.display()));
+    let failed = |source: std::io::Error| CredentialsError::Write {
+        path: path.clone(),
+        source,
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(failed)?;
     }
@@ -70,8 +100,7 @@ fn save(file: &CredentialFile) -> Result<(), ClientError> {
         options.mode(0o600);
     }
     let mut out = options.open(&temporary).map_err(failed)?;
-    let text =
-        serde_json::to_vec_pretty(file).map_err(|error| ClientError::Credentials(error.to_string()))?;
+    let text = serde_json::to_vec_pretty(file).map_err(|error| failed(std::io::Error::other(error)))?;
     out.write_all(&text).map_err(failed)?;
     out.sync_all().map_err(failed)?;
     std::fs::rename(&temporary, &path).map_err(failed)
@@ -90,9 +119,8 @@ async fn request_token(
     hub: &str,
     client_id: &str,
     secret: &str,
-) -> Result<(String, u64), ClientError> {
-    let token_url = TokenUrl::new(format!("{hub}/oauth/token"))
-        .map_err(|error| ClientError::Credentials(format!("invalid hub URL: {error}")))?;
+) -> Result<(String, u64), CredentialsError> {
+    let token_url = TokenUrl::new(format!("{hub}/oauth/token")).map_err(CredentialsError::HubUrl)?;
     let client = BasicClient::new(ClientId::new(client_id.to_owned()))
         .set_client_secret(ClientSecret::new(secret.to_owned()))
         .set_token_uri(token_url);
@@ -115,7 +143,7 @@ async fn request_token(
         .exchange_client_credentials()
         .request_async(&send)
         .await
-        .map_err(|error| ClientError::Credentials(describe(&error)))?;
+        .map_err(|error| CredentialsError::TokenRequest(describe(&error)))?;
     let lifetime = token.expires_in().map_or(3600, |lifetime| lifetime.as_secs());
     Ok((token.access_token().secret().clone(), now() + lifetime))
 }
@@ -139,7 +167,7 @@ pub async fn login(
     hub: &str,
     client_id: &str,
     secret: &str,
-) -> Result<u64, ClientError> {
+) -> Result<u64, CredentialsError> {
     let (access_token, expires_at) = request_token(http, hub, client_id, secret).await?;
     let mut file = load()?;
     file.hubs.insert(
@@ -157,7 +185,7 @@ pub async fn login(
 
 /// A valid token for `hub`: `CAUSEWAY_TOKEN`, or the one `causeway login` kept, renewed when
 /// it expires within a minute.
-pub async fn token(http: &reqwest::Client, hub: &str) -> Result<String, ClientError> {
+pub async fn token(http: &reqwest::Client, hub: &str) -> Result<String, CredentialsError> {
     if let Ok(token) = std::env::var("CAUSEWAY_TOKEN")
         && !token.is_empty()
     {
@@ -165,9 +193,7 @@ pub async fn token(http: &reqwest::Client, hub: &str) -> Result<String, ClientEr
     }
     let mut file = load()?;
     let Some(credentials) = file.hubs.get(hub).cloned() else {
-        return Err(ClientError::Credentials(format!(
-            "not signed in to {hub}: run `causeway login --hub {hub} --client-id ID` or set CAUSEWAY_TOKEN"
-        )));
+        return Err(CredentialsError::NotSignedIn { hub: hub.to_owned() });
     };
     if credentials.expires_at > now() + 60 {
         return Ok(credentials.access_token);

@@ -36,7 +36,7 @@ pub async fn run(command: DatasetCommand) -> Result<(), Box<dyn std::error::Erro
                 Some("json") => "application/json",
                 _ => "application/yaml",
             };
-            let progress = super::spinner("publishing: checking the contract against the source");
+            let progress = super::terminal::spinner("publishing: checking the contract against the source");
             let client = HubClient::new(&hub)?;
             let result: Result<Value, _> = client
                 .send_document(reqwest::Method::POST, "/v1/datasets", document, content_type)
@@ -55,7 +55,7 @@ pub async fn run(command: DatasetCommand) -> Result<(), Box<dyn std::error::Erro
                 .split_once('.')
                 .filter(|(department, name)| !department.is_empty() && !name.is_empty())
                 .ok_or_else(|| format!("'{dataset}' is not DEPARTMENT.NAME"))?;
-            let progress = super::spinner(&format!("refreshing {dataset}"));
+            let progress = super::terminal::spinner(&format!("refreshing {dataset}"));
             let client = HubClient::new(&hub)?;
             let result: Result<Value, _> = client
                 .send_document(

@@ -33,7 +33,7 @@ pub enum Format {
 
 pub async fn run(args: QueryArgs) -> Result<(), Box<dyn std::error::Error>> {
     let client = HubClient::new(&args.hub)?;
-    let progress = super::spinner("running the query");
+    let progress = super::terminal::spinner("running the query");
     let mut batches = Box::pin(client.query(&args.sql, &args.purpose).await?);
     let mut stdout = std::io::stdout().lock();
     let mut rows = 0usize;

@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::startup::Hub;
 
 pub async fn run(config: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
-    super::init_logging();
+    super::terminal::init_logging();
     let config = Config::load(config)?;
     let hub = Hub::build(config).await?;
     let listener = hub.bind().await?;

@@ -95,7 +95,7 @@ pub enum DemoError {
 }
 
 pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
-    crate::cli::init_logging();
+    crate::cli::terminal::init_logging();
     let dir = absolute(&args.dir)?;
     let data = dir.join("data");
     let options = GenerateOptions {
@@ -162,7 +162,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(Some(&config_path))?;
     let hub = Hub::build(config).await?;
     let operator = Principal::new("causeway-demo", "local").with_role(Role::Admin);
-    let progress = crate::cli::spinner("publishing the demo datasets");
+    let progress = crate::cli::terminal::spinner("publishing the demo datasets");
     let mut published = Vec::new();
     for spec in parsed {
         let table = format!(
@@ -458,7 +458,7 @@ fn demo_config(args: &DemoArgs) -> String {
 
 /// Loads the database tables; returns their row counts.
 async fn load_databases(args: &DemoArgs, options: &GenerateOptions) -> Result<(usize, usize), DemoError> {
-    let progress = crate::cli::spinner("loading PostgreSQL and MySQL");
+    let progress = crate::cli::terminal::spinner("loading PostgreSQL and MySQL");
     let payments = generate::benefit_payments_sql(options)?;
     load_postgres(&args.postgres_url, DEMO_SCHEMA, &payments).await?;
     let inspections = generate::inspections_sql(options)?;
