@@ -19,11 +19,11 @@ pub use decision::{
     AccessDenied, AppliedGrant, ColumnAccess, ColumnDecision, ColumnInfo, ColumnSource, DatasetInfo,
     Decision, RowQuota, authorize,
 };
-pub use error::PolicyError;
+pub use error::{PolicyError, UnfitPolicy};
 pub use files::{FileError, FilePolicies, Located};
 pub use masks::default_mask;
 pub use model::{AccessConditions, AutoApproval, DatasetId, DenyRule, Grant, Mask, PolicySet, Subject};
 pub use principal::{AttributeValue, Principal, Role, UnknownRole};
 pub use rewrite::{RewriteContext, secure_view, validate_grant};
-pub use syntax::{SyntaxLimitExceeded, SyntaxLimits, on_deep_stack};
+pub use syntax::{ExprSyntaxError, SyntaxLimitExceeded, SyntaxLimits, on_deep_stack};
 pub use udf::{DENIED, PSEUDONYM, PolicyFunctions, denied_columns};

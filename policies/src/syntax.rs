@@ -17,7 +17,8 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{Expr, Query, Select, SetExpr, Statement, Visit, Visitor};
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::Token;
+use datafusion::sql::sqlparser::parser::ParserError;
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenizerError};
 
 /// How deep and how large a syntax tree may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,17 +209,36 @@ fn set_operation_depth(body: &SetExpr, room: usize) -> usize {
     }
 }
 
+/// Why the text of a row filter or a SQL mask is not one expression within the limits.
+#[derive(Debug, thiserror::Error)]
+pub enum ExprSyntaxError {
+    #[error(transparent)]
+    Tokens(#[from] TokenizerError),
+    #[error(transparent)]
+    Parse(#[from] ParserError),
+    #[error("there is text after the expression")]
+    TrailingText,
+    #[error(transparent)]
+    Limit(#[from] SyntaxLimitExceeded),
+}
+
+impl From<ExprSyntaxError> for datafusion::error::DataFusionError {
+    fn from(error: ExprSyntaxError) -> Self {
+        Self::External(Box::new(error))
+    }
+}
+
 /// Parses one expression from `tokens` within `limits`; for row filters and SQL masks.
 /// Call it inside [`on_deep_stack`].
-pub fn parse_expr(tokens: Vec<Token>, limits: &SyntaxLimits) -> Result<Expr, String> {
-    limits.check_tokens(&tokens).map_err(|error| error.to_string())?;
+pub fn parse_expr(tokens: Vec<Token>, limits: &SyntaxLimits) -> Result<Expr, ExprSyntaxError> {
+    limits.check_tokens(&tokens)?;
     let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
     let mut parser = datafusion::sql::sqlparser::parser::Parser::new(&dialect).with_tokens(tokens);
-    let expr = parser.parse_expr().map_err(|error| error.to_string())?;
+    let expr = parser.parse_expr()?;
     if parser.peek_token().token != Token::EOF {
-        return Err("there is text after the expression".into());
+        return Err(ExprSyntaxError::TrailingText);
     }
-    limits.check_expr(&expr).map_err(|error| error.to_string())?;
+    limits.check_expr(&expr)?;
     Ok(expr)
 }
 

@@ -1,7 +1,7 @@
 //! Masks as expressions over a column, keeping its name in the projection that shows it.
 
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::common::{DFSchema, Result, ScalarValue};
 use datafusion::execution::session_state::SessionState;
 use datafusion::functions::expr_fn::{
     character_length, concat, date_trunc, floor, left, right, split_part, strpos,
@@ -12,8 +12,9 @@ use datafusion::sql::sqlparser::ast::ExprWithAlias;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::Tokenizer;
 
+use crate::error::UnfitPolicy;
 use crate::model::Mask;
-use crate::syntax::{SyntaxLimits, on_deep_stack, parse_expr};
+use crate::syntax::{ExprSyntaxError, SyntaxLimits, on_deep_stack, parse_expr};
 use crate::udf::PolicyFunctions;
 
 /// Stars stand for the hidden part of a partial mask, always four whatever its length.
@@ -28,12 +29,9 @@ pub fn mask_expr(
     schema: &DFSchema,
     session: &SessionState,
     limits: &SyntaxLimits,
-) -> Result<Expr, String> {
+) -> Result<Expr> {
     Ok(match mask {
-        Mask::Null => Expr::Literal(
-            ScalarValue::try_from(data_type).map_err(|e| e.strip_backtrace())?,
-            None,
-        ),
+        Mask::Null => Expr::Literal(ScalarValue::try_from(data_type)?, None),
         Mask::Partial { first, last } => {
             let text = as_text(column, data_type);
             let kept = (first + last) as i64;
@@ -45,8 +43,7 @@ pub fn mask_expr(
                     right(text, lit(*last as i64)),
                 ]),
             )
-            .otherwise(lit(HIDDEN))
-            .map_err(|error| error.strip_backtrace())?
+            .otherwise(lit(HIDDEN))?
         }
         Mask::Hash => functions.pseudonym(column),
         Mask::YearOnly => match data_type {
@@ -58,20 +55,22 @@ pub fn mask_expr(
                 data_type.clone(),
             ),
             DataType::Timestamp(..) => date_trunc(lit("year"), column),
-            other => return Err(format!("year only needs a date or timestamp, not {other}")),
+            other => return Err(UnfitPolicy::YearOnlyType(other.clone()).into()),
         },
         Mask::Bucket { width } => {
             if !(data_type.is_numeric()) || !width.is_finite() || *width <= 0.0 {
-                return Err(format!(
-                    "bands need a number column and a positive width, not {data_type} and {width}"
-                ));
+                return Err(UnfitPolicy::Bucket {
+                    data_type: data_type.clone(),
+                    width: *width,
+                }
+                .into());
             }
             let band = floor(cast(column, DataType::Float64) / lit(*width)) * lit(*width);
             cast(band, data_type.clone())
         }
         Mask::Prefix { before } => {
             if before.is_empty() {
-                return Err("the prefix mask needs a non-empty 'before'".into());
+                return Err(UnfitPolicy::EmptyPrefix.into());
             }
             // No delimiter, no way to tell the town from the rest: nothing is shown.
             let text = as_text(column, data_type);
@@ -79,26 +78,21 @@ pub fn mask_expr(
                 strpos(text.clone(), lit(before.clone())).gt(lit(0i64)),
                 split_part(text, lit(before.clone()), lit(1i64)),
             )
-            .otherwise(Expr::Literal(ScalarValue::Utf8(None), None))
-            .map_err(|error| error.strip_backtrace())?
+            .otherwise(Expr::Literal(ScalarValue::Utf8(None), None))?
         }
         Mask::Sql { expression } => {
-            let parsed = on_deep_stack(expression.len(), || {
-                let tokens = Tokenizer::new(&GenericDialect {}, expression)
-                    .tokenize()
-                    .map_err(|error| error.to_string())?;
+            let parsed = on_deep_stack(expression.len(), || -> Result<_, ExprSyntaxError> {
+                let tokens = Tokenizer::new(&GenericDialect {}, expression).tokenize()?;
                 parse_expr(tokens, limits)
             })?;
-            let expr = session
-                .create_logical_expr_from_sql_expr(
-                    ExprWithAlias {
-                        expr: parsed,
-                        alias: None,
-                    },
-                    schema,
-                )
-                .map_err(|error| error.strip_backtrace())?;
-            expr.get_type(schema).map_err(|error| error.strip_backtrace())?;
+            let expr = session.create_logical_expr_from_sql_expr(
+                ExprWithAlias {
+                    expr: parsed,
+                    alias: None,
+                },
+                schema,
+            )?;
+            expr.get_type(schema)?;
             expr
         }
     })

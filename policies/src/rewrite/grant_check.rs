@@ -5,8 +5,10 @@
 //! reveal, for any row and column, more than one of them allows.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::DFSchema;
+use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::{Expr, ExprSchemable, cast, lit, when};
+
+use crate::error::UnfitPolicy;
 
 /// One grant's way to a column's value: its row condition and the value it shows.
 pub struct Branch {
@@ -30,22 +32,17 @@ pub fn visible_rows(conditions: &[Expr]) -> Expr {
 /// Where every visible row meets the first branch's condition (`rows`, the condition for a
 /// row to be visible at all), no condition is needed. Branches of different types are
 /// shown as text.
-pub fn column_value(branches: Vec<Branch>, rows: &Expr, schema: &DFSchema) -> Result<Expr, String> {
+pub fn column_value(branches: Vec<Branch>, rows: &Expr, schema: &DFSchema) -> Result<Expr> {
     let Some(first) = branches.first() else {
-        return Err("a visible column needs a grant".into());
+        return Err(UnfitPolicy::NoGrant.into());
     };
     if is_true(&first.condition) || first.condition == *rows {
         return Ok(first.value.clone());
     }
     let types = branches
         .iter()
-        .map(|branch| {
-            branch
-                .value
-                .get_type(schema)
-                .map_err(|error| error.strip_backtrace())
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|branch| branch.value.get_type(schema))
+        .collect::<Result<Vec<_>>>()?;
     let same = types.windows(2).all(|pair| pair[0] == pair[1]);
     let mut branches = branches.into_iter().map(|branch| {
         let value = if same {
@@ -55,12 +52,12 @@ pub fn column_value(branches: Vec<Branch>, rows: &Expr, schema: &DFSchema) -> Re
         };
         (branch.condition, value)
     });
-    let (condition, value) = branches.next().ok_or("no branch")?;
+    let (condition, value) = branches.next().ok_or(UnfitPolicy::NoGrant)?;
     let mut case = when(condition, value);
     for (condition, value) in branches {
         case = case.when(condition, value);
     }
-    case.end().map_err(|error| error.strip_backtrace())
+    case.end()
 }
 
 pub fn is_true(expr: &Expr) -> bool {

@@ -62,10 +62,10 @@ pub fn secure_view(
                 context.session,
                 &context.limits,
             )
-            .map_err(|message| PolicyError::RowFilter {
+            .map_err(|source| PolicyError::RowFilter {
                 grant: grant.id.clone(),
                 filter: filter.clone(),
-                message,
+                source,
             }),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -95,10 +95,10 @@ pub fn secure_view(
                                 context.session,
                                 &context.limits,
                             )
-                            .map_err(|message| PolicyError::Mask {
+                            .map_err(|error| PolicyError::Mask {
                                 grant: source.grant_id.clone(),
                                 column: column.name.clone(),
-                                message,
+                                source: error,
                             })?,
                         };
                         Ok(Branch {
@@ -125,9 +125,7 @@ pub fn secure_view(
 }
 
 fn column_of(schema: &DFSchema, name: &str) -> Result<Expr, PolicyError> {
-    let (qualifier, field) = schema
-        .qualified_field_with_unqualified_name(name)
-        .map_err(|error| PolicyError::Plan(error.strip_backtrace()))?;
+    let (qualifier, field) = schema.qualified_field_with_unqualified_name(name)?;
     Ok(Expr::Column(Column::new(qualifier.cloned(), field.name())))
 }
 
@@ -186,18 +184,18 @@ pub fn validate_grant(
             context.session,
             &context.limits,
         )
-        .map_err(|message| PolicyError::Mask {
+        .map_err(|source| PolicyError::Mask {
             grant: grant.id.clone(),
             column: name.clone(),
-            message,
+            source,
         })?;
     }
     if let Some(filter) = &grant.row_filter {
-        row_filter::check(filter, &schema, context.session, &context.limits).map_err(|message| {
+        row_filter::check(filter, &schema, context.session, &context.limits).map_err(|source| {
             PolicyError::RowFilter {
                 grant: grant.id.clone(),
                 filter: filter.clone(),
-                message,
+                source,
             }
         })?;
     }

@@ -4,7 +4,7 @@
 //! attribute's value; values never become SQL text. A principal lacking an attribute the
 //! condition needs sees no rows.
 
-use datafusion::common::DFSchema;
+use datafusion::common::{DFSchema, Result};
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::{Expr, ExprSchemable, lit};
 use datafusion::sql::sqlparser::ast::{
@@ -14,8 +14,9 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 use std::ops::ControlFlow;
 
+use crate::error::UnfitPolicy;
 use crate::principal::{AttributeValue, Principal};
-use crate::syntax::{SyntaxLimits, on_deep_stack, parse_expr};
+use crate::syntax::{ExprSyntaxError, SyntaxLimits, on_deep_stack, parse_expr};
 
 /// The prefix that marks a principal's attribute in a row filter.
 const PRINCIPAL: &str = "principal";
@@ -27,7 +28,7 @@ pub fn bind(
     schema: &DFSchema,
     session: &SessionState,
     limits: &SyntaxLimits,
-) -> Result<Expr, String> {
+) -> Result<Expr> {
     let mut expr = parse(filter, limits)?;
     let mut binder = Binder {
         principal,
@@ -42,12 +43,7 @@ pub fn bind(
 
 /// Checks a filter when a grant is made: it parses, names only the dataset's columns and
 /// any attributes, and is a condition.
-pub fn check(
-    filter: &str,
-    schema: &DFSchema,
-    session: &SessionState,
-    limits: &SyntaxLimits,
-) -> Result<(), String> {
+pub fn check(filter: &str, schema: &DFSchema, session: &SessionState, limits: &SyntaxLimits) -> Result<()> {
     let mut expr = parse(filter, limits)?;
     let _ = visit_expressions_mut(&mut expr, |node| {
         if attribute_of(node).is_some() {
@@ -56,26 +52,22 @@ pub fn check(
         ControlFlow::<()>::Continue(())
     });
     let planned = plan(expr, schema, session)?;
-    let data_type = planned
-        .get_type(schema)
-        .map_err(|error| error.strip_backtrace())?;
+    let data_type = planned.get_type(schema)?;
     if data_type != datafusion::arrow::datatypes::DataType::Boolean {
-        return Err(format!("it is a {data_type}, not a condition"));
+        return Err(UnfitPolicy::NotACondition(data_type).into());
     }
     Ok(())
 }
 
 /// Parses the condition. `IN principal.x`, which SQL has no syntax for, is read as
 /// `IN (principal.x)` and the list is filled in when the attribute is bound.
-fn parse(filter: &str, limits: &SyntaxLimits) -> Result<SqlExpr, String> {
+fn parse(filter: &str, limits: &SyntaxLimits) -> Result<SqlExpr, ExprSyntaxError> {
     on_deep_stack(filter.len(), || parse_within(filter, limits))
 }
 
-fn parse_within(filter: &str, limits: &SyntaxLimits) -> Result<SqlExpr, String> {
+fn parse_within(filter: &str, limits: &SyntaxLimits) -> Result<SqlExpr, ExprSyntaxError> {
     let dialect = GenericDialect {};
-    let tokens = Tokenizer::new(&dialect, filter)
-        .tokenize()
-        .map_err(|error| error.to_string())?;
+    let tokens = Tokenizer::new(&dialect, filter).tokenize()?;
     let mut wrapped = Vec::with_capacity(tokens.len() + 2);
     let mut index = 0;
     while index < tokens.len() {
@@ -170,11 +162,9 @@ fn literal(value: String) -> SqlExpr {
     SqlExpr::Value(Value::SingleQuotedString(value).into())
 }
 
-fn plan(expr: SqlExpr, schema: &DFSchema, session: &SessionState) -> Result<Expr, String> {
+fn plan(expr: SqlExpr, schema: &DFSchema, session: &SessionState) -> Result<Expr> {
     let with_alias = datafusion::sql::sqlparser::ast::ExprWithAlias { expr, alias: None };
-    session
-        .create_logical_expr_from_sql_expr(with_alias, schema)
-        .map_err(|error| error.strip_backtrace())
+    session.create_logical_expr_from_sql_expr(with_alias, schema)
 }
 
 #[cfg(test)]
@@ -244,7 +234,9 @@ mod tests {
     #[test]
     fn filters_are_checked_when_granted() {
         let state = SessionContext::new().state();
-        let check = |filter: &str| check(filter, &schema(), &state, &SyntaxLimits::default());
+        let check = |filter: &str| {
+            check(filter, &schema(), &state, &SyntaxLimits::default()).map_err(|error| error.to_string())
+        };
         assert!(check("grid_id = principal.grid_id").is_ok());
         assert!(check("town IN principal.towns").is_ok());
         let errors = [
@@ -261,10 +253,14 @@ mod tests {
     fn a_filter_deeper_than_the_limit_is_refused_by_name() {
         let state = SessionContext::new().state();
         let long = vec!["town = 'Dali'"; 5000].join(" OR ");
-        let error = check(&long, &schema(), &state, &SyntaxLimits::default()).unwrap_err();
+        let error = check(&long, &schema(), &state, &SyntaxLimits::default())
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("limits.max_expression_depth"), "{error}");
         let principal = worker();
-        let error = bind(&long, &principal, &schema(), &state, &SyntaxLimits::default()).unwrap_err();
+        let error = bind(&long, &principal, &schema(), &state, &SyntaxLimits::default())
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("limits.max_expression_depth"), "{error}");
     }
 }
