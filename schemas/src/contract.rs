@@ -74,7 +74,7 @@ impl Classification {
     pub const PUBLIC: &'static str = "public";
     pub const INTERNAL: &'static str = "internal";
 
-    pub fn new(tag: &str) -> Result<Self, String> {
+    pub fn new(tag: &str) -> Result<Self, ContractError> {
         let valid = !tag.is_empty()
             && tag.split('.').all(|word| {
                 !word.is_empty()
@@ -85,9 +85,7 @@ impl Classification {
         if valid {
             Ok(Self(tag.to_owned()))
         } else {
-            Err(format!(
-                "invalid classification tag '{tag}': use dot-separated lower-case words, e.g. pii.national_id or public"
-            ))
+            Err(ContractError::InvalidClassification(tag.to_owned()))
         }
     }
 
@@ -158,6 +156,10 @@ pub enum ContractError {
         "invalid field name '{0}': use letters, digits and underscores, starting with a letter or underscore"
     )]
     InvalidFieldName(String),
+    #[error(
+        "invalid classification tag '{0}': use dot-separated lower-case words, e.g. pii.national_id or public"
+    )]
+    InvalidClassification(String),
     #[error("the contract has no fields")]
     NoFields,
     #[error("field '{0}' appears more than once")]

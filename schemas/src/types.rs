@@ -4,14 +4,30 @@
 //! `Timestamp(µs, "UTC")`) or with a short SQL-like alias (`string`, `bigint`,
 //! `decimal(12,2)`, `timestamptz`). Types are always stored in Arrow's spelling.
 
-use arrow_schema::{DataType, TimeUnit};
+use arrow_schema::{ArrowError, DataType, TimeUnit};
 
 /// How deeply a contract's type may nest (`List(Struct(...))`): far more than any table
 /// needs, and few enough that parsing, comparing and dropping the type recurse safely.
 pub const MAX_TYPE_DEPTH: usize = 32;
 
+/// Why a contract's type could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TypeError {
+    #[error("the type nests deeper than {MAX_TYPE_DEPTH} levels")]
+    TooDeep,
+    #[error(
+        "unknown type '{text}': use an Arrow type such as Utf8, Int64, Decimal128(12, 2), \
+         Date32, Timestamp(µs, \"UTC\") or an alias such as string, bigint, decimal(12,2), date, timestamptz"
+    )]
+    Unknown {
+        text: String,
+        #[source]
+        source: ArrowError,
+    },
+}
+
 /// Parses a contract type: an alias (case-insensitive) or Arrow's own spelling.
-pub fn parse_type(text: &str) -> Result<DataType, String> {
+pub fn parse_type(text: &str) -> Result<DataType, TypeError> {
     let trimmed = text.trim();
     // Arrow's parser recurses once per level: the nesting is counted before it runs.
     let mut depth = 0usize;
@@ -22,17 +38,15 @@ pub fn parse_type(text: &str) -> Result<DataType, String> {
             _ => {}
         }
         if depth > MAX_TYPE_DEPTH {
-            return Err(format!("the type nests deeper than {MAX_TYPE_DEPTH} levels"));
+            return Err(TypeError::TooDeep);
         }
     }
     if let Some(data_type) = alias(&trimmed.to_ascii_lowercase()) {
         return Ok(data_type);
     }
-    trimmed.parse::<DataType>().map_err(|_| {
-        format!(
-            "unknown type '{trimmed}': use an Arrow type such as Utf8, Int64, Decimal128(12, 2), \
-             Date32, Timestamp(µs, \"UTC\") or an alias such as string, bigint, decimal(12,2), date, timestamptz"
-        )
+    trimmed.parse::<DataType>().map_err(|source| TypeError::Unknown {
+        text: trimmed.to_owned(),
+        source,
     })
 }
 
@@ -166,7 +180,7 @@ mod depth_tests {
     #[test]
     fn deeply_nested_types_are_refused_before_they_are_parsed() {
         let deep = format!("{}Int64{}", "List(".repeat(100_000), ")".repeat(100_000));
-        let error = parse_type(&deep).unwrap_err();
+        let error = parse_type(&deep).unwrap_err().to_string();
         assert!(error.contains("deeper than 32"), "{error}");
         let fine = format!("{}Int64{}", "List(".repeat(3), ")".repeat(3));
         assert!(parse_type(&fine).is_ok(), "{:?}", parse_type(&fine));
@@ -215,7 +229,7 @@ mod tests {
 
     #[test]
     fn unknown_types_are_refused_with_a_hint() {
-        let message = parse_type("varchar2").unwrap_err();
+        let message = parse_type("varchar2").unwrap_err().to_string();
         assert!(
             message.contains("varchar2") && message.contains("Utf8"),
             "{message}"

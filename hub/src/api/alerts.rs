@@ -19,7 +19,9 @@ impl From<AlertError> for ApiError {
             AlertError::NotFound(_) => ApiError::not_found(error.to_string()),
             AlertError::Store(store) => store.into(),
             AlertError::Audit(audit) => audit.into(),
-            AlertError::InvalidRule { .. } => ApiError::internal(&error),
+            AlertError::InvalidRule { .. } | AlertError::InvalidClassification { .. } => {
+                ApiError::internal(&error)
+            }
         }
     }
 }

@@ -76,6 +76,12 @@ fn utc() -> String {
 pub enum AlertError {
     #[error("alert rule {rule}: {message}")]
     InvalidRule { rule: String, message: String },
+    #[error("alert rule {rule}: {source}")]
+    InvalidClassification {
+        rule: String,
+        #[source]
+        source: causeway_schemas::ContractError,
+    },
     #[error("no open alert {0}")]
     NotFound(String),
     #[error(transparent)]
@@ -118,7 +124,12 @@ impl Alerts {
             };
             match &rule.when {
                 Condition::ClassifiedRows { classification, .. } => {
-                    Classification::new(classification.trim_end_matches(".*")).map_err(invalid)?;
+                    Classification::new(classification.trim_end_matches(".*")).map_err(|source| {
+                        AlertError::InvalidClassification {
+                            rule: rule.name.clone(),
+                            source,
+                        }
+                    })?;
                 }
                 Condition::OutsideHours { utc_offset, .. } => {
                     let offset = utc_offset
