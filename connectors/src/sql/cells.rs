@@ -142,9 +142,21 @@ impl BatchBuilder {
     }
 }
 
+/// A value that is not valid for its column, described for the error message. The
+/// description holds the value: callers see the message only through `without_values`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Unreadable(String);
+
+impl From<&str> for Unreadable {
+    fn from(description: &str) -> Self {
+        Self(description.to_owned())
+    }
+}
+
 impl Column {
     /// Appends one value; on failure returns a description of the value for the message.
-    fn append(&mut self, value: Cell<'_>) -> Result<(), String> {
+    fn append(&mut self, value: Cell<'_>) -> Result<(), Unreadable> {
         if let Cell::Null = value {
             self.append_null();
             return Ok(());
@@ -206,14 +218,14 @@ impl Column {
     }
 }
 
-fn describe(value: Cell<'_>) -> String {
-    match value {
+fn describe(value: Cell<'_>) -> Unreadable {
+    Unreadable(match value {
         Cell::Null => "NULL".into(),
         Cell::Integer(number) => format!("the integer {number}"),
         Cell::Real(number) => format!("the real {number}"),
         Cell::Text(text) => format!("the text '{text}'"),
         Cell::Bytes(bytes) => format!("{} bytes", bytes.len()),
-    }
+    })
 }
 
 fn text<'a>(value: Cell<'a>) -> Option<&'a str> {
@@ -223,7 +235,7 @@ fn text<'a>(value: Cell<'a>) -> Option<&'a str> {
     }
 }
 
-fn integer(value: Cell<'_>) -> Result<i64, String> {
+fn integer(value: Cell<'_>) -> Result<i64, Unreadable> {
     match value {
         Cell::Integer(number) => Ok(number),
         Cell::Real(number) if number.fract() == 0.0 && number.abs() < 9.2e18 => Ok(number as i64),
@@ -233,7 +245,7 @@ fn integer(value: Cell<'_>) -> Result<i64, String> {
     }
 }
 
-fn real(value: Cell<'_>) -> Result<f64, String> {
+fn real(value: Cell<'_>) -> Result<f64, Unreadable> {
     match value {
         Cell::Integer(number) => Ok(number as f64),
         Cell::Real(number) => Ok(number),
@@ -244,7 +256,7 @@ fn real(value: Cell<'_>) -> Result<f64, String> {
 }
 
 /// Decimals stored as text or integers convert exactly; a REAL is rounded to the scale.
-fn decimal(value: Cell<'_>, precision: u8, scale: i8) -> Result<i128, String> {
+fn decimal(value: Cell<'_>, precision: u8, scale: i8) -> Result<i128, Unreadable> {
     let parsed = match value {
         Cell::Integer(number) => parse_decimal::<Decimal128Type>(&number.to_string(), precision, scale).ok(),
         Cell::Real(number) => {
@@ -256,7 +268,7 @@ fn decimal(value: Cell<'_>, precision: u8, scale: i8) -> Result<i128, String> {
     parsed.ok_or_else(|| describe(value))
 }
 
-fn boolean(value: Cell<'_>) -> Result<bool, String> {
+fn boolean(value: Cell<'_>) -> Result<bool, Unreadable> {
     match value {
         Cell::Integer(0) => Ok(false),
         Cell::Integer(1) => Ok(true),
@@ -269,7 +281,7 @@ fn boolean(value: Cell<'_>) -> Result<bool, String> {
 }
 
 /// Dates as ISO text (`1990-05-17`, optionally followed by a time) or Unix seconds.
-fn date(value: Cell<'_>) -> Result<i32, String> {
+fn date(value: Cell<'_>) -> Result<i32, Unreadable> {
     use datafusion::arrow::compute::kernels::cast_utils::Parser;
     match value {
         Cell::Integer(seconds) => i32::try_from(seconds.div_euclid(86_400)).map_err(|_| describe(value)),
@@ -281,7 +293,7 @@ fn date(value: Cell<'_>) -> Result<i32, String> {
 
 /// Timestamps as ISO text or Unix seconds, in microseconds; text with an offset is
 /// converted to UTC. An offset of whole hours may be written `+08`, as PostgreSQL does.
-fn timestamp_micros(value: Cell<'_>) -> Result<i64, String> {
+fn timestamp_micros(value: Cell<'_>) -> Result<i64, Unreadable> {
     let parse = |text: &str| string_to_datetime(&chrono::Utc, text).ok();
     match value {
         Cell::Integer(seconds) => seconds.checked_mul(1_000_000).ok_or_else(|| describe(value)),
