@@ -270,7 +270,7 @@ async fn watch_revocations(identity: &Arc<Identity>) -> Result<(), StartupError>
     identity
         .refresh_revocations()
         .await
-        .map_err(|error| StartupError::Identity(IdentityError::Config(error.to_string())))?;
+        .map_err(|error| StartupError::Identity(IdentityError::Revocations(error)))?;
     let identity = Arc::clone(identity);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));

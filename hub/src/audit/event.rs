@@ -131,14 +131,19 @@ impl From<Action> for &'static str {
     }
 }
 
-impl TryFrom<String> for Action {
-    type Error = String;
+/// A name that is no audit action.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown audit action '{0}'")]
+pub struct UnknownAction(pub String);
 
-    fn try_from(name: String) -> Result<Self, String> {
+impl TryFrom<String> for Action {
+    type Error = UnknownAction;
+
+    fn try_from(name: String) -> Result<Self, UnknownAction> {
         Action::ALL
             .into_iter()
             .find(|action| action.name() == name)
-            .ok_or_else(|| format!("unknown audit action '{name}'"))
+            .ok_or(UnknownAction(name))
     }
 }
 

@@ -341,7 +341,7 @@ fn check(
                 }
                 if action == "audit.genesis" {
                     if let Err(reason) = check_genesis(&link, keys, report, scan) {
-                        return Some((seq, reason));
+                        return Some((seq, reason.to_string()));
                     }
                 } else if options.accept_legacy {
                     report.legacy = true;
@@ -363,7 +363,7 @@ fn check(
     match action.as_str() {
         "audit.checkpoint" => {
             if let Err(reason) = check_signature(&link, keys) {
-                return Some((seq, reason));
+                return Some((seq, reason.to_string()));
             }
             if let (Some(tolerance), Some(began), Some(time)) = (scan.tolerance(), scan.stretch_began, time)
                 && !scan.stretch_excused
@@ -413,7 +413,7 @@ fn check(
             if action == "audit.archived" {
                 let detail = match check_archived(&link, keys) {
                     Ok(detail) => detail,
-                    Err(reason) => return Some((seq, reason)),
+                    Err(reason) => return Some((seq, reason.to_string())),
                 };
                 if scan.every.is_none() {
                     scan.every = Some(detail.rules.checkpoint_every.max(1));
@@ -448,17 +448,68 @@ fn detail<T: serde::de::DeserializeOwned>(link: &chain::Link) -> Option<T> {
         .and_then(|detail| serde_json::from_str(detail).ok())
 }
 
-fn check_archived(link: &chain::Link, keys: &HashMap<String, Vec<u8>>) -> Result<ArchivedDetail, String> {
-    let detail: ArchivedDetail = detail(link).ok_or("the archive record carries no signature")?;
-    let public = keys
-        .get(&detail.key_id)
-        .ok_or_else(|| format!("the archive record is signed by an unknown key {}", detail.key_id))?;
+/// A record of the chain that carries a signature.
+#[derive(Debug, Clone, Copy)]
+enum Signed {
+    Genesis,
+    Checkpoint,
+    Archive,
+}
+
+impl std::fmt::Display for Signed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Genesis => "genesis record",
+            Self::Checkpoint => "checkpoint",
+            Self::Archive => "archive record",
+        })
+    }
+}
+
+/// Why a signed record does not prove what it says.
+#[derive(Debug, thiserror::Error)]
+enum BadSignature {
+    #[error("the {0} carries no signature")]
+    Missing(Signed),
+    #[error("the {record} is signed by an unknown key {key_id}")]
+    UnknownKey { record: Signed, key_id: String },
+    #[error("the {record}'s signature is not base64url")]
+    NotBase64 {
+        record: Signed,
+        #[source]
+        source: base64::DecodeError,
+    },
+    #[error("the {0}'s signature does not verify")]
+    DoesNotVerify(Signed),
+}
+
+/// The public key that signed `record`, and its signature.
+fn key_and_signature<'k>(
+    record: Signed,
+    keys: &'k HashMap<String, Vec<u8>>,
+    key_id: &str,
+    signature: &str,
+) -> Result<(&'k Vec<u8>, Vec<u8>), BadSignature> {
+    let public = keys.get(key_id).ok_or_else(|| BadSignature::UnknownKey {
+        record,
+        key_id: key_id.to_owned(),
+    })?;
     let signature = URL_SAFE_NO_PAD
-        .decode(&detail.signature)
-        .map_err(|_| "the archive record's signature is not base64url")?;
+        .decode(signature)
+        .map_err(|source| BadSignature::NotBase64 { record, source })?;
+    Ok((public, signature))
+}
+
+fn check_archived(
+    link: &chain::Link,
+    keys: &HashMap<String, Vec<u8>>,
+) -> Result<ArchivedDetail, BadSignature> {
+    let record = Signed::Archive;
+    let detail: ArchivedDetail = detail(link).ok_or(BadSignature::Missing(record))?;
+    let (public, signature) = key_and_signature(record, keys, &detail.key_id, &detail.signature)?;
     let message = detail.rules.archive_message(detail.through, &detail.last_hash);
     if !verify_signature(public, &message, &signature) {
-        return Err("the archive record's signature does not verify".into());
+        return Err(BadSignature::DoesNotVerify(record));
     }
     Ok(detail)
 }
@@ -468,14 +519,10 @@ fn check_genesis(
     keys: &HashMap<String, Vec<u8>>,
     report: &mut Verification,
     scan: &mut Scan,
-) -> Result<(), String> {
-    let detail: GenesisDetail = detail(link).ok_or("the genesis record carries no signature")?;
-    let public = keys
-        .get(&detail.key_id)
-        .ok_or_else(|| format!("the genesis record is signed by an unknown key {}", detail.key_id))?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(&detail.signature)
-        .map_err(|_| "the genesis record's signature is not base64url")?;
+) -> Result<(), BadSignature> {
+    let record = Signed::Genesis;
+    let detail: GenesisDetail = detail(link).ok_or(BadSignature::Missing(record))?;
+    let (public, signature) = key_and_signature(record, keys, &detail.key_id, &detail.signature)?;
     let genesis = chain::Genesis {
         node: detail.node,
         chain: detail.chain,
@@ -483,7 +530,7 @@ fn check_genesis(
         checkpoint_interval_ms: detail.checkpoint_interval_ms,
     };
     if !verify_signature(public, &genesis.message(), &signature) {
-        return Err("the genesis record's signature does not verify".into());
+        return Err(BadSignature::DoesNotVerify(record));
     }
     scan.every = Some(genesis.checkpoint_every.max(1));
     scan.interval = Some(Duration::from_millis(genesis.checkpoint_interval_ms));
@@ -492,19 +539,10 @@ fn check_genesis(
     Ok(())
 }
 
-fn check_signature(link: &chain::Link, keys: &HashMap<String, Vec<u8>>) -> Result<(), String> {
-    let detail: CheckpointDetail = link
-        .record
-        .get("detail")
-        .and_then(|detail| detail.as_str())
-        .and_then(|detail| serde_json::from_str(detail).ok())
-        .ok_or("the checkpoint carries no signature")?;
-    let public = keys
-        .get(&detail.key_id)
-        .ok_or_else(|| format!("the checkpoint is signed by an unknown key {}", detail.key_id))?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(&detail.signature)
-        .map_err(|_| "the checkpoint's signature is not base64url")?;
+fn check_signature(link: &chain::Link, keys: &HashMap<String, Vec<u8>>) -> Result<(), BadSignature> {
+    let record = Signed::Checkpoint;
+    let detail: CheckpointDetail = detail(link).ok_or(BadSignature::Missing(record))?;
+    let (public, signature) = key_and_signature(record, keys, &detail.key_id, &detail.signature)?;
     if verify_signature(
         public,
         &chain::checkpoint_message(link.seq, &link.prev),
@@ -512,7 +550,7 @@ fn check_signature(link: &chain::Link, keys: &HashMap<String, Vec<u8>>) -> Resul
     ) {
         Ok(())
     } else {
-        Err("the checkpoint's signature does not verify".into())
+        Err(BadSignature::DoesNotVerify(record))
     }
 }
 

@@ -68,11 +68,16 @@ pub enum KeysCommand {
     },
 }
 
-fn parse_attribute(text: &str) -> Result<(String, String), String> {
+/// An `--attr` that is not `key=value`.
+#[derive(Debug, thiserror::Error)]
+#[error("'{0}' is not key=value")]
+struct NotKeyValue(String);
+
+fn parse_attribute(text: &str) -> Result<(String, String), NotKeyValue> {
     text.split_once('=')
         .filter(|(key, _)| !key.is_empty())
         .map(|(key, value)| (key.to_owned(), value.to_owned()))
-        .ok_or_else(|| format!("'{text}' is not key=value"))
+        .ok_or_else(|| NotKeyValue(text.to_owned()))
 }
 
 /// The hub's configuration and its clients.

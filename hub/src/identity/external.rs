@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::tokens::TokenError;
+use super::errors::{IssuerConfigError, KeysFetchError, TokenError};
 use crate::config::{ClaimMapping, ExternalIssuerConfig};
 
 /// Shortest time between two fetches of a provider's keys.
@@ -42,13 +42,17 @@ impl ExternalIssuer {
         config: &ExternalIssuerConfig,
         default_audience: &str,
         http: reqwest::Client,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, IssuerConfigError> {
         let algorithms = config
             .algorithms
             .iter()
             .map(|name| {
                 name.parse::<Algorithm>()
-                    .map_err(|_| format!("unknown algorithm '{name}' for issuer {}", config.issuer))
+                    .map_err(|source| IssuerConfigError::UnknownAlgorithm {
+                        name: name.clone(),
+                        issuer: config.issuer.clone(),
+                        source,
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
@@ -113,33 +117,40 @@ impl ExternalIssuer {
         find(&keys.keys, kid, algorithm).ok_or(TokenError::UnknownKey)
     }
 
-    async fn fetch(&self) -> Result<JwkSet, String> {
+    async fn fetch(&self) -> Result<JwkSet, KeysFetchError> {
         let discovery_url = format!(
             "{}/.well-known/openid-configuration",
             self.issuer.trim_end_matches('/')
         );
         let discovery: Discovery = self.get_json(&discovery_url).await?;
         if discovery.issuer.trim_end_matches('/') != self.issuer.trim_end_matches('/') {
-            return Err(format!(
-                "the discovery document names the issuer {}, not {}",
-                discovery.issuer, self.issuer
-            ));
+            return Err(KeysFetchError::WrongIssuer {
+                named: discovery.issuer,
+                expected: self.issuer.clone(),
+            });
         }
         self.get_json(&discovery.jwks_uri).await
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, KeysFetchError> {
+        let request = |source| KeysFetchError::Request {
+            url: url.to_owned(),
+            source,
+        };
         let response = self
             .http
             .get(url)
             .timeout(Duration::from_secs(10))
             .send()
             .await
-            .map_err(|error| format!("{url}: {error}"))?;
+            .map_err(request)?;
         if !response.status().is_success() {
-            return Err(format!("{url}: HTTP {}", response.status()));
+            return Err(KeysFetchError::Status {
+                url: url.to_owned(),
+                status: response.status(),
+            });
         }
-        response.json().await.map_err(|error| format!("{url}: {error}"))
+        response.json().await.map_err(request)
     }
 }
 

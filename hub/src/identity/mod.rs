@@ -2,6 +2,7 @@
 //! tokens), external OpenID Connect providers, and the check of every bearer token.
 
 mod clients;
+mod errors;
 mod external;
 mod keys;
 mod limiter;
@@ -11,6 +12,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, PoisonError, RwLock};
 
 pub use clients::{ClientError, ClientService, ClientSpec};
+pub use errors::{IssueError, IssuerConfigError, KeysFetchError, TokenError};
 pub use keys::{KeyError, KeyRing, public_keys, verify_signature};
 pub use limiter::FailureLimiter;
 pub use tokens::{Authenticator, BuiltinIssuer};
@@ -50,8 +52,7 @@ impl Identity {
             .issuers
             .iter()
             .map(|issuer| external::ExternalIssuer::new(issuer, &auth.audience, http.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(IdentityError::Config)?;
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             authenticator: Authenticator {
                 builtin,
@@ -107,5 +108,7 @@ pub enum IdentityError {
     #[error(transparent)]
     Keys(#[from] KeyError),
     #[error("invalid [auth] configuration: {0}")]
-    Config(String),
+    Config(#[from] IssuerConfigError),
+    #[error("cannot read the disabled clients: {0}")]
+    Revocations(#[source] ClientError),
 }

@@ -13,35 +13,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::errors::{IssueError, TokenError};
 use super::external::ExternalIssuer;
 use super::keys::KeyRing;
 use crate::config::ClaimMapping;
 use crate::store::ClientRecord;
-
-/// Why a token was not accepted. The messages are safe to show the caller.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    #[error("the token is not a well-formed JWT")]
-    Malformed,
-    #[error("tokens signed with {0} are not accepted")]
-    AlgorithmNotAllowed(String),
-    #[error("the token's issuer is not trusted")]
-    UnknownIssuer,
-    #[error("the token is signed with an unknown key")]
-    UnknownKey,
-    #[error("the token's signature is not valid")]
-    BadSignature,
-    #[error("the token has expired")]
-    Expired,
-    #[error("the token is not valid yet")]
-    NotYetValid,
-    #[error("the token is meant for another audience")]
-    WrongAudience,
-    #[error("the token lacks the claim '{0}'")]
-    MissingClaim(String),
-    #[error("the token's issuer cannot be reached to check it; try again shortly")]
-    IssuerUnavailable,
-}
 
 /// The claims of a token from the built-in issuer.
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,8 +49,8 @@ pub struct IssuedToken {
 }
 
 impl BuiltinIssuer {
-    pub fn issue(&self, client: &ClientRecord) -> Result<IssuedToken, String> {
-        let key = self.keys.current().ok_or("no signing key")?;
+    pub fn issue(&self, client: &ClientRecord) -> Result<IssuedToken, IssueError> {
+        let key = self.keys.current().ok_or(IssueError::NoSigningKey)?;
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             iss: self.url.clone(),
@@ -90,8 +66,7 @@ impl BuiltinIssuer {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
-        let token =
-            jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(|error| error.to_string())?;
+        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)?;
         Ok(IssuedToken {
             token,
             expires_in: self.ttl.as_secs(),
