@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Hub, causeway_with, json_of};
+use crate::support::{Hub, causeway_with, eventually, json_of};
 
 fn spec(acceleration: &str) -> String {
     format!(
@@ -197,14 +197,15 @@ async fn a_scheduled_refresh_picks_up_changes() {
     hub.publish_ok(&spec("{ mode: memory, refresh: 1s }")).await;
     assert_eq!(catalog_entry(&hub).await["acceleration"]["refresh"], "1s");
     write_people(&hub, 20);
-    let mut seen = Value::Null;
-    for _ in 0..50 {
-        seen = count(&hub).await;
-        if seen == 20 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let seen = eventually(
+        "the scheduled refresh shows 20 rows",
+        Duration::from_secs(10),
+        async || {
+            let seen = count(&hub).await;
+            (seen == 20).then_some(seen)
+        },
+    )
+    .await;
     assert_eq!(seen, 20);
 }
 

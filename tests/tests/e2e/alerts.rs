@@ -10,25 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::support::{Hub, json_of};
+use crate::support::{Hub, eventually, json_of};
 
 const RESIDENTS_CSV: &str = "id_number,name,town\n\
 440605199001011234,Chen Wei,Guicheng\n\
 440605198502022345,Li Na,Dali\n\
 440605197703033456,Wang Fang,Guicheng\n";
-
-const RESIDENTS_SPEC: &str = r#"
-contract:
-  department: civil_affairs
-  name: residents
-  title: Residents
-  owner: { name: Desk, email: desk@example.gov }
-  fields:
-    - { name: id_number, type: string, classification: pii.national_id }
-    - { name: name, type: string, classification: pii.name }
-    - { name: town, type: string, classification: public }
-source: { kind: csv, path: residents.csv }
-"#;
 
 /// A web hook receiver: every request body it gets, as JSON.
 async fn webhook() -> (String, mpsc::UnboundedReceiver<Value>) {
@@ -75,16 +62,9 @@ async fn webhook() -> (String, mpsc::UnboundedReceiver<Value>) {
     (url, received)
 }
 
+/// A query for the purpose these tests' grants name.
 async fn ask(hub: &Hub, client: &reqwest::Client, sql: &str) -> (StatusCode, Value) {
-    json_of(
-        client
-            .post(format!("{}/v1/query", hub.url))
-            .json(&json!({"sql": sql, "purpose": "survey"}))
-            .send()
-            .await
-            .expect("query"),
-    )
-    .await
+    hub.caller(client).query(sql, "survey").await
 }
 
 #[tokio::test]
@@ -106,8 +86,7 @@ when = {{ kind = "outside_hours", start = "00:00:00", end = "00:00:00" }}
 "#
     ))
     .await;
-    std::fs::write(hub.dir().join("residents.csv"), RESIDENTS_CSV).expect("csv");
-    hub.publish_ok(RESIDENTS_SPEC).await;
+    hub.publish_residents(RESIDENTS_CSV, "").await;
     let secret = hub
         .add_client("reader", "statistics", &["analyst"], json!({}))
         .await;
@@ -134,8 +113,7 @@ when = {{ kind = "outside_hours", start = "00:00:00", end = "00:00:00" }}
         "the query that passes the threshold still ran: {body}"
     );
 
-    let mut alert = Value::Null;
-    for _ in 0..50 {
+    let alert = eventually("the reader suspended", Duration::from_secs(10), async || {
         let (status, body) = ask(&hub, &reader, "SELECT town FROM civil_affairs.residents").await;
         if status == StatusCode::FORBIDDEN {
             assert_eq!(body["error"]["code"], "suspended", "{body}");
@@ -147,15 +125,17 @@ when = {{ kind = "outside_hours", start = "00:00:00", end = "00:00:00" }}
                     .expect("alerts"),
             )
             .await;
-            alert = alerts
-                .as_array()
-                .and_then(|alerts| alerts.iter().find(|alert| alert["rule"] == "bulk-personal-data"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            break;
+            return Some(
+                alerts
+                    .as_array()
+                    .and_then(|alerts| alerts.iter().find(|alert| alert["rule"] == "bulk-personal-data"))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        None
+    })
+    .await;
     assert_eq!(alert["principal"], "reader", "{alert}");
     assert_eq!(alert["suspends"], true);
     assert_eq!(alert["detail"]["rows"], 6, "{alert}");

@@ -8,26 +8,12 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Hub, causeway, json_of};
+use crate::support::{Hub, causeway, eventually, json_of};
 
 const RESIDENTS_CSV: &str = "id_number,name,town,grid_id\n\
 440605199001011234,Chen Wei,Guicheng,GC-001\n\
 440605198502022345,Li Na,Dali,DL-003\n\
 440605197703033456,Wang Fang,Guicheng,GC-001\n";
-
-const RESIDENTS_SPEC: &str = r#"
-contract:
-  department: civil_affairs
-  name: residents
-  title: Residents
-  owner: { name: Desk, email: desk@example.gov }
-  fields:
-    - { name: id_number, type: string, classification: pii.national_id }
-    - { name: name, type: string, classification: pii.name }
-    - { name: town, type: string, classification: public }
-    - { name: grid_id, type: string, classification: public }
-source: { kind: csv, path: residents.csv }
-"#;
 
 const PURPOSE: &str = "grid-management";
 
@@ -38,8 +24,7 @@ async fn setup() -> (Hub, reqwest::Client, String) {
 }
 
 async fn setup_on(hub: Hub) -> (Hub, reqwest::Client, String) {
-    std::fs::write(hub.dir().join("residents.csv"), RESIDENTS_CSV).expect("csv");
-    hub.publish_ok(RESIDENTS_SPEC).await;
+    hub.publish_residents(RESIDENTS_CSV, "").await;
     let secret = hub
         .add_client(
             "grid-worker",
@@ -62,13 +47,9 @@ async fn setup_on(hub: Hub) -> (Hub, reqwest::Client, String) {
     (hub, analyst, grant_id)
 }
 
+/// A query for the purpose these tests' grants name, headers and all.
 async fn ask(hub: &Hub, client: &reqwest::Client, sql: &str) -> reqwest::Response {
-    client
-        .post(format!("{}/v1/query", hub.url))
-        .json(&json!({"sql": sql, "purpose": PURPOSE}))
-        .send()
-        .await
-        .expect("query request")
+    hub.caller(client).query_response(sql, PURPOSE).await
 }
 
 fn audit_dir(hub: &Hub) -> PathBuf {
@@ -139,9 +120,20 @@ async fn a_query_is_recorded_with_what_it_read_and_how_it_ended() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
 
-    // The finished record follows the response's end: give the writer a moment.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let records = records(&audit_dir(&hub));
+    // The finished record follows the response's end: wait for it and the refusal's.
+    let records = eventually(
+        "the query's finished and refused records",
+        Duration::from_secs(10),
+        async || {
+            let records = records(&audit_dir(&hub));
+            let finished = records.iter().any(|record| {
+                record["action"] == "query.finished" && record["query_id"] == query_id.as_str()
+            });
+            let refused = records.iter().any(|record| record["action"] == "query.refused");
+            (finished && refused).then_some(records)
+        },
+    )
+    .await;
     let started = find(&records, "query.started", &query_id);
     assert_eq!(started["principal"], "grid-worker");
     assert_eq!(started["department"], "town_office");
@@ -362,13 +354,20 @@ async fn a_crash_under_load_loses_no_started_query() {
         })
         .collect();
     drop(ids);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The load runs until more than twenty queries have begun, then the hub is killed.
+    let mut begun = Vec::new();
+    let mut received = received;
+    eventually("twenty-one queries begun", Duration::from_secs(60), async || {
+        while let Ok(id) = received.try_recv() {
+            begun.push(id);
+        }
+        (begun.len() > 20).then_some(())
+    })
+    .await;
     hub.restart().await;
     for worker in workers {
         let _ = worker.await;
     }
-    let mut begun = Vec::new();
-    let mut received = received;
     while let Ok(id) = received.try_recv() {
         begun.push(id);
     }
@@ -628,8 +627,23 @@ async fn officers_read_everything_publishers_their_own_datasets_analysts_nothing
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Reading the log is itself recorded.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let records = records(&audit_dir(&hub));
+    let records = eventually(
+        "the officer's and the steward's reads of the log",
+        Duration::from_secs(10),
+        async || {
+            let records = records(&audit_dir(&hub));
+            let officer = records.iter().any(|record| {
+                record["principal"] == "officer"
+                    && record["action"] == "query.started"
+                    && record["datasets"] == json!(["audit.events"])
+            });
+            let steward = records
+                .iter()
+                .any(|record| record["action"] == "audit.read" && record["principal"] == "cad-steward");
+            (officer && steward).then_some(records)
+        },
+    )
+    .await;
     let officer_reads: Vec<&Value> = records
         .iter()
         .filter(|record| record["principal"] == "officer" && record["action"] == "query.started")
@@ -647,6 +661,7 @@ async fn officers_read_everything_publishers_their_own_datasets_analysts_nothing
     );
 
     let until = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    // Part of what is tested, not a wait: the export's own records fall after `until`.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let out = hub.dir().join("export.parquet");
     let output = causeway(&[
@@ -690,16 +705,15 @@ async fn an_expiring_grant_is_recorded_when_it_runs_out() {
             "expires_at": expires_at.to_rfc3339(),
         }))
         .await;
-    let mut expired = Value::Null;
-    for _ in 0..60 {
+    let expired = eventually("a grant.expired record", Duration::from_secs(15), async || {
         let (status, body) = hub.get("/v1/audit/events?action=grant.expired").await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        if let Some(record) = body["events"].as_array().and_then(|events| events.first()) {
-            expired = record.clone();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        body["events"]
+            .as_array()
+            .and_then(|events| events.first())
+            .cloned()
+    })
+    .await;
     assert_eq!(expired["grants"], json!([grant["id"]]), "{expired}");
     assert_eq!(expired["datasets"], json!(["civil_affairs.residents"]));
 }
@@ -735,28 +749,29 @@ async fn changes_made_with_the_cli_are_recorded() {
         String::from_utf8_lossy(&output.stderr)
     );
 
-    let mut actions = Vec::new();
-    for _ in 0..40 {
-        let (_, body) = hub.get("/v1/audit/events?limit=10000").await;
-        actions = body["events"]
-            .as_array()
-            .map(|events| {
-                events
-                    .iter()
-                    .filter(|event| {
-                        event["principal"]
-                            .as_str()
-                            .is_some_and(|who| who.starts_with("local:"))
-                    })
-                    .map(|event| (event["action"].clone(), event["detail"].clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if actions.len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let actions: Vec<(Value, Value)> = eventually(
+        "three records of local changes",
+        Duration::from_secs(10),
+        async || {
+            let (_, body) = hub.get("/v1/audit/events?limit=10000").await;
+            let actions: Vec<(Value, Value)> = body["events"]
+                .as_array()
+                .map(|events| {
+                    events
+                        .iter()
+                        .filter(|event| {
+                            event["principal"]
+                                .as_str()
+                                .is_some_and(|who| who.starts_with("local:"))
+                        })
+                        .map(|event| (event["action"].clone(), event["detail"].clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (actions.len() >= 3).then_some(actions)
+        },
+    )
+    .await;
     let names: Vec<&Value> = actions.iter().map(|(action, _)| action).collect();
     assert_eq!(
         names,

@@ -7,7 +7,7 @@ use mysql_async::prelude::Queryable;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Hub, MYSQL_URL, Mysql, POSTGRES_URL, Postgres};
+use crate::support::{Hub, MYSQL_URL, Mysql, POSTGRES_URL, Postgres, eventually};
 
 /// The password in the connection URLs of the secrets test: it must never be shown.
 const SECRET: &str = "Sup3rSecretPw";
@@ -1031,25 +1031,17 @@ async fn postgres_statements_end_on_the_server_with_their_query() {
             .expect("pg_stat_activity")
             .get(0)
     };
-    let gone_within = async |limit: std::time::Duration| -> bool {
-        let deadline = std::time::Instant::now() + limit;
-        while std::time::Instant::now() < deadline {
-            if waiting().await == 0 {
-                return true;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        false
-    };
 
     // Cut short by the timeout.
     let (status, body) = hub.query("SELECT name FROM land_registry.locked").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "query_timeout", "{body}");
-    assert!(
-        gone_within(std::time::Duration::from_secs(2)).await,
-        "the backend still waits"
-    );
+    eventually(
+        "the backend still waits",
+        std::time::Duration::from_secs(2),
+        async || (waiting().await == 0).then_some(()),
+    )
+    .await;
 
     // Cut short by its client.
     let (http, url) = (hub.http.clone(), hub.url.clone());
@@ -1059,16 +1051,20 @@ async fn postgres_statements_end_on_the_server_with_their_query() {
             .send()
             .await
     });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while waiting().await == 0 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually(
+        "the query reached the server",
+        std::time::Duration::from_secs(5),
+        async || (waiting().await > 0).then_some(()),
+    )
+    .await;
     assert_eq!(waiting().await, 1, "the query reached the server");
     client.abort();
-    assert!(
-        gone_within(std::time::Duration::from_secs(2)).await,
-        "the backend still waits"
-    );
+    eventually(
+        "the backend still waits",
+        std::time::Duration::from_secs(2),
+        async || (waiting().await == 0).then_some(()),
+    )
+    .await;
 
     holder.batch_execute("ROLLBACK").await.expect("unlock");
     assert_eq!(
@@ -1129,20 +1125,25 @@ async fn mysql_statements_end_on_the_server_with_their_query() {
             .expect("query");
         crate::support::json_of(response).await
     });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while running().await == 0 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually(
+        "the statement runs on the server",
+        std::time::Duration::from_secs(2),
+        async || (running().await > 0).then_some(()),
+    )
+    .await;
     assert_eq!(running().await, 1, "the statement runs on the server");
     let (status, body) = query.await.expect("query");
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "query_timeout", "{body}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    let mut left = running().await;
-    while left > 0 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        left = running().await;
-    }
+    let left = eventually(
+        "the statement ends on the server",
+        std::time::Duration::from_secs(2),
+        async || {
+            let left = running().await;
+            (left == 0).then_some(left)
+        },
+    )
+    .await;
     assert_eq!(left, 0, "the statement still runs on the server\n{}", hub.log());
     drop(hub);
     my.cleanup().await;

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::files::{PEOPLE_CSV, people_spec};
-use crate::support::{ADMIN, Hub, causeway, json_of};
+use crate::support::{ADMIN, Hub, causeway, eventually, json_of};
 
 fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
@@ -574,15 +574,27 @@ async fn tokens_of_an_external_issuer_are_accepted() {
         &provider.dir().join("causeway.toml").to_string_lossy(),
     ]);
     assert!(output.status.success());
-    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
-    let rotated = provider.token("tax-analyst", &secret).await;
+    // The hub fetches a provider's keys at most every ten seconds: until then a token with
+    // the new key is refused, then it is accepted.
+    let (rotated, response) = eventually(
+        "the hub accepts a token signed with the provider's new key",
+        std::time::Duration::from_secs(30),
+        async || {
+            let rotated = provider.token("tax-analyst", &secret).await;
+            if kid_of(&rotated) == kid_of(&token) {
+                return None;
+            }
+            let response = hub
+                .authorized(&rotated)
+                .get(format!("{}/v1/me", hub.url))
+                .send()
+                .await
+                .expect("me");
+            (response.status() == StatusCode::OK).then_some((rotated, response))
+        },
+    )
+    .await;
     assert_ne!(kid_of(&rotated), kid_of(&token));
-    let response = hub
-        .authorized(&rotated)
-        .get(format!("{}/v1/me", hub.url))
-        .send()
-        .await
-        .expect("me");
     assert_eq!(response.status(), StatusCode::OK);
 
     // A token of the provider for another audience is not for this hub.

@@ -4,28 +4,13 @@
 use std::path::Path;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{Hub, causeway, json_of};
+use crate::support::{Caller, Hub, causeway, eventually, json_of, residents_spec};
 
 const RESIDENTS_CSV: &str = "id_number,name,phone,town,grid_id\n\
 440605199001011234,Chen Wei,13800001111,Guicheng,GC-001\n\
 440605198502022345,Li Na,13900002222,Guicheng,GC-002\n";
-
-const SPEC: &str = r#"
-contract:
-  department: civil_affairs
-  name: residents
-  title: Residents
-  owner: { name: Desk, email: desk@example.gov }
-  fields:
-    - { name: id_number, type: string, classification: pii.national_id }
-    - { name: name, type: string, classification: pii.name }
-    - { name: phone, type: string, classification: pii.phone }
-    - { name: town, type: string, classification: public }
-    - { name: grid_id, type: string, classification: public }
-source: { kind: csv, path: residents.csv }
-"#;
 
 const POLICIES: &str = r#"
 grants:
@@ -61,23 +46,12 @@ async fn hub_with(policies: &str) -> Hub {
         )
     })
     .await;
-    hub.publish_ok(SPEC).await;
+    hub.publish_ok(&residents_spec(RESIDENTS_CSV.lines().next().expect("header"), ""))
+        .await;
     hub
 }
 
-async fn query(hub: &Hub, client: &reqwest::Client, sql: &str, purpose: &str) -> (StatusCode, Value) {
-    json_of(
-        client
-            .post(format!("{}/v1/query", hub.url))
-            .json(&json!({"sql": sql, "purpose": purpose}))
-            .send()
-            .await
-            .expect("query"),
-    )
-    .await
-}
-
-async fn grid_worker(hub: &Hub) -> reqwest::Client {
+async fn grid_worker(hub: &Hub) -> Caller {
     let secret = hub
         .add_client(
             "gw-1",
@@ -86,7 +60,7 @@ async fn grid_worker(hub: &Hub) -> reqwest::Client {
             json!({"grid_id": "GC-001"}),
         )
         .await;
-    hub.authorized(&hub.token("gw-1", &secret).await)
+    hub.caller(&hub.authorized(&hub.token("gw-1", &secret).await))
 }
 
 /// A file grant with a row filter and a deny rule apply; a deny rule beats a grant made
@@ -95,13 +69,12 @@ async fn grid_worker(hub: &Hub) -> reqwest::Client {
 async fn file_grants_and_deny_rules_apply() {
     let hub = hub_with(POLICIES).await;
     let worker = grid_worker(&hub).await;
-    let (status, body) = query(
-        &hub,
-        &worker,
-        "SELECT name, grid_id FROM civil_affairs.residents",
-        "grid-management",
-    )
-    .await;
+    let (status, body) = worker
+        .query(
+            "SELECT name, grid_id FROM civil_affairs.residents",
+            "grid-management",
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["rows"], json!([{"name": "Chen Wei", "grid_id": "GC-001"}]));
 
@@ -110,13 +83,9 @@ async fn file_grants_and_deny_rules_apply() {
                      "unmasked": ["phone"], "purposes": ["grid-management"]}),
     )
     .await;
-    let (status, body) = query(
-        &hub,
-        &worker,
-        "SELECT phone FROM civil_affairs.residents",
-        "grid-management",
-    )
-    .await;
+    let (status, body) = worker
+        .query("SELECT phone FROM civil_affairs.residents", "grid-management")
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "the deny rule wins: {body}");
     assert!(
         body["error"]["message"]
@@ -166,18 +135,14 @@ async fn file_conditions_approve_requests() {
         catalog["departments"][0]["datasets"][0]["access_conditions"]["auto_approve"][0]["purposes"],
         json!(["parcel-check"])
     );
-    let land = hub.client_as("land-analyst", "land_registry", &["analyst"]).await;
-    let (status, body) = json_of(
-        land.post(format!("{}/v1/access-requests", hub.url))
-            .json(
-                &json!({"dataset": "civil_affairs.residents", "columns": ["town"], "purpose": "parcel-check",
-                          "justification": "checking parcel towns", "days": 7}),
-            )
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await;
+    let land = hub.caller_as("land-analyst", "land_registry", &["analyst"]).await;
+    let (status, body) = land
+        .post(
+            "/v1/access-requests",
+            json!({"dataset": "civil_affairs.residents", "columns": ["town"], "purpose": "parcel-check",
+                   "justification": "checking parcel towns", "days": 7}),
+        )
+        .await;
     assert_eq!(
         (status, body["state"].clone()),
         (StatusCode::CREATED, json!("approved")),
@@ -192,17 +157,19 @@ async fn sighup_reloads_the_files() {
     let hub = hub_with(POLICIES).await;
     let worker = grid_worker(&hub).await;
     let sql = "SELECT grid_id FROM civil_affairs.residents";
-    assert_eq!(
-        query(&hub, &worker, sql, "grid-management").await.0,
-        StatusCode::OK
-    );
+    assert_eq!(worker.query(sql, "grid-management").await.0, StatusCode::OK);
 
     let file = hub.dir().join("policies/residents.yaml");
     std::fs::write(&file, "grants: [\n").expect("broken");
     hangup(&hub);
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    eventually(
+        "the hub says the broken files were not reloaded",
+        std::time::Duration::from_secs(10),
+        async || hub.log().contains("policy files not reloaded").then_some(()),
+    )
+    .await;
     assert_eq!(
-        query(&hub, &worker, sql, "grid-management").await.0,
+        worker.query(sql, "grid-management").await.0,
         StatusCode::OK,
         "a broken file changes nothing"
     );
@@ -210,19 +177,17 @@ async fn sighup_reloads_the_files() {
 
     std::fs::write(&file, POLICIES.replace("grid-management", "something-else")).expect("edit");
     hangup(&hub);
-    let mut status = StatusCode::OK;
-    for _ in 0..50 {
-        status = query(&hub, &worker, sql, "grid-management").await.0;
-        if status == StatusCode::FORBIDDEN {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let status = eventually(
+        "the edited files in force",
+        std::time::Duration::from_secs(10),
+        async || {
+            let status = worker.query(sql, "grid-management").await.0;
+            (status == StatusCode::FORBIDDEN).then_some(status)
+        },
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        query(&hub, &worker, sql, "something-else").await.0,
-        StatusCode::OK
-    );
+    assert_eq!(worker.query(sql, "something-else").await.0, StatusCode::OK);
 }
 
 fn hangup(hub: &Hub) {

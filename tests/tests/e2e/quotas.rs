@@ -5,7 +5,7 @@ use std::fmt::Write;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Hub, json_of};
+use crate::support::{Hub, eventually};
 
 const SPEC: &str = r#"
 contract:
@@ -47,16 +47,9 @@ async fn setup(rows: usize, per_query: u64, per_day: u64) -> (Hub, reqwest::Clie
     (hub, analyst, secret)
 }
 
+/// A query for the purpose these tests' grants name.
 async fn ask(hub: &Hub, client: &reqwest::Client, sql: &str) -> (StatusCode, Value) {
-    json_of(
-        client
-            .post(format!("{}/v1/query", hub.url))
-            .json(&json!({"sql": sql, "purpose": PURPOSE}))
-            .send()
-            .await
-            .expect("query"),
-    )
-    .await
+    hub.caller(client).query(sql, PURPOSE).await
 }
 
 #[tokio::test]
@@ -142,10 +135,17 @@ async fn a_streamed_result_breaks_at_the_quota() {
         assert!(!complete, "the transfer must not end as if complete");
         assert!(lines <= 10_000, "{lines} rows");
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let (status, body) = hub
-        .get("/v1/audit/events?action=query.finished&principal=surveyor")
-        .await;
+    let (status, body) = eventually(
+        "the query's finished record",
+        std::time::Duration::from_secs(10),
+        async || {
+            let (status, body) = hub
+                .get("/v1/audit/events?action=query.finished&principal=surveyor")
+                .await;
+            (status != StatusCode::OK || body["events"][0].is_object()).then_some((status, body))
+        },
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let finished = &body["events"][0];
     assert_eq!(finished["rows"], 10_000, "{finished}");

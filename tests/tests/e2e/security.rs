@@ -16,7 +16,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN, Hub, json_of, write_parquet};
+use crate::support::{ADMIN, Hub, write_parquet};
 
 /// One resident, as the civil affairs register keeps them.
 struct Resident {
@@ -300,13 +300,7 @@ async fn client(hub: &Hub, id: &str, department: &str, attributes: Value) -> req
 }
 
 async fn ask(hub: &Hub, client: &reqwest::Client, sql: &str, purpose: &str) -> (StatusCode, Value) {
-    let response = client
-        .post(format!("{}/v1/query", hub.url))
-        .json(&json!({"sql": sql, "purpose": purpose}))
-        .send()
-        .await
-        .expect("query request");
-    let (status, mut body) = json_of(response).await;
+    let (status, mut body) = hub.caller(client).query(sql, purpose).await;
     // Query ids are random: nothing to look for in them.
     if let Some(object) = body.as_object_mut() {
         object.remove("query_id");
@@ -315,12 +309,7 @@ async fn ask(hub: &Hub, client: &reqwest::Client, sql: &str, purpose: &str) -> (
 }
 
 async fn get(hub: &Hub, client: &reqwest::Client, path: &str) -> (StatusCode, Value) {
-    let response = client
-        .get(format!("{}{path}", hub.url))
-        .send()
-        .await
-        .expect("request");
-    json_of(response).await
+    hub.caller(client).get(path).await
 }
 
 /// HMAC-SHA256 of `value` with the hub's pseudonym key, first 16 bytes in hex: what the

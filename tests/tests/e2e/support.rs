@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use reqwest::StatusCode;
@@ -54,6 +54,96 @@ pub struct TestTls {
 
 /// The client every test hub starts with.
 pub const ADMIN: &str = "e2e-admin";
+
+/// Polls `check` every 50 ms until it gives `Some`, and returns what it gave; panics naming
+/// `what` when `deadline` passes first. Tests wait with this for what the hub does after a
+/// response (audit records, alerts, files removed, a backend gone), never with a fixed sleep.
+pub async fn eventually<T>(what: &str, deadline: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let until = Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < until, "{what}: not within {deadline:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The residents register of civil affairs as a CSV file: the contract of `residents.csv`
+/// whose header is `header` (columns of `RESIDENT_FIELDS`), followed by `access` (the
+/// dataset's published access conditions, or nothing).
+pub fn residents_spec(header: &str, access: &str) -> String {
+    let fields: String = header
+        .split(',')
+        .map(|column| {
+            let (_, classification) = RESIDENT_FIELDS
+                .iter()
+                .find(|(name, _)| *name == column)
+                .unwrap_or_else(|| panic!("no resident field {column}"));
+            format!("    - {{ name: {column}, type: string, classification: {classification} }}\n")
+        })
+        .collect();
+    format!(
+        "contract:\n  department: civil_affairs\n  name: residents\n  title: Residents\n  \
+         owner: {{ name: Desk, email: desk@example.gov }}\n  fields:\n{fields}\
+         source: {{ kind: csv, path: residents.csv }}\n{access}\n"
+    )
+}
+
+/// The columns a residents CSV may have, with their classifications.
+pub const RESIDENT_FIELDS: [(&str, &str); 5] = [
+    ("id_number", "pii.national_id"),
+    ("name", "pii.name"),
+    ("phone", "pii.phone"),
+    ("town", "public"),
+    ("grid_id", "public"),
+];
+
+/// One caller of a hub, as a user would be: an HTTP client carrying the caller's token and
+/// the hub's address. Every test talks to the hub through `query`, `get` and `post`.
+#[derive(Clone)]
+pub struct Caller {
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+impl Caller {
+    /// A query for `purpose`, sent as JSON and answered as JSON.
+    pub async fn query(&self, sql: &str, purpose: &str) -> (StatusCode, Value) {
+        json_of(self.query_response(sql, purpose).await).await
+    }
+
+    /// The response of a query for `purpose`, headers and all.
+    pub async fn query_response(&self, sql: &str, purpose: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/query", self.url))
+            .json(&json!({ "sql": sql, "purpose": purpose }))
+            .send()
+            .await
+            .expect("query request")
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("request");
+        json_of(response).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        json_of(response).await
+    }
+}
 
 impl Hub {
     /// Starts a hub whose data directory (and only file root) is a new temporary folder.
@@ -177,6 +267,20 @@ impl Hub {
         self.authorized(&self.token(id, &secret).await)
     }
 
+    /// `http` (a client with its token) as a caller of this hub.
+    pub fn caller(&self, http: &reqwest::Client) -> Caller {
+        Caller {
+            url: self.url.clone(),
+            http: http.clone(),
+        }
+    }
+
+    /// A caller acting as a new client of the given department and roles.
+    pub async fn caller_as(&self, id: &str, department: &str, roles: &[&str]) -> Caller {
+        let http = self.client_as(id, department, roles).await;
+        self.caller(&http)
+    }
+
     /// Stops the hub and starts it again on the same data directory and configuration.
     /// It listens on a new port, so it is a new issuer: the admin gets a new token.
     pub async fn restart(&mut self) {
@@ -240,6 +344,14 @@ impl Hub {
             .await
             .expect("request");
         response.status()
+    }
+
+    /// Writes `csv` (a header line of `RESIDENT_FIELDS` columns, then rows) as the residents
+    /// register in the data directory and publishes it with `access` conditions.
+    pub async fn publish_residents(&self, csv: &str, access: &str) -> Value {
+        std::fs::write(self.dir().join("residents.csv"), csv).expect("residents.csv");
+        let header = csv.lines().next().expect("a header line");
+        self.publish_ok(&residents_spec(header, access)).await
     }
 
     /// Publishes a dataset spec written in YAML.

@@ -4,30 +4,11 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Hub, json_of};
+use crate::support::{Caller, Hub};
 
 const RESIDENTS_CSV: &str = "id_number,name,town,grid_id\n\
 440605199001011234,Chen Wei,Guicheng,GC-001\n\
 440605198502022345,Li Na,Dali,DL-003\n";
-
-fn residents_spec(access: &str) -> String {
-    format!(
-        r#"
-contract:
-  department: civil_affairs
-  name: residents
-  title: Residents
-  owner: {{ name: Desk, email: desk@example.gov }}
-  fields:
-    - {{ name: id_number, type: string, classification: pii.national_id }}
-    - {{ name: name, type: string, classification: pii.name }}
-    - {{ name: town, type: string, classification: public }}
-    - {{ name: grid_id, type: string, classification: public }}
-source: {{ kind: csv, path: residents.csv }}
-{access}
-"#
-    )
-}
 
 const CONDITIONS: &str = r#"access:
   decision_days: 3
@@ -40,67 +21,38 @@ const CONDITIONS: &str = r#"access:
 "#;
 
 struct Parties {
-    analyst: reqwest::Client,
-    steward: reqwest::Client,
-    officer: reqwest::Client,
-    second_officer: reqwest::Client,
+    analyst: Caller,
+    steward: Caller,
+    officer: Caller,
+    second_officer: Caller,
 }
 
 async fn setup(access: &str) -> (Hub, Parties) {
     let hub = Hub::start("").await;
-    std::fs::write(hub.dir().join("residents.csv"), RESIDENTS_CSV).expect("csv");
-    hub.publish_ok(&residents_spec(access)).await;
+    hub.publish_residents(RESIDENTS_CSV, access).await;
     let parties = Parties {
-        analyst: hub.client_as("land-analyst", "land_registry", &["analyst"]).await,
+        analyst: hub.caller_as("land-analyst", "land_registry", &["analyst"]).await,
         steward: hub
-            .client_as("cad-steward", "civil_affairs", &["publisher"])
+            .caller_as("cad-steward", "civil_affairs", &["publisher"])
             .await,
         officer: hub
-            .client_as("officer-1", "security", &["security_officer", "analyst"])
+            .caller_as("officer-1", "security", &["security_officer", "analyst"])
             .await,
         second_officer: hub
-            .client_as("officer-2", "security", &["security_officer"])
+            .caller_as("officer-2", "security", &["security_officer"])
             .await,
     };
     (hub, parties)
 }
 
-async fn post(hub: &Hub, client: &reqwest::Client, path: &str, body: Value) -> (StatusCode, Value) {
-    json_of(
-        client
-            .post(format!("{}{path}", hub.url))
-            .json(&body)
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await
-}
-
-async fn get(hub: &Hub, client: &reqwest::Client, path: &str) -> (StatusCode, Value) {
-    json_of(
-        client
-            .get(format!("{}{path}", hub.url))
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await
-}
-
-async fn query(hub: &Hub, client: &reqwest::Client, sql: &str, purpose: &str) -> (StatusCode, Value) {
-    post(hub, client, "/v1/query", json!({"sql": sql, "purpose": purpose})).await
-}
-
-async fn request(hub: &Hub, client: &reqwest::Client, columns: &[&str], purpose: &str, days: u32) -> Value {
-    let (status, body) = post(
-        hub,
-        client,
-        "/v1/access-requests",
-        json!({"dataset": "civil_affairs.residents", "columns": columns, "purpose": purpose,
+async fn request(client: &Caller, columns: &[&str], purpose: &str, days: u32) -> Value {
+    let (status, body) = client
+        .post(
+            "/v1/access-requests",
+            json!({"dataset": "civil_affairs.residents", "columns": columns, "purpose": purpose,
                "justification": "housing subsidy cases of 2026", "days": days}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body
 }
@@ -110,7 +62,7 @@ async fn request(hub: &Hub, client: &reqwest::Client, columns: &[&str], purpose:
 #[tokio::test]
 async fn two_approvals_make_a_grant_and_revocation_ends_it() {
     let (hub, parties) = setup("").await;
-    let filed = request(&hub, &parties.analyst, &["name", "town"], "housing-review", 10).await;
+    let filed = request(&parties.analyst, &["name", "town"], "housing-review", 10).await;
     assert_eq!(
         (filed["state"].clone(), filed["auto_approved"].clone()),
         (json!("pending"), json!(false))
@@ -118,32 +70,32 @@ async fn two_approvals_make_a_grant_and_revocation_ends_it() {
     let id = filed["id"].as_str().expect("id").to_owned();
     let sql = "SELECT name, town FROM civil_affairs.residents ORDER BY town";
     assert_eq!(
-        query(&hub, &parties.analyst, sql, "housing-review").await.0,
+        parties.analyst.query(sql, "housing-review").await.0,
         StatusCode::FORBIDDEN
     );
 
     let decision = format!("/v1/access-requests/{id}/decision");
-    let (status, body) = post(&hub, &parties.steward, &decision, json!({"approve": true})).await;
+    let (status, body) = parties.steward.post(&decision, json!({"approve": true})).await;
     assert_eq!(
         (status, body["state"].clone()),
         (StatusCode::OK, json!("pending")),
         "{body}"
     );
     assert_eq!(
-        query(&hub, &parties.analyst, sql, "housing-review").await.0,
+        parties.analyst.query(sql, "housing-review").await.0,
         StatusCode::FORBIDDEN,
         "one approval is not enough"
     );
-    let (status, body) = post(&hub, &parties.steward, &decision, json!({"approve": true})).await;
+    let (status, body) = parties.steward.post(&decision, json!({"approve": true})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "the same slot twice: {body}");
 
-    let (status, body) = post(
-        &hub,
-        &parties.officer,
-        &decision,
-        json!({"approve": true, "masks": {"name": {"kind": "null"}}}),
-    )
-    .await;
+    let (status, body) = parties
+        .officer
+        .post(
+            &decision,
+            json!({"approve": true, "masks": {"name": {"kind": "null"}}}),
+        )
+        .await;
     assert_eq!(
         (status, body["state"].clone()),
         (StatusCode::OK, json!("approved")),
@@ -153,19 +105,19 @@ async fn two_approvals_make_a_grant_and_revocation_ends_it() {
     assert_eq!(body["officer_review"]["by"], "officer-1");
     let grant = body["grant_id"].as_str().expect("grant").to_owned();
 
-    let (status, rows) = query(&hub, &parties.analyst, sql, "housing-review").await;
+    let (status, rows) = parties.analyst.query(sql, "housing-review").await;
     assert_eq!(status, StatusCode::OK, "{rows}");
     assert_eq!(
         rows["rows"],
         json!([{"name": null, "town": "Dali"}, {"name": null, "town": "Guicheng"}])
     );
     assert_eq!(
-        query(&hub, &parties.analyst, sql, "another-purpose").await.0,
+        parties.analyst.query(sql, "another-purpose").await.0,
         StatusCode::FORBIDDEN,
         "only for the purpose asked"
     );
 
-    let (_, grants) = get(&hub, &parties.analyst, "/v1/grants").await;
+    let (_, grants) = parties.analyst.get("/v1/grants").await;
     let mine = grants
         .as_array()
         .expect("grants")
@@ -179,12 +131,13 @@ async fn two_approvals_make_a_grant_and_revocation_ends_it() {
 
     let response = parties
         .steward
+        .http
         .delete(format!("{}/v1/grants/{grant}", hub.url))
         .send()
         .await
         .expect("revoke");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let (status, body) = query(&hub, &parties.analyst, sql, "housing-review").await;
+    let (status, body) = parties.analyst.query(sql, "housing-review").await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
@@ -195,13 +148,13 @@ async fn two_approvals_make_a_grant_and_revocation_ends_it() {
 /// Nobody approves their own request, and one person cannot fill both approvals.
 #[tokio::test]
 async fn nobody_approves_their_own_request_or_both_slots() {
-    let (hub, parties) = setup("").await;
-    let filed = request(&hub, &parties.officer, &["town"], "audit", 5).await;
+    let (_hub, parties) = setup("").await;
+    let filed = request(&parties.officer, &["town"], "audit", 5).await;
     let decision = format!(
         "/v1/access-requests/{}/decision",
         filed["id"].as_str().expect("id")
     );
-    let (status, body) = post(&hub, &parties.officer, &decision, json!({"approve": true})).await;
+    let (status, body) = parties.officer.post(&decision, json!({"approve": true})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(
         body["error"]["message"]
@@ -212,22 +165,28 @@ async fn nobody_approves_their_own_request_or_both_slots() {
     );
 
     // An admin holding every role approves once; the second approval must come from someone else.
-    let filed = request(&hub, &parties.analyst, &["town"], "audit", 5).await;
+    let filed = request(&parties.analyst, &["town"], "audit", 5).await;
     let decision = format!(
         "/v1/access-requests/{}/decision",
         filed["id"].as_str().expect("id")
     );
-    let (status, body) = post(&hub, &parties.second_officer, &decision, json!({"approve": true})).await;
+    let (status, body) = parties
+        .second_officer
+        .post(&decision, json!({"approve": true}))
+        .await;
     assert_eq!(
         (status, body["state"].clone()),
         (StatusCode::OK, json!("pending")),
         "{body}"
     );
-    let (status, _) = post(&hub, &parties.second_officer, &decision, json!({"approve": true})).await;
+    let (status, _) = parties
+        .second_officer
+        .post(&decision, json!({"approve": true}))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = post(&hub, &parties.analyst, &decision, json!({"approve": true})).await;
+    let (status, body) = parties.analyst.post(&decision, json!({"approve": true})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (status, body) = post(&hub, &parties.steward, &decision, json!({"approve": true})).await;
+    let (status, body) = parties.steward.post(&decision, json!({"approve": true})).await;
     assert_eq!(
         (status, body["state"].clone()),
         (StatusCode::OK, json!("approved")),
@@ -248,30 +207,27 @@ async fn requests_meeting_the_published_conditions_are_approved_at_once() {
         json!(["subsidy-review"])
     );
 
-    let filed = request(&hub, &parties.analyst, &["name", "town"], "subsidy-review", 30).await;
+    let filed = request(&parties.analyst, &["name", "town"], "subsidy-review", 30).await;
     assert_eq!(
         (filed["state"].clone(), filed["auto_approved"].clone()),
         (json!("approved"), json!(true))
     );
-    let (status, rows) = query(
-        &hub,
-        &parties.analyst,
-        "SELECT name, town FROM civil_affairs.residents ORDER BY town",
-        "subsidy-review",
-    )
-    .await;
+    let (status, rows) = parties
+        .analyst
+        .query(
+            "SELECT name, town FROM civil_affairs.residents ORDER BY town",
+            "subsidy-review",
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{rows}");
     assert_eq!(
         rows["rows"],
         json!([{"name": "L****", "town": "Dali"}, {"name": "C****", "town": "Guicheng"}])
     );
-    let (status, body) = query(
-        &hub,
-        &parties.analyst,
-        "SELECT id_number FROM civil_affairs.residents",
-        "subsidy-review",
-    )
-    .await;
+    let (status, body) = parties
+        .analyst
+        .query("SELECT id_number FROM civil_affairs.residents", "subsidy-review")
+        .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::FORBIDDEN, json!("column_not_granted"))
@@ -283,7 +239,7 @@ async fn requests_meeting_the_published_conditions_are_approved_at_once() {
         (vec!["town"], "subsidy-review", 31, &parties.analyst),
         (vec!["town"], "subsidy-review", 30, &parties.officer),
     ] {
-        let filed = request(&hub, client, &columns, purpose, days).await;
+        let filed = request(client, &columns, purpose, days).await;
         assert_eq!(filed["state"], "pending", "{columns:?} {purpose} {days}: {filed}");
         assert_eq!(filed["auto_approved"], false);
     }
@@ -294,9 +250,9 @@ async fn requests_meeting_the_published_conditions_are_approved_at_once() {
 #[tokio::test]
 async fn requests_are_listed_to_whom_they_concern_with_deadlines() {
     let (hub, parties) = setup("access:\n  decision_days: 0\n").await;
-    let filed = request(&hub, &parties.analyst, &["town"], "planning", 7).await;
+    let filed = request(&parties.analyst, &["town"], "planning", 7).await;
     let id = filed["id"].as_str().expect("id").to_owned();
-    let outsider = hub.client_as("tax-analyst", "tax", &["analyst"]).await;
+    let outsider = hub.caller_as("tax-analyst", "tax", &["analyst"]).await;
 
     for (client, sees) in [
         (&parties.analyst, true),
@@ -304,7 +260,7 @@ async fn requests_are_listed_to_whom_they_concern_with_deadlines() {
         (&parties.officer, true),
         (&outsider, false),
     ] {
-        let (_, list) = get(&hub, client, "/v1/access-requests").await;
+        let (_, list) = client.get("/v1/access-requests").await;
         let found = list
             .as_array()
             .expect("list")
@@ -316,19 +272,19 @@ async fn requests_are_listed_to_whom_they_concern_with_deadlines() {
             assert_eq!(entry["overdue"], true, "a decision was due at once: {entry}");
         }
     }
-    let (status, _) = get(&hub, &outsider, &format!("/v1/access-requests/{id}")).await;
+    let (status, _) = outsider.get(&format!("/v1/access-requests/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let decision = format!("/v1/access-requests/{id}/decision");
-    let (status, body) = post(&hub, &parties.steward, &decision, json!({"approve": false})).await;
+    let (status, body) = parties.steward.post(&decision, json!({"approve": false})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (status, body) = post(
-        &hub,
-        &parties.steward,
-        &decision,
-        json!({"approve": false, "reason": "the planning purpose does not need residents"}),
-    )
-    .await;
+    let (status, body) = parties
+        .steward
+        .post(
+            &decision,
+            json!({"approve": false, "reason": "the planning purpose does not need residents"}),
+        )
+        .await;
     assert_eq!(
         (status, body["state"].clone()),
         (StatusCode::OK, json!("rejected")),
@@ -339,6 +295,6 @@ async fn requests_are_listed_to_whom_they_concern_with_deadlines() {
         body["publisher_review"]["reason"],
         "the planning purpose does not need residents"
     );
-    let (status, _) = post(&hub, &parties.officer, &decision, json!({"approve": true})).await;
+    let (status, _) = parties.officer.post(&decision, json!({"approve": true})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a decided request stays decided");
 }
