@@ -135,7 +135,8 @@ async fn virtual_environment() -> Result<PathBuf, String> {
     if has_duckdb(&python).await {
         return Ok(python);
     }
-    let progress = causeway_hub::cli::spinner("installing duckdb into a Python virtual environment");
+    let progress =
+        causeway_hub::cli::terminal::spinner("installing duckdb into a Python virtual environment");
     let made = step(Command::new("python3").arg("-m").arg("venv").arg(&venv)).await;
     let installed = match made {
         Ok(()) => step(Command::new(&python).args(["-m", "pip", "install", "--quiet", "duckdb"])).await,

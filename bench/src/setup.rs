@@ -66,7 +66,8 @@ pub async fn data(dir: &Path, scale: u32) -> BenchResult<Data> {
     {
         return Ok(data);
     }
-    let progress = causeway_hub::cli::spinner(&format!("generating the demo data at scale {scale}"));
+    let progress =
+        causeway_hub::cli::terminal::spinner(&format!("generating the demo data at scale {scale}"));
     let options = GenerateOptions {
         dir: dir.clone(),
         scale,

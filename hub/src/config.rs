@@ -409,7 +409,7 @@ impl Config {
                 .storage
                 .audit_dir
                 .clone()
-                .unwrap_or_else(|| data_dir.join("audit")),
+                .unwrap_or_else(|| DataPaths::new(&data_dir).audit()),
         ));
         self.connectors.file_roots = if self.connectors.file_roots.is_empty() {
             vec![data_dir.clone()]
@@ -428,7 +428,7 @@ impl Config {
                 .limits
                 .spill_dir
                 .clone()
-                .unwrap_or_else(|| data_dir.join("spill")),
+                .unwrap_or_else(|| DataPaths::new(&data_dir).spill()),
         ));
         if let Some(tls) = &mut self.server.tls {
             tls.cert = absolute(&tls.cert);
@@ -458,7 +458,7 @@ impl Config {
         self.storage
             .audit_dir
             .clone()
-            .unwrap_or_else(|| self.data_dir().join("audit"))
+            .unwrap_or_else(|| self.data_paths().audit())
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -468,13 +468,66 @@ impl Config {
             .unwrap_or(Path::new("causeway-data"))
     }
 
+    /// What the hub keeps under its data directory.
+    pub fn data_paths(&self) -> DataPaths {
+        DataPaths::new(self.data_dir())
+    }
+
     pub fn metadata_url(&self) -> String {
-        self.storage.metadata_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir().join("metadata.db").display()
-            )
-        })
+        self.storage
+            .metadata_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_paths().metadata().display()))
+    }
+}
+
+/// The files and folders a hub keeps in its data directory (`storage.data_dir`), named here
+/// and nowhere else. The audit log and spill files may be configured elsewhere
+/// (`storage.audit_dir`, `limits.spill_dir`); these are their defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataPaths {
+    root: PathBuf,
+}
+
+impl DataPaths {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The built-in issuer's signing keys (private keys mode 0600).
+    pub fn keys(&self) -> PathBuf {
+        self.root.join("keys")
+    }
+
+    /// The audit log's segments, checkpoints and manifest.
+    pub fn audit(&self) -> PathBuf {
+        self.root.join("audit")
+    }
+
+    /// Files of sorts and joins that outgrew their memory.
+    pub fn spill(&self) -> PathBuf {
+        self.root.join("spill")
+    }
+
+    /// The secret of keyed pseudonyms, shared by every hub whose pseudonyms must agree.
+    pub fn pseudonym_key(&self) -> PathBuf {
+        self.root.join("pseudonym.key")
+    }
+
+    /// The Unix socket over which the CLI on this machine records an operator's actions.
+    pub fn operator_socket(&self) -> PathBuf {
+        self.root.join("operator.sock")
+    }
+
+    /// The default metadata store (SQLite).
+    pub fn metadata(&self) -> PathBuf {
+        self.root.join("metadata.db")
     }
 }
 

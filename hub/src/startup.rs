@@ -14,7 +14,7 @@ use crate::audit::operator::{self, OnChange};
 use crate::audit::read::last_record_time;
 use crate::audit::{Action, AuditError, AuditLog, Event, Gate, Outcome};
 use crate::config::Config;
-use crate::identity::{Identity, IdentityError, KeyRing, keys_dir};
+use crate::identity::{Identity, IdentityError, KeyRing};
 use crate::query::QueryEngine;
 use crate::query::service::QueryService;
 use crate::registry::{Registry, RegistryError};
@@ -83,7 +83,7 @@ impl Hub {
         let log_ended_at = last_record_time(&config.audit_dir())
             .map_err(audit_read_error)?
             .unwrap_or_else(chrono::Utc::now);
-        let keys = Arc::new(KeyRing::open(&keys_dir(&config)).map_err(IdentityError::from)?);
+        let keys = Arc::new(KeyRing::open(&config.data_paths().keys()).map_err(IdentityError::from)?);
         let audit = AuditLog::open(&config.audit_dir(), &config.audit, keys)?;
         // Today's rows under quota, as the log recorded them before this start.
         let usage = if config.audit.enabled {
@@ -93,7 +93,14 @@ impl Hub {
         };
         let store = MetadataStore::connect(&config.metadata_url()).await?;
         let alerts = Arc::new(Alerts::open(&config.alerts, store.clone(), audit.clone()).await?);
-        let access = Arc::new(Access::open(store.clone(), config.data_dir(), config.limits.syntax()).await?);
+        let access = Arc::new(
+            Access::open(
+                store.clone(),
+                &config.data_paths().pseudonym_key(),
+                config.limits.syntax(),
+            )
+            .await?,
+        );
         let audit_dir = config.audit.enabled.then(|| config.audit_dir());
         let engine = Arc::new(
             QueryEngine::new(config.limits.clone(), Arc::clone(&access), audit_dir)
@@ -190,7 +197,11 @@ impl Hub {
                     revoking.revoke(client);
                 }
             });
-            operator::serve(self.config.data_dir(), self.audit.clone(), on_change)?;
+            operator::serve(
+                &self.config.data_paths().operator_socket(),
+                self.audit.clone(),
+                on_change,
+            )?;
         }
         let refusals = Arc::new(Refusals::new(self.audit.clone()));
         refusals.watch();
@@ -212,7 +223,7 @@ impl Hub {
             alerts: self.alerts,
             refusals,
             audit_dir: self.config.audit_dir(),
-            keys_dir: keys_dir(&self.config),
+            keys_dir: self.config.data_paths().keys(),
         };
         let app = api::router(state, self.config.limits.max_request_bytes)
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(client_timeout))

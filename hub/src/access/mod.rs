@@ -46,13 +46,13 @@ pub struct Access {
 }
 
 impl Access {
-    /// Loads the grants in force; the pseudonym key lives in `data_dir`.
+    /// Loads the grants in force, with the pseudonym key at `key_path` (created if missing).
     pub async fn open(
         store: MetadataStore,
-        data_dir: &Path,
+        key_path: &Path,
         limits: SyntaxLimits,
     ) -> Result<Self, AccessError> {
-        let key = pseudonym_key(&data_dir.join("pseudonym.key"))?;
+        let key = pseudonym_key(key_path)?;
         let access = Self {
             store,
             functions: PolicyFunctions::new(&key),
@@ -406,7 +406,7 @@ mod tests {
         let store = MetadataStore::connect(&format!("sqlite://{}?mode=rwc", path.display()))
             .await
             .expect("store");
-        let access = Access::open(store, dir.path(), SyntaxLimits::default())
+        let access = Access::open(store, &dir.path().join("pseudonym.key"), SyntaxLimits::default())
             .await
             .expect("access");
         let dataset = DatasetInfo {

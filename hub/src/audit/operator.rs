@@ -28,9 +28,6 @@ use super::{AuditError, AuditLog, Status};
 use crate::config::AuditConfig;
 use crate::identity::KeyRing;
 
-/// The socket's name in the data directory.
-pub const SOCKET: &str = "operator.sock";
-
 /// The actions an operator's command may record; anything else is refused.
 const OPERATOR_ACTIONS: [Action; 5] = [
     Action::ClientCreated,
@@ -132,9 +129,10 @@ fn operator_event(action: Action, detail: serde_json::Value, peer: &Peer) -> Eve
 /// What the hub does once an operator's change has taken effect (re-read a client, say).
 pub type OnChange = Arc<dyn Fn(Action, &serde_json::Value) + Send + Sync>;
 
-/// Listens on `data_dir/operator.sock` for operators' commands while the hub runs.
-pub fn serve(data_dir: &Path, audit: AuditLog, on_change: OnChange) -> Result<PathBuf, AuditError> {
-    let path = data_dir.join(SOCKET);
+/// Listens on the Unix socket `path` (the data directory's `operator.sock`) for operators'
+/// commands while the hub runs.
+pub fn serve(path: &Path, audit: AuditLog, on_change: OnChange) -> Result<PathBuf, AuditError> {
+    let path = path.to_path_buf();
     // A socket left by a hub that stopped is removed; the audit log's lock already says no
     // other hub writes here.
     if path.exists() {
@@ -239,16 +237,17 @@ async fn send(write: &mut (impl AsyncWriteExt + Unpin), value: &impl Serialize) 
 
 /// The log an operator's command records in: the running hub's, or the log itself.
 pub struct OperatorLog {
-    data_dir: PathBuf,
+    /// The running hub's operator socket.
+    socket: PathBuf,
     audit_dir: PathBuf,
     settings: AuditConfig,
     keys_dir: PathBuf,
 }
 
 impl OperatorLog {
-    pub fn new(data_dir: &Path, audit_dir: &Path, settings: &AuditConfig, keys_dir: &Path) -> Self {
+    pub fn new(socket: &Path, audit_dir: &Path, settings: &AuditConfig, keys_dir: &Path) -> Self {
         Self {
-            data_dir: data_dir.to_path_buf(),
+            socket: socket.to_path_buf(),
             audit_dir: audit_dir.to_path_buf(),
             settings: settings.clone(),
             keys_dir: keys_dir.to_path_buf(),
@@ -293,7 +292,7 @@ impl OperatorLog {
     }
 
     async fn ask_hub(&self, record: Event) -> Result<OperatorChange, AuditError> {
-        let path = self.data_dir.join(SOCKET);
+        let path = self.socket.clone();
         let unreachable = |error: std::io::Error| {
             AuditError::Unavailable(format!(
                 "a hub is running on this audit log, but its operator socket {} cannot be used ({error}); run the command as the hub's user",

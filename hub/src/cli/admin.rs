@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::audit::operator::OperatorLog;
 use crate::audit::{Action, Event, Gate, Outcome};
 use crate::config::Config;
-use crate::identity::{ClientService, ClientSpec, KeyRing, keys_dir};
+use crate::identity::{ClientService, ClientSpec, KeyRing};
 use crate::store::MetadataStore;
 
 /// The hub whose state a command changes.
@@ -92,11 +92,12 @@ async fn clients(hub: &LocalHub) -> Result<(Config, ClientService), Box<dyn std:
 /// the hub's audit log (through the running hub, or directly when none runs) before the
 /// change is made.
 pub fn operator_gate(config: &Config, action: Action, detail: serde_json::Value) -> Gate {
+    let paths = config.data_paths();
     let log = OperatorLog::new(
-        config.data_dir(),
+        &paths.operator_socket(),
         &config.audit_dir(),
         &config.audit,
-        &keys_dir(config),
+        &paths.keys(),
     );
     Gate::operator(log, Event::new(action, Outcome::Ok).with_detail(detail))
 }
@@ -204,7 +205,7 @@ pub async fn keys(command: KeysCommand) -> Result<(), Box<dyn std::error::Error>
         KeysCommand::Rotate { hub } => {
             let config = Config::load(hub.config.as_deref())?;
             let gate = operator_gate(&config, Action::KeysRotated, json!({}));
-            let kid = recorded(gate, async || Ok(KeyRing::rotate(&keys_dir(&config))?)).await?;
+            let kid = recorded(gate, async || Ok(KeyRing::rotate(&config.data_paths().keys())?)).await?;
             println!("new signing key {kid}; tokens signed with earlier keys stay valid until they expire");
         }
     }

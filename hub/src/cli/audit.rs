@@ -11,8 +11,8 @@ use super::admin::{LocalHub, operator_gate, recorded};
 use crate::audit::read::{EventFilter, batches, events_schema};
 use crate::audit::{Action, archive};
 use crate::audit::{Verification, VerifyOptions, in_use, verify};
-use crate::config::Config;
-use crate::identity::{KeyRing, keys_dir, public_keys};
+use crate::config::{Config, DataPaths};
+use crate::identity::{KeyRing, public_keys};
 use crate::query::output::OutputFormat;
 
 /// Which hub's log: its configuration, or its data directory.
@@ -30,10 +30,13 @@ impl LogLocation {
     /// The audit directory and the keys directory.
     fn dirs(&self) -> Result<(PathBuf, PathBuf), Box<dyn std::error::Error>> {
         let (audit, keys) = match &self.data_dir {
-            Some(dir) => (dir.join("audit"), dir.join("keys")),
+            Some(dir) => {
+                let paths = DataPaths::new(dir);
+                (paths.audit(), paths.keys())
+            }
             None => {
                 let config = Config::load(self.hub.config.as_deref())?;
-                (config.audit_dir(), keys_dir(&config))
+                (config.audit_dir(), config.data_paths().keys())
             }
         };
         if !audit.is_dir() {
@@ -100,7 +103,7 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
         AuditCommand::Archive { hub, through, to } => {
             let config = Config::load(hub.config.as_deref())?;
             let audit_dir = config.audit_dir();
-            let keys = keys_dir(&config);
+            let keys = config.data_paths().keys();
             let report = verify(
                 &audit_dir,
                 &public_keys(&keys)?,

@@ -37,7 +37,7 @@ impl Identity {
     pub fn new(config: &Config, public_url: &str, store: MetadataStore) -> Result<Self, IdentityError> {
         let auth = &config.auth;
         let builtin = if auth.builtin_issuer {
-            let keys = KeyRing::open(&keys_dir(config))?;
+            let keys = KeyRing::open(&config.data_paths().keys())?;
             Some(BuiltinIssuer {
                 url: public_url.to_owned(),
                 audience: auth.audience.clone(),
@@ -96,11 +96,6 @@ impl Identity {
     pub fn issuer(&self) -> Option<&BuiltinIssuer> {
         self.authenticator.builtin.as_ref()
     }
-}
-
-/// Where the built-in issuer keeps its signing keys.
-pub fn keys_dir(config: &Config) -> std::path::PathBuf {
-    config.data_dir().join("keys")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -38,7 +38,7 @@ async fn fixture(limits: LimitsConfig) -> Fixture {
     .await
     .expect("store");
     let access = Arc::new(
-        Access::open(store.clone(), dir.path(), limits.syntax())
+        Access::open(store.clone(), &dir.path().join("pseudonym.key"), limits.syntax())
             .await
             .expect("access"),
     );
