@@ -124,6 +124,55 @@ async fn an_accelerated_dataset_is_served_from_memory_until_refreshed() {
     assert_eq!(count(&hub).await, 1500);
 }
 
+/// The partition sizes an EXPLAIN's memory scan prints, e.g. `[4, 3]`.
+fn partition_sizes(plan: &str) -> Vec<usize> {
+    let sizes = plan
+        .split("partition_sizes=[")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("no partition sizes in {plan}"));
+    sizes
+        .split(',')
+        .map(|size| size.trim().parse().expect("a partition size"))
+        .collect()
+}
+
+/// On a copy of many batches (50,000 rows, sorted by key in batches of 8,192), a lookup by
+/// the primary key reads one slice while a scan by another column reads every batch.
+#[tokio::test]
+async fn a_key_lookup_reads_one_slice_of_a_copy_of_many_batches() {
+    let rows = 50_000;
+    let hub = Hub::start("").await;
+    write_people(&hub, rows);
+    hub.publish_ok(&spec("{ mode: memory }")).await;
+    assert_eq!(count(&hub).await, rows);
+
+    let scan = hub
+        .physical_plan("SELECT name FROM civil_affairs.people WHERE town = 'Lishui'")
+        .await;
+    let batches: usize = partition_sizes(&scan).iter().sum();
+    assert_eq!(batches, rows.div_ceil(8192), "a scan reads every batch: {scan}");
+
+    let lookup = hub
+        .physical_plan("SELECT name FROM civil_affairs.people WHERE id = 31337")
+        .await;
+    assert_eq!(
+        partition_sizes(&lookup),
+        [1],
+        "a lookup reads one slice: {lookup}"
+    );
+    assert_eq!(
+        hub.rows("SELECT id, name, town FROM civil_affairs.people WHERE id = 31337")
+            .await,
+        vec![json!({"id": 31337, "name": "Person 31337", "town": "Lishui"})]
+    );
+    assert_eq!(
+        hub.rows("SELECT count(*) AS n FROM civil_affairs.people WHERE town = 'Lishui'")
+            .await,
+        vec![json!({"n": rows / 2})]
+    );
+}
+
 #[tokio::test]
 async fn a_failed_refresh_keeps_the_old_copy_and_says_why() {
     let hub = Hub::start("").await;
@@ -281,6 +330,8 @@ async fn policies_and_the_audit_log_apply_as_for_a_live_source() {
     assert_eq!(body["rows"][0]["id"], 8, "{body}");
     let pseudonym = body["rows"][0]["name"].as_str().unwrap_or_default();
     assert!(!pseudonym.is_empty() && !pseudonym.contains("Person"), "{body}");
+    // The keyed hash the grant asks for, not the name's default mask ("P****").
+    assert_eq!(pseudonym, crate::support::pseudonym(&hub, "Person 8"), "{body}");
 
     let recorded = hub
         .rows(

@@ -173,6 +173,10 @@ async fn a_query_is_recorded_with_what_it_read_and_how_it_ended() {
     assert!(finished["duration_ms"].is_u64(), "{finished}");
     assert_eq!(finished["outcome"], "ok");
     assert!(
+        started["seq"].is_u64() && finished["seq"].is_u64(),
+        "{started} {finished}"
+    );
+    assert!(
         started["seq"].as_u64() < finished["seq"].as_u64(),
         "started comes first"
     );

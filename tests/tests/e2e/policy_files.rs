@@ -168,10 +168,12 @@ async fn sighup_reloads_the_files() {
         async || hub.log().contains("policy files not reloaded").then_some(()),
     )
     .await;
+    let (status, body) = worker.query(sql, "grid-management").await;
+    assert_eq!(status, StatusCode::OK, "a broken file changes nothing");
     assert_eq!(
-        worker.query(sql, "grid-management").await.0,
-        StatusCode::OK,
-        "a broken file changes nothing"
+        body["rows"],
+        json!([{"grid_id": "GC-001"}]),
+        "still only the worker's grid"
     );
     assert!(hub.log().contains("policy files not reloaded"), "{}", hub.log());
 

@@ -574,6 +574,21 @@ pub async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
     (status, value)
 }
 
+/// HMAC-SHA256 of `value` with the hub's pseudonym key, first 16 bytes in hex: what the
+/// hash mask shows, computed here from the key in the hub's data directory.
+pub fn pseudonym(hub: &Hub, value: &str) -> String {
+    let key = std::fs::read(hub.dir().join("pseudonym.key")).expect("pseudonym key");
+    let tag = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
+        value.as_bytes(),
+    );
+    hex(&tag.as_ref()[..16])
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// Writes a Parquet file.
 pub fn write_parquet(path: &Path, batches: &[RecordBatch]) {
     let file = std::fs::File::create(path).expect("create parquet");

@@ -16,7 +16,7 @@ const CONDITIONS: &str = r#"access:
     - departments: [land_registry]
       purposes: [subsidy-review]
       columns: [town, grid_id, name]
-      masks: { name: { kind: partial, first: 1 } }
+      masks: { name: { kind: partial, first: 2 } }
       max_days: 30
 "#;
 
@@ -148,7 +148,7 @@ async fn two_approvals_make_a_grant_and_revocation_ends_it() {
 /// Nobody approves their own request, and one person cannot fill both approvals.
 #[tokio::test]
 async fn nobody_approves_their_own_request_or_both_slots() {
-    let (_hub, parties) = setup("").await;
+    let (hub, parties) = setup("").await;
     let filed = request(&parties.officer, &["town"], "audit", 5).await;
     let decision = format!(
         "/v1/access-requests/{}/decision",
@@ -192,6 +192,38 @@ async fn nobody_approves_their_own_request_or_both_slots() {
         (StatusCode::OK, json!("approved")),
         "{body}"
     );
+
+    // One person who is both a publisher of the owning department and a security officer
+    // fills one slot; their second approval, for the other slot, is refused.
+    let both = hub
+        .caller_as("cad-both", "civil_affairs", &["publisher", "security_officer"])
+        .await;
+    let filed = request(&parties.analyst, &["town"], "dual-review", 5).await;
+    let id = filed["id"].as_str().expect("id").to_owned();
+    let decision = format!("/v1/access-requests/{id}/decision");
+    let (status, body) = both.post(&decision, json!({"approve": true})).await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (StatusCode::OK, json!("pending")),
+        "{body}"
+    );
+    let (status, body) = both.post(&decision, json!({"approve": true})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "both slots by one person: {body}");
+    let (status, body) = hub.get(&format!("/v1/access-requests/{id}")).await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (StatusCode::OK, json!("pending")),
+        "{body}"
+    );
+    let (status, body) = parties
+        .analyst
+        .query("SELECT town FROM civil_affairs.residents", "dual-review")
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("access_denied")),
+        "{body}"
+    );
 }
 
 /// A request that meets the published conditions is granted at once, with the masks the
@@ -222,7 +254,8 @@ async fn requests_meeting_the_published_conditions_are_approved_at_once() {
     assert_eq!(status, StatusCode::OK, "{rows}");
     assert_eq!(
         rows["rows"],
-        json!([{"name": "L****", "town": "Dali"}, {"name": "C****", "town": "Guicheng"}])
+        // The conditions' mask (first two letters), not the name's default (first one).
+        json!([{"name": "Li****", "town": "Dali"}, {"name": "Ch****", "town": "Guicheng"}])
     );
     let (status, body) = parties
         .analyst

@@ -16,7 +16,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN, Hub, write_parquet};
+use crate::support::{ADMIN, Hub, hex, pseudonym, write_parquet};
 
 mod columns_and_masks;
 mod explain_and_catalog;
@@ -316,21 +316,6 @@ async fn ask(hub: &Hub, client: &reqwest::Client, sql: &str, purpose: &str) -> (
 
 async fn get(hub: &Hub, client: &reqwest::Client, path: &str) -> (StatusCode, Value) {
     hub.caller(client).get(path).await
-}
-
-/// HMAC-SHA256 of `value` with the hub's pseudonym key, first 16 bytes in hex: what the
-/// hash mask shows (the test reads the key from the hub's data directory).
-fn pseudonym(hub: &Hub, value: &str) -> String {
-    let key = std::fs::read(hub.dir().join("pseudonym.key")).expect("pseudonym key");
-    let tag = ring::hmac::sign(
-        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
-        value.as_bytes(),
-    );
-    hex(&tag.as_ref()[..16])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Everything about residents that the grid worker may not see for [`CARE`]: every raw
