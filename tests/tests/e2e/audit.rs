@@ -200,6 +200,12 @@ async fn refusals_tokens_and_changes_are_recorded() {
     let (hub, analyst, grant_id) = setup().await;
     let response = ask(&hub, &analyst, "SELECT name FROM civil_affairs.residents").await;
     assert_eq!(response.status(), StatusCode::OK);
+    let (_, body) = json_of(response).await;
+    assert_eq!(
+        body["rows"].as_array().map(Vec::len),
+        Some(2),
+        "the two residents of GC-001: {body}"
+    );
     let denied = analyst
         .post(format!("{}/v1/query", hub.url))
         .json(&json!({"sql": "SELECT name FROM civil_affairs.residents", "purpose": "census"}))

@@ -512,6 +512,7 @@ async fn rotated_keys_keep_earlier_tokens_valid() {
             .await
             .expect("me");
         assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(json_of(response).await.1["id"], ADMIN);
     }
     let (_, jwks) = hub.get("/.well-known/jwks.json").await;
     let kids: Vec<&str> = jwks["keys"]
@@ -596,6 +597,12 @@ async fn tokens_of_an_external_issuer_are_accepted() {
     .await;
     assert_ne!(kid_of(&rotated), kid_of(&token));
     assert_eq!(response.status(), StatusCode::OK);
+    let (_, me) = json_of(response).await;
+    assert_eq!(
+        (me["id"].clone(), me["issuer"].clone()),
+        (json!("tax-analyst"), json!(provider.url)),
+        "{me}"
+    );
 
     // A token of the provider for another audience is not for this hub.
     let (key, kid) = hub_signing_key(&provider).await;

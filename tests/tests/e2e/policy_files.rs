@@ -157,7 +157,13 @@ async fn sighup_reloads_the_files() {
     let hub = hub_with(POLICIES).await;
     let worker = grid_worker(&hub).await;
     let sql = "SELECT grid_id FROM civil_affairs.residents";
-    assert_eq!(worker.query(sql, "grid-management").await.0, StatusCode::OK);
+    let (status, body) = worker.query(sql, "grid-management").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["rows"],
+        json!([{"grid_id": "GC-001"}]),
+        "only the worker's grid"
+    );
 
     let file = hub.dir().join("policies/residents.yaml");
     std::fs::write(&file, "grants: [\n").expect("broken");
@@ -189,7 +195,9 @@ async fn sighup_reloads_the_files() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(worker.query(sql, "something-else").await.0, StatusCode::OK);
+    let (status, body) = worker.query(sql, "something-else").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["rows"], json!([{"grid_id": "GC-001"}]), "{body}");
 }
 
 fn hangup(hub: &Hub) {
