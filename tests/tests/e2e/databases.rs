@@ -719,122 +719,164 @@ async fn mysql_string_literals_never_escape_the_sql_sent() {
     assert!(wrong.is_empty(), "wrong answers:\n{}", wrong.join("\n"));
 }
 
-/// A contract whose field has another type than the PostgreSQL column, or names a column
-/// the table lacks, is refused naming the field and both types; a missing table is refused
-/// too. Nothing is published.
-#[tokio::test]
-async fn postgres_tables_that_do_not_match_the_contract_are_refused() {
-    let Some(pg) = Postgres::connect().await else {
-        return;
-    };
-    pg.execute("CREATE TABLE parcels (id bigint NOT NULL, area numeric(10,2));")
-        .await;
-    let hub = Hub::start(&postgres_connection("landdb", &pg.schema)).await;
-
-    let table = format!("{}.parcels", pg.schema);
-    let fields = [("id", "bigint"), ("area", "bigint"), ("owner", "string")];
-    let (status, body) = hub
-        .publish(&spec(
-            "land_registry",
-            "parcels",
-            "postgres",
-            "landdb",
-            &table,
-            &fields,
-        ))
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(
-        body["error"],
-        json!({
-            "code": "contract_mismatch",
-            "message": "the source does not match the contract: \
-                        field 'area' is Int64 in the contract but Decimal128(10, 2) in the source; \
-                        field 'owner' (Utf8 in the contract) does not exist in the source"
-        })
-    );
-
-    let missing = format!("{}.no_such_table", pg.schema);
-    let (status, body) = hub
-        .publish(&spec(
-            "land_registry",
-            "parcels",
-            "postgres",
-            "landdb",
-            &missing,
-            &fields[..1],
-        ))
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "source_not_found", "{body}");
-    assert_eq!(
-        body["error"]["message"],
-        format!("table {missing} in connection landdb does not exist"),
-        "{body}"
-    );
-
-    let (status, _) = hub.get("/v1/datasets/land_registry/parcels").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    drop(hub);
-    pg.cleanup().await;
+/// A database the hub reads, one of its dialects: a schema of its own in the machine's
+/// PostgreSQL, or a database of its own in its MariaDB/MySQL.
+enum Database {
+    Postgres(Postgres),
+    Mysql(Mysql),
 }
 
-/// The same for MariaDB/MySQL tables.
-#[tokio::test]
-async fn mysql_tables_that_do_not_match_the_contract_are_refused() {
-    let Some(my) = Mysql::connect().await else { return };
-    my.execute("CREATE TABLE parcels (id bigint NOT NULL, registered date);\n")
-        .await;
-    let hub = Hub::start(&mysql_connection("landdb")).await;
+impl Database {
+    async fn postgres() -> Option<Database> {
+        Postgres::connect().await.map(Database::Postgres)
+    }
 
-    let table = format!("{}.parcels", my.database);
-    let fields = [("id", "bigint"), ("registered", "timestamp"), ("owner", "string")];
+    async fn mysql() -> Option<Database> {
+        Mysql::connect().await.map(Database::Mysql)
+    }
+
+    /// The source kind a dataset spec names.
+    fn kind(&self) -> &'static str {
+        match self {
+            Database::Postgres(_) => "postgres",
+            Database::Mysql(_) => "mysql",
+        }
+    }
+
+    /// The hub's configuration of a connection `name` to this database.
+    fn connection(&self, name: &str) -> String {
+        match self {
+            Database::Postgres(pg) => postgres_connection(name, &pg.schema),
+            Database::Mysql(_) => mysql_connection(name),
+        }
+    }
+
+    /// `table` qualified with this test's schema or database.
+    fn table(&self, table: &str) -> String {
+        match self {
+            Database::Postgres(pg) => format!("{}.{table}", pg.schema),
+            Database::Mysql(my) => format!("{}.{table}", my.database),
+        }
+    }
+
+    async fn execute(&self, sql: &str) {
+        match self {
+            Database::Postgres(pg) => pg.execute(sql).await,
+            Database::Mysql(my) => my.execute(sql).await,
+        }
+    }
+
+    async fn cleanup(self) {
+        match self {
+            Database::Postgres(pg) => pg.cleanup().await,
+            Database::Mysql(my) => my.cleanup().await,
+        }
+    }
+}
+
+/// How a dialect's table fails to match a contract: the table's DDL, the contract's fields,
+/// the expected mismatch message, and a check of the refusal of a missing table.
+struct Mismatch {
+    ddl: &'static str,
+    fields: [(&'static str, &'static str); 3],
+    message: &'static str,
+    missing: fn(&Value, &str),
+}
+
+/// A contract whose field has another type than the table's column, or names a column the
+/// table lacks, is refused naming the field and both types; a missing table is refused too.
+/// Nothing is published.
+async fn tables_that_do_not_match_the_contract_are_refused(db: Database, case: Mismatch) {
+    db.execute(case.ddl).await;
+    let hub = Hub::start(&db.connection("landdb")).await;
+
+    let table = db.table("parcels");
     let (status, body) = hub
         .publish(&spec(
             "land_registry",
             "parcels",
-            "mysql",
+            db.kind(),
             "landdb",
             &table,
-            &fields,
+            &case.fields,
         ))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(
         body["error"],
-        json!({
-            "code": "contract_mismatch",
-            "message": "the source does not match the contract: \
-                        field 'registered' is Timestamp(µs) in the contract but Date32 in the source; \
-                        field 'owner' (Utf8 in the contract) does not exist in the source"
-        })
+        json!({"code": "contract_mismatch", "message": case.message})
     );
 
-    let missing = format!("{}.no_such_table", my.database);
+    let missing = db.table("no_such_table");
     let (status, body) = hub
         .publish(&spec(
             "land_registry",
             "parcels",
-            "mysql",
+            db.kind(),
             "landdb",
             &missing,
-            &fields[..1],
+            &case.fields[..1],
         ))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "source_error", "{body}");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.starts_with(&format!(
-            "cannot read mysql source connection landdb table {missing}: "
-        )),
-        "{message}"
-    );
+    (case.missing)(&body, &missing);
 
     let (status, _) = hub.get("/v1/datasets/land_registry/parcels").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     drop(hub);
-    my.cleanup().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn postgres_tables_that_do_not_match_the_contract_are_refused() {
+    let Some(db) = Database::postgres().await else {
+        return;
+    };
+    tables_that_do_not_match_the_contract_are_refused(
+        db,
+        Mismatch {
+            ddl: "CREATE TABLE parcels (id bigint NOT NULL, area numeric(10,2));",
+            fields: [("id", "bigint"), ("area", "bigint"), ("owner", "string")],
+            message: "the source does not match the contract: \
+                      field 'area' is Int64 in the contract but Decimal128(10, 2) in the source; \
+                      field 'owner' (Utf8 in the contract) does not exist in the source",
+            missing: |body, missing| {
+                assert_eq!(body["error"]["code"], "source_not_found", "{body}");
+                assert_eq!(
+                    body["error"]["message"],
+                    format!("table {missing} in connection landdb does not exist"),
+                    "{body}"
+                );
+            },
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mysql_tables_that_do_not_match_the_contract_are_refused() {
+    let Some(db) = Database::mysql().await else { return };
+    tables_that_do_not_match_the_contract_are_refused(
+        db,
+        Mismatch {
+            ddl: "CREATE TABLE parcels (id bigint NOT NULL, registered date);\n",
+            fields: [("id", "bigint"), ("registered", "timestamp"), ("owner", "string")],
+            message: "the source does not match the contract: \
+                      field 'registered' is Timestamp(µs) in the contract but Date32 in the source; \
+                      field 'owner' (Utf8 in the contract) does not exist in the source",
+            missing: |body, missing| {
+                assert_eq!(body["error"]["code"], "source_error", "{body}");
+                let message = body["error"]["message"].as_str().unwrap_or_default();
+                assert!(
+                    message.starts_with(&format!(
+                        "cannot read mysql source connection landdb table {missing}: "
+                    )),
+                    "{message}"
+                );
+            },
+        },
+    )
+    .await;
 }
 
 /// Passwords in connection URLs are never shown: not when the database refuses them, not
