@@ -631,91 +631,102 @@ async fn mysql_literals_with_double_quotes_find_their_rows() {
 /// would, with a filter PostgreSQL alone evaluates, return rows the query excludes).
 #[tokio::test]
 async fn postgres_string_literals_never_escape_the_sql_sent() {
-    let Some(pg) = Postgres::connect().await else {
+    let Some(db) = Database::postgres().await else {
         return;
     };
-    pg.execute("CREATE TABLE people (id bigint, name text);").await;
     let breakout = r"\') OR (1=1) -- ";
-    let rows: [(i64, &str); 5] = [
-        (1, "a"),
-        (2, "a''b"),
-        (3, r"tail\"),
-        (4, r"C:\new"),
-        (5, breakout),
-    ];
-    for (id, name) in rows {
-        pg.client
-            .execute(
-                &format!("INSERT INTO {}.people VALUES ($1, $2)", pg.schema),
-                &[&id, &name],
-            )
-            .await
-            .expect("insert");
-    }
-    let hub = Hub::start(&postgres_connection("landdb", &pg.schema)).await;
-    hub.publish_ok(&spec(
-        "civil_affairs",
-        "people",
-        "postgres",
-        "landdb",
-        &format!("{}.people", pg.schema),
-        &[("id", "bigint"), ("name", "string")],
-    ))
+    string_literals_never_escape_the_sql_sent(
+        db,
+        breakout,
+        vec![
+            (
+                people_with(&format!("name = {}", sql_literal(breakout))),
+                json!([5]),
+            ),
+            (
+                people_with(&format!(
+                    "id = 1 AND name = {}",
+                    sql_literal(r"\') OR (1=1)) -- ")
+                )),
+                json!([]),
+            ),
+        ],
+    )
     .await;
-
-    let query = |filter: String| format!("SELECT id FROM civil_affairs.people WHERE {filter} ORDER BY id");
-    let cases = [
-        (query(format!("name = {}", sql_literal("a''b"))), json!([2])),
-        (query(format!("name = {}", sql_literal(r"tail\"))), json!([3])),
-        (query(format!("name = {}", sql_literal(r"C:\new"))), json!([4])),
-        (query(format!("name = {}", sql_literal(breakout))), json!([5])),
-        (
-            query(format!("id = 1 AND name = {}", sql_literal(r"\') OR (1=1)) -- "))),
-            json!([]),
-        ),
-    ];
-    let wrong = wrong_answers(&hub, "PostgresScanExec", &cases).await;
-    drop(hub);
-    pg.cleanup().await;
-    assert!(wrong.is_empty(), "wrong answers:\n{}", wrong.join("\n"));
 }
 
 /// The same for MariaDB/MySQL, where a backslash in a string literal is an escape
 /// character unless it is doubled.
 #[tokio::test]
 async fn mysql_string_literals_never_escape_the_sql_sent() {
-    let Some(my) = Mysql::connect().await else { return };
+    let Some(db) = Database::mysql().await else { return };
     let breakout = r"\\') OR (1=1)) -- ";
-    mysql_people(
-        &my,
-        &[
-            (1, "a"),
-            (2, "a''b"),
-            (3, r"tail\"),
-            (4, r"C:\new"),
-            (5, breakout),
+    string_literals_never_escape_the_sql_sent(
+        db,
+        breakout,
+        vec![
+            (
+                people_with(&format!("name IN ({}, 'x')", sql_literal(r"C:\new"))),
+                json!([4]),
+            ),
+            (
+                people_with(&format!("id = 1 AND name = {}", sql_literal(breakout))),
+                json!([]),
+            ),
         ],
     )
     .await;
-    let hub = mysql_people_hub(&my).await;
+}
 
-    let query = |filter: String| format!("SELECT id FROM civil_affairs.people WHERE {filter} ORDER BY id");
-    let cases = [
-        (query(format!("name = {}", sql_literal("a''b"))), json!([2])),
-        (query(format!("name = {}", sql_literal(r"tail\"))), json!([3])),
-        (query(format!("name = {}", sql_literal(r"C:\new"))), json!([4])),
+/// The ids of `civil_affairs.people` where `filter` holds, in order.
+fn people_with(filter: &str) -> String {
+    format!("SELECT id FROM civil_affairs.people WHERE {filter} ORDER BY id")
+}
+
+/// Names with quotes and backslashes, and `breakout`, are found by equality, and the
+/// dialect's own `cases` answer as expected.
+async fn string_literals_never_escape_the_sql_sent(
+    db: Database,
+    breakout: &str,
+    cases: Vec<(String, Value)>,
+) {
+    db.people(&[
+        (1, "a"),
+        (2, "a''b"),
+        (3, r"tail\"),
+        (4, r"C:\new"),
+        (5, breakout),
+    ])
+    .await;
+    let hub = Hub::start(&db.connection("registry")).await;
+    hub.publish_ok(&spec(
+        "civil_affairs",
+        "people",
+        db.kind(),
+        "registry",
+        &db.table("people"),
+        &[("id", "bigint"), ("name", "string")],
+    ))
+    .await;
+
+    let mut all = vec![
         (
-            query(format!("name IN ({}, 'x')", sql_literal(r"C:\new"))),
+            people_with(&format!("name = {}", sql_literal("a''b"))),
+            json!([2]),
+        ),
+        (
+            people_with(&format!("name = {}", sql_literal(r"tail\"))),
+            json!([3]),
+        ),
+        (
+            people_with(&format!("name = {}", sql_literal(r"C:\new"))),
             json!([4]),
         ),
-        (
-            query(format!("id = 1 AND name = {}", sql_literal(breakout))),
-            json!([]),
-        ),
     ];
-    let wrong = wrong_answers(&hub, "MySQLSQLExec", &cases).await;
+    all.extend(cases);
+    let wrong = wrong_answers(&hub, db.exec(), &all).await;
     drop(hub);
-    my.cleanup().await;
+    db.cleanup().await;
     assert!(wrong.is_empty(), "wrong answers:\n{}", wrong.join("\n"));
 }
 
@@ -756,6 +767,33 @@ impl Database {
         match self {
             Database::Postgres(pg) => format!("{}.{table}", pg.schema),
             Database::Mysql(my) => format!("{}.{table}", my.database),
+        }
+    }
+
+    /// The plan's node that sends SQL to this database.
+    fn exec(&self) -> &'static str {
+        match self {
+            Database::Postgres(_) => "PostgresScanExec",
+            Database::Mysql(_) => "MySQLSQLExec",
+        }
+    }
+
+    /// A table `people (id, name)` holding `rows`, the values sent as parameters.
+    async fn people(&self, rows: &[(i64, &str)]) {
+        match self {
+            Database::Postgres(pg) => {
+                pg.execute("CREATE TABLE people (id bigint, name text);").await;
+                for (id, name) in rows {
+                    pg.client
+                        .execute(
+                            &format!("INSERT INTO {}.people VALUES ($1, $2)", pg.schema),
+                            &[id, name],
+                        )
+                        .await
+                        .expect("insert");
+                }
+            }
+            Database::Mysql(my) => mysql_people(my, rows).await,
         }
     }
 
