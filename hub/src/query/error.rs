@@ -8,7 +8,7 @@ use causeway_policies::{AccessDenied, PolicyError};
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 
-use super::CATALOG;
+use super::names::UnknownDataset;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -22,8 +22,8 @@ pub enum QueryError {
     NotOneStatement(usize),
     #[error("only read queries (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE) may run here, not {0}")]
     NotReadOnly(String),
-    #[error("{0}")]
-    UnknownTable(String),
+    #[error(transparent)]
+    UnknownTable(#[from] UnknownDataset),
     #[error("{0}")]
     Plan(String),
     #[error(
@@ -118,6 +118,9 @@ pub(super) fn classify_execution(error: DataFusionError, memory_mb: u64) -> Quer
         return QueryError::SpillLimit;
     }
     if let DataFusionError::External(inner) = error.find_root() {
+        if let Some(unknown) = inner.downcast_ref::<UnknownDataset>() {
+            return QueryError::UnknownTable(unknown.clone());
+        }
         if let Some(denied) = inner.downcast_ref::<AccessDenied>() {
             return QueryError::AccessDenied(denied.to_string());
         }
@@ -157,11 +160,6 @@ pub(super) fn classify_execution(error: DataFusionError, memory_mb: u64) -> Quer
             QueryError::MemoryLimit(memory_mb)
         }
         DataFusionError::SQL(..) => QueryError::Syntax(error.strip_backtrace()),
-        DataFusionError::Plan(message)
-            if message.starts_with("table '") && message.ends_with("not found") =>
-        {
-            QueryError::UnknownTable(message.replacen(&format!("{CATALOG}."), "", 1))
-        }
         DataFusionError::Plan(message) => QueryError::Plan(message.clone()),
         DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_) => {
             QueryError::Plan(error.find_root().to_string())

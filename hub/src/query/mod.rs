@@ -5,6 +5,7 @@
 mod audit_events;
 mod bounded;
 mod error;
+mod names;
 pub mod output;
 mod reads;
 mod runtime;
@@ -47,6 +48,7 @@ use secure::{QueryPolicy, SecureCatalog, closed_dataset_read};
 
 pub use error::QueryError;
 use error::classify_execution;
+pub use names::UnknownDataset;
 pub use statement::parse_read_query;
 
 /// The catalog every published dataset appears in.
@@ -298,6 +300,7 @@ impl QueryEngine {
             .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?
             .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?;
         let (state, pool) = self.query_state(policy)?;
+        names::check_names(&state, &statement).map_err(|error| self.classify(error))?;
         let plan = state
             .statement_to_plan(statement)
             .await

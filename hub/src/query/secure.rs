@@ -23,6 +23,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
 use super::audit_events::{AUDIT_SCHEMA, AuditSchema};
+use super::names::UnknownDataset;
 
 /// What every table lookup of one query shares.
 pub struct QueryPolicy {
@@ -131,7 +132,7 @@ impl SchemaProvider for SecureSchema {
         let dataset = policy
             .datasets
             .get(&id)
-            .ok_or_else(|| DataFusionError::Plan(format!("table '{id}' not found")))?;
+            .ok_or_else(|| UnknownDataset::dataset(&id))?;
         let decision = match authorize(
             &policy.principal,
             &policy.purpose,
