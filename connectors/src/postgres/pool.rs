@@ -55,7 +55,7 @@ impl PostgresPool {
         if config.get_application_name().is_none() {
             config.application_name("causeway");
         }
-        let (ssl_mode, tls) = tls(settings).map_err(|message| invalid(&message))?;
+        let (ssl_mode, tls) = tls(settings).map_err(|error| invalid(&error.to_string()))?;
         if let Some(mode) = ssl_mode {
             config.ssl_mode(mode);
         }
@@ -178,16 +178,42 @@ impl PostgresPool {
     }
 }
 
+/// Why a connection's TLS settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+enum TlsError {
+    #[error("cannot read {}: {source}", path.display())]
+    ReadCertificate {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a PEM certificate: {source}", path.display())]
+    NotPem {
+        path: std::path::PathBuf,
+        #[source]
+        source: native_tls::Error,
+    },
+    #[error("unknown tls mode '{0}': use disable, prefer, require, verify-ca or verify-full")]
+    UnknownMode(String),
+    #[error("cannot set up TLS: {0}")]
+    Setup(#[source] native_tls::Error),
+}
+
 /// The TLS mode, as libpq names them: `disable`, `prefer` (the default), `require` (encrypt,
 /// trust any certificate), `verify-ca` (the certificate must be signed by a trusted CA) and
 /// `verify-full` (and name the host).
-fn tls(settings: &ConnectionSettings) -> Result<(Option<SslMode>, MakeTlsConnector), String> {
+fn tls(settings: &ConnectionSettings) -> Result<(Option<SslMode>, MakeTlsConnector), TlsError> {
     let mode = settings.tls.as_deref();
     let mut builder = native_tls::TlsConnector::builder();
     if let Some(path) = &settings.tls_root_cert {
-        let pem = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-        let certificate = native_tls::Certificate::from_pem(&pem)
-            .map_err(|error| format!("{} is not a PEM certificate: {error}", path.display()))?;
+        let pem = std::fs::read(path).map_err(|source| TlsError::ReadCertificate {
+            path: path.clone(),
+            source,
+        })?;
+        let certificate = native_tls::Certificate::from_pem(&pem).map_err(|source| TlsError::NotPem {
+            path: path.clone(),
+            source,
+        })?;
         builder.add_root_certificate(certificate);
     }
     let ssl_mode = match mode {
@@ -208,11 +234,7 @@ fn tls(settings: &ConnectionSettings) -> Result<(Option<SslMode>, MakeTlsConnect
             Some(SslMode::Require)
         }
         Some("verify-full") => Some(SslMode::Require),
-        Some(other) => {
-            return Err(format!(
-                "unknown tls mode '{other}': use disable, prefer, require, verify-ca or verify-full"
-            ));
-        }
+        Some(other) => return Err(TlsError::UnknownMode(other.to_owned())),
     };
     if mode.is_none() {
         // Without a mode the URL's own sslmode applies (prefer by default): encrypt when the
@@ -221,9 +243,7 @@ fn tls(settings: &ConnectionSettings) -> Result<(Option<SslMode>, MakeTlsConnect
             .danger_accept_invalid_certs(true)
             .danger_accept_invalid_hostnames(true);
     }
-    let connector = builder
-        .build()
-        .map_err(|error| format!("cannot set up TLS: {error}"))?;
+    let connector = builder.build().map_err(TlsError::Setup)?;
     Ok((ssl_mode, MakeTlsConnector::new(connector)))
 }
 
