@@ -14,7 +14,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
 
-use super::secure::ClosedTable;
+use super::closed::ClosedTable;
 use crate::audit::read::{EventFilter, batches, events_schema};
 
 /// The schema that holds the log.

@@ -4,6 +4,7 @@
 
 mod audit_events;
 mod bounded;
+mod closed;
 mod error;
 mod names;
 pub mod output;
@@ -42,9 +43,10 @@ use tokio::time::Instant;
 
 use crate::access::Access;
 use crate::config::LimitsConfig;
+use closed::closed_dataset_read;
 pub use reads::Reads;
 use reads::reads;
-use secure::{QueryPolicy, SecureCatalog, closed_dataset_read};
+use secure::{QueryPolicy, SecureCatalog};
 
 pub use error::QueryError;
 use error::classify_execution;

@@ -12,17 +12,14 @@ use causeway_policies::{
     secure_view,
 };
 use chrono::{DateTime, Utc};
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::common::TableReference;
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::datasource::{ViewTable, source_as_provider};
+use datafusion::datasource::ViewTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::session_state::SessionState;
-use datafusion::logical_expr::{Expr, LogicalPlan, TableType};
-use datafusion::physical_plan::ExecutionPlan;
 
 use super::audit_events::{AUDIT_SCHEMA, AuditSchema};
+use super::closed::ClosedTable;
 use super::names::UnknownDataset;
 
 /// What every table lookup of one query shares.
@@ -171,59 +168,4 @@ impl SchemaProvider for SecureSchema {
     fn table_exist(&self, name: &str) -> bool {
         self.base.table_exist(name)
     }
-}
-
-/// A dataset the caller may not read: its columns are listed (the catalog is open to every
-/// caller), but a plan that reads it is refused (see [`closed_dataset_read`]).
-#[derive(Debug)]
-pub struct ClosedTable {
-    schema: SchemaRef,
-    /// Why the caller may not read it.
-    reason: String,
-}
-
-impl ClosedTable {
-    pub fn new(schema: SchemaRef, reason: String) -> Self {
-        Self { schema, reason }
-    }
-}
-
-#[async_trait]
-impl TableProvider for ClosedTable {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
-    }
-
-    /// A view, as every dataset the caller may read is: the listing says nothing of access.
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        _state: &dyn Session,
-        _projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        Err(DataFusionError::Plan(self.reason.clone()))
-    }
-}
-
-/// Why the plan may not run, if it names a table the caller may not read. Checked on the
-/// plan as written, so that neither an `EXPLAIN` nor an optimiser that drops the scan (as
-/// for `WHERE false`) lets a query past a refusal.
-pub fn closed_dataset_read(plan: &LogicalPlan) -> Option<String> {
-    let mut denied = None;
-    let _ = plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node
-            && let Ok(provider) = source_as_provider(&scan.source)
-            && let Some(closed) = provider.downcast_ref::<ClosedTable>()
-        {
-            denied = Some(closed.reason.clone());
-            return Ok(TreeNodeRecursion::Stop);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    denied
 }
