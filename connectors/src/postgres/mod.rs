@@ -33,7 +33,7 @@ use crate::pushdown::SqlDialect;
 use crate::settings::DatabaseKind;
 use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable};
 
-use pool::PostgresPool;
+use pool::{PostgresError, PostgresPool};
 
 /// A table of a PostgreSQL connection named in the configuration.
 pub(crate) struct PostgresTable<'a> {
@@ -104,7 +104,7 @@ async fn open(
     let columns = pool
         .columns(table)
         .await
-        .map_err(|message| source_error(table, message))?;
+        .map_err(|error| source_error(table, &error))?;
     if columns.is_empty() {
         return Err(ConnectorError::NotFound(format!(
             "table {table} in connection {}",
@@ -191,14 +191,14 @@ async fn estimate_rows(pool: Arc<PostgresPool>, table: &str) -> Result<Option<u6
     check_table_name(table)?;
     pool.estimate_rows(table)
         .await
-        .map_err(|message| source_error(table, message))
+        .map_err(|error| source_error(table, &error))
 }
 
-fn source_error(table: &str, message: String) -> ConnectorError {
+fn source_error(table: &str, error: &PostgresError) -> ConnectorError {
     ConnectorError::Source {
         kind: "postgres",
         location: table.to_owned(),
-        message,
+        message: error.to_string(),
     }
 }
 
@@ -259,7 +259,7 @@ async fn read_messages(
     let messages = connection
         .simple_query_raw(sql)
         .await
-        .map_err(|error| postgres_error(pool.describe(&error)))?;
+        .map_err(|error| postgres_error(pool.describe(error)))?;
     pin_mut!(messages);
     let binary: Vec<bool> = schema
         .fields()
@@ -273,14 +273,14 @@ async fn read_messages(
         .collect();
     let mut builder = BatchBuilder::new(Arc::clone(&schema), batch_size);
     while let Some(message) = messages.next().await {
-        let SimpleQueryMessage::Row(row) = message.map_err(|error| postgres_error(pool.describe(&error)))?
+        let SimpleQueryMessage::Row(row) = message.map_err(|error| postgres_error(pool.describe(error)))?
         else {
             continue;
         };
         let texts = (0..row.len())
             .map(|index| row.try_get(index))
             .collect::<Result<Vec<Option<&str>>, _>>()
-            .map_err(|error| postgres_error(pool.describe(&error)))?;
+            .map_err(|error| postgres_error(pool.describe(error)))?;
         let bytes = texts
             .iter()
             .zip(&binary)

@@ -109,10 +109,10 @@ impl PostgresPool {
             secrets,
         };
         // Fail at publish, not at the first query, when the database cannot be reached.
-        pool.get().await.map_err(|message| ConnectorError::Connect {
+        pool.get().await.map_err(|error| ConnectorError::Connect {
             kind: "postgres",
             name: name.to_owned(),
-            message,
+            message: error.to_string(),
         })?;
         Ok(pool)
     }
@@ -121,27 +121,31 @@ impl PostgresPool {
         &self.name
     }
 
-    pub(crate) async fn get(&self) -> Result<PooledConnection<'_, Manager>, String> {
+    pub(crate) async fn get(&self) -> Result<PooledConnection<'_, Manager>, PostgresError> {
         self.pool.get().await.map_err(|error| match error {
-            bb8::RunError::User(error) => self.describe(&error),
-            bb8::RunError::TimedOut => "timed out waiting for a connection".to_owned(),
+            bb8::RunError::User(error) => self.describe(error),
+            bb8::RunError::TimedOut => PostgresError::PoolTimedOut,
         })
     }
 
-    /// An error as PostgreSQL explains it, without any secret.
-    pub(crate) fn describe(&self, error: &tokio_postgres::Error) -> String {
+    /// An error as PostgreSQL explains it, its text without any secret.
+    pub(crate) fn describe(&self, error: tokio_postgres::Error) -> PostgresError {
         let message = match error.as_db_error() {
             Some(db) => format!("{} ({})", db.message(), db.code().code()),
-            None => chain(error),
+            None => chain(&error),
         };
-        redact(
+        let redacted = redact(
             &message,
             &self.secrets.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
+        );
+        PostgresError::Server {
+            redacted,
+            source: error,
+        }
     }
 
     /// The columns of `table` with PostgreSQL's names for their types, in table order.
-    pub(crate) async fn columns(&self, table: &str) -> Result<Vec<(String, String)>, String> {
+    pub(crate) async fn columns(&self, table: &str) -> Result<Vec<(String, String)>, PostgresError> {
         let connection = self.get().await?;
         let rows = connection
             .query(
@@ -152,11 +156,11 @@ impl PostgresPool {
                 &[&table],
             )
             .await
-            .map_err(|error| self.describe(&error))?;
+            .map_err(|error| self.describe(error))?;
         Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
-    pub(crate) async fn estimate_rows(&self, table: &str) -> Result<Option<u64>, String> {
+    pub(crate) async fn estimate_rows(&self, table: &str) -> Result<Option<u64>, PostgresError> {
         let connection = self.get().await?;
         let row = connection
             .query_opt(
@@ -164,7 +168,7 @@ impl PostgresPool {
                 &[&table],
             )
             .await
-            .map_err(|error| self.describe(&error))?;
+            .map_err(|error| self.describe(error))?;
         Ok(row
             .map(|row| row.get::<_, i64>(0))
             .and_then(|rows| u64::try_from(rows).ok()))
@@ -173,9 +177,23 @@ impl PostgresPool {
     /// Asks the server to stop whatever `connection` is running.
     pub(crate) async fn cancel(&self, connection: &tokio_postgres::Client) {
         if let Err(error) = connection.cancel_token().cancel_query(self.tls.clone()).await {
-            tracing::debug!(error = %self.describe(&error), "cancelling a PostgreSQL query failed");
+            tracing::debug!(error = %self.describe(error), "cancelling a PostgreSQL query failed");
         }
     }
+}
+
+/// Why an exchange with PostgreSQL failed. What it shows is redacted of the connection's
+/// secrets; the driver's error is kept as the source for the hub's log.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PostgresError {
+    #[error("{redacted}")]
+    Server {
+        redacted: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("timed out waiting for a connection")]
+    PoolTimedOut,
 }
 
 /// Why a connection's TLS settings cannot be used.
