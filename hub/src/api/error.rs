@@ -121,7 +121,8 @@ impl From<QueryError> for ApiError {
             | QueryError::NotReadOnly(_)
             | QueryError::UnknownTable(_)
             | QueryError::Plan(_)
-            | QueryError::Evaluation(_) => StatusCode::BAD_REQUEST,
+            | QueryError::Evaluation(_)
+            | QueryError::Cancelled => StatusCode::BAD_REQUEST,
         };
         Self::new(status, error.code(), error.to_string())
     }

@@ -1,8 +1,9 @@
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
+use datafusion::common::ScalarValue;
 use futures::StreamExt;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -21,6 +22,33 @@ pub struct QueryBody {
     pub sql: String,
     /// Why the query is run, e.g. `housing-subsidy-review`.
     pub purpose: String,
+    /// Values for the query's placeholders `$1`, `$2`, ..., in order: a JSON string is text,
+    /// an integer a 64-bit integer, any other number a double, `true`/`false` a boolean and
+    /// `null` a null. Arrays and objects are refused.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub parameters: Vec<serde_json::Value>,
+}
+
+/// A JSON parameter as the typed value it is bound as.
+fn parameter(value: &serde_json::Value) -> Result<ScalarValue, ApiError> {
+    use serde_json::Value;
+    Ok(match value {
+        Value::Null => ScalarValue::Null,
+        Value::Bool(value) => ScalarValue::Boolean(Some(*value)),
+        Value::String(text) => ScalarValue::Utf8(Some(text.clone())),
+        Value::Number(number) => match number.as_i64() {
+            Some(integer) => ScalarValue::Int64(Some(integer)),
+            None => ScalarValue::Float64(number.as_f64()),
+        },
+        Value::Array(_) | Value::Object(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                "query parameters are strings, numbers, booleans or null",
+            ));
+        }
+    })
 }
 
 /// Runs a read query across departments. The `Accept` header chooses the format: JSON
@@ -50,12 +78,15 @@ pub async fn query(
     headers: HeaderMap,
     ApiJson(body): ApiJson<QueryBody>,
 ) -> Result<Response, ApiError> {
+    let parameters = body
+        .parameters
+        .iter()
+        .map(parameter)
+        .collect::<Result<Vec<_>, _>>()?;
     let call = QueryCall {
-        caller,
-        sql: body.sql,
-        purpose: body.purpose,
-        door: FrontDoor::Http,
         client_address: address,
+        parameters,
+        ..QueryCall::new(caller, body.sql, body.purpose, FrontDoor::Http)
     };
     let accept = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok());
     let format = match OutputFormat::from_accept(accept) {

@@ -59,6 +59,10 @@ pub enum QueryError {
     Evaluation(String),
     #[error("the query failed: {0}")]
     Execution(String),
+    /// The front door's cancellation handle was used (a Flight SQL `CancelFlightInfo`, a
+    /// PostgreSQL cancel request).
+    #[error("the query was cancelled")]
+    Cancelled,
 }
 
 impl QueryError {
@@ -83,6 +87,7 @@ impl QueryError {
             Self::TooManyOfYours(_) => "too_many_queries",
             Self::Evaluation(_) => "evaluation_error",
             Self::Execution(_) => "query_failed",
+            Self::Cancelled => "query_cancelled",
         }
     }
 

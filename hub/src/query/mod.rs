@@ -22,19 +22,23 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 
-use causeway_policies::{DatasetId, DatasetInfo, Principal, denied_columns};
-use datafusion::arrow::datatypes::SchemaRef;
+use causeway_policies::{
+    AccessDenied, DatasetId, DatasetInfo, Decision, Principal, authorize, denied_columns,
+};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProviderList, MemorySchemaProvider, SchemaProvider,
     TableProvider,
 };
+use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::{Stream, StreamExt};
@@ -56,11 +60,80 @@ pub use statement::parse_read_query;
 /// The catalog every published dataset appears in.
 pub const CATALOG: &str = "causeway";
 
+/// The type of each of the plan's placeholders, `$1` first; a gap in the numbers, or a
+/// placeholder whose type the statement does not imply, is `None`.
+fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>, DataFusionError> {
+    let types = plan.get_parameter_types()?;
+    let count = types
+        .keys()
+        .filter_map(|name| name.strip_prefix('$')?.parse::<usize>().ok())
+        .max()
+        .unwrap_or(0);
+    Ok((1..=count)
+        .map(|index| types.get(&format!("${index}")).cloned().flatten())
+        .collect())
+}
+
+/// The parameters as the statement's placeholders take them: each value cast to the type the
+/// statement implies for its placeholder (a JSON integer for an `int` column, text for a
+/// date), as PostgreSQL coerces a bound parameter; a value that does not convert is refused.
+fn bind_types(
+    parameters: Vec<ScalarValue>,
+    types: &[Option<DataType>],
+) -> Result<Vec<ScalarValue>, QueryError> {
+    if parameters.len() != types.len() {
+        return Err(QueryError::Plan(format!(
+            "the statement takes {} parameters, but {} were given",
+            types.len(),
+            parameters.len()
+        )));
+    }
+    parameters
+        .into_iter()
+        .zip(types)
+        .enumerate()
+        .map(|(index, (value, wanted))| match wanted {
+            Some(wanted) if value.is_null() => {
+                ScalarValue::try_from(wanted).map_err(|error| QueryError::Plan(error.strip_backtrace()))
+            }
+            Some(wanted) if value.data_type() != *wanted => value.cast_to(wanted).map_err(|_| {
+                QueryError::Plan(format!(
+                    "parameter ${} is a {}, which cannot be read as the {wanted} the statement compares it with",
+                    index + 1,
+                    value.data_type()
+                ))
+            }),
+            _ => Ok(value),
+        })
+        .collect()
+}
+
 /// What a caller asks for.
 #[derive(Debug, Clone)]
 pub struct QueryRequest {
     pub sql: String,
     pub purpose: String,
+    /// The values of the statement's placeholders `$1`, `$2`, ..., in order, each of the
+    /// type it is given as (as Flight SQL's and PostgreSQL's bound parameters are).
+    pub parameters: Vec<ScalarValue>,
+}
+
+/// What a statement would return, and the parameters it takes, found by planning it under
+/// the caller's policies without running it (for prepared statements).
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// The columns of its result.
+    pub schema: SchemaRef,
+    /// The type of each placeholder, `$1` first; `None` where the statement does not say.
+    pub parameters: Vec<Option<DataType>>,
+}
+
+/// A dataset as one caller sees it under one purpose: always listed (the catalog is open to
+/// every caller), with what the caller may read of it, or why nothing.
+#[derive(Debug, Clone)]
+pub struct CatalogTable {
+    pub dataset: DatasetInfo,
+    pub access: Result<Decision, AccessDenied>,
 }
 
 pub type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch, QueryError>> + Send>>;
@@ -258,19 +331,8 @@ impl QueryEngine {
         let statement = parse_read_query(&request.sql, &self.access.limits())
             .map_err(|error| refused(error, Vec::new()))?;
         tracing::debug!(query_id = %id, principal = %principal.id, purpose = %request.purpose, "query");
-        let policy = Arc::new(QueryPolicy {
-            principal: principal.clone(),
-            purpose: request.purpose.clone(),
-            policies: self.access.snapshot(),
-            datasets: self.datasets.load_full(),
-            functions: self.access.functions().clone(),
-            session: self.context.state(),
-            limits: self.access.limits(),
-            now: chrono::Utc::now(),
-            decisions: Mutex::new(Vec::new()),
-            named: Mutex::new(Vec::new()),
-        });
-        match self.start(&policy, statement).await {
+        let policy = self.policy_for(principal, &request.purpose);
+        match self.start(&policy, statement, request.parameters.clone()).await {
             Ok((schema, reads, batches)) => Ok(RunningQuery {
                 id,
                 schema,
@@ -290,10 +352,73 @@ impl QueryEngine {
         }
     }
 
+    /// What `principal` may do under `purpose`, as of now.
+    fn policy_for(&self, principal: &Principal, purpose: &str) -> Arc<QueryPolicy> {
+        Arc::new(QueryPolicy {
+            principal: principal.clone(),
+            purpose: purpose.to_owned(),
+            policies: self.access.snapshot(),
+            datasets: self.datasets.load_full(),
+            functions: self.access.functions().clone(),
+            session: self.context.state(),
+            limits: self.access.limits(),
+            now: chrono::Utc::now(),
+            decisions: Mutex::new(Vec::new()),
+            named: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Plans `sql` for `principal` under `purpose` without running it: the columns it would
+    /// return and the types of its placeholders. Refused as running it would be when it
+    /// names what the caller may not read.
+    pub async fn describe(
+        self: &Arc<Self>,
+        principal: &Principal,
+        sql: &str,
+        purpose: &str,
+    ) -> Result<Described, QueryError> {
+        if purpose.trim().is_empty() {
+            return Err(QueryError::MissingPurpose);
+        }
+        let statement = parse_read_query(sql, &self.access.limits())?;
+        let engine = Arc::clone(self);
+        let policy = self.policy_for(principal, purpose);
+        let planning = self.runtime.handle().spawn(async move {
+            let (_, _, plan) = engine.plan(&policy, statement).await?;
+            let parameters = parameter_types(&plan).map_err(|error| engine.classify(error))?;
+            Ok(Described {
+                schema: Arc::new(plan.schema().as_arrow().clone()),
+                parameters,
+            })
+        });
+        planning.await.map_err(|error| {
+            tracing::error!(%error, "describing a query ended abnormally");
+            QueryError::Execution("the query could not be planned; the details are in the hub's log".into())
+        })?
+    }
+
+    /// Every published dataset as `principal` sees it under `purpose`: its columns, and what
+    /// its grants let the caller read of it, or why nothing.
+    pub fn catalog_view(&self, principal: &Principal, purpose: &str) -> Vec<CatalogTable> {
+        let policies = self.access.snapshot();
+        let now = chrono::Utc::now();
+        let datasets = self.datasets.load();
+        let mut tables: Vec<CatalogTable> = datasets
+            .values()
+            .map(|dataset| CatalogTable {
+                access: authorize(principal, purpose, dataset, &policies, now),
+                dataset: dataset.clone(),
+            })
+            .collect();
+        tables.sort_by(|a, b| a.dataset.id.cmp(&b.dataset.id));
+        tables
+    }
+
     async fn start(
         &self,
         policy: &Arc<QueryPolicy>,
         statement: datafusion::sql::parser::Statement,
+        parameters: Vec<ScalarValue>,
     ) -> Result<(SchemaRef, Reads, BatchStream), QueryError> {
         let deadline = Instant::now() + self.limits.query_timeout;
         let mine = self.principal_slot(&policy.principal.id)?;
@@ -301,22 +426,17 @@ impl QueryEngine {
             .await
             .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?
             .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?;
-        let (state, pool) = self.query_state(policy)?;
-        names::check_names(&state, &statement).map_err(|error| self.classify(error))?;
-        let plan = state
-            .statement_to_plan(statement)
-            .await
+        let (state, pool, plan) = self.plan(policy, statement).await?;
+        let parameters = bind_types(
+            parameters,
+            &parameter_types(&plan).map_err(|error| self.classify(error))?,
+        )?;
+        let plan = plan
+            .with_param_values(ParamValues::List(
+                parameters.into_iter().map(Into::into).collect(),
+            ))
             .and_then(|plan| bounded::bound_plan(plan, &pool))
             .map_err(|error| self.classify(error))?;
-        SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false)
-            .verify_plan(&plan)
-            .map_err(|error| QueryError::NotReadOnly(error.strip_backtrace()))?;
-        if let Some(reason) = closed_dataset_read(&plan) {
-            return Err(QueryError::AccessDenied(reason));
-        }
         let optimized = state
             .optimize(&plan)
             .and_then(|optimized| bounded::bound_plan(optimized, &pool))
@@ -349,6 +469,31 @@ impl QueryEngine {
         // caller has its result, or went away.
         let pumped = self.runtime.pump(stream, permit);
         Ok((schema, reads, self.limited(pumped, deadline, mine)))
+    }
+
+    /// The statement's logical plan in a session of its own, under the caller's policies,
+    /// checked to read only what may be read; its placeholders not yet bound.
+    async fn plan(
+        &self,
+        policy: &Arc<QueryPolicy>,
+        statement: datafusion::sql::parser::Statement,
+    ) -> Result<(SessionState, Arc<bounded::ResultBudget>, LogicalPlan), QueryError> {
+        let (state, pool) = self.query_state(policy)?;
+        names::check_names(&state, &statement).map_err(|error| self.classify(error))?;
+        let plan = state
+            .statement_to_plan(statement)
+            .await
+            .map_err(|error| self.classify(error))?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|error| QueryError::NotReadOnly(error.strip_backtrace()))?;
+        if let Some(reason) = closed_dataset_read(&plan) {
+            return Err(QueryError::AccessDenied(reason));
+        }
+        Ok((state, pool, plan))
     }
 
     /// Takes one of the principal's query slots, or refuses when all are taken. A broken

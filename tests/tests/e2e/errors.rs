@@ -185,3 +185,52 @@ async fn the_openapi_document_describes_every_route() {
         );
     }
 }
+
+/// `$1`, `$2`, ... take the request's `parameters`, typed from their JSON; the values go into
+/// the plan, never into the SQL text, so a value with quotes is only a value.
+#[tokio::test]
+async fn query_parameters_are_bound_as_typed_values() {
+    let hub = Hub::start("").await;
+    std::fs::write(hub.dir().join("people.csv"), PEOPLE_CSV).expect("csv");
+    hub.publish_ok(&people_spec("people.csv")).await;
+    let caller = hub.caller(&hub.http);
+    let ask = |sql: &'static str, parameters: serde_json::Value| {
+        let caller = caller.clone();
+        async move {
+            caller
+                .post(
+                    "/v1/query",
+                    json!({ "sql": sql, "purpose": "testing", "parameters": parameters }),
+                )
+                .await
+        }
+    };
+    let (status, body) = ask(
+        "SELECT name FROM civil_affairs.people WHERE id >= $1 AND name <> $2 ORDER BY id",
+        json!([2, "Cy"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"], json!([{ "name": "Bob" }]));
+
+    let (status, body) = ask(
+        "SELECT count(*) AS n FROM civil_affairs.people WHERE name = $1",
+        json!(["Ann' OR '1'='1"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"], json!([{ "n": 0 }]));
+
+    let (status, body) = ask("SELECT name FROM civil_affairs.people WHERE id = $1", json!([])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_query");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("takes 1 parameters, but 0 were given")),
+        "{body}"
+    );
+    let (status, body) = ask("SELECT $1 AS v", json!([[1, 2]])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_parameter");
+}

@@ -20,9 +20,11 @@ use causeway_policies::Principal;
 use chrono::Utc;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
 use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
 
-use super::{BatchStream, QueryEngine, QueryError, QueryRequest};
+use super::{BatchStream, CatalogTable, Described, QueryEngine, QueryError, QueryRequest};
 use crate::audit::{Action, AuditError, AuditLog, Event, Outcome};
 use crate::store::AlertRecord;
 use crate::supervision::{Alerts, QuotaExceeded, RowUsage};
@@ -58,6 +60,33 @@ pub struct QueryCall {
     pub purpose: String,
     pub door: FrontDoor,
     pub client_address: Option<SocketAddr>,
+    /// The values of the statement's placeholders (`$1`, `$2`, ...), typed, in order; empty
+    /// for a statement without any.
+    pub parameters: Vec<ScalarValue>,
+    /// Cancels the query from outside (a Flight SQL `CancelFlightInfo`, a PostgreSQL cancel
+    /// request): its results end with `query_cancelled`, and its statements in the sources
+    /// are stopped as when a client goes away.
+    pub cancel: Option<CancellationToken>,
+}
+
+impl QueryCall {
+    /// A call with no parameters and no cancellation handle.
+    pub fn new(
+        caller: Principal,
+        sql: impl Into<String>,
+        purpose: impl Into<String>,
+        door: FrontDoor,
+    ) -> Self {
+        Self {
+            caller,
+            sql: sql.into(),
+            purpose: purpose.into(),
+            door,
+            client_address: None,
+            parameters: Vec::new(),
+            cancel: None,
+        }
+    }
 }
 
 /// Why a query was refused or failed, for every front door to show in its own way.
@@ -160,9 +189,32 @@ impl QueryService {
         error
     }
 
+    /// What `sql` would return for `caller` under `purpose`, and the types of its
+    /// parameters, without running it: for front doors that prepare statements. Refused as
+    /// running it would be (a suspended caller, a dataset it may not read); nothing is
+    /// recorded, since nothing is read.
+    pub async fn describe(
+        &self,
+        caller: &Principal,
+        sql: &str,
+        purpose: &str,
+    ) -> Result<Described, ServiceError> {
+        if let Some(alert) = self.alerts.suspension(&caller.id) {
+            return Err(ServiceError::suspended(&alert));
+        }
+        Ok(self.engine.describe(caller, sql, purpose).await?)
+    }
+
+    /// The caller's own view of the catalog under `purpose`: every dataset, with what the
+    /// caller may read of it (columns, masks, row filters) or why nothing.
+    pub fn catalog(&self, caller: &Principal, purpose: &str) -> Vec<CatalogTable> {
+        self.engine.catalog_view(caller, purpose)
+    }
+
     /// Runs `call`: its checks, its plan under the caller's policies, its `query.started`
     /// record (on disk when this returns) and its first batch.
     pub async fn execute(&self, call: QueryCall) -> Result<Started, ServiceError> {
+        let cancel = call.cancel.clone().unwrap_or_default();
         let started = Instant::now();
         let mut record = self.record_of(&call);
         let refuse = |record: Event, error: ServiceError| {
@@ -175,8 +227,14 @@ impl QueryService {
         let request = QueryRequest {
             sql: call.sql.clone(),
             purpose: call.purpose.clone(),
+            parameters: call.parameters.clone(),
         };
-        let mut running = match self.engine.run(&call.caller, &request).await {
+        let planned = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(refuse(record, QueryError::Cancelled.into())),
+            planned = self.engine.run(&call.caller, &request) => planned,
+        };
+        let mut running = match planned {
             Ok(running) => running,
             Err(refused) => {
                 record.query_id = Some(refused.id);
@@ -208,7 +266,12 @@ impl QueryService {
             self.ended_early(record, Action::QueryFinished, &error, started);
             error
         };
-        let first = match running.batches.next().await.transpose() {
+        let first = tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(QueryError::Cancelled),
+            first = running.batches.next() => first.transpose(),
+        };
+        let first = match first {
             Ok(first) => first,
             Err(error) => return Err(failed_early(record, error.into())),
         };
@@ -236,6 +299,7 @@ impl QueryService {
             results: Results {
                 first,
                 rest,
+                cancel,
                 cut_off: None,
                 finish: Finish::new(self.audit.clone(), charge, record, started),
             },
@@ -247,8 +311,17 @@ impl QueryService {
             Event::by(Action::QueryStarted, Outcome::Ok, &call.caller).at_address(call.client_address);
         record.purpose = Some(call.purpose.clone());
         record.sql = Some(call.sql.clone());
+        let mut detail = serde_json::Map::new();
         if call.door != FrontDoor::Http {
-            record.detail = Some(serde_json::json!({ "front_door": call.door.name() }).to_string());
+            detail.insert("front_door".into(), call.door.name().into());
+        }
+        if !call.parameters.is_empty() {
+            // Recorded as the SQL text is: what was asked for is part of the record.
+            let values: Vec<String> = call.parameters.iter().map(ToString::to_string).collect();
+            detail.insert("parameters".into(), values.into());
+        }
+        if !detail.is_empty() {
+            record.detail = Some(serde_json::Value::Object(detail).to_string());
         }
         record
     }
@@ -277,6 +350,8 @@ fn elapsed_ms(since: Instant) -> u64 {
 pub struct Results {
     first: Option<RecordBatch>,
     rest: Option<BatchStream>,
+    /// Ends the results early when the front door cancels the query.
+    cancel: CancellationToken,
     /// A quota reached: the error to give after the rows it allowed.
     cut_off: Option<QuotaExceeded>,
     finish: Finish,
@@ -291,13 +366,26 @@ impl Results {
         }
         let batch = match self.first.take() {
             Some(first) => first,
-            None => match self.rest.as_mut()?.next().await? {
-                Ok(batch) => batch,
-                Err(error) => {
-                    self.rest = None;
-                    return Some(Err(error.into()));
+            None => {
+                let rest = self.rest.as_mut()?;
+                let next = tokio::select! {
+                    biased;
+                    () = self.cancel.cancelled() => {
+                        self.finish.ended = Some(Err(QueryError::Cancelled.into()));
+                        Some(Err(QueryError::Cancelled))
+                    }
+                    next = rest.next() => next,
+                };
+                match next? {
+                    Ok(batch) => batch,
+                    Err(error) => {
+                        // Dropping the stream stops the query's work and its statements in
+                        // the sources.
+                        self.rest = None;
+                        return Some(Err(error.into()));
+                    }
                 }
-            },
+            }
         };
         let (batch, exceeded) = self.finish.within_quota(batch);
         self.finish.rows += batch.num_rows() as u64;
@@ -407,5 +495,7 @@ impl Drop for Finish {
     }
 }
 
+#[cfg(test)]
+mod prepared_tests;
 #[cfg(test)]
 mod tests;

@@ -19,14 +19,14 @@ use crate::supervision::AlertsConfig;
 
 /// A query service over one in-memory dataset, `civil_affairs.residents` (id, town),
 /// granted to the client `analyst` for the purpose `care` with the rows of Dali only.
-struct Fixture {
-    service: QueryService,
-    audit: AuditLog,
-    audit_dir: PathBuf,
+pub(super) struct Fixture {
+    pub(super) service: QueryService,
+    pub(super) audit: AuditLog,
+    pub(super) audit_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
-async fn fixture(limits: LimitsConfig) -> Fixture {
+pub(super) async fn fixture(limits: LimitsConfig) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let audit_dir = dir.path().join("audit");
     let keys = Arc::new(KeyRing::open(&dir.path().join("keys")).expect("keys"));
@@ -103,18 +103,17 @@ async fn fixture(limits: LimitsConfig) -> Fixture {
     }
 }
 
-fn call(sql: &str) -> QueryCall {
-    QueryCall {
-        caller: Principal::new("analyst", "health").with_role(Role::Analyst),
-        sql: sql.into(),
-        purpose: "care".into(),
-        door: FrontDoor::FlightSql,
-        client_address: None,
-    }
+pub(super) fn call(sql: &str) -> QueryCall {
+    QueryCall::new(
+        Principal::new("analyst", "health").with_role(Role::Analyst),
+        sql,
+        "care",
+        FrontDoor::FlightSql,
+    )
 }
 
 /// The log's records of queries, once everything pending is written.
-async fn query_records(fixture: Fixture) -> Vec<Map<String, Value>> {
+pub(super) async fn query_records(fixture: Fixture) -> Vec<Map<String, Value>> {
     fixture.audit.close().await;
     records(&fixture.audit_dir, &EventFilter::default(), 1000)
         .expect("records")
@@ -127,11 +126,11 @@ async fn query_records(fixture: Fixture) -> Vec<Map<String, Value>> {
         .collect()
 }
 
-fn rows(batches: &[RecordBatch]) -> usize {
+pub(super) fn rows(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
 
-async fn drain(results: &mut Results) -> Vec<RecordBatch> {
+pub(super) async fn drain(results: &mut Results) -> Vec<RecordBatch> {
     let mut batches = Vec::new();
     while let Some(batch) = results.next().await {
         batches.push(batch.expect("a batch"));
