@@ -8,6 +8,7 @@ mod closed;
 mod error;
 mod names;
 pub mod output;
+mod parameters;
 mod reads;
 mod runtime;
 mod secure;
@@ -48,6 +49,7 @@ use tokio::time::Instant;
 use crate::access::Access;
 use crate::config::LimitsConfig;
 use closed::closed_dataset_read;
+use parameters::{bind_types, parameter_types};
 pub use reads::Reads;
 use reads::reads;
 use secure::{QueryPolicy, SecureCatalog};
@@ -59,54 +61,6 @@ pub use statement::parse_read_query;
 
 /// The catalog every published dataset appears in.
 pub const CATALOG: &str = "causeway";
-
-/// The type of each of the plan's placeholders, `$1` first; a gap in the numbers, or a
-/// placeholder whose type the statement does not imply, is `None`.
-fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>, DataFusionError> {
-    let types = plan.get_parameter_types()?;
-    let count = types
-        .keys()
-        .filter_map(|name| name.strip_prefix('$')?.parse::<usize>().ok())
-        .max()
-        .unwrap_or(0);
-    Ok((1..=count)
-        .map(|index| types.get(&format!("${index}")).cloned().flatten())
-        .collect())
-}
-
-/// The parameters as the statement's placeholders take them: each value cast to the type the
-/// statement implies for its placeholder (a JSON integer for an `int` column, text for a
-/// date), as PostgreSQL coerces a bound parameter; a value that does not convert is refused.
-fn bind_types(
-    parameters: Vec<ScalarValue>,
-    types: &[Option<DataType>],
-) -> Result<Vec<ScalarValue>, QueryError> {
-    if parameters.len() != types.len() {
-        return Err(QueryError::Plan(format!(
-            "the statement takes {} parameters, but {} were given",
-            types.len(),
-            parameters.len()
-        )));
-    }
-    parameters
-        .into_iter()
-        .zip(types)
-        .enumerate()
-        .map(|(index, (value, wanted))| match wanted {
-            Some(wanted) if value.is_null() => {
-                ScalarValue::try_from(wanted).map_err(|error| QueryError::Plan(error.strip_backtrace()))
-            }
-            Some(wanted) if value.data_type() != *wanted => value.cast_to(wanted).map_err(|_| {
-                QueryError::Plan(format!(
-                    "parameter ${} is a {}, which cannot be read as the {wanted} the statement compares it with",
-                    index + 1,
-                    value.data_type()
-                ))
-            }),
-            _ => Ok(value),
-        })
-        .collect()
-}
 
 /// What a caller asks for.
 #[derive(Debug, Clone)]

@@ -311,119 +311,70 @@ fn check_wide_rows(rows: &[Value]) {
     }
 }
 
-/// A numeric filter, a projection of two of seven columns and a LIMIT all reach the SQL
-/// PostgreSQL receives, as the plan says and as the server itself saw it.
-#[tokio::test]
-async fn postgres_receives_the_filter_projection_and_limit() {
-    let Some(pg) = Postgres::connect().await else {
-        return;
+/// A numeric filter, a projection of two of seven columns and a LIMIT all reach the SQL the
+/// database receives, as the plan says and as the server itself saw it (PostgreSQL's
+/// `pg_stat_activity`, MariaDB's general query log).
+async fn receives_the_filter_projection_and_limit(db: Database) {
+    let text = match db {
+        Database::Postgres(_) => "text",
+        Database::Mysql(_) => "varchar(20)",
     };
-    pg.execute(&format!(
-        "CREATE TABLE wide (id bigint, name text, area numeric(10,2), c1 text, c2 text, c3 int, c4 date);
-         INSERT INTO wide VALUES {};",
-        wide_rows()
-    ))
-    .await;
-    // The schema's name is unique to this test, so it names the hub's sessions too.
-    let application_name = pg.schema.clone();
-    let hub = Hub::start(&postgres_connection("landdb", &application_name)).await;
-    let table = format!("{}.wide", pg.schema);
-    hub.publish_ok(&spec(
-        "land_registry",
-        "wide",
-        "postgres",
-        "landdb",
-        &table,
-        &WIDE_FIELDS,
-    ))
-    .await;
-
-    let plan = hub.physical_plan(WIDE_QUERY).await;
-    let expected = format!(
-        "SELECT \"wide\".\"id\", \"wide\".\"name\" FROM \"{}\".\"wide\" WHERE (\"wide\".\"area\" > 10.00) LIMIT 3",
-        pg.schema
-    );
-    assert_eq!(sent_sql(&plan, "PostgresScanExec"), expected, "{plan}");
-    assert!(
-        !plan.contains("FilterExec"),
-        "the filter is left to PostgreSQL alone: {plan}"
-    );
-
-    check_wide_rows(&hub.rows(WIDE_QUERY).await);
-    // An idle session keeps the text of the last statement it ran.
-    let seen: Vec<String> = pg
-        .client
-        .query(
-            "SELECT query FROM pg_stat_activity WHERE application_name = $1",
-            &[&application_name],
-        )
-        .await
-        .expect("pg_stat_activity")
-        .iter()
-        .filter_map(|row| row.get::<_, Option<String>>(0))
-        .collect();
-    assert!(seen.contains(&expected), "PostgreSQL saw {seen:#?}");
-    drop(hub);
-    pg.cleanup().await;
-}
-
-/// The same for MariaDB/MySQL, whose general query log shows the statement it received.
-#[tokio::test]
-async fn mysql_receives_the_filter_projection_and_limit() {
-    let Some(my) = Mysql::connect().await else { return };
-    my.execute(&format!(
-        "CREATE TABLE wide (id bigint, name varchar(20), area decimal(10,2), c1 text, c2 text, c3 int, c4 date);\n\
+    db.execute(&format!(
+        "CREATE TABLE wide (id bigint, name {text}, area decimal(10,2), c1 text, c2 text, c3 int, c4 date);\n\
          INSERT INTO wide VALUES {};\n",
         wide_rows()
     ))
     .await;
-    let mut connection = my.pool.get_conn().await.expect("mysql connection");
-    // Left on: a parallel run of this test may be reading the log too.
-    connection
-        .query_drop("SET GLOBAL log_output = 'TABLE'")
-        .await
-        .expect("log to a table");
-    connection
-        .query_drop("SET GLOBAL general_log = 1")
-        .await
-        .expect("general log");
-
-    let hub = Hub::start(&mysql_connection("landdb")).await;
-    let table = format!("{}.wide", my.database);
+    db.watch_statements().await;
+    let hub = Hub::start(&db.connection("landdb")).await;
     hub.publish_ok(&spec(
         "land_registry",
         "wide",
-        "mysql",
+        db.kind(),
         "landdb",
-        &table,
+        &db.table("wide"),
         &WIDE_FIELDS,
     ))
     .await;
 
     let plan = hub.physical_plan(WIDE_QUERY).await;
+    let quoted = |name: &str| db.quote(name);
+    let schema = db.schema();
     let expected = format!(
-        "SELECT `wide`.`id`, `wide`.`name` FROM `{}`.`wide` WHERE (`wide`.`area` > 10.00) LIMIT 3",
-        my.database
+        "SELECT {w}.{id}, {w}.{name} FROM {schema}.{w} WHERE ({w}.{area} > 10.00) LIMIT 3",
+        w = quoted("wide"),
+        id = quoted("id"),
+        name = quoted("name"),
+        area = quoted("area"),
+        schema = quoted(schema),
     );
-    assert_eq!(sent_sql(&plan, "MySQLSQLExec"), expected, "{plan}");
+    assert_eq!(sent_sql(&plan, db.exec()), expected, "{plan}");
     assert!(
         !plan.contains("FilterExec"),
-        "the filter is left to MySQL alone: {plan}"
+        "the filter is left to the database alone: {plan}"
     );
 
     check_wide_rows(&hub.rows(WIDE_QUERY).await);
-    let seen: Vec<String> = connection
-        .exec(
-            "SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log \
-             WHERE command_type IN ('Query', 'Execute') AND INSTR(CONVERT(argument USING utf8mb4), ?) > 0",
-            (format!("`{}`.`wide`", my.database),),
-        )
-        .await
-        .expect("general log");
-    assert!(seen.contains(&expected), "MariaDB saw {seen:#?}");
-    drop(connection);
+    let seen = db
+        .statements_seen(&format!("{}.{}", quoted(schema), quoted("wide")))
+        .await;
+    assert!(seen.contains(&expected), "{} saw {seen:#?}", db.kind());
     drop(hub);
-    my.cleanup().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn postgres_receives_the_filter_projection_and_limit() {
+    if let Some(db) = Database::postgres().await {
+        receives_the_filter_projection_and_limit(db).await;
+    }
+}
+
+#[tokio::test]
+async fn mysql_receives_the_filter_projection_and_limit() {
+    if let Some(db) = Database::mysql().await {
+        receives_the_filter_projection_and_limit(db).await;
+    }
 }
 
 /// PostgreSQL orders text by its collation, DataFusion by bytes: a text `<` stays out of
@@ -762,12 +713,17 @@ impl Database {
         }
     }
 
+    /// This test's own schema (PostgreSQL) or database (MySQL).
+    fn schema(&self) -> &str {
+        match self {
+            Database::Postgres(pg) => &pg.schema,
+            Database::Mysql(my) => &my.database,
+        }
+    }
+
     /// `table` qualified with this test's schema or database.
     fn table(&self, table: &str) -> String {
-        match self {
-            Database::Postgres(pg) => format!("{}.{table}", pg.schema),
-            Database::Mysql(my) => format!("{}.{table}", my.database),
-        }
+        format!("{}.{table}", self.schema())
     }
 
     /// The plan's node that sends SQL to this database.
@@ -801,6 +757,61 @@ impl Database {
         match self {
             Database::Postgres(pg) => pg.execute(sql).await,
             Database::Mysql(my) => my.execute(sql).await,
+        }
+    }
+
+    /// An identifier quoted as the hub's SQL for this database quotes it.
+    fn quote(&self, name: &str) -> String {
+        match self {
+            Database::Postgres(_) => format!("\"{name}\""),
+            Database::Mysql(_) => format!("`{name}`"),
+        }
+    }
+
+    /// Makes the server keep the statements it receives, where it does not already:
+    /// PostgreSQL's idle sessions show their last statement; MariaDB needs its general log.
+    async fn watch_statements(&self) {
+        if let Database::Mysql(my) = self {
+            let mut connection = my.pool.get_conn().await.expect("mysql connection");
+            // Left on: a parallel run of this test may be reading the log too.
+            connection
+                .query_drop("SET GLOBAL log_output = 'TABLE'")
+                .await
+                .expect("log to a table");
+            connection
+                .query_drop("SET GLOBAL general_log = 1")
+                .await
+                .expect("general log");
+        }
+    }
+
+    /// The statements the server received from the hub that contain `text`.
+    async fn statements_seen(&self, text: &str) -> Vec<String> {
+        match self {
+            // The schema's name is unique to the test and names the hub's sessions.
+            Database::Postgres(pg) => pg
+                .client
+                .query(
+                    "SELECT query FROM pg_stat_activity WHERE application_name = $1",
+                    &[&pg.schema],
+                )
+                .await
+                .expect("pg_stat_activity")
+                .iter()
+                .filter_map(|row| row.get::<_, Option<String>>(0))
+                .filter(|query| query.contains(text))
+                .collect(),
+            Database::Mysql(my) => {
+                let mut connection = my.pool.get_conn().await.expect("mysql connection");
+                connection
+                    .exec(
+                        "SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log \
+                         WHERE command_type IN ('Query', 'Execute') AND INSTR(CONVERT(argument USING utf8mb4), ?) > 0",
+                        (text,),
+                    )
+                    .await
+                    .expect("general log")
+            }
         }
     }
 

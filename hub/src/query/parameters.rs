@@ -1,0 +1,106 @@
+//! The values bound to a statement's placeholders `$1`, `$2`, ...: how many it takes, of
+//! which types, and the given values cast to them.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::LogicalPlan;
+
+use super::QueryError;
+
+/// The type of each of the plan's placeholders, `$1` first; a gap in the numbers, or a
+/// placeholder whose type the statement does not imply, is `None`.
+pub(super) fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>, DataFusionError> {
+    let types = plan.get_parameter_types()?;
+    let count = types
+        .keys()
+        .filter_map(|name| name.strip_prefix('$')?.parse::<usize>().ok())
+        .max()
+        .unwrap_or(0);
+    Ok((1..=count)
+        .map(|index| types.get(&format!("${index}")).cloned().flatten())
+        .collect())
+}
+
+/// The parameters as the statement's placeholders take them: each value cast to the type the
+/// statement implies for its placeholder (a JSON integer for an `int` column, text for a
+/// date), as PostgreSQL coerces a bound parameter; a value that does not convert is refused.
+pub(super) fn bind_types(
+    parameters: Vec<ScalarValue>,
+    types: &[Option<DataType>],
+) -> Result<Vec<ScalarValue>, QueryError> {
+    if parameters.len() != types.len() {
+        return Err(QueryError::Plan(format!(
+            "the statement takes {} parameters, but {} were given",
+            types.len(),
+            parameters.len()
+        )));
+    }
+    parameters
+        .into_iter()
+        .zip(types)
+        .enumerate()
+        .map(|(index, (value, wanted))| match wanted {
+            Some(wanted) if value.is_null() => {
+                ScalarValue::try_from(wanted).map_err(|error| QueryError::Plan(error.strip_backtrace()))
+            }
+            Some(wanted) if value.data_type() != *wanted => value.cast_to(wanted).map_err(|_| {
+                QueryError::Plan(format!(
+                    "parameter ${} is a {}, which cannot be read as the {wanted} the statement compares it with",
+                    index + 1,
+                    value.data_type()
+                ))
+            }),
+            _ => Ok(value),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_cast_to_the_types_their_placeholders_take() {
+        let bound = bind_types(
+            vec![
+                ScalarValue::Int64(Some(7)),
+                ScalarValue::Utf8(Some("2024-02-29".into())),
+                ScalarValue::Null,
+                ScalarValue::Utf8(Some("as is".into())),
+            ],
+            &[
+                Some(DataType::Int32),
+                Some(DataType::Date32),
+                Some(DataType::Utf8),
+                None,
+            ],
+        )
+        .expect("bound");
+        assert_eq!(
+            bound,
+            [
+                ScalarValue::Int32(Some(7)),
+                ScalarValue::Date32(Some(19_782)),
+                ScalarValue::Utf8(None),
+                ScalarValue::Utf8(Some("as is".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_wrong_number_or_an_unreadable_value_is_refused() {
+        let counted = bind_types(vec![], &[Some(DataType::Int64)]).expect_err("too few");
+        assert_eq!(
+            counted.to_string(),
+            "the statement takes 1 parameters, but 0 were given"
+        );
+        let unreadable = bind_types(
+            vec![ScalarValue::Utf8(Some("not a date".into()))],
+            &[Some(DataType::Date32)],
+        )
+        .expect_err("not a date");
+        assert_eq!(unreadable.code(), "invalid_query");
+        assert!(unreadable.to_string().contains("parameter $1"), "{unreadable}");
+    }
+}
