@@ -785,6 +785,37 @@ impl Database {
         }
     }
 
+    /// How many statements naming `text` are running on the server now (this one aside).
+    async fn statements_running(&self, text: &str) -> usize {
+        match self {
+            Database::Postgres(pg) => {
+                let running: i64 = pg
+                    .client
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+                         AND state = 'active' AND strpos(query, $2) > 0",
+                        &[&pg.schema, &text],
+                    )
+                    .await
+                    .expect("pg_stat_activity")
+                    .get(0);
+                usize::try_from(running).unwrap_or_default()
+            }
+            Database::Mysql(my) => {
+                let mut watcher = my.pool.get_conn().await.expect("watcher");
+                let rows: Vec<i64> = watcher
+                    .exec(
+                        "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST \
+                         WHERE INSTR(INFO, ?) > 0 AND INFO NOT LIKE '%PROCESSLIST%'",
+                        (text,),
+                    )
+                    .await
+                    .expect("processlist");
+                rows.len()
+            }
+        }
+    }
+
     /// The statements the server received from the hub that contain `text`.
     async fn statements_seen(&self, text: &str) -> Vec<String> {
         match self {
@@ -1074,168 +1105,100 @@ async fn unknown_or_mismatched_connections_are_invalid_sources() {
     assert_eq!(catalog["departments"], json!([]));
 }
 
-/// A PostgreSQL query waiting on a lock is cancelled on the server when the hub's timeout
-/// cuts it short, and when its client goes away: the backend is idle again within two
-/// seconds, and the pooled session answers the next query.
-#[tokio::test]
-async fn postgres_statements_end_on_the_server_with_their_query() {
-    let Some(pg) = Postgres::connect().await else {
-        return;
+/// A statement still running in the database when the hub's timeout cuts its query short,
+/// or when its client goes away, is stopped on the server (PostgreSQL: a cancel request;
+/// MySQL: `KILL QUERY`): it is gone within two seconds, and the pooled session answers the
+/// next query. The view sleeps a second a row, which a dropped connection alone does not
+/// interrupt.
+async fn statements_end_on_the_server_with_their_query(db: Database) {
+    let sleep = match db {
+        Database::Postgres(_) => "pg_sleep(1) IS NOT NULL",
+        Database::Mysql(_) => "SLEEP(1) = 0",
     };
-    pg.execute("CREATE TABLE locked (id bigint, name text); INSERT INTO locked VALUES (1, 'a'), (2, 'b');")
-        .await;
-    let application_name = pg.schema.clone();
+    db.execute(&format!(
+        "CREATE TABLE slow_base (id bigint, name varchar(40));\n\
+         INSERT INTO slow_base VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e'), (6, 'f'), (7, 'g'), (8, 'h');\n\
+         CREATE VIEW slow AS SELECT id, name FROM slow_base WHERE {sleep};\n"
+    ))
+    .await;
     let hub = Hub::start(&format!(
         "{}[limits]\nquery_timeout = \"2s\"\n",
-        postgres_connection("lockdb", &application_name)
+        db.connection("slowdb")
     ))
     .await;
-    let table = format!("{}.locked", pg.schema);
-    hub.publish_ok(&spec(
-        "land_registry",
-        "locked",
-        "postgres",
-        "lockdb",
-        &table,
-        &[("id", "bigint"), ("name", "string")],
-    ))
-    .await;
-    // Another session holds the table, so the hub's query waits.
-    let (holder, connection) = tokio_postgres::connect(
-        "host=127.0.0.1 port=5432 user=postgres dbname=test",
-        tokio_postgres::NoTls,
-    )
-    .await
-    .expect("second session");
-    tokio::spawn(connection);
-    holder
-        .batch_execute(&format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
-        .await
-        .expect("lock");
-    let waiting = async || -> i64 {
-        pg.client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'",
-                &[&application_name],
-            )
-            .await
-            .expect("pg_stat_activity")
-            .get(0)
+    for (name, table) in [("slow", "slow"), ("quick", "slow_base")] {
+        hub.publish_ok(&spec(
+            "civil_affairs",
+            name,
+            db.kind(),
+            "slowdb",
+            &db.table(table),
+            &[("id", "bigint"), ("name", "string")],
+        ))
+        .await;
+    }
+    let slow_view = format!("{}.{}", db.quote(db.schema()), db.quote("slow"));
+    let running = async || db.statements_running(&slow_view).await;
+    let query = |sql: &'static str| {
+        let (http, url) = (hub.http.clone(), hub.url.clone());
+        tokio::spawn(async move {
+            let response = http
+                .post(format!("{url}/v1/query"))
+                .json(&json!({"sql": sql, "purpose": "testing"}))
+                .send()
+                .await
+                .expect("query");
+            crate::support::json_of(response).await
+        })
+    };
+    let started = async || {
+        eventually(
+            "the statement runs on the server",
+            std::time::Duration::from_secs(5),
+            async || (running().await > 0).then_some(()),
+        )
+        .await;
+        assert_eq!(running().await, 1, "the statement runs on the server");
+    };
+    let ended = async || {
+        eventually(
+            "the statement ends on the server",
+            std::time::Duration::from_secs(2),
+            async || (running().await == 0).then_some(()),
+        )
+        .await;
     };
 
     // Cut short by the timeout.
-    let (status, body) = hub.query("SELECT name FROM land_registry.locked").await;
+    let timed_out = query("SELECT name FROM civil_affairs.slow");
+    started().await;
+    let (status, body) = timed_out.await.expect("query");
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "query_timeout", "{body}");
-    eventually(
-        "the backend still waits",
-        std::time::Duration::from_secs(2),
-        async || (waiting().await == 0).then_some(()),
-    )
-    .await;
+    ended().await;
 
     // Cut short by its client.
-    let (http, url) = (hub.http.clone(), hub.url.clone());
-    let client = tokio::spawn(async move {
-        http.post(format!("{url}/v1/query"))
-            .json(&json!({"sql": "SELECT id FROM land_registry.locked", "purpose": "testing"}))
-            .send()
-            .await
-    });
-    eventually(
-        "the query reached the server",
-        std::time::Duration::from_secs(5),
-        async || (waiting().await > 0).then_some(()),
-    )
-    .await;
-    assert_eq!(waiting().await, 1, "the query reached the server");
-    client.abort();
-    eventually(
-        "the backend still waits",
-        std::time::Duration::from_secs(2),
-        async || (waiting().await == 0).then_some(()),
-    )
-    .await;
+    let abandoned = query("SELECT id FROM civil_affairs.slow");
+    started().await;
+    abandoned.abort();
+    ended().await;
 
-    holder.batch_execute("ROLLBACK").await.expect("unlock");
-    assert_eq!(
-        hub.rows("SELECT id FROM land_registry.locked ORDER BY id")
-            .await
-            .len(),
-        2
-    );
+    let rows = hub.rows("SELECT id FROM civil_affairs.quick ORDER BY id").await;
+    assert_eq!(rows.len(), 8, "the pooled sessions answer the next query");
     drop(hub);
-    pg.cleanup().await;
+    db.cleanup().await;
 }
 
-/// A MariaDB/MySQL statement still running when the hub's timeout cuts its query short is
-/// stopped on the server (`KILL QUERY`): its session is idle again within two seconds. The
-/// view sleeps a second a row, which a dropped connection alone does not interrupt.
+#[tokio::test]
+async fn postgres_statements_end_on_the_server_with_their_query() {
+    if let Some(db) = Database::postgres().await {
+        statements_end_on_the_server_with_their_query(db).await;
+    }
+}
+
 #[tokio::test]
 async fn mysql_statements_end_on_the_server_with_their_query() {
-    let Some(my) = Mysql::connect().await else { return };
-    my.execute(
-        "CREATE TABLE slow_base (id bigint, name varchar(40));\n\
-         INSERT INTO slow_base VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e'), (6, 'f'), (7, 'g'), (8, 'h');\n\
-         CREATE VIEW slow AS SELECT id, name FROM slow_base WHERE SLEEP(1) = 0;\n",
-    )
-    .await;
-    let hub = Hub::start(&format!(
-        "{}[limits]\nquery_timeout = \"2s\"\n",
-        mysql_connection("slowdb")
-    ))
-    .await;
-    hub.publish_ok(&spec(
-        "civil_affairs",
-        "slow",
-        "mysql",
-        "slowdb",
-        &format!("{}.slow", my.database),
-        &[("id", "bigint"), ("name", "string")],
-    ))
-    .await;
-    let running = async || -> usize {
-        let mut watcher = my.pool.get_conn().await.expect("watcher");
-        let rows: Vec<i64> = watcher
-            .query(format!(
-                "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST \
-                 WHERE INFO LIKE '%{}`.`slow%' AND INFO NOT LIKE '%PROCESSLIST%'",
-                my.database
-            ))
-            .await
-            .expect("processlist");
-        rows.len()
-    };
-    let (http, url) = (hub.http.clone(), hub.url.clone());
-    let query = tokio::spawn(async move {
-        let response = http
-            .post(format!("{url}/v1/query"))
-            .json(&json!({"sql": "SELECT name FROM civil_affairs.slow", "purpose": "testing"}))
-            .send()
-            .await
-            .expect("query");
-        crate::support::json_of(response).await
-    });
-    eventually(
-        "the statement runs on the server",
-        std::time::Duration::from_secs(2),
-        async || (running().await > 0).then_some(()),
-    )
-    .await;
-    assert_eq!(running().await, 1, "the statement runs on the server");
-    let (status, body) = query.await.expect("query");
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "query_timeout", "{body}");
-    let left = eventually(
-        "the statement ends on the server",
-        std::time::Duration::from_secs(2),
-        async || {
-            let left = running().await;
-            (left == 0).then_some(left)
-        },
-    )
-    .await;
-    assert_eq!(left, 0, "the statement still runs on the server\n{}", hub.log());
-    drop(hub);
-    my.cleanup().await;
+    if let Some(db) = Database::mysql().await {
+        statements_end_on_the_server_with_their_query(db).await;
+    }
 }
