@@ -32,11 +32,15 @@ pub enum ConnectorError {
         name: String,
         message: String,
     },
+    /// `message` is what callers see (redacted of secrets); `source` is the error as the
+    /// driver or DataFusion gave it, for the hub's log.
     #[error("cannot read {kind} source {location}: {message}")]
     Source {
         kind: &'static str,
         location: String,
         message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("the source does not match the contract: {}", join(.0))]
     ContractMismatch(Vec<SchemaMismatch>),
@@ -48,6 +52,23 @@ fn join(mismatches: &[SchemaMismatch]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+impl ConnectorError {
+    /// A source that could not be read, shown as `error` shows itself.
+    pub(crate) fn source(
+        kind: &'static str,
+        location: impl Into<String>,
+        error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        let source = error.into();
+        Self::Source {
+            kind,
+            location: location.into(),
+            message: source.to_string(),
+            source,
+        }
+    }
 }
 
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;

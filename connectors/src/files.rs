@@ -15,6 +15,7 @@ use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
 use datafusion::physical_plan::{StatisticsArgs, StatisticsContext};
 use tokio::io::AsyncReadExt;
 
@@ -195,8 +196,7 @@ fn listing(
     if path.is_dir() && !location.ends_with('/') {
         location.push('/');
     }
-    let url =
-        ListingTableUrl::parse(&location).map_err(|error| source_error(kind, path, error.to_string()))?;
+    let url = ListingTableUrl::parse(&location).map_err(|error| source_error(kind, path, error))?;
     Ok((options, url))
 }
 
@@ -215,7 +215,12 @@ async fn infer(
                 location: path.display().to_string(),
             }
         } else {
-            source_error(kind, path, message)
+            ConnectorError::Source {
+                kind,
+                location: path.display().to_string(),
+                message,
+                source: Box::new(error),
+            }
         }
     })
 }
@@ -230,16 +235,12 @@ fn listing_table(
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(schema);
-    let table = ListingTable::try_new(config).map_err(|error| source_error(kind, path, error.to_string()))?;
+    let table = ListingTable::try_new(config).map_err(|error| source_error(kind, path, error))?;
     Ok(Arc::new(table))
 }
 
-fn source_error(kind: &'static str, path: &Path, message: String) -> ConnectorError {
-    ConnectorError::Source {
-        kind,
-        location: path.display().to_string(),
-        message,
-    }
+fn source_error(kind: &'static str, path: &Path, error: DataFusionError) -> ConnectorError {
+    ConnectorError::source(kind, path.display().to_string(), error)
 }
 
 /// Parquet keeps exact row counts in its footers; for text files the count is estimated from
@@ -254,10 +255,10 @@ async fn estimate_rows(
         let plan = table
             .scan(session, Some(&vec![]), &[], None)
             .await
-            .map_err(|error| source_error("parquet", Path::new(path), error.to_string()))?;
+            .map_err(|error| source_error("parquet", Path::new(path), error))?;
         let statistics = StatisticsContext::new()
             .compute(plan.as_ref(), &StatisticsArgs::new())
-            .map_err(|error| source_error("parquet", Path::new(path), error.to_string()))?;
+            .map_err(|error| source_error("parquet", Path::new(path), error))?;
         return Ok(match statistics.num_rows {
             Precision::Exact(rows) | Precision::Inexact(rows) => Some(rows as u64),
             Precision::Absent => None,

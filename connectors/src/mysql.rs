@@ -96,10 +96,8 @@ async fn table(
     MySQLTableFactory::new(pool)
         .table_provider(TableReference::from(table))
         .await
-        .map_err(|error| ConnectorError::Source {
-            kind: "mysql",
-            location: format!("connection {connection} table {table}"),
-            message: error.to_string(),
+        .map_err(|error| {
+            ConnectorError::source("mysql", format!("connection {connection} table {table}"), error)
         })
 }
 
@@ -174,17 +172,10 @@ async fn estimate_rows(pool: Arc<MySQLConnectionPool>, table: &str) -> Result<Op
         "SELECT CAST(TABLE_ROWS AS SIGNED) AS table_rows FROM information_schema.TABLES \
          WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = '{name}'"
     );
-    let error = |message: String| ConnectorError::Source {
-        kind: "mysql",
-        location: table.to_owned(),
-        message,
-    };
-    let connection = pool.connect_direct().await.map_err(|e| error(e.to_string()))?;
-    let stream = connection
-        .query_arrow(&sql, &[], None)
-        .await
-        .map_err(|e| error(e.to_string()))?;
-    let batches: Vec<_> = stream.try_collect().await.map_err(|e| error(e.to_string()))?;
+    let error = |error: DriverError| ConnectorError::source("mysql", table, error);
+    let connection = pool.connect_direct().await.map_err(|e| error(e.into()))?;
+    let stream = connection.query_arrow(&sql, &[], None).await.map_err(error)?;
+    let batches: Vec<_> = stream.try_collect().await.map_err(|e| error(e.into()))?;
     Ok(first_integer(&batches).and_then(|rows| u64::try_from(rows).ok()))
 }
 

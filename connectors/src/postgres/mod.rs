@@ -33,7 +33,7 @@ use crate::pushdown::SqlDialect;
 use crate::settings::DatabaseKind;
 use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable};
 
-use pool::{PostgresError, PostgresPool};
+use pool::PostgresPool;
 
 /// A table of a PostgreSQL connection named in the configuration.
 pub(crate) struct PostgresTable<'a> {
@@ -104,7 +104,7 @@ async fn open(
     let columns = pool
         .columns(table)
         .await
-        .map_err(|error| source_error(table, &error))?;
+        .map_err(|error| ConnectorError::source("postgres", table, error))?;
     if columns.is_empty() {
         return Err(ConnectorError::NotFound(format!(
             "table {table} in connection {}",
@@ -191,15 +191,7 @@ async fn estimate_rows(pool: Arc<PostgresPool>, table: &str) -> Result<Option<u6
     check_table_name(table)?;
     pool.estimate_rows(table)
         .await
-        .map_err(|error| source_error(table, &error))
-}
-
-fn source_error(table: &str, error: &PostgresError) -> ConnectorError {
-    ConnectorError::Source {
-        kind: "postgres",
-        location: table.to_owned(),
-        message: error.to_string(),
-    }
+        .map_err(|error| ConnectorError::source("postgres", table, error))
 }
 
 #[derive(Debug)]
