@@ -101,61 +101,35 @@ async fn wrong_answers(hub: &Hub, exec: &str, cases: &[(String, Value)]) -> Vec<
     wrong
 }
 
-/// A PostgreSQL table's bigint, text, numeric, date, timestamptz and boolean values, NULLs
-/// and extremes, arrive exactly: decimals as numbers with their scale, dates as
-/// `YYYY-MM-DD`, instants as UTC ISO text.
-#[tokio::test]
-async fn postgres_values_arrive_exactly_with_their_types() {
-    let Some(pg) = Postgres::connect().await else {
-        return;
-    };
-    pg.execute(
-        "CREATE TABLE parcels (id bigint NOT NULL, owner text, area numeric(10,2), registered date, \
-                               surveyed timestamptz, disputed boolean);
-         INSERT INTO parcels VALUES
-           (1, 'Ann', 12.50, '1990-01-02', '2024-03-04 05:06:07.123456+02', true),
-           (2, NULL, NULL, NULL, NULL, NULL),
-           (9223372036854775807, '粤E-12345 \"q\" ''s', -0.05, '1900-01-01', '1969-12-31 23:59:59.5+00', false),
-           (-9223372036854775808, '', 99999999.99, '2024-02-29', '2024-12-31 23:59:59+00', true);",
-    )
-    .await;
-    let hub = Hub::start(&postgres_connection("landdb", &pg.schema)).await;
-    let table = format!("{}.parcels", pg.schema);
+/// Values of every common type, NULLs and extremes arrive exactly as the database holds
+/// them: decimals as numbers with their scale, dates as `YYYY-MM-DD`, instants as ISO text.
+/// One table `parcels` per dialect, in its own types, with the rows the hub must return.
+async fn values_arrive_exactly_with_their_types(
+    db: Database,
+    ddl: &str,
+    fields: &[(&str, &str)],
+    expected: Vec<Value>,
+) {
+    db.execute(ddl).await;
+    let hub = Hub::start(&db.connection("landdb")).await;
+    let table = db.table("parcels");
     let published = hub
         .publish_ok(&spec(
             "land_registry",
             "parcels",
-            "postgres",
+            db.kind(),
             "landdb",
             &table,
-            &[
-                ("id", "bigint"),
-                ("owner", "string"),
-                ("area", "decimal(10,2)"),
-                ("registered", "date"),
-                ("surveyed", "timestamptz"),
-                ("disputed", "boolean"),
-            ],
+            fields,
         ))
         .await;
     assert_eq!(
         published["source"],
-        json!({"kind": "postgres", "location": format!("connection landdb table {table}")})
+        json!({"kind": db.kind(), "location": format!("connection landdb table {table}")})
     );
 
     let sql = "SELECT * FROM land_registry.parcels ORDER BY id";
-    assert_eq!(
-        hub.rows(sql).await,
-        vec![
-            json!({"id": i64::MIN, "owner": "", "area": 99999999.99, "registered": "2024-02-29",
-                   "surveyed": "2024-12-31T23:59:59Z", "disputed": true}),
-            json!({"id": 1, "owner": "Ann", "area": 12.50, "registered": "1990-01-02",
-                   "surveyed": "2024-03-04T03:06:07.123456Z", "disputed": true}),
-            json!({"id": 2, "owner": null, "area": null, "registered": null, "surveyed": null, "disputed": null}),
-            json!({"id": i64::MAX, "owner": "粤E-12345 \"q\" 's", "area": -0.05, "registered": "1900-01-01",
-                   "surveyed": "1969-12-31T23:59:59.500Z", "disputed": false}),
-        ]
-    );
+    assert_eq!(hub.rows(sql).await, expected);
     // A parsed JSON number has lost its trailing zeros; the text must keep the scale.
     let text = hub
         .query_raw(sql, "application/json")
@@ -167,7 +141,43 @@ async fn postgres_values_arrive_exactly_with_their_types() {
         assert!(text.contains(area), "{area} in {text}");
     }
     drop(hub);
-    pg.cleanup().await;
+    db.cleanup().await;
+}
+
+/// PostgreSQL's bigint, text, numeric, date, timestamptz and boolean; instants in UTC.
+#[tokio::test]
+async fn postgres_values_arrive_exactly_with_their_types() {
+    let Some(db) = Database::postgres().await else {
+        return;
+    };
+    values_arrive_exactly_with_their_types(
+        db,
+        "CREATE TABLE parcels (id bigint NOT NULL, owner text, area numeric(10,2), registered date, \
+                               surveyed timestamptz, disputed boolean);
+         INSERT INTO parcels VALUES
+           (1, 'Ann', 12.50, '1990-01-02', '2024-03-04 05:06:07.123456+02', true),
+           (2, NULL, NULL, NULL, NULL, NULL),
+           (9223372036854775807, '粤E-12345 \"q\" ''s', -0.05, '1900-01-01', '1969-12-31 23:59:59.5+00', false),
+           (-9223372036854775808, '', 99999999.99, '2024-02-29', '2024-12-31 23:59:59+00', true);",
+        &[
+            ("id", "bigint"),
+            ("owner", "string"),
+            ("area", "decimal(10,2)"),
+            ("registered", "date"),
+            ("surveyed", "timestamptz"),
+            ("disputed", "boolean"),
+        ],
+        vec![
+            json!({"id": i64::MIN, "owner": "", "area": 99999999.99, "registered": "2024-02-29",
+                   "surveyed": "2024-12-31T23:59:59Z", "disputed": true}),
+            json!({"id": 1, "owner": "Ann", "area": 12.50, "registered": "1990-01-02",
+                   "surveyed": "2024-03-04T03:06:07.123456Z", "disputed": true}),
+            json!({"id": 2, "owner": null, "area": null, "registered": null, "surveyed": null, "disputed": null}),
+            json!({"id": i64::MAX, "owner": "粤E-12345 \"q\" 's", "area": -0.05, "registered": "1900-01-01",
+                   "surveyed": "1969-12-31T23:59:59.500Z", "disputed": false}),
+        ],
+    )
+    .await;
 }
 
 /// PostgreSQL instants outside the years 1677 to 2262 (which nanoseconds cannot hold) are
@@ -219,8 +229,11 @@ async fn postgres_instants_beyond_nanosecond_range_are_never_shown_wrong() {
 /// `tinyint`.
 #[tokio::test]
 async fn mysql_values_arrive_exactly_with_their_types() {
-    let Some(my) = Mysql::connect().await else { return };
-    my.execute(
+    let Some(db) = Database::mysql().await else {
+        return;
+    };
+    values_arrive_exactly_with_their_types(
+        db,
         "CREATE TABLE parcels (id bigint NOT NULL, owner varchar(50), area decimal(10,2), registered date, \
                                surveyed datetime(6), disputed boolean);\n\
          INSERT INTO parcels VALUES \
@@ -228,36 +241,14 @@ async fn mysql_values_arrive_exactly_with_their_types() {
            (2, NULL, NULL, NULL, NULL, NULL), \
            (9223372036854775807, '粤E-12345 \"q\" ''s', -0.05, '1000-01-01', '1969-12-31 23:59:59.5', false), \
            (-9223372036854775808, '', 99999999.99, '2024-02-29', '9999-12-31 23:59:59', true);\n",
-    )
-    .await;
-    let hub = Hub::start(&mysql_connection("landdb")).await;
-    let table = format!("{}.parcels", my.database);
-    let fields = [
-        ("id", "bigint"),
-        ("owner", "string"),
-        ("area", "decimal(10,2)"),
-        ("registered", "date"),
-        ("surveyed", "timestamp"),
-        ("disputed", "tinyint"),
-    ];
-    let published = hub
-        .publish_ok(&spec(
-            "land_registry",
-            "parcels",
-            "mysql",
-            "landdb",
-            &table,
-            &fields,
-        ))
-        .await;
-    assert_eq!(
-        published["source"],
-        json!({"kind": "mysql", "location": format!("connection landdb table {table}")})
-    );
-
-    let sql = "SELECT * FROM land_registry.parcels ORDER BY id";
-    assert_eq!(
-        hub.rows(sql).await,
+        &[
+            ("id", "bigint"),
+            ("owner", "string"),
+            ("area", "decimal(10,2)"),
+            ("registered", "date"),
+            ("surveyed", "timestamp"),
+            ("disputed", "tinyint"),
+        ],
         vec![
             json!({"id": i64::MIN, "owner": "", "area": 99999999.99, "registered": "2024-02-29",
                    "surveyed": "9999-12-31T23:59:59", "disputed": 1}),
@@ -266,19 +257,9 @@ async fn mysql_values_arrive_exactly_with_their_types() {
             json!({"id": 2, "owner": null, "area": null, "registered": null, "surveyed": null, "disputed": null}),
             json!({"id": i64::MAX, "owner": "粤E-12345 \"q\" 's", "area": -0.05, "registered": "1000-01-01",
                    "surveyed": "1969-12-31T23:59:59.500", "disputed": 0}),
-        ]
-    );
-    let text = hub
-        .query_raw(sql, "application/json")
-        .await
-        .text()
-        .await
-        .expect("body");
-    for area in ["\"area\":99999999.99", "\"area\":12.50", "\"area\":-0.05"] {
-        assert!(text.contains(area), "{area} in {text}");
-    }
-    drop(hub);
-    my.cleanup().await;
+        ],
+    )
+    .await;
 }
 
 /// Twenty rows of a table with more columns than a query needs.
