@@ -1,0 +1,220 @@
+//! Clients: the token endpoint, limits on failed attempts, roles, secret rotation and slow
+//! connections.
+
+use super::*;
+
+/// The token endpoint answers as RFC 6749 says, and a failure never tells whether the
+/// client id exists: unknown, wrong secret and disabled look the same.
+#[tokio::test]
+async fn the_token_endpoint_follows_rfc_6749_and_hides_which_clients_exist() {
+    let hub = Hub::start("").await;
+    let secret = hub
+        .add_client("land-analyst", "land_registry", &["analyst"], json!({}))
+        .await;
+    let grant = [("grant_type", "client_credentials")];
+
+    let (status, body, cache) = token_request(&hub, &grant, Some(("land-analyst", &secret))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(cache, "no-store");
+    let form_auth = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "land-analyst"),
+        ("client_secret", secret.as_str()),
+    ];
+    let (status, _, _) = token_request(&hub, &form_auth, None).await;
+    assert_eq!(status, StatusCode::OK, "form fields authenticate too");
+
+    let wrong_secret = token_request(&hub, &grant, Some(("land-analyst", "cws_wrong"))).await;
+    let unknown = token_request(&hub, &grant, Some(("no-such-client", "cws_wrong"))).await;
+    assert_eq!(wrong_secret.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong_secret.1,
+        json!({"error": "invalid_client", "error_description": "client authentication failed"})
+    );
+    assert_eq!((unknown.0, &unknown.1), (wrong_secret.0, &wrong_secret.1));
+    let output = causeway(&[
+        "client",
+        "disable",
+        "land-analyst",
+        "--config",
+        &hub.dir().join("causeway.toml").to_string_lossy(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let disabled = token_request(&hub, &grant, Some(("land-analyst", &secret))).await;
+    assert_eq!((disabled.0, &disabled.1), (wrong_secret.0, &wrong_secret.1));
+
+    let (status, body, _) = token_request(
+        &hub,
+        &[("grant_type", "password")],
+        Some((ADMIN, &hub.admin_secret)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (StatusCode::BAD_REQUEST, json!("unsupported_grant_type"))
+    );
+    let (status, body, _) = token_request(&hub, &[], Some((ADMIN, &hub.admin_secret))).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (StatusCode::BAD_REQUEST, json!("invalid_request"))
+    );
+    let both = [("grant_type", "client_credentials"), ("client_secret", "x")];
+    let (status, body, _) = token_request(&hub, &both, Some((ADMIN, &hub.admin_secret))).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (StatusCode::BAD_REQUEST, json!("invalid_request"))
+    );
+    let (status, body, _) = token_request(&hub, &grant, None).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("invalid_client"))
+    );
+}
+
+/// Repeated failures are refused with 429 and Retry-After, per client id and per address,
+/// whether or not the client exists.
+#[tokio::test]
+async fn failed_attempts_are_limited() {
+    let hub = Hub::start("[auth]\nmax_failed_attempts = 3\nfailure_window = \"1m\"\n").await;
+    let grant = [("grant_type", "client_credentials")];
+    for _ in 0..3 {
+        let (status, _, _) = token_request(&hub, &grant, Some(("ghost", "guess"))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let response = hub
+        .anonymous()
+        .post(format!("{}/oauth/token", hub.url))
+        .basic_auth("ghost", Some("guess"))
+        .form(&grant)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+    // The same address is held back for a real client too, for the rest of the window.
+    let (status, _, _) = token_request(&hub, &grant, Some((ADMIN, &hub.admin_secret))).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Analysts cannot publish, publishers only for their department, and only admins manage
+/// clients: 403 with an insufficient_scope challenge.
+#[tokio::test]
+async fn roles_decide_what_a_caller_may_do() {
+    let hub = Hub::start("").await;
+    std::fs::write(hub.dir().join("people.csv"), PEOPLE_CSV).expect("csv");
+    let analyst = hub.client_as("cad-analyst", "civil_affairs", &["analyst"]).await;
+    let outsider = hub
+        .client_as("land-steward", "land_registry", &["publisher"])
+        .await;
+    let steward = hub
+        .client_as("cad-steward", "civil_affairs", &["publisher"])
+        .await;
+    let publish = |client: reqwest::Client| {
+        let url = format!("{}/v1/datasets", hub.url);
+        async move {
+            let response = client
+                .post(url)
+                .header("content-type", "application/yaml")
+                .body(people_spec("people.csv"))
+                .send()
+                .await
+                .expect("publish");
+            json_of(response).await
+        }
+    };
+    let (status, body) = publish(analyst.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = publish(outsider).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("civil_affairs")
+    );
+    let (status, body) = publish(steward).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let response = analyst
+        .get(format!("{}/v1/clients", hub.url))
+        .send()
+        .await
+        .expect("clients");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap_or_default()
+            .contains("insufficient_scope")
+    );
+    let (status, clients) = hub.get("/v1/clients").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(clients.as_array().map(Vec::len), Some(4));
+    assert!(
+        !clients.to_string().contains("argon2"),
+        "no secret hashes in the listing"
+    );
+}
+
+/// Secrets can be rotated through the admin API: the old one stops working at once.
+#[tokio::test]
+async fn rotating_a_secret_ends_the_old_one() {
+    let hub = Hub::start("").await;
+    let old = hub.add_client("rotating", "tax", &["analyst"], json!({})).await;
+    let response = hub
+        .http
+        .post(format!("{}/v1/clients/rotating/rotate-secret", hub.url))
+        .send()
+        .await
+        .expect("rotate");
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let new = body["client_secret"].as_str().expect("secret");
+    let grant = [("grant_type", "client_credentials")];
+    assert_eq!(
+        token_request(&hub, &grant, Some(("rotating", &old))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        token_request(&hub, &grant, Some(("rotating", new))).await.0,
+        StatusCode::OK
+    );
+}
+
+/// A client that sends its headers too slowly is disconnected.
+#[tokio::test]
+async fn slow_clients_time_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hub = Hub::start_with(|dir| {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nclient_timeout = \"1s\"\n[storage]\ndata_dir = \"{}\"\n",
+            dir.display()
+        )
+    })
+    .await;
+    let address = hub.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    stream
+        .write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut buffer),
+    )
+    .await;
+    assert!(read.is_ok(), "the hub kept the slow connection open");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
