@@ -75,6 +75,25 @@ pub(crate) fn connection<'a>(
     Ok(connection)
 }
 
+/// The checks of a database table's spec that need no I/O: a plain table name, and a
+/// connection of that name and kind in the configuration.
+pub(crate) fn check_table(
+    settings: &ConnectorSettings,
+    connection_name: &str,
+    table: &str,
+    kind: DatabaseKind,
+) -> Result<()> {
+    check_table_name(table)?;
+    connection(settings, connection_name, kind).map(|_| ())
+}
+
+/// What to check when a table of a database server cannot be read.
+pub(crate) fn table_advice(location: &str) -> String {
+    format!(
+        "that the database is up and the table ({location}) exists with the contract's columns and the hub's user may read it"
+    )
+}
+
 /// Table names go into the SQL the hub sends, so they are kept to plain identifiers:
 /// `table` or `schema.table`.
 pub(crate) fn check_table_name(table: &str) -> Result<()> {

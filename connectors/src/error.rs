@@ -56,7 +56,7 @@ fn join(mismatches: &[SchemaMismatch]) -> String {
 
 impl ConnectorError {
     /// A source that could not be read, shown as `error` shows itself.
-    pub(crate) fn source(
+    pub(crate) fn unreadable(
         kind: &'static str,
         location: impl Into<String>,
         error: impl Into<Box<dyn std::error::Error + Send + Sync>>,

@@ -240,7 +240,7 @@ fn listing_table(
 }
 
 fn source_error(kind: &'static str, path: &Path, error: DataFusionError) -> ConnectorError {
-    ConnectorError::source(kind, path.display().to_string(), error)
+    ConnectorError::unreadable(kind, path.display().to_string(), error)
 }
 
 /// Parquet keeps exact row counts in its footers; for text files the count is estimated from

@@ -15,7 +15,7 @@ use datafusion_table_providers_mysql::pool::MySQLConnectionPool;
 use futures::TryStreamExt;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::database::{check_table_name, connection};
+use crate::database::{check_table, check_table_name, connection, table_advice};
 use crate::error::{ConnectorError, Result};
 use crate::kind::{RawSource, Shared, SourceKind};
 use crate::published::{PublishedTable, StopStatement};
@@ -32,8 +32,7 @@ pub(crate) struct MysqlTable<'a> {
 #[async_trait]
 impl SourceKind for MysqlTable<'_> {
     fn check(&self, shared: Shared<'_>) -> Result<()> {
-        check_table_name(self.table)?;
-        connection(shared.settings, self.connection, DatabaseKind::Mysql).map(|_| ())
+        check_table(shared.settings, self.connection, self.table, DatabaseKind::Mysql)
     }
 
     async fn open(
@@ -64,9 +63,7 @@ impl SourceKind for MysqlTable<'_> {
     }
 
     fn advice(&self, location: &str) -> String {
-        format!(
-            "that the database is up and the table ({location}) exists with the contract's columns and the hub's user may read it"
-        )
+        table_advice(location)
     }
 }
 
@@ -76,7 +73,7 @@ impl MysqlTable<'_> {
         let name = self.connection;
         shared
             .pools
-            .get_or_open("mysql", name, || async move {
+            .get_or_open(DatabaseKind::Mysql.name(), name, || async move {
                 let url = resolve_env_references(&settings.url)?;
                 let params = mysql_params(&url, settings)?;
                 MySQLConnectionPool::new(params)
@@ -97,7 +94,7 @@ async fn table(
         .table_provider(TableReference::from(table))
         .await
         .map_err(|error| {
-            ConnectorError::source("mysql", format!("connection {connection} table {table}"), error)
+            ConnectorError::unreadable("mysql", format!("connection {connection} table {table}"), error)
         })
 }
 
@@ -172,7 +169,7 @@ async fn estimate_rows(pool: Arc<MySQLConnectionPool>, table: &str) -> Result<Op
         "SELECT CAST(TABLE_ROWS AS SIGNED) AS table_rows FROM information_schema.TABLES \
          WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = '{name}'"
     );
-    let error = |error: DriverError| ConnectorError::source("mysql", table, error);
+    let error = |error: DriverError| ConnectorError::unreadable("mysql", table, error);
     let connection = pool.connect_direct().await.map_err(|e| error(e.into()))?;
     let stream = connection.query_arrow(&sql, &[], None).await.map_err(error)?;
     let batches: Vec<_> = stream.try_collect().await.map_err(|e| error(e.into()))?;

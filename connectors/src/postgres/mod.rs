@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::SimpleQueryMessage;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::database::{check_table_name, connection};
+use crate::database::{check_table, check_table_name, connection, table_advice};
 use crate::error::{ConnectorError, Result};
 use crate::kind::{RawSource, Shared, SourceKind};
 use crate::published::PublishedTable;
@@ -44,8 +44,12 @@ pub(crate) struct PostgresTable<'a> {
 #[async_trait]
 impl SourceKind for PostgresTable<'_> {
     fn check(&self, shared: Shared<'_>) -> Result<()> {
-        check_table_name(self.table)?;
-        connection(shared.settings, self.connection, DatabaseKind::Postgres).map(|_| ())
+        check_table(
+            shared.settings,
+            self.connection,
+            self.table,
+            DatabaseKind::Postgres,
+        )
     }
 
     async fn open(
@@ -75,9 +79,7 @@ impl SourceKind for PostgresTable<'_> {
     }
 
     fn advice(&self, location: &str) -> String {
-        format!(
-            "that the database is up and the table ({location}) exists with the contract's columns and the hub's user may read it"
-        )
+        table_advice(location)
     }
 }
 
@@ -86,7 +88,7 @@ impl PostgresTable<'_> {
         let settings = connection(shared.settings, self.connection, DatabaseKind::Postgres)?;
         shared
             .pools
-            .get_or_open("postgres", self.connection, || {
+            .get_or_open(DatabaseKind::Postgres.name(), self.connection, || {
                 PostgresPool::connect(self.connection, settings)
             })
             .await
@@ -104,7 +106,7 @@ async fn open(
     let columns = pool
         .columns(table)
         .await
-        .map_err(|error| ConnectorError::source("postgres", table, error))?;
+        .map_err(|error| ConnectorError::unreadable("postgres", table, error))?;
     if columns.is_empty() {
         return Err(ConnectorError::NotFound(format!(
             "table {table} in connection {}",
@@ -191,7 +193,7 @@ async fn estimate_rows(pool: Arc<PostgresPool>, table: &str) -> Result<Option<u6
     check_table_name(table)?;
     pool.estimate_rows(table)
         .await
-        .map_err(|error| ConnectorError::source("postgres", table, error))
+        .map_err(|error| ConnectorError::unreadable("postgres", table, error))
 }
 
 #[derive(Debug)]

@@ -172,7 +172,7 @@ async fn open(database: Arc<SqliteDatabase>, table: &str, contract: &Contract) -
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })
         .await
-        .map_err(|error| ConnectorError::source("sqlite", database.path.display().to_string(), error))?;
+        .map_err(|error| ConnectorError::unreadable("sqlite", database.path.display().to_string(), error))?;
     if columns.is_empty() {
         return Err(ConnectorError::NotFound(format!(
             "table {table} in {}",
@@ -359,7 +359,7 @@ async fn estimate_rows(database: Arc<SqliteDatabase>, table: &str) -> Result<Opt
     let rows = database
         .with_connection(move |connection| connection.query_row(&sql, [], |row| row.get::<_, i64>(0)))
         .await
-        .map_err(|error| ConnectorError::source("sqlite", table, error))?;
+        .map_err(|error| ConnectorError::unreadable("sqlite", table, error))?;
     Ok(u64::try_from(rows).ok())
 }
 
