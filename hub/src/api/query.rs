@@ -103,44 +103,23 @@ pub async fn query(
         grants,
         mut results,
     } = state.queries.execute(call).await?;
-    let mut encoder = match format.encoder(&id, schema) {
-        Ok(encoder) => encoder,
-        Err(error) => {
-            let error = ApiError::from(error);
-            results.failed(front_door_error(&error));
-            return Err(error);
-        }
-    };
+    let mut encoder = format
+        .encoder(&id, schema)
+        .map_err(|error| failed(&mut results, error))?;
     // The first batch is computed already: errors found while computing it got a proper
     // status above, rather than a broken stream.
-    let mut head = match encoder.begin() {
-        Ok(bytes) => bytes.to_vec(),
-        Err(error) => {
-            let error = ApiError::from(error);
-            results.failed(front_door_error(&error));
-            return Err(error);
-        }
-    };
+    let mut head = encoder
+        .begin()
+        .map_err(|error| failed(&mut results, error))?
+        .to_vec();
     let first = results.next().await;
     let ended = first.is_none();
-    match first {
-        Some(Ok(batch)) => match encoder.batch(&batch) {
-            Ok(bytes) => head.extend_from_slice(&bytes),
-            Err(error) => {
-                let error = ApiError::from(error);
-                results.failed(front_door_error(&error));
-                return Err(error);
-            }
-        },
-        Some(Err(error)) => {
-            results.failed(ServiceError::FrontDoor {
-                code: error.code(),
-                message: error.public_message(),
-                denied: false,
-            });
-            return Err(error.into());
-        }
-        None => {}
+    if let Some(first) = first {
+        let batch = first.map_err(|error| failed(&mut results, error))?;
+        let bytes = encoder
+            .batch(&batch)
+            .map_err(|error| failed(&mut results, error))?;
+        head.extend_from_slice(&bytes);
     }
     results.sent(head.len());
     let body =
@@ -160,13 +139,20 @@ pub async fn query(
     Ok(response)
 }
 
-/// An error the HTTP door found, as the query's record gives it.
+/// An error the HTTP door found, as the query's record gives it: a 403 is a denial.
 fn front_door_error(error: &ApiError) -> ServiceError {
     ServiceError::FrontDoor {
         code: error.code,
         message: error.message.clone(),
-        denied: false,
+        denied: error.status == StatusCode::FORBIDDEN,
     }
+}
+
+/// Ends `results` with `error`, recorded as the caller is answered with it.
+fn failed(results: &mut Results, error: impl Into<ApiError>) -> ApiError {
+    let error = error.into();
+    results.failed(front_door_error(&error));
+    error
 }
 
 /// The remaining batches, encoded, then the format's ending. An error ends the stream
@@ -188,10 +174,8 @@ fn encode(
                     Some((Ok(bytes), Some((results, encoder, false))))
                 }
                 Err(error) => {
-                    let error = ApiError::from(error);
-                    let broken = std::io::Error::other(error.message.clone());
-                    results.failed(front_door_error(&error));
-                    Some((Err(broken), None))
+                    let error = failed(&mut results, error);
+                    Some((Err(std::io::Error::other(error.message)), None))
                 }
             },
             Some(Err(error)) => {
@@ -207,10 +191,8 @@ fn encode(
                     Some((Ok(bytes), None))
                 }
                 Err(error) => {
-                    let error = ApiError::from(error);
-                    let broken = std::io::Error::other(error.message.clone());
-                    results.failed(front_door_error(&error));
-                    Some((Err(broken), None))
+                    let error = failed(&mut results, error);
+                    Some((Err(std::io::Error::other(error.message)), None))
                 }
             },
         }

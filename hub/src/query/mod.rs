@@ -249,23 +249,28 @@ impl QueryEngine {
         let id = uuid::Uuid::now_v7().to_string();
         let engine = Arc::clone(self);
         let (principal, request, task_id) = (principal.clone(), request.clone(), id.clone());
-        let planning = self
-            .runtime
-            .handle()
-            .spawn(async move { engine.plan_and_start(task_id, &principal, &request).await });
-        match planning.await {
-            Ok(result) => result,
-            Err(error) => {
-                tracing::error!(%error, query_id = %id, "planning a query ended abnormally");
+        self.on_query_threads(async move { engine.plan_and_start(task_id, &principal, &request).await })
+            .await
+            .unwrap_or_else(|error| {
                 Err(RefusedQuery {
                     id,
                     datasets: Vec::new(),
-                    error: QueryError::Execution(
-                        "the query could not be planned; the details are in the hub's log".into(),
-                    ),
+                    error,
                 })
-            }
-        }
+            })
+    }
+
+    /// Runs `work` (planning, which recurses over the statement) on the query threads and
+    /// their large stacks; a task that ends abnormally is an error whose details stay in
+    /// the hub's log.
+    async fn on_query_threads<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, QueryError> {
+        self.runtime.handle().spawn(work).await.map_err(|error| {
+            tracing::error!(%error, "planning a query ended abnormally");
+            QueryError::Execution("the query could not be planned; the details are in the hub's log".into())
+        })
     }
 
     async fn plan_and_start(
@@ -323,8 +328,9 @@ impl QueryEngine {
     }
 
     /// Plans `sql` for `principal` under `purpose` without running it: the columns it would
-    /// return and the types of its placeholders. Refused as running it would be when it
-    /// names what the caller may not read.
+    /// return and the types of its placeholders. Refused when it names a dataset the caller
+    /// may not read for the purpose; a column no grant covers is refused when the statement
+    /// runs (after optimisation, which may drop it), as for any query.
     pub async fn describe(
         self: &Arc<Self>,
         principal: &Principal,
@@ -334,21 +340,19 @@ impl QueryEngine {
         if purpose.trim().is_empty() {
             return Err(QueryError::MissingPurpose);
         }
-        let statement = parse_read_query(sql, &self.access.limits())?;
         let engine = Arc::clone(self);
         let policy = self.policy_for(principal, purpose);
-        let planning = self.runtime.handle().spawn(async move {
+        let sql = sql.to_owned();
+        self.on_query_threads(async move {
+            let statement = parse_read_query(&sql, &engine.access.limits())?;
             let (_, _, plan) = engine.plan(&policy, statement).await?;
             let parameters = parameter_types(&plan).map_err(|error| engine.classify(error))?;
             Ok(Described {
                 schema: Arc::new(plan.schema().as_arrow().clone()),
                 parameters,
             })
-        });
-        planning.await.map_err(|error| {
-            tracing::error!(%error, "describing a query ended abnormally");
-            QueryError::Execution("the query could not be planned; the details are in the hub's log".into())
-        })?
+        })
+        .await?
     }
 
     /// Every published dataset as `principal` sees it under `purpose`: its columns, and what
