@@ -230,16 +230,8 @@ async fn one_caller_cannot_take_every_query_slot() {
     let sql = "SELECT count(*) AS n FROM statistics.people a, statistics.people b, statistics.people c";
     let tasks: Vec<_> = (0..5)
         .map(|_| {
-            let (http, url) = (hub.http.clone(), hub.url.clone());
-            tokio::spawn(async move {
-                let response = http
-                    .post(format!("{url}/v1/query"))
-                    .json(&json!({"sql": sql, "purpose": "testing"}))
-                    .send()
-                    .await
-                    .expect("query");
-                json_of(response).await
-            })
+            let caller = hub.caller(&hub.http);
+            tokio::spawn(async move { caller.query(sql, "testing").await })
         })
         .collect();
     let mut refused = 0;

@@ -326,14 +326,9 @@ impl Hub {
         kib * 1024
     }
 
+    /// A GET as the hub's administrator.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .expect("request");
-        json_of(response).await
+        self.caller(&self.http).get(path).await
     }
 
     pub async fn delete(&self, path: &str) -> StatusCode {
