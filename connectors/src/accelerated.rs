@@ -26,7 +26,7 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::error::without_values;
+use crate::error::describe_failure;
 
 /// How a dataset is accelerated, as its spec says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +106,7 @@ impl MemoryCopy {
         let loaded_at = Utc::now();
         let load_error = |error: DataFusionError| AccelerationError::Load {
             dataset: dataset.to_owned(),
-            reason: without_values(&error.find_root().to_string()),
+            reason: describe_failure(&error),
         };
         let plan = source.scan(session, None, &[], None).await.map_err(load_error)?;
         let mut stream = execute_stream(plan, session.task_ctx()).map_err(load_error)?;

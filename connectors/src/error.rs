@@ -1,4 +1,6 @@
 use causeway_schemas::SchemaMismatch;
+use datafusion::arrow::error::ArrowError;
+use datafusion::error::DataFusionError;
 
 /// Why a source could not be opened or read. Messages never contain resolved secrets.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +76,9 @@ impl ConnectorError {
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 
 /// A source failed while rows were being read (a database error, a value that does not fit
-/// the contract): the hub's side of the exchange, not the query's.
+/// the contract): the hub's side of the exchange, not the query's. Its text is composed
+/// only of parts that hold no row value (the dataset, the column, the type, the kind of
+/// failure, a database's error code), so it may be shown as it is.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct SourceReadError(pub String);
@@ -85,37 +89,167 @@ impl SourceReadError {
     }
 }
 
-/// The message with every quoted text replaced by `'…'`: error messages about values read
-/// from a source must not carry them, since a grant may hide them.
-pub fn without_values(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut quoted = false;
-    for character in message.chars() {
-        match (character, quoted) {
-            ('\'', false) => {
-                quoted = true;
-                out.push_str("'…");
-            }
-            ('\'', true) => {
-                quoted = false;
-                out.push('\'');
-            }
-            (_, true) => {}
-            (other, false) => out.push(other),
-        }
+/// What a failure while reading or evaluating rows may show to a caller, the hub's log and
+/// the audit log: composed from the error's kind and the names of types, never from the
+/// text of a driver's, Arrow's or DataFusion's message, which may quote a row's value (a
+/// grant may hide it). The only texts kept are the hub's own [`SourceReadError`]s, built
+/// without values, and DataFusion's messages known to hold none.
+pub fn describe_failure(error: &DataFusionError) -> String {
+    match error.find_root() {
+        DataFusionError::External(inner) => match inner.downcast_ref::<SourceReadError>() {
+            Some(read) => read.0.clone(),
+            None => match inner.downcast_ref::<ArrowError>() {
+                Some(arrow) => describe_arrow(arrow),
+                None => "the source's driver failed while reading rows".to_owned(),
+            },
+        },
+        DataFusionError::ArrowError(arrow, _) => describe_arrow(arrow),
+        DataFusionError::ParquetError(_) => "a Parquet file cannot be decoded".to_owned(),
+        DataFusionError::IoError(io) => format!("an I/O error ({})", io.kind()),
+        DataFusionError::ObjectStore(_) => "a file cannot be read".to_owned(),
+        DataFusionError::Execution(message) => known_message(message)
+            .unwrap_or("a function failed on a value")
+            .to_owned(),
+        DataFusionError::ResourcesExhausted(_) => "the query ran out of memory".to_owned(),
+        _ => "an internal error of the query engine".to_owned(),
     }
-    out
+}
+
+fn describe_arrow(error: &ArrowError) -> String {
+    match error {
+        ArrowError::DivideByZero => "division by zero".to_owned(),
+        ArrowError::ArithmeticOverflow(_) => "arithmetic overflow".to_owned(),
+        ArrowError::CastError(message) => match cast_target(message) {
+            Some(target) => format!("a value cannot be cast to {target}"),
+            None => "a value cannot be cast to the type asked for".to_owned(),
+        },
+        ArrowError::ParseError(message) => known_message(message)
+            .unwrap_or("a value cannot be parsed as the type asked for")
+            .to_owned(),
+        ArrowError::CsvError(_) => {
+            "a line of the CSV file does not match the contract's columns and types".to_owned()
+        }
+        ArrowError::JsonError(_) => {
+            "a line of the NDJSON file does not match the contract's columns and types".to_owned()
+        }
+        ArrowError::ParquetError(_) => "a Parquet file cannot be decoded".to_owned(),
+        ArrowError::IoError(_, io) => format!("an I/O error ({})", io.kind()),
+        ArrowError::ExternalError(inner) => match inner.downcast_ref::<SourceReadError>() {
+            Some(read) => read.0.clone(),
+            None => "the source's driver failed while reading rows".to_owned(),
+        },
+        ArrowError::ComputeError(message) | ArrowError::InvalidArgumentError(message) => {
+            known_message(message)
+                .unwrap_or("a function failed on a value")
+                .to_owned()
+        }
+        _ => "an internal error of the query engine".to_owned(),
+    }
+}
+
+/// The type a failed cast was asked for, from Arrow's wording (`... to value of Int32
+/// type`, `... to Decimal128(10, 2)`): a type's name holds no value.
+fn cast_target(message: &str) -> Option<&str> {
+    let is_type = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 40
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '(' | ')' | ',' | ' ' | '_'))
+            && name.starts_with(|c: char| c.is_ascii_uppercase())
+    };
+    if let Some((_, rest)) = message.rsplit_once(" to value of ")
+        && let Some(name) = rest.strip_suffix(" type")
+        && is_type(name)
+    {
+        return Some(name);
+    }
+    let (_, rest) = message.rsplit_once(" to ")?;
+    let name = rest.trim_end_matches(['.', ':']);
+    is_type(name).then_some(name)
+}
+
+/// DataFusion's messages that hold no value, by how they begin, as the phrase shown.
+fn known_message(message: &str) -> Option<&'static str> {
+    const KNOWN: &[(&str, &str)] = &[
+        ("Divide by zero", "division by zero"),
+        ("Overflow", "arithmetic overflow"),
+        ("Arithmetic overflow", "arithmetic overflow"),
+        (
+            "Error parsing timestamp",
+            "a value cannot be parsed as a timestamp",
+        ),
+        ("Error parsing", "a value cannot be parsed as the type asked for"),
+        (
+            "Regular expression did not compile",
+            "a regular expression does not compile",
+        ),
+        ("regex parse error", "a regular expression does not compile"),
+        ("Failed to decode", "a value cannot be decoded"),
+        ("Requested character", "a character code is out of range"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(start, _)| message.trim_start().starts_with(start))
+        .map(|(_, phrase)| *phrase)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn arrow(error: ArrowError) -> DataFusionError {
+        DataFusionError::ArrowError(Box::new(error), None)
+    }
+
     #[test]
-    fn quoted_values_leave_error_messages() {
-        assert_eq!(
-            without_values("Cannot cast string '44060519900101123X' to value of Int64 type"),
-            "Cannot cast string '…' to value of Int64 type"
-        );
+    fn failures_are_described_by_kind_and_type_never_by_value() {
+        let planted = "O'Brien's \"café\" ’s 「秘」 \\ Couldn't";
+        let cases = [
+            (
+                arrow(ArrowError::CastError(format!(
+                    "Cannot cast string '{planted}' to value of Int64 type"
+                ))),
+                "a value cannot be cast to Int64",
+            ),
+            (
+                arrow(ArrowError::CastError(format!(
+                    "Cannot cast {planted} to Decimal128(10, 2)"
+                ))),
+                "a value cannot be cast to Decimal128(10, 2)",
+            ),
+            (
+                arrow(ArrowError::CastError(format!("Cannot cast to {planted}"))),
+                "a value cannot be cast to the type asked for",
+            ),
+            (arrow(ArrowError::DivideByZero), "division by zero"),
+            (
+                arrow(ArrowError::CsvError(format!(
+                    "Error parsing '{planted}' at line 3"
+                ))),
+                "a line of the CSV file does not match the contract's columns and types",
+            ),
+            (
+                DataFusionError::Execution(format!("Error parsing timestamp from '{planted}'")),
+                "a value cannot be parsed as a timestamp",
+            ),
+            (
+                DataFusionError::Execution(format!("{planted} is not a valid date")),
+                "a function failed on a value",
+            ),
+            (
+                DataFusionError::External(format!("Couldn't read {planted}").into()),
+                "the source's driver failed while reading rows",
+            ),
+            (
+                SourceReadError::into_datafusion("column 'x' holds a text that is not Int64"),
+                "column 'x' holds a text that is not Int64",
+            ),
+        ];
+        for (error, expected) in cases {
+            let shown = describe_failure(&error);
+            assert_eq!(shown, expected, "{error}");
+            assert!(!shown.contains("Brien") && !shown.contains("秘"), "{shown}");
+        }
     }
 }

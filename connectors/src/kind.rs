@@ -4,7 +4,6 @@
 //! estimate of the row count. Checking what was opened against the contract, the contract's
 //! selection of columns and the naming of errors are the registry's, the same for every kind.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -16,7 +15,7 @@ use datafusion::catalog::{Session, TableProvider};
 use crate::database::DatabasePools;
 use crate::error::Result;
 use crate::published::{PublishedTable, StopStatement};
-use crate::pushdown::SqlDialect;
+use crate::pushdown::PushdownRules;
 use crate::settings::ConnectorSettings;
 
 /// What every source of a hub shares: the settings, and one pool per database.
@@ -62,10 +61,8 @@ pub(crate) struct RawSource {
     pub checked_schema: SchemaRef,
     /// How strictly the checked schema's types must match the contract's.
     pub typing: SourceTyping,
-    /// The SQL a database source is read with, for deciding which filters it may evaluate.
-    pub dialect: Option<SqlDialect>,
-    /// Columns whose filters may go to the database; all, when `None`.
-    pub pushable: Option<HashSet<String>>,
+    /// Which filters a database source may evaluate; `None` for other sources.
+    pub pushdown: Option<PushdownRules>,
     /// Stops the source's statements on the server when a scan ends early.
     pub stop: Option<StopStatement>,
 }

@@ -25,7 +25,7 @@ mod source;
 mod sql;
 mod sqlite;
 
-pub use error::{ConnectorError, Result, SourceReadError, without_values};
+pub use error::{ConnectorError, Result, SourceReadError, describe_failure};
 pub use health::{SourceFailure, SourceHealth};
 pub use published::{PublishedTable, SourceLabel};
 pub use pushdown::SqlDialect;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use causeway_schemas::{Contract, SourceTyping};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::TableReference;
 use datafusion_table_providers_common::sql::db_connection_pool::dbconnection::AsyncDbConnection;
@@ -19,7 +20,7 @@ use crate::database::{check_table, check_table_name, connection, table_advice};
 use crate::error::{ConnectorError, Result};
 use crate::kind::{RawSource, Shared, SourceKind};
 use crate::published::{PublishedTable, StopStatement};
-use crate::pushdown::SqlDialect;
+use crate::pushdown::{ColumnComparison, PushdownRules, SqlDialect};
 use crate::secrets::{redact, resolve_env_references};
 use crate::settings::{ConnectionSettings, DatabaseKind};
 
@@ -43,12 +44,12 @@ impl SourceKind for MysqlTable<'_> {
     ) -> Result<RawSource> {
         let pool = self.pool(shared).await?;
         let table = table(Arc::clone(&pool), self.connection, self.table).await?;
+        let settings = connection(shared.settings, self.connection, DatabaseKind::Mysql)?;
         Ok(RawSource {
             checked_schema: table.schema(),
+            pushdown: Some(pushdown_rules(&table.schema(), settings.filter_pushdown)),
             table,
             typing: SourceTyping::Declared,
-            dialect: Some(SqlDialect::Mysql),
-            pushable: None,
             stop: Some(stopper(pool)),
         })
     }
@@ -82,6 +83,30 @@ impl MysqlTable<'_> {
             })
             .await
     }
+}
+
+/// MySQL may hold the zero date `0000-00-00` (and zero days or months) in `DATE`,
+/// `DATETIME` and `TIMESTAMP` columns whatever its `sql_mode` says now, since the mode may
+/// have been laxer when they were written. The driver returns such a value as NULL, while
+/// MySQL compares it as a date smaller than every other: comparisons that hold for the hub
+/// hold in MySQL too, but not the other way round, and `IS NULL` differs outright. So
+/// those columns narrow rows in MySQL and the hub checks every filter on them again.
+fn pushdown_rules(schema: &SchemaRef, filter_pushdown: bool) -> PushdownRules {
+    if !filter_pushdown {
+        return PushdownRules::none(SqlDialect::Mysql);
+    }
+    schema
+        .fields()
+        .iter()
+        .filter(|field| {
+            matches!(
+                field.data_type(),
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+            )
+        })
+        .fold(PushdownRules::exact(SqlDialect::Mysql), |rules, field| {
+            rules.with_column(field.name(), ColumnComparison::Narrowing)
+        })
 }
 
 async fn table(
@@ -274,6 +299,7 @@ mod tests {
             pool_size: 4,
             tls: None,
             tls_root_cert: None,
+            filter_pushdown: true,
         }
     }
 

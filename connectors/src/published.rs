@@ -1,7 +1,6 @@
 //! The table the hub publishes for a dataset: the source's table narrowed to the
 //! contract's fields, with database filter push-down limited to what is safe.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -25,7 +24,7 @@ use datafusion::physical_plan::{
 };
 
 use crate::error::{ConnectorError, Result, SourceReadError};
-use crate::pushdown::{SqlDialect, classify};
+use crate::pushdown::{PushdownRules, SqlDialect, classify};
 
 pub struct PublishedTable {
     inner: Arc<dyn TableProvider>,
@@ -34,9 +33,8 @@ pub struct PublishedTable {
     schema: SchemaRef,
     /// For each published column, its index in the source's table.
     source_columns: Vec<usize>,
-    dialect: Option<SqlDialect>,
-    /// Columns a database compares as DataFusion does; the others are never pushed.
-    pushable: Option<HashSet<String>>,
+    /// What a database source may be asked to filter; `None` for other sources.
+    pushdown: Option<PushdownRules>,
     /// Stops a statement on the server when its reader goes away early (MySQL, whose
     /// driver would otherwise wait for the statement to end).
     stop: Option<StopStatement>,
@@ -49,7 +47,7 @@ impl fmt::Debug for PublishedTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PublishedTable")
             .field("schema", &self.schema)
-            .field("dialect", &self.dialect)
+            .field("pushdown", &self.pushdown)
             .finish()
     }
 }
@@ -61,7 +59,7 @@ impl PublishedTable {
     pub fn new(
         inner: Arc<dyn TableProvider>,
         contract: &Contract,
-        dialect: Option<SqlDialect>,
+        pushdown: Option<PushdownRules>,
         label: SourceLabel,
     ) -> Result<Self> {
         let source_schema = inner.schema();
@@ -83,8 +81,7 @@ impl PublishedTable {
             label: Arc::new(label),
             schema,
             source_columns,
-            dialect,
-            pushable: None,
+            pushdown,
             stop: None,
         })
     }
@@ -93,18 +90,6 @@ impl PublishedTable {
     pub fn with_stop(mut self, stop: StopStatement) -> Self {
         self.stop = Some(stop);
         self
-    }
-
-    /// Limits push-down to the named columns.
-    pub fn with_pushable_columns(mut self, columns: HashSet<String>) -> Self {
-        self.pushable = Some(columns);
-        self
-    }
-
-    fn is_pushable(&self, column: &str) -> bool {
-        self.pushable
-            .as_ref()
-            .is_none_or(|columns| columns.contains(column))
     }
 }
 
@@ -122,12 +107,12 @@ impl TableProvider for PublishedTable {
         &self,
         filters: &[&Expr],
     ) -> DataFusionResult<Vec<TableProviderFilterPushDown>> {
-        let Some(dialect) = self.dialect else {
+        let Some(rules) = &self.pushdown else {
             return self.inner.supports_filters_pushdown(filters);
         };
         let ours: Vec<TableProviderFilterPushDown> = filters
             .iter()
-            .map(|filter| classify(filter, &self.schema, dialect, &|column| self.is_pushable(column)))
+            .map(|filter| classify(filter, &self.schema, rules))
             .collect();
         let candidates: Vec<&Expr> = filters
             .iter()
@@ -169,7 +154,7 @@ impl TableProvider for PublishedTable {
             .scan(state, Some(&source_projection), filters, limit)
             .await
             .map_err(|error| self.label.failed(&error))?;
-        let plan = match self.dialect {
+        let plan = match self.pushdown.as_ref().map(|rules| rules.dialect) {
             Some(SqlDialect::Mysql) => Arc::new(GuardedScanExec::new(plan, self.stop.clone())),
             _ => plan,
         };
@@ -200,7 +185,7 @@ impl SourceLabel {
             return Ok(());
         };
         let gone = || {
-            DataFusionError::Execution(format!(
+            SourceReadError::into_datafusion(format!(
                 "{} is gone (moved or deleted since the dataset was published)",
                 path.display()
             ))
@@ -208,7 +193,7 @@ impl SourceLabel {
         if path.is_dir() {
             let mut entries = std::fs::read_dir(path).map_err(|_| gone())?;
             if entries.next().is_none() {
-                return Err(DataFusionError::Execution(format!(
+                return Err(SourceReadError::into_datafusion(format!(
                     "{} holds no files any more",
                     path.display()
                 )));
@@ -236,7 +221,7 @@ impl SourceLabel {
             "dataset {} ({} source) could not be read: {}; check {}",
             self.dataset,
             self.kind,
-            crate::error::without_values(&error.find_root().to_string()),
+            crate::error::describe_failure(error),
             self.check
         );
         self.health.failed(&self.dataset, &message);
@@ -541,7 +526,9 @@ impl futures::Stream for StoppingStream {
             Some(Ok(batch)) => Some(Ok(batch)),
             Some(Err(error)) => {
                 self.stop = None;
-                Some(Err(SourceReadError::into_datafusion(error.strip_backtrace())))
+                Some(Err(SourceReadError::into_datafusion(
+                    crate::error::describe_failure(&error),
+                )))
             }
             None => {
                 self.stop = None;

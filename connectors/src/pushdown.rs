@@ -18,6 +18,8 @@
 //! * String literals holding a quote or a backslash are never sent (see
 //!   `Classifier::renders_safely`): written into SQL text, they could end the string early.
 
+use std::collections::HashMap;
+
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Like, Operator, TableProviderFilterPushDown};
 use datafusion::scalar::ScalarValue;
@@ -30,19 +32,66 @@ pub enum SqlDialect {
     Mysql,
 }
 
-/// Decides how far `filter` may be pushed to a database of `dialect`. `pushable` says
-/// whether the source compares a column's values as DataFusion does at all.
-pub fn classify(
-    filter: &Expr,
-    schema: &Schema,
-    dialect: SqlDialect,
-    pushable: &dyn Fn(&str) -> bool,
-) -> TableProviderFilterPushDown {
-    let classifier = Classifier {
-        schema,
-        dialect,
-        pushable,
-    };
+/// How a database compares one column's values, against the hub comparing the values it
+/// returns for that column. The connector learns it from the source (its declared types,
+/// collations, padding) when the dataset is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnComparison {
+    /// As the hub does, within the dialect's rules for text.
+    Exact,
+    /// Wherever the hub's comparison holds, the database's does too, but not the other way
+    /// round: a case-insensitive collation (`'Electronics' = 'electronics'`), `char(n)`
+    /// padding (`'a' = 'a  '`), MySQL's zero dates (returned as NULL, compared as dates).
+    /// Comparisons that are not negated are pushed as a pre-filter the hub checks again;
+    /// negations, `IS [NOT] NULL` and `LIKE` stay in the hub.
+    Narrowing,
+    /// Never pushed: the database's answer may be a subset of the hub's.
+    Never,
+}
+
+/// What a database source may be asked to filter: per column, and a default for columns not
+/// named (every column `Never` when push-down is turned off for the connection).
+#[derive(Debug, Clone)]
+pub struct PushdownRules {
+    pub dialect: SqlDialect,
+    pub columns: HashMap<String, ColumnComparison>,
+    pub default: ColumnComparison,
+}
+
+impl PushdownRules {
+    /// Every column compared as the hub does, within the dialect's rules for text.
+    pub fn exact(dialect: SqlDialect) -> Self {
+        Self {
+            dialect,
+            columns: HashMap::new(),
+            default: ColumnComparison::Exact,
+        }
+    }
+
+    /// Nothing pushed: the connection's `filter_pushdown = false`.
+    pub fn none(dialect: SqlDialect) -> Self {
+        Self {
+            dialect,
+            columns: HashMap::new(),
+            default: ColumnComparison::Never,
+        }
+    }
+
+    pub fn with_column(mut self, name: impl Into<String>, comparison: ColumnComparison) -> Self {
+        if self.default != ColumnComparison::Never {
+            self.columns.insert(name.into(), comparison);
+        }
+        self
+    }
+
+    fn column(&self, name: &str) -> ColumnComparison {
+        self.columns.get(name).copied().unwrap_or(self.default)
+    }
+}
+
+/// Decides how far `filter` may be pushed to a database under `rules`.
+pub fn classify(filter: &Expr, schema: &Schema, rules: &PushdownRules) -> TableProviderFilterPushDown {
+    let classifier = Classifier { schema, rules };
     match classifier.visit(filter, false) {
         Verdict::Exact => TableProviderFilterPushDown::Exact,
         Verdict::Inexact => TableProviderFilterPushDown::Inexact,
@@ -59,9 +108,13 @@ enum Verdict {
 
 struct Classifier<'a> {
     schema: &'a Schema,
-    dialect: SqlDialect,
-    pushable: &'a dyn Fn(&str) -> bool,
+    rules: &'a PushdownRules,
 }
+
+/// The first and last days a date literal may name: SQL dialects read years 1 to 9999, and
+/// write earlier years each in their own way (`BC`, negative years, or not at all).
+const FIRST_DATE: i32 = -719_162; // 0001-01-01
+const LAST_DATE: i32 = 2_932_896; // 9999-12-31
 
 impl Classifier<'_> {
     /// `negated` is true under an odd number of `NOT`s: a superset there becomes a subset.
@@ -74,15 +127,23 @@ impl Classifier<'_> {
                     self.comparison(&[left, right], Comparison::Equality { equality })
                 }
                 Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq => {
-                    self.comparison(&[left, right], Comparison::Ordering)
+                    self.comparison(&[left, right], Comparison::Ordering { negated })
                 }
                 _ => Verdict::Unsupported,
             },
             Expr::Not(inner) => self.visit(inner, !negated),
-            Expr::IsNull(inner) | Expr::IsNotNull(inner) => self.operand(inner),
-            Expr::Between(Between { expr, low, high, .. }) => {
-                self.comparison(&[expr, low, high], Comparison::Ordering)
-            }
+            Expr::IsNull(inner) | Expr::IsNotNull(inner) => self.comparison(&[inner], Comparison::Null),
+            Expr::Between(Between {
+                expr,
+                low,
+                high,
+                negated: between_negated,
+            }) => self.comparison(
+                &[expr, low, high],
+                Comparison::Ordering {
+                    negated: negated != *between_negated,
+                },
+            ),
             Expr::InList(in_list) => {
                 let equality = in_list.negated == negated;
                 let operands: Vec<&Expr> = std::iter::once(in_list.expr.as_ref())
@@ -107,17 +168,31 @@ impl Classifier<'_> {
     fn comparison<E: AsRef<Expr>>(&self, operands: &[E], comparison: Comparison) -> Verdict {
         let mut verdict = Verdict::Exact;
         let mut text = false;
+        let mut float_columns = 0;
         for operand in operands {
-            verdict = verdict.max(self.operand(operand.as_ref()));
-            text |= self.is_text(operand.as_ref());
+            let operand = operand.as_ref();
+            verdict = verdict.max(self.operand(operand, comparison));
+            text |= self.is_text(operand);
+            if let Expr::Column(column) = operand
+                && self
+                    .schema
+                    .field_with_name(&column.name)
+                    .is_ok_and(|field| field.data_type().is_floating())
+            {
+                float_columns += 1;
+            }
+        }
+        // Databases hold -0.0 equal to 0.0; the hub orders floats totally (-0.0 < 0.0), so
+        // two float columns may compare differently there (a zero literal is kept back in
+        // `literal`).
+        if float_columns > 1 {
+            return Verdict::Unsupported;
         }
         if !text {
             return verdict;
         }
-        let text_verdict = match (self.dialect, comparison) {
-            (SqlDialect::Postgres, Comparison::Ordering) | (SqlDialect::Mysql, Comparison::Ordering) => {
-                Verdict::Unsupported
-            }
+        let text_verdict = match (self.rules.dialect, comparison) {
+            (SqlDialect::Postgres | SqlDialect::Mysql, Comparison::Ordering { .. }) => Verdict::Unsupported,
             (SqlDialect::Mysql, Comparison::Equality { equality: true })
             | (SqlDialect::Mysql | SqlDialect::Sqlite, Comparison::Like { matching: true }) => {
                 Verdict::Inexact
@@ -131,14 +206,22 @@ impl Classifier<'_> {
         verdict.max(text_verdict)
     }
 
-    /// Columns and literals.
-    fn operand(&self, expr: &Expr) -> Verdict {
+    /// Columns, by what the source says of them, and literals.
+    fn operand(&self, expr: &Expr, comparison: Comparison) -> Verdict {
         match expr {
             Expr::Column(column) => {
-                if self.schema.field_with_name(&column.name).is_ok() && (self.pushable)(&column.name) {
-                    Verdict::Exact
-                } else {
-                    Verdict::Unsupported
+                if self.schema.field_with_name(&column.name).is_err() {
+                    return Verdict::Unsupported;
+                }
+                match self.rules.column(&column.name) {
+                    ColumnComparison::Exact => Verdict::Exact,
+                    ColumnComparison::Narrowing => match comparison {
+                        Comparison::Equality { equality: true } | Comparison::Ordering { negated: false } => {
+                            Verdict::Inexact
+                        }
+                        _ => Verdict::Unsupported,
+                    },
+                    ColumnComparison::Never => Verdict::Unsupported,
                 }
             }
             Expr::Literal(value, _) => self.literal(value),
@@ -155,6 +238,15 @@ impl Classifier<'_> {
             {
                 Verdict::Unsupported
             }
+            // NaN and the infinities have no spelling every dialect reads (and SQLite and
+            // MySQL hold none); a zero compares equal to -0.0 in databases, not in the hub.
+            ScalarValue::Float32(Some(number)) if !number.is_finite() || *number == 0.0 => {
+                Verdict::Unsupported
+            }
+            ScalarValue::Float64(Some(number)) if !number.is_finite() || *number == 0.0 => {
+                Verdict::Unsupported
+            }
+            ScalarValue::Date32(Some(day)) if !(FIRST_DATE..=LAST_DATE).contains(day) => Verdict::Unsupported,
             ScalarValue::Utf8(_)
             | ScalarValue::LargeUtf8(_)
             | ScalarValue::Utf8View(_)
@@ -182,7 +274,7 @@ impl Classifier<'_> {
     /// could end the string early and change the query (an injection). The MySQL provider
     /// also strips every double quote from the SQL it sends. Such filters stay in DataFusion.
     fn renders_safely(&self, text: &str) -> bool {
-        let forbidden: &[char] = match self.dialect {
+        let forbidden: &[char] = match self.rules.dialect {
             SqlDialect::Mysql => &['\'', '\\', '"'],
             SqlDialect::Postgres | SqlDialect::Sqlite => &['\'', '\\'],
         };
@@ -213,10 +305,15 @@ enum Comparison {
     Equality {
         equality: bool,
     },
-    Ordering,
+    /// `<`, `<=`, `>`, `>=`, `BETWEEN`; `negated` under a `NOT` (or `NOT BETWEEN`).
+    Ordering {
+        negated: bool,
+    },
     Like {
         matching: bool,
     },
+    /// `IS NULL`, `IS NOT NULL`.
+    Null,
 }
 
 #[cfg(test)]
@@ -236,7 +333,7 @@ mod tests {
     }
 
     fn verdict(filter: Expr, dialect: SqlDialect) -> TableProviderFilterPushDown {
-        classify(&filter, &schema(), dialect, &|_| true)
+        classify(&filter, &schema(), &PushdownRules::exact(dialect))
     }
 
     #[test]
@@ -360,9 +457,75 @@ mod tests {
     #[test]
     fn columns_the_source_cannot_compare_are_not_pushed() {
         let filter = col("born").gt(lit(ScalarValue::Date32(Some(7000))));
+        let rules = PushdownRules::exact(SqlDialect::Sqlite).with_column("born", ColumnComparison::Never);
+        assert_eq!(classify(&filter, &schema(), &rules), Unsupported);
+        let nothing = PushdownRules::none(SqlDialect::Postgres);
         assert_eq!(
-            classify(&filter, &schema(), SqlDialect::Sqlite, &|name| name != "born"),
+            classify(&col("area").gt(lit(1.5)), &schema(), &nothing),
             Unsupported
         );
+    }
+
+    #[test]
+    fn narrowing_columns_are_pre_filtered_only_where_the_database_finds_more() {
+        let rules =
+            PushdownRules::exact(SqlDialect::Postgres).with_column("town", ColumnComparison::Narrowing);
+        let verdict = |filter: Expr| classify(&filter, &schema(), &rules);
+        assert_eq!(verdict(col("town").eq(lit("Guicheng"))), Inexact);
+        assert_eq!(
+            verdict(col("town").in_list(vec![lit("a"), lit("b")], false)),
+            Inexact
+        );
+        assert_eq!(verdict(col("town").not_eq(lit("Guicheng"))), Unsupported);
+        assert_eq!(verdict(!col("town").eq(lit("Guicheng"))), Unsupported);
+        assert_eq!(verdict(col("town").in_list(vec![lit("a")], true)), Unsupported);
+        assert_eq!(verdict(col("town").like(lit("G%"))), Unsupported);
+        assert_eq!(verdict(col("town").is_null()), Unsupported);
+        assert_eq!(
+            verdict(col("town").eq(lit("a")).and(col("area").gt(lit(2.5)))),
+            Inexact
+        );
+
+        let dates = PushdownRules::exact(SqlDialect::Mysql).with_column("born", ColumnComparison::Narrowing);
+        let day = || lit(ScalarValue::Date32(Some(7000)));
+        assert_eq!(classify(&col("born").lt(day()), &schema(), &dates), Inexact);
+        assert_eq!(classify(&!col("born").lt(day()), &schema(), &dates), Unsupported);
+        assert_eq!(
+            classify(&col("born").is_not_null(), &schema(), &dates),
+            Unsupported
+        );
+    }
+
+    #[test]
+    fn literals_no_dialect_reads_back_stay_in_the_hub() {
+        for dialect in [SqlDialect::Postgres, SqlDialect::Mysql, SqlDialect::Sqlite] {
+            for number in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0] {
+                assert_eq!(verdict(col("area").eq(lit(number)), dialect), Unsupported);
+                assert_eq!(verdict(col("area").gt(lit(number)), dialect), Unsupported);
+            }
+            assert_eq!(verdict(col("area").eq(lit(2.5)), dialect), Exact);
+            // 44 BC, and the year 10000.
+            for day in [-735_000, 2_932_897] {
+                assert_eq!(
+                    verdict(col("born").gt(lit(ScalarValue::Date32(Some(day)))), dialect),
+                    Unsupported
+                );
+            }
+            assert_eq!(
+                verdict(col("born").gt(lit(ScalarValue::Date32(Some(-719_162)))), dialect),
+                Exact
+            );
+        }
+    }
+
+    #[test]
+    fn two_float_columns_are_compared_in_the_hub() {
+        let schema = Schema::new(vec![
+            Field::new("a", DataType::Float64, true),
+            Field::new("b", DataType::Float64, true),
+        ]);
+        let rules = PushdownRules::exact(SqlDialect::Postgres);
+        assert_eq!(classify(&col("a").eq(col("b")), &schema, &rules), Unsupported);
+        assert_eq!(classify(&col("a").lt(lit(1.5)), &schema, &rules), Exact);
     }
 }

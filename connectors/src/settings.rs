@@ -53,6 +53,16 @@ pub struct ConnectionSettings {
     /// Path of a PEM file with the CA certificates that sign the database's certificate.
     #[serde(default)]
     pub tls_root_cert: Option<PathBuf>,
+    /// Whether filters may be evaluated by the database (`true`, the default) or only by
+    /// the hub on the rows it reads. Off, every scan reads the whole table (its projection
+    /// and limit still go to the database): for a database whose comparisons the hub cannot
+    /// learn, and to check push-down against the hub's own answers.
+    #[serde(default = "default_filter_pushdown")]
+    pub filter_pushdown: bool,
+}
+
+fn default_filter_pushdown() -> bool {
+    true
 }
 
 fn default_pool_size() -> u32 {

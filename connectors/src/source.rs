@@ -165,10 +165,7 @@ impl Connectors {
             files: connector.files(self.shared()),
             health: Arc::clone(&self.health),
         };
-        let mut table = PublishedTable::new(raw.table, contract, raw.dialect, label)?;
-        if let Some(columns) = raw.pushable {
-            table = table.with_pushable_columns(columns);
-        }
+        let mut table = PublishedTable::new(raw.table, contract, raw.pushdown, label)?;
         if let Some(stop) = raw.stop {
             table = table.with_stop(stop);
         }

@@ -8,6 +8,7 @@
 
 mod pool;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -29,11 +30,11 @@ use crate::database::{check_table, check_table_name, connection, table_advice};
 use crate::error::{ConnectorError, Result};
 use crate::kind::{RawSource, Shared, SourceKind};
 use crate::published::PublishedTable;
-use crate::pushdown::SqlDialect;
+use crate::pushdown::{ColumnComparison, PushdownRules, SqlDialect};
 use crate::settings::DatabaseKind;
 use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable};
 
-use pool::PostgresPool;
+use pool::{PostgresPool, SourceColumn};
 
 /// A table of a PostgreSQL connection named in the configuration.
 pub(crate) struct PostgresTable<'a> {
@@ -58,13 +59,17 @@ impl SourceKind for PostgresTable<'_> {
         contract: &Contract,
         _session: &dyn Session,
     ) -> Result<RawSource> {
-        let (table, checked_schema) = open(self.pool(shared).await?, self.table, contract).await?;
+        let settings = connection(shared.settings, self.connection, DatabaseKind::Postgres)?;
+        let opened = open(self.pool(shared).await?, self.table, contract).await?;
         Ok(RawSource {
-            table,
-            checked_schema,
+            table: opened.table,
+            checked_schema: opened.declared,
             typing: TYPING,
-            dialect: Some(SqlDialect::Postgres),
-            pushable: None,
+            pushdown: Some(if settings.filter_pushdown {
+                opened.pushdown
+            } else {
+                PushdownRules::none(SqlDialect::Postgres)
+            }),
             stop: None,
         })
     }
@@ -95,13 +100,17 @@ impl PostgresTable<'_> {
     }
 }
 
-/// The table, reading the contract's columns in the contract's types, and the schema the
-/// database declares for it.
-async fn open(
-    pool: Arc<PostgresPool>,
-    table: &str,
-    contract: &Contract,
-) -> Result<(Arc<SqlTable>, SchemaRef)> {
+/// A PostgreSQL table opened against its contract.
+struct Opened {
+    table: Arc<SqlTable>,
+    /// The schema the database declares for it.
+    declared: SchemaRef,
+    pushdown: PushdownRules,
+}
+
+/// The table, reading the contract's columns in the contract's types, and what PostgreSQL
+/// compares as the hub does.
+async fn open(pool: Arc<PostgresPool>, table: &str, contract: &Contract) -> Result<Opened> {
     check_table_name(table)?;
     let columns = pool
         .columns(table)
@@ -116,7 +125,7 @@ async fn open(
     let declared = Arc::new(Schema::new(
         columns
             .iter()
-            .map(|(name, declared)| Field::new(name, declared_type(declared), true))
+            .map(|column| Field::new(&column.name, declared_type(&column.declared), true))
             .collect::<Vec<_>>(),
     ));
     // The table reads only the contract's columns, in the contract's types.
@@ -127,14 +136,61 @@ async fn open(
             .map(|field| Field::new(&field.name, field.data_type.clone(), true))
             .collect::<Vec<_>>(),
     ));
-    let reader = PostgresReader { pool };
+    let pushdown = columns
+        .iter()
+        .fold(PushdownRules::exact(SqlDialect::Postgres), |rules, column| {
+            rules.with_column(&column.name, comparison(column))
+        });
+    let padded = columns
+        .iter()
+        .filter(|column| is_padded(&column.declared))
+        .map(|column| column.name.clone())
+        .collect();
+    let reader = PostgresReader { pool, padded };
     let table = SqlTable::new(
         TableReference::from(table),
         read_schema,
         Arc::new(PostgreSqlDialect {}),
         Arc::new(reader),
     );
-    Ok((Arc::new(table), declared))
+    Ok(Opened {
+        table: Arc::new(table),
+        declared,
+        pushdown,
+    })
+}
+
+/// `character(n)` (`bpchar`) pads its values with spaces to `n` and ignores trailing spaces
+/// when it compares them. The hub returns such values without their padding, as
+/// PostgreSQL's own cast to `text` does, so `seg = 'BUILDING'` holds for the value the hub
+/// returns as it does in PostgreSQL.
+fn is_padded(declared: &str) -> bool {
+    declared == "character" || declared.starts_with("character(")
+}
+
+/// How PostgreSQL compares a column, against the hub comparing the values it returns.
+fn comparison(column: &SourceColumn) -> ColumnComparison {
+    let base = column
+        .declared
+        .split('(')
+        .next()
+        .unwrap_or(&column.declared)
+        .trim();
+    match base {
+        // PostgreSQL compares a `real` as the double it widens to, the hub the double the
+        // real's text reads as: `0.1::real = 0.1` differs.
+        "real" => ColumnComparison::Never,
+        // Text in a collation that holds strings of different bytes equal ('a' = 'A'), or
+        // padded: PostgreSQL finds a superset of the hub's rows.
+        "text" | "character varying" if column.deterministic => ColumnComparison::Exact,
+        "text" | "character varying" | "character" | "citext" | "uuid" => ColumnComparison::Narrowing,
+        "smallint" | "integer" | "bigint" | "double precision" | "numeric" | "boolean" | "date" => {
+            ColumnComparison::Exact
+        }
+        // Everything else is read as its text, which need not compare as the type does
+        // (json, arrays, enums, network addresses): kept in the hub.
+        _ => ColumnComparison::Never,
+    }
 }
 
 /// How the source's types are checked: a contract may read a column as a wider type (an
@@ -199,6 +255,8 @@ async fn estimate_rows(pool: Arc<PostgresPool>, table: &str) -> Result<Option<u6
 #[derive(Debug)]
 struct PostgresReader {
     pool: Arc<PostgresPool>,
+    /// `character(n)` columns, whose padding is removed.
+    padded: HashSet<String>,
 }
 
 impl RowReader for PostgresReader {
@@ -210,8 +268,17 @@ impl RowReader for PostgresReader {
         let (sender, receiver) = mpsc::channel::<DataFusionResult<RecordBatch>>(2);
         let pool = Arc::clone(&self.pool);
         let stream_schema = Arc::clone(&schema);
+        let padded: Vec<bool> = schema
+            .fields()
+            .iter()
+            .map(|field| self.padded.contains(field.name()))
+            .collect();
         tokio::spawn(async move {
-            if let Err(error) = read_rows(&pool, &sql, schema, batch_size, &sender).await {
+            let columns = Columns {
+                schema,
+                padded: &padded,
+            };
+            if let Err(error) = read_rows(&pool, &sql, columns, batch_size, &sender).await {
                 let _ = sender.send(Err(error)).await;
             }
         });
@@ -222,17 +289,23 @@ impl RowReader for PostgresReader {
     }
 }
 
+/// The columns a scan reads, and which of them are padded.
+struct Columns<'a> {
+    schema: SchemaRef,
+    padded: &'a [bool],
+}
+
 async fn read_rows(
     pool: &PostgresPool,
     sql: &str,
-    schema: SchemaRef,
+    columns: Columns<'_>,
     batch_size: usize,
     sender: &mpsc::Sender<DataFusionResult<RecordBatch>>,
 ) -> DataFusionResult<()> {
-    let connection = pool.get().await.map_err(postgres_error)?;
+    let connection = pool.get().await.map_err(|error| postgres_error(error.shown()))?;
     // The consumer may go away while the server has not sent a row yet (a query waiting
     // on a lock, a slow sort): the server is told to stop at once, not when a row is ready.
-    let read = read_messages(pool, &connection, sql, schema, batch_size, sender);
+    let read = read_messages(pool, &connection, sql, columns, batch_size, sender);
     tokio::select! {
         result = read => result,
         () = sender.closed() => {
@@ -246,15 +319,16 @@ async fn read_messages(
     pool: &PostgresPool,
     connection: &tokio_postgres::Client,
     sql: &str,
-    schema: SchemaRef,
+    columns: Columns<'_>,
     batch_size: usize,
     sender: &mpsc::Sender<DataFusionResult<RecordBatch>>,
 ) -> DataFusionResult<()> {
     let messages = connection
         .simple_query_raw(sql)
         .await
-        .map_err(|error| postgres_error(pool.describe(error)))?;
+        .map_err(|error| postgres_error(pool.describe(error).shown()))?;
     pin_mut!(messages);
+    let Columns { schema, padded } = columns;
     let binary: Vec<bool> = schema
         .fields()
         .iter()
@@ -267,14 +341,21 @@ async fn read_messages(
         .collect();
     let mut builder = BatchBuilder::new(Arc::clone(&schema), batch_size);
     while let Some(message) = messages.next().await {
-        let SimpleQueryMessage::Row(row) = message.map_err(|error| postgres_error(pool.describe(error)))?
+        let SimpleQueryMessage::Row(row) =
+            message.map_err(|error| postgres_error(pool.describe(error).shown()))?
         else {
             continue;
         };
         let texts = (0..row.len())
-            .map(|index| row.try_get(index))
-            .collect::<Result<Vec<Option<&str>>, _>>()
-            .map_err(|error| postgres_error(pool.describe(error)))?;
+            .map(|index| {
+                let text = row.try_get(index)?;
+                Ok(match padded.get(index) {
+                    Some(true) => text.map(|text: &str| text.trim_end_matches(' ')),
+                    _ => text,
+                })
+            })
+            .collect::<Result<Vec<Option<&str>>, tokio_postgres::Error>>()
+            .map_err(|error| postgres_error(pool.describe(error).shown()))?;
         let bytes = texts
             .iter()
             .zip(&binary)

@@ -144,20 +144,31 @@ impl PostgresPool {
         }
     }
 
-    /// The columns of `table` with PostgreSQL's names for their types, in table order.
-    pub(crate) async fn columns(&self, table: &str) -> Result<Vec<(String, String)>, PostgresError> {
+    /// The columns of `table` as PostgreSQL declares them, in table order.
+    pub(crate) async fn columns(&self, table: &str) -> Result<Vec<SourceColumn>, PostgresError> {
         let connection = self.get().await?;
+        // `collisdeterministic` is false for ICU collations with `deterministic = false`
+        // (PostgreSQL 12 and later), which compare strings equal that differ in bytes.
         let rows = connection
             .query(
-                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), \
+                        coalesce(c.collisdeterministic, true) \
                  FROM pg_catalog.pg_attribute a \
+                 LEFT JOIN pg_catalog.pg_collation c ON c.oid = a.attcollation \
                  WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
                  ORDER BY a.attnum",
                 &[&table],
             )
             .await
             .map_err(|error| self.describe(error))?;
-        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+        Ok(rows
+            .iter()
+            .map(|row| SourceColumn {
+                name: row.get(0),
+                declared: row.get(1),
+                deterministic: row.get(2),
+            })
+            .collect())
     }
 
     pub(crate) async fn estimate_rows(&self, table: &str) -> Result<Option<u64>, PostgresError> {
@@ -182,6 +193,16 @@ impl PostgresPool {
     }
 }
 
+/// A column as PostgreSQL declares it.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceColumn {
+    pub name: String,
+    /// The type as `format_type` prints it: `character(10)`, `numeric(10,2)`, `text`.
+    pub declared: String,
+    /// Whether its collation compares equal only strings of equal bytes.
+    pub deterministic: bool,
+}
+
 /// Why an exchange with PostgreSQL failed. What it shows is redacted of the connection's
 /// secrets; the driver's error is kept as the source for the hub's log.
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +215,31 @@ pub(crate) enum PostgresError {
     },
     #[error("timed out waiting for a connection")]
     PoolTimedOut,
+}
+
+impl PostgresError {
+    /// What may be shown of a failed read: the SQLSTATE, with the server's message only for
+    /// classes whose messages name objects and never values (08 connection, 28 and 42
+    /// authorization, syntax and access, 3D catalog, 53 resources, 57 operator
+    /// intervention); a data exception (class 22) may quote the value it failed on.
+    pub(crate) fn shown(&self) -> String {
+        const NAMING_CLASSES: [&str; 6] = ["08", "28", "3D", "42", "53", "57"];
+        match self {
+            Self::Server { redacted, source } => match source.as_db_error() {
+                Some(db) => {
+                    let code = db.code().code();
+                    if NAMING_CLASSES.iter().any(|class| code.starts_with(class)) {
+                        redacted.clone()
+                    } else {
+                        format!("the server failed with SQLSTATE {code}")
+                    }
+                }
+                None if source.is_closed() => "the connection to the server closed".to_owned(),
+                None => "the driver failed to read the server's answer".to_owned(),
+            },
+            Self::PoolTimedOut => self.to_string(),
+        }
+    }
 }
 
 /// Why a connection's TLS settings cannot be used.

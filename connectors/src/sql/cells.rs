@@ -15,7 +15,7 @@ use datafusion::arrow::array::{Date32Builder, PrimitiveBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::cast_utils::{parse_decimal, string_to_datetime};
 use datafusion::arrow::datatypes::TimestampMicrosecondType;
-use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::error::DataFusionError;
 use datafusion::error::Result as DataFusionResult;
@@ -99,8 +99,8 @@ impl BatchBuilder {
             let column = &mut self.columns[index];
             column.append(cell).map_err(|problem| {
                 let field = self.schema.field(index);
-                DataFusionError::Execution(format!(
-                    "column '{}' holds {problem}, which is not a valid {}",
+                crate::error::SourceReadError::into_datafusion(format!(
+                    "column '{}' holds {problem} {}",
                     field.name(),
                     field.data_type()
                 ))
@@ -142,16 +142,19 @@ impl BatchBuilder {
     }
 }
 
-/// A value that is not valid for its column, described for the error message. The
-/// description holds the value: callers see the message only through `without_values`.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct Unreadable(String);
-
-impl From<&str> for Unreadable {
-    fn from(description: &str) -> Self {
-        Self(description.to_owned())
-    }
+/// Why a value is not valid for its column, for the error message: the kind of value and
+/// what is wrong with it, never the value itself (a grant may hide it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Unreadable {
+    /// The value is not of a kind the type reads (`"text"`, `"a real"`, ...).
+    #[error("{0} that is not")]
+    Unparsable(&'static str),
+    /// A decimal with more fraction digits than the type's scale: reading it would round.
+    #[error("a number with more fraction digits than")]
+    TooPrecise,
+    /// A number or a date beyond what the type holds.
+    #[error("{0} out of the range of")]
+    OutOfRange(&'static str),
 }
 
 impl Column {
@@ -218,13 +221,14 @@ impl Column {
     }
 }
 
+/// What kind of value a cell holds, for messages.
 fn describe(value: Cell<'_>) -> Unreadable {
-    Unreadable(match value {
-        Cell::Null => "NULL".into(),
-        Cell::Integer(number) => format!("the integer {number}"),
-        Cell::Real(number) => format!("the real {number}"),
-        Cell::Text(text) => format!("the text '{text}'"),
-        Cell::Bytes(bytes) => format!("{} bytes", bytes.len()),
+    Unreadable::Unparsable(match value {
+        Cell::Null => "NULL",
+        Cell::Integer(_) => "an integer",
+        Cell::Real(_) => "a real",
+        Cell::Text(_) => "a text",
+        Cell::Bytes(_) => "bytes",
     })
 }
 
@@ -249,23 +253,38 @@ fn real(value: Cell<'_>) -> Result<f64, Unreadable> {
     match value {
         Cell::Integer(number) => Ok(number as f64),
         Cell::Real(number) => Ok(number),
+        // Rust reads `NaN`, `inf` and `infinity`; PostgreSQL writes `Infinity`.
         _ => text(value)
             .and_then(|text| text.parse().ok())
             .ok_or_else(|| describe(value)),
     }
 }
 
-/// Decimals stored as text or integers convert exactly; a REAL is rounded to the scale.
+/// Decimals convert exactly or not at all: a value with more fraction digits than the
+/// scale would be rounded (`17.685` read as `decimal(10,2)`), so it is refused, as is one
+/// with more digits than the precision. A REAL converts when its shortest decimal form
+/// fits the scale.
 fn decimal(value: Cell<'_>, precision: u8, scale: i8) -> Result<i128, Unreadable> {
-    let parsed = match value {
-        Cell::Integer(number) => parse_decimal::<Decimal128Type>(&number.to_string(), precision, scale).ok(),
-        Cell::Real(number) => {
-            parse_decimal::<Decimal128Type>(&format!("{number:.*}", scale.max(0) as usize), precision, scale)
-                .ok()
-        }
-        _ => text(value).and_then(|text| parse_decimal::<Decimal128Type>(text, precision, scale).ok()),
+    let digits = match value {
+        Cell::Integer(number) => number.to_string(),
+        Cell::Real(number) if number.is_finite() => number.to_string(),
+        Cell::Text(_) => text(value).unwrap_or_default().to_owned(),
+        _ => return Err(describe(value)),
     };
-    parsed.ok_or_else(|| describe(value))
+    let plain = digits.strip_prefix(['-', '+']).unwrap_or(&digits);
+    let (whole, fraction) = plain.split_once('.').unwrap_or((plain, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|byte| byte.is_ascii_digit())
+    {
+        return Err(describe(value));
+    }
+    if fraction.trim_end_matches('0').len() > usize::try_from(scale.max(0)).unwrap_or(0) {
+        return Err(Unreadable::TooPrecise);
+    }
+    parse_decimal::<Decimal128Type>(&digits, precision, scale).map_err(|_| Unreadable::OutOfRange("a number"))
 }
 
 fn boolean(value: Cell<'_>) -> Result<bool, Unreadable> {
@@ -280,27 +299,69 @@ fn boolean(value: Cell<'_>) -> Result<bool, Unreadable> {
     }
 }
 
-/// Dates as ISO text (`1990-05-17`, optionally followed by a time) or Unix seconds.
+/// A date or timestamp's text without PostgreSQL's ` BC` suffix, and whether it had one.
+fn era(text: &str) -> (&str, bool) {
+    match text.strip_suffix(" BC") {
+        Some(rest) => (rest.trim_end(), true),
+        None => (text, false),
+    }
+}
+
+/// The proleptic Gregorian year of a year before Christ: 1 BC is year 0, 44 BC year -43.
+fn before_christ(year: i32) -> i32 {
+    1 - year
+}
+
+/// Dates as ISO text (`1990-05-17`, optionally followed by a time, years of any length and
+/// PostgreSQL's ` BC`) or Unix seconds.
 fn date(value: Cell<'_>) -> Result<i32, Unreadable> {
-    use datafusion::arrow::compute::kernels::cast_utils::Parser;
     match value {
-        Cell::Integer(seconds) => i32::try_from(seconds.div_euclid(86_400)).map_err(|_| describe(value)),
-        _ => text(value)
-            .and_then(|text| Date32Type::parse(text.get(..10).unwrap_or(text)))
-            .ok_or_else(|| describe(value)),
+        Cell::Integer(seconds) => {
+            i32::try_from(seconds.div_euclid(86_400)).map_err(|_| Unreadable::OutOfRange("a date"))
+        }
+        _ => {
+            let text = text(value).ok_or_else(|| describe(value))?;
+            let (text, bc) = era(text);
+            let day = text.split([' ', 'T']).next().unwrap_or(text);
+            let mut parts = day.rsplitn(3, '-');
+            let (Some(d), Some(m), Some(y)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(describe(value));
+            };
+            let (Ok(year), Ok(month), Ok(d)) = (y.parse::<i32>(), m.parse::<u32>(), d.parse::<u32>()) else {
+                return Err(describe(value));
+            };
+            let year = if bc { before_christ(year) } else { year };
+            let date = chrono::NaiveDate::from_ymd_opt(year, month, d).ok_or_else(|| describe(value))?;
+            let epoch =
+                chrono::NaiveDate::from_ymd_opt(1970, 1, 1).ok_or(Unreadable::OutOfRange("a date"))?;
+            i32::try_from((date - epoch).num_days()).map_err(|_| Unreadable::OutOfRange("a date"))
+        }
     }
 }
 
 /// Timestamps as ISO text or Unix seconds, in microseconds; text with an offset is
-/// converted to UTC. An offset of whole hours may be written `+08`, as PostgreSQL does.
+/// converted to UTC. An offset of whole hours may be written `+08`, as PostgreSQL does,
+/// and a year before Christ ` BC`.
 fn timestamp_micros(value: Cell<'_>) -> Result<i64, Unreadable> {
+    use chrono::Datelike;
     let parse = |text: &str| string_to_datetime(&chrono::Utc, text).ok();
     match value {
-        Cell::Integer(seconds) => seconds.checked_mul(1_000_000).ok_or_else(|| describe(value)),
-        _ => text(value)
-            .and_then(|text| parse(text).or_else(|| parse(&format!("{text}:00"))))
-            .map(|datetime| datetime.timestamp_micros())
-            .ok_or_else(|| describe(value)),
+        Cell::Integer(seconds) => seconds
+            .checked_mul(1_000_000)
+            .ok_or(Unreadable::OutOfRange("a timestamp")),
+        _ => {
+            let text = text(value).ok_or_else(|| describe(value))?;
+            let (text, bc) = era(text);
+            let mut datetime = parse(text)
+                .or_else(|| parse(&format!("{text}:00")))
+                .ok_or_else(|| describe(value))?;
+            if bc {
+                datetime = datetime
+                    .with_year(before_christ(datetime.year()))
+                    .ok_or(Unreadable::OutOfRange("a timestamp"))?;
+            }
+            Ok(datetime.timestamp_micros())
+        }
     }
 }
 
@@ -340,8 +401,40 @@ mod tests {
     }
 
     #[test]
-    fn values_that_do_not_fit_are_described() {
-        assert_eq!(date(Cell::Text("soon")), Err("the text 'soon'".into()));
-        assert_eq!(integer(Cell::Bytes(b"xx")), Err("2 bytes".into()));
+    fn values_that_do_not_fit_are_described_without_the_value() {
+        assert_eq!(date(Cell::Text("soon")), Err(Unreadable::Unparsable("a text")));
+        assert_eq!(integer(Cell::Bytes(b"xx")), Err(Unreadable::Unparsable("bytes")));
+        assert_eq!(decimal(Cell::Text("17.685"), 10, 2), Err(Unreadable::TooPrecise));
+        assert_eq!(decimal(Cell::Real(17.685), 10, 2), Err(Unreadable::TooPrecise));
+        assert_eq!(
+            decimal(Cell::Text("123456789.5"), 10, 2),
+            Err(Unreadable::OutOfRange("a number"))
+        );
+        assert_eq!(
+            decimal(Cell::Text("NaN"), 10, 2),
+            Err(Unreadable::Unparsable("a text"))
+        );
+        assert_eq!(decimal(Cell::Text("17.680"), 10, 2), Ok(1_768));
+        assert_eq!(decimal(Cell::Text("-0.5"), 10, 2), Ok(-50));
+    }
+
+    #[test]
+    fn dates_before_christ_and_after_9999_are_read_as_proleptic_dates() {
+        // 44 BC is the proleptic year -43; days from 1970-01-01 as chrono counts them.
+        let ides = chrono::NaiveDate::from_ymd_opt(-43, 3, 15).unwrap();
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let days = i32::try_from((ides - epoch).num_days()).unwrap();
+        assert_eq!(date(Cell::Text("0044-03-15 BC")), Ok(days));
+        let year_10000 = chrono::NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap();
+        assert_eq!(
+            date(Cell::Text("10000-01-01")),
+            Ok(i32::try_from((year_10000 - epoch).num_days()).unwrap())
+        );
+        assert_eq!(
+            timestamp_micros(Cell::Text("0044-03-15 12:00:00+00 BC")),
+            Ok(ides.and_hms_opt(12, 0, 0).unwrap().and_utc().timestamp_micros())
+        );
+        assert_eq!(real(Cell::Text("-Infinity")), Ok(f64::NEG_INFINITY));
+        assert!(real(Cell::Text("NaN")).is_ok_and(f64::is_nan));
     }
 }

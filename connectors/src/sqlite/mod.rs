@@ -7,7 +7,6 @@
 //! Rows stream in batches through a small channel; the number of open connections per
 //! database file is bounded.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +31,7 @@ use crate::error::{ConnectorError, Result};
 use crate::files::allowed_path;
 use crate::kind::{RawSource, Shared, SourceKind};
 use crate::published::PublishedTable;
-use crate::pushdown::SqlDialect;
+use crate::pushdown::{ColumnComparison, PushdownRules, SqlDialect};
 use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable};
 
 /// A table of an SQLite database file inside the file roots.
@@ -62,8 +61,7 @@ impl SourceKind for SqliteTable<'_> {
             table: source.table,
             checked_schema: source.checked_schema,
             typing: SourceTyping::Loose,
-            dialect: Some(SqlDialect::Sqlite),
-            pushable: Some(source.pushable),
+            pushdown: Some(source.pushdown),
             stop: None,
         })
     }
@@ -152,8 +150,9 @@ impl SqliteDatabase {
 struct SqliteSource {
     pub table: Arc<SqlTable>,
     pub checked_schema: SchemaRef,
-    /// Columns whose stored values compare in SQL as their contract type does in DataFusion.
-    pub pushable: HashSet<String>,
+    /// Columns whose stored values compare in SQL as their contract type does in DataFusion
+    /// are pushed; the others never.
+    pub pushdown: PushdownRules,
 }
 
 async fn open(database: Arc<SqliteDatabase>, table: &str, contract: &Contract) -> Result<SqliteSource> {
@@ -196,15 +195,16 @@ async fn open(database: Arc<SqliteDatabase>, table: &str, contract: &Contract) -
             })
             .collect::<Vec<_>>(),
     ));
-    let pushable = columns
+    let pushdown = columns
         .iter()
         .filter(|(name, declared)| {
-            contract
+            !contract
                 .field(name)
                 .is_some_and(|field| compares_like_datafusion(&declared_type(declared), &field.data_type))
         })
-        .map(|(name, _)| name.clone())
-        .collect();
+        .fold(PushdownRules::exact(SqlDialect::Sqlite), |rules, (name, _)| {
+            rules.with_column(name, ColumnComparison::Never)
+        });
     Ok(SqliteSource {
         table: Arc::new(SqlTable::new(
             TableReference::from(table),
@@ -213,7 +213,7 @@ async fn open(database: Arc<SqliteDatabase>, table: &str, contract: &Contract) -
             Arc::new(SqliteReader { database }),
         )),
         checked_schema: declared,
-        pushable,
+        pushdown,
     })
 }
 

@@ -1,6 +1,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use causeway_policies::{DatasetId, Principal, Role};
 use causeway_schemas::Contract;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -24,7 +25,10 @@ pub struct DatasetDetail {
     pub source: SourceEntry,
     pub primary_key: Vec<String>,
     pub versions: Vec<VersionEntry>,
-    /// The source's own estimate of its row count, when it keeps one.
+    /// The source's own estimate of its row count, when it keeps one, shown only to callers
+    /// who may read every row (the owning department's publishers, and callers with a
+    /// grant without a row filter): how many rows a row filter hides is itself a
+    /// disclosure.
     pub row_count_estimate: Option<u64>,
     pub published_by: String,
     pub created_at: String,
@@ -61,8 +65,23 @@ impl From<ContractVersion> for VersionEntry {
     }
 }
 
-async fn detail(state: &AppState, dataset: DatasetState) -> Result<DatasetDetail, ApiError> {
+async fn detail(
+    state: &AppState,
+    caller: &Principal,
+    dataset: DatasetState,
+) -> Result<DatasetDetail, ApiError> {
     let record = &dataset.record;
+    let id = DatasetId::new(record.department(), record.name());
+    let may_count = (caller.has_role(Role::Publisher) && caller.department == record.department())
+        || state
+            .access
+            .snapshot()
+            .may_read_all_rows(caller, &id, chrono::Utc::now());
+    let row_count_estimate = if may_count {
+        state.registry.estimate_rows(&dataset).await
+    } else {
+        None
+    };
     let versions = state
         .registry
         .versions(record.department(), record.name())
@@ -79,7 +98,7 @@ async fn detail(state: &AppState, dataset: DatasetState) -> Result<DatasetDetail
         },
         primary_key: record.contract.primary_key.clone(),
         versions,
-        row_count_estimate: state.registry.estimate_rows(&dataset).await,
+        row_count_estimate,
         published_by: record.published_by.clone(),
         created_at: record.created_at.clone(),
         updated_at: record.updated_at.clone(),
@@ -96,11 +115,11 @@ async fn detail(state: &AppState, dataset: DatasetState) -> Result<DatasetDetail
     ))]
 pub async fn describe(
     State(state): State<AppState>,
-    Caller(_caller): Caller,
+    Caller(caller): Caller,
     Path((department, name)): Path<(String, String)>,
 ) -> Result<Json<DatasetDetail>, ApiError> {
     let dataset = state.registry.get(&department, &name).await?;
-    Ok(Json(detail(&state, dataset).await?))
+    Ok(Json(detail(&state, &caller, dataset).await?))
 }
 
 /// Publishes a dataset: `{"contract": {...}, "source": {...}}` as JSON or YAML. The
@@ -132,7 +151,7 @@ pub async fn publish(
         .on_dataset(format!("{}.{}", spec.contract.department, spec.contract.name));
     audited(&state, record, async |gate| {
         let dataset = state.registry.publish(&caller, spec, gate).await?;
-        Ok((StatusCode::CREATED, Json(detail(&state, dataset).await?)))
+        Ok((StatusCode::CREATED, Json(detail(&state, &caller, dataset).await?)))
     })
     .await
 }
@@ -178,7 +197,7 @@ pub async fn new_version(
             .registry
             .update_contract(&caller, &department, &name, contract, params.force, gate)
             .await?;
-        Ok(Json(detail(&state, dataset).await?))
+        Ok(Json(detail(&state, &caller, dataset).await?))
     })
     .await
 }

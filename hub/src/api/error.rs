@@ -105,6 +105,7 @@ impl From<QueryError> for ApiError {
     fn from(error: QueryError) -> Self {
         let status = match &error {
             QueryError::ExplainAnalyze
+            | QueryError::FunctionNotAvailable(_)
             | QueryError::AccessDenied(_)
             | QueryError::ColumnsNotGranted { .. }
             | QueryError::Policy(_) => StatusCode::FORBIDDEN,
@@ -119,6 +120,7 @@ impl From<QueryError> for ApiError {
             | QueryError::TooLarge(_)
             | QueryError::NotOneStatement(_)
             | QueryError::NotReadOnly(_)
+            | QueryError::NotSupported(_)
             | QueryError::UnknownTable(_)
             | QueryError::Plan(_)
             | QueryError::Evaluation(_)

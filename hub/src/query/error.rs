@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use causeway_connectors::{SourceReadError, without_values};
+use causeway_connectors::{SourceReadError, describe_failure};
 use causeway_policies::{AccessDenied, PolicyError};
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
@@ -30,6 +30,14 @@ pub enum QueryError {
         "EXPLAIN ANALYZE and EXPLAIN VERBOSE are not available: they report counts and statistics of rows the grants do not show; use EXPLAIN"
     )]
     ExplainAnalyze,
+    #[error(
+        "the function {0} is not available: it tells where rows are stored (files, row positions), which the grants do not share"
+    )]
+    FunctionNotAvailable(String),
+    /// A narrow shape of query DataFusion answers wrongly and the hub cannot yet rewrite;
+    /// every such shape is listed in the README.
+    #[error("{0} is not supported yet: the query engine would answer it wrongly")]
+    NotSupported(&'static str),
     #[error("{0}")]
     AccessDenied(String),
     #[error("the query reads {}, which no grant for purpose '{purpose}' lets you read", list(.columns))]
@@ -77,6 +85,8 @@ impl QueryError {
             Self::UnknownTable(_) => "unknown_table",
             Self::Plan(_) => "invalid_query",
             Self::ExplainAnalyze => "explain_not_allowed",
+            Self::FunctionNotAvailable(_) => "function_not_available",
+            Self::NotSupported(_) => "not_supported",
             Self::AccessDenied(_) => "access_denied",
             Self::ColumnsNotGranted { .. } => "column_not_granted",
             Self::Policy(_) => "grant_unusable",
@@ -95,7 +105,11 @@ impl QueryError {
     pub fn is_denial(&self) -> bool {
         matches!(
             self,
-            Self::ExplainAnalyze | Self::AccessDenied(_) | Self::ColumnsNotGranted { .. } | Self::Policy(_)
+            Self::ExplainAnalyze
+                | Self::FunctionNotAvailable(_)
+                | Self::AccessDenied(_)
+                | Self::ColumnsNotGranted { .. }
+                | Self::Policy(_)
         )
     }
 }
@@ -115,7 +129,8 @@ const SPILL_CAP_REACHED: &str = "used disk space during the spilling process has
 const NO_SPACE: i32 = 28;
 
 /// Sorts DataFusion's errors into what the caller did wrong and what went wrong here.
-/// Messages about evaluating values lose any quoted value: it might be one the grants hide.
+/// Messages about reading and evaluating rows are composed by [`describe_failure`], never
+/// taken from the engine's text: it might quote a value the grants hide.
 pub(super) fn classify_execution(error: DataFusionError, memory_mb: u64) -> QueryError {
     // DataFusion's disk manager refuses a spill past its cap with a message, which reaches
     // here wrapped in whatever was writing the spill file: its text is all there is.
@@ -138,9 +153,9 @@ pub(super) fn classify_execution(error: DataFusionError, memory_mb: u64) -> Quer
     }
     match error.find_root() {
         DataFusionError::External(inner) if inner.downcast_ref::<SourceReadError>().is_some() => {
-            QueryError::Execution(without_values(&inner.to_string()))
+            QueryError::Execution(describe_failure(&error))
         }
-        DataFusionError::External(inner) => QueryError::Evaluation(without_values(&inner.to_string())),
+        DataFusionError::External(_) => QueryError::Evaluation(describe_failure(&error)),
         DataFusionError::ArrowError(arrow, _)
             if matches!(
                 arrow.as_ref(),
@@ -150,11 +165,11 @@ pub(super) fn classify_execution(error: DataFusionError, memory_mb: u64) -> Quer
                     | ArrowError::IoError(..)
             ) =>
         {
-            QueryError::Execution(without_values(&error.find_root().to_string()))
+            QueryError::Execution(describe_failure(&error))
         }
         DataFusionError::IoError(io) if io.raw_os_error() == Some(NO_SPACE) => QueryError::SpillLimit,
         DataFusionError::ParquetError(_) | DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => {
-            QueryError::Execution(without_values(&error.find_root().to_string()))
+            QueryError::Execution(describe_failure(&error))
         }
         DataFusionError::ResourcesExhausted(message) if message.contains("disk space") => {
             QueryError::SpillLimit
@@ -172,8 +187,8 @@ pub(super) fn classify_execution(error: DataFusionError, memory_mb: u64) -> Quer
         // What remains failed while evaluating the query's own expressions (a bad regular
         // expression, a division by zero): the caller's to fix.
         DataFusionError::ArrowError(..) | DataFusionError::Execution(_) => {
-            QueryError::Evaluation(without_values(&error.find_root().to_string()))
+            QueryError::Evaluation(describe_failure(&error))
         }
-        _ => QueryError::Execution(without_values(&error.strip_backtrace())),
+        _ => QueryError::Execution(describe_failure(&error)),
     }
 }

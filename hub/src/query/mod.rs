@@ -12,6 +12,7 @@ mod parameters;
 mod reads;
 mod runtime;
 mod secure;
+mod semantics;
 pub mod service;
 mod statement;
 mod yielding;
@@ -150,6 +151,8 @@ impl QueryEngine {
             .with_runtime_env(runtime)
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(yielding::YieldingJoins))
+            .with_analyzer_rule(Arc::new(semantics::NullAwareNotIn))
+            .with_analyzer_rule(Arc::new(semantics::WideIntegerSum))
             .build();
         let context = SessionContext::new_with_state(state);
         // `a || b` on text is planned as a function, so that its result is bounded like
@@ -163,6 +166,9 @@ impl QueryEngine {
                 .map_err(std::io::Error::other)?;
         }
         context.register_udf(bounded::string_concat().as_ref().clone());
+        for refused in statement::REFUSED_FUNCTIONS {
+            context.deregister_udf(refused);
+        }
         Ok(Self {
             context,
             permits: Arc::new(Semaphore::new(limits.max_concurrent_queries.max(1))),

@@ -1,12 +1,18 @@
 //! Result formats. Each encoder turns record batches into bytes as they arrive, so a
 //! result of any size streams through a small, constant amount of memory.
 
+use std::sync::{Arc, LazyLock};
+
 use bytes::Bytes;
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float16Type, Float32Type, Float64Type, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::ipc::writer::StreamWriter;
-use datafusion::arrow::json::writer::{LineDelimited, WriterBuilder as JsonWriterBuilder};
+use datafusion::arrow::json::writer::{
+    Encoder, EncoderFactory, EncoderOptions, LineDelimited, NullableEncoder,
+    WriterBuilder as JsonWriterBuilder, make_encoder,
+};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
@@ -121,14 +127,76 @@ pub trait BatchEncoder: Send {
     fn finish(&mut self) -> Result<Bytes, EncodeError>;
 }
 
-/// The batch as newline-delimited JSON objects, nulls written out.
+/// The batch as newline-delimited JSON objects, nulls written out, NaN and the infinities
+/// as strings.
 fn json_lines(batch: &RecordBatch) -> Result<Vec<u8>, EncodeError> {
     let mut writer = JsonWriterBuilder::new()
         .with_explicit_nulls(true)
+        .with_encoder_factory(Arc::new(NonFiniteFloats))
         .build::<_, LineDelimited>(Vec::new());
     writer.write(batch)?;
     writer.finish()?;
     Ok(writer.into_inner())
+}
+
+/// JSON numbers have no NaN or infinities, and Arrow's JSON writer writes them as `null`,
+/// which reads as a missing value. They are written as the strings `"NaN"`, `"Infinity"`
+/// and `"-Infinity"` instead, as JavaScript's `Number()` and PostgreSQL's `to_json` spell
+/// them; every finite float is written as Arrow writes it.
+#[derive(Debug)]
+struct NonFiniteFloats;
+
+/// Arrow's own encoders, for the finite values.
+static ARROW_ENCODERS: LazyLock<EncoderOptions> = LazyLock::new(EncoderOptions::default);
+
+impl EncoderFactory for NonFiniteFloats {
+    fn make_default_encoder<'a>(
+        &self,
+        field: &'a FieldRef,
+        array: &'a dyn Array,
+        _options: &'a EncoderOptions,
+    ) -> Result<Option<NullableEncoder<'a>>, ArrowError> {
+        let value: Box<dyn Fn(usize) -> f64 + 'a> = match array.data_type() {
+            DataType::Float64 => {
+                let values = array.as_primitive::<Float64Type>();
+                Box::new(move |index| values.value(index))
+            }
+            DataType::Float32 => {
+                let values = array.as_primitive::<Float32Type>();
+                Box::new(move |index| f64::from(values.value(index)))
+            }
+            DataType::Float16 => {
+                let values = array.as_primitive::<Float16Type>();
+                Box::new(move |index| values.value(index).to_f64())
+            }
+            _ => return Ok(None),
+        };
+        let finite = make_encoder(field, array, &ARROW_ENCODERS)?;
+        Ok(Some(NullableEncoder::new(
+            Box::new(FloatEncoder { value, finite }),
+            array.logical_nulls(),
+        )))
+    }
+}
+
+struct FloatEncoder<'a> {
+    value: Box<dyn Fn(usize) -> f64 + 'a>,
+    finite: NullableEncoder<'a>,
+}
+
+impl Encoder for FloatEncoder<'_> {
+    fn encode(&mut self, index: usize, out: &mut Vec<u8>) {
+        let value = (self.value)(index);
+        if value.is_nan() {
+            out.extend_from_slice(b"\"NaN\"");
+        } else if value == f64::INFINITY {
+            out.extend_from_slice(b"\"Infinity\"");
+        } else if value == f64::NEG_INFINITY {
+            out.extend_from_slice(b"\"-Infinity\"");
+        } else {
+            self.finite.encode(index, out);
+        }
+    }
 }
 
 /// `{"query_id": ..., "columns": [...], "rows": [...]}`, the rows written as they come.
@@ -302,9 +370,7 @@ impl BatchEncoder for ParquetEncoder {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
@@ -372,6 +438,56 @@ mod tests {
             value["rows"],
             serde_json::json!([{"id": 1, "name": "a\nb"}, {"id": 2, "name": null}, {"id": 3, "name": "c"}])
         );
+    }
+
+    #[test]
+    fn nan_and_infinities_are_strings_in_json_and_ndjson() {
+        use datafusion::arrow::array::{Float32Array, Float64Array, StructArray};
+        use datafusion::arrow::datatypes::Fields;
+        let doubles = Float64Array::from(vec![
+            Some(f64::NAN),
+            Some(f64::INFINITY),
+            Some(f64::NEG_INFINITY),
+            Some(-0.0),
+            Some(1.5),
+            None,
+        ]);
+        let reals = Float32Array::from(vec![Some(f32::NAN), None, Some(2.5), None, None, None]);
+        let nested = StructArray::from(vec![(
+            Arc::new(Field::new("x", DataType::Float64, true)),
+            Arc::new(doubles.clone()) as ArrayRef,
+        )]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("d", DataType::Float64, true),
+            Field::new("r", DataType::Float32, true),
+            Field::new(
+                "s",
+                DataType::Struct(Fields::from(vec![Field::new("x", DataType::Float64, true)])),
+                true,
+            ),
+        ]));
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(doubles), Arc::new(reals), Arc::new(nested)]).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&encode(OutputFormat::Json, std::slice::from_ref(&batch))).unwrap();
+        let column = |name: &str| -> Vec<serde_json::Value> {
+            json["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| row[name].clone())
+                .collect()
+        };
+        let expected = serde_json::json!(["NaN", "Infinity", "-Infinity", -0.0, 1.5, null]);
+        assert_eq!(serde_json::Value::from(column("d")), expected);
+        assert_eq!(
+            serde_json::Value::from(column("r")),
+            serde_json::json!(["NaN", null, 2.5, null, null, null])
+        );
+        let nested: Vec<serde_json::Value> = column("s").iter().map(|s| s["x"].clone()).collect();
+        assert_eq!(serde_json::Value::from(nested), expected);
+        let lines = String::from_utf8(encode(OutputFormat::Ndjson, &[batch])).unwrap();
+        assert!(lines.starts_with("{\"d\":\"NaN\",\"r\":\"NaN\""), "{lines}");
     }
 
     #[test]

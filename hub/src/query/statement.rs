@@ -3,7 +3,11 @@
 
 use causeway_policies::{SyntaxLimits, on_deep_stack};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
-use datafusion::sql::sqlparser::ast::Statement;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    Expr, Query, SetExpr, SetOperator, SetQuantifier, Statement, Visit, Visitor,
+};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::Tokenizer;
 
@@ -38,6 +42,13 @@ fn parse_within(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement, QueryEr
     }
     if let DFStatement::Statement(inner) = inner {
         limits.check_statement(inner).map_err(QueryError::TooLarge)?;
+        match inner.visit(&mut RefusedShapes) {
+            ControlFlow::Break(Refused::Function(name)) => {
+                return Err(QueryError::FunctionNotAvailable(name));
+            }
+            ControlFlow::Break(Refused::Shape(shape)) => return Err(QueryError::NotSupported(shape)),
+            ControlFlow::Continue(()) => {}
+        }
     }
     match &statement {
         DFStatement::Statement(inner) if is_read(inner) => Ok(statement),
@@ -49,6 +60,63 @@ fn parse_within(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement, QueryEr
         }
         DFStatement::Explain(explain) if is_query(&explain.statement) => Ok(statement),
         other => Err(QueryError::NotReadOnly(kind(other))),
+    }
+}
+
+/// Functions that tell where a row is stored (its file, its position in the file): they
+/// would show how a dataset is laid out, and which rows a row filter hides lie between
+/// those shown. Refused by name wherever they appear; the engine does not have them either.
+pub(super) const REFUSED_FUNCTIONS: [&str; 2] = ["input_file_name", "file_row_index"];
+
+/// What a statement is refused for before it is planned.
+enum Refused {
+    Function(String),
+    /// A shape DataFusion 55 answers wrongly (see the README's list).
+    Shape(&'static str),
+}
+
+struct RefusedShapes;
+
+impl Visitor for RefusedShapes {
+    type Break = Refused;
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Refused> {
+        if let Expr::Function(function) = expr
+            && let Some(name) = function.name.0.last().and_then(|part| part.as_ident())
+            && let Some(refused) = REFUSED_FUNCTIONS
+                .iter()
+                .find(|refused| name.value.eq_ignore_ascii_case(refused))
+        {
+            return ControlFlow::Break(Refused::Function((*refused).to_owned()));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<Refused> {
+        bag_operation(&query.body).map_or(ControlFlow::Continue(()), |shape| {
+            ControlFlow::Break(Refused::Shape(shape))
+        })
+    }
+}
+
+/// `INTERSECT ALL` and `EXCEPT ALL` keep duplicates by count (`min(m, n)` and `m - n`
+/// copies of a row); DataFusion 55 returns every duplicate of the left side, or none.
+fn bag_operation(body: &SetExpr) -> Option<&'static str> {
+    match body {
+        SetExpr::SetOperation {
+            op,
+            set_quantifier,
+            left,
+            right,
+        } => {
+            let all = matches!(set_quantifier, SetQuantifier::All);
+            match op {
+                SetOperator::Intersect if all => Some("INTERSECT ALL (use INTERSECT, or a join with counts)"),
+                SetOperator::Except if all => Some("EXCEPT ALL (use EXCEPT, or a join with counts)"),
+                _ => bag_operation(left).or_else(|| bag_operation(right)),
+            }
+        }
+        _ => None,
     }
 }
 
@@ -128,6 +196,42 @@ mod tests {
                 Err(QueryError::NotReadOnly(kind)) => assert_eq!(kind, expected, "{sql}"),
                 other => panic!("{sql}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn functions_that_tell_where_rows_are_stored_are_refused_by_name() {
+        for sql in [
+            "SELECT count(*) FROM civil_affairs.residents GROUP BY input_file_name()",
+            "SELECT INPUT_FILE_NAME() FROM civil_affairs.residents",
+            "EXPLAIN SELECT file_row_index() FROM t",
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM t WHERE input_file_name() = 'x')",
+        ] {
+            assert!(
+                matches!(parse_read_query(sql), Err(QueryError::FunctionNotAvailable(_))),
+                "{sql}"
+            );
+        }
+        assert!(parse_read_query("SELECT input_file_name FROM t").is_ok());
+    }
+
+    #[test]
+    fn bag_intersections_and_differences_are_refused_until_they_are_right() {
+        for sql in [
+            "SELECT a FROM t INTERSECT ALL SELECT a FROM u",
+            "SELECT a FROM t UNION SELECT a FROM (SELECT a FROM u EXCEPT ALL SELECT a FROM v) w",
+        ] {
+            assert!(
+                matches!(parse_read_query(sql), Err(QueryError::NotSupported(_))),
+                "{sql}"
+            );
+        }
+        for sql in [
+            "SELECT a FROM t INTERSECT SELECT a FROM u",
+            "SELECT a FROM t EXCEPT SELECT a FROM u",
+            "SELECT a FROM t UNION ALL SELECT a FROM u",
+        ] {
+            assert!(parse_read_query(sql).is_ok(), "{sql}");
         }
     }
 

@@ -7,6 +7,7 @@
 mod acceleration;
 mod alerts;
 mod audit;
+mod conformance;
 mod connections;
 mod contracts;
 mod databases;

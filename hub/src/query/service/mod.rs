@@ -498,4 +498,6 @@ impl Drop for Finish {
 #[cfg(test)]
 mod prepared_tests;
 #[cfg(test)]
+mod semantics_tests;
+#[cfg(test)]
 mod tests;

@@ -11,12 +11,13 @@ use crate::support::{Hub, MYSQL_URL, Mysql, POSTGRES_URL, Postgres, eventually};
 
 mod cancellation;
 mod contracts;
+mod edges;
 mod pushdown;
 mod values;
 
 /// A `[connectors.connections.NAME]` section for the machine's PostgreSQL, whose sessions
 /// carry `application_name` so the server's view of them can be found.
-fn postgres_connection(name: &str, application_name: &str) -> String {
+pub(crate) fn postgres_connection(name: &str, application_name: &str) -> String {
     format!(
         "[connectors.connections.{name}]\nkind = \"postgres\"\n\
          url = \"{POSTGRES_URL}?application_name={application_name}\"\n\
@@ -32,7 +33,7 @@ fn mysql_connection(name: &str) -> String {
 }
 
 /// A dataset spec over a database table; `fields` are (name, contract type) pairs.
-fn spec(
+pub(crate) fn spec(
     department: &str,
     name: &str,
     kind: &str,

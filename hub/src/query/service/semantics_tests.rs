@@ -1,0 +1,135 @@
+//! Answers that follow SQL (and PostgreSQL) where DataFusion 55 alone does not, and the
+//! functions that tell where rows are stored refused by name.
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
+
+use super::tests::{call, drain, fixture};
+use super::*;
+use crate::config::LimitsConfig;
+
+/// The batches of `sql`, run as the fixture's analyst.
+async fn answer(sql: &str) -> Result<Vec<RecordBatch>, ServiceError> {
+    let fixture = fixture(LimitsConfig::default()).await;
+    let mut started = fixture.service.execute(call(sql)).await?;
+    Ok(drain(&mut started.results).await)
+}
+
+/// The first column's integers, in order.
+async fn integers(sql: &str) -> Vec<i64> {
+    answer(sql)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        .iter()
+        .flat_map(|batch| {
+            batch
+                .column(0)
+                .as_primitive::<Int64Type>()
+                .iter()
+                .flatten()
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn not_in_a_subquery_that_yields_null_is_never_true() {
+    let values = "SELECT x FROM (VALUES (1), (3), (NULL)) t(x)";
+    // 3 is not 1, but it may be the NULL: unknown, so no row.
+    assert_eq!(
+        integers(&format!(
+            "{values} WHERE x NOT IN (SELECT v FROM (VALUES (1), (NULL)) s(v)) ORDER BY x"
+        ))
+        .await,
+        Vec::<i64>::new()
+    );
+    // Without a NULL in the subquery, 3 is not in it; a NULL x is unknown.
+    assert_eq!(
+        integers(&format!(
+            "{values} WHERE x NOT IN (SELECT v FROM (VALUES (1), (2)) s(v)) ORDER BY x"
+        ))
+        .await,
+        [3]
+    );
+    // An empty subquery holds no value at all: every x, NULL included, is not in it.
+    assert_eq!(
+        integers(&format!(
+            "SELECT count(*) FROM ({values}) t WHERE x NOT IN (SELECT v FROM (VALUES (1)) s(v) WHERE v > 5)"
+        ))
+        .await,
+        [3]
+    );
+    // Over a dataset, under the analyst's row filter (the Dali rows 1 and 3).
+    assert_eq!(
+        integers(
+            "SELECT id FROM civil_affairs.residents WHERE id NOT IN \
+             (SELECT CASE WHEN x = 2 THEN NULL ELSE x END FROM (VALUES (2), (9)) s(x)) ORDER BY id"
+        )
+        .await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        integers("SELECT id FROM civil_affairs.residents WHERE id NOT IN (SELECT 3) ORDER BY id").await,
+        [1]
+    );
+}
+
+#[tokio::test]
+async fn a_sum_of_bigints_widens_instead_of_wrapping() {
+    let batches = answer("SELECT sum(v) AS total FROM (VALUES (9223372036854775807), (1)) t(v)")
+        .await
+        .expect("answered");
+    let column = batches[0].column(0);
+    assert_eq!(column.data_type(), &DataType::Decimal128(38, 0));
+    assert_eq!(
+        column.as_primitive::<Decimal128Type>().value(0),
+        9_223_372_036_854_775_808_i128
+    );
+    // Grouped, unaliased and over a dataset, the sum keeps its name for what reads it.
+    let batches = answer(
+        "SELECT town, sum(id) FROM civil_affairs.residents GROUP BY town HAVING sum(id) > 1 ORDER BY sum(id)",
+    )
+    .await
+    .expect("answered");
+    let schema = batches[0].schema();
+    assert_eq!(schema.field(1).name(), "sum(civil_affairs.residents.id)");
+    assert_eq!(batches[0].column(1).as_primitive::<Decimal128Type>().value(0), 4);
+}
+
+#[tokio::test]
+async fn where_rows_are_stored_is_refused_by_name() {
+    for sql in [
+        "SELECT count(*) FROM civil_affairs.residents GROUP BY input_file_name()",
+        "SELECT file_row_index() FROM civil_affairs.residents",
+    ] {
+        let error = answer(sql).await.expect_err("refused");
+        assert_eq!(error.code(), "function_not_available", "{sql}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn not_in_under_or_and_exists_of_an_aggregate_follow_sql() {
+    let values = "SELECT x FROM (VALUES (1), (3), (5)) t(x)";
+    // The NOT IN is never true (the subquery yields a NULL): only x > 4 lets a row through.
+    assert_eq!(
+        integers(&format!(
+            "{values} WHERE x NOT IN (SELECT v FROM (VALUES (1), (NULL)) s(v)) OR x > 4 ORDER BY x"
+        ))
+        .await,
+        [5]
+    );
+    // An aggregate without GROUP BY always yields one row, so EXISTS holds for every x.
+    assert_eq!(
+        integers(&format!(
+            "{values} WHERE EXISTS (SELECT count(*) FROM (VALUES (1)) s(v) WHERE v = t.x AND v < 0) ORDER BY x"
+        ))
+        .await,
+        [1, 3, 5]
+    );
+    assert_eq!(
+        integers(&format!(
+            "{values} WHERE NOT EXISTS (SELECT max(v) FROM (VALUES (1)) s(v) WHERE v = t.x) ORDER BY x"
+        ))
+        .await,
+        Vec::<i64>::new()
+    );
+}
