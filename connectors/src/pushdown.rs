@@ -238,12 +238,10 @@ impl Classifier<'_> {
             {
                 Verdict::Unsupported
             }
-            // NaN and the infinities have no spelling every dialect reads (and SQLite and
-            // MySQL hold none); a zero compares equal to -0.0 in databases, not in the hub.
-            ScalarValue::Float32(Some(number)) if !number.is_finite() || *number == 0.0 => {
+            ScalarValue::Float32(Some(number)) if !self.float_renders_exactly(f64::from(*number)) => {
                 Verdict::Unsupported
             }
-            ScalarValue::Float64(Some(number)) if !number.is_finite() || *number == 0.0 => {
+            ScalarValue::Float64(Some(number)) if !self.float_renders_exactly(*number) => {
                 Verdict::Unsupported
             }
             ScalarValue::Date32(Some(day)) if !(FIRST_DATE..=LAST_DATE).contains(day) => Verdict::Unsupported,
@@ -265,6 +263,24 @@ impl Classifier<'_> {
             | ScalarValue::Date32(_)
             | ScalarValue::Null => Verdict::Exact,
             _ => Verdict::Unsupported,
+        }
+    }
+
+    /// Whether a float literal reaches the database as exactly the same double. The SQL
+    /// writer spells a double out in decimal digits, with no exponent: MySQL reads such a
+    /// literal as a DECIMAL of at most 65 digits (so `1e-300` becomes 0), and SQLite's text
+    /// conversion misses the exact double of a very long spelling. PostgreSQL reads every
+    /// spelling exactly. Magnitudes from 1e-15 to 1e15 are spelled in at most 31 digits,
+    /// which both read back exactly.
+    fn float_renders_exactly(&self, number: f64) -> bool {
+        // NaN and the infinities have no spelling every dialect reads (SQLite and MySQL
+        // hold none); a zero compares equal to -0.0 in databases, not in the hub.
+        if !number.is_finite() || number == 0.0 {
+            return false;
+        }
+        match self.rules.dialect {
+            SqlDialect::Postgres => true,
+            SqlDialect::Mysql | SqlDialect::Sqlite => (1e-15..1e15).contains(&number.abs()),
         }
     }
 
@@ -504,6 +520,12 @@ mod tests {
                 assert_eq!(verdict(col("area").gt(lit(number)), dialect), Unsupported);
             }
             assert_eq!(verdict(col("area").eq(lit(2.5)), dialect), Exact);
+            let tiny = verdict(col("area").eq(lit(1e-300)), dialect);
+            assert_eq!(
+                tiny == Exact,
+                dialect == SqlDialect::Postgres,
+                "{dialect:?} reads 300 digits back exactly only in PostgreSQL"
+            );
             // 44 BC, and the year 10000.
             for day in [-735_000, 2_932_897] {
                 assert_eq!(

@@ -11,6 +11,7 @@ use crate::support::{Hub, MYSQL_URL, Mysql, POSTGRES_URL, Postgres, eventually};
 
 mod cancellation;
 mod contracts;
+mod differential;
 mod edges;
 mod pushdown;
 mod values;

@@ -362,3 +362,22 @@ async fn catalog_and_explanations_show_contracts_not_rows() {
         "{other}"
     );
 }
+
+/// How many rows a dataset holds is shown only to whoever may read all of them: the
+/// analyst, whose grants on residents all filter rows, sees no count of residents but
+/// sees the count of parcels, granted whole; the owning department's publisher sees both.
+#[tokio::test]
+async fn row_counts_are_shown_only_to_callers_who_read_every_row() {
+    let setup = Setup::start().await;
+    let (status, residents) = get(&setup.hub, &setup.analyst, "/v1/datasets/civil_affairs/residents").await;
+    assert_eq!(status, StatusCode::OK, "{residents}");
+    assert_eq!(residents["row_count_estimate"], Value::Null, "{residents}");
+    let (_, parcels) = get(&setup.hub, &setup.analyst, "/v1/datasets/land_registry/parcels").await;
+    assert!(parcels["row_count_estimate"].as_u64().is_some(), "{parcels}");
+    let (_, owned) = setup.hub.get("/v1/datasets/civil_affairs/residents").await;
+    assert_eq!(
+        owned["row_count_estimate"].as_u64(),
+        Some(RESIDENTS.len() as u64),
+        "{owned}"
+    );
+}
