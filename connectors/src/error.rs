@@ -96,22 +96,26 @@ impl SourceReadError {
 /// without values, and DataFusion's messages known to hold none.
 pub fn describe_failure(error: &DataFusionError) -> String {
     match error.find_root() {
-        DataFusionError::External(inner) => match inner.downcast_ref::<SourceReadError>() {
-            Some(read) => read.0.clone(),
-            None => match inner.downcast_ref::<ArrowError>() {
-                Some(arrow) => describe_arrow(arrow),
-                None => "the source's driver failed while reading rows".to_owned(),
-            },
-        },
+        DataFusionError::External(inner) => describe_external(inner.as_ref()),
         DataFusionError::ArrowError(arrow, _) => describe_arrow(arrow),
         DataFusionError::ParquetError(_) => "a Parquet file cannot be decoded".to_owned(),
         DataFusionError::IoError(io) => format!("an I/O error ({})", io.kind()),
         DataFusionError::ObjectStore(_) => "a file cannot be read".to_owned(),
-        DataFusionError::Execution(message) => known_message(message)
-            .unwrap_or("a function failed on a value")
-            .to_owned(),
+        DataFusionError::Execution(message) => known_or(message, "a function failed on a value"),
         DataFusionError::ResourcesExhausted(_) => "the query ran out of memory".to_owned(),
         _ => "an internal error of the query engine".to_owned(),
+    }
+}
+
+/// An error from outside the engine: the hub's own read errors as they are, Arrow's by
+/// kind, a driver's by nothing but that it failed.
+fn describe_external(inner: &(dyn std::error::Error + Send + Sync + 'static)) -> String {
+    if let Some(read) = inner.downcast_ref::<SourceReadError>() {
+        read.0.clone()
+    } else if let Some(arrow) = inner.downcast_ref::<ArrowError>() {
+        describe_arrow(arrow)
+    } else {
+        "the source's driver failed while reading rows".to_owned()
     }
 }
 
@@ -123,9 +127,9 @@ fn describe_arrow(error: &ArrowError) -> String {
             Some(target) => format!("a value cannot be cast to {target}"),
             None => "a value cannot be cast to the type asked for".to_owned(),
         },
-        ArrowError::ParseError(message) => known_message(message)
-            .unwrap_or("a value cannot be parsed as the type asked for")
-            .to_owned(),
+        ArrowError::ParseError(message) => {
+            known_or(message, "a value cannot be parsed as the type asked for")
+        }
         ArrowError::CsvError(_) => {
             "a line of the CSV file does not match the contract's columns and types".to_owned()
         }
@@ -134,14 +138,9 @@ fn describe_arrow(error: &ArrowError) -> String {
         }
         ArrowError::ParquetError(_) => "a Parquet file cannot be decoded".to_owned(),
         ArrowError::IoError(_, io) => format!("an I/O error ({})", io.kind()),
-        ArrowError::ExternalError(inner) => match inner.downcast_ref::<SourceReadError>() {
-            Some(read) => read.0.clone(),
-            None => "the source's driver failed while reading rows".to_owned(),
-        },
+        ArrowError::ExternalError(inner) => describe_external(inner.as_ref()),
         ArrowError::ComputeError(message) | ArrowError::InvalidArgumentError(message) => {
-            known_message(message)
-                .unwrap_or("a function failed on a value")
-                .to_owned()
+            known_or(message, "a function failed on a value")
         }
         _ => "an internal error of the query engine".to_owned(),
     }
@@ -169,8 +168,9 @@ fn cast_target(message: &str) -> Option<&str> {
     is_type(name).then_some(name)
 }
 
-/// DataFusion's messages that hold no value, by how they begin, as the phrase shown.
-fn known_message(message: &str) -> Option<&'static str> {
+/// The phrase for one of DataFusion's messages known to hold no value, by how it begins;
+/// `otherwise` for any other.
+fn known_or(message: &str, otherwise: &str) -> String {
     const KNOWN: &[(&str, &str)] = &[
         ("Divide by zero", "division by zero"),
         ("Overflow", "arithmetic overflow"),
@@ -191,7 +191,8 @@ fn known_message(message: &str) -> Option<&'static str> {
     KNOWN
         .iter()
         .find(|(start, _)| message.trim_start().starts_with(start))
-        .map(|(_, phrase)| *phrase)
+        .map_or(otherwise, |(_, phrase)| phrase)
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -144,10 +144,7 @@ async fn csv(path: &Path, delimiter: char, contract: &Contract) -> Result<FileSo
     let format = CsvFormat::default()
         .with_has_header(true)
         .with_delimiter(delimiter)
-        .with_quote(b'"')
-        .with_escape(None)
-        .with_newlines_in_values(true)
-        .with_schema_infer_max_rec(1000);
+        .with_newlines_in_values(true);
     let (options, url) = listing(path, Arc::new(format), "csv")?;
     let guessed = without_byte_order_mark(&infer_csv(path, delimiter).await?);
     let read_schema = with_contract_types(&guessed, contract);
@@ -182,8 +179,7 @@ async fn infer_csv(path: &Path, delimiter: u8) -> Result<SchemaRef> {
         let file = std::fs::File::open(&first)?;
         let format = datafusion::arrow::csv::reader::Format::default()
             .with_header(true)
-            .with_delimiter(delimiter)
-            .with_quote(b'"');
+            .with_delimiter(delimiter);
         let (schema, _) = format.infer_schema(std::io::BufReader::new(file), Some(1000))?;
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Arc::new(schema))
     })
@@ -201,13 +197,11 @@ fn without_byte_order_mark(schema: &SchemaRef) -> SchemaRef {
     let Some(name) = first.name().strip_prefix('\u{feff}') else {
         return Arc::clone(schema);
     };
-    let mut fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|field| field.as_ref().clone())
-        .collect();
-    fields[0] = first.as_ref().clone().with_name(name);
-    Arc::new(Schema::new(fields))
+    let renamed = first.as_ref().clone().with_name(name);
+    let rest = schema.fields().iter().skip(1).map(|field| field.as_ref().clone());
+    Arc::new(Schema::new(
+        std::iter::once(renamed).chain(rest).collect::<Vec<_>>(),
+    ))
 }
 
 async fn ndjson(path: &Path, contract: &Contract, session: &dyn Session) -> Result<FileSource> {

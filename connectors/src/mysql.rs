@@ -44,10 +44,9 @@ impl SourceKind for MysqlTable<'_> {
     ) -> Result<RawSource> {
         let pool = self.pool(shared).await?;
         let table = table(Arc::clone(&pool), self.connection, self.table).await?;
-        let settings = connection(shared.settings, self.connection, DatabaseKind::Mysql)?;
         Ok(RawSource {
             checked_schema: table.schema(),
-            pushdown: Some(pushdown_rules(&table.schema(), settings.filter_pushdown)),
+            pushdown: Some(pushdown_rules(&table.schema())),
             table,
             typing: SourceTyping::Declared,
             stop: Some(stopper(pool)),
@@ -91,10 +90,7 @@ impl MysqlTable<'_> {
 /// MySQL compares it as a date smaller than every other: comparisons that hold for the hub
 /// hold in MySQL too, but not the other way round, and `IS NULL` differs outright. So
 /// those columns narrow rows in MySQL and the hub checks every filter on them again.
-fn pushdown_rules(schema: &SchemaRef, filter_pushdown: bool) -> PushdownRules {
-    if !filter_pushdown {
-        return PushdownRules::none(SqlDialect::Mysql);
-    }
+fn pushdown_rules(schema: &SchemaRef) -> PushdownRules {
     schema
         .fields()
         .iter()

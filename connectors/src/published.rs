@@ -154,7 +154,7 @@ impl TableProvider for PublishedTable {
             .scan(state, Some(&source_projection), filters, limit)
             .await
             .map_err(|error| self.label.failed(&error))?;
-        let plan = match self.pushdown.as_ref().map(|rules| rules.dialect) {
+        let plan = match self.pushdown.as_ref().map(PushdownRules::dialect) {
             Some(SqlDialect::Mysql) => Arc::new(GuardedScanExec::new(plan, self.stop.clone())),
             _ => plan,
         };

@@ -50,12 +50,12 @@ pub enum ColumnComparison {
 }
 
 /// What a database source may be asked to filter: per column, and a default for columns not
-/// named (every column `Never` when push-down is turned off for the connection).
+/// named.
 #[derive(Debug, Clone)]
 pub struct PushdownRules {
-    pub dialect: SqlDialect,
-    pub columns: HashMap<String, ColumnComparison>,
-    pub default: ColumnComparison,
+    dialect: SqlDialect,
+    columns: HashMap<String, ColumnComparison>,
+    default: ColumnComparison,
 }
 
 impl PushdownRules {
@@ -68,20 +68,27 @@ impl PushdownRules {
         }
     }
 
-    /// Nothing pushed: the connection's `filter_pushdown = false`.
-    pub fn none(dialect: SqlDialect) -> Self {
-        Self {
-            dialect,
-            columns: HashMap::new(),
-            default: ColumnComparison::Never,
+    pub fn with_column(mut self, name: impl Into<String>, comparison: ColumnComparison) -> Self {
+        self.columns.insert(name.into(), comparison);
+        self
+    }
+
+    /// These rules, or none at all when push-down is turned off (the connection's
+    /// `filter_pushdown = false`).
+    pub fn enabled(self, enabled: bool) -> Self {
+        if enabled {
+            self
+        } else {
+            Self {
+                dialect: self.dialect,
+                columns: HashMap::new(),
+                default: ColumnComparison::Never,
+            }
         }
     }
 
-    pub fn with_column(mut self, name: impl Into<String>, comparison: ColumnComparison) -> Self {
-        if self.default != ColumnComparison::Never {
-            self.columns.insert(name.into(), comparison);
-        }
-        self
+    pub fn dialect(&self) -> SqlDialect {
+        self.dialect
     }
 
     fn column(&self, name: &str) -> ColumnComparison {
@@ -475,7 +482,9 @@ mod tests {
         let filter = col("born").gt(lit(ScalarValue::Date32(Some(7000))));
         let rules = PushdownRules::exact(SqlDialect::Sqlite).with_column("born", ColumnComparison::Never);
         assert_eq!(classify(&filter, &schema(), &rules), Unsupported);
-        let nothing = PushdownRules::none(SqlDialect::Postgres);
+        let nothing = PushdownRules::exact(SqlDialect::Postgres)
+            .with_column("area", ColumnComparison::Exact)
+            .enabled(false);
         assert_eq!(
             classify(&col("area").gt(lit(1.5)), &schema(), &nothing),
             Unsupported

@@ -60,6 +60,14 @@ impl SourceSpec {
         }
     }
 
+    /// The configured database connection the rows are read through, for database kinds.
+    fn connection(&self) -> Option<&str> {
+        match self {
+            Self::Postgres { connection, .. } | Self::Mysql { connection, .. } => Some(connection),
+            _ => None,
+        }
+    }
+
     /// Where the rows are, for people: a path, or a connection name and table. Never holds
     /// a secret, since connections are referred to by name.
     pub fn location(&self) -> String {
@@ -165,7 +173,13 @@ impl Connectors {
             files: connector.files(self.shared()),
             health: Arc::clone(&self.health),
         };
-        let mut table = PublishedTable::new(raw.table, contract, raw.pushdown, label)?;
+        // A connection may turn push-down off whatever its connector would push.
+        let filter_pushdown = spec
+            .connection()
+            .and_then(|name| self.settings.connections.get(name))
+            .is_none_or(|connection| connection.filter_pushdown);
+        let pushdown = raw.pushdown.map(|rules| rules.enabled(filter_pushdown));
+        let mut table = PublishedTable::new(raw.table, contract, pushdown, label)?;
         if let Some(stop) = raw.stop {
             table = table.with_stop(stop);
         }

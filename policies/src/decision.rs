@@ -139,12 +139,9 @@ pub fn authorize(
     let owner = owner_grant(principal, dataset);
     let grants: Vec<&Grant> = owner
         .iter()
-        .chain(policies.grants.iter().filter(|grant| {
-            grant.dataset == dataset.id
-                && grant.subject.matches(principal)
-                && grant.purposes.contains(purpose)
-                && grant.is_valid_at(now)
-        }))
+        .chain(
+            in_force(policies, principal, &dataset.id, now).filter(|grant| grant.purposes.contains(purpose)),
+        )
         .collect();
     if grants.is_empty() {
         return Err(AccessDenied::NoGrant {
@@ -206,12 +203,46 @@ pub fn authorize(
     })
 }
 
+/// Whether `principal` may read every row of `dataset` at `now`, for some purpose: they own
+/// it, or a grant in force for them has no row filter, and no deny rule closes the whole
+/// dataset to them. Counts and other statistics of a dataset are shown only to such
+/// callers, since the number of rows a row filter hides is itself a disclosure.
+pub fn may_read_all_rows(
+    principal: &Principal,
+    dataset: &DatasetId,
+    policies: &PolicySet,
+    now: DateTime<Utc>,
+) -> bool {
+    let denied = policies
+        .denies
+        .iter()
+        .any(|rule| rule.applies_to(principal, dataset) && rule.covers_dataset());
+    !denied
+        && (owns(principal, dataset)
+            || in_force(policies, principal, dataset, now).any(|grant| grant.row_filter.is_none()))
+}
+
+/// The grants for `principal` on `dataset` in force at `now`, for any purpose.
+fn in_force<'a>(
+    policies: &'a PolicySet,
+    principal: &'a Principal,
+    dataset: &'a DatasetId,
+    now: DateTime<Utc>,
+) -> impl Iterator<Item = &'a Grant> {
+    policies.grants.iter().filter(move |grant| {
+        grant.dataset == *dataset && grant.subject.matches(principal) && grant.is_valid_at(now)
+    })
+}
+
+/// Whether `principal` publishes for the department that owns `dataset`.
+fn owns(principal: &Principal, dataset: &DatasetId) -> bool {
+    principal.department == dataset.department && principal.has_role(crate::principal::Role::Publisher)
+}
+
 /// The owning department's publishers read their own datasets raw, for any purpose: the
 /// data is theirs. Deny rules still apply to them.
 fn owner_grant(principal: &Principal, dataset: &DatasetInfo) -> Option<Grant> {
-    let owns = principal.department == dataset.id.department
-        && principal.has_role(crate::principal::Role::Publisher);
-    owns.then(|| Grant {
+    owns(principal, &dataset.id).then(|| Grant {
         id: format!("owner:{}", dataset.id.department),
         subject: crate::model::Subject::Department {
             department: dataset.id.department.clone(),

@@ -289,26 +289,6 @@ pub struct PolicySet {
     pub denies: Vec<DenyRule>,
 }
 
-impl PolicySet {
-    /// Whether `principal` may read every row of `dataset` at `now`, for some purpose: a
-    /// grant in force for them without a row filter, and no deny rule on the whole dataset.
-    /// Counts and other statistics of a dataset are shown only to such callers, since the
-    /// number of rows a row filter hides is itself a disclosure.
-    pub fn may_read_all_rows(&self, principal: &Principal, dataset: &DatasetId, now: DateTime<Utc>) -> bool {
-        let denied = self
-            .denies
-            .iter()
-            .any(|deny| deny.applies_to(principal, dataset) && deny.covers_dataset());
-        !denied
-            && self.grants.iter().any(|grant| {
-                grant.dataset == *dataset
-                    && grant.subject.matches(principal)
-                    && grant.row_filter.is_none()
-                    && grant.is_valid_at(now)
-            })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

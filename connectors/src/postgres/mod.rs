@@ -59,17 +59,12 @@ impl SourceKind for PostgresTable<'_> {
         contract: &Contract,
         _session: &dyn Session,
     ) -> Result<RawSource> {
-        let settings = connection(shared.settings, self.connection, DatabaseKind::Postgres)?;
         let opened = open(self.pool(shared).await?, self.table, contract).await?;
         Ok(RawSource {
             table: opened.table,
             checked_schema: opened.declared,
             typing: TYPING,
-            pushdown: Some(if settings.filter_pushdown {
-                opened.pushdown
-            } else {
-                PushdownRules::none(SqlDialect::Postgres)
-            }),
+            pushdown: Some(opened.pushdown),
             stop: None,
         })
     }
@@ -165,18 +160,22 @@ async fn open(pool: Arc<PostgresPool>, table: &str, contract: &Contract) -> Resu
 /// PostgreSQL's own cast to `text` does, so `seg = 'BUILDING'` holds for the value the hub
 /// returns as it does in PostgreSQL.
 fn is_padded(declared: &str) -> bool {
-    declared == "character" || declared.starts_with("character(")
+    base_type(declared) == "character"
+}
+
+/// A type's name as `format_type` prints it without its modifiers: `numeric` of
+/// `numeric(10,2)`, `character` of `character(10)`. An array type keeps its whole name
+/// (`character(10)[]`): its values are read as their text.
+fn base_type(declared: &str) -> &str {
+    if declared.ends_with("[]") {
+        return declared;
+    }
+    declared.split('(').next().unwrap_or(declared).trim()
 }
 
 /// How PostgreSQL compares a column, against the hub comparing the values it returns.
 fn comparison(column: &SourceColumn) -> ColumnComparison {
-    let base = column
-        .declared
-        .split('(')
-        .next()
-        .unwrap_or(&column.declared)
-        .trim();
-    match base {
+    match base_type(&column.declared) {
         // PostgreSQL compares a `real` as the double it widens to, the hub the double the
         // real's text reads as: `0.1::real = 0.1` differs.
         "real" => ColumnComparison::Never,
@@ -201,8 +200,7 @@ const TYPING: SourceTyping = SourceTyping::Widening;
 /// PostgreSQL's type names (as `format_type` prints them) as the Arrow type that holds
 /// their values; `Null` where any type may hold them (a `numeric` without precision).
 fn declared_type(declared: &str) -> DataType {
-    let base = declared.split('(').next().unwrap_or(declared).trim();
-    match base {
+    match base_type(declared) {
         "smallint" => DataType::Int16,
         "integer" => DataType::Int32,
         "bigint" => DataType::Int64,
@@ -274,10 +272,7 @@ impl RowReader for PostgresReader {
             .map(|field| self.padded.contains(field.name()))
             .collect();
         tokio::spawn(async move {
-            let columns = Columns {
-                schema,
-                padded: &padded,
-            };
+            let columns = Columns { schema, padded };
             if let Err(error) = read_rows(&pool, &sql, columns, batch_size, &sender).await {
                 let _ = sender.send(Err(error)).await;
             }
@@ -290,15 +285,15 @@ impl RowReader for PostgresReader {
 }
 
 /// The columns a scan reads, and which of them are padded.
-struct Columns<'a> {
+struct Columns {
     schema: SchemaRef,
-    padded: &'a [bool],
+    padded: Vec<bool>,
 }
 
 async fn read_rows(
     pool: &PostgresPool,
     sql: &str,
-    columns: Columns<'_>,
+    columns: Columns,
     batch_size: usize,
     sender: &mpsc::Sender<DataFusionResult<RecordBatch>>,
 ) -> DataFusionResult<()> {
@@ -319,14 +314,12 @@ async fn read_messages(
     pool: &PostgresPool,
     connection: &tokio_postgres::Client,
     sql: &str,
-    columns: Columns<'_>,
+    columns: Columns,
     batch_size: usize,
     sender: &mpsc::Sender<DataFusionResult<RecordBatch>>,
 ) -> DataFusionResult<()> {
-    let messages = connection
-        .simple_query_raw(sql)
-        .await
-        .map_err(|error| postgres_error(pool.describe(error).shown()))?;
+    let failed = |error| postgres_error(pool.describe(error).shown());
+    let messages = connection.simple_query_raw(sql).await.map_err(failed)?;
     pin_mut!(messages);
     let Columns { schema, padded } = columns;
     let binary: Vec<bool> = schema
@@ -341,9 +334,7 @@ async fn read_messages(
         .collect();
     let mut builder = BatchBuilder::new(Arc::clone(&schema), batch_size);
     while let Some(message) = messages.next().await {
-        let SimpleQueryMessage::Row(row) =
-            message.map_err(|error| postgres_error(pool.describe(error).shown()))?
-        else {
+        let SimpleQueryMessage::Row(row) = message.map_err(failed)? else {
             continue;
         };
         let texts = (0..row.len())
@@ -355,7 +346,7 @@ async fn read_messages(
                 })
             })
             .collect::<Result<Vec<Option<&str>>, tokio_postgres::Error>>()
-            .map_err(|error| postgres_error(pool.describe(error).shown()))?;
+            .map_err(failed)?;
         let bytes = texts
             .iter()
             .zip(&binary)

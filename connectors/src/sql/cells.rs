@@ -15,7 +15,7 @@ use datafusion::arrow::array::{Date32Builder, PrimitiveBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::cast_utils::{parse_decimal, string_to_datetime};
 use datafusion::arrow::datatypes::TimestampMicrosecondType;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::error::DataFusionError;
 use datafusion::error::Result as DataFusionResult;
@@ -331,10 +331,9 @@ fn date(value: Cell<'_>) -> Result<i32, Unreadable> {
                 return Err(describe(value));
             };
             let year = if bc { before_christ(year) } else { year };
-            let date = chrono::NaiveDate::from_ymd_opt(year, month, d).ok_or_else(|| describe(value))?;
-            let epoch =
-                chrono::NaiveDate::from_ymd_opt(1970, 1, 1).ok_or(Unreadable::OutOfRange("a date"))?;
-            i32::try_from((date - epoch).num_days()).map_err(|_| Unreadable::OutOfRange("a date"))
+            chrono::NaiveDate::from_ymd_opt(year, month, d)
+                .map(Date32Type::from_naive_date)
+                .ok_or_else(|| describe(value))
         }
     }
 }

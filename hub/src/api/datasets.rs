@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use causeway_policies::{DatasetId, Principal, Role};
+use causeway_policies::{DatasetId, Principal, may_read_all_rows};
 use causeway_schemas::Contract;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -72,11 +72,7 @@ async fn detail(
 ) -> Result<DatasetDetail, ApiError> {
     let record = &dataset.record;
     let id = DatasetId::new(record.department(), record.name());
-    let may_count = (caller.has_role(Role::Publisher) && caller.department == record.department())
-        || state
-            .access
-            .snapshot()
-            .may_read_all_rows(caller, &id, chrono::Utc::now());
+    let may_count = may_read_all_rows(caller, &id, &state.access.snapshot(), chrono::Utc::now());
     let row_count_estimate = if may_count {
         state.registry.estimate_rows(&dataset).await
     } else {

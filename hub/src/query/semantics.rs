@@ -12,10 +12,10 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
-use datafusion::common::{Column, Result};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, DFSchemaRef, Result};
 use datafusion::config::ConfigOptions;
-use datafusion::logical_expr::expr::{Alias, Exists, InSubquery};
+use datafusion::logical_expr::expr::{Alias, Exists};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{
     BinaryExpr, Expr, ExprSchemable, Filter, LogicalPlan, LogicalPlanBuilder, Operator, Subquery, cast, lit,
@@ -51,22 +51,23 @@ impl AnalyzerRule for NullAwareNotIn {
 }
 
 fn rewrite_filter(filter: Filter) -> Result<Transformed<LogicalPlan>> {
-    let outer = Arc::clone(filter.input.schema());
-    let predicate = filter.predicate.clone();
-    let rewritten = positive(predicate, &outer)?;
-    if !rewritten.transformed {
-        return Ok(Transformed::no(LogicalPlan::Filter(filter)));
-    }
-    Ok(Transformed::yes(LogicalPlan::Filter(Filter::try_new(
-        rewritten.data,
-        filter.input,
-    )?)))
+    let Filter { predicate, input, .. } = filter;
+    let rewritten = predicate
+        .transform_up(|expr| match expr {
+            // True or false in any position: the subquery always yields a row.
+            Expr::Exists(Exists { subquery, negated }) if yields_one_row(&subquery.subquery) => {
+                Ok(Transformed::yes(lit(!negated)))
+            }
+            other => Ok(Transformed::no(other)),
+        })?
+        .transform_data(|predicate| positive(predicate, input.schema()))?;
+    rewritten.map_data(|predicate| Filter::try_new(predicate, input).map(LogicalPlan::Filter))
 }
 
 /// Rewrites each `NOT IN (subquery)` in a positive position of a filter's condition (under
 /// `AND` and `OR` only, never under `NOT`), where a condition that is unknown is as good as
-/// false, and each `[NOT] EXISTS` of a subquery that always yields one row.
-fn positive(expr: Expr, outer: &datafusion::common::DFSchemaRef) -> Result<Transformed<Expr>> {
+/// false.
+fn positive(expr: Expr, outer: &DFSchemaRef) -> Result<Transformed<Expr>> {
     match expr {
         Expr::BinaryExpr(binary) if matches!(binary.op, Operator::And | Operator::Or) => {
             let left = positive(*binary.left, outer)?;
@@ -79,32 +80,15 @@ fn positive(expr: Expr, outer: &datafusion::common::DFSchemaRef) -> Result<Trans
             ));
             Ok(Transformed::new_transformed(expr, transformed))
         }
-        Expr::InSubquery(InSubquery {
-            expr,
-            subquery,
-            negated: true,
-        }) => {
-            let extra = null_conditions(&expr, &subquery, outer)?;
-            let original = Expr::InSubquery(InSubquery {
-                expr,
-                subquery,
-                negated: true,
-            });
+        Expr::InSubquery(in_subquery) if in_subquery.negated => {
+            let extra = null_conditions(&in_subquery.expr, &in_subquery.subquery, outer)?;
+            let original = Expr::InSubquery(in_subquery);
             if extra.is_empty() {
                 return Ok(Transformed::no(original));
             }
             let all = std::iter::once(original).chain(extra);
             Ok(Transformed::yes(conjunction(all).unwrap_or_else(|| lit(true))))
         }
-        Expr::Exists(Exists { subquery, negated }) if yields_one_row(&subquery.subquery) => {
-            Ok(Transformed::yes(lit(!negated)))
-        }
-        Expr::Not(inner) => match *inner {
-            Expr::Exists(Exists { subquery, negated }) if yields_one_row(&subquery.subquery) => {
-                Ok(Transformed::yes(lit(negated)))
-            }
-            other => Ok(Transformed::no(Expr::Not(Box::new(other)))),
-        },
         other => Ok(Transformed::no(other)),
     }
 }
@@ -122,11 +106,7 @@ fn yields_one_row(plan: &LogicalPlan) -> bool {
 }
 
 /// The conditions that make `expr NOT IN (subquery)` false where a NULL makes it unknown.
-fn null_conditions(
-    expr: &Expr,
-    subquery: &Subquery,
-    outer: &datafusion::common::DFSchemaRef,
-) -> Result<Vec<Expr>> {
+fn null_conditions(expr: &Expr, subquery: &Subquery, outer: &DFSchemaRef) -> Result<Vec<Expr>> {
     let inner_schema = subquery.subquery.schema();
     let Some((qualifier, field)) = inner_schema.iter().next() else {
         return Ok(Vec::new());
@@ -168,34 +148,24 @@ impl AnalyzerRule for WideIntegerSum {
     }
 
     fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
-        let mut widened = false;
         let rewritten = plan.transform_up_with_subqueries(|plan| {
-            let LogicalPlan::Aggregate(_) = &plan else {
-                // Types flow upwards: a node above a widened sum takes its new type.
-                return Ok(Transformed::yes(plan.recompute_schema()?));
-            };
-            let Some(input) = plan.inputs().first().map(|input| Arc::clone(input.schema())) else {
+            let LogicalPlan::Aggregate(aggregate) = &plan else {
                 return Ok(Transformed::no(plan));
             };
-            let input_schema = input;
-            let rewritten = plan.map_expressions(|expr| widen_sum(expr, &input_schema))?;
-            if rewritten.transformed {
-                widened = true;
-                Ok(Transformed::yes(rewritten.data.recompute_schema()?))
-            } else {
-                Ok(rewritten)
-            }
+            let input = Arc::clone(aggregate.input.schema());
+            plan.map_expressions(|expr| widen_sum(expr, &input))
         })?;
-        if !widened {
+        if !rewritten.transformed {
             return Ok(rewritten.data);
         }
-        // What compares or computes with a widened sum was typed for the narrow one
-        // (`HAVING sum(x) > 1` compares two Int64): it is typed again.
+        // Typing again recomputes every node's schema from the widened sum upwards, and
+        // types again what compares or computes with it (`HAVING sum(x) > 1` was typed as
+        // a comparison of two Int64).
         TypeCoercion::new().analyze(rewritten.data, config)
     }
 }
 
-fn widen_sum(expr: Expr, input: &datafusion::common::DFSchemaRef) -> Result<Transformed<Expr>> {
+fn widen_sum(expr: Expr, input: &DFSchemaRef) -> Result<Transformed<Expr>> {
     let aggregate = match &expr {
         Expr::Alias(alias) => alias.expr.as_ref(),
         other => other,

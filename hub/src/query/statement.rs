@@ -1,10 +1,10 @@
 //! Only read queries run: one `SELECT`, `WITH ... SELECT`, `VALUES` or an `EXPLAIN` of one,
 //! and the statements that describe the catalog (`SHOW TABLES`, `SHOW COLUMNS`, `DESCRIBE`).
 
-use causeway_policies::{SyntaxLimits, on_deep_stack};
-use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use std::ops::ControlFlow;
 
+use causeway_policies::{SyntaxLimits, on_deep_stack};
+use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     Expr, Query, SetExpr, SetOperator, SetQuantifier, Statement, Visit, Visitor,
 };

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use super::{Check, Dialect};
 
-/// Filters (`table: filter`) of one database whose answers differ for one cause.
+/// Filters (`table: filter`) whose answers differ for one cause in the databases named.
 struct Known {
-    dialect: Dialect,
+    /// The databases where these filters differ alike.
+    dialects: &'static [Dialect],
     check: Check,
     cause: &'static str,
     filters: &'static [&'static str],
@@ -35,7 +36,7 @@ const BIGINT_DOUBLE: &str = "the hub's SQL reads -9223372036854775809 as a doubl
 
 const KNOWN: &[Known] = &[
     Known {
-        dialect: Dialect::Postgres,
+        dialects: &[Dialect::Postgres, Dialect::Mysql],
         check: Check::Database,
         cause: FLOAT_DECIMAL,
         filters: &[
@@ -69,7 +70,7 @@ const KNOWN: &[Known] = &[
         ],
     },
     Known {
-        dialect: Dialect::Postgres,
+        dialects: &[Dialect::Postgres, Dialect::Mysql],
         check: Check::Database,
         cause: FLOAT_OVERFLOW,
         filters: &[
@@ -95,7 +96,7 @@ const KNOWN: &[Known] = &[
         ],
     },
     Known {
-        dialect: Dialect::Postgres,
+        dialects: &[Dialect::Postgres, Dialect::Mysql],
         check: Check::Database,
         cause: BIGINT_DOUBLE,
         filters: &[
@@ -114,86 +115,7 @@ const KNOWN: &[Known] = &[
         ],
     },
     Known {
-        dialect: Dialect::Mysql,
-        check: Check::Database,
-        cause: FLOAT_DECIMAL,
-        filters: &[
-            "decimals: NOT (d < -99999999.99)",
-            "decimals: NOT (d = -99999999.99)",
-            "decimals: NOT (d = 99999999.99)",
-            "decimals: d < -99999999.99",
-            "decimals: d <= 99999999.99",
-            "decimals: d <> -99999999.99",
-            "decimals: d <> 99999999.99",
-            "decimals: d = -99999999.99",
-            "decimals: d = -99999999.99 OR d IS NULL",
-            "decimals: d = 99999999.99",
-            "decimals: d = 99999999.99 OR d IS NULL",
-            "decimals: d > 99999999.99",
-            "decimals: d >= -99999999.99",
-            "decimals: d BETWEEN -99999999.99 AND 0.01",
-            "decimals: d BETWEEN CAST('0.01' AS DECIMAL(10,2)) AND 99999999.99",
-            "decimals: d IN (-99999999.99, 0.01)",
-            "decimals: d IN (99999999.99, -99999999.99)",
-            "decimals: d IN (CAST('0.01' AS DECIMAL(10,2)), 99999999.99)",
-            "decimals: d IS DISTINCT FROM -99999999.99",
-            "decimals: d IS DISTINCT FROM 99999999.99",
-            "decimals: d IS NOT DISTINCT FROM -99999999.99",
-            "decimals: d IS NOT DISTINCT FROM 99999999.99",
-            "decimals: d NOT BETWEEN -99999999.99 AND 0.01",
-            "decimals: d NOT BETWEEN CAST('0.01' AS DECIMAL(10,2)) AND 99999999.99",
-            "decimals: d NOT IN (-99999999.99, 0.01)",
-            "decimals: d NOT IN (99999999.99, -99999999.99)",
-            "decimals: d NOT IN (CAST('0.01' AS DECIMAL(10,2)), 99999999.99)",
-        ],
-    },
-    Known {
-        dialect: Dialect::Mysql,
-        check: Check::Database,
-        cause: FLOAT_OVERFLOW,
-        filters: &[
-            "decimals: NOT (w < 10000000000000000000000000000)",
-            "decimals: NOT (w = 10000000000000000000000000000)",
-            "decimals: w < 10000000000000000000000000000",
-            "decimals: w <= 10000000000000000000000000000",
-            "decimals: w <> 10000000000000000000000000000",
-            "decimals: w = 10000000000000000000000000000",
-            "decimals: w = 10000000000000000000000000000 OR w IS NULL",
-            "decimals: w > 10000000000000000000000000000",
-            "decimals: w >= 10000000000000000000000000000",
-            "decimals: w BETWEEN 1 AND 10000000000000000000000000000",
-            "decimals: w BETWEEN 10000000000000000000000000000 AND -9223372036854775808",
-            "decimals: w IN (1, 10000000000000000000000000000)",
-            "decimals: w IN (10000000000000000000000000000, -9223372036854775808)",
-            "decimals: w IS DISTINCT FROM 10000000000000000000000000000",
-            "decimals: w IS NOT DISTINCT FROM 10000000000000000000000000000",
-            "decimals: w NOT BETWEEN 1 AND 10000000000000000000000000000",
-            "decimals: w NOT BETWEEN 10000000000000000000000000000 AND -9223372036854775808",
-            "decimals: w NOT IN (1, 10000000000000000000000000000)",
-            "decimals: w NOT IN (10000000000000000000000000000, -9223372036854775808)",
-        ],
-    },
-    Known {
-        dialect: Dialect::Mysql,
-        check: Check::Database,
-        cause: BIGINT_DOUBLE,
-        filters: &[
-            "integers: NOT (i64 = -9223372036854775809)",
-            "integers: i64 <= -9223372036854775809",
-            "integers: i64 <> -9223372036854775809",
-            "integers: i64 = -9223372036854775809",
-            "integers: i64 = -9223372036854775809 OR i64 IS NULL",
-            "integers: i64 > -9223372036854775809",
-            "integers: i64 IN (-9223372036854775809, 9223372036854775808)",
-            "integers: i64 IN (9223372036854775807, -9223372036854775809)",
-            "integers: i64 IS DISTINCT FROM -9223372036854775809",
-            "integers: i64 IS NOT DISTINCT FROM -9223372036854775809",
-            "integers: i64 NOT IN (-9223372036854775809, 9223372036854775808)",
-            "integers: i64 NOT IN (9223372036854775807, -9223372036854775809)",
-        ],
-    },
-    Known {
-        dialect: Dialect::Sqlite,
+        dialects: &[Dialect::Sqlite],
         check: Check::Database,
         cause: BIGINT_DOUBLE,
         filters: &[
@@ -207,7 +129,7 @@ const KNOWN: &[Known] = &[
 pub(super) fn known(dialect: Dialect) -> BTreeMap<(Check, &'static str), &'static str> {
     KNOWN
         .iter()
-        .filter(|known| known.dialect == dialect)
+        .filter(|known| known.dialects.contains(&dialect))
         .flat_map(|known| {
             known
                 .filters
