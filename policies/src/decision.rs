@@ -417,6 +417,34 @@ mod tests {
     }
 
     #[test]
+    fn only_callers_who_read_every_row_may_count_them() {
+        let id = residents().id;
+        let with = |grants: Vec<Grant>, denies: Vec<DenyRule>| PolicySet { grants, denies };
+        let filtered = with(vec![grant("g1", "row_filter: \"grid_id = 'GC-001'\"")], vec![]);
+        assert!(!may_read_all_rows(&analyst(), &id, &filtered, now()));
+        let whole = with(vec![grant("g2", "columns: [name]")], vec![]);
+        assert!(may_read_all_rows(&analyst(), &id, &whole, now()));
+        let expired = with(vec![grant("g3", "expires_at: 2026-01-01T00:00:00Z")], vec![]);
+        assert!(!may_read_all_rows(&analyst(), &id, &expired, now()));
+        let steward = Principal::new("s", "civil_affairs").with_role(Role::Publisher);
+        assert!(may_read_all_rows(&steward, &id, &PolicySet::default(), now()));
+        let closed: DenyRule =
+            serde_norway::from_str("id: d1\ndatasets: civil_affairs.residents\nreason: sealed").unwrap();
+        assert!(!may_read_all_rows(
+            &steward,
+            &id,
+            &with(vec![], vec![closed.clone()]),
+            now()
+        ));
+        assert!(!may_read_all_rows(
+            &analyst(),
+            &id,
+            &with(whole.grants.clone(), vec![closed]),
+            now()
+        ));
+    }
+
+    #[test]
     fn deny_rules_win_over_any_grant() {
         let deny = |yaml: &str| -> DenyRule { serde_norway::from_str(yaml).unwrap() };
         let policies = PolicySet {
