@@ -46,6 +46,20 @@ pub enum ConnectorError {
     },
     #[error("the source does not match the contract: {}", join(.0))]
     ContractMismatch(Vec<SchemaMismatch>),
+    /// Decimal fields over columns of any scale (PostgreSQL's `numeric` without precision).
+    #[error(
+        "the source declares {} as numbers of any scale, which the contract's decimal type cannot always hold; declare the column's precision and scale in the source, or say `rounding: half_even` on the field to round values with more fraction digits",
+        quoted(.0)
+    )]
+    UnboundedDecimals(Vec<String>),
+}
+
+fn quoted(fields: &[String]) -> String {
+    fields
+        .iter()
+        .map(|field| format!("'{field}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn join(mismatches: &[SchemaMismatch]) -> String {

@@ -20,6 +20,7 @@ use datafusion::physical_plan::{StatisticsArgs, StatisticsContext};
 use tokio::io::AsyncReadExt;
 
 use crate::error::{ConnectorError, Result};
+use crate::exact_decimals::ExactDecimals;
 use crate::kind::{RawSource, Shared, SourceKind};
 use crate::published::PublishedTable;
 use crate::settings::ConnectorSettings;
@@ -148,8 +149,21 @@ async fn csv(path: &Path, delimiter: char, contract: &Contract) -> Result<FileSo
     let (options, url) = listing(path, Arc::new(format), "csv")?;
     let guessed = without_byte_order_mark(&infer_csv(path, delimiter).await?);
     let read_schema = with_contract_types(&guessed, contract);
+    // Decimals are read as text and converted exactly (see `ExactDecimals`).
+    let text = listing_table(
+        url,
+        options,
+        ExactDecimals::read_as_text(&read_schema),
+        "csv",
+        path,
+    )?;
+    let rounding = contract
+        .fields
+        .iter()
+        .filter_map(|field| Some((field.name.clone(), field.rounding?)))
+        .collect();
     Ok(FileSource {
-        table: listing_table(url, options, read_schema, "csv", path)?,
+        table: Arc::new(ExactDecimals::new(text, read_schema, rounding)),
         checked_schema: guessed,
         typing: SourceTyping::Inferred,
     })

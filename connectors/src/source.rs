@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use causeway_schemas::{Contract, check_against_source};
+use causeway_schemas::{Contract, check_against_source, unbounded_decimals};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use serde::{Deserialize, Serialize};
@@ -88,6 +88,11 @@ pub struct OpenedSource {
     pub table: Arc<PublishedTable>,
     /// The schema the source itself reports, before the contract's selection.
     pub source_schema: SchemaRef,
+    /// Decimal fields whose source column holds numbers of any scale and that say no
+    /// rounding ([`causeway_schemas::unbounded_decimals`]): refused at publish; a dataset
+    /// published before that rule still serves, and a value that does not fit fails its
+    /// query.
+    pub unbounded_decimals: Vec<String>,
 }
 
 impl SourceSpec {
@@ -185,6 +190,7 @@ impl Connectors {
         }
         Ok(OpenedSource {
             table: Arc::new(table),
+            unbounded_decimals: unbounded_decimals(contract, &raw.checked_schema, raw.typing),
             source_schema: raw.checked_schema,
         })
     }

@@ -121,6 +121,16 @@ pub struct Registry {
 /// How long a row count estimate may take before the catalog answers without one.
 const ESTIMATE_TIMEOUT: Duration = Duration::from_secs(5);
 
+impl DatasetState {
+    /// Decimal fields that need a rounding to be published today (see
+    /// [`OpenedSource::unbounded_decimals`]); empty for a dataset that is not open.
+    pub fn unbounded_decimals(&self) -> &[String] {
+        self.opened
+            .as_ref()
+            .map_or(&[], |opened| opened.unbounded_decimals.as_slice())
+    }
+}
+
 impl Registry {
     pub fn new(
         store: MetadataStore,
@@ -260,6 +270,7 @@ impl Registry {
         }
         self.connectors.check_spec(&spec.source)?;
         let opened = self.open(&spec.source, contract).await?;
+        refuse_unbounded(&opened)?;
         let table = self
             .served_table(contract, spec.acceleration.as_ref(), &opened)
             .await?;
@@ -326,6 +337,7 @@ impl Registry {
             return Err(RegistryError::Incompatible(problems));
         }
         let opened = self.open(&current.source, &contract).await?;
+        refuse_unbounded(&opened)?;
         let table = self
             .served_table(&contract, current.acceleration.as_ref(), &opened)
             .await?;
@@ -440,6 +452,17 @@ impl Registry {
             .await
             .insert(key(state.record.department(), state.record.name()), state.clone());
         state
+    }
+}
+
+/// A new dataset or contract version must say how to read every value of its source: a
+/// decimal field over a column of any scale needs a rounding. Datasets stored before this
+/// rule load as they are, and name such fields in their catalog entry.
+fn refuse_unbounded(opened: &OpenedSource) -> Result<(), RegistryError> {
+    if opened.unbounded_decimals.is_empty() {
+        Ok(())
+    } else {
+        Err(ConnectorError::UnboundedDecimals(opened.unbounded_decimals.clone()).into())
     }
 }
 

@@ -50,6 +50,21 @@ pub struct FieldSpec {
     pub description: String,
     #[serde(default)]
     pub classification: Classification,
+    /// How a decimal field reads a source value with more fraction digits than its scale:
+    /// absent, such a value fails the query (nothing is rounded unasked); `half_even`
+    /// rounds it to the scale, ties to the even digit (IEEE 754's roundTiesToEven, the
+    /// rounding of SQL's and Java's `HALF_EVEN`). Only decimal fields take it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounding: Option<Rounding>,
+}
+
+/// A declared conversion of values with more fraction digits than a decimal's scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Round to the nearest value of the scale, ties to the even last digit (`17.685` to
+    /// `17.68`, `17.675` to `17.68`).
+    HalfEven,
 }
 
 fn nullable_by_default() -> bool {
@@ -168,6 +183,8 @@ pub enum ContractError {
     UnknownKeyField(String),
     #[error("primary key field '{0}' must not be nullable")]
     NullableKeyField(String),
+    #[error("field '{0}' has a rounding, but only decimal fields take one")]
+    RoundingNotDecimal(String),
     #[error("the contract's {what} must not be empty")]
     Empty { what: &'static str },
 }
@@ -217,6 +234,14 @@ impl Contract {
             }
             if !seen.insert(field.name.to_ascii_lowercase()) {
                 return Err(ContractError::DuplicateField(field.name.clone()));
+            }
+            if field.rounding.is_some()
+                && !matches!(
+                    field.data_type,
+                    DataType::Decimal128(..) | DataType::Decimal256(..)
+                )
+            {
+                return Err(ContractError::RoundingNotDecimal(field.name.clone()));
             }
         }
         for key in &self.primary_key {
@@ -335,6 +360,14 @@ primary_key: [id_number]
             (
                 RESIDENTS.replace("classification: public", "classification: PII"),
                 "invalid classification",
+            ),
+            (
+                RESIDENTS.replace("type: date", "type: date, rounding: half_even"),
+                "only decimal fields take one",
+            ),
+            (
+                RESIDENTS.replace("type: date", "type: \"decimal(10,2)\", rounding: up"),
+                "unknown variant",
             ),
             (RESIDENTS.replace("[id_number]", "[name]"), "must not be nullable"),
             (

@@ -11,5 +11,5 @@ pub mod types;
 pub mod validate;
 
 pub use compatibility::{Incompatibility, check_compatible};
-pub use contract::{Classification, Contract, ContractError, FieldSpec, Owner};
-pub use validate::{SchemaMismatch, SourceTyping, check_against_source};
+pub use contract::{Classification, Contract, ContractError, FieldSpec, Owner, Rounding};
+pub use validate::{SchemaMismatch, SourceTyping, check_against_source, unbounded_decimals};

@@ -101,6 +101,33 @@ pub fn check_against_source(
         .collect()
 }
 
+/// The decimal fields of `contract` whose source column is declared to hold numbers of any
+/// scale (PostgreSQL's `numeric` without a precision, read as `Null` under
+/// [`SourceTyping::Widening`]) and that do not say how to round: such a column can hold a
+/// value the field cannot, which is refused at publish, and named in the catalog and health
+/// of a dataset published before this rule. Sources without declared types (CSV, NDJSON,
+/// SQLite) are checked value by value as they are read.
+pub fn unbounded_decimals(contract: &Contract, source: &Schema, typing: SourceTyping) -> Vec<String> {
+    if typing != SourceTyping::Widening {
+        return Vec::new();
+    }
+    contract
+        .fields
+        .iter()
+        .filter(|field| {
+            field.rounding.is_none()
+                && matches!(
+                    field.data_type,
+                    DataType::Decimal128(..) | DataType::Decimal256(..)
+                )
+                && source
+                    .field_with_name(&field.name)
+                    .is_ok_and(|column| column.data_type() == &DataType::Null)
+        })
+        .map(|field| field.name.clone())
+        .collect()
+}
+
 /// Whether text that a reader guessed to be `guessed` parses as `declared`. Any text reads
 /// as a string; numbers read as wider numbers; a column guessed to be a string holds text
 /// that is not a number, date or boolean, so it reads only as a string.
@@ -151,6 +178,26 @@ fields:
                 .map(|(name, data_type)| Arc::new(Field::new(name, data_type, true)))
                 .collect::<Vec<_>>(),
         )
+    }
+
+    #[test]
+    fn a_decimal_over_a_numeric_of_any_scale_needs_a_rounding() {
+        let source = schema(vec![
+            ("id_number", DataType::Utf8),
+            ("monthly_amount", DataType::Null),
+            ("enrolled_on", DataType::Date32),
+        ]);
+        let mut contract = contract();
+        assert_eq!(
+            unbounded_decimals(&contract, &source, SourceTyping::Widening),
+            vec!["monthly_amount".to_owned()]
+        );
+        // Declared precision and scale, or a source read value by value, need none.
+        let declared = schema(vec![("monthly_amount", DataType::Decimal128(10, 2))]);
+        assert!(unbounded_decimals(&contract, &declared, SourceTyping::Widening).is_empty());
+        assert!(unbounded_decimals(&contract, &source, SourceTyping::Loose).is_empty());
+        contract.fields[1].rounding = Some(crate::Rounding::HalfEven);
+        assert!(unbounded_decimals(&contract, &source, SourceTyping::Widening).is_empty());
     }
 
     #[test]

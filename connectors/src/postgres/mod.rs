@@ -8,11 +8,11 @@
 
 mod pool;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use causeway_schemas::{Contract, SourceTyping};
+use causeway_schemas::{Contract, Rounding, SourceTyping};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
@@ -32,7 +32,7 @@ use crate::kind::{RawSource, Shared, SourceKind};
 use crate::published::PublishedTable;
 use crate::pushdown::{ColumnComparison, PushdownRules, SqlDialect};
 use crate::settings::DatabaseKind;
-use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable};
+use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable, roundings};
 
 use pool::{PostgresPool, SourceColumn};
 
@@ -141,7 +141,11 @@ async fn open(pool: Arc<PostgresPool>, table: &str, contract: &Contract) -> Resu
         .filter(|column| is_padded(&column.declared))
         .map(|column| column.name.clone())
         .collect();
-    let reader = PostgresReader { pool, padded };
+    let reader = PostgresReader {
+        pool,
+        padded,
+        rounding: roundings(contract),
+    };
     let table = SqlTable::new(
         TableReference::from(table),
         read_schema,
@@ -255,6 +259,8 @@ struct PostgresReader {
     pool: Arc<PostgresPool>,
     /// `character(n)` columns, whose padding is removed.
     padded: HashSet<String>,
+    /// The decimal fields the contract says to round.
+    rounding: Arc<HashMap<String, Rounding>>,
 }
 
 impl RowReader for PostgresReader {
@@ -266,13 +272,18 @@ impl RowReader for PostgresReader {
         let (sender, receiver) = mpsc::channel::<DataFusionResult<RecordBatch>>(2);
         let pool = Arc::clone(&self.pool);
         let stream_schema = Arc::clone(&schema);
+        let rounding = Arc::clone(&self.rounding);
         let padded: Vec<bool> = schema
             .fields()
             .iter()
             .map(|field| self.padded.contains(field.name()))
             .collect();
         tokio::spawn(async move {
-            let columns = Columns { schema, padded };
+            let columns = Columns {
+                schema,
+                padded,
+                rounding,
+            };
             if let Err(error) = read_rows(&pool, &sql, columns, batch_size, &sender).await {
                 let _ = sender.send(Err(error)).await;
             }
@@ -284,10 +295,11 @@ impl RowReader for PostgresReader {
     }
 }
 
-/// The columns a scan reads, and which of them are padded.
+/// The columns a scan reads, which of them are padded, and how decimals round.
 struct Columns {
     schema: SchemaRef,
     padded: Vec<bool>,
+    rounding: Arc<HashMap<String, Rounding>>,
 }
 
 async fn read_rows(
@@ -321,7 +333,11 @@ async fn read_messages(
     let failed = |error| postgres_error(pool.describe(error).shown());
     let messages = connection.simple_query_raw(sql).await.map_err(failed)?;
     pin_mut!(messages);
-    let Columns { schema, padded } = columns;
+    let Columns {
+        schema,
+        padded,
+        rounding,
+    } = columns;
     let binary: Vec<bool> = schema
         .fields()
         .iter()
@@ -332,7 +348,7 @@ async fn read_messages(
             )
         })
         .collect();
-    let mut builder = BatchBuilder::new(Arc::clone(&schema), batch_size);
+    let mut builder = BatchBuilder::new(Arc::clone(&schema), batch_size).with_rounding(&rounding);
     while let Some(message) = messages.next().await {
         let SimpleQueryMessage::Row(row) = message.map_err(failed)? else {
             continue;

@@ -5,7 +5,10 @@
 //! cell is read: text becomes a date, a decimal or a number where the column asks for one,
 //! exactly, and a value that does not fit is an error naming it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use causeway_schemas::Rounding;
 
 use datafusion::arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Decimal128Builder, Float64Builder, Int64Builder, NullArray,
@@ -30,6 +33,17 @@ pub(crate) enum Cell<'a> {
     Bytes(&'a [u8]),
 }
 
+/// How each decimal field of `contract` that says so rounds, by field name.
+pub(crate) fn roundings(contract: &causeway_schemas::Contract) -> Arc<HashMap<String, Rounding>> {
+    Arc::new(
+        contract
+            .fields
+            .iter()
+            .filter_map(|field| Some((field.name.clone(), field.rounding?)))
+            .collect(),
+    )
+}
+
 /// Collects rows into one record batch of the target schema.
 pub(crate) struct BatchBuilder {
     schema: SchemaRef,
@@ -42,7 +56,7 @@ pub(crate) struct BatchBuilder {
 enum Column {
     Integer(Int64Builder),
     Real(Float64Builder),
-    Decimal(Decimal128Builder, u8, i8),
+    Decimal(Decimal128Builder, u8, i8, Option<Rounding>),
     Text(StringBuilder),
     Binary(BinaryBuilder),
     Boolean(BooleanBuilder),
@@ -64,6 +78,7 @@ impl BatchBuilder {
                         .with_data_type(DataType::Decimal128(*precision, *scale)),
                     *precision,
                     *scale,
+                    None,
                 ),
                 DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
                     Column::Binary(BinaryBuilder::new())
@@ -82,6 +97,17 @@ impl BatchBuilder {
             columns,
             rows: 0,
         }
+    }
+
+    /// Rounds the decimal columns named in `rounding` as it says, instead of refusing
+    /// values with more fraction digits than their scale.
+    pub(crate) fn with_rounding(mut self, rounding: &HashMap<String, Rounding>) -> Self {
+        for (column, field) in self.columns.iter_mut().zip(self.schema.fields()) {
+            if let Column::Decimal(_, _, _, how) = column {
+                *how = rounding.get(field.name()).copied();
+            }
+        }
+        self
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -167,8 +193,8 @@ impl Column {
         match self {
             Self::Integer(builder) => builder.append_value(integer(value)?),
             Self::Real(builder) => builder.append_value(real(value)?),
-            Self::Decimal(builder, precision, scale) => {
-                builder.append_value(decimal(value, *precision, *scale)?)
+            Self::Decimal(builder, precision, scale, rounding) => {
+                builder.append_value(decimal(value, *precision, *scale, *rounding)?)
             }
             Self::Text(builder) => match value {
                 Cell::Text(text) => builder.append_value(text),
@@ -261,17 +287,38 @@ fn real(value: Cell<'_>) -> Result<f64, Unreadable> {
 }
 
 /// Decimals convert exactly or not at all: a value with more fraction digits than the
-/// scale would be rounded (`17.685` read as `decimal(10,2)`), so it is refused, as is one
-/// with more digits than the precision. A REAL converts when its shortest decimal form
-/// fits the scale.
-fn decimal(value: Cell<'_>, precision: u8, scale: i8) -> Result<i128, Unreadable> {
+/// scale would be rounded (`17.685` read as `decimal(10,2)`), so it is refused unless the
+/// contract says how to round, as is one with more digits than the precision. A REAL
+/// converts when its shortest decimal form fits the scale.
+fn decimal(
+    value: Cell<'_>,
+    precision: u8,
+    scale: i8,
+    rounding: Option<Rounding>,
+) -> Result<i128, Unreadable> {
     let digits = match value {
         Cell::Integer(number) => number.to_string(),
         Cell::Real(number) if number.is_finite() => number.to_string(),
         Cell::Text(_) => text(value).unwrap_or_default().to_owned(),
         _ => return Err(describe(value)),
     };
-    let plain = digits.strip_prefix(['-', '+']).unwrap_or(&digits);
+    decimal_text(&digits, precision, scale, rounding).map_err(|problem| match problem {
+        Unreadable::Unparsable(_) => describe(value),
+        other => other,
+    })
+}
+
+/// A decimal written in plain digits (`-17.685`, `+3`, `.5`) as the integer of
+/// `decimal(precision, scale)`: exactly, or rounded as `rounding` says when it has more
+/// fraction digits than `scale`.
+pub(crate) fn decimal_text(
+    digits: &str,
+    precision: u8,
+    scale: i8,
+    rounding: Option<Rounding>,
+) -> Result<i128, Unreadable> {
+    let negative = digits.starts_with('-');
+    let plain = digits.strip_prefix(['-', '+']).unwrap_or(digits);
     let (whole, fraction) = plain.split_once('.').unwrap_or((plain, ""));
     if whole.is_empty() && fraction.is_empty()
         || !whole
@@ -279,12 +326,37 @@ fn decimal(value: Cell<'_>, precision: u8, scale: i8) -> Result<i128, Unreadable
             .chain(fraction.bytes())
             .all(|byte| byte.is_ascii_digit())
     {
-        return Err(describe(value));
+        return Err(Unreadable::Unparsable("a text"));
     }
-    if fraction.trim_end_matches('0').len() > usize::try_from(scale.max(0)).unwrap_or(0) {
+    let kept = usize::try_from(scale.max(0)).unwrap_or(0);
+    let out_of_range = || Unreadable::OutOfRange("a number");
+    if fraction.trim_end_matches('0').len() <= kept {
+        return parse_decimal::<Decimal128Type>(digits, precision, scale).map_err(|_| out_of_range());
+    }
+    let Some(Rounding::HalfEven) = rounding else {
         return Err(Unreadable::TooPrecise);
+    };
+    // The magnitude to `scale` digits, then one more unit where the dropped digits are more
+    // than half of one, or exactly half and the kept last digit is odd.
+    let (kept_digits, dropped) = fraction.split_at(kept);
+    let truncated = format!("{whole}.{kept_digits}");
+    let mut magnitude =
+        parse_decimal::<Decimal128Type>(&truncated, precision, scale).map_err(|_| out_of_range())?;
+    let mut dropped = dropped.bytes();
+    let first = dropped.next().unwrap_or(b'0');
+    let beyond_half = dropped.any(|digit| digit != b'0');
+    let up = match first {
+        b'6'..=b'9' => true,
+        b'5' => beyond_half || magnitude % 2 == 1,
+        _ => false,
+    };
+    if up {
+        magnitude += 1;
+        if magnitude >= 10_i128.pow(u32::from(precision)) {
+            return Err(out_of_range());
+        }
     }
-    parse_decimal::<Decimal128Type>(&digits, precision, scale).map_err(|_| Unreadable::OutOfRange("a number"))
+    Ok(if negative { -magnitude } else { magnitude })
 }
 
 fn boolean(value: Cell<'_>) -> Result<bool, Unreadable> {
@@ -373,9 +445,9 @@ mod tests {
         assert_eq!(integer(Cell::Text("42")), Ok(42));
         assert_eq!(integer(Cell::Real(7.0)), Ok(7));
         assert!(integer(Cell::Real(7.5)).is_err());
-        assert_eq!(decimal(Cell::Text("1234.50"), 10, 2), Ok(123_450));
-        assert_eq!(decimal(Cell::Integer(12), 10, 2), Ok(1_200));
-        assert_eq!(decimal(Cell::Real(0.1), 10, 2), Ok(10));
+        assert_eq!(decimal(Cell::Text("1234.50"), 10, 2, None), Ok(123_450));
+        assert_eq!(decimal(Cell::Integer(12), 10, 2, None), Ok(1_200));
+        assert_eq!(decimal(Cell::Real(0.1), 10, 2, None), Ok(10));
         assert_eq!(date(Cell::Text("1970-01-02")), Ok(1));
         assert_eq!(date(Cell::Text("1970-01-02 10:00:00")), Ok(1));
         assert_eq!(
@@ -400,21 +472,45 @@ mod tests {
     }
 
     #[test]
+    fn half_even_rounds_ties_to_the_even_digit_and_only_when_asked() {
+        let half_even = |text| decimal(Cell::Text(text), 10, 2, Some(Rounding::HalfEven));
+        assert_eq!(half_even("17.685"), Ok(1_768));
+        assert_eq!(half_even("17.675"), Ok(1_768));
+        assert_eq!(half_even("17.6851"), Ok(1_769));
+        assert_eq!(half_even("17.6849"), Ok(1_768));
+        assert_eq!(half_even("-17.675"), Ok(-1_768));
+        assert_eq!(half_even("-0.005"), Ok(0));
+        assert_eq!(half_even("0.015"), Ok(2));
+        assert_eq!(half_even("17.68"), Ok(1_768));
+        assert_eq!(half_even("99999999.995"), Err(Unreadable::OutOfRange("a number")));
+        assert_eq!(
+            decimal(Cell::Real(2.675), 10, 2, Some(Rounding::HalfEven)),
+            Ok(268)
+        );
+    }
+
+    #[test]
     fn values_that_do_not_fit_are_described_without_the_value() {
         assert_eq!(date(Cell::Text("soon")), Err(Unreadable::Unparsable("a text")));
         assert_eq!(integer(Cell::Bytes(b"xx")), Err(Unreadable::Unparsable("bytes")));
-        assert_eq!(decimal(Cell::Text("17.685"), 10, 2), Err(Unreadable::TooPrecise));
-        assert_eq!(decimal(Cell::Real(17.685), 10, 2), Err(Unreadable::TooPrecise));
         assert_eq!(
-            decimal(Cell::Text("123456789.5"), 10, 2),
+            decimal(Cell::Text("17.685"), 10, 2, None),
+            Err(Unreadable::TooPrecise)
+        );
+        assert_eq!(
+            decimal(Cell::Real(17.685), 10, 2, None),
+            Err(Unreadable::TooPrecise)
+        );
+        assert_eq!(
+            decimal(Cell::Text("123456789.5"), 10, 2, None),
             Err(Unreadable::OutOfRange("a number"))
         );
         assert_eq!(
-            decimal(Cell::Text("NaN"), 10, 2),
+            decimal(Cell::Text("NaN"), 10, 2, None),
             Err(Unreadable::Unparsable("a text"))
         );
-        assert_eq!(decimal(Cell::Text("17.680"), 10, 2), Ok(1_768));
-        assert_eq!(decimal(Cell::Text("-0.5"), 10, 2), Ok(-50));
+        assert_eq!(decimal(Cell::Text("17.680"), 10, 2, None), Ok(1_768));
+        assert_eq!(decimal(Cell::Text("-0.5"), 10, 2, None), Ok(-50));
     }
 
     #[test]

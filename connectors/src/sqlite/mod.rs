@@ -7,12 +7,13 @@
 //! Rows stream in batches through a small channel; the number of open connections per
 //! database file is bounded.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use causeway_schemas::{Contract, SourceTyping};
+use causeway_schemas::{Contract, Rounding, SourceTyping};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
@@ -32,7 +33,7 @@ use crate::files::allowed_path;
 use crate::kind::{RawSource, Shared, SourceKind};
 use crate::published::PublishedTable;
 use crate::pushdown::{ColumnComparison, PushdownRules, SqlDialect};
-use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable};
+use crate::sql::{BatchBuilder, Cell, RowReader, SqlTable, roundings};
 
 /// A table of an SQLite database file inside the file roots.
 pub(crate) struct SqliteTable<'a> {
@@ -210,7 +211,10 @@ async fn open(database: Arc<SqliteDatabase>, table: &str, contract: &Contract) -
             TableReference::from(table),
             read_schema,
             Arc::new(SqliteDialect {}),
-            Arc::new(SqliteReader { database }),
+            Arc::new(SqliteReader {
+                database,
+                rounding: roundings(contract),
+            }),
         )),
         checked_schema: declared,
         pushdown,
@@ -277,6 +281,8 @@ fn compares_like_datafusion(declared: &DataType, contract: &DataType) -> bool {
 #[derive(Debug)]
 struct SqliteReader {
     database: Arc<SqliteDatabase>,
+    /// The decimal fields the contract says to round.
+    rounding: Arc<HashMap<String, Rounding>>,
 }
 
 impl RowReader for SqliteReader {
@@ -287,6 +293,7 @@ impl RowReader for SqliteReader {
     fn read(&self, sql: String, schema: SchemaRef, batch_size: usize) -> SendableRecordBatchStream {
         let (sender, receiver) = mpsc::channel::<DataFusionResult<RecordBatch>>(2);
         let database = Arc::clone(&self.database);
+        let rounding = Arc::clone(&self.rounding);
         let stream_schema = Arc::clone(&schema);
         tokio::spawn(async move {
             let Ok(permit) = Arc::clone(&database.permits).acquire_owned().await else {
@@ -297,7 +304,7 @@ impl RowReader for SqliteReader {
             };
             let reader = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                if let Err(error) = read_rows(&database, &sql, &schema, batch_size, &sender) {
+                if let Err(error) = read_rows(&database, &sql, &schema, &rounding, batch_size, &sender) {
                     let _ = sender.blocking_send(Err(error));
                 }
             });
@@ -314,6 +321,7 @@ fn read_rows(
     database: &SqliteDatabase,
     sql: &str,
     schema: &SchemaRef,
+    rounding: &HashMap<String, Rounding>,
     batch_size: usize,
     sender: &mpsc::Sender<DataFusionResult<RecordBatch>>,
 ) -> DataFusionResult<()> {
@@ -322,7 +330,7 @@ fn read_rows(
     let mut statement = connection.prepare(sql).map_err(failed)?;
     let columns = statement.column_count();
     let mut rows = statement.query([]).map_err(failed)?;
-    let mut builder = BatchBuilder::new(Arc::clone(schema), batch_size);
+    let mut builder = BatchBuilder::new(Arc::clone(schema), batch_size).with_rounding(rounding);
     while let Some(row) = rows.next().map_err(failed)? {
         let cells = (0..columns)
             .map(|index| row.get_ref(index).map(cell))

@@ -66,6 +66,17 @@ pub struct FieldEntry {
     pub classification: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// `half_even` where the contract rounds values with more fraction digits than the
+    /// field's scale; absent where such a value fails its query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub rounding: Option<causeway_schemas::Rounding>,
+    /// True for a decimal field over a source column of any scale that says no rounding
+    /// (published before such fields were refused): a value with more fraction digits fails
+    /// the query until the contract says `rounding: half_even` or the source declares the
+    /// column's scale.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub needs_rounding: bool,
 }
 
 impl DatasetSummary {
@@ -103,6 +114,8 @@ impl DatasetSummary {
                     nullable: field.nullable,
                     classification: field.classification.to_string(),
                     description: field.description.clone(),
+                    rounding: field.rounding,
+                    needs_rounding: state.unbounded_decimals().contains(&field.name),
                 })
                 .collect(),
             access_conditions: conditions,

@@ -192,7 +192,9 @@ impl From<EncodeError> for ApiError {
 impl From<ConnectorError> for ApiError {
     fn from(error: ConnectorError) -> Self {
         let (status, code) = match &error {
-            ConnectorError::ContractMismatch(_) => (StatusCode::UNPROCESSABLE_ENTITY, "contract_mismatch"),
+            ConnectorError::ContractMismatch(_) | ConnectorError::UnboundedDecimals(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "contract_mismatch")
+            }
             ConnectorError::Connect { .. } => (StatusCode::BAD_GATEWAY, "source_unavailable"),
             ConnectorError::Source { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "source_error"),
             ConnectorError::PathNotAllowed(_) => (StatusCode::FORBIDDEN, "path_not_allowed"),

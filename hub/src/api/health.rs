@@ -20,6 +20,11 @@ pub struct HealthResponse {
     /// `ok`, `off`, or why the audit log cannot be written (queries are refused then).
     pub audit_log: String,
     pub acceleration: AccelerationHealth,
+    /// Decimal fields (`department.dataset.field`) over source columns of any scale whose
+    /// contracts say no rounding: they serve, but a value with more fraction digits than
+    /// the field's scale fails its query (the catalog marks them `needs_rounding`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields_needing_rounding: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,6 +72,16 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
             .filter(|(_, status)| status.last_error.is_some())
             .count(),
     };
+    let fields_needing_rounding = datasets
+        .iter()
+        .flat_map(|dataset| {
+            let table = format!("{}.{}", dataset.record.department(), dataset.record.name());
+            dataset
+                .unbounded_decimals()
+                .iter()
+                .map(move |field| format!("{table}.{field}"))
+        })
+        .collect();
     let response = HealthResponse {
         status: if healthy && unavailable == 0 && acceleration.refresh_failing == 0 {
             "ok"
@@ -79,6 +94,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
         datasets_unavailable: unavailable,
         audit_log: audit_log.unwrap_or_else(|failure| failure),
         acceleration,
+        fields_needing_rounding,
     };
     let status = if healthy {
         StatusCode::OK

@@ -4,8 +4,10 @@
 
 mod audit_events;
 mod bounded;
+mod checked;
 mod closed;
 mod error;
+mod filter_first;
 mod names;
 pub mod output;
 mod parameters;
@@ -140,6 +142,9 @@ impl QueryEngine {
         // Parquet strings are read as plain Utf8, not Utf8View: results then carry the
         // contract's types, which every Arrow client can read.
         config.options_mut().execution.parquet.schema_force_view_types = false;
+        // `0.1` is an exact decimal, as in PostgreSQL, not the double nearest to it; numbers
+        // with an exponent stay doubles (see `statement::exponents_as_doubles`).
+        config.options_mut().sql_parser.parse_float_as_decimal = true;
         // The policy functions are not registered: the rewrite puts them into plans itself,
         // and a query naming them would compute pseudonyms of values of its choosing.
         let runtime = RuntimeEnvBuilder::new()
@@ -150,9 +155,9 @@ impl QueryEngine {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(filter_first::FilterFirst))
             .with_physical_optimizer_rule(Arc::new(yielding::YieldingJoins))
-            .with_analyzer_rule(Arc::new(semantics::NullAwareNotIn))
-            .with_analyzer_rule(Arc::new(semantics::WideIntegerSum))
+            .with_analyzer_rules(semantics::analyzer_rules())
             .build();
         let context = SessionContext::new_with_state(state);
         // `a || b` on text is planned as a function, so that its result is bounded like

@@ -1,31 +1,64 @@
 //! Where DataFusion's answer differs from SQL's (and PostgreSQL's), plans are rewritten to
 //! SQL's before they are optimized. Each rewrite is an [`AnalyzerRule`], run after
-//! DataFusion's own (type coercion included), so that it sees the types of every expression.
+//! DataFusion's own (type coercion included), so that it sees the types of every expression,
+//! but for [`MixedNumbers`], which decides a type before coercion does.
 //!
 //! * [`NullAwareNotIn`]: `x NOT IN (SELECT y ...)` is false or unknown for every row when
 //!   the subquery yields a NULL, and unknown when `x` is NULL and the subquery yields rows;
 //!   DataFusion 55 plans it as an anti join that ignores both. The same rule answers
 //!   `EXISTS` of an aggregate without `GROUP BY`, which always yields one row, as true.
-//! * [`WideIntegerSum`]: `sum` of 64-bit integers is a `decimal(38, 0)`, as PostgreSQL's
-//!   `sum(bigint)` is a `numeric`, so that a sum of counts or money never wraps around.
+//! * [`MixedNumbers`] (before type coercion): a decimal compared or combined with a double
+//!   is cast to a double, as in PostgreSQL, not the double to a decimal; decimals whose
+//!   common type needs more than 38 digits are compared as 256-bit decimals.
+//! * [`ValuesWithSubqueries`]: `VALUES` rows holding subqueries are answered as `SELECT`s.
+//! * [`WideIntegerSum`]: `sum` of 64-bit integers, grouped or over a window, is a
+//!   `decimal(38, 0)`, as PostgreSQL's `sum(bigint)` is a `numeric`, and of decimals of more
+//!   than 28 digits a `decimal(76, s)`, so that a sum of counts or money never wraps around.
+//!
+//! Arithmetic that overflows fails instead of wrapping ([`super::checked`]).
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{Column, DFSchemaRef, Result};
+use datafusion::common::{Column, DFSchema, DFSchemaRef, Result, plan_err};
 use datafusion::config::ConfigOptions;
 use datafusion::logical_expr::expr::{Alias, Exists};
-use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::utils::{conjunction, merge_schema};
 use datafusion::logical_expr::{
-    BinaryExpr, Expr, ExprSchemable, Filter, LogicalPlan, LogicalPlanBuilder, Operator, Subquery, cast, lit,
+    BinaryExpr, Expr, ExprSchemable, Filter, LogicalPlan, LogicalPlanBuilder, Operator, Subquery,
+    WindowFunctionDefinition, cast, lit,
 };
 use datafusion::optimizer::AnalyzerRule;
+use datafusion::optimizer::analyzer::resolve_grouping_function::ResolveGroupingFunction;
 use datafusion::optimizer::analyzer::type_coercion::TypeCoercion;
 
-/// The type `sum` of 64-bit integers is computed in: every sum of fewer than 10^19 such
-/// values fits.
-const WIDE_SUM: DataType = DataType::Decimal128(38, 0);
+/// Every analyzer rule of a query, in order: DataFusion's own, with [`MixedNumbers`]
+/// just before type coercion, then the rewrites that need settled types.
+pub(crate) fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
+    vec![
+        Arc::new(ResolveGroupingFunction::new()),
+        Arc::new(MixedNumbers),
+        Arc::new(TypeCoercion::new()),
+        Arc::new(ValuesWithSubqueries),
+        Arc::new(NullAwareNotIn),
+        Arc::new(WideIntegerSum),
+        Arc::new(super::checked::CheckedArithmetic),
+    ]
+}
+
+/// The type a `sum` of `argument`s is computed in, where DataFusion's own would overflow
+/// silently: 64-bit integers as `decimal(38, 0)` (every sum of fewer than 10^19 of them
+/// fits), and decimals of more than 28 digits, whose sum DataFusion keeps in 38, as
+/// `decimal(76, s)`, as PostgreSQL's `numeric` sum has the digits it needs.
+fn wide_sum(argument: &DataType) -> Option<DataType> {
+    match argument {
+        DataType::Int64 | DataType::UInt64 => Some(DataType::Decimal128(38, 0)),
+        DataType::Decimal128(precision, scale) if *precision > 28 => Some(DataType::Decimal256(76, *scale)),
+        _ => None,
+    }
+}
 
 /// Makes `x NOT IN (subquery)` in a filter follow SQL's three-valued logic. As a condition
 /// of a filter, where unknown is false, it is
@@ -137,7 +170,230 @@ fn null_conditions(expr: &Expr, subquery: &Subquery, outer: &DFSchemaRef) -> Res
     Ok(conditions)
 }
 
-/// Computes `sum` of `Int64` and `UInt64` values as `decimal(38, 0)` (see [`WIDE_SUM`]);
+/// Compares numbers of different kinds as PostgreSQL does, where DataFusion 55's type
+/// coercion would fail or round:
+///
+/// * a decimal meeting a double is cast to a double (PostgreSQL casts a `numeric` to
+///   `double precision`); DataFusion casts the double to a decimal instead, which fails on
+///   NaN, the infinities and doubles beyond the decimal's range (`reading > 1.5` over a
+///   column holding `Infinity`), and rounds small ones to zero;
+/// * decimals whose common type needs more than 38 digits (`decimal(38, 10)` against
+///   `10000000000000000000000000000`) are compared as 256-bit decimals; DataFusion caps
+///   the common type at 38 digits and fails to cast one side to it.
+///
+/// Runs *before* type coercion, which would otherwise choose the type.
+#[derive(Debug, Default)]
+pub(crate) struct MixedNumbers;
+
+impl AnalyzerRule for MixedNumbers {
+    fn name(&self) -> &str {
+        "causeway_mixed_numbers"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.transform_up_with_subqueries(|plan| {
+            let mut schema = merge_schema(&plan.inputs());
+            if let LogicalPlan::TableScan(scan) = &plan
+                && let Ok(scanned) =
+                    DFSchema::try_from_qualified_schema(scan.table_name.clone(), &scan.source.schema())
+            {
+                schema.merge(&scanned);
+            }
+            let names = NamePreserver::new(&plan);
+            plan.map_expressions(|expr| {
+                let name = names.save(&expr);
+                expr.transform_up(|expr| comparable(expr, &schema))
+                    .map(|rewritten| rewritten.update_data(|expr| name.restore(expr)))
+            })
+        })
+        .map(|transformed| transformed.data)
+    }
+}
+
+/// How an operand takes part in a comparison of mixed numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Number {
+    Double,
+    /// A 128-bit decimal's precision and scale.
+    Decimal(u8, i8),
+    /// An integer, as the digits of the decimal it is compared as.
+    Integer(u8),
+    Other,
+}
+
+/// The operands of a comparison, `IN` list, `BETWEEN`, `CASE` or `COALESCE`-like call, each
+/// cast as [`MixedNumbers`] says where they mix.
+fn comparable(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let number = |expr: &Expr| match expr.get_type(schema) {
+        Ok(t) if t.is_floating() => Number::Double,
+        Ok(DataType::Decimal128(precision, scale)) => Number::Decimal(precision, scale),
+        Ok(DataType::Int8 | DataType::UInt8) => Number::Integer(3),
+        Ok(DataType::Int16 | DataType::UInt16) => Number::Integer(5),
+        Ok(DataType::Int32 | DataType::UInt32) => Number::Integer(10),
+        Ok(DataType::Int64 | DataType::UInt64) => Number::Integer(20),
+        _ => Number::Other,
+    };
+    // What the operands are cast to, if they mix: a double, or a 256-bit decimal.
+    let target = |operands: &[&Expr]| -> Option<bool> {
+        let numbers: Vec<Number> = operands.iter().map(|operand| number(operand)).collect();
+        if !numbers.iter().any(|number| matches!(number, Number::Decimal(..))) {
+            return None;
+        }
+        let decimals = numbers.iter().filter_map(|number| match number {
+            Number::Decimal(precision, scale) => Some((*precision, *scale)),
+            Number::Integer(digits) => Some((*digits, 0)),
+            _ => None,
+        });
+        let (integer_digits, scale) = decimals.fold((None::<i16>, 0_i16), |(digits, scale), (p, s)| {
+            let own = i16::from(p) - i16::from(s);
+            (
+                Some(digits.map_or(own, |digits| digits.max(own))),
+                scale.max(i16::from(s)),
+            )
+        });
+        let integer_digits = integer_digits?;
+        if numbers.contains(&Number::Double) {
+            Some(true)
+        } else {
+            (integer_digits + scale > 38).then_some(false)
+        }
+    };
+    let convert = |operand: Expr, to_double: bool| match number(&operand) {
+        Number::Decimal(..) if to_double => cast(operand, DataType::Float64),
+        Number::Decimal(precision, scale) => cast(operand, DataType::Decimal256(precision, scale)),
+        _ => operand,
+    };
+    Ok(match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right })
+            if matches!(
+                op,
+                Operator::Eq
+                    | Operator::NotEq
+                    | Operator::Lt
+                    | Operator::LtEq
+                    | Operator::Gt
+                    | Operator::GtEq
+                    | Operator::IsDistinctFrom
+                    | Operator::IsNotDistinctFrom
+            ) =>
+        {
+            let Some(to_double) = target(&[left.as_ref(), right.as_ref()]) else {
+                return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })));
+            };
+            Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+                Box::new(convert(*left, to_double)),
+                op,
+                Box::new(convert(*right, to_double)),
+            )))
+        }
+        Expr::InList(mut in_list) => {
+            let operands: Vec<&Expr> = std::iter::once(in_list.expr.as_ref())
+                .chain(&in_list.list)
+                .collect();
+            let Some(to_double) = target(&operands) else {
+                return Ok(Transformed::no(Expr::InList(in_list)));
+            };
+            in_list.expr = Box::new(convert(*in_list.expr, to_double));
+            in_list.list = in_list
+                .list
+                .into_iter()
+                .map(|item| convert(item, to_double))
+                .collect();
+            Transformed::yes(Expr::InList(in_list))
+        }
+        Expr::Between(mut between) => {
+            let Some(to_double) =
+                target(&[between.expr.as_ref(), between.low.as_ref(), between.high.as_ref()])
+            else {
+                return Ok(Transformed::no(Expr::Between(between)));
+            };
+            between.expr = Box::new(convert(*between.expr, to_double));
+            between.low = Box::new(convert(*between.low, to_double));
+            between.high = Box::new(convert(*between.high, to_double));
+            Transformed::yes(Expr::Between(between))
+        }
+        Expr::Case(mut case) => {
+            let values: Vec<&Expr> = case
+                .when_then_expr
+                .iter()
+                .map(|(_, then)| then.as_ref())
+                .chain(case.else_expr.as_deref())
+                .collect();
+            let Some(to_double) = target(&values) else {
+                return Ok(Transformed::no(Expr::Case(case)));
+            };
+            case.when_then_expr = case
+                .when_then_expr
+                .into_iter()
+                .map(|(when, then)| (when, Box::new(convert(*then, to_double))))
+                .collect();
+            case.else_expr = case.else_expr.map(|value| Box::new(convert(*value, to_double)));
+            Transformed::yes(Expr::Case(case))
+        }
+        Expr::ScalarFunction(mut call)
+            if matches!(call.name(), "coalesce" | "nullif" | "greatest" | "least") =>
+        {
+            let Some(to_double) = target(&call.args.iter().collect::<Vec<_>>()) else {
+                return Ok(Transformed::no(Expr::ScalarFunction(call)));
+            };
+            call.args = call.args.into_iter().map(|arg| convert(arg, to_double)).collect();
+            Transformed::yes(Expr::ScalarFunction(call))
+        }
+        other => Transformed::no(other),
+    })
+}
+
+/// Answers `VALUES` rows that hold a subquery (`VALUES ((SELECT count(*) FROM t))`) as the
+/// equivalent `SELECT`s, one per row, joined by `UNION ALL`. DataFusion 55 evaluates the
+/// expressions of `VALUES` when it plans them, before any subquery has run, and fails;
+/// the subqueries of a `SELECT` list are planned as joins. Each value is cast to its
+/// column's type and named as its column, so the plan above reads the same schema.
+#[derive(Debug, Default)]
+pub(crate) struct ValuesWithSubqueries;
+
+impl AnalyzerRule for ValuesWithSubqueries {
+    fn name(&self) -> &str {
+        "causeway_values_with_subqueries"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.transform_up_with_subqueries(|plan| match plan {
+            LogicalPlan::Values(values) if values.values.iter().flatten().any(holds_subquery) => {
+                let schema = values.schema;
+                let mut rows = values.values.into_iter().map(|row| {
+                    let named = row
+                        .into_iter()
+                        .zip(schema.fields())
+                        .map(|(value, field)| cast(value, field.data_type().clone()).alias(field.name()));
+                    LogicalPlanBuilder::empty(true).project(named)
+                });
+                let Some(first) = rows.next() else {
+                    return plan_err!("VALUES without rows");
+                };
+                let mut union = first?;
+                for row in rows {
+                    union = union.union(row?.build()?)?;
+                }
+                union.build().map(Transformed::yes)
+            }
+            other => Ok(Transformed::no(other)),
+        })
+        .map(|transformed| transformed.data)
+    }
+}
+
+fn holds_subquery(expr: &Expr) -> bool {
+    expr.exists(|inner| {
+        Ok(matches!(
+            inner,
+            Expr::ScalarSubquery(_) | Expr::Exists(_) | Expr::InSubquery(_)
+        ))
+    })
+    .unwrap_or(true)
+}
+
+/// Computes `sum` of `Int64` and `UInt64` values as `decimal(38, 0)`, and of decimals of
+/// more than 28 digits as `decimal(76, s)` (see [`wide_sum`]);
 /// the sum keeps its name, so the plan above it reads it as before.
 #[derive(Debug, Default)]
 pub(crate) struct WideIntegerSum;
@@ -149,10 +405,11 @@ impl AnalyzerRule for WideIntegerSum {
 
     fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
         let rewritten = plan.transform_up_with_subqueries(|plan| {
-            let LogicalPlan::Aggregate(aggregate) = &plan else {
-                return Ok(Transformed::no(plan));
+            let input = match &plan {
+                LogicalPlan::Aggregate(aggregate) => Arc::clone(aggregate.input.schema()),
+                LogicalPlan::Window(window) => Arc::clone(window.input.schema()),
+                _ => return Ok(Transformed::no(plan)),
             };
-            let input = Arc::clone(aggregate.input.schema());
             plan.map_expressions(|expr| widen_sum(expr, &input))
         })?;
         if !rewritten.transformed {
@@ -166,27 +423,43 @@ impl AnalyzerRule for WideIntegerSum {
 }
 
 fn widen_sum(expr: Expr, input: &DFSchemaRef) -> Result<Transformed<Expr>> {
-    let aggregate = match &expr {
+    let call = match &expr {
         Expr::Alias(alias) => alias.expr.as_ref(),
         other => other,
     };
-    let Expr::AggregateFunction(function) = aggregate else {
-        return Ok(Transformed::no(expr));
+    // The type to sum the one argument of a `sum` in, where DataFusion's could overflow.
+    let wider = |name: &str, args: &[Expr]| -> Result<Option<DataType>> {
+        let [argument] = args else {
+            return Ok(None);
+        };
+        if name != "sum" {
+            return Ok(None);
+        }
+        Ok(wide_sum(&argument.get_type(input.as_ref())?))
     };
-    let [argument] = function.params.args.as_slice() else {
-        return Ok(Transformed::no(expr));
+    let widen = |args: Vec<Expr>, to: &DataType| args.into_iter().map(|arg| cast(arg, to.clone())).collect();
+    let widened = match call {
+        Expr::AggregateFunction(function) => {
+            let Some(to) = wider(function.func.name(), &function.params.args)? else {
+                return Ok(Transformed::no(expr));
+            };
+            let mut widened = function.clone();
+            widened.params.args = widen(widened.params.args, &to);
+            Expr::AggregateFunction(widened)
+        }
+        // `sum(x) OVER (...)` is the same aggregate, computed over a window.
+        Expr::WindowFunction(function)
+            if matches!(&function.fun, WindowFunctionDefinition::AggregateUDF(_)) =>
+        {
+            let Some(to) = wider(function.fun.name(), &function.params.args)? else {
+                return Ok(Transformed::no(expr));
+            };
+            let mut widened = function.as_ref().clone();
+            widened.params.args = widen(widened.params.args, &to);
+            Expr::WindowFunction(Box::new(widened))
+        }
+        _ => return Ok(Transformed::no(expr)),
     };
-    if function.func.name() != "sum"
-        || !matches!(
-            argument.get_type(input.as_ref())?,
-            DataType::Int64 | DataType::UInt64
-        )
-    {
-        return Ok(Transformed::no(expr));
-    }
-    let mut widened = function.clone();
-    widened.params.args = vec![cast(argument.clone(), WIDE_SUM)];
-    let widened = Expr::AggregateFunction(widened);
     let named = match &expr {
         Expr::Alias(alias) => Expr::Alias(Alias {
             expr: Box::new(widened),

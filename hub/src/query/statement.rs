@@ -6,7 +6,8 @@ use std::ops::ControlFlow;
 use causeway_policies::{SyntaxLimits, on_deep_stack};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
-    Expr, Query, SetExpr, SetOperator, SetQuantifier, Statement, Visit, Visitor,
+    CastKind, DataType, ExactNumberInfo, Expr, Query, SetExpr, SetOperator, SetQuantifier, Statement, Value,
+    ValueWithSpan, Visit, Visitor, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::Tokenizer;
@@ -50,6 +51,8 @@ fn parse_within(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement, QueryEr
             ControlFlow::Continue(()) => {}
         }
     }
+    let mut statement = statement;
+    exponents_as_doubles(&mut statement);
     match &statement {
         DFStatement::Statement(inner) if is_read(inner) => Ok(statement),
         // EXPLAIN ANALYZE runs the query and reports how many rows each step read, and
@@ -61,6 +64,38 @@ fn parse_within(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement, QueryEr
         DFStatement::Explain(explain) if is_query(&explain.statement) => Ok(statement),
         other => Err(QueryError::NotReadOnly(kind(other))),
     }
+}
+
+/// Makes each number written with an exponent (`1e300`, `2.5E-3`) a double precision.
+/// Other numbers with a point are planned as exact decimals (`parse_float_as_decimal`),
+/// as PostgreSQL reads `0.1` as a `numeric`; an exponent would make a decimal of negative
+/// scale, or none at all past 38 digits (`1e300`), where a double holds it.
+fn exponents_as_doubles(statement: &mut DFStatement) {
+    let mut inner = statement;
+    while let DFStatement::Explain(explain) = inner {
+        inner = &mut explain.statement;
+    }
+    let DFStatement::Statement(inner) = inner else {
+        return;
+    };
+    let _ = visit_expressions_mut(inner.as_mut(), |expr| {
+        if let Expr::Value(ValueWithSpan {
+            value: Value::Number(text, _),
+            ..
+        }) = expr
+            && text.contains(['e', 'E'])
+        {
+            let text = std::mem::take(text);
+            *expr = Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(Expr::Value(Value::SingleQuotedString(text).into())),
+                data_type: DataType::Double(ExactNumberInfo::None),
+                array: false,
+                format: None,
+            };
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }
 
 /// Functions that tell where a row is stored (its file, its position in the file): they

@@ -97,6 +97,45 @@ async fn csv_sources_are_read_with_the_contracts_types() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
+/// A CSV decimal with more fraction digits than its field's scale fails the query, naming
+/// the dataset and the column but not the value (Arrow's reader would drop the digits);
+/// with `rounding: half_even` it is rounded ties-to-even.
+#[tokio::test]
+async fn csv_decimals_are_exact_rounded_as_the_contract_says_or_refused() {
+    let hub = Hub::start("").await;
+    let csv = "id,name,amount,born\n1,Ann,17.685,1990-01-02\n2,Bob,17.675,1985-06-30\n3,Cy,-0.125,\n";
+    std::fs::write(hub.dir().join("people.csv"), csv).expect("csv");
+    hub.publish_ok(&people_spec("people.csv")).await;
+    let (status, body) = hub.query("SELECT sum(amount) FROM civil_affairs.people").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    for part in ["civil_affairs.people", "'amount'", "fraction digits"] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    for value in ["17.68", "17685", "0.125"] {
+        assert!(!message.contains(value), "the value {value} in {message}");
+        assert!(!hub.log().contains(value), "the value {value} in the hub's log");
+    }
+    let rounded = people_spec("people.csv")
+        .replace("name: people", "name: rounded")
+        .replace(
+            "type: \"decimal(10,2)\"",
+            "type: \"decimal(10,2)\", rounding: half_even",
+        );
+    hub.publish_ok(&rounded).await;
+    let rows = hub
+        .rows("SELECT id, amount FROM civil_affairs.rounded ORDER BY id")
+        .await;
+    assert_eq!(
+        rows,
+        vec![
+            json!({"id": 1, "amount": 17.68}),
+            json!({"id": 2, "amount": 17.68}),
+            json!({"id": 3, "amount": -0.12}),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn parquet_directories_are_one_dataset() {
     use std::sync::Arc;

@@ -133,3 +133,95 @@ async fn not_in_under_or_and_exists_of_an_aggregate_follow_sql() {
         Vec::<i64>::new()
     );
 }
+
+/// The stable code and message of a query that fails.
+async fn failure(sql: &str) -> (String, String) {
+    let error = answer(sql).await.expect_err(sql);
+    (error.code().to_owned(), error.to_string())
+}
+
+#[tokio::test]
+async fn integer_arithmetic_that_overflows_fails_instead_of_wrapping() {
+    for sql in [
+        "SELECT v + 1 FROM (VALUES (9223372036854775807)) t(v)",
+        "SELECT v - 2 FROM (VALUES (-9223372036854775807)) t(v)",
+        "SELECT v * v FROM (VALUES (4294967296)) t(v)",
+        "SELECT -v FROM (VALUES (-9223372036854775808)) t(v)",
+        "SELECT CAST(v AS int) * CAST(65536 AS int) * CAST(65536 AS int) FROM (VALUES (1)) t(v)",
+        "SELECT CAST(v AS smallint) + CAST(v AS smallint) FROM (VALUES (30000)) t(v)",
+        "SELECT id * 9223372036854775807 FROM civil_affairs.residents",
+        "SELECT 9223372036854775807 + 1",
+        // A decimal past the precision of its type.
+        "SELECT v + 1 FROM (VALUES (CAST(9999999999999999999999999999 AS decimal(38, 10)))) t(v)",
+    ] {
+        let (code, message) = failure(sql).await;
+        assert!(message.contains("overflow"), "{sql}: {code}: {message}");
+    }
+    // What fits is exact, and keeps its name.
+    let batches = answer("SELECT v + 1 FROM (VALUES (9223372036854775806)) t(v)")
+        .await
+        .expect("answered");
+    assert_eq!(batches[0].schema().field(0).name(), "t.v + Int64(1)");
+    assert_eq!(
+        batches[0].column(0).as_primitive::<Int64Type>().value(0),
+        i64::MAX
+    );
+}
+
+#[tokio::test]
+async fn a_windowed_sum_of_bigints_widens_too() {
+    let batches = answer(
+        "SELECT sum(v) OVER (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running \
+         FROM (VALUES (9223372036854775807), (9223372036854775807)) t(v)",
+    )
+    .await
+    .expect("answered");
+    let column = batches[0].column(0);
+    assert_eq!(column.data_type(), &DataType::Decimal128(38, 0));
+    let values: Vec<i128> = column.as_primitive::<Decimal128Type>().iter().flatten().collect();
+    assert_eq!(values, [i128::from(i64::MAX), 2 * i128::from(i64::MAX)]);
+}
+
+#[tokio::test]
+async fn numbers_with_a_point_are_exact_decimals_and_exponents_doubles() {
+    let batches = answer("SELECT 0.1 + 0.2 = 0.3, 99999999.99, 1e300, 2.5E-3, 1.5 * 2")
+        .await
+        .expect("answered");
+    let batch = &batches[0];
+    assert!(
+        batch.column(0).as_boolean().value(0),
+        "0.1 + 0.2 = 0.3 in exact decimals"
+    );
+    assert_eq!(batch.column(1).data_type(), &DataType::Decimal128(10, 2));
+    assert_eq!(
+        batch.column(1).as_primitive::<Decimal128Type>().value(0),
+        9_999_999_999
+    );
+    assert_eq!(batch.column(2).data_type(), &DataType::Float64);
+    assert_eq!(
+        batch
+            .column(2)
+            .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+            .value(0),
+        1e300
+    );
+    assert_eq!(
+        batch
+            .column(3)
+            .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+            .value(0),
+        2.5e-3
+    );
+}
+
+#[tokio::test]
+async fn an_allowed_aggregate_wrapped_in_values_or_a_scalar_subquery_is_answered() {
+    let plain = integers("SELECT count(*) FROM civil_affairs.residents").await;
+    for sql in [
+        "VALUES ((SELECT count(*) FROM civil_affairs.residents))",
+        "SELECT (SELECT count(*) FROM civil_affairs.residents)",
+        "SELECT * FROM (VALUES ((SELECT count(*) FROM civil_affairs.residents))) t(n)",
+    ] {
+        assert_eq!(integers(sql).await, plain, "{sql}");
+    }
+}

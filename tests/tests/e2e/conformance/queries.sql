@@ -1381,3 +1381,39 @@ WITH owners AS (SELECT person_id FROM {links} WHERE role = 'owner') SELECT count
 
 -- cte_recursive_union_distinct: a recursive CTE with UNION stops on repeats
 WITH RECURSIVE r(n) AS (SELECT 1 UNION SELECT (n * 3) % 7 FROM r) SELECT n FROM r ORDER BY n;
+
+-- filter_before_division: the select list is computed only for the rows the WHERE keeps
+SELECT id, 1000 / small FROM {numbers} WHERE small <> 0 AND id < 6;
+
+-- filter_before_overflow: a product that overflows only on rows the WHERE drops
+SELECT id, big * 2 FROM {numbers} WHERE abs(big) < 1000 AND id < 10;
+
+-- double_greater_than_decimal_literal: doubles against a decimal literal, NaN and infinities included
+SELECT id FROM {floats} WHERE f > 1.25 ORDER BY id;
+
+-- double_between_decimal_literals: BETWEEN decimal literals over doubles
+SELECT id FROM {floats} WHERE f BETWEEN -1.5 AND 0.25 ORDER BY id;
+
+-- coalesce_double_decimal: COALESCE of a double and a decimal is a double
+SELECT id, COALESCE(f, 0.5) FROM {floats} WHERE id IN (6, 7) ORDER BY id;
+
+-- case_double_decimal: CASE branches of a double and a decimal are doubles
+SELECT id, CASE WHEN id = 2 THEN f ELSE 2.5 END FROM {floats} WHERE id IN (2, 4) ORDER BY id;
+
+-- decimal_column_equals_literal: a decimal column against a decimal literal, exactly
+SELECT id FROM {numbers} WHERE amount = 1234.56 OR amount = -0.5;
+
+-- decimal_literal_arithmetic: decimal literals computed exactly
+SELECT 1.10 * 3, 10.5 - 0.25, 0.1 + 0.2, 2.675 * 100;
+
+-- values_scalar_subquery: an aggregate wrapped in VALUES
+VALUES ((SELECT count(*) FROM {people}));
+
+-- select_scalar_subquery: an aggregate wrapped in a scalar subquery
+SELECT (SELECT count(*) FROM {people} WHERE active), (SELECT max(income) FROM {people});
+
+-- bigint_literal_beyond_range: an integer literal past bigint is numeric
+SELECT 92233720368547758070 / 10;
+
+-- numeric_sum_38_digits: sum of decimal(38,10) past 38 digits keeps every digit
+SELECT sum(dec) FROM {numbers} WHERE id IN (1, 5, 7);

@@ -114,9 +114,10 @@ async fn postgres_edges_compare_as_they_are_returned() {
     pg.cleanup().await;
 }
 
-/// A `numeric` without a declared scale read as `decimal(10,2)` would round 17.685: the
-/// query fails instead, naming the dataset and column and never the value, while a
-/// contract with room for the digits reads it exactly (PostgreSQL's own sum).
+/// A `numeric` without a declared scale can hold values a `decimal(10,2)` cannot: such a
+/// contract is refused at publish, naming the field, unless it says how to round; with
+/// `rounding: half_even` each value is rounded ties-to-even, and a wider contract with
+/// the same rounding reads the values exactly (PostgreSQL's own sum).
 #[tokio::test]
 async fn numbers_with_more_digits_than_the_contract_are_refused_not_rounded() {
     let Some(Database::Postgres(pg)) = Database::postgres().await else {
@@ -129,27 +130,58 @@ async fn numbers_with_more_digits_than_the_contract_are_refused_not_rounded() {
     .await;
     let hub = Hub::start(&postgres_connection("fin", &pg.schema)).await;
     let table = format!("{}.amounts", pg.schema);
-    for (name, scale) in [("narrow", "decimal(10,2)"), ("wide", "decimal(12,3)")] {
+    let (status, body) = hub
+        .publish(&spec(
+            "finance",
+            "unsaid",
+            "postgres",
+            "fin",
+            &table,
+            &[("id", "bigint"), ("amount", "decimal(10,2)")],
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    for part in ["'amount'", "any scale", "rounding: half_even"] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    let half_even = "\", rounding: \"half_even";
+    for (name, scale) in [
+        ("narrow", format!("decimal(10,2){half_even}")),
+        ("wide", format!("decimal(12,3){half_even}")),
+    ] {
         hub.publish_ok(&spec(
             "finance",
             name,
             "postgres",
             "fin",
             &table,
-            &[("id", "bigint"), ("amount", scale)],
+            &[("id", "bigint"), ("amount", &scale)],
         ))
         .await;
     }
-    let (status, body) = hub.query("SELECT sum(amount) AS total FROM finance.narrow").await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
-    for part in ["finance.narrow", "amount", "fraction digits"] {
-        assert!(message.contains(part), "{part} in {message}");
-    }
-    for value in ["17.685", "17.68", "17685"] {
-        assert!(!message.contains(value), "the value {value} in {message}");
-    }
-    let text = hub
+    let total = |body: String| {
+        body.split("\"total\":")
+            .nth(1)
+            .and_then(|rest| rest.split(['}', ',']).next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let narrow = hub
+        .query_raw(
+            "SELECT sum(amount) AS total FROM finance.narrow",
+            "application/json",
+        )
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(
+        total(narrow),
+        "53.02",
+        "17.68 + 17.67 + 17.67, each rounded ties-to-even"
+    );
+    let wide = hub
         .query_raw(
             "SELECT sum(amount) AS total FROM finance.wide",
             "application/json",
@@ -158,10 +190,9 @@ async fn numbers_with_more_digits_than_the_contract_are_refused_not_rounded() {
         .text()
         .await
         .expect("body");
-    assert!(
-        text.contains("\"total\":53.019"),
-        "PostgreSQL's sum is 53.019: {text}"
-    );
+    assert_eq!(total(wide), "53.019", "PostgreSQL's sum is 53.019");
+    let (_, catalog) = hub.get("/v1/datasets/finance/narrow").await;
+    assert_eq!(catalog["fields"][1]["rounding"], "half_even", "{catalog}");
     drop(hub);
     pg.cleanup().await;
 }

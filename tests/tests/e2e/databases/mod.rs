@@ -13,6 +13,7 @@ mod cancellation;
 mod contracts;
 mod differential;
 mod edges;
+mod planted;
 mod pushdown;
 mod values;
 
