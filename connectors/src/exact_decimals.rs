@@ -1,11 +1,13 @@
-//! Decimals of CSV files, read exactly or refused.
+//! Decimals of CSV and NDJSON files, read exactly or refused.
 //!
-//! Arrow's CSV reader parses a decimal by dropping the fraction digits past the scale
-//! (`17.685` read as `decimal(10,2)` is `17.68`), silently. So CSV files are read with
-//! their decimal fields as text, and [`ExactDecimals`] converts that text the way every
-//! database source converts its values ([`decimal_text`]): exactly, rounded where the
-//! contract says `rounding: half_even`, or failing the query with an error that names the
-//! column and its type, never the value.
+//! Arrow's CSV and JSON readers parse a decimal by dropping the fraction digits past the
+//! scale (`17.685` read as `decimal(10,2)` is `17.68`), silently. So CSV files are read
+//! with their decimal fields as text, and NDJSON files (whose numbers the JSON reader will
+//! not read as text) as decimals of the same integer digits and all the fraction digits 38
+//! leave; [`ExactDecimals`] then converts them the way every database source converts its
+//! values ([`decimal_text`]): exactly, rounded where the contract says
+//! `rounding: half_even`, or failing the query with an error that names the column and its
+//! type, never the value.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use causeway_schemas::Rounding;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{Result, exec_err, project_schema};
 use datafusion::logical_expr::{
@@ -26,7 +28,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 
 use crate::error::SourceReadError;
-use crate::sql::decimal_text;
+use crate::sql::{Unreadable, decimal_text};
 
 /// A table whose decimal fields its `inner` table reads as text, converted exactly.
 #[derive(Debug)]
@@ -34,7 +36,7 @@ pub(crate) struct ExactDecimals {
     inner: Arc<dyn TableProvider>,
     /// `inner`'s schema with each decimal field's own type.
     schema: SchemaRef,
-    rounding: HashMap<String, Rounding>,
+    rounding: Arc<HashMap<String, Rounding>>,
 }
 
 impl ExactDecimals {
@@ -42,7 +44,7 @@ impl ExactDecimals {
     pub(crate) fn new(
         inner: Arc<dyn TableProvider>,
         schema: SchemaRef,
-        rounding: HashMap<String, Rounding>,
+        rounding: Arc<HashMap<String, Rounding>>,
     ) -> Self {
         Self {
             inner,
@@ -51,13 +53,29 @@ impl ExactDecimals {
         }
     }
 
-    /// `schema` with its decimal fields as text: what the file is read as.
+    /// `schema` with its decimal fields as text: what a CSV file is read as.
     pub(crate) fn read_as_text(schema: &Schema) -> SchemaRef {
+        Self::read_decimals_as(schema, |_, _| DataType::Utf8)
+    }
+
+    /// `schema` with each `decimal(p, s)` as `decimal(38, 38 - (p - s))`: the same integer
+    /// digits, and as many fraction digits as fit; what an NDJSON file is read as.
+    pub(crate) fn read_as_wide(schema: &Schema) -> SchemaRef {
+        Self::read_decimals_as(schema, |precision, scale| {
+            let integer_digits = i16::from(precision) - i16::from(scale);
+            let wide_scale = i8::try_from(38 - integer_digits.clamp(0, 38)).unwrap_or(scale);
+            DataType::Decimal128(38, wide_scale.max(scale))
+        })
+    }
+
+    fn read_decimals_as(schema: &Schema, read: impl Fn(u8, i8) -> DataType) -> SchemaRef {
         let fields: Vec<Field> = schema
             .fields()
             .iter()
             .map(|field| match field.data_type() {
-                DataType::Decimal128(..) => field.as_ref().clone().with_data_type(DataType::Utf8),
+                DataType::Decimal128(precision, scale) => {
+                    field.as_ref().clone().with_data_type(read(*precision, *scale))
+                }
                 _ => field.as_ref().clone(),
             })
             .collect();
@@ -97,7 +115,7 @@ impl TableProvider for ExactDecimals {
             let column = Arc::new(Column::new(field.name(), index));
             let expr: Arc<dyn datafusion::physical_expr::PhysicalExpr> = match field.data_type() {
                 DataType::Decimal128(precision, scale)
-                    if read.field(index).data_type() == &DataType::Utf8 =>
+                    if read.field(index).data_type() != field.data_type() =>
                 {
                     converted = true;
                     let udf = Arc::new(ScalarUDF::new_from_impl(ExactDecimal {
@@ -105,7 +123,7 @@ impl TableProvider for ExactDecimals {
                         precision: *precision,
                         scale: *scale,
                         rounding: self.rounding.get(field.name()).copied(),
-                        signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
+                        signature: Signature::any(1, Volatility::Immutable),
                     }));
                     Arc::new(ScalarFunctionExpr::new(
                         "exact_decimal",
@@ -153,45 +171,69 @@ impl ScalarUDFImpl for ExactDecimal {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [ColumnarValue::Array(text)] = args.args.as_slice() else {
-            return exec_err!("exact_decimal reads one column of text");
+        let [ColumnarValue::Array(read)] = args.args.as_slice() else {
+            return exec_err!("exact_decimal reads one column");
         };
-        Ok(ColumnarValue::Array(self.convert(text)?))
+        Ok(ColumnarValue::Array(self.convert(read)?))
     }
 }
 
 impl ExactDecimal {
-    fn convert(&self, text: &ArrayRef) -> Result<ArrayRef> {
-        let Some(text) = text.as_string_opt::<i32>() else {
-            return exec_err!("exact_decimal reads text");
-        };
+    /// Text, or decimals of a larger scale, as `decimal(precision, scale)`.
+    fn convert(&self, read: &ArrayRef) -> Result<ArrayRef> {
         let data_type = DataType::Decimal128(self.precision, self.scale);
-        let mut decimals = Decimal128Builder::with_capacity(text.len()).with_data_type(data_type.clone());
-        for value in text {
-            match value.map(str::trim).filter(|value| !value.is_empty()) {
-                None => decimals.append_null(),
-                Some(value) => {
-                    let number = decimal_text(value, self.precision, self.scale, self.rounding).map_err(
-                        |problem| {
-                            SourceReadError::into_datafusion(format!(
-                                "column '{}' holds {problem} {data_type}",
-                                self.column
-                            ))
-                        },
-                    )?;
-                    decimals.append_value(number);
+        let failed = |problem: Unreadable| {
+            SourceReadError::into_datafusion(format!("column '{}' holds {problem} {data_type}", self.column))
+        };
+        let mut decimals = Decimal128Builder::with_capacity(read.len()).with_data_type(data_type.clone());
+        if let Some(text) = read.as_string_opt::<i32>() {
+            for value in text {
+                match value.map(str::trim).filter(|value| !value.is_empty()) {
+                    None => decimals.append_null(),
+                    Some(value) => decimals.append_value(
+                        decimal_text(value, self.precision, self.scale, self.rounding).map_err(failed)?,
+                    ),
                 }
             }
+        } else if let DataType::Decimal128(_, wide_scale) = read.data_type() {
+            for value in read.as_primitive::<Decimal128Type>() {
+                match value {
+                    None => decimals.append_null(),
+                    Some(value) => decimals.append_value(self.rescale(value, *wide_scale).map_err(failed)?),
+                }
+            }
+        } else {
+            return exec_err!("exact_decimal reads text or decimals");
         }
         Ok(Arc::new(decimals.finish()))
+    }
+
+    /// A decimal of scale `from` (no smaller than this one's) at this scale: exact, or
+    /// rounded half to even where asked.
+    fn rescale(&self, value: i128, from: i8) -> std::result::Result<i128, Unreadable> {
+        let dropped = u32::try_from(i16::from(from) - i16::from(self.scale)).unwrap_or(0);
+        let factor = 10_i128.pow(dropped);
+        let (mut kept, rest) = (value / factor, value % factor);
+        if rest != 0 {
+            let Some(Rounding::HalfEven) = self.rounding else {
+                return Err(Unreadable::TooPrecise);
+            };
+            let twice = rest.abs() * 2;
+            if twice > factor || (twice == factor && kept % 2 != 0) {
+                kept += value.signum();
+            }
+        }
+        if kept.abs() >= 10_i128.pow(u32::from(self.precision)) {
+            return Err(Unreadable::OutOfRange("a number"));
+        }
+        Ok(kept)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::StringArray;
-    use datafusion::arrow::datatypes::Decimal128Type;
+    use datafusion::arrow::array::{Decimal128Array, StringArray};
 
     fn reader(rounding: Option<Rounding>) -> ExactDecimal {
         ExactDecimal {
@@ -199,7 +241,7 @@ mod tests {
             precision: 10,
             scale: 2,
             rounding,
-            signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
+            signature: Signature::any(1, Volatility::Immutable),
         }
     }
 
@@ -223,5 +265,37 @@ mod tests {
             panic!("rounding was asked for");
         };
         assert_eq!(rounded.as_primitive::<Decimal128Type>().value(0), 1_768);
+    }
+
+    #[test]
+    fn wide_decimals_rescale_exactly_or_round_half_even_when_asked() {
+        // 17.685, 17.675, -0.125 and 17.68 at scale 30.
+        let wide = |values: Vec<i128>| -> ArrayRef {
+            let scaled = values.into_iter().map(|value| Some(value * 10_i128.pow(27)));
+            Arc::new(
+                Decimal128Array::from_iter(scaled)
+                    .with_precision_and_scale(38, 30)
+                    .expect("decimal"),
+            )
+        };
+        let read = wide(vec![17_685, 17_675, -125, 17_680]);
+        let Ok(rounded) = reader(Some(Rounding::HalfEven)).convert(&read) else {
+            panic!("rounding was asked for");
+        };
+        let values: Vec<_> = rounded
+            .as_primitive::<Decimal128Type>()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(values, vec![1_768, 1_768, -12, 1_768]);
+        assert!(
+            reader(None).convert(&read).is_err(),
+            "17.685 does not fit decimal(10, 2)"
+        );
+        let Ok(exact) = reader(None).convert(&wide(vec![17_680, -2_500])) else {
+            panic!("two fraction digits fit");
+        };
+        let values: Vec<_> = exact.as_primitive::<Decimal128Type>().iter().flatten().collect();
+        assert_eq!(values, vec![1_768, -250]);
     }
 }

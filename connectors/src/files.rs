@@ -24,6 +24,7 @@ use crate::exact_decimals::ExactDecimals;
 use crate::kind::{RawSource, Shared, SourceKind};
 use crate::published::PublishedTable;
 use crate::settings::ConnectorSettings;
+use crate::sql::roundings;
 
 /// How the files of a file source are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,13 +158,8 @@ async fn csv(path: &Path, delimiter: char, contract: &Contract) -> Result<FileSo
         "csv",
         path,
     )?;
-    let rounding = contract
-        .fields
-        .iter()
-        .filter_map(|field| Some((field.name.clone(), field.rounding?)))
-        .collect();
     Ok(FileSource {
-        table: Arc::new(ExactDecimals::new(text, read_schema, rounding)),
+        table: Arc::new(ExactDecimals::new(text, read_schema, roundings(contract))),
         checked_schema: guessed,
         typing: SourceTyping::Inferred,
     })
@@ -223,8 +219,16 @@ async fn ndjson(path: &Path, contract: &Contract, session: &dyn Session) -> Resu
     let (options, url) = listing(path, Arc::new(format), "ndjson")?;
     let guessed = infer(&options, &url, session, "ndjson", path).await?;
     let read_schema = with_contract_types(&guessed, contract);
+    // Decimals are read with every fraction digit that fits and converted exactly.
+    let wide = listing_table(
+        url,
+        options,
+        ExactDecimals::read_as_wide(&read_schema),
+        "ndjson",
+        path,
+    )?;
     Ok(FileSource {
-        table: listing_table(url, options, read_schema, "ndjson", path)?,
+        table: Arc::new(ExactDecimals::new(wide, read_schema, roundings(contract))),
         checked_schema: guessed,
         typing: SourceTyping::Loose,
     })

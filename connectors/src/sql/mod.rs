@@ -22,7 +22,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::sql::unparser::Unparser;
 use datafusion::sql::unparser::dialect::Dialect;
 
-pub(crate) use cells::{BatchBuilder, Cell, decimal_text, roundings};
+pub(crate) use cells::{BatchBuilder, Cell, Unreadable, decimal_text, roundings};
 use exec::SqlScanExec;
 
 /// Runs a query on one database and streams its rows as batches of `schema`, converting

@@ -97,9 +97,9 @@ async fn csv_sources_are_read_with_the_contracts_types() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
-/// A CSV decimal with more fraction digits than its field's scale fails the query, naming
-/// the dataset and the column but not the value (Arrow's reader would drop the digits);
-/// with `rounding: half_even` it is rounded ties-to-even.
+/// A CSV or NDJSON decimal with more fraction digits than its field's scale fails the
+/// query, naming the dataset and the column but not the value (Arrow's readers would drop
+/// the digits); with `rounding: half_even` it is rounded ties-to-even.
 #[tokio::test]
 async fn csv_decimals_are_exact_rounded_as_the_contract_says_or_refused() {
     let hub = Hub::start("").await;
@@ -132,6 +132,35 @@ async fn csv_decimals_are_exact_rounded_as_the_contract_says_or_refused() {
             json!({"id": 1, "amount": 17.68}),
             json!({"id": 2, "amount": 17.68}),
             json!({"id": 3, "amount": -0.12}),
+        ]
+    );
+
+    // NDJSON numbers, which Arrow's JSON reader would truncate the same way.
+    let ndjson = "{\"id\": 1, \"amount\": 17.685}\n{\"id\": 2, \"amount\": 2.5}\n";
+    std::fs::write(hub.dir().join("amounts.ndjson"), ndjson).expect("ndjson");
+    let amounts = |name: &str, rounding: &str| {
+        format!(
+            "contract:\n  department: finance\n  name: {name}\n  title: {name}\n\
+             \x20 owner: {{ name: Desk, email: desk@example.gov }}\n  fields:\n\
+             \x20   - {{ name: id, type: bigint }}\n\
+             \x20   - {{ name: amount, type: \"decimal(10,2)\"{rounding} }}\n\
+             source: {{ kind: ndjson, path: amounts.ndjson }}\n"
+        )
+    };
+    hub.publish_ok(&amounts("exact", "")).await;
+    let (status, body) = hub.query("SELECT sum(amount) FROM finance.exact").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(body.to_string().contains("'amount'"), "{body}");
+    assert!(!body.to_string().contains("17.68"), "{body}");
+    hub.publish_ok(&amounts("rounded", ", rounding: half_even")).await;
+    let rows = hub
+        .rows("SELECT id, amount FROM finance.rounded ORDER BY id")
+        .await;
+    assert_eq!(
+        rows,
+        vec![
+            json!({"id": 1, "amount": 17.68}),
+            json!({"id": 2, "amount": 2.50})
         ]
     );
 }

@@ -197,6 +197,58 @@ async fn numbers_with_more_digits_than_the_contract_are_refused_not_rounded() {
     pg.cleanup().await;
 }
 
+/// A dataset published over a `numeric(10,2)` column whose scale is later dropped (or
+/// published before such columns needed a rounding) keeps serving after a restart, and its
+/// catalog entry and the health check name the field that needs one.
+#[tokio::test]
+async fn a_served_dataset_over_a_numeric_of_any_scale_is_named_not_dropped() {
+    let Some(Database::Postgres(pg)) = Database::postgres().await else {
+        return;
+    };
+    pg.execute(
+        "CREATE TABLE payments (id bigint, amount numeric(10,2));
+         INSERT INTO payments VALUES (1, 17.68), (2, 2.50);",
+    )
+    .await;
+    let mut hub = Hub::start(&postgres_connection("pay", &pg.schema)).await;
+    hub.publish_ok(&spec(
+        "finance",
+        "payments",
+        "postgres",
+        "pay",
+        &format!("{}.payments", pg.schema),
+        &[("id", "bigint"), ("amount", "decimal(10,2)")],
+    ))
+    .await;
+    let (_, health) = hub.get("/v1/health").await;
+    assert!(health.get("fields_needing_rounding").is_none(), "{health}");
+    pg.execute("ALTER TABLE payments ALTER COLUMN amount TYPE numeric;")
+        .await;
+    hub.restart().await;
+    let (_, entry) = hub.get("/v1/datasets/finance/payments").await;
+    assert_eq!(entry["available"], true, "{entry}");
+    assert_eq!(entry["fields"][1]["needs_rounding"], true, "{entry}");
+    assert!(entry["fields"][0].get("needs_rounding").is_none(), "{entry}");
+    let (_, health) = hub.get("/v1/health").await;
+    assert_eq!(
+        health["fields_needing_rounding"],
+        json!(["finance.payments.amount"]),
+        "{health}"
+    );
+    let rows = hub
+        .rows("SELECT sum(amount) AS total FROM finance.payments")
+        .await;
+    assert_eq!(rows, vec![json!({"total": 20.18})]);
+    // A value the field cannot hold now fails its query, naming the column.
+    pg.execute("INSERT INTO payments VALUES (3, 0.125);").await;
+    let (status, body) = hub.query("SELECT sum(amount) FROM finance.payments").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(body.to_string().contains("'amount'"), "{body}");
+    assert!(!body.to_string().contains("0.125"), "{body}");
+    drop(hub);
+    pg.cleanup().await;
+}
+
 /// MariaDB's zero date (written under a lax `sql_mode`) is returned as NULL, and every
 /// filter treats it as the NULL it is returned as; an invalid date such as `2025-01-00`
 /// fails the read with a message that carries neither the value nor another row's.
