@@ -15,7 +15,8 @@
 //!   `decimal(38, 0)`, as PostgreSQL's `sum(bigint)` is a `numeric`, and of decimals of more
 //!   than 28 digits a `decimal(76, s)`, so that a sum of counts or money never wraps around.
 //!
-//! Arithmetic that overflows fails instead of wrapping ([`super::checked`]).
+//! Arithmetic that overflows fails instead of wrapping ([`super::checked`]); casts to
+//! integers and `round` of a double round as PostgreSQL does ([`super::rounding`]).
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub(crate) fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
         Arc::new(ValuesWithSubqueries),
         Arc::new(NullAwareNotIn),
         Arc::new(WideIntegerSum),
+        Arc::new(super::rounding::PostgresRounding),
         Arc::new(super::checked::CheckedArithmetic),
     ]
 }

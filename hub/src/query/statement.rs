@@ -6,8 +6,9 @@ use std::ops::ControlFlow;
 use causeway_policies::{SyntaxLimits, on_deep_stack};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
-    CastKind, DataType, ExactNumberInfo, Expr, Query, SetExpr, SetOperator, SetQuantifier, Statement, Value,
-    ValueWithSpan, Visit, Visitor, visit_expressions_mut,
+    BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, Ident, LimitClause, ObjectName, Query, SetExpr, SetOperator, SetQuantifier, Statement,
+    Value, ValueWithSpan, Visit, VisitMut, Visitor, VisitorMut, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::Tokenizer;
@@ -53,6 +54,7 @@ fn parse_within(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement, QueryEr
     }
     let mut statement = statement;
     exponents_as_doubles(&mut statement);
+    standard_spellings(&mut statement);
     match &statement {
         DFStatement::Statement(inner) if is_read(inner) => Ok(statement),
         // EXPLAIN ANALYZE runs the query and reports how many rows each step read, and
@@ -96,6 +98,89 @@ fn exponents_as_doubles(statement: &mut DFStatement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// Spellings of SQL's and PostgreSQL's that DataFusion 55 does not plan, written as the
+/// ones it does: `FETCH FIRST n ROWS ONLY` as `LIMIT n`, `mod(a, b)` as `a % b` and
+/// `sign(x)` as `signum(x)`.
+fn standard_spellings(statement: &mut DFStatement) {
+    let mut inner = statement;
+    while let DFStatement::Explain(explain) = inner {
+        inner = &mut explain.statement;
+    }
+    let DFStatement::Statement(inner) = inner else {
+        return;
+    };
+    let _ = inner.visit(&mut FetchAsLimit);
+    let _ = visit_expressions_mut(inner.as_mut(), |expr| {
+        if let Expr::Function(function) = expr
+            && let [name] = function.name.0.as_slice()
+            && let Some(name) = name.as_ident()
+            && let FunctionArguments::List(list) = &function.args
+            && list.duplicate_treatment.is_none()
+            && list.clauses.is_empty()
+            && function.over.is_none()
+            && function.filter.is_none()
+        {
+            let operands: Option<Vec<Expr>> = list
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(operand)) => Some(operand.clone()),
+                    _ => None,
+                })
+                .collect();
+            match (name.value.to_ascii_lowercase().as_str(), operands.as_deref()) {
+                ("mod", Some([dividend, divisor])) => {
+                    *expr = Expr::Nested(Box::new(Expr::BinaryOp {
+                        left: Box::new(dividend.clone()),
+                        op: BinaryOperator::Modulo,
+                        right: Box::new(divisor.clone()),
+                    }));
+                }
+                ("sign", Some([_])) => {
+                    function.name = ObjectName::from(vec![Ident::new("signum")]);
+                }
+                _ => {}
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `FETCH FIRST n ROWS ONLY` (without `WITH TIES` or `PERCENT`) as `LIMIT n`.
+struct FetchAsLimit;
+
+impl VisitorMut for FetchAsLimit {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        let Some(fetch) = &query.fetch else {
+            return ControlFlow::Continue(());
+        };
+        if fetch.with_ties || fetch.percent {
+            return ControlFlow::Continue(());
+        }
+        let quantity = fetch
+            .quantity
+            .clone()
+            .unwrap_or_else(|| Expr::Value(Value::Number("1".into(), false).into()));
+        match &mut query.limit_clause {
+            None => {
+                query.limit_clause = Some(LimitClause::LimitOffset {
+                    limit: Some(quantity),
+                    offset: None,
+                    limit_by: Vec::new(),
+                });
+            }
+            Some(LimitClause::LimitOffset {
+                limit: limit @ None, ..
+            }) => *limit = Some(quantity),
+            Some(_) => return ControlFlow::Continue(()),
+        }
+        query.fetch = None;
+        ControlFlow::Continue(())
+    }
 }
 
 /// Functions that tell where a row is stored (its file, its position in the file): they

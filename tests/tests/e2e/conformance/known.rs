@@ -36,11 +36,6 @@ pub const KNOWN: &[(&str, &str)] = &[
         "exp(1000) gives Infinity instead of an overflow error",
     ),
     ("ln_zero", "ln(0) gives -Infinity instead of an error"),
-    // A decimal literal cast to an integer truncates.
-    (
-        "cast_float_literal_to_int",
-        "CAST(2.5 AS int) truncates to 2; PostgreSQL rounds half away from zero",
-    ),
     // Decimal quotients: six fraction digits, truncated, not rounded.
     (
         "agg_avg_decimal",
@@ -57,19 +52,6 @@ pub const KNOWN: &[(&str, &str)] = &[
     (
         "decimal_divide_decimal",
         "decimal / decimal is truncated at 6 fraction digits (0.0000099 -> 0.000009)",
-    ),
-    // Rounding of casts and round().
-    (
-        "cast_decimal_to_int",
-        "CAST(decimal AS int) truncates; PostgreSQL rounds half away from zero",
-    ),
-    (
-        "cast_double_to_bigint",
-        "CAST(double AS bigint) truncates; PostgreSQL rounds to nearest",
-    ),
-    (
-        "round_float_column",
-        "round(double) rounds halves away from zero; PostgreSQL rounds them to even",
     ),
     // -0.0 is not equal to 0.0 when sorting.
     (
@@ -179,8 +161,6 @@ pub const KNOWN: &[(&str, &str)] = &[
         "int_precedence",
         "refused: (2 + 3) * 4 and 2 + 3 * 4 get the same column name",
     ),
-    ("sign_function", "refused: no function sign()"),
-    ("mod_function", "refused: no function mod()"),
     (
         "like_escape_clause",
         "refused: LIKE ... ESCAPE '!' fails ('a function failed on a value')",
@@ -189,5 +169,4 @@ pub const KNOWN: &[(&str, &str)] = &[
         "like_escape_hash",
         "refused: LIKE ... ESCAPE '#' fails ('a function failed on a value')",
     ),
-    ("fetch_first", "refused: FETCH FIRST n ROWS ONLY is not supported"),
 ];

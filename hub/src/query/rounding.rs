@@ -1,0 +1,191 @@
+//! Rounding as PostgreSQL rounds.
+//!
+//! DataFusion 55 truncates when it casts a decimal or a double to an integer
+//! (`CAST(2.5 AS int)` is 2, `CAST(-7.5 AS int)` is -7), and rounds a double's halves away
+//! from zero in `round(x)`. PostgreSQL rounds a `numeric` to the nearest integer with
+//! halves away from zero (`numeric_int4`: 2.5 is 3, -7.5 is -8), and a `double precision`
+//! to the nearest with halves to even (`rint`: 2.5 is 2, 3.5 is 4), in its casts and in
+//! `round(double precision)`. [`PostgresRounding`] puts [`round_to_integer`] under each
+//! such cast, and in place of `round` of one double.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float32Type, Float64Type};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
+use datafusion::config::ConfigOptions;
+use datafusion::logical_expr::expr::{Cast, ScalarFunction, TryCast};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::utils::merge_schema;
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
+use datafusion::optimizer::AnalyzerRule;
+
+/// Rounds before every cast of a decimal or a double to an integer, and rounds `round` of
+/// one double half to even (see the module's documentation).
+#[derive(Debug, Default)]
+pub(crate) struct PostgresRounding;
+
+impl AnalyzerRule for PostgresRounding {
+    fn name(&self) -> &str {
+        "causeway_postgres_rounding"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.transform_up_with_subqueries(|plan| {
+            let schema = merge_schema(&plan.inputs());
+            let names = NamePreserver::new(&plan);
+            plan.map_expressions(|expr| {
+                let name = names.save(&expr);
+                expr.transform_up(|expr| round(expr, &schema))
+                    .map(|rewritten| rewritten.update_data(|expr| name.restore(expr)))
+            })
+        })
+        .map(|transformed| transformed.data)
+    }
+}
+
+fn round(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let rounds = |operand: &Expr| {
+        operand
+            .get_type(schema)
+            .is_ok_and(|t| t.is_floating() || matches!(t, DataType::Decimal128(..)))
+    };
+    let rounded = |operand: Expr| {
+        Box::new(Expr::ScalarFunction(ScalarFunction::new_udf(
+            round_to_integer(),
+            vec![operand],
+        )))
+    };
+    Ok(match expr {
+        Expr::Cast(Cast { expr, field }) if field.data_type().is_integer() && rounds(&expr) => {
+            Transformed::yes(Expr::Cast(Cast {
+                expr: rounded(*expr),
+                field,
+            }))
+        }
+        Expr::TryCast(TryCast { expr, field }) if field.data_type().is_integer() && rounds(&expr) => {
+            Transformed::yes(Expr::TryCast(TryCast {
+                expr: rounded(*expr),
+                field,
+            }))
+        }
+        Expr::ScalarFunction(call)
+            if call.name() == "round"
+                && matches!(call.args.as_slice(), [operand] if operand.get_type(schema).is_ok_and(|t| t.is_floating())) =>
+        {
+            Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
+                round_to_integer(),
+                call.args,
+            )))
+        }
+        other => Transformed::no(other),
+    })
+}
+
+/// The nearest integer of a double (halves to even) or a decimal (halves away from zero),
+/// of the operand's own type.
+pub(crate) fn round_to_integer() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(RoundToInteger {
+        signature: Signature::any(1, Volatility::Immutable),
+    }))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RoundToInteger {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for RoundToInteger {
+    fn name(&self) -> &str {
+        "round_to_integer"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arguments: &[DataType]) -> Result<DataType> {
+        match arguments {
+            [operand] => Ok(operand.clone()),
+            _ => exec_err!("round_to_integer takes one operand"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        match args.args.as_slice() {
+            [ColumnarValue::Array(values)] => Ok(ColumnarValue::Array(rounded(values)?)),
+            [ColumnarValue::Scalar(value)] => {
+                let values = rounded(&value.to_array()?)?;
+                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&values, 0)?))
+            }
+            _ => exec_err!("round_to_integer takes one operand"),
+        }
+    }
+}
+
+fn rounded(values: &ArrayRef) -> Result<ArrayRef> {
+    Ok(match values.data_type() {
+        DataType::Float64 => Arc::new(
+            values
+                .as_primitive::<Float64Type>()
+                .unary::<_, Float64Type>(f64::round_ties_even),
+        ),
+        DataType::Float32 => Arc::new(
+            values
+                .as_primitive::<Float32Type>()
+                .unary::<_, Float32Type>(f32::round_ties_even),
+        ),
+        DataType::Decimal128(precision, scale) if *scale > 0 => {
+            let unit = 10_i128.pow(u32::from(scale.unsigned_abs()));
+            let half = unit / 2;
+            let decimals = values.as_primitive::<Decimal128Type>();
+            // Whole units, halves away from zero; the magnitude only shrinks or stays
+            // within the same number of digits, so precision holds except at 10^p - 1.
+            let rounded = decimals.unary::<_, Decimal128Type>(|value| {
+                let (whole, rest) = (value / unit, value % unit);
+                let away = if rest.abs() >= half { value.signum() } else { 0 };
+                (whole + away).saturating_mul(unit)
+            });
+            Arc::new(rounded.with_precision_and_scale(*precision, *scale)?)
+        }
+        _ => Arc::clone(values),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Decimal128Array, Float64Array};
+
+    #[test]
+    fn doubles_round_halves_to_even_and_decimals_away_from_zero() {
+        let doubles: ArrayRef = Arc::new(Float64Array::from(vec![
+            Some(2.5),
+            Some(3.5),
+            Some(-2.5),
+            Some(-0.4),
+            None,
+        ]));
+        let Ok(result) = rounded(&doubles) else {
+            panic!("doubles round");
+        };
+        let values: Vec<_> = result.as_primitive::<Float64Type>().iter().collect();
+        assert_eq!(values, vec![Some(2.0), Some(4.0), Some(-2.0), Some(-0.0), None]);
+
+        let decimals = Decimal128Array::from(vec![Some(250), Some(-750), Some(249), Some(-50), None])
+            .with_precision_and_scale(10, 2)
+            .map(|array| Arc::new(array) as ArrayRef);
+        let Ok(decimals) = decimals else {
+            panic!("decimal(10, 2)");
+        };
+        let Ok(result) = rounded(&decimals) else {
+            panic!("decimals round");
+        };
+        let values: Vec<_> = result.as_primitive::<Decimal128Type>().iter().collect();
+        assert_eq!(values, vec![Some(300), Some(-800), Some(200), Some(-100), None]);
+    }
+}
