@@ -10,15 +10,17 @@
 //! overflow fails the query with `arithmetic overflow`, never a wrong number.
 //!
 //! Each rewritten expression keeps its name, so a column `a + b` is still called `a + b`.
-//! Division and remainder are checked by DataFusion already (`division by zero`, and
+//! A quotient of decimals is rounded half away from zero, as PostgreSQL rounds a `numeric`
+//! quotient, where Arrow truncates (`2 / 3.0` is `0.66667`, not `0.66666`). Integer
+//! division and remainder are checked by DataFusion already (`division by zero`, and
 //! `-9223372036854775808 / -1` overflows); floating-point arithmetic follows IEEE 754
 //! (`1e308 * 10` is `Infinity`), as the README says.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Datum, Decimal128Builder};
 use datafusion::arrow::compute::kernels::numeric::{add, mul, neg, sub};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, i256};
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
@@ -65,8 +67,9 @@ fn check(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let type_of = |expr: &Expr| expr.get_type(schema).ok();
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right })
-            if matches!(op, Operator::Plus | Operator::Minus | Operator::Multiply)
-                && overflows(type_of(&left), type_of(&right)) =>
+            if (matches!(op, Operator::Plus | Operator::Minus | Operator::Multiply)
+                && overflows(type_of(&left), type_of(&right)))
+                || (op == Operator::Divide && both_decimals(type_of(&left), type_of(&right))) =>
         {
             let call = ScalarFunction::new_udf(checked(Checked::Binary(op)), vec![*left, *right]);
             Ok(Transformed::yes(Expr::ScalarFunction(call)))
@@ -89,6 +92,13 @@ fn overflows(left: Option<DataType>, right: Option<DataType>) -> bool {
         }
         _ => false,
     }
+}
+
+fn both_decimals(left: Option<DataType>, right: Option<DataType>) -> bool {
+    matches!(
+        (left, right),
+        (Some(DataType::Decimal128(..)), Some(DataType::Decimal128(..)))
+    )
 }
 
 /// The operation a checked call performs.
@@ -123,6 +133,7 @@ impl ScalarUDFImpl for CheckedCall {
         match self.operation {
             Checked::Binary(Operator::Plus) => "checked_add",
             Checked::Binary(Operator::Minus) => "checked_subtract",
+            Checked::Binary(Operator::Divide) => "rounded_divide",
             Checked::Binary(_) => "checked_multiply",
             Checked::Negate => "checked_negate",
         }
@@ -146,6 +157,13 @@ impl ScalarUDFImpl for CheckedCall {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let result = match (self.operation, args.args.as_slice()) {
+            (Checked::Binary(Operator::Divide), [left, right]) => {
+                let DataType::Decimal128(precision, scale) = args.return_field.data_type() else {
+                    return exec_err!("rounded_divide divides decimals");
+                };
+                let (precision, scale) = (*precision, *scale);
+                apply(left, right, |l, r| divide_decimals(l, r, precision, scale))?
+            }
             (Checked::Binary(op), [left, right]) => {
                 let kernel = match op {
                     Operator::Plus => add,
@@ -163,6 +181,85 @@ impl ScalarUDFImpl for CheckedCall {
         };
         fit(result, args.return_field.data_type())
     }
+}
+
+/// `left / right` of two decimal operands as `decimal(precision, scale)` (the type
+/// DataFusion gives the quotient: the dividend's scale plus four), rounded half away from
+/// zero as PostgreSQL rounds a `numeric` quotient, where Arrow's kernel truncates; computed
+/// in 256 bits, so that a dividend scaled up for the quotient never overflows on the way.
+fn divide_decimals(
+    left: &dyn Datum,
+    right: &dyn Datum,
+    precision: u8,
+    scale: i8,
+) -> Result<ArrayRef, ArrowError> {
+    let (left, left_scalar) = left.get();
+    let (right, right_scalar) = right.get();
+    let (Some(dividends), Some(divisors)) = (
+        left.as_primitive_opt::<Decimal128Type>(),
+        right.as_primitive_opt::<Decimal128Type>(),
+    ) else {
+        return Err(ArrowError::ComputeError("rounded_divide divides decimals".into()));
+    };
+    let (DataType::Decimal128(_, left_scale), DataType::Decimal128(_, right_scale)) =
+        (left.data_type(), right.data_type())
+    else {
+        return Err(ArrowError::ComputeError("rounded_divide divides decimals".into()));
+    };
+    // quotient * 10^scale = dividend * 10^(scale - left_scale + right_scale) / divisor
+    let shift = i32::from(scale) - i32::from(*left_scale) + i32::from(*right_scale);
+    let ten = i256::from_i128(10);
+    let power = |exponent: i32| {
+        ten.checked_pow(exponent.unsigned_abs()).ok_or_else(|| {
+            ArrowError::ArithmeticOverflow(format!("a quotient does not fit decimal({precision}, {scale})"))
+        })
+    };
+    let (up, down) = if shift >= 0 {
+        (power(shift)?, i256::ONE)
+    } else {
+        (i256::ONE, power(shift)?)
+    };
+    let limit = power(i32::from(precision))?;
+    let overflow =
+        || ArrowError::ArithmeticOverflow(format!("a quotient does not fit decimal({precision}, {scale})"));
+    let rows = if left_scalar && right_scalar {
+        1
+    } else if left_scalar {
+        divisors.len()
+    } else {
+        dividends.len()
+    };
+    let mut quotients = Decimal128Builder::with_capacity(rows);
+    for row in 0..rows {
+        let (l, r) = (usize::from(!left_scalar) * row, usize::from(!right_scalar) * row);
+        if dividends.is_null(l) || divisors.is_null(r) {
+            quotients.append_null();
+            continue;
+        }
+        let numerator = i256::from_i128(dividends.value(l))
+            .checked_mul(up)
+            .ok_or_else(overflow)?;
+        let denominator = i256::from_i128(divisors.value(r))
+            .checked_mul(down)
+            .ok_or_else(overflow)?;
+        if denominator == i256::ZERO {
+            return Err(ArrowError::DivideByZero);
+        }
+        let (mut quotient, rest) = (
+            numerator.wrapping_div(denominator),
+            numerator.wrapping_rem(denominator),
+        );
+        if rest.wrapping_abs().wrapping_mul(i256::from_i128(2)) >= denominator.wrapping_abs() {
+            quotient = quotient.wrapping_add(numerator.signum().wrapping_mul(denominator.signum()));
+        }
+        if quotient.wrapping_abs() >= limit {
+            return Err(overflow());
+        }
+        quotients.append_value(quotient.as_i128());
+    }
+    Ok(Arc::new(
+        quotients.finish().with_precision_and_scale(precision, scale)?,
+    ))
 }
 
 /// `value` as `to`: a decimal is checked against the precision of its type (Arrow's
@@ -250,6 +347,52 @@ mod tests {
         };
         let sum = sum.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
         assert_eq!(sum.iter().collect::<Vec<_>>(), vec![Some(i64::MAX), None]);
+    }
+
+    #[test]
+    fn decimal_quotients_round_half_away_from_zero_and_never_overflow_on_the_way() {
+        let decimal = |values: Vec<Option<i128>>, precision, scale| {
+            Decimal128Array::from(values)
+                .with_precision_and_scale(precision, scale)
+                .map(|array| ColumnarValue::Array(Arc::new(array)))
+        };
+        // 2.00 / 3, -2.00 / 3, 1.00 / 8 (a half), 10^27 / 3 at scale 10, NULL.
+        let (Ok(dividends), Ok(divisors)) = (
+            decimal(vec![Some(200), Some(-200), Some(100), None], 10, 2),
+            decimal(vec![Some(3), Some(3), Some(8), Some(1)], 10, 0),
+        ) else {
+            panic!("decimal columns");
+        };
+        let Ok(ColumnarValue::Array(quotients)) =
+            call(Checked::Binary(Operator::Divide), vec![dividends, divisors])
+        else {
+            panic!("quotients");
+        };
+        assert_eq!(quotients.data_type(), &DataType::Decimal128(14, 6));
+        let values: Vec<_> = quotients.as_primitive::<Decimal128Type>().iter().collect();
+        assert_eq!(values, vec![Some(666_667), Some(-666_667), Some(125_000), None]);
+
+        // 10^23 (scale 10) / 3 (scale 20): the dividend scaled for the quotient is 10^57,
+        // past 128 bits, while the quotient fits decimal(38, 14).
+        let (Ok(big), Ok(three)) = (
+            decimal(vec![Some(10_i128.pow(33))], 38, 10),
+            decimal(vec![Some(3 * 10_i128.pow(20))], 38, 20),
+        ) else {
+            panic!("decimal columns");
+        };
+        let Ok(ColumnarValue::Array(third)) = call(Checked::Binary(Operator::Divide), vec![big, three])
+        else {
+            panic!("10^23 / 3 fits decimal(38, 14)");
+        };
+        assert_eq!(third.data_type(), &DataType::Decimal128(38, 14));
+        assert_eq!(
+            third.as_primitive::<Decimal128Type>().value(0),
+            (10_i128.pow(37) - 1) / 3
+        );
+        let (Ok(one), Ok(zero)) = (decimal(vec![Some(1)], 10, 0), decimal(vec![Some(0)], 10, 0)) else {
+            panic!("decimal columns");
+        };
+        assert!(call(Checked::Binary(Operator::Divide), vec![one, zero]).is_err());
     }
 
     #[test]

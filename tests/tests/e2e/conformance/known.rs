@@ -36,22 +36,10 @@ pub const KNOWN: &[(&str, &str)] = &[
         "exp(1000) gives Infinity instead of an overflow error",
     ),
     ("ln_zero", "ln(0) gives -Infinity instead of an error"),
-    // Decimal quotients: six fraction digits, truncated, not rounded.
+    // avg of decimals: truncated, not rounded.
     (
         "agg_avg_decimal",
         "avg(decimal) is truncated (not rounded) at 6 fraction digits",
-    ),
-    (
-        "agg_nested_in_expression",
-        "sum(decimal) / count(*) is truncated at 6 fraction digits",
-    ),
-    (
-        "decimal_divide_integer",
-        "decimal / integer is truncated at 6 fraction digits",
-    ),
-    (
-        "decimal_divide_decimal",
-        "decimal / decimal is truncated at 6 fraction digits (0.0000099 -> 0.000009)",
     ),
     // -0.0 is not equal to 0.0 when sorting.
     (
