@@ -435,6 +435,7 @@ impl Registry {
                     classification: field.classification.clone(),
                 })
                 .collect(),
+            recertification_days: record.access.recertification_days,
         };
         self.engine
             .register(record.department(), record.name(), table, dataset)

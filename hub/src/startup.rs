@@ -119,6 +119,16 @@ impl Hub {
             accelerations,
         ));
         registry.load().await?;
+        let scheduled = access
+            .schedule_recertification(&|id| engine.dataset(id))
+            .await
+            .map_err(StartupError::Access)?;
+        if scheduled > 0 {
+            tracing::info!(
+                grants = scheduled,
+                "grants made before recertification now lapse unless confirmed"
+            );
+        }
         if let Some(dir) = &config.policies.dir {
             load_policies(dir, &access, &engine, &audit)
                 .await

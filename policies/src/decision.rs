@@ -16,6 +16,9 @@ use crate::principal::Principal;
 pub struct DatasetInfo {
     pub id: DatasetId,
     pub columns: Vec<ColumnInfo>,
+    /// Days a grant on it stays in force without its owner confirming it again
+    /// ([`crate::AccessConditions::recertification_days`]).
+    pub recertification_days: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -255,6 +258,7 @@ fn owner_grant(principal: &Principal, dataset: &DatasetInfo) -> Option<Grant> {
         purposes: Default::default(),
         valid_from: None,
         expires_at: None,
+        recertify_by: None,
         max_rows_per_query: None,
         max_rows_per_day: None,
         requested_by: None,
@@ -292,6 +296,7 @@ mod tests {
                 column("phone", "pii.phone"),
                 column("town", "public"),
             ],
+            recertification_days: 180,
         }
     }
 

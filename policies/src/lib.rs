@@ -22,7 +22,9 @@ pub use decision::{
 pub use error::{PolicyError, UnfitPolicy};
 pub use files::{FileError, FilePolicies, Located};
 pub use masks::default_mask;
-pub use model::{AccessConditions, AutoApproval, DatasetId, DenyRule, Grant, Mask, PolicySet, Subject};
+pub use model::{
+    AccessConditions, AutoApproval, DatasetId, DenyRule, Grant, Lapse, Mask, PolicySet, Subject,
+};
 pub use principal::{AttributeValue, Principal, Role, UnknownRole};
 pub use rewrite::{RewriteContext, secure_view, validate_grant};
 pub use syntax::{ExprSyntaxError, SyntaxLimitExceeded, SyntaxLimits, on_deep_stack};

@@ -161,6 +161,11 @@ pub struct Grant {
     pub valid_from: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// When the grant lapses unless the owning department confirms it first (access
+    /// recertification); each confirmation moves it one recertification interval on.
+    /// Absent for grants written in policy files, which are reviewed where they are written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recertify_by: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rows_per_query: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,10 +185,35 @@ impl Grant {
         self.columns.iter().any(|name| name == "*" || name == column)
     }
 
-    /// Whether it is in force at `now`.
+    /// Whether it is in force at `now`: begun, not expired, and confirmed in time.
     pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
-        self.valid_from.is_none_or(|from| from <= now) && self.expires_at.is_none_or(|until| now < until)
+        self.valid_from.is_none_or(|from| from <= now)
+            && self.expires_at.is_none_or(|until| now < until)
+            && self.recertify_by.is_none_or(|by| now < by)
     }
+
+    /// When and why it stops being in force by itself: its expiry or its recertification
+    /// deadline, whichever comes first.
+    pub fn lapse(&self) -> Option<(DateTime<Utc>, Lapse)> {
+        match (self.expires_at, self.recertify_by) {
+            (Some(expires), Some(recertify)) if recertify < expires => {
+                Some((recertify, Lapse::NotRecertified))
+            }
+            (Some(expires), _) => Some((expires, Lapse::Expired)),
+            (None, Some(recertify)) => Some((recertify, Lapse::NotRecertified)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Why a grant stopped being in force by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lapse {
+    /// Its `expires_at` passed.
+    Expired,
+    /// Its owner did not confirm it by `recertify_by`.
+    NotRecertified,
 }
 
 /// The negative list: a dataset, some of its columns, or the columns of some
@@ -267,6 +297,11 @@ pub struct AccessConditions {
     /// Conditions under which requests are approved at once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub auto_approve: Vec<AutoApproval>,
+    /// Days a grant on the dataset stays in force unless the owning department confirms
+    /// it again (access recertification, as ISO/IEC 27001 A.5.18 and GB/T 22239 ask for a
+    /// periodic review of access rights).
+    #[serde(default = "default_recertification_days")]
+    pub recertification_days: u32,
 }
 
 impl Default for AccessConditions {
@@ -274,8 +309,13 @@ impl Default for AccessConditions {
         Self {
             decision_days: default_decision_days(),
             auto_approve: Vec::new(),
+            recertification_days: default_recertification_days(),
         }
     }
+}
+
+fn default_recertification_days() -> u32 {
+    180
 }
 
 fn default_decision_days() -> u32 {

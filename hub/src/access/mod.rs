@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use chrono::{Duration, Utc};
 
 use causeway_policies::{
     AccessConditions, DatasetId, DatasetInfo, FileError, FilePolicies, Grant, PolicyError, PolicyFunctions,
@@ -24,6 +25,9 @@ pub enum AccessError {
     Forbidden(String),
     #[error("{0} does not exist")]
     NotFound(String),
+    /// A grant that cannot be confirmed: no longer in force, or written in a policy file.
+    #[error("{0}")]
+    NotConfirmable(String),
     #[error(transparent)]
     Invalid(#[from] PolicyError),
     #[error(transparent)]
@@ -184,6 +188,13 @@ impl Access {
             limits: self.limits,
         };
         validate_grant(&grant, dataset, &context)?;
+        let mut grant = grant;
+        // Every grant but a policy file's lapses unless its owner confirms it in time; a
+        // grant may ask for an earlier review, never a later one.
+        if origin != GrantOrigin::File {
+            let latest = Utc::now() + recertification(dataset);
+            grant.recertify_by = Some(grant.recertify_by.map_or(latest, |asked| asked.min(latest)));
+        }
         let record = gate.record();
         if !record.grants.contains(&grant.id) {
             record.grants.push(grant.id.clone());
@@ -198,6 +209,105 @@ impl Access {
             .await?;
         self.reload().await?;
         Ok(record)
+    }
+
+    /// Confirms grant `id` for another recertification interval of its dataset, as one of
+    /// the owning department's publishers: the owner decides whether its data is still
+    /// shared. A revoked, lapsed or file-written grant cannot be confirmed (a lapsed grant
+    /// is asked for again).
+    pub async fn recertify(
+        &self,
+        id: &str,
+        dataset: &DatasetInfo,
+        by: &Principal,
+        gate: &mut Gate,
+    ) -> Result<GrantRecord, AccessError> {
+        let mut record = self
+            .store
+            .grant(id)
+            .await?
+            .filter(|record| record.revoked_at.is_none() && record.grant.dataset == dataset.id)
+            .ok_or_else(|| AccessError::NotFound(format!("grant {id}")))?;
+        if !(by.has_role(Role::Publisher) && by.department == record.grant.dataset.department) {
+            return Err(AccessError::Forbidden(format!(
+                "only a publisher of {} may confirm grant {id}: its owner decides whether it is still shared",
+                record.grant.dataset.department
+            )));
+        }
+        let now = Utc::now();
+        if !record.grant.is_valid_at(now) {
+            return Err(AccessError::NotConfirmable(format!(
+                "grant {id} is no longer in force; it must be asked for again"
+            )));
+        }
+        if record.grant.recertify_by.is_none() {
+            return Err(AccessError::NotConfirmable(format!(
+                "grant {id} is written in a policy file and is reviewed there"
+            )));
+        }
+        record.grant.recertify_by = Some(now + recertification(dataset));
+        let entry = gate.record();
+        entry.datasets.push(dataset.id.to_string());
+        if !entry.grants.iter().any(|grant| grant == id) {
+            entry.grants.push(id.to_owned());
+        }
+        entry.detail = Some(serde_json::json!({ "recertify_by": record.grant.recertify_by }).to_string());
+        gate.pass().await?;
+        if !self.store.recertify_grant(&record.grant).await? {
+            return Err(AccessError::NotFound(format!("grant {id}")));
+        }
+        self.reload().await?;
+        Ok(record)
+    }
+
+    /// Gives every stored grant in force that has no recertification deadline (one made
+    /// before grants were recertified) a whole interval of its dataset from now, so that it
+    /// lapses unless confirmed like any other; returns how many. Run once at start.
+    pub async fn schedule_recertification(
+        &self,
+        dataset: &(dyn Fn(&DatasetId) -> Option<DatasetInfo> + Sync),
+    ) -> Result<usize, AccessError> {
+        let now = Utc::now();
+        let mut scheduled = 0;
+        for mut record in self.store.list_grants().await? {
+            if record.revoked_at.is_some() || record.grant.recertify_by.is_some() {
+                continue;
+            }
+            let Some(info) = dataset(&record.grant.dataset) else {
+                continue;
+            };
+            record.grant.recertify_by = Some(now + recertification(&info));
+            if self.store.recertify_grant(&record.grant).await? {
+                scheduled += 1;
+            }
+        }
+        if scheduled > 0 {
+            self.reload().await?;
+        }
+        Ok(scheduled)
+    }
+
+    /// The grants in force whose recertification falls within `within` of now, that `by`
+    /// may see, soonest first.
+    pub async fn due(&self, by: &Principal, within: Duration) -> Result<Vec<GrantRecord>, AccessError> {
+        let now = Utc::now();
+        let mut due: Vec<GrantRecord> = self
+            .store
+            .list_grants()
+            .await?
+            .into_iter()
+            .filter(|record| {
+                record.revoked_at.is_none()
+                    && record.grant.is_valid_at(now)
+                    && record
+                        .grant
+                        .recertify_by
+                        .is_some_and(|by_then| by_then <= now + within)
+                    && may_see_grant(by, record)
+            })
+            .collect();
+        due.sort_by_key(|record| record.grant.recertify_by);
+        Ok(due)
     }
 
     /// Revokes a grant: security officers may revoke any, a dataset's publishers those on
@@ -322,6 +432,7 @@ pub fn check_files(
             purposes: conditions.purposes.clone(),
             valid_from: None,
             expires_at: None,
+            recertify_by: None,
             max_rows_per_query: None,
             max_rows_per_day: None,
             requested_by: None,
@@ -382,6 +493,11 @@ fn pseudonym_key(path: &Path) -> Result<Vec<u8>, AccessError> {
     Ok(key)
 }
 
+/// How long a grant on `dataset` stays in force without being confirmed again.
+fn recertification(dataset: &DatasetInfo) -> Duration {
+    Duration::days(i64::from(dataset.recertification_days.max(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use causeway_policies::ColumnInfo;
@@ -416,6 +532,7 @@ mod tests {
                 data_type: DataType::Utf8,
                 classification: Classification::new("public").expect("tag"),
             }],
+            recertification_days: 180,
         };
         let officer = Principal::new("officer", "security").with_role(Role::SecurityOfficer);
         let session = SessionContext::new().state();

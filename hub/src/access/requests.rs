@@ -358,6 +358,7 @@ fn grant_for(
         purposes: [request.terms.purpose.clone()].into(),
         valid_from: Some(now),
         expires_at: Some(now + Duration::days(i64::from(request.terms.days))),
+        recertify_by: None,
         max_rows_per_query: None,
         max_rows_per_day: None,
         requested_by: Some(request.requester.clone()),

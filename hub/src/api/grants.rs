@@ -23,6 +23,9 @@ impl From<AccessError> for ApiError {
         match error {
             AccessError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
             AccessError::NotFound(_) => ApiError::not_found(error.to_string()),
+            AccessError::NotConfirmable(_) => {
+                ApiError::new(StatusCode::CONFLICT, "not_confirmable", error.to_string())
+            }
             AccessError::Invalid(_) => ApiError::bad_request("invalid_grant", error.to_string()),
             AccessError::Store(store) => store.into(),
             AccessError::Audit(audit) => audit.into(),
@@ -133,6 +136,68 @@ pub async fn revoke(
         state.access.revoke(&id, &caller, gate).await?;
         tracing::info!(grant = %id, by = %caller.id, "grant revoked");
         Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DueParams {
+    /// Grants whose recertification falls within this many days (default 30).
+    #[serde(default = "default_due_days")]
+    within_days: u32,
+}
+
+fn default_due_days() -> u32 {
+    30
+}
+
+/// The grants in force that lapse within `within_days` unless their owner confirms them
+/// (`recertify_by`), soonest first: for the owning department's publishers, who confirm
+/// them, and for security officers; each caller sees the grants it may see.
+#[utoipa::path(get, path = "/v1/grants/due", tag = "access", params(DueParams),
+    responses((status = 200, description = "Grants due for recertification", content_type = "application/json")))]
+pub async fn due(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(params): Query<DueParams>,
+) -> Result<Json<Vec<GrantRecord>>, ApiError> {
+    let within = chrono::Duration::days(i64::from(params.within_days.min(36_500)));
+    Ok(Json(state.access.due(&caller, within).await?))
+}
+
+/// Confirms a grant for another recertification interval of its dataset (the owning
+/// department's publishers): it stays in force, and its new `recertify_by` is returned.
+/// Audited as `grant.confirmed`, with who confirmed it.
+#[utoipa::path(post, path = "/v1/grants/{id}/confirm", tag = "access", params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The grant with its new deadline", content_type = "application/json"),
+        (status = 403, description = "Not a publisher of the owning department", body = ErrorBody),
+        (status = 404, description = "No such grant in force", body = ErrorBody),
+        (status = 409, description = "The grant has lapsed, or is written in a policy file", body = ErrorBody),
+    ))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
+    Path(id): Path<String>,
+) -> Result<Json<GrantRecord>, ApiError> {
+    let mut record = Event::by(Action::GrantConfirmed, Outcome::Ok, &caller).at_address(address);
+    record.grants.push(id.clone());
+    audited(&state, record, async |gate| {
+        let grant = state
+            .access
+            .grants()
+            .await?
+            .into_iter()
+            .find(|record| record.grant.id == id)
+            .ok_or_else(|| ApiError::not_found(format!("grant {id} does not exist")))?;
+        let dataset = state
+            .engine
+            .dataset(&grant.grant.dataset)
+            .ok_or_else(|| ApiError::not_found(format!("dataset {} does not exist", grant.grant.dataset)))?;
+        let confirmed = state.access.recertify(&id, &dataset, &caller, gate).await?;
+        tracing::info!(grant = %id, by = %caller.id, "grant confirmed");
+        Ok(Json(confirmed))
     })
     .await
 }

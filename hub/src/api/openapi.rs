@@ -26,6 +26,8 @@ use super::{
         grants::list,
         grants::create,
         grants::revoke,
+        grants::due,
+        grants::confirm,
         grants::explain,
         requests::create,
         requests::list,

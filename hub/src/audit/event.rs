@@ -31,8 +31,11 @@ pub enum Action {
     KeysRotated,
     GrantCreated,
     GrantRevoked,
-    /// A grant reached its `expires_at`.
+    /// A grant reached its `expires_at`, or its `recertify_by` unconfirmed (the record's
+    /// detail says which).
     GrantExpired,
+    /// The owning department confirmed a grant for another recertification interval.
+    GrantConfirmed,
     RequestCreated,
     RequestDecided,
     /// Policy files were read, at start or on SIGHUP.
@@ -59,7 +62,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 28] = [
+    const ALL: [Action; 29] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -77,6 +80,7 @@ impl Action {
         Action::GrantCreated,
         Action::GrantRevoked,
         Action::GrantExpired,
+        Action::GrantConfirmed,
         Action::RequestCreated,
         Action::RequestDecided,
         Action::PoliciesLoaded,
@@ -110,6 +114,7 @@ impl Action {
             Action::GrantCreated => "grant.created",
             Action::GrantRevoked => "grant.revoked",
             Action::GrantExpired => "grant.expired",
+            Action::GrantConfirmed => "grant.confirmed",
             Action::RequestCreated => "request.created",
             Action::RequestDecided => "request.decided",
             Action::PoliciesLoaded => "policies.loaded",

@@ -41,6 +41,20 @@ pub enum AccessCommand {
         #[command(flatten)]
         hub: HubArgs,
     },
+    /// The grants in force that lapse within some days unless their owner confirms them.
+    Due {
+        #[arg(long, default_value_t = 30)]
+        within_days: u32,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
+    /// Confirm a grant on your department's dataset for another recertification interval.
+    Confirm {
+        /// The grant's id.
+        id: String,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
     /// What you would see of a dataset for a purpose, and why.
     Explain {
         #[arg(long)]
@@ -124,6 +138,42 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
                 )
                 .await?;
             println!("request {id} is {}", text(&request["state"]));
+        }
+        AccessCommand::Due { within_days, hub } => {
+            let grants: Value = HubClient::new(&hub)?
+                .get(&format!("/v1/grants/due?within_days={within_days}"))
+                .await?;
+            println!(
+                "{:<28} {:<34} {:<28} {:<26} LAPSES",
+                "GRANT", "DATASET", "SUBJECT", "PURPOSES"
+            );
+            for grant in grants.as_array().into_iter().flatten() {
+                let purposes: Vec<&str> = grant["purposes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                println!(
+                    "{:<28} {:<34} {:<28} {:<26} {}",
+                    text(&grant["id"]),
+                    text(&grant["dataset"]),
+                    grant["subject"].to_string(),
+                    purposes.join(","),
+                    text(&grant["recertify_by"]),
+                );
+            }
+        }
+        AccessCommand::Confirm { id, hub } => {
+            let grant: Value = HubClient::new(&hub)?
+                .send_document(
+                    reqwest::Method::POST,
+                    &format!("/v1/grants/{id}/confirm"),
+                    String::new(),
+                    "application/json",
+                )
+                .await?;
+            println!("grant {id} is confirmed until {}", text(&grant["recertify_by"]));
         }
         AccessCommand::Explain {
             dataset,

@@ -69,7 +69,14 @@ async fn datasets(
                     classification: field.classification.clone(),
                 })
                 .collect();
-            (id.clone(), DatasetInfo { id, columns })
+            (
+                id.clone(),
+                DatasetInfo {
+                    id,
+                    columns,
+                    recertification_days: 180,
+                },
+            )
         })
         .collect())
 }

@@ -120,6 +120,17 @@ impl MetadataStore {
         row.as_ref().map(grant_from_row).transpose()
     }
 
+    /// Stores `grant` (a grant that is not revoked, with a new recertification deadline)
+    /// in place of the one of its id; false when there is none.
+    pub async fn recertify_grant(&self, grant: &Grant) -> Result<bool> {
+        let updated = sqlx::query("UPDATE grants SET body = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(json(grant)?)
+            .bind(&grant.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(updated.rows_affected() > 0)
+    }
+
     /// Revokes a grant in force; false when there is none.
     pub async fn revoke_grant(&self, id: &str, by: &str) -> Result<bool> {
         let revoked = sqlx::query(

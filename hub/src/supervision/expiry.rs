@@ -1,6 +1,7 @@
-//! Grants run out by themselves: each query checks `expires_at`. This watcher writes the
-//! `grant.expired` record when one does, so the log shows when access ended, not only
-//! when it was given or taken.
+//! Grants run out by themselves: each query checks `expires_at` and `recertify_by`. This
+//! watcher writes the `grant.expired` record when one passes, with the reason (`expired`,
+//! or `not_recertified` when the owning department did not confirm the grant in time), so
+//! the log shows when access ended, not only when it was given or taken.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,13 +23,13 @@ pub fn watch_expiries(access: Arc<Access>, audit: AuditLog, since: DateTime<Utc>
             ticks.tick().await;
             let now = Utc::now();
             for grant in &access.snapshot().grants {
-                let Some(expires_at) = grant.expires_at else {
+                let Some((at, reason)) = grant.lapse() else {
                     continue;
                 };
-                if since < expires_at && expires_at <= now {
+                if since < at && at <= now {
                     let mut record = Event::new(Action::GrantExpired, Outcome::Ok).on_dataset(&grant.dataset);
                     record.grants.push(grant.id.clone());
-                    record.detail = Some(serde_json::json!({ "expires_at": expires_at }).to_string());
+                    record.detail = Some(serde_json::json!({ "at": at, "reason": reason }).to_string());
                     audit.record_done(record).await;
                 }
             }

@@ -31,6 +31,7 @@ fn residents() -> DatasetInfo {
             column("birth_date", DataType::Date32, "pii.birth_date"),
             column("grid_id", DataType::Utf8, "public"),
         ],
+        recertification_days: 180,
     }
 }
 

@@ -21,6 +21,7 @@ mod identity;
 mod limits;
 mod policy_files;
 mod quotas;
+mod recertification;
 mod resilience;
 mod security;
 mod support;

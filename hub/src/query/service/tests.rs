@@ -68,6 +68,7 @@ pub(super) async fn fixture(limits: LimitsConfig) -> Fixture {
                 classification: Classification::new("public").expect("tag"),
             })
             .collect(),
+        recertification_days: 180,
     };
     engine
         .register("civil_affairs", "residents", Arc::new(table), dataset.clone())

@@ -296,7 +296,8 @@ impl Hub {
         self.http = self.authorized(&token);
     }
 
-    fn stop(&mut self) {
+    /// Stops the hub, as an operator does before working on its files.
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
