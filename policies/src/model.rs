@@ -387,6 +387,35 @@ expires_at: 2030-01-01T00:00:00Z
     }
 
     #[test]
+    fn a_grant_lapses_at_the_earlier_of_its_expiry_and_its_recertification() {
+        let grant = |extra: &str| -> Grant {
+            serde_norway::from_str(&format!(
+                "id: g\nsubject: {{client: c}}\ndataset: a.b\npurposes: [p]\n{extra}"
+            ))
+            .unwrap()
+        };
+        let at = |text: &str| -> DateTime<Utc> { text.parse().unwrap() };
+        let both = grant("expires_at: 2030-01-01T00:00:00Z\nrecertify_by: 2029-06-01T00:00:00Z");
+        assert_eq!(
+            both.lapse(),
+            Some((at("2029-06-01T00:00:00Z"), Lapse::NotRecertified))
+        );
+        assert!(both.is_valid_at(at("2029-05-31T23:59:59Z")));
+        assert!(!both.is_valid_at(at("2029-06-01T00:00:00Z")));
+        let expiring = grant("expires_at: 2029-01-01T00:00:00Z\nrecertify_by: 2029-06-01T00:00:00Z");
+        assert_eq!(
+            expiring.lapse(),
+            Some((at("2029-01-01T00:00:00Z"), Lapse::Expired))
+        );
+        let reviewed = grant("recertify_by: 2029-06-01T00:00:00Z");
+        assert_eq!(
+            reviewed.lapse(),
+            Some((at("2029-06-01T00:00:00Z"), Lapse::NotRecertified))
+        );
+        assert_eq!(grant("").lapse(), None);
+    }
+
+    #[test]
     fn deny_rules_cover_datasets_columns_and_classifications() {
         let rule: DenyRule = serde_norway::from_str(
             "id: d1\ndatasets: civil_affairs.*\nclassifications: [pii.*]\nreason: personal data stays home",
