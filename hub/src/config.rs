@@ -4,6 +4,7 @@
 //! `CAUSEWAY_SERVER__LISTEN=0.0.0.0:8080` or `CAUSEWAY_LIMITS__QUERY_TIMEOUT=30s`.
 //! Relative paths in the file are relative to the file's directory.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -74,6 +75,12 @@ pub struct AuditConfig {
     pub checkpoint_interval: Duration,
     /// The name of this hub in its chain's genesis record; default the machine's host name.
     pub node: Option<String>,
+    /// How long records of each kind are kept before `causeway audit retain` removes them,
+    /// by the first word of their action (`query = "5years"`, `token = "1year"`, ...), with
+    /// `default` for the kinds not named; records of a kind without a period are kept for
+    /// ever (and so is everything after them).
+    #[serde(default)]
+    pub retention: BTreeMap<String, humantime_serde::Serde<Duration>>,
 }
 
 impl AuditConfig {
@@ -96,6 +103,7 @@ impl Default for AuditConfig {
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(10),
             node: None,
+            retention: BTreeMap::new(),
         }
     }
 }

@@ -44,6 +44,67 @@ impl ChainRules {
     }
 }
 
+/// The last record of the log in `dir` from which back every record is past the retention
+/// of its kind (`retention`, by the first word of its action: `query`, `token`, `grant`, ...,
+/// with `default` for the others; a kind with none is kept for ever), at `now`; `None` when
+/// the first record is not. The log's own records (`audit.*`: its genesis, checkpoints and
+/// archive records) go with the records they follow.
+pub fn retained_through(
+    dir: &Path,
+    retention: &std::collections::BTreeMap<String, std::time::Duration>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<u64>, AuditError> {
+    let mut through = None;
+    let mut failure = None;
+    super::read::for_each_line(dir, |line| {
+        let Ok(link) = chain::open(line) else {
+            failure = Some(AuditError::Unavailable(format!(
+                "record after {} does not read; nothing is removed",
+                through.unwrap_or(0)
+            )));
+            return false;
+        };
+        let action = link
+            .record
+            .get("action")
+            .and_then(|action| action.as_str())
+            .unwrap_or_default();
+        let kind = action.split('.').next().unwrap_or_default();
+        if kind != "audit" {
+            let time = link
+                .record
+                .get("time")
+                .and_then(|time| time.as_str())
+                .and_then(|time| chrono::DateTime::parse_from_rfc3339(time).ok());
+            let kept_for = retention.get(kind).or_else(|| retention.get("default"));
+            let expired = match (time, kept_for) {
+                (Some(time), Some(kept_for)) => chrono::Duration::from_std(*kept_for)
+                    .is_ok_and(|kept_for| time.with_timezone(&chrono::Utc) + kept_for <= now),
+                _ => false,
+            };
+            if !expired {
+                return false;
+            }
+        }
+        through = Some(link.seq);
+        true
+    })
+    .map_err(|source| AuditError::io(dir, source))?;
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(through),
+    }
+}
+
+/// Deletes the segments of `plan`, whose `audit.archived` record (with `to` saying
+/// `deleted`) is already in the log.
+pub fn delete_segments(plan: &ArchivePlan) -> Result<(), AuditError> {
+    for segment in &plan.segments {
+        std::fs::remove_file(segment).map_err(|source| AuditError::io(segment, source))?;
+    }
+    Ok(())
+}
+
 /// The closed segments holding only records up to `through`, oldest first. The segment
 /// being written is never archived.
 pub fn plan(dir: &Path, through: u64) -> Result<ArchivePlan, AuditError> {

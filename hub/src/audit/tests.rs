@@ -37,6 +37,7 @@ impl TestLog {
             checkpoint_every: 5,
             checkpoint_interval: Duration::from_secs(3600),
             node: Some("test-node".into()),
+            retention: Default::default(),
         };
         let keys = Arc::new(KeyRing::open(&self.keys_dir()).unwrap());
         AuditLog::open(&self.audit_dir(), &settings, keys).unwrap()

@@ -80,6 +80,19 @@ pub enum AuditCommand {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Remove the oldest closed segments whose records are all past the retention of their
+    /// kind ([audit.retention]), or move them with --to. A signed audit.archived record says
+    /// first which records went, so that verification still finds the rest whole.
+    Retain {
+        #[command(flatten)]
+        hub: LocalHub,
+        /// Move the segments here instead of deleting them.
+        #[arg(long, conflicts_with = "delete", required_unless_present = "delete")]
+        to: Option<PathBuf>,
+        /// Delete the segments.
+        #[arg(long)]
+        delete: bool,
+    },
     /// Write the records of a time range to a file, as one table.
     Export {
         #[command(flatten)]
@@ -126,6 +139,59 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
                 plan.through,
                 plan.segments.len(),
                 to.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Retain { hub, to, delete: _ } => {
+            let config = Config::load(hub.config.as_deref())?;
+            let audit_dir = config.audit_dir();
+            let keys = config.data_paths().keys();
+            let retention = config
+                .audit
+                .retention
+                .iter()
+                .map(|(kind, period)| (kind.clone(), **period))
+                .collect();
+            let report = verify(
+                &audit_dir,
+                &public_keys(&keys)?,
+                &VerifyOptions {
+                    live: in_use(&audit_dir),
+                    ..VerifyOptions::offline()
+                },
+            )?;
+            if !report.valid {
+                print_report(&audit_dir, &report);
+                return Err("the log does not verify; nothing was removed".into());
+            }
+            let Some(through) = archive::retained_through(&audit_dir, &retention, Utc::now())? else {
+                println!("no record is past its retention; nothing was removed");
+                return Ok(ExitCode::SUCCESS);
+            };
+            let plan = match archive::plan(&audit_dir, through) {
+                Ok(plan) => plan,
+                Err(crate::audit::AuditError::Unavailable(reason)) => {
+                    println!("{reason}");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let rules = archive::rules(&audit_dir)?;
+            let destination = to.clone().unwrap_or_else(|| PathBuf::from("(deleted)"));
+            let detail = archive::signed_detail(&plan, &rules, &KeyRing::open(&keys)?, &destination)?;
+            let gate = operator_gate(&config, Action::AuditArchived, detail);
+            match &to {
+                Some(to) => recorded(gate, async || Ok(archive::move_segments(&plan, to)?)).await?,
+                None => recorded(gate, async || Ok(archive::delete_segments(&plan)?)).await?,
+            }
+            println!(
+                "records up to {} ({} segments) were past their retention and {}",
+                plan.through,
+                plan.segments.len(),
+                to.map_or_else(
+                    || "are deleted".to_owned(),
+                    |to| format!("moved to {}", to.display())
+                )
             );
             Ok(ExitCode::SUCCESS)
         }

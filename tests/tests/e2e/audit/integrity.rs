@@ -211,3 +211,76 @@ async fn a_second_hub_on_the_same_audit_log_is_refused() {
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("another process writes the audit log"), "{error}");
 }
+
+/// Records past the retention of their kind go, whole segments at a time, after a signed
+/// `audit.archived` record; what remains still verifies, and the hub serves on.
+#[tokio::test]
+async fn retention_removes_old_segments_and_the_rest_still_verifies() {
+    let hub =
+        Hub::start("[audit]\nsegment_mb = 0\n[audit.retention]\ndefault = \"1s\"\nquery = \"100years\"\n")
+            .await;
+    let (mut hub, analyst, _) = setup_on(hub).await;
+    let before = records(&audit_dir(&hub));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        ask(&hub, &analyst, "SELECT town FROM civil_affairs.residents")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let query_started = eventually("the query's records", Duration::from_secs(10), async || {
+        records(&audit_dir(&hub))
+            .into_iter()
+            .find(|record| record["action"] == "query.started")
+    })
+    .await;
+    // While the hub runs: the archive record reaches the log through it.
+    let output = causeway(&[
+        "audit",
+        "retain",
+        "--config",
+        &hub.dir().join("causeway.toml").to_string_lossy(),
+        "--delete",
+    ]);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        said.contains("were past their retention and are deleted"),
+        "{said}"
+    );
+
+    let archived = eventually("the audit.archived record", Duration::from_secs(10), async || {
+        records(&audit_dir(&hub))
+            .into_iter()
+            .find(|record| record["action"] == "audit.archived")
+    })
+    .await;
+    let after = records(&audit_dir(&hub));
+    let first = after.first().cloned().unwrap_or_default();
+    assert!(
+        first["seq"].as_u64() > before.first().and_then(|record| record["seq"].as_u64()),
+        "the oldest records went: {first}"
+    );
+    assert!(
+        after.iter().any(|record| record["seq"] == query_started["seq"]),
+        "a query record is kept for its own retention"
+    );
+    assert!(
+        archived["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("(deleted)")),
+        "{archived}"
+    );
+    let output = verify_cli(&hub);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("OK: the log is intact"), "{text}");
+    hub.restart().await;
+    let (status, report) = hub.get("/v1/audit/verify").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["valid"], true, "{report}");
+}
