@@ -16,6 +16,7 @@ use causeway_policies::{
 };
 use datafusion::execution::session_state::SessionState;
 
+use crate::audit::literals::AuditLiterals;
 use crate::audit::{AuditError, Gate};
 use crate::store::{GrantOrigin, GrantRecord, MetadataStore, StoreError};
 
@@ -42,6 +43,8 @@ pub enum AccessError {
 pub struct Access {
     store: MetadataStore,
     functions: PolicyFunctions,
+    /// Pseudonyms and sealing of the values typed into logged queries.
+    literals: AuditLiterals,
     /// How deep and large row filters and SQL masks may be.
     limits: SyntaxLimits,
     /// Swapped whole; never locked, so never poisoned into "no policy".
@@ -50,6 +53,11 @@ pub struct Access {
 }
 
 impl Access {
+    /// How logged queries keep the values typed into them.
+    pub fn audit_literals(&self) -> &AuditLiterals {
+        &self.literals
+    }
+
     /// Loads the grants in force, with the pseudonym key at `key_path` (created if missing).
     pub async fn open(
         store: MetadataStore,
@@ -60,6 +68,7 @@ impl Access {
         let access = Self {
             store,
             functions: PolicyFunctions::new(&key),
+            literals: AuditLiterals::new(&key),
             limits,
             snapshot: ArcSwap::from_pointee(PolicySet::default()),
             files: ArcSwap::from_pointee(FilePolicies::default()),

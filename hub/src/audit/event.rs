@@ -213,6 +213,11 @@ pub struct Event {
     pub error_class: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Texts of the query that the log keeps only as pseudonyms (see `literals`), each with
+    /// its pseudonym: an error message that quotes one gets the pseudonym instead. Never
+    /// written.
+    #[serde(skip)]
+    pub redactions: Vec<(String, String)>,
     /// What else the action needs to say, as a JSON document (a client's id, a request's
     /// decision, a checkpoint's signature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -243,6 +248,7 @@ impl Event {
             error_class: None,
             error: None,
             detail: None,
+            redactions: Vec::new(),
         }
     }
 
@@ -275,7 +281,13 @@ impl Event {
     pub fn failed(mut self, outcome: Outcome, class: &str, message: impl ToString) -> Self {
         self.outcome = outcome;
         self.error_class = Some(class.to_owned());
-        self.error = Some(message.to_string());
+        let mut message = message.to_string();
+        for (original, pseudonym) in &self.redactions {
+            if !original.is_empty() {
+                message = message.replace(original.as_str(), pseudonym);
+            }
+        }
+        self.error = Some(message);
         self
     }
 }

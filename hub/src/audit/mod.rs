@@ -9,6 +9,7 @@ pub mod archive;
 mod chain;
 pub mod event;
 mod gate;
+pub mod literals;
 pub mod operator;
 pub mod read;
 mod segments;

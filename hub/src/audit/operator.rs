@@ -29,12 +29,14 @@ use crate::config::AuditConfig;
 use crate::identity::KeyRing;
 
 /// The actions an operator's command may record; anything else is refused.
-const OPERATOR_ACTIONS: [Action; 5] = [
+const OPERATOR_ACTIONS: [Action; 6] = [
     Action::ClientCreated,
     Action::ClientDisabled,
     Action::ClientSecretRotated,
     Action::KeysRotated,
     Action::AuditArchived,
+    // Sealed values opened with `causeway audit reveal`.
+    Action::AuditRead,
 ];
 
 /// Longest line either side sends.

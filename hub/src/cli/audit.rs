@@ -93,6 +93,15 @@ pub enum AuditCommand {
         #[arg(long)]
         delete: bool,
     },
+    /// Print the SQL and parameters a query record keeps sealed (the values typed into it),
+    /// with the hub's pseudonym key on this machine. Recorded as audit.read first.
+    Reveal {
+        #[command(flatten)]
+        hub: LocalHub,
+        /// The record's sequence number.
+        #[arg(long)]
+        seq: u64,
+    },
     /// Write the records of a time range to a file, as one table.
     Export {
         #[command(flatten)]
@@ -193,6 +202,38 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
                     |to| format!("moved to {}", to.display())
                 )
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Reveal { hub, seq } => {
+            let config = Config::load(hub.config.as_deref())?;
+            let audit_dir = config.audit_dir();
+            let mut sealed = None;
+            crate::audit::read::for_each_line(&audit_dir, |line| {
+                let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
+                    return true;
+                };
+                if record["seq"].as_u64() != Some(seq) {
+                    return true;
+                }
+                sealed = record["detail"]
+                    .as_str()
+                    .and_then(|detail| serde_json::from_str::<serde_json::Value>(detail).ok())
+                    .and_then(|detail| detail["sealed"].as_str().map(str::to_owned));
+                false
+            })?;
+            let Some(sealed) = sealed else {
+                return Err(format!("record {seq} keeps nothing sealed").into());
+            };
+            let key = std::fs::read(config.data_paths().pseudonym_key())?;
+            let literals = crate::audit::literals::AuditLiterals::new(&key);
+            let gate = operator_gate(&config, Action::AuditRead, serde_json::json!({ "revealed": seq }));
+            let opened = recorded(gate, async || {
+                literals
+                    .open(&sealed)
+                    .ok_or_else(|| "the sealed values do not open with this hub's key".into())
+            })
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&opened)?);
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export {

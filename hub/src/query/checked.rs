@@ -53,7 +53,10 @@ impl AnalyzerRule for CheckedArithmetic {
             let names = NamePreserver::new(&plan);
             plan.map_expressions(|expr| {
                 let name = names.save(&expr);
-                expr.transform_up(|expr| check(expr, &schema))
+                // Top down, so that each operation's operands are typed as DataFusion's own
+                // operators, before they are rewritten: a chain of a thousand `+` is typed
+                // in quadratic time, not far worse through the functions it becomes.
+                expr.transform_down(|expr| check(expr, &schema))
                     .map(|rewritten| rewritten.update_data(|expr| name.restore(expr)))
             })
         })
@@ -147,6 +150,9 @@ impl ScalarUDFImpl for CheckedCall {
     /// change.
     fn return_type(&self, arguments: &[DataType]) -> Result<DataType> {
         match (self.operation, arguments) {
+            // Type coercion made both integer operands alike: the result is their type. A
+            // type is asked for at every level of a long chain, so this answer is cheap.
+            (Checked::Binary(_), [left, right]) if left.is_integer() && left == right => Ok(left.clone()),
             (Checked::Binary(op), [left, right]) => {
                 BinaryTypeCoercer::new(left, &op, right).get_result_type()
             }

@@ -187,6 +187,11 @@ impl QueryEngine {
         })
     }
 
+    /// How logged queries keep the values typed into them.
+    pub fn audit_literals(&self) -> &crate::audit::literals::AuditLiterals {
+        self.access.audit_literals()
+    }
+
     /// A session for work outside queries, such as reading a source's schema.
     pub fn session(&self) -> SessionState {
         self.context.state()

@@ -52,7 +52,9 @@ pub fn bound_plan(plan: LogicalPlan, pool: &Arc<ResultBudget>) -> Result<Logical
 fn bound_expr(expr: Expr, pool: &Arc<ResultBudget>) -> Result<Transformed<Expr>> {
     expr.transform_up(|expr| match expr {
         Expr::ScalarFunction(mut call)
-            if !is_bounded(&call.func) && !POLICY_FUNCTIONS.contains(&call.name()) =>
+            if !is_bounded(&call.func)
+                && !POLICY_FUNCTIONS.contains(&call.name())
+                && !FIXED_WIDTH.contains(&call.name()) =>
         {
             call.func = bound(Arc::clone(&call.func), pool);
             Ok(Transformed::yes(Expr::ScalarFunction(call)))
@@ -63,6 +65,18 @@ fn bound_expr(expr: Expr, pool: &Arc<ResultBudget>) -> Result<Transformed<Expr>>
 
 /// The hub's own functions, which make values of fixed size from one value.
 const POLICY_FUNCTIONS: [&str; 2] = [causeway_policies::DENIED, causeway_policies::PSEUDONYM];
+
+/// The hub's own rewrites of arithmetic and rounding (`super::checked`, `super::rounding`):
+/// a number in, a number out, so nothing to bound; left unwrapped, a long chain of them is
+/// as cheap to plan as the operators they stand for.
+const FIXED_WIDTH: [&str; 6] = [
+    "checked_add",
+    "checked_subtract",
+    "checked_multiply",
+    "checked_negate",
+    "rounded_divide",
+    "round_to_integer",
+];
 
 fn is_bounded(function: &Arc<ScalarUDF>) -> bool {
     let inner: &dyn std::any::Any = function.inner().as_ref();

@@ -310,15 +310,21 @@ impl QueryService {
         let mut record =
             Event::by(Action::QueryStarted, Outcome::Ok, &call.caller).at_address(call.client_address);
         record.purpose = Some(call.purpose.clone());
-        record.sql = Some(call.sql.clone());
+        // What was asked for is part of the record, the values typed into it as keyed
+        // pseudonyms, the originals sealed (see `audit::literals`).
+        let values: Vec<String> = call.parameters.iter().map(ToString::to_string).collect();
+        let protected = self.engine.audit_literals().protect(&call.sql, &values);
+        record.sql = Some(protected.sql);
+        record.redactions = protected.replaced;
         let mut detail = serde_json::Map::new();
         if call.door != FrontDoor::Http {
             detail.insert("front_door".into(), call.door.name().into());
         }
-        if !call.parameters.is_empty() {
-            // Recorded as the SQL text is: what was asked for is part of the record.
-            let values: Vec<String> = call.parameters.iter().map(ToString::to_string).collect();
-            detail.insert("parameters".into(), values.into());
+        if !values.is_empty() {
+            detail.insert("parameters".into(), protected.parameters.into());
+        }
+        if let Some(sealed) = protected.sealed {
+            detail.insert("sealed".into(), sealed.into());
         }
         if !detail.is_empty() {
             record.detail = Some(serde_json::Value::Object(detail).to_string());

@@ -182,3 +182,141 @@ async fn officers_read_everything_publishers_their_own_datasets_analysts_nothing
     let exported = frame.count().await.expect("count");
     assert_eq!(exported, expected);
 }
+
+/// The values typed into a query (an ID number in its SQL, another bound as a parameter, one
+/// in a query that fails) reach the log only as keyed pseudonyms: no reader of the log, over
+/// the API, with SQL or in its files, finds them; the hub's machine opens them with the
+/// hub's key (`causeway audit reveal`), and that reading is recorded.
+#[tokio::test]
+async fn values_typed_into_queries_are_pseudonyms_in_the_log() {
+    let (hub, analyst, _) = setup().await;
+    let typed = "440605199001011234";
+    let bound = "440605197703033456";
+    let failing = "440605198502022345";
+    let ask_with = |sql: String, parameters: Value| {
+        analyst
+            .post(format!("{}/v1/query", hub.url))
+            .json(&json!({"sql": sql, "purpose": PURPOSE, "parameters": parameters}))
+            .send()
+    };
+    let typed_sql = format!("SELECT name FROM civil_affairs.residents WHERE id_number = '{typed}'");
+    let (status, body) = json_of(ask_with(typed_sql.clone(), json!([])).await.expect("query")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let bound_sql = "SELECT name FROM civil_affairs.residents WHERE id_number = $1".to_owned();
+    let (status, body) = json_of(ask_with(bound_sql, json!([bound])).await.expect("query")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let broken = format!("SELECT name FROM civil_affairs.residents WHERE id_number = '{failing}' AND");
+    let (status, body) = json_of(ask_with(broken, json!([])).await.expect("query")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let officer = hub.client_as("officer", "security", &["security_officer"]).await;
+    let steward = hub
+        .client_as("cad-steward", "civil_affairs", &["publisher"])
+        .await;
+    let records = eventually(
+        "the three queries' records",
+        Duration::from_secs(10),
+        async || {
+            let (_, body) = json_of(
+                officer
+                    .get(format!("{}/v1/audit/events?limit=1000", hub.url))
+                    .send()
+                    .await
+                    .expect("events"),
+            )
+            .await;
+            let text = body.to_string();
+            (text.matches("query.refused").count() >= 1 && text.matches("query.finished").count() >= 2)
+                .then_some(body)
+        },
+    )
+    .await;
+    let mut read = vec![records.to_string()];
+    for client in [&officer, &steward] {
+        let (_, events) = json_of(
+            client
+                .get(format!("{}/v1/audit/events?limit=1000", hub.url))
+                .send()
+                .await
+                .expect("events"),
+        )
+        .await;
+        read.push(events.to_string());
+        let (_, rows) = json_of(
+            client
+                .post(format!("{}/v1/query", hub.url))
+                .json(
+                    &json!({"sql": "SELECT sql, detail, error FROM audit.events", "purpose": "supervision"}),
+                )
+                .send()
+                .await
+                .expect("query"),
+        )
+        .await;
+        read.push(rows.to_string());
+    }
+    read.push(
+        std::fs::read_dir(audit_dir(&hub))
+            .expect("audit dir")
+            .filter_map(|entry| std::fs::read_to_string(entry.expect("entry").path()).ok())
+            .collect(),
+    );
+    for text in &read {
+        for value in [typed, bound, failing] {
+            assert!(!text.contains(value), "{value} in what a reader of the log reads");
+        }
+    }
+    assert!(records.to_string().contains("#p:"), "{records}");
+
+    // The hub's machine opens the typed values, and says so in the log.
+    let started = records["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|record| {
+            record["action"] == "query.started"
+                && record["detail"].as_str().is_some_and(|d| d.contains("sealed"))
+        })
+        .cloned()
+        .unwrap_or_default();
+    let seq = started["seq"].as_u64().unwrap_or_default().to_string();
+    let output = causeway(&[
+        "audit",
+        "reveal",
+        "--config",
+        &hub.dir().join("causeway.toml").to_string_lossy(),
+        "--seq",
+        &seq,
+    ]);
+    let revealed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{revealed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(revealed.contains(typed) || revealed.contains(bound), "{revealed}");
+    let read_again = eventually(
+        "the reveal's audit.read record",
+        Duration::from_secs(10),
+        async || {
+            let (_, body) = hub.get("/v1/audit/events?action=audit.read&limit=1000").await;
+            body["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|record| {
+                    record["detail"]
+                        .as_str()
+                        .is_some_and(|detail| detail.contains("revealed"))
+                })
+                .cloned()
+        },
+    )
+    .await;
+    assert!(
+        read_again["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains(&seq)),
+        "{read_again}"
+    );
+}
