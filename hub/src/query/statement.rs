@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use causeway_policies::{SyntaxLimits, on_deep_stack};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, FunctionArg, FunctionArgExpr,
+    BinaryOperator, CastKind, CharacterLength, DataType, ExactNumberInfo, Expr, FunctionArg, FunctionArgExpr,
     FunctionArguments, Ident, LimitClause, ObjectName, Query, SetExpr, SetOperator, SetQuantifier, Statement,
     Value, ValueWithSpan, Visit, VisitMut, Visitor, VisitorMut, visit_expressions_mut,
 };
@@ -101,8 +101,8 @@ fn exponents_as_doubles(statement: &mut DFStatement) {
 }
 
 /// Spellings of SQL's and PostgreSQL's that DataFusion 55 does not plan, written as the
-/// ones it does: `FETCH FIRST n ROWS ONLY` as `LIMIT n`, `mod(a, b)` as `a % b` and
-/// `sign(x)` as `signum(x)`.
+/// ones it does: `FETCH FIRST n ROWS ONLY` as `LIMIT n`, `mod(a, b)` as `a % b`,
+/// `sign(x)` as `signum(x)` and `CAST(x AS varchar(n))` as the first n characters of x.
 fn standard_spellings(statement: &mut DFStatement) {
     let mut inner = statement;
     while let DFStatement::Explain(explain) = inner {
@@ -113,6 +113,35 @@ fn standard_spellings(statement: &mut DFStatement) {
     };
     let _ = inner.visit(&mut FetchAsLimit);
     let _ = visit_expressions_mut(inner.as_mut(), |expr| {
+        // `CAST(x AS varchar(n))` keeps the first n characters, as SQL and PostgreSQL say;
+        // DataFusion's varchar has no length.
+        if let Expr::Cast {
+            kind,
+            expr: operand,
+            data_type:
+                DataType::Varchar(Some(CharacterLength::IntegerLength { length, .. }))
+                | DataType::CharacterVarying(Some(CharacterLength::IntegerLength { length, .. })),
+            array: false,
+            format: None,
+        } = expr
+        {
+            let text = Expr::Cast {
+                kind: kind.clone(),
+                expr: operand.clone(),
+                data_type: DataType::Varchar(None),
+                array: false,
+                format: None,
+            };
+            let number = |value: u64| Box::new(Expr::Value(Value::Number(value.to_string(), false).into()));
+            *expr = Expr::Substring {
+                expr: Box::new(text),
+                substring_from: Some(number(1)),
+                substring_for: Some(number(*length)),
+                special: false,
+                shorthand: false,
+            };
+            return ControlFlow::<()>::Continue(());
+        }
         if let Expr::Function(function) = expr
             && let [name] = function.name.0.as_slice()
             && let Some(name) = name.as_ident()

@@ -67,10 +67,6 @@ pub const KNOWN: &[(&str, &str)] = &[
         "str_to_hex",
         "to_hex of a negative int uses 64 bits; PostgreSQL uses 32",
     ),
-    (
-        "str_varchar_length_cast",
-        "CAST(x AS varchar(3)) does not truncate",
-    ),
     // Unicode case mapping: full mappings where PostgreSQL maps one character to one.
     (
         "str_upper_lower",
