@@ -4,13 +4,13 @@
 //! `CAUSEWAY_SERVER__LISTEN=0.0.0.0:8080` or `CAUSEWAY_LIMITS__QUERY_TIMEOUT=30s`.
 //! Relative paths in the file are relative to the file's directory.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use causeway_connectors::ConnectorSettings;
 
+pub use crate::audit::settings::AuditConfig;
 use crate::supervision::AlertsConfig;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -56,54 +56,6 @@ impl Default for AccelerationConfig {
         Self {
             memory_budget_mb: 2048,
             partitions: 0,
-        }
-    }
-}
-
-/// The audit log (written to `storage.audit_dir`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuditConfig {
-    /// Off only to measure what the log costs: with it off nothing is recorded.
-    pub enabled: bool,
-    /// A segment file is closed, and the next begun, once it reaches this size in MiB.
-    pub segment_mb: u64,
-    /// A signed checkpoint follows at most this many records...
-    pub checkpoint_every: u64,
-    /// ...and comes at least this often while records are written.
-    #[serde(with = "humantime_serde")]
-    pub checkpoint_interval: Duration,
-    /// The name of this hub in its chain's genesis record; default the machine's host name.
-    pub node: Option<String>,
-    /// How long records of each kind are kept before `causeway audit retain` removes them,
-    /// by the first word of their action (`query = "5years"`, `token = "1year"`, ...), with
-    /// `default` for the kinds not named; records of a kind without a period are kept for
-    /// ever (and so is everything after them).
-    #[serde(default)]
-    pub retention: BTreeMap<String, humantime_serde::Serde<Duration>>,
-}
-
-impl AuditConfig {
-    pub fn node_name(&self) -> String {
-        self.node.clone().unwrap_or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .map(|name| name.trim().to_owned())
-                .ok()
-                .filter(|name| !name.is_empty())
-                .unwrap_or_else(|| "hub".into())
-        })
-    }
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            segment_mb: 64,
-            checkpoint_every: 1000,
-            checkpoint_interval: Duration::from_secs(10),
-            node: None,
-            retention: BTreeMap::new(),
         }
     }
 }

@@ -222,12 +222,12 @@ impl Access {
 
     /// Confirms grant `id` for another recertification interval of its dataset, as one of
     /// the owning department's publishers: the owner decides whether its data is still
-    /// shared. A revoked, lapsed or file-written grant cannot be confirmed (a lapsed grant
+    /// shared. A revoked or lapsed grant cannot be confirmed, nor one of a policy file (a lapsed grant
     /// is asked for again).
     pub async fn recertify(
         &self,
         id: &str,
-        dataset: &DatasetInfo,
+        dataset: &(dyn Fn(&DatasetId) -> Option<DatasetInfo> + Sync),
         by: &Principal,
         gate: &mut Gate,
     ) -> Result<GrantRecord, AccessError> {
@@ -235,8 +235,10 @@ impl Access {
             .store
             .grant(id)
             .await?
-            .filter(|record| record.revoked_at.is_none() && record.grant.dataset == dataset.id)
+            .filter(|record| record.revoked_at.is_none())
             .ok_or_else(|| AccessError::NotFound(format!("grant {id}")))?;
+        let dataset = dataset(&record.grant.dataset)
+            .ok_or_else(|| AccessError::NotFound(format!("dataset {}", record.grant.dataset)))?;
         if !(by.has_role(Role::Publisher) && by.department == record.grant.dataset.department) {
             return Err(AccessError::Forbidden(format!(
                 "only a publisher of {} may confirm grant {id}: its owner decides whether it is still shared",
@@ -251,10 +253,10 @@ impl Access {
         }
         if record.grant.recertify_by.is_none() {
             return Err(AccessError::NotConfirmable(format!(
-                "grant {id} is written in a policy file and is reviewed there"
+                "grant {id} has no recertification deadline to move"
             )));
         }
-        record.grant.recertify_by = Some(now + recertification(dataset));
+        record.grant.recertify_by = Some(now + recertification(&dataset));
         let entry = gate.record();
         entry.datasets.push(dataset.id.to_string());
         if !entry.grants.iter().any(|grant| grant == id) {

@@ -172,8 +172,8 @@ pub async fn due(
     responses(
         (status = 200, description = "The grant with its new deadline", content_type = "application/json"),
         (status = 403, description = "Not a publisher of the owning department", body = ErrorBody),
-        (status = 404, description = "No such grant in force", body = ErrorBody),
-        (status = 409, description = "The grant has lapsed, or is written in a policy file", body = ErrorBody),
+        (status = 404, description = "No such grant in force in the store (policy-file grants are reviewed in their files)", body = ErrorBody),
+        (status = 409, description = "The grant has lapsed", body = ErrorBody),
     ))]
 pub async fn confirm(
     State(state): State<AppState>,
@@ -184,18 +184,10 @@ pub async fn confirm(
     let mut record = Event::by(Action::GrantConfirmed, Outcome::Ok, &caller).at_address(address);
     record.grants.push(id.clone());
     audited(&state, record, async |gate| {
-        let grant = state
+        let confirmed = state
             .access
-            .grants()
-            .await?
-            .into_iter()
-            .find(|record| record.grant.id == id)
-            .ok_or_else(|| ApiError::not_found(format!("grant {id} does not exist")))?;
-        let dataset = state
-            .engine
-            .dataset(&grant.grant.dataset)
-            .ok_or_else(|| ApiError::not_found(format!("dataset {} does not exist", grant.grant.dataset)))?;
-        let confirmed = state.access.recertify(&id, &dataset, &caller, gate).await?;
+            .recertify(&id, &|dataset| state.engine.dataset(dataset), &caller, gate)
+            .await?;
         tracing::info!(grant = %id, by = %caller.id, "grant confirmed");
         Ok(Json(confirmed))
     })

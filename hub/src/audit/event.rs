@@ -283,9 +283,7 @@ impl Event {
         self.error_class = Some(class.to_owned());
         let mut message = message.to_string();
         for (original, pseudonym) in &self.redactions {
-            if !original.is_empty() {
-                message = message.replace(original.as_str(), pseudonym);
-            }
+            message = message.replace(original.as_str(), pseudonym);
         }
         self.error = Some(message);
         self

@@ -11,6 +11,8 @@
 //! string, and every number of six digits or more (identity, phone and account numbers);
 //! smaller numbers (`LIMIT 10`, `age > 65`) stay, as they tell what a query does.
 
+use std::collections::HashSet;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -21,6 +23,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 /// Numbers of at least this many digits are values about someone, not a query's shape.
 const IDENTIFYING_DIGITS: usize = 6;
+
+/// Replaced texts at least this long are replaced in error messages too.
+const REDACTED_LENGTH: usize = 4;
 
 /// Pseudonyms and sealing for the literals of logged queries, from the hub's pseudonym key.
 pub struct AuditLiterals {
@@ -80,12 +85,14 @@ impl AuditLiterals {
     /// query was made, not its text.
     pub fn protect(&self, sql: &str, parameters: &[String]) -> Protected {
         let mut replaced = Vec::new();
+        let mut seen = HashSet::new();
+        let mut any = false;
         let mut pseudonym_of = |text: &str| {
+            any = true;
             let pseudonym = self.pseudonym(text);
-            if !replaced
-                .iter()
-                .any(|(original, _): &(String, String)| original == text)
-            {
+            // Only texts long enough to be about someone are looked for in messages: a
+            // one-letter literal would garble every message it is replaced in.
+            if text.chars().count() >= REDACTED_LENGTH && seen.insert(text.to_owned()) {
                 replaced.push((text.to_owned(), pseudonym.clone()));
             }
             pseudonym
@@ -121,7 +128,7 @@ impl AuditLiterals {
                 }
             })
             .collect();
-        let sealed = (!replaced.is_empty())
+        let sealed = any
             .then(|| self.seal(&serde_json::json!({ "sql": sql, "parameters": parameters }).to_string()))
             .flatten();
         Protected {

@@ -13,6 +13,7 @@ pub mod literals;
 pub mod operator;
 pub mod read;
 mod segments;
+pub mod settings;
 pub mod verify;
 mod writer;
 

@@ -124,25 +124,9 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
     match command {
         AuditCommand::Archive { hub, through, to } => {
             let config = Config::load(hub.config.as_deref())?;
-            let audit_dir = config.audit_dir();
-            let keys = config.data_paths().keys();
-            let report = verify(
-                &audit_dir,
-                &public_keys(&keys)?,
-                &VerifyOptions {
-                    live: in_use(&audit_dir),
-                    ..VerifyOptions::offline()
-                },
-            )?;
-            if !report.valid {
-                print_report(&audit_dir, &report);
-                return Err("the log does not verify; nothing was archived".into());
-            }
+            let audit_dir = verified(&config, "archived")?;
             let plan = archive::plan(&audit_dir, through)?;
-            let rules = archive::rules(&audit_dir)?;
-            let detail = archive::signed_detail(&plan, &rules, &KeyRing::open(&keys)?, &to)?;
-            let gate = operator_gate(&config, Action::AuditArchived, detail);
-            recorded(gate, async || Ok(archive::move_segments(&plan, &to)?)).await?;
+            remove_head(&config, &plan, Some(&to)).await?;
             println!(
                 "archived records up to {} ({} segments) to {}",
                 plan.through,
@@ -153,26 +137,8 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
         }
         AuditCommand::Retain { hub, to, delete: _ } => {
             let config = Config::load(hub.config.as_deref())?;
-            let audit_dir = config.audit_dir();
-            let keys = config.data_paths().keys();
-            let retention = config
-                .audit
-                .retention
-                .iter()
-                .map(|(kind, period)| (kind.clone(), **period))
-                .collect();
-            let report = verify(
-                &audit_dir,
-                &public_keys(&keys)?,
-                &VerifyOptions {
-                    live: in_use(&audit_dir),
-                    ..VerifyOptions::offline()
-                },
-            )?;
-            if !report.valid {
-                print_report(&audit_dir, &report);
-                return Err("the log does not verify; nothing was removed".into());
-            }
+            let audit_dir = verified(&config, "removed")?;
+            let retention = config.audit.retention_periods();
             let Some(through) = archive::retained_through(&audit_dir, &retention, Utc::now())? else {
                 println!("no record is past its retention; nothing was removed");
                 return Ok(ExitCode::SUCCESS);
@@ -185,14 +151,7 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
                 }
                 Err(error) => return Err(error.into()),
             };
-            let rules = archive::rules(&audit_dir)?;
-            let destination = to.clone().unwrap_or_else(|| PathBuf::from("(deleted)"));
-            let detail = archive::signed_detail(&plan, &rules, &KeyRing::open(&keys)?, &destination)?;
-            let gate = operator_gate(&config, Action::AuditArchived, detail);
-            match &to {
-                Some(to) => recorded(gate, async || Ok(archive::move_segments(&plan, to)?)).await?,
-                None => recorded(gate, async || Ok(archive::delete_segments(&plan)?)).await?,
-            }
+            remove_head(&config, &plan, to.as_deref()).await?;
             println!(
                 "records up to {} ({} segments) were past their retention and {}",
                 plan.through,
@@ -346,5 +305,42 @@ fn print_report(dir: &std::path::Path, report: &Verification) {
                 broken.segment, broken.line, broken.reason
             );
         }
+    }
+}
+
+/// The audit directory of `config`'s hub, once its log verifies; `done` says what would
+/// have been done to it (`archived`, `removed`) when it does not.
+fn verified(config: &Config, done: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let audit_dir = config.audit_dir();
+    let report = verify(
+        &audit_dir,
+        &public_keys(&config.data_paths().keys())?,
+        &VerifyOptions {
+            live: in_use(&audit_dir),
+            ..VerifyOptions::offline()
+        },
+    )?;
+    if !report.valid {
+        print_report(&audit_dir, &report);
+        return Err(format!("the log does not verify; nothing was {done}").into());
+    }
+    Ok(audit_dir)
+}
+
+/// Moves the segments of `plan` to `to`, or deletes them without one, once the signed
+/// `audit.archived` record that says so is in the log.
+async fn remove_head(
+    config: &Config,
+    plan: &archive::ArchivePlan,
+    to: Option<&Path>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let rules = archive::rules(&config.audit_dir())?;
+    let keys = KeyRing::open(&config.data_paths().keys())?;
+    let destination = to.unwrap_or(Path::new("(deleted)"));
+    let detail = archive::signed_detail(plan, &rules, &keys, destination)?;
+    let gate = operator_gate(config, Action::AuditArchived, detail);
+    match to {
+        Some(to) => recorded(gate, async || Ok(archive::move_segments(plan, to)?)).await,
+        None => recorded(gate, async || Ok(archive::delete_segments(plan)?)).await,
     }
 }

@@ -18,17 +18,16 @@
 
 use std::sync::Arc;
 
+use super::semantics::{Order, rewrite_expressions};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Datum, Decimal128Builder};
 use datafusion::arrow::compute::kernels::numeric::{add, mul, neg, sub};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, i256};
 use datafusion::arrow::error::ArrowError;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
 use datafusion::config::ConfigOptions;
 use datafusion::logical_expr::expr::ScalarFunction;
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
-use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature, Volatility,
@@ -48,19 +47,10 @@ impl AnalyzerRule for CheckedArithmetic {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|plan| {
-            let schema = merge_schema(&plan.inputs());
-            let names = NamePreserver::new(&plan);
-            plan.map_expressions(|expr| {
-                let name = names.save(&expr);
-                // Top down, so that each operation's operands are typed as DataFusion's own
-                // operators, before they are rewritten: a chain of a thousand `+` is typed
-                // in quadratic time, not far worse through the functions it becomes.
-                expr.transform_down(|expr| check(expr, &schema))
-                    .map(|rewritten| rewritten.update_data(|expr| name.restore(expr)))
-            })
-        })
-        .map(|transformed| transformed.data)
+        // Top down, so that each operation's operands are typed as DataFusion's own
+        // operators, before they are rewritten: a chain of a thousand `+` is typed in
+        // quadratic time, not far worse through the functions it becomes.
+        rewrite_expressions(plan, Order::TopDown, check)
     }
 }
 

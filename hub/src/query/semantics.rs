@@ -172,6 +172,45 @@ fn null_conditions(expr: &Expr, subquery: &Subquery, outer: &DFSchemaRef) -> Res
     Ok(conditions)
 }
 
+/// The order in which [`rewrite_expressions`] visits an expression's nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Children first: a node sees its rewritten operands.
+    BottomUp,
+    /// The node first: it sees its operands as written, and is typed from them, which is
+    /// cheaper when a rewrite turns operators into functions.
+    TopDown,
+}
+
+/// Rewrites every expression of `plan` and of its subqueries with `rewrite`, which is given
+/// the schema the expression's columns come from; an expression that names a column of its
+/// plan's output keeps its name, so the plans above read the same schema.
+pub(crate) fn rewrite_expressions(
+    plan: LogicalPlan,
+    order: Order,
+    rewrite: impl Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
+) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|plan| {
+        let mut schema = merge_schema(&plan.inputs());
+        if let LogicalPlan::TableScan(scan) = &plan
+            && let Ok(scanned) =
+                DFSchema::try_from_qualified_schema(scan.table_name.clone(), &scan.source.schema())
+        {
+            schema.merge(&scanned);
+        }
+        let names = NamePreserver::new(&plan);
+        plan.map_expressions(|expr| {
+            let name = names.save(&expr);
+            let rewritten = match order {
+                Order::BottomUp => expr.transform_up(|expr| rewrite(expr, &schema)),
+                Order::TopDown => expr.transform_down(|expr| rewrite(expr, &schema)),
+            };
+            rewritten.map(|rewritten| rewritten.update_data(|expr| name.restore(expr)))
+        })
+    })
+    .map(|transformed| transformed.data)
+}
+
 /// Compares numbers of different kinds as PostgreSQL does, where DataFusion 55's type
 /// coercion would fail or round:
 ///
@@ -193,22 +232,7 @@ impl AnalyzerRule for MixedNumbers {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|plan| {
-            let mut schema = merge_schema(&plan.inputs());
-            if let LogicalPlan::TableScan(scan) = &plan
-                && let Ok(scanned) =
-                    DFSchema::try_from_qualified_schema(scan.table_name.clone(), &scan.source.schema())
-            {
-                schema.merge(&scanned);
-            }
-            let names = NamePreserver::new(&plan);
-            plan.map_expressions(|expr| {
-                let name = names.save(&expr);
-                expr.transform_up(|expr| comparable(expr, &schema))
-                    .map(|rewritten| rewritten.update_data(|expr| name.restore(expr)))
-            })
-        })
-        .map(|transformed| transformed.data)
+        rewrite_expressions(plan, Order::BottomUp, comparable)
     }
 }
 
