@@ -188,13 +188,21 @@ async fn measure(
     let mut settings = settings.clone();
     let mut notes = Vec::new();
     let publisher = HubProcess::start(&config, &dir.join("hub-publish.log")).await?;
-    let token = publisher.endpoint.token(ADMIN_CLIENT, &secrets.admin).await?;
     let specs = setup::dataset_specs(data, settings.acceleration.is_ok(), postgres.ok())?;
     for (dataset, spec) in specs {
         let accelerated = dataset.ends_with("_accelerated");
         if accelerated && settings.acceleration.is_err() {
             continue;
         }
+        let department = dataset.split('.').next().unwrap_or_default();
+        let secret = secrets
+            .publishers
+            .get(department)
+            .ok_or_else(|| format!("no publisher for {department}"))?;
+        let token = publisher
+            .endpoint
+            .token(&setup::publisher_client(department), secret)
+            .await?;
         match publisher.endpoint.publish(&token, spec).await {
             Ok(()) => {}
             Err(error) if accelerated => {

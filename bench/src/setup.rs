@@ -370,9 +370,11 @@ pub fn policies(accelerated: bool, postgres: bool) -> String {
     )
 }
 
-/// The secrets of the run's two clients.
+/// The secrets of the run's clients.
 pub struct Secrets {
     pub admin: String,
+    /// The secrets of the departments' publishers, by department.
+    pub publishers: BTreeMap<String, String>,
     pub analyst: String,
 }
 
@@ -406,7 +408,14 @@ pub async fn create_clients(config_path: &Path) -> BenchResult<Secrets> {
             causeway_hub::cli::admin::recorded(gate, async || Ok(clients.create(spec).await?)).await?;
         Ok::<_, Box<dyn std::error::Error>>(secret)
     };
-    let admin = create(ADMIN_CLIENT, "bench", &[Role::Admin, Role::Analyst], &[]).await?;
+    // The reader granted everything; publishing is each department's publisher's.
+    let admin = create(ADMIN_CLIENT, "bench", &[Role::Analyst], &[]).await?;
+    let mut publishers = BTreeMap::new();
+    for department in ["civil_affairs", "land_registry", "social_security"] {
+        let id = publisher_client(department);
+        let secret = create(&id, department, &[Role::Publisher], &[]).await?;
+        publishers.insert(department.to_owned(), secret);
+    }
     let analyst = create(
         ANALYST_CLIENT,
         "civil_affairs",
@@ -414,7 +423,16 @@ pub async fn create_clients(config_path: &Path) -> BenchResult<Secrets> {
         &[("town", ANALYST_TOWN)],
     )
     .await?;
-    Ok(Secrets { admin, analyst })
+    Ok(Secrets {
+        admin,
+        analyst,
+        publishers,
+    })
+}
+
+/// The id of the client that publishes a department's datasets.
+pub fn publisher_client(department: &str) -> String {
+    format!("bench-{}", department.replace('_', "-"))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use causeway_connectors::accelerated::{AccelerationError, AccelerationSpec};
 use causeway_connectors::{ConnectorError, Connectors, OpenedSource, SourceSpec};
-use causeway_policies::{AccessConditions, ColumnInfo, DatasetId, DatasetInfo, Principal, Role};
+use causeway_policies::{AccessConditions, ColumnInfo, DatasetId, DatasetInfo, Principal};
 use causeway_schemas::{Contract, ContractError, Incompatibility, check_compatible};
 use datafusion::catalog::TableProvider;
 use serde::Deserialize;
@@ -255,7 +255,7 @@ impl Registry {
         let id = format!("{}.{}", contract.department, contract.name);
         if !principal.may_publish_for(&contract.department) {
             return Err(RegistryError::Forbidden(format!(
-                "only the {} department's publishers or an admin may publish {id}",
+                "only the {} department's publishers may publish {id}",
                 contract.department
             )));
         }
@@ -316,15 +316,11 @@ impl Registry {
         gate: &mut Gate,
     ) -> Result<DatasetState, RegistryError> {
         let id = format!("{department}.{name}");
+        // Forcing an incompatible contract is its owner's decision, recorded as forced.
         if !principal.may_publish_for(department) {
             return Err(RegistryError::Forbidden(format!(
-                "only the {department} department's publishers or an admin may change {id}"
+                "only the {department} department's publishers may change {id}"
             )));
-        }
-        if force && !principal.has_role(Role::Admin) {
-            return Err(RegistryError::Forbidden(
-                "only an admin may force an incompatible contract".into(),
-            ));
         }
         let found = format!("{}.{}", contract.department, contract.name);
         if found != id {
@@ -366,7 +362,7 @@ impl Registry {
         let id = format!("{department}.{name}");
         if !principal.may_publish_for(department) {
             return Err(RegistryError::Forbidden(format!(
-                "only the {department} department's publishers or an admin may remove {id}"
+                "only the {department} department's publishers may remove {id}"
             )));
         }
         let _change = self.changes.lock().await;

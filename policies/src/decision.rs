@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::masks::default_mask;
 use crate::model::{DatasetId, Grant, Mask, PolicySet};
-use crate::principal::Principal;
+use crate::principal::{Principal, Role};
 
 /// A dataset's columns, as the policy sees them.
 #[derive(Debug, Clone)]
@@ -112,11 +112,15 @@ pub enum AccessDenied {
         rule: String,
         reason: String,
     },
+    #[error(
+        "{dataset} is not shown to you: an account with the {role} role reads no data (separation of duties)"
+    )]
+    Administrative { dataset: DatasetId, role: Role },
 }
 
 /// Decides what `principal` may see of `dataset` for `purpose` at `now`.
 ///
-/// Deny rules win over grants. Only grants for the principal, for this dataset, for this
+/// Administrative accounts read nothing, whatever a grant says. Deny rules win over grants. Only grants for the principal, for this dataset, for this
 /// purpose and in force count; with none, the dataset is closed. A column is shown when a
 /// grant covers it and no deny rule does, masked as that grant says, else as its
 /// classification says unless the grant lifts that mask by name.
@@ -127,6 +131,12 @@ pub fn authorize(
     policies: &PolicySet,
     now: DateTime<Utc>,
 ) -> Result<Decision, AccessDenied> {
+    if let Some(role) = principal.administrative_role() {
+        return Err(AccessDenied::Administrative {
+            dataset: dataset.id.clone(),
+            role,
+        });
+    }
     let denies: Vec<_> = policies
         .denies
         .iter()
@@ -419,6 +429,25 @@ mod tests {
         );
         let analyst = Principal::new("a", "civil_affairs").with_role(Role::Analyst);
         assert!(authorize(&analyst, "anything", &residents(), &PolicySet::default(), now()).is_err());
+    }
+
+    #[test]
+    fn administrative_accounts_read_nothing_whatever_a_grant_says() {
+        let policies = PolicySet {
+            grants: vec![grant("g1", "")],
+            denies: vec![],
+        };
+        assert!(authorize(&analyst(), "review", &residents(), &policies, now()).is_ok());
+        for role in Role::ADMINISTRATIVE {
+            // Of the granted department, and (were it allowed) also a publisher of the owner.
+            let admin = Principal::new("root", "land_registry").with_role(role);
+            let error = authorize(&admin, "review", &residents(), &policies, now()).unwrap_err();
+            assert!(matches!(error, AccessDenied::Administrative { .. }), "{error}");
+            let owner = Principal::new("root", "civil_affairs")
+                .with_role(role)
+                .with_role(Role::Publisher);
+            assert!(authorize(&owner, "review", &residents(), &policies, now()).is_err());
+        }
     }
 
     #[test]

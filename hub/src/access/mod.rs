@@ -12,7 +12,7 @@ use chrono::{Duration, Utc};
 
 use causeway_policies::{
     AccessConditions, DatasetId, DatasetInfo, FileError, FilePolicies, Grant, PolicyError, PolicyFunctions,
-    PolicySet, Principal, RewriteContext, Role, SyntaxLimits, validate_grant,
+    PolicySet, Principal, RewriteContext, Role, Subject, SyntaxLimits, validate_grant,
 };
 use datafusion::execution::session_state::SessionState;
 
@@ -197,6 +197,9 @@ impl Access {
             limits: self.limits,
         };
         validate_grant(&grant, dataset, &context)?;
+        if origin == GrantOrigin::Direct {
+            check_grantee(&grant.subject, by)?;
+        }
         let mut grant = grant;
         // Every grant but a policy file's lapses unless its owner confirms it in time; a
         // grant may ask for an earlier review, never a later one.
@@ -321,7 +324,7 @@ impl Access {
         Ok(due)
     }
 
-    /// Revokes a grant: security officers may revoke any, a dataset's publishers those on
+    /// Revokes a grant: security administrators may revoke any, a dataset's publishers those on
     /// their department's datasets. Effective at the next query.
     /// Revokes grant `id` for `by`; returns the dataset it was on.
     pub async fn revoke(&self, id: &str, by: &Principal, gate: &mut Gate) -> Result<DatasetId, AccessError> {
@@ -338,9 +341,9 @@ impl Access {
             .filter(|record| record.revoked_at.is_none())
             .ok_or_else(|| AccessError::NotFound(format!("grant {id}")))?;
         let owner = by.has_role(Role::Publisher) && by.department == record.grant.dataset.department;
-        if !(by.has_role(Role::SecurityOfficer) || owner) {
+        if !(by.has_role(Role::SecurityAdmin) || owner) {
             return Err(AccessError::Forbidden(format!(
-                "only a security officer or a publisher of {} may revoke grant {id}",
+                "only a security administrator or a publisher of {} may revoke grant {id}",
                 record.grant.dataset.department
             )));
         }
@@ -462,15 +465,30 @@ pub fn check_files(
     errors
 }
 
+/// Refuses grants that separation of duties keeps apart: to an administrative role (whose
+/// accounts read no data), or to the account that makes or approves the grant.
+fn check_grantee(subject: &Subject, by: &Principal) -> Result<(), AccessError> {
+    match subject {
+        Subject::Role { role, .. } if role.is_administrative() => Err(AccessError::Forbidden(format!(
+            "no grant is made to the {role} role: administrative accounts read no data (separation of duties)"
+        ))),
+        Subject::Client { client } if *client == by.id => Err(AccessError::Forbidden(
+            "no one grants access to themselves (separation of duties)".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A new grant's id.
 pub fn new_grant_id() -> String {
     format!("grant-{}", &uuid::Uuid::now_v7().simple().to_string()[20..])
 }
 
-/// Which grants a principal may see: security officers all, publishers those on their
-/// department's datasets, everyone those made for them.
+/// Which grants a principal may see: security administrators and auditors all, publishers
+/// those on their department's datasets, everyone those made for them.
 pub fn may_see_grant(principal: &Principal, record: &GrantRecord) -> bool {
-    principal.has_role(Role::SecurityOfficer)
+    principal.has_role(Role::SecurityAdmin)
+        || principal.has_role(Role::Auditor)
         || (principal.has_role(Role::Publisher) && principal.department == record.grant.dataset.department)
         || record.grant.subject.matches(principal)
 }
@@ -545,7 +563,7 @@ mod tests {
             }],
             recertification_days: 180,
         };
-        let officer = Principal::new("officer", "security").with_role(Role::SecurityOfficer);
+        let officer = Principal::new("officer", "security").with_role(Role::SecurityAdmin);
         let session = SessionContext::new().state();
         for id in ["grant-a", "grant-b"] {
             let grant: Grant = serde_json::from_value(serde_json::json!({

@@ -1,5 +1,5 @@
 //! Access requests: an analyst asks for columns of a dataset for a purpose, with a
-//! justification and a duration. The owning department's publisher and a security officer
+//! justification and a duration. The owning department's publisher and a security administrator
 //! each decide; the grant exists only when both approved, and nobody decides their own
 //! request. A request that meets the dataset's published conditions (the permit list) is
 //! approved at once, with no discretion. Each dataset has a decision deadline in working
@@ -91,10 +91,11 @@ impl AccessRequest {
         self.state == RequestState::Pending && now > self.deadline
     }
 
-    /// Who sees it: the requester, the owning department's publishers, security officers.
+    /// Who sees it: the requester, the owning department's publishers, security administrators.
     pub fn concerns(&self, principal: &Principal) -> bool {
         principal.id == self.requester
-            || principal.has_role(Role::SecurityOfficer)
+            || principal.has_role(Role::SecurityAdmin)
+            || principal.has_role(Role::Auditor)
             || (principal.has_role(Role::Publisher) && principal.department == self.dataset.department)
     }
 }
@@ -142,6 +143,11 @@ impl Access {
                 message,
             })
         };
+        if let Some(role) = principal.administrative_role() {
+            return Err(AccessError::Forbidden(format!(
+                "an account with the {role} role reads no data, so it asks for none (separation of duties)"
+            )));
+        }
         if terms.purpose.trim().is_empty() || terms.justification.trim().is_empty() {
             return Err(invalid("a request states its purpose and a justification".into()));
         }
@@ -201,7 +207,7 @@ impl Access {
     }
 
     /// Records a reviewer's decision. The publisher's slot is for the owning department's
-    /// publishers, the officer's for security officers; two different people fill them,
+    /// publishers, the officer's for security administrators; two different people fill them,
     /// neither of them the requester. Both approving makes the grant; either rejecting,
     /// with a reason, ends the request.
     pub async fn decide(
@@ -252,7 +258,7 @@ impl Access {
             && reviewed_by(&request.officer_review) != Some(principal.id.clone())
         {
             request.publisher_review = Some(review);
-        } else if principal.has_role(Role::SecurityOfficer)
+        } else if principal.has_role(Role::SecurityAdmin)
             && request.officer_review.is_none()
             && reviewed_by(&request.publisher_review) != Some(principal.id.clone())
         {
@@ -261,9 +267,9 @@ impl Access {
             return Err(AccessError::Forbidden(format!(
                 "request {id} waits for {}, and you cannot give it",
                 match (&request.publisher_review, &request.officer_review) {
-                    (None, None) => "a publisher of the owning department and a security officer",
+                    (None, None) => "a publisher of the owning department and a security administrator",
                     (None, Some(_)) => "a publisher of the owning department",
-                    _ => "a security officer",
+                    _ => "a security administrator",
                 }
             )));
         }

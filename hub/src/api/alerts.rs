@@ -1,4 +1,4 @@
-//! Alerts of the supervision rules, for security officers: list them, clear them.
+//! Alerts of the supervision rules, for security administrators: list them, clear them.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -8,8 +8,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
+use crate::audit::Action;
 use crate::store::AlertRecord;
 use crate::supervision::AlertError;
 
@@ -33,18 +34,27 @@ pub struct AlertsParams {
     open: bool,
 }
 
-/// The alerts raised, oldest first (security officers).
+/// The alerts raised, oldest first (security administrators).
 #[utoipa::path(get, path = "/v1/alerts", tag = "audit", params(AlertsParams),
     responses(
         (status = 200, description = "The alerts", body = Vec<AlertRecord>),
-        (status = 403, description = "Not a security officer", body = ErrorBody),
+        (status = 403, description = "Not a security administrator", body = ErrorBody),
     ))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
+    ClientAddress(address): ClientAddress,
     Query(params): Query<AlertsParams>,
 ) -> Result<Json<Vec<AlertRecord>>, ApiError> {
-    caller.require(Role::SecurityOfficer)?;
+    caller
+        .require_recorded(
+            &state,
+            &[Role::SecurityAdmin, Role::Auditor],
+            Action::DutyRefused,
+            "GET /v1/alerts",
+            address,
+        )
+        .await?;
     let alerts = state.alerts.list().await?;
     Ok(Json(
         alerts
@@ -54,19 +64,22 @@ pub async fn list(
     ))
 }
 
-/// Clears an open alert (security officers); a suspension it caused ends at once.
+/// Clears an open alert (security administrators); a suspension it caused ends at once.
 #[utoipa::path(post, path = "/v1/alerts/{id}/clear", tag = "audit", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The alert, cleared", body = AlertRecord),
-        (status = 403, description = "Not a security officer", body = ErrorBody),
+        (status = 403, description = "Not a security administrator", body = ErrorBody),
         (status = 404, description = "No open alert of that id", body = ErrorBody),
     ))]
 pub async fn clear(
     State(state): State<AppState>,
     caller: Caller,
+    ClientAddress(address): ClientAddress,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<AlertRecord>), ApiError> {
-    let officer = caller.require(Role::SecurityOfficer)?;
+    let officer = caller
+        .require_recorded(&state, &[Role::SecurityAdmin], Action::AlertCleared, &id, address)
+        .await?;
     let alert = state.alerts.clear(&id, officer, chrono::Utc::now()).await?;
     Ok((StatusCode::OK, Json(alert)))
 }

@@ -1,5 +1,6 @@
-//! The audit log: what handlers record; reading it (security officers everything,
-//! publishers what touches their datasets) and verifying it online.
+//! The audit log: what handlers record; reading it (auditors and security administrators
+//! everything, publishers what touches their datasets), verifying it and opening the values
+//! sealed in its query records (auditors). Every reading is itself recorded as `audit.read`.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -13,23 +14,41 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
+use super::extract::ApiJson;
 use crate::audit::read::{EventFilter, records};
 use crate::audit::{Action, Event, Gate, Outcome, Verification, VerifyOptions, verify};
 use crate::identity::public_keys;
 
 /// Verifies the hub's audit log as `causeway audit verify` does, up to the last record
-/// written, and also finds records removed from its end (security officers).
+/// written, and also finds records removed from its end (auditors). Recorded as `audit.read`.
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
     responses(
         (status = 200, description = "What the verification found; `valid` says whether the log is intact", body = Verification),
-        (status = 403, description = "Not a security officer", body = ErrorBody),
+        (status = 403, description = "Not an auditor", body = ErrorBody),
         (status = 404, description = "The audit log is off", body = ErrorBody),
     ))]
 pub async fn verify_log(
     State(state): State<AppState>,
     caller: Caller,
+    ClientAddress(address): ClientAddress,
 ) -> Result<Json<Verification>, ApiError> {
-    caller.require(Role::SecurityOfficer)?;
+    let record = Event::by(Action::AuditRead, Outcome::Ok, &caller.0)
+        .at_address(address)
+        .with_detail(serde_json::json!({ "verified": true }));
+    audited(&state, record, async |gate| {
+        caller.require(Role::Auditor)?;
+        let report = verify_now(&state).await?;
+        gate.record().detail = Some(
+            serde_json::json!({ "verified": true, "valid": report.valid, "records": report.records })
+                .to_string(),
+        );
+        gate.pass().await?;
+        Ok(Json(report))
+    })
+    .await
+}
+
+async fn verify_now(state: &AppState) -> Result<Verification, ApiError> {
     let status = state
         .audit
         .status()
@@ -46,7 +65,55 @@ pub async fn verify_log(
     })
     .await
     .map_err(|error| ApiError::internal(&error))??;
-    Ok(Json(report))
+    Ok(report)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevealBody {
+    /// The `seq` of a query record.
+    pub seq: u64,
+}
+
+/// Opens the values typed into the query of one record, which every reader sees only as
+/// keyed pseudonyms (`'#p:…'`), for an auditor; the opening is recorded as `audit.read`
+/// before the values leave the hub.
+#[utoipa::path(post, path = "/v1/audit/reveal", tag = "audit", request_body = RevealBody,
+    responses(
+        (status = 200, description = "The values, by pseudonym", body = Object),
+        (status = 403, description = "Not an auditor", body = ErrorBody),
+        (status = 404, description = "No such record, or it keeps nothing sealed", body = ErrorBody),
+    ))]
+pub async fn reveal(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddress(address): ClientAddress,
+    ApiJson(body): ApiJson<RevealBody>,
+) -> Result<Json<Value>, ApiError> {
+    let seq = body.seq;
+    let record = Event::by(Action::AuditRead, Outcome::Ok, &caller.0)
+        .at_address(address)
+        .with_detail(serde_json::json!({ "revealed": seq }));
+    audited(&state, record, async |gate| {
+        caller.require(Role::Auditor)?;
+        if state.audit.status().is_none() {
+            return Err(ApiError::not_found("the audit log is off on this hub"));
+        }
+        let dir = state.audit_dir.clone();
+        let sealed = tokio::task::spawn_blocking(move || crate::audit::read::sealed_of(&dir, seq))
+            .await
+            .map_err(|error| ApiError::internal(&error))?
+            .map_err(|error| ApiError::internal(&error))?
+            .ok_or_else(|| ApiError::not_found(format!("record {seq} keeps nothing sealed")))?;
+        let opened = state
+            .access
+            .audit_literals()
+            .open(&sealed)
+            .ok_or_else(|| ApiError::internal(&"the sealed values do not open with this hub's key"))?;
+        gate.pass().await?;
+        Ok(Json(opened))
+    })
+    .await
 }
 
 /// Most records one answer holds.
@@ -78,12 +145,12 @@ pub struct EventsResponse {
     pub truncated: bool,
 }
 
-/// Audit records, oldest first: every record for security officers, the records that touch
+/// Audit records, oldest first: every record for auditors and security administrators, the records that touch
 /// their department's datasets for publishers.
 #[utoipa::path(get, path = "/v1/audit/events", tag = "audit", params(EventsParams),
     responses(
         (status = 200, description = "The records", body = EventsResponse),
-        (status = 403, description = "Neither a security officer nor a publisher", body = ErrorBody),
+        (status = 403, description = "Neither a security administrator nor a publisher", body = ErrorBody),
         (status = 404, description = "The audit log is off", body = ErrorBody),
     ))]
 pub async fn events(
@@ -110,7 +177,7 @@ async fn read_events(
     caller: &Caller,
     params: EventsParams,
 ) -> Result<EventsResponse, ApiError> {
-    let department_scope = if caller.0.has_role(Role::SecurityOfficer) {
+    let department_scope = if caller.0.has_role(Role::Auditor) || caller.0.has_role(Role::SecurityAdmin) {
         None
     } else if caller.0.has_role(Role::Publisher) {
         Some(caller.0.department.clone())
@@ -118,7 +185,7 @@ async fn read_events(
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "only security officers, and publishers for their own datasets, may read the audit log",
+            "only auditors, security administrators, and publishers for their own datasets, may read the audit log",
         ));
     };
     if state.audit.status().is_none() {

@@ -9,6 +9,7 @@ use causeway_policies::{Principal, Role};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::identity::Refusal;
 
 pub struct Caller(pub Principal);
 
@@ -39,7 +40,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let result = caller(parts, state).await;
         if let Err(error) = &result
-            && error.code == "invalid_token"
+            && matches!(error.code, "invalid_token" | "separation_of_duties")
         {
             let address = parts.extensions.get::<PeerAddress>().map(|peer| peer.0.ip());
             state.refusals.refused(address, &error.message);
@@ -68,15 +69,18 @@ async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
         .map(str::trim)
         .filter(|token| !token.is_empty())
         .ok_or_else(|| invalid_token("the Authorization header must be 'Bearer <token>'"))?;
-    let mut principal = state
+    let principal = state
         .identity
         .authenticator
         .verify(token)
         .await
         .map_err(|error| invalid_token(&error.to_string()))?;
-    if state.identity.is_revoked(&principal) {
-        return Err(invalid_token("the token's client is disabled"));
-    }
+    let mut principal = state.identity.admit(principal).map_err(|refusal| match refusal {
+        Refusal::Disabled => invalid_token(&refusal.to_string()),
+        Refusal::RolesConflict(_) => {
+            ApiError::new(StatusCode::FORBIDDEN, "separation_of_duties", refusal.to_string())
+        }
+    })?;
     principal.certificate_subject = parts
         .extensions
         .get::<PeerCertificate>()
@@ -94,13 +98,43 @@ fn invalid_token(description: &str) -> ApiError {
 impl Caller {
     /// Refuses with 403 unless the caller has `role`.
     pub fn require(&self, role: Role) -> Result<&Principal, ApiError> {
-        if self.0.has_role(role) {
+        self.require_one_of(&[role])
+    }
+
+    /// Like [`Caller::require_one_of`], for routes that record nothing when they succeed (a
+    /// reading, or an action that records itself): a refusal is recorded as `action`
+    /// `denied` with `what` as its detail, so that every attempt at another's duty is on the
+    /// record.
+    pub async fn require_recorded(
+        &self,
+        state: &AppState,
+        roles: &[Role],
+        action: crate::audit::Action,
+        what: &str,
+        address: Option<std::net::SocketAddr>,
+    ) -> Result<&Principal, ApiError> {
+        let refusal = match self.require_one_of(roles) {
+            Ok(principal) => return Ok(principal),
+            Err(refusal) => refusal,
+        };
+        let record = crate::audit::Event::by(action, crate::audit::Outcome::Denied, &self.0)
+            .at_address(address)
+            .with_detail(serde_json::json!({ "asked": what }))
+            .failed(crate::audit::Outcome::Denied, refusal.code, &refusal.message);
+        state.audit.record_done(record).await;
+        Err(refusal)
+    }
+
+    /// Refuses with 403 unless the caller has one of `roles`.
+    pub fn require_one_of(&self, roles: &[Role]) -> Result<&Principal, ApiError> {
+        if roles.iter().any(|role| self.0.has_role(*role)) {
             Ok(&self.0)
         } else {
+            let names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("this needs the {role} role"),
+                format!("this needs the {} role", names.join(" or ")),
             )
             .with_challenge(format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\"")))
         }

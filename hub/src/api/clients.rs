@@ -1,4 +1,5 @@
-//! Clients of the built-in authorization server, managed by admins.
+//! Clients of the built-in authorization server, managed by the system administrator
+//! within the limits of separation of duties ([`crate::identity::check_account_change`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +16,7 @@ use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use crate::audit::{Action, Event, Outcome};
-use crate::identity::{ClientError, ClientSpec};
+use crate::identity::{AccountChange, ClientError, ClientSpec, DutyRefusal, check_account_change};
 use crate::store::{ClientRecord, StoreError};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -70,6 +71,7 @@ impl From<ClientError> for ApiError {
             ClientError::InvalidId(_) | ClientError::InvalidDepartment(_) => {
                 ApiError::bad_request("invalid_client", error.to_string())
             }
+            ClientError::RolesConflict(_) => ApiError::bad_request("separation_of_duties", error.to_string()),
             ClientError::NotFound(_) => ApiError::not_found(error.to_string()),
             ClientError::Store(StoreError::AlreadyExists(_)) => {
                 ApiError::new(StatusCode::CONFLICT, "already_exists", error.to_string())
@@ -80,16 +82,35 @@ impl From<ClientError> for ApiError {
     }
 }
 
-/// Every client (admins only).
+impl From<DutyRefusal> for ApiError {
+    fn from(refusal: DutyRefusal) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "separation_of_duties", refusal.to_string())
+    }
+}
+
+/// Every client (the system administrator, and the auditor, who reads and changes nothing).
 #[utoipa::path(get, path = "/v1/clients", tag = "identity",
     responses((status = 200, body = Vec<ClientEntry>), (status = 403, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<ClientEntry>>, ApiError> {
-    caller.require(Role::Admin)?;
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddress(address): ClientAddress,
+) -> Result<Json<Vec<ClientEntry>>, ApiError> {
+    caller
+        .require_recorded(
+            &state,
+            &[Role::SystemAdmin, Role::Auditor],
+            Action::DutyRefused,
+            "GET /v1/clients",
+            address,
+        )
+        .await?;
     let clients = state.identity.clients.list().await?;
     Ok(Json(clients.into_iter().map(ClientEntry::from).collect()))
 }
 
-/// Creates a client and answers with its secret, once (admins only).
+/// Creates a client of a department's work (publisher, analyst) and answers with its secret,
+/// once (the system administrator). Administrative accounts are made on the hub's machine.
 #[utoipa::path(post, path = "/v1/clients", tag = "identity", request_body = NewClientBody,
     responses((status = 201, body = NewSecret), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
@@ -107,7 +128,8 @@ pub async fn create(
             "attributes": body.attributes,
         }));
     audited(&state, record, async |gate| {
-        caller.require(Role::Admin)?;
+        let admin = caller.require(Role::SystemAdmin)?;
+        check_account_change(admin, &AccountChange::Create { roles: &body.roles })?;
         let spec = ClientSpec {
             id: body.id,
             department: body.department,
@@ -117,6 +139,7 @@ pub async fn create(
         state.identity.clients.check_new(&spec).await?;
         gate.pass().await?;
         let (record, secret) = state.identity.clients.create(spec).await?;
+        state.identity.holds(&record.id, record.roles.clone());
         tracing::info!(client = %record.id, by = %caller.0.id, "client created");
         Ok((
             StatusCode::CREATED,
@@ -141,8 +164,9 @@ pub async fn disable(
         .at_address(address)
         .with_detail(serde_json::json!({ "client": id }));
     audited(&state, record, async |gate| {
-        caller.require(Role::Admin)?;
-        state.identity.clients.check_exists(&id).await?;
+        let admin = caller.require(Role::SystemAdmin)?;
+        let account = state.identity.clients.check_exists(&id).await?;
+        check_account_change(admin, &AccountChange::Disable { account: &account })?;
         gate.pass().await?;
         // Its tokens are refused from now on, before the store says so.
         state.identity.revoke(&id);
@@ -153,7 +177,8 @@ pub async fn disable(
     .await
 }
 
-/// Gives a client a new secret, answered once; the old one stops working (admins only).
+/// Gives a client a new secret, answered once; the old one stops working (the system
+/// administrator, for the accounts it manages and its own).
 #[utoipa::path(post, path = "/v1/clients/{id}/rotate-secret", tag = "identity", params(("id" = String, Path)),
     responses((status = 200, body = NewSecret), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn rotate_secret(
@@ -166,8 +191,9 @@ pub async fn rotate_secret(
         .at_address(address)
         .with_detail(serde_json::json!({ "client": id }));
     audited(&state, record, async |gate| {
-        caller.require(Role::Admin)?;
-        state.identity.clients.check_exists(&id).await?;
+        let admin = caller.require(Role::SystemAdmin)?;
+        let account = state.identity.clients.check_exists(&id).await?;
+        check_account_change(admin, &AccountChange::RotateSecret { account: &account })?;
         gate.pass().await?;
         let secret = state.identity.clients.rotate_secret(&id).await?;
         tracing::info!(client = %id, by = %caller.0.id, "client secret rotated");
@@ -175,6 +201,51 @@ pub async fn rotate_secret(
             client_id: id,
             client_secret: secret,
         }))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolesBody {
+    #[schema(value_type = Vec<String>)]
+    pub roles: BTreeSet<Role>,
+}
+
+/// Replaces the roles of an account of a department's work (the system administrator; never
+/// its own roles, and never an administrative role). Roles taken away stop counting at the
+/// account's next request; roles added come with its next token.
+#[utoipa::path(put, path = "/v1/clients/{id}/roles", tag = "identity", params(("id" = String, Path)), request_body = RolesBody,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_roles(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddress(address): ClientAddress,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RolesBody>,
+) -> Result<StatusCode, ApiError> {
+    let record = Event::by(Action::ClientRolesChanged, Outcome::Ok, &caller.0)
+        .at_address(address)
+        .with_detail(serde_json::json!({ "client": id, "roles": body.roles }));
+    audited(&state, record, async |gate| {
+        let admin = caller.require(Role::SystemAdmin)?;
+        let account = state.identity.clients.check_exists(&id).await?;
+        check_account_change(
+            admin,
+            &AccountChange::SetRoles {
+                account: &account,
+                roles: &body.roles,
+            },
+        )?;
+        causeway_policies::check_separation(&body.roles).map_err(ClientError::from)?;
+        gate.record().detail = Some(
+            serde_json::json!({ "client": id, "roles": body.roles, "before": account.roles }).to_string(),
+        );
+        gate.pass().await?;
+        state.identity.clients.set_roles(&id, &body.roles).await?;
+        state.identity.holds(&id, body.roles.clone());
+        tracing::info!(client = %id, by = %caller.0.id, "client roles changed");
+        Ok(StatusCode::NO_CONTENT)
     })
     .await
 }

@@ -154,7 +154,7 @@ pub async fn publish(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct NewVersionParams {
-    /// Accept a change that breaks backward compatibility (admins only).
+    /// Accept a change that breaks backward compatibility (the owning department's publishers).
     #[serde(default)]
     force: bool,
 }
@@ -246,7 +246,7 @@ pub async fn refresh(
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!("only the {department} department's publishers or an admin may refresh {id}"),
+            format!("only the {department} department's publishers may refresh {id}"),
         ));
     }
     let record = Event::by(Action::DatasetRefreshed, Outcome::Ok, &caller).at_address(address);

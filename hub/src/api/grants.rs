@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use causeway_policies::{AccessDenied, DatasetId, Grant, PolicyError, Role, authorize};
+use causeway_policies::{DatasetId, Grant, PolicyError, Role, authorize};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -50,14 +50,14 @@ pub async fn list(
     ))
 }
 
-/// Makes a grant (security officers). The body is a grant without `id`: subject, dataset,
+/// Makes a grant (security administrators). The body is a grant without `id`: subject, dataset,
 /// columns, masks, unmasked, row_filter, purposes, valid_from, expires_at, quotas.
 #[utoipa::path(post, path = "/v1/grants", tag = "access",
     request_body(content = Object, description = "A grant", content_type = "application/json"),
     responses(
         (status = 201, description = "The grant", content_type = "application/json"),
         (status = 400, description = "The grant does not fit its dataset", body = ErrorBody),
-        (status = 403, description = "Not a security officer", body = ErrorBody),
+        (status = 403, description = "Not a security administrator", body = ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -81,7 +81,7 @@ async fn make_grant(
     body: Value,
     gate: &mut Gate,
 ) -> Result<(StatusCode, Json<GrantRecord>), ApiError> {
-    let officer = caller.require(Role::SecurityOfficer)?;
+    let officer = caller.require(Role::SecurityAdmin)?;
     let grant = grant_from(body, &officer.id)?;
     let dataset = state
         .engine
@@ -120,7 +120,7 @@ fn grant_from(mut body: Value, officer: &str) -> Result<Grant, ApiError> {
     serde_json::from_value(body).map_err(|error| ApiError::bad_request("invalid_grant", error.to_string()))
 }
 
-/// Revokes a grant (security officers, or publishers of the dataset's department); it stops
+/// Revokes a grant (security administrators, or publishers of the dataset's department); it stops
 /// counting at the next query.
 #[utoipa::path(delete, path = "/v1/grants/{id}", tag = "access", params(("id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -153,7 +153,7 @@ fn default_due_days() -> u32 {
 
 /// The grants in force that lapse within `within_days` unless their owner confirms them
 /// (`recertify_by`), soonest first: for the owning department's publishers, who confirm
-/// them, and for security officers; each caller sees the grants it may see.
+/// them, and for security administrators; each caller sees the grants it may see.
 #[utoipa::path(get, path = "/v1/grants/due", tag = "access", params(DueParams),
     responses((status = 200, description = "Grants due for recertification", content_type = "application/json")))]
 pub async fn due(
@@ -243,9 +243,7 @@ pub async fn explain(
     );
     let (allowed, reason, decision) = match decision {
         Ok(decision) => (true, None, Some(decision)),
-        Err(denied @ (AccessDenied::NoGrant { .. } | AccessDenied::DatasetDenied { .. })) => {
-            (false, Some(denied.to_string()), None)
-        }
+        Err(denied) => (false, Some(denied.to_string()), None),
     };
     Ok(Json(Explanation {
         dataset: id.to_string(),

@@ -87,10 +87,12 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
         .route("/v1/clients", get(clients::list).post(clients::create))
         .route("/v1/clients/{id}/disable", post(clients::disable))
         .route("/v1/clients/{id}/rotate-secret", post(clients::rotate_secret))
+        .route("/v1/clients/{id}/roles", axum::routing::put(clients::set_roles))
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/{id}/clear", post(alerts::clear))
         .route("/v1/audit/events", get(audit::events))
         .route("/v1/audit/verify", get(audit::verify_log))
+        .route("/v1/audit/reveal", post(audit::reveal))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/oauth/token", post(oauth::token))
         .route(

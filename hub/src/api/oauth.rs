@@ -225,6 +225,15 @@ async fn issue(
         tracing::info!(client = %client_id, "client authentication failed");
         return Err(OAuthError::invalid_client(used_basic));
     };
+    // An account of an earlier release that holds roles kept apart gets no token until an
+    // operator splits it (RFC 6749 §5.2: the client may not use this grant).
+    if let Err(conflict) = causeway_policies::check_separation(&client.roles) {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            format!("{conflict}; an operator splits the account with `causeway client roles`"),
+        ));
+    }
     let token = issuer.issue(&client).map_err(|error| {
         tracing::error!(%error, "cannot sign a token");
         OAuthError::new(

@@ -50,7 +50,7 @@ impl From<AccessRequest> for RequestEntry {
 
 /// Asks for access to a dataset. Approved at once (201, state `approved`, `auto_approved`)
 /// when it meets the dataset's published conditions; otherwise pending until the owning
-/// department's publisher and a security officer have both decided.
+/// department's publisher and a security administrator have both decided.
 #[utoipa::path(post, path = "/v1/access-requests", tag = "access", request_body = NewRequestBody,
     responses((status = 201, body = RequestEntry), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create(
@@ -101,7 +101,7 @@ async fn file_request(
     Ok(request)
 }
 
-/// The requests that concern the caller: security officers see all, publishers those for
+/// The requests that concern the caller: security administrators see all, publishers those for
 /// their department's datasets, everyone their own. Overdue ones say so.
 #[utoipa::path(get, path = "/v1/access-requests", tag = "access",
     responses((status = 200, body = Vec<RequestEntry>)))]

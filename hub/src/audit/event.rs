@@ -27,8 +27,12 @@ pub enum Action {
     ClientCreated,
     ClientDisabled,
     ClientSecretRotated,
+    /// A client's roles were replaced (detail: the roles before and after).
+    ClientRolesChanged,
     /// A new signing key, added with `causeway keys rotate`.
     KeysRotated,
+    /// A reading outside the caller's duties was refused (detail: what was asked).
+    DutyRefused,
     GrantCreated,
     GrantRevoked,
     /// A grant reached its `expires_at`, or its `recertify_by` unconfirmed (the record's
@@ -62,7 +66,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 29] = [
+    const ALL: [Action; 31] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -76,7 +80,9 @@ impl Action {
         Action::ClientCreated,
         Action::ClientDisabled,
         Action::ClientSecretRotated,
+        Action::ClientRolesChanged,
         Action::KeysRotated,
+        Action::DutyRefused,
         Action::GrantCreated,
         Action::GrantRevoked,
         Action::GrantExpired,
@@ -110,7 +116,9 @@ impl Action {
             Action::ClientCreated => "client.created",
             Action::ClientDisabled => "client.disabled",
             Action::ClientSecretRotated => "client.secret_rotated",
+            Action::ClientRolesChanged => "client.roles_changed",
             Action::KeysRotated => "keys.rotated",
+            Action::DutyRefused => "duty.refused",
             Action::GrantCreated => "grant.created",
             Action::GrantRevoked => "grant.revoked",
             Action::GrantExpired => "grant.expired",

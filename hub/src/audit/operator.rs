@@ -29,10 +29,11 @@ use crate::config::AuditConfig;
 use crate::identity::KeyRing;
 
 /// The actions an operator's command may record; anything else is refused.
-const OPERATOR_ACTIONS: [Action; 6] = [
+const OPERATOR_ACTIONS: [Action; 7] = [
     Action::ClientCreated,
     Action::ClientDisabled,
     Action::ClientSecretRotated,
+    Action::ClientRolesChanged,
     Action::KeysRotated,
     Action::AuditArchived,
     // Sealed values opened with `causeway audit reveal`.

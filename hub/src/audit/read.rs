@@ -123,6 +123,26 @@ impl EventFilter {
     }
 }
 
+/// The sealed originals of the values typed into the query of record `seq` (its detail's
+/// `sealed`, see `audit::literals`), if it keeps any.
+pub fn sealed_of(dir: &Path, seq: u64) -> std::io::Result<Option<String>> {
+    let mut sealed = None;
+    for_each_line(dir, |line| {
+        let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
+            return true;
+        };
+        if record["seq"].as_u64() != Some(seq) {
+            return true;
+        }
+        sealed = record["detail"]
+            .as_str()
+            .and_then(|detail| serde_json::from_str::<serde_json::Value>(detail).ok())
+            .and_then(|detail| detail["sealed"].as_str().map(str::to_owned));
+        false
+    })?;
+    Ok(sealed)
+}
+
 /// Calls `visit` with every complete record line of the log in `dir`, oldest first, until
 /// it returns `false`. A last line still being written is left out.
 pub fn for_each_line(dir: &Path, mut visit: impl FnMut(&str) -> bool) -> std::io::Result<()> {

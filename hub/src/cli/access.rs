@@ -30,7 +30,7 @@ pub enum AccessCommand {
         #[command(flatten)]
         hub: HubArgs,
     },
-    /// Approve or refuse a request, as its owner's publisher or a security officer.
+    /// Approve or refuse a request, as its owner's publisher or a security administrator.
     Decide {
         id: String,
         /// Refuse instead of approving; a refusal needs --reason.

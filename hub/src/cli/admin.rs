@@ -31,7 +31,9 @@ pub enum ClientCommand {
         /// The department it acts for.
         #[arg(long = "dept")]
         department: String,
-        /// Comma-separated: publisher, analyst, security_officer, admin.
+        /// Comma-separated: publisher, analyst; or one of system_admin, security_admin,
+        /// auditor, held alone (separation of duties). `admin` and `security_officer`,
+        /// names of earlier releases, mean system_admin and security_admin.
         #[arg(long, value_delimiter = ',')]
         roles: Vec<Role>,
         /// An attribute, as key=value; repeat for more, or repeat a key for a list.
@@ -42,6 +44,17 @@ pub enum ClientCommand {
     },
     /// List the clients.
     List {
+        #[command(flatten)]
+        hub: LocalHub,
+    },
+    /// Replace a client's roles: how an operator splits an account of an earlier release
+    /// that holds roles separation of duties keeps apart. Roles taken away stop counting
+    /// at once; roles added come with the client's next token.
+    Roles {
+        id: String,
+        /// The roles it holds from now on, comma-separated.
+        #[arg(long = "set", value_delimiter = ',', required = true)]
+        roles: Vec<Role>,
         #[command(flatten)]
         hub: LocalHub,
     },
@@ -172,14 +185,34 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
             println!("{:<28} {:<22} {:<40} STATE", "CLIENT", "DEPARTMENT", "ROLES");
             for client in clients(&hub).await?.1.list().await? {
                 let roles: Vec<&str> = client.roles.iter().map(|role| role.as_str()).collect();
+                let state = if client.disabled {
+                    "disabled"
+                } else if causeway_policies::check_separation(&client.roles).is_err() {
+                    "refused: roles to split (causeway client roles)"
+                } else {
+                    "enabled"
+                };
                 println!(
-                    "{:<28} {:<22} {:<40} {}",
+                    "{:<28} {:<22} {:<40} {state}",
                     client.id,
                     client.department,
                     roles.join(","),
-                    if client.disabled { "disabled" } else { "enabled" }
                 );
             }
+        }
+        ClientCommand::Roles { id, roles, hub } => {
+            let (config, clients) = clients(&hub).await?;
+            let before = clients.check_exists(&id).await?.roles;
+            let roles: BTreeSet<Role> = roles.into_iter().collect();
+            causeway_policies::check_separation(&roles)?;
+            let gate = operator_gate(
+                &config,
+                Action::ClientRolesChanged,
+                json!({ "client": id, "roles": roles, "before": before }),
+            );
+            recorded(gate, async || Ok(clients.set_roles(&id, &roles).await?)).await?;
+            let names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+            println!("client {id} now holds {}", names.join(", "));
         }
         ClientCommand::Disable { id, hub } => {
             let (config, clients) = clients(&hub).await?;

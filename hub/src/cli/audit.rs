@@ -166,21 +166,7 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
         AuditCommand::Reveal { hub, seq } => {
             let config = Config::load(hub.config.as_deref())?;
             let audit_dir = config.audit_dir();
-            let mut sealed = None;
-            crate::audit::read::for_each_line(&audit_dir, |line| {
-                let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
-                    return true;
-                };
-                if record["seq"].as_u64() != Some(seq) {
-                    return true;
-                }
-                sealed = record["detail"]
-                    .as_str()
-                    .and_then(|detail| serde_json::from_str::<serde_json::Value>(detail).ok())
-                    .and_then(|detail| detail["sealed"].as_str().map(str::to_owned));
-                false
-            })?;
-            let Some(sealed) = sealed else {
+            let Some(sealed) = crate::audit::read::sealed_of(&audit_dir, seq)? else {
                 return Err(format!("record {seq} keeps nothing sealed").into());
             };
             let key = std::fs::read(config.data_paths().pseudonym_key())?;

@@ -161,7 +161,6 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let config = Config::load(Some(&config_path))?;
     let hub = Hub::build(config).await?;
-    let operator = Principal::new("causeway-demo", "local").with_role(Role::Admin);
     let progress = crate::cli::terminal::spinner("publishing the demo datasets");
     let mut published = Vec::new();
     for spec in parsed {
@@ -171,6 +170,9 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
             spec.contract.name,
             spec.source.kind()
         );
+        // Each dataset is published as its own department's publisher would.
+        let operator =
+            Principal::new("causeway-demo", spec.contract.department.clone()).with_role(Role::Publisher);
         let record = Event::by(Action::DatasetPublished, Outcome::Ok, &operator)
             .on_dataset(format!("{}.{}", spec.contract.department, spec.contract.name));
         let mut gate = Gate::new(&hub.audit, record);
@@ -244,7 +246,7 @@ struct ClientOfDemo {
     about: &'static str,
 }
 
-const DEMO_CLIENTS: [ClientOfDemo; 6] = [
+const DEMO_CLIENTS: [ClientOfDemo; 8] = [
     ClientOfDemo {
         id: "demo-analyst",
         department: "civil_affairs",
@@ -274,18 +276,33 @@ const DEMO_CLIENTS: [ClientOfDemo; 6] = [
         about: "publisher, land registry",
     },
     ClientOfDemo {
-        id: "demo-officer",
-        department: "security",
-        roles: &[Role::SecurityOfficer],
+        id: "demo-social-publisher",
+        department: "social_security",
+        roles: &[Role::Publisher],
         attributes: &[],
-        about: "security officer",
+        about: "publisher, social security",
+    },
+    // The three administrators, each an account of its own (separation of duties).
+    ClientOfDemo {
+        id: "demo-security",
+        department: "security",
+        roles: &[Role::SecurityAdmin],
+        attributes: &[],
+        about: "security administrator: grants, decisions",
     },
     ClientOfDemo {
-        id: "demo-admin",
-        department: "local",
-        roles: &[Role::Admin, Role::Publisher, Role::Analyst, Role::SecurityOfficer],
+        id: "demo-sysadmin",
+        department: "it",
+        roles: &[Role::SystemAdmin],
         attributes: &[],
-        about: "admin",
+        about: "system administrator: clients, keys",
+    },
+    ClientOfDemo {
+        id: "demo-auditor",
+        department: "audit",
+        roles: &[Role::Auditor],
+        attributes: &[],
+        about: "auditor: reads, verifies the audit log",
     },
 ];
 
@@ -379,7 +396,7 @@ fn print_instructions(
         .unwrap_or_else(|_| "causeway".to_owned());
     let list: Vec<String> = clients
         .iter()
-        .map(|client| format!("  {:<20} {:<40} {}", client.id, client.about, client.secret))
+        .map(|client| format!("  {:<22} {:<42} {}", client.id, client.about, client.secret))
         .collect();
     let secret = |id: &str| {
         clients
@@ -413,10 +430,16 @@ GROUP BY r.town ORDER BY r.town";
          The urban planner joins residents and parcels on a pseudonym of the ID number, never seeing it:\n  \
          {}\n  \
          {causeway} query --hub {url} --purpose urban-planning {}\n\n  \
-         The planner's request {request} for social insurance data waits for the owner's and a security officer's decisions:\n  \
+         The planner's request {request} for social insurance data waits for the owner's and a security administrator's decisions:\n  \
          {}\n  \
          {causeway} access requests --hub {url}\n  \
+         {causeway} access decide {request} --hub {url}\n  \
+         {}\n  \
          {causeway} access decide {request} --hub {url}\n\n  \
+         Three administrators, none with another's powers: the system administrator manages clients and keys and reads\n  \
+         no data, the security administrator grants and decides, the auditor reads and verifies the audit log:\n  \
+         {}\n  \
+         {causeway} query --hub {url} --purpose audit 'SELECT action, outcome, count(*) AS records FROM audit.events GROUP BY action, outcome ORDER BY records DESC'\n\n  \
          What a client may see, and why:\n  \
          {causeway} policy explain --config {} --client demo-planner --dataset civil_affairs.residents --purpose urban-planning\n\n\
          The catalog: {url}/v1/catalog    The API: {url}/v1/openapi.json    Stop with Ctrl-C.",
@@ -431,7 +454,9 @@ GROUP BY r.town ORDER BY r.town";
         login("demo-grid-worker"),
         login("demo-planner"),
         shell_quote(planner_join),
-        login("demo-officer"),
+        login("demo-social-publisher"),
+        login("demo-security"),
+        login("demo-auditor"),
         config.display(),
     );
 }

@@ -9,7 +9,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use causeway_policies::{AttributeValue, Role};
+use causeway_policies::{AttributeValue, Role, RolesConflict, check_separation};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::store::{ClientRecord, MetadataStore, NewClient, StoreError};
@@ -26,6 +26,8 @@ pub enum ClientError {
     InvalidDepartment(String),
     #[error("client {0} does not exist")]
     NotFound(String),
+    #[error(transparent)]
+    RolesConflict(#[from] RolesConflict),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot hash the secret: {0}")]
@@ -50,13 +52,14 @@ impl ClientService {
         Self { store }
     }
 
-    /// Checks a new client before it is recorded: a valid id and department, and no client
-    /// of that id yet.
+    /// Checks a new client before it is recorded: a valid id and department, roles that one
+    /// account may hold together, and no client of that id yet.
     pub async fn check_new(&self, spec: &ClientSpec) -> Result<(), ClientError> {
         check_id(&spec.id)?;
         if !is_identifier(&spec.department) {
             return Err(ClientError::InvalidDepartment(spec.department.clone()));
         }
+        check_separation(&spec.roles)?;
         if self.store.client(&spec.id).await?.is_some() {
             return Err(ClientError::Store(StoreError::AlreadyExists(format!(
                 "client {}",
@@ -76,24 +79,13 @@ impl ClientService {
         client.ok_or_else(|| ClientError::NotFound(id.to_owned()))
     }
 
-    /// The clients that are disabled: their tokens are refused.
-    pub async fn disabled(&self) -> Result<Vec<String>, ClientError> {
-        Ok(self
-            .store
-            .list_clients()
-            .await?
-            .into_iter()
-            .filter(|client| client.disabled)
-            .map(|client| client.id)
-            .collect())
-    }
-
     /// Creates a client; returns it and its secret, which is not kept anywhere.
     pub async fn create(&self, spec: ClientSpec) -> Result<(ClientRecord, String), ClientError> {
         check_id(&spec.id)?;
         if !is_identifier(&spec.department) {
             return Err(ClientError::InvalidDepartment(spec.department));
         }
+        check_separation(&spec.roles)?;
         let secret = new_secret()?;
         let hash = hash(secret.clone()).await?;
         let record = self
@@ -115,6 +107,18 @@ impl ClientService {
         let hash = hash(secret.clone()).await?;
         if self.store.set_client_secret(id, &hash).await? {
             Ok(secret)
+        } else {
+            Err(ClientError::NotFound(id.to_owned()))
+        }
+    }
+
+    /// Gives a client new roles, which one account may hold together. Tokens it already has
+    /// lose the roles taken away at their next request ([`super::Identity::admit`]); roles
+    /// added come with its next token.
+    pub async fn set_roles(&self, id: &str, roles: &BTreeSet<Role>) -> Result<(), ClientError> {
+        check_separation(roles)?;
+        if self.store.set_client_roles(id, roles).await? {
+            Ok(())
         } else {
             Err(ClientError::NotFound(id.to_owned()))
         }

@@ -2,16 +2,20 @@
 //! tokens), external OpenID Connect providers, and the check of every bearer token.
 
 mod clients;
+mod duties;
 mod errors;
 mod external;
 mod keys;
 mod limiter;
 mod tokens;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use causeway_policies::{Principal, Role, RolesConflict, check_separation};
 pub use clients::{ClientError, ClientService, ClientSpec};
+pub use duties::{AccountChange, DutyRefusal, check_account_change};
+
 pub use errors::{IssueError, IssuerConfigError, KeysFetchError, TokenError};
 pub use keys::{KeyError, KeyRing, public_keys, verify_signature};
 pub use limiter::FailureLimiter;
@@ -29,6 +33,18 @@ pub struct Identity {
     /// once when a client is disabled here or through the operator socket, and read again
     /// from the store every few seconds for changes made elsewhere.
     revoked: RwLock<HashSet<String>>,
+    /// The roles each client of the built-in issuer holds now, read with the disabled ones:
+    /// a token's roles count only while its client still holds them.
+    roles: RwLock<HashMap<String, BTreeSet<Role>>>,
+}
+
+/// Why a verified token is not let in.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("the token's client is disabled")]
+    Disabled,
+    #[error("{0}; the account must be split by an operator")]
+    RolesConflict(#[from] RolesConflict),
 }
 
 impl Identity {
@@ -62,6 +78,7 @@ impl Identity {
             clients: ClientService::new(store),
             limiter: FailureLimiter::new(auth.max_failed_attempts, auth.failure_window),
             revoked: RwLock::new(HashSet::new()),
+            roles: RwLock::new(HashMap::new()),
         })
     }
 
@@ -74,9 +91,8 @@ impl Identity {
 
     /// Whether `principal`'s tokens are refused: a client of the built-in issuer that has
     /// been disabled.
-    pub fn is_revoked(&self, principal: &causeway_policies::Principal) -> bool {
-        let builtin = self.issuer().is_some_and(|issuer| issuer.url == principal.issuer);
-        builtin
+    pub fn is_revoked(&self, principal: &Principal) -> bool {
+        self.is_builtin(principal)
             && self
                 .revoked
                 .read()
@@ -84,12 +100,51 @@ impl Identity {
                 .contains(&principal.id)
     }
 
-    /// Reads the disabled clients from the store. A client is never enabled again, so
-    /// what is read only adds to the set.
+    /// Lets a verified principal in, or says why not: a disabled client is refused; a
+    /// client of the built-in issuer keeps only the roles it still holds (a role taken away
+    /// counts no more, before its tokens expire); and no principal, whoever vouched for it,
+    /// acts with roles that separation of duties keeps apart.
+    pub fn admit(&self, mut principal: Principal) -> Result<Principal, Refusal> {
+        if self.is_revoked(&principal) {
+            return Err(Refusal::Disabled);
+        }
+        if self.is_builtin(&principal) {
+            let held = self.roles.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(held) = held.get(&principal.id) {
+                principal.roles.retain(|role| held.contains(role));
+            }
+        }
+        check_separation(&principal.roles)?;
+        Ok(principal)
+    }
+
+    /// Records the roles a client holds now, after a change made here.
+    pub fn holds(&self, id: &str, roles: BTreeSet<Role>) {
+        let mut held = self.roles.write().unwrap_or_else(PoisonError::into_inner);
+        held.insert(id.to_owned(), roles);
+    }
+
+    fn is_builtin(&self, principal: &Principal) -> bool {
+        self.issuer().is_some_and(|issuer| issuer.url == principal.issuer)
+    }
+
+    /// Reads the disabled clients, and every client's roles, from the store. A client is
+    /// never enabled again, so what is read only adds to the set of disabled ones.
     pub async fn refresh_revocations(&self) -> Result<(), ClientError> {
-        let disabled = self.clients.disabled().await?;
+        let clients = self.clients.list().await?;
         let mut revoked = self.revoked.write().unwrap_or_else(PoisonError::into_inner);
-        revoked.extend(disabled);
+        revoked.extend(
+            clients
+                .iter()
+                .filter(|client| client.disabled)
+                .map(|client| client.id.clone()),
+        );
+        drop(revoked);
+        let mut held = self.roles.write().unwrap_or_else(PoisonError::into_inner);
+        *held = clients
+            .into_iter()
+            .map(|client| (client.id, client.roles))
+            .collect();
         Ok(())
     }
 

@@ -44,7 +44,8 @@ impl SchemaProvider for AuditSchema {
         if name != EVENTS {
             return Ok(None);
         }
-        let scope = if self.principal.has_role(Role::SecurityOfficer) {
+        let scope = if self.principal.has_role(Role::Auditor) || self.principal.has_role(Role::SecurityAdmin)
+        {
             None
         } else if self.principal.has_role(Role::Publisher) {
             Some(self.principal.department.clone())
@@ -75,7 +76,7 @@ impl SchemaProvider for AuditSchema {
 }
 
 const NOT_AN_AUDITOR: &str =
-    "only security officers, and publishers for their own datasets, may read audit.events";
+    "only auditors, security administrators, and publishers for their own datasets, may read audit.events";
 
 #[derive(Debug)]
 struct EventsPartition {

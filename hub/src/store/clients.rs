@@ -96,6 +96,16 @@ impl MetadataStore {
         Ok(updated.rows_affected() > 0)
     }
 
+    /// Replaces a client's roles; false when there is none.
+    pub async fn set_client_roles(&self, id: &str, roles: &BTreeSet<Role>) -> Result<bool> {
+        let updated = sqlx::query("UPDATE clients SET roles = $1 WHERE id = $2")
+            .bind(json(roles)?)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(updated.rows_affected() > 0)
+    }
+
     /// Replaces a client's secret; false when there is none.
     pub async fn set_client_secret(&self, id: &str, secret_hash: &str) -> Result<bool> {
         let updated =

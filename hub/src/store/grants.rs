@@ -1,4 +1,4 @@
-//! Grants: created directly by security officers, or when an access request is approved;
+//! Grants: created directly by security administrators, or when an access request is approved;
 //! revoked, never deleted, so the record of who could read what stays.
 
 use causeway_policies::Grant;
@@ -12,7 +12,7 @@ use super::{MetadataStore, Result, StoreError, json, now, parse};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantOrigin {
-    /// Made by a security officer.
+    /// Made by a security administrator.
     Direct,
     /// An access request both its reviewers approved.
     Request,

@@ -1,6 +1,6 @@
 //! Alert rules: bulk reading of classified columns within a window, and queries outside
 //! office hours. An alert is stored, written to the audit log and posted to the webhook; a
-//! rule may say that its alert suspends the principal until a security officer clears it.
+//! rule may say that its alert suspends the principal until a security administrator clears it.
 //! While an alert of a rule about a principal is open, the rule raises no other.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -30,7 +30,7 @@ pub struct AlertsConfig {
 pub struct AlertRule {
     pub name: String,
     pub when: Condition,
-    /// The alert suspends the principal's queries until a security officer clears it.
+    /// The alert suspends the principal's queries until a security administrator clears it.
     #[serde(default)]
     pub suspend: bool,
 }

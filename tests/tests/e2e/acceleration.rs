@@ -57,7 +57,9 @@ async fn catalog_entry(hub: &Hub) -> Value {
 
 async fn refresh(hub: &Hub) -> (StatusCode, Value) {
     json_of(
-        hub.http
+        hub.publisher("civil_affairs")
+            .await
+            .http
             .post(format!("{}/v1/datasets/civil_affairs/people/refresh", hub.url))
             .json(&json!({}))
             .send()
@@ -85,7 +87,7 @@ async fn an_accelerated_dataset_is_served_from_memory_until_refreshed() {
     // The source changes; the copy does not, until it is refreshed.
     write_people(&hub, 1500);
     assert_eq!(count(&hub).await, 1000);
-    let token = hub.token(crate::support::ADMIN, &hub.admin_secret.clone()).await;
+    let token = hub.publisher_token("civil_affairs").await;
     let output = causeway_with(
         &["dataset", "refresh", "civil_affairs.people", "--hub", &hub.url],
         &[("CAUSEWAY_TOKEN", token.as_str())],
@@ -223,7 +225,7 @@ async fn a_failed_refresh_keeps_the_old_copy_and_says_why() {
         "{metrics}"
     );
     let failed = hub
-        .rows("SELECT outcome, error_class FROM audit.events WHERE action = 'dataset.refreshed'")
+        .audit_rows("SELECT outcome, error_class FROM audit.events WHERE action = 'dataset.refreshed'")
         .await;
     assert_eq!(
         failed,
@@ -334,7 +336,7 @@ async fn policies_and_the_audit_log_apply_as_for_a_live_source() {
     assert_eq!(pseudonym, crate::support::pseudonym(&hub, "Person 8"), "{body}");
 
     let recorded = hub
-        .rows(
+        .audit_rows(
             "SELECT action, datasets, masks, row_filters, rows FROM audit.events \
              WHERE action LIKE 'query.%' AND principal = 'clerk' AND sql LIKE '%id = 8' ORDER BY seq",
         )

@@ -97,7 +97,7 @@ when = {{ kind = "outside_hours", start = "00:00:00", end = "00:00:00" }}
     }))
     .await;
     let reader = hub.authorized(&hub.token("reader", &secret).await);
-    let officer = hub.client_as("officer", "security", &["security_officer"]).await;
+    let officer = hub.client_as("officer", "security", &["security_admin"]).await;
 
     // Public columns are not watched; personal ones are, masked or not.
     for _ in 0..3 {
@@ -181,11 +181,21 @@ when = {{ kind = "outside_hours", start = "00:00:00", end = "00:00:00" }}
     let (status, body) = ask(&hub, &reader, "SELECT town FROM civil_affairs.residents").await;
     assert_eq!(status, StatusCode::OK, "cleared, the reader reads again: {body}");
 
-    let (_, events) = hub.get("/v1/audit/events?action=alert.raised").await;
+    let (_, events) = hub
+        .auditor()
+        .await
+        .get("/v1/audit/events?action=alert.raised")
+        .await;
     assert_eq!(events["events"].as_array().map(Vec::len), Some(2), "{events}");
-    let (_, events) = hub.get("/v1/audit/events?action=alert.cleared").await;
+    let (_, events) = hub
+        .auditor()
+        .await
+        .get("/v1/audit/events?action=alert.cleared&outcome=ok")
+        .await;
     assert_eq!(events["events"][0]["principal"], "officer", "{events}");
     let (_, refused) = hub
+        .auditor()
+        .await
         .get("/v1/audit/events?action=query.refused&principal=reader")
         .await;
     assert_eq!(refused["events"][0]["error_class"], "suspended", "{refused}");

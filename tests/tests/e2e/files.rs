@@ -324,11 +324,17 @@ async fn deleted_datasets_leave_the_catalog() {
     );
 
     assert_eq!(
-        hub.delete("/v1/datasets/civil_affairs/people").await,
+        hub.publisher("civil_affairs")
+            .await
+            .delete("/v1/datasets/civil_affairs/people")
+            .await,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        hub.delete("/v1/datasets/civil_affairs/people").await,
+        hub.publisher("civil_affairs")
+            .await
+            .delete("/v1/datasets/civil_affairs/people")
+            .await,
         StatusCode::NOT_FOUND
     );
     let (_, catalog) = hub.get("/v1/catalog").await;

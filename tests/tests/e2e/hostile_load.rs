@@ -225,7 +225,7 @@ async fn under_hostile_load_the_hub_stays_up_and_records_every_query() {
             Duration::from_secs(20),
             async || {
                 let rows = hub
-                    .rows(&format!(
+                    .audit_rows(&format!(
                         "SELECT count(*) AS n FROM audit.events WHERE principal = '{principal}' \
                      AND action IN ('query.finished', 'query.refused')"
                     ))

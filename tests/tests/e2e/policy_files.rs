@@ -94,7 +94,7 @@ async fn file_grants_and_deny_rules_apply() {
             .contains("column phone of civil_affairs.residents")
     );
 
-    let (_, grants) = hub.get("/v1/grants").await;
+    let (_, grants) = hub.security().await.get("/v1/grants").await;
     let file_grant = grants
         .as_array()
         .expect("grants")

@@ -140,6 +140,8 @@ async fn a_streamed_result_breaks_at_the_quota() {
         std::time::Duration::from_secs(10),
         async || {
             let (status, body) = hub
+                .auditor()
+                .await
                 .get("/v1/audit/events?action=query.finished&principal=surveyor")
                 .await;
             (status != StatusCode::OK || body["events"][0].is_object()).then_some((status, body))

@@ -154,7 +154,11 @@ async fn a_grant_lapses_unless_its_owner_confirms_it_in_time() {
 
     // The log says why access ended, and who confirmed.
     let expired = eventually("a grant.expired record", Duration::from_secs(15), async || {
-        let (_, body) = hub.get("/v1/audit/events?action=grant.expired").await;
+        let (_, body) = hub
+            .auditor()
+            .await
+            .get("/v1/audit/events?action=grant.expired")
+            .await;
         body["events"]
             .as_array()
             .and_then(|events| events.first())
@@ -168,7 +172,11 @@ async fn a_grant_lapses_unless_its_owner_confirms_it_in_time() {
             .is_some_and(|detail| detail.contains("not_recertified")),
         "{expired}"
     );
-    let (_, confirmations) = hub.get("/v1/audit/events?action=grant.confirmed").await;
+    let (_, confirmations) = hub
+        .auditor()
+        .await
+        .get("/v1/audit/events?action=grant.confirmed")
+        .await;
     let confirmations = confirmations["events"].as_array().cloned().unwrap_or_default();
     let by_owner: Vec<&Value> = confirmations
         .iter()
@@ -213,7 +221,7 @@ async fn grants_made_before_recertification_get_a_deadline_at_start() {
         .expect("an old grant");
     drop(store);
     hub.restart().await;
-    let (_, grants) = hub.get("/v1/grants").await;
+    let (_, grants) = hub.security().await.get("/v1/grants").await;
     let grant = grants
         .as_array()
         .into_iter()

@@ -126,6 +126,8 @@ async fn long_row_filters_are_refused_when_granted_or_work_when_within_the_limit
         })
     };
     let response = hub
+        .security()
+        .await
         .http
         .post(format!("{}/v1/grants", hub.url))
         .json(&grant(chain("id = 7", " OR ", 5_000)))
@@ -382,6 +384,8 @@ async fn a_disabled_clients_tokens_stop_working_at_once() {
         clients.push(client);
     }
     let response = hub
+        .system()
+        .await
         .http
         .post(format!("{}/v1/clients/disabled-by-api/disable", hub.url))
         .send()
@@ -434,6 +438,8 @@ async fn poll_events(hub: &Hub, action: &str, least: usize) -> Vec<Value> {
         Duration::from_secs(10),
         async || {
             let (status, body) = hub
+                .auditor()
+                .await
                 .get(&format!("/v1/audit/events?action={action}&limit=10000"))
                 .await;
             assert_eq!(status, StatusCode::OK, "{body}");
@@ -462,7 +468,7 @@ async fn files_left_in_the_audit_folder_are_not_chained() {
     // The old writer looked in every second; give it three. Part of what is tested: nothing
     // may happen, so there is nothing to poll for.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (_, body) = hub.get("/v1/audit/events?limit=10000").await;
+    let (_, body) = hub.auditor().await.get("/v1/audit/events?limit=10000").await;
     assert!(
         body["events"].as_array().is_some_and(|events| !events.is_empty()),
         "{body}"
@@ -487,6 +493,8 @@ async fn nothing_audited_takes_effect_while_the_log_cannot_be_written() {
     })
     .await;
     people(&hub, 5).await;
+    // Its token is asked for while the log still writes.
+    let (system, security, auditor) = (hub.system().await, hub.security().await, hub.auditor().await);
     let filler = disk.fill();
     // Whatever still fits in the segment's last page goes first.
     for _ in 0..200 {
@@ -507,7 +515,7 @@ async fn nothing_audited_takes_effect_while_the_log_cannot_be_written() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.get("access_token").is_none(), "{body}");
 
-    let response = hub
+    let response = system
         .http
         .post(format!("{}/v1/clients", hub.url))
         .json(&json!({"id": "unrecorded", "department": "statistics", "roles": ["analyst"]}))
@@ -518,7 +526,7 @@ async fn nothing_audited_takes_effect_while_the_log_cannot_be_written() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "audit_unavailable", "{body}");
 
-    let response = hub
+    let response = security
         .http
         .post(format!("{}/v1/grants", hub.url))
         .json(&json!({"subject": {"client": "unrecorded"}, "dataset": "statistics.people", "columns": ["id"], "purposes": ["testing"]}))
@@ -526,17 +534,17 @@ async fn nothing_audited_takes_effect_while_the_log_cannot_be_written() {
         .await
         .expect("grant");
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let (status, body) = hub.get("/v1/audit/events").await;
+    let (status, body) = auditor.get("/v1/audit/events").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.get("events").is_none(), "{body}");
 
     std::fs::remove_file(filler).expect("free the disk");
-    let (status, body) = hub.get("/v1/clients").await;
+    let (status, body) = system.get("/v1/clients").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(
         !body.to_string().contains("unrecorded"),
         "the refused client was not made: {body}"
     );
-    let (_, grants) = hub.get("/v1/grants").await;
+    let (_, grants) = security.get("/v1/grants").await;
     assert!(!grants.to_string().contains("unrecorded"), "{grants}");
 }

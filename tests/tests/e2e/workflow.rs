@@ -35,12 +35,8 @@ async fn setup(access: &str) -> (Hub, Parties) {
         steward: hub
             .caller_as("cad-steward", "civil_affairs", &["publisher"])
             .await,
-        officer: hub
-            .caller_as("officer-1", "security", &["security_officer", "analyst"])
-            .await,
-        second_officer: hub
-            .caller_as("officer-2", "security", &["security_officer"])
-            .await,
+        officer: hub.caller_as("officer-1", "security", &["security_admin"]).await,
+        second_officer: hub.caller_as("officer-2", "security", &["security_admin"]).await,
     };
     (hub, parties)
 }
@@ -149,12 +145,16 @@ async fn two_approvals_make_a_grant_and_revocation_ends_it() {
 #[tokio::test]
 async fn nobody_approves_their_own_request_or_both_slots() {
     let (hub, parties) = setup("").await;
-    let filed = request(&parties.officer, &["town"], "audit", 5).await;
+    // A publisher of the owning department who is also an analyst may ask, not decide.
+    let steward = hub
+        .caller_as("cad-steward-2", "civil_affairs", &["publisher", "analyst"])
+        .await;
+    let filed = request(&steward, &["town"], "audit", 5).await;
     let decision = format!(
         "/v1/access-requests/{}/decision",
         filed["id"].as_str().expect("id")
     );
-    let (status, body) = parties.officer.post(&decision, json!({"approve": true})).await;
+    let (status, body) = steward.post(&decision, json!({"approve": true})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(
         body["error"]["message"]
@@ -164,7 +164,7 @@ async fn nobody_approves_their_own_request_or_both_slots() {
         "{body}"
     );
 
-    // An admin holding every role approves once; the second approval must come from someone else.
+    // An officer approves once; the second approval must come from someone else.
     let filed = request(&parties.analyst, &["town"], "audit", 5).await;
     let decision = format!(
         "/v1/access-requests/{}/decision",
@@ -193,23 +193,25 @@ async fn nobody_approves_their_own_request_or_both_slots() {
         "{body}"
     );
 
-    // One person who is both a publisher of the owning department and a security officer
-    // fills one slot; their second approval, for the other slot, is refused.
-    let both = hub
-        .caller_as("cad-both", "civil_affairs", &["publisher", "security_officer"])
+    // No one can be both a publisher of the owning department and a security administrator,
+    // so one person never fills both slots: such an account is not even made.
+    let (status, body) = hub
+        .system()
+        .await
+        .post(
+            "/v1/clients",
+            json!({"id": "cad-both", "department": "civil_affairs", "roles": ["publisher", "security_admin"]}),
+        )
         .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "separation_of_duties", "{body}");
     let filed = request(&parties.analyst, &["town"], "dual-review", 5).await;
     let id = filed["id"].as_str().expect("id").to_owned();
-    let decision = format!("/v1/access-requests/{id}/decision");
-    let (status, body) = both.post(&decision, json!({"approve": true})).await;
-    assert_eq!(
-        (status, body["state"].clone()),
-        (StatusCode::OK, json!("pending")),
-        "{body}"
-    );
-    let (status, body) = both.post(&decision, json!({"approve": true})).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "both slots by one person: {body}");
-    let (status, body) = hub.get(&format!("/v1/access-requests/{id}")).await;
+    let (status, body) = hub
+        .security()
+        .await
+        .get(&format!("/v1/access-requests/{id}"))
+        .await;
     assert_eq!(
         (status, body["state"].clone()),
         (StatusCode::OK, json!("pending")),
@@ -270,7 +272,6 @@ async fn requests_meeting_the_published_conditions_are_approved_at_once() {
         (vec!["town"], "marketing", 30, &parties.analyst),
         (vec!["town", "id_number"], "subsidy-review", 30, &parties.analyst),
         (vec!["town"], "subsidy-review", 31, &parties.analyst),
-        (vec!["town"], "subsidy-review", 30, &parties.officer),
     ] {
         let filed = request(client, &columns, purpose, days).await;
         assert_eq!(filed["state"], "pending", "{columns:?} {purpose} {days}: {filed}");

@@ -94,7 +94,7 @@ impl QueryCall {
 pub enum ServiceError {
     #[error(transparent)]
     Query(#[from] QueryError),
-    #[error("your access is suspended by alert {alert} ({rule}) until a security officer clears it")]
+    #[error("your access is suspended by alert {alert} ({rule}) until a security administrator clears it")]
     Suspended { alert: String, rule: String },
     #[error(transparent)]
     Quota(#[from] QuotaExceeded),

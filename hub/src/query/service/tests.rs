@@ -78,7 +78,7 @@ pub(super) async fn fixture(limits: LimitsConfig) -> Fixture {
         "columns": ["id", "town"], "purposes": ["care"], "row_filter": "town = 'Dali'",
     }))
     .expect("grant");
-    let officer = Principal::new("officer", "security").with_role(Role::SecurityOfficer);
+    let officer = Principal::new("officer", "security").with_role(Role::SecurityAdmin);
     access
         .create_grant(
             grant,

@@ -19,7 +19,7 @@ async fn the_log_verifies_offline_and_online_and_tampering_is_reported() {
     assert!(output.status.success(), "{text}");
     assert!(text.contains("OK: the log is intact"), "{text}");
 
-    let (status, report) = hub.get("/v1/audit/verify").await;
+    let (status, report) = hub.auditor().await.get("/v1/audit/verify").await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["valid"], true, "{report}");
     let analyst_view = analyst
@@ -60,7 +60,7 @@ async fn the_log_verifies_offline_and_online_and_tampering_is_reported() {
         "{report}"
     );
     assert!(report.contains("changed"), "{report}");
-    let (status, online) = hub.get("/v1/audit/verify").await;
+    let (status, online) = hub.auditor().await.get("/v1/audit/verify").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(online["valid"], false, "{online}");
     assert_eq!(online["broken"]["line"], line, "{online}");
@@ -280,7 +280,7 @@ async fn retention_removes_old_segments_and_the_rest_still_verifies() {
     assert!(output.status.success(), "{text}");
     assert!(text.contains("OK: the log is intact"), "{text}");
     hub.restart().await;
-    let (status, report) = hub.get("/v1/audit/verify").await;
+    let (status, report) = hub.auditor().await.get("/v1/audit/verify").await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["valid"], true, "{report}");
 }

@@ -33,7 +33,7 @@ async fn officers_read_everything_publishers_their_own_datasets_analysts_nothing
         StatusCode::OK
     );
     hub.rows("SELECT parcel_id FROM land_registry.parcels").await;
-    let officer = hub.client_as("officer", "security", &["security_officer"]).await;
+    let officer = hub.client_as("officer", "security", &["security_admin"]).await;
     let steward = hub
         .client_as("cad-steward", "civil_affairs", &["publisher"])
         .await;
@@ -209,7 +209,7 @@ async fn values_typed_into_queries_are_pseudonyms_in_the_log() {
     let (status, body) = json_of(ask_with(broken, json!([])).await.expect("query")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
-    let officer = hub.client_as("officer", "security", &["security_officer"]).await;
+    let officer = hub.client_as("officer", "security", &["security_admin"]).await;
     let steward = hub
         .client_as("cad-steward", "civil_affairs", &["publisher"])
         .await;
@@ -299,7 +299,11 @@ async fn values_typed_into_queries_are_pseudonyms_in_the_log() {
         "the reveal's audit.read record",
         Duration::from_secs(10),
         async || {
-            let (_, body) = hub.get("/v1/audit/events?action=audit.read&limit=1000").await;
+            let (_, body) = hub
+                .auditor()
+                .await
+                .get("/v1/audit/events?action=audit.read&limit=1000")
+                .await;
             body["events"]
                 .as_array()
                 .into_iter()

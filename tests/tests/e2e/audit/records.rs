@@ -133,10 +133,7 @@ async fn refusals_tokens_and_changes_are_recorded() {
         .await
         .expect("token request");
     assert_eq!(wrong_secret.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        hub.delete(&format!("/v1/grants/{grant_id}")).await,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(hub.revoke(&grant_id).await, StatusCode::NO_CONTENT);
 
     let records = records(&audit_dir(&hub));
     let with = |action: &str, outcome: &str| {
@@ -168,11 +165,13 @@ async fn refusals_tokens_and_changes_are_recorded() {
     assert_eq!(published[0]["datasets"], json!(["civil_affairs.residents"]));
     let created = with("client.created", "ok");
     assert!(
-        created.iter().any(|record| record["principal"] == "e2e-admin"
-            && record["detail"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("grid-worker")),
+        created
+            .iter()
+            .any(|record| record["principal"] == crate::support::SYSTEM_ADMIN
+                && record["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("grid-worker")),
         "{created:?}"
     );
     let granted = with("grant.created", "ok");
@@ -181,7 +180,7 @@ async fn refusals_tokens_and_changes_are_recorded() {
         .find(|record| record["grants"] == json!([grant_id]))
         .expect("the grant's record");
     assert_eq!(granted["datasets"], json!(["civil_affairs.residents"]));
-    assert_eq!(granted["principal"], "e2e-admin");
+    assert_eq!(granted["principal"], crate::support::SECURITY_ADMIN);
     let revoked = with("grant.revoked", "ok");
     assert_eq!(revoked[0]["grants"], json!([grant_id]));
     assert_eq!(revoked[0]["datasets"], json!(["civil_affairs.residents"]));
@@ -201,7 +200,11 @@ async fn an_expiring_grant_is_recorded_when_it_runs_out() {
         }))
         .await;
     let expired = eventually("a grant.expired record", Duration::from_secs(15), async || {
-        let (status, body) = hub.get("/v1/audit/events?action=grant.expired").await;
+        let (status, body) = hub
+            .auditor()
+            .await
+            .get("/v1/audit/events?action=grant.expired")
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["events"]
             .as_array()
@@ -245,10 +248,10 @@ async fn changes_made_with_the_cli_are_recorded() {
     );
 
     let actions: Vec<(Value, Value)> = eventually(
-        "three records of local changes",
+        "the six records of local changes",
         Duration::from_secs(10),
         async || {
-            let (_, body) = hub.get("/v1/audit/events?limit=10000").await;
+            let (_, body) = hub.auditor().await.get("/v1/audit/events?limit=10000").await;
             let actions: Vec<(Value, Value)> = body["events"]
                 .as_array()
                 .map(|events| {
@@ -263,7 +266,7 @@ async fn changes_made_with_the_cli_are_recorded() {
                         .collect()
                 })
                 .unwrap_or_default();
-            (actions.len() >= 3).then_some(actions)
+            (actions.len() >= 6).then_some(actions)
         },
     )
     .await;
@@ -273,11 +276,14 @@ async fn changes_made_with_the_cli_are_recorded() {
         [
             &json!("client.created"),
             &json!("client.created"),
+            &json!("client.created"),
+            &json!("client.created"),
+            &json!("client.created"),
             &json!("keys.rotated")
         ],
-        "the admin client made before the hub started, then the two changes made while it ran: {actions:?}"
+        "the reader and the three administrators made before the hub started, then the two changes made while it ran: {actions:?}"
     );
-    assert!(actions[1].1.as_str().unwrap_or_default().contains("late-client"));
+    assert!(actions[4].1.as_str().unwrap_or_default().contains("late-client"));
     let output = verify_cli(&hub);
     assert!(
         output.status.success(),

@@ -11,6 +11,7 @@ use crate::files::{PEOPLE_CSV, people_spec};
 use crate::support::{ADMIN, Hub, causeway, eventually, json_of};
 
 mod clients;
+mod duties;
 mod keys;
 mod tokens;
 

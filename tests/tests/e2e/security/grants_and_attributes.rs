@@ -140,10 +140,7 @@ async fn a_revoked_grant_stops_at_the_next_query() {
         .expect("revoke");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
-    assert_eq!(
-        setup.hub.delete(&format!("/v1/grants/{id}")).await,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(setup.hub.revoke(&id).await, StatusCode::NO_CONTENT);
     let (status, body) = setup.ask(&sql, "census").await;
     assert_eq!(
         (status, &body["error"]["code"], &body["error"]["message"]),

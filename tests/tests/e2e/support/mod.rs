@@ -36,7 +36,10 @@ pub fn causeway_binary() -> PathBuf {
 }
 
 /// A hub running in its own data directory, stopped when dropped. Its `http` client
-/// carries the token of an admin client (every role) created before the hub started.
+/// carries the token of the test's reader (`ADMIN`, an analyst granted every dataset it
+/// publishes); the three administrators, each an account of its own as separation of
+/// duties asks, are `system()`, `security()` and `auditor()`; datasets are published by
+/// a publisher of their own department, made when first needed.
 pub struct Hub {
     child: Child,
     pub url: String,
@@ -44,6 +47,12 @@ pub struct Hub {
     log: Arc<Mutex<Vec<String>>>,
     pub http: reqwest::Client,
     pub admin_secret: String,
+    /// The administrators' secrets, by client id, made before the hub started.
+    administrators: Vec<(&'static str, String)>,
+    /// Tokens of this run of the hub, by client id; a restart forgets them.
+    tokens: Mutex<std::collections::HashMap<String, String>>,
+    /// The publishers made so far, by department: their secrets.
+    publishers: Mutex<std::collections::HashMap<String, String>>,
     tls: Option<TestTls>,
 }
 
@@ -55,8 +64,14 @@ pub struct TestTls {
     pub client: Option<(PathBuf, PathBuf)>,
 }
 
-/// The client every test hub starts with.
+/// The reader every test hub starts with: an analyst of department `local`.
 pub const ADMIN: &str = "e2e-admin";
+/// The system administrator every test hub starts with.
+pub const SYSTEM_ADMIN: &str = "e2e-system";
+/// The security administrator every test hub starts with.
+pub const SECURITY_ADMIN: &str = "e2e-security";
+/// The auditor every test hub starts with.
+pub const AUDITOR: &str = "e2e-auditor";
 
 /// Polls `check` every 50 ms until it gives `Some`, and returns what it gave; panics naming
 /// `what` when `deadline` passes first. Tests wait with this for what the hub does after a
@@ -136,6 +151,16 @@ impl Caller {
         json_of(response).await
     }
 
+    pub async fn delete(&self, path: &str) -> StatusCode {
+        let response = self
+            .http
+            .delete(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("request");
+        response.status()
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let response = self
             .http
@@ -178,7 +203,8 @@ impl Hub {
         Self::serve_existing(dir).await
     }
 
-    /// Serves the `causeway.toml` that is already in `dir`, after adding the admin client.
+    /// Serves the `causeway.toml` that is already in `dir`, after adding the reader and the
+    /// three administrators.
     pub async fn serve_existing(dir: TempDir) -> Hub {
         Self::serve_existing_with(dir, None).await
     }
@@ -186,24 +212,32 @@ impl Hub {
     /// Like `serve_existing`, for a hub whose configuration sets up TLS.
     pub async fn serve_existing_with(dir: TempDir, tls: Option<TestTls>) -> Hub {
         let config = dir.path().join("causeway.toml");
-        let output = causeway(&[
-            "client",
-            "add",
-            "--config",
-            &config.to_string_lossy(),
-            "--id",
-            ADMIN,
-            "--dept",
-            "local",
-            "--roles",
-            "admin,publisher,analyst,security_officer",
-        ]);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let admin_secret = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let add = |id: &str, department: &str, roles: &str| {
+            let output = causeway(&[
+                "client",
+                "add",
+                "--config",
+                &config.to_string_lossy(),
+                "--id",
+                id,
+                "--dept",
+                department,
+                "--roles",
+                roles,
+            ]);
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        };
+        let admin_secret = add(ADMIN, "local", "analyst");
+        let administrators = vec![
+            (SYSTEM_ADMIN, add(SYSTEM_ADMIN, "it", "system_admin")),
+            (SECURITY_ADMIN, add(SECURITY_ADMIN, "security", "security_admin")),
+            (AUDITOR, add(AUDITOR, "audit", "auditor")),
+        ];
         let (child, url, log) = spawn(&config);
         let mut hub = Hub {
             child,
@@ -212,6 +246,9 @@ impl Hub {
             log,
             http: client_builder(tls.as_ref()).build().expect("client"),
             admin_secret,
+            administrators,
+            tokens: Mutex::default(),
+            publishers: Mutex::default(),
             tls,
         };
         let token = hub.token(ADMIN, &hub.admin_secret.clone()).await;
@@ -250,9 +287,121 @@ impl Hub {
         body["access_token"].as_str().expect("access_token").to_owned()
     }
 
-    /// Creates a client through the admin API and returns its secret.
+    /// A caller acting as the client `id` of `secret`, with a token of this run of the hub.
+    pub async fn caller_of(&self, id: &str, secret: &str) -> Caller {
+        let token = self.token_of(id, secret).await;
+        self.caller(&self.authorized(&token))
+    }
+
+    /// A token of this run of the hub for the client `id` of `secret`, asked for once.
+    async fn token_of(&self, id: &str, secret: &str) -> String {
+        let known = self.tokens.lock().expect("tokens").get(id).cloned();
+        match known {
+            Some(token) => token,
+            None => {
+                let token = self.token(id, secret).await;
+                self.tokens
+                    .lock()
+                    .expect("tokens")
+                    .insert(id.to_owned(), token.clone());
+                token
+            }
+        }
+    }
+
+    async fn administrator(&self, id: &str) -> Caller {
+        let secret = self
+            .administrators
+            .iter()
+            .find(|(admin, _)| *admin == id)
+            .map(|(_, secret)| secret.clone())
+            .expect("an administrator of the test hub");
+        self.caller_of(id, &secret).await
+    }
+
+    /// The system administrator: clients, keys; reads no data and no audit record.
+    pub async fn system(&self) -> Caller {
+        self.administrator(SYSTEM_ADMIN).await
+    }
+
+    /// The security administrator: grants, deny rules, decisions, alerts.
+    pub async fn security(&self) -> Caller {
+        self.administrator(SECURITY_ADMIN).await
+    }
+
+    /// The auditor: reads and verifies the audit log.
+    pub async fn auditor(&self) -> Caller {
+        self.administrator(AUDITOR).await
+    }
+
+    /// A publisher of `department`, made by the system administrator when first needed.
+    pub async fn publisher(&self, department: &str) -> Caller {
+        let token = self.publisher_token(department).await;
+        self.caller(&self.authorized(&token))
+    }
+
+    /// A token of a publisher of `department`.
+    pub async fn publisher_token(&self, department: &str) -> String {
+        let id = format!("e2e-publisher-{department}");
+        let known = self
+            .publishers
+            .lock()
+            .expect("publishers")
+            .get(department)
+            .cloned();
+        let secret = match known {
+            Some(secret) => secret,
+            None => {
+                let secret = self.add_client(&id, department, &["publisher"], json!({})).await;
+                self.publishers
+                    .lock()
+                    .expect("publishers")
+                    .insert(department.to_owned(), secret.clone());
+                secret
+            }
+        };
+        self.token_of(&id, &secret).await
+    }
+
+    /// Creates a client and returns its secret: through the system administrator's API, or,
+    /// for an administrative role (which the API never gives), with `causeway client add` on
+    /// the hub's machine, as an operator does.
     pub async fn add_client(&self, id: &str, department: &str, roles: &[&str], attributes: Value) -> String {
+        let administrative = [
+            "system_admin",
+            "security_admin",
+            "auditor",
+            "admin",
+            "security_officer",
+        ];
+        if roles.iter().any(|role| administrative.contains(role)) {
+            assert_eq!(
+                attributes,
+                json!({}),
+                "administrators are made without attributes here"
+            );
+            let output = causeway(&[
+                "client",
+                "add",
+                "--config",
+                &self.dir().join("causeway.toml").to_string_lossy(),
+                "--id",
+                id,
+                "--dept",
+                department,
+                "--roles",
+                &roles.join(","),
+            ]);
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            return String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        }
         let response = self
+            .system()
+            .await
             .http
             .post(format!("{}/v1/clients", self.url))
             .json(&json!({ "id": id, "department": department, "roles": roles, "attributes": attributes }))
@@ -292,6 +441,7 @@ impl Hub {
         self.child = child;
         self.url = url;
         self.log = log;
+        self.tokens.lock().expect("tokens").clear();
         let token = self.token(ADMIN, &self.admin_secret.clone()).await;
         self.http = self.authorized(&token);
     }
@@ -330,15 +480,18 @@ impl Hub {
         kib * 1024
     }
 
-    /// A GET as the hub's administrator.
+    /// A GET as the test's reader.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.caller(&self.http).get(path).await
     }
 
-    pub async fn delete(&self, path: &str) -> StatusCode {
+    /// Revokes a grant, as the security administrator.
+    pub async fn revoke(&self, grant_id: &str) -> StatusCode {
         let response = self
+            .security()
+            .await
             .http
-            .delete(format!("{}{path}", self.url))
+            .delete(format!("{}/v1/grants/{grant_id}", self.url))
             .send()
             .await
             .expect("request");
@@ -353,9 +506,24 @@ impl Hub {
         self.publish_ok(&residents_spec(header, access)).await
     }
 
-    /// Publishes a dataset spec written in YAML.
+    /// Publishes a dataset spec written in YAML, as a publisher of its department.
     pub async fn publish(&self, spec: &str) -> (StatusCode, Value) {
+        let department = spec
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("department:"))
+            .map(|department| department.trim().trim_matches(['"', '\'']).to_owned())
+            // A spec without one is refused for that, whoever sends it.
+            .unwrap_or_else(|| "local".to_owned());
+        // So is a spec whose department is no identifier; its publisher is of the nearest
+        // department that is one.
+        let department: String = department
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
         let response = self
+            .publisher(&department)
+            .await
             .http
             .post(format!("{}/v1/datasets", self.url))
             .header("content-type", "application/yaml")
@@ -366,8 +534,7 @@ impl Hub {
         json_of(response).await
     }
 
-    /// Publishes and insists it worked.
-    /// Publishes and insists it worked; the admin client is then granted every column raw
+    /// Publishes and insists it worked; the reader is then granted every column raw
     /// for the purpose `testing`, so tests about other things can query.
     pub async fn publish_ok(&self, spec: &str) -> Value {
         let (status, body) = self.publish(spec).await;
@@ -408,9 +575,11 @@ impl Hub {
             .await
     }
 
-    /// Makes a grant as the admin (a security officer) and returns it.
+    /// Makes a grant as the security administrator and returns it.
     pub async fn grant(&self, grant: Value) -> Value {
         let response = self
+            .security()
+            .await
             .http
             .post(format!("{}/v1/grants", self.url))
             .json(&grant)
@@ -425,6 +594,8 @@ impl Hub {
     pub async fn put_contract(&self, table: &str, contract: &str, force: bool) -> (StatusCode, Value) {
         let (department, name) = table.split_once('.').expect("department.name");
         let response = self
+            .publisher(department)
+            .await
             .http
             .put(format!(
                 "{}/v1/datasets/{department}/{name}/contract?force={force}",
@@ -457,6 +628,13 @@ impl Hub {
     /// The rows of a query that must succeed.
     pub async fn rows(&self, sql: &str) -> Vec<Value> {
         let (status, body) = self.query(sql).await;
+        assert_eq!(status, StatusCode::OK, "{sql}: {body}\n{}", self.log());
+        body["rows"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The rows of a query of the audit log (`audit.events`) that must succeed, as the auditor.
+    pub async fn audit_rows(&self, sql: &str) -> Vec<Value> {
+        let (status, body) = self.auditor().await.query(sql, "audit").await;
         assert_eq!(status, StatusCode::OK, "{sql}: {body}\n{}", self.log());
         body["rows"].as_array().cloned().unwrap_or_default()
     }
