@@ -404,8 +404,10 @@ pub async fn create_clients(config_path: &Path) -> BenchResult<Secrets> {
                 "attributes": spec.attributes,
             }),
         );
-        let (_, secret) =
-            causeway_hub::cli::admin::recorded(gate, async || Ok(clients.create(spec).await?)).await?;
+        let (_, secret) = causeway_hub::cli::admin::recorded(gate, async || {
+            Ok(clients.create(spec, Some("causeway-bench")).await?)
+        })
+        .await?;
         Ok::<_, Box<dyn std::error::Error>>(secret)
     };
     // The reader granted everything; publishing is each department's publisher's.

@@ -42,6 +42,9 @@ pub struct ClientEntry {
     pub disabled: bool,
     pub created_at: String,
     pub secret_rotated_at: String,
+    /// Who approved its secret and roles; `null` while they wait for a security
+    /// administrator (`POST /v1/clients/{id}/approve`), and until then it gets no token.
+    pub approved_by: Option<String>,
 }
 
 impl From<ClientRecord> for ClientEntry {
@@ -54,6 +57,7 @@ impl From<ClientRecord> for ClientEntry {
             disabled: record.disabled,
             created_at: record.created_at,
             secret_rotated_at: record.secret_rotated_at,
+            approved_by: record.approved_by,
         }
     }
 }
@@ -88,7 +92,8 @@ impl From<DutyRefusal> for ApiError {
     }
 }
 
-/// Every client (the system administrator, and the auditor, who reads and changes nothing).
+/// Every client (the system administrator; the security administrator, who approves them;
+/// the auditor, who reads and changes nothing).
 #[utoipa::path(get, path = "/v1/clients", tag = "identity",
     responses((status = 200, body = Vec<ClientEntry>), (status = 403, body = ErrorBody)))]
 pub async fn list(
@@ -99,7 +104,7 @@ pub async fn list(
     caller
         .require_recorded(
             &state,
-            &[Role::SystemAdmin, Role::Auditor],
+            &[Role::SystemAdmin, Role::SecurityAdmin, Role::Auditor],
             Action::DutyRefused,
             "GET /v1/clients",
             address,
@@ -138,7 +143,8 @@ pub async fn create(
         };
         state.identity.clients.check_new(&spec).await?;
         gate.pass().await?;
-        let (record, secret) = state.identity.clients.create(spec).await?;
+        // Used only once a security administrator approves it.
+        let (record, secret) = state.identity.clients.create(spec, None).await?;
         state.identity.holds(&record.id, record.roles.clone());
         tracing::info!(client = %record.id, by = %caller.0.id, "client created");
         Ok((
@@ -195,7 +201,16 @@ pub async fn rotate_secret(
         let account = state.identity.clients.check_exists(&id).await?;
         check_account_change(admin, &AccountChange::RotateSecret { account: &account })?;
         gate.pass().await?;
-        let secret = state.identity.clients.rotate_secret(&id).await?;
+        // A new secret of another account waits for a security administrator's approval;
+        // the administrator's own keeps its approval.
+        let approval = (account.id == caller.0.id)
+            .then(|| account.approved_by.clone())
+            .flatten();
+        let secret = state
+            .identity
+            .clients
+            .rotate_secret(&id, approval.as_deref())
+            .await?;
         tracing::info!(client = %id, by = %caller.0.id, "client secret rotated");
         Ok(Json(NewSecret {
             client_id: id,
@@ -242,9 +257,52 @@ pub async fn set_roles(
             serde_json::json!({ "client": id, "roles": body.roles, "before": account.roles }).to_string(),
         );
         gate.pass().await?;
-        state.identity.clients.set_roles(&id, &body.roles).await?;
+        // Roles taken away count no more at once; a role added waits for a security
+        // administrator's approval, and so the account's next token does.
+        let approval = if body.roles.is_subset(&account.roles) {
+            account.approved_by.clone()
+        } else {
+            None
+        };
+        state
+            .identity
+            .clients
+            .set_roles(&id, &body.roles, approval.as_deref())
+            .await?;
         state.identity.holds(&id, body.roles.clone());
         tracing::info!(client = %id, by = %caller.0.id, "client roles changed");
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// Approves the secret and roles a client waits with (the security administrator): what the
+/// system administrator hands out through the API is used only once a second official has
+/// approved it, so that neither alone can make an account that reads data.
+#[utoipa::path(post, path = "/v1/clients/{id}/approve", tag = "identity", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, description = "No client of that id waits", body = ErrorBody)))]
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddress(address): ClientAddress,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let record = Event::by(Action::ClientApproved, Outcome::Ok, &caller.0)
+        .at_address(address)
+        .with_detail(serde_json::json!({ "client": id }));
+    audited(&state, record, async |gate| {
+        let officer = caller.require(Role::SecurityAdmin)?;
+        let account = state.identity.clients.check_exists(&id).await?;
+        if account.approved_by.is_some() {
+            return Err(ApiError::not_found(format!("client {id} waits for no approval")));
+        }
+        gate.record().detail = Some(
+            serde_json::json!({ "client": id, "department": account.department, "roles": account.roles })
+                .to_string(),
+        );
+        gate.pass().await?;
+        state.identity.clients.approve(&id, &officer.id).await?;
+        tracing::info!(client = %id, by = %officer.id, "client approved");
         Ok(StatusCode::NO_CONTENT)
     })
     .await

@@ -10,6 +10,7 @@ pub mod error;
 mod extract;
 mod grants;
 mod health;
+mod keys;
 mod me;
 mod metrics;
 mod oauth;
@@ -88,6 +89,8 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
         .route("/v1/clients/{id}/disable", post(clients::disable))
         .route("/v1/clients/{id}/rotate-secret", post(clients::rotate_secret))
         .route("/v1/clients/{id}/roles", axum::routing::put(clients::set_roles))
+        .route("/v1/clients/{id}/approve", post(clients::approve))
+        .route("/v1/keys/rotate", post(keys::rotate))
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/{id}/clear", post(alerts::clear))
         .route("/v1/audit/events", get(audit::events))

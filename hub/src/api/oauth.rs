@@ -225,6 +225,16 @@ async fn issue(
         tracing::info!(client = %client_id, "client authentication failed");
         return Err(OAuthError::invalid_client(used_basic));
     };
+    if client.approved_by.is_none() {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            format!(
+                "client {} waits for a security administrator's approval of its secret and roles",
+                client.id
+            ),
+        ));
+    }
     // An account of an earlier release that holds roles kept apart gets no token until an
     // operator splits it (RFC 6749 §5.2: the client may not use this grant).
     if let Err(conflict) = causeway_policies::check_separation(&client.roles) {

@@ -2,8 +2,8 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    alerts, audit, catalog, clients, datasets, error, grants, health, me, metrics, oauth, query, requests,
-    wellknown,
+    alerts, audit, catalog, clients, datasets, error, grants, health, keys, me, metrics, oauth, query,
+    requests, wellknown,
 };
 
 #[derive(OpenApi)]
@@ -38,6 +38,8 @@ use super::{
         clients::disable,
         clients::rotate_secret,
         clients::set_roles,
+        clients::approve,
+        keys::rotate,
         alerts::list,
         alerts::clear,
         audit::events,

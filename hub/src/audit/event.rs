@@ -29,6 +29,8 @@ pub enum Action {
     ClientSecretRotated,
     /// A client's roles were replaced (detail: the roles before and after).
     ClientRolesChanged,
+    /// A security administrator approved the secret and roles a client waited with.
+    ClientApproved,
     /// A new signing key, added with `causeway keys rotate`.
     KeysRotated,
     /// A reading outside the caller's duties was refused (detail: what was asked).
@@ -66,7 +68,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 31] = [
+    const ALL: [Action; 32] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -81,6 +83,7 @@ impl Action {
         Action::ClientDisabled,
         Action::ClientSecretRotated,
         Action::ClientRolesChanged,
+        Action::ClientApproved,
         Action::KeysRotated,
         Action::DutyRefused,
         Action::GrantCreated,
@@ -117,6 +120,7 @@ impl Action {
             Action::ClientDisabled => "client.disabled",
             Action::ClientSecretRotated => "client.secret_rotated",
             Action::ClientRolesChanged => "client.roles_changed",
+            Action::ClientApproved => "client.approved",
             Action::KeysRotated => "keys.rotated",
             Action::DutyRefused => "duty.refused",
             Action::GrantCreated => "grant.created",

@@ -115,6 +115,15 @@ pub fn operator_gate(config: &Config, action: Action, detail: serde_json::Value)
     Gate::operator(log, Event::new(action, Outcome::Ok).with_detail(detail))
 }
 
+/// Who approves what an operator does on the hub's machine: `local:<user>`, as the audit
+/// log names them.
+fn operator_name() -> String {
+    crate::audit::operator::own_uid().map_or_else(
+        || "local:unknown".to_owned(),
+        crate::audit::operator::local_principal,
+    )
+}
+
 /// Makes `change` once its record is on disk, and records a failure after it.
 pub async fn recorded<T>(
     mut gate: Gate,
@@ -174,7 +183,9 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
                     "attributes": spec.attributes,
                 }),
             );
-            let (created, secret) = recorded(gate, async || Ok(clients.create(spec).await?)).await?;
+            let operator = operator_name();
+            let (created, secret) =
+                recorded(gate, async || Ok(clients.create(spec, Some(&operator)).await?)).await?;
             eprintln!(
                 "created client {} of {}; its secret, shown only now:",
                 created.id, created.department
@@ -189,6 +200,8 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
                     "disabled"
                 } else if causeway_policies::check_separation(&client.roles).is_err() {
                     "refused: roles to split (causeway client roles)"
+                } else if client.approved_by.is_none() {
+                    "waiting for a security administrator's approval"
                 } else {
                     "enabled"
                 };
@@ -210,7 +223,11 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
                 Action::ClientRolesChanged,
                 json!({ "client": id, "roles": roles, "before": before }),
             );
-            recorded(gate, async || Ok(clients.set_roles(&id, &roles).await?)).await?;
+            let operator = operator_name();
+            recorded(gate, async || {
+                Ok(clients.set_roles(&id, &roles, Some(&operator)).await?)
+            })
+            .await?;
             let names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
             println!("client {id} now holds {}", names.join(", "));
         }
@@ -225,7 +242,11 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
             let (config, clients) = clients(&hub).await?;
             clients.check_exists(&id).await?;
             let gate = operator_gate(&config, Action::ClientSecretRotated, json!({ "client": id }));
-            let secret = recorded(gate, async || Ok(clients.rotate_secret(&id).await?)).await?;
+            let operator = operator_name();
+            let secret = recorded(gate, async || {
+                Ok(clients.rotate_secret(&id, Some(&operator)).await?)
+            })
+            .await?;
             eprintln!("client {id} has a new secret, shown only now; the old one no longer works:");
             println!("{secret}");
         }

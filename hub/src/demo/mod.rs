@@ -334,7 +334,7 @@ async fn demo_clients(
         }));
         // On disk before the client exists.
         audit.record(event).await?;
-        let (record, secret) = identity.clients.create(spec).await?;
+        let (record, secret) = identity.clients.create(spec, Some("causeway-demo")).await?;
         if token.is_none() {
             token = Some(issuer.issue(&record)?);
         }

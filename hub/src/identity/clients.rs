@@ -79,8 +79,13 @@ impl ClientService {
         client.ok_or_else(|| ClientError::NotFound(id.to_owned()))
     }
 
-    /// Creates a client; returns it and its secret, which is not kept anywhere.
-    pub async fn create(&self, spec: ClientSpec) -> Result<(ClientRecord, String), ClientError> {
+    /// Creates a client, approved by `approved_by` or (`None`) waiting for a security
+    /// administrator's approval; returns it and its secret, which is not kept anywhere.
+    pub async fn create(
+        &self,
+        spec: ClientSpec,
+        approved_by: Option<&str>,
+    ) -> Result<(ClientRecord, String), ClientError> {
         check_id(&spec.id)?;
         if !is_identifier(&spec.department) {
             return Err(ClientError::InvalidDepartment(spec.department));
@@ -96,16 +101,18 @@ impl ClientService {
                 roles: &spec.roles,
                 attributes: &spec.attributes,
                 secret_hash: &hash,
+                approved_by,
             })
             .await?;
         Ok((record, secret))
     }
 
-    /// Replaces a client's secret; returns the new one. The old one stops working at once.
-    pub async fn rotate_secret(&self, id: &str) -> Result<String, ClientError> {
+    /// Replaces a client's secret, approved by `approved_by` or (`None`) waiting for
+    /// approval; returns the new one. The old one stops working at once.
+    pub async fn rotate_secret(&self, id: &str, approved_by: Option<&str>) -> Result<String, ClientError> {
         let secret = new_secret()?;
         let hash = hash(secret.clone()).await?;
-        if self.store.set_client_secret(id, &hash).await? {
+        if self.store.set_client_secret(id, &hash, approved_by).await? {
             Ok(secret)
         } else {
             Err(ClientError::NotFound(id.to_owned()))
@@ -115,12 +122,26 @@ impl ClientService {
     /// Gives a client new roles, which one account may hold together. Tokens it already has
     /// lose the roles taken away at their next request ([`super::Identity::admit`]); roles
     /// added come with its next token.
-    pub async fn set_roles(&self, id: &str, roles: &BTreeSet<Role>) -> Result<(), ClientError> {
+    pub async fn set_roles(
+        &self,
+        id: &str,
+        roles: &BTreeSet<Role>,
+        approved_by: Option<&str>,
+    ) -> Result<(), ClientError> {
         check_separation(roles)?;
-        if self.store.set_client_roles(id, roles).await? {
+        if self.store.set_client_roles(id, roles, approved_by).await? {
             Ok(())
         } else {
             Err(ClientError::NotFound(id.to_owned()))
+        }
+    }
+
+    /// Approves the secret and roles a client waits with; `NotFound` when none waits.
+    pub async fn approve(&self, id: &str, by: &str) -> Result<(), ClientError> {
+        if self.store.approve_client(id, by).await? {
+            Ok(())
+        } else {
+            Err(ClientError::NotFound(format!("{id} waiting for approval")))
         }
     }
 
@@ -241,7 +262,7 @@ mod tests {
     #[tokio::test]
     async fn secrets_are_shown_once_and_kept_only_as_hashes() {
         let (clients, _dir) = service().await;
-        let (record, secret) = clients.create(spec("land-analyst")).await.unwrap();
+        let (record, secret) = clients.create(spec("land-analyst"), Some("test")).await.unwrap();
         assert!(secret.starts_with("cws_") && secret.len() > 40);
         assert!(record.secret_hash.starts_with("$argon2id$"));
         assert!(!record.secret_hash.contains(&secret));
@@ -263,8 +284,8 @@ mod tests {
     #[tokio::test]
     async fn rotation_and_disabling_end_the_old_secret() {
         let (clients, _dir) = service().await;
-        let (_, old) = clients.create(spec("land-analyst")).await.unwrap();
-        let new = clients.rotate_secret("land-analyst").await.unwrap();
+        let (_, old) = clients.create(spec("land-analyst"), Some("test")).await.unwrap();
+        let new = clients.rotate_secret("land-analyst", Some("test")).await.unwrap();
         assert!(
             clients
                 .authenticate("land-analyst", &old)
@@ -297,12 +318,12 @@ mod tests {
     async fn ids_and_duplicates_are_checked() {
         let (clients, _dir) = service().await;
         assert!(matches!(
-            clients.create(spec("Bad Id")).await,
+            clients.create(spec("Bad Id"), None).await,
             Err(ClientError::InvalidId(_))
         ));
-        clients.create(spec("ok")).await.unwrap();
+        clients.create(spec("ok"), None).await.unwrap();
         assert!(matches!(
-            clients.create(spec("ok")).await,
+            clients.create(spec("ok"), None).await,
             Err(ClientError::Store(StoreError::AlreadyExists(_)))
         ));
     }

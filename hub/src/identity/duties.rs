@@ -8,6 +8,12 @@
 //! on the hub's machine (`causeway client ...`), where the operator is recorded by user id.
 //! Otherwise a system administrator could make itself a security administrator, re-key the
 //! auditor's account and use it, or disable the auditor.
+//!
+//! What the system administrator hands out through the API (a new account, another
+//! account's new secret, a role added) is used only once a security administrator approves
+//! it (`POST /v1/clients/{id}/approve`): the system administrator knows the secret but cannot
+//! make it work alone, and the security administrator can make it work but never sees it.
+//! Neither alone can make an account that reads data.
 
 use causeway_policies::{Principal, Role};
 
@@ -95,6 +101,7 @@ mod tests {
             disabled: false,
             created_at: String::new(),
             secret_rotated_at: String::new(),
+            approved_by: Some("operator".into()),
         }
     }
 

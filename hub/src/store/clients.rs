@@ -21,6 +21,9 @@ pub struct ClientRecord {
     pub disabled: bool,
     pub created_at: String,
     pub secret_rotated_at: String,
+    /// Who approved its current secret and roles; `None` while they wait for a security
+    /// administrator (see `identity::duties`).
+    pub approved_by: Option<String>,
 }
 
 pub struct NewClient<'a> {
@@ -29,14 +32,16 @@ pub struct NewClient<'a> {
     pub roles: &'a BTreeSet<Role>,
     pub attributes: &'a BTreeMap<String, AttributeValue>,
     pub secret_hash: &'a str,
+    /// `None` when the client waits for a security administrator's approval.
+    pub approved_by: Option<&'a str>,
 }
 
 impl MetadataStore {
     pub async fn insert_client(&self, client: NewClient<'_>) -> Result<ClientRecord> {
         let at = now();
         let inserted = sqlx::query(
-            "INSERT INTO clients (id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+            "INSERT INTO clients (id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8)",
         )
         .bind(client.id)
         .bind(client.department)
@@ -45,6 +50,7 @@ impl MetadataStore {
         .bind(client.secret_hash)
         .bind(&at)
         .bind(&at)
+        .bind(client.approved_by)
         .execute(&self.pool)
         .await;
         match inserted {
@@ -63,12 +69,13 @@ impl MetadataStore {
             disabled: false,
             created_at: at.clone(),
             secret_rotated_at: at,
+            approved_by: client.approved_by.map(str::to_owned),
         })
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<ClientRecord>> {
         let row = sqlx::query(
-            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at \
+            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by \
              FROM clients WHERE id = $1",
         )
         .bind(id)
@@ -79,7 +86,7 @@ impl MetadataStore {
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
         let rows = sqlx::query(
-            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at \
+            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by \
              FROM clients ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -96,22 +103,50 @@ impl MetadataStore {
         Ok(updated.rows_affected() > 0)
     }
 
-    /// Replaces a client's roles; false when there is none.
-    pub async fn set_client_roles(&self, id: &str, roles: &BTreeSet<Role>) -> Result<bool> {
-        let updated = sqlx::query("UPDATE clients SET roles = $1 WHERE id = $2")
+    /// Replaces a client's roles, approved by `approved_by` or (`None`) waiting for approval;
+    /// false when there is no such client.
+    pub async fn set_client_roles(
+        &self,
+        id: &str,
+        roles: &BTreeSet<Role>,
+        approved_by: Option<&str>,
+    ) -> Result<bool> {
+        let updated = sqlx::query("UPDATE clients SET roles = $1, approved_by = $2 WHERE id = $3")
             .bind(json(roles)?)
+            .bind(approved_by)
             .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(updated.rows_affected() > 0)
     }
 
-    /// Replaces a client's secret; false when there is none.
-    pub async fn set_client_secret(&self, id: &str, secret_hash: &str) -> Result<bool> {
+    /// Replaces a client's secret, approved by `approved_by` or (`None`) waiting for
+    /// approval; false when there is no such client.
+    pub async fn set_client_secret(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        approved_by: Option<&str>,
+    ) -> Result<bool> {
+        let updated = sqlx::query(
+            "UPDATE clients SET secret_hash = $1, secret_rotated_at = $2, approved_by = $3 WHERE id = $4",
+        )
+        .bind(secret_hash)
+        .bind(now())
+        .bind(approved_by)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() > 0)
+    }
+}
+
+impl MetadataStore {
+    /// Approves a client that waits; false when there is none waiting of that id.
+    pub async fn approve_client(&self, id: &str, by: &str) -> Result<bool> {
         let updated =
-            sqlx::query("UPDATE clients SET secret_hash = $1, secret_rotated_at = $2 WHERE id = $3")
-                .bind(secret_hash)
-                .bind(now())
+            sqlx::query("UPDATE clients SET approved_by = $1 WHERE id = $2 AND approved_by IS NULL")
+                .bind(by)
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
@@ -130,5 +165,6 @@ fn client_from_row(row: &AnyRow) -> Result<ClientRecord> {
         disabled: row.try_get::<i64, _>("disabled")? != 0,
         created_at: text("created_at")?,
         secret_rotated_at: text("secret_rotated_at")?,
+        approved_by: row.try_get::<Option<String>, _>("approved_by")?,
     })
 }

@@ -188,6 +188,20 @@ async fn rotating_a_secret_ends_the_old_one() {
         token_request(&hub, &grant, Some(("rotating", &old))).await.0,
         StatusCode::UNAUTHORIZED
     );
+    // The system administrator knows the new secret; it works once a security
+    // administrator approves it.
+    let (status, body, _) = token_request(&hub, &grant, Some(("rotating", new))).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (StatusCode::BAD_REQUEST, json!("unauthorized_client")),
+        "{body}"
+    );
+    let (status, _) = hub
+        .security()
+        .await
+        .post("/v1/clients/rotating/approve", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(
         token_request(&hub, &grant, Some(("rotating", new))).await.0,
         StatusCode::OK

@@ -234,6 +234,13 @@ async fn each_administrator_is_refused_the_others_actions() {
             "/v1/audit/reveal".into(),
             json!({"seq": 1}),
         ),
+        (
+            "security: rotate the signing keys",
+            &security,
+            "POST",
+            "/v1/keys/rotate".into(),
+            json!({}),
+        ),
         // The auditor changes nothing and reads no data.
         (
             "auditor: grant",
@@ -269,6 +276,13 @@ async fn each_administrator_is_refused_the_others_actions() {
             "POST",
             "/v1/query".into(),
             query.clone(),
+        ),
+        (
+            "auditor: rotate the signing keys",
+            &auditor,
+            "POST",
+            "/v1/keys/rotate".into(),
+            json!({}),
         ),
         (
             "auditor: clear an alert",
@@ -318,6 +332,72 @@ async fn each_administrator_is_refused_the_others_actions() {
         .post("/v1/clients/e2e-system/rotate-secret", json!({}))
         .await;
     assert_eq!(status, StatusCode::OK, "its own secret: {body}");
+    let own = body["client_secret"].as_str().expect("secret").to_owned();
+    let (status, body) = system.post("/v1/keys/rotate", json!({})).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the system administrator rotates keys: {body}"
+    );
+    let grant_type = [("grant_type", "client_credentials")];
+    let (status, body, _) = super::token_request(&hub, &grant_type, Some((SYSTEM_ADMIN, &own))).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "its own new secret needs no approval: {body}"
+    );
+
+    // An account the system administrator makes is used only once the security
+    // administrator approves it: the one knows the secret, the other makes it work.
+    let (status, made) = system
+        .post("/v1/clients", client("own-reader", &["analyst"]))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let secret = made["client_secret"].as_str().expect("secret").to_owned();
+    let (status, body, _) = super::token_request(&hub, &grant_type, Some(("own-reader", &secret))).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (StatusCode::BAD_REQUEST, json!("unauthorized_client")),
+        "{body}"
+    );
+    let (status, _) = send(&hub, &system, "POST", "/v1/clients/own-reader/approve", json!({})).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the system administrator approves nothing"
+    );
+    let (status, _) = send(
+        &hub,
+        &auditor,
+        "POST",
+        "/v1/clients/own-reader/approve",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "nor does the auditor");
+    let (status, _) = send(
+        &hub,
+        &security,
+        "POST",
+        "/v1/clients/own-reader/approve",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body, _) = super::token_request(&hub, &grant_type, Some(("own-reader", &secret))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A role added waits for approval again.
+    let (status, _) = send(
+        &hub,
+        &system,
+        "PUT",
+        "/v1/clients/own-reader/roles",
+        json!({"roles": ["analyst", "publisher"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = super::token_request(&hub, &grant_type, Some(("own-reader", &secret))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a new role waits for approval");
 
     // Every refusal is on the record the auditor reads, the auditor's own reading included.
     let denied = eventually(

@@ -363,9 +363,9 @@ impl Hub {
         self.token_of(&id, &secret).await
     }
 
-    /// Creates a client and returns its secret: through the system administrator's API, or,
-    /// for an administrative role (which the API never gives), with `causeway client add` on
-    /// the hub's machine, as an operator does.
+    /// Creates a client and returns its secret: through the system administrator's API, then
+    /// approved by the security administrator; or, for an administrative role (which the API
+    /// never gives), with `causeway client add` on the hub's machine, as an operator does.
     pub async fn add_client(&self, id: &str, department: &str, roles: &[&str], attributes: Value) -> String {
         let administrative = [
             "system_admin",
@@ -410,6 +410,12 @@ impl Hub {
             .expect("create client");
         let (status, body) = json_of(response).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, approval) = self
+            .security()
+            .await
+            .post(&format!("/v1/clients/{id}/approve"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{approval}");
         body["client_secret"].as_str().expect("client_secret").to_owned()
     }
 
