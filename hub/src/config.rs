@@ -342,10 +342,13 @@ impl Config {
             )
             .extract()
             .map_err(|error| ConfigError(error.to_string()))?;
+        // Every relative path resolves once, against the file's folder made absolute, so that
+        // every command finds the same files whatever folder it runs in.
         let base = path
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        let base = std::path::absolute(&base).unwrap_or(base);
         config.resolve_paths(&base);
         Ok(config)
     }
@@ -364,13 +367,13 @@ impl Config {
                 .as_deref()
                 .unwrap_or(Path::new("causeway-data")),
         );
-        self.storage.audit_dir = Some(absolute(
-            &self
-                .storage
+        // Defaults under the data directory are already resolved: joined once, never twice.
+        self.storage.audit_dir = Some(
+            self.storage
                 .audit_dir
-                .clone()
-                .unwrap_or_else(|| DataPaths::new(&data_dir).audit()),
-        ));
+                .as_deref()
+                .map_or_else(|| DataPaths::new(&data_dir).audit(), absolute),
+        );
         self.connectors.file_roots = if self.connectors.file_roots.is_empty() {
             vec![data_dir.clone()]
         } else {
@@ -383,13 +386,12 @@ impl Config {
         if let Some(dir) = &self.policies.dir {
             self.policies.dir = Some(absolute(dir));
         }
-        self.limits.spill_dir = Some(absolute(
-            &self
-                .limits
+        self.limits.spill_dir = Some(
+            self.limits
                 .spill_dir
-                .clone()
-                .unwrap_or_else(|| DataPaths::new(&data_dir).spill()),
-        ));
+                .as_deref()
+                .map_or_else(|| DataPaths::new(&data_dir).spill(), absolute),
+        );
         if let Some(tls) = &mut self.server.tls {
             tls.cert = absolute(&tls.cert);
             tls.key = absolute(&tls.key);
@@ -541,6 +543,35 @@ mod tests {
             assert_eq!(config.limits.query_memory_mb, 64);
             assert_eq!(config.data_dir(), jail.directory().join("state"));
             assert!(config.connectors.connections.contains_key("land"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn relative_paths_resolve_once_against_the_files_folder() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_dir("demo")?;
+            jail.create_file(
+                "demo/causeway.toml",
+                "[storage]\ndata_dir = \".\"\n[policies]\ndir = \"policies\"\n",
+            )?;
+            // As `causeway serve --config demo/causeway.toml` run from the folder above.
+            let config = Config::load(Some(Path::new("demo/causeway.toml"))).unwrap();
+            let folder = jail.directory().join("demo");
+            assert_eq!(config.data_dir(), folder);
+            assert_eq!(config.audit_dir(), folder.join("audit"));
+            assert_eq!(
+                config.limits.spill_dir.as_deref(),
+                Some(folder.join("spill").as_path())
+            );
+            assert_eq!(
+                config.policies.dir.as_deref(),
+                Some(folder.join("policies").as_path())
+            );
+            assert!(
+                config.audit_dir().is_absolute(),
+                "the same folder from any working folder"
+            );
             Ok(())
         });
     }

@@ -211,8 +211,17 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         published.join("\n  ")
     );
     if args.generate_only {
+        // The clients are made now, so that the hub served later has them.
+        let url = hub.config.public_url(hub.config.server.listen);
+        let identity = Identity::new(&hub.config, &url, hub.store.clone())?;
+        let (clients, _, _) = demo_clients(&identity, &hub.audit).await?;
+        let request = pending_request(&hub).await?;
         println!(
-            "Serve them with: causeway serve --config {}",
+            "\nIts OAuth2 clients (the secrets are shown only now):\n{}\n\n\
+             The planner's request {request} waits for the owner's and a security administrator's decisions.\n\n\
+             Serve them with: causeway serve --config {}\n\
+             then sign in with: CAUSEWAY_CLIENT_SECRET=<a secret above> causeway login --hub {url} --client-id <its client>",
+            client_list(&clients).join("\n"),
             config_path.display()
         );
         return Ok(());
@@ -394,10 +403,7 @@ fn print_instructions(
     let causeway = std::env::current_exe()
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| "causeway".to_owned());
-    let list: Vec<String> = clients
-        .iter()
-        .map(|client| format!("  {:<22} {:<42} {}", client.id, client.about, client.secret))
-        .collect();
+    let list = client_list(clients);
     let secret = |id: &str| {
         clients
             .iter()
@@ -459,6 +465,14 @@ GROUP BY r.town ORDER BY r.town";
         login("demo-auditor"),
         config.display(),
     );
+}
+
+/// One line per demo client: its id, who it is, its secret.
+fn client_list(clients: &[DemoClient]) -> Vec<String> {
+    clients
+        .iter()
+        .map(|client| format!("  {:<22} {:<42} {}", client.id, client.about, client.secret))
+        .collect()
 }
 
 /// `text` as one single-quoted shell word.

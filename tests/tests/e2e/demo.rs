@@ -85,6 +85,16 @@ async fn the_demo_answers_its_question_like_plain_datafusion() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("Published 4 datasets"), "{stdout}");
+    // The clients are made with the data, so the hub served later has them.
+    let printed_secret = |client: &str| {
+        stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(client))
+            .and_then(|line| line.split_whitespace().last())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("{client}'s secret is printed: {stdout}"))
+    };
+    let analyst_secret = printed_secret("demo-analyst");
 
     let expected = ground_truth(&dir.path().join("data")).await;
     assert!(
@@ -93,6 +103,7 @@ async fn the_demo_answers_its_question_like_plain_datafusion() {
     );
 
     let hub = Hub::serve_existing(dir).await;
+    hub.token("demo-analyst", &analyst_secret).await;
     for table in [
         "civil_affairs.residents",
         "land_registry.parcels",
