@@ -8,7 +8,7 @@ use datafusion::arrow::datatypes::DataType;
 use serde::Serialize;
 
 use crate::masks::default_mask;
-use crate::model::{DatasetId, Grant, Mask, PolicySet};
+use crate::model::{DatasetId, DenyRule, Grant, Mask, PolicySet};
 use crate::principal::{Principal, Role};
 
 /// A dataset's columns, as the policy sees them.
@@ -116,6 +116,34 @@ pub enum AccessDenied {
         "{dataset} is not shown to you: an account with the {role} role reads no data (separation of duties)"
     )]
     Administrative { dataset: DatasetId, role: Role },
+}
+
+/// The first deny rule that a request of `principal` for `columns` of `dataset` (`*` for
+/// every column) runs into: the rule, and the column it keeps back (`None` when it keeps back
+/// the whole dataset). A grant for such a request could never be used, so it is refused
+/// when filed.
+pub fn denied_request<'a>(
+    principal: &Principal,
+    dataset: &DatasetInfo,
+    columns: &[String],
+    policies: &'a PolicySet,
+) -> Option<(&'a DenyRule, Option<String>)> {
+    let everything = columns.iter().any(|column| column == "*");
+    policies
+        .denies
+        .iter()
+        .filter(|rule| rule.applies_to(principal, &dataset.id))
+        .find_map(|rule| {
+            if rule.covers_dataset() {
+                return Some((rule, None));
+            }
+            dataset
+                .columns
+                .iter()
+                .filter(|column| everything || columns.contains(&column.name))
+                .find(|column| rule.covers_column(&column.name, &column.classification))
+                .map(|column| (rule, Some(column.name.clone())))
+        })
 }
 
 /// Decides what `principal` may see of `dataset` for `purpose` at `now`.

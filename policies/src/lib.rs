@@ -17,7 +17,7 @@ mod udf;
 
 pub use decision::{
     AccessDenied, AppliedGrant, ColumnAccess, ColumnDecision, ColumnInfo, ColumnSource, DatasetInfo,
-    Decision, RowQuota, authorize, may_read_all_rows,
+    Decision, RowQuota, authorize, denied_request, may_read_all_rows,
 };
 pub use error::{PolicyError, UnfitPolicy};
 pub use files::{FileError, FilePolicies, Located};

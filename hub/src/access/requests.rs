@@ -162,6 +162,18 @@ impl Access {
                 return Err(invalid(format!("'{column}' is not a column of {}", dataset.id)));
             }
         }
+        if let Some((rule, column)) =
+            causeway_policies::denied_request(principal, dataset, &terms.columns, &self.snapshot())
+        {
+            let what = column.map_or_else(
+                || dataset.id.to_string(),
+                |column| format!("column {column} of {}", dataset.id),
+            );
+            return Err(AccessError::Forbidden(format!(
+                "{what} is never shown to you: {} (deny rule {}); a grant could not change that, so it is not asked for",
+                rule.reason, rule.id
+            )));
+        }
         let now = Utc::now();
         let mut request = AccessRequest {
             id: format!("request-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]),
