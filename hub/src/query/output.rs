@@ -4,9 +4,11 @@
 use std::sync::{Arc, LazyLock};
 
 use bytes::Bytes;
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
-use datafusion::arrow::datatypes::{DataType, FieldRef, Float16Type, Float32Type, Float64Type, SchemaRef};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Float16Type, Float32Type, Float64Type, Schema, SchemaRef,
+};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::json::writer::{
@@ -278,17 +280,76 @@ impl BatchEncoder for NdjsonEncoder {
     }
 }
 
-/// CSV with one header row, even for an empty result.
+/// CSV with one header row, even for an empty result. CSV has no nested values: a list,
+/// struct or map is written as its JSON text (as PostgreSQL's `COPY ... CSV` writes arrays
+/// and composites as their text forms), in the JSON format's conventions.
 struct CsvEncoder {
     schema: SchemaRef,
 }
 
 impl CsvEncoder {
     fn write(batch: &RecordBatch, header: bool) -> Result<Bytes, EncodeError> {
+        let batch = nested_as_json_text(batch)?;
         let mut writer = CsvWriterBuilder::new().with_header(header).build(Vec::new());
-        writer.write(batch)?;
+        writer.write(&batch)?;
         Ok(Bytes::from(writer.into_inner()))
     }
+}
+
+fn is_nested(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(..)
+            | DataType::ListView(_)
+            | DataType::LargeListView(_)
+            | DataType::Struct(_)
+            | DataType::Map(..)
+            | DataType::Union(..)
+    )
+}
+
+/// `batch` with every nested column replaced by a text column of each value's JSON.
+fn nested_as_json_text(batch: &RecordBatch) -> Result<RecordBatch, EncodeError> {
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|field| is_nested(field.data_type())) {
+        return Ok(batch.clone());
+    }
+    let options = EncoderOptions::default()
+        .with_explicit_nulls(true)
+        .with_encoder_factory(Arc::new(NonFiniteFloats));
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if !is_nested(field.data_type()) {
+            fields.push(field.clone());
+            columns.push(column.clone());
+            continue;
+        }
+        let mut encoder = make_encoder(field, column.as_ref(), &options)?;
+        let mut text = StringBuilder::with_capacity(column.len(), column.len() * 16);
+        let mut value = Vec::new();
+        for index in 0..column.len() {
+            if encoder.is_null(index) {
+                text.append_null();
+                continue;
+            }
+            value.clear();
+            encoder.encode(index, &mut value);
+            text.append_value(String::from_utf8_lossy(&value));
+        }
+        fields.push(Arc::new(Field::new(
+            field.name(),
+            DataType::Utf8,
+            field.is_nullable(),
+        )));
+        columns.push(Arc::new(text.finish()));
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
+        columns,
+    )?)
 }
 
 impl BatchEncoder for CsvEncoder {
@@ -506,6 +567,32 @@ mod tests {
             &[batch(vec![1], vec![Some("a")]), batch(vec![2], vec![None])],
         );
         assert_eq!(String::from_utf8(out).unwrap(), "id,name\n1,a\n2,\n");
+    }
+
+    #[test]
+    fn csv_writes_nested_values_as_their_json_text() {
+        use datafusion::arrow::array::{Int64Builder, ListBuilder, StringArray};
+        let mut lists = ListBuilder::new(Int64Builder::new());
+        lists.values().append_value(1);
+        lists.values().append_value(2);
+        lists.append(true);
+        lists.append(false);
+        lists.append(true);
+        let lists = lists.finish();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("roles", lists.data_type().clone(), true),
+            Field::new("who", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(lists),
+                Arc::new(StringArray::from(vec![Some("a"), Some("b"), Some("c")])),
+            ],
+        )
+        .unwrap();
+        let out = String::from_utf8(encode(OutputFormat::Csv, &[batch])).unwrap();
+        assert_eq!(out, "roles,who\n\"[1,2]\",a\n,b\n[],c\n");
     }
 
     #[test]

@@ -628,6 +628,20 @@ async fn only_the_auditor_opens_the_values_typed_into_queries() {
             "{who} reads a raw ID number"
         );
     }
+    // The auditor exports the log in any format; lists are written as JSON text in CSV.
+    let response = auditor
+        .http
+        .post(format!("{}/v1/query", hub.url))
+        .header("accept", "text/csv")
+        .json(&json!({"sql": "SELECT principal, roles FROM audit.events WHERE action = 'query.started'", "purpose": "audit"}))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(response.status(), StatusCode::OK);
+    let csv = response.text().await.expect("csv");
+    assert!(csv.starts_with("principal,roles\n"), "{csv}");
+    assert!(csv.contains(r#"e2e-admin,"[""analyst""]""#), "{csv}");
+    assert!(!csv.contains(RESIDENT), "{csv}");
     let seq = started["seq"].clone();
     let (status, opened) = auditor.post("/v1/audit/reveal", json!({"seq": seq})).await;
     assert_eq!(status, StatusCode::OK, "{opened}");
