@@ -122,11 +122,13 @@ impl HubClient {
     }
 
     /// Runs a query and decodes its Arrow IPC stream as it arrives.
+    /// Sends a query; answers with its id (`x-causeway-query-id`) and its batches. An
+    /// empty result is one empty batch of its schema, so that callers can print its columns.
     pub async fn query(
         &self,
         sql: &str,
         purpose: &str,
-    ) -> Result<impl Stream<Item = Result<RecordBatch, ClientError>>, ClientError> {
+    ) -> Result<(String, impl Stream<Item = Result<RecordBatch, ClientError>>), ClientError> {
         let request = self.http.post(self.url("/v1/query"));
         let response = self
             .authorized(request)
@@ -136,50 +138,73 @@ impl HubClient {
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
-        let bytes = self.checked(response).await?.bytes_stream();
-        Ok(decode_arrow(bytes))
+        let response = self.checked(response).await?;
+        let query_id = response
+            .headers()
+            .get("x-causeway-query-id")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok((query_id, decode_arrow(response.bytes_stream())))
     }
 }
 
 pub fn decode_arrow(
     bytes: impl Stream<Item = reqwest::Result<Bytes>> + Unpin,
 ) -> impl Stream<Item = Result<RecordBatch, ClientError>> {
-    let state = (bytes, StreamDecoder::new(), Buffer::from(Vec::<u8>::new()), false);
-    futures::stream::unfold(state, |(mut bytes, mut decoder, mut buffer, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            if !buffer.is_empty() {
-                match decoder.decode(&mut buffer) {
-                    Ok(Some(batch)) => return Some((Ok(batch), (bytes, decoder, buffer, false))),
-                    Ok(None) => {}
-                    Err(error) => {
-                        return Some((
-                            Err(ClientError::Response(error.to_string())),
-                            (bytes, decoder, buffer, true),
-                        ));
+    // The state: the bytes, the decoder, what is left of the last chunk, whether the stream
+    // ended, and whether a batch was given.
+    let state = (
+        bytes,
+        StreamDecoder::new(),
+        Buffer::from(Vec::<u8>::new()),
+        false,
+        false,
+    );
+    futures::stream::unfold(
+        state,
+        |(mut bytes, mut decoder, mut buffer, done, given)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                if !buffer.is_empty() {
+                    match decoder.decode(&mut buffer) {
+                        Ok(Some(batch)) => return Some((Ok(batch), (bytes, decoder, buffer, false, true))),
+                        Ok(None) => {}
+                        Err(error) => {
+                            return Some((
+                                Err(ClientError::Response(error.to_string())),
+                                (bytes, decoder, buffer, true, given),
+                            ));
+                        }
+                    }
+                }
+                match bytes.next().await {
+                    Some(Ok(chunk)) => buffer = Buffer::from(chunk),
+                    Some(Err(error)) => {
+                        let error = ClientError::Response(format!("the result stream broke off: {error}"));
+                        return Some((Err(error), (bytes, decoder, buffer, true, given)));
+                    }
+                    None => {
+                        let schema = decoder.schema();
+                        return match decoder.finish() {
+                            Ok(()) => schema.filter(|_| !given).map(|schema| {
+                                (
+                                    Ok(RecordBatch::new_empty(schema)),
+                                    (bytes, decoder, buffer, true, true),
+                                )
+                            }),
+                            Err(error) => Some((
+                                Err(ClientError::Response(error.to_string())),
+                                (bytes, decoder, buffer, true, given),
+                            )),
+                        };
                     }
                 }
             }
-            match bytes.next().await {
-                Some(Ok(chunk)) => buffer = Buffer::from(chunk),
-                Some(Err(error)) => {
-                    let error = ClientError::Response(format!("the result stream broke off: {error}"));
-                    return Some((Err(error), (bytes, decoder, buffer, true)));
-                }
-                None => {
-                    return match decoder.finish() {
-                        Ok(()) => None,
-                        Err(error) => Some((
-                            Err(ClientError::Response(error.to_string())),
-                            (bytes, decoder, buffer, true),
-                        )),
-                    };
-                }
-            }
-        }
-    })
+        },
+    )
 }
 
 /// An HTTP client for the hub: the system's trusted roots, or the CA that `--ca-cert`

@@ -23,7 +23,7 @@ pub struct QueryArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Format {
-    /// An aligned table (the whole result is read before printing).
+    /// Aligned tables of up to 1000 rows each, printed as the rows arrive.
     Table,
     /// CSV with a header row, printed as rows arrive.
     Csv,
@@ -31,20 +31,42 @@ pub enum Format {
     Json,
 }
 
+/// Rows per printed table: a long result is printed in pages, never held whole.
+const TABLE_PAGE_ROWS: usize = 1000;
+
 pub async fn run(args: QueryArgs) -> Result<(), Box<dyn std::error::Error>> {
     let client = HubClient::new(&args.hub)?;
     let progress = super::terminal::spinner("running the query");
-    let mut batches = Box::pin(client.query(&args.sql, &args.purpose).await?);
+    let (query_id, batches) = client.query(&args.sql, &args.purpose).await?;
+    let mut batches = Box::pin(batches);
     let mut stdout = std::io::stdout().lock();
     let mut rows = 0usize;
-    let mut collected: Vec<RecordBatch> = Vec::new();
+    let mut page: Vec<RecordBatch> = Vec::new();
+    let mut page_rows = 0usize;
+    let mut printed_a_page = false;
     let mut encoder = None;
     while let Some(batch) = batches.next().await {
         let batch = batch?;
         rows += batch.num_rows();
         progress.set_message(format!("{rows} rows"));
         match args.format {
-            Format::Table => collected.push(batch),
+            Format::Table => {
+                let mut offset = 0;
+                // An empty batch still brings the columns of an empty result.
+                if batch.num_rows() == 0 {
+                    page.push(batch.clone());
+                }
+                while offset < batch.num_rows() {
+                    let take = (TABLE_PAGE_ROWS - page_rows).min(batch.num_rows() - offset);
+                    page.push(batch.slice(offset, take));
+                    (offset, page_rows) = (offset + take, page_rows + take);
+                    if page_rows == TABLE_PAGE_ROWS {
+                        let table = pretty_format_batches(&page)?;
+                        progress.suspend(|| writeln!(stdout, "{table}"))?;
+                        (page, page_rows, printed_a_page) = (Vec::new(), 0, true);
+                    }
+                }
+            }
             Format::Csv | Format::Json => {
                 let format = if matches!(args.format, Format::Csv) {
                     OutputFormat::Csv
@@ -54,7 +76,7 @@ pub async fn run(args: QueryArgs) -> Result<(), Box<dyn std::error::Error>> {
                 let encoder = match &mut encoder {
                     Some(encoder) => encoder,
                     None => {
-                        let mut new = format.encoder("", batch.schema())?;
+                        let mut new = format.encoder(&query_id, batch.schema())?;
                         stdout.write_all(&new.begin()?)?;
                         encoder.insert(new)
                     }
@@ -66,14 +88,18 @@ pub async fn run(args: QueryArgs) -> Result<(), Box<dyn std::error::Error>> {
     progress.finish_and_clear();
     match (args.format, encoder) {
         (Format::Table, _) => {
-            writeln!(stdout, "{}", pretty_format_batches(&collected)?)?;
+            // The last page, or the columns of an empty result.
+            if page_rows > 0 || !printed_a_page {
+                writeln!(stdout, "{}", pretty_format_batches(&page)?)?;
+            }
             writeln!(stdout, "{rows} {}", if rows == 1 { "row" } else { "rows" })?;
+        }
+        (Format::Json, Some(mut encoder)) => {
+            stdout.write_all(&encoder.finish()?)?;
+            writeln!(stdout)?;
         }
         (_, Some(mut encoder)) => stdout.write_all(&encoder.finish()?)?,
         (_, None) => {}
-    }
-    if matches!(args.format, Format::Json) {
-        writeln!(stdout)?;
     }
     Ok(())
 }

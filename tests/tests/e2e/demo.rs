@@ -186,6 +186,32 @@ async fn the_demo_answers_its_question_like_plain_datafusion() {
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("| 10000 |"), "{table}");
 
+    // An empty result still shows its columns, in every format; JSON names its query.
+    let empty =
+        "SELECT town, count(*) AS n FROM civil_affairs.residents WHERE town = 'Atlantis' GROUP BY town";
+    let table = String::from_utf8_lossy(&query(empty, "table").stdout).into_owned();
+    assert!(
+        table.contains("| town | n |") && table.ends_with("0 rows\n"),
+        "{table}"
+    );
+    assert_eq!(String::from_utf8_lossy(&query(empty, "csv").stdout), "town,n\n");
+    let json: serde_json::Value =
+        serde_json::from_slice(&query(empty, "json").stdout).expect("one JSON document");
+    assert_eq!(json["rows"], json!([]));
+    assert_eq!(json["columns"][0]["name"], "town");
+    assert!(
+        !json["query_id"].as_str().unwrap_or_default().is_empty(),
+        "{json}"
+    );
+    // A long result is printed in pages of tables, each with its header.
+    let long = query(
+        "SELECT id_number FROM civil_affairs.residents LIMIT 2500",
+        "table",
+    );
+    let long = String::from_utf8_lossy(&long.stdout);
+    assert_eq!(long.matches("| id_number").count(), 3, "pages of 1000 rows");
+    assert!(long.ends_with("2500 rows\n"));
+
     let output = causeway_with(&["dataset", "list", "--hub", &hub.url], &env);
     let list = String::from_utf8_lossy(&output.stdout);
     assert!(
