@@ -63,12 +63,38 @@ impl<'de> Deserialize<'de> for DatasetId {
 
 /// Who a grant or deny rule is for: one client, a department, or a role within a
 /// department.
+///
+/// Read strictly: `{client}`, `{department, role}` or `{department}` and nothing else, so
+/// that a misspelt role or a stray key is an error, never a wider subject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[serde(try_from = "SubjectFields")]
 pub enum Subject {
     Client { client: String },
     Role { department: String, role: Role },
     Department { department: String },
+}
+
+/// A subject as written, before it is told which of the three it is.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubjectFields {
+    client: Option<String>,
+    department: Option<String>,
+    role: Option<Role>,
+}
+
+impl TryFrom<SubjectFields> for Subject {
+    type Error = String;
+
+    fn try_from(fields: SubjectFields) -> Result<Self, Self::Error> {
+        match (fields.client, fields.department, fields.role) {
+            (Some(client), None, None) => Ok(Self::Client { client }),
+            (None, Some(department), Some(role)) => Ok(Self::Role { department, role }),
+            (None, Some(department), None) => Ok(Self::Department { department }),
+            _ => Err("a subject is {client}, {department, role} or {department}".into()),
+        }
+    }
 }
 
 impl Subject {
@@ -358,6 +384,34 @@ mod tests {
                 department: "civil_affairs".into()
             }
             .matches(&analyst)
+        );
+    }
+
+    #[test]
+    fn a_misspelt_role_or_a_stray_key_is_an_error_never_a_wider_subject() {
+        for text in [
+            "{department: it, role: Auditor}",
+            "{department: it, role: superuser}",
+            "{client: x32, department: it}",
+            "{department: it, rol: analyst}",
+            "{role: analyst}",
+            "{}",
+        ] {
+            assert!(serde_norway::from_str::<Subject>(text).is_err(), "{text}");
+            assert!(
+                serde_json::from_str::<Subject>(
+                    &serde_norway::from_str::<serde_json::Value>(text)
+                        .unwrap()
+                        .to_string()
+                )
+                .is_err(),
+                "{text}"
+            );
+        }
+        let subject: Subject = serde_json::from_str(r#"{"department": "it", "role": "auditor"}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&subject).unwrap(),
+            r#"{"department":"it","role":"auditor"}"#
         );
     }
 

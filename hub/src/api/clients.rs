@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use causeway_policies::{AttributeValue, Role};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::AppState;
@@ -16,7 +17,9 @@ use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use crate::audit::{Action, Event, Outcome};
-use crate::identity::{AccountChange, ClientError, ClientSpec, DutyRefusal, check_account_change};
+use crate::identity::{
+    AccountChange, ClientError, ClientSpec, DutyRefusal, check_account_change, printable_client_id,
+};
 use crate::store::{ClientRecord, StoreError};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,6 +89,27 @@ impl From<ClientError> for ApiError {
     }
 }
 
+/// What a body asked for, for the record of a refusal too: what it says of the account, the
+/// id only when it is one.
+fn asked(body: &Value) -> Value {
+    let mut detail = serde_json::json!({});
+    for key in ["department", "roles", "attributes"] {
+        if let Some(value) = body.get(key) {
+            detail[key] = value.clone();
+        }
+    }
+    if let Some(id) = body.get("id") {
+        detail["client"] = Value::from(printable_client_id(id.as_str().unwrap_or_default()));
+    }
+    detail
+}
+
+/// The body read as `T`, inside the audited action so that a malformed request is recorded
+/// as refused like any other.
+fn parsed<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    serde_json::from_value(body).map_err(|error| ApiError::bad_request("invalid_request", error.to_string()))
+}
+
 impl From<DutyRefusal> for ApiError {
     fn from(refusal: DutyRefusal) -> Self {
         ApiError::new(StatusCode::FORBIDDEN, "separation_of_duties", refusal.to_string())
@@ -122,18 +146,14 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-    ApiJson(body): ApiJson<NewClientBody>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<NewSecret>), ApiError> {
     let record = Event::by(Action::ClientCreated, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(serde_json::json!({
-            "client": body.id,
-            "department": body.department,
-            "roles": body.roles,
-            "attributes": body.attributes,
-        }));
+        .with_detail(asked(&body));
     audited(&state, record, async |gate| {
         let admin = caller.require(Role::SystemAdmin)?;
+        let body: NewClientBody = parsed(body)?;
         check_account_change(admin, &AccountChange::Create { roles: &body.roles })?;
         let spec = ClientSpec {
             id: body.id,
@@ -168,7 +188,7 @@ pub async fn disable(
 ) -> Result<StatusCode, ApiError> {
     let record = Event::by(Action::ClientDisabled, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(serde_json::json!({ "client": id }));
+        .with_detail(serde_json::json!({ "client": printable_client_id(&id) }));
     audited(&state, record, async |gate| {
         let admin = caller.require(Role::SystemAdmin)?;
         let account = state.identity.clients.check_exists(&id).await?;
@@ -195,7 +215,7 @@ pub async fn rotate_secret(
 ) -> Result<Json<NewSecret>, ApiError> {
     let record = Event::by(Action::ClientSecretRotated, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(serde_json::json!({ "client": id }));
+        .with_detail(serde_json::json!({ "client": printable_client_id(&id) }));
     audited(&state, record, async |gate| {
         let admin = caller.require(Role::SystemAdmin)?;
         let account = state.identity.clients.check_exists(&id).await?;
@@ -237,13 +257,16 @@ pub async fn set_roles(
     caller: Caller,
     ClientAddress(address): ClientAddress,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<RolesBody>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode, ApiError> {
+    let mut detail = asked(&body);
+    detail["client"] = Value::from(printable_client_id(&id));
     let record = Event::by(Action::ClientRolesChanged, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(serde_json::json!({ "client": id, "roles": body.roles }));
+        .with_detail(detail);
     audited(&state, record, async |gate| {
         let admin = caller.require(Role::SystemAdmin)?;
+        let body: RolesBody = parsed(body)?;
         let account = state.identity.clients.check_exists(&id).await?;
         check_account_change(
             admin,
@@ -276,25 +299,59 @@ pub async fn set_roles(
     .await
 }
 
+/// What an approver saw of the account it approves.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalBody {
+    pub department: String,
+    #[schema(value_type = Vec<String>)]
+    pub roles: BTreeSet<Role>,
+}
+
 /// Approves the secret and roles a client waits with (the security administrator): what the
 /// system administrator hands out through the API is used only once a second official has
 /// approved it, so that neither alone can make an account that reads data.
-#[utoipa::path(post, path = "/v1/clients/{id}/approve", tag = "identity", params(("id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, description = "No client of that id waits", body = ErrorBody)))]
+/// The body names the department and roles the approver saw; an account changed since is
+/// refused with 409 `changed`.
+#[utoipa::path(post, path = "/v1/clients/{id}/approve", tag = "identity", params(("id" = String, Path)), request_body = ApprovalBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, description = "No client of that id waits", body = ErrorBody),
+        (status = 409, description = "The account changed since the approver saw it", body = ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
     Path(id): Path<String>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode, ApiError> {
+    let mut detail = asked(&body);
+    detail["client"] = Value::from(printable_client_id(&id));
     let record = Event::by(Action::ClientApproved, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(serde_json::json!({ "client": id }));
+        .with_detail(detail);
     audited(&state, record, async |gate| {
         let officer = caller.require(Role::SecurityAdmin)?;
+        let seen: ApprovalBody = parsed(body)?;
         let account = state.identity.clients.check_exists(&id).await?;
         if account.approved_by.is_some() {
             return Err(ApiError::not_found(format!("client {id} waits for no approval")));
+        }
+        // The approval is of what the approver saw: an account changed since is looked at
+        // again.
+        if seen.department != account.department || seen.roles != account.roles {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "changed",
+                format!(
+                    "client {id} is now of {} with the roles [{}]: look at it again before approving",
+                    account.department,
+                    account
+                        .roles
+                        .iter()
+                        .map(|role| role.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
         }
         gate.record().detail = Some(
             serde_json::json!({ "client": id, "department": account.department, "roles": account.roles })

@@ -242,12 +242,19 @@ pub async fn refresh(
 ) -> Result<Json<AccelerationStatus>, ApiError> {
     let id = format!("{department}.{name}");
     state.registry.get(&department, &name).await?;
+    let record = Event::by(Action::DatasetRefreshed, Outcome::Ok, &caller)
+        .at_address(address)
+        .on_dataset(id.clone());
     if !caller.may_publish_for(&department) {
-        return Err(ApiError::new(
+        let refusal = ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!("only the {department} department's publishers may refresh {id}"),
-        ));
+        );
+        // Refused before the refresh would record itself: recorded here.
+        let refused = record.failed(Outcome::Denied, refusal.code, &refusal.message);
+        state.audit.record_done(refused).await;
+        return Err(refusal);
     }
     let record = Event::by(Action::DatasetRefreshed, Outcome::Ok, &caller).at_address(address);
     let status = state.registry.accelerations().refresh(&id, record).await?;

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use causeway_policies::{DatasetId, Grant, PolicyError, Role, authorize};
+use causeway_policies::{DatasetId, Grant, PolicyError, Role, Subject, authorize};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -16,6 +16,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use crate::access::{AccessError, may_see_grant, new_grant_id};
 use crate::audit::{Action, Event, Gate, Outcome};
+use crate::identity::ClientError;
 use crate::store::{GrantOrigin, GrantRecord};
 
 impl From<AccessError> for ApiError {
@@ -69,6 +70,8 @@ pub async fn create(
     if let Some(dataset) = body.get("dataset").and_then(Value::as_str) {
         record.datasets.push(dataset.to_owned());
     }
+    // What was asked, so that a refused grant's record says what it would have been.
+    record.detail = Some(body.to_string());
     audited(&state, record, async |gate| {
         make_grant(&state, &caller, body, gate).await
     })
@@ -83,6 +86,28 @@ async fn make_grant(
 ) -> Result<(StatusCode, Json<GrantRecord>), ApiError> {
     let officer = caller.require(Role::SecurityAdmin)?;
     let grant = grant_from(body, &officer.id)?;
+    // No grant to an administrative account: it reads no data, and a grant to one would
+    // only wait for a change of roles.
+    let account = match &grant.subject {
+        Subject::Client { client } => match state.identity.clients.check_exists(client).await {
+            Ok(account) => Some(account),
+            Err(ClientError::NotFound(_)) => None,
+            Err(error) => return Err(error.into()),
+        },
+        _ => None,
+    };
+    if let Some(account) = account
+        && account.roles.iter().any(|role| role.is_administrative())
+    {
+        let client = account.id;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{client} is an administrative account, which reads no data (separation of duties)"),
+        ));
+    }
+    // The record keeps the grant as made, not as asked.
+    gate.record().detail = None;
     let dataset = state
         .engine
         .dataset(&grant.dataset)
@@ -109,11 +134,17 @@ fn grant_from(mut body: Value, officer: &str) -> Result<Grant, ApiError> {
     let object = body
         .as_object_mut()
         .ok_or_else(|| ApiError::bad_request("invalid_grant", "send the grant as a JSON object"))?;
-    if object.contains_key("id") {
-        return Err(ApiError::bad_request(
-            "invalid_grant",
-            "the hub chooses grant ids; leave 'id' out",
-        ));
+    for (key, why) in [
+        ("id", "the hub chooses grant ids"),
+        ("requested_by", "only an approved request names who asked"),
+        ("approved_by", "the hub names who approved"),
+    ] {
+        if object.contains_key(key) {
+            return Err(ApiError::bad_request(
+                "invalid_grant",
+                format!("{why}; leave '{key}' out"),
+            ));
+        }
     }
     object.insert("id".into(), Value::from(new_grant_id()));
     object.insert("approved_by".into(), Value::from(vec![officer.to_owned()]));

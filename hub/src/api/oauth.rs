@@ -179,7 +179,7 @@ async fn issue(
         (None, _, _) => return Err(OAuthError::invalid_client(false)),
     };
     // The id as claimed: a refusal records which client someone tried to be.
-    record.principal = Some(client_id.clone());
+    record.principal = Some(crate::identity::printable_client_id(&client_id));
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {}
         Some(_) => {
@@ -222,7 +222,8 @@ async fn issue(
         })?;
     let Some(client) = client else {
         state.identity.limiter.record_failure(&keys);
-        tracing::info!(client = %client_id, "client authentication failed");
+        let client = crate::identity::printable_client_id(&client_id);
+        tracing::info!(%client, "client authentication failed");
         return Err(OAuthError::invalid_client(used_basic));
     };
     if client.approved_by.is_none() {

@@ -16,8 +16,10 @@ use crate::store::{ClientRecord, MetadataStore, NewClient, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The id is kept for the caller but never printed: a pasted secret must not reach a
+    /// record or a log.
     #[error(
-        "invalid client id '{0}': use 1 to 64 lower-case letters, digits, '.', '-' or '_', starting with a letter or digit"
+        "invalid client id: use 1 to 64 lower-case letters, digits, '.', '-' or '_', starting with a letter or digit, not 'cws_'"
     )]
     InvalidId(String),
     #[error(
@@ -196,13 +198,16 @@ fn unknown_client_hash() -> &'static str {
     })
 }
 
+/// What every secret starts with.
+const SECRET_PREFIX: &str = "cws_";
+
 /// 32 random bytes, prefixed so that secret scanners recognise a leaked one.
 fn new_secret() -> Result<String, ClientError> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| ClientError::Hash("no randomness available".into()))?;
-    Ok(format!("cws_{}", URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(format!("{SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 async fn hash(secret: String) -> Result<String, ClientError> {
@@ -216,9 +221,21 @@ async fn hash(secret: String) -> Result<String, ClientError> {
     .map_err(|error| ClientError::Hash(error.to_string()))?
 }
 
+/// What records and logs may say of a client id someone sent: the id when it is one, else a
+/// placeholder, since people paste secrets into id fields and a log must not keep them.
+pub fn printable_client_id(id: &str) -> String {
+    if check_id(id).is_ok() {
+        id.to_owned()
+    } else {
+        "(not a client id)".to_owned()
+    }
+}
+
 fn check_id(id: &str) -> Result<(), ClientError> {
     let mut chars = id.chars();
-    let valid = id.len() <= 64
+    // Never a secret's prefix, so that no secret can pass for an id in a record.
+    let valid = !id.starts_with(SECRET_PREFIX)
+        && id.len() <= 64
         && chars
             .next()
             .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use causeway_policies::{Principal, Role, RolesConflict, check_separation};
-pub use clients::{ClientError, ClientService, ClientSpec};
+pub use clients::{ClientError, ClientService, ClientSpec, printable_client_id};
 pub use duties::{AccountChange, DutyRefusal, check_account_change};
 
 pub use errors::{IssueError, IssuerConfigError, KeysFetchError, TokenError};

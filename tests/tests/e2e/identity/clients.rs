@@ -199,7 +199,10 @@ async fn rotating_a_secret_ends_the_old_one() {
     let (status, _) = hub
         .security()
         .await
-        .post("/v1/clients/rotating/approve", json!({}))
+        .post(
+            "/v1/clients/rotating/approve",
+            json!({"department": "tax", "roles": ["analyst"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(

@@ -214,6 +214,13 @@ async fn each_administrator_is_refused_the_others_actions() {
             new_grant(json!({"client": SECURITY_ADMIN})),
         ),
         (
+            "security: grant the system administrator",
+            &security,
+            "POST",
+            "/v1/grants".into(),
+            new_grant(json!({"client": SYSTEM_ADMIN})),
+        ),
+        (
             "security: grant the auditors",
             &security,
             "POST",
@@ -360,7 +367,15 @@ async fn each_administrator_is_refused_the_others_actions() {
         (StatusCode::BAD_REQUEST, json!("unauthorized_client")),
         "{body}"
     );
-    let (status, _) = send(&hub, &system, "POST", "/v1/clients/own-reader/approve", json!({})).await;
+    let seen = json!({"department": "land_registry", "roles": ["analyst"]});
+    let (status, _) = send(
+        &hub,
+        &system,
+        "POST",
+        "/v1/clients/own-reader/approve",
+        seen.clone(),
+    )
+    .await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
@@ -371,7 +386,7 @@ async fn each_administrator_is_refused_the_others_actions() {
         &auditor,
         "POST",
         "/v1/clients/own-reader/approve",
-        json!({}),
+        seen.clone(),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "nor does the auditor");
@@ -380,7 +395,7 @@ async fn each_administrator_is_refused_the_others_actions() {
         &security,
         "POST",
         "/v1/clients/own-reader/approve",
-        json!({}),
+        seen.clone(),
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -398,6 +413,58 @@ async fn each_administrator_is_refused_the_others_actions() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _, _) = super::token_request(&hub, &grant_type, Some(("own-reader", &secret))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a new role waits for approval");
+    // An approval is of what the approver saw: an account changed after it looked is refused.
+    let (status, code) = send(
+        &hub,
+        &security,
+        "POST",
+        "/v1/clients/own-reader/approve",
+        seen.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "changed"),
+        "roles changed since"
+    );
+    let saw_now = json!({"department": "land_registry", "roles": ["analyst", "publisher"]});
+    let (status, _) = send(&hub, &security, "POST", "/v1/clients/own-reader/approve", saw_now).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // A secret pasted where an id goes never reaches the record.
+    let leaked = own.clone();
+    let (status, _, _) = super::token_request(
+        &hub,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &leaked),
+            ("client_secret", "x"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(
+        &hub,
+        &system,
+        "POST",
+        "/v1/clients",
+        json!({"id": leaked, "department": "it", "roles": ["analyst"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, code) = send(
+        &hub,
+        &system,
+        "POST",
+        "/v1/clients",
+        json!({"id": "typo", "department": "it", "roles": ["Auditor"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
 
     // Every refusal is on the record the auditor reads, the auditor's own reading included.
     let denied = eventually(
@@ -426,6 +493,22 @@ async fn each_administrator_is_refused_the_others_actions() {
     assert!(
         details.iter().any(|detail| detail.contains("\"verified\":true")),
         "the verification is recorded: {details:?}"
+    );
+    let (_, everything) = auditor.get("/v1/audit/events?limit=10000").await;
+    let everything = everything.to_string();
+    assert!(!everything.contains(&own), "a secret reached the log");
+    assert!(
+        everything.contains("(not a client id)"),
+        "the pasted secret is recorded as no client id"
+    );
+    let (_, malformed) = auditor
+        .get(&format!(
+            "/v1/audit/events?action=client.created&principal={SYSTEM_ADMIN}&outcome=error"
+        ))
+        .await;
+    assert!(
+        malformed.to_string().contains("invalid_request"),
+        "a malformed request is recorded too: {malformed}"
     );
 }
 

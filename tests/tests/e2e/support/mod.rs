@@ -413,7 +413,10 @@ impl Hub {
         let (status, approval) = self
             .security()
             .await
-            .post(&format!("/v1/clients/{id}/approve"), json!({}))
+            .post(
+                &format!("/v1/clients/{id}/approve"),
+                json!({"department": department, "roles": roles}),
+            )
             .await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{approval}");
         body["client_secret"].as_str().expect("client_secret").to_owned()
