@@ -149,9 +149,13 @@ pub struct AuthConfig {
     /// Clock difference tolerated when checking `exp` and `nbf`.
     #[serde(with = "humantime_serde")]
     pub clock_skew: Duration,
-    /// Failed client authentications allowed per client id and per address within
-    /// `failure_window`; more are refused with 429 until the window passes.
+    /// Failed client authentications allowed per client id within `failure_window`; more
+    /// are refused with 429 until the window passes.
     pub max_failed_attempts: u32,
+    /// Failed client authentications allowed per address, whatever the client id, within
+    /// `failure_window`: larger, so that one client's failures do not lock out the others
+    /// behind the same address.
+    pub max_failed_attempts_per_address: u32,
     #[serde(with = "humantime_serde")]
     pub failure_window: Duration,
     /// External OpenID Connect providers whose tokens are accepted.
@@ -166,6 +170,7 @@ impl Default for AuthConfig {
             token_ttl: Duration::from_secs(3600),
             clock_skew: Duration::from_secs(60),
             max_failed_attempts: 10,
+            max_failed_attempts_per_address: 100,
             failure_window: Duration::from_secs(300),
             issuers: Vec::new(),
         }

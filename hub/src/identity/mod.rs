@@ -76,7 +76,11 @@ impl Identity {
                 clock_skew: auth.clock_skew,
             },
             clients: ClientService::new(store),
-            limiter: FailureLimiter::new(auth.max_failed_attempts, auth.failure_window),
+            limiter: FailureLimiter::new(
+                auth.max_failed_attempts,
+                auth.max_failed_attempts_per_address,
+                auth.failure_window,
+            ),
             revoked: RwLock::new(HashSet::new()),
             roles: RwLock::new(HashMap::new()),
         })

@@ -77,10 +77,14 @@ async fn the_token_endpoint_follows_rfc_6749_and_hides_which_clients_exist() {
 }
 
 /// Repeated failures are refused with 429 and Retry-After, per client id and per address,
-/// whether or not the client exists.
+/// whether or not the client exists; one client's failures do not lock out another client
+/// at the same address, failures for many clients do.
 #[tokio::test]
 async fn failed_attempts_are_limited() {
-    let hub = Hub::start("[auth]\nmax_failed_attempts = 3\nfailure_window = \"1m\"\n").await;
+    let hub = Hub::start(
+        "[auth]\nmax_failed_attempts = 3\nmax_failed_attempts_per_address = 6\nfailure_window = \"1m\"\n",
+    )
+    .await;
     let grant = [("grant_type", "client_credentials")];
     for _ in 0..3 {
         let (status, _, _) = token_request(&hub, &grant, Some(("ghost", "guess"))).await;
@@ -101,7 +105,14 @@ async fn failed_attempts_are_limited() {
         .parse()
         .expect("seconds");
     assert!((1..=60).contains(&retry), "{retry}");
-    // The same address is held back for a real client too, for the rest of the window.
+    // Another client at the same address is not held back by the first one's failures.
+    let (status, _, _) = token_request(&hub, &grant, Some((ADMIN, &hub.admin_secret))).await;
+    assert_eq!(status, StatusCode::OK);
+    // Guessing across clients from one address holds the address back, for every client.
+    for ghost in ["ghost-2", "ghost-3", "ghost-4"] {
+        let (status, _, _) = token_request(&hub, &grant, Some((ghost, "guess"))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
     let (status, _, _) = token_request(&hub, &grant, Some((ADMIN, &hub.admin_secret))).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
