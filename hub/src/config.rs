@@ -96,6 +96,26 @@ pub struct ServerConfig {
     /// Connections open at once from one address; 0 is half of `max_connections`.
     #[serde(default)]
     pub max_connections_per_address: usize,
+    /// Reverse proxies (addresses or CIDR blocks, e.g. `["10.0.0.0/8"]`) whose
+    /// `X-Forwarded-For` names the client, for audit records and per-address sign-in limits;
+    /// from any other peer the header is ignored. None by default.
+    #[serde(default, deserialize_with = "addresses_or_blocks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// Addresses (`127.0.0.1`, `::1`) and CIDR blocks (`10.0.0.0/8`), an address being a block
+/// of one.
+fn addresses_or_blocks<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|text| {
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| serde::de::Error::custom(format!("'{text}' is no address or CIDR block")))
+        })
+        .collect()
 }
 
 fn default_idle_timeout() -> Duration {
@@ -112,6 +132,7 @@ impl Default for ServerConfig {
             idle_timeout: default_idle_timeout(),
             max_connections: 0,
             max_connections_per_address: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -235,7 +235,8 @@ impl Hub {
             audit_dir: self.config.audit_dir(),
             keys_dir: self.config.data_paths().keys(),
         };
-        let app = api::router(state, self.config.limits.max_request_bytes)
+        let proxies = api::forwarded::TrustedProxies::new(self.config.server.trusted_proxies.clone());
+        let app = api::router(state, self.config.limits.max_request_bytes, proxies)
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(client_timeout))
             .layer(tower_http::trace::TraceLayer::new_for_http());
         let server = &self.config.server;

@@ -8,6 +8,7 @@ mod clients;
 mod datasets;
 pub mod error;
 mod extract;
+pub mod forwarded;
 mod grants;
 mod health;
 mod keys;
@@ -57,7 +58,7 @@ pub struct AppState {
     pub keys_dir: std::path::PathBuf,
 }
 
-pub fn router(state: AppState, max_request_bytes: usize) -> Router {
+pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::TrustedProxies) -> Router {
     Router::new()
         .route("/v1/health", get(health::health))
         .route("/metrics", get(metrics::metrics))
@@ -106,6 +107,10 @@ pub fn router(state: AppState, max_request_bytes: usize) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_request_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(proxies),
+            forwarded::client_address,
+        ))
         .with_state(state)
 }
 

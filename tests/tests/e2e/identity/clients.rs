@@ -249,3 +249,76 @@ async fn slow_clients_time_out() {
     assert!(read.is_ok(), "the hub kept the slow connection open");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+/// Behind a trusted reverse proxy, the client is the address the proxy forwards: in the
+/// audit log and for sign-in limits, so that clients behind one proxy do not share a
+/// lockout; from anyone else the header is ignored.
+#[tokio::test]
+async fn a_trusted_proxy_names_the_client_and_no_one_else_does() {
+    let hub = Hub::start(
+        "[auth]\nmax_failed_attempts = 3\nmax_failed_attempts_per_address = 3\nfailure_window = \"1m\"\n",
+    )
+    .await;
+    let from = |address: &str, id: &str, secret: &str| {
+        hub.anonymous()
+            .post(format!("{}/oauth/token", hub.url))
+            .header("x-forwarded-for", address)
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    // Not a trusted proxy: the forwarded address is ignored, the peer is 127.0.0.1.
+    let status = from("203.0.113.7", "ghost", "guess")
+        .await
+        .expect("token")
+        .status();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, refused) = hub
+        .auditor()
+        .await
+        .get("/v1/audit/events?action=token.refused")
+        .await;
+    assert_eq!(refused["events"][0]["client_address"], "127.0.0.1", "{refused}");
+
+    let proxied = Hub::start_with(|dir| {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n\
+             [storage]\ndata_dir = \"{}\"\n\
+             [auth]\nmax_failed_attempts = 3\nmax_failed_attempts_per_address = 3\nfailure_window = \"1m\"\n",
+            dir.display()
+        )
+    })
+    .await;
+    let from = |address: &str, id: &str, secret: &str| {
+        proxied
+            .anonymous()
+            .post(format!("{}/oauth/token", proxied.url))
+            .header("x-forwarded-for", address)
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    for ghost in ["ghost-1", "ghost-2", "ghost-3"] {
+        let response = from("6.6.6.6, 203.0.113.7", ghost, "guess").await.expect("token");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = from("203.0.113.7", "ghost-4", "guess").await.expect("token");
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "that client's address is held back"
+    );
+    let admin_secret = proxied.admin_secret.clone();
+    let response = from("198.51.100.20", ADMIN, &admin_secret).await.expect("token");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "another client behind the same proxy is not"
+    );
+    let (_, refused) = proxied
+        .auditor()
+        .await
+        .get("/v1/audit/events?action=token.refused")
+        .await;
+    assert_eq!(refused["events"][0]["client_address"], "203.0.113.7", "{refused}");
+}
