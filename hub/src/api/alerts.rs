@@ -35,7 +35,7 @@ pub struct AlertsParams {
 }
 
 /// The alerts raised, oldest first (security administrators).
-#[utoipa::path(get, path = "/v1/alerts", tag = "audit", params(AlertsParams),
+#[utoipa::path(get, operation_id = "list_alerts", path = "/v1/alerts", tag = "audit", params(AlertsParams),
     responses(
         (status = 200, description = "The alerts", body = Vec<AlertRecord>),
         (status = 403, description = "Not a security administrator", body = ErrorBody),

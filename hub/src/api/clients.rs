@@ -118,7 +118,7 @@ impl From<DutyRefusal> for ApiError {
 
 /// Every client (the system administrator; the security administrator, who approves them;
 /// the auditor, who reads and changes nothing).
-#[utoipa::path(get, path = "/v1/clients", tag = "identity",
+#[utoipa::path(get, operation_id = "list_clients", path = "/v1/clients", tag = "identity",
     responses((status = 200, body = Vec<ClientEntry>), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -140,7 +140,7 @@ pub async fn list(
 
 /// Creates a client of a department's work (publisher, analyst) and answers with its secret,
 /// once (the system administrator). Administrative accounts are made on the hub's machine.
-#[utoipa::path(post, path = "/v1/clients", tag = "identity", request_body = NewClientBody,
+#[utoipa::path(post, operation_id = "create_client", path = "/v1/clients", tag = "identity", request_body = NewClientBody,
     responses((status = 201, body = NewSecret), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,

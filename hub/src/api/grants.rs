@@ -36,7 +36,7 @@ impl From<AccessError> for ApiError {
 }
 
 /// Every grant the caller may see, revoked ones included.
-#[utoipa::path(get, path = "/v1/grants", tag = "access",
+#[utoipa::path(get, operation_id = "list_grants", path = "/v1/grants", tag = "access",
     responses((status = 200, description = "Grants with their history", content_type = "application/json")))]
 pub async fn list(
     State(state): State<AppState>,
@@ -53,7 +53,7 @@ pub async fn list(
 
 /// Makes a grant (security administrators). The body is a grant without `id`: subject, dataset,
 /// columns, masks, unmasked, row_filter, purposes, valid_from, expires_at, quotas.
-#[utoipa::path(post, path = "/v1/grants", tag = "access",
+#[utoipa::path(post, operation_id = "create_grant", path = "/v1/grants", tag = "access",
     request_body(content = Object, description = "A grant", content_type = "application/json"),
     responses(
         (status = 201, description = "The grant", content_type = "application/json"),

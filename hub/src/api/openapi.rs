@@ -115,6 +115,12 @@ mod tests {
             "/v1/clients",
             "/v1/clients/{id}/disable",
             "/v1/clients/{id}/rotate-secret",
+            "/v1/clients/{id}/roles",
+            "/v1/clients/{id}/approve",
+            "/v1/keys/rotate",
+            "/v1/audit/reveal",
+            "/v1/grants/due",
+            "/v1/grants/{id}/confirm",
             "/oauth/token",
             "/.well-known/openid-configuration",
             "/.well-known/jwks.json",
@@ -123,6 +129,32 @@ mod tests {
                 paths.iter().any(|path| path.as_str() == route),
                 "{route} is not documented"
             );
+        }
+    }
+
+    /// Client generators name a method after its operation id: two alike break them.
+    #[test]
+    fn operation_ids_are_unique() {
+        let document = ApiDoc::openapi();
+        let mut seen = std::collections::BTreeMap::new();
+        for (path, item) in &document.paths.paths {
+            let operations = [
+                &item.get,
+                &item.put,
+                &item.post,
+                &item.delete,
+                &item.options,
+                &item.head,
+                &item.patch,
+                &item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                assert!(!id.is_empty(), "{path} has no operation id");
+                if let Some(other) = seen.insert(id.clone(), path.clone()) {
+                    panic!("operation id {id} is used by {other} and {path}");
+                }
+            }
         }
     }
 }

@@ -51,7 +51,7 @@ impl From<AccessRequest> for RequestEntry {
 /// Asks for access to a dataset. Approved at once (201, state `approved`, `auto_approved`)
 /// when it meets the dataset's published conditions; otherwise pending until the owning
 /// department's publisher and a security administrator have both decided.
-#[utoipa::path(post, path = "/v1/access-requests", tag = "access", request_body = NewRequestBody,
+#[utoipa::path(post, operation_id = "create_access_request", path = "/v1/access-requests", tag = "access", request_body = NewRequestBody,
     responses((status = 201, body = RequestEntry), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -103,7 +103,7 @@ async fn file_request(
 
 /// The requests that concern the caller: security administrators see all, publishers those for
 /// their department's datasets, everyone their own. Overdue ones say so.
-#[utoipa::path(get, path = "/v1/access-requests", tag = "access",
+#[utoipa::path(get, operation_id = "list_access_requests", path = "/v1/access-requests", tag = "access",
     responses((status = 200, body = Vec<RequestEntry>)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -114,7 +114,7 @@ pub async fn list(
 }
 
 /// One request, if it concerns the caller.
-#[utoipa::path(get, path = "/v1/access-requests/{id}", tag = "access", params(("id" = String, Path)),
+#[utoipa::path(get, operation_id = "get_access_request", path = "/v1/access-requests/{id}", tag = "access", params(("id" = String, Path)),
     responses((status = 200, body = RequestEntry), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -134,7 +134,7 @@ pub async fn get(
 /// A reviewer's decision: `{"approve": true|false, "reason": ..., "masks": {...},
 /// "row_filter": ...}`. A refusal needs a reason; masks and row filters the reviewers set
 /// go into the grant.
-#[utoipa::path(post, path = "/v1/access-requests/{id}/decision", tag = "access", params(("id" = String, Path)),
+#[utoipa::path(post, operation_id = "decide_access_request", path = "/v1/access-requests/{id}/decision", tag = "access", params(("id" = String, Path)),
     request_body(content = Object, description = "approve, reason, masks, row_filter", content_type = "application/json"),
     responses((status = 200, body = RequestEntry), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn decide(
