@@ -70,6 +70,8 @@ const FILE_SPECS: [(&str, &str); 4] = [
 
 /// The demo's grants, deny rules and automatic-approval conditions.
 const POLICIES: &str = include_str!("../../../deploy/demo/policies/demo.yaml");
+/// The agreements for the database sources, written only with `--with-databases`.
+const DATABASE_POLICIES: &str = include_str!("../../../deploy/demo/policies/databases.yaml");
 
 const DATABASE_SPECS: [(&str, &str); 2] = [
     (
@@ -135,6 +137,16 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         source,
     })?;
     write(&policies_dir.join("demo.yaml"), POLICIES)?;
+    let database_policies = policies_dir.join("databases.yaml");
+    if args.with_databases {
+        write(&database_policies, DATABASE_POLICIES)?;
+    } else if database_policies.exists() {
+        // Left by an earlier run with the databases: its datasets are not published now.
+        std::fs::remove_file(&database_policies).map_err(|source| DemoError::Write {
+            path: database_policies.display().to_string(),
+            source,
+        })?;
+    }
     let specs_dir = dir.join("datasets");
     std::fs::create_dir_all(&specs_dir).map_err(|source| DemoError::Write {
         path: specs_dir.display().to_string(),
@@ -232,6 +244,9 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (clients, token, minutes) = demo_clients(&identity, &hub.audit).await?;
     let request = pending_request(&hub).await?;
     print_instructions(&url, &config_path, &clients, &token, minutes, &request);
+    if args.with_databases {
+        print_database_stories(&url, &clients);
+    }
     hub.serve(listener, identity).await?;
     Ok(())
 }
@@ -255,7 +270,7 @@ struct ClientOfDemo {
     about: &'static str,
 }
 
-const DEMO_CLIENTS: [ClientOfDemo; 8] = [
+const DEMO_CLIENTS: [ClientOfDemo; 9] = [
     ClientOfDemo {
         id: "demo-analyst",
         department: "civil_affairs",
@@ -283,6 +298,13 @@ const DEMO_CLIENTS: [ClientOfDemo; 8] = [
         roles: &[Role::Publisher],
         attributes: &[],
         about: "publisher, land registry",
+    },
+    ClientOfDemo {
+        id: "demo-market-publisher",
+        department: "market_supervision",
+        roles: &[Role::Publisher],
+        attributes: &[],
+        about: "publisher, market supervision",
     },
     ClientOfDemo {
         id: "demo-social-publisher",
@@ -473,6 +495,35 @@ fn client_list(clients: &[DemoClient]) -> Vec<String> {
         .iter()
         .map(|client| format!("  {:<22} {:<42} {}", client.id, client.about, client.secret))
         .collect()
+}
+
+/// The stories of the database sources: payments in PostgreSQL joined with residents, and
+/// inspections in MySQL joined with enterprises, as the reviewer.
+fn print_database_stories(url: &str, clients: &[DemoClient]) {
+    let causeway = std::env::current_exe()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "causeway".to_owned());
+    let secret = clients
+        .iter()
+        .find(|client| client.id == "demo-analyst")
+        .map(|client| client.secret.clone())
+        .unwrap_or_default();
+    let payments = "SELECT p.kind, count(*) AS payments, sum(p.amount) AS total \
+FROM social_security.benefit_payments p JOIN civil_affairs.residents r ON r.id_number = p.id_number \
+WHERE r.town = 'Guicheng' GROUP BY p.kind ORDER BY p.kind";
+    let inspections = "SELECT e.town, count(*) AS fined, sum(i.fine) AS fines \
+FROM market_supervision.inspections i JOIN market_supervision.enterprises e ON e.credit_code = i.credit_code \
+WHERE i.result = 'fined' GROUP BY e.town ORDER BY e.town";
+    println!(
+        "\nThe database sources (policies in databases.yaml), as the housing subsidy reviewer: \
+         benefit payments in PostgreSQL joined with the residents,\n\
+         and inspections in MySQL joined with the enterprises:\n  \
+         CAUSEWAY_CLIENT_SECRET={secret} {causeway} login --hub {url} --client-id demo-analyst\n  \
+         {causeway} query --hub {url} --purpose housing-subsidy-review {}\n  \
+         {causeway} query --hub {url} --purpose credit-check {}",
+        shell_quote(payments),
+        shell_quote(inspections),
+    );
 }
 
 /// `text` as one single-quoted shell word.
