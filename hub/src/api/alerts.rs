@@ -55,13 +55,17 @@ pub async fn list(
             address,
         )
         .await?;
-    let alerts = state.alerts.list().await?;
-    Ok(Json(
-        alerts
-            .into_iter()
-            .filter(|alert| !params.open || alert.cleared_at.is_none())
-            .collect(),
-    ))
+    let alerts: Vec<AlertRecord> = state
+        .alerts
+        .list()
+        .await?
+        .into_iter()
+        .filter(|alert| !params.open || alert.cleared_at.is_none())
+        .collect();
+    caller
+        .record_reading(&state, "GET /v1/alerts", alerts.len(), address)
+        .await?;
+    Ok(Json(alerts))
 }
 
 /// Clears an open alert (security administrators); a suspension it caused ends at once.

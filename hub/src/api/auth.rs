@@ -125,6 +125,31 @@ impl Caller {
         Err(refusal)
     }
 
+    /// Records what an administrator reads of the hub's own lists (accounts, grants, access
+    /// requests, alerts) before it is answered, as `admin.read`: every action of the three
+    /// administrators is on the record. Others' readings of what concerns them are not.
+    pub async fn record_reading(
+        &self,
+        state: &AppState,
+        what: &str,
+        entries: usize,
+        address: Option<std::net::SocketAddr>,
+    ) -> Result<(), ApiError> {
+        if self.0.administrative_role().is_none() {
+            return Ok(());
+        }
+        let mut record = crate::audit::Event::by(
+            crate::audit::Action::AdminRead,
+            crate::audit::Outcome::Ok,
+            &self.0,
+        )
+        .at_address(address)
+        .with_detail(serde_json::json!({ "read": what }));
+        record.rows = Some(entries as u64);
+        state.audit.record(record).await?;
+        Ok(())
+    }
+
     /// Refuses with 403 unless the caller has one of `roles`.
     pub fn require_one_of(&self, roles: &[Role]) -> Result<&Principal, ApiError> {
         if roles.iter().any(|role| self.0.has_role(*role)) {

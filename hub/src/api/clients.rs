@@ -135,6 +135,9 @@ pub async fn list(
         )
         .await?;
     let clients = state.identity.clients.list().await?;
+    caller
+        .record_reading(&state, "GET /v1/clients", clients.len(), address)
+        .await?;
     Ok(Json(clients.into_iter().map(ClientEntry::from).collect()))
 }
 

@@ -40,15 +40,20 @@ impl From<AccessError> for ApiError {
     responses((status = 200, description = "Grants with their history", content_type = "application/json")))]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
+    ClientAddress(address): ClientAddress,
 ) -> Result<Json<Vec<GrantRecord>>, ApiError> {
-    let grants = state.access.grants().await?;
-    Ok(Json(
-        grants
-            .into_iter()
-            .filter(|record| may_see_grant(&caller, record))
-            .collect(),
-    ))
+    let grants: Vec<GrantRecord> = state
+        .access
+        .grants()
+        .await?
+        .into_iter()
+        .filter(|record| may_see_grant(&caller.0, record))
+        .collect();
+    caller
+        .record_reading(&state, "GET /v1/grants", grants.len(), address)
+        .await?;
+    Ok(Json(grants))
 }
 
 /// Makes a grant (security administrators). The body is a grant without `id`: subject, dataset,

@@ -107,9 +107,13 @@ async fn file_request(
     responses((status = 200, body = Vec<RequestEntry>)))]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
+    ClientAddress(address): ClientAddress,
 ) -> Result<Json<Vec<RequestEntry>>, ApiError> {
-    let requests = state.access.requests_for(&caller).await?;
+    let requests = state.access.requests_for(&caller.0).await?;
+    caller
+        .record_reading(&state, "GET /v1/access-requests", requests.len(), address)
+        .await?;
     Ok(Json(requests.into_iter().map(RequestEntry::from).collect()))
 }
 

@@ -35,6 +35,9 @@ pub enum Action {
     KeysRotated,
     /// A reading outside the caller's duties was refused (detail: what was asked).
     DutyRefused,
+    /// An administrator read a list of accounts, grants, access requests or alerts (detail:
+    /// what; rows: how many entries).
+    AdminRead,
     GrantCreated,
     GrantRevoked,
     /// A grant reached its `expires_at`, or its `recertify_by` unconfirmed (the record's
@@ -68,7 +71,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 32] = [
+    const ALL: [Action; 33] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -86,6 +89,7 @@ impl Action {
         Action::ClientApproved,
         Action::KeysRotated,
         Action::DutyRefused,
+        Action::AdminRead,
         Action::GrantCreated,
         Action::GrantRevoked,
         Action::GrantExpired,
@@ -123,6 +127,7 @@ impl Action {
             Action::ClientApproved => "client.approved",
             Action::KeysRotated => "keys.rotated",
             Action::DutyRefused => "duty.refused",
+            Action::AdminRead => "admin.read",
             Action::GrantCreated => "grant.created",
             Action::GrantRevoked => "grant.revoked",
             Action::GrantExpired => "grant.expired",

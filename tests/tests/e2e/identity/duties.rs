@@ -494,6 +494,14 @@ async fn each_administrator_is_refused_the_others_actions() {
         details.iter().any(|detail| detail.contains("\"verified\":true")),
         "the verification is recorded: {details:?}"
     );
+    // What an administrator reads of accounts, grants, requests and alerts is recorded too.
+    let (_, lists) = auditor
+        .get(&format!("/v1/audit/events?action=admin.read&principal={AUDITOR}"))
+        .await;
+    assert!(
+        lists.to_string().contains("GET /v1/clients"),
+        "the auditor's reading of the accounts: {lists}"
+    );
     let (_, everything) = auditor.get("/v1/audit/events?limit=10000").await;
     let everything = everything.to_string();
     assert!(!everything.contains(&own), "a secret reached the log");
