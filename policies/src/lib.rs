@@ -21,7 +21,7 @@ pub use decision::{
 };
 pub use error::{PolicyError, UnfitPolicy};
 pub use files::{FileError, FilePolicies, Located};
-pub use masks::default_mask;
+pub use masks::{default_mask, reveals_no_more};
 pub use model::{
     AccessConditions, AutoApproval, DatasetId, DenyRule, Grant, Lapse, Mask, PolicySet, Subject,
 };

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use causeway_policies::{
-    AccessConditions, AutoApproval, DatasetId, DatasetInfo, Grant, Mask, Principal, Role, Subject,
+    AccessConditions, AutoApproval, ColumnInfo, DatasetId, DatasetInfo, Grant, Mask, Principal, Role, Subject,
 };
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use datafusion::execution::session_state::SessionState;
@@ -28,6 +28,26 @@ pub struct RequestTerms {
     pub justification: String,
     /// How many days the access should last.
     pub days: u32,
+    /// Columns asked for raw, lifting their classification's default mask.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmasked: Vec<String>,
+    /// Columns asked for under a given mask. Columns in neither are asked for as their
+    /// classification shows them by default.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub masks: BTreeMap<String, Mask>,
+}
+
+impl RequestTerms {
+    /// The form a column is asked for in: `None` raw, else its mask.
+    fn asked_form(&self, column: &ColumnInfo) -> Option<Mask> {
+        if self.unmasked.contains(&column.name) {
+            return None;
+        }
+        self.masks
+            .get(&column.name)
+            .cloned()
+            .or_else(|| causeway_policies::default_mask(&column.classification))
+    }
 }
 
 /// One reviewer's decision.
@@ -137,12 +157,6 @@ impl Access {
         session: &SessionState,
         gate: &mut Gate,
     ) -> Result<AccessRequest, AccessError> {
-        let invalid = |message: String| {
-            AccessError::Invalid(causeway_policies::PolicyError::Invalid {
-                grant: "request".into(),
-                message,
-            })
-        };
         if let Some(role) = principal.administrative_role() {
             return Err(AccessError::Forbidden(format!(
                 "an account with the {role} role reads no data, so it asks for none (separation of duties)"
@@ -161,6 +175,26 @@ impl Access {
             if column != "*" && !dataset.columns.iter().any(|known| known.name == *column) {
                 return Err(invalid(format!("'{column}' is not a column of {}", dataset.id)));
             }
+        }
+        // Each column's form is stated for a column asked for, once.
+        let asked = |column: &String| {
+            terms.columns.contains(column)
+                || (terms.columns.iter().any(|c| c == "*")
+                    && dataset.columns.iter().any(|known| known.name == *column))
+        };
+        for column in terms.unmasked.iter().chain(terms.masks.keys()) {
+            if !asked(column) {
+                return Err(invalid(format!(
+                    "'{column}' has a form but is not among the columns asked for"
+                )));
+            }
+        }
+        if let Some(both) = terms
+            .unmasked
+            .iter()
+            .find(|column| terms.masks.contains_key(*column))
+        {
+            return Err(invalid(format!("'{both}' is asked for both raw and masked")));
         }
         if let Some((rule, column)) =
             causeway_policies::denied_request(principal, dataset, &terms.columns, &self.snapshot())
@@ -195,7 +229,13 @@ impl Access {
             .iter()
             .find(|permit| meets(&request, principal, permit));
         if let Some(permit) = permit {
-            let grant = grant_for(&request, permit.masks.clone(), permit.row_filter.clone(), now);
+            let grant = grant_for(
+                &request,
+                Vec::new(),
+                permit.masks.clone(),
+                permit.row_filter.clone(),
+                now,
+            );
             request.state = RequestState::Approved;
             request.auto_approved = true;
             request.grant_id = Some(grant.id.clone());
@@ -254,6 +294,43 @@ impl Access {
         {
             return Err(AccessError::Forbidden("a refusal gives its reason".into()));
         }
+        // A reviewer may keep the form asked for or show the column as one that reveals no
+        // more; a change the requester has not agreed to is refused, naming what to do.
+        for (column, replacement) in &input.masks {
+            let known = dataset
+                .columns
+                .iter()
+                .find(|known| known.name == *column)
+                .filter(|known| {
+                    request
+                        .terms
+                        .columns
+                        .iter()
+                        .any(|asked| asked == "*" || *asked == known.name)
+                })
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "'{column}' is not among the columns request {id} asks for"
+                    ))
+                })?;
+            let asked = request.terms.asked_form(known);
+            let shown = |form: Option<&Mask>| form.map_or_else(|| "raw".to_owned(), ToString::to_string);
+            match causeway_policies::reveals_no_more(replacement, asked.as_ref()) {
+                Some(true) => {}
+                Some(false) => {
+                    return Err(invalid(format!(
+                        "{column} as {replacement} reveals more than the {} asked for",
+                        shown(asked.as_ref())
+                    )));
+                }
+                None => {
+                    return Err(invalid(format!(
+                        "{column} as {replacement} cannot be compared with the {} asked for: the requester asks again in that form",
+                        shown(asked.as_ref())
+                    )));
+                }
+            }
+        }
         let now = Utc::now();
         let review = Review {
             by: principal.id.clone(),
@@ -293,14 +370,35 @@ impl Access {
             request.state = RequestState::Rejected;
             request.decided_at = Some(now);
         } else if let [Some(publisher), Some(officer)] = reviews {
-            let mut masks = publisher.masks.clone();
-            masks.extend(officer.masks.clone());
+            // What was asked, then each reviewer's replacements (each checked to reveal no
+            // more than asked); where both replaced a column, the form that reveals less, or
+            // null when theirs cannot be compared.
+            let mut masks = request.terms.masks.clone();
+            masks.extend(publisher.masks.clone());
+            for (column, mask) in &officer.masks {
+                let kept = match publisher.masks.get(column) {
+                    Some(theirs) => match causeway_policies::reveals_no_more(mask, Some(theirs)) {
+                        Some(true) => mask.clone(),
+                        Some(false) => theirs.clone(),
+                        None => Mask::Null,
+                    },
+                    None => mask.clone(),
+                };
+                masks.insert(column.clone(), kept);
+            }
+            let unmasked: Vec<String> = request
+                .terms
+                .unmasked
+                .iter()
+                .filter(|column| !masks.contains_key(*column))
+                .cloned()
+                .collect();
             let row_filter = match (&publisher.row_filter, &officer.row_filter) {
                 (Some(first), Some(second)) => Some(format!("({first}) AND ({second})")),
                 (Some(filter), None) | (None, Some(filter)) => Some(filter.clone()),
                 (None, None) => None,
             };
-            let mut grant = grant_for(&request, masks, row_filter, now);
+            let mut grant = grant_for(&request, unmasked, masks, row_filter, now);
             grant.approved_by = vec![publisher.by.clone(), officer.by.clone()];
             request.state = RequestState::Approved;
             request.grant_id = Some(grant.id.clone());
@@ -341,6 +439,14 @@ impl Access {
     }
 }
 
+/// A request or decision that does not fit (400).
+fn invalid(message: String) -> AccessError {
+    AccessError::Invalid(causeway_policies::PolicyError::Invalid {
+        grant: "request".into(),
+        message,
+    })
+}
+
 /// Whether a request meets a permit: the requester's department, the purpose, the columns
 /// and the duration are all within it.
 fn meets(request: &AccessRequest, principal: &Principal, permit: &AutoApproval) -> bool {
@@ -351,7 +457,10 @@ fn meets(request: &AccessRequest, principal: &Principal, permit: &AutoApproval) 
                 .columns
                 .iter()
                 .all(|column| permit.columns.contains(column)));
-    (permit.departments.is_empty() || permit.departments.contains(&principal.department))
+    // A request that states forms of its own is for people to decide.
+    request.terms.unmasked.is_empty()
+        && request.terms.masks.is_empty()
+        && (permit.departments.is_empty() || permit.departments.contains(&principal.department))
         && permit.purposes.contains(&request.terms.purpose)
         && columns_allowed
         && request.terms.days <= permit.max_days
@@ -359,6 +468,7 @@ fn meets(request: &AccessRequest, principal: &Principal, permit: &AutoApproval) 
 
 fn grant_for(
     request: &AccessRequest,
+    unmasked: Vec<String>,
     masks: BTreeMap<String, Mask>,
     row_filter: Option<String>,
     now: DateTime<Utc>,
@@ -371,7 +481,7 @@ fn grant_for(
         dataset: request.dataset.clone(),
         columns: request.terms.columns.clone(),
         masks,
-        unmasked: Default::default(),
+        unmasked: unmasked.into_iter().collect(),
         row_filter,
         purposes: [request.terms.purpose.clone()].into(),
         valid_from: Some(now),

@@ -27,6 +27,14 @@ pub struct NewRequestBody {
     pub purpose: String,
     pub justification: String,
     pub days: u32,
+    /// Columns asked for raw, lifting their classification's default mask.
+    #[serde(default)]
+    pub unmasked: Vec<String>,
+    /// Columns asked for under a mask, e.g. `{"id_number": {"kind": "hash"}}`. Columns in
+    /// neither are asked for as their classification shows them by default.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub masks: std::collections::BTreeMap<String, causeway_policies::Mask>,
 }
 
 /// A request as its readers see it.
@@ -91,6 +99,8 @@ async fn file_request(
         purpose: body.purpose,
         justification: body.justification,
         days: body.days,
+        unmasked: body.unmasked,
+        masks: body.masks,
     };
     let session = state.engine.session();
     let request = state

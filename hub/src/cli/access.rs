@@ -27,6 +27,14 @@ pub enum AccessCommand {
         justification: String,
         #[arg(long, default_value_t = 30)]
         days: u32,
+        /// Columns wanted raw, lifting their classification's default mask; comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        raw: Vec<String>,
+        /// A column wanted under a mask, as COLUMN=MASK (null, hash, year_only,
+        /// partial:FIRST:LAST, bucket:WIDTH, prefix:TEXT); repeat for more. Other columns are
+        /// asked for as their classification shows them by default.
+        #[arg(long = "mask", value_parser = parse_mask)]
+        masks: Vec<(String, Value)>,
         #[command(flatten)]
         hub: HubArgs,
     },
@@ -38,6 +46,10 @@ pub enum AccessCommand {
         reject: bool,
         #[arg(long)]
         reason: Option<String>,
+        /// Show a column as COLUMN=MASK instead of the form asked for; it must reveal no more
+        /// (see `--mask` of `access request`). Repeat for more.
+        #[arg(long = "mask", value_parser = parse_mask)]
+        masks: Vec<(String, Value)>,
         #[command(flatten)]
         hub: HubArgs,
     },
@@ -97,10 +109,14 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
             purpose,
             justification,
             days,
+            raw,
+            masks,
             hub,
         } => {
+            let masks: serde_json::Map<String, Value> = masks.into_iter().collect();
             let body = json!({"dataset": dataset, "columns": columns, "purpose": purpose,
-                              "justification": justification, "days": days});
+                              "justification": justification, "days": days,
+                              "unmasked": raw, "masks": masks});
             let request: Value = HubClient::new(&hub)?
                 .send_document(
                     reqwest::Method::POST,
@@ -126,9 +142,11 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
             id,
             reject,
             reason,
+            masks,
             hub,
         } => {
-            let body = json!({"approve": !reject, "reason": reason});
+            let masks: serde_json::Map<String, Value> = masks.into_iter().collect();
+            let body = json!({"approve": !reject, "reason": reason, "masks": masks});
             let request: Value = HubClient::new(&hub)?
                 .send_document(
                     reqwest::Method::POST,
@@ -194,4 +212,42 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
 
 fn text(value: &Value) -> &str {
     value.as_str().unwrap_or("-")
+}
+
+/// `COLUMN=MASK`, the mask as `null`, `hash`, `year_only`, `partial:FIRST:LAST`,
+/// `bucket:WIDTH` or `prefix:TEXT`, into the column and the mask's JSON.
+fn parse_mask(text: &str) -> Result<(String, Value), String> {
+    let (column, mask) = text
+        .split_once('=')
+        .filter(|(column, _)| !column.is_empty())
+        .ok_or_else(|| format!("'{text}' is not COLUMN=MASK"))?;
+    let mut parts = mask.splitn(3, ':');
+    let kind = parts.next().unwrap_or_default();
+    let number = |part: Option<&str>, what: &str| -> Result<u64, String> {
+        part.unwrap_or("0")
+            .parse()
+            .map_err(|_| format!("'{mask}': {what} is a whole number"))
+    };
+    let mask = match kind {
+        "null" | "hash" | "year_only" => json!({ "kind": kind }),
+        "partial" => json!({
+            "kind": "partial",
+            "first": number(parts.next(), "FIRST")?,
+            "last": number(parts.next(), "LAST")?,
+        }),
+        "bucket" => {
+            let width: f64 = parts
+                .next()
+                .and_then(|width| width.parse().ok())
+                .ok_or_else(|| format!("'{mask}': bucket:WIDTH"))?;
+            json!({ "kind": "bucket", "width": width })
+        }
+        "prefix" => json!({ "kind": "prefix", "before": parts.next().unwrap_or(",") }),
+        _ => {
+            return Err(format!(
+                "unknown mask '{kind}': null, hash, year_only, partial:FIRST:LAST, bucket:WIDTH or prefix:TEXT"
+            ));
+        }
+    };
+    Ok((column.to_owned(), mask))
 }

@@ -395,6 +395,8 @@ async fn pending_request(hub: &Hub) -> Result<String, Box<dyn std::error::Error>
         purpose: "urban-planning".into(),
         justification: "pension coverage by town for the 2027 district plan".into(),
         days: 60,
+        unmasked: Vec::new(),
+        masks: Default::default(),
     };
     let record = Event::by(Action::RequestCreated, Outcome::Ok, &planner).on_dataset(&id);
     let mut gate = Gate::new(&hub.audit, record);

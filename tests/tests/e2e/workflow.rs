@@ -332,3 +332,106 @@ async fn requests_are_listed_to_whom_they_concern_with_deadlines() {
     let (status, _) = parties.officer.post(&decision, json!({"approve": true})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a decided request stays decided");
 }
+
+/// A request states each column's form (raw, a mask, or the classification's default); an
+/// approval may keep it or show the column in a form that reveals no more, and the grant
+/// shows what both approved: an ID number asked for raw for a join comes back raw.
+#[tokio::test]
+async fn requests_state_each_columns_form_and_approvals_reveal_no_more() {
+    let (_hub, parties) = setup("").await;
+    let ask = |body: Value| {
+        let analyst = parties.analyst.clone();
+        async move {
+            let (status, filed) = analyst.post("/v1/access-requests", body).await;
+            assert_eq!(status, StatusCode::CREATED, "{filed}");
+            format!(
+                "/v1/access-requests/{}/decision",
+                filed["id"].as_str().expect("id")
+            )
+        }
+    };
+    let base = |purpose: &str| {
+        json!({"dataset": "civil_affairs.residents", "columns": ["id_number", "town"], "purpose": purpose,
+               "justification": "join with parcels", "days": 5})
+    };
+
+    // Raw, as asked, once both approve as asked.
+    let mut raw = base("parcel-join");
+    raw["unmasked"] = json!(["id_number"]);
+    let decision = ask(raw).await;
+    for reviewer in [&parties.steward, &parties.officer] {
+        let (status, body) = reviewer.post(&decision, json!({"approve": true})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = parties
+        .analyst
+        .query(
+            "SELECT id_number FROM civil_affairs.residents ORDER BY id_number",
+            "parcel-join",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["rows"],
+        json!([{"id_number": "440605198502022345"}, {"id_number": "440605199001011234"}]),
+        "lifted as both approved"
+    );
+
+    // An approver shows less than asked: a pseudonym instead of the raw number.
+    let mut hashed = base("pseudonymous-join");
+    hashed["unmasked"] = json!(["id_number"]);
+    let decision = ask(hashed).await;
+    let (status, body) = parties
+        .steward
+        .post(
+            &decision,
+            json!({"approve": true, "masks": {"id_number": {"kind": "hash"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = parties.officer.post(&decision, json!({"approve": true})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = parties
+        .analyst
+        .query(
+            "SELECT id_number FROM civil_affairs.residents",
+            "pseudonymous-join",
+        )
+        .await;
+    let shown = body["rows"][0]["id_number"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !shown.starts_with("4406") && shown.len() == 32,
+        "a keyed hash: {body}"
+    );
+
+    // Never more than asked, and no change the requester has not agreed to.
+    let decision = ask(base("default-form")).await;
+    for (mask, why) in [
+        (json!({"kind": "partial", "first": 0, "last": 8}), "reveals more"),
+        (json!({"kind": "hash"}), "cannot be compared"),
+    ] {
+        let (status, body) = parties
+            .officer
+            .post(&decision, json!({"approve": true, "masks": {"id_number": mask}}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.to_string().contains(why), "{body}");
+    }
+    let (status, body) = parties
+        .officer
+        .post(
+            &decision,
+            json!({"approve": true, "masks": {"id_number": {"kind": "null"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "null reveals nothing: {body}");
+
+    // A form for a column not asked for is refused when filed.
+    let mut stray = base("stray");
+    stray["unmasked"] = json!(["name"]);
+    let (status, body) = parties.analyst.post("/v1/access-requests", stray).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
