@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use super::semantics::{Order, rewrite_expressions};
+use super::rewrite::{Order, rewrite_expressions};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Datum, Decimal128Builder};
 use datafusion::arrow::compute::kernels::numeric::{add, mul, neg, sub};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, i256};

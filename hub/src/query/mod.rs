@@ -12,6 +12,7 @@ mod names;
 pub mod output;
 mod parameters;
 mod reads;
+mod rewrite;
 mod rounding;
 mod runtime;
 mod secure;

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use super::semantics::{Order, rewrite_expressions};
+use super::rewrite::{Order, rewrite_expressions};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float32Type, Float64Type};
 use datafusion::common::tree_node::Transformed;

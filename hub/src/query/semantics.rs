@@ -25,13 +25,14 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, DFSchemaRef, Result, plan_err};
 use datafusion::config::ConfigOptions;
 use datafusion::logical_expr::expr::{Alias, Exists};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::utils::{conjunction, merge_schema};
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{
     BinaryExpr, Expr, ExprSchemable, Filter, LogicalPlan, LogicalPlanBuilder, Operator, Subquery,
     WindowFunctionDefinition, cast, lit,
 };
 use datafusion::optimizer::AnalyzerRule;
+
+use super::rewrite::{Order, rewrite_expressions};
 use datafusion::optimizer::analyzer::resolve_grouping_function::ResolveGroupingFunction;
 use datafusion::optimizer::analyzer::type_coercion::TypeCoercion;
 
@@ -170,45 +171,6 @@ fn null_conditions(expr: &Expr, subquery: &Subquery, outer: &DFSchemaRef) -> Res
         conditions.push(expr.clone().is_not_null().or(empty));
     }
     Ok(conditions)
-}
-
-/// The order in which [`rewrite_expressions`] visits an expression's nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Order {
-    /// Children first: a node sees its rewritten operands.
-    BottomUp,
-    /// The node first: it sees its operands as written, and is typed from them, which is
-    /// cheaper when a rewrite turns operators into functions.
-    TopDown,
-}
-
-/// Rewrites every expression of `plan` and of its subqueries with `rewrite`, which is given
-/// the schema the expression's columns come from; an expression that names a column of its
-/// plan's output keeps its name, so the plans above read the same schema.
-pub(crate) fn rewrite_expressions(
-    plan: LogicalPlan,
-    order: Order,
-    rewrite: impl Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
-) -> Result<LogicalPlan> {
-    plan.transform_up_with_subqueries(|plan| {
-        let mut schema = merge_schema(&plan.inputs());
-        if let LogicalPlan::TableScan(scan) = &plan
-            && let Ok(scanned) =
-                DFSchema::try_from_qualified_schema(scan.table_name.clone(), &scan.source.schema())
-        {
-            schema.merge(&scanned);
-        }
-        let names = NamePreserver::new(&plan);
-        plan.map_expressions(|expr| {
-            let name = names.save(&expr);
-            let rewritten = match order {
-                Order::BottomUp => expr.transform_up(|expr| rewrite(expr, &schema)),
-                Order::TopDown => expr.transform_down(|expr| rewrite(expr, &schema)),
-            };
-            rewritten.map(|rewritten| rewritten.update_data(|expr| name.restore(expr)))
-        })
-    })
-    .map(|transformed| transformed.data)
 }
 
 /// Compares numbers of different kinds as PostgreSQL does, where DataFusion 55's type
