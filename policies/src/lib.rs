@@ -25,7 +25,9 @@ pub use masks::{default_mask, reveals_no_more};
 pub use model::{
     AccessConditions, AutoApproval, DatasetId, DenyRule, Grant, Lapse, Mask, PolicySet, Subject,
 };
-pub use principal::{AttributeValue, Principal, Role, RolesConflict, UnknownRole, check_separation};
+pub use principal::{
+    AttributeValue, Principal, Role, RolesConflict, UnknownRole, check_separation, role_names,
+};
 pub use rewrite::{RewriteContext, secure_view, validate_grant};
 pub use syntax::{ExprSyntaxError, SyntaxLimitExceeded, SyntaxLimits, on_deep_stack};
 pub use udf::{DENIED, PSEUDONYM, PolicyFunctions, denied_columns};

@@ -165,15 +165,19 @@ pub fn check_separation(roles: &BTreeSet<Role>) -> Result<(), RolesConflict> {
     if roles.len() == 1 {
         return Ok(());
     }
-    let others: Vec<&str> = roles
-        .iter()
-        .filter(|role| **role != administrative)
-        .map(|role| role.as_str())
-        .collect();
     Err(RolesConflict {
         administrative,
-        others: others.join(", "),
+        others: role_names(roles.iter().filter(|role| **role != administrative), ", "),
     })
+}
+
+/// The names of `roles`, joined by `separator`: `publisher, analyst`.
+pub fn role_names<'a>(roles: impl IntoIterator<Item = &'a Role>, separator: &str) -> String {
+    roles
+        .into_iter()
+        .map(|role| role.as_str())
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 /// An attribute's value: one string or a list (a supervisor may cover several towns).

@@ -2,13 +2,14 @@
 //! and the changes to them. Deciding and enforcing is the `causeway_policies` crate's job;
 //! this module loads, stores and checks.
 
+mod recertification;
 pub mod requests;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use chrono::{Duration, Utc};
+use chrono::Utc;
 
 use causeway_policies::{
     AccessConditions, DatasetId, DatasetInfo, FileError, FilePolicies, Grant, PolicyError, PolicyFunctions,
@@ -198,13 +199,13 @@ impl Access {
         };
         validate_grant(&grant, dataset, &context)?;
         if origin == GrantOrigin::Direct {
-            check_grantee(&grant.subject, by)?;
+            self.check_grantee(&grant.subject, by).await?;
         }
         let mut grant = grant;
         // Every grant but a policy file's lapses unless its owner confirms it in time; a
         // grant may ask for an earlier review, never a later one.
         if origin != GrantOrigin::File {
-            let latest = Utc::now() + recertification(dataset);
+            let latest = Utc::now() + recertification::interval(dataset);
             grant.recertify_by = Some(grant.recertify_by.map_or(latest, |asked| asked.min(latest)));
         }
         let record = gate.record();
@@ -223,105 +224,26 @@ impl Access {
         Ok(record)
     }
 
-    /// Confirms grant `id` for another recertification interval of its dataset, as one of
-    /// the owning department's publishers: the owner decides whether its data is still
-    /// shared. A revoked or lapsed grant cannot be confirmed, nor one of a policy file (a lapsed grant
-    /// is asked for again).
-    pub async fn recertify(
-        &self,
-        id: &str,
-        dataset: &(dyn Fn(&DatasetId) -> Option<DatasetInfo> + Sync),
-        by: &Principal,
-        gate: &mut Gate,
-    ) -> Result<GrantRecord, AccessError> {
-        let mut record = self
-            .store
-            .grant(id)
-            .await?
-            .filter(|record| record.revoked_at.is_none())
-            .ok_or_else(|| AccessError::NotFound(format!("grant {id}")))?;
-        let dataset = dataset(&record.grant.dataset)
-            .ok_or_else(|| AccessError::NotFound(format!("dataset {}", record.grant.dataset)))?;
-        if !(by.has_role(Role::Publisher) && by.department == record.grant.dataset.department) {
-            return Err(AccessError::Forbidden(format!(
-                "only a publisher of {} may confirm grant {id}: its owner decides whether it is still shared",
-                record.grant.dataset.department
-            )));
-        }
-        let now = Utc::now();
-        if !record.grant.is_valid_at(now) {
-            return Err(AccessError::NotConfirmable(format!(
-                "grant {id} is no longer in force; it must be asked for again"
-            )));
-        }
-        if record.grant.recertify_by.is_none() {
-            return Err(AccessError::NotConfirmable(format!(
-                "grant {id} has no recertification deadline to move"
-            )));
-        }
-        record.grant.recertify_by = Some(now + recertification(&dataset));
-        let entry = gate.record();
-        entry.datasets.push(dataset.id.to_string());
-        if !entry.grants.iter().any(|grant| grant == id) {
-            entry.grants.push(id.to_owned());
-        }
-        entry.detail = Some(serde_json::json!({ "recertify_by": record.grant.recertify_by }).to_string());
-        gate.pass().await?;
-        if !self.store.recertify_grant(&record.grant).await? {
-            return Err(AccessError::NotFound(format!("grant {id}")));
-        }
-        self.reload().await?;
-        Ok(record)
-    }
-
-    /// Gives every stored grant in force that has no recertification deadline (one made
-    /// before grants were recertified) a whole interval of its dataset from now, so that it
-    /// lapses unless confirmed like any other; returns how many. Run once at start.
-    pub async fn schedule_recertification(
-        &self,
-        dataset: &(dyn Fn(&DatasetId) -> Option<DatasetInfo> + Sync),
-    ) -> Result<usize, AccessError> {
-        let now = Utc::now();
-        let mut scheduled = 0;
-        for mut record in self.store.list_grants().await? {
-            if record.revoked_at.is_some() || record.grant.recertify_by.is_some() {
-                continue;
+    /// Refuses grants that separation of duties keeps apart: to an administrative role or
+    /// account (which reads no data, so a grant would only wait for a change of roles), or
+    /// to the official who makes it.
+    async fn check_grantee(&self, subject: &Subject, by: &Principal) -> Result<(), AccessError> {
+        let refuse = |why: String| Err(AccessError::Forbidden(format!("{why} (separation of duties)")));
+        match subject {
+            Subject::Role { role, .. } if role.is_administrative() => refuse(format!(
+                "no grant is made to the {role} role: administrative accounts read no data"
+            )),
+            Subject::Client { client } if *client == by.id => {
+                refuse("no one grants access to themselves".into())
             }
-            let Some(info) = dataset(&record.grant.dataset) else {
-                continue;
-            };
-            record.grant.recertify_by = Some(now + recertification(&info));
-            if self.store.recertify_grant(&record.grant).await? {
-                scheduled += 1;
-            }
+            Subject::Client { client } => match self.store.client(client).await? {
+                Some(account) if account.roles.iter().any(|role| role.is_administrative()) => refuse(
+                    format!("{client} is an administrative account, which reads no data"),
+                ),
+                _ => Ok(()),
+            },
+            _ => Ok(()),
         }
-        if scheduled > 0 {
-            self.reload().await?;
-        }
-        Ok(scheduled)
-    }
-
-    /// The grants in force whose recertification falls within `within` of now, that `by`
-    /// may see, soonest first.
-    pub async fn due(&self, by: &Principal, within: Duration) -> Result<Vec<GrantRecord>, AccessError> {
-        let now = Utc::now();
-        let mut due: Vec<GrantRecord> = self
-            .store
-            .list_grants()
-            .await?
-            .into_iter()
-            .filter(|record| {
-                record.revoked_at.is_none()
-                    && record.grant.is_valid_at(now)
-                    && record
-                        .grant
-                        .recertify_by
-                        .is_some_and(|by_then| by_then <= now + within)
-                    && may_see_grant(by, record)
-            })
-            .collect();
-        due.sort_by_key(|record| record.grant.recertify_by);
-        Ok(due)
     }
 
     /// Revokes a grant: security administrators may revoke any, a dataset's publishers those on
@@ -465,20 +387,6 @@ pub fn check_files(
     errors
 }
 
-/// Refuses grants that separation of duties keeps apart: to an administrative role (whose
-/// accounts read no data), or to the account that makes or approves the grant.
-fn check_grantee(subject: &Subject, by: &Principal) -> Result<(), AccessError> {
-    match subject {
-        Subject::Role { role, .. } if role.is_administrative() => Err(AccessError::Forbidden(format!(
-            "no grant is made to the {role} role: administrative accounts read no data (separation of duties)"
-        ))),
-        Subject::Client { client } if *client == by.id => Err(AccessError::Forbidden(
-            "no one grants access to themselves (separation of duties)".into(),
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// A new grant's id.
 pub fn new_grant_id() -> String {
     format!("grant-{}", &uuid::Uuid::now_v7().simple().to_string()[20..])
@@ -520,11 +428,6 @@ fn pseudonym_key(path: &Path) -> Result<Vec<u8>, AccessError> {
     std::io::Write::write_all(&mut file, &key).map_err(|error| failed(error.to_string()))?;
     file.sync_all().map_err(|error| failed(error.to_string()))?;
     Ok(key)
-}
-
-/// How long a grant on `dataset` stays in force without being confirmed again.
-fn recertification(dataset: &DatasetInfo) -> Duration {
-    Duration::days(i64::from(dataset.recertification_days.max(1)))
 }
 
 #[cfg(test)]

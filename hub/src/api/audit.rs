@@ -49,10 +49,7 @@ pub async fn verify_log(
 }
 
 async fn verify_now(state: &AppState) -> Result<Verification, ApiError> {
-    let status = state
-        .audit
-        .status()
-        .ok_or_else(|| ApiError::not_found("the audit log is off on this hub"))?;
+    let status = audit_status(state)?;
     let (dir, keys) = (state.audit_dir.clone(), state.keys_dir.clone());
     let report = tokio::task::spawn_blocking(move || {
         let keys = public_keys(&keys).map_err(|error| ApiError::internal(&error))?;
@@ -96,9 +93,7 @@ pub async fn reveal(
         .with_detail(serde_json::json!({ "revealed": seq }));
     audited(&state, record, async |gate| {
         caller.require(Role::Auditor)?;
-        if state.audit.status().is_none() {
-            return Err(ApiError::not_found("the audit log is off on this hub"));
-        }
+        audit_status(&state)?;
         let dir = state.audit_dir.clone();
         let sealed = tokio::task::spawn_blocking(move || crate::audit::read::sealed_of(&dir, seq))
             .await
@@ -188,9 +183,7 @@ async fn read_events(
             "only auditors, security administrators, and publishers for their own datasets, may read the audit log",
         ));
     };
-    if state.audit.status().is_none() {
-        return Err(ApiError::not_found("the audit log is off on this hub"));
-    }
+    audit_status(state)?;
     let filter = EventFilter {
         since: params.since,
         until: params.until,
@@ -237,6 +230,21 @@ pub(super) async fn audited<T>(
             Err(error)
         }
     }
+}
+
+/// Where the log stands, or 404 when it is off.
+fn audit_status(state: &AppState) -> Result<crate::audit::Status, ApiError> {
+    state
+        .audit
+        .status()
+        .ok_or_else(|| ApiError::not_found("the audit log is off on this hub"))
+}
+
+/// Records a refusal made before an action that records itself could run, and gives it back.
+pub(super) async fn refused(state: &AppState, record: Event, refusal: ApiError) -> ApiError {
+    let record = record.failed(outcome_of(&refusal), refusal.code, &refusal.message);
+    state.audit.record_done(record).await;
+    refusal
 }
 
 /// Refusals of who the caller is or what they may do are `denied`; the rest `error`.

@@ -2,6 +2,8 @@
 //! the request's bearer token. Missing and invalid tokens get 401 with a `WWW-Authenticate`
 //! challenge as RFC 6750 describes; a principal without a needed role gets 403.
 
+use std::net::SocketAddr;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -9,6 +11,7 @@ use causeway_policies::{Principal, Role};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::audit::{Action, Event, Outcome};
 use crate::identity::Refusal;
 
 pub struct Caller(pub Principal);
@@ -19,10 +22,10 @@ pub struct PeerCertificate(pub String);
 
 /// The address a connection came from.
 #[derive(Debug, Clone, Copy)]
-pub struct PeerAddress(pub std::net::SocketAddr);
+pub struct PeerAddress(pub SocketAddr);
 
 /// The address of the connection, when the server knows it; for the audit log.
-pub struct ClientAddress(pub Option<std::net::SocketAddr>);
+pub struct ClientAddress(pub Option<SocketAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
@@ -109,20 +112,19 @@ impl Caller {
         &self,
         state: &AppState,
         roles: &[Role],
-        action: crate::audit::Action,
+        action: Action,
         what: &str,
-        address: Option<std::net::SocketAddr>,
+        address: Option<SocketAddr>,
     ) -> Result<&Principal, ApiError> {
-        let refusal = match self.require_one_of(roles) {
-            Ok(principal) => return Ok(principal),
-            Err(refusal) => refusal,
-        };
-        let record = crate::audit::Event::by(action, crate::audit::Outcome::Denied, &self.0)
-            .at_address(address)
-            .with_detail(serde_json::json!({ "asked": what }))
-            .failed(crate::audit::Outcome::Denied, refusal.code, &refusal.message);
-        state.audit.record_done(record).await;
-        Err(refusal)
+        match self.require_one_of(roles) {
+            Ok(principal) => Ok(principal),
+            Err(refusal) => {
+                let record = Event::by(action, Outcome::Denied, &self.0)
+                    .at_address(address)
+                    .with_detail(serde_json::json!({ "asked": what }));
+                Err(super::audit::refused(state, record, refusal).await)
+            }
+        }
     }
 
     /// Records what an administrator reads of the hub's own lists (accounts, grants, access
@@ -133,18 +135,14 @@ impl Caller {
         state: &AppState,
         what: &str,
         entries: usize,
-        address: Option<std::net::SocketAddr>,
+        address: Option<SocketAddr>,
     ) -> Result<(), ApiError> {
         if self.0.administrative_role().is_none() {
             return Ok(());
         }
-        let mut record = crate::audit::Event::by(
-            crate::audit::Action::AdminRead,
-            crate::audit::Outcome::Ok,
-            &self.0,
-        )
-        .at_address(address)
-        .with_detail(serde_json::json!({ "read": what }));
+        let mut record = Event::by(Action::AdminRead, Outcome::Ok, &self.0)
+            .at_address(address)
+            .with_detail(serde_json::json!({ "read": what }));
         record.rows = Some(entries as u64);
         state.audit.record(record).await?;
         Ok(())
@@ -155,11 +153,13 @@ impl Caller {
         if roles.iter().any(|role| self.0.has_role(*role)) {
             Ok(&self.0)
         } else {
-            let names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("this needs the {} role", names.join(" or ")),
+                format!(
+                    "this needs the {} role",
+                    causeway_policies::role_names(roles, " or ")
+                ),
             )
             .with_challenge(format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\"")))
         }

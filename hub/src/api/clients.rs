@@ -89,17 +89,17 @@ impl From<ClientError> for ApiError {
     }
 }
 
-/// What a body asked for, for the record of a refusal too: what it says of the account, the
-/// id only when it is one.
-fn asked(body: &Value) -> Value {
+/// What a body asked of client `id` (from the path, else the body's `id`), for the record of
+/// a refusal too: what it says of the account, the id only when it is one.
+fn asked(body: &Value, id: Option<&str>) -> Value {
     let mut detail = serde_json::json!({});
     for key in ["department", "roles", "attributes"] {
         if let Some(value) = body.get(key) {
             detail[key] = value.clone();
         }
     }
-    if let Some(id) = body.get("id") {
-        detail["client"] = Value::from(printable_client_id(id.as_str().unwrap_or_default()));
+    if let Some(id) = id.or_else(|| body.get("id").and_then(Value::as_str)) {
+        detail["client"] = Value::from(printable_client_id(id));
     }
     detail
 }
@@ -153,7 +153,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<NewSecret>), ApiError> {
     let record = Event::by(Action::ClientCreated, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(asked(&body));
+        .with_detail(asked(&body, None));
     audited(&state, record, async |gate| {
         let admin = caller.require(Role::SystemAdmin)?;
         let body: NewClientBody = parsed(body)?;
@@ -262,11 +262,9 @@ pub async fn set_roles(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode, ApiError> {
-    let mut detail = asked(&body);
-    detail["client"] = Value::from(printable_client_id(&id));
     let record = Event::by(Action::ClientRolesChanged, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(detail);
+        .with_detail(asked(&body, Some(&id)));
     audited(&state, record, async |gate| {
         let admin = caller.require(Role::SystemAdmin)?;
         let body: RolesBody = parsed(body)?;
@@ -278,7 +276,6 @@ pub async fn set_roles(
                 roles: &body.roles,
             },
         )?;
-        causeway_policies::check_separation(&body.roles).map_err(ClientError::from)?;
         gate.record().detail = Some(
             serde_json::json!({ "client": id, "roles": body.roles, "before": account.roles }).to_string(),
         );
@@ -326,11 +323,9 @@ pub async fn approve(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode, ApiError> {
-    let mut detail = asked(&body);
-    detail["client"] = Value::from(printable_client_id(&id));
     let record = Event::by(Action::ClientApproved, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(detail);
+        .with_detail(asked(&body, Some(&id)));
     audited(&state, record, async |gate| {
         let officer = caller.require(Role::SecurityAdmin)?;
         let seen: ApprovalBody = parsed(body)?;
@@ -347,12 +342,7 @@ pub async fn approve(
                 format!(
                     "client {id} is now of {} with the roles [{}]: look at it again before approving",
                     account.department,
-                    account
-                        .roles
-                        .iter()
-                        .map(|role| role.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    causeway_policies::role_names(&account.roles, ", ")
                 ),
             ));
         }

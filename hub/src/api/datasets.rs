@@ -252,9 +252,7 @@ pub async fn refresh(
             format!("only the {department} department's publishers may refresh {id}"),
         );
         // Refused before the refresh would record itself: recorded here.
-        let refused = record.failed(Outcome::Denied, refusal.code, &refusal.message);
-        state.audit.record_done(refused).await;
-        return Err(refusal);
+        return Err(super::audit::refused(&state, record, refusal).await);
     }
     let record = Event::by(Action::DatasetRefreshed, Outcome::Ok, &caller).at_address(address);
     let status = state.registry.accelerations().refresh(&id, record).await?;

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use causeway_policies::{DatasetId, Grant, PolicyError, Role, Subject, authorize};
+use causeway_policies::{DatasetId, Grant, PolicyError, Role, authorize};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +16,6 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use crate::access::{AccessError, may_see_grant, new_grant_id};
 use crate::audit::{Action, Event, Gate, Outcome};
-use crate::identity::ClientError;
 use crate::store::{GrantOrigin, GrantRecord};
 
 impl From<AccessError> for ApiError {
@@ -91,26 +90,6 @@ async fn make_grant(
 ) -> Result<(StatusCode, Json<GrantRecord>), ApiError> {
     let officer = caller.require(Role::SecurityAdmin)?;
     let grant = grant_from(body, &officer.id)?;
-    // No grant to an administrative account: it reads no data, and a grant to one would
-    // only wait for a change of roles.
-    let account = match &grant.subject {
-        Subject::Client { client } => match state.identity.clients.check_exists(client).await {
-            Ok(account) => Some(account),
-            Err(ClientError::NotFound(_)) => None,
-            Err(error) => return Err(error.into()),
-        },
-        _ => None,
-    };
-    if let Some(account) = account
-        && account.roles.iter().any(|role| role.is_administrative())
-    {
-        let client = account.id;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("{client} is an administrative account, which reads no data (separation of duties)"),
-        ));
-    }
     // The record keeps the grant as made, not as asked.
     gate.record().detail = None;
     let dataset = state

@@ -195,7 +195,7 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
         ClientCommand::List { hub } => {
             println!("{:<28} {:<22} {:<40} STATE", "CLIENT", "DEPARTMENT", "ROLES");
             for client in clients(&hub).await?.1.list().await? {
-                let roles: Vec<&str> = client.roles.iter().map(|role| role.as_str()).collect();
+                let roles = causeway_policies::role_names(&client.roles, ",");
                 let state = if client.disabled {
                     "disabled"
                 } else if causeway_policies::check_separation(&client.roles).is_err() {
@@ -207,9 +207,7 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
                 };
                 println!(
                     "{:<28} {:<22} {:<40} {state}",
-                    client.id,
-                    client.department,
-                    roles.join(","),
+                    client.id, client.department, roles,
                 );
             }
         }
@@ -228,8 +226,10 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
                 Ok(clients.set_roles(&id, &roles, Some(&operator)).await?)
             })
             .await?;
-            let names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
-            println!("client {id} now holds {}", names.join(", "));
+            println!(
+                "client {id} now holds {}",
+                causeway_policies::role_names(&roles, ", ")
+            );
         }
         ClientCommand::Disable { id, hub } => {
             let (config, clients) = clients(&hub).await?;

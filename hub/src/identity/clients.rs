@@ -78,7 +78,7 @@ impl ClientService {
         } else {
             None
         };
-        client.ok_or_else(|| ClientError::NotFound(id.to_owned()))
+        client.ok_or_else(|| ClientError::NotFound(printable_client_id(id)))
     }
 
     /// Creates a client, approved by `approved_by` or (`None`) waiting for a security
@@ -117,7 +117,7 @@ impl ClientService {
         if self.store.set_client_secret(id, &hash, approved_by).await? {
             Ok(secret)
         } else {
-            Err(ClientError::NotFound(id.to_owned()))
+            Err(ClientError::NotFound(printable_client_id(id)))
         }
     }
 
@@ -134,7 +134,7 @@ impl ClientService {
         if self.store.set_client_roles(id, roles, approved_by).await? {
             Ok(())
         } else {
-            Err(ClientError::NotFound(id.to_owned()))
+            Err(ClientError::NotFound(printable_client_id(id)))
         }
     }
 
@@ -151,7 +151,7 @@ impl ClientService {
         if self.store.disable_client(id).await? {
             Ok(())
         } else {
-            Err(ClientError::NotFound(id.to_owned()))
+            Err(ClientError::NotFound(printable_client_id(id)))
         }
     }
 

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::files::{PEOPLE_CSV, people_spec};
 use crate::support::{ADMIN, Hub, causeway, eventually, json_of};
 
+mod accounts;
 mod clients;
 mod duties;
 mod keys;
