@@ -1,4 +1,4 @@
-//! The audit log: what handlers record; reading it (auditors and security administrators
+//! The audit log through the API: reading it (auditors and security administrators
 //! everything, publishers what touches their datasets), verifying it and opening the values
 //! sealed in its query records (auditors). Every reading is itself recorded as `audit.read`.
 
@@ -15,8 +15,9 @@ use super::AppState;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use super::recorded::audited;
 use crate::audit::read::{EventFilter, records};
-use crate::audit::{Action, Event, Gate, Outcome, Verification, VerifyOptions, verify};
+use crate::audit::{Action, Event, Outcome, Verification, VerifyOptions, verify};
 use crate::identity::public_keys;
 
 /// Verifies the hub's audit log as `causeway audit verify` does, up to the last record
@@ -204,54 +205,10 @@ async fn read_events(
     Ok(EventsResponse { events, truncated })
 }
 
-/// Runs an audited action. `act` makes its checks, then passes the gate (its record on
-/// disk) before anything takes effect; a refusal is recorded as such, and an action that
-/// fails after its record was written gets a second record saying so.
-pub(super) async fn audited<T>(
-    state: &AppState,
-    record: Event,
-    act: impl AsyncFnOnce(&mut Gate) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let mut gate = Gate::new(&state.audit, record);
-    let result = act(&mut gate).await;
-    let ending = result
-        .as_ref()
-        .err()
-        .map(|error| (outcome_of(error), error.code, error.message.as_str()));
-    let closed = gate.close(ending).await;
-    match (result, closed) {
-        (Ok(value), Ok(())) => Ok(value),
-        // Nothing was recorded, and the action had not passed its gate: refused.
-        (Ok(_), Err(audit)) => Err(audit.into()),
-        (Err(error), closed) => {
-            if let Err(audit) = closed {
-                tracing::error!(error = %audit, "a refused action could not be recorded");
-            }
-            Err(error)
-        }
-    }
-}
-
 /// Where the log stands, or 404 when it is off.
 fn audit_status(state: &AppState) -> Result<crate::audit::Status, ApiError> {
     state
         .audit
         .status()
         .ok_or_else(|| ApiError::not_found("the audit log is off on this hub"))
-}
-
-/// Records a refusal made before an action that records itself could run, and gives it back.
-pub(super) async fn refused(state: &AppState, record: Event, refusal: ApiError) -> ApiError {
-    let record = record.failed(outcome_of(&refusal), refusal.code, &refusal.message);
-    state.audit.record_done(record).await;
-    refusal
-}
-
-/// Refusals of who the caller is or what they may do are `denied`; the rest `error`.
-pub(super) fn outcome_of(error: &ApiError) -> Outcome {
-    if matches!(error.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-        Outcome::Denied
-    } else {
-        Outcome::Error
-    }
 }

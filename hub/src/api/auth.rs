@@ -122,7 +122,7 @@ impl Caller {
                 let record = Event::by(action, Outcome::Denied, &self.0)
                     .at_address(address)
                     .with_detail(serde_json::json!({ "asked": what }));
-                Err(super::audit::refused(state, record, refusal).await)
+                Err(super::recorded::refused(state, record, refusal).await)
             }
         }
     }

@@ -12,10 +12,10 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::audit::audited;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use super::recorded::audited;
 use crate::audit::{Action, Event, Outcome};
 use crate::identity::{
     AccountChange, ClientError, ClientSpec, DutyRefusal, check_account_change, printable_client_id,

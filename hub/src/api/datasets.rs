@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::audit::audited;
 use super::auth::{Caller, ClientAddress};
 use super::catalog::DatasetSummary;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Document;
+use super::recorded::audited;
 use crate::acceleration::AccelerationStatus;
 use crate::audit::{Action, Event, Outcome};
 use crate::registry::{DatasetSpec, DatasetState};
@@ -252,7 +252,7 @@ pub async fn refresh(
             format!("only the {department} department's publishers may refresh {id}"),
         );
         // Refused before the refresh would record itself: recorded here.
-        return Err(super::audit::refused(&state, record, refusal).await);
+        return Err(super::recorded::refused(&state, record, refusal).await);
     }
     let record = Event::by(Action::DatasetRefreshed, Outcome::Ok, &caller).at_address(address);
     let status = state.registry.accelerations().refresh(&id, record).await?;

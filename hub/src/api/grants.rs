@@ -10,10 +10,10 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::audit::audited;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use super::recorded::audited;
 use crate::access::{AccessError, may_see_grant, new_grant_id};
 use crate::audit::{Action, Event, Gate, Outcome};
 use crate::store::{GrantOrigin, GrantRecord};

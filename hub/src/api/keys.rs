@@ -7,9 +7,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::audit::audited;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
+use super::recorded::audited;
 use crate::audit::{Action, Event, Outcome};
 use crate::identity::KeyRing;
 

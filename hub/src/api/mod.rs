@@ -17,6 +17,7 @@ mod metrics;
 mod oauth;
 mod openapi;
 mod query;
+mod recorded;
 mod requests;
 mod wellknown;
 

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::audit::audited;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use super::recorded::audited;
 use crate::access::requests::{AccessRequest, RequestTerms, ReviewInput};
 use crate::audit::{Action, Event, Gate, Outcome};
 

@@ -12,7 +12,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+mod accounts;
+mod caller;
 mod databases;
+pub use caller::Caller;
 pub use databases::{MYSQL_URL, Mysql, POSTGRES_URL, Postgres};
 
 /// The binary under test: `CAUSEWAY_BIN`, or `causeway` beside the test binary's folder
@@ -116,62 +119,6 @@ pub const RESIDENT_FIELDS: [(&str, &str); 5] = [
     ("town", "public"),
     ("grid_id", "public"),
 ];
-
-/// One caller of a hub, as a user would be: an HTTP client carrying the caller's token and
-/// the hub's address. Every test talks to the hub through `query`, `get` and `post`.
-#[derive(Clone)]
-pub struct Caller {
-    pub url: String,
-    pub http: reqwest::Client,
-}
-
-impl Caller {
-    /// A query for `purpose`, sent as JSON and answered as JSON.
-    pub async fn query(&self, sql: &str, purpose: &str) -> (StatusCode, Value) {
-        json_of(self.query_response(sql, purpose).await).await
-    }
-
-    /// The response of a query for `purpose`, headers and all.
-    pub async fn query_response(&self, sql: &str, purpose: &str) -> reqwest::Response {
-        self.http
-            .post(format!("{}/v1/query", self.url))
-            .json(&json!({ "sql": sql, "purpose": purpose }))
-            .send()
-            .await
-            .expect("query request")
-    }
-
-    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .expect("request");
-        json_of(response).await
-    }
-
-    pub async fn delete(&self, path: &str) -> StatusCode {
-        let response = self
-            .http
-            .delete(format!("{}{path}", self.url))
-            .send()
-            .await
-            .expect("request");
-        response.status()
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        json_of(response).await
-    }
-}
 
 impl Hub {
     /// Starts a hub whose data directory (and only file root) is a new temporary folder.
@@ -285,161 +232,6 @@ impl Hub {
         let (status, body) = json_of(response).await;
         assert_eq!(status, StatusCode::OK, "token for {client_id}: {body}");
         body["access_token"].as_str().expect("access_token").to_owned()
-    }
-
-    /// A caller acting as the client `id` of `secret`, with a token of this run of the hub.
-    pub async fn caller_of(&self, id: &str, secret: &str) -> Caller {
-        let token = self.token_of(id, secret).await;
-        self.caller(&self.authorized(&token))
-    }
-
-    /// A token of this run of the hub for the client `id` of `secret`, asked for once.
-    async fn token_of(&self, id: &str, secret: &str) -> String {
-        let known = self.tokens.lock().expect("tokens").get(id).cloned();
-        match known {
-            Some(token) => token,
-            None => {
-                let token = self.token(id, secret).await;
-                self.tokens
-                    .lock()
-                    .expect("tokens")
-                    .insert(id.to_owned(), token.clone());
-                token
-            }
-        }
-    }
-
-    async fn administrator(&self, id: &str) -> Caller {
-        let secret = self
-            .administrators
-            .iter()
-            .find(|(admin, _)| *admin == id)
-            .map(|(_, secret)| secret.clone())
-            .expect("an administrator of the test hub");
-        self.caller_of(id, &secret).await
-    }
-
-    /// The system administrator: clients, keys; reads no data and no audit record.
-    pub async fn system(&self) -> Caller {
-        self.administrator(SYSTEM_ADMIN).await
-    }
-
-    /// The security administrator: grants, deny rules, decisions, alerts.
-    pub async fn security(&self) -> Caller {
-        self.administrator(SECURITY_ADMIN).await
-    }
-
-    /// The auditor: reads and verifies the audit log.
-    pub async fn auditor(&self) -> Caller {
-        self.administrator(AUDITOR).await
-    }
-
-    /// A publisher of `department`, made by the system administrator when first needed.
-    pub async fn publisher(&self, department: &str) -> Caller {
-        let token = self.publisher_token(department).await;
-        self.caller(&self.authorized(&token))
-    }
-
-    /// A token of a publisher of `department`.
-    pub async fn publisher_token(&self, department: &str) -> String {
-        let id = format!("e2e-publisher-{department}");
-        let known = self
-            .publishers
-            .lock()
-            .expect("publishers")
-            .get(department)
-            .cloned();
-        let secret = match known {
-            Some(secret) => secret,
-            None => {
-                let secret = self.add_client(&id, department, &["publisher"], json!({})).await;
-                self.publishers
-                    .lock()
-                    .expect("publishers")
-                    .insert(department.to_owned(), secret.clone());
-                secret
-            }
-        };
-        self.token_of(&id, &secret).await
-    }
-
-    /// Creates a client and returns its secret: through the system administrator's API, then
-    /// approved by the security administrator; or, for an administrative role (which the API
-    /// never gives), with `causeway client add` on the hub's machine, as an operator does.
-    pub async fn add_client(&self, id: &str, department: &str, roles: &[&str], attributes: Value) -> String {
-        let administrative = [
-            "system_admin",
-            "security_admin",
-            "auditor",
-            "admin",
-            "security_officer",
-        ];
-        if roles.iter().any(|role| administrative.contains(role)) {
-            assert_eq!(
-                attributes,
-                json!({}),
-                "administrators are made without attributes here"
-            );
-            let output = causeway(&[
-                "client",
-                "add",
-                "--config",
-                &self.dir().join("causeway.toml").to_string_lossy(),
-                "--id",
-                id,
-                "--dept",
-                department,
-                "--roles",
-                &roles.join(","),
-            ]);
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            return String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        }
-        let response = self
-            .system()
-            .await
-            .http
-            .post(format!("{}/v1/clients", self.url))
-            .json(&json!({ "id": id, "department": department, "roles": roles, "attributes": attributes }))
-            .send()
-            .await
-            .expect("create client");
-        let (status, body) = json_of(response).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let (status, approval) = self
-            .security()
-            .await
-            .post(
-                &format!("/v1/clients/{id}/approve"),
-                json!({"department": department, "roles": roles}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "{approval}");
-        body["client_secret"].as_str().expect("client_secret").to_owned()
-    }
-
-    /// An HTTP client acting as a new client of the given department and roles.
-    pub async fn client_as(&self, id: &str, department: &str, roles: &[&str]) -> reqwest::Client {
-        let secret = self.add_client(id, department, roles, json!({})).await;
-        self.authorized(&self.token(id, &secret).await)
-    }
-
-    /// `http` (a client with its token) as a caller of this hub.
-    pub fn caller(&self, http: &reqwest::Client) -> Caller {
-        Caller {
-            url: self.url.clone(),
-            http: http.clone(),
-        }
-    }
-
-    /// A caller acting as a new client of the given department and roles.
-    pub async fn caller_as(&self, id: &str, department: &str, roles: &[&str]) -> Caller {
-        let http = self.client_as(id, department, roles).await;
-        self.caller(&http)
     }
 
     /// Stops the hub and starts it again on the same data directory and configuration.
