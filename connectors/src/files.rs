@@ -69,11 +69,14 @@ impl SourceKind for FileSet<'_> {
 
     async fn estimate_rows(
         &self,
-        _shared: Shared<'_>,
+        shared: Shared<'_>,
         table: &PublishedTable,
         session: &dyn Session,
     ) -> Result<Option<u64>> {
-        estimate_rows(self.path, self.format, table, session).await
+        // The path as `open` resolved it: a relative one is under the first file root, not
+        // the process's working directory.
+        let path = allowed_path(shared.settings, self.path)?;
+        estimate_rows(&path, self.format, table, session).await
     }
 
     fn advice(&self, location: &str) -> String {
@@ -317,7 +320,7 @@ fn source_error(kind: &'static str, path: &Path, error: DataFusionError) -> Conn
 /// Parquet keeps exact row counts in its footers; for text files the count is estimated from
 /// their total size and the average size of the first lines.
 async fn estimate_rows(
-    path: &str,
+    path: &Path,
     format: FileFormat,
     table: &PublishedTable,
     session: &dyn Session,
@@ -326,16 +329,16 @@ async fn estimate_rows(
         let plan = table
             .scan(session, Some(&vec![]), &[], None)
             .await
-            .map_err(|error| source_error("parquet", Path::new(path), error))?;
+            .map_err(|error| source_error("parquet", path, error))?;
         let statistics = StatisticsContext::new()
             .compute(plan.as_ref(), &StatisticsArgs::new())
-            .map_err(|error| source_error("parquet", Path::new(path), error))?;
+            .map_err(|error| source_error("parquet", path, error))?;
         return Ok(match statistics.num_rows {
             Precision::Exact(rows) | Precision::Inexact(rows) => Some(rows as u64),
             Precision::Absent => None,
         });
     }
-    let files = text_files(Path::new(path)).await;
+    let files = text_files(path).await;
     let total_bytes: u64 = files.iter().map(|(_, size)| size).sum();
     let Some((first, _)) = files.first() else {
         return Ok(Some(0));

@@ -226,6 +226,19 @@ impl Registry {
         Ok(self.store.contract_versions(department, name).await?)
     }
 
+    /// Version `version` of a dataset's contract.
+    pub async fn contract_at(
+        &self,
+        department: &str,
+        name: &str,
+        version: i64,
+    ) -> Result<(ContractVersion, Contract), RegistryError> {
+        self.store
+            .contract_version(department, name, version)
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("version {version} of {department}.{name}")))
+    }
+
     /// The source's own row count estimate, if it keeps one and answers in time.
     pub async fn estimate_rows(&self, state: &DatasetState) -> Option<u64> {
         let opened = state.opened.as_ref()?;

@@ -8,6 +8,7 @@ use causeway_policies::FileError;
 use tokio::net::TcpListener;
 
 use crate::acceleration::Accelerations;
+use crate::access::calendar::{CalendarError, WorkingCalendar};
 use crate::access::{Access, AccessError};
 use crate::api::{self, AppState};
 use crate::audit::operator::{self, OnChange};
@@ -48,6 +49,8 @@ pub enum StartupError {
     Runtime { source: std::io::Error },
     #[error("cannot read the audit log at {path}: {source}")]
     AuditRead { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
 }
 
 /// A hub with its store open and its datasets loaded, ready to serve.
@@ -93,13 +96,25 @@ impl Hub {
         };
         let store = MetadataStore::connect(&config.metadata_url()).await?;
         let alerts = Arc::new(Alerts::open(&config.alerts, store.clone(), audit.clone()).await?);
+        let calendar = WorkingCalendar::from_config(&config.calendar)?;
+        let this_year = chrono::Datelike::year(&chrono::Utc::now());
+        tracing::info!(sources = ?calendar.sources(), "decision deadlines count working days");
+        let missing = calendar.missing_years([this_year, this_year + 1]);
+        if !missing.is_empty() {
+            tracing::warn!(
+                "the working-day calendar has no public holidays for {missing:?}: decision deadlines \
+                 there count Saturdays and Sundays only; add the year's official dates under \
+                 [calendar] public_holidays and make_up_working_days"
+            );
+        }
         let access = Arc::new(
             Access::open(
                 store.clone(),
                 &config.data_paths().pseudonym_key(),
                 config.limits.syntax(),
             )
-            .await?,
+            .await?
+            .with_calendar(calendar),
         );
         let audit_dir = config.audit.enabled.then(|| config.audit_dir());
         let engine = Arc::new(

@@ -7,9 +7,11 @@
 
 pub mod compatibility;
 pub mod contract;
+pub mod diff;
 pub mod types;
 pub mod validate;
 
 pub use compatibility::{Incompatibility, check_compatible};
 pub use contract::{Classification, Contract, ContractError, FieldSpec, Owner, Rounding};
+pub use diff::{Change, contract_changes};
 pub use validate::{SchemaMismatch, SourceTyping, check_against_source, unbounded_decimals};

@@ -2,6 +2,7 @@
 //! and the changes to them. Deciding and enforcing is the `causeway_policies` crate's job;
 //! this module loads, stores and checks.
 
+pub mod calendar;
 mod recertification;
 pub mod requests;
 
@@ -51,6 +52,8 @@ pub struct Access {
     /// Swapped whole; never locked, so never poisoned into "no policy".
     snapshot: ArcSwap<PolicySet>,
     files: ArcSwap<FilePolicies>,
+    /// Working days, for the decision deadlines of requests.
+    calendar: calendar::WorkingCalendar,
 }
 
 impl Access {
@@ -73,9 +76,20 @@ impl Access {
             limits,
             snapshot: ArcSwap::from_pointee(PolicySet::default()),
             files: ArcSwap::from_pointee(FilePolicies::default()),
+            calendar: calendar::WorkingCalendar::default(),
         };
         access.reload().await?;
         Ok(access)
+    }
+
+    /// Counts decision deadlines in `calendar`'s working days (weekends alone by default).
+    pub fn with_calendar(mut self, calendar: calendar::WorkingCalendar) -> Self {
+        self.calendar = calendar;
+        self
+    }
+
+    pub fn calendar(&self) -> &calendar::WorkingCalendar {
+        &self.calendar
     }
 
     pub fn functions(&self) -> &PolicyFunctions {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use causeway_policies::{
     AccessConditions, AutoApproval, ColumnInfo, DatasetId, DatasetInfo, Grant, Mask, Principal, Role, Subject,
 };
-use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
+use chrono::{DateTime, Duration, Utc};
 use datafusion::execution::session_state::SessionState;
 use serde::{Deserialize, Serialize};
 
@@ -220,7 +220,7 @@ impl Access {
             officer_review: None,
             grant_id: None,
             auto_approved: false,
-            deadline: add_working_days(now, conditions.decision_days),
+            deadline: self.calendar().add_working_days(now, conditions.decision_days),
             created_at: now,
             decided_at: None,
         };
@@ -491,37 +491,5 @@ fn grant_for(
         max_rows_per_day: None,
         requested_by: Some(request.requester.clone()),
         approved_by: Vec::new(),
-    }
-}
-
-/// `start` plus `days` working days (Saturdays and Sundays do not count).
-fn add_working_days(start: DateTime<Utc>, days: u32) -> DateTime<Utc> {
-    let mut at = start;
-    let mut left = days;
-    while left > 0 {
-        at += Duration::days(1);
-        if !matches!(at.weekday(), Weekday::Sat | Weekday::Sun) {
-            left -= 1;
-        }
-    }
-    at
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deadlines_count_working_days() {
-        let friday: DateTime<Utc> = "2026-11-27T10:00:00Z".parse().unwrap();
-        assert_eq!(
-            add_working_days(friday, 1).to_rfc3339(),
-            "2026-11-30T10:00:00+00:00"
-        );
-        assert_eq!(
-            add_working_days(friday, 5).to_rfc3339(),
-            "2026-12-04T10:00:00+00:00"
-        );
-        assert_eq!(add_working_days(friday, 0), friday);
     }
 }

@@ -159,16 +159,18 @@ pub struct NewVersionParams {
     force: bool,
 }
 
-/// Publishes a new version of a dataset's contract (JSON or YAML). It must be backward
-/// compatible with the current version unless an admin forces it.
+/// Publishes a new version of a dataset's contract (JSON or YAML): the contract alone, or the
+/// whole dataset spec with the source, access conditions and acceleration in force. It must be
+/// backward compatible with the current version unless the owning department's publisher
+/// forces it.
 #[utoipa::path(put, path = "/v1/datasets/{department}/{name}/contract", tag = "datasets",
     params(("department" = String, Path), ("name" = String, Path), NewVersionParams),
-    request_body(content = Object, description = "A contract", content_type = "application/yaml"),
+    request_body(content = Object, description = "A contract, or the whole dataset spec", content_type = "application/yaml"),
     responses(
         (status = 200, description = "The new version is current", body = DatasetDetail),
         (status = 400, description = "The contract is invalid", body = ErrorBody),
         (status = 404, description = "No such dataset", body = ErrorBody),
-        (status = 409, description = "The change is not backward compatible", body = ErrorBody),
+        (status = 409, description = "The change is not backward compatible, or the spec's source differs", body = ErrorBody),
         (status = 422, description = "The source does not match the contract", body = ErrorBody),
     ))]
 pub async fn new_version(
@@ -179,11 +181,7 @@ pub async fn new_version(
     Query(params): Query<NewVersionParams>,
     document: Document,
 ) -> Result<Json<DatasetDetail>, ApiError> {
-    let contract = match document {
-        Document::Json(text) => Contract::from_json(&text),
-        Document::Yaml(text) => Contract::from_yaml(&text),
-    }
-    .map_err(|error| ApiError::bad_request("invalid_contract", error.to_string()))?;
+    let contract = contract_of(&state, &department, &name, document).await?;
     let record = Event::by(Action::DatasetChanged, Outcome::Ok, &caller)
         .at_address(address)
         .on_dataset(format!("{department}.{name}"))
@@ -196,6 +194,56 @@ pub async fn new_version(
         Ok(Json(detail(&state, &caller, dataset).await?))
     })
     .await
+}
+
+/// The contract a contract update sends: the contract alone, or the whole dataset spec as
+/// published (so that a publisher may keep one file), whose source, access conditions and
+/// acceleration must then be the ones in force: a contract update changes the contract only.
+async fn contract_of(
+    state: &AppState,
+    department: &str,
+    name: &str,
+    document: Document,
+) -> Result<Contract, ApiError> {
+    let is_spec =
+        |value: &serde_json::Value| value.get("contract").is_some() && value.get("source").is_some();
+    let spec = match &document {
+        Document::Json(text) => serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .filter(is_spec)
+            .map(|_| DatasetSpec::from_json(text))
+            .transpose()?,
+        Document::Yaml(text) => serde_norway::from_str::<serde_json::Value>(text)
+            .ok()
+            .filter(is_spec)
+            .map(|_| DatasetSpec::from_yaml(text))
+            .transpose()?,
+    };
+    let Some(spec) = spec else {
+        return match document {
+            Document::Json(text) => Contract::from_json(&text),
+            Document::Yaml(text) => Contract::from_yaml(&text),
+        }
+        .map_err(|error| ApiError::bad_request("invalid_contract", error.to_string()));
+    };
+    let current = state.registry.get(department, name).await?.record;
+    let differs = [
+        ("source", spec.source != current.source),
+        ("access conditions", spec.access != current.access),
+        ("acceleration", spec.acceleration != current.acceleration),
+    ];
+    if let Some((part, _)) = differs.iter().find(|(_, differs)| *differs) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "spec_differs",
+            format!(
+                "the spec's {part} differs from what {department}.{name} was published with; a contract \
+                 update changes the contract only (send the contract alone, or remove the dataset and \
+                 publish it again)"
+            ),
+        ));
+    }
+    Ok(spec.contract)
 }
 
 /// Removes a dataset from the hub (its source is left untouched).

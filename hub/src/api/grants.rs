@@ -55,6 +55,49 @@ pub async fn list(
     Ok(Json(grants))
 }
 
+/// The deny rules in force (from the policy files): what is never shown, to whom, and why.
+/// Security administrators and auditors see every rule; a publisher the rules that cover
+/// their department's datasets; anyone else the rules that apply to them.
+#[utoipa::path(get, operation_id = "list_deny_rules", path = "/v1/deny-rules", tag = "access",
+    responses((status = 200, description = "The deny rules", content_type = "application/json")))]
+pub async fn deny_rules(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddress(address): ClientAddress,
+) -> Result<Json<Vec<causeway_policies::DenyRule>>, ApiError> {
+    let principal = &caller.0;
+    let sees_all = principal.has_role(Role::SecurityAdmin) || principal.has_role(Role::Auditor);
+    let rules: Vec<_> = state
+        .access
+        .snapshot()
+        .denies
+        .iter()
+        .filter(|rule| {
+            sees_all
+                || (principal.has_role(Role::Publisher)
+                    && covers_department(&rule.datasets, &principal.department))
+                || rule
+                    .subject
+                    .as_ref()
+                    .is_none_or(|subject| subject.matches(principal))
+        })
+        .cloned()
+        .collect();
+    caller
+        .record_reading(&state, "GET /v1/deny-rules", rules.len(), address)
+        .await?;
+    Ok(Json(rules))
+}
+
+/// Whether a deny rule's `datasets` pattern (`*`, `department.*`, `department.name`) reaches
+/// a dataset of `department`.
+fn covers_department(pattern: &str, department: &str) -> bool {
+    pattern == "*"
+        || pattern
+            .split_once('.')
+            .is_some_and(|(owner, _)| owner == department)
+}
+
 /// Makes a grant (security administrators). The body is a grant without `id`: subject, dataset,
 /// columns, masks, unmasked, row_filter, purposes, valid_from, expires_at, quotas.
 #[utoipa::path(post, operation_id = "create_grant", path = "/v1/grants", tag = "access",

@@ -19,6 +19,7 @@ mod openapi;
 mod query;
 mod recorded;
 mod requests;
+mod versions;
 mod wellknown;
 
 use std::sync::Arc;
@@ -77,6 +78,11 @@ pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::Tru
             "/v1/datasets/{department}/{name}/refresh",
             post(datasets::refresh),
         )
+        .route(
+            "/v1/datasets/{department}/{name}/versions/{version}",
+            get(versions::version),
+        )
+        .route("/v1/datasets/{department}/{name}/diff", get(versions::diff))
         .route("/v1/query", post(query::query))
         .route("/v1/me", get(me::me))
         .route("/v1/grants", get(grants::list).post(grants::create))
@@ -84,6 +90,7 @@ pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::Tru
         .route("/v1/grants/{id}", axum::routing::delete(grants::revoke))
         .route("/v1/grants/{id}/confirm", axum::routing::post(grants::confirm))
         .route("/v1/access/explain", get(grants::explain))
+        .route("/v1/deny-rules", get(grants::deny_rules))
         .route("/v1/access-requests", get(requests::list).post(requests::create))
         .route("/v1/access-requests/{id}", get(requests::get))
         .route("/v1/access-requests/{id}/decision", post(requests::decide))

@@ -3,7 +3,7 @@ use utoipa::OpenApi;
 
 use super::{
     alerts, audit, catalog, clients, datasets, error, grants, health, keys, me, metrics, oauth, query,
-    requests, wellknown,
+    requests, versions, wellknown,
 };
 
 #[derive(OpenApi)]
@@ -20,6 +20,8 @@ use super::{
         datasets::new_version,
         datasets::remove,
         datasets::refresh,
+        versions::version,
+        versions::diff,
         metrics::metrics,
         query::query,
         me::me,
@@ -29,6 +31,7 @@ use super::{
         grants::due,
         grants::confirm,
         grants::explain,
+        grants::deny_rules,
         requests::create,
         requests::list,
         requests::get,
@@ -51,7 +54,7 @@ use super::{
         document,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ErrorResponses),
     security(("bearer" = []))
 )]
 struct ApiDoc;
@@ -73,6 +76,87 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Routes anyone may call without a token.
+const PUBLIC: &[&str] = &[
+    "/v1/health",
+    "/v1/openapi.json",
+    "/oauth/token",
+    "/.well-known/openid-configuration",
+    "/.well-known/jwks.json",
+];
+
+/// The error answers every route may give, each with the error body, added where a route's
+/// own annotation does not say more: 401, 403, 429 and 503 on every route that takes a token,
+/// 404 on every route with a path parameter. Public routes are marked as needing no token.
+struct ErrorResponses;
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let public = PUBLIC.contains(&path.as_str());
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let mut answers: Vec<(&str, &str)> = Vec::new();
+                if public {
+                    // An empty list: no token needed, overriding the document's default.
+                    operation.security = Some(Vec::new());
+                } else {
+                    answers.extend([
+                        (
+                            "401",
+                            "No bearer token, or one that is invalid, expired or revoked \
+                             (`unauthenticated`, `invalid_token`); the WWW-Authenticate header says which",
+                        ),
+                        (
+                            "403",
+                            "The caller may not do this (`forbidden`, `separation_of_duties`, \
+                             `suspended`, `access_denied`)",
+                        ),
+                        (
+                            "429",
+                            "Too many requests of this caller at once, or a row quota used up \
+                             (`too_many_queries`, `row_quota_exceeded`); Retry-After says when to try again",
+                        ),
+                        (
+                            "503",
+                            "The audit log cannot be written, so nothing is done or served \
+                             (`audit_unavailable`), or the hub is at capacity (`busy`); Retry-After is set",
+                        ),
+                    ]);
+                }
+                if path.contains('{') {
+                    answers.push(("404", "No such resource (`not_found`)"));
+                }
+                for (status, description) in answers {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description).into());
+                }
+            }
+        }
     }
 }
 
@@ -120,6 +204,9 @@ mod tests {
             "/v1/keys/rotate",
             "/v1/audit/reveal",
             "/v1/grants/due",
+            "/v1/deny-rules",
+            "/v1/datasets/{department}/{name}/versions/{version}",
+            "/v1/datasets/{department}/{name}/diff",
             "/v1/grants/{id}/confirm",
             "/oauth/token",
             "/.well-known/openid-configuration",
@@ -130,6 +217,33 @@ mod tests {
                 "{route} is not documented"
             );
         }
+    }
+
+    #[test]
+    fn routes_document_their_errors_and_public_routes_need_no_token() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let grants = &document["paths"]["/v1/grants/{id}"]["delete"];
+        for status in ["401", "403", "404", "429", "503"] {
+            assert_eq!(
+                grants["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "DELETE /v1/grants/{{id}} {status}"
+            );
+        }
+        assert_eq!(
+            document["paths"]["/v1/health"]["get"]["security"],
+            serde_json::json!([])
+        );
+        assert_eq!(
+            document["paths"]["/oauth/token"]["post"]["security"],
+            serde_json::json!([])
+        );
+        assert!(document["paths"]["/v1/grants"]["get"].get("security").is_none());
+        assert!(
+            document["paths"]["/v1/health"]["get"]["responses"]
+                .get("401")
+                .is_none()
+        );
     }
 
     /// Client generators name a method after its operation id: two alike break them.

@@ -13,18 +13,29 @@ pub enum AccessCommand {
         #[command(flatten)]
         hub: HubArgs,
     },
+    /// One access request: each column in the form asked for and as each reviewer would
+    /// grant it, the row filter, the reviews and the deadline.
+    Show {
+        /// The request's id, as `access requests` shows it.
+        id: String,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
     /// Ask for access to columns of a dataset for a purpose.
     Request {
-        /// `department.name`.
+        /// The dataset, as DEPARTMENT.NAME.
         #[arg(long)]
         dataset: String,
         /// Comma-separated; `*` for all.
         #[arg(long, value_delimiter = ',', default_value = "*")]
         columns: Vec<String>,
+        /// What the data is for, e.g. urban-planning; the grant serves this purpose only.
         #[arg(long)]
         purpose: String,
+        /// Why the purpose needs these columns, for the approvers.
         #[arg(long)]
         justification: String,
+        /// How many days the access should last.
         #[arg(long, default_value_t = 30)]
         days: u32,
         /// Columns wanted raw, lifting their classification's default mask; comma-separated.
@@ -35,26 +46,35 @@ pub enum AccessCommand {
         /// asked for as their classification shows them by default.
         #[arg(long = "mask", value_parser = parse_mask)]
         masks: Vec<(String, Value)>,
+        /// Print only the request's id, for scripts: `REQUEST=$(causeway access request ... --quiet)`.
+        #[arg(long, short)]
+        quiet: bool,
         #[command(flatten)]
         hub: HubArgs,
     },
     /// Approve or refuse a request, as its owner's publisher or a security administrator.
     Decide {
+        /// The request's id, as `access requests` shows it.
         id: String,
         /// Refuse instead of approving; a refusal needs --reason.
         #[arg(long)]
         reject: bool,
+        /// Why: shown to the requester, and required with --reject.
         #[arg(long)]
         reason: Option<String>,
         /// Show a column as COLUMN=MASK instead of the form asked for; it must reveal no more
         /// (see `--mask` of `access request`). Repeat for more.
         #[arg(long = "mask", value_parser = parse_mask)]
         masks: Vec<(String, Value)>,
+        /// Grant only the rows this SQL condition holds for, e.g. "town = 'Guicheng'".
+        #[arg(long)]
+        row_filter: Option<String>,
         #[command(flatten)]
         hub: HubArgs,
     },
     /// The grants in force that lapse within some days unless their owner confirms them.
     Due {
+        /// How many days ahead to look.
         #[arg(long, default_value_t = 30)]
         within_days: u32,
         #[command(flatten)]
@@ -69,8 +89,10 @@ pub enum AccessCommand {
     },
     /// What you would see of a dataset for a purpose, and why.
     Explain {
+        /// The dataset, as DEPARTMENT.NAME.
         #[arg(long)]
         dataset: String,
+        /// The purpose the data would be read for.
         #[arg(long)]
         purpose: String,
         #[command(flatten)]
@@ -103,6 +125,12 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
                 );
             }
         }
+        AccessCommand::Show { id, hub } => {
+            let request: Value = HubClient::new(&hub)?
+                .get(&format!("/v1/access-requests/{id}"))
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&request)?);
+        }
         AccessCommand::Request {
             dataset,
             columns,
@@ -111,6 +139,7 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
             days,
             raw,
             masks,
+            quiet,
             hub,
         } => {
             let masks: serde_json::Map<String, Value> = masks.into_iter().collect();
@@ -125,6 +154,10 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
                     "application/json",
                 )
                 .await?;
+            if quiet {
+                println!("{}", text(&request["id"]));
+                return Ok(());
+            }
             match request["state"].as_str() {
                 Some("approved") => println!(
                     "request {} was approved at once under the dataset's published conditions: grant {}",
@@ -143,10 +176,12 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
             reject,
             reason,
             masks,
+            row_filter,
             hub,
         } => {
             let masks: serde_json::Map<String, Value> = masks.into_iter().collect();
-            let body = json!({"approve": !reject, "reason": reason, "masks": masks});
+            let body = json!({"approve": !reject, "reason": reason, "masks": masks,
+                              "row_filter": row_filter});
             let request: Value = HubClient::new(&hub)?
                 .send_document(
                     reqwest::Method::POST,
@@ -216,7 +251,7 @@ fn text(value: &Value) -> &str {
 
 /// `COLUMN=MASK`, the mask as `null`, `hash`, `year_only`, `partial:FIRST:LAST`,
 /// `bucket:WIDTH` or `prefix:TEXT`, into the column and the mask's JSON.
-fn parse_mask(text: &str) -> Result<(String, Value), String> {
+pub(super) fn parse_mask(text: &str) -> Result<(String, Value), String> {
     let (column, mask) = text
         .split_once('=')
         .filter(|(column, _)| !column.is_empty())

@@ -26,6 +26,7 @@ pub struct LocalHub {
 pub enum ClientCommand {
     /// Create a client and print its secret, once.
     Add {
+        /// The client id, e.g. land-registry-etl: 1 to 64 lower-case letters, digits, `.`, `-` or `_`.
         #[arg(long)]
         id: String,
         /// The department it acts for.
@@ -51,6 +52,7 @@ pub enum ClientCommand {
     /// that holds roles separation of duties keeps apart. Roles taken away stop counting
     /// at once; roles added come with the client's next token.
     Roles {
+        /// The client's id.
         id: String,
         /// The roles it holds from now on, comma-separated.
         #[arg(long = "set", value_delimiter = ',', required = true)]
@@ -60,12 +62,14 @@ pub enum ClientCommand {
     },
     /// Disable a client: its secret stops working.
     Disable {
+        /// The client's id.
         id: String,
         #[command(flatten)]
         hub: LocalHub,
     },
     /// Give a client a new secret, printed once; the old one stops working.
     RotateSecret {
+        /// The client's id.
         id: String,
         #[command(flatten)]
         hub: LocalHub,

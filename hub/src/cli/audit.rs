@@ -1,4 +1,5 @@
-//! `causeway audit`: check the audit log of a hub on this machine.
+//! `causeway audit`: check the audit log of a hub on this machine, and read its records
+//! from a running hub.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::admin::{LocalHub, operator_gate, recorded};
+use super::{HubArgs, HubClient};
 use crate::audit::read::{EventFilter, batches, events_schema};
 use crate::audit::{Action, archive};
 use crate::audit::{Verification, VerifyOptions, in_use, verify};
@@ -56,6 +58,37 @@ pub enum ExportFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
+    /// Records of a running hub's log over HTTP, oldest first: every record for auditors and
+    /// security administrators, those touching their department's datasets for publishers.
+    /// The reading is itself recorded.
+    Events {
+        /// Records at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<DateTime<Utc>>,
+        /// Records before this time.
+        #[arg(long)]
+        until: Option<DateTime<Utc>>,
+        /// Records of this principal (client id).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Records touching this dataset (DEPARTMENT.NAME).
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Records of this action, e.g. query.started or grant.created.
+        #[arg(long)]
+        action: Option<String>,
+        /// ok, denied or error.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// At most this many records (the hub allows up to 10000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print the records as JSON, one per line, with every field.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: HubArgs,
+    },
     /// Check every record's hash and link and every checkpoint's signature; report the first
     /// broken record and exit non-zero if there is one.
     Verify {
@@ -112,6 +145,7 @@ pub enum AuditCommand {
         /// Records before this time.
         #[arg(long)]
         until: Option<DateTime<Utc>>,
+        /// The file's format.
         #[arg(long, value_enum, default_value = "parquet")]
         format: ExportFormat,
         /// The file to write.
@@ -122,6 +156,37 @@ pub enum AuditCommand {
 
 pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match command {
+        AuditCommand::Events {
+            since,
+            until,
+            principal,
+            dataset,
+            action,
+            outcome,
+            limit,
+            json,
+            remote,
+        } => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair("limit", &limit.to_string());
+            for (key, value) in [
+                ("since", since.map(|time| time.to_rfc3339())),
+                ("until", until.map(|time| time.to_rfc3339())),
+                ("principal", principal),
+                ("dataset", dataset),
+                ("action", action),
+                ("outcome", outcome),
+            ] {
+                if let Some(value) = value {
+                    query.append_pair(key, &value);
+                }
+            }
+            let answer: serde_json::Value = HubClient::new(&remote)?
+                .get(&format!("/v1/audit/events?{}", query.finish()))
+                .await?;
+            print_events(&answer, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::Archive { hub, through, to } => {
             let config = Config::load(hub.config.as_deref())?;
             let audit_dir = verified(&config, "archived")?;
@@ -329,4 +394,48 @@ async fn remove_head(
         Some(to) => recorded(gate, async || Ok(archive::move_segments(plan, to)?)).await,
         None => recorded(gate, async || Ok(archive::delete_segments(plan)?)).await,
     }
+}
+
+/// Audit records as a table (or JSON lines), and whether more matched than were sent.
+fn print_events(answer: &serde_json::Value, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let text = |value: &serde_json::Value| match value {
+        serde_json::Value::Null => "-".to_owned(),
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    };
+    let events = answer["events"].as_array().cloned().unwrap_or_default();
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        for event in &events {
+            writeln!(stdout, "{event}")?;
+        }
+    } else {
+        writeln!(
+            stdout,
+            "{:>7}  {:<27} {:<22} {:<7} {:<22} {:<34} ROWS",
+            "SEQ", "TIME", "ACTION", "OUTCOME", "PRINCIPAL", "DATASETS"
+        )?;
+        for event in &events {
+            writeln!(
+                stdout,
+                "{:>7}  {:<27} {:<22} {:<7} {:<22} {:<34} {}",
+                text(&event["seq"]),
+                text(&event["time"]),
+                text(&event["action"]),
+                text(&event["outcome"]),
+                text(&event["principal"]),
+                text(&event["datasets"]),
+                text(&event["rows"]),
+            )?;
+        }
+    }
+    if answer["truncated"] == true {
+        eprintln!("more records matched; ask again with --since the last one's time, or a larger --limit");
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@ use rcgen::{
 pub enum CertsCommand {
     /// Write ca.pem, server.pem, server-key.pem, client.pem and client-key.pem into a folder.
     Dev {
+        /// The folder to write them into (created if missing).
         #[arg(long)]
         out: PathBuf,
         /// The client certificate's common name.

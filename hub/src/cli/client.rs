@@ -101,6 +101,23 @@ impl HubClient {
         self.json(response).await
     }
 
+    /// Sends a JSON body.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ClientError> {
+        self.send_document(reqwest::Method::POST, path, body.to_string(), "application/json")
+            .await
+    }
+
+    /// Deletes a resource; the hub answers 204 with no body.
+    pub async fn delete(&self, path: &str) -> Result<(), ClientError> {
+        let request = self.authorized(self.http.delete(self.url(path))).await?;
+        let response = request.send().await.map_err(|e| self.unreachable(e))?;
+        self.checked(response).await.map(drop)
+    }
+
     /// Sends a YAML or JSON document.
     pub async fn send_document<T: DeserializeOwned>(
         &self,

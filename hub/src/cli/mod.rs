@@ -3,11 +3,13 @@
 
 mod access;
 pub mod admin;
+mod alerts;
 mod audit;
 mod certs;
 pub mod client;
 mod credentials;
 mod dataset;
+mod grant;
 mod login;
 mod policy;
 mod query;
@@ -42,7 +44,15 @@ enum Command {
     },
     /// Generate the demo departments' data, publish it and run a hub over it.
     Demo(crate::demo::DemoArgs),
-    /// Publish and list datasets on a running hub.
+    /// The published datasets, by department: what there is to ask for.
+    Catalog {
+        /// Only datasets whose table or title contains this text.
+        #[arg(long)]
+        search: Option<String>,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
+    /// Publish datasets, evolve their contracts, and see one dataset, on a running hub.
     Dataset {
         #[command(subcommand)]
         command: dataset::DatasetCommand,
@@ -66,12 +76,28 @@ enum Command {
         #[command(subcommand)]
         command: access::AccessCommand,
     },
+    /// See, make and revoke grants on a running hub.
+    Grant {
+        #[command(subcommand)]
+        command: grant::GrantCommand,
+    },
+    /// See the deny rules in force on a running hub.
+    Deny {
+        #[command(subcommand)]
+        command: grant::DenyCommand,
+    },
+    /// See and clear the alerts a running hub raised.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
+    },
     /// Check policy files, or explain what a client would see.
     Policy {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
-    /// Verify the audit log (on this machine's hub).
+    /// Verify, archive and export the audit log (on this machine's hub), or read its records
+    /// from a running hub.
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
@@ -109,7 +135,11 @@ pub async fn run() -> ExitCode {
         },
         Command::Serve { config } => serve::run(config.as_deref()).await,
         Command::Demo(args) => crate::demo::run(args).await,
+        Command::Catalog { search, hub } => dataset::catalog(&hub, search.as_deref()).await,
         Command::Dataset { command } => dataset::run(command).await,
+        Command::Grant { command } => grant::run(command).await,
+        Command::Deny { command } => grant::deny(command).await,
+        Command::Alerts { command } => alerts::run(command).await,
         Command::Query(args) => query::run(args).await,
         Command::Login(args) => login::run(args).await,
         Command::Client { command } => admin::client(command).await,
@@ -124,5 +154,35 @@ pub async fn run() -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command and every argument says what it is for in `--help`.
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", command.get_name());
+            if command.get_about().is_none() {
+                missing.push(format!("{path} (the command)"));
+            }
+            for argument in command.get_arguments() {
+                let builtin = matches!(argument.get_id().as_str(), "help" | "version");
+                if !builtin && argument.get_help().is_none() {
+                    missing.push(format!("{path} {}", argument.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help text:\n{}", missing.join("\n"));
     }
 }

@@ -19,19 +19,24 @@ use crate::store::MetadataStore;
 pub enum PolicyCommand {
     /// Check a directory of policy files; with --config, also against the hub's datasets.
     Check {
+        /// The directory of YAML policy files.
         dir: PathBuf,
+        /// The hub's configuration, to check the files against its published datasets.
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
     /// What a client would see of a dataset for a purpose, and why.
     Explain {
+        /// The client, as stored in the hub's metadata store.
         #[arg(long)]
         client: String,
-        /// `department.name`.
+        /// The dataset, as DEPARTMENT.NAME.
         #[arg(long)]
         dataset: String,
+        /// The purpose the data would be read for.
         #[arg(long)]
         purpose: String,
+        /// The hub's configuration file.
         #[arg(long, short)]
         config: Option<PathBuf>,
     },

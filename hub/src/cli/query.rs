@@ -1,4 +1,5 @@
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -15,8 +16,12 @@ pub struct QueryArgs {
     /// Why the query is run, e.g. housing-subsidy-review.
     #[arg(long)]
     pub purpose: String,
+    /// How the rows are written.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Write the result to this file instead of the terminal (a progress bar counts the rows).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub hub: HubArgs,
 }
@@ -29,17 +34,71 @@ pub enum Format {
     Csv,
     /// The hub's JSON document, printed as rows arrive.
     Json,
+    /// Newline-delimited JSON, one object per row.
+    Ndjson,
+    /// An Arrow IPC stream (binary: use --out, or a pipe).
+    Arrow,
+    /// A Parquet file, compressed with zstd (binary: use --out, or a pipe).
+    Parquet,
+}
+
+impl Format {
+    /// The encoder of the formats written as the hub writes them; none for tables.
+    fn output(self) -> Option<OutputFormat> {
+        match self {
+            Self::Table => None,
+            Self::Csv => Some(OutputFormat::Csv),
+            Self::Json => Some(OutputFormat::Json),
+            Self::Ndjson => Some(OutputFormat::Ndjson),
+            Self::Arrow => Some(OutputFormat::ArrowIpc),
+            Self::Parquet => Some(OutputFormat::Parquet),
+        }
+    }
 }
 
 /// Rows per printed table: a long result is printed in pages, never held whole.
 const TABLE_PAGE_ROWS: usize = 1000;
 
 pub async fn run(args: QueryArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let binary = matches!(args.format, Format::Arrow | Format::Parquet);
+    if binary && args.out.is_none() && std::io::stdout().is_terminal() {
+        return Err(format!(
+            "{:?} is binary: write it to a file with --out FILE, or pipe it",
+            args.format
+        )
+        .to_lowercase()
+        .into());
+    }
+    // A file is written beside its final name and renamed when complete: a failed query
+    // leaves no half-written file behind.
+    let partial = args.out.as_ref().map(|out| {
+        let mut name = out.file_name().unwrap_or_default().to_os_string();
+        name.push(".partial");
+        out.with_file_name(name)
+    });
+    let result = write_result(&args, partial.as_deref()).await;
+    if let (Some(partial), Err(_)) = (&partial, &result) {
+        let _ = std::fs::remove_file(partial);
+    }
+    result
+}
+
+/// Runs the query and writes its rows to `partial` (then renamed to `--out`) or stdout.
+async fn write_result(
+    args: &QueryArgs,
+    partial: Option<&std::path::Path>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let client = HubClient::new(&args.hub)?;
     let progress = super::terminal::spinner("running the query");
     let (query_id, batches) = client.query(&args.sql, &args.purpose).await?;
     let mut batches = Box::pin(batches);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout: Box<dyn Write> = match partial {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|error| format!("cannot write {}: {error}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
     let mut rows = 0usize;
     let mut page: Vec<RecordBatch> = Vec::new();
     let mut page_rows = 0usize;
@@ -67,12 +126,8 @@ pub async fn run(args: QueryArgs) -> Result<(), Box<dyn std::error::Error>> {
                     }
                 }
             }
-            Format::Csv | Format::Json => {
-                let format = if matches!(args.format, Format::Csv) {
-                    OutputFormat::Csv
-                } else {
-                    OutputFormat::Json
-                };
+            format => {
+                let Some(format) = format.output() else { continue };
                 let encoder = match &mut encoder {
                     Some(encoder) => encoder,
                     None => {
@@ -100,6 +155,16 @@ pub async fn run(args: QueryArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         (_, Some(mut encoder)) => stdout.write_all(&encoder.finish()?)?,
         (_, None) => {}
+    }
+    stdout.flush()?;
+    drop(stdout);
+    if let (Some(partial), Some(out)) = (partial, &args.out) {
+        std::fs::rename(partial, out).map_err(|error| format!("cannot write {}: {error}", out.display()))?;
+        eprintln!(
+            "{rows} {} written to {}",
+            if rows == 1 { "row" } else { "rows" },
+            out.display()
+        );
     }
     Ok(())
 }

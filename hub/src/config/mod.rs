@@ -12,6 +12,7 @@ mod data_paths;
 
 use causeway_connectors::ConnectorSettings;
 
+use crate::access::calendar::CalendarConfig;
 pub use crate::audit::settings::AuditConfig;
 use crate::supervision::AlertsConfig;
 pub use data_paths::DataPaths;
@@ -40,6 +41,9 @@ pub struct Config {
     pub alerts: AlertsConfig,
     #[serde(default)]
     pub acceleration: AccelerationConfig,
+    /// Working days and public holidays, for decision deadlines.
+    #[serde(default)]
+    pub calendar: CalendarConfig,
 }
 
 /// Datasets held in memory (`acceleration: { mode: memory }` in their spec).

@@ -18,7 +18,7 @@ use crate::startup::Hub;
 use causeway_demo_data::{self as generate, DatabaseTable, GenerateOptions};
 
 mod stories;
-use stories::{client_list, print_database_stories, print_instructions};
+use stories::{client_list, print_database_stories, print_footer, print_instructions};
 
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
@@ -34,8 +34,10 @@ pub struct DemoArgs {
     /// Also load datasets into PostgreSQL and MySQL/MariaDB and publish them from there.
     #[arg(long)]
     pub with_databases: bool,
+    /// The PostgreSQL server that gets the benefit payments (with --with-databases).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     pub postgres_url: String,
+    /// The MySQL or MariaDB server that gets the inspections (with --with-databases).
     #[arg(long, default_value = "mysql://root@127.0.0.1:3306/test")]
     pub mysql_url: String,
     /// Write the data, specs and configuration, publish, and stop without serving.
@@ -230,12 +232,14 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         let url = hub.config.public_url(hub.config.server.listen);
         let identity = Identity::new(&hub.config, &url, hub.store.clone())?;
         let (clients, _, _) = demo_clients(&identity, &hub.audit).await?;
+        write_secrets(&dir, &clients)?;
         let request = pending_request(&hub).await?;
         println!(
-            "\nIts OAuth2 clients (the secrets are shown only now):\n{}\n\n\
+            "\nIts OAuth2 clients (their secrets are also in {}/secrets.env, for the demo only):\n{}\n\n\
              The planner's request {request} waits for the owner's and a security administrator's decisions.\n\n\
              Serve them with: causeway serve --config {}\n\
              then sign in with: CAUSEWAY_CLIENT_SECRET=<a secret above> causeway login --hub {url} --client-id <its client>",
+            dir.display(),
             client_list(&clients).join("\n"),
             config_path.display()
         );
@@ -245,11 +249,13 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let identity = hub.identity(&listener)?;
     let url = hub.config.public_url(listener.local_addr()?);
     let (clients, token, minutes) = demo_clients(&identity, &hub.audit).await?;
+    write_secrets(&dir, &clients)?;
     let request = pending_request(&hub).await?;
     print_instructions(&url, &config_path, &clients, &token, minutes, &request);
     if args.with_databases {
         print_database_stories(&url, &clients);
     }
+    print_footer(&url);
     hub.serve(listener, identity).await?;
     Ok(())
 }
@@ -511,6 +517,34 @@ fn absolute(path: &Path) -> Result<PathBuf, DemoError> {
         path: path.display().to_string(),
         source,
     })
+}
+
+/// The demo clients' secrets as shell variables (`DEMO_ANALYST_SECRET=...`) in
+/// `DIR/secrets.env`, readable by its owner only, so that the README's walk-through can sign in
+/// with `. causeway-demo/secrets.env`. Only the demo does this: other clients' secrets are
+/// shown once and kept nowhere.
+fn write_secrets(dir: &Path, clients: &[DemoClient]) -> Result<(), DemoError> {
+    let text: String = clients
+        .iter()
+        .map(|client| {
+            format!(
+                "{}_SECRET='{}'\n",
+                client.id.to_uppercase().replace('-', "_"),
+                client.secret
+            )
+        })
+        .collect();
+    let path = dir.join("secrets.env");
+    let failed = |source| DemoError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(&failed)?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(&failed)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), DemoError> {

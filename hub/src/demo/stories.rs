@@ -42,7 +42,7 @@ FROM civil_affairs.residents r JOIN land_registry.parcels p ON p.owner_id_number
 GROUP BY r.town ORDER BY r.town";
     println!(
         "\nCauseway is serving at {url}\n\n\
-         Its OAuth2 clients (the secrets are shown only now):\n{}\n\n\
+         Its OAuth2 clients (their secrets are also in {}, for the demo only):\n{}\n\n\
          Sign in as the housing subsidy reviewer and ask which residents of Guicheng own more than two parcels:\n\n  \
          {}\n  \
          {causeway} query --hub {url} --purpose {DEMO_PURPOSE} {}\n\n\
@@ -67,8 +67,11 @@ GROUP BY r.town ORDER BY r.town";
          {}\n  \
          {causeway} query --hub {url} --purpose audit 'SELECT action, outcome, count(*) AS records FROM audit.events GROUP BY action, outcome ORDER BY records DESC'\n\n  \
          What a client may see, and why:\n  \
-         {causeway} policy explain --config {} --client demo-planner --dataset civil_affairs.residents --purpose urban-planning\n\n\
-         The catalog: {url}/v1/catalog    The API: {url}/v1/openapi.json    Stop with Ctrl-C.",
+         {causeway} policy explain --config {} --client demo-planner --dataset civil_affairs.residents --purpose urban-planning",
+        config
+            .parent()
+            .map(|dir| dir.join("secrets.env").display().to_string())
+            .unwrap_or_default(),
         list.join("\n"),
         login("demo-analyst"),
         shell_quote(DEMO_QUESTION),
@@ -85,6 +88,11 @@ GROUP BY r.town ORDER BY r.town";
         login("demo-auditor"),
         config.display(),
     );
+}
+
+/// The last line the demo prints, after its stories.
+pub(super) fn print_footer(url: &str) {
+    println!("\nThe catalog: {url}/v1/catalog    The API: {url}/v1/openapi.json    Stop with Ctrl-C.");
 }
 
 /// One line per demo client: its id, who it is, its secret.

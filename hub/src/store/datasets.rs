@@ -104,6 +104,37 @@ impl MetadataStore {
             .collect()
     }
 
+    /// One version of a dataset's contract as it was published; none when there is no such
+    /// version.
+    pub async fn contract_version(
+        &self,
+        department: &str,
+        name: &str,
+        version: i64,
+    ) -> Result<Option<(ContractVersion, Contract)>> {
+        let row = sqlx::query(
+            "SELECT version, created_by, created_at, forced, contract FROM contract_versions \
+             WHERE department = $1 AND name = $2 AND version = $3",
+        )
+        .bind(department)
+        .bind(name)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok((
+                ContractVersion {
+                    version: row.try_get("version")?,
+                    created_by: row.try_get("created_by")?,
+                    created_at: row.try_get("created_at")?,
+                    forced: row.try_get::<i64, _>("forced")? != 0,
+                },
+                parse(&row.try_get::<String, _>("contract")?)?,
+            ))
+        })
+        .transpose()
+    }
+
     /// Records a new dataset as version 1 of its contract; its department is created on
     /// first use.
     pub async fn insert_dataset(&self, new: NewDataset<'_>) -> Result<DatasetRecord> {

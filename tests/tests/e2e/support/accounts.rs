@@ -29,14 +29,16 @@ impl Hub {
         }
     }
 
-    async fn administrator(&self, id: &str) -> Caller {
-        let secret = self
-            .administrators
+    fn administrator_secret(&self, id: &str) -> String {
+        self.administrators
             .iter()
             .find(|(admin, _)| *admin == id)
             .map(|(_, secret)| secret.clone())
-            .expect("an administrator of the test hub");
-        self.caller_of(id, &secret).await
+            .expect("an administrator of the test hub")
+    }
+
+    async fn administrator(&self, id: &str) -> Caller {
+        self.caller_of(id, &self.administrator_secret(id)).await
     }
 
     /// The system administrator: clients, keys; reads no data and no audit record.
@@ -47,6 +49,12 @@ impl Hub {
     /// The security administrator: grants, deny rules, decisions, alerts.
     pub async fn security(&self) -> Caller {
         self.administrator(SECURITY_ADMIN).await
+    }
+
+    /// A token of the security administrator, for commands run as them.
+    pub async fn security_token(&self) -> String {
+        self.token_of(SECURITY_ADMIN, &self.administrator_secret(SECURITY_ADMIN))
+            .await
     }
 
     /// The auditor: reads and verifies the audit log.
