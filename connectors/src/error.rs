@@ -26,7 +26,10 @@ pub enum ConnectorError {
     /// A file, or a table of a database, that is not there; names it.
     #[error("{0} does not exist")]
     NotFound(String),
-    #[error("no {kind} files under '{location}'")]
+    #[error(
+        "no {kind} files under '{location}' (a folder's files are read when named *.{})",
+        file_extension(kind)
+    )]
     NoFiles { kind: &'static str, location: String },
     #[error("cannot connect to {kind} connection '{name}': {message}")]
     Connect {
@@ -207,6 +210,14 @@ fn known_or(message: &str, otherwise: &str) -> String {
         .find(|(start, _)| message.trim_start().starts_with(start))
         .map_or(otherwise, |(_, phrase)| phrase)
         .to_owned()
+}
+
+/// The extension a folder's files of a source kind are read by.
+fn file_extension(kind: &str) -> &str {
+    match kind {
+        "ndjson" => "json",
+        other => other,
+    }
 }
 
 #[cfg(test)]

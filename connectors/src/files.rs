@@ -105,9 +105,19 @@ pub(crate) fn allowed_path(settings: &ConnectorSettings, path: &str) -> Result<P
         (true, _) | (false, None) => requested.to_path_buf(),
         (false, Some(root)) => root.join(requested),
     };
+    // Outside the roots as written is refused before the file system is asked, so that
+    // whether a file exists outside them is never told.
+    let written = lexical(&joined);
+    let inside_as_written = settings.file_roots.iter().any(|root| {
+        written.starts_with(lexical(root)) || root.canonicalize().is_ok_and(|root| written.starts_with(root))
+    });
+    if !inside_as_written {
+        return Err(ConnectorError::PathNotAllowed(path.to_owned()));
+    }
     let resolved = joined
         .canonicalize()
         .map_err(|_| ConnectorError::NotFound(format!("'{path}'")))?;
+    // And once links are followed: a link inside a root may point out of it.
     let inside = settings
         .file_roots
         .iter()
@@ -117,6 +127,23 @@ pub(crate) fn allowed_path(settings: &ConnectorSettings, path: &str) -> Result<P
     } else {
         Err(ConnectorError::PathNotAllowed(path.to_owned()))
     }
+}
+
+/// `path` made absolute with `.` and `..` taken out by their names, without asking the file
+/// system.
+fn lexical(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut clean = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    clean
 }
 
 async fn parquet(path: &Path, session: &dyn Session) -> Result<FileSource> {
@@ -378,4 +405,40 @@ async fn text_files(path: &Path) -> Vec<(PathBuf, u64)> {
     }
     files.sort();
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Outside the file roots, a path that exists and one that does not get the same answer:
+    /// publishing tells nothing about the rest of the machine.
+    #[test]
+    fn paths_outside_the_roots_are_refused_before_they_are_looked_for() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("inside.csv"), "a\n1\n").unwrap();
+        let settings = ConnectorSettings {
+            file_roots: vec![root.path().to_path_buf()],
+            ..ConnectorSettings::default()
+        };
+        assert!(allowed_path(&settings, "inside.csv").is_ok());
+        for outside in [
+            "/etc/passwd",
+            "/etc/no-such-file",
+            "../../etc/passwd",
+            "inside/../../x",
+        ] {
+            assert!(
+                matches!(
+                    allowed_path(&settings, outside),
+                    Err(ConnectorError::PathNotAllowed(_))
+                ),
+                "{outside}"
+            );
+        }
+        assert!(matches!(
+            allowed_path(&settings, "missing.csv"),
+            Err(ConnectorError::NotFound(_))
+        ));
+    }
 }

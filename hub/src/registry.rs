@@ -70,7 +70,7 @@ pub enum RegistryError {
     NotFound(String),
     #[error("the contract is for {found}, but this is {expected}")]
     WrongDataset { expected: String, found: String },
-    #[error("the new contract is not backward compatible: {}; an admin may force it", join(.0))]
+    #[error("the new contract is not backward compatible: {}; the owning department's publisher may force it (`dataset update-contract --force`, `?force=true`)", join(.0))]
     Incompatible(Vec<Incompatibility>),
     #[error(transparent)]
     Source(#[from] ConnectorError),

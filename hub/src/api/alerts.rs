@@ -1,7 +1,7 @@
 //! Alerts of the supervision rules, for security administrators: list them, clear them.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use causeway_policies::Role;
 use serde::Deserialize;
@@ -10,6 +10,7 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiPath, ApiQuery};
 use crate::audit::Action;
 use crate::store::AlertRecord;
 use crate::supervision::AlertError;
@@ -44,7 +45,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-    Query(params): Query<AlertsParams>,
+    ApiQuery(params): ApiQuery<AlertsParams>,
 ) -> Result<Json<Vec<AlertRecord>>, ApiError> {
     caller
         .require_recorded(
@@ -79,7 +80,7 @@ pub async fn clear(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<AlertRecord>), ApiError> {
     let officer = caller
         .require_recorded(&state, &[Role::SecurityAdmin], Action::AlertCleared, &id, address)

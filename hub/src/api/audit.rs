@@ -3,7 +3,7 @@
 //! sealed in its query records (auditors). Every reading is itself recorded as `audit.read`.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use causeway_policies::Role;
 use chrono::{DateTime, Utc};
@@ -15,6 +15,7 @@ use super::AppState;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use super::extract::ApiQuery;
 use super::recorded::audited;
 use crate::audit::read::{EventFilter, records};
 use crate::audit::{Action, Event, Outcome, Verification, VerifyOptions, verify};
@@ -153,7 +154,7 @@ pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-    Query(params): Query<EventsParams>,
+    ApiQuery(params): ApiQuery<EventsParams>,
 ) -> Result<Json<EventsResponse>, ApiError> {
     let mut record = Event::by(Action::AuditRead, Outcome::Ok, &caller.0).at_address(address);
     record.datasets.extend(params.dataset.clone());

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use causeway_policies::{AttributeValue, Role};
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,7 @@ use super::AppState;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use super::extract::ApiPath;
 use super::recorded::audited;
 use crate::audit::{Action, Event, Outcome};
 use crate::identity::{
@@ -187,7 +188,7 @@ pub async fn disable(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let record = Event::by(Action::ClientDisabled, Outcome::Ok, &caller.0)
         .at_address(address)
@@ -214,7 +215,7 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<NewSecret>, ApiError> {
     let record = Event::by(Action::ClientSecretRotated, Outcome::Ok, &caller.0)
         .at_address(address)
@@ -259,7 +260,7 @@ pub async fn set_roles(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode, ApiError> {
     let record = Event::by(Action::ClientRolesChanged, Outcome::Ok, &caller.0)
@@ -320,7 +321,7 @@ pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<StatusCode, ApiError> {
     let record = Event::by(Action::ClientApproved, Outcome::Ok, &caller.0)

@@ -1,5 +1,5 @@
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use causeway_policies::{DatasetId, Principal, may_read_all_rows};
 use causeway_schemas::Contract;
@@ -11,6 +11,7 @@ use super::auth::{Caller, ClientAddress};
 use super::catalog::DatasetSummary;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Document;
+use super::extract::{ApiPath, ApiQuery};
 use super::recorded::audited;
 use crate::acceleration::AccelerationStatus;
 use crate::audit::{Action, Event, Outcome};
@@ -112,7 +113,7 @@ async fn detail(
 pub async fn describe(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((department, name)): Path<(String, String)>,
+    ApiPath((department, name)): ApiPath<(String, String)>,
 ) -> Result<Json<DatasetDetail>, ApiError> {
     let dataset = state.registry.get(&department, &name).await?;
     Ok(Json(detail(&state, &caller, dataset).await?))
@@ -177,8 +178,8 @@ pub async fn new_version(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ClientAddress(address): ClientAddress,
-    Path((department, name)): Path<(String, String)>,
-    Query(params): Query<NewVersionParams>,
+    ApiPath((department, name)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<NewVersionParams>,
     document: Document,
 ) -> Result<Json<DatasetDetail>, ApiError> {
     let contract = contract_of(&state, &department, &name, document).await?;
@@ -258,7 +259,7 @@ pub async fn remove(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ClientAddress(address): ClientAddress,
-    Path((department, name)): Path<(String, String)>,
+    ApiPath((department, name)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let record = Event::by(Action::DatasetRemoved, Outcome::Ok, &caller)
         .at_address(address)
@@ -286,7 +287,7 @@ pub async fn refresh(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ClientAddress(address): ClientAddress,
-    Path((department, name)): Path<(String, String)>,
+    ApiPath((department, name)): ApiPath<(String, String)>,
 ) -> Result<Json<AccelerationStatus>, ApiError> {
     let id = format!("{department}.{name}");
     state.registry.get(&department, &name).await?;

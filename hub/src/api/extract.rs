@@ -2,7 +2,8 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
@@ -79,6 +80,41 @@ impl<S: Send + Sync> FromRequest<S> for Document {
                 "unsupported_media_type",
                 "send the document as application/json or application/yaml",
             )),
+        }
+    }
+}
+
+/// `axum::extract::Query`, with errors as `{"error": ...}` (400 `invalid_request`).
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_request",
+                format!("the query string is not understood: {}", rejection.body_text()),
+            )),
+        }
+    }
+}
+
+/// `axum::extract::Path`, with errors as `{"error": ...}`: a path segment that is not of
+/// its type (`/versions/abc`) names no resource, so 404.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::not_found(format!(
+                "no such resource: {}",
+                rejection.body_text()
+            ))),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! revoke those on their department's datasets; everyone sees those made for them.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use causeway_policies::{DatasetId, Grant, PolicyError, Role, authorize};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use super::AppState;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use super::extract::{ApiPath, ApiQuery};
 use super::recorded::audited;
 use crate::access::{AccessError, may_see_grant, new_grant_id};
 use crate::audit::{Action, Event, Gate, Outcome};
@@ -186,7 +187,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ClientAddress(address): ClientAddress,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let mut record = Event::by(Action::GrantRevoked, Outcome::Ok, &caller).at_address(address);
     record.grants.push(id.clone());
@@ -217,7 +218,7 @@ fn default_due_days() -> u32 {
 pub async fn due(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(params): Query<DueParams>,
+    ApiQuery(params): ApiQuery<DueParams>,
 ) -> Result<Json<Vec<GrantRecord>>, ApiError> {
     let within = chrono::Duration::days(i64::from(params.within_days.min(36_500)));
     Ok(Json(state.access.due(&caller, within).await?))
@@ -237,7 +238,7 @@ pub async fn confirm(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ClientAddress(address): ClientAddress,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<GrantRecord>, ApiError> {
     let mut record = Event::by(Action::GrantConfirmed, Outcome::Ok, &caller).at_address(address);
     record.grants.push(id.clone());
@@ -282,7 +283,7 @@ pub struct Explanation {
 pub async fn explain(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(params): Query<ExplainParams>,
+    ApiQuery(params): ApiQuery<ExplainParams>,
 ) -> Result<Json<Explanation>, ApiError> {
     let id: DatasetId = params
         .dataset

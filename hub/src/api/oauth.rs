@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::PeerAddress;
 use crate::audit::{Action, Event, Outcome};
+use crate::identity::ExchangeError;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
@@ -150,13 +151,6 @@ async fn issue(
     body: &[u8],
     record: &mut Event,
 ) -> Result<TokenResponse, OAuthError> {
-    let Some(issuer) = state.identity.issuer() else {
-        return Err(OAuthError::new(
-            StatusCode::NOT_FOUND,
-            "invalid_request",
-            "this hub does not issue tokens; use its identity provider",
-        ));
-    };
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -192,78 +186,41 @@ async fn issue(
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
     }
 
-    let mut keys = vec![format!("client:{client_id}")];
-    if let Some(peer) = peer {
-        keys.push(format!("address:{}", peer.0.ip()));
-    }
-    if let Some(wait) = state.identity.limiter.retry_after(&keys) {
-        let seconds = wait.as_secs().max(1);
-        return Err(OAuthError {
-            retry_after: Some(seconds),
-            ..OAuthError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "invalid_request",
-                format!("too many failed attempts; try again in {seconds} seconds"),
-            )
-        });
-    }
-    let client = state
+    let address = peer.map(|peer| peer.0.ip());
+    let (client, token) = state
         .identity
-        .clients
-        .authenticate(&client_id, &secret)
+        .exchange(&client_id, &secret, address)
         .await
-        .map_err(|error| {
-            tracing::error!(%error, "client authentication failed to run");
-            OAuthError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "the hub could not check the client",
-            )
-        })?;
-    let Some(client) = client else {
-        state.identity.limiter.record_failure(&keys);
-        let client = crate::identity::printable_client_id(&client_id);
-        tracing::info!(%client, "client authentication failed");
-        return Err(OAuthError::invalid_client(used_basic));
-    };
-    if client.approved_by.is_none() {
-        return Err(OAuthError::new(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            format!(
-                "client {} waits for a security administrator's approval of its secret and roles",
-                client.id
-            ),
-        ));
-    }
-    // An account of an earlier release that holds roles kept apart gets no token until an
-    // operator splits it (RFC 6749 §5.2: the client may not use this grant).
-    if let Err(conflict) = causeway_policies::check_separation(&client.roles) {
-        return Err(OAuthError::new(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            format!("{conflict}; an operator splits the account with `causeway client roles`"),
-        ));
-    }
-    let token = issuer.issue(&client).map_err(|error| {
-        tracing::error!(%error, "cannot sign a token");
-        OAuthError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "the hub could not sign a token",
-        )
-    })?;
-    tracing::info!(client = %client.id, "token issued");
+        .map_err(|error| exchange_error(error, used_basic))?;
     record.action = Action::TokenIssued;
     record.outcome = Outcome::Ok;
     record.department = Some(client.department.clone());
     record.roles = client.roles.iter().map(ToString::to_string).collect();
-    record.issuer = Some(issuer.url.clone());
+    record.issuer = state.identity.issuer().map(|issuer| issuer.url.clone());
     Ok(TokenResponse {
         access_token: token.token,
         token_type: "Bearer",
         expires_in: token.expires_in,
     })
+}
+
+/// A refused exchange as RFC 6749 §5.2 answers it.
+fn exchange_error(error: ExchangeError, used_basic: bool) -> OAuthError {
+    let description = error.to_string();
+    match error {
+        ExchangeError::NoIssuer => OAuthError::new(StatusCode::NOT_FOUND, "invalid_request", description),
+        ExchangeError::RateLimited(seconds) => OAuthError {
+            retry_after: Some(seconds),
+            ..OAuthError::new(StatusCode::TOO_MANY_REQUESTS, "invalid_request", description)
+        },
+        ExchangeError::InvalidClient => OAuthError::invalid_client(used_basic),
+        ExchangeError::Unapproved(_) | ExchangeError::Separation(_) => {
+            OAuthError::new(StatusCode::BAD_REQUEST, "unauthorized_client", description)
+        }
+        ExchangeError::Store | ExchangeError::Signing => {
+            OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", description)
+        }
+    }
 }
 
 /// The form's parameters; each may appear once (RFC 6749 §3.2).

@@ -2,7 +2,7 @@
 //! security officer, or approved at once when they meet the dataset's published conditions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use causeway_policies::{DatasetId, Principal};
 use chrono::Utc;
@@ -13,6 +13,7 @@ use super::AppState;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use super::extract::ApiPath;
 use super::recorded::audited;
 use crate::access::requests::{AccessRequest, RequestTerms, ReviewInput};
 use crate::audit::{Action, Event, Gate, Outcome};
@@ -133,7 +134,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RequestEntry>, ApiError> {
     state
         .access
@@ -155,7 +156,7 @@ pub async fn decide(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ClientAddress(address): ClientAddress,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<ReviewInput>,
 ) -> Result<Json<RequestEntry>, ApiError> {
     let record = Event::by(Action::RequestDecided, Outcome::Ok, &caller)

@@ -1,7 +1,7 @@
 //! The versions of a dataset's contract, and what changed between two of them.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use causeway_schemas::{Change, Contract, contract_changes};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -10,6 +10,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::datasets::VersionEntry;
 use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiPath, ApiQuery};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VersionDetail {
@@ -31,7 +32,7 @@ pub struct VersionDetail {
 pub async fn version(
     State(state): State<AppState>,
     Caller(_caller): Caller,
-    Path((department, name, version)): Path<(String, String, i64)>,
+    ApiPath((department, name, version)): ApiPath<(String, String, i64)>,
 ) -> Result<Json<VersionDetail>, ApiError> {
     // The dataset must be published now: removed datasets' histories are not served.
     state.registry.get(&department, &name).await?;
@@ -74,8 +75,8 @@ pub struct ContractDiff {
 pub async fn diff(
     State(state): State<AppState>,
     Caller(_caller): Caller,
-    Path((department, name)): Path<(String, String)>,
-    Query(params): Query<DiffParams>,
+    ApiPath((department, name)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<DiffParams>,
 ) -> Result<Json<ContractDiff>, ApiError> {
     let current = state.registry.get(&department, &name).await?.record.version;
     let to = params.to.unwrap_or(current);

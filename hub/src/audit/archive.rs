@@ -105,9 +105,9 @@ pub fn delete_segments(plan: &ArchivePlan) -> Result<(), AuditError> {
     Ok(())
 }
 
-/// The closed segments holding only records up to `through`, oldest first. The segment
-/// being written is never archived.
-pub fn plan(dir: &Path, through: u64) -> Result<ArchivePlan, AuditError> {
+/// The closed segments holding only records up to `through`, oldest first; none when no
+/// closed segment does. The segment being written is never archived.
+pub fn plan(dir: &Path, through: u64) -> Result<Option<ArchivePlan>, AuditError> {
     let paths = segments::list(dir).map_err(|source| AuditError::io(dir, source))?;
     let mut chosen = Vec::new();
     let mut last = None;
@@ -124,9 +124,7 @@ pub fn plan(dir: &Path, through: u64) -> Result<ArchivePlan, AuditError> {
         last = Some((segment.clone(), ends));
     }
     let Some((segment, ends)) = last else {
-        return Err(AuditError::Unavailable(format!(
-            "no closed segment holds only records up to {through}; nothing to archive"
-        )));
+        return Ok(None);
     };
     let content = std::fs::read_to_string(&segment).map_err(|source| AuditError::io(&segment, source))?;
     let line = content.lines().last().unwrap_or_default();
@@ -140,11 +138,11 @@ pub fn plan(dir: &Path, through: u64) -> Result<ArchivePlan, AuditError> {
             reason: format!("it ends at record {} where record {ends} was expected", link.seq),
         });
     }
-    Ok(ArchivePlan {
+    Ok(Some(ArchivePlan {
         segments: chosen,
         through: ends,
         last_hash: link.hash,
-    })
+    }))
 }
 
 /// The rules of the chain in `dir`: from its genesis record, or from its last archive

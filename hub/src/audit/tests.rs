@@ -416,7 +416,9 @@ async fn a_removed_head_is_found_and_an_archived_one_is_not() {
 
     // Archived: an audit.archived record says so first, signed.
     let second_first = segments::first_seq(&segments[2]).unwrap();
-    let plan = archive::plan(&log.audit_dir(), second_first - 1).unwrap();
+    let plan = archive::plan(&log.audit_dir(), second_first - 1)
+        .unwrap()
+        .unwrap();
     assert_eq!(plan.segments.len(), 2);
     let rules = archive::rules(&log.audit_dir()).unwrap();
     let keys = KeyRing::open(&log.keys_dir()).unwrap();

@@ -22,6 +22,23 @@ pub struct LocalHub {
     pub config: Option<PathBuf>,
 }
 
+impl LocalHub {
+    /// The hub's configuration. Without --config the defaults name ./causeway-data; a
+    /// command refuses to change a hub there when there is none, rather than quietly make an
+    /// empty one in whatever folder it was run from.
+    pub fn load(&self) -> Result<Config, Box<dyn std::error::Error>> {
+        let config = Config::load(self.config.as_deref())?;
+        if self.config.is_none() && !config.metadata_exists() {
+            return Err(format!(
+                "no hub here: {} has no metadata store; name the hub's configuration with --config FILE",
+                config.data_dir().display()
+            )
+            .into());
+        }
+        Ok(config)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Create a client and print its secret, once.
@@ -99,7 +116,7 @@ fn parse_attribute(text: &str) -> Result<(String, String), NotKeyValue> {
 
 /// The hub's configuration and its clients.
 async fn clients(hub: &LocalHub) -> Result<(Config, ClientService), Box<dyn std::error::Error>> {
-    let config = Config::load(hub.config.as_deref())?;
+    let config = hub.load()?;
     std::fs::create_dir_all(config.data_dir())?;
     let clients = ClientService::new(MetadataStore::connect(&config.metadata_url()).await?);
     Ok((config, clients))
@@ -261,7 +278,7 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
 pub async fn keys(command: KeysCommand) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         KeysCommand::Rotate { hub } => {
-            let config = Config::load(hub.config.as_deref())?;
+            let config = hub.load()?;
             let gate = operator_gate(&config, Action::KeysRotated, json!({}));
             let kid = recorded(gate, async || Ok(KeyRing::rotate(&config.data_paths().keys())?)).await?;
             println!("new signing key {kid}; tokens signed with earlier keys stay valid until they expire");

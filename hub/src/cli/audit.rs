@@ -37,7 +37,7 @@ impl LogLocation {
                 (paths.audit(), paths.keys())
             }
             None => {
-                let config = Config::load(self.hub.config.as_deref())?;
+                let config = self.hub.load()?;
                 (config.audit_dir(), config.data_paths().keys())
             }
         };
@@ -188,9 +188,12 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Archive { hub, through, to } => {
-            let config = Config::load(hub.config.as_deref())?;
+            let config = hub.load()?;
             let audit_dir = verified(&config, "archived")?;
-            let plan = archive::plan(&audit_dir, through)?;
+            let Some(plan) = archive::plan(&audit_dir, through)? else {
+                println!("no closed segment holds only records up to {through}; nothing to archive");
+                return Ok(ExitCode::SUCCESS);
+            };
             remove_head(&config, &plan, Some(&to)).await?;
             println!(
                 "archived records up to {} ({} segments) to {}",
@@ -201,20 +204,16 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Retain { hub, to, delete: _ } => {
-            let config = Config::load(hub.config.as_deref())?;
+            let config = hub.load()?;
             let audit_dir = verified(&config, "removed")?;
             let retention = config.audit.retention_periods();
             let Some(through) = archive::retained_through(&audit_dir, &retention, Utc::now())? else {
                 println!("no record is past its retention; nothing was removed");
                 return Ok(ExitCode::SUCCESS);
             };
-            let plan = match archive::plan(&audit_dir, through) {
-                Ok(plan) => plan,
-                Err(crate::audit::AuditError::Unavailable(reason)) => {
-                    println!("{reason}");
-                    return Ok(ExitCode::SUCCESS);
-                }
-                Err(error) => return Err(error.into()),
+            let Some(plan) = archive::plan(&audit_dir, through)? else {
+                println!("no closed segment holds only records past their retention; nothing to remove");
+                return Ok(ExitCode::SUCCESS);
             };
             remove_head(&config, &plan, to.as_deref()).await?;
             println!(
@@ -229,7 +228,7 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Reveal { hub, seq } => {
-            let config = Config::load(hub.config.as_deref())?;
+            let config = hub.load()?;
             let audit_dir = config.audit_dir();
             let Some(sealed) = crate::audit::read::sealed_of(&audit_dir, seq)? else {
                 return Err(format!("record {seq} keeps nothing sealed").into());

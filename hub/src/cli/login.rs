@@ -4,7 +4,8 @@ use super::{HubArgs, HubClient};
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// The OAuth2 client to sign in as; its secret comes from CAUSEWAY_CLIENT_SECRET or a prompt.
+    /// The OAuth2 client to sign in as; its secret comes from CAUSEWAY_CLIENT_SECRET, a
+    /// prompt on the terminal, or the first line of standard input when that is no terminal.
     #[arg(long)]
     pub client_id: String,
     #[command(flatten)]
@@ -14,7 +15,20 @@ pub struct LoginArgs {
 pub async fn run(args: LoginArgs) -> Result<(), Box<dyn std::error::Error>> {
     let secret = match std::env::var("CAUSEWAY_CLIENT_SECRET") {
         Ok(secret) if !secret.is_empty() => secret,
-        _ => rpassword::prompt_password(format!("Secret of client {}: ", args.client_id))?,
+        _ if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            rpassword::prompt_password(format!("Secret of client {}: ", args.client_id))?
+        }
+        // Piped in (`pass show hub | causeway login ...`): the first line.
+        _ => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            if line.trim().is_empty() {
+                return Err(
+                    "no secret: set CAUSEWAY_CLIENT_SECRET, type it at the prompt, or pipe it in".into(),
+                );
+            }
+            line
+        }
     };
     let client = HubClient::new(&args.hub)?;
     let expires_at =

@@ -110,6 +110,28 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
+/// An SQLite URL (`sqlite://PATH[?OPTIONS]`) with its path resolved by `absolute`, and
+/// `mode=rwc` added when it names no mode, so that the file is made on first start; any other
+/// URL as it is.
+fn sqlite_url(url: &str, absolute: &dyn Fn(&Path) -> PathBuf) -> String {
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        return url.to_owned();
+    };
+    let (path, options) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" {
+        return url.to_owned();
+    }
+    let path = absolute(Path::new(path));
+    let options = if options.split('&').any(|option| option.starts_with("mode=")) {
+        options.to_owned()
+    } else if options.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{options}&mode=rwc")
+    };
+    format!("sqlite://{}?{options}", path.display())
+}
+
 /// Addresses (`127.0.0.1`, `::1`) and CIDR blocks (`10.0.0.0/8`), an address being a block
 /// of one.
 fn addresses_or_blocks<'de, D: serde::Deserializer<'de>>(
@@ -430,7 +452,23 @@ impl Config {
             tls.key = absolute(&tls.key);
             tls.client_ca = tls.client_ca.as_deref().map(absolute);
         }
+        for connection in self.connectors.connections.values_mut() {
+            connection.tls_root_cert = connection.tls_root_cert.as_deref().map(absolute);
+        }
+        if let Some(url) = &self.storage.metadata_url {
+            self.storage.metadata_url = Some(sqlite_url(url, &absolute));
+        }
         self.storage.data_dir = Some(data_dir);
+    }
+
+    /// Whether the hub's metadata store exists: a PostgreSQL store is assumed to; an SQLite
+    /// one is a file. Commands that change a hub's state refuse to make an empty store.
+    pub fn metadata_exists(&self) -> bool {
+        let url = self.metadata_url();
+        match url.strip_prefix("sqlite://") {
+            Some(rest) => Path::new(rest.split('?').next().unwrap_or_default()).is_file(),
+            None => true,
+        }
     }
 
     /// The hub's own URL for a listener bound at `bound`.
@@ -483,6 +521,23 @@ impl Config {
 )]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_store_paths_resolve_against_the_file_folder_and_are_created() {
+        let absolute = |path: &Path| Path::new("/etc/causeway").join(path);
+        assert_eq!(
+            sqlite_url("sqlite://causeway-data/metadata.db", &absolute),
+            "sqlite:///etc/causeway/causeway-data/metadata.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url("sqlite://db.sqlite?mode=ro", &absolute),
+            "sqlite:///etc/causeway/db.sqlite?mode=ro"
+        );
+        assert_eq!(
+            sqlite_url("postgres://hub@db/causeway", &absolute),
+            "postgres://hub@db/causeway"
+        );
+    }
 
     #[test]
     fn defaults_apply_without_a_file() {

@@ -4,6 +4,7 @@
 mod clients;
 mod duties;
 mod errors;
+mod exchange;
 mod external;
 mod keys;
 mod limiter;
@@ -17,6 +18,7 @@ pub use clients::{ClientError, ClientService, ClientSpec, printable_client_id};
 pub use duties::{AccountChange, DutyRefusal, check_account_change};
 
 pub use errors::{IssueError, IssuerConfigError, KeysFetchError, TokenError};
+pub use exchange::ExchangeError;
 pub use keys::{KeyError, KeyRing, public_keys, verify_signature};
 pub use limiter::FailureLimiter;
 pub use tokens::{Authenticator, BuiltinIssuer};

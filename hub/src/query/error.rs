@@ -42,7 +42,8 @@ pub enum QueryError {
     AccessDenied(String),
     #[error("the query reads {}, which no grant for purpose '{purpose}' lets you read", list(.columns))]
     ColumnsNotGranted {
-        columns: Vec<(String, String)>,
+        /// Dataset, column, and the deny rule that keeps it from the caller, if one does.
+        columns: Vec<(String, String, Option<String>)>,
         purpose: String,
     },
     #[error("a grant cannot be applied: {0}")]
@@ -114,10 +115,13 @@ impl QueryError {
     }
 }
 
-fn list(columns: &[(String, String)]) -> String {
+fn list(columns: &[(String, String, Option<String>)]) -> String {
     columns
         .iter()
-        .map(|(dataset, column)| format!("column {column} of {dataset}"))
+        .map(|(dataset, column, rule)| match rule {
+            Some(rule) => format!("column {column} of {dataset} (never shown to you: {rule})"),
+            None => format!("column {column} of {dataset}"),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

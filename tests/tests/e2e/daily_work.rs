@@ -159,7 +159,7 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
         std::fs::create_dir_all(dir.join("policies")).expect("dir");
         std::fs::write(
             dir.join("policies/deny.yaml"),
-            "deny:\n  - id: notes-are-private\n    datasets: civil_affairs.people\n    columns: [note]\n    reason: notes are never shared\n  - id: land-sees-no-names\n    subject: { department: land_registry }\n    datasets: civil_affairs.*\n    classifications: [pii.name]\n    reason: the land registry needs no names\n",
+            "deny:\n  - id: birth-dates-are-private\n    datasets: civil_affairs.people\n    columns: [born]\n    reason: birth dates are never shared\n  - id: land-sees-no-names\n    subject: { department: land_registry }\n    datasets: civil_affairs.*\n    classifications: [pii.name]\n    reason: the land registry needs no names\n",
         )
         .expect("policies");
         format!(
@@ -244,6 +244,23 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
         ],
     );
     assert_eq!(csv, "id\n1\n");
+    // A column a deny rule keeps is refused naming the rule, not as a grant merely missing.
+    let (ok, _, stderr) = cli(
+        &hub,
+        &analyst,
+        &[
+            "query",
+            "--purpose",
+            "census",
+            "SELECT born FROM civil_affairs.people",
+        ],
+    );
+    assert!(
+        !ok && stderr.contains(
+            "column born of civil_affairs.people (never shown to you: birth dates are never shared (deny rule birth-dates-are-private))"
+        ),
+        "{stderr}"
+    );
 
     // Who sees the grant: the officer, the analyst it is for, the dataset's publisher; not
     // another department's publisher.
@@ -281,12 +298,12 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
     // The deny list: the officer sees every rule, the analyst those that apply to them.
     let rules = cli_ok(&hub, &officer, &["deny", "list"]);
     assert!(
-        rules.contains("notes-are-private") && rules.contains("land-sees-no-names"),
+        rules.contains("birth-dates-are-private") && rules.contains("land-sees-no-names"),
         "{rules}"
     );
     let rules = cli_ok(&hub, &analyst, &["deny", "list"]);
     assert!(
-        rules.contains("notes-are-private") && !rules.contains("land-sees-no-names"),
+        rules.contains("birth-dates-are-private") && !rules.contains("land-sees-no-names"),
         "{rules}"
     );
 
@@ -311,4 +328,86 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
     let record: serde_json::Value =
         serde_json::from_str(json.lines().next().expect("a record")).expect("JSON");
     assert_eq!(record["grants"][0], grant.as_str(), "{record}");
+}
+
+/// What an operator or a user gets wrong on the way gets an answer in the hub's own shape
+/// and no trap: query strings and path segments of the wrong type, an operator command run
+/// where no hub is, a secret piped to `login`.
+#[tokio::test]
+async fn mistakes_get_clear_answers() {
+    let hub = hub_with_people("").await;
+    let officer = hub.security().await;
+    for (path, status, code) in [
+        (
+            "/v1/audit/events?limit=abc",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "/v1/audit/events?since=",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "/v1/grants/due?within_days=x",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "/v1/datasets/civil_affairs/people/versions/abc",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ] {
+        let response = officer
+            .http
+            .get(format!("{}{path}", hub.url))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), status, "{path}");
+        let body: serde_json::Value = response.json().await.expect("a JSON error body");
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+    }
+
+    // `client list` without --config where no hub is: refused, and nothing is made.
+    let elsewhere = tempfile::tempdir().expect("dir");
+    let output = std::process::Command::new(crate::support::causeway_binary())
+        .args(["client", "list"])
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no hub here"));
+    assert!(
+        !elsewhere.path().join("causeway-data").exists(),
+        "no empty hub is made"
+    );
+
+    // A secret piped to `login` signs in.
+    let secret = hub
+        .add_client("piped-analyst", "civil_affairs", &["analyst"], json!({}))
+        .await;
+    let home = tempfile::tempdir().expect("config dir");
+    let mut login = std::process::Command::new(crate::support::causeway_binary())
+        .args(["login", "--client-id", "piped-analyst", "--hub", &hub.url])
+        .env("CAUSEWAY_CONFIG_DIR", home.path())
+        .env_remove("CAUSEWAY_CLIENT_SECRET")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    std::io::Write::write_all(
+        &mut login.stdin.take().expect("stdin"),
+        format!("{secret}\n").as_bytes(),
+    )
+    .expect("write");
+    let output = login.wait_with_output().expect("login");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("as piped-analyst"));
 }
