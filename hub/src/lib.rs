@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod flight;
 pub mod identity;
 pub mod query;
 pub mod registry;

@@ -15,6 +15,7 @@ use crate::audit::operator::{self, OnChange};
 use crate::audit::read::last_record_time;
 use crate::audit::{Action, AuditError, AuditLog, Event, Gate, Outcome};
 use crate::config::Config;
+use crate::flight::{FlightSetupError, FlightSql};
 use crate::identity::{Identity, IdentityError, KeyRing};
 use crate::query::QueryEngine;
 use crate::query::service::QueryService;
@@ -51,6 +52,8 @@ pub enum StartupError {
     AuditRead { path: String, source: std::io::Error },
     #[error(transparent)]
     Calendar(#[from] CalendarError),
+    #[error(transparent)]
+    Flight(#[from] FlightSetupError),
 }
 
 /// A hub with its store open and its datasets loaded, ready to serve.
@@ -250,6 +253,36 @@ impl Hub {
             audit_dir: self.config.audit_dir(),
             keys_dir: self.config.data_paths().keys(),
         };
+        // Both front doors stop when `shutdown` resolves.
+        let stopping = tokio_util::sync::CancellationToken::new();
+        let flight = match self.config.server.flight_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .map_err(|source| StartupError::Listen {
+                        address: address.to_string(),
+                        source,
+                    })?;
+                let bound = listener.local_addr().unwrap_or(address);
+                let service = FlightSql::new(state.clone())?;
+                let tls = self.config.server.tls.clone();
+                let stop = stopping.clone().cancelled_owned();
+                tracing::info!(flight = %bound, tls = tls.is_some(), "Arrow Flight SQL listening");
+                Some(tokio::spawn(async move {
+                    if let Err(error) = service.serve(listener, tls.as_ref(), stop).await {
+                        tracing::error!(%error, "Arrow Flight SQL stopped");
+                    }
+                }))
+            }
+            None => None,
+        };
+        let shutdown = {
+            let stopping = stopping.clone();
+            async move {
+                shutdown.await;
+                stopping.cancel();
+            }
+        };
         let proxies = api::forwarded::TrustedProxies::new(self.config.server.trusted_proxies.clone());
         let app = api::router(state, self.config.limits.max_request_bytes, proxies)
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(client_timeout))
@@ -262,6 +295,10 @@ impl Hub {
             client_timeout,
         ));
         server::serve(listener, app, tls, connections, shutdown).await;
+        stopping.cancel();
+        if let Some(flight) = flight {
+            let _ = flight.await;
+        }
         self.audit.close().await;
         Ok(())
     }

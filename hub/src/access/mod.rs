@@ -54,6 +54,8 @@ pub struct Access {
     files: ArcSwap<FilePolicies>,
     /// Working days, for the decision deadlines of requests.
     calendar: calendar::WorkingCalendar,
+    /// The pseudonym key, extracted for deriving the hub's other shared secrets from it.
+    derived: ring::hkdf::Prk,
 }
 
 impl Access {
@@ -69,6 +71,7 @@ impl Access {
         limits: SyntaxLimits,
     ) -> Result<Self, AccessError> {
         let key = pseudonym_key(key_path)?;
+        let derived = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"causeway").extract(&key);
         let access = Self {
             store,
             functions: PolicyFunctions::new(&key),
@@ -77,6 +80,7 @@ impl Access {
             snapshot: ArcSwap::from_pointee(PolicySet::default()),
             files: ArcSwap::from_pointee(FilePolicies::default()),
             calendar: calendar::WorkingCalendar::default(),
+            derived,
         };
         access.reload().await?;
         Ok(access)
@@ -86,6 +90,18 @@ impl Access {
     pub fn with_calendar(mut self, calendar: calendar::WorkingCalendar) -> Self {
         self.calendar = calendar;
         self
+    }
+
+    /// An HMAC-SHA256 key for `purpose` (e.g. `b"flight-tickets"`), derived from the
+    /// pseudonym key (HKDF, RFC 5869): every hub sharing that key, replicas included, derives
+    /// the same one, and no two purposes share a key.
+    pub fn derived_key(&self, purpose: &'static [u8]) -> Option<ring::hmac::Key> {
+        let info = [purpose];
+        // Only a length above 255 hash lengths fails; one is asked for.
+        self.derived
+            .expand(&info, ring::hmac::HMAC_SHA256)
+            .ok()
+            .map(ring::hmac::Key::from)
     }
 
     pub fn calendar(&self) -> &calendar::WorkingCalendar {

@@ -29,6 +29,7 @@ impl From<AlertError> for ApiError {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertsParams {
     /// Only alerts not yet cleared.
     #[serde(default)]

@@ -117,6 +117,7 @@ pub async fn reveal(
 const MAX_EVENTS: usize = 10_000;
 
 #[derive(Debug, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsParams {
     /// Records at or after this time (RFC 3339).
     since: Option<DateTime<Utc>>,

@@ -53,7 +53,24 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or(""));
+    let mut principal = bearer_principal(state, authorization).await?;
+    principal.certificate_subject = parts
+        .extensions
+        .get::<PeerCertificate>()
+        .map(|certificate| certificate.0.clone());
+    Ok(Caller(principal))
+}
+
+/// The principal of an `Authorization: Bearer` value, as every front door admits it: the
+/// token verified (built-in issuer or a trusted one), a revoked client refused, the roles
+/// held narrowed to the stored ones and separation of duties checked. HTTP's header and
+/// Flight SQL's `authorization` metadata both come here.
+pub async fn bearer_principal(state: &AppState, authorization: Option<&str>) -> Result<Principal, ApiError> {
+    let Some(value) = authorization else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
@@ -62,13 +79,8 @@ async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
         .with_challenge(format!("Bearer realm=\"{REALM}\"")));
     };
     let token = value
-        .to_str()
-        .ok()
-        .and_then(|value| {
-            value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-        })
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|token| !token.is_empty())
         .ok_or_else(|| invalid_token("the Authorization header must be 'Bearer <token>'"))?;
@@ -78,17 +90,12 @@ async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
         .verify(token)
         .await
         .map_err(|error| invalid_token(&error.to_string()))?;
-    let mut principal = state.identity.admit(principal).map_err(|refusal| match refusal {
+    state.identity.admit(principal).map_err(|refusal| match refusal {
         Refusal::Disabled => invalid_token(&refusal.to_string()),
         Refusal::RolesConflict(_) => {
             ApiError::new(StatusCode::FORBIDDEN, "separation_of_duties", refusal.to_string())
         }
-    })?;
-    principal.certificate_subject = parts
-        .extensions
-        .get::<PeerCertificate>()
-        .map(|certificate| certificate.0.clone());
-    Ok(Caller(principal))
+    })
 }
 
 fn invalid_token(description: &str) -> ApiError {

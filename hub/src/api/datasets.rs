@@ -154,6 +154,7 @@ pub async fn publish(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NewVersionParams {
     /// Accept a change that breaks backward compatibility (the owning department's publishers).
     #[serde(default)]

@@ -103,7 +103,13 @@ impl IntoResponse for ApiError {
 
 impl From<QueryError> for ApiError {
     fn from(error: QueryError) -> Self {
-        let status = match &error {
+        Self::from(&error)
+    }
+}
+
+impl From<&QueryError> for ApiError {
+    fn from(error: &QueryError) -> Self {
+        let status = match error {
             QueryError::ExplainAnalyze
             | QueryError::FunctionNotAvailable(_)
             | QueryError::AccessDenied(_)
@@ -132,6 +138,14 @@ impl From<QueryError> for ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
+        Self::from(&error)
+    }
+}
+
+/// A query's error as every front door shows it: HTTP as its status and body, Flight SQL as
+/// the gRPC status of that HTTP status, with the same message.
+impl From<&ServiceError> for ApiError {
+    fn from(error: &ServiceError) -> Self {
         match error {
             ServiceError::Query(query) => query.into(),
             ServiceError::Quota(quota) => quota.into(),
@@ -144,13 +158,13 @@ impl From<ServiceError> for ApiError {
                 message,
                 denied,
             } => Self::new(
-                if denied {
+                if *denied {
                     StatusCode::FORBIDDEN
                 } else {
                     StatusCode::BAD_REQUEST
                 },
                 code,
-                message,
+                message.clone(),
             ),
         }
     }
@@ -158,6 +172,12 @@ impl From<ServiceError> for ApiError {
 
 impl From<AuditError> for ApiError {
     fn from(error: AuditError) -> Self {
+        Self::from(&error)
+    }
+}
+
+impl From<&AuditError> for ApiError {
+    fn from(error: &AuditError) -> Self {
         tracing::error!(%error, "refused: the audit log cannot be written");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -169,6 +189,12 @@ impl From<AuditError> for ApiError {
 
 impl From<QuotaExceeded> for ApiError {
     fn from(error: QuotaExceeded) -> Self {
+        Self::from(&error)
+    }
+}
+
+impl From<&QuotaExceeded> for ApiError {
+    fn from(error: &QuotaExceeded) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "row_quota_exceeded",

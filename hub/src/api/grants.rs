@@ -200,6 +200,7 @@ pub async fn revoke(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DueParams {
     /// Grants whose recertification falls within this many days (default 30).
     #[serde(default = "default_due_days")]
@@ -254,6 +255,7 @@ pub async fn confirm(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExplainParams {
     /// `department.name`.
     dataset: String,

@@ -37,7 +37,7 @@ use crate::query::service::QueryService;
 use crate::registry::Registry;
 use crate::supervision::{Alerts, Refusals, RowUsage};
 
-pub use auth::{PeerAddress, PeerCertificate};
+pub use auth::{PeerAddress, PeerCertificate, bearer_principal};
 pub use error::ApiError;
 
 /// What every handler can reach.

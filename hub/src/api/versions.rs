@@ -44,6 +44,7 @@ pub async fn version(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DiffParams {
     /// The earlier version; default the one before `to`.
     from: Option<i64>,

@@ -108,6 +108,10 @@ pub struct ServerConfig {
     /// from any other peer the header is ignored. None by default.
     #[serde(default, deserialize_with = "addresses_or_blocks")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Address and port of the Arrow Flight SQL service (gRPC); none by default. It uses the
+    /// API's TLS settings (`[server.tls]`), mutual TLS included.
+    #[serde(default)]
+    pub flight_listen: Option<SocketAddr>,
 }
 
 /// An SQLite URL (`sqlite://PATH[?OPTIONS]`) with its path resolved by `absolute`, and
@@ -162,6 +166,7 @@ impl Default for ServerConfig {
             max_connections: 0,
             max_connections_per_address: 0,
             trusted_proxies: Vec::new(),
+            flight_listen: None,
         }
     }
 }

@@ -91,8 +91,11 @@ GROUP BY r.town ORDER BY r.town";
 }
 
 /// The last line the demo prints, after its stories.
-pub(super) fn print_footer(url: &str) {
-    println!("\nThe catalog: {url}/v1/catalog    The API: {url}/v1/openapi.json    Stop with Ctrl-C.");
+pub(super) fn print_footer(url: &str, flight: std::net::SocketAddr) {
+    println!(
+        "\nArrow Flight SQL (ADBC, pyarrow, JDBC; the README's Flight SQL section): grpc://{flight}\n\
+         The catalog: {url}/v1/catalog    The API: {url}/v1/openapi.json    Stop with Ctrl-C."
+    );
 }
 
 /// One line per demo client: its id, who it is, its secret.

@@ -3,7 +3,7 @@
 //! certificate's subject as request extensions; slow clients time out.
 
 mod connections;
-mod tls;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -16,6 +16,7 @@ mod demo;
 mod errors;
 mod expression_shapes;
 mod files;
+mod flight;
 mod formats;
 mod hostile_load;
 mod identity;

@@ -3,43 +3,13 @@
 //! works against the hub. The tools come from the virtual environment `.ci/python-tools`
 //! makes (`CAUSEWAY_PYTHON`); with `CI=true` their absence is a failure.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support::python::{python, run};
 use crate::support::{ADMIN, Hub};
-
-/// The virtual environment's python, if there is one.
-fn python() -> Option<PathBuf> {
-    let python = std::env::var_os("CAUSEWAY_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let home = std::env::var_os("HOME")?;
-            Some(Path::new(&home).join(".cache/causeway/test-venv/bin/python"))
-        })?;
-    if python.is_file() {
-        return Some(python);
-    }
-    let required = std::env::var("CI").is_ok_and(|value| value == "true" || value == "1");
-    assert!(
-        !required,
-        "the Python tools are required (CI=true): export CAUSEWAY_PYTHON=\"$(bash .ci/python-tools)\""
-    );
-    eprintln!("skipped: no Python tools; export CAUSEWAY_PYTHON=\"$(bash .ci/python-tools)\"");
-    None
-}
-
-fn run(command: &mut Command) -> String {
-    let output = command.output().expect("run the tool");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
 
 #[tokio::test]
 async fn the_api_document_is_valid_openapi_and_a_generated_client_works() {

@@ -15,6 +15,7 @@ use tempfile::TempDir;
 mod accounts;
 mod caller;
 mod databases;
+pub mod python;
 pub use caller::Caller;
 pub use databases::{MYSQL_URL, Mysql, POSTGRES_URL, Postgres};
 

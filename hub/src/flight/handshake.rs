@@ -1,0 +1,96 @@
+//! The Flight handshake: a client id and secret exchanged for a bearer token of the
+//! built-in issuer ([`crate::identity::Identity::exchange`], as `POST /oauth/token` does),
+//! answered in the `authorization` header as Flight clients expect.
+
+use base64::Engine;
+use futures::StreamExt;
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status, Streaming};
+
+use arrow_flight::{HandshakeRequest, HandshakeResponse};
+
+use super::FlightStream;
+use super::status::to_status;
+use crate::api::{ApiError, AppState};
+use crate::audit::{Action, Event, Outcome};
+
+/// Exchanges `authorization: Basic base64(id:secret)`, or a first handshake payload of
+/// `id:secret`, for a token; recorded as `token.issued` or `token.refused` first.
+pub async fn handshake(
+    state: &AppState,
+    request: Request<Streaming<HandshakeRequest>>,
+) -> Result<Response<FlightStream<HandshakeResponse>>, Status> {
+    let basic = request
+        .metadata()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value
+                .strip_prefix("Basic ")
+                .or_else(|| value.strip_prefix("basic "))
+        })
+        .and_then(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()
+        })
+        .and_then(|decoded| String::from_utf8(decoded).ok());
+    let address = request.remote_addr();
+    let credentials = match basic {
+        Some(credentials) => credentials,
+        None => {
+            let mut stream = request.into_inner();
+            let first = stream.next().await.transpose()?.unwrap_or_default();
+            String::from_utf8(first.payload.to_vec()).unwrap_or_default()
+        }
+    };
+    let Some((client_id, secret)) = credentials.split_once(':') else {
+        return Err(Status::unauthenticated(
+            "send the client id and secret as 'authorization: Basic base64(id:secret)'",
+        ));
+    };
+    let mut record = Event::new(Action::TokenRefused, Outcome::Denied).at_address(address);
+    record.principal = Some(crate::identity::printable_client_id(client_id));
+    let exchanged = state
+        .identity
+        .exchange(client_id, secret, address.map(|address| address.ip()))
+        .await;
+    let (client, token) = match exchanged {
+        Ok(exchanged) => exchanged,
+        Err(error) => {
+            let message = error.to_string();
+            state
+                .audit
+                .record_done(record.failed(Outcome::Denied, "invalid_client", &message))
+                .await;
+            return Err(match error {
+                crate::identity::ExchangeError::RateLimited(_) => Status::resource_exhausted(message),
+                crate::identity::ExchangeError::Store | crate::identity::ExchangeError::Signing => {
+                    Status::internal(message)
+                }
+                _ => Status::unauthenticated(message),
+            });
+        }
+    };
+    record.action = Action::TokenIssued;
+    record.outcome = Outcome::Ok;
+    record.department = Some(client.department.clone());
+    record.roles = client.roles.iter().map(ToString::to_string).collect();
+    record.issuer = state.identity.issuer().map(|issuer| issuer.url.clone());
+    // The token leaves the hub only once its issue is on disk.
+    state
+        .audit
+        .record(record)
+        .await
+        .map_err(|error| to_status(ApiError::from(error)))?;
+    let bearer = MetadataValue::try_from(format!("Bearer {}", token.token))
+        .map_err(|_| Status::internal("the token cannot be sent as a header"))?;
+    let answer = HandshakeResponse {
+        protocol_version: 0,
+        payload: token.token.into_bytes().into(),
+    };
+    let mut response: Response<FlightStream<HandshakeResponse>> =
+        Response::new(Box::pin(futures::stream::once(async { Ok(answer) })));
+    response.metadata_mut().insert("authorization", bearer);
+    Ok(response)
+}

@@ -1,0 +1,581 @@
+//! The Arrow Flight SQL front door (`[server] flight_listen`), for ADBC, pyarrow's Flight
+//! client and the Flight SQL JDBC driver. Every statement goes through the one query service
+//! HTTP uses ([`crate::query::service`]): the same identity, policies, quotas, suspension,
+//! audit records and alerts. Errors are the API's redacted errors ([`ApiError`]) with the
+//! gRPC status of their HTTP status and the same message.
+//!
+//! Identity: a bearer token in the `authorization` header of every call; the handshake (or
+//! `authorization: Basic` on it) exchanges a client id and secret for a token through the
+//! built-in issuer, answered in the `authorization` header as Flight clients expect. The
+//! purpose of a statement is the `x-causeway-purpose` header. Statements are run by ticket:
+//! `GetFlightInfo` plans the statement under the caller's policies and answers a signed
+//! ticket ([`tickets`]) that only the same caller can redeem with `DoGet`, within five
+//! minutes, on any replica.
+
+mod handshake;
+mod metadata;
+mod prepared;
+mod running;
+mod status;
+pub mod tickets;
+
+use std::pin::Pin;
+
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::FlightServiceServer;
+use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
+use arrow_flight::sql::server::FlightSqlService;
+use arrow_flight::sql::server::PeekableFlightDataStream;
+use arrow_flight::sql::{
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+    ActionCreatePreparedStatementResult, CommandGetCatalogs, CommandGetDbSchemas, CommandGetSqlInfo,
+    CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery, CommandStatementQuery,
+    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
+};
+use arrow_flight::{
+    FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
+};
+use causeway_policies::Principal;
+use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::{Stream, StreamExt};
+use prost::Message;
+use tokio::net::TcpListener;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::api::{ApiError, AppState, bearer_principal};
+use crate::config::TlsConfig;
+use crate::query::service::{FrontDoor, QueryCall, Started};
+use status::to_status;
+use tickets::{PREPARED_SECONDS, Statement, TICKET_SECONDS, Tickets};
+
+/// The header that names a statement's purpose.
+pub const PURPOSE_HEADER: &str = "x-causeway-purpose";
+
+type FlightStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The Flight SQL service of one hub.
+pub struct FlightSql {
+    state: AppState,
+    tickets: Tickets,
+    sql_info: SqlInfoData,
+    running: std::sync::Arc<running::Running>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlightSetupError {
+    #[error("cannot derive the key that signs Flight SQL tickets")]
+    TicketKey,
+    #[error("cannot describe the Flight SQL server: {0}")]
+    SqlInfo(String),
+    #[error("cannot read {path} for Flight SQL's TLS: {source}")]
+    TlsFile { path: String, source: std::io::Error },
+    #[error("cannot serve Flight SQL: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+impl FlightSql {
+    pub fn new(state: AppState) -> Result<Self, FlightSetupError> {
+        let key = state
+            .access
+            .derived_key(b"flight-sql-tickets")
+            .ok_or(FlightSetupError::TicketKey)?;
+        let mut info = SqlInfoDataBuilder::new();
+        info.append(SqlInfo::FlightSqlServerName, "Causeway");
+        info.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
+        info.append(SqlInfo::FlightSqlServerArrowVersion, "59");
+        info.append(SqlInfo::FlightSqlServerReadOnly, true);
+        info.append(SqlInfo::FlightSqlServerSql, true);
+        info.append(SqlInfo::FlightSqlServerSubstrait, false);
+        info.append(SqlInfo::FlightSqlServerTransaction, 0i32);
+        info.append(SqlInfo::FlightSqlServerCancel, true);
+        let sql_info = info
+            .build()
+            .map_err(|error| FlightSetupError::SqlInfo(error.to_string()))?;
+        Ok(Self {
+            state,
+            tickets: Tickets::new(key),
+            sql_info,
+            running: std::sync::Arc::default(),
+        })
+    }
+
+    /// Serves Flight SQL on `listener` until `shutdown` resolves, over TLS (and mutual TLS)
+    /// when `tls` says so, as the HTTP API does.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        tls: Option<&TlsConfig>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), FlightSetupError> {
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            let read = |path: &std::path::Path| {
+                std::fs::read(path).map_err(|source| FlightSetupError::TlsFile {
+                    path: path.display().to_string(),
+                    source,
+                })
+            };
+            let mut config = tonic::transport::ServerTlsConfig::new().identity(
+                tonic::transport::Identity::from_pem(read(&tls.cert)?, read(&tls.key)?),
+            );
+            if let Some(ca) = &tls.client_ca {
+                config = config.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
+            }
+            server = server.tls_config(config)?;
+        }
+        server
+            .add_service(FlightServiceServer::new(self))
+            .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown)
+            .await?;
+        Ok(())
+    }
+
+    /// The caller of a request, by the bearer token in its `authorization` header.
+    async fn caller<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .map(|value| value.to_str().unwrap_or(""));
+        let result = bearer_principal(&self.state, authorization).await;
+        if let Err(error) = &result
+            && matches!(error.code, "invalid_token" | "separation_of_duties")
+        {
+            let address = request.remote_addr().map(|address| address.ip());
+            self.state.refusals.refused(address, &error.message);
+        }
+        let mut principal = result.map_err(to_status)?;
+        // Under mutual TLS, the subject of the client's certificate is on the principal.
+        principal.certificate_subject = request.peer_certs().and_then(|certificates| {
+            certificates
+                .first()
+                .and_then(|certificate| crate::server::tls::subject(certificate))
+        });
+        Ok(principal)
+    }
+
+    /// The purpose a statement is run for, from the `x-causeway-purpose` header.
+    fn purpose<T>(request: &Request<T>) -> Result<String, Status> {
+        request
+            .metadata()
+            .get(PURPOSE_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|purpose| !purpose.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "say why the data is read: send the purpose in the '{PURPOSE_HEADER}' header (e.g. housing-subsidy-review)"
+                ))
+            })
+    }
+
+    /// Runs `statement` for `caller` through the query service and streams its batches as
+    /// they are computed; `query.started` is on disk before the first leaves.
+    async fn run(
+        &self,
+        caller: Principal,
+        statement: Statement,
+        request: &Request<Ticket>,
+    ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
+        let parameters = prepared::parameter_values(statement.parameters.as_deref())?;
+        // Listed by its ticket while it streams, for `CancelFlightInfo`.
+        let (cancel, listed) = self.running.start(&request.get_ref().ticket, &caller.id);
+        let mut call = QueryCall::new(caller, statement.sql, statement.purpose, FrontDoor::FlightSql);
+        call.client_address = request.remote_addr();
+        call.parameters = parameters;
+        call.cancel = Some(cancel);
+        let Started { schema, results, .. } = self
+            .state
+            .queries
+            .execute(call)
+            .await
+            .map_err(|error| to_status(ApiError::from(error)))?;
+        // Dropping the results before their end (a client that went away) records it.
+        let batches = futures::stream::unfold(Some((results, listed)), |state| async move {
+            let (mut results, listed) = state?;
+            match results.next().await {
+                Some(Ok(batch)) => {
+                    results.sent(batch.get_array_memory_size());
+                    Some((Ok(batch), Some((results, listed))))
+                }
+                Some(Err(error)) => {
+                    let status = to_status(ApiError::from(&error));
+                    results.failed(error);
+                    Some((Err(FlightError::Tonic(Box::new(status))), None))
+                }
+                None => {
+                    results.completed();
+                    None
+                }
+            }
+        });
+        Ok(Response::new(flight_data(schema, batches)))
+    }
+
+    /// The statement of a handle or ticket, if it is the caller's and still valid.
+    fn redeem(&self, handle: &[u8], caller: &Principal) -> Result<Statement, Status> {
+        self.tickets
+            .redeem(handle, &caller.id, &caller.issuer, now())
+            .map_err(|error| Status::permission_denied(error.to_string()))
+    }
+
+    /// A FlightInfo whose one endpoint's ticket is `command` itself: for the catalog
+    /// commands, whose answer depends on the caller of the `DoGet` alone.
+    fn info_of(
+        command: impl ProstMessageExt,
+        schema: &Schema,
+        descriptor: FlightDescriptor,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let ticket = Ticket::new(command.as_any().encode_to_vec());
+        let info = FlightInfo::new()
+            .try_with_schema(schema)
+            .map_err(|error| Status::internal(error.to_string()))?
+            .with_endpoint(FlightEndpoint::new().with_ticket(ticket))
+            .with_descriptor(descriptor);
+        Ok(Response::new(info))
+    }
+}
+
+/// A batch stream as Flight data, errors as statuses.
+fn flight_data(
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    batches: impl Stream<Item = Result<RecordBatch, FlightError>> + Send + 'static,
+) -> FlightStream<arrow_flight::FlightData> {
+    let stream = FlightDataEncoderBuilder::new()
+        .with_schema(schema)
+        .build(batches)
+        .map(|data| {
+            data.map_err(|error| match error {
+                FlightError::Tonic(status) => *status,
+                other => Status::internal(other.to_string()),
+            })
+        });
+    Box::pin(stream)
+}
+
+/// One batch, answered as a `DoGet` stream.
+fn one_batch(batch: RecordBatch) -> Response<FlightStream<arrow_flight::FlightData>> {
+    let schema = batch.schema();
+    Response::new(flight_data(schema, futures::stream::once(async { Ok(batch) })))
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default()
+}
+
+#[tonic::async_trait]
+impl FlightSqlService for FlightSql {
+    type FlightService = FlightSql;
+
+    /// Exchanges `authorization: Basic base64(id:secret)` (or a handshake payload of
+    /// `id:secret`) for a bearer token of the built-in issuer, recorded as `token.issued`.
+    async fn do_handshake(
+        &self,
+        request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<FlightStream<HandshakeResponse>>, Status> {
+        handshake::handshake(&self.state, request).await
+    }
+
+    /// Plans the statement under the caller's policies (a refusal is recorded and answered
+    /// now) and answers a ticket for it.
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let caller = self.caller(&request).await?;
+        let purpose = Self::purpose(&request)?;
+        let described = match self.state.queries.describe(&caller, &query.query, &purpose).await {
+            Ok(described) => described,
+            Err(error) => {
+                let mut call = QueryCall::new(caller, query.query, purpose, FrontDoor::FlightSql);
+                call.client_address = request.remote_addr();
+                let error = self.state.queries.refuse(&call, error);
+                return Err(to_status(ApiError::from(error)));
+            }
+        };
+        let statement = Statement {
+            sql: query.query,
+            purpose,
+            principal: caller.id,
+            issuer: caller.issuer,
+            expires: now() + TICKET_SECONDS,
+            parameters: None,
+        };
+        let handle = TicketStatementQuery {
+            statement_handle: self.tickets.issue(&statement).into(),
+        };
+        let ticket = Ticket::new(handle.as_any().encode_to_vec());
+        let info = FlightInfo::new()
+            .try_with_schema(&described.schema)
+            .map_err(|error| Status::internal(error.to_string()))?
+            .with_endpoint(FlightEndpoint::new().with_ticket(ticket))
+            .with_descriptor(request.into_inner());
+        Ok(Response::new(info))
+    }
+
+    /// Runs the ticket's statement for its caller and streams the batches as they are
+    /// computed; `query.started` is on disk before the first leaves.
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        request: Request<Ticket>,
+    ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
+        let caller = self.caller(&request).await?;
+        let statement = self.redeem(&ticket.statement_handle, &caller)?;
+        self.run(caller, statement, &request).await
+    }
+
+    /// Prepares a statement under the caller's policies and purpose: the handle holds both.
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        request: Request<arrow_flight::Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        let caller = self.caller(&request).await?;
+        let purpose = Self::purpose(&request)?;
+        let described = self
+            .state
+            .queries
+            .describe(&caller, &query.query, &purpose)
+            .await
+            .map_err(|error| to_status(ApiError::from(error)))?;
+        let statement = Statement {
+            sql: query.query,
+            purpose,
+            principal: caller.id,
+            issuer: caller.issuer,
+            expires: now() + PREPARED_SECONDS,
+            parameters: None,
+        };
+        Ok(ActionCreatePreparedStatementResult {
+            prepared_statement_handle: self.tickets.issue(&statement).into(),
+            dataset_schema: prepared::schema_bytes(&described.schema)?.into(),
+            parameter_schema: prepared::schema_bytes(&prepared::parameter_schema(&described.parameters))?
+                .into(),
+        })
+    }
+
+    /// Binds one row of parameters: the answer is a new handle that holds them.
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        let caller = self.caller(&request).await?;
+        let mut statement = self.redeem(&query.prepared_statement_handle, &caller)?;
+        statement.parameters = Some(prepared::bound_parameters(request.into_inner()).await?);
+        Ok(DoPutPreparedStatementResult {
+            prepared_statement_handle: Some(self.tickets.issue(&statement).into()),
+        })
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let caller = self.caller(&request).await?;
+        let statement = self.redeem(&query.prepared_statement_handle, &caller)?;
+        let described = match self
+            .state
+            .queries
+            .describe(&caller, &statement.sql, &statement.purpose)
+            .await
+        {
+            Ok(described) => described,
+            Err(error) => {
+                let mut call = QueryCall::new(caller, statement.sql, statement.purpose, FrontDoor::FlightSql);
+                call.client_address = request.remote_addr();
+                let error = self.state.queries.refuse(&call, error);
+                return Err(to_status(ApiError::from(error)));
+            }
+        };
+        Self::info_of(query, &described.schema, request.into_inner())
+    }
+
+    async fn do_get_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<Ticket>,
+    ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
+        let caller = self.caller(&request).await?;
+        let statement = self.redeem(&query.prepared_statement_handle, &caller)?;
+        self.run(caller, statement, &request).await
+    }
+
+    /// Nothing is kept for a prepared statement; closing one checks it is the caller's.
+    async fn do_action_close_prepared_statement(
+        &self,
+        query: ActionClosePreparedStatementRequest,
+        request: Request<arrow_flight::Action>,
+    ) -> Result<(), Status> {
+        let caller = self.caller(&request).await?;
+        self.redeem(&query.prepared_statement_handle, &caller).map(drop)
+    }
+
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.caller(&request).await?;
+        let schema = query.into_builder().schema();
+        Self::info_of(query, &schema, request.into_inner())
+    }
+
+    async fn do_get_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<Ticket>,
+    ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
+        self.caller(&request).await?;
+        let mut builder = query.into_builder();
+        builder.append(crate::query::CATALOG);
+        Ok(one_batch(
+            builder
+                .build()
+                .map_err(|error| Status::internal(error.to_string()))?,
+        ))
+    }
+
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.caller(&request).await?;
+        let schema = query.clone().into_builder().schema();
+        Self::info_of(query, &schema, request.into_inner())
+    }
+
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<Ticket>,
+    ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
+        let caller = self.caller(&request).await?;
+        let tables = self
+            .state
+            .queries
+            .catalog(&caller, &metadata::purpose_or_listing(&request));
+        let batch = metadata::schemas(query, &tables)?;
+        Ok(one_batch(batch))
+    }
+
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.caller(&request).await?;
+        let schema = query.clone().into_builder().schema();
+        Self::info_of(query, &schema, request.into_inner())
+    }
+
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<Ticket>,
+    ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
+        let caller = self.caller(&request).await?;
+        let tables = self
+            .state
+            .queries
+            .catalog(&caller, &metadata::purpose_or_listing(&request));
+        let batch = metadata::tables(query, &tables)?;
+        Ok(one_batch(batch))
+    }
+
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.caller(&request).await?;
+        let schema = query.into_builder().schema();
+        Self::info_of(query, &schema, request.into_inner())
+    }
+
+    async fn do_get_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<Ticket>,
+    ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
+        self.caller(&request).await?;
+        let mut builder = query.into_builder();
+        builder.append(metadata::TABLE_TYPE);
+        Ok(one_batch(
+            builder
+                .build()
+                .map_err(|error| Status::internal(error.to_string()))?,
+        ))
+    }
+
+    async fn get_flight_info_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.caller(&request).await?;
+        let schema = query.clone().into_builder(&self.sql_info).schema();
+        Self::info_of(query, &schema, request.into_inner())
+    }
+
+    async fn do_get_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<Ticket>,
+    ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
+        self.caller(&request).await?;
+        let batch = query
+            .into_builder(&self.sql_info)
+            .build()
+            .map_err(|error| Status::internal(error.to_string()))?;
+        Ok(one_batch(batch))
+    }
+
+    /// `CancelFlightInfo`: stops the queries of the FlightInfo's tickets that stream here for
+    /// the caller; NOT_FOUND when none does (done already, another caller's, or on another
+    /// replica).
+    async fn do_action_fallback(
+        &self,
+        request: Request<arrow_flight::Action>,
+    ) -> Result<Response<FlightStream<arrow_flight::Result>>, Status> {
+        if request.get_ref().r#type != "CancelFlightInfo" {
+            return Err(Status::invalid_argument(format!(
+                "unknown action '{}'",
+                request.get_ref().r#type
+            )));
+        }
+        let caller = self.caller(&request).await?;
+        let cancel = arrow_flight::CancelFlightInfoRequest::decode(request.get_ref().body.clone())
+            .map_err(|error| Status::invalid_argument(format!("not a CancelFlightInfoRequest: {error}")))?;
+        let cancelled = cancel
+            .info
+            .into_iter()
+            .flat_map(|info| info.endpoint)
+            .filter_map(|endpoint| endpoint.ticket)
+            .filter(|ticket| self.running.cancel(&ticket.ticket, &caller.id))
+            .count();
+        if cancelled == 0 {
+            return Err(Status::not_found(
+                "no query of that FlightInfo is running for you here",
+            ));
+        }
+        let result = arrow_flight::CancelFlightInfoResult::new(arrow_flight::CancelStatus::Cancelled);
+        let answer = arrow_flight::Result {
+            body: result.encode_to_vec().into(),
+        };
+        Ok(Response::new(Box::pin(futures::stream::once(async {
+            Ok(answer)
+        }))))
+    }
+
+    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
