@@ -443,3 +443,74 @@ async fn cancel(
         .cancel_flight_info(arrow_flight::CancelFlightInfoRequest::new(info))
         .await
 }
+
+/// Under `[server.tls]` with a client CA, Flight SQL is served over mutual TLS as the API is:
+/// a client with a certificate of that CA gets in, one without does not, nor does plain text.
+#[tokio::test]
+async fn flight_sql_is_served_over_mutual_tls() {
+    let dir = tempfile::Builder::new()
+        .prefix("causeway-flight-tls")
+        .tempdir()
+        .expect("tempdir");
+    let certs = crate::tls::dev_certificates(dir.path());
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nflight_listen = \"127.0.0.1:0\"\n{}[storage]\ndata_dir = \"{}\"\n",
+        crate::tls::tls_config(&certs, true),
+        dir.path().display()
+    );
+    std::fs::write(dir.path().join("causeway.toml"), config).expect("config");
+    let tls = crate::support::TestTls {
+        ca: certs.join("ca.pem"),
+        client: Some((certs.join("client.pem"), certs.join("client-key.pem"))),
+    };
+    let hub = Hub::serve_existing_with(dir, Some(tls)).await;
+    let address = flight_address(&hub);
+    let port = address.rsplit(':').next().expect("a port");
+    let read = |name: &str| std::fs::read(certs.join(name)).expect("a certificate file");
+    let ca = tonic::transport::Certificate::from_pem(read("ca.pem"));
+    let connect = |identity: Option<tonic::transport::Identity>| {
+        let mut tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(ca.clone())
+            .domain_name("localhost");
+        if let Some(identity) = identity {
+            tls = tls.identity(identity);
+        }
+        let endpoint = Channel::from_shared(format!("https://localhost:{port}"))
+            .expect("a URL")
+            .tls_config(tls)
+            .expect("TLS settings");
+        async move { endpoint.connect().await }
+    };
+    let with_certificate = connect(Some(tonic::transport::Identity::from_pem(
+        read("client.pem"),
+        read("client-key.pem"),
+    )))
+    .await
+    .expect("a client with a certificate connects");
+    let mut client = FlightSqlServiceClient::new(with_certificate);
+    client
+        .handshake(ADMIN, &hub.admin_secret)
+        .await
+        .expect("the handshake over TLS");
+
+    let without = match connect(None).await {
+        Ok(channel) => FlightSqlServiceClient::new(channel)
+            .handshake(ADMIN, &hub.admin_secret)
+            .await
+            .is_err(),
+        Err(_) => true,
+    };
+    assert!(without, "a client without a certificate is refused");
+    let plain = match Channel::from_shared(format!("http://{address}"))
+        .expect("a URL")
+        .connect()
+        .await
+    {
+        Ok(channel) => FlightSqlServiceClient::new(channel)
+            .handshake(ADMIN, &hub.admin_secret)
+            .await
+            .is_err(),
+        Err(_) => true,
+    };
+    assert!(plain, "plain text is refused");
+}

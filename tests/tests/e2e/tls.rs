@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::support::{Hub, TestTls, causeway, client_builder};
 
 /// Makes development certificates in `dir/certs`.
-fn dev_certificates(dir: &std::path::Path) -> std::path::PathBuf {
+pub fn dev_certificates(dir: &std::path::Path) -> std::path::PathBuf {
     let certs = dir.join("certs");
     let output = causeway(&["certs", "dev", "--out", &certs.to_string_lossy()]);
     assert!(
@@ -17,7 +17,7 @@ fn dev_certificates(dir: &std::path::Path) -> std::path::PathBuf {
     certs
 }
 
-fn tls_config(certs: &std::path::Path, client_ca: bool) -> String {
+pub fn tls_config(certs: &std::path::Path, client_ca: bool) -> String {
     let mut config = format!(
         "[server.tls]\ncert = \"{}\"\nkey = \"{}\"\n",
         certs.join("server.pem").display(),
