@@ -4,8 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use arrow_flight::sql::{CommandGetDbSchemas, CommandGetTables};
-use datafusion::arrow::datatypes::{Field, Schema};
+use std::sync::Arc;
+
+use arrow_flight::sql::{CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetTables};
+use datafusion::arrow::array::{ArrayRef, Int32Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use tonic::{Request, Status};
 
@@ -65,4 +68,40 @@ pub fn tables(query: CommandGetTables, tables: &[CatalogTable]) -> Result<Record
     builder
         .build()
         .map_err(|error| Status::internal(error.to_string()))
+}
+
+/// The columns of a `GetPrimaryKeys` answer, as Flight SQL defines them.
+pub fn primary_keys_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("catalog_name", DataType::Utf8, true),
+        Field::new("db_schema_name", DataType::Utf8, true),
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("column_name", DataType::Utf8, false),
+        Field::new("key_name", DataType::Utf8, true),
+        Field::new("key_sequence", DataType::Int32, false),
+    ]))
+}
+
+/// The primary key a dataset's contract declares, one row per column in key order; no rows
+/// for a dataset without one, or one that is not published (the catalog lists every
+/// published dataset, so this tells nothing more).
+pub fn primary_keys(query: &CommandGetPrimaryKeys, key: &[String]) -> Result<RecordBatch, Status> {
+    let schema = query.db_schema.clone().unwrap_or_default();
+    let rows = key.len();
+    let text = |value: &str| -> ArrayRef { Arc::new(StringArray::from(vec![value; rows])) };
+    let sequence: Vec<i32> = (1..=rows)
+        .map(|position| i32::try_from(position).unwrap_or(i32::MAX))
+        .collect();
+    RecordBatch::try_new(
+        primary_keys_schema(),
+        vec![
+            text(CATALOG),
+            text(&schema),
+            text(&query.table),
+            Arc::new(StringArray::from(key.to_vec())),
+            Arc::new(StringArray::from(vec![None::<&str>; rows])),
+            Arc::new(Int32Array::from(sequence)),
+        ],
+    )
+    .map_err(|error| Status::internal(error.to_string()))
 }

@@ -29,9 +29,9 @@ use arrow_flight::sql::server::FlightSqlService;
 use arrow_flight::sql::server::PeekableFlightDataStream;
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
-    ActionCreatePreparedStatementResult, CommandGetCatalogs, CommandGetDbSchemas, CommandGetSqlInfo,
-    CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery, CommandStatementQuery,
-    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
+    ActionCreatePreparedStatementResult, CommandGetCatalogs, CommandGetDbSchemas, CommandGetPrimaryKeys,
+    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery,
+    CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
     FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
@@ -490,6 +490,29 @@ impl FlightSqlService for FlightSql {
             .catalog(&caller, &metadata::purpose_or_listing(&request));
         let batch = metadata::tables(query, &tables)?;
         Ok(one_batch(batch))
+    }
+
+    async fn get_flight_info_primary_keys(
+        &self,
+        query: CommandGetPrimaryKeys,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.caller(&request).await?;
+        Self::info_of(query, &metadata::primary_keys_schema(), request.into_inner())
+    }
+
+    async fn do_get_primary_keys(
+        &self,
+        query: CommandGetPrimaryKeys,
+        request: Request<Ticket>,
+    ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
+        self.caller(&request).await?;
+        let department = query.db_schema.clone().unwrap_or_default();
+        let key = match self.state.registry.get(&department, &query.table).await {
+            Ok(dataset) => dataset.record.contract.primary_key.clone(),
+            Err(_) => Vec::new(),
+        };
+        Ok(one_batch(metadata::primary_keys(&query, &key)?))
     }
 
     async fn get_flight_info_table_types(

@@ -146,6 +146,21 @@ async fn flight_sql_runs_statements_by_ticket_under_the_callers_policies() {
         listed.contains("| causeway     | civil_affairs  | people     | TABLE "),
         "{listed}"
     );
+    let info = client
+        .get_primary_keys(arrow_flight::sql::CommandGetPrimaryKeys {
+            catalog: None,
+            db_schema: Some("civil_affairs".into()),
+            table: "people".into(),
+        })
+        .await
+        .expect("GetPrimaryKeys");
+    let keys = pretty_format_batches(&fetch(&mut client, info).await)
+        .expect("table")
+        .to_string();
+    assert!(
+        keys.contains("| people     | id          |"),
+        "the contract's key: {keys}"
+    );
     let info = client.get_table_types().await.expect("GetTableTypes");
     let types = pretty_format_batches(&fetch(&mut client, info).await)
         .expect("table")
