@@ -16,6 +16,7 @@ use crate::access::calendar::CalendarConfig;
 pub use crate::audit::settings::AuditConfig;
 use crate::supervision::AlertsConfig;
 pub use data_paths::DataPaths;
+use data_paths::sqlite_url;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -112,28 +113,6 @@ pub struct ServerConfig {
     /// API's TLS settings (`[server.tls]`), mutual TLS included.
     #[serde(default)]
     pub flight_listen: Option<SocketAddr>,
-}
-
-/// An SQLite URL (`sqlite://PATH[?OPTIONS]`) with its path resolved by `absolute`, and
-/// `mode=rwc` added when it names no mode, so that the file is made on first start; any other
-/// URL as it is.
-fn sqlite_url(url: &str, absolute: &dyn Fn(&Path) -> PathBuf) -> String {
-    let Some(rest) = url.strip_prefix("sqlite://") else {
-        return url.to_owned();
-    };
-    let (path, options) = rest.split_once('?').unwrap_or((rest, ""));
-    if path.is_empty() || path == ":memory:" {
-        return url.to_owned();
-    }
-    let path = absolute(Path::new(path));
-    let options = if options.split('&').any(|option| option.starts_with("mode=")) {
-        options.to_owned()
-    } else if options.is_empty() {
-        "mode=rwc".to_owned()
-    } else {
-        format!("{options}&mode=rwc")
-    };
-    format!("sqlite://{}?{options}", path.display())
 }
 
 /// Addresses (`127.0.0.1`, `::1`) and CIDR blocks (`10.0.0.0/8`), an address being a block
@@ -526,23 +505,6 @@ impl Config {
 )]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sqlite_store_paths_resolve_against_the_file_folder_and_are_created() {
-        let absolute = |path: &Path| Path::new("/etc/causeway").join(path);
-        assert_eq!(
-            sqlite_url("sqlite://causeway-data/metadata.db", &absolute),
-            "sqlite:///etc/causeway/causeway-data/metadata.db?mode=rwc"
-        );
-        assert_eq!(
-            sqlite_url("sqlite://db.sqlite?mode=ro", &absolute),
-            "sqlite:///etc/causeway/db.sqlite?mode=ro"
-        );
-        assert_eq!(
-            sqlite_url("postgres://hub@db/causeway", &absolute),
-            "postgres://hub@db/causeway"
-        );
-    }
 
     #[test]
     fn defaults_apply_without_a_file() {

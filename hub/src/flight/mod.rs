@@ -16,6 +16,7 @@ mod handshake;
 mod metadata;
 mod prepared;
 mod running;
+mod statements;
 mod status;
 pub mod tickets;
 
@@ -46,7 +47,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::api::{ApiError, AppState, bearer_principal};
 use crate::config::TlsConfig;
-use crate::query::service::{FrontDoor, QueryCall, Started};
+use crate::query::service::{FrontDoor, QueryCall};
 use status::to_status;
 use tickets::{PREPARED_SECONDS, Statement, TICKET_SECONDS, Tickets};
 
@@ -169,56 +170,6 @@ impl FlightSql {
                     "say why the data is read: send the purpose in the '{PURPOSE_HEADER}' header (e.g. housing-subsidy-review)"
                 ))
             })
-    }
-
-    /// Runs `statement` for `caller` through the query service and streams its batches as
-    /// they are computed; `query.started` is on disk before the first leaves.
-    async fn run(
-        &self,
-        caller: Principal,
-        statement: Statement,
-        request: &Request<Ticket>,
-    ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
-        let parameters = prepared::parameter_values(statement.parameters.as_deref())?;
-        // Listed by its ticket while it streams, for `CancelFlightInfo`.
-        let (cancel, listed) = self.running.start(&request.get_ref().ticket, &caller.id);
-        let mut call = QueryCall::new(caller, statement.sql, statement.purpose, FrontDoor::FlightSql);
-        call.client_address = request.remote_addr();
-        call.parameters = parameters;
-        call.cancel = Some(cancel);
-        let Started { schema, results, .. } = self
-            .state
-            .queries
-            .execute(call)
-            .await
-            .map_err(|error| to_status(ApiError::from(error)))?;
-        // Dropping the results before their end (a client that went away) records it.
-        let batches = futures::stream::unfold(Some((results, listed)), |state| async move {
-            let (mut results, listed) = state?;
-            match results.next().await {
-                Some(Ok(batch)) => {
-                    results.sent(batch.get_array_memory_size());
-                    Some((Ok(batch), Some((results, listed))))
-                }
-                Some(Err(error)) => {
-                    let status = to_status(ApiError::from(&error));
-                    results.failed(error);
-                    Some((Err(FlightError::Tonic(Box::new(status))), None))
-                }
-                None => {
-                    results.completed();
-                    None
-                }
-            }
-        });
-        Ok(Response::new(flight_data(schema, batches)))
-    }
-
-    /// The statement of a handle or ticket, if it is the caller's and still valid.
-    fn redeem(&self, handle: &[u8], caller: &Principal) -> Result<Statement, Status> {
-        self.tickets
-            .redeem(handle, &caller.id, &caller.issuer, now())
-            .map_err(|error| Status::permission_denied(error.to_string()))
     }
 
     /// A FlightInfo whose one endpoint's ticket is `command` itself: for the catalog

@@ -115,6 +115,43 @@ impl QueryError {
     }
 }
 
+impl QueryError {
+    /// A query that reads `columns` (dataset, column) the caller may not read, each with the
+    /// deny rule that keeps it, when one does, from the `decisions` it was planned under.
+    pub fn columns_not_granted(
+        columns: Vec<(String, String)>,
+        decisions: &[causeway_policies::Decision],
+        purpose: &str,
+    ) -> Self {
+        Self::ColumnsNotGranted {
+            columns: columns
+                .into_iter()
+                .map(|(dataset, column)| {
+                    let rule = deny_rule_of(decisions, &dataset, &column);
+                    (dataset, column, rule)
+                })
+                .collect(),
+            purpose: purpose.to_owned(),
+        }
+    }
+}
+
+/// The deny rule that keeps `column` of `dataset` from the caller, as its decision says
+/// (`REASON (deny rule ID)`); none when the column is merely not granted.
+fn deny_rule_of(decisions: &[causeway_policies::Decision], dataset: &str, column: &str) -> Option<String> {
+    decisions
+        .iter()
+        .filter(|decision| decision.dataset.to_string() == dataset)
+        .flat_map(|decision| &decision.columns)
+        .find(|decision| decision.name == column)
+        .and_then(|decision| match &decision.access {
+            causeway_policies::ColumnAccess::Denied { reason } if reason.contains("(deny rule ") => {
+                Some(reason.clone())
+            }
+            _ => None,
+        })
+}
+
 fn list(columns: &[(String, String, Option<String>)]) -> String {
     columns
         .iter()

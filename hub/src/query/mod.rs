@@ -426,16 +426,11 @@ impl QueryEngine {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
-            return Err(QueryError::ColumnsNotGranted {
-                columns: denied
-                    .into_iter()
-                    .map(|(dataset, column)| {
-                        let rule = deny_rule_of(&decisions, &dataset, &column);
-                        (dataset, column, rule)
-                    })
-                    .collect(),
-                purpose: policy.purpose.clone(),
-            });
+            return Err(QueryError::columns_not_granted(
+                denied,
+                &decisions,
+                &policy.purpose,
+            ));
         }
         let reads = {
             let decisions = policy
@@ -585,20 +580,4 @@ impl Drop for PrincipalSlot {
             }
         }
     }
-}
-
-/// The deny rule that keeps `column` of `dataset` from the caller, as its decision says
-/// (`REASON (deny rule ID)`); none when the column is merely not granted.
-fn deny_rule_of(decisions: &[Decision], dataset: &str, column: &str) -> Option<String> {
-    decisions
-        .iter()
-        .filter(|decision| decision.dataset.to_string() == dataset)
-        .flat_map(|decision| &decision.columns)
-        .find(|decision| decision.name == column)
-        .and_then(|decision| match &decision.access {
-            causeway_policies::ColumnAccess::Denied { reason } if reason.contains("(deny rule ") => {
-                Some(reason.clone())
-            }
-            _ => None,
-        })
 }
