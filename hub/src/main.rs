@@ -22,5 +22,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(causeway_hub::cli::run())
+    let code = runtime.block_on(causeway_hub::cli::run());
+    // Everything the command did is done; a background task of a library (a connection
+    // pool's upkeep) must not keep a finished command from exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    code
 }

@@ -253,9 +253,17 @@ impl Hub {
             audit_dir: self.config.audit_dir(),
             keys_dir: self.config.data_paths().keys(),
         };
-        // Both front doors stop when `shutdown` resolves.
+        // Both front doors stop when `shutdown` resolves; each has its own connection table
+        // under the same limits.
         let stopping = tokio_util::sync::CancellationToken::new();
-        let flight = match self.config.server.flight_listen {
+        let server = &self.config.server;
+        let limits = server::ConnectionLimits::new(
+            server.max_connections,
+            server.max_connections_per_address,
+            server.idle_timeout,
+            client_timeout,
+        );
+        let flight = match server.flight_listen {
             Some(address) => {
                 let listener = TcpListener::bind(address)
                     .await
@@ -264,15 +272,18 @@ impl Hub {
                         source,
                     })?;
                 let bound = listener.local_addr().unwrap_or(address);
-                let service = FlightSql::new(state.clone())?;
-                let tls = self.config.server.tls.clone();
+                let routes = FlightSql::new(state.clone())?.router();
+                let tls = tls.clone();
+                let connections = server::Connections::new(limits);
                 let stop = stopping.clone().cancelled_owned();
                 tracing::info!(flight = %bound, tls = tls.is_some(), "Arrow Flight SQL listening");
-                Some(tokio::spawn(async move {
-                    if let Err(error) = service.serve(listener, tls.as_ref(), stop).await {
-                        tracing::error!(%error, "Arrow Flight SQL stopped");
-                    }
-                }))
+                Some(tokio::spawn(server::serve(
+                    listener,
+                    routes,
+                    tls,
+                    connections,
+                    stop,
+                )))
             }
             None => None,
         };
@@ -287,13 +298,7 @@ impl Hub {
         let app = api::router(state, self.config.limits.max_request_bytes, proxies)
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(client_timeout))
             .layer(tower_http::trace::TraceLayer::new_for_http());
-        let server = &self.config.server;
-        let connections = server::Connections::new(server::ConnectionLimits::new(
-            server.max_connections,
-            server.max_connections_per_address,
-            server.idle_timeout,
-            client_timeout,
-        ));
+        let connections = server::Connections::new(limits);
         server::serve(listener, app, tls, connections, shutdown).await;
         stopping.cancel();
         if let Some(flight) = flight {

@@ -35,7 +35,7 @@ pub async fn handshake(
                 .ok()
         })
         .and_then(|decoded| String::from_utf8(decoded).ok());
-    let address = request.remote_addr();
+    let address = super::peer_address(&request);
     let credentials = match basic {
         Some(credentials) => credentials,
         None => {

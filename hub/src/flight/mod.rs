@@ -42,12 +42,10 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::{Stream, StreamExt};
 use prost::Message;
-use tokio::net::TcpListener;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::api::{ApiError, AppState, bearer_principal};
-use crate::config::TlsConfig;
-use crate::query::service::{FrontDoor, QueryCall};
+use crate::api::{AppState, PeerAddress, PeerCertificate, bearer_principal};
+
 use status::to_status;
 use tickets::{PREPARED_SECONDS, Statement, TICKET_SECONDS, Tickets};
 
@@ -70,10 +68,6 @@ pub enum FlightSetupError {
     TicketKey,
     #[error("cannot describe the Flight SQL server: {0}")]
     SqlInfo(String),
-    #[error("cannot read {path} for Flight SQL's TLS: {source}")]
-    TlsFile { path: String, source: std::io::Error },
-    #[error("cannot serve Flight SQL: {0}")]
-    Transport(#[from] tonic::transport::Error),
 }
 
 impl FlightSql {
@@ -102,35 +96,14 @@ impl FlightSql {
         })
     }
 
-    /// Serves Flight SQL on `listener` until `shutdown` resolves, over TLS (and mutual TLS)
-    /// when `tls` says so, as the HTTP API does.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        tls: Option<&TlsConfig>,
-        shutdown: impl Future<Output = ()>,
-    ) -> Result<(), FlightSetupError> {
-        let mut server = tonic::transport::Server::builder();
-        if let Some(tls) = tls {
-            let read = |path: &std::path::Path| {
-                std::fs::read(path).map_err(|source| FlightSetupError::TlsFile {
-                    path: path.display().to_string(),
-                    source,
-                })
-            };
-            let mut config = tonic::transport::ServerTlsConfig::new().identity(
-                tonic::transport::Identity::from_pem(read(&tls.cert)?, read(&tls.key)?),
-            );
-            if let Some(ca) = &tls.client_ca {
-                config = config.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
-            }
-            server = server.tls_config(config)?;
-        }
-        server
-            .add_service(FlightServiceServer::new(self))
-            .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown)
-            .await?;
-        Ok(())
+    /// The gRPC service as routes, served by the hub's own connection handling
+    /// ([`crate::server::serve`]): the same TLS and mutual TLS, connection caps per address,
+    /// first-request and idle timeouts, and HTTP/2 keep-alive as the HTTP API.
+    pub fn router(self) -> axum::Router {
+        axum::Router::new().route_service(
+            "/arrow.flight.protocol.FlightService/{*method}",
+            FlightServiceServer::new(self),
+        )
     }
 
     /// The caller of a request, by the bearer token in its `authorization` header.
@@ -143,16 +116,15 @@ impl FlightSql {
         if let Err(error) = &result
             && matches!(error.code, "invalid_token" | "separation_of_duties")
         {
-            let address = request.remote_addr().map(|address| address.ip());
+            let address = peer_address(request).map(|address| address.ip());
             self.state.refusals.refused(address, &error.message);
         }
         let mut principal = result.map_err(to_status)?;
         // Under mutual TLS, the subject of the client's certificate is on the principal.
-        principal.certificate_subject = request.peer_certs().and_then(|certificates| {
-            certificates
-                .first()
-                .and_then(|certificate| crate::server::tls::subject(certificate))
-        });
+        principal.certificate_subject = request
+            .extensions()
+            .get::<PeerCertificate>()
+            .map(|certificate| certificate.0.clone());
         Ok(principal)
     }
 
@@ -212,6 +184,11 @@ fn one_batch(batch: RecordBatch) -> Response<FlightStream<arrow_flight::FlightDa
     Response::new(flight_data(schema, futures::stream::once(async { Ok(batch) })))
 }
 
+/// The address a request came from, as the connection handling recorded it.
+fn peer_address<T>(request: &Request<T>) -> Option<std::net::SocketAddr> {
+    request.extensions().get::<PeerAddress>().map(|peer| peer.0)
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -241,15 +218,7 @@ impl FlightSqlService for FlightSql {
     ) -> Result<Response<FlightInfo>, Status> {
         let caller = self.caller(&request).await?;
         let purpose = Self::purpose(&request)?;
-        let described = match self.state.queries.describe(&caller, &query.query, &purpose).await {
-            Ok(described) => described,
-            Err(error) => {
-                let mut call = QueryCall::new(caller, query.query, purpose, FrontDoor::FlightSql);
-                call.client_address = request.remote_addr();
-                let error = self.state.queries.refuse(&call, error);
-                return Err(to_status(ApiError::from(error)));
-            }
-        };
+        let described = self.described(&caller, &query.query, &purpose, &request).await?;
         let statement = Statement {
             sql: query.query,
             purpose,
@@ -257,6 +226,7 @@ impl FlightSqlService for FlightSql {
             issuer: caller.issuer,
             expires: now() + TICKET_SECONDS,
             parameters: None,
+            prepared: false,
         };
         let handle = TicketStatementQuery {
             statement_handle: self.tickets.issue(&statement).into(),
@@ -278,7 +248,7 @@ impl FlightSqlService for FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
         let caller = self.caller(&request).await?;
-        let statement = self.redeem(&ticket.statement_handle, &caller)?;
+        let statement = self.redeem(&ticket.statement_handle, &caller, false)?;
         self.run(caller, statement, &request).await
     }
 
@@ -290,12 +260,7 @@ impl FlightSqlService for FlightSql {
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         let caller = self.caller(&request).await?;
         let purpose = Self::purpose(&request)?;
-        let described = self
-            .state
-            .queries
-            .describe(&caller, &query.query, &purpose)
-            .await
-            .map_err(|error| to_status(ApiError::from(error)))?;
+        let described = self.described(&caller, &query.query, &purpose, &request).await?;
         let statement = Statement {
             sql: query.query,
             purpose,
@@ -303,6 +268,7 @@ impl FlightSqlService for FlightSql {
             issuer: caller.issuer,
             expires: now() + PREPARED_SECONDS,
             parameters: None,
+            prepared: true,
         };
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: self.tickets.issue(&statement).into(),
@@ -319,7 +285,7 @@ impl FlightSqlService for FlightSql {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
         let caller = self.caller(&request).await?;
-        let mut statement = self.redeem(&query.prepared_statement_handle, &caller)?;
+        let mut statement = self.redeem_prepared(&query.prepared_statement_handle, &caller, &request)?;
         statement.parameters = Some(prepared::bound_parameters(request.into_inner()).await?);
         Ok(DoPutPreparedStatementResult {
             prepared_statement_handle: Some(self.tickets.issue(&statement).into()),
@@ -332,21 +298,10 @@ impl FlightSqlService for FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let caller = self.caller(&request).await?;
-        let statement = self.redeem(&query.prepared_statement_handle, &caller)?;
-        let described = match self
-            .state
-            .queries
-            .describe(&caller, &statement.sql, &statement.purpose)
-            .await
-        {
-            Ok(described) => described,
-            Err(error) => {
-                let mut call = QueryCall::new(caller, statement.sql, statement.purpose, FrontDoor::FlightSql);
-                call.client_address = request.remote_addr();
-                let error = self.state.queries.refuse(&call, error);
-                return Err(to_status(ApiError::from(error)));
-            }
-        };
+        let statement = self.redeem_prepared(&query.prepared_statement_handle, &caller, &request)?;
+        let described = self
+            .described(&caller, &statement.sql, &statement.purpose, &request)
+            .await?;
         Self::info_of(query, &described.schema, request.into_inner())
     }
 
@@ -356,7 +311,7 @@ impl FlightSqlService for FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
         let caller = self.caller(&request).await?;
-        let statement = self.redeem(&query.prepared_statement_handle, &caller)?;
+        let statement = self.redeem_prepared(&query.prepared_statement_handle, &caller, &request)?;
         self.run(caller, statement, &request).await
     }
 
@@ -367,7 +322,8 @@ impl FlightSqlService for FlightSql {
         request: Request<arrow_flight::Action>,
     ) -> Result<(), Status> {
         let caller = self.caller(&request).await?;
-        self.redeem(&query.prepared_statement_handle, &caller).map(drop)
+        self.redeem_prepared(&query.prepared_statement_handle, &caller, &request)
+            .map(drop)
     }
 
     async fn get_flight_info_catalogs(

@@ -7,7 +7,6 @@
 use std::io::Cursor;
 
 use arrow_flight::decode::FlightRecordBatchStream;
-use arrow_flight::error::FlightError;
 use arrow_flight::sql::server::PeekableFlightDataStream;
 use arrow_flight::{IpcMessage, SchemaAsIpc};
 use base64::Engine;
@@ -15,9 +14,10 @@ use base64::engine::general_purpose::STANDARD;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
+use datafusion::arrow::ipc::{MessageHeader, root_as_message};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use tonic::Status;
 
 /// A schema as Flight SQL carries it: an encapsulated IPC Schema message.
@@ -46,24 +46,60 @@ pub fn parameter_schema(types: &[Option<DataType>]) -> Schema {
     )
 }
 
-/// The one row of parameters a client sends with `DoPut`, encoded for a handle.
-pub async fn bound_parameters(stream: PeekableFlightDataStream) -> Result<String, Status> {
-    let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(
-        // The stream itself, not `into_inner`: its first message, the schema, was peeked.
-        stream.map_err(|status| FlightError::Tonic(Box::new(status))),
-    )
-    .try_collect()
-    .await
-    .map_err(|error| Status::invalid_argument(format!("the parameters cannot be read: {error}")))?;
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+/// The most a client may send to bind one row of parameters, headers and bodies together.
+pub const MAX_BIND_BYTES: usize = 1 << 20;
+
+/// The one row of parameters a client sends with `DoPut`, encoded for a handle. The messages
+/// are checked before any is decoded: at most [`MAX_BIND_BYTES`] in all, no compressed body
+/// (a compressed buffer declares its own decompressed size, which the decoder would reserve
+/// as told), and no batch of more than one row; so a client cannot make the hub hold or
+/// allocate more than that.
+pub async fn bound_parameters(mut stream: PeekableFlightDataStream) -> Result<String, Status> {
+    let mut messages = Vec::new();
+    let mut size = 0usize;
+    let mut rows = 0i64;
+    while let Some(data) = stream.next().await {
+        let data = data?;
+        size += data.data_header.len() + data.data_body.len() + data.app_metadata.len();
+        if size > MAX_BIND_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "the parameters are larger than {MAX_BIND_BYTES} bytes; bind one row of values"
+            )));
+        }
+        if !data.data_header.is_empty() {
+            let message = root_as_message(&data.data_header)
+                .map_err(|_| Status::invalid_argument("the parameters are not Arrow IPC messages"))?;
+            let compressed = match message.header_type() {
+                MessageHeader::RecordBatch => {
+                    let batch = message.header_as_record_batch();
+                    rows += batch.map_or(0, |batch| batch.length());
+                    batch.is_some_and(|batch| batch.compression().is_some())
+                }
+                MessageHeader::DictionaryBatch => message
+                    .header_as_dictionary_batch()
+                    .and_then(|dictionary| dictionary.data())
+                    .is_some_and(|batch| batch.compression().is_some()),
+                _ => false,
+            };
+            if compressed {
+                return Err(Status::invalid_argument("send the parameters uncompressed"));
+            }
+            if rows > 1 {
+                return Err(Status::invalid_argument(
+                    "bind one row of parameters at a time: each execution reads under its own audit record",
+                ));
+            }
+        }
+        messages.push(Ok(data));
+    }
+    let batches: Vec<RecordBatch> =
+        FlightRecordBatchStream::new_from_flight_data(futures::stream::iter(messages))
+            .try_collect()
+            .await
+            .map_err(|error| Status::invalid_argument(format!("the parameters cannot be read: {error}")))?;
     let Some(batch) = batches.into_iter().find(|batch| batch.num_rows() > 0) else {
         return Err(Status::invalid_argument("bind one row of parameters"));
     };
-    if rows > 1 {
-        return Err(Status::invalid_argument(format!(
-            "bind one row of parameters at a time, not {rows}: each execution reads under its own audit record"
-        )));
-    }
     let mut bytes = Vec::new();
     {
         let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema())

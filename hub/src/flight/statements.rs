@@ -24,7 +24,7 @@ impl FlightSql {
         // Listed by its ticket while it streams, for `CancelFlightInfo`.
         let (cancel, listed) = self.running.start(&request.get_ref().ticket, &caller.id);
         let mut call = QueryCall::new(caller, statement.sql, statement.purpose, FrontDoor::FlightSql);
-        call.client_address = request.remote_addr();
+        call.client_address = super::peer_address(request);
         call.parameters = parameters;
         call.cancel = Some(cancel);
         let Started { schema, results, .. } = self
@@ -56,9 +56,69 @@ impl FlightSql {
     }
 
     /// The statement of a handle or ticket, if it is the caller's and still valid.
-    pub(super) fn redeem(&self, handle: &[u8], caller: &Principal) -> Result<Statement, Status> {
-        self.tickets
+    pub(super) fn redeem(
+        &self,
+        handle: &[u8],
+        caller: &Principal,
+        prepared: bool,
+    ) -> Result<Statement, Status> {
+        let statement = self
+            .tickets
             .redeem(handle, &caller.id, &caller.issuer, now())
-            .map_err(|error| Status::permission_denied(error.to_string()))
+            .map_err(|error| Status::permission_denied(error.to_string()))?;
+        // A statement's ticket is no prepared statement's handle, nor the other way round:
+        // each keeps its own lifetime.
+        if statement.prepared != prepared {
+            return Err(Status::permission_denied(if prepared {
+                "that is a statement's ticket, not a prepared statement's handle"
+            } else {
+                "that is a prepared statement's handle, not a statement's ticket"
+            }));
+        }
+        Ok(statement)
+    }
+
+    /// A prepared statement's handle for `caller`; a purpose header, if the call has one,
+    /// must be the purpose it was prepared for.
+    pub(super) fn redeem_prepared<T>(
+        &self,
+        handle: &[u8],
+        caller: &Principal,
+        request: &Request<T>,
+    ) -> Result<Statement, Status> {
+        let statement = self.redeem(handle, caller, true)?;
+        let asked = request
+            .metadata()
+            .get(super::PURPOSE_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|purpose| !purpose.is_empty());
+        match asked {
+            Some(asked) if asked != statement.purpose => Err(Status::invalid_argument(format!(
+                "the statement was prepared for the purpose '{}', not '{asked}'; prepare it again for that purpose",
+                statement.purpose
+            ))),
+            _ => Ok(statement),
+        }
+    }
+
+    /// What `sql` would answer `caller` for `purpose`; a refusal is recorded as
+    /// `query.refused`, as every refused statement is.
+    pub(super) async fn described<T>(
+        &self,
+        caller: &Principal,
+        sql: &str,
+        purpose: &str,
+        request: &Request<T>,
+    ) -> Result<crate::query::Described, Status> {
+        match self.state.queries.describe(caller, sql, purpose).await {
+            Ok(described) => Ok(described),
+            Err(error) => {
+                let mut call = QueryCall::new(caller.clone(), sql, purpose, FrontDoor::FlightSql);
+                call.client_address = super::peer_address(request);
+                let error = self.state.queries.refuse(&call, error);
+                Err(to_status(ApiError::from(error)))
+            }
+        }
     }
 }

@@ -28,6 +28,9 @@ pub struct Statement {
     /// standard base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<String>,
+    /// A prepared statement's handle, not a statement's ticket.
+    #[serde(default)]
+    pub prepared: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -99,6 +102,7 @@ mod tests {
             issuer: "https://hub".into(),
             expires: 1_000,
             parameters: None,
+            prepared: false,
         }
     }
 

@@ -8,15 +8,29 @@ use datafusion::logical_expr::LogicalPlan;
 
 use super::QueryError;
 
+/// The highest placeholder number a statement may use, PostgreSQL's (`$65535`): the list
+/// of types has one entry per number, so a statement naming `$99999999999` would otherwise
+/// ask for terabytes.
+pub const MAX_PARAMETERS: usize = 65_535;
+
 /// The type of each of the plan's placeholders, `$1` first; a gap in the numbers, or a
 /// placeholder whose type the statement does not imply, is `None`.
 pub(super) fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>, DataFusionError> {
     let types = plan.get_parameter_types()?;
-    let count = types
-        .keys()
-        .filter_map(|name| name.strip_prefix('$')?.parse::<usize>().ok())
-        .max()
-        .unwrap_or(0);
+    let mut count = 0;
+    for name in types.keys() {
+        let number = name
+            .strip_prefix('$')
+            .and_then(|number| number.parse::<usize>().ok());
+        match number {
+            Some(number) if (1..=MAX_PARAMETERS).contains(&number) => count = count.max(number),
+            _ => {
+                return Err(DataFusionError::Plan(format!(
+                    "placeholders are numbered $1 to ${MAX_PARAMETERS}; {name} is not one of them"
+                )));
+            }
+        }
+    }
     Ok((1..=count)
         .map(|index| types.get(&format!("${index}")).cloned().flatten())
         .collect())
@@ -59,6 +73,26 @@ pub(super) fn bind_types(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_past_the_limit_are_refused_without_a_list_of_their_size() {
+        let context = datafusion::prelude::SessionContext::new();
+        let plan = |sql: &str| {
+            futures::executor::block_on(context.state().create_logical_plan(sql)).expect("a plan")
+        };
+        assert_eq!(parameter_types(&plan("SELECT $2, $1")).expect("types").len(), 2);
+        assert_eq!(
+            parameter_types(&plan("SELECT $65535")).expect("types").len(),
+            65_535
+        );
+        for sql in ["SELECT $65536", "SELECT $99999999999"] {
+            let error = parameter_types(&plan(sql)).expect_err(sql).to_string();
+            assert!(
+                error.contains("placeholders are numbered $1 to $65535"),
+                "{sql}: {error}"
+            );
+        }
+    }
 
     #[test]
     fn values_are_cast_to_the_types_their_placeholders_take() {

@@ -206,6 +206,14 @@ async fn flight_sql_refusals_carry_their_status_and_https_message() {
     .await;
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
 
+    // A placeholder numbered past PostgreSQL's limit is refused, on both doors, and the hub
+    // stays up (it once tried to allocate a list of that many types).
+    let refused = raw_info(&hub, "SELECT $99999999999", Some(&token), Some("testing")).await;
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused}");
+    assert!(refused.message().contains("$1 to $65535"), "{refused}");
+    let (status, body) = hub.query("SELECT $99999999999").await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{body}");
+
     // A purpose no grant serves: PermissionDenied, with the message HTTP's 403 has.
     let refused = raw_info(&hub, sql, Some(&token), Some("marketing")).await;
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused}");
