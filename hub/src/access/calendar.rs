@@ -105,7 +105,7 @@ impl Default for WorkingCalendar {
     /// Saturdays and Sundays off, in UTC: the calendar of tests that set none.
     fn default() -> Self {
         Self {
-            offset: FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!("zero is an offset")),
+            offset: chrono::Offset::fix(&Utc),
             holidays: BTreeSet::new(),
             make_up_working_days: BTreeSet::new(),
             covered_years: BTreeSet::new(),
@@ -129,7 +129,7 @@ impl WorkingCalendar {
                 calendar.covered_years.insert(year.year);
                 calendar.sources.push(year.source);
                 for (first, last) in year.holidays {
-                    calendar.add_holidays(&format!("{first}/{last}"))?;
+                    calendar.add_range(date(first)?, date(last)?, first)?;
                 }
                 for day in year.make_up_working_days {
                     calendar.add_make_up_day(day)?;
@@ -150,6 +150,12 @@ impl WorkingCalendar {
             Some((first, last)) => (date(first)?, date(last)?),
             None => (date(text)?, date(text)?),
         };
+        self.add_range(first, last, text)
+    }
+
+    /// The days from `first` to `last`, both included, as days off; `text` is how they were
+    /// written, for the error.
+    fn add_range(&mut self, first: NaiveDate, last: NaiveDate, text: &str) -> Result<(), CalendarError> {
         if last < first || (last - first).num_days() > 366 {
             return Err(CalendarError::Date(text.to_owned()));
         }

@@ -41,35 +41,49 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let result = caller(parts, state).await;
-        if let Err(error) = &result
-            && matches!(error.code, "invalid_token" | "separation_of_duties")
-        {
-            let address = parts.extensions.get::<PeerAddress>().map(|peer| peer.0.ip());
-            state.refusals.refused(address, &error.message);
-        }
-        result
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|value| value.to_str().unwrap_or(""));
+        let peer = parts.extensions.get::<PeerAddress>().map(|peer| peer.0);
+        let certificate = parts
+            .extensions
+            .get::<PeerCertificate>()
+            .map(|certificate| certificate.0.clone());
+        authenticate(state, authorization, peer, certificate)
+            .await
+            .map(Caller)
     }
 }
 
-async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
-    let authorization = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .map(|value| value.to_str().unwrap_or(""));
-    let mut principal = bearer_principal(state, authorization).await?;
-    principal.certificate_subject = parts
-        .extensions
-        .get::<PeerCertificate>()
-        .map(|certificate| certificate.0.clone());
-    Ok(Caller(principal))
+/// The caller of a request on any front door: the principal of its bearer token
+/// ([`bearer_principal`]), with the subject of the client certificate it came with under
+/// mutual TLS. A refused token is counted per address for the log.
+pub async fn authenticate(
+    state: &AppState,
+    authorization: Option<&str>,
+    peer: Option<SocketAddr>,
+    certificate: Option<String>,
+) -> Result<Principal, ApiError> {
+    match bearer_principal(state, authorization).await {
+        Ok(mut principal) => {
+            principal.certificate_subject = certificate;
+            Ok(principal)
+        }
+        Err(error) => {
+            if matches!(error.code, "invalid_token" | "separation_of_duties") {
+                state.refusals.refused(peer.map(|peer| peer.ip()), &error.message);
+            }
+            Err(error)
+        }
+    }
 }
 
 /// The principal of an `Authorization: Bearer` value, as every front door admits it: the
 /// token verified (built-in issuer or a trusted one), a revoked client refused, the roles
 /// held narrowed to the stored ones and separation of duties checked. HTTP's header and
 /// Flight SQL's `authorization` metadata both come here.
-pub async fn bearer_principal(state: &AppState, authorization: Option<&str>) -> Result<Principal, ApiError> {
+async fn bearer_principal(state: &AppState, authorization: Option<&str>) -> Result<Principal, ApiError> {
     let Some(value) = authorization else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

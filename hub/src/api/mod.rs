@@ -14,7 +14,7 @@ mod health;
 mod keys;
 mod me;
 mod metrics;
-mod oauth;
+pub mod oauth;
 mod openapi;
 mod query;
 mod recorded;
@@ -37,7 +37,7 @@ use crate::query::service::QueryService;
 use crate::registry::Registry;
 use crate::supervision::{Alerts, Refusals, RowUsage};
 
-pub use auth::{PeerAddress, PeerCertificate, bearer_principal};
+pub use auth::{PeerAddress, PeerCertificate, authenticate};
 pub use error::ApiError;
 
 /// What every handler can reach.

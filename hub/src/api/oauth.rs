@@ -192,16 +192,22 @@ async fn issue(
         .exchange(&client_id, &secret, address)
         .await
         .map_err(|error| exchange_error(error, used_basic))?;
-    record.action = Action::TokenIssued;
-    record.outcome = Outcome::Ok;
-    record.department = Some(client.department.clone());
-    record.roles = client.roles.iter().map(ToString::to_string).collect();
-    record.issuer = state.identity.issuer().map(|issuer| issuer.url.clone());
+    issued_to(record, &client, state);
     Ok(TokenResponse {
         access_token: token.token,
         token_type: "Bearer",
         expires_in: token.expires_in,
     })
+}
+
+/// Makes `record` the record of a token issued to `client` by the built-in issuer: HTTP's
+/// token endpoint and the Flight SQL handshake record their exchanges alike.
+pub fn issued_to(record: &mut Event, client: &crate::store::ClientRecord, state: &AppState) {
+    record.action = Action::TokenIssued;
+    record.outcome = Outcome::Ok;
+    record.department = Some(client.department.clone());
+    record.roles = client.roles.iter().map(ToString::to_string).collect();
+    record.issuer = state.identity.issuer().map(|issuer| issuer.url.clone());
 }
 
 /// A refused exchange as RFC 6749 §5.2 answers it.

@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::{HubArgs, HubClient};
+use super::{HubArgs, HubClient, text};
 
 #[derive(Debug, Subcommand)]
 pub enum AccessCommand {
@@ -243,10 +243,6 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
         }
     }
     Ok(())
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap_or("-")
 }
 
 /// `COLUMN=MASK`, the mask as `null`, `hash`, `year_only`, `partial:FIRST:LAST`,

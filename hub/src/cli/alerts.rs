@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::{HubArgs, HubClient};
+use super::{HubArgs, HubClient, text};
 
 #[derive(Debug, Subcommand)]
 pub enum AlertsCommand {
@@ -63,8 +63,4 @@ pub async fn run(command: AlertsCommand) -> Result<(), Box<dyn std::error::Error
         }
     }
     Ok(())
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap_or("-")
 }

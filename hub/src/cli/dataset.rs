@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use serde_json::Value;
 
-use super::{HubArgs, HubClient};
+use super::{HubArgs, HubClient, text};
 
 #[derive(Debug, Subcommand)]
 pub enum DatasetCommand {
@@ -329,8 +329,4 @@ pub fn split(dataset: &str) -> Result<(&str, &str), String> {
         .split_once('.')
         .filter(|(department, name)| !department.is_empty() && !name.is_empty())
         .ok_or_else(|| format!("'{dataset}' is not DEPARTMENT.NAME"))
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap_or("-")
 }

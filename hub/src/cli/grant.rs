@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
-use super::{HubArgs, HubClient};
+use super::{HubArgs, HubClient, text};
 
 #[derive(Debug, Subcommand)]
 pub enum GrantCommand {
@@ -286,8 +286,4 @@ fn strings(value: &Value) -> Vec<String> {
         .filter_map(Value::as_str)
         .map(str::to_owned)
         .collect()
-}
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap_or("-")
 }

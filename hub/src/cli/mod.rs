@@ -157,6 +157,11 @@ pub async fn run() -> ExitCode {
     }
 }
 
+/// A text field of the hub's JSON as printed in a table; `-` where there is none.
+fn text(value: &serde_json::Value) -> &str {
+    value.as_str().unwrap_or("-")
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;

@@ -13,6 +13,7 @@ use super::FlightStream;
 use super::status::to_status;
 use crate::api::{ApiError, AppState};
 use crate::audit::{Action, Event, Outcome};
+use crate::identity::ExchangeError;
 
 /// Exchanges `authorization: Basic base64(id:secret)`, or a first handshake payload of
 /// `id:secret`, for a token; recorded as `token.issued` or `token.refused` first.
@@ -59,24 +60,19 @@ pub async fn handshake(
         Ok(exchanged) => exchanged,
         Err(error) => {
             let message = error.to_string();
+            let (outcome, status) = match error {
+                ExchangeError::RateLimited(_) => (Outcome::Denied, Status::resource_exhausted(&message)),
+                ExchangeError::Store | ExchangeError::Signing => (Outcome::Error, Status::internal(&message)),
+                _ => (Outcome::Denied, Status::unauthenticated(&message)),
+            };
             state
                 .audit
-                .record_done(record.failed(Outcome::Denied, "invalid_client", &message))
+                .record_done(record.failed(outcome, "invalid_client", &message))
                 .await;
-            return Err(match error {
-                crate::identity::ExchangeError::RateLimited(_) => Status::resource_exhausted(message),
-                crate::identity::ExchangeError::Store | crate::identity::ExchangeError::Signing => {
-                    Status::internal(message)
-                }
-                _ => Status::unauthenticated(message),
-            });
+            return Err(status);
         }
     };
-    record.action = Action::TokenIssued;
-    record.outcome = Outcome::Ok;
-    record.department = Some(client.department.clone());
-    record.roles = client.roles.iter().map(ToString::to_string).collect();
-    record.issuer = state.identity.issuer().map(|issuer| issuer.url.clone());
+    crate::api::oauth::issued_to(&mut record, &client, state);
     // The token leaves the hub only once its issue is on disk.
     state
         .audit

@@ -20,12 +20,7 @@ pub const TABLE_TYPE: &str = "TABLE";
 /// The purpose a catalog listing is asked under: the header's when given, since what a
 /// caller may read depends on it; listing alone reads no row.
 pub fn purpose_or_listing<T>(request: &Request<T>) -> String {
-    request
-        .metadata()
-        .get(super::PURPOSE_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|purpose| !purpose.is_empty())
+    super::purpose_header(request)
         .unwrap_or("catalog-listing")
         .to_owned()
 }

@@ -44,7 +44,7 @@ use futures::{Stream, StreamExt};
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::api::{AppState, PeerAddress, PeerCertificate, bearer_principal};
+use crate::api::{AppState, PeerAddress, PeerCertificate, authenticate};
 
 use status::to_status;
 use tickets::{PREPARED_SECONDS, Statement, TICKET_SECONDS, Tickets};
@@ -112,36 +112,43 @@ impl FlightSql {
             .metadata()
             .get("authorization")
             .map(|value| value.to_str().unwrap_or(""));
-        let result = bearer_principal(&self.state, authorization).await;
-        if let Err(error) = &result
-            && matches!(error.code, "invalid_token" | "separation_of_duties")
-        {
-            let address = peer_address(request).map(|address| address.ip());
-            self.state.refusals.refused(address, &error.message);
-        }
-        let mut principal = result.map_err(to_status)?;
-        // Under mutual TLS, the subject of the client's certificate is on the principal.
-        principal.certificate_subject = request
+        let certificate = request
             .extensions()
             .get::<PeerCertificate>()
             .map(|certificate| certificate.0.clone());
-        Ok(principal)
+        authenticate(&self.state, authorization, peer_address(request), certificate)
+            .await
+            .map_err(to_status)
     }
 
     /// The purpose a statement is run for, from the `x-causeway-purpose` header.
     fn purpose<T>(request: &Request<T>) -> Result<String, Status> {
-        request
-            .metadata()
-            .get(PURPOSE_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .map(str::trim)
-            .filter(|purpose| !purpose.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| {
+        purpose_header(request).map(str::to_owned).ok_or_else(|| {
                 Status::invalid_argument(format!(
                     "say why the data is read: send the purpose in the '{PURPOSE_HEADER}' header (e.g. housing-subsidy-review)"
                 ))
             })
+    }
+
+    /// The catalog as the caller of `request` sees it, under the call's purpose if it names
+    /// one.
+    async fn catalog_view<T>(&self, request: &Request<T>) -> Result<Vec<crate::query::CatalogTable>, Status> {
+        let caller = self.caller(request).await?;
+        Ok(self
+            .state
+            .queries
+            .catalog(&caller, &metadata::purpose_or_listing(request)))
+    }
+
+    /// The FlightInfo of a catalog command, for a signed-in caller.
+    async fn command_info(
+        &self,
+        command: impl ProstMessageExt,
+        schema: &Schema,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.caller(&request).await?;
+        Self::info_of(command, schema, request.into_inner())
     }
 
     /// A FlightInfo whose one endpoint's ticket is `command` itself: for the catalog
@@ -182,6 +189,26 @@ fn flight_data(
 fn one_batch(batch: RecordBatch) -> Response<FlightStream<arrow_flight::FlightData>> {
     let schema = batch.schema();
     Response::new(flight_data(schema, futures::stream::once(async { Ok(batch) })))
+}
+
+/// A catalog command's answer as built, its error as an internal one (the builders fail on
+/// nothing a caller sends).
+fn built(
+    batch: Result<RecordBatch, impl std::fmt::Display>,
+) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
+    batch
+        .map(one_batch)
+        .map_err(|error| Status::internal(error.to_string()))
+}
+
+/// The `x-causeway-purpose` header of a call, if it names one.
+fn purpose_header<T>(request: &Request<T>) -> Option<&str> {
+    request
+        .metadata()
+        .get(PURPOSE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|purpose| !purpose.is_empty())
 }
 
 /// The address a request came from, as the connection handling recorded it.
@@ -331,9 +358,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetCatalogs,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.caller(&request).await?;
         let schema = query.into_builder().schema();
-        Self::info_of(query, &schema, request.into_inner())
+        self.command_info(query, &schema, request).await
     }
 
     async fn do_get_catalogs(
@@ -344,11 +370,7 @@ impl FlightSqlService for FlightSql {
         self.caller(&request).await?;
         let mut builder = query.into_builder();
         builder.append(crate::query::CATALOG);
-        Ok(one_batch(
-            builder
-                .build()
-                .map_err(|error| Status::internal(error.to_string()))?,
-        ))
+        built(builder.build())
     }
 
     async fn get_flight_info_schemas(
@@ -356,9 +378,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetDbSchemas,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.caller(&request).await?;
         let schema = query.clone().into_builder().schema();
-        Self::info_of(query, &schema, request.into_inner())
+        self.command_info(query, &schema, request).await
     }
 
     async fn do_get_schemas(
@@ -366,13 +387,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetDbSchemas,
         request: Request<Ticket>,
     ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
-        let caller = self.caller(&request).await?;
-        let tables = self
-            .state
-            .queries
-            .catalog(&caller, &metadata::purpose_or_listing(&request));
-        let batch = metadata::schemas(query, &tables)?;
-        Ok(one_batch(batch))
+        let tables = self.catalog_view(&request).await?;
+        Ok(one_batch(metadata::schemas(query, &tables)?))
     }
 
     async fn get_flight_info_tables(
@@ -380,9 +396,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetTables,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.caller(&request).await?;
         let schema = query.clone().into_builder().schema();
-        Self::info_of(query, &schema, request.into_inner())
+        self.command_info(query, &schema, request).await
     }
 
     async fn do_get_tables(
@@ -390,13 +405,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetTables,
         request: Request<Ticket>,
     ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
-        let caller = self.caller(&request).await?;
-        let tables = self
-            .state
-            .queries
-            .catalog(&caller, &metadata::purpose_or_listing(&request));
-        let batch = metadata::tables(query, &tables)?;
-        Ok(one_batch(batch))
+        let tables = self.catalog_view(&request).await?;
+        Ok(one_batch(metadata::tables(query, &tables)?))
     }
 
     async fn get_flight_info_primary_keys(
@@ -404,8 +414,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetPrimaryKeys,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.caller(&request).await?;
-        Self::info_of(query, &metadata::primary_keys_schema(), request.into_inner())
+        self.command_info(query, &metadata::primary_keys_schema(), request)
+            .await
     }
 
     async fn do_get_primary_keys(
@@ -427,9 +437,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetTableTypes,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.caller(&request).await?;
         let schema = query.into_builder().schema();
-        Self::info_of(query, &schema, request.into_inner())
+        self.command_info(query, &schema, request).await
     }
 
     async fn do_get_table_types(
@@ -440,11 +449,7 @@ impl FlightSqlService for FlightSql {
         self.caller(&request).await?;
         let mut builder = query.into_builder();
         builder.append(metadata::TABLE_TYPE);
-        Ok(one_batch(
-            builder
-                .build()
-                .map_err(|error| Status::internal(error.to_string()))?,
-        ))
+        built(builder.build())
     }
 
     async fn get_flight_info_sql_info(
@@ -452,9 +457,8 @@ impl FlightSqlService for FlightSql {
         query: CommandGetSqlInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.caller(&request).await?;
         let schema = query.clone().into_builder(&self.sql_info).schema();
-        Self::info_of(query, &schema, request.into_inner())
+        self.command_info(query, &schema, request).await
     }
 
     async fn do_get_sql_info(
@@ -463,11 +467,7 @@ impl FlightSqlService for FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<FlightStream<arrow_flight::FlightData>>, Status> {
         self.caller(&request).await?;
-        let batch = query
-            .into_builder(&self.sql_info)
-            .build()
-            .map_err(|error| Status::internal(error.to_string()))?;
-        Ok(one_batch(batch))
+        built(query.into_builder(&self.sql_info).build())
     }
 
     /// `CancelFlightInfo`: stops the queries of the FlightInfo's tickets that stream here for

@@ -87,13 +87,7 @@ impl FlightSql {
         request: &Request<T>,
     ) -> Result<Statement, Status> {
         let statement = self.redeem(handle, caller, true)?;
-        let asked = request
-            .metadata()
-            .get(super::PURPOSE_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .map(str::trim)
-            .filter(|purpose| !purpose.is_empty());
-        match asked {
+        match super::purpose_header(request) {
             Some(asked) if asked != statement.purpose => Err(Status::invalid_argument(format!(
                 "the statement was prepared for the purpose '{}', not '{asked}'; prepare it again for that purpose",
                 statement.purpose
