@@ -3,7 +3,8 @@ python flight_sql.py grpc://HOST:PORT TOKEN CLIENT_ID SECRET
 
 Signs in with a bearer token, and once with a client id and secret (the handshake); lists
 the tables; runs a cross-department join into pandas and polars; runs a prepared statement
-with a parameter; and has a query for a purpose no grant serves refused. Prints what it saw
+with a parameter; sets a default purpose for a session (SetSessionOptions, kept in a
+cookie); and has a query for a purpose no grant serves refused. Prints what it saw
 as JSON for the Rust test to check.
 """
 
@@ -16,6 +17,7 @@ import pyarrow.flight
 from adbc_driver_flightsql import DatabaseOptions
 
 PURPOSE = DatabaseOptions.RPC_CALL_HEADER_PREFIX.value + "x-causeway-purpose"
+SESSION_PURPOSE = "adbc.flight.sql.session.option.purpose"
 
 
 def connect(url, purpose, **auth):
@@ -49,6 +51,23 @@ def main():
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) AS n FROM civil_affairs.people")
             seen["count_after_handshake"] = cursor.fetchone()[0]
+    # A default purpose for the session instead of a header on every call: the driver sends
+    # SetSessionOptions and keeps the session's cookie.
+    cookies = {"adbc.flight.sql.rpc.with_cookie_middleware": "true", **bearer}
+    with flight_sql.connect(url, db_kwargs=cookies) as connection:
+        with connection.cursor() as cursor:
+            try:
+                cursor.execute("SELECT count(*) AS n FROM civil_affairs.people")
+                seen["without_purpose"] = None
+            except Exception as error:
+                seen["without_purpose"] = f"{type(error).__name__}: {error}"
+        connection.adbc_connection.set_options(**{SESSION_PURPOSE: "testing"})
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) AS n FROM civil_affairs.people")
+            seen["count_in_session"] = cursor.fetchone()[0]
+        seen["session_options"] = json.loads(
+            connection.adbc_connection.get_option("adbc.flight.sql.session.options")
+        )
     # pyarrow's own Flight client: the handshake answers the bearer header to send.
     client = pyarrow.flight.FlightClient(url)
     header, value = client.authenticate_basic_token(client_id, secret)

@@ -120,6 +120,7 @@ impl From<&QueryError> for ApiError {
             }
             QueryError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             QueryError::TooManyOfYours(_) => StatusCode::TOO_MANY_REQUESTS,
+            QueryError::ClientStalled(_) => StatusCode::REQUEST_TIMEOUT,
             QueryError::Execution(_) => StatusCode::BAD_GATEWAY,
             QueryError::MissingPurpose
             | QueryError::Syntax(_)

@@ -277,6 +277,10 @@ pub struct LimitsConfig {
     /// Longest a query may run, from planning to its last row (e.g. `30s`, `5m`).
     #[serde(with = "humantime_serde")]
     pub query_timeout: Duration,
+    /// Longest a query waits for its client to take the next batch; past it the query is
+    /// stopped and its slots freed (`client_stalled`). `0s` never stops one.
+    #[serde(with = "humantime_serde", default = "default_client_read_timeout")]
+    pub client_read_timeout: Duration,
     /// Memory one query may use for sorts, joins and aggregates, in MiB; operators that
     /// can spill to disk do so before this is reached.
     pub query_memory_mb: u64,
@@ -310,6 +314,10 @@ pub struct LimitsConfig {
     pub spill_max_mb: u64,
 }
 
+fn default_client_read_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
 fn default_spill_max_mb() -> u64 {
     4096
 }
@@ -340,6 +348,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             query_timeout: Duration::from_secs(300),
+            client_read_timeout: default_client_read_timeout(),
             query_memory_mb: 1024,
             max_concurrent_queries: 32,
             max_concurrent_queries_per_principal: default_max_concurrent_queries_per_principal(),

@@ -17,12 +17,10 @@ use crate::query::{CATALOG, CatalogTable};
 /// The one table type there is.
 pub const TABLE_TYPE: &str = "TABLE";
 
-/// The purpose a catalog listing is asked under: the header's when given, since what a
+/// The purpose a catalog listing is asked under: the call's (header or session) when given, since what a
 /// caller may read depends on it; listing alone reads no row.
 pub fn purpose_or_listing<T>(request: &Request<T>) -> String {
-    super::purpose_header(request)
-        .unwrap_or("catalog-listing")
-        .to_owned()
+    super::stated_purpose(request).unwrap_or_else(|| "catalog-listing".to_owned())
 }
 
 pub fn schemas(query: CommandGetDbSchemas, tables: &[CatalogTable]) -> Result<RecordBatch, Status> {

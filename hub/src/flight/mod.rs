@@ -12,10 +12,12 @@
 //! ticket ([`tickets`]) that only the same caller can redeem with `DoGet`, within five
 //! minutes, on any replica.
 
+mod door;
 mod handshake;
 mod metadata;
 mod prepared;
 mod running;
+mod sessions;
 mod statements;
 mod status;
 pub mod tickets;
@@ -58,13 +60,14 @@ type FlightStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'st
 pub struct FlightSql {
     state: AppState,
     tickets: Tickets,
+    sessions: sessions::Sessions,
     sql_info: SqlInfoData,
     running: std::sync::Arc<running::Running>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlightSetupError {
-    #[error("cannot derive the key that signs Flight SQL tickets")]
+    #[error("cannot derive the key that signs Flight SQL tickets and sessions")]
     TicketKey,
     #[error("cannot describe the Flight SQL server: {0}")]
     SqlInfo(String),
@@ -75,6 +78,10 @@ impl FlightSql {
         let key = state
             .access
             .derived_key(b"flight-sql-tickets")
+            .ok_or(FlightSetupError::TicketKey)?;
+        let session_key = state
+            .access
+            .derived_key(b"flight-sql-sessions")
             .ok_or(FlightSetupError::TicketKey)?;
         let mut info = SqlInfoDataBuilder::new();
         info.append(SqlInfo::FlightSqlServerName, "Causeway");
@@ -91,6 +98,7 @@ impl FlightSql {
         Ok(Self {
             state,
             tickets: Tickets::new(key),
+            sessions: sessions::Sessions::new(session_key),
             sql_info,
             running: std::sync::Arc::default(),
         })
@@ -102,12 +110,16 @@ impl FlightSql {
     pub fn router(self) -> axum::Router {
         axum::Router::new().route_service(
             "/arrow.flight.protocol.FlightService/{*method}",
-            FlightServiceServer::new(self),
+            FlightServiceServer::new(door::Door(self)),
         )
     }
 
-    /// The caller of a request, by the bearer token in its `authorization` header.
+    /// The caller of a request: as the gate (`door`) authenticated it, or by the bearer token
+    /// in its `authorization` header.
     async fn caller<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        if let Some(authenticated) = request.extensions().get::<door::Authenticated>() {
+            return Ok(authenticated.caller.clone());
+        }
         let authorization = request
             .metadata()
             .get("authorization")
@@ -121,11 +133,14 @@ impl FlightSql {
             .map_err(to_status)
     }
 
-    /// The purpose a statement is run for, from the `x-causeway-purpose` header.
+    /// The purpose a statement is run for: the `x-causeway-purpose` header's, else the
+    /// session's.
     fn purpose<T>(request: &Request<T>) -> Result<String, Status> {
-        purpose_header(request).map(str::to_owned).ok_or_else(|| {
+        stated_purpose(request).ok_or_else(|| {
                 Status::invalid_argument(format!(
-                    "say why the data is read: send the purpose in the '{PURPOSE_HEADER}' header (e.g. housing-subsidy-review)"
+                    "say why the data is read: send the purpose in the '{PURPOSE_HEADER}' header (e.g. housing-subsidy-review), or set the session option '{}' (SetSessionOptions; in ADBC, adbc.flight.sql.session.option.{})",
+                    sessions::PURPOSE_OPTION,
+                    sessions::PURPOSE_OPTION,
                 ))
             })
     }
@@ -202,13 +217,22 @@ fn built(
 }
 
 /// The `x-causeway-purpose` header of a call, if it names one.
-fn purpose_header<T>(request: &Request<T>) -> Option<&str> {
+/// The purpose the call states: its `x-causeway-purpose` header, else its session's.
+fn stated_purpose<T>(request: &Request<T>) -> Option<String> {
     request
         .metadata()
         .get(PURPOSE_HEADER)
         .and_then(|value| value.to_str().ok())
         .map(str::trim)
         .filter(|purpose| !purpose.is_empty())
+        .map(str::to_owned)
+        .or_else(|| {
+            request
+                .extensions()
+                .get::<door::Authenticated>()
+                .and_then(|authenticated| authenticated.session.as_ref())
+                .and_then(|session| session.purpose.clone())
+        })
 }
 
 /// The address a request came from, as the connection handling recorded it.
@@ -477,13 +501,20 @@ impl FlightSqlService for FlightSql {
         &self,
         request: Request<arrow_flight::Action>,
     ) -> Result<Response<FlightStream<arrow_flight::Result>>, Status> {
+        let caller = self.caller(&request).await?;
+        let session = request
+            .extensions()
+            .get::<door::Authenticated>()
+            .and_then(|authenticated| authenticated.session.clone());
+        if let Some(answer) = sessions::answer(&self.sessions, request.get_ref(), &caller, session, now()) {
+            return answer;
+        }
         if request.get_ref().r#type != "CancelFlightInfo" {
             return Err(Status::invalid_argument(format!(
                 "unknown action '{}'",
                 request.get_ref().r#type
             )));
         }
-        let caller = self.caller(&request).await?;
         let cancel = arrow_flight::CancelFlightInfoRequest::decode(request.get_ref().body.clone())
             .map_err(|error| Status::invalid_argument(format!("not a CancelFlightInfoRequest: {error}")))?;
         let cancelled = cancel

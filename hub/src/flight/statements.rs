@@ -78,8 +78,8 @@ impl FlightSql {
         Ok(statement)
     }
 
-    /// A prepared statement's handle for `caller`; a purpose header, if the call has one,
-    /// must be the purpose it was prepared for.
+    /// A prepared statement's handle for `caller`; a purpose the call states (its header or
+    /// its session's), if any, must be the purpose it was prepared for.
     pub(super) fn redeem_prepared<T>(
         &self,
         handle: &[u8],
@@ -87,7 +87,7 @@ impl FlightSql {
         request: &Request<T>,
     ) -> Result<Statement, Status> {
         let statement = self.redeem(handle, caller, true)?;
-        match super::purpose_header(request) {
+        match super::stated_purpose(request) {
             Some(asked) if asked != statement.purpose => Err(Status::invalid_argument(format!(
                 "the statement was prepared for the purpose '{}', not '{asked}'; prepare it again for that purpose",
                 statement.purpose

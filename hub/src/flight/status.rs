@@ -22,7 +22,7 @@ pub fn to_status(error: ApiError) -> Status {
     };
     // Timeouts and memory limits are 422 over HTTP; over gRPC they say what they are.
     let code = match error.code {
-        "query_timeout" => Code::DeadlineExceeded,
+        "query_timeout" | "client_stalled" => Code::DeadlineExceeded,
         "memory_limit" | "resource_exhausted" => Code::ResourceExhausted,
         "query_cancelled" => Code::Cancelled,
         _ => code,

@@ -72,6 +72,13 @@ pub enum QueryError {
     /// PostgreSQL cancel request).
     #[error("the query was cancelled")]
     Cancelled,
+    /// The client took no batch for `limits.client_read_timeout`: the query was stopped
+    /// so that it would not hold its slots for a client that does not read.
+    #[error(
+        "the query was stopped: its client read nothing for {} (limits.client_read_timeout)",
+        humantime::format_duration(*.0)
+    )]
+    ClientStalled(Duration),
 }
 
 impl QueryError {
@@ -99,6 +106,7 @@ impl QueryError {
             Self::Evaluation(_) => "evaluation_error",
             Self::Execution(_) => "query_failed",
             Self::Cancelled => "query_cancelled",
+            Self::ClientStalled(_) => "client_stalled",
         }
     }
 

@@ -188,6 +188,11 @@ impl QueryEngine {
         })
     }
 
+    /// The limits queries run under.
+    pub fn limits(&self) -> &LimitsConfig {
+        &self.limits
+    }
+
     /// How logged queries keep the values typed into them.
     pub fn audit_literals(&self) -> &crate::audit::literals::AuditLiterals {
         self.access.audit_literals()

@@ -383,6 +383,16 @@ async fn adbc_from_python_reads_joins_into_dataframes() {
     assert_eq!(seen["polars_height"], 3);
     assert_eq!(seen["prepared"], json!([["Bob"]]));
     assert_eq!(seen["count_after_handshake"], 3);
+    let without = seen["without_purpose"].as_str().unwrap_or_default();
+    assert!(
+        without.contains("x-causeway-purpose") && without.contains("session option"),
+        "a statement without a purpose says how to give one: {without}"
+    );
+    assert_eq!(
+        seen["count_in_session"], 3,
+        "the session's purpose serves: {seen}"
+    );
+    assert_eq!(seen["session_options"], json!({"purpose": "testing"}), "{seen}");
     assert_eq!(seen["pyarrow_header"], json!(["authorization", "Bearer"]));
     let refused = seen["refused"].as_str().unwrap_or_default();
     assert!(
@@ -536,4 +546,95 @@ async fn flight_sql_is_served_over_mutual_tls() {
         Err(_) => true,
     };
     assert!(plain, "plain text is refused");
+}
+
+/// `request` with `token` as its bearer, if one is given.
+fn with<T>(token: Option<&str>, mut request: Request<T>) -> Request<T> {
+    if let Some(token) = token {
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+    }
+    request
+}
+
+/// Every call but the handshake is authenticated before anything in it is read, and a
+/// command, ticket or action body that is not what it claims is `InvalidArgument` with a
+/// plain message, never `Internal` with a decoder's debug text.
+#[tokio::test]
+async fn flight_sql_checks_the_caller_before_the_message_and_refuses_malformed_ones_plainly() {
+    let hub = hub_with_flight().await;
+    let token = hub.token(ADMIN, &hub.admin_secret).await;
+    let mut client = arrow_flight::flight_service_client::FlightServiceClient::new(channel(&hub).await);
+    // A claimed CommandStatementQuery whose bytes are not one.
+    let lying = arrow_flight::sql::Any {
+        type_url: "type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery".into(),
+        value: vec![0xff, 0xff, 0xff].into(),
+    }
+    .encode_to_vec();
+    for token in [None, Some(token.as_str())] {
+        let expected = if token.is_some() {
+            Code::InvalidArgument
+        } else {
+            Code::Unauthenticated
+        };
+        let refused = client
+            .get_flight_info(with(
+                token,
+                Request::new(FlightDescriptor::new_cmd(lying.clone())),
+            ))
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.code(), expected, "GetFlightInfo: {refused}");
+        assert!(!refused.message().contains("ParseError"), "{refused}");
+        let refused = client
+            .do_get(with(token, Request::new(Ticket::new(lying.clone()))))
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.code(), expected, "DoGet: {refused}");
+        let action = arrow_flight::Action::new("CreatePreparedStatement", lying.clone());
+        let refused = client
+            .do_action(with(token, Request::new(action)))
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.code(), expected, "DoAction: {refused}");
+        // Which actions exist is not told to a caller without a token.
+        let refused = client
+            .do_action(with(
+                token,
+                Request::new(arrow_flight::Action::new("NoSuchAction", "")),
+            ))
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.code(), expected, "an unknown action: {refused}");
+        let listed = client
+            .list_actions(with(token, Request::new(arrow_flight::Empty {})))
+            .await;
+        match token {
+            None => assert_eq!(listed.expect_err("refused").code(), Code::Unauthenticated),
+            Some(_) => {
+                let actions: Vec<String> = listed
+                    .expect("the actions")
+                    .into_inner()
+                    .map_ok(|action| action.r#type)
+                    .try_collect()
+                    .await
+                    .expect("listed");
+                assert!(
+                    actions.contains(&"CreatePreparedStatement".to_owned()),
+                    "{actions:?}"
+                );
+                assert!(!actions.contains(&"BeginTransaction".to_owned()), "{actions:?}");
+            }
+        }
+    }
+    let refused = client
+        .do_action(with(
+            Some(&token),
+            Request::new(arrow_flight::Action::new("BeginTransaction", "")),
+        ))
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), Code::Unimplemented, "{refused}");
 }

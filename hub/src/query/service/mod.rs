@@ -11,7 +11,6 @@
 //! bytes it sent and whether it got to the end ([`Results::sent`], [`Results::completed`],
 //! [`Results::failed`]); dropping the results before that records that the client went away.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,12 +18,11 @@ use std::time::Instant;
 use causeway_policies::Principal;
 use chrono::Utc;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::{BatchStream, CatalogTable, Described, QueryEngine, QueryError, QueryRequest};
+use super::{CatalogTable, Described, QueryEngine, QueryError, QueryRequest};
 use crate::audit::{Action, AuditError, AuditLog, Event, Outcome};
 use crate::store::AlertRecord;
 use crate::supervision::{Alerts, QuotaExceeded, RowUsage};
@@ -296,13 +294,13 @@ impl QueryService {
             id: running.id,
             schema: running.schema,
             grants: running.reads.grants,
-            results: Results {
+            results: Results::new(
                 first,
                 rest,
                 cancel,
-                cut_off: None,
-                finish: Finish::new(self.audit.clone(), charge, record, started),
-            },
+                Finish::new(self.audit.clone(), charge, record, started),
+                self.engine.limits().client_read_timeout,
+            ),
         })
     }
 
@@ -350,156 +348,10 @@ fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The batches of a started query. Each batch handed out counts against the caller's row
-/// quotas; a quota reached cuts the result off after the rows it still allowed, with an
-/// error, so that a client never mistakes it for the end.
-pub struct Results {
-    first: Option<RecordBatch>,
-    rest: Option<BatchStream>,
-    /// Ends the results early when the front door cancels the query.
-    cancel: CancellationToken,
-    /// A quota reached: the error to give after the rows it allowed.
-    cut_off: Option<QuotaExceeded>,
-    finish: Finish,
-}
+mod results;
 
-impl Results {
-    /// The next batch; `None` at the end of the result.
-    pub async fn next(&mut self) -> Option<Result<RecordBatch, ServiceError>> {
-        if let Some(exceeded) = self.cut_off.take() {
-            self.rest = None;
-            return Some(Err(exceeded.into()));
-        }
-        let batch = match self.first.take() {
-            Some(first) => first,
-            None => {
-                let rest = self.rest.as_mut()?;
-                let next = tokio::select! {
-                    biased;
-                    () = self.cancel.cancelled() => {
-                        self.finish.ended = Some(Err(QueryError::Cancelled.into()));
-                        Some(Err(QueryError::Cancelled))
-                    }
-                    next = rest.next() => next,
-                };
-                match next? {
-                    Ok(batch) => batch,
-                    Err(error) => {
-                        // Dropping the stream stops the query's work and its statements in
-                        // the sources.
-                        self.rest = None;
-                        return Some(Err(error.into()));
-                    }
-                }
-            }
-        };
-        let (batch, exceeded) = self.finish.within_quota(batch);
-        self.finish.rows += batch.num_rows() as u64;
-        self.cut_off = exceeded;
-        Some(Ok(batch))
-    }
-
-    /// The front door sent `bytes` more to the client.
-    pub fn sent(&mut self, bytes: usize) {
-        self.finish.bytes += bytes as u64;
-    }
-
-    /// The whole result reached the client.
-    pub fn completed(&mut self) {
-        self.finish.ended = Some(Ok(()));
-    }
-
-    /// The result stopped short: an error of the query or of the front door.
-    pub fn failed(&mut self, error: ServiceError) {
-        self.finish.ended = Some(Err(error));
-    }
-}
-
-/// Whom the rows a query sends are charged to, how many it may send, and the alert rules
-/// that watch them.
-struct Charge {
-    usage: Arc<RowUsage>,
-    alerts: Arc<Alerts>,
-    /// The classifications of the columns the query read.
-    classifications: BTreeSet<String>,
-    principal: String,
-    datasets: Vec<String>,
-    /// The most rows the query may send, and the quota that says so.
-    quota: Option<(u64, QuotaExceeded)>,
-}
-
-/// Records `query.finished` when the results are dropped, however the query ended, and
-/// charges the rows handed out to the caller's daily quotas.
-struct Finish {
-    audit: AuditLog,
-    charge: Charge,
-    record: Option<Event>,
-    started: Instant,
-    rows: u64,
-    bytes: u64,
-    ended: Option<Result<(), ServiceError>>,
-}
-
-impl Finish {
-    fn new(audit: AuditLog, charge: Charge, mut record: Event, started: Instant) -> Self {
-        record.action = Action::QueryFinished;
-        Self {
-            audit,
-            charge,
-            record: Some(record),
-            started,
-            rows: 0,
-            bytes: 0,
-            ended: None,
-        }
-    }
-
-    /// The part of `batch` the quota still lets through, and whether it cut any.
-    fn within_quota(&self, batch: RecordBatch) -> (RecordBatch, Option<QuotaExceeded>) {
-        match &self.charge.quota {
-            Some((allowed, exceeded)) if self.rows + batch.num_rows() as u64 > *allowed => {
-                let left = usize::try_from(allowed.saturating_sub(self.rows)).unwrap_or(0);
-                (batch.slice(0, left.min(batch.num_rows())), Some(exceeded.clone()))
-            }
-            _ => (batch, None),
-        }
-    }
-}
-
-impl Drop for Finish {
-    fn drop(&mut self) {
-        let Some(mut record) = self.record.take() else {
-            return;
-        };
-        let charge = &self.charge;
-        let now = Utc::now();
-        charge
-            .usage
-            .add(&charge.principal, &charge.datasets, self.rows, now);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (alerts, principal) = (Arc::clone(&charge.alerts), charge.principal.clone());
-            let (classifications, rows) = (charge.classifications.clone(), self.rows);
-            runtime.spawn(async move {
-                alerts
-                    .query_finished(&principal, &classifications, rows, now)
-                    .await
-            });
-        }
-        record.rows = Some(self.rows);
-        record.bytes = Some(self.bytes);
-        record.duration_ms = Some(elapsed_ms(self.started));
-        let record = match self.ended.take() {
-            Some(Ok(())) => record,
-            Some(Err(error)) => record.failed(error.outcome(), error.code(), error.public_message()),
-            None => record.failed(
-                Outcome::Error,
-                "disconnected",
-                "the client went away before the end of the result",
-            ),
-        };
-        self.audit.enqueue(record);
-    }
-}
+pub use results::Results;
+use results::{Charge, Finish};
 
 #[cfg(test)]
 mod prepared_tests;

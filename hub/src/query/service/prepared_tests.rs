@@ -8,6 +8,8 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use serde_json::Value;
 
+use datafusion::arrow::record_batch::RecordBatch;
+
 use super::tests::{call, drain, fixture, query_records};
 use super::*;
 use crate::config::LimitsConfig;

@@ -3,6 +3,8 @@
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 
+use datafusion::arrow::record_batch::RecordBatch;
+
 use super::tests::{call, drain, fixture};
 use super::*;
 use crate::config::LimitsConfig;

@@ -5,6 +5,7 @@ use causeway_policies::{ColumnInfo, DatasetId, DatasetInfo, Grant, Role};
 use causeway_schemas::Classification;
 use datafusion::arrow::array::{Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use serde_json::{Map, Value, json};
 
@@ -256,4 +257,63 @@ async fn a_callers_concurrent_queries_are_bounded() {
         .await
         .expect("a slot is free again");
     assert_eq!(rows(&drain(&mut again.results).await), 2);
+}
+
+/// A client that keeps its connection but stops reading does not keep the hub's query
+/// slots until the query's timeout: after `limits.client_read_timeout` without a pull, its
+/// query is stopped, recorded as `client_stalled`, and the caller waiting for the slot runs.
+#[tokio::test]
+async fn a_client_that_stops_reading_gives_its_slots_back() {
+    let limits = LimitsConfig {
+        max_concurrent_queries: 1,
+        query_timeout: std::time::Duration::from_secs(120),
+        client_read_timeout: std::time::Duration::from_millis(300),
+        ..LimitsConfig::default()
+    };
+    let fixture = fixture(limits).await;
+    let mut stalled = fixture
+        .service
+        .execute(call(
+            "SELECT value FROM generate_series(1, 10000000000) AS t(value)",
+        ))
+        .await
+        .expect("started");
+    let first = stalled.results.next().await.expect("a batch").expect("no error");
+    assert!(first.num_rows() > 0);
+    // The hub's only slot is the stalled query's until the watchdog stops it.
+    let waiting = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        fixture
+            .service
+            .execute(call("SELECT id FROM civil_affairs.residents ORDER BY id")),
+    )
+    .await
+    .expect("the slot came back long before the query's timeout")
+    .expect("the waiting query runs");
+    let mut waiting = waiting;
+    assert_eq!(rows(&drain(&mut waiting.results).await), 2);
+    waiting.results.completed();
+    drop(waiting);
+    let error = stalled
+        .results
+        .next()
+        .await
+        .expect("the stalled client is told")
+        .expect_err("an error, not more rows");
+    assert_eq!(error.code(), "client_stalled", "{error}");
+    assert!(stalled.results.next().await.is_none(), "and then the end");
+    drop(stalled);
+    let records = query_records(fixture).await;
+    let finished: Vec<_> = records
+        .iter()
+        .filter(|record| record["action"] == "query.finished")
+        .collect();
+    assert_eq!(finished.len(), 2, "each query finished once: {finished:?}");
+    assert_eq!(finished[0]["error_class"], "client_stalled");
+    assert_eq!(
+        finished[0]["rows"],
+        first.num_rows(),
+        "the rows handed out before the stall"
+    );
+    assert_eq!(finished[1]["outcome"], "ok");
 }
