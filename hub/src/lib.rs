@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod flight;
 pub mod identity;
+pub mod postgres;
 pub mod query;
 pub mod registry;
 pub mod server;

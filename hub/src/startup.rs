@@ -54,6 +54,10 @@ pub enum StartupError {
     Calendar(#[from] CalendarError),
     #[error(transparent)]
     Flight(#[from] FlightSetupError),
+    #[error(
+        "server.postgres_listen = {0} is not a loopback address, and without [server.tls] passwords would cross the network in clear text; configure [server.tls] or listen on 127.0.0.1"
+    )]
+    PlainWire(String),
 }
 
 /// A hub with its store open and its datasets loaded, ready to serve.
@@ -287,6 +291,29 @@ impl Hub {
             }
             None => None,
         };
+        let postgres = match server.postgres_listen {
+            Some(address) => {
+                if tls.is_none() && !address.ip().is_loopback() {
+                    return Err(StartupError::PlainWire(address.to_string()));
+                }
+                let listener = TcpListener::bind(address)
+                    .await
+                    .map_err(|source| StartupError::Listen {
+                        address: address.to_string(),
+                        source,
+                    })?;
+                let bound = listener.local_addr().unwrap_or(address);
+                tracing::info!(postgres = %bound, tls = tls.is_some(), "PostgreSQL wire protocol listening");
+                Some(tokio::spawn(crate::postgres::serve(
+                    listener,
+                    state.clone(),
+                    tls.clone(),
+                    server::Connections::new(limits),
+                    stopping.clone().cancelled_owned(),
+                )))
+            }
+            None => None,
+        };
         let shutdown = {
             let stopping = stopping.clone();
             async move {
@@ -301,8 +328,8 @@ impl Hub {
         let connections = server::Connections::new(limits);
         server::serve(listener, app, tls, connections, shutdown).await;
         stopping.cancel();
-        if let Some(flight) = flight {
-            let _ = flight.await;
+        for door in [flight, postgres].into_iter().flatten() {
+            let _ = door.await;
         }
         self.audit.close().await;
         Ok(())

@@ -210,6 +210,50 @@ pub fn issued_to(record: &mut Event, client: &crate::store::ClientRecord, state:
     record.issuer = state.identity.issuer().map(|issuer| issuer.url.clone());
 }
 
+/// Why a sign-in with a client id and secret outside the token endpoint (the Flight SQL
+/// handshake, a PostgreSQL password) gave no token.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error(transparent)]
+    Refused(#[from] ExchangeError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+/// Exchanges a client id and secret for a token of the built-in issuer, as the token
+/// endpoint does (the same rate limits): recorded as `token.refused`, or as `token.issued`
+/// on disk before the token is handed out.
+pub async fn sign_in(
+    state: &AppState,
+    client_id: &str,
+    secret: &str,
+    address: Option<std::net::SocketAddr>,
+) -> Result<String, SignInError> {
+    let mut record = Event::new(Action::TokenRefused, Outcome::Denied).at_address(address);
+    record.principal = Some(crate::identity::printable_client_id(client_id));
+    let exchanged = state
+        .identity
+        .exchange(client_id, secret, address.map(|address| address.ip()))
+        .await;
+    let (client, token) = match exchanged {
+        Ok(exchanged) => exchanged,
+        Err(error) => {
+            let outcome = match error {
+                ExchangeError::Store | ExchangeError::Signing => Outcome::Error,
+                _ => Outcome::Denied,
+            };
+            state
+                .audit
+                .record_done(record.failed(outcome, "invalid_client", error.to_string()))
+                .await;
+            return Err(error.into());
+        }
+    };
+    issued_to(&mut record, &client, state);
+    state.audit.record(record).await?;
+    Ok(token.token)
+}
+
 /// A refused exchange as RFC 6749 §5.2 answers it.
 fn exchange_error(error: ExchangeError, used_basic: bool) -> OAuthError {
     let description = error.to_string();

@@ -113,6 +113,11 @@ pub struct ServerConfig {
     /// API's TLS settings (`[server.tls]`), mutual TLS included.
     #[serde(default)]
     pub flight_listen: Option<SocketAddr>,
+    /// Address and port of the PostgreSQL wire protocol (psql, JDBC, BI tools); none by
+    /// default. With `[server.tls]` connections must use TLS; without it, only a loopback
+    /// address may be given.
+    #[serde(default)]
+    pub postgres_listen: Option<SocketAddr>,
 }
 
 /// Addresses (`127.0.0.1`, `::1`) and CIDR blocks (`10.0.0.0/8`), an address being a block
@@ -146,6 +151,7 @@ impl Default for ServerConfig {
             max_connections_per_address: 0,
             trusted_proxies: Vec::new(),
             flight_listen: None,
+            postgres_listen: None,
         }
     }
 }

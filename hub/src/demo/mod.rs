@@ -34,6 +34,10 @@ pub struct DemoArgs {
     /// Where the hub serves Arrow Flight SQL (ADBC, pyarrow, JDBC).
     #[arg(long, default_value = "127.0.0.1:8815")]
     pub flight_listen: std::net::SocketAddr,
+    /// Where the hub serves the PostgreSQL wire protocol (psql, JDBC, BI tools); beside a
+    /// PostgreSQL server's 5432.
+    #[arg(long, default_value = "127.0.0.1:5433")]
+    pub postgres_listen: std::net::SocketAddr,
     /// Also load datasets into PostgreSQL and MySQL/MariaDB and publish them from there.
     #[arg(long)]
     pub with_databases: bool,
@@ -258,7 +262,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     if args.with_databases {
         print_database_stories(&url, &clients);
     }
-    print_footer(&url, args.flight_listen);
+    print_footer(&url, args.flight_listen, args.postgres_listen);
     hub.serve(listener, identity).await?;
     Ok(())
 }
@@ -429,8 +433,8 @@ async fn pending_request(hub: &Hub) -> Result<String, Box<dyn std::error::Error>
 
 fn demo_config(args: &DemoArgs) -> String {
     let mut config = format!(
-        "# Written by `causeway demo`.\n[server]\nlisten = \"{}\"\nflight_listen = \"{}\"\n\n[storage]\ndata_dir = \".\"\n\n[policies]\ndir = \"policies\"\n",
-        args.listen, args.flight_listen
+        "# Written by `causeway demo`.\n[server]\nlisten = \"{}\"\nflight_listen = \"{}\"\npostgres_listen = \"{}\"\n\n[storage]\ndata_dir = \".\"\n\n[policies]\ndir = \"policies\"\n",
+        args.listen, args.flight_listen, args.postgres_listen
     );
     if args.with_databases {
         config.push_str(&format!(

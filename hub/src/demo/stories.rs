@@ -91,9 +91,10 @@ GROUP BY r.town ORDER BY r.town";
 }
 
 /// The last line the demo prints, after its stories.
-pub(super) fn print_footer(url: &str, flight: std::net::SocketAddr) {
+pub(super) fn print_footer(url: &str, flight: std::net::SocketAddr, postgres: std::net::SocketAddr) {
     println!(
         "\nArrow Flight SQL (ADBC, pyarrow, JDBC; the README's Flight SQL section): grpc://{flight}\n\
+         PostgreSQL wire protocol (psql, JDBC, BI tools; the README's PostgreSQL section): postgresql://CLIENT_ID@{postgres}/causeway\n\
          The catalog: {url}/v1/catalog    The API: {url}/v1/openapi.json    Stop with Ctrl-C."
     );
 }

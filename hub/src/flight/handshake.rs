@@ -11,8 +11,8 @@ use arrow_flight::{HandshakeRequest, HandshakeResponse};
 
 use super::FlightStream;
 use super::status::to_status;
+use crate::api::oauth::SignInError;
 use crate::api::{ApiError, AppState};
-use crate::audit::{Action, Event, Outcome};
 use crate::identity::ExchangeError;
 
 /// Exchanges `authorization: Basic base64(id:secret)`, or a first handshake payload of
@@ -50,40 +50,23 @@ pub async fn handshake(
             "send the client id and secret as 'authorization: Basic base64(id:secret)'",
         ));
     };
-    let mut record = Event::new(Action::TokenRefused, Outcome::Denied).at_address(address);
-    record.principal = Some(crate::identity::printable_client_id(client_id));
-    let exchanged = state
-        .identity
-        .exchange(client_id, secret, address.map(|address| address.ip()))
-        .await;
-    let (client, token) = match exchanged {
-        Ok(exchanged) => exchanged,
-        Err(error) => {
+    let token = match crate::api::oauth::sign_in(state, client_id, secret, address).await {
+        Ok(token) => token,
+        Err(SignInError::Refused(error)) => {
             let message = error.to_string();
-            let (outcome, status) = match error {
-                ExchangeError::RateLimited(_) => (Outcome::Denied, Status::resource_exhausted(&message)),
-                ExchangeError::Store | ExchangeError::Signing => (Outcome::Error, Status::internal(&message)),
-                _ => (Outcome::Denied, Status::unauthenticated(&message)),
-            };
-            state
-                .audit
-                .record_done(record.failed(outcome, "invalid_client", &message))
-                .await;
-            return Err(status);
+            return Err(match error {
+                ExchangeError::RateLimited(_) => Status::resource_exhausted(message),
+                ExchangeError::Store | ExchangeError::Signing => Status::internal(message),
+                _ => Status::unauthenticated(message),
+            });
         }
+        Err(SignInError::Audit(error)) => return Err(to_status(ApiError::from(error))),
     };
-    crate::api::oauth::issued_to(&mut record, &client, state);
-    // The token leaves the hub only once its issue is on disk.
-    state
-        .audit
-        .record(record)
-        .await
-        .map_err(|error| to_status(ApiError::from(error)))?;
-    let bearer = MetadataValue::try_from(format!("Bearer {}", token.token))
+    let bearer = MetadataValue::try_from(format!("Bearer {token}"))
         .map_err(|_| Status::internal("the token cannot be sent as a header"))?;
     let answer = HandshakeResponse {
         protocol_version: 0,
-        payload: token.token.into_bytes().into(),
+        payload: token.into_bytes().into(),
     };
     let mut response: Response<FlightStream<HandshakeResponse>> =
         Response::new(Box::pin(futures::stream::once(async { Ok(answer) })));

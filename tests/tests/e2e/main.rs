@@ -23,6 +23,7 @@ mod identity;
 mod limits;
 mod openapi;
 mod policy_files;
+mod postgres_wire;
 mod quotas;
 mod recertification;
 mod resilience;
