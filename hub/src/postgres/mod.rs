@@ -6,6 +6,7 @@
 //! suspension, audit records and alerts.
 
 mod cancel;
+mod catalog;
 mod session;
 mod sign_in;
 mod sqlstate;

@@ -11,6 +11,7 @@ use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use futures::{Sink, SinkExt, StreamExt};
@@ -25,6 +26,7 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::startup::ParameterStatus;
 
+use super::catalog::{CatalogError, CatalogMirror, CatalogPlan, is_catalog_statement};
 use super::session::{Local, PURPOSE, WireSession};
 use super::sqlstate;
 use crate::api::{ApiError, AppState, authenticate};
@@ -39,17 +41,52 @@ pub enum Prepared {
         sql: String,
         described: Arc<Described>,
     },
+    /// A statement of the catalog's relations alone (`catalog`).
+    Catalog(Arc<CatalogPlan>),
     Local(Local),
 }
 
 /// The query handler of every connection.
 pub struct Statements {
     state: AppState,
+    catalog: CatalogMirror,
 }
 
 impl Statements {
     pub fn new(state: AppState) -> Arc<Self> {
-        Arc::new(Self { state })
+        let catalog = CatalogMirror::new(state.engine.limits().query_timeout);
+        Arc::new(Self { state, catalog })
+    }
+
+    /// Plans a catalog statement over the catalog as the session's caller sees it.
+    async fn plan_catalog(&self, session: &WireSession, sql: &str) -> PgWireResult<CatalogPlan> {
+        let caller = self.caller(session).await?;
+        let purpose = session.purpose().unwrap_or_else(|| "catalog-listing".to_owned());
+        let tables = self.state.queries.catalog(&caller, &purpose);
+        self.catalog.plan(sql, &tables).await.map_err(catalog_error)
+    }
+
+    /// Runs a planned catalog statement and answers its rows in `format`.
+    async fn run_catalog(
+        &self,
+        planned: CatalogPlan,
+        parameters: Vec<ScalarValue>,
+        format: &Format,
+    ) -> PgWireResult<Response> {
+        let fields = Arc::new(arrow_schema_to_pg_fields(planned.schema.as_ref(), format, None)?);
+        let batches = self
+            .catalog
+            .run(planned, parameters)
+            .await
+            .map_err(catalog_error)?;
+        let mut rows = Vec::new();
+        for batch in batches {
+            rows.extend(encode_recordbatch(Arc::clone(&fields), batch));
+        }
+        Ok(Response::Query(QueryResponse::new(
+            fields,
+            futures::stream::iter(rows),
+        )))
     }
 
     /// The caller of the session, by its token checked again now.
@@ -109,6 +146,10 @@ impl Statements {
         match statement {
             Step::Local(local) => answer_local(client, session, &local, FieldFormat::Text).await,
             Step::Query(sql) => self.run(session, sql, Vec::new(), &Format::UnifiedText).await,
+            Step::Catalog(sql) => {
+                let planned = self.plan_catalog(session, &sql).await?;
+                self.run_catalog(planned, Vec::new(), &Format::UnifiedText).await
+            }
         }
     }
 }
@@ -170,29 +211,46 @@ fn aborted() -> PgWireError {
     )
 }
 
-/// A statement of a simple query: one the session answers, or SQL for the query service.
+/// A statement of a simple query: one the session answers, one of the catalog's
+/// relations alone, or SQL for the query service.
 enum Step {
     Local(Local),
+    Catalog(String),
     Query(String),
 }
 
-/// The statements of a simple query, in order. SQL the PostgreSQL dialect cannot parse is
-/// passed whole to the query service, which says what is wrong with it.
+/// The statements of `sql`, to tell what they are: as the PostgreSQL dialect reads them,
+/// or, where it cannot, with the rewrites datafusion-pg-catalog makes for tools'
+/// introspection (`OPERATOR(pg_catalog.~)`, ...). Not the rewritten statements first: that
+/// parser replaces some whole statements psql sends by constants, which name no relation.
+fn parse(sql: &str) -> Vec<Statement> {
+    Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .or_else(|_| datafusion_pg_catalog::sql::PostgresCompatibilityParser::new().parse(sql))
+        .unwrap_or_default()
+}
+
+/// The statements of a simple query, in order. SQL that does not parse is passed whole to
+/// the query service, which says what is wrong with it.
 fn steps(sql: &str) -> Vec<Step> {
-    match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
-        Ok(statements) if statements.len() > 1 => statements
+    let statements = parse(sql);
+    let step = |statement: &Statement, text: String| match Local::of(statement) {
+        Some(local) => Step::Local(local),
+        None if is_catalog_statement(statement) => Step::Catalog(text),
+        None => Step::Query(text),
+    };
+    match statements.as_slice() {
+        [] => vec![Step::Query(sql.to_owned())],
+        // One statement keeps its own text.
+        [statement] => vec![step(statement, sql.to_owned())],
+        many => many
             .iter()
-            .map(|statement| match Local::of(statement) {
-                Some(local) => Step::Local(local),
-                None => Step::Query(statement.to_string()),
-            })
+            .map(|statement| step(statement, statement.to_string()))
             .collect(),
-        Ok(statements) => match statements.first().and_then(Local::of) {
-            Some(local) => vec![Step::Local(local)],
-            None => vec![Step::Query(sql.to_owned())],
-        },
-        Err(_) => vec![Step::Query(sql.to_owned())],
     }
+}
+
+fn catalog_error(error: CatalogError) -> PgWireError {
+    sqlstate::response("ERROR", error.sqlstate(), error.to_string())
 }
 
 /// The rows of `results` as the client's format asks, encoded batch by batch as they come;
@@ -303,11 +361,16 @@ impl QueryParser for Planner {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap_or_default();
-        if let [statement] = parsed.as_slice()
-            && let Some(local) = Local::of(statement)
-        {
-            return Ok(Some(Prepared::Local(local)));
+        let parsed = parse(sql);
+        if let [statement] = parsed.as_slice() {
+            if let Some(local) = Local::of(statement) {
+                return Ok(Some(Prepared::Local(local)));
+            }
+            if is_catalog_statement(statement) {
+                let session = session_of(client)?;
+                let planned = self.statements.plan_catalog(&session, sql).await?;
+                return Ok(Some(Prepared::Catalog(Arc::new(planned))));
+            }
         }
         if parsed.is_empty() && sql.trim().trim_matches(';').trim().is_empty() {
             return Ok(None);
@@ -328,19 +391,20 @@ impl QueryParser for Planner {
     }
 
     fn get_parameter_types(&self, statement: &Prepared) -> PgWireResult<Vec<Type>> {
-        Ok(match statement {
-            Prepared::Query { described, .. } => described
-                .parameters
-                .iter()
-                .map(|parameter| {
-                    parameter
-                        .as_ref()
-                        .and_then(|data_type| into_pg_type(data_type).ok())
-                        .unwrap_or(Type::UNKNOWN)
-                })
-                .collect(),
-            Prepared::Local(_) => Vec::new(),
-        })
+        let expected = match statement {
+            Prepared::Query { described, .. } => described.parameters.as_slice(),
+            Prepared::Catalog(planned) => planned.parameters.as_slice(),
+            Prepared::Local(_) => &[],
+        };
+        Ok(expected
+            .iter()
+            .map(|parameter| {
+                parameter
+                    .as_ref()
+                    .and_then(|data_type| into_pg_type(data_type).ok())
+                    .unwrap_or(Type::UNKNOWN)
+            })
+            .collect())
     }
 
     fn get_result_schema(
@@ -351,6 +415,11 @@ impl QueryParser for Planner {
         match statement {
             Prepared::Query { described, .. } => arrow_schema_to_pg_fields(
                 described.schema.as_ref(),
+                format.unwrap_or(&Format::UnifiedText),
+                None,
+            ),
+            Prepared::Catalog(planned) => arrow_schema_to_pg_fields(
+                planned.schema.as_ref(),
                 format.unwrap_or(&Format::UnifiedText),
                 None,
             ),
@@ -442,6 +511,12 @@ impl ExtendedQueryHandler for Extended {
                 let format = portal.result_column_format.format_for(0);
                 answer_local(client, &session, local, format).await
             }
+            Prepared::Catalog(planned) => {
+                let values = parameters(portal, &planned.parameters)?;
+                self.statements
+                    .run_catalog(planned.as_ref().clone(), values, &portal.result_column_format)
+                    .await
+            }
             Prepared::Query { sql, described } => {
                 if client.transaction_status() == TransactionStatus::Error {
                     return Err(aborted());
@@ -468,5 +543,20 @@ mod tests {
         // One statement keeps its own text; text that does not parse goes whole.
         assert!(matches!(steps("select  1").as_slice(), [Step::Query(sql)] if sql == "select  1"));
         assert!(matches!(steps("SELEC 1").as_slice(), [Step::Query(sql)] if sql == "SELEC 1"));
+        // psql's `\d` asks for policies in a statement of the catalog alone.
+        let policies = "SELECT pol.polname, pol.polpermissive,\n  CASE WHEN pol.polroles = '{0}' THEN NULL \
+             ELSE pg_catalog.array_to_string(array(select rolname from pg_catalog.pg_roles where oid = any (pol.polroles) order by 1),',') END,\n  \
+             pg_catalog.pg_get_expr(pol.polqual, pol.polrelid),\n  pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid),\n  \
+             CASE pol.polcmd\n    WHEN 'r' THEN 'SELECT'\n    WHEN 'a' THEN 'INSERT'\n    WHEN 'w' THEN 'UPDATE'\n    WHEN 'd' THEN 'DELETE'\n    END AS cmd\n\
+             FROM pg_catalog.pg_policy pol\nWHERE pol.polrelid = '16387' ORDER BY 1;";
+        let kinds: Vec<&str> = steps(policies)
+            .iter()
+            .map(|step| match step {
+                Step::Local(_) => "local",
+                Step::Catalog(_) => "catalog",
+                Step::Query(_) => "query",
+            })
+            .collect();
+        assert_eq!(kinds, ["catalog"]);
     }
 }

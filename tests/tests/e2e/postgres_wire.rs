@@ -322,7 +322,7 @@ async fn a_restricted_caller_gets_the_same_rows_over_the_wire_as_over_http() {
     }
 }
 
-/// psql, the tool every PostgreSQL user has: a join, and a refusal's SQLSTATE.
+/// psql, the tool every PostgreSQL user has: `\dt`, `\d`, a join, and a refusal's SQLSTATE.
 #[tokio::test]
 async fn psql_runs_a_cross_department_join_and_shows_a_refusals_sqlstate() {
     let Some(psql) = psql() else { return };
@@ -360,6 +360,27 @@ async fn psql_runs_a_cross_department_join_and_shows_a_refusals_sqlstate() {
         String::from_utf8_lossy(&joined.stdout),
         "Ann|flat\nAnn|shop\nBob|field\n"
     );
+    // psql's own introspection: the tables of a department, and one table's columns.
+    let listed = run("\\dt civil_affairs.*");
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        "civil_affairs|people|table|postgres"
+    );
+    let described = run("\\d civil_affairs.people");
+    assert!(
+        described.status.success(),
+        "{}",
+        String::from_utf8_lossy(&described.stderr)
+    );
+    let columns = String::from_utf8_lossy(&described.stdout);
+    for line in ["id|bigint", "name|text", "amount|numeric", "born|date"] {
+        assert!(columns.contains(line), "{line} in:\n{columns}");
+    }
     let refused = Command::new(&psql)
         .args(["-X", "-v", "VERBOSITY=verbose"])
         .arg(format!(
@@ -419,4 +440,53 @@ fn psql() -> Option<std::path::PathBuf> {
     );
     eprintln!("skipped: psql is not installed");
     None
+}
+
+/// With `[server.tls]`, a session must negotiate TLS before it may send a password:
+/// psql with `sslmode=disable` is refused, with `verify-full` against the hub's CA it
+/// signs in.
+#[tokio::test]
+async fn over_tls_only_encrypted_sessions_sign_in() {
+    let Some(psql) = psql() else { return };
+    let dir = tempfile::Builder::new()
+        .prefix("causeway-wire-tls")
+        .tempdir()
+        .expect("tempdir");
+    let certs = crate::tls::dev_certificates(dir.path());
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\npostgres_listen = \"127.0.0.1:0\"\n{}[storage]\ndata_dir = \"{}\"\n",
+        crate::tls::tls_config(&certs, false),
+        dir.path().display()
+    );
+    std::fs::write(dir.path().join("causeway.toml"), config).expect("config");
+    let tls = crate::support::TestTls {
+        ca: certs.join("ca.pem"),
+        client: None,
+    };
+    let hub = Hub::serve_existing_with(dir, Some(tls)).await;
+    let (host, port) = wire_address(&hub);
+    let run = |mode: &str| {
+        Command::new(&psql)
+            .args(["-X", "-A", "-t"])
+            .arg(format!(
+                "host={host} port={port} user={ADMIN} dbname=causeway sslmode={mode} sslrootcert={}",
+                certs.join("ca.pem").display()
+            ))
+            .args(["-c", "SHOW causeway.purpose"])
+            .env("PGPASSWORD", &hub.admin_secret)
+            .env("PGOPTIONS", "-c causeway.purpose=testing")
+            .output()
+            .expect("psql runs")
+    };
+    let plain = run("disable");
+    assert!(!plain.status.success());
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(stderr.contains("TLS only"), "{stderr}");
+    let verified = run("verify-full");
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&verified.stdout).trim(), "testing");
 }
