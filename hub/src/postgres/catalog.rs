@@ -29,8 +29,8 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{ColumnarValue, LogicalPlan, Volatility, create_udf};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArguments, ObjectName, SelectItem, SetExpr, Statement, visit_expressions_mut,
-    visit_relations,
+    Expr, FunctionArguments, ObjectName, SelectItem, SetExpr, Statement, visit_expressions,
+    visit_expressions_mut, visit_relations,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -48,7 +48,27 @@ const MEMORY_BYTES: usize = 64 * 1024 * 1024;
 /// The schemas whose relations are the catalog's.
 const CATALOG_SCHEMAS: [&str; 2] = ["pg_catalog", "information_schema"];
 
-/// Whether `statement` names catalog relations only (at least one).
+/// PostgreSQL's functions about the server and its catalog, which drivers call on connect
+/// (SQLAlchemy's `select pg_catalog.version()`, `select current_schema()`).
+const CATALOG_FUNCTIONS: [&str; 14] = [
+    "version",
+    "current_schema",
+    "current_schemas",
+    "current_database",
+    "pg_backend_pid",
+    "pg_table_is_visible",
+    "format_type",
+    "pg_get_userbyid",
+    "pg_encoding_to_char",
+    "has_table_privilege",
+    "has_schema_privilege",
+    "has_database_privilege",
+    "pg_get_expr",
+    "pg_get_constraintdef",
+];
+
+/// Whether `statement` names catalog relations only (at least one), or names no relation
+/// and calls a catalog function.
 pub fn is_catalog_statement(statement: &Statement) -> bool {
     let mut catalog = 0usize;
     let mut other = 0usize;
@@ -60,7 +80,31 @@ pub fn is_catalog_statement(statement: &Statement) -> bool {
         }
         ControlFlow::<()>::Continue(())
     });
-    catalog > 0 && other == 0
+    if other > 0 {
+        return false;
+    }
+    catalog > 0 || calls_catalog_function(statement)
+}
+
+fn calls_catalog_function(statement: &Statement) -> bool {
+    let mut found = false;
+    let _ = visit_expressions(statement, |expr: &Expr| {
+        if let Expr::Function(function) = expr {
+            let parts: Vec<String> = function
+                .name
+                .0
+                .iter()
+                .filter_map(|part| part.as_ident().map(|ident| ident.value.to_lowercase()))
+                .collect();
+            found |= match parts.as_slice() {
+                [schema, _] => schema == "pg_catalog",
+                [name] => CATALOG_FUNCTIONS.contains(&name.as_str()),
+                _ => false,
+            };
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found
 }
 
 fn is_catalog_relation(name: &ObjectName) -> bool {
@@ -391,6 +435,9 @@ mod tests {
         assert!(catalog("SELECT table_name FROM information_schema.tables"));
         assert!(catalog("SELECT 1 FROM causeway.information_schema.columns"));
         assert!(!catalog("SELECT 1"));
+        assert!(catalog("select pg_catalog.version()"));
+        assert!(catalog("select current_schema()"));
+        assert!(!catalog("SELECT version() FROM civil_affairs.residents"));
         assert!(!catalog("SELECT * FROM civil_affairs.residents"));
         assert!(!catalog(
             "SELECT * FROM civil_affairs.residents r WHERE r.id IN (SELECT oid FROM pg_class)"

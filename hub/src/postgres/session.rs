@@ -159,6 +159,10 @@ pub enum Local {
     Begin,
     Commit,
     Rollback,
+    /// `SAVEPOINT`, `RELEASE`, `ROLLBACK TO`: drivers nest transactions with them
+    /// (psycopg's `transaction()` inside one); with nothing written, there is nothing to
+    /// undo, and a rollback to a savepoint leaves a failed transaction usable again.
+    Savepoint(&'static str),
     /// `DISCARD`, `DEALLOCATE`, `RESET ALL` and the like: accepted, nothing to do.
     Accept(&'static str),
 }
@@ -190,7 +194,12 @@ impl Local {
             }
             Statement::StartTransaction { .. } => Self::Begin,
             Statement::Commit { .. } => Self::Commit,
+            Statement::Rollback {
+                savepoint: Some(_), ..
+            } => Self::Savepoint("ROLLBACK"),
             Statement::Rollback { .. } => Self::Rollback,
+            Statement::Savepoint { .. } => Self::Savepoint("SAVEPOINT"),
+            Statement::ReleaseSavepoint { .. } => Self::Savepoint("RELEASE"),
             Statement::Discard { .. } => Self::Accept("DISCARD ALL"),
             Statement::Deallocate { .. } => Self::Accept("DEALLOCATE"),
             Statement::Reset(_) => Self::Accept("RESET"),
@@ -256,7 +265,7 @@ impl Local {
             Self::Begin => (Response::TransactionStart(Tag::new("BEGIN")), None),
             Self::Commit => (Response::TransactionEnd(Tag::new("COMMIT")), None),
             Self::Rollback => (Response::TransactionEnd(Tag::new("ROLLBACK")), None),
-            Self::Accept(tag) => (Response::Execution(Tag::new(tag)), None),
+            Self::Accept(tag) | Self::Savepoint(tag) => (Response::Execution(Tag::new(tag)), None),
         })
     }
 }

@@ -187,10 +187,12 @@ where
     C::Error: Debug,
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
-    if client.transaction_status() == TransactionStatus::Error
-        && !matches!(local, Local::Commit | Local::Rollback)
-    {
-        return Err(aborted());
+    if client.transaction_status() == TransactionStatus::Error {
+        match local {
+            Local::Commit | Local::Rollback => {}
+            Local::Savepoint("ROLLBACK") => client.set_transaction_status(TransactionStatus::Transaction),
+            _ => return Err(aborted()),
+        }
     }
     let (response, reported) = local.answer(session, format)?;
     if let Some((name, value)) = reported {

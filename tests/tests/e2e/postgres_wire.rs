@@ -490,3 +490,34 @@ async fn over_tls_only_encrypted_sessions_sign_in() {
     );
     assert_eq!(String::from_utf8_lossy(&verified.stdout).trim(), "testing");
 }
+
+/// psycopg 3 and pandas, as a notebook uses them: a parameterised query, a join read into a
+/// DataFrame, and a denial's SQLSTATE.
+#[tokio::test]
+async fn psycopg_and_pandas_read_over_the_wire() {
+    let Some(python) = crate::support::python::python() else {
+        return;
+    };
+    let hub = hub_with_wire().await;
+    let (host, port) = wire_address(&hub);
+    let output = crate::support::python::run(
+        Command::new(&python)
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/postgres_wire.py"))
+            .arg(&host)
+            .arg(port.to_string())
+            .arg(ADMIN)
+            .arg(&hub.admin_secret),
+    );
+    let seen: serde_json::Value = serde_json::from_str(output.trim()).expect("the script's JSON");
+    assert_eq!(seen["parameterised"], json!([["Bob", "7.25"]]), "{seen}");
+    assert_eq!(
+        seen["join"],
+        json!([
+            {"name": "Ann", "kind": "flat"},
+            {"name": "Ann", "kind": "shop"},
+            {"name": "Bob", "kind": "field"},
+        ]),
+        "{seen}"
+    );
+    assert_eq!(seen["refused"], "42501", "{seen}");
+}

@@ -1,0 +1,44 @@
+"""The PostgreSQL wire protocol as a Python analyst uses it, with psycopg 3 and pandas:
+python postgres_wire.py HOST PORT CLIENT_ID SECRET
+
+Connects with the purpose as a startup option, runs a parameterised query (psycopg binds it
+server-side, through the extended protocol), reads a cross-department join into pandas, and
+has a query for a purpose no grant serves refused. Prints what it saw as JSON for the Rust
+test to check.
+"""
+
+import json
+import sys
+import warnings
+
+import pandas
+import psycopg
+
+
+def main():
+    host, port, client_id, secret = sys.argv[1:5]
+    settings = dict(host=host, port=int(port), user=client_id, password=secret, dbname="causeway")
+    seen = {}
+    with psycopg.connect(**settings, options="-c causeway.purpose=testing") as connection:
+        rows = connection.execute(
+            "SELECT name, amount FROM civil_affairs.people WHERE id = %s", (2,)
+        ).fetchall()
+        seen["parameterised"] = [[name, str(amount)] for name, amount in rows]
+        # pandas warns that it was written for SQLAlchemy connections; it reads DBAPI ones.
+        warnings.simplefilter("ignore", UserWarning)
+        frame = pandas.read_sql(
+            "SELECT p.name, h.kind FROM civil_affairs.people p "
+            "JOIN land_registry.holdings h ON h.person_id = p.id ORDER BY p.name, h.kind",
+            connection,
+        )
+        seen["join"] = frame.to_dict(orient="records")
+    with psycopg.connect(**settings, options="-c causeway.purpose=marketing") as connection:
+        try:
+            connection.execute("SELECT name FROM civil_affairs.people").fetchall()
+            seen["refused"] = None
+        except psycopg.Error as error:
+            seen["refused"] = error.sqlstate
+    print(json.dumps(seen))
+
+
+main()
