@@ -2,8 +2,9 @@
 python postgres_wire.py HOST PORT CLIENT_ID SECRET
 
 Connects with the purpose as a startup option, runs a parameterised query (psycopg binds it
-server-side, through the extended protocol), reads a cross-department join into pandas, and
-has a query for a purpose no grant serves refused. Prints what it saw as JSON for the Rust
+server-side, through the extended protocol), reads a cross-department join into pandas,
+lists schemas, tables and columns with SQLAlchemy's inspector and reads through an
+SQLAlchemy engine, and has a query for a purpose no grant serves refused. Prints what it saw as JSON for the Rust
 test to check.
 """
 
@@ -13,6 +14,7 @@ import warnings
 
 import pandas
 import psycopg
+import sqlalchemy
 
 
 def main():
@@ -32,6 +34,26 @@ def main():
             connection,
         )
         seen["join"] = frame.to_dict(orient="records")
+    engine = sqlalchemy.create_engine(
+        sqlalchemy.URL.create(
+            "postgresql+psycopg", username=client_id, password=secret,
+            host=host, port=int(port), database="causeway",
+        ),
+        connect_args={"options": "-c causeway.purpose=testing"},
+    )
+    inspector = sqlalchemy.inspect(engine)
+    seen["schemas"] = inspector.get_schema_names()
+    seen["tables"] = inspector.get_table_names(schema="civil_affairs")
+    seen["columns"] = [
+        [column["name"], str(column["type"])]
+        for column in inspector.get_columns("people", schema="civil_affairs")
+    ]
+    with engine.connect() as connection:
+        frame = pandas.read_sql(
+            sqlalchemy.text("SELECT count(*) AS people FROM civil_affairs.people"), connection
+        )
+        seen["sqlalchemy_count"] = int(frame["people"][0])
+    engine.dispose()
     with psycopg.connect(**settings, options="-c causeway.purpose=marketing") as connection:
         try:
             connection.execute("SELECT name FROM civil_affairs.people").fetchall()

@@ -50,8 +50,10 @@ const CATALOG_SCHEMAS: [&str; 2] = ["pg_catalog", "information_schema"];
 
 /// PostgreSQL's functions about the server and its catalog, which drivers call on connect
 /// (SQLAlchemy's `select pg_catalog.version()`, `select current_schema()`).
-const CATALOG_FUNCTIONS: [&str; 14] = [
+const CATALOG_FUNCTIONS: [&str; 16] = [
     "version",
+    "to_regtype",
+    "pg_type_is_visible",
     "current_schema",
     "current_schemas",
     "current_database",
@@ -341,6 +343,58 @@ fn empty_answer(statement: &Statement) -> LogicalPlan {
     })
 }
 
+/// The oid of a built-in type by any of its names, as PostgreSQL's `to_regtype`; NULL for
+/// a type the hub does not have (`hstore`, ...).
+fn to_regtype(arguments: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+    const TYPES: [(&str, i32); 27] = [
+        ("bool", 16),
+        ("boolean", 16),
+        ("bytea", 17),
+        ("int8", 20),
+        ("bigint", 20),
+        ("int2", 21),
+        ("smallint", 21),
+        ("int4", 23),
+        ("integer", 23),
+        ("int", 23),
+        ("text", 25),
+        ("oid", 26),
+        ("json", 114),
+        ("float4", 700),
+        ("real", 700),
+        ("float8", 701),
+        ("double precision", 701),
+        ("varchar", 1043),
+        ("character varying", 1043),
+        ("date", 1082),
+        ("time", 1083),
+        ("timestamp", 1114),
+        ("timestamp without time zone", 1114),
+        ("timestamptz", 1184),
+        ("timestamp with time zone", 1184),
+        ("numeric", 1700),
+        ("uuid", 2950),
+    ];
+    let oid = |name: Option<&str>| {
+        let name = name?.trim().trim_start_matches("pg_catalog.").to_lowercase();
+        TYPES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, oid)| *oid)
+    };
+    match arguments {
+        [ColumnarValue::Scalar(ScalarValue::Utf8(name))] => {
+            Ok(ColumnarValue::Scalar(ScalarValue::Int32(oid(name.as_deref()))))
+        }
+        [ColumnarValue::Array(names)] => {
+            let names = datafusion::common::cast::as_string_array(names)?;
+            let oids: datafusion::arrow::array::Int32Array = names.iter().map(oid).collect();
+            Ok(ColumnarValue::Array(Arc::new(oids)))
+        }
+        _ => Ok(ColumnarValue::Scalar(ScalarValue::Int32(None))),
+    }
+}
+
 /// `ARRAY(SELECT x ...)`, which psql's `\d` sends and DataFusion cannot plan, as the
 /// aggregate that builds the same array: `(SELECT array_agg(e) FROM (SELECT x ...) AS a(e))`.
 fn array_subqueries_as_aggregates(statement: &mut Statement) {
@@ -412,6 +466,22 @@ fn build(tables: &[CatalogTable]) -> Result<SessionContext, DataFusionError> {
         Volatility::Immutable,
         Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(version.clone()))))),
     ));
+    // Every type is in the search path (SQLAlchemy's inspector asks of domains).
+    context.register_udf(create_udf(
+        "pg_type_is_visible",
+        vec![DataType::Int32],
+        DataType::Boolean,
+        Volatility::Immutable,
+        Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))),
+    ));
+    // `to_regtype(name)`: psycopg (and SQLAlchemy through it) looks types up with it.
+    context.register_udf(create_udf(
+        "to_regtype",
+        vec![DataType::Utf8],
+        DataType::Int32,
+        Volatility::Immutable,
+        Arc::new(to_regtype),
+    ));
     Ok(context)
 }
 
@@ -445,6 +515,25 @@ mod tests {
         // A dataset of a department called pg_catalog could not be published; a table
         // named pg_x in another schema is not the catalog's.
         assert!(!catalog("SELECT * FROM land.pg_things"));
+    }
+
+    /// psycopg looks types up by name (`TypeInfo.fetch`), as SQLAlchemy does on connect.
+    #[tokio::test]
+    async fn types_are_looked_up_by_name() {
+        let mirror = CatalogMirror::new(Duration::from_secs(10));
+        let sql = "SELECT typname AS name, oid, typarray AS array_oid, typdelim AS delimiter \
+                   FROM pg_type t WHERE t.oid = to_regtype($1) ORDER BY t.oid";
+        let planned = mirror.plan(sql, &[]).await.expect("planned");
+        let found = mirror
+            .run(planned.clone(), vec![ScalarValue::Utf8(Some("int4".into()))])
+            .await
+            .expect("answered");
+        assert_eq!(found.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+        let missing = mirror
+            .run(planned, vec![ScalarValue::Utf8(Some("hstore".into()))])
+            .await
+            .expect("answered");
+        assert_eq!(missing.iter().map(RecordBatch::num_rows).sum::<usize>(), 0);
     }
 
     /// psql's `\d` asks for a table's row-level policies with `ARRAY(SELECT ...)`; the

@@ -491,10 +491,10 @@ async fn over_tls_only_encrypted_sessions_sign_in() {
     assert_eq!(String::from_utf8_lossy(&verified.stdout).trim(), "testing");
 }
 
-/// psycopg 3 and pandas, as a notebook uses them: a parameterised query, a join read into a
-/// DataFrame, and a denial's SQLSTATE.
+/// psycopg 3, SQLAlchemy and pandas, as a notebook uses them: a parameterised query, a join
+/// read into a DataFrame, the inspector's schemas, tables and columns, and a denial's SQLSTATE.
 #[tokio::test]
-async fn psycopg_and_pandas_read_over_the_wire() {
+async fn psycopg_sqlalchemy_and_pandas_read_over_the_wire() {
     let Some(python) = crate::support::python::python() else {
         return;
     };
@@ -519,5 +519,95 @@ async fn psycopg_and_pandas_read_over_the_wire() {
         ]),
         "{seen}"
     );
+    assert_eq!(
+        seen["schemas"],
+        json!(["civil_affairs", "land_registry", "public"]),
+        "{seen}"
+    );
+    assert_eq!(seen["tables"], json!(["people"]), "{seen}");
+    assert_eq!(
+        seen["columns"],
+        json!([
+            ["id", "BIGINT"],
+            ["name", "TEXT"],
+            ["amount", "NUMERIC"],
+            ["born", "DATE"]
+        ]),
+        "{seen}"
+    );
+    assert_eq!(seen["sqlalchemy_count"], 3, "{seen}");
     assert_eq!(seen["refused"], "42501", "{seen}");
+}
+
+/// pgjdbc, the driver of DBeaver, Power BI's and Tableau's PostgreSQL connectors and every
+/// JDBC tool: `DatabaseMetaData` lists the schemas, tables and columns, a prepared statement
+/// takes a parameter, and a denial has its SQLSTATE.
+#[tokio::test]
+async fn pgjdbc_lists_the_catalog_and_runs_prepared_statements() {
+    let Some((javac, driver)) = java_and_pgjdbc() else {
+        return;
+    };
+    let hub = hub_with_wire().await;
+    let (_, port) = wire_address(&hub);
+    let classes = tempfile::tempdir().expect("tempdir");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("java/WireClient.java");
+    let compiled = Command::new(&javac)
+        .args(["-d", &classes.path().to_string_lossy(), "-cp"])
+        .arg(&driver)
+        .arg(&source)
+        .output()
+        .expect("javac runs");
+    assert!(
+        compiled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
+    let classpath = format!("{}:{}", driver.display(), classes.path().display());
+    let output = Command::new("java")
+        .args([
+            "-cp",
+            &classpath,
+            "WireClient",
+            &port.to_string(),
+            ADMIN,
+            &hub.admin_secret,
+        ])
+        .output()
+        .expect("java runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    for expected in [
+        "product PostgreSQL",
+        "schema civil_affairs",
+        "schema land_registry",
+        "table civil_affairs.people",
+        "column id int8",
+        "column name text",
+        "column amount numeric",
+        "column born date",
+        "prepared Bob 7.25",
+        "refused 42501",
+    ] {
+        assert!(lines.contains(&expected), "{expected} in:\n{stdout}");
+    }
+}
+
+/// javac and Debian's pgjdbc jar; with CI=true their absence fails the test.
+fn java_and_pgjdbc() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let driver = std::path::PathBuf::from("/usr/share/java/postgresql.jar");
+    let javac = Command::new("javac").arg("-version").output().is_ok();
+    if javac && driver.exists() {
+        return Some(("javac".into(), driver));
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "javac and /usr/share/java/postgresql.jar (Debian's libpostgresql-jdbc-java) are needed; .ci/run installs the driver"
+    );
+    eprintln!("skipped: javac or pgjdbc is not installed");
+    None
 }
