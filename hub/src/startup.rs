@@ -171,13 +171,7 @@ impl Hub {
 
     /// Binds the configured address; the listener's real address is known before serving.
     pub async fn bind(&self) -> Result<TcpListener, StartupError> {
-        let address = self.config.server.listen;
-        TcpListener::bind(address)
-            .await
-            .map_err(|source| StartupError::Listen {
-                address: address.to_string(),
-                source,
-            })
+        Ok(bind(self.config.server.listen).await?.0)
     }
 
     /// The hub's identity for a listener: its own URL is the built-in issuer.
@@ -269,13 +263,7 @@ impl Hub {
         );
         let flight = match server.flight_listen {
             Some(address) => {
-                let listener = TcpListener::bind(address)
-                    .await
-                    .map_err(|source| StartupError::Listen {
-                        address: address.to_string(),
-                        source,
-                    })?;
-                let bound = listener.local_addr().unwrap_or(address);
+                let (listener, bound) = bind(address).await?;
                 let routes = FlightSql::new(state.clone())?.router();
                 let tls = tls.clone();
                 let connections = server::Connections::new(limits);
@@ -296,13 +284,7 @@ impl Hub {
                 if tls.is_none() && !address.ip().is_loopback() {
                     return Err(StartupError::PlainWire(address.to_string()));
                 }
-                let listener = TcpListener::bind(address)
-                    .await
-                    .map_err(|source| StartupError::Listen {
-                        address: address.to_string(),
-                        source,
-                    })?;
-                let bound = listener.local_addr().unwrap_or(address);
+                let (listener, bound) = bind(address).await?;
                 tracing::info!(postgres = %bound, tls = tls.is_some(), "PostgreSQL wire protocol listening");
                 Some(tokio::spawn(crate::postgres::serve(
                     listener,
@@ -334,6 +316,18 @@ impl Hub {
         self.audit.close().await;
         Ok(())
     }
+}
+
+/// A listener on `address`, and the address it is bound to (the port chosen for `:0`).
+async fn bind(address: std::net::SocketAddr) -> Result<(TcpListener, std::net::SocketAddr), StartupError> {
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| StartupError::Listen {
+            address: address.to_string(),
+            source,
+        })?;
+    let bound = listener.local_addr().unwrap_or(address);
+    Ok((listener, bound))
 }
 
 /// Reads the policy files of `dir` into force, and records that it did or why not.

@@ -20,7 +20,7 @@ pub const TABLE_TYPE: &str = "TABLE";
 /// The purpose a catalog listing is asked under: the call's (header or session) when given, since what a
 /// caller may read depends on it; listing alone reads no row.
 pub fn purpose_or_listing<T>(request: &Request<T>) -> String {
-    super::stated_purpose(request).unwrap_or_else(|| "catalog-listing".to_owned())
+    super::stated_purpose(request).unwrap_or_else(|| crate::query::service::LISTING_PURPOSE.to_owned())
 }
 
 pub fn schemas(query: CommandGetDbSchemas, tables: &[CatalogTable]) -> Result<RecordBatch, Status> {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -23,6 +24,7 @@ use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::data::DataRow;
 use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::startup::ParameterStatus;
 
@@ -61,7 +63,9 @@ impl Statements {
     /// Plans a catalog statement over the catalog as the session's caller sees it.
     async fn plan_catalog(&self, session: &WireSession, sql: &str) -> PgWireResult<CatalogPlan> {
         let caller = self.caller(session).await?;
-        let purpose = session.purpose().unwrap_or_else(|| "catalog-listing".to_owned());
+        let purpose = session
+            .purpose()
+            .unwrap_or_else(|| crate::query::service::LISTING_PURPOSE.to_owned());
         let tables = self.state.queries.catalog(&caller, &purpose);
         self.catalog.plan(sql, &tables).await.map_err(catalog_error)
     }
@@ -81,7 +85,7 @@ impl Statements {
             .map_err(catalog_error)?;
         let mut rows = Vec::new();
         for batch in batches {
-            rows.extend(encode_recordbatch(Arc::clone(&fields), batch));
+            rows.extend(encoded(&fields, batch)?.into_iter().map(Ok));
         }
         Ok(Response::Query(QueryResponse::new(
             fields,
@@ -251,6 +255,28 @@ fn steps(sql: &str) -> Vec<Step> {
     }
 }
 
+const UNENCODABLE: &str = "a value could not be written in the PostgreSQL format";
+
+/// The rows of `batch` in the formats of `fields`. arrow-pg's errors may quote the value
+/// they could not write: the client gets a plain one, the log only the column types.
+fn encoded(fields: &Arc<Vec<FieldInfo>>, batch: RecordBatch) -> PgWireResult<Vec<DataRow>> {
+    let schema = batch.schema();
+    encode_recordbatch(Arc::clone(fields), batch)
+        .collect::<PgWireResult<Vec<DataRow>>>()
+        .map_err(|_| {
+            let types: Vec<String> = schema
+                .fields()
+                .iter()
+                .map(|field| field.data_type().to_string())
+                .collect();
+            tracing::info!(
+                ?types,
+                "a batch could not be encoded for the PostgreSQL wire protocol"
+            );
+            sqlstate::response("ERROR", "22000", UNENCODABLE)
+        })
+}
+
 fn catalog_error(error: CatalogError) -> PgWireError {
     sqlstate::response("ERROR", error.sqlstate(), error.to_string())
 }
@@ -261,7 +287,7 @@ fn catalog_error(error: CatalogError) -> PgWireError {
 fn rows(
     results: Results,
     fields: Arc<Vec<FieldInfo>>,
-) -> impl futures::Stream<Item = PgWireResult<pgwire::messages::data::DataRow>> + Send {
+) -> impl futures::Stream<Item = PgWireResult<DataRow>> + Send {
     futures::stream::unfold(Some(results), move |results| {
         let fields = Arc::clone(&fields);
         async move {
@@ -273,22 +299,20 @@ fn rows(
                 }
                 Some(Ok(batch)) => {
                     results.sent(batch.get_array_memory_size());
-                    let mut rows = Vec::with_capacity(batch.num_rows());
-                    for row in encode_recordbatch(fields, batch) {
-                        match row {
-                            Ok(row) => rows.push(Ok(row)),
-                            Err(error) => {
-                                results.failed(ServiceError::FrontDoor {
-                                    code: "encoding_error",
-                                    message: "a value could not be written in the PostgreSQL format".into(),
-                                    denied: false,
-                                });
-                                rows.push(Err(error));
-                                return Some((futures::stream::iter(rows), None));
-                            }
+                    match encoded(&fields, batch) {
+                        Ok(rows) => Some((
+                            futures::stream::iter(rows.into_iter().map(Ok).collect::<Vec<_>>()),
+                            Some(results),
+                        )),
+                        Err(error) => {
+                            results.failed(ServiceError::FrontDoor {
+                                code: "encoding_error",
+                                message: UNENCODABLE.into(),
+                                denied: false,
+                            });
+                            Some((futures::stream::iter(vec![Err(error)]), None))
                         }
                     }
-                    Some((futures::stream::iter(rows), Some(results)))
                 }
                 Some(Err(error)) => {
                     let shown = sqlstate::error(&ApiError::from(&error));

@@ -29,6 +29,33 @@ source: {{ kind: csv, path: {path} }}
     )
 }
 
+/// Publishes `land_registry.holdings` (person_id, kind) from a CSV of three rows: Ann's flat
+/// and shop, Bob's field.
+pub async fn publish_holdings_csv(hub: &Hub) {
+    std::fs::write(
+        hub.dir().join("holdings.csv"),
+        "person_id,kind\n1,flat\n1,shop\n2,field\n",
+    )
+    .expect("csv");
+    hub.publish_ok(
+        "contract:\n  department: land_registry\n  name: holdings\n  title: Holdings\n  \
+         owner: { name: Desk, email: desk@example.gov }\n  fields:\n    \
+         - { name: person_id, type: bigint, nullable: false }\n    - { name: kind, type: string }\n\
+         source: { kind: csv, path: holdings.csv }\n",
+    )
+    .await;
+}
+
+/// `people` joined with `holdings` on the person (name, kind), ordered, as the client
+/// libraries' tests read it into their DataFrames.
+pub fn people_and_holdings() -> serde_json::Value {
+    json!([
+        {"name": "Ann", "kind": "flat"},
+        {"name": "Ann", "kind": "shop"},
+        {"name": "Bob", "kind": "field"},
+    ])
+}
+
 /// An SQLite database whose `holdings` table keeps dates and decimals as text, as SQLite
 /// applications do.
 pub fn write_sqlite(path: &std::path::Path) {

@@ -16,7 +16,7 @@ use tonic::{Code, Request};
 use crate::files::{PEOPLE_CSV, people_spec};
 use crate::support::{ADMIN, Hub};
 
-async fn hub_with_flight() -> Hub {
+pub(crate) async fn hub_with_flight() -> Hub {
     let hub = Hub::start_with(|dir| {
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nflight_listen = \"127.0.0.1:0\"\n[storage]\ndata_dir = \"{}\"\n",
@@ -30,7 +30,7 @@ async fn hub_with_flight() -> Hub {
 }
 
 /// The Flight SQL address the hub logged.
-fn flight_address(hub: &Hub) -> String {
+pub(crate) fn flight_address(hub: &Hub) -> String {
     hub.log()
         .lines()
         .find(|line| line.contains("Arrow Flight SQL listening"))
@@ -40,7 +40,7 @@ fn flight_address(hub: &Hub) -> String {
         .unwrap_or_else(|| panic!("the hub logs its Flight SQL address:\n{}", hub.log()))
 }
 
-async fn channel(hub: &Hub) -> Channel {
+pub(crate) async fn channel(hub: &Hub) -> Channel {
     Channel::from_shared(format!("http://{}", flight_address(hub)))
         .expect("a URL")
         .connect()
@@ -344,18 +344,7 @@ async fn adbc_from_python_reads_joins_into_dataframes() {
         return;
     };
     let hub = hub_with_flight().await;
-    std::fs::write(
-        hub.dir().join("holdings.csv"),
-        "person_id,kind\n1,flat\n1,shop\n2,field\n",
-    )
-    .expect("csv");
-    hub.publish_ok(
-        "contract:\n  department: land_registry\n  name: holdings\n  title: Holdings\n  \
-         owner: { name: Desk, email: desk@example.gov }\n  fields:\n    \
-         - { name: person_id, type: bigint, nullable: false }\n    - { name: kind, type: string }\n\
-         source: { kind: csv, path: holdings.csv }\n",
-    )
-    .await;
+    crate::files::publish_holdings_csv(&hub).await;
     let token = hub.token(ADMIN, &hub.admin_secret).await;
     let output = crate::support::python::run(
         std::process::Command::new(&python)
@@ -371,15 +360,7 @@ async fn adbc_from_python_reads_joins_into_dataframes() {
         json!(["civil_affairs.people", "land_registry.holdings"]),
         "{seen}"
     );
-    assert_eq!(
-        seen["join"],
-        json!([
-            {"name": "Ann", "kind": "flat"},
-            {"name": "Ann", "kind": "shop"},
-            {"name": "Bob", "kind": "field"},
-        ]),
-        "{seen}"
-    );
+    assert_eq!(seen["join"], crate::files::people_and_holdings(), "{seen}");
     assert_eq!(seen["polars_height"], 3);
     assert_eq!(seen["prepared"], json!([["Bob"]]));
     assert_eq!(seen["count_after_handshake"], 3);
@@ -475,166 +456,4 @@ async fn cancel(
     client
         .cancel_flight_info(arrow_flight::CancelFlightInfoRequest::new(info))
         .await
-}
-
-/// Under `[server.tls]` with a client CA, Flight SQL is served over mutual TLS as the API is:
-/// a client with a certificate of that CA gets in, one without does not, nor does plain text.
-#[tokio::test]
-async fn flight_sql_is_served_over_mutual_tls() {
-    let dir = tempfile::Builder::new()
-        .prefix("causeway-flight-tls")
-        .tempdir()
-        .expect("tempdir");
-    let certs = crate::tls::dev_certificates(dir.path());
-    let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nflight_listen = \"127.0.0.1:0\"\n{}[storage]\ndata_dir = \"{}\"\n",
-        crate::tls::tls_config(&certs, true),
-        dir.path().display()
-    );
-    std::fs::write(dir.path().join("causeway.toml"), config).expect("config");
-    let tls = crate::support::TestTls {
-        ca: certs.join("ca.pem"),
-        client: Some((certs.join("client.pem"), certs.join("client-key.pem"))),
-    };
-    let hub = Hub::serve_existing_with(dir, Some(tls)).await;
-    let address = flight_address(&hub);
-    let port = address.rsplit(':').next().expect("a port");
-    let read = |name: &str| std::fs::read(certs.join(name)).expect("a certificate file");
-    let ca = tonic::transport::Certificate::from_pem(read("ca.pem"));
-    let connect = |identity: Option<tonic::transport::Identity>| {
-        let mut tls = tonic::transport::ClientTlsConfig::new()
-            .ca_certificate(ca.clone())
-            .domain_name("localhost");
-        if let Some(identity) = identity {
-            tls = tls.identity(identity);
-        }
-        let endpoint = Channel::from_shared(format!("https://localhost:{port}"))
-            .expect("a URL")
-            .tls_config(tls)
-            .expect("TLS settings");
-        async move { endpoint.connect().await }
-    };
-    let with_certificate = connect(Some(tonic::transport::Identity::from_pem(
-        read("client.pem"),
-        read("client-key.pem"),
-    )))
-    .await
-    .expect("a client with a certificate connects");
-    let mut client = FlightSqlServiceClient::new(with_certificate);
-    client
-        .handshake(ADMIN, &hub.admin_secret)
-        .await
-        .expect("the handshake over TLS");
-
-    let without = match connect(None).await {
-        Ok(channel) => FlightSqlServiceClient::new(channel)
-            .handshake(ADMIN, &hub.admin_secret)
-            .await
-            .is_err(),
-        Err(_) => true,
-    };
-    assert!(without, "a client without a certificate is refused");
-    let plain = match Channel::from_shared(format!("http://{address}"))
-        .expect("a URL")
-        .connect()
-        .await
-    {
-        Ok(channel) => FlightSqlServiceClient::new(channel)
-            .handshake(ADMIN, &hub.admin_secret)
-            .await
-            .is_err(),
-        Err(_) => true,
-    };
-    assert!(plain, "plain text is refused");
-}
-
-/// `request` with `token` as its bearer, if one is given.
-fn with<T>(token: Option<&str>, mut request: Request<T>) -> Request<T> {
-    if let Some(token) = token {
-        request.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("header"),
-        );
-    }
-    request
-}
-
-/// Every call but the handshake is authenticated before anything in it is read, and a
-/// command, ticket or action body that is not what it claims is `InvalidArgument` with a
-/// plain message, never `Internal` with a decoder's debug text.
-#[tokio::test]
-async fn flight_sql_checks_the_caller_before_the_message_and_refuses_malformed_ones_plainly() {
-    let hub = hub_with_flight().await;
-    let token = hub.token(ADMIN, &hub.admin_secret).await;
-    let mut client = arrow_flight::flight_service_client::FlightServiceClient::new(channel(&hub).await);
-    // A claimed CommandStatementQuery whose bytes are not one.
-    let lying = arrow_flight::sql::Any {
-        type_url: "type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery".into(),
-        value: vec![0xff, 0xff, 0xff].into(),
-    }
-    .encode_to_vec();
-    for token in [None, Some(token.as_str())] {
-        let expected = if token.is_some() {
-            Code::InvalidArgument
-        } else {
-            Code::Unauthenticated
-        };
-        let refused = client
-            .get_flight_info(with(
-                token,
-                Request::new(FlightDescriptor::new_cmd(lying.clone())),
-            ))
-            .await
-            .expect_err("refused");
-        assert_eq!(refused.code(), expected, "GetFlightInfo: {refused}");
-        assert!(!refused.message().contains("ParseError"), "{refused}");
-        let refused = client
-            .do_get(with(token, Request::new(Ticket::new(lying.clone()))))
-            .await
-            .expect_err("refused");
-        assert_eq!(refused.code(), expected, "DoGet: {refused}");
-        let action = arrow_flight::Action::new("CreatePreparedStatement", lying.clone());
-        let refused = client
-            .do_action(with(token, Request::new(action)))
-            .await
-            .expect_err("refused");
-        assert_eq!(refused.code(), expected, "DoAction: {refused}");
-        // Which actions exist is not told to a caller without a token.
-        let refused = client
-            .do_action(with(
-                token,
-                Request::new(arrow_flight::Action::new("NoSuchAction", "")),
-            ))
-            .await
-            .expect_err("refused");
-        assert_eq!(refused.code(), expected, "an unknown action: {refused}");
-        let listed = client
-            .list_actions(with(token, Request::new(arrow_flight::Empty {})))
-            .await;
-        match token {
-            None => assert_eq!(listed.expect_err("refused").code(), Code::Unauthenticated),
-            Some(_) => {
-                let actions: Vec<String> = listed
-                    .expect("the actions")
-                    .into_inner()
-                    .map_ok(|action| action.r#type)
-                    .try_collect()
-                    .await
-                    .expect("listed");
-                assert!(
-                    actions.contains(&"CreatePreparedStatement".to_owned()),
-                    "{actions:?}"
-                );
-                assert!(!actions.contains(&"BeginTransaction".to_owned()), "{actions:?}");
-            }
-        }
-    }
-    let refused = client
-        .do_action(with(
-            Some(&token),
-            Request::new(arrow_flight::Action::new("BeginTransaction", "")),
-        ))
-        .await
-        .expect_err("refused");
-    assert_eq!(refused.code(), Code::Unimplemented, "{refused}");
 }

@@ -29,14 +29,21 @@ pub fn tls_config(certs: &std::path::Path, client_ca: bool) -> String {
     config
 }
 
-async fn start(client_ca: bool, with_client_certificate: bool) -> (Hub, std::path::PathBuf) {
+/// A hub under `[server.tls]` with the development certificates (a client CA when
+/// `client_ca`), `server_extra` added to its `[server]` section; its test client presents
+/// the development client certificate when `with_client_certificate`.
+pub async fn tls_hub(
+    server_extra: &str,
+    client_ca: bool,
+    with_client_certificate: bool,
+) -> (Hub, std::path::PathBuf) {
     let dir = tempfile::Builder::new()
         .prefix("causeway-tls")
         .tempdir()
         .expect("tempdir");
     let certs = dev_certificates(dir.path());
     let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n{}[storage]\ndata_dir = \"{}\"\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n{server_extra}{}[storage]\ndata_dir = \"{}\"\n",
         tls_config(&certs, client_ca),
         dir.path().display()
     );
@@ -53,7 +60,7 @@ async fn start(client_ca: bool, with_client_certificate: bool) -> (Hub, std::pat
 /// public roots, or speaks plain HTTP, does not.
 #[tokio::test]
 async fn clients_that_trust_the_ca_connect_and_others_do_not() {
-    let (hub, _certs) = start(false, false).await;
+    let (hub, _certs) = tls_hub("", false, false).await;
     assert!(hub.url.starts_with("https://127.0.0.1:"), "{}", hub.url);
     let (status, body) = hub.get("/v1/catalog").await;
     assert_eq!((status, body), (StatusCode::OK, json!({"departments": []})));
@@ -83,7 +90,7 @@ async fn clients_that_trust_the_ca_connect_and_others_do_not() {
 /// with a certificate gets in, and its subject is part of its principal.
 #[tokio::test]
 async fn mutual_tls_needs_a_client_certificate() {
-    let (hub, certs) = start(true, true).await;
+    let (hub, certs) = tls_hub("", true, true).await;
     let (status, me) = hub.get("/v1/me").await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(

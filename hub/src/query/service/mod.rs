@@ -27,6 +27,10 @@ use crate::audit::{Action, AuditError, AuditLog, Event, Outcome};
 use crate::store::AlertRecord;
 use crate::supervision::{Alerts, QuotaExceeded, RowUsage};
 
+/// The purpose a catalog listing is asked under when the caller names none: listing reads no
+/// row, but what a caller may read of each dataset depends on the purpose.
+pub const LISTING_PURPOSE: &str = "catalog-listing";
+
 /// Which front door a query came through; recorded with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrontDoor {
