@@ -1,5 +1,6 @@
-//! The hub under test: the real `causeway serve`, started as a child process on a free
-//! loopback port, and an HTTP client for it.
+//! The hub under test: the real `causeway serve`, started as a child process on free
+//! loopback ports (HTTP, Flight SQL and the PostgreSQL wire protocol), and an HTTP client
+//! for it.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -36,6 +37,10 @@ pub struct Received {
 #[derive(Clone)]
 pub struct HubEndpoint {
     url: String,
+    /// `host:port` of its Arrow Flight SQL service.
+    pub flight: String,
+    /// `host:port` of its PostgreSQL wire protocol.
+    pub postgres: String,
     http: reqwest::Client,
 }
 
@@ -57,12 +62,18 @@ impl HubProcess {
     /// its health check answers.
     pub async fn start(config: &Path, log: &Path) -> BenchResult<Self> {
         let port = free_port()?;
+        let (flight, postgres) = (free_port()?, free_port()?);
         let output = std::fs::File::create(log)?;
         let mut child = Command::new(causeway_binary()?)
             .arg("serve")
             .arg("--config")
             .arg(config)
             .env("CAUSEWAY_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("CAUSEWAY_SERVER__FLIGHT_LISTEN", format!("127.0.0.1:{flight}"))
+            .env(
+                "CAUSEWAY_SERVER__POSTGRES_LISTEN",
+                format!("127.0.0.1:{postgres}"),
+            )
             .stdin(Stdio::null())
             .stdout(output.try_clone()?)
             .stderr(output)
@@ -71,6 +82,8 @@ impl HubProcess {
         let pid = child.id().ok_or("the hub exited at once")?;
         let endpoint = HubEndpoint {
             url: format!("http://127.0.0.1:{port}"),
+            flight: format!("127.0.0.1:{flight}"),
+            postgres: format!("127.0.0.1:{postgres}"),
             http: reqwest::Client::builder().build()?,
         };
         let started = Instant::now();

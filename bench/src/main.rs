@@ -1,11 +1,13 @@
 //! `causeway-bench`: generates the demo data at a scale, starts the real hub (the `causeway`
 //! binary beside this one, or `CAUSEWAY_BIN`) on loopback as a child process, and measures
-//! each workload against it and, in the same run, against plain DataFusion (on the files and
-//! in memory) and DuckDB; then writes a markdown report with medians, spreads, ratios and
+//! each workload against it (over HTTP, and over Arrow Flight SQL and the PostgreSQL wire
+//! protocol where analysts' tools would use them) and, in the same run, against plain
+//! DataFusion (on the files and in memory) and DuckDB; then writes a markdown report with medians, spreads, ratios and
 //! the targets met or missed. It is a tool of its own: nothing of it ships in the hub.
 
 mod datafusion_runner;
 mod duckdb;
+mod front_doors;
 mod hub_process;
 mod report;
 mod setup;
@@ -249,9 +251,11 @@ async fn measure(
         (duckdb_files.lookups, duckdb_memory.lookups),
     )
     .await;
+    step("point lookups over the PostgreSQL wire protocol");
+    let wire = workloads::wire(&settings, &under_test, &ids).await;
     let some_id = ids.first().map(String::as_str).unwrap_or_default();
     let lookup_plans = workloads::lookup_plans(&settings, &under_test, some_id).await;
-    step("export");
+    step("export over HTTP and Flight SQL");
     let export = workloads::export(&settings, &under_test, &plain).await;
     step("database source");
     let database = match postgres {
@@ -280,6 +284,7 @@ async fn measure(
     Ok(Results {
         join,
         lookups,
+        wire,
         export,
         database,
         audit,

@@ -393,6 +393,7 @@ pub async fn create_clients(config_path: &Path) -> BenchResult<Secrets> {
                 .iter()
                 .map(|(key, value)| ((*key).to_owned(), AttributeValue::One((*value).to_owned())))
                 .collect::<BTreeMap<_, _>>(),
+            person: None,
         };
         let gate = causeway_hub::cli::admin::operator_gate(
             &config,

@@ -1,5 +1,5 @@
 //! The markdown report: how to rerun, the machine, the settings, a table per workload with
-//! ratios to plain DataFusion, and the targets of issue 7 met or missed.
+//! ratios to plain DataFusion, and the targets of issues 7 and 16 met or missed.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -9,9 +9,11 @@ use super::setup::{ANALYST_TOWN, Data};
 use super::stats::{Latencies, Measured, Spread};
 use super::workloads::{
     self, AUDIT_ROUNDS, AuditResults, COMPARED_CONCURRENCY, CONCURRENCY, DatabaseResults, ExportResults,
-    JoinResults, LookupPlans, LookupResults, Transfer,
+    JoinResults, LookupPlans, LookupResults, PeakMemory, Transfer, WIRE_CONCURRENCY, WireLookups,
+    WireResults,
 };
 
+mod front_doors;
 mod tables;
 mod targets;
 
@@ -21,6 +23,7 @@ use targets::targets;
 pub struct Results {
     pub join: JoinResults,
     pub lookups: LookupResults,
+    pub wire: WireResults,
     pub export: ExportResults,
     pub database: Measured<DatabaseResults>,
     pub audit: AuditResults,
@@ -52,6 +55,7 @@ pub fn render(settings: &Settings, data: &Data, results: &Results, took: Duratio
     machine(&mut out, settings, data);
     join(&mut out, &results.join);
     lookups(&mut out, &results.lookups, &results.lookup_plans);
+    front_doors::wire(&mut out, &results.lookups, &results.wire);
     export(&mut out, &results.export);
     policy(&mut out, results);
     audit(&mut out, &results.audit);

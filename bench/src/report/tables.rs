@@ -129,14 +129,25 @@ fn latency_row(out: &mut String, engine: &str, concurrency: usize, measured: &Me
 pub(super) fn export(out: &mut String, export: &ExportResults) {
     let _ = writeln!(
         out,
-        "## Export\n\n`{}`, as an Arrow IPC stream: over HTTP from the hub (decoded by the client), and \
-         from plain DataFusion on the files encoded into a sink that counts the bytes. A default \
-         DataFusion session reads Parquet strings as views, whose buffers the IPC writer hands on \
-         whole; the hub reads them as `Utf8`, so the third row encodes what the hub encodes.\n\n\
+        "## Export\n\n`{}`, as an Arrow IPC stream: over HTTP from the hub (decoded by the client); over \
+         Arrow Flight SQL from the hub (`GetFlightInfo`, then `DoGet` on its ticket, decoded by \
+         arrow-flight's client; bytes are those of the Flight data messages); the same number of bytes \
+         copied from one thread to another through a loopback TCP connection, without any protocol (the \
+         most any front door can reach on this machine); and from plain DataFusion on the files encoded \
+         into a sink that counts the bytes. A default DataFusion session reads Parquet strings as views, \
+         whose buffers the IPC writer hands on whole; the hub reads them as `Utf8`, so the last row \
+         encodes what the hub encodes.\n\n\
          | engine | median | min-max | rows/s | MB/s | bytes | ratio (rows/s) |\n|---|---|---|---|---|---|---|",
         workloads::export_sql("civil_affairs.residents")
     );
     transfer_row(out, "hub, HTTP", &export.hub, &export.plain);
+    transfer_row(out, "hub, Arrow Flight SQL", &export.flight, &export.plain);
+    transfer_row(
+        out,
+        "bare loopback copy of the Flight SQL bytes",
+        &export.loopback,
+        &export.plain,
+    );
     transfer_row(out, "plain DataFusion", &export.plain, &export.plain);
     transfer_row(
         out,
@@ -144,19 +155,37 @@ pub(super) fn export(out: &mut String, export: &ExportResults) {
         &export.plain_utf8,
         &export.plain,
     );
-    let _ = match &export.hub_memory {
+    if let (Ok(flight), Ok(loopback)) = (&export.flight, &export.loopback) {
+        let _ = writeln!(
+            out,
+            "\nFlight SQL moves {:.2} x the rows per second of the bare loopback copy of its bytes.",
+            rows_per_second(flight) / rows_per_second(loopback).max(f64::EPSILON)
+        );
+    }
+    out.push_str(
+        "\nThe hub's peak resident memory (`VmHWM`, reset before each run) during an export, with what was \
+         resident before it started (the hub's own state, memory its allocator kept from earlier queries, \
+         and accelerated copies of datasets, by its catalog):\n\n\
+         | front door | peak | before | accelerated copies | added by the export | peak less the copies |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    memory_row(out, "HTTP", &export.hub_memory);
+    memory_row(out, "Arrow Flight SQL", &export.flight_memory);
+}
+
+fn memory_row(out: &mut String, front_door: &str, memory: &Measured<PeakMemory>) {
+    let mb = |bytes: u64| format!("{:.0} MB", bytes as f64 / 1e6);
+    let _ = match memory {
         Ok(memory) => writeln!(
             out,
-            "\nThe hub's peak resident memory (`VmHWM`, reset before each run) during an export: \
-             {:.0} MB, of which {:.0} MB were resident before it started (the hub's own state, memory \
-             its allocator kept from earlier queries, and {:.0} MB of accelerated copies of datasets, \
-             by its catalog): the export added {:.0} MB.\n",
-            memory.peak as f64 / 1e6,
-            memory.before as f64 / 1e6,
-            memory.accelerated as f64 / 1e6,
-            memory.peak.saturating_sub(memory.before) as f64 / 1e6
+            "| {front_door} | {} | {} | {} | {} | {} |",
+            mb(memory.peak),
+            mb(memory.before),
+            mb(memory.accelerated),
+            mb(memory.peak.saturating_sub(memory.before)),
+            mb(memory.peak.saturating_sub(memory.accelerated)),
         ),
-        Err(reason) => writeln!(out, "\nThe hub's peak memory: {reason}.\n"),
+        Err(reason) => writeln!(out, "| {front_door} | {reason} | | | | |"),
     };
 }
 

@@ -21,12 +21,14 @@ mod database;
 mod export;
 mod hostile;
 mod join_and_lookups;
+mod wire;
 
 pub use audit::{AUDIT_ROUNDS, audit};
 pub use database::database;
 pub use export::export;
 pub use hostile::{HostileResults, hostile};
 pub use join_and_lookups::{LookupPlans, join, lookup_plans, lookups};
+pub use wire::{WIRE_CONCURRENCY, WireLookups, WireResults, wire};
 
 /// The client counts of the point-lookup workload.
 pub const CONCURRENCY: [usize; 3] = [1, 8, 32];
@@ -108,10 +110,17 @@ pub struct Transfer {
 }
 
 pub struct ExportResults {
+    /// Over HTTP, as an Arrow IPC stream.
     pub hub: Measured<Transfer>,
     /// The hub's memory over the export runs: the highest peak, and what it held before
     /// (accelerated datasets live in the same process).
     pub hub_memory: Measured<PeakMemory>,
+    /// Over Arrow Flight SQL (`GetFlightInfo`, then `DoGet`).
+    pub flight: Measured<Transfer>,
+    pub flight_memory: Measured<PeakMemory>,
+    /// The Flight export's bytes copied from one thread to another over loopback TCP, with
+    /// its row count: the most any front door can reach here.
+    pub loopback: Measured<Transfer>,
     pub plain: Measured<Transfer>,
     /// Plain DataFusion reading strings as `Utf8`, as the hub does: the same bytes to encode.
     pub plain_utf8: Measured<Transfer>,

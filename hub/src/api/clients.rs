@@ -19,9 +19,10 @@ use super::extract::ApiPath;
 use super::recorded::audited;
 use crate::audit::{Action, Event, Outcome};
 use crate::identity::{
-    AccountChange, ClientError, ClientSpec, DutyRefusal, check_account_change, printable_client_id,
+    AccountChange, ClientError, ClientSpec, DutyRefusal, PersonSpec, check_account_change,
+    printable_client_id,
 };
-use crate::store::{ClientRecord, StoreError};
+use crate::store::{AccountKind, ClientRecord, StoreError};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -33,11 +34,21 @@ pub struct NewClientBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub attributes: BTreeMap<String, AttributeValue>,
+    /// A person's name: the account is then a person's, who signs in to the console with a
+    /// password (the answer's `client_secret` is the first one, shown once), not a service's.
+    #[serde(default)]
+    pub person_name: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientEntry {
     pub id: String,
+    /// `service` (client credentials) or `person` (signs in to the console).
+    #[schema(value_type = String)]
+    pub kind: AccountKind,
+    /// A person's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub department: String,
     #[schema(value_type = Vec<String>)]
     pub roles: BTreeSet<Role>,
@@ -55,6 +66,8 @@ impl From<ClientRecord> for ClientEntry {
     fn from(record: ClientRecord) -> Self {
         Self {
             id: record.id,
+            kind: record.kind,
+            name: record.name,
             department: record.department,
             roles: record.roles,
             attributes: record.attributes,
@@ -76,9 +89,10 @@ pub struct NewSecret {
 impl From<ClientError> for ApiError {
     fn from(error: ClientError) -> Self {
         match error {
-            ClientError::InvalidId(_) | ClientError::InvalidDepartment(_) => {
-                ApiError::bad_request("invalid_client", error.to_string())
-            }
+            ClientError::InvalidId(_)
+            | ClientError::InvalidDepartment(_)
+            | ClientError::Password
+            | ClientError::PersonName => ApiError::bad_request("invalid_client", error.to_string()),
             ClientError::RolesConflict(_) => ApiError::bad_request("separation_of_duties", error.to_string()),
             ClientError::NotFound(_) => ApiError::not_found(error.to_string()),
             ClientError::Store(StoreError::AlreadyExists(_)) => {
@@ -164,6 +178,7 @@ pub async fn create(
             department: body.department,
             roles: body.roles,
             attributes: body.attributes,
+            person: body.person_name.map(|name| PersonSpec { name, password: None }),
         };
         state.identity.clients.check_new(&spec).await?;
         gate.pass().await?;

@@ -3,8 +3,10 @@
 mod alerts;
 mod audit;
 mod auth;
+mod authorize;
 mod catalog;
 mod clients;
+mod console;
 mod datasets;
 pub mod error;
 mod extract;
@@ -107,11 +109,16 @@ pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::Tru
         .route("/v1/audit/reveal", post(audit::reveal))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/oauth/authorize", get(authorize::page).post(authorize::sign_in))
         .route(
             "/.well-known/openid-configuration",
             get(wellknown::openid_configuration),
         )
         .route("/.well-known/jwks.json", get(wellknown::jwks))
+        .route("/console", get(console::root))
+        .route("/console/", get(console::index))
+        .route("/console/{*path}", get(console::asset))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_request_bytes))

@@ -1,8 +1,11 @@
-//! `POST /oauth/token`: the client-credentials grant of RFC 6749 §4.4. Clients
-//! authenticate with HTTP Basic or with `client_id` and `client_secret` form fields; errors
-//! follow §5.2 (`{"error": ..., "error_description": ...}`), not the API's own shape. A
-//! failure never tells whether the client id exists, and repeated failures per client id
-//! or per address are refused for a while with 429.
+//! `POST /oauth/token`: the client-credentials grant of RFC 6749 §4.4 for services, and the
+//! authorization-code (§4.1.3, with PKCE) and refresh-token (§6) grants for applications
+//! people sign in to (`identity::sign_in`); `POST /oauth/revoke` ends a person's sign-in
+//! (RFC 7009). Services authenticate with HTTP Basic or with `client_id` and
+//! `client_secret` form fields; applications are public clients and send only their
+//! `client_id`. Errors follow §5.2 (`{"error": ..., "error_description": ...}`), not the
+//! API's own shape. A failure never tells whether the client id exists, and repeated
+//! failures per client id or per address are refused for a while with 429.
 
 use std::collections::HashMap;
 
@@ -20,7 +23,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::PeerAddress;
 use crate::audit::{Action, Event, Outcome};
-use crate::identity::ExchangeError;
+use crate::identity::{ExchangeError, GrantError};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
@@ -29,6 +32,12 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds until the token expires.
     pub expires_in: u64,
+    /// For a person: the OpenID Connect ID token, for the application.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// For a person: the next refresh token, used once (each use answers a new one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 struct OAuthError {
@@ -95,10 +104,10 @@ fn no_store(headers: &mut HeaderMap) {
 
 /// Issues an access token to a client of the built-in authorization server.
 #[utoipa::path(post, path = "/oauth/token", tag = "identity",
-    request_body(content = String, description = "grant_type=client_credentials, with client_id and client_secret or HTTP Basic", content_type = "application/x-www-form-urlencoded"),
+    request_body(content = String, description = "grant_type=client_credentials, with client_id and client_secret or HTTP Basic; grant_type=authorization_code with client_id, code, redirect_uri and code_verifier; grant_type=refresh_token with client_id and refresh_token", content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "A token", body = TokenResponse),
-        (status = 400, description = "invalid_request or unsupported_grant_type (RFC 6749 §5.2)"),
+        (status = 400, description = "invalid_request, invalid_grant or unsupported_grant_type (RFC 6749 §5.2)"),
         (status = 401, description = "invalid_client"),
         (status = 429, description = "Too many failed attempts; see Retry-After"),
     ))]
@@ -161,6 +170,20 @@ async fn issue(
         ));
     }
     let form = parse_form(body)?;
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code" | "refresh_token") => {
+            return person_grant(state, headers, &form, record).await;
+        }
+        Some("client_credentials") => {}
+        Some(_) => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "the grants are client_credentials, authorization_code and refresh_token",
+            ));
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+    }
     let basic = basic_credentials(headers)?;
     let (client_id, secret, used_basic) = match (basic, form.get("client_id"), form.get("client_secret")) {
         (Some(_), _, Some(_)) => {
@@ -174,17 +197,6 @@ async fn issue(
     };
     // The id as claimed: a refusal records which client someone tried to be.
     record.principal = Some(crate::identity::printable_client_id(&client_id));
-    match form.get("grant_type").map(String::as_str) {
-        Some("client_credentials") => {}
-        Some(_) => {
-            return Err(OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "only the client_credentials grant is supported",
-            ));
-        }
-        None => return Err(OAuthError::invalid_request("grant_type is missing")),
-    }
 
     let address = peer.map(|peer| peer.0.ip());
     let (client, token) = state
@@ -197,7 +209,149 @@ async fn issue(
         access_token: token.token,
         token_type: "Bearer",
         expires_in: token.expires_in,
+        id_token: None,
+        refresh_token: None,
     })
+}
+
+/// The authorization-code and refresh-token grants of an application people sign in to.
+async fn person_grant(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    record: &mut Event,
+) -> Result<TokenResponse, OAuthError> {
+    if headers.contains_key(header::AUTHORIZATION) || form.contains_key("client_secret") {
+        return Err(OAuthError::invalid_request(
+            "applications people sign in to are public clients: send client_id, no secret",
+        ));
+    }
+    let field = |name: &'static str| {
+        form.get(name)
+            .map(String::as_str)
+            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is missing")))
+    };
+    let client_id = field("client_id")?;
+    let grant = field("grant_type")?;
+    record.detail = Some(json!({ "grant_type": grant, "application": client_id }).to_string());
+    let granted = if grant == "authorization_code" {
+        state
+            .identity
+            .redeem_code(
+                client_id,
+                field("code")?,
+                field("redirect_uri")?,
+                field("code_verifier")?,
+            )
+            .await
+    } else {
+        state.identity.refresh(client_id, field("refresh_token")?).await
+    };
+    let tokens = match granted {
+        Ok(tokens) => tokens,
+        Err(GrantError::Replayed { family, account }) => {
+            // A code or refresh token used twice means one of the two holders is not the
+            // person: the whole sign-in is ended, and that is recorded.
+            let mut ended = Event::new(Action::SignInEnded, Outcome::Ok).with_detail(json!({
+                "reason": "a code or refresh token was used twice",
+                "application": client_id,
+                "sign_in": family,
+            }));
+            ended.principal = Some(account.clone());
+            ended.client_address = record.client_address.clone();
+            state.audit.record_done(ended).await;
+            record.principal = Some(account);
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the code or refresh token was already used; that sign-in is ended: sign in again",
+            ));
+        }
+        Err(error) => {
+            // Who the code or token was for: a stolen code tried with the wrong verifier is
+            // on that person's record.
+            if let GrantError::InvalidGrant {
+                account: Some(account),
+                ..
+            } = &error
+            {
+                record.principal = Some(account.clone());
+            }
+            return Err(grant_error(error));
+        }
+    };
+    issued_to(record, &tokens.person, state);
+    record.principal = Some(tokens.person.id.clone());
+    Ok(TokenResponse {
+        access_token: tokens.access.token,
+        token_type: "Bearer",
+        expires_in: tokens.access.expires_in,
+        id_token: Some(tokens.id_token),
+        refresh_token: Some(tokens.refresh_token),
+    })
+}
+
+fn grant_error(error: GrantError) -> OAuthError {
+    let description = error.to_string();
+    match error {
+        GrantError::InvalidGrant { .. } | GrantError::Replayed { .. } => {
+            OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+        }
+        GrantError::InvalidClient => OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", description),
+        GrantError::NoIssuer => OAuthError::new(StatusCode::NOT_FOUND, "invalid_request", description),
+        GrantError::Store(_) | GrantError::Signing => {
+            OAuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", description)
+        }
+    }
+}
+
+/// Ends the sign-in a refresh token belongs to (RFC 7009): its refresh tokens stop working
+/// at once, and its access tokens expire within their short lifetime. A token that is
+/// unknown, or another application's, is answered alike (§2.2).
+#[utoipa::path(post, operation_id = "revoke_sign_in", path = "/oauth/revoke", tag = "identity",
+    request_body(content = String, description = "token (a refresh token) and client_id", content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "invalid_request"),
+    ))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    peer: Option<Extension<PeerAddress>>,
+    body: Bytes,
+) -> Response {
+    let form = match parse_form(&body) {
+        Ok(form) => form,
+        Err(error) => return error.into_response(),
+    };
+    let (Some(client_id), Some(token)) = (form.get("client_id"), form.get("token")) else {
+        return OAuthError::invalid_request("send token and client_id").into_response();
+    };
+    match state.identity.sign_out(client_id, token).await {
+        Ok(Some((account, family))) => {
+            let mut ended = Event::new(Action::SignInEnded, Outcome::Ok)
+                .at_address(peer.map(|peer| peer.0.0))
+                .with_detail(json!({ "reason": "signed out", "application": client_id, "sign_in": family }));
+            ended.principal = Some(account);
+            state.audit.record_done(ended).await;
+            no_store_ok()
+        }
+        Ok(None) => no_store_ok(),
+        Err(error) => {
+            tracing::error!(%error, "cannot revoke a sign-in");
+            OAuthError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the sign-in could not be ended; try again",
+            )
+            .into_response()
+        }
+    }
+}
+
+fn no_store_ok() -> Response {
+    let mut response = StatusCode::OK.into_response();
+    no_store(response.headers_mut());
+    response
 }
 
 /// Makes `record` the record of a token issued to `client` by the built-in issuer: HTTP's

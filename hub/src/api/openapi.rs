@@ -2,8 +2,8 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    alerts, audit, catalog, clients, datasets, error, grants, health, keys, me, metrics, oauth, query,
-    requests, versions, wellknown,
+    alerts, audit, authorize, catalog, clients, datasets, error, grants, health, keys, me, metrics, oauth,
+    query, requests, versions, wellknown,
 };
 
 #[derive(OpenApi)]
@@ -49,6 +49,9 @@ use super::{
         audit::verify_log,
         audit::reveal,
         oauth::token,
+        oauth::revoke,
+        authorize::page,
+        authorize::sign_in,
         wellknown::openid_configuration,
         wellknown::jwks,
         document,
@@ -84,6 +87,8 @@ const PUBLIC: &[&str] = &[
     "/v1/health",
     "/v1/openapi.json",
     "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/authorize",
     "/.well-known/openid-configuration",
     "/.well-known/jwks.json",
 ];
@@ -209,6 +214,8 @@ mod tests {
             "/v1/datasets/{department}/{name}/diff",
             "/v1/grants/{id}/confirm",
             "/oauth/token",
+            "/oauth/revoke",
+            "/oauth/authorize",
             "/.well-known/openid-configuration",
             "/.well-known/jwks.json",
         ] {

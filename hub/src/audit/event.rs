@@ -16,6 +16,14 @@ pub enum Action {
     QueryRefused,
     TokenIssued,
     TokenRefused,
+    /// A person signed in on the built-in provider's sign-in page (detail: the application).
+    SignInSucceeded,
+    /// A sign-in on that page was refused: wrong name or password, a disabled or waiting
+    /// account, or too many failures.
+    SignInRefused,
+    /// A person's sign-in ended: signed out, or revoked because a code or refresh token was
+    /// used twice (detail: why).
+    SignInEnded,
     /// Requests refused for their bearer token: the first from an address at once, then a
     /// count of the others per minute.
     BearerRefused,
@@ -71,12 +79,15 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 33] = [
+    const ALL: [Action; 36] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
         Action::TokenIssued,
         Action::TokenRefused,
+        Action::SignInSucceeded,
+        Action::SignInRefused,
+        Action::SignInEnded,
         Action::BearerRefused,
         Action::DatasetPublished,
         Action::DatasetChanged,
@@ -115,6 +126,9 @@ impl Action {
             Action::QueryRefused => "query.refused",
             Action::TokenIssued => "token.issued",
             Action::TokenRefused => "token.refused",
+            Action::SignInSucceeded => "sign_in.succeeded",
+            Action::SignInRefused => "sign_in.refused",
+            Action::SignInEnded => "sign_in.ended",
             Action::BearerRefused => "bearer.refused",
             Action::DatasetPublished => "dataset.published",
             Action::DatasetChanged => "dataset.changed",

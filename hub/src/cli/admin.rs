@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::audit::operator::OperatorLog;
 use crate::audit::{Action, Event, Gate, Outcome};
 use crate::config::Config;
-use crate::identity::{ClientService, ClientSpec, KeyRing};
+use crate::identity::{ClientService, ClientSpec, KeyRing, MIN_PASSWORD_CHARS, PersonSpec};
 use crate::store::MetadataStore;
 
 /// The hub whose state a command changes.
@@ -41,7 +41,8 @@ impl LocalHub {
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
-    /// Create a client and print its secret, once.
+    /// Create a client and print its secret, once; with --person, a person's account, whose
+    /// password is typed at the prompt (twice) or is the first line of standard input.
     Add {
         /// The client id, e.g. land-registry-etl: 1 to 64 lower-case letters, digits, `.`, `-` or `_`.
         #[arg(long)]
@@ -57,6 +58,18 @@ pub enum ClientCommand {
         /// An attribute, as key=value; repeat for more, or repeat a key for a list.
         #[arg(long = "attr", value_parser = parse_attribute)]
         attributes: Vec<(String, String)>,
+        /// The account is a person's, of this name, who signs in to the console with a
+        /// password, not a service's with a secret.
+        #[arg(long = "person", value_name = "NAME")]
+        person: Option<String>,
+        #[command(flatten)]
+        hub: LocalHub,
+    },
+    /// Set a person's password, typed at the prompt (twice) or the first line of standard
+    /// input. Sign-ins already made go on until they end.
+    SetPassword {
+        /// The person's id.
+        id: String,
         #[command(flatten)]
         hub: LocalHub,
     },
@@ -114,6 +127,27 @@ fn parse_attribute(text: &str) -> Result<(String, String), NotKeyValue> {
         .ok_or_else(|| NotKeyValue(text.to_owned()))
 }
 
+/// A person's new password: typed twice at the prompt, or the first line of standard input
+/// when that is no terminal.
+fn read_password(id: &str) -> Result<String, Box<dyn std::error::Error>> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let password = rpassword::prompt_password(format!(
+            "Password for {id} (at least {MIN_PASSWORD_CHARS} characters): "
+        ))?;
+        if rpassword::prompt_password("The same again: ")? != password {
+            return Err("the two passwords differ".into());
+        }
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err("no password: type it at the prompt, or pipe it in".into());
+    }
+    Ok(password)
+}
+
 /// The hub's configuration and its clients.
 async fn clients(hub: &LocalHub) -> Result<(Config, ClientService), Box<dyn std::error::Error>> {
     let config = hub.load()?;
@@ -169,6 +203,7 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
             department,
             roles,
             attributes,
+            person,
             hub,
         } => {
             let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -187,13 +222,22 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
                 })
                 .collect();
             let (config, clients) = clients(&hub).await?;
+            let person = match person {
+                Some(name) => Some(PersonSpec {
+                    name,
+                    password: Some(read_password(&id)?),
+                }),
+                None => None,
+            };
             let spec = ClientSpec {
                 id,
                 department,
                 roles: roles.into_iter().collect::<BTreeSet<_>>(),
                 attributes,
+                person,
             };
             clients.check_new(&spec).await?;
+            let is_person = spec.person.is_some();
             let gate = operator_gate(
                 &config,
                 Action::ClientCreated,
@@ -202,19 +246,46 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
                     "department": spec.department,
                     "roles": spec.roles,
                     "attributes": spec.attributes,
+                    "kind": if is_person { "person" } else { "service" },
                 }),
             );
             let operator = operator_name();
             let (created, secret) =
                 recorded(gate, async || Ok(clients.create(spec, Some(&operator)).await?)).await?;
-            eprintln!(
-                "created client {} of {}; its secret, shown only now:",
-                created.id, created.department
+            if is_person {
+                println!(
+                    "created person {} of {}; they sign in to the console with their password",
+                    created.id, created.department
+                );
+            } else {
+                eprintln!(
+                    "created client {} of {}; its secret, shown only now:",
+                    created.id, created.department
+                );
+                println!("{secret}");
+            }
+        }
+        ClientCommand::SetPassword { id, hub } => {
+            let (config, clients) = clients(&hub).await?;
+            clients.check_exists(&id).await?;
+            let password = read_password(&id)?;
+            let gate = operator_gate(
+                &config,
+                Action::ClientSecretRotated,
+                json!({ "client": id, "kind": "person" }),
             );
-            println!("{secret}");
+            let operator = operator_name();
+            recorded(gate, async || {
+                Ok(clients.set_password(&id, password, Some(&operator)).await?)
+            })
+            .await?;
+            println!("{id} has a new password");
         }
         ClientCommand::List { hub } => {
-            println!("{:<28} {:<22} {:<40} STATE", "CLIENT", "DEPARTMENT", "ROLES");
+            println!(
+                "{:<28} {:<8} {:<22} {:<40} STATE",
+                "CLIENT", "KIND", "DEPARTMENT", "ROLES"
+            );
             for client in clients(&hub).await?.1.list().await? {
                 let roles = causeway_policies::role_names(&client.roles, ",");
                 let state = if client.disabled {
@@ -226,8 +297,12 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
                 } else {
                     "enabled"
                 };
+                let kind = match client.kind {
+                    crate::store::AccountKind::Service => "service",
+                    crate::store::AccountKind::Person => "person",
+                };
                 println!(
-                    "{:<28} {:<22} {:<40} {state}",
+                    "{:<28} {kind:<8} {:<22} {:<40} {state}",
                     client.id, client.department, roles,
                 );
             }

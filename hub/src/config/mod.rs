@@ -202,6 +202,22 @@ pub struct AuthConfig {
     pub failure_window: Duration,
     /// External OpenID Connect providers whose tokens are accepted.
     pub issuers: Vec<ExternalIssuerConfig>,
+    /// How long a person's sign-in lasts, however often its tokens are refreshed; then the
+    /// person signs in again.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Applications people sign in to through the built-in provider, beside the hub's own
+    /// console (which is always registered at `PUBLIC_URL/console/callback`).
+    pub applications: Vec<ApplicationConfig>,
+}
+
+/// An application of the built-in OpenID Connect provider: a public client (PKCE, no
+/// secret) and the exact redirect URIs it may receive codes at.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationConfig {
+    pub client_id: String,
+    pub redirect_uris: Vec<String>,
 }
 
 impl Default for AuthConfig {
@@ -215,6 +231,8 @@ impl Default for AuthConfig {
             max_failed_attempts_per_address: 100,
             failure_window: Duration::from_secs(300),
             issuers: Vec::new(),
+            session_ttl: Duration::from_secs(8 * 3600),
+            applications: Vec::new(),
         }
     }
 }

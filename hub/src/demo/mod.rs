@@ -12,7 +12,7 @@ use causeway_policies::{AttributeValue, DatasetId, Principal, Role};
 use crate::access::requests::RequestTerms;
 use crate::audit::{Action, AuditLog, Event, Gate, Outcome};
 use crate::config::Config;
-use crate::identity::{ClientSpec, Identity};
+use crate::identity::{ClientSpec, Identity, PersonSpec};
 use crate::registry::DatasetSpec;
 use crate::startup::Hub;
 use causeway_demo_data::{self as generate, DatabaseTable, GenerateOptions};
@@ -284,15 +284,18 @@ struct ClientOfDemo {
     roles: &'static [Role],
     attributes: &'static [(&'static str, &'static str)],
     about: &'static str,
+    /// A person's name: the account signs in to the console with a password.
+    person: Option<&'static str>,
 }
 
-const DEMO_CLIENTS: [ClientOfDemo; 9] = [
+const DEMO_CLIENTS: [ClientOfDemo; 10] = [
     ClientOfDemo {
         id: "demo-analyst",
         department: "civil_affairs",
         roles: &[Role::Analyst],
         attributes: &[("town", "Guicheng")],
         about: "housing subsidy reviewer, civil affairs",
+        person: None,
     },
     ClientOfDemo {
         id: "demo-grid-worker",
@@ -300,6 +303,7 @@ const DEMO_CLIENTS: [ClientOfDemo; 9] = [
         roles: &[Role::Analyst],
         attributes: &[("grid_id", "GC-001")],
         about: "grid worker of grid GC-001",
+        person: None,
     },
     ClientOfDemo {
         id: "demo-planner",
@@ -307,6 +311,7 @@ const DEMO_CLIENTS: [ClientOfDemo; 9] = [
         roles: &[Role::Analyst],
         attributes: &[],
         about: "urban planner (pseudonymous joins)",
+        person: None,
     },
     ClientOfDemo {
         id: "demo-land-publisher",
@@ -314,6 +319,7 @@ const DEMO_CLIENTS: [ClientOfDemo; 9] = [
         roles: &[Role::Publisher],
         attributes: &[],
         about: "publisher, land registry",
+        person: None,
     },
     ClientOfDemo {
         id: "demo-market-publisher",
@@ -321,6 +327,7 @@ const DEMO_CLIENTS: [ClientOfDemo; 9] = [
         roles: &[Role::Publisher],
         attributes: &[],
         about: "publisher, market supervision",
+        person: None,
     },
     ClientOfDemo {
         id: "demo-social-publisher",
@@ -328,6 +335,7 @@ const DEMO_CLIENTS: [ClientOfDemo; 9] = [
         roles: &[Role::Publisher],
         attributes: &[],
         about: "publisher, social security",
+        person: None,
     },
     // The three administrators, each an account of its own (separation of duties).
     ClientOfDemo {
@@ -336,6 +344,7 @@ const DEMO_CLIENTS: [ClientOfDemo; 9] = [
         roles: &[Role::SecurityAdmin],
         attributes: &[],
         about: "security administrator: grants, decisions",
+        person: None,
     },
     ClientOfDemo {
         id: "demo-sysadmin",
@@ -343,6 +352,7 @@ const DEMO_CLIENTS: [ClientOfDemo; 9] = [
         roles: &[Role::SystemAdmin],
         attributes: &[],
         about: "system administrator: clients, keys",
+        person: None,
     },
     ClientOfDemo {
         id: "demo-auditor",
@@ -350,6 +360,16 @@ const DEMO_CLIENTS: [ClientOfDemo; 9] = [
         roles: &[Role::Auditor],
         attributes: &[],
         about: "auditor: reads, verifies the audit log",
+        person: None,
+    },
+    // A person, who signs in to the web console with a password rather than a secret.
+    ClientOfDemo {
+        id: "demo-reviewer",
+        department: "civil_affairs",
+        roles: &[Role::Analyst],
+        attributes: &[("town", "Guicheng")],
+        about: "Wang Fang, a person: signs in to /console",
+        person: Some("Wang Fang"),
     },
 ];
 
@@ -372,6 +392,11 @@ async fn demo_clients(
                 .iter()
                 .map(|(name, value)| ((*name).to_owned(), AttributeValue::One((*value).to_owned())))
                 .collect(),
+            // A person's password is generated and shown like a secret.
+            person: client.person.map(|name| PersonSpec {
+                name: name.to_owned(),
+                password: None,
+            }),
         };
         let event = Event::new(Action::ClientCreated, Outcome::Ok).with_detail(serde_json::json!({
             "client": spec.id,

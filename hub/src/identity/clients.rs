@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use causeway_policies::{AttributeValue, Role, RolesConflict, check_separation};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::store::{ClientRecord, MetadataStore, NewClient, StoreError};
+use crate::store::{AccountKind, ClientRecord, MetadataStore, NewClient, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -34,6 +34,10 @@ pub enum ClientError {
     Store(#[from] StoreError),
     #[error("cannot hash the secret: {0}")]
     Hash(String),
+    #[error("a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters")]
+    Password,
+    #[error("a person's name has 1 to 200 characters")]
+    PersonName,
 }
 
 /// Who a new client acts as.
@@ -42,7 +46,21 @@ pub struct ClientSpec {
     pub department: String,
     pub roles: BTreeSet<Role>,
     pub attributes: BTreeMap<String, AttributeValue>,
+    /// A person, who signs in with a password, rather than a service with a secret.
+    pub person: Option<PersonSpec>,
 }
+
+/// A person's account: the name people see, and the password chosen for it (or none, for
+/// one generated and shown once like a secret).
+pub struct PersonSpec {
+    pub name: String,
+    pub password: Option<String>,
+}
+
+/// The fewest characters a person's password has (NIST SP 800-63B §3.1.1.2 asks for at
+/// least 8 and allows more; a hub guards other departments' data).
+pub const MIN_PASSWORD_CHARS: usize = 12;
+const MAX_PASSWORD_CHARS: usize = 256;
 
 #[derive(Clone)]
 pub struct ClientService {
@@ -62,6 +80,7 @@ impl ClientService {
             return Err(ClientError::InvalidDepartment(spec.department.clone()));
         }
         check_separation(&spec.roles)?;
+        check_person(spec.person.as_ref())?;
         if self.store.client(&spec.id).await?.is_some() {
             return Err(ClientError::Store(StoreError::AlreadyExists(format!(
                 "client {}",
@@ -82,7 +101,8 @@ impl ClientService {
     }
 
     /// Creates a client, approved by `approved_by` or (`None`) waiting for a security
-    /// administrator's approval; returns it and its secret, which is not kept anywhere.
+    /// administrator's approval; returns it and its secret (a person's password), which is
+    /// not kept anywhere.
     pub async fn create(
         &self,
         spec: ClientSpec,
@@ -93,12 +113,21 @@ impl ClientService {
             return Err(ClientError::InvalidDepartment(spec.department));
         }
         check_separation(&spec.roles)?;
-        let secret = new_secret()?;
+        check_person(spec.person.as_ref())?;
+        let secret = match spec.person.as_ref().and_then(|person| person.password.clone()) {
+            Some(password) => password,
+            None => new_secret()?,
+        };
         let hash = hash(secret.clone()).await?;
         let record = self
             .store
             .insert_client(NewClient {
                 id: &spec.id,
+                kind: match spec.person {
+                    Some(_) => AccountKind::Person,
+                    None => AccountKind::Service,
+                },
+                name: spec.person.as_ref().map(|person| person.name.as_str()),
                 department: &spec.department,
                 roles: &spec.roles,
                 attributes: &spec.attributes,
@@ -119,6 +148,31 @@ impl ClientService {
         } else {
             Err(ClientError::NotFound(printable_client_id(id)))
         }
+    }
+
+    /// Sets a person's password, approved by `approved_by` or (`None`) waiting for approval.
+    /// Every sign-in made with the old one ends (whoever may have learnt it): their refresh
+    /// tokens stop at once.
+    pub async fn set_password(
+        &self,
+        id: &str,
+        password: String,
+        approved_by: Option<&str>,
+    ) -> Result<(), ClientError> {
+        check_password(&password)?;
+        let person = self.check_exists(id).await?;
+        if person.kind != AccountKind::Person {
+            return Err(ClientError::NotFound(format!(
+                "person {}",
+                printable_client_id(id)
+            )));
+        }
+        let hash = hash(password).await?;
+        if !self.store.set_client_secret(id, &hash, approved_by).await? {
+            return Err(ClientError::NotFound(printable_client_id(id)));
+        }
+        self.store.revoke_sign_ins_of(id).await?;
+        Ok(())
     }
 
     /// Gives a client new roles, which one account may hold together. Tokens it already has
@@ -198,6 +252,26 @@ fn unknown_client_hash() -> &'static str {
     })
 }
 
+fn check_person(person: Option<&PersonSpec>) -> Result<(), ClientError> {
+    let Some(person) = person else {
+        return Ok(());
+    };
+    let name = person.name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ClientError::PersonName);
+    }
+    person.password.as_deref().map_or(Ok(()), check_password)
+}
+
+fn check_password(password: &str) -> Result<(), ClientError> {
+    let length = password.chars().count();
+    if (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&length) {
+        Ok(())
+    } else {
+        Err(ClientError::Password)
+    }
+}
+
 /// What every secret starts with.
 const SECRET_PREFIX: &str = "cws_";
 
@@ -273,6 +347,7 @@ mod tests {
             department: "land_registry".into(),
             roles: [Role::Analyst].into(),
             attributes: [("town".to_owned(), AttributeValue::One("Guicheng".into()))].into(),
+            person: None,
         }
     }
 

@@ -94,6 +94,8 @@ mod tests {
     fn account(id: &str, role: Role) -> ClientRecord {
         ClientRecord {
             id: id.into(),
+            kind: crate::store::AccountKind::Service,
+            name: None,
             department: "it".into(),
             roles: [role].into(),
             attributes: Default::default(),

@@ -28,9 +28,19 @@ pub enum TokenError {
     IssuerUnavailable,
 }
 
-/// An `[[auth.issuers]]` entry the hub cannot use.
+/// An `[[auth.issuers]]` or `[[auth.applications]]` entry the hub cannot use.
 #[derive(Debug, thiserror::Error)]
 pub enum IssuerConfigError {
+    /// RFC 6749 §3.1.2: an absolute URI without a fragment; RFC 9700 §2.1: HTTPS, or HTTP
+    /// on a loopback address.
+    #[error(
+        "redirect URI '{uri}' of application {application}: use an absolute https:// URI (http:// only on a loopback address) without a fragment"
+    )]
+    RedirectUri { application: String, uri: String },
+    #[error(
+        "application {0} has the name of the hub's token audience (auth.audience): choose another client_id"
+    )]
+    ApplicationIsAudience(String),
     #[error("unknown algorithm '{name}' for issuer {issuer}")]
     UnknownAlgorithm {
         name: String,

@@ -29,29 +29,6 @@ impl FailureLimiter {
         }
     }
 
-    /// How long to wait before trying again, when any of `keys` is over the limit.
-    pub fn retry_after(&self, keys: &[String]) -> Option<Duration> {
-        let now = Instant::now();
-        // A poisoned map still holds the failures: recover it, never forget them.
-        let mut failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.iter()
-            .filter_map(|key| {
-                let times = failures.get_mut(key)?;
-                forget_old(times, now, self.window);
-                (times.len() >= self.limit(key))
-                    .then(|| {
-                        times
-                            .front()
-                            .map(|oldest| self.window.saturating_sub(now - *oldest))
-                    })
-                    .flatten()
-            })
-            .max()
-    }
-
     fn limit(&self, key: &str) -> usize {
         if key.starts_with("address:") {
             self.max_per_address
@@ -60,21 +37,47 @@ impl FailureLimiter {
         }
     }
 
-    pub fn record_failure(&self, keys: &[String]) {
+    /// Checks the limits and counts the attempt as failed, in one step, so that attempts sent
+    /// together cannot all pass before any of them is counted; [`Self::succeeded`] takes the
+    /// count back. The wait, when any of `keys` is over its limit.
+    pub fn attempt(&self, keys: &[String]) -> Result<(), Duration> {
         let now = Instant::now();
-        {
-            let mut failures = self
-                .failures
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for key in keys {
-                let times = failures.entry(key.clone()).or_default();
-                forget_old(times, now, self.window);
-                times.push_back(now);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut wait = None;
+        for key in keys {
+            let times = failures.entry(key.clone()).or_default();
+            forget_old(times, now, self.window);
+            if times.len() >= self.limit(key)
+                && let Some(oldest) = times.front()
+            {
+                wait = wait.max(Some(self.window.saturating_sub(now - *oldest)));
             }
-            // Keys with no recent failure are dropped, so the map stays small.
-            failures.retain(|_, times| times.back().is_some_and(|last| now - *last < self.window));
         }
+        if wait.is_none() {
+            for key in keys {
+                failures.entry(key.clone()).or_default().push_back(now);
+            }
+        }
+        // Keys with no recent failure are dropped, so the map stays small.
+        failures.retain(|_, times| times.back().is_some_and(|last| now - *last < self.window));
+        wait.map_or(Ok(()), Err)
+    }
+
+    /// Takes back the count of an attempt that succeeded.
+    pub fn succeeded(&self, keys: &[String]) {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for key in keys {
+            if let Some(times) = failures.get_mut(key) {
+                times.pop_back();
+            }
+        }
+        failures.retain(|_, times| !times.is_empty());
     }
 }
 
@@ -93,33 +96,45 @@ mod tests {
         let limiter = FailureLimiter::new(3, 5, Duration::from_secs(60));
         let address = "address:10.0.0.1".to_owned();
         let keys = ["client:a".to_owned(), address.clone()];
-        for _ in 0..2 {
-            limiter.record_failure(&keys);
-            assert_eq!(limiter.retry_after(&keys), None);
+        for _ in 0..3 {
+            assert!(limiter.attempt(&keys).is_ok());
         }
-        limiter.record_failure(&keys);
-        let wait = limiter.retry_after(&keys).unwrap();
+        let wait = limiter.attempt(&keys).unwrap_err();
         assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(60));
-        // Another client behind the same address is not locked out by one client's failures.
+        // Another client behind the same address is not locked out by one client's failures
+        // (three of the address's five are used).
         let other = ["client:b".to_owned(), address.clone()];
-        assert_eq!(limiter.retry_after(&other), None);
+        assert!(limiter.attempt(&other).is_ok());
         // Many clients tried from one address lock the address.
-        limiter.record_failure(&["client:c".to_owned(), address.clone()]);
-        limiter.record_failure(&["client:d".to_owned(), address.clone()]);
-        assert!(limiter.retry_after(&other).is_some());
-        assert_eq!(
-            limiter.retry_after(&["client:b".to_owned(), "address:10.0.0.2".to_owned()]),
-            None
+        assert!(limiter.attempt(&["client:c".to_owned(), address.clone()]).is_ok());
+        assert!(limiter.attempt(&other).is_err());
+        assert!(
+            limiter
+                .attempt(&["client:b".to_owned(), "address:10.0.0.2".to_owned()])
+                .is_ok()
         );
+    }
+
+    #[test]
+    fn attempts_made_together_are_counted_before_they_are_checked() {
+        let limiter = FailureLimiter::new(2, 100, Duration::from_secs(60));
+        let keys = ["client:a".to_owned()];
+        // Two attempts in flight at once use up the limit; the third waits.
+        assert!(limiter.attempt(&keys).is_ok());
+        assert!(limiter.attempt(&keys).is_ok());
+        assert!(limiter.attempt(&keys).is_err());
+        // One of them succeeds: its count is taken back.
+        limiter.succeeded(&keys);
+        assert!(limiter.attempt(&keys).is_ok());
     }
 
     #[test]
     fn failures_expire() {
         let limiter = FailureLimiter::new(1, 1, Duration::from_millis(20));
         let keys = ["client:a".to_owned()];
-        limiter.record_failure(&keys);
-        assert!(limiter.retry_after(&keys).is_some());
+        assert!(limiter.attempt(&keys).is_ok());
+        assert!(limiter.attempt(&keys).is_err());
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(limiter.retry_after(&keys), None);
+        assert!(limiter.attempt(&keys).is_ok());
     }
 }

@@ -8,19 +8,26 @@ mod exchange;
 mod external;
 mod keys;
 mod limiter;
+mod sign_in;
 mod tokens;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use causeway_policies::{Principal, Role, RolesConflict, check_separation};
-pub use clients::{ClientError, ClientService, ClientSpec, printable_client_id};
+pub use clients::{
+    ClientError, ClientService, ClientSpec, MIN_PASSWORD_CHARS, PersonSpec, printable_client_id,
+};
 pub use duties::{AccountChange, DutyRefusal, check_account_change};
 
 pub use errors::{IssueError, IssuerConfigError, KeysFetchError, TokenError};
 pub use exchange::ExchangeError;
 pub use keys::{KeyError, KeyRing, public_keys, verify_signature};
 pub use limiter::FailureLimiter;
+pub use sign_in::{
+    Application, AuthorizationRequest, CONSOLE_APPLICATION, CONSOLE_CALLBACK, GrantError, PersonTokens,
+    challenge, random_token, valid_challenge,
+};
 pub use tokens::{Authenticator, BuiltinIssuer};
 
 use crate::config::Config;
@@ -38,6 +45,11 @@ pub struct Identity {
     /// The roles each client of the built-in issuer holds now, read with the disabled ones:
     /// a token's roles count only while its client still holds them.
     roles: RwLock<HashMap<String, BTreeSet<Role>>>,
+    /// Authorization codes and refresh tokens of people's sign-ins.
+    store: MetadataStore,
+    /// Applications people sign in to (the console first).
+    applications: Vec<Application>,
+    session_ttl: std::time::Duration,
 }
 
 /// Why a verified token is not let in.
@@ -77,7 +89,7 @@ impl Identity {
                 external,
                 clock_skew: auth.clock_skew,
             },
-            clients: ClientService::new(store),
+            clients: ClientService::new(store.clone()),
             limiter: FailureLimiter::new(
                 auth.max_failed_attempts,
                 auth.max_failed_attempts_per_address,
@@ -85,6 +97,20 @@ impl Identity {
             ),
             revoked: RwLock::new(HashSet::new()),
             roles: RwLock::new(HashMap::new()),
+            store,
+            applications: sign_in::applications(
+                public_url,
+                &auth.audience,
+                &auth
+                    .applications
+                    .iter()
+                    .map(|application| Application {
+                        client_id: application.client_id.clone(),
+                        redirect_uris: application.redirect_uris.clone(),
+                    })
+                    .collect::<Vec<_>>(),
+            )?,
+            session_ttl: auth.session_ttl,
         })
     }
 

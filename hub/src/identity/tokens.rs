@@ -50,13 +50,18 @@ pub struct IssuedToken {
 
 impl BuiltinIssuer {
     pub fn issue(&self, client: &ClientRecord) -> Result<IssuedToken, IssueError> {
+        self.issue_for(client, self.ttl)
+    }
+
+    /// A token that lasts `ttl` (a person's, no longer than their sign-in).
+    pub fn issue_for(&self, client: &ClientRecord, ttl: Duration) -> Result<IssuedToken, IssueError> {
         let key = self.keys.current().ok_or(IssueError::NoSigningKey)?;
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             iss: self.url.clone(),
             sub: client.id.clone(),
             aud: self.audience.clone(),
-            exp: now + self.ttl.as_secs(),
+            exp: now + ttl.as_secs(),
             iat: now,
             nbf: now,
             jti: uuid::Uuid::new_v4().to_string(),
@@ -69,8 +74,56 @@ impl BuiltinIssuer {
         let token = jsonwebtoken::encode(&header, &claims, &key.encoding)?;
         Ok(IssuedToken {
             token,
-            expires_in: self.ttl.as_secs(),
+            expires_in: ttl.as_secs(),
         })
+    }
+}
+
+/// The claims of an ID token (OpenID Connect Core 1.0 §2) the built-in provider gives an
+/// application a person signed in to.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IdClaims {
+    pub iss: String,
+    pub sub: String,
+    /// The application's client id.
+    pub aud: String,
+    pub exp: u64,
+    pub iat: u64,
+    pub auth_time: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub department: String,
+    pub roles: Vec<Role>,
+}
+
+impl BuiltinIssuer {
+    /// An ID token for `person`, for the application `audience`, signed like access tokens.
+    pub fn issue_id_token(
+        &self,
+        person: &ClientRecord,
+        audience: &str,
+        nonce: Option<&str>,
+        auth_time: u64,
+    ) -> Result<String, IssueError> {
+        let key = self.keys.current().ok_or(IssueError::NoSigningKey)?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = IdClaims {
+            iss: self.url.clone(),
+            sub: person.id.clone(),
+            aud: audience.to_owned(),
+            exp: now + self.ttl.as_secs(),
+            iat: now,
+            auth_time,
+            nonce: nonce.map(str::to_owned),
+            name: person.name.clone(),
+            department: person.department.clone(),
+            roles: person.roles.iter().copied().collect(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &key.encoding)?)
     }
 }
 

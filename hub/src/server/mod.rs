@@ -54,11 +54,6 @@ pub async fn serve(
             accepted = accept(&listener) => accepted,
             () = &mut shutdown => break,
         };
-        // Results stream in chunks as batches come: without this, a chunk written while the
-        // one before is unacknowledged waits for the client's delayed ACK (about 40 ms).
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
         let Some(admitted) = connections.admit(peer.ip()) else {
             tracing::debug!(%peer, "connection refused: every connection from its address is busy");
             continue;
@@ -107,12 +102,21 @@ pub async fn serve(
     }
 }
 
-/// The next connection `listener` accepts. A failure to accept (out of file descriptors and
-/// the like) is logged and waited out rather than spun on.
+/// The next connection `listener` accepts, with TCP_NODELAY set. A failure to accept (out
+/// of file descriptors and the like) is logged and waited out rather than spun on.
 pub async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, std::net::SocketAddr) {
     loop {
         match listener.accept().await {
-            Ok(accepted) => return accepted,
+            Ok((stream, peer)) => {
+                // Every front door answers in several writes (HTTP chunks as batches come; the
+                // wire protocol's row description, rows and ReadyForQuery): without this, a
+                // write made while the one before is unacknowledged waits for the client's
+                // delayed ACK (about 40 ms).
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
+                return (stream, peer);
+            }
             Err(error) => {
                 tracing::warn!(%error, address = ?listener.local_addr().ok(), "cannot accept a connection");
                 tokio::time::sleep(Duration::from_millis(100)).await;

@@ -3,16 +3,39 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use causeway_policies::{AttributeValue, Role};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{MetadataStore, Result, StoreError, json, now, parse};
 
+/// What kind of account: a service with a client secret (client credentials), or a person
+/// with a password (signing in through the console's authorization-code flow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    #[default]
+    Service,
+    Person,
+}
+
+impl AccountKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Service => "service",
+            Self::Person => "person",
+        }
+    }
+}
+
 /// A client as stored: who it acts as, and the hash of its secret.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientRecord {
     pub id: String,
+    pub kind: AccountKind,
+    /// A person's name as shown to people; none for services.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub department: String,
     pub roles: BTreeSet<Role>,
     pub attributes: BTreeMap<String, AttributeValue>,
@@ -28,6 +51,8 @@ pub struct ClientRecord {
 
 pub struct NewClient<'a> {
     pub id: &'a str,
+    pub kind: AccountKind,
+    pub name: Option<&'a str>,
     pub department: &'a str,
     pub roles: &'a BTreeSet<Role>,
     pub attributes: &'a BTreeMap<String, AttributeValue>,
@@ -40,8 +65,8 @@ impl MetadataStore {
     pub async fn insert_client(&self, client: NewClient<'_>) -> Result<ClientRecord> {
         let at = now();
         let inserted = sqlx::query(
-            "INSERT INTO clients (id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by) \
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8)",
+            "INSERT INTO clients (id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)",
         )
         .bind(client.id)
         .bind(client.department)
@@ -51,6 +76,8 @@ impl MetadataStore {
         .bind(&at)
         .bind(&at)
         .bind(client.approved_by)
+        .bind(client.kind.as_str())
+        .bind(client.name)
         .execute(&self.pool)
         .await;
         match inserted {
@@ -62,6 +89,8 @@ impl MetadataStore {
         }
         Ok(ClientRecord {
             id: client.id.to_owned(),
+            kind: client.kind,
+            name: client.name.map(str::to_owned),
             department: client.department.to_owned(),
             roles: client.roles.clone(),
             attributes: client.attributes.clone(),
@@ -75,7 +104,7 @@ impl MetadataStore {
 
     pub async fn client(&self, id: &str) -> Result<Option<ClientRecord>> {
         let row = sqlx::query(
-            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by \
+            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name \
              FROM clients WHERE id = $1",
         )
         .bind(id)
@@ -86,7 +115,7 @@ impl MetadataStore {
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
         let rows = sqlx::query(
-            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by \
+            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name \
              FROM clients ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -156,8 +185,15 @@ impl MetadataStore {
 
 fn client_from_row(row: &AnyRow) -> Result<ClientRecord> {
     let text = |column: &str| -> Result<String> { Ok(row.try_get::<String, _>(column)?) };
+    let kind = match text("kind")?.as_str() {
+        "service" => AccountKind::Service,
+        "person" => AccountKind::Person,
+        other => return Err(StoreError::Corrupt(format!("unknown account kind '{other}'"))),
+    };
     Ok(ClientRecord {
         id: text("id")?,
+        kind,
+        name: row.try_get::<Option<String>, _>("name")?,
         department: text("department")?,
         roles: parse(&text("roles")?)?,
         attributes: parse(&text("attributes")?)?,

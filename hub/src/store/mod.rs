@@ -7,6 +7,7 @@ mod clients;
 mod datasets;
 mod grants;
 mod requests;
+mod sign_ins;
 #[cfg(test)]
 mod tests;
 
@@ -17,9 +18,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 
 pub use alerts::AlertRecord;
-pub use clients::{ClientRecord, NewClient};
+pub use clients::{AccountKind, ClientRecord, NewClient};
 pub use datasets::{ContractVersion, DatasetRecord, NewDataset};
 pub use grants::{GrantOrigin, GrantRecord};
+pub use sign_ins::{CodeRecord, NewCode, RefreshRecord, Taken, unix_now};
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 

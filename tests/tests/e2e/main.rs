@@ -9,6 +9,7 @@ mod alerts;
 mod audit;
 mod conformance;
 mod connections;
+mod console;
 mod contracts;
 mod daily_work;
 mod databases;

@@ -14,6 +14,7 @@ mod accounts;
 mod clients;
 mod duties;
 mod keys;
+mod people;
 mod tokens;
 
 fn now() -> u64 {

@@ -1,10 +1,13 @@
 //! The accounts a test hub acts as: the three administrators made before it started, the
 //! departments' publishers made when first needed, and any client a test asks for.
 
+use std::io::Write;
+use std::process::{Command, Stdio};
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{AUDITOR, Caller, Hub, SECURITY_ADMIN, SYSTEM_ADMIN, causeway, json_of};
+use super::{AUDITOR, Caller, Hub, SECURITY_ADMIN, SYSTEM_ADMIN, causeway, causeway_binary, json_of};
 
 impl Hub {
     /// A caller acting as the client `id` of `secret`, with a token of this run of the hub.
@@ -168,5 +171,35 @@ impl Hub {
     pub async fn caller_as(&self, id: &str, department: &str, roles: &[&str]) -> Caller {
         let http = self.client_as(id, department, roles).await;
         self.caller(&http)
+    }
+
+    /// Adds a person with `causeway client add --person`, the password piped in.
+    pub fn add_person(&self, id: &str, department: &str, roles: &str, name: &str, password: &str) {
+        let config = self.dir().join("causeway.toml");
+        let mut child = Command::new(causeway_binary())
+            .args(["client", "add", "--config"])
+            .arg(&config)
+            .args([
+                "--id", id, "--dept", department, "--roles", roles, "--person", name,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run causeway");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("write the password");
+        let output = child.wait_with_output().expect("causeway ends");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(!said.contains(password), "the password is never printed: {said}");
     }
 }

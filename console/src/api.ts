@@ -1,0 +1,51 @@
+// Calls to the hub's API with the person's token; every failure becomes a sentence a person
+// understands, with what to do next.
+import { accessToken, refresh } from "./session";
+import { t } from "./i18n";
+
+export class ApiFailure extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  let response = await send(path, init);
+  if (response.status === 401 && (await refresh())) response = await send(path, init);
+  if (response.ok) return (response.status === 204 ? undefined : await response.json()) as T;
+  const body = await response.json().catch(() => ({}));
+  const code: string = body?.error?.code ?? "";
+  const message: string = body?.error?.message ?? `HTTP ${response.status}`;
+  throw new ApiFailure(sentence(response.status, message), response.status, code);
+}
+
+async function send(path: string, init: RequestInit): Promise<Response> {
+  const token = await accessToken();
+  const headers = new Headers(init.headers);
+  if (token) headers.set("Authorization", `Bearer ${token}`);
+  try {
+    return await fetch(path, { ...init, headers });
+  } catch {
+    throw new ApiFailure(t("errorNetwork"), 0, "network");
+  }
+}
+
+function sentence(status: number, message: string): string {
+  switch (status) {
+    case 401:
+      return t("sessionExpired");
+    case 403:
+      return t("errorForbidden", { message });
+    case 404:
+      return t("errorNotFound", { message });
+    case 429:
+    case 503:
+      return t("errorBusy");
+    default:
+      return t("errorOther", { message });
+  }
+}

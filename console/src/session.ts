@@ -1,0 +1,198 @@
+// Signing a person in to the hub's own OpenID Connect provider: the authorization-code flow
+// with PKCE (RFC 7636), as a public client named `console`. The tokens are held in memory
+// only (never in storage a script could read later); the refresh token is used once, before
+// the access token runs out, and each use answers the next one. Only the PKCE verifier and
+// the state wait in sessionStorage, for the one redirect to the sign-in page and back.
+import { ref } from "vue";
+
+const CLIENT_ID = "console";
+const PENDING = "causeway.sign_in";
+
+export interface Person {
+  id: string;
+  name?: string;
+  department: string;
+  roles: string[];
+}
+
+interface Tokens {
+  access: string;
+  refresh: string;
+  expiresAt: number;
+}
+
+let tokens: Tokens | null = null;
+let refreshTimer: number | undefined;
+export const person = ref<Person | null>(null);
+
+function redirectUri(): string {
+  return `${location.origin}/console/callback`;
+}
+
+function base64url(bytes: ArrayBuffer | Uint8Array): string {
+  const array = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let text = "";
+  for (const byte of array) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** UTF-8 text of base64url (a JWT's part): names may be Chinese. */
+function base64urlText(part: string): string {
+  const binary = atob(part.replace(/-/g, "+").replace(/_/g, "/"));
+  return new TextDecoder().decode(Uint8Array.from(binary, (character) => character.charCodeAt(0)));
+}
+
+/** What the provider's error codes mean, in words: nothing it sends is shown as it is. */
+const KNOWN_ERRORS: Record<string, string> = {
+  access_denied: "access was refused",
+  invalid_request: "the sign-in request was not accepted",
+  invalid_scope: "the sign-in request was not accepted",
+  unsupported_response_type: "the sign-in request was not accepted",
+  server_error: "the hub could not sign you in",
+  temporarily_unavailable: "the hub could not sign you in; try again in a minute",
+};
+
+function random(length: number): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(length)));
+}
+
+/** Goes to the hub's sign-in page; comes back to `/console/callback`, then to `returnTo` (a
+ * route of the console, such as `/datasets/civil_affairs/residents`). */
+export async function signIn(returnTo: string = "/"): Promise<void> {
+  const verifier = random(48);
+  const state = random(16);
+  const nonce = random(16);
+  const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state, nonce, returnTo }));
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: CLIENT_ID,
+    redirect_uri: redirectUri(),
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state,
+    nonce,
+    scope: "openid profile",
+  });
+  location.assign(`/oauth/authorize?${query}`);
+}
+
+/** Finishes a sign-in at the callback: where to go next. */
+export async function completeSignIn(search: string): Promise<string> {
+  const pending = sessionStorage.getItem(PENDING);
+  const parameters = new URLSearchParams(search);
+  if (!pending) throw new Error("no sign-in was started in this tab");
+  const { verifier, state, nonce, returnTo } = JSON.parse(pending);
+  // Only the answer to this tab's own request counts: a link someone else made is ignored,
+  // and does not end the sign-in waiting here.
+  if (parameters.get("state") !== state) throw new Error("the answer does not belong to this sign-in");
+  sessionStorage.removeItem(PENDING);
+  const error = parameters.get("error");
+  if (error) throw new Error(KNOWN_ERRORS[error] ?? "the provider refused the sign-in");
+  const code = parameters.get("code");
+  if (!code) throw new Error("no code");
+  const answer = await tokenRequest({
+    grant_type: "authorization_code",
+    client_id: CLIENT_ID,
+    code,
+    redirect_uri: redirectUri(),
+    code_verifier: verifier,
+  });
+  const claims = JSON.parse(base64urlText(answer.id_token.split(".")[1] ?? ""));
+  if (claims.nonce !== nonce || claims.aud !== CLIENT_ID) {
+    throw new Error("the ID token does not belong to this sign-in");
+  }
+  keep(answer);
+  person.value = { id: claims.sub, name: claims.name, department: claims.department, roles: claims.roles };
+  // Only a route of the console: never another site.
+  return typeof returnTo === "string" && returnTo.startsWith("/") && !returnTo.startsWith("//") ? returnTo : "/";
+}
+
+interface TokenAnswer {
+  access_token: string;
+  refresh_token: string;
+  id_token: string;
+  expires_in: number;
+}
+
+async function tokenRequest(form: Record<string, string>): Promise<TokenAnswer> {
+  const response = await fetch("/oauth/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(form),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error_description ?? `HTTP ${response.status}`);
+  return body as TokenAnswer;
+}
+
+function keep(answer: TokenAnswer): void {
+  tokens = {
+    access: answer.access_token,
+    refresh: answer.refresh_token,
+    expiresAt: Date.now() + answer.expires_in * 1000,
+  };
+  window.clearTimeout(refreshTimer);
+  // A minute before it runs out, or half its life for short ones.
+  const wait = Math.max(answer.expires_in * 500, answer.expires_in * 1000 - 60_000);
+  refreshTimer = window.setTimeout(() => void refresh(), wait);
+}
+
+let refreshing: Promise<boolean> | null = null;
+/** Counts sign-outs: a refresh that was under way when the person signed out is dropped. */
+let generation = 0;
+
+/** Uses the refresh token once; false when the sign-in has ended. */
+export function refresh(): Promise<boolean> {
+  // One refresh at a time: a refresh token used twice ends the whole sign-in.
+  refreshing ??= (async () => {
+    if (!tokens) return false;
+    const started = generation;
+    try {
+      const answer = await tokenRequest({
+        grant_type: "refresh_token",
+        client_id: CLIENT_ID,
+        refresh_token: tokens.refresh,
+      });
+      if (started !== generation) return false;
+      keep(answer);
+      return true;
+    } catch {
+      if (started === generation) forget();
+      return false;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+function forget(): void {
+  generation += 1;
+  tokens = null;
+  person.value = null;
+  window.clearTimeout(refreshTimer);
+}
+
+/** Ends the sign-in on the hub (its refresh token stops at once) and here. */
+export async function signOut(): Promise<void> {
+  const refreshToken = tokens?.refresh;
+  forget();
+  if (refreshToken) {
+    await fetch("/oauth/revoke", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ client_id: CLIENT_ID, token: refreshToken }),
+    }).catch(() => undefined);
+  }
+}
+
+export function signedIn(): boolean {
+  return tokens !== null;
+}
+
+/** The current access token, refreshed first when it has run out. */
+export async function accessToken(): Promise<string | null> {
+  if (tokens && Date.now() > tokens.expiresAt - 5_000) await refresh();
+  return tokens?.access ?? null;
+}

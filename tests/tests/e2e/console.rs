@@ -1,0 +1,66 @@
+//! The web console in a real browser: Playwright (console/tests/) driving Debian's Chromium
+//! against a hub started here, signed in as a person through the hub's own provider. With
+//! `CI=true`, a missing browser or Playwright is a failure; otherwise the test is skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::Hub;
+
+const RESIDENTS_CSV: &str = "id_number,name,phone,town,grid_id\n\
+    110101199001010011,Wang Fang,13800000001,Guicheng,GC-001\n\
+    110101198502020022,Li Lei,13800000002,Dali,DL-004\n";
+
+fn console_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../console")
+}
+
+/// Playwright and the browser, when both are installed.
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let playwright = console_dir().join("node_modules/.bin/playwright");
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if playwright.is_file() && chromium.is_file() {
+        return Some((playwright, chromium));
+    }
+    let required = std::env::var("CI").is_ok_and(|value| value == "true" || value == "1");
+    assert!(
+        !required,
+        "the browser tests need Playwright (cd console && npm ci) and Chromium (apt-get install chromium); .ci/run installs both"
+    );
+    eprintln!("skipped: no Playwright or Chromium (cd console && npm ci; apt-get install chromium)");
+    None
+}
+
+#[tokio::test]
+async fn a_person_signs_in_to_the_console_and_browses_the_catalogue() {
+    let Some((playwright, chromium)) = browser_tools() else {
+        return;
+    };
+    let hub = Hub::start("").await;
+    hub.publish_residents(RESIDENTS_CSV, "").await;
+    crate::files::publish_holdings_csv(&hub).await;
+    let password = "console test password";
+    hub.add_person("wang.fang", "civil_affairs", "analyst", "Wang Fang", password);
+    let screenshots = console_dir().join("screenshots");
+    let output = Command::new(playwright)
+        .arg("test")
+        .current_dir(console_dir())
+        .env("CAUSEWAY_URL", &hub.url)
+        .env("CAUSEWAY_USER", "wang.fang")
+        .env("CAUSEWAY_PASSWORD", password)
+        .env("CAUSEWAY_PERSON_NAME", "Wang Fang")
+        .env("CAUSEWAY_SCREENSHOTS", &screenshots)
+        .env("CHROMIUM", chromium)
+        .output()
+        .expect("run playwright");
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{report}");
+    assert!(output.status.success(), "the browser tests failed:\n{report}");
+    assert!(screenshots.join("catalogue-1280x800.png").is_file());
+}
