@@ -23,9 +23,13 @@ pub(super) fn wire(out: &mut String, lookups: &LookupResults, wire: &WireResults
             .cloned()
             .unwrap_or_else(|| Err("not measured".into()))
     };
-    let datasets: [(&str, &[Measured<Latencies>], Result<&WireLookups, &String>); 2] = [
-        ("live Parquet", &lookups.hub_live, Ok(&wire.live)),
-        ("accelerated", &lookups.hub_accelerated, wire.accelerated.as_ref()),
+    let datasets = [
+        ("live Parquet", &lookups.hub_live[..], Ok(&wire.live)),
+        (
+            "accelerated",
+            &lookups.hub_accelerated[..],
+            wire.accelerated.as_ref(),
+        ),
     ];
     for (dataset, http, wire) in datasets {
         for (index, clients) in WIRE_CONCURRENCY.iter().enumerate() {

@@ -9,8 +9,7 @@ use super::setup::{ANALYST_TOWN, Data};
 use super::stats::{Latencies, Measured, Spread};
 use super::workloads::{
     self, AUDIT_ROUNDS, AuditResults, COMPARED_CONCURRENCY, CONCURRENCY, DatabaseResults, ExportResults,
-    JoinResults, LookupPlans, LookupResults, PeakMemory, Transfer, WIRE_CONCURRENCY, WireLookups,
-    WireResults,
+    JoinResults, LookupPlans, LookupResults, PeakMemory, Transfer, WIRE_CONCURRENCY, WireResults,
 };
 
 mod front_doors;

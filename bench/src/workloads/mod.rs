@@ -28,7 +28,7 @@ pub use database::database;
 pub use export::export;
 pub use hostile::{HostileResults, hostile};
 pub use join_and_lookups::{LookupPlans, join, lookup_plans, lookups};
-pub use wire::{WIRE_CONCURRENCY, WireLookups, WireResults, wire};
+pub use wire::{WIRE_CONCURRENCY, WireResults, wire};
 
 /// The client counts of the point-lookup workload.
 pub const CONCURRENCY: [usize; 3] = [1, 8, 32];
