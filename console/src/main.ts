@@ -1,33 +1,6 @@
 import { createApp } from "vue";
 import { createRouter, createWebHistory } from "vue-router";
-import {
-  ElAlert,
-  ElButton,
-  ElCard,
-  ElContainer,
-  ElDescriptions,
-  ElDescriptionsItem,
-  ElHeader,
-  ElInput,
-  ElMain,
-  ElTable,
-  ElTableColumn,
-  ElTag,
-} from "element-plus";
-// Only the components the console uses, and their styles: a smaller download.
-import "element-plus/theme-chalk/base.css";
-import "element-plus/theme-chalk/el-alert.css";
-import "element-plus/theme-chalk/el-button.css";
-import "element-plus/theme-chalk/el-card.css";
-import "element-plus/theme-chalk/el-container.css";
-import "element-plus/theme-chalk/el-descriptions.css";
-import "element-plus/theme-chalk/el-descriptions-item.css";
-import "element-plus/theme-chalk/el-header.css";
-import "element-plus/theme-chalk/el-input.css";
-import "element-plus/theme-chalk/el-main.css";
-import "element-plus/theme-chalk/el-table.css";
-import "element-plus/theme-chalk/el-table-column.css";
-import "element-plus/theme-chalk/el-tag.css";
+import * as elements from "./elements";
 
 import App from "./App.vue";
 import Callback from "./pages/Callback.vue";
@@ -55,20 +28,7 @@ router.beforeEach(async (to) => {
 
 document.documentElement.lang = locale.value;
 const app = createApp(App).use(router);
-for (const component of [
-  ElAlert,
-  ElButton,
-  ElCard,
-  ElContainer,
-  ElDescriptions,
-  ElDescriptionsItem,
-  ElHeader,
-  ElInput,
-  ElMain,
-  ElTable,
-  ElTableColumn,
-  ElTag,
-]) {
+for (const component of Object.values(elements)) {
   app.use(component);
 }
 app.mount("#app");

@@ -40,11 +40,11 @@ async fn dataset_lookups(
 ) -> WireLookups {
     let mut prepared = Vec::new();
     for concurrency in WIRE_CONCURRENCY {
-        prepared.push(prepared_lookups(settings, hub, residents, concurrency, ids).await);
+        prepared.push(wire_lookups(settings, hub, residents, concurrency, ids, Protocol::Prepared).await);
     }
     WireLookups {
         prepared,
-        simple: simple_lookups(settings, hub, residents, ids).await,
+        simple: wire_lookups(settings, hub, residents, 1, ids, Protocol::Simple).await,
     }
 }
 
@@ -78,51 +78,38 @@ impl Pool {
     }
 }
 
-async fn prepared_lookups(
+/// How a lookup is sent over the wire.
+#[derive(Clone, Copy)]
+enum Protocol {
+    /// The statement prepared once per connection, executed with the ID number bound.
+    Prepared,
+    /// The statement as text, in the simple query protocol.
+    Simple,
+}
+
+async fn wire_lookups(
     settings: &Settings,
     hub: &HubUnderTest<'_>,
     residents: &'static str,
     concurrency: usize,
     ids: &Arc<Vec<String>>,
+    protocol: Protocol,
 ) -> Measured<Latencies> {
     let pool = connections(hub, residents, concurrency).await?;
     let once = move |id: String| {
         let pool = Arc::clone(&pool);
         async move {
             let connection = pool.take()?;
-            let result = connection.prepared_lookup(&id).await;
+            let result = match protocol {
+                Protocol::Prepared => connection.prepared_lookup(&id).await,
+                Protocol::Simple => connection.simple_query(&lookup_sql(residents, &id)).await,
+            };
             pool.give_back(connection);
             result
         }
     };
     stats::lookups(
         concurrency,
-        settings.lookup_window,
-        settings.lookup_warmup(),
-        Arc::clone(ids),
-        once,
-    )
-    .await
-}
-
-async fn simple_lookups(
-    settings: &Settings,
-    hub: &HubUnderTest<'_>,
-    residents: &'static str,
-    ids: &Arc<Vec<String>>,
-) -> Measured<Latencies> {
-    let pool = connections(hub, residents, 1).await?;
-    let once = move |id: String| {
-        let pool = Arc::clone(&pool);
-        async move {
-            let connection = pool.take()?;
-            let result = connection.simple_query(&lookup_sql(residents, &id)).await;
-            pool.give_back(connection);
-            result
-        }
-    };
-    stats::lookups(
-        1,
         settings.lookup_window,
         settings.lookup_warmup(),
         Arc::clone(ids),

@@ -118,3 +118,18 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
         }
     }
 }
+
+/// The values of the cookie `name` in `headers` (the values of `Cookie` headers, each
+/// `name=value` pairs separated by `;`, RFC 6265 §4.2), in order. HTTP's and gRPC's requests
+/// both carry cookies this way.
+pub fn cookies<'a>(
+    headers: impl IntoIterator<Item = &'a str>,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> {
+    headers
+        .into_iter()
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(move |(key, _)| *key == name)
+        .map(|(_, value)| value)
+}

@@ -9,7 +9,7 @@ mod clients;
 mod console;
 mod datasets;
 pub mod error;
-mod extract;
+pub mod extract;
 pub mod forwarded;
 mod grants;
 mod health;

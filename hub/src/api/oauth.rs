@@ -281,7 +281,6 @@ async fn person_grant(
         }
     };
     issued_to(record, &tokens.person, state);
-    record.principal = Some(tokens.person.id.clone());
     Ok(TokenResponse {
         access_token: tokens.access.token,
         token_type: "Bearer",
@@ -359,8 +358,15 @@ fn no_store_ok() -> Response {
 pub fn issued_to(record: &mut Event, client: &crate::store::ClientRecord, state: &AppState) {
     record.action = Action::TokenIssued;
     record.outcome = Outcome::Ok;
-    record.department = Some(client.department.clone());
-    record.roles = client.roles.iter().map(ToString::to_string).collect();
+    vouched_for(record, client, state);
+}
+
+/// Names in `record` the account the built-in issuer vouched for: who, of which department,
+/// with which roles.
+pub fn vouched_for(record: &mut Event, account: &crate::store::ClientRecord, state: &AppState) {
+    record.principal = Some(account.id.clone());
+    record.department = Some(account.department.clone());
+    record.roles = account.roles.iter().map(ToString::to_string).collect();
     record.issuer = state.identity.issuer().map(|issuer| issuer.url.clone());
 }
 
@@ -429,15 +435,20 @@ fn exchange_error(error: ExchangeError, used_basic: bool) -> OAuthError {
 
 /// The form's parameters; each may appear once (RFC 6749 §3.2).
 fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
-    let mut form = HashMap::new();
-    for (name, value) in url::form_urlencoded::parse(body) {
-        if form.insert(name.to_string(), value.into_owned()).is_some() {
-            return Err(OAuthError::invalid_request(format!(
-                "the parameter {name} appears more than once"
-            )));
+    parameters(body)
+        .map_err(|name| OAuthError::invalid_request(format!("the parameter {name} appears more than once")))
+}
+
+/// The parameters of a form or query of the authorization server, or the name of one that
+/// appears more than once, which RFC 6749 (§3.1, §3.2) forbids.
+pub(super) fn parameters(bytes: &[u8]) -> Result<HashMap<String, String>, String> {
+    let mut parameters = HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(bytes) {
+        if parameters.insert(name.to_string(), value.into_owned()).is_some() {
+            return Err(name.into_owned());
         }
     }
-    Ok(form)
+    Ok(parameters)
 }
 
 /// Client id and secret from `Authorization: Basic`, each form-urlencoded (RFC 6749 §2.3.1).

@@ -195,26 +195,23 @@ impl Sessions {
     /// `issuer` and it has not expired at `now` (Unix seconds); anything else is no session.
     pub fn open(&self, metadata: &MetadataMap, principal: &str, issuer: &str, now: u64) -> Option<Session> {
         const TAG: usize = 32;
-        metadata
+        let headers = metadata
             .get_all("cookie")
             .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|header| header.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .filter(|(name, _)| *name == COOKIE)
-            .find_map(|(_, value)| {
-                let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(value.trim_matches('"'))
-                    .ok()?;
-                if sealed.len() <= TAG {
-                    return None;
-                }
-                let (tag, body) = sealed.split_at(TAG);
-                hmac::verify(&self.key, body, tag).ok()?;
-                let session: Session = serde_json::from_slice(body).ok()?;
-                (session.expires >= now && session.principal == principal && session.issuer == issuer)
-                    .then_some(session)
-            })
+            .filter_map(|value| value.to_str().ok());
+        crate::api::extract::cookies(headers, COOKIE).find_map(|value| {
+            let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(value.trim_matches('"'))
+                .ok()?;
+            if sealed.len() <= TAG {
+                return None;
+            }
+            let (tag, body) = sealed.split_at(TAG);
+            hmac::verify(&self.key, body, tag).ok()?;
+            let session: Session = serde_json::from_slice(body).ok()?;
+            (session.expires >= now && session.principal == principal && session.issuer == issuer)
+                .then_some(session)
+        })
     }
 
     /// The `set-cookie` header that keeps `session` with the client, or, for none, drops it.

@@ -137,17 +137,12 @@ impl Identity {
         verifier: &str,
     ) -> Result<PersonTokens, GrantError> {
         self.application(client_id).ok_or(GrantError::InvalidClient)?;
-        let record = match self.store.take_authorization_code(&hash(code)).await? {
-            Taken::Fresh(record) => record,
-            Taken::Reused(record) => {
-                self.store.revoke_sign_in(&record.family).await?;
-                return Err(GrantError::Replayed {
-                    family: record.family,
-                    account: record.account,
-                });
-            }
-            Taken::Unknown => return Err(invalid("unknown authorization code", None)),
-        };
+        let taken = self.store.take_authorization_code(&hash(code)).await?;
+        let record = self
+            .first_use(taken, "unknown authorization code", |record| {
+                (record.family, record.account)
+            })
+            .await?;
         let refused = |reason| invalid(reason, Some(&record.account));
         if record.expires_at < unix_now() {
             return Err(refused("the authorization code has expired"));
@@ -173,17 +168,12 @@ impl Identity {
     /// stays where it was.
     pub async fn refresh(&self, client_id: &str, refresh_token: &str) -> Result<PersonTokens, GrantError> {
         self.application(client_id).ok_or(GrantError::InvalidClient)?;
-        let record = match self.store.take_refresh_token(&hash(refresh_token)).await? {
-            Taken::Fresh(record) => record,
-            Taken::Reused(record) => {
-                self.store.revoke_sign_in(&record.family).await?;
-                return Err(GrantError::Replayed {
-                    family: record.family,
-                    account: record.account,
-                });
-            }
-            Taken::Unknown => return Err(invalid("unknown refresh token", None)),
-        };
+        let taken = self.store.take_refresh_token(&hash(refresh_token)).await?;
+        let record = self
+            .first_use(taken, "unknown refresh token", |record| {
+                (record.family, record.account)
+            })
+            .await?;
         let refused = |reason| invalid(reason, Some(&record.account));
         if record.application != client_id {
             return Err(refused("the refresh token was issued to another application"));
@@ -200,6 +190,25 @@ impl Identity {
             expires_at: record.expires_at,
         };
         self.tokens(&record.account, client_id, &sign_in, None).await
+    }
+
+    /// A code or refresh token at its first use; at a second, its sign-in (`sign_in` gives
+    /// its family and account) is ended and the use refused as a replay.
+    async fn first_use<T>(
+        &self,
+        taken: Taken<T>,
+        unknown: &'static str,
+        sign_in: impl FnOnce(T) -> (String, String),
+    ) -> Result<T, GrantError> {
+        match taken {
+            Taken::Fresh(record) => Ok(record),
+            Taken::Reused(record) => {
+                let (family, account) = sign_in(record);
+                self.store.revoke_sign_in(&family).await?;
+                Err(GrantError::Replayed { family, account })
+            }
+            Taken::Unknown => Err(invalid(unknown, None)),
+        }
     }
 
     /// Ends the sign-in a refresh token of `client_id` belongs to (RFC 7009): the account

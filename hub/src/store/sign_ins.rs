@@ -136,16 +136,9 @@ impl MetadataStore {
     /// Marks the refresh token used and returns it, or says it was used before or is
     /// unknown.
     pub async fn take_refresh_token(&self, token_hash: &str) -> Result<Taken<RefreshRecord>> {
-        let row = sqlx::query(
-            "SELECT family, account, application, auth_time, expires_at FROM refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
+        let Some(record) = self.refresh_token(token_hash).await? else {
             return Ok(Taken::Unknown);
         };
-        let record = refresh_from_row(&row)?;
         self.take(
             "UPDATE refresh_tokens SET used = 1 WHERE token_hash = $1 AND used = 0",
             token_hash,
@@ -154,7 +147,7 @@ impl MetadataStore {
         .await
     }
 
-    /// The unused refresh token of `token_hash`, without using it (for revocation).
+    /// The refresh token of `token_hash`, used or not, without using it.
     pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
         let row = sqlx::query(
             "SELECT family, account, application, auth_time, expires_at FROM refresh_tokens WHERE token_hash = $1",

@@ -24,8 +24,13 @@ use super::auth::PeerAddress;
 use crate::audit::{Action, Event, Outcome};
 use crate::identity::{AuthorizationRequest, ExchangeError, valid_challenge};
 
+mod texts;
+
+use texts::Language;
+
 /// The cookie that carries the sign-in form's one-time value.
 const FORM_COOKIE: &str = "causeway_sign_in";
+const TWICE: &str = "a parameter appears more than once";
 /// The longest `state` or `nonce` an application may send (both are echoed or signed).
 const MAX_PARAMETER_BYTES: usize = 512;
 
@@ -48,8 +53,11 @@ const MAX_PARAMETER_BYTES: usize = 512;
     ))]
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let language = Language::of(&headers);
-    let parameters = parse(query.as_deref().unwrap_or_default().as_bytes());
-    match checked_request(&state, &parameters) {
+    let parameters = super::oauth::parameters(query.as_deref().unwrap_or_default().as_bytes());
+    match parameters
+        .map_err(|_| Refusal::Page(TWICE))
+        .and_then(|parameters| checked_request(&state, &parameters))
+    {
         Ok(request) => match crate::identity::random_token() {
             Some(form_value) => sign_in_page(&state, &request, &form_value, language, None, StatusCode::OK),
             None => message_page(language, StatusCode::SERVICE_UNAVAILABLE, language.unavailable()),
@@ -73,7 +81,9 @@ pub async fn sign_in(
     body: Bytes,
 ) -> Response {
     let language = Language::of(&headers);
-    let form = parse(&body);
+    let Ok(form) = super::oauth::parameters(&body) else {
+        return Refusal::Page(TWICE).respond(&state, language);
+    };
     let username = form.get("username").map(|name| name.trim()).unwrap_or_default();
     let address = peer.map(|peer| peer.0.0);
     let mut record = Event::new(Action::SignInRefused, Outcome::Denied)
@@ -93,7 +103,15 @@ pub async fn sign_in(
         }
     };
     let sent = form.get("form").map(String::as_str).unwrap_or_default();
-    if sent.is_empty() || cookie(&headers, FORM_COOKIE).as_deref() != Some(sent) {
+    let cookie = super::extract::cookies(
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok()),
+        FORM_COOKIE,
+    )
+    .next();
+    if sent.is_empty() || cookie != Some(sent) {
         // Another site's form, or this one's from a tab whose cookie was replaced.
         let reason = "the sign-in form's one-time value does not match its cookie";
         state
@@ -133,6 +151,11 @@ pub async fn sign_in(
                     Outcome::Denied,
                 ),
             };
+            // People type passwords into the name field: a name that is no account's is not
+            // kept, lest it be someone's password.
+            if state.identity.clients.check_exists(username).await.is_err() {
+                record.principal = Some("(no such account)".to_owned());
+            }
             state
                 .audit
                 .record_done(record.failed(outcome, "access_denied", error.to_string()))
@@ -145,10 +168,7 @@ pub async fn sign_in(
     };
     record.action = Action::SignInSucceeded;
     record.outcome = Outcome::Ok;
-    record.principal = Some(person.id.clone());
-    record.department = Some(person.department.clone());
-    record.roles = person.roles.iter().map(ToString::to_string).collect();
-    record.issuer = state.identity.issuer().map(|issuer| issuer.url.clone());
+    super::oauth::vouched_for(&mut record, &person, &state);
     // The code leaves the hub only once the sign-in is on disk.
     if let Err(error) = state.audit.record(record).await {
         tracing::error!(%error, "no sign-in: the audit log cannot be written");
@@ -464,147 +484,6 @@ fn escape(text: &str) -> String {
     escaped
 }
 
-/// Form or query parameters; of a name sent twice, the first.
-fn parse(bytes: &[u8]) -> HashMap<String, String> {
-    let mut parameters = HashMap::new();
-    for (name, value) in url::form_urlencoded::parse(bytes) {
-        parameters
-            .entry(name.into_owned())
-            .or_insert_with(|| value.into_owned());
-    }
-    parameters
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
-}
-
-/// The page's language: Chinese when the browser prefers it, else English.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Language {
-    English,
-    Chinese,
-}
-
-impl Language {
-    fn of(headers: &HeaderMap) -> Self {
-        let preferred = headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(',').next())
-            .map(|tag| tag.trim().to_ascii_lowercase());
-        match preferred {
-            Some(tag) if tag.starts_with("zh") => Self::Chinese,
-            _ => Self::English,
-        }
-    }
-
-    fn tag(self) -> &'static str {
-        match self {
-            Self::English => "en",
-            Self::Chinese => "zh-CN",
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            Self::English => "Sign in to Causeway",
-            Self::Chinese => "登录 Causeway",
-        }
-    }
-
-    fn intro(self, application: &str) -> String {
-        match self {
-            Self::English => format!("to continue to {application}"),
-            Self::Chinese => format!("以继续使用 {application}"),
-        }
-    }
-
-    fn username(self) -> &'static str {
-        match self {
-            Self::English => "User name",
-            Self::Chinese => "用户名",
-        }
-    }
-
-    fn password(self) -> &'static str {
-        match self {
-            Self::English => "Password",
-            Self::Chinese => "密码",
-        }
-    }
-
-    fn submit(self) -> &'static str {
-        match self {
-            Self::English => "Sign in",
-            Self::Chinese => "登录",
-        }
-    }
-
-    fn wrong_password(self) -> &'static str {
-        match self {
-            Self::English => "The user name or password is wrong. Check them and try again.",
-            Self::Chinese => "用户名或密码错误，请检查后重试。",
-        }
-    }
-
-    fn rate_limited(self, seconds: u64) -> String {
-        match self {
-            Self::English => format!("Too many failed attempts. Try again in {seconds} seconds."),
-            Self::Chinese => format!("失败次数过多，请在 {seconds} 秒后重试。"),
-        }
-    }
-
-    fn unapproved(self) -> String {
-        match self {
-            Self::English => {
-                "Your account waits for a security administrator's approval. Ask them to approve it, then sign in."
-                    .into()
-            }
-            Self::Chinese => "您的账户正在等待安全管理员批准。请联系其批准后再登录。".into(),
-        }
-    }
-
-    fn separation(self) -> String {
-        match self {
-            Self::English => {
-                "Your account holds roles that must be kept apart. Ask an operator to split it.".into()
-            }
-            Self::Chinese => "您的账户同时拥有必须分离的角色，请联系运维人员拆分账户。".into(),
-        }
-    }
-
-    fn unavailable(self) -> &'static str {
-        match self {
-            Self::English => "The hub cannot sign you in right now. Try again in a minute.",
-            Self::Chinese => "系统暂时无法登录，请稍后重试。",
-        }
-    }
-
-    fn form_expired(self) -> &'static str {
-        match self {
-            Self::English => "This sign-in form has expired. Go back to the application and sign in again.",
-            Self::Chinese => "登录表单已过期，请返回应用重新登录。",
-        }
-    }
-
-    fn bad_request(self, reason: &str) -> String {
-        match self {
-            Self::English => format!(
-                "The application sent a sign-in request this hub cannot accept: {reason}. Tell the application's administrator."
-            ),
-            Self::Chinese => format!("应用发送的登录请求无法接受：{reason}。请告知该应用的管理员。"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -615,16 +494,5 @@ mod tests {
             escape("\"><script>alert('x')</script>&"),
             "&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;"
         );
-    }
-
-    #[test]
-    fn the_language_follows_the_browsers_first_choice() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(Language::of(&headers), Language::English);
-        headers.insert(
-            header::ACCEPT_LANGUAGE,
-            HeaderValue::from_static("zh-CN,zh;q=0.9,en;q=0.8"),
-        );
-        assert_eq!(Language::of(&headers), Language::Chinese);
     }
 }
