@@ -204,6 +204,29 @@ fn known_or(message: &str, otherwise: &str) -> String {
         ("regex parse error", "a regular expression does not compile"),
         ("Failed to decode", "a value cannot be decoded"),
         ("Requested character", "a character code is out of range"),
+        // PostgreSQL's words for a double's domain errors (the hub's `query::floats`).
+        ("cannot take logarithm of zero", "cannot take logarithm of zero"),
+        (
+            "cannot take logarithm of a negative number",
+            "cannot take logarithm of a negative number",
+        ),
+        (
+            "cannot take square root of a negative number",
+            "cannot take square root of a negative number",
+        ),
+        (
+            "zero raised to a negative power is undefined",
+            "zero raised to a negative power is undefined",
+        ),
+        (
+            "a negative number raised to a non-integer power yields a complex result",
+            "a negative number raised to a non-integer power yields a complex result",
+        ),
+        ("value out of range: underflow", "value out of range: underflow"),
+        (
+            "LIKE pattern must not end with escape character",
+            "LIKE pattern must not end with escape character",
+        ),
     ];
     KNOWN
         .iter()

@@ -13,8 +13,8 @@
 //! A quotient of decimals is rounded half away from zero, as PostgreSQL rounds a `numeric`
 //! quotient, where Arrow truncates (`2 / 3.0` is `0.66667`, not `0.66666`). Integer
 //! division and remainder are checked by DataFusion already (`division by zero`, and
-//! `-9223372036854775808 / -1` overflows); floating-point arithmetic follows IEEE 754
-//! (`1e308 * 10` is `Infinity`), as the README says.
+//! `-9223372036854775808 / -1` overflows); double precision arithmetic is checked by
+//! [`super::floats`].
 
 use std::sync::Arc;
 

@@ -4,13 +4,17 @@
 
 mod audit_events;
 mod bounded;
+mod case_mapping;
 mod checked;
 mod closed;
+mod decimal_average;
 mod error;
 mod filter_first;
+mod floats;
 mod names;
 pub mod output;
 mod parameters;
+mod postgres_functions;
 mod reads;
 mod rewrite;
 mod rounding;
@@ -19,6 +23,8 @@ mod secure;
 mod semantics;
 pub mod service;
 mod statement;
+mod value_text;
+mod wide_timestamps;
 mod yielding;
 
 use std::collections::HashMap;
@@ -173,6 +179,10 @@ impl QueryEngine {
                 .map_err(std::io::Error::other)?;
         }
         context.register_udf(bounded::string_concat().as_ref().clone());
+        // PostgreSQL's one-for-one case mapping in place of DataFusion's full one.
+        for mapping in case_mapping::case_mappings() {
+            context.register_udf(mapping);
+        }
         for refused in statement::REFUSED_FUNCTIONS {
             context.deregister_udf(refused);
         }

@@ -15,8 +15,14 @@
 //!   `decimal(38, 0)`, as PostgreSQL's `sum(bigint)` is a `numeric`, and of decimals of more
 //!   than 28 digits a `decimal(76, s)`, so that a sum of counts or money never wraps around.
 //!
-//! Arithmetic that overflows fails instead of wrapping ([`super::checked`]); casts to
-//! integers and `round` of a double round as PostgreSQL does ([`super::rounding`]).
+//! Arithmetic that overflows fails instead of wrapping ([`super::checked`]), double
+//! precision arithmetic and functions fail where PostgreSQL's do and `-0.0` equals `0.0`
+//! ([`super::floats`]); casts to integers and `round` of a double round as PostgreSQL does
+//! ([`super::rounding`]); `avg` of decimals rounds ([`super::decimal_average`]); dates
+//! become timestamps of any year ([`super::wide_timestamps`]); doubles and intervals are
+//! written as text as PostgreSQL writes them ([`super::value_text`]); `LIKE ... ESCAPE`,
+//! date/time templates, `to_hex` and `concat` read their arguments as PostgreSQL does
+//! ([`super::postgres_functions`]).
 
 use std::sync::Arc;
 
@@ -42,12 +48,19 @@ pub(crate) fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     vec![
         Arc::new(ResolveGroupingFunction::new()),
         Arc::new(MixedNumbers),
+        Arc::new(super::floats::IntegerPowers),
+        Arc::new(super::wide_timestamps::WideTimestamps),
         Arc::new(TypeCoercion::new()),
         Arc::new(ValuesWithSubqueries),
         Arc::new(NullAwareNotIn),
         Arc::new(WideIntegerSum),
+        Arc::new(super::decimal_average::RoundedDecimalAverage),
         Arc::new(super::rounding::PostgresRounding),
         Arc::new(super::checked::CheckedArithmetic),
+        Arc::new(super::floats::FloatErrors),
+        Arc::new(super::floats::SignedZeros),
+        Arc::new(super::value_text::PostgresText),
+        Arc::new(super::postgres_functions::PostgresFunctions),
     ]
 }
 

@@ -7,8 +7,9 @@ use causeway_policies::{SyntaxLimits, on_deep_stack};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CastKind, CharacterLength, DataType, ExactNumberInfo, Expr, FunctionArg, FunctionArgExpr,
-    FunctionArguments, Ident, LimitClause, ObjectName, Query, SetExpr, SetOperator, SetQuantifier, Statement,
-    Value, ValueWithSpan, Visit, VisitMut, Visitor, VisitorMut, visit_expressions_mut,
+    FunctionArguments, Ident, LimitClause, ObjectName, Query, SelectItem, SetExpr, SetOperator,
+    SetQuantifier, Statement, Value, ValueWithSpan, Visit, VisitMut, Visitor, VisitorMut, visit_expressions,
+    visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::Tokenizer;
@@ -102,7 +103,12 @@ fn exponents_as_doubles(statement: &mut DFStatement) {
 
 /// Spellings of SQL's and PostgreSQL's that DataFusion 55 does not plan, written as the
 /// ones it does: `FETCH FIRST n ROWS ONLY` as `LIMIT n`, `mod(a, b)` as `a % b`,
-/// `sign(x)` as `signum(x)` and `CAST(x AS varchar(n))` as the first n characters of x.
+/// `sign(x)` as `signum(x)`, `CAST(x AS varchar(n))` as the first n characters of x and
+/// `a ^ b` as `power(a, b)` (PostgreSQL's exponentiation; the generic dialect reads `^` as
+/// XOR, and PostgreSQL's own dialect would lose `SELECT * EXCLUDE`). `IS [NOT] DISTINCT
+/// FROM` binds tighter than `AND` and `OR`, as in PostgreSQL: the parser reads all that
+/// follows it as its right operand (`a IS DISTINCT FROM b AND c` as `a IS DISTINCT FROM (b
+/// AND c)`), and [`distinct_from_binds_tighter`] puts it back.
 fn standard_spellings(statement: &mut DFStatement) {
     let mut inner = statement;
     while let DFStatement::Explain(explain) = inner {
@@ -112,7 +118,19 @@ fn standard_spellings(statement: &mut DFStatement) {
         return;
     };
     let _ = inner.visit(&mut FetchAsLimit);
+    let _ = inner.visit(&mut NamedAsWritten);
     let _ = visit_expressions_mut(inner.as_mut(), |expr| {
+        if let Expr::BinaryOp { op, .. } = expr
+            && *op == BinaryOperator::BitwiseXor
+        {
+            *op = BinaryOperator::PGExp;
+            return ControlFlow::<()>::Continue(());
+        }
+        if matches!(expr, Expr::IsDistinctFrom(..) | Expr::IsNotDistinctFrom(..)) {
+            let taken = std::mem::replace(expr, Expr::Value(Value::Null.into()));
+            *expr = distinct_from_binds_tighter(taken);
+            return ControlFlow::<()>::Continue(());
+        }
         // `CAST(x AS varchar(n))` keeps the first n characters, as SQL and PostgreSQL say;
         // DataFusion's varchar has no length.
         if let Expr::Cast {
@@ -175,6 +193,101 @@ fn standard_spellings(statement: &mut DFStatement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// `a IS [NOT] DISTINCT FROM r` where the parser took `r` to be `x AND y`, `x OR y` or
+/// `x IS ...` (operators that bind looser than `IS`, or as loosely, left to right) becomes
+/// `(a IS [NOT] DISTINCT FROM x) AND y` and so on, down the left side of `r`. Parentheses
+/// written in the query are kept: `a IS DISTINCT FROM (b AND c)` is a nested expression.
+fn distinct_from_binds_tighter(expr: Expr) -> Expr {
+    let (left, right, negated) = match expr {
+        Expr::IsDistinctFrom(left, right) => (left, right, false),
+        Expr::IsNotDistinctFrom(left, right) => (left, right, true),
+        other => return other,
+    };
+    let rebuilt = |left: Box<Expr>, operand: Box<Expr>| {
+        let inner = if negated {
+            Expr::IsNotDistinctFrom(left, operand)
+        } else {
+            Expr::IsDistinctFrom(left, operand)
+        };
+        Box::new(distinct_from_binds_tighter(inner))
+    };
+    match *right {
+        Expr::BinaryOp {
+            left: first,
+            op: op @ (BinaryOperator::And | BinaryOperator::Or),
+            right: rest,
+        } => Expr::BinaryOp {
+            left: rebuilt(left, first),
+            op,
+            right: rest,
+        },
+        Expr::IsNull(first) => Expr::IsNull(rebuilt(left, first)),
+        Expr::IsNotNull(first) => Expr::IsNotNull(rebuilt(left, first)),
+        Expr::IsTrue(first) => Expr::IsTrue(rebuilt(left, first)),
+        Expr::IsNotTrue(first) => Expr::IsNotTrue(rebuilt(left, first)),
+        Expr::IsFalse(first) => Expr::IsFalse(rebuilt(left, first)),
+        Expr::IsNotFalse(first) => Expr::IsNotFalse(rebuilt(left, first)),
+        Expr::IsUnknown(first) => Expr::IsUnknown(rebuilt(left, first)),
+        Expr::IsNotUnknown(first) => Expr::IsNotUnknown(rebuilt(left, first)),
+        Expr::IsDistinctFrom(first, other) => Expr::IsDistinctFrom(rebuilt(left, first), other),
+        Expr::IsNotDistinctFrom(first, other) => Expr::IsNotDistinctFrom(rebuilt(left, first), other),
+        right if negated => Expr::IsNotDistinctFrom(left, Box::new(right)),
+        right => Expr::IsDistinctFrom(left, Box::new(right)),
+    }
+}
+
+/// Names each unnamed item of a select list that holds parentheses by its text as written
+/// (`(2 + 3) * 4`): DataFusion names an expression by its operators and operands without
+/// the parentheses, so `2 + 3 * 4` and `(2 + 3) * 4` in one list had the same name and
+/// the query failed.
+struct NamedAsWritten;
+
+impl VisitorMut for NamedAsWritten {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        name_parenthesized(&mut query.body);
+        ControlFlow::Continue(())
+    }
+}
+
+fn name_parenthesized(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(select) => {
+            for item in &mut select.projection {
+                let SelectItem::UnnamedExpr(expr) = item else {
+                    continue;
+                };
+                // `(name)` is still called `name`.
+                let mut bare = &*expr;
+                while let Expr::Nested(inner) = bare {
+                    bare = inner;
+                }
+                if matches!(bare, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+                    continue;
+                }
+                let mut parenthesized = false;
+                let _ = visit_expressions(expr, |inner| {
+                    parenthesized |= matches!(inner, Expr::Nested(_));
+                    ControlFlow::<()>::Continue(())
+                });
+                if parenthesized {
+                    let alias = Ident::with_quote('"', expr.to_string());
+                    *item = SelectItem::ExprWithAlias {
+                        expr: expr.clone(),
+                        alias,
+                    };
+                }
+            }
+        }
+        SetExpr::SetOperation { left, right, .. } => {
+            name_parenthesized(left);
+            name_parenthesized(right);
+        }
+        _ => {}
+    }
 }
 
 /// `FETCH FIRST n ROWS ONLY` (without `WITH TIES` or `PERCENT`) as `LIMIT n`.
@@ -381,6 +494,86 @@ mod tests {
             "SELECT a FROM t UNION ALL SELECT a FROM u",
         ] {
             assert!(parse_read_query(sql).is_ok(), "{sql}");
+        }
+    }
+
+    /// The statement's text once rewritten.
+    fn spelled(sql: &str) -> String {
+        match parse_read_query(sql) {
+            Ok(DFStatement::Statement(statement)) => statement.to_string(),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn distinct_from_binds_tighter_than_and_or_as_in_postgresql() {
+        let Ok(DFStatement::Statement(statement)) =
+            parse_read_query("SELECT 1 FROM t WHERE a IS NOT DISTINCT FROM b AND c = d OR e")
+        else {
+            panic!("a query");
+        };
+        let Statement::Query(query) = *statement else {
+            panic!("a query");
+        };
+        let SetExpr::Select(select) = *query.body else {
+            panic!("a select");
+        };
+        // ((a IS NOT DISTINCT FROM b) AND c = d) OR e
+        let Some(Expr::BinaryOp {
+            left: conjunction,
+            op: BinaryOperator::Or,
+            ..
+        }) = select.selection
+        else {
+            panic!("OR at the top: {:?}", select.selection);
+        };
+        let Expr::BinaryOp {
+            left: comparison,
+            op: BinaryOperator::And,
+            ..
+        } = *conjunction
+        else {
+            panic!("AND under OR: {conjunction:?}");
+        };
+        assert!(
+            matches!(*comparison, Expr::IsNotDistinctFrom(..)),
+            "{comparison:?}"
+        );
+        // Written parentheses stay.
+        assert_eq!(
+            spelled("SELECT 1 FROM t WHERE a IS DISTINCT FROM (b AND c)"),
+            "SELECT 1 FROM t WHERE a IS DISTINCT FROM (b AND c)"
+        );
+    }
+
+    #[test]
+    fn parenthesized_items_are_named_as_written() {
+        assert_eq!(
+            spelled("SELECT 2 + 3 * 4, (2 + 3) * 4, (x), t.y FROM t"),
+            "SELECT 2 + 3 * 4, (2 + 3) * 4 AS \"(2 + 3) * 4\", (x), t.y FROM t"
+        );
+    }
+
+    #[test]
+    fn caret_is_exponentiation() {
+        let Ok(DFStatement::Statement(statement)) = parse_read_query("SELECT 2 ^ 3") else {
+            panic!("a query");
+        };
+        let mut operators = Vec::new();
+        let _ = statement.visit(&mut Operators(&mut operators));
+        assert_eq!(operators, vec![BinaryOperator::PGExp]);
+    }
+
+    struct Operators<'a>(&'a mut Vec<BinaryOperator>);
+
+    impl Visitor for Operators<'_> {
+        type Break = ();
+
+        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+            if let Expr::BinaryOp { op, .. } = expr {
+                self.0.push(op.clone());
+            }
+            ControlFlow::Continue(())
         }
     }
 

@@ -1417,3 +1417,103 @@ SELECT 92233720368547758070 / 10;
 
 -- numeric_sum_38_digits: sum of decimal(38,10) past 38 digits keeps every digit
 SELECT sum(dec) FROM {numbers} WHERE id IN (1, 5, 7);
+
+-- == Doubles: errors, zeros and text as PostgreSQL's ==
+
+-- float_zero_equals_minus_zero: -0 equals 0 in a filter
+SELECT id FROM {people} WHERE score = 0;
+
+-- float_zero_in_list: -0 is in a list holding 0
+SELECT id FROM {floats} WHERE f IN (0, 7.5);
+
+-- float_zero_between: -0 lies between 0 and 1
+SELECT id FROM {floats} WHERE f BETWEEN 0 AND 1;
+
+-- float_zero_less_than: -0 is not below 0
+SELECT id FROM {floats} WHERE f < 0 AND f > -1;
+
+-- float_zero_group: -0 and 0 are one group
+SELECT count(*) FROM (SELECT f FROM {floats} WHERE f BETWEEN -1 AND 1 GROUP BY f) g;
+
+-- float_zero_distinct: DISTINCT keeps one of -0 and 0
+SELECT count(*) FROM (SELECT DISTINCT f FROM {floats} WHERE f >= -1 AND f <= 1) d;
+
+-- float_zero_join: -0 joins 0
+SELECT a.id, b.id FROM {floats} a JOIN {floats} b ON a.f = b.f WHERE a.id IN (4, 5) ORDER BY a.id, b.id;
+
+-- float_nan_equals_nan: NaN equals NaN and sorts above Infinity
+SELECT id FROM {floats} WHERE f = CAST('NaN' AS double precision) OR f > CAST('Infinity' AS double precision);
+
+-- float_nan_division_by_zero: NaN / 0 is NaN, not an error
+SELECT f / 0 FROM {floats} WHERE id = 1;
+
+-- float_infinity_arithmetic: infinities in the data stay infinite
+SELECT id, f + 1, f * 2, f - 1e300 FROM {floats} WHERE id IN (2, 3) ORDER BY id;
+
+-- float_underflow: a product too small for a double is an error
+SELECT CAST(1e-300 AS double precision) * CAST(1e-300 AS double precision);
+
+-- float_sqrt_negative: the square root of a negative double is an error
+SELECT sqrt(f) FROM {floats} WHERE id = 8;
+
+-- float_ln_negative: the logarithm of a negative number is an error
+SELECT ln(f) FROM {floats} WHERE id = 8;
+
+-- float_log10_zero: log10 of zero is an error
+SELECT log10(f) FROM {floats} WHERE id = 4;
+
+-- float_power_zero_negative: zero to a negative power is an error
+SELECT power(f, -1) FROM {floats} WHERE id = 4;
+
+-- float_power_negative_fraction: a negative number to a fractional power is an error
+SELECT power(f, 0.5) FROM {floats} WHERE id = 8;
+
+-- float_functions_in_range: sqrt, ln, exp and power of ordinary doubles
+SELECT sqrt(f), ln(f), exp(f), power(f, 2), log10(f) FROM {floats} WHERE id = 7;
+
+-- integer_power: powers of integers are doubles
+SELECT 2 ^ -1, power(2, 10), 2 ^ 0.5, 10 ^ 2;
+
+-- float_text: doubles written as text
+SELECT id, CAST(f AS text) FROM {floats} ORDER BY id;
+
+-- float_text_concat: doubles in a concatenation
+SELECT id, 'x=' || CAST(f AS text) FROM {floats} WHERE id IN (4, 5, 7, 10, 11) ORDER BY id;
+
+-- == Patterns, case and averages as PostgreSQL's ==
+
+-- like_escape_backslash_literal: with another escape character a backslash is plain text
+SELECT id FROM {people} WHERE name LIKE '%k\s%' ESCAPE '#';
+
+-- like_escape_not: NOT LIKE with an escape character
+SELECT id FROM {people} WHERE id > 1000 AND name NOT LIKE '%!%%' ESCAPE '!';
+
+-- like_escape_escaped_escape: the escape character escaping itself
+SELECT id FROM {people} WHERE 'a!b' LIKE 'a!!b' ESCAPE '!' AND id = 1;
+
+-- ilike_escape: ILIKE with an escape character
+SELECT id FROM {people} WHERE name ILIKE '%X!_Y%' ESCAPE '!';
+
+-- to_char_templates: dates written with PostgreSQL's templates
+SELECT id, to_char(birth, 'DD/MM/YYYY'), to_char(birth, 'FMDD FMMonth YYYY'), to_char(birth, 'Dy, DD Mon YYYY'), to_char(birth, 'YYYY"年"MM"月"DD"日"') FROM {people} WHERE id > 1000 AND id <> 1013;
+
+-- to_char_day_of_year: day of the year and ISO week
+SELECT id, to_char(birth, 'DDD'), to_char(birth, 'IYYY-IW') FROM {people} WHERE id IN (1001, 1005, 1008, 1015);
+
+-- to_date_templates: dates read with PostgreSQL's templates
+SELECT to_date('31/12/1999', 'DD/MM/YYYY'), to_date('2024-02-29', 'YYYY-MM-DD'), to_date('19880808', 'YYYYMMDD');
+
+-- upper_lower_non_ascii: case mapped one character for one
+SELECT id, upper(name), lower(name) FROM {people} WHERE id > 1000 ORDER BY id;
+
+-- lower_in_filter_sharp_s: a filter on lower() of text with ß
+SELECT id FROM {people} WHERE upper(name) = 'STRAßE Ǆ';
+
+-- avg_decimal_grouped: averages of decimals per group, rounded
+SELECT district, avg(income) FROM {people} GROUP BY district ORDER BY district;
+
+-- avg_decimal_having: an average of decimals in HAVING
+SELECT household, avg(income) FROM {people} GROUP BY household HAVING avg(income) > 1000 ORDER BY household;
+
+-- to_hex_int_negative: to_hex of negative int values uses 32 bits
+SELECT id, to_hex(household) FROM {people} WHERE household < 0 OR id = 1003 ORDER BY id;

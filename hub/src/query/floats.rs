@@ -1,0 +1,561 @@
+//! Double precision arithmetic and functions that fail where PostgreSQL's fail.
+//!
+//! DataFusion 55 follows IEEE 754 throughout: `1.0 / 0` is `Infinity`, `1e308 * 10` is
+//! `Infinity`, `ln(0)` is `-Infinity`, `sqrt(-1)` is `NaN`. PostgreSQL raises an error in
+//! each case (`float.c`: `float_overflow_error`, `float_underflow_error`,
+//! `float_zero_divide_error`, and the domain checks of `dlog1`, `dlog10`, `dsqrt`,
+//! `dpow`), so that an infinity or a NaN in a result comes only from one in the data.
+//! [`FloatErrors`] puts each double `+`, `-`, `*`, `/` and each `ln`, `log`, `log10`,
+//! `log2`, `sqrt`, `exp` and `power` under a check with PostgreSQL's rules:
+//!
+//! * a finite result out of range (an infinity from finite operands): `value out of range:
+//!   overflow`; a zero from a product, quotient, `exp` or `power` of operands that are not
+//!   zero: `value out of range: underflow`;
+//! * a division by zero (of anything but NaN): `division by zero`;
+//! * the logarithm of zero or of a negative number, the square root of a negative number,
+//!   zero to a negative power, a negative number to a power that is not whole: PostgreSQL's
+//!   message for each.
+//!
+//! Infinities and NaN stored in the data pass through as PostgreSQL passes them
+//! (`'Infinity'::float8 + 1` is `Infinity`). [`IntegerPowers`] computes `power` of two
+//! integers as doubles, as PostgreSQL does (`2 ^ -1` is `0.5`, not an integer).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::kernels::numeric::{add, div, mul, sub};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
+use datafusion::config::ConfigOptions;
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
+use datafusion::logical_expr::{
+    Aggregate, BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility, lit,
+};
+use datafusion::optimizer::AnalyzerRule;
+
+use super::rewrite::{Order, rewrite_expressions};
+
+/// Puts double precision arithmetic and functions under PostgreSQL's checks (see the
+/// module's documentation). Runs after type coercion.
+#[derive(Debug, Default)]
+pub(crate) struct FloatErrors;
+
+impl AnalyzerRule for FloatErrors {
+    fn name(&self) -> &str {
+        "causeway_float_errors"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        rewrite_expressions(plan, Order::TopDown, check)
+    }
+}
+
+fn check(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let floating = |expr: &Expr| expr.get_type(schema).ok().filter(DataType::is_floating);
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right })
+            if matches!(
+                op,
+                Operator::Plus | Operator::Minus | Operator::Multiply | Operator::Divide
+            ) =>
+        {
+            let result = match (floating(&left), floating(&right)) {
+                (Some(left), Some(right)) => BinaryTypeCoercer::new(&left, &op, &right)
+                    .get_result_type()
+                    .ok()
+                    .filter(DataType::is_floating),
+                _ => None,
+            };
+            let Some(result) = result else {
+                return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })));
+            };
+            let call = ScalarFunction::new_udf(
+                float_check(FloatOperation::Arithmetic(op), result),
+                vec![*left, *right],
+            );
+            Ok(Transformed::yes(Expr::ScalarFunction(call)))
+        }
+        Expr::ScalarFunction(call) => {
+            let operation = match (call.name(), call.args.len()) {
+                ("ln", 1) => FloatOperation::NaturalLogarithm,
+                ("log10" | "log", 1) => FloatOperation::Logarithm10,
+                ("log2", 1) => FloatOperation::Logarithm2,
+                ("log", 2) => FloatOperation::LogarithmToBase,
+                ("sqrt", 1) => FloatOperation::SquareRoot,
+                ("exp", 1) => FloatOperation::Exponential,
+                ("power", 2) => FloatOperation::Power,
+                _ => return Ok(Transformed::no(Expr::ScalarFunction(call))),
+            };
+            let whole = Expr::ScalarFunction(call);
+            let (Some(result), Expr::ScalarFunction(call)) = (floating(&whole), &whole) else {
+                return Ok(Transformed::no(whole));
+            };
+            // Computed by the check itself, from the same operands, so that the walk goes
+            // on into the operands and never meets the function again.
+            let checked = ScalarFunction::new_udf(float_check(operation, result), call.args.clone());
+            Ok(Transformed::yes(Expr::ScalarFunction(checked)))
+        }
+        other => Ok(Transformed::no(other)),
+    }
+}
+
+/// Makes `power` of two integers a `power` of doubles, as PostgreSQL has no integer
+/// `power`. Runs before type coercion, which then types the call as a double.
+#[derive(Debug, Default)]
+pub(crate) struct IntegerPowers;
+
+impl AnalyzerRule for IntegerPowers {
+    fn name(&self) -> &str {
+        "causeway_integer_powers"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        rewrite_expressions(plan, Order::BottomUp, |expr, schema| match expr {
+            Expr::ScalarFunction(mut call)
+                if call.name() == "power"
+                    && call.args.iter().all(|arg| {
+                        arg.get_type(schema)
+                            .is_ok_and(|t| t.is_integer() || t == DataType::Null)
+                    }) =>
+            {
+                call.args = call
+                    .args
+                    .into_iter()
+                    .map(|arg| datafusion::logical_expr::cast(arg, DataType::Float64))
+                    .collect();
+                Ok(Transformed::yes(Expr::ScalarFunction(call)))
+            }
+            other => Ok(Transformed::no(other)),
+        })
+    }
+}
+
+/// Makes `-0.0` and `0.0` one value wherever doubles are compared, sorted, grouped or
+/// joined, as PostgreSQL holds them equal (`float8_cmp_internal`). Arrow compares doubles
+/// by their total order, where `-0.0 < 0.0` (NaN above everything and equal to itself, as
+/// in PostgreSQL), so `f = 0` missed a stored `-0.0`, and `ORDER BY f` put it first. Each
+/// such operand becomes `f + 0.0`, which is `0.0` for either zero and `f` otherwise. A
+/// comparison with a literal that is not zero is left alone: both zeros compare alike
+/// with it, and such a filter can still be pushed to a database.
+#[derive(Debug, Default)]
+pub(crate) struct SignedZeros;
+
+impl AnalyzerRule for SignedZeros {
+    fn name(&self) -> &str {
+        "causeway_signed_zeros"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        let plan = rewrite_expressions(plan, Order::BottomUp, |expr, schema| {
+            Ok(zeros_compared_equal(expr, schema))
+        })?;
+        plan.transform_up_with_subqueries(|plan| {
+            let floating =
+                |expr: &Expr, schema: &DFSchema| expr.get_type(schema).is_ok_and(|t| t.is_floating());
+            Ok(match plan {
+                LogicalPlan::Sort(mut sort) => {
+                    let schema = Arc::clone(sort.input.schema());
+                    let mut changed = false;
+                    for key in &mut sort.expr {
+                        if floating(&key.expr, &schema) {
+                            key.expr = one_zero(key.expr.clone(), &schema);
+                            changed = true;
+                        }
+                    }
+                    Transformed::new_transformed(LogicalPlan::Sort(sort), changed)
+                }
+                LogicalPlan::Join(mut join) => {
+                    let (left, right) = (Arc::clone(join.left.schema()), Arc::clone(join.right.schema()));
+                    let mut changed = false;
+                    for (left_key, right_key) in &mut join.on {
+                        if floating(left_key, &left) && floating(right_key, &right) {
+                            *left_key = one_zero(left_key.clone(), &left);
+                            *right_key = one_zero(right_key.clone(), &right);
+                            changed = true;
+                        }
+                    }
+                    Transformed::new_transformed(LogicalPlan::Join(join), changed)
+                }
+                LogicalPlan::Aggregate(aggregate)
+                    if aggregate
+                        .group_expr
+                        .iter()
+                        .any(|key| floating(key, aggregate.input.schema())) =>
+                {
+                    let names = NamePreserver::new_for_projection();
+                    let schema = Arc::clone(aggregate.input.schema());
+                    let keys = aggregate
+                        .group_expr
+                        .into_iter()
+                        .map(|key| {
+                            if matches!(key, Expr::GroupingSet(_)) || !floating(&key, &schema) {
+                                return key;
+                            }
+                            let name = names.save(&key);
+                            name.restore(one_zero(key, &schema))
+                        })
+                        .collect();
+                    Transformed::yes(LogicalPlan::Aggregate(Aggregate::try_new(
+                        aggregate.input,
+                        keys,
+                        aggregate.aggr_expr,
+                    )?))
+                }
+                other => Transformed::no(other),
+            })
+        })
+        .map(|transformed| transformed.data)
+    }
+}
+
+fn zeros_compared_equal(expr: Expr, schema: &DFSchema) -> Transformed<Expr> {
+    let floating = |expr: &Expr| expr.get_type(schema).is_ok_and(|t| t.is_floating());
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right })
+            if matches!(
+                op,
+                Operator::Eq
+                    | Operator::NotEq
+                    | Operator::Lt
+                    | Operator::LtEq
+                    | Operator::Gt
+                    | Operator::GtEq
+                    | Operator::IsDistinctFrom
+                    | Operator::IsNotDistinctFrom
+            ) =>
+        {
+            if !(floating(&left) && floating(&right)) || not_zero(&left) || not_zero(&right) {
+                return Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right }));
+            }
+            Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+                Box::new(one_zero(*left, schema)),
+                op,
+                Box::new(one_zero(*right, schema)),
+            )))
+        }
+        Expr::InList(mut in_list) if floating(&in_list.expr) && !in_list.list.iter().all(not_zero) => {
+            in_list.expr = Box::new(one_zero(*in_list.expr, schema));
+            in_list.list = in_list
+                .list
+                .into_iter()
+                .map(|item| one_zero(item, schema))
+                .collect();
+            Transformed::yes(Expr::InList(in_list))
+        }
+        Expr::Between(mut between)
+            if floating(&between.expr) && !(not_zero(&between.low) && not_zero(&between.high)) =>
+        {
+            between.expr = Box::new(one_zero(*between.expr, schema));
+            between.low = Box::new(one_zero(*between.low, schema));
+            between.high = Box::new(one_zero(*between.high, schema));
+            Transformed::yes(Expr::Between(between))
+        }
+        other => Transformed::no(other),
+    }
+}
+
+/// Whether `expr` is a constant other than a zero (NULL and NaN included), perhaps cast:
+/// both zeros compare alike with it.
+fn not_zero(expr: &Expr) -> bool {
+    match expr {
+        Expr::Literal(value, _) => match value.cast_to(&DataType::Float64) {
+            Ok(ScalarValue::Float64(Some(number))) => number != 0.0,
+            Ok(ScalarValue::Float64(None)) => true,
+            _ => false,
+        },
+        Expr::Cast(cast) => not_zero(&cast.expr),
+        Expr::TryCast(cast) => not_zero(&cast.expr),
+        _ => false,
+    }
+}
+
+/// `expr + 0.0`: `0.0` for either zero, `expr` for every other double (NaN and the
+/// infinities included).
+fn one_zero(expr: Expr, schema: &DFSchema) -> Expr {
+    let zero = match expr.get_type(schema) {
+        Ok(DataType::Float32) => lit(0.0_f32),
+        Ok(DataType::Float64) => lit(0.0_f64),
+        _ => return expr,
+    };
+    Expr::BinaryExpr(BinaryExpr::new(Box::new(expr), Operator::Plus, Box::new(zero)))
+}
+
+/// What a check computes and guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum FloatOperation {
+    /// `+`, `-`, `*` or `/` of two doubles.
+    Arithmetic(Operator),
+    /// `ln(x)`.
+    NaturalLogarithm,
+    /// `log10(x)`, `log(x)`.
+    Logarithm10,
+    /// `log2(x)`.
+    Logarithm2,
+    /// `log(base, x)`.
+    LogarithmToBase,
+    /// `sqrt(x)`.
+    SquareRoot,
+    /// `exp(x)`.
+    Exponential,
+    /// `power(x, y)`.
+    Power,
+}
+
+/// The checked form of `operation`, whose result is of type `result` (the type DataFusion
+/// gave the operation, so that the plan's schema does not change).
+fn float_check(operation: FloatOperation, result: DataType) -> Arc<ScalarUDF> {
+    let arity = match operation {
+        FloatOperation::Arithmetic(_) | FloatOperation::LogarithmToBase | FloatOperation::Power => 2,
+        _ => 1,
+    };
+    Arc::new(ScalarUDF::new_from_impl(FloatCheck {
+        operation,
+        result,
+        signature: Signature::any(arity, Volatility::Immutable),
+    }))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FloatCheck {
+    operation: FloatOperation,
+    result: DataType,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for FloatCheck {
+    fn name(&self) -> &str {
+        match self.operation {
+            FloatOperation::Arithmetic(Operator::Plus) => "checked_float_add",
+            FloatOperation::Arithmetic(Operator::Minus) => "checked_float_subtract",
+            FloatOperation::Arithmetic(Operator::Multiply) => "checked_float_multiply",
+            FloatOperation::Arithmetic(_) => "checked_float_divide",
+            FloatOperation::NaturalLogarithm => "checked_ln",
+            FloatOperation::Logarithm10 => "checked_log10",
+            FloatOperation::Logarithm2 => "checked_log2",
+            FloatOperation::LogarithmToBase => "checked_log",
+            FloatOperation::SquareRoot => "checked_sqrt",
+            FloatOperation::Exponential => "checked_exp",
+            FloatOperation::Power => "checked_power",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arguments: &[DataType]) -> Result<DataType> {
+        Ok(self.result.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let all_scalars = args
+            .args
+            .iter()
+            .all(|arg| matches!(arg, ColumnarValue::Scalar(_)));
+        let operands = as_doubles(&args.args)?;
+        let result: ArrayRef = match (self.operation, args.args.as_slice()) {
+            (FloatOperation::Arithmetic(op), [left, right]) => {
+                let kernel = match op {
+                    Operator::Plus => add,
+                    Operator::Minus => sub,
+                    Operator::Multiply => mul,
+                    _ => div,
+                };
+                let sides = ColumnarValue::values_to_arrays(&[left.clone(), right.clone()])?;
+                match sides.as_slice() {
+                    [left, right] => kernel(left, right)?,
+                    _ => return exec_err!("{} takes two operands", self.name()),
+                }
+            }
+            _ => Arc::new(self.operation.compute(&operands)),
+        };
+        let result = cast(&result, &self.result)?;
+        let doubles = cast(&result, &DataType::Float64)?;
+        let doubles = doubles.as_primitive::<Float64Type>();
+        let mut values = Vec::with_capacity(operands.len() + 1);
+        for row in 0..doubles.len() {
+            values.clear();
+            if doubles.is_null(row) {
+                continue;
+            }
+            values.push(doubles.value(row));
+            values.extend(operands.iter().map(|operand| operand.value(row)));
+            if let Some(error) = self.operation.failure(&values) {
+                return Err(error.into());
+            }
+        }
+        if all_scalars {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?))
+        } else {
+            Ok(ColumnarValue::Array(result))
+        }
+    }
+}
+
+/// Each operand as doubles, of one length (scalars repeated).
+fn as_doubles(operands: &[ColumnarValue]) -> Result<Vec<Float64Array>> {
+    ColumnarValue::values_to_arrays(operands)?
+        .iter()
+        .map(|array| {
+            Ok(cast(array, &DataType::Float64)?
+                .as_primitive::<Float64Type>()
+                .clone())
+        })
+        .collect()
+}
+
+/// PostgreSQL's messages, kept by [`causeway_connectors::describe_failure`] as they are:
+/// they hold no value.
+pub(crate) const LOG_OF_ZERO: &str = "cannot take logarithm of zero";
+pub(crate) const LOG_OF_NEGATIVE: &str = "cannot take logarithm of a negative number";
+pub(crate) const ROOT_OF_NEGATIVE: &str = "cannot take square root of a negative number";
+pub(crate) const ZERO_TO_NEGATIVE: &str = "zero raised to a negative power is undefined";
+pub(crate) const NEGATIVE_TO_FRACTION: &str =
+    "a negative number raised to a non-integer power yields a complex result";
+pub(crate) const UNDERFLOW: &str = "value out of range: underflow";
+
+impl FloatOperation {
+    /// The function's value for each row of its operands (not for arithmetic, which Arrow's
+    /// kernels compute); NULL where an operand is NULL.
+    fn compute(self, operands: &[Float64Array]) -> Float64Array {
+        let rows = operands.first().map_or(0, Array::len);
+        (0..rows)
+            .map(|row| {
+                let value = |index: usize| {
+                    operands
+                        .get(index)
+                        .filter(|operand| !operand.is_null(row))
+                        .map(|operand| operand.value(row))
+                };
+                Some(match self {
+                    Self::NaturalLogarithm => value(0)?.ln(),
+                    Self::Logarithm10 => value(0)?.log10(),
+                    Self::Logarithm2 => value(0)?.log2(),
+                    Self::LogarithmToBase => value(1)?.log(value(0)?),
+                    Self::SquareRoot => value(0)?.sqrt(),
+                    Self::Exponential => value(0)?.exp(),
+                    Self::Power => value(0)?.powf(value(1)?),
+                    Self::Arithmetic(_) => return None,
+                })
+            })
+            .collect()
+    }
+
+    /// The error PostgreSQL raises for one row: `values` are the result, then the operands.
+    fn failure(self, values: &[f64]) -> Option<ArrowError> {
+        let overflow = || {
+            Some(ArrowError::ArithmeticOverflow(
+                "value out of range: overflow".into(),
+            ))
+        };
+        let underflow = || Some(ArrowError::ComputeError(UNDERFLOW.into()));
+        let domain = |message: &str| Some(ArrowError::ComputeError(message.into()));
+        let logarithm = |x: f64| {
+            if x == 0.0 {
+                domain(LOG_OF_ZERO)
+            } else if x < 0.0 {
+                domain(LOG_OF_NEGATIVE)
+            } else {
+                None
+            }
+        };
+        match (self, values) {
+            (Self::Arithmetic(op), &[result, left, right]) => {
+                if op == Operator::Divide && right == 0.0 && !left.is_nan() {
+                    return Some(ArrowError::DivideByZero);
+                }
+                if result.is_infinite() && left.is_finite() && right.is_finite() {
+                    return overflow();
+                }
+                let vanished = result == 0.0 && left != 0.0 && left.is_finite();
+                match op {
+                    Operator::Multiply if vanished && right != 0.0 && right.is_finite() => underflow(),
+                    Operator::Divide if vanished && right.is_finite() => underflow(),
+                    _ => None,
+                }
+            }
+            (Self::NaturalLogarithm | Self::Logarithm10 | Self::Logarithm2, &[_, x]) => logarithm(x),
+            (Self::LogarithmToBase, &[_, base, x]) => {
+                logarithm(base).or_else(|| logarithm(x)).or_else(|| {
+                    // log(1, x) divides by ln(1) = 0.
+                    (base == 1.0).then_some(ArrowError::DivideByZero)
+                })
+            }
+            (Self::SquareRoot, &[_, x]) => {
+                (x < 0.0).then(|| ArrowError::ComputeError(ROOT_OF_NEGATIVE.into()))
+            }
+            (Self::Exponential, &[result, x]) if x.is_finite() => {
+                if result.is_infinite() {
+                    overflow()
+                } else if result == 0.0 {
+                    underflow()
+                } else {
+                    None
+                }
+            }
+            (Self::Power, &[result, x, y]) => {
+                if x == 0.0 && y < 0.0 {
+                    domain(ZERO_TO_NEGATIVE)
+                } else if x < 0.0 && y.is_finite() && y.fract() != 0.0 {
+                    domain(NEGATIVE_TO_FRACTION)
+                } else if result.is_infinite() && x.is_finite() && y.is_finite() {
+                    overflow()
+                } else if result == 0.0 && x != 0.0 && x.is_finite() && y.is_finite() {
+                    underflow()
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fails(operation: FloatOperation, values: &[f64]) -> Option<String> {
+        operation.failure(values).map(|error| error.to_string())
+    }
+
+    #[test]
+    fn results_only_data_could_give_pass_and_the_rest_fail_as_postgresql() {
+        let divide = FloatOperation::Arithmetic(Operator::Divide);
+        let multiply = FloatOperation::Arithmetic(Operator::Multiply);
+        let add = FloatOperation::Arithmetic(Operator::Plus);
+        assert!(fails(divide, &[f64::INFINITY, 1.0, 0.0]).is_some_and(|m| m.contains("Divide by zero")));
+        assert!(fails(divide, &[f64::NAN, f64::NAN, 0.0]).is_none());
+        assert!(fails(divide, &[f64::INFINITY, f64::INFINITY, 0.0]).is_some());
+        assert!(fails(multiply, &[f64::INFINITY, 1e308, 10.0]).is_some_and(|m| m.contains("overflow")));
+        assert!(fails(multiply, &[0.0, 1e-300, 1e-300]).is_some_and(|m| m.contains("underflow")));
+        assert!(fails(multiply, &[f64::INFINITY, f64::INFINITY, 2.0]).is_none());
+        assert!(fails(multiply, &[0.0, 0.0, 5.0]).is_none());
+        assert!(fails(add, &[f64::INFINITY, f64::INFINITY, 1.0]).is_none());
+        assert!(fails(add, &[3.0, 1.0, 2.0]).is_none());
+        assert!(fails(divide, &[0.0, 1.0, f64::INFINITY]).is_none());
+
+        assert_eq!(
+            fails(FloatOperation::NaturalLogarithm, &[f64::NEG_INFINITY, 0.0]).as_deref(),
+            Some(format!("Compute error: {LOG_OF_ZERO}").as_str())
+        );
+        assert!(fails(FloatOperation::NaturalLogarithm, &[f64::NAN, -1.0]).is_some());
+        assert!(fails(FloatOperation::NaturalLogarithm, &[f64::INFINITY, f64::INFINITY]).is_none());
+        assert!(fails(FloatOperation::LogarithmToBase, &[f64::INFINITY, 1.0, 8.0]).is_some());
+        assert!(fails(FloatOperation::SquareRoot, &[f64::NAN, -4.0]).is_some());
+        assert!(fails(FloatOperation::SquareRoot, &[0.0, -0.0]).is_none());
+        assert!(fails(FloatOperation::Exponential, &[f64::INFINITY, 1000.0]).is_some());
+        assert!(fails(FloatOperation::Exponential, &[0.0, -1000.0]).is_some());
+        assert!(fails(FloatOperation::Exponential, &[0.0, f64::NEG_INFINITY]).is_none());
+        assert!(fails(FloatOperation::Power, &[f64::INFINITY, 0.0, -1.0]).is_some());
+        assert!(fails(FloatOperation::Power, &[f64::NAN, -8.0, 0.5]).is_some());
+        assert!(fails(FloatOperation::Power, &[-8.0, -2.0, 3.0]).is_none());
+        assert!(fails(FloatOperation::Power, &[0.5, 2.0, -1.0]).is_none());
+    }
+}
