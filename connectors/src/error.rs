@@ -204,7 +204,7 @@ fn known_or(message: &str, otherwise: &str) -> String {
         ("regex parse error", "a regular expression does not compile"),
         ("Failed to decode", "a value cannot be decoded"),
         ("Requested character", "a character code is out of range"),
-        // PostgreSQL's words for a double's domain errors (the hub's `query::floats`).
+        // PostgreSQL's words for a double's domain errors (the hub's `query::semantics::floats`).
         ("cannot take logarithm of zero", "cannot take logarithm of zero"),
         (
             "cannot take logarithm of a negative number",

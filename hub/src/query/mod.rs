@@ -4,27 +4,19 @@
 
 mod audit_events;
 mod bounded;
-mod case_mapping;
-mod checked;
 mod closed;
-mod decimal_average;
 mod error;
 mod filter_first;
-mod floats;
 mod names;
 pub mod output;
 mod parameters;
-mod postgres_functions;
 mod reads;
-mod rewrite;
-mod rounding;
 mod runtime;
 mod secure;
 mod semantics;
 pub mod service;
+mod spellings;
 mod statement;
-mod value_text;
-mod wide_timestamps;
 mod yielding;
 
 use std::collections::HashMap;
@@ -180,7 +172,7 @@ impl QueryEngine {
         }
         context.register_udf(bounded::string_concat().as_ref().clone());
         // PostgreSQL's one-for-one case mapping in place of DataFusion's full one.
-        for mapping in case_mapping::case_mappings() {
+        for mapping in semantics::case_mappings() {
             context.register_udf(mapping);
         }
         for refused in statement::REFUSED_FUNCTIONS {

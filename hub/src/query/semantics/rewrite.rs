@@ -1,6 +1,6 @@
-//! One walk for the rewrites of [`super::semantics`], [`super::checked`] and
-//! [`super::rounding`]: every expression of a plan and of its subqueries, with the schema
-//! its columns come from, keeping the names the plans above read.
+//! One walk for the rewrites of [`super`] and its modules: every expression of a plan and
+//! of its subqueries, with the schema its columns come from, keeping the names the plans
+//! above read.
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, Result};

@@ -15,14 +15,26 @@
 //!   `decimal(38, 0)`, as PostgreSQL's `sum(bigint)` is a `numeric`, and of decimals of more
 //!   than 28 digits a `decimal(76, s)`, so that a sum of counts or money never wraps around.
 //!
-//! Arithmetic that overflows fails instead of wrapping ([`super::checked`]), double
+//! Arithmetic that overflows fails instead of wrapping ([`checked`]), double
 //! precision arithmetic and functions fail where PostgreSQL's do and `-0.0` equals `0.0`
-//! ([`super::floats`]); casts to integers and `round` of a double round as PostgreSQL does
-//! ([`super::rounding`]); `avg` of decimals rounds ([`super::decimal_average`]); dates
-//! become timestamps of any year ([`super::wide_timestamps`]); doubles and intervals are
-//! written as text as PostgreSQL writes them ([`super::value_text`]); `LIKE ... ESCAPE`,
+//! ([`floats`]); casts to integers and `round` of a double round as PostgreSQL does
+//! ([`rounding`]); `avg` of decimals rounds ([`decimal_average`]); dates
+//! become timestamps of any year ([`wide_timestamps`]); doubles and intervals are
+//! written as text as PostgreSQL writes them ([`value_text`]); `LIKE ... ESCAPE`,
 //! date/time templates, `to_hex` and `concat` read their arguments as PostgreSQL does
-//! ([`super::postgres_functions`]).
+//! ([`postgres_functions`]).
+
+mod case_mapping;
+mod checked;
+mod decimal_average;
+mod floats;
+mod postgres_functions;
+mod rewrite;
+mod rounding;
+mod value_text;
+mod wide_timestamps;
+
+pub(crate) use case_mapping::case_mappings;
 
 use std::sync::Arc;
 
@@ -38,9 +50,9 @@ use datafusion::logical_expr::{
 };
 use datafusion::optimizer::AnalyzerRule;
 
-use super::rewrite::{Order, rewrite_expressions};
 use datafusion::optimizer::analyzer::resolve_grouping_function::ResolveGroupingFunction;
 use datafusion::optimizer::analyzer::type_coercion::TypeCoercion;
+use rewrite::{Order, rewrite_expressions};
 
 /// Every analyzer rule of a query, in order: DataFusion's own, with [`MixedNumbers`]
 /// just before type coercion, then the rewrites that need settled types.
@@ -48,19 +60,19 @@ pub(crate) fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     vec![
         Arc::new(ResolveGroupingFunction::new()),
         Arc::new(MixedNumbers),
-        Arc::new(super::floats::IntegerPowers),
-        Arc::new(super::wide_timestamps::WideTimestamps),
+        Arc::new(floats::IntegerPowers),
+        Arc::new(wide_timestamps::WideTimestamps),
         Arc::new(TypeCoercion::new()),
         Arc::new(ValuesWithSubqueries),
         Arc::new(NullAwareNotIn),
         Arc::new(WideIntegerSum),
-        Arc::new(super::decimal_average::RoundedDecimalAverage),
-        Arc::new(super::rounding::PostgresRounding),
-        Arc::new(super::checked::CheckedArithmetic),
-        Arc::new(super::floats::FloatErrors),
-        Arc::new(super::floats::SignedZeros),
-        Arc::new(super::value_text::PostgresText),
-        Arc::new(super::postgres_functions::PostgresFunctions),
+        Arc::new(decimal_average::RoundedDecimalAverage),
+        Arc::new(rounding::PostgresRounding),
+        Arc::new(checked::CheckedArithmetic),
+        Arc::new(floats::FloatErrors),
+        Arc::new(floats::SignedZeros),
+        Arc::new(value_text::PostgresText),
+        Arc::new(postgres_functions::PostgresFunctions),
     ]
 }
 
