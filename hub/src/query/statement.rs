@@ -52,7 +52,7 @@ fn parse_within(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement, QueryEr
     }
     let mut statement = statement;
     spellings::exponents_as_doubles(&mut statement);
-    spellings::standard_spellings(&mut statement);
+    spellings::standard_spellings(&mut statement).map_err(|refusal| QueryError::NotSupported(refusal.0))?;
     match &statement {
         DFStatement::Statement(inner) if is_read(inner) => Ok(statement),
         // EXPLAIN ANALYZE runs the query and reports how many rows each step read, and

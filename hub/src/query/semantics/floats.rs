@@ -39,6 +39,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::optimizer::AnalyzerRule;
 
+use super::is_comparison;
 use super::rewrite::{Order, rewrite_expressions};
 
 /// Puts double precision arithmetic and functions under PostgreSQL's checks (see the
@@ -217,19 +218,7 @@ impl AnalyzerRule for SignedZeros {
 fn zeros_compared_equal(expr: Expr, schema: &DFSchema) -> Transformed<Expr> {
     let floating = |expr: &Expr| expr.get_type(schema).is_ok_and(|t| t.is_floating());
     match expr {
-        Expr::BinaryExpr(BinaryExpr { left, op, right })
-            if matches!(
-                op,
-                Operator::Eq
-                    | Operator::NotEq
-                    | Operator::Lt
-                    | Operator::LtEq
-                    | Operator::Gt
-                    | Operator::GtEq
-                    | Operator::IsDistinctFrom
-                    | Operator::IsNotDistinctFrom
-            ) =>
-        {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) if is_comparison(op) => {
             if !(floating(&left) && floating(&right)) || not_zero(&left) || not_zero(&right) {
                 return Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right }));
             }

@@ -76,6 +76,22 @@ pub(crate) fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     ]
 }
 
+/// Whether `op` compares its operands: `=`, `<>`, `<`, `<=`, `>`, `>=`, `IS [NOT] DISTINCT
+/// FROM`.
+fn is_comparison(op: Operator) -> bool {
+    matches!(
+        op,
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
+            | Operator::IsDistinctFrom
+            | Operator::IsNotDistinctFrom
+    )
+}
+
 /// The type a `sum` of `argument`s is computed in, where DataFusion's own would overflow
 /// silently: 64-bit integers as `decimal(38, 0)` (every sum of fewer than 10^19 of them
 /// fits), and decimals of more than 28 digits, whose sum DataFusion keeps in 38, as
@@ -277,19 +293,7 @@ fn comparable(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         _ => operand,
     };
     Ok(match expr {
-        Expr::BinaryExpr(BinaryExpr { left, op, right })
-            if matches!(
-                op,
-                Operator::Eq
-                    | Operator::NotEq
-                    | Operator::Lt
-                    | Operator::LtEq
-                    | Operator::Gt
-                    | Operator::GtEq
-                    | Operator::IsDistinctFrom
-                    | Operator::IsNotDistinctFrom
-            ) =>
-        {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) if is_comparison(op) => {
             let Some(to_double) = target(&[left.as_ref(), right.as_ref()]) else {
                 return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })));
             };

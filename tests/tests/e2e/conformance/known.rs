@@ -28,15 +28,6 @@ pub const KNOWN: &[(&str, &str)] = &[
         "refused: correlated NOT IN (null-aware anti join takes one key only)",
     ),
     (
-        "exists_in_select",
-        "refused: EXISTS in the select list is not implemented",
-    ),
-    (
-        "subquery_in_case",
-        "refused: IN (subquery) inside CASE is not implemented",
-    ),
-    ("join_using", "refused: the USING column id is called ambiguous"),
-    (
         "scalar_subquery_empty",
         "refused: a scalar subquery's column named id is called ambiguous with firms.id",
     ),

@@ -1517,3 +1517,28 @@ SELECT household, avg(income) FROM {people} GROUP BY household HAVING avg(income
 
 -- to_hex_int_negative: to_hex of negative int values uses 32 bits
 SELECT id, to_hex(household) FROM {people} WHERE household < 0 OR id = 1003 ORDER BY id;
+
+-- == Joins with USING ==
+
+-- join_using_right: a RIGHT JOIN's USING column is the right side's key
+SELECT id, p.name, f.name FROM {people} p RIGHT JOIN {firms} f USING (id) WHERE id > 290 ORDER BY id;
+
+-- join_using_full: a FULL JOIN's USING column is the key of either side
+SELECT id FROM {people} p FULL JOIN {firms} f USING (id) WHERE id > 280 ORDER BY id;
+
+-- join_using_left_grouped: a LEFT JOIN's USING column in GROUP BY and HAVING
+SELECT id, count(f.name) FROM {people} p LEFT JOIN {firms} f USING (id) WHERE id > 1000 GROUP BY id HAVING id < 1010 ORDER BY id;
+
+-- == Subqueries as selected values ==
+
+-- not_exists_in_select: NOT EXISTS as a selected value
+SELECT f.id, NOT EXISTS (SELECT 1 FROM {links} l WHERE l.firm_id = f.id) AS alone FROM {firms} f WHERE f.id > 115 ORDER BY f.id;
+
+-- in_subquery_selected_with_null: IN over a subquery holding a NULL is true or unknown
+SELECT p.id, p.household IN (SELECT q.household FROM {people} q WHERE q.id IN (1002, 1003)) FROM {people} p WHERE p.id > 1000 ORDER BY p.id;
+
+-- not_in_subquery_selected: NOT IN over a subquery as a selected value
+SELECT id, id NOT IN (SELECT person_id FROM {links} WHERE person_id IS NOT NULL) FROM {people} WHERE id > 1000 ORDER BY id;
+
+-- in_subquery_empty_selected: IN over an empty subquery is false, for a NULL too
+SELECT p.id, p.household IN (SELECT q.household FROM {people} q WHERE q.id < 0) FROM {people} p WHERE p.id > 1000 ORDER BY p.id;
