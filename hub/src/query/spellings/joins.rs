@@ -1,243 +1,16 @@
-//! PostgreSQL's and SQL's spellings that DataFusion 55 reads otherwise or not at all,
-//! rewritten in a parsed statement before it is planned.
+//! The columns of joins `USING`, and subqueries in select lists, as SQL reads them.
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, CharacterLength, DataType, Distinct, ExactNumberInfo, Expr, Function,
-    FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident,
-    JoinConstraint, JoinOperator, LimitClause, ObjectName, Query, Select, SelectItem, SetExpr, TableFactor,
-    Value, ValueWithSpan, VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
+    Distinct, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
+    GroupByExpr, Ident, JoinConstraint, JoinOperator, ObjectName, Query, Select, SelectItem, SetExpr,
+    TableFactor, VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-/// Makes each number written with an exponent (`1e300`, `2.5E-3`) a double precision.
-/// Other numbers with a point are planned as exact decimals (`parse_float_as_decimal`),
-/// as PostgreSQL reads `0.1` as a `numeric`; an exponent would make a decimal of negative
-/// scale, or none at all past 38 digits (`1e300`), where a double holds it.
-pub(super) fn exponents_as_doubles(statement: &mut DFStatement) {
-    let mut inner = statement;
-    while let DFStatement::Explain(explain) = inner {
-        inner = &mut explain.statement;
-    }
-    let DFStatement::Statement(inner) = inner else {
-        return;
-    };
-    let _ = visit_expressions_mut(inner.as_mut(), |expr| {
-        if let Expr::Value(ValueWithSpan {
-            value: Value::Number(text, _),
-            ..
-        }) = expr
-            && text.contains(['e', 'E'])
-        {
-            let text = std::mem::take(text);
-            *expr = Expr::Cast {
-                kind: CastKind::Cast,
-                expr: Box::new(Expr::Value(Value::SingleQuotedString(text).into())),
-                data_type: DataType::Double(ExactNumberInfo::None),
-                array: false,
-                format: None,
-            };
-        }
-        ControlFlow::<()>::Continue(())
-    });
-}
-
-/// Spellings of SQL's and PostgreSQL's that DataFusion 55 does not plan, written as the
-/// ones it does: `FETCH FIRST n ROWS ONLY` as `LIMIT n`, `mod(a, b)` as `a % b`,
-/// `sign(x)` as `signum(x)`, `CAST(x AS varchar(n))` as the first n characters of x and
-/// `a ^ b` as `power(a, b)` (PostgreSQL's exponentiation; the generic dialect reads `^` as
-/// XOR, and PostgreSQL's own dialect would lose `SELECT * EXCLUDE`). `IS [NOT] DISTINCT
-/// FROM` binds tighter than `AND` and `OR`, as in PostgreSQL: the parser reads all that
-/// follows it as its right operand (`a IS DISTINCT FROM b AND c` as `a IS DISTINCT FROM (b
-/// AND c)`), and [`distinct_from_binds_tighter`] puts it back.
-pub(super) fn standard_spellings(statement: &mut DFStatement) -> Result<(), Refusal> {
-    let mut inner = statement;
-    while let DFStatement::Explain(explain) = inner {
-        inner = &mut explain.statement;
-    }
-    let DFStatement::Statement(inner) = inner else {
-        return Ok(());
-    };
-    let _ = inner.visit(&mut FetchAsLimit);
-    let _ = inner.visit(&mut NamedAsWritten);
-    let _ = inner.visit(&mut SubqueriesAsCounts);
-    if let ControlFlow::Break(refusal) = inner.visit(&mut UsingColumns) {
-        return Err(refusal);
-    }
-    let _ = visit_expressions_mut(inner.as_mut(), |expr| {
-        if let Expr::BinaryOp { op, .. } = expr
-            && *op == BinaryOperator::BitwiseXor
-        {
-            *op = BinaryOperator::PGExp;
-            return ControlFlow::<()>::Continue(());
-        }
-        if matches!(expr, Expr::IsDistinctFrom(..) | Expr::IsNotDistinctFrom(..)) {
-            let taken = std::mem::replace(expr, Expr::Value(Value::Null.into()));
-            *expr = distinct_from_binds_tighter(taken);
-            return ControlFlow::<()>::Continue(());
-        }
-        // `CAST(x AS varchar(n))` keeps the first n characters, as SQL and PostgreSQL say;
-        // DataFusion's varchar has no length.
-        if let Expr::Cast {
-            kind,
-            expr: operand,
-            data_type:
-                DataType::Varchar(Some(CharacterLength::IntegerLength { length, .. }))
-                | DataType::CharacterVarying(Some(CharacterLength::IntegerLength { length, .. })),
-            array: false,
-            format: None,
-        } = expr
-        {
-            let text = Expr::Cast {
-                kind: kind.clone(),
-                expr: operand.clone(),
-                data_type: DataType::Varchar(None),
-                array: false,
-                format: None,
-            };
-            let number = |value: u64| Box::new(Expr::Value(Value::Number(value.to_string(), false).into()));
-            *expr = Expr::Substring {
-                expr: Box::new(text),
-                substring_from: Some(number(1)),
-                substring_for: Some(number(*length)),
-                special: false,
-                shorthand: false,
-            };
-            return ControlFlow::<()>::Continue(());
-        }
-        if let Expr::Function(function) = expr
-            && let [name] = function.name.0.as_slice()
-            && let Some(name) = name.as_ident()
-            && let FunctionArguments::List(list) = &function.args
-            && list.duplicate_treatment.is_none()
-            && list.clauses.is_empty()
-            && function.over.is_none()
-            && function.filter.is_none()
-        {
-            let operands: Option<Vec<Expr>> = list
-                .args
-                .iter()
-                .map(|arg| match arg {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(operand)) => Some(operand.clone()),
-                    _ => None,
-                })
-                .collect();
-            match (name.value.to_ascii_lowercase().as_str(), operands.as_deref()) {
-                ("mod", Some([dividend, divisor])) => {
-                    *expr = Expr::Nested(Box::new(Expr::BinaryOp {
-                        left: Box::new(dividend.clone()),
-                        op: BinaryOperator::Modulo,
-                        right: Box::new(divisor.clone()),
-                    }));
-                }
-                ("sign", Some([_])) => {
-                    function.name = ObjectName::from(vec![Ident::new("signum")]);
-                }
-                _ => {}
-            }
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    Ok(())
-}
-
-/// `a IS [NOT] DISTINCT FROM r` where the parser took `r` to be `x AND y`, `x OR y` or
-/// `x IS ...` (operators that bind looser than `IS`, or as loosely, left to right) becomes
-/// `(a IS [NOT] DISTINCT FROM x) AND y` and so on, down the left side of `r`. Parentheses
-/// written in the query are kept: `a IS DISTINCT FROM (b AND c)` is a nested expression.
-fn distinct_from_binds_tighter(expr: Expr) -> Expr {
-    let (left, right, negated) = match expr {
-        Expr::IsDistinctFrom(left, right) => (left, right, false),
-        Expr::IsNotDistinctFrom(left, right) => (left, right, true),
-        other => return other,
-    };
-    let rebuilt = |left: Box<Expr>, operand: Box<Expr>| {
-        let inner = if negated {
-            Expr::IsNotDistinctFrom(left, operand)
-        } else {
-            Expr::IsDistinctFrom(left, operand)
-        };
-        Box::new(distinct_from_binds_tighter(inner))
-    };
-    match *right {
-        Expr::BinaryOp {
-            left: first,
-            op: op @ (BinaryOperator::And | BinaryOperator::Or),
-            right: rest,
-        } => Expr::BinaryOp {
-            left: rebuilt(left, first),
-            op,
-            right: rest,
-        },
-        Expr::IsNull(first) => Expr::IsNull(rebuilt(left, first)),
-        Expr::IsNotNull(first) => Expr::IsNotNull(rebuilt(left, first)),
-        Expr::IsTrue(first) => Expr::IsTrue(rebuilt(left, first)),
-        Expr::IsNotTrue(first) => Expr::IsNotTrue(rebuilt(left, first)),
-        Expr::IsFalse(first) => Expr::IsFalse(rebuilt(left, first)),
-        Expr::IsNotFalse(first) => Expr::IsNotFalse(rebuilt(left, first)),
-        Expr::IsUnknown(first) => Expr::IsUnknown(rebuilt(left, first)),
-        Expr::IsNotUnknown(first) => Expr::IsNotUnknown(rebuilt(left, first)),
-        Expr::IsDistinctFrom(first, other) => Expr::IsDistinctFrom(rebuilt(left, first), other),
-        Expr::IsNotDistinctFrom(first, other) => Expr::IsNotDistinctFrom(rebuilt(left, first), other),
-        right if negated => Expr::IsNotDistinctFrom(left, Box::new(right)),
-        right => Expr::IsDistinctFrom(left, Box::new(right)),
-    }
-}
-
-/// Names each unnamed item of a select list that holds parentheses by its text as written
-/// (`(2 + 3) * 4`): DataFusion names an expression by its operators and operands without
-/// the parentheses, so `2 + 3 * 4` and `(2 + 3) * 4` in one list had the same name and
-/// the query failed.
-struct NamedAsWritten;
-
-impl VisitorMut for NamedAsWritten {
-    type Break = ();
-
-    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
-        name_parenthesized(&mut query.body);
-        ControlFlow::Continue(())
-    }
-}
-
-fn name_parenthesized(body: &mut SetExpr) {
-    match body {
-        SetExpr::Select(select) => {
-            for item in &mut select.projection {
-                let SelectItem::UnnamedExpr(expr) = item else {
-                    continue;
-                };
-                // `(name)` is still called `name`.
-                let mut bare = &*expr;
-                while let Expr::Nested(inner) = bare {
-                    bare = inner;
-                }
-                if matches!(bare, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
-                    continue;
-                }
-                let mut parenthesized = false;
-                let _ = visit_expressions(expr, |inner| {
-                    parenthesized |= matches!(inner, Expr::Nested(_));
-                    ControlFlow::<()>::Continue(())
-                });
-                if parenthesized {
-                    let alias = Ident::with_quote('"', expr.to_string());
-                    *item = SelectItem::ExprWithAlias {
-                        expr: expr.clone(),
-                        alias,
-                    };
-                }
-            }
-        }
-        SetExpr::SetOperation { left, right, .. } => {
-            name_parenthesized(left);
-            name_parenthesized(right);
-        }
-        _ => {}
-    }
-}
+use super::Refusal;
 
 /// The columns of `a JOIN b USING (c)` named without a table, as SQL defines them: `c` is
 /// `a.c` in an inner or left join, `b.c` in a right join, and `COALESCE(a.c, b.c)` in a
@@ -247,7 +20,7 @@ fn name_parenthesized(body: &mut SetExpr) {
 /// outside subqueries is written as the column it is (in the select list under its own
 /// name); `SELECT *` over a right or full join with `USING` is refused, as its `c` would be
 /// `a.c` (name the columns, or join `ON`).
-struct UsingColumns;
+pub(super) struct UsingColumns;
 
 impl VisitorMut for UsingColumns {
     type Break = Refusal;
@@ -298,10 +71,6 @@ impl VisitorMut for UsingColumns {
         ControlFlow::Continue(())
     }
 }
-
-/// A shape refused while spelling (see the README's list).
-#[derive(Debug)]
-pub(super) struct Refusal(pub &'static str);
 
 /// Which side of a join a merged column is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -441,7 +210,7 @@ impl VisitorMut for Qualify<'_> {
 /// ordering or limit) is rewritten, and for `IN` only where `x` names no column without
 /// its table (which the subquery's own tables could capture) or the select reads one
 /// table, whose name is then put on `x`'s columns.
-struct SubqueriesAsCounts;
+pub(super) struct SubqueriesAsCounts;
 
 impl VisitorMut for SubqueriesAsCounts {
     type Break = ();
@@ -603,108 +372,9 @@ fn captured(operand: &Expr, select: &Select) -> bool {
     captured
 }
 
-/// `FETCH FIRST n ROWS ONLY` (without `WITH TIES` or `PERCENT`) as `LIMIT n`.
-struct FetchAsLimit;
-
-impl VisitorMut for FetchAsLimit {
-    type Break = ();
-
-    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
-        let Some(fetch) = &query.fetch else {
-            return ControlFlow::Continue(());
-        };
-        if fetch.with_ties || fetch.percent {
-            return ControlFlow::Continue(());
-        }
-        let quantity = fetch
-            .quantity
-            .clone()
-            .unwrap_or_else(|| Expr::Value(Value::Number("1".into(), false).into()));
-        match &mut query.limit_clause {
-            None => {
-                query.limit_clause = Some(LimitClause::LimitOffset {
-                    limit: Some(quantity),
-                    offset: None,
-                    limit_by: Vec::new(),
-                });
-            }
-            Some(LimitClause::LimitOffset {
-                limit: limit @ None, ..
-            }) => *limit = Some(quantity),
-            Some(_) => return ControlFlow::Continue(()),
-        }
-        query.fetch = None;
-        ControlFlow::Continue(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use causeway_policies::SyntaxLimits;
-    use datafusion::sql::sqlparser::ast::{Statement, Visit, Visitor};
-
-    use super::*;
-
-    fn parse_read_query(sql: &str) -> Result<DFStatement, super::super::QueryError> {
-        super::super::statement::parse_read_query(sql, &SyntaxLimits::default())
-    }
-
-    /// The statement's text once rewritten.
-    fn spelled(sql: &str) -> String {
-        match parse_read_query(sql) {
-            Ok(DFStatement::Statement(statement)) => statement.to_string(),
-            other => panic!("{sql}: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn distinct_from_binds_tighter_than_and_or_as_in_postgresql() {
-        let Ok(DFStatement::Statement(statement)) =
-            parse_read_query("SELECT 1 FROM t WHERE a IS NOT DISTINCT FROM b AND c = d OR e")
-        else {
-            panic!("a query");
-        };
-        let Statement::Query(query) = *statement else {
-            panic!("a query");
-        };
-        let SetExpr::Select(select) = *query.body else {
-            panic!("a select");
-        };
-        // ((a IS NOT DISTINCT FROM b) AND c = d) OR e
-        let Some(Expr::BinaryOp {
-            left: conjunction,
-            op: BinaryOperator::Or,
-            ..
-        }) = select.selection
-        else {
-            panic!("OR at the top: {:?}", select.selection);
-        };
-        let Expr::BinaryOp {
-            left: comparison,
-            op: BinaryOperator::And,
-            ..
-        } = *conjunction
-        else {
-            panic!("AND under OR: {conjunction:?}");
-        };
-        assert!(
-            matches!(*comparison, Expr::IsNotDistinctFrom(..)),
-            "{comparison:?}"
-        );
-        // Written parentheses stay.
-        assert_eq!(
-            spelled("SELECT 1 FROM t WHERE a IS DISTINCT FROM (b AND c)"),
-            "SELECT 1 FROM t WHERE a IS DISTINCT FROM (b AND c)"
-        );
-    }
-
-    #[test]
-    fn parenthesized_items_are_named_as_written() {
-        assert_eq!(
-            spelled("SELECT 2 + 3 * 4, (2 + 3) * 4, (x), t.y FROM t"),
-            "SELECT 2 + 3 * 4, (2 + 3) * 4 AS \"(2 + 3) * 4\", (x), t.y FROM t"
-        );
-    }
+    use super::super::tests::{parse_read_query, spelled};
 
     #[test]
     fn using_columns_are_the_columns_sql_says() {
@@ -729,7 +399,7 @@ mod tests {
         );
         assert!(matches!(
             parse_read_query("SELECT * FROM people p FULL JOIN firms f USING (id)"),
-            Err(super::super::QueryError::NotSupported(_))
+            Err(crate::query::QueryError::NotSupported(_))
         ));
         assert!(parse_read_query("SELECT * FROM people p LEFT JOIN firms f USING (id)").is_ok());
     }
@@ -759,28 +429,5 @@ mod tests {
         // A filter's EXISTS is DataFusion's own (a semi join).
         let filtered = spelled("SELECT 1 FROM t WHERE EXISTS (SELECT 1 FROM u)");
         assert!(filtered.contains("WHERE EXISTS (SELECT 1 FROM u)"), "{filtered}");
-    }
-
-    #[test]
-    fn caret_is_exponentiation() {
-        let Ok(DFStatement::Statement(statement)) = parse_read_query("SELECT 2 ^ 3") else {
-            panic!("a query");
-        };
-        let mut operators = Vec::new();
-        let _ = statement.visit(&mut Operators(&mut operators));
-        assert_eq!(operators, vec![BinaryOperator::PGExp]);
-    }
-
-    struct Operators<'a>(&'a mut Vec<BinaryOperator>);
-
-    impl Visitor for Operators<'_> {
-        type Break = ();
-
-        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-            if let Expr::BinaryOp { op, .. } = expr {
-                self.0.push(op.clone());
-            }
-            ControlFlow::Continue(())
-        }
     }
 }
