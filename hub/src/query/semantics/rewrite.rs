@@ -6,7 +6,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::utils::merge_schema;
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::{Expr, GroupingSet, LogicalPlan};
 
 /// The order in which [`rewrite_expressions`] visits an expression's nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,13 +35,38 @@ pub(crate) fn rewrite_expressions(
             schema.merge(&scanned);
         }
         let names = NamePreserver::new(&plan);
-        plan.map_expressions(|expr| {
+        let one = |expr: Expr| {
             let name = names.save(&expr);
             let rewritten = match order {
                 Order::BottomUp => expr.transform_up(|expr| rewrite(expr, &schema)),
                 Order::TopDown => expr.transform_down(|expr| rewrite(expr, &schema)),
             };
             rewritten.map(|rewritten| rewritten.update_data(|expr| name.restore(expr)))
+        };
+        plan.map_expressions(|expr| match expr {
+            // `ROLLUP`, `CUBE`, `GROUPING SETS`: each key keeps its own name, which the plan
+            // above reads; the set itself is no column and takes no alias.
+            Expr::GroupingSet(set) => {
+                let mut transformed = false;
+                let mut each = |keys: Vec<Expr>| -> Result<Vec<Expr>> {
+                    keys.into_iter()
+                        .map(|key| {
+                            let key = one(key)?;
+                            transformed |= key.transformed;
+                            Ok(key.data)
+                        })
+                        .collect()
+                };
+                let set = match set {
+                    GroupingSet::Rollup(keys) => GroupingSet::Rollup(each(keys)?),
+                    GroupingSet::Cube(keys) => GroupingSet::Cube(each(keys)?),
+                    GroupingSet::GroupingSets(sets) => {
+                        GroupingSet::GroupingSets(sets.into_iter().map(&mut each).collect::<Result<_>>()?)
+                    }
+                };
+                Ok(Transformed::new_transformed(Expr::GroupingSet(set), transformed))
+            }
+            expr => one(expr),
         })
     })
     .map(|transformed| transformed.data)

@@ -160,7 +160,9 @@ fn postgres_interval(months: i32, days: i32, nanoseconds: i64) -> String {
     for (value, unit) in [(years, "year"), (months, "mon"), (days, "day")] {
         if value != 0 {
             let plural = if value == 1 { "" } else { "s" };
-            parts.push(format!("{value} {unit}{plural}"));
+            // A part after a negative one says its sign (`-1 mons +2 days`).
+            let sign = if negative_before && value > 0 { "+" } else { "" };
+            parts.push(format!("{sign}{value} {unit}{plural}"));
             negative_before = value < 0;
         }
     }
@@ -265,6 +267,7 @@ mod tests {
         assert_eq!(postgres_interval(0, 0, 0), "00:00:00");
         assert_eq!(postgres_interval(0, 3, 14_706_500_000_000), "3 days 04:05:06.5");
         assert_eq!(postgres_interval(0, -1, 7_200_000_000_000), "-1 days +02:00:00");
+        assert_eq!(postgres_interval(-1, 2, 0), "-1 mons +2 days");
         assert_eq!(
             postgres_interval(-13, 0, -1_000),
             "-1 years -1 mons -00:00:00.000001"

@@ -4,8 +4,8 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     Distinct, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
-    GroupByExpr, Ident, JoinConstraint, JoinOperator, ObjectName, Query, Select, SelectItem, SetExpr,
-    TableFactor, VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
+    GroupByExpr, Ident, JoinConstraint, JoinOperator, ObjectName, OrderBy, OrderByKind, Query, Select,
+    SelectItem, SetExpr, TableFactor, VisitMut, VisitorMut, visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -67,6 +67,15 @@ impl VisitorMut for UsingColumns {
         }
         if let Some(having) = &mut select.having {
             let _ = having.visit(&mut qualify);
+        }
+        if let Some(OrderBy {
+            kind: OrderByKind::Expressions(keys),
+            ..
+        }) = &mut query.order_by
+        {
+            for key in keys {
+                let _ = key.expr.visit(&mut qualify);
+            }
         }
         ControlFlow::Continue(())
     }
@@ -166,10 +175,12 @@ struct Qualify<'a> {
 
 impl Qualify<'_> {
     fn lookup(&self, ident: &Ident) -> Option<Expr> {
-        let same = |name: &Ident| match (name.quote_style, ident.quote_style) {
-            (None, None) => name.value.eq_ignore_ascii_case(&ident.value),
-            _ => name.value == ident.value,
+        // Unquoted names fold to lower case, as PostgreSQL folds them; quoted ones are exact.
+        let folded = |name: &Ident| match name.quote_style {
+            None => name.value.to_lowercase(),
+            Some(_) => name.value.clone(),
         };
+        let same = |name: &Ident| folded(name) == folded(ident);
         self.merged
             .iter()
             .find(|(name, _)| same(name))
@@ -228,12 +239,41 @@ impl VisitorMut for SubqueriesAsCounts {
             let (SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) = item else {
                 continue;
             };
-            let _ = visit_expressions_mut(expr, |inner| {
-                if let Some(counted) = as_counts(inner, outer.as_deref()) {
-                    *inner = counted;
-                }
-                ControlFlow::<()>::Continue(())
+            let _ = expr.visit(&mut AsCounts {
+                outer: outer.as_deref(),
+                depth: 0,
             });
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Rewrites the `EXISTS` and `IN (subquery)` of one select-list item, not those of the
+/// queries nested in it: each of those is visited as a query of its own, with its own
+/// tables.
+struct AsCounts<'a> {
+    outer: Option<&'a [Ident]>,
+    depth: usize,
+}
+
+impl VisitorMut for AsCounts<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _query: &mut Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _query: &mut Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if self.depth == 0
+            && let Some(counted) = as_counts(expr, self.outer)
+        {
+            *expr = counted;
         }
         ControlFlow::Continue(())
     }
@@ -301,7 +341,19 @@ fn count_of(subquery: &Query, also: Option<String>) -> Option<String> {
         && select.top.is_none()
         && select.named_window.is_empty()
         && !matches!(select.distinct, Some(Distinct::On(_)))
-        && !select.from.is_empty();
+        && !select.from.is_empty()
+        // An aggregate makes one row of none (`EXISTS (SELECT max(x) ..)` is true), and a
+        // function in the select list may be one: such subqueries are left as they are.
+        && !select.projection.iter().any(|item| {
+            let mut calls = false;
+            if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } = item {
+                let _ = visit_expressions(expr, |inner| {
+                    calls |= matches!(inner, Expr::Function(_));
+                    ControlFlow::<()>::Continue(())
+                });
+            }
+            calls
+        });
     if !(plain_query && plain_select) {
         return None;
     }
@@ -397,6 +449,15 @@ mod tests {
             ),
             "SELECT p.name FROM people p JOIN firms f USING(id) WHERE EXISTS (SELECT 1 FROM t WHERE t.id = id)"
         );
+        assert_eq!(
+            spelled("SELECT count(*) FROM a FULL JOIN b USING (id) GROUP BY id ORDER BY id"),
+            "SELECT count(*) FROM a FULL JOIN b USING(id) GROUP BY coalesce(a.id, b.id) ORDER BY coalesce(a.id, b.id)"
+        );
+        // A quoted "Id" is not the unquoted Id, which is id.
+        assert_eq!(
+            spelled("SELECT Id FROM a JOIN b USING (\"Id\")"),
+            "SELECT Id FROM a JOIN b USING(\"Id\")"
+        );
         assert!(matches!(
             parse_read_query("SELECT * FROM people p FULL JOIN firms f USING (id)"),
             Err(crate::query::QueryError::NotSupported(_))
@@ -426,6 +487,14 @@ mod tests {
             unplaced.contains("id IN (SELECT person_id FROM links)"),
             "{unplaced}"
         );
+        // An aggregate's subquery always has a row: left as written.
+        let aggregate = spelled("SELECT EXISTS (SELECT max(id) FROM t WHERE id < 0) FROM u");
+        assert!(aggregate.contains("EXISTS (SELECT max(id)"), "{aggregate}");
+        // A nested query's IN is its own, with its own tables.
+        let nested = spelled(
+            "SELECT (SELECT count(*) FROM orders o WHERE id IN (SELECT order_id FROM refunds)) FROM customers",
+        );
+        assert!(!nested.contains("customers.id"), "{nested}");
         // A filter's EXISTS is DataFusion's own (a semi join).
         let filtered = spelled("SELECT 1 FROM t WHERE EXISTS (SELECT 1 FROM u)");
         assert!(filtered.contains("WHERE EXISTS (SELECT 1 FROM u)"), "{filtered}");

@@ -71,6 +71,14 @@ pub(super) fn standard_spellings(statement: &mut DFStatement) -> Result<(), Refu
             && *op == BinaryOperator::BitwiseXor
         {
             *op = BinaryOperator::PGExp;
+        }
+        // `^` has the loosest binding of its run in the generic dialect (but for shifts, its
+        // equals), so each run holding one is rooted at a `^`.
+        if let Expr::BinaryOp { op, .. } = expr
+            && *op == BinaryOperator::PGExp
+        {
+            let taken = std::mem::replace(expr, Expr::Value(Value::Null.into()));
+            *expr = exponentiation_binds_tightest(taken);
             return ControlFlow::<()>::Continue(());
         }
         if matches!(expr, Expr::IsDistinctFrom(..) | Expr::IsNotDistinctFrom(..)) {
@@ -238,6 +246,89 @@ fn name_parenthesized(body: &mut SetExpr) {
     }
 }
 
+/// The binary operators the generic dialect binds at least as tightly as `^` (its
+/// precedence 22), by PostgreSQL's precedence: `^` above `*`, `/`, `%` and `||`, above
+/// `+` and `-`, above `&`, `XOR` and the shifts (the generic dialect's own order).
+fn precedence(op: &BinaryOperator) -> Option<u8> {
+    Some(match op {
+        BinaryOperator::PGExp => 50,
+        BinaryOperator::Multiply
+        | BinaryOperator::Divide
+        | BinaryOperator::Modulo
+        | BinaryOperator::DuckIntegerDivide
+        | BinaryOperator::StringConcat => 40,
+        BinaryOperator::Plus | BinaryOperator::Minus => 30,
+        BinaryOperator::Xor => 24,
+        BinaryOperator::BitwiseAnd => 23,
+        BinaryOperator::PGBitwiseShiftLeft | BinaryOperator::PGBitwiseShiftRight => 22,
+        _ => return None,
+    })
+}
+
+/// One operand or operator of a run of binary operators, in the order written.
+enum Term {
+    Operand(Box<Expr>),
+    Operator(BinaryOperator),
+}
+
+/// `expr` with `^` binding tighter than `*` and `+`, and unary signs tighter than `^`, as
+/// in PostgreSQL (`2 ^ 3 + 1` is 9, `2 * 3 ^ 2` is 18, `- 2 ^ 2` is 4). The generic
+/// dialect parses `^` as XOR, below `+`: the run of operators is read again, in the order
+/// written, by PostgreSQL's precedence. Parentheses written in the query bound the run.
+fn exponentiation_binds_tightest(expr: Expr) -> Expr {
+    let mut terms = Vec::new();
+    flatten(expr, &mut terms);
+    climb(&mut terms.into_iter().peekable(), 0)
+}
+
+fn flatten(expr: Expr, terms: &mut Vec<Term>) {
+    match expr {
+        Expr::BinaryOp { left, op, right } if precedence(&op).is_some() => {
+            flatten(*left, terms);
+            terms.push(Term::Operator(op));
+            flatten(*right, terms);
+        }
+        // `- 2 * 3 ^ 2` was parsed as `-(2 * 3) ^ 2`: the sign belongs to the first operand.
+        Expr::UnaryOp { op, expr: operand } if matches!(*operand, Expr::BinaryOp { op: ref inner, .. } if precedence(inner).is_some()) =>
+        {
+            let first = terms.len();
+            flatten(*operand, terms);
+            if let Some(Term::Operand(head)) = terms.get_mut(first) {
+                let signed = std::mem::replace(head.as_mut(), Expr::Value(Value::Null.into()));
+                **head = Expr::UnaryOp {
+                    op,
+                    expr: Box::new(signed),
+                };
+            }
+        }
+        other => terms.push(Term::Operand(Box::new(other))),
+    }
+}
+
+/// Precedence climbing over `terms`, every operator left-associative.
+fn climb(terms: &mut std::iter::Peekable<std::vec::IntoIter<Term>>, least: u8) -> Expr {
+    let mut left = match terms.next() {
+        Some(Term::Operand(operand)) => *operand,
+        // Terms alternate, beginning with an operand; nothing else can come first.
+        Some(Term::Operator(_)) | None => Expr::Value(Value::Null.into()),
+    };
+    while let Some(Term::Operator(op)) = terms.peek() {
+        let Some(binding) = precedence(op).filter(|binding| *binding >= least) else {
+            break;
+        };
+        let Some(Term::Operator(op)) = terms.next() else {
+            break;
+        };
+        let right = climb(terms, binding + 1);
+        left = Expr::BinaryOp {
+            left: Box::new(left),
+            op,
+            right: Box::new(right),
+        };
+    }
+    left
+}
+
 /// A shape refused while spelling (see the README's list).
 #[derive(Debug)]
 pub(in crate::query) struct Refusal(pub &'static str);
@@ -343,6 +434,44 @@ pub(super) mod tests {
             spelled("SELECT 2 + 3 * 4, (2 + 3) * 4, (x), t.y FROM t"),
             "SELECT 2 + 3 * 4, (2 + 3) * 4 AS \"(2 + 3) * 4\", (x), t.y FROM t"
         );
+    }
+
+    #[test]
+    fn exponentiation_binds_tighter_than_products_and_sums() {
+        for (written, tree) in [
+            ("SELECT 2 ^ 3 + 1", "[[2 ^ 3] + 1]"),
+            ("SELECT 2 * 3 ^ 2", "[2 * [3 ^ 2]]"),
+            ("SELECT 1 + 2 ^ 3 * 4", "[1 + [[2 ^ 3] * 4]]"),
+            ("SELECT - 2 * 3 ^ 2", "[[-2] * [3 ^ 2]]"),
+            ("SELECT 2 ^ 3 ^ 2", "[[2 ^ 3] ^ 2]"),
+            ("SELECT (2 * 3) ^ 2", "[[2 * 3] ^ 2]"),
+        ] {
+            let Ok(DFStatement::Statement(statement)) = parse_read_query(written) else {
+                panic!("{written}");
+            };
+            let Statement::Query(query) = *statement else {
+                panic!("{written}");
+            };
+            let SetExpr::Select(select) = *query.body else {
+                panic!("{written}");
+            };
+            let Some(SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) =
+                select.projection.first()
+            else {
+                panic!("{written}");
+            };
+            assert_eq!(shape(expr), tree, "{written}");
+        }
+    }
+
+    /// The tree of an expression, each operation in brackets.
+    fn shape(expr: &Expr) -> String {
+        match expr {
+            Expr::BinaryOp { left, op, right } => format!("[{} {op} {}]", shape(left), shape(right)),
+            Expr::UnaryOp { op, expr } => format!("[{op}{}]", shape(expr)),
+            Expr::Nested(inner) => shape(inner),
+            other => other.to_string(),
+        }
     }
 
     #[test]

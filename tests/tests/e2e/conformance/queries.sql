@@ -1542,3 +1542,12 @@ SELECT id, id NOT IN (SELECT person_id FROM {links} WHERE person_id IS NOT NULL)
 
 -- in_subquery_empty_selected: IN over an empty subquery is false, for a NULL too
 SELECT p.id, p.household IN (SELECT q.household FROM {people} q WHERE q.id < 0) FROM {people} p WHERE p.id > 1000 ORDER BY p.id;
+
+-- rollup_rewritten_keys: ROLLUP over keys the hub rewrites (a template, a double product)
+SELECT to_char(birth, 'YYYY'), score * 2, count(*) FROM {people} WHERE id > 1000 GROUP BY ROLLUP (to_char(birth, 'YYYY'), score * 2);
+
+-- caret_precedence: ^ binds tighter than * and +
+SELECT 2 ^ 3 + 1, 2 * 3 ^ 2, - 2 ^ 2, 2 ^ 3 ^ 2;
+
+-- interval_text_signs: an interval's parts after a negative one carry their signs
+SELECT CAST(INTERVAL '-1 month 2 days' AS text), CAST(INTERVAL '1 year -3 days 4 hours' AS text);
