@@ -11,9 +11,11 @@
 //!   Functions", table "Template Patterns for Date/Time Formatting"), where DataFusion
 //!   takes `strftime`'s (`%Y-%m-%d`): a literal template is translated. A pattern that
 //!   `strftime` cannot say (a blank-padded `Month`, `Q`, `TZ`, ordinal suffixes) is refused
-//!   by name, never passed on as text that would be printed as it is.
+//!   by name, never passed on as text that would be printed as it is. A template that is not
+//!   a literal is left to DataFusion (the README says so).
 //! * `concat` and `concat_ws` write a boolean as `t` or `f`, as PostgreSQL's output of a
-//!   boolean (a cast to text is still `true` or `false`, as in PostgreSQL).
+//!   boolean (a cast to text elsewhere is still `true` or `false`, as in PostgreSQL; inside
+//!   `concat` a written cast cannot be told from `concat`'s own and is written `t` or `f`).
 //! * `to_hex` of an `int` or `smallint` writes its 32 bits, as PostgreSQL's `to_hex(int4)`
 //!   (`to_hex(-1)` of an `int` is `ffffffff`); DataFusion widens it to 64 bits first.
 
