@@ -204,35 +204,39 @@ fn known_or(message: &str, otherwise: &str) -> String {
         ("regex parse error", "a regular expression does not compile"),
         ("Failed to decode", "a value cannot be decoded"),
         ("Requested character", "a character code is out of range"),
-        // PostgreSQL's words for a double's domain errors (the hub's `query::semantics::floats`).
-        ("cannot take logarithm of zero", "cannot take logarithm of zero"),
-        (
-            "cannot take logarithm of a negative number",
-            "cannot take logarithm of a negative number",
-        ),
-        (
-            "cannot take square root of a negative number",
-            "cannot take square root of a negative number",
-        ),
-        (
-            "zero raised to a negative power is undefined",
-            "zero raised to a negative power is undefined",
-        ),
-        (
-            "a negative number raised to a non-integer power yields a complex result",
-            "a negative number raised to a non-integer power yields a complex result",
-        ),
-        ("value out of range: underflow", "value out of range: underflow"),
-        (
-            "LIKE pattern must not end with escape character",
-            "LIKE pattern must not end with escape character",
-        ),
     ];
+    if let Some(kept) = messages::ALL
+        .iter()
+        .find(|kept| message.trim_start().starts_with(*kept))
+    {
+        return (*kept).to_owned();
+    }
     KNOWN
         .iter()
         .find(|(start, _)| message.trim_start().starts_with(start))
         .map_or(otherwise, |(_, phrase)| phrase)
         .to_owned()
+}
+
+/// The hub's own messages for failures of evaluation, composed without values and shown
+/// as they are: PostgreSQL's words for a double's domain errors (`float.c`).
+pub mod messages {
+    pub const LOG_OF_ZERO: &str = "cannot take logarithm of zero";
+    pub const LOG_OF_NEGATIVE: &str = "cannot take logarithm of a negative number";
+    pub const ROOT_OF_NEGATIVE: &str = "cannot take square root of a negative number";
+    pub const ZERO_TO_NEGATIVE: &str = "zero raised to a negative power is undefined";
+    pub const NEGATIVE_TO_FRACTION: &str =
+        "a negative number raised to a non-integer power yields a complex result";
+    pub const UNDERFLOW: &str = "value out of range: underflow";
+
+    pub(crate) const ALL: [&str; 6] = [
+        LOG_OF_ZERO,
+        LOG_OF_NEGATIVE,
+        ROOT_OF_NEGATIVE,
+        ZERO_TO_NEGATIVE,
+        NEGATIVE_TO_FRACTION,
+        UNDERFLOW,
+    ];
 }
 
 /// The extension a folder's files of a source kind are read by.

@@ -27,7 +27,7 @@ mod source;
 mod sql;
 mod sqlite;
 
-pub use error::{ConnectorError, Result, SourceReadError, describe_failure};
+pub use error::{ConnectorError, Result, SourceReadError, describe_failure, messages};
 pub use health::{SourceFailure, SourceHealth};
 pub use published::{PublishedTable, SourceLabel};
 pub use pushdown::SqlDialect;

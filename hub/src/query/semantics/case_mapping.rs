@@ -18,7 +18,8 @@ use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::types::logical_string;
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::{Result, exec_err};
+use datafusion::functions::utils::make_scalar_function;
 use datafusion::logical_expr::{
     Coercion, ColumnarValue, EncodingPreservation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     TypeSignatureClass, Volatility,
@@ -74,17 +75,14 @@ impl ScalarUDFImpl for CaseMapping {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [text] = args.args.as_slice() else {
-            return exec_err!("{} takes one text", self.name());
-        };
-        let to = args.return_field.data_type();
-        match text {
-            ColumnarValue::Array(texts) => Ok(ColumnarValue::Array(self.map_array(texts, to)?)),
-            ColumnarValue::Scalar(scalar) => {
-                let mapped = self.map_array(&scalar.to_array()?, to)?;
-                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&mapped, 0)?))
-            }
-        }
+        let to = args.return_field.data_type().clone();
+        make_scalar_function(
+            |texts: &[ArrayRef]| match texts {
+                [texts] => self.map_array(texts, &to),
+                _ => exec_err!("{} takes one text", self.name()),
+            },
+            vec![],
+        )(&args.args)
     }
 }
 

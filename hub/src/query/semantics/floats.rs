@@ -30,6 +30,7 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
 use datafusion::config::ConfigOptions;
+use datafusion::functions::utils::make_scalar_function;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
@@ -38,6 +39,10 @@ use datafusion::logical_expr::{
     ScalarUDF, ScalarUDFImpl, Signature, Volatility, lit,
 };
 use datafusion::optimizer::AnalyzerRule;
+
+use causeway_connectors::messages::{
+    LOG_OF_NEGATIVE, LOG_OF_ZERO, NEGATIVE_TO_FRACTION, ROOT_OF_NEGATIVE, UNDERFLOW, ZERO_TO_NEGATIVE,
+};
 
 use super::is_comparison;
 use super::rewrite::{Order, rewrite_expressions};
@@ -94,12 +99,15 @@ fn check(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
                 _ => return Ok(Transformed::no(Expr::ScalarFunction(call))),
             };
             let whole = Expr::ScalarFunction(call);
-            let (Some(result), Expr::ScalarFunction(call)) = (floating(&whole), &whole) else {
+            let Some(result) = floating(&whole) else {
+                return Ok(Transformed::no(whole));
+            };
+            let Expr::ScalarFunction(call) = whole else {
                 return Ok(Transformed::no(whole));
             };
             // Computed by the check itself, from the same operands, so that the walk goes
             // on into the operands and never meets the function again.
-            let checked = ScalarFunction::new_udf(float_check(operation, result), call.args.clone());
+            let checked = ScalarFunction::new_udf(float_check(operation, result), call.args);
             Ok(Transformed::yes(Expr::ScalarFunction(checked)))
         }
         other => Ok(Transformed::no(other)),
@@ -343,12 +351,23 @@ impl ScalarUDFImpl for FloatCheck {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalars = args
-            .args
+        make_scalar_function(|operands: &[ArrayRef]| self.checked(operands), vec![])(&args.args)
+    }
+}
+
+impl FloatCheck {
+    /// The operation on `operands` (of one length), or PostgreSQL's error for the first
+    /// row that has one.
+    fn checked(&self, operands: &[ArrayRef]) -> Result<ArrayRef> {
+        let doubles = operands
             .iter()
-            .all(|arg| matches!(arg, ColumnarValue::Scalar(_)));
-        let operands = as_doubles(&args.args)?;
-        let result: ArrayRef = match (self.operation, args.args.as_slice()) {
+            .map(|operand| {
+                Ok(cast(operand, &DataType::Float64)?
+                    .as_primitive::<Float64Type>()
+                    .clone())
+            })
+            .collect::<Result<Vec<Float64Array>>>()?;
+        let result: ArrayRef = match (self.operation, operands) {
             (FloatOperation::Arithmetic(op), [left, right]) => {
                 let kernel = match op {
                     Operator::Plus => add,
@@ -356,58 +375,29 @@ impl ScalarUDFImpl for FloatCheck {
                     Operator::Multiply => mul,
                     _ => div,
                 };
-                let sides = ColumnarValue::values_to_arrays(&[left.clone(), right.clone()])?;
-                match sides.as_slice() {
-                    [left, right] => kernel(left, right)?,
-                    _ => return exec_err!("{} takes two operands", self.name()),
-                }
+                kernel(left, right)?
             }
-            _ => Arc::new(self.operation.compute(&operands)),
+            (FloatOperation::Arithmetic(_), _) => return exec_err!("{} takes two operands", self.name()),
+            _ => Arc::new(self.operation.compute(&doubles)),
         };
         let result = cast(&result, &self.result)?;
-        let doubles = cast(&result, &DataType::Float64)?;
-        let doubles = doubles.as_primitive::<Float64Type>();
-        let mut values = Vec::with_capacity(operands.len() + 1);
-        for row in 0..doubles.len() {
-            values.clear();
-            if doubles.is_null(row) {
+        let written = cast(&result, &DataType::Float64)?;
+        let written = written.as_primitive::<Float64Type>();
+        let mut values = Vec::with_capacity(doubles.len() + 1);
+        for row in 0..written.len() {
+            if written.is_null(row) {
                 continue;
             }
-            values.push(doubles.value(row));
-            values.extend(operands.iter().map(|operand| operand.value(row)));
+            values.clear();
+            values.push(written.value(row));
+            values.extend(doubles.iter().map(|operand| operand.value(row)));
             if let Some(error) = self.operation.failure(&values) {
                 return Err(error.into());
             }
         }
-        if all_scalars {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(result))
-        }
+        Ok(result)
     }
 }
-
-/// Each operand as doubles, of one length (scalars repeated).
-fn as_doubles(operands: &[ColumnarValue]) -> Result<Vec<Float64Array>> {
-    ColumnarValue::values_to_arrays(operands)?
-        .iter()
-        .map(|array| {
-            Ok(cast(array, &DataType::Float64)?
-                .as_primitive::<Float64Type>()
-                .clone())
-        })
-        .collect()
-}
-
-/// PostgreSQL's messages, kept by [`causeway_connectors::describe_failure`] as they are:
-/// they hold no value.
-pub(crate) const LOG_OF_ZERO: &str = "cannot take logarithm of zero";
-pub(crate) const LOG_OF_NEGATIVE: &str = "cannot take logarithm of a negative number";
-pub(crate) const ROOT_OF_NEGATIVE: &str = "cannot take square root of a negative number";
-pub(crate) const ZERO_TO_NEGATIVE: &str = "zero raised to a negative power is undefined";
-pub(crate) const NEGATIVE_TO_FRACTION: &str =
-    "a negative number raised to a non-integer power yields a complex result";
-pub(crate) const UNDERFLOW: &str = "value out of range: underflow";
 
 impl FloatOperation {
     /// The function's value for each row of its operands (not for arithmetic, which Arrow's

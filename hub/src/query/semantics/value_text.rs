@@ -18,8 +18,9 @@ use datafusion::arrow::datatypes::{
     DataType, Float32Type, Float64Type, IntervalMonthDayNanoType, IntervalUnit,
 };
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
+use datafusion::common::{DFSchema, Result, exec_err};
 use datafusion::config::ConfigOptions;
+use datafusion::functions::utils::make_scalar_function;
 use datafusion::logical_expr::expr::{Cast, ScalarFunction};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -64,58 +65,43 @@ fn as_text(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     }
 }
 
+/// What a [`PostgresTextOf`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Written {
+    /// A double or a real.
+    Float,
+    Interval,
+}
+
 /// `float_text(x)`: a double or a real as PostgreSQL writes it, as `Utf8`.
 pub(crate) fn float_text() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::new_from_impl(FloatText {
-        signature: Signature::any(1, Volatility::Immutable),
-    }))
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct FloatText {
-    signature: Signature,
-}
-
-impl ScalarUDFImpl for FloatText {
-    fn name(&self) -> &str {
-        "float_text"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arguments: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        match args.args.as_slice() {
-            [ColumnarValue::Array(values)] => Ok(ColumnarValue::Array(written(values)?)),
-            [ColumnarValue::Scalar(value)] => {
-                let texts = written(&value.to_array()?)?;
-                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&texts, 0)?))
-            }
-            _ => exec_err!("float_text takes one operand"),
-        }
-    }
+    text_of(Written::Float)
 }
 
 /// `interval_text(x)`: an interval as PostgreSQL writes it, as `Utf8`.
 pub(crate) fn interval_text() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::new_from_impl(IntervalText {
+    text_of(Written::Interval)
+}
+
+fn text_of(written: Written) -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(PostgresTextOf {
+        written,
         signature: Signature::any(1, Volatility::Immutable),
     }))
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct IntervalText {
+struct PostgresTextOf {
+    written: Written,
     signature: Signature,
 }
 
-impl ScalarUDFImpl for IntervalText {
+impl ScalarUDFImpl for PostgresTextOf {
     fn name(&self) -> &str {
-        "interval_text"
+        match self.written {
+            Written::Float => "float_text",
+            Written::Interval => "interval_text",
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -127,26 +113,26 @@ impl ScalarUDFImpl for IntervalText {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let write = |values: &ArrayRef| -> Result<ArrayRef> {
-            let intervals = cast_array(values, &DataType::Interval(IntervalUnit::MonthDayNano))?;
-            let texts: StringArray = intervals
-                .as_primitive::<IntervalMonthDayNanoType>()
-                .iter()
-                .map(|value| {
-                    value.map(|value| postgres_interval(value.months, value.days, value.nanoseconds))
-                })
-                .collect();
-            Ok(Arc::new(texts))
-        };
-        match args.args.as_slice() {
-            [ColumnarValue::Array(values)] => Ok(ColumnarValue::Array(write(values)?)),
-            [ColumnarValue::Scalar(value)] => {
-                let texts = write(&value.to_array()?)?;
-                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&texts, 0)?))
-            }
-            _ => exec_err!("interval_text takes one operand"),
-        }
+        let written = self.written;
+        make_scalar_function(
+            move |values: &[ArrayRef]| match (written, values) {
+                (Written::Float, [values]) => floats_written(values),
+                (Written::Interval, [values]) => intervals_written(values),
+                _ => exec_err!("a text writer takes one operand"),
+            },
+            vec![],
+        )(&args.args)
     }
+}
+
+fn intervals_written(values: &ArrayRef) -> Result<ArrayRef> {
+    let intervals = cast_array(values, &DataType::Interval(IntervalUnit::MonthDayNano))?;
+    let texts: StringArray = intervals
+        .as_primitive::<IntervalMonthDayNanoType>()
+        .iter()
+        .map(|value| value.map(|value| postgres_interval(value.months, value.days, value.nanoseconds)))
+        .collect();
+    Ok(Arc::new(texts))
 }
 
 /// PostgreSQL's `postgres` interval style (`EncodeInterval` in `datetime.c`): the years,
@@ -190,7 +176,7 @@ fn postgres_interval(months: i32, days: i32, nanoseconds: i64) -> String {
     parts.join(" ")
 }
 
-fn written(values: &ArrayRef) -> Result<ArrayRef> {
+fn floats_written(values: &ArrayRef) -> Result<ArrayRef> {
     let texts: StringArray = match values.data_type() {
         DataType::Float32 => values
             .as_primitive::<Float32Type>()
@@ -292,7 +278,7 @@ mod tests {
             Some(0.30000000000000004),
             None,
         ]));
-        let Ok(texts) = written(&doubles) else {
+        let Ok(texts) = floats_written(&doubles) else {
             panic!("texts");
         };
         let texts: Vec<_> = texts.as_string::<i32>().iter().collect();
@@ -316,7 +302,7 @@ mod tests {
             ]
         );
         let reals: ArrayRef = Arc::new(Float32Array::from(vec![Some(1.1_f32), Some(1_234_567.0)]));
-        let Ok(texts) = written(&reals) else {
+        let Ok(texts) = floats_written(&reals) else {
             panic!("texts");
         };
         let texts: Vec<_> = texts.as_string::<i32>().iter().collect();

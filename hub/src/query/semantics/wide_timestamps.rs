@@ -19,7 +19,9 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, TimeUnit};
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
 use datafusion::config::ConfigOptions;
+use datafusion::functions::utils::make_scalar_function;
 use datafusion::logical_expr::expr::{Cast, ScalarFunction};
+use datafusion::logical_expr::function::Hint;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility, cast,
@@ -139,29 +141,25 @@ impl ScalarUDFImpl for DateTruncDate {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [ColumnarValue::Scalar(field), dates] = args.args.as_slice() else {
-            return exec_err!("date_trunc takes a field and a date");
-        };
-        let Some(truncation) = truncation(field) else {
-            return exec_err!("date_trunc: unknown field");
-        };
-        let days = match dates {
-            ColumnarValue::Array(days) => Arc::clone(days),
-            ColumnarValue::Scalar(day) => day.to_array()?,
-        };
-        let days = cast_array(&days, &DataType::Date32)?;
-        let truncated: TimestampMicrosecondArray = days
-            .as_primitive::<Date32Type>()
-            .iter()
-            .map(|day| day.and_then(|day| truncate(day, truncation)))
-            .collect();
-        let truncated: ArrayRef = Arc::new(truncated);
-        match dates {
-            ColumnarValue::Array(_) => Ok(ColumnarValue::Array(truncated)),
-            ColumnarValue::Scalar(_) => {
-                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&truncated, 0)?))
-            }
-        }
+        make_scalar_function(
+            |operands: &[ArrayRef]| {
+                let [field, days] = operands else {
+                    return exec_err!("date_trunc takes a field and a date");
+                };
+                let Some(truncation) = truncation(&ScalarValue::try_from_array(field, 0)?) else {
+                    return exec_err!("date_trunc: unknown field");
+                };
+                let days = cast_array(days, &DataType::Date32)?;
+                let truncated: TimestampMicrosecondArray = days
+                    .as_primitive::<Date32Type>()
+                    .iter()
+                    .map(|day| day.and_then(|day| truncate(day, truncation)))
+                    .collect();
+                Ok(Arc::new(truncated) as ArrayRef)
+            },
+            // The field is one literal.
+            vec![Hint::AcceptsSingular, Hint::Pad],
+        )(&args.args)
     }
 }
 
