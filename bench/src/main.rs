@@ -106,7 +106,7 @@ impl Settings {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    causeway_hub::cli::terminal::init_logging();
+    causeway_hub::telemetry::init_logging(causeway_hub::telemetry::LogFormat::Text);
     match run(BenchArgs::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

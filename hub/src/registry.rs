@@ -164,35 +164,93 @@ impl Registry {
         let mut datasets = BTreeMap::new();
         for record in records {
             let key = key(record.department(), record.name());
-            let served = match self.open(&record.source, &record.contract).await {
-                Ok(opened) => self
-                    .served_table(&record.contract, record.acceleration.as_ref(), &opened)
-                    .await
-                    .map(|table| (opened, table)),
-                Err(error) => Err(error),
-            };
-            let state = match served {
-                Ok((opened, table)) => {
-                    self.register(&record, &opened, table)?;
-                    DatasetState {
-                        record,
-                        availability: Availability::Available,
-                        opened: Some(opened),
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(dataset = %format!("{}.{}", key.0, key.1), %error, "dataset unavailable");
-                    DatasetState {
-                        record,
-                        availability: Availability::Unavailable(error.to_string()),
-                        opened: None,
-                    }
-                }
-            };
-            datasets.insert(key, state);
+            datasets.insert(key, self.serve(record).await?);
         }
         *self.datasets.write().await = datasets;
         Ok(())
+    }
+
+    /// Brings this hub's catalog up to the store's, for changes made elsewhere (another
+    /// replica on the same store, a command run beside the hub): a dataset published there
+    /// is opened here, one whose contract or record changed is opened again, and one removed
+    /// is no longer served. Datasets that did not change are left as they are, their sources
+    /// open and their copies loaded. Returns how many datasets changed.
+    pub async fn sync(&self) -> Result<usize, RegistryError> {
+        let _change = self.changes.lock().await;
+        let stored: BTreeMap<_, _> = self
+            .store
+            .list_datasets()
+            .await?
+            .into_iter()
+            .map(|record| (key(record.department(), record.name()), record))
+            .collect();
+        let (gone, changed): (Vec<_>, Vec<_>) = {
+            let current = self.datasets.read().await;
+            let gone = current
+                .keys()
+                .filter(|key| !stored.contains_key(*key))
+                .cloned()
+                .collect();
+            let changed = stored
+                .iter()
+                .filter(|(key, record)| {
+                    current
+                        .get(*key)
+                        .is_none_or(|state| !same_record(&state.record, record))
+                })
+                .map(|(_, record)| record.clone())
+                .collect();
+            (gone, changed)
+        };
+        let count = gone.len() + changed.len();
+        for (department, name) in gone {
+            self.engine
+                .deregister(&department, &name)
+                .map_err(|error| RegistryError::Catalog(error.to_string()))?;
+            self.accelerations.remove(&format!("{department}.{name}"));
+            self.datasets.write().await.remove(&key(&department, &name));
+            tracing::info!(dataset = %format!("{department}.{name}"), "removed elsewhere; no longer served");
+        }
+        for record in changed {
+            let key = key(record.department(), record.name());
+            let state = self.serve(record).await?;
+            tracing::info!(dataset = %format!("{}.{}", key.0, key.1), version = state.record.version, "changed elsewhere; served as stored");
+            self.datasets.write().await.insert(key, state);
+        }
+        Ok(count)
+    }
+
+    /// `record` opened and registered for queries, or unavailable with the reason its source
+    /// gave; an error only when the catalog refuses it.
+    async fn serve(&self, record: DatasetRecord) -> Result<DatasetState, RegistryError> {
+        let served = match self.open(&record.source, &record.contract).await {
+            Ok(opened) => self
+                .served_table(&record.contract, record.acceleration.as_ref(), &opened)
+                .await
+                .map(|table| (opened, table)),
+            Err(error) => Err(error),
+        };
+        Ok(match served {
+            Ok((opened, table)) => {
+                self.register(&record, &opened, table)?;
+                DatasetState {
+                    record,
+                    availability: Availability::Available,
+                    opened: Some(opened),
+                }
+            }
+            Err(error) => {
+                let id = format!("{}.{}", record.department(), record.name());
+                tracing::warn!(dataset = %id, %error, "dataset unavailable");
+                // A dataset that was served and now fails to open is not served on.
+                let _ = self.engine.deregister(record.department(), record.name());
+                DatasetState {
+                    record,
+                    availability: Availability::Unavailable(error.to_string()),
+                    opened: None,
+                }
+            }
+        })
     }
 
     /// Every dataset, unavailable where its source failed at start or at its last read.
@@ -491,6 +549,14 @@ fn with_reads(
         ));
     }
     state
+}
+
+/// Whether two records of one dataset are the same publication at the same version: a
+/// dataset removed and published again has a new creation time.
+fn same_record(held: &DatasetRecord, stored: &DatasetRecord) -> bool {
+    held.version == stored.version
+        && held.created_at == stored.created_at
+        && held.updated_at == stored.updated_at
 }
 
 fn key(department: &str, name: &str) -> (String, String) {

@@ -20,6 +20,7 @@ use crate::identity::{Identity, IdentityError, KeyRing};
 use crate::query::QueryEngine;
 use crate::query::service::QueryService;
 use crate::registry::{Registry, RegistryError};
+use crate::replicas;
 use crate::server::{self, TlsError};
 use crate::store::{MetadataStore, StoreError};
 use crate::supervision::{AlertError, Alerts, Refusals, RowUsage, watch_expiries};
@@ -95,13 +96,16 @@ impl Hub {
             .unwrap_or_else(chrono::Utc::now);
         let keys = Arc::new(KeyRing::open(&config.data_paths().keys()).map_err(IdentityError::from)?);
         let audit = AuditLog::open(&config.audit_dir(), &config.audit, keys)?;
-        // Today's rows under quota, as the log recorded them before this start.
-        let usage = if config.audit.enabled {
-            RowUsage::from_log(&config.audit_dir(), chrono::Utc::now()).map_err(audit_read_error)?
-        } else {
-            RowUsage::default()
-        };
         let store = MetadataStore::connect(&config.metadata_url()).await?;
+        // Today's rows under quota: every hub's in the store, this one's also as its log
+        // recorded them before this start.
+        let audit_dir = config.audit_dir();
+        let usage = RowUsage::open(
+            store.clone(),
+            config.audit.enabled.then_some(audit_dir.as_path()),
+            chrono::Utc::now(),
+        )
+        .map_err(audit_read_error)?;
         let alerts = Arc::new(Alerts::open(&config.alerts, store.clone(), audit.clone()).await?);
         let calendar = WorkingCalendar::from_config(&config.calendar)?;
         let this_year = chrono::Datelike::year(&chrono::Utc::now());
@@ -213,7 +217,10 @@ impl Hub {
             );
         }
         watch_expiries(Arc::clone(&self.access), self.audit.clone(), self.log_ended_at);
-        watch_revocations(&identity).await?;
+        identity
+            .refresh_revocations()
+            .await
+            .map_err(|error| StartupError::Identity(IdentityError::Revocations(error)))?;
         if self.config.audit.enabled {
             let revoking = Arc::clone(&identity);
             let on_change: OnChange = Arc::new(move |action, detail| {
@@ -238,6 +245,19 @@ impl Hub {
             Arc::clone(&self.alerts),
             Arc::clone(&self.usage),
         );
+        // Every front door stops when `shutdown` resolves; each has its own connection table
+        // under the same limits.
+        let stopping = tokio_util::sync::CancellationToken::new();
+        let following = replicas::follow(
+            self.store.clone(),
+            replicas::Holders {
+                registry: Arc::clone(&self.registry),
+                access: Arc::clone(&self.access),
+                identity: Arc::clone(&identity),
+                alerts: Arc::clone(&self.alerts),
+            },
+            stopping.clone(),
+        );
         let state = AppState {
             registry: self.registry,
             engine: self.engine,
@@ -250,10 +270,9 @@ impl Hub {
             refusals,
             audit_dir: self.config.audit_dir(),
             keys_dir: self.config.data_paths().keys(),
+            shutdown: stopping.clone(),
+            following,
         };
-        // Both front doors stop when `shutdown` resolves; each has its own connection table
-        // under the same limits.
-        let stopping = tokio_util::sync::CancellationToken::new();
         let server = &self.config.server;
         let limits = server::ConnectionLimits::new(
             server.max_connections,
@@ -296,6 +315,20 @@ impl Hub {
             }
             None => None,
         };
+        let scrape = match server.metrics_listen {
+            Some(address) => {
+                let (listener, bound) = bind(address).await?;
+                tracing::info!(metrics = %bound, "Prometheus metrics at /metrics");
+                Some(tokio::spawn(server::serve(
+                    listener,
+                    api::metrics::scrape_router(Arc::clone(&state.registry)),
+                    None,
+                    server::Connections::new(limits),
+                    stopping.clone().cancelled_owned(),
+                )))
+            }
+            None => None,
+        };
         let shutdown = {
             let stopping = stopping.clone();
             async move {
@@ -310,7 +343,7 @@ impl Hub {
         let connections = server::Connections::new(limits);
         server::serve(listener, app, tls, connections, shutdown).await;
         stopping.cancel();
-        for door in [flight, postgres].into_iter().flatten() {
+        for door in [flight, postgres, scrape].into_iter().flatten() {
             let _ = door.await;
         }
         self.audit.close().await;
@@ -362,26 +395,6 @@ pub async fn load_policies(
         tracing::error!(%error, "the loading of policy files could not be recorded");
     }
     result.map(|_| ())
-}
-
-/// Reads the disabled clients now, and again every few seconds for changes made where the
-/// hub does not hear of them at once (another process on the store).
-async fn watch_revocations(identity: &Arc<Identity>) -> Result<(), StartupError> {
-    identity
-        .refresh_revocations()
-        .await
-        .map_err(|error| StartupError::Identity(IdentityError::Revocations(error)))?;
-    let identity = Arc::clone(identity);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
-        loop {
-            tick.tick().await;
-            if let Err(error) = identity.refresh_revocations().await {
-                tracing::warn!(%error, "disabled clients not read again");
-            }
-        }
-    });
-    Ok(())
 }
 
 /// Reads the policy files again whenever the hub gets SIGHUP; a broken file leaves the

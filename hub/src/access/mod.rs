@@ -447,6 +447,9 @@ fn pseudonym_key(path: &Path) -> Result<Vec<u8>, AccessError> {
     let mut key = vec![0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
         .map_err(|_| failed("no randomness available".into()))?;
+    // Written aside, then linked into place: replicas starting together on a shared folder
+    // all end with the one key that got there first, never a part-written one.
+    let aside = path.with_extension(format!("new-{}", uuid::Uuid::new_v4().simple()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -454,10 +457,21 @@ fn pseudonym_key(path: &Path) -> Result<Vec<u8>, AccessError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(|error| failed(error.to_string()))?;
-    std::io::Write::write_all(&mut file, &key).map_err(|error| failed(error.to_string()))?;
-    file.sync_all().map_err(|error| failed(error.to_string()))?;
-    Ok(key)
+    let written = options.open(&aside).and_then(|mut file| {
+        std::io::Write::write_all(&mut file, &key)?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&aside, path));
+    let _ = std::fs::remove_file(&aside);
+    match linked {
+        Ok(()) => Ok(key),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => match std::fs::read(path) {
+            Ok(key) if key.len() >= 32 => Ok(key),
+            Ok(_) => Err(failed("it is shorter than 32 bytes".into())),
+            Err(error) => Err(failed(error.to_string())),
+        },
+        Err(error) => Err(failed(error.to_string())),
+    }
 }
 
 #[cfg(test)]

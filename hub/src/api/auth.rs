@@ -68,9 +68,14 @@ pub async fn authenticate(
     match bearer_principal(state, authorization).await {
         Ok(mut principal) => {
             principal.certificate_subject = certificate;
+            crate::telemetry::http::record_principal(&principal.id);
             Ok(principal)
         }
         Err(error) => {
+            crate::telemetry::metrics()
+                .rejected_tokens
+                .get_or_create(&crate::telemetry::metrics::ReasonLabels { reason: error.code })
+                .inc();
             if matches!(error.code, "invalid_token" | "separation_of_duties") {
                 state.refusals.refused(peer.map(|peer| peer.ip()), &error.message);
             }

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use crate::registry::Availability;
+use crate::replicas::STALE_AFTER;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
@@ -25,6 +26,9 @@ pub struct HealthResponse {
     /// the field's scale fails its query (the catalog marks them `needs_rounding`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields_needing_rounding: Vec<String>,
+    /// Seconds since the hub last read the changes other hubs made to the store (every
+    /// second while it can); not ready past 15.
+    pub changes_read_seconds_ago: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,15 +43,43 @@ pub struct AccelerationHealth {
     pub refresh_failing: usize,
 }
 
-/// Whether the hub can serve: 200 when its metadata store answers and its audit log
-/// writes, 503 otherwise.
+/// Whether the hub lives, and how it is: always 200 while the process answers (a liveness
+/// probe: restarting it would not mend a store or a disk), with `status` `degraded` and the
+/// reason when a dependency fails. Whether it should be sent queries is [`ready`].
 #[utoipa::path(get, path = "/v1/health", tag = "hub",
+    responses((status = 200, description = "The hub lives; `status` says whether it is degraded", body = HealthResponse)))]
+pub async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
+    inspect(&state).await.1
+}
+
+/// Whether the hub should be sent requests (a readiness probe, a load balancer's check):
+/// 200 when its metadata store answers, its audit log can be written and its catalog is
+/// loaded; 503 otherwise, and from the moment it begins to shut down.
+#[utoipa::path(get, path = "/v1/ready", tag = "hub",
     responses(
         (status = 200, description = "The hub serves", body = HealthResponse),
-        (status = 503, description = "The metadata store does not answer, or the audit log cannot be written", body = HealthResponse),
+        (status = 503, description = "The metadata store does not answer, the audit log cannot be written, or the hub is shutting down", body = HealthResponse),
     ))]
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
-    let store = state.registry.store().ping().await;
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
+    let (ready, response) = inspect(&state).await;
+    let status = if ready && !state.shutdown.is_cancelled() && state.following.behind() < STALE_AFTER {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, response)
+}
+
+/// How long the health answers wait for the metadata store.
+const STORE_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The hub's state, and whether it can serve.
+async fn inspect(state: &AppState) -> (bool, Json<HealthResponse>) {
+    // Under a probe's timeout: a store that hangs is a store that fails.
+    let store = match tokio::time::timeout(STORE_PING_TIMEOUT, state.registry.store().ping()).await {
+        Ok(answer) => answer.map_err(|error| error.to_string()),
+        Err(_) => Err(format!("no answer within {} s", STORE_PING_TIMEOUT.as_secs())),
+    };
     let datasets = state.registry.list().await;
     let unavailable = datasets
         .iter()
@@ -89,17 +121,13 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
             "degraded"
         },
         version: env!("CARGO_PKG_VERSION"),
-        metadata_store: store.map_or_else(|error| error.to_string(), |()| "ok".to_owned()),
+        metadata_store: store.map_or_else(|error| error, |()| "ok".to_owned()),
         datasets_available: datasets.len() - unavailable,
         datasets_unavailable: unavailable,
         audit_log: audit_log.unwrap_or_else(|failure| failure),
         acceleration,
         fields_needing_rounding,
+        changes_read_seconds_ago: state.following.behind().as_secs(),
     };
-    let status = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(response))
+    (healthy, Json(response))
 }

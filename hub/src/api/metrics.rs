@@ -1,80 +1,100 @@
-//! `GET /metrics`: the hub's gauges in the Prometheus text format.
+//! `GET /metrics`: the hub's metrics in the OpenMetrics text format, which Prometheus reads.
+//! On the API it needs a token, like every route; a scraper reads the same text without one
+//! on `server.metrics_listen`, an address kept off the public network.
 
-use std::fmt::Write;
-
+use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::routing::get;
 
 use super::AppState;
 use super::auth::Caller;
-use crate::registry::Availability;
+use crate::registry::{Availability, Registry};
+use crate::telemetry::metrics::{DatasetLabels, StateLabels, metrics as process_metrics};
 
-/// Datasets available and unavailable, and each accelerated dataset's copy: rows, bytes,
-/// last refresh, failed refreshes and whether the latest one failed.
+/// The process's counters and histograms (HTTP requests, queries by front door and outcome,
+/// their latency, rows and bytes returned, active queries, rejected tokens, alerts, audit
+/// syncs, changes read from the shared store) and gauges sampled now (datasets by
+/// availability; each accelerated copy's rows, bytes, age and refresh failures).
 #[utoipa::path(get, path = "/metrics", tag = "hub",
-    responses((status = 200, description = "Prometheus text format, version 0.0.4", content_type = "text/plain")))]
+    responses((status = 200, description = "OpenMetrics text format 1.0.0", content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<AppState>, Caller(_caller): Caller) -> impl IntoResponse {
-    let datasets = state.registry.list().await;
+    exposition(&state.registry).await
+}
+
+/// The router of the scrape address: `GET /metrics` and nothing else, without a token.
+pub fn scrape_router(registry: std::sync::Arc<Registry>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let registry = std::sync::Arc::clone(&registry);
+            async move { exposition(&registry).await }
+        }),
+    )
+}
+
+async fn exposition(registry: &Registry) -> impl IntoResponse + use<> {
+    sample(registry).await;
+    (
+        [(header::CONTENT_TYPE, crate::telemetry::metrics::CONTENT_TYPE)],
+        process_metrics().encode(),
+    )
+}
+
+/// Sets the gauges that describe the registry as it is now.
+async fn sample(registry: &Registry) {
+    let metrics = process_metrics();
+    let datasets = registry.list().await;
     let unavailable = datasets
         .iter()
         .filter(|dataset| matches!(dataset.availability, Availability::Unavailable(_)))
         .count();
-    let accelerations = state.registry.accelerations();
-    let accelerated = accelerations.all();
-    let mut text = String::new();
-    let mut gauge = |name: &str, help: &str, samples: Vec<(String, f64)>| {
-        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (labels, value) in samples {
-            let _ = writeln!(text, "{name}{labels} {value}");
-        }
-    };
-    let per_dataset = |value: &dyn Fn(&crate::acceleration::AccelerationStatus) -> f64| {
-        accelerated
-            .iter()
-            .map(|(id, status)| (format!("{{dataset=\"{id}\"}}"), value(status)))
-            .collect::<Vec<_>>()
-    };
-    gauge(
-        "causeway_datasets",
-        "Published datasets, by whether they can be queried now.",
-        vec![
-            (
-                "{state=\"available\"}".into(),
-                (datasets.len() - unavailable) as f64,
-            ),
-            ("{state=\"unavailable\"}".into(), unavailable as f64),
-        ],
-    );
-    gauge(
-        "causeway_acceleration_budget_bytes",
-        "Memory the in-memory copies of accelerated datasets may take together.",
-        vec![(String::new(), accelerations.budget() as f64)],
-    );
-    gauge(
-        "causeway_acceleration_bytes",
-        "Memory an accelerated dataset's copy takes.",
-        per_dataset(&|status| status.bytes as f64),
-    );
-    gauge(
-        "causeway_acceleration_rows",
-        "Rows in an accelerated dataset's copy.",
-        per_dataset(&|status| status.rows as f64),
-    );
-    gauge(
-        "causeway_acceleration_refreshed_timestamp_seconds",
-        "When the copy being served was read from the source (Unix time).",
-        per_dataset(&|status| status.refreshed_at.timestamp() as f64),
-    );
-    gauge(
-        "causeway_acceleration_refresh_failures",
-        "Refreshes of an accelerated dataset that failed since the hub started.",
-        per_dataset(&|status| status.refresh_failures as f64),
-    );
-    gauge(
-        "causeway_acceleration_refresh_failing",
-        "1 while the latest refresh of an accelerated dataset has failed.",
-        per_dataset(&|status| f64::from(u8::from(status.last_error.is_some()))),
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+    let count = |value: usize| i64::try_from(value).unwrap_or(i64::MAX);
+    metrics
+        .datasets
+        .get_or_create(&StateLabels { state: "available" })
+        .set(count(datasets.len() - unavailable));
+    metrics
+        .datasets
+        .get_or_create(&StateLabels { state: "unavailable" })
+        .set(count(unavailable));
+    let accelerations = registry.accelerations();
+    metrics
+        .acceleration_budget_bytes
+        .set(count(accelerations.budget()));
+    // A dataset removed since the last scrape leaves its series.
+    for family in [
+        &metrics.acceleration_bytes,
+        &metrics.acceleration_rows,
+        &metrics.acceleration_refresh_failures,
+        &metrics.acceleration_refresh_failing,
+    ] {
+        family.clear();
+    }
+    metrics.acceleration_age.clear();
+    let now = chrono::Utc::now();
+    for (id, status) in accelerations.all() {
+        let labels = DatasetLabels {
+            dataset: id.to_string(),
+        };
+        metrics
+            .acceleration_bytes
+            .get_or_create(&labels)
+            .set(count(status.bytes));
+        metrics
+            .acceleration_rows
+            .get_or_create(&labels)
+            .set(count(status.rows));
+        let age = (now - status.refreshed_at).num_milliseconds() as f64 / 1000.0;
+        metrics.acceleration_age.get_or_create(&labels).set(age);
+        metrics
+            .acceleration_refresh_failures
+            .get_or_create(&labels)
+            .set(i64::try_from(status.refresh_failures).unwrap_or(i64::MAX));
+        metrics
+            .acceleration_refresh_failing
+            .get_or_create(&labels)
+            .set(i64::from(status.last_error.is_some()));
+    }
 }

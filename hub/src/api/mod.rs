@@ -15,7 +15,7 @@ mod grants;
 mod health;
 mod keys;
 mod me;
-mod metrics;
+pub mod metrics;
 pub mod oauth;
 mod openapi;
 mod query;
@@ -60,11 +60,16 @@ pub struct AppState {
     /// Where the audit log and the keys that sign its checkpoints are, for verification.
     pub audit_dir: std::path::PathBuf,
     pub keys_dir: std::path::PathBuf,
+    /// Cancelled when the hub begins to shut down: `/v1/ready` answers 503 from then on.
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// Whether the hub keeps up with the changes other hubs make to the store.
+    pub following: Arc<crate::replicas::Following>,
 }
 
 pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::TrustedProxies) -> Router {
     Router::new()
         .route("/v1/health", get(health::health))
+        .route("/v1/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
         .route("/v1/catalog", get(catalog::catalog))
         .route("/v1/datasets", post(datasets::publish))
@@ -122,6 +127,7 @@ pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::Tru
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_request_bytes))
+        .layer(axum::middleware::from_fn(crate::telemetry::http::observe))
         .layer(axum::middleware::from_fn_with_state(
             std::sync::Arc::new(proxies),
             forwarded::client_address,

@@ -14,6 +14,7 @@ use super::{
     ),
     paths(
         health::health,
+        health::ready,
         catalog::catalog,
         datasets::describe,
         datasets::publish,
@@ -85,6 +86,7 @@ impl utoipa::Modify for BearerAuth {
 /// Routes anyone may call without a token.
 const PUBLIC: &[&str] = &[
     "/v1/health",
+    "/v1/ready",
     "/v1/openapi.json",
     "/oauth/token",
     "/oauth/revoke",
@@ -186,6 +188,7 @@ mod tests {
             "/v1/audit/events",
             "/v1/audit/verify",
             "/v1/health",
+            "/v1/ready",
             "/v1/catalog",
             "/v1/datasets",
             "/v1/datasets/{department}/{name}",

@@ -12,7 +12,7 @@ mod gate;
 pub mod literals;
 pub mod operator;
 pub mod read;
-mod segments;
+pub mod segments;
 pub mod settings;
 pub mod verify;
 mod writer;
@@ -144,10 +144,17 @@ impl AuditLog {
                 .map(|()| answer)
                 .map_err(|_| AuditError::Closed)
         });
+        let handed = std::time::Instant::now();
         async move {
             match answer {
                 None => Ok(0),
-                Some(sent) => sent?.await.map_err(|_| AuditError::Closed)?,
+                Some(sent) => {
+                    let written = sent?.await.map_err(|_| AuditError::Closed)?;
+                    crate::telemetry::metrics()
+                        .audit_sync_duration
+                        .observe(handed.elapsed().as_secs_f64());
+                    written
+                }
             }
         }
     }

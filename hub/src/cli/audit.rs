@@ -99,6 +99,12 @@ pub enum AuditCommand {
         /// pass itself off as one.
         #[arg(long)]
         accept_legacy: bool,
+        /// A folder of several hubs' audit directories, one per replica (as
+        /// `storage.audit_dir = DIR/NODE` lays them out): every chain in it is verified, each
+        /// against the keys of the hub named by --config or --data-dir, which replicas share,
+        /// and each break is reported with its node.
+        #[arg(long, value_name = "DIR")]
+        chains: Option<PathBuf>,
     },
     /// Move the oldest closed segments, holding records up to --through, to another folder.
     /// A signed audit.archived record says first which records went and what the rest links
@@ -262,16 +268,43 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
             println!("wrote {rows} records to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify { log, accept_legacy } => {
+        AuditCommand::Verify {
+            log,
+            accept_legacy,
+            chains,
+        } => {
             let (audit_dir, keys) = log.dirs()?;
-            let options = VerifyOptions {
-                live: in_use(&audit_dir),
-                accept_legacy,
-                ..VerifyOptions::offline()
+            let keys = public_keys(&keys)?;
+            let dirs = match chains {
+                None => vec![audit_dir],
+                Some(folder) => chain_dirs(&folder)?,
             };
-            let report = verify(&audit_dir, &public_keys(&keys)?, &options)?;
-            print_report(&audit_dir, &report);
-            Ok(if report.valid {
+            let mut broken = Vec::new();
+            for dir in &dirs {
+                let options = VerifyOptions {
+                    live: in_use(dir),
+                    accept_legacy,
+                    ..VerifyOptions::offline()
+                };
+                let report = verify(dir, &keys, &options)?;
+                print_report(dir, &report);
+                if !report.valid {
+                    broken.push(report.node.unwrap_or_else(|| dir.display().to_string()));
+                }
+            }
+            if dirs.len() > 1 {
+                if broken.is_empty() {
+                    println!("OK: all {} chains are intact", dirs.len());
+                } else {
+                    println!(
+                        "BROKEN: the chains of {} of {} nodes: {}",
+                        broken.len(),
+                        dirs.len(),
+                        broken.join(", ")
+                    );
+                }
+            }
+            Ok(if broken.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -318,6 +351,28 @@ fn export(
     file.write_all(&encoder.finish()?)?;
     file.flush()?;
     Ok(rows)
+}
+
+/// The audit directories in `folder`: its subfolders that hold segments, by name.
+fn chain_dirs(folder: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+    let mut dirs = Vec::new();
+    for entry in
+        std::fs::read_dir(folder).map_err(|error| format!("cannot read {}: {error}", folder.display()))?
+    {
+        let path = entry?.path();
+        if path.is_dir() && !crate::audit::segments::list(&path)?.is_empty() {
+            dirs.push(path);
+        }
+    }
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(format!(
+            "{} holds no audit directory (a folder of segment files)",
+            folder.display()
+        )
+        .into());
+    }
+    Ok(dirs)
 }
 
 fn print_report(dir: &std::path::Path, report: &Verification) {

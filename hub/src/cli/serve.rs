@@ -4,8 +4,8 @@ use crate::config::Config;
 use crate::startup::Hub;
 
 pub async fn run(config: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
-    super::terminal::init_logging();
     let config = Config::load(config)?;
+    crate::telemetry::init_logging(config.log.format);
     let hub = Hub::build(config).await?;
     let listener = hub.bind().await?;
     let identity = hub.identity(&listener)?;

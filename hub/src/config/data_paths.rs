@@ -6,13 +6,25 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataPaths {
     root: PathBuf,
+    /// `storage.keys_dir` and `storage.pseudonym_key`, where they are set.
+    keys: Option<PathBuf>,
+    pseudonym_key: Option<PathBuf>,
 }
 
 impl DataPaths {
     pub fn new(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),
+            keys: None,
+            pseudonym_key: None,
         }
+    }
+
+    /// The same, with the keys kept elsewhere where `keys` and `pseudonym_key` say.
+    pub fn with_keys(mut self, keys: Option<&Path>, pseudonym_key: Option<&Path>) -> Self {
+        self.keys = keys.map(Path::to_path_buf);
+        self.pseudonym_key = pseudonym_key.map(Path::to_path_buf);
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -21,7 +33,7 @@ impl DataPaths {
 
     /// The built-in issuer's signing keys (private keys mode 0600).
     pub fn keys(&self) -> PathBuf {
-        self.root.join("keys")
+        self.keys.clone().unwrap_or_else(|| self.root.join("keys"))
     }
 
     /// The audit log's segments, checkpoints and manifest.
@@ -36,7 +48,9 @@ impl DataPaths {
 
     /// The secret of keyed pseudonyms, shared by every hub whose pseudonyms must agree.
     pub fn pseudonym_key(&self) -> PathBuf {
-        self.root.join("pseudonym.key")
+        self.pseudonym_key
+            .clone()
+            .unwrap_or_else(|| self.root.join("pseudonym.key"))
     }
 
     /// The Unix socket over which the CLI on this machine records an operator's actions.

@@ -47,6 +47,8 @@ pub struct Config {
     /// Working days and public holidays, for decision deadlines.
     #[serde(default)]
     pub calendar: CalendarConfig,
+    #[serde(default)]
+    pub log: crate::telemetry::LogConfig,
 }
 
 /// Datasets held in memory (`acceleration: { mode: memory }` in their spec).
@@ -120,6 +122,11 @@ pub struct ServerConfig {
     /// address may be given.
     #[serde(default)]
     pub postgres_listen: Option<SocketAddr>,
+    /// Address and port where Prometheus scrapes `GET /metrics` without a token; none by
+    /// default (the API's `/metrics` needs one). Keep it off the public network: plain HTTP,
+    /// no token, and the metrics name datasets and alert rules.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Addresses (`127.0.0.1`, `::1`) and CIDR blocks (`10.0.0.0/8`), an address being a block
@@ -154,6 +161,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             flight_listen: None,
             postgres_listen: None,
+            metrics_listen: None,
         }
     }
 }
@@ -293,8 +301,16 @@ pub struct StorageConfig {
     /// The metadata store: `sqlite://PATH` or `postgres://...`. Default: SQLite at
     /// `DATA_DIR/metadata.db`.
     pub metadata_url: Option<String>,
-    /// Where the audit log is written. Default: `DATA_DIR/audit`.
+    /// Where the audit log is written. Default: `DATA_DIR/audit`. Replicas each write their
+    /// own (`/var/lib/causeway/audit/NODE`, say), never one another's.
     pub audit_dir: Option<PathBuf>,
+    /// The folder of the keys that sign tokens and audit checkpoints. Default:
+    /// `DATA_DIR/keys`. Replicas share one (a shared volume), so that a token one issues
+    /// verifies at every other and a key rotated through one is used by all.
+    pub keys_dir: Option<PathBuf>,
+    /// The secret of keyed pseudonyms (32 bytes, made at first start when missing). Default:
+    /// `DATA_DIR/pseudonym.key`. Replicas share one, or their pseudonyms would not join.
+    pub pseudonym_key: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -357,6 +373,8 @@ impl Config {
                 .as_deref()
                 .map_or_else(|| DataPaths::new(&data_dir).audit(), absolute),
         );
+        self.storage.keys_dir = self.storage.keys_dir.as_deref().map(absolute);
+        self.storage.pseudonym_key = self.storage.pseudonym_key.as_deref().map(absolute);
         self.connectors.file_roots = if self.connectors.file_roots.is_empty() {
             vec![data_dir.clone()]
         } else {
@@ -431,7 +449,10 @@ impl Config {
 
     /// What the hub keeps under its data directory.
     pub fn data_paths(&self) -> DataPaths {
-        DataPaths::new(self.data_dir())
+        DataPaths::new(self.data_dir()).with_keys(
+            self.storage.keys_dir.as_deref(),
+            self.storage.pseudonym_key.as_deref(),
+        )
     }
 
     pub fn metadata_url(&self) -> String {

@@ -109,7 +109,7 @@ pub enum DemoError {
 }
 
 pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
-    crate::cli::terminal::init_logging();
+    crate::telemetry::init_logging(crate::telemetry::LogFormat::Text);
     let dir = absolute(&args.dir)?;
     let data = dir.join("data");
     let options = GenerateOptions {

@@ -180,8 +180,28 @@ fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|error| io_error(dir, error))?;
+        // A folder already closed to others is left as it is: it may be a read-only mount
+        // (a secret whose keys are rotated by replacing it).
+        let mode = std::fs::metadata(dir)
+            .map_err(|error| io_error(dir, error))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                Ok(()) => {}
+                // A read-only mount's own modes stand (a Kubernetes secret's files are
+                // the secret's `defaultMode`); the keys are files the hub only reads there.
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+                    ) =>
+                {
+                    tracing::warn!(folder = %dir.display(), %error, "the keys folder is read-only; its modes are left as mounted");
+                }
+                Err(error) => return Err(io_error(dir, error)),
+            }
+        }
     }
     Ok(())
 }
@@ -236,10 +256,13 @@ fn add_key(dir: &Path) -> Result<String, KeyError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&path).map_err(|error| io_error(&path, error))?;
+    // Written aside, then renamed into place: hubs sharing the folder read whole keys only.
+    let aside = dir.join(format!(".{millis:015}-{kid}.new"));
+    let mut file = options.open(&aside).map_err(|error| io_error(&aside, error))?;
     file.write_all(pkcs8.as_ref())
-        .map_err(|error| io_error(&path, error))?;
-    file.sync_all().map_err(|error| io_error(&path, error))?;
+        .map_err(|error| io_error(&aside, error))?;
+    file.sync_all().map_err(|error| io_error(&aside, error))?;
+    std::fs::rename(&aside, &path).map_err(|error| io_error(&path, error))?;
     Ok(kid)
 }
 

@@ -6,6 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
+use super::changes::Change;
 use super::{MetadataStore, Result, json, parse, time};
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -39,6 +40,7 @@ impl MetadataStore {
         .bind(json(&alert.detail)?)
         .execute(&self.pool)
         .await?;
+        self.noted(Change::Alerts).await;
         Ok(())
     }
 
@@ -61,6 +63,7 @@ impl MetadataStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
+        self.noted(Change::Alerts).await;
         Ok(cleared.rows_affected() == 1)
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::changes::Change;
 use super::{MetadataStore, Result, StoreError, json, now, parse};
 
 /// What kind of account: a service with a client secret (client credentials), or a person
@@ -87,6 +88,7 @@ impl MetadataStore {
             }
             Err(error) => return Err(error.into()),
         }
+        self.noted(Change::Clients).await;
         Ok(ClientRecord {
             id: client.id.to_owned(),
             kind: client.kind,
@@ -129,6 +131,7 @@ impl MetadataStore {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.noted(Change::Clients).await;
         Ok(updated.rows_affected() > 0)
     }
 
@@ -146,6 +149,7 @@ impl MetadataStore {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.noted(Change::Clients).await;
         Ok(updated.rows_affected() > 0)
     }
 
@@ -166,6 +170,7 @@ impl MetadataStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
+        self.noted(Change::Clients).await;
         Ok(updated.rows_affected() > 0)
     }
 }
@@ -179,6 +184,7 @@ impl MetadataStore {
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
+        self.noted(Change::Clients).await;
         Ok(updated.rows_affected() > 0)
     }
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::changes::Change;
 use super::{MetadataStore, Result, StoreError, json, now, parse};
 
 /// A published dataset with its current contract.
@@ -179,6 +180,7 @@ impl MetadataStore {
             }));
         }
         insert_version(&mut transaction, contract, 1, new.published_by, &at, false).await?;
+        self.note(&mut transaction, Change::Datasets).await?;
         transaction.commit().await?;
         Ok(DatasetRecord {
             contract: contract.clone(),
@@ -220,6 +222,7 @@ impl MetadataStore {
             return Err(StoreError::Conflict(format!("dataset {department}.{name}")));
         }
         insert_version(&mut transaction, contract, next, created_by, &at, forced).await?;
+        self.note(&mut transaction, Change::Datasets).await?;
         transaction.commit().await?;
         Ok(next)
     }
@@ -237,6 +240,7 @@ impl MetadataStore {
             .bind(name)
             .execute(&mut *transaction)
             .await?;
+        self.note(&mut transaction, Change::Datasets).await?;
         transaction.commit().await?;
         Ok(deleted.rows_affected() > 0)
     }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::changes::Change;
 use super::{MetadataStore, Result, StoreError, json, now, parse};
 
 /// How a grant came about.
@@ -91,6 +92,7 @@ impl MetadataStore {
             }
             _ => StoreError::Database(error),
         })?;
+        self.noted(Change::Grants).await;
         Ok(GrantRecord {
             grant: grant.clone(),
             origin,
@@ -128,6 +130,7 @@ impl MetadataStore {
             .bind(&grant.id)
             .execute(&self.pool)
             .await?;
+        self.noted(Change::Grants).await;
         Ok(updated.rows_affected() > 0)
     }
 
@@ -141,6 +144,7 @@ impl MetadataStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
+        self.noted(Change::Grants).await;
         Ok(revoked.rows_affected() > 0)
     }
 }

@@ -3,6 +3,7 @@
 //! when the URL says so; one interface and one set of versioned migrations for both.
 
 mod alerts;
+mod changes;
 mod clients;
 mod datasets;
 mod grants;
@@ -10,6 +11,7 @@ mod requests;
 mod sign_ins;
 #[cfg(test)]
 mod tests;
+mod usage;
 
 use std::str::FromStr;
 
@@ -18,6 +20,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 
 pub use alerts::AlertRecord;
+pub use changes::{CHANNEL as CHANGES_CHANNEL, Change};
 pub use clients::{AccountKind, ClientRecord, NewClient};
 pub use datasets::{ContractVersion, DatasetRecord, NewDataset};
 pub use grants::{GrantOrigin, GrantRecord};
@@ -45,9 +48,20 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MetadataStore {
     pool: AnyPool,
+    /// The URL of a PostgreSQL store, for listening to the changes other hubs announce;
+    /// `None` for SQLite.
+    postgres_url: Option<std::sync::Arc<secrecy::SecretString>>,
+}
+
+impl std::fmt::Debug for MetadataStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataStore")
+            .field("postgres", &self.is_postgres())
+            .finish_non_exhaustive()
+    }
 }
 
 impl MetadataStore {
@@ -70,7 +84,32 @@ impl MetadataStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Migrate(error.to_string()))?;
-        Ok(Self { pool })
+        let postgres_url =
+            (!url.starts_with("sqlite:")).then(|| std::sync::Arc::new(secrecy::SecretString::from(url)));
+        Ok(Self { pool, postgres_url })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres_url.is_some()
+    }
+
+    /// A listener of the changes other hubs announce on a PostgreSQL store; `None` on
+    /// SQLite, where hubs look at the `changes` table instead.
+    pub async fn listen_for_changes(&self) -> Option<Result<sqlx::postgres::PgListener>> {
+        use secrecy::ExposeSecret;
+        let url = self.postgres_url.as_ref()?;
+        Some(
+            async {
+                let mut listener = sqlx::postgres::PgListener::connect(url.expose_secret())
+                    .await
+                    .map_err(|error| {
+                        StoreError::Connect(redact_url(&error.to_string(), url.expose_secret()))
+                    })?;
+                listener.listen(CHANGES_CHANNEL).await?;
+                Ok(listener)
+            }
+            .await,
+        )
     }
 
     /// Whether the store answers.

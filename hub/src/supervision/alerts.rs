@@ -164,6 +164,32 @@ impl Alerts {
         })
     }
 
+    /// Reads the open alerts again, for alerts raised or cleared elsewhere (another replica
+    /// on the same store). An alert held here and not yet in the store is being raised and
+    /// stays; alerts are never deleted, so one the store holds cleared is cleared.
+    pub async fn reload_open(&self) -> Result<(), AlertError> {
+        let stored = self.store.list_alerts().await?;
+        let known: std::collections::HashSet<&str> = stored.iter().map(|alert| alert.id.as_str()).collect();
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let raising: Vec<_> = open
+            .drain()
+            .filter(|(_, alert)| !known.contains(alert.id.as_str()))
+            .collect();
+        open.extend(
+            stored
+                .iter()
+                .filter(|alert| alert.cleared_at.is_none())
+                .map(|alert| ((alert.rule.clone(), alert.principal.clone()), alert.clone())),
+        );
+        for (key, alert) in raising {
+            open.entry(key).or_insert(alert);
+        }
+        Ok(())
+    }
+
     /// The open alert that suspends `principal`, if any.
     pub fn suspension(&self, principal: &str) -> Option<AlertRecord> {
         let open = self
@@ -265,6 +291,12 @@ impl Alerts {
             open.insert(key, alert.clone());
         }
         tracing::warn!(alert = %alert.id, rule = %alert.rule, principal, suspends = alert.suspends, "alert raised");
+        crate::telemetry::metrics()
+            .alerts_raised
+            .get_or_create(&crate::telemetry::metrics::RuleLabels {
+                rule: alert.rule.clone(),
+            })
+            .inc();
         if let Err(error) = self.store.insert_alert(&alert).await {
             tracing::error!(%error, alert = %alert.id, "alert not stored");
         }

@@ -1,6 +1,14 @@
 //! Row quotas: how many rows of a dataset a principal may take out in one query and in one
 //! day (UTC). The rows counted are the rows a query sends to its caller, charged to every
-//! dataset the query read; the day's counts start from the audit log when the hub starts.
+//! dataset the query read.
+//!
+//! The day's counts are kept in the metadata store, so that every hub sharing it counts the
+//! same day: a query under a daily quota reads the caller's counts there first (one indexed
+//! read), and a query that sent rows adds them there when it ends. This hub also keeps its
+//! own counts in memory (from its audit log at start), and a query is allowed what the larger
+//! of the two leaves, so that its own queries count at once, before their writes land. When
+//! the store cannot be read, queries under a daily quota are refused: a quota must not lapse
+//! because the count cannot be seen.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,6 +19,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
 use crate::audit::read::for_each_line;
+use crate::store::MetadataStore;
 
 /// Why a query may not return (more) rows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,12 +28,18 @@ pub enum QuotaExceeded {
     Daily { dataset: String, limit: u64 },
     #[error("the query returns more than the {limit} rows of {dataset} one query may return")]
     PerQuery { dataset: String, limit: u64 },
+    #[error(
+        "today's rows of {dataset} cannot be counted now (the metadata store does not answer), so queries under its daily quota wait until they can"
+    )]
+    Uncounted { dataset: String },
 }
 
 /// Rows taken out today, by principal and dataset.
 #[derive(Debug, Default)]
 pub struct RowUsage {
     today: Mutex<Day>,
+    /// Where every hub's counts are; `None` counts in memory only (tests).
+    store: Option<MetadataStore>,
 }
 
 #[derive(Debug, Default)]
@@ -45,8 +60,19 @@ impl Day {
 }
 
 impl RowUsage {
+    /// Counts kept in `store`, this hub's own starting from the `query.finished` records of
+    /// today in the audit log in `dir` (`None`: the log is off).
+    pub fn open(store: MetadataStore, dir: Option<&Path>, now: DateTime<Utc>) -> std::io::Result<Self> {
+        let mut usage = match dir {
+            Some(dir) => Self::from_log(dir, now)?,
+            None => Self::default(),
+        };
+        usage.store = Some(store);
+        Ok(usage)
+    }
+
     /// Today's counts, from the `query.finished` records of the audit log in `dir`.
-    pub fn from_log(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Self> {
+    fn from_log(dir: &Path, now: DateTime<Utc>) -> std::io::Result<Self> {
         let usage = Self::default();
         let today = now.date_naive();
         for_each_line(dir, |line| {
@@ -76,12 +102,28 @@ impl RowUsage {
 
     /// The most rows a query of `principal` reading datasets with these quotas may still
     /// return (`None`: no limit), or why it may return none.
-    pub fn allowance(
+    pub async fn allowance(
         &self,
         principal: &str,
         quotas: &[(String, RowQuota)],
         now: DateTime<Utc>,
     ) -> Result<Option<(u64, QuotaExceeded)>, QuotaExceeded> {
+        let shared =
+            match (
+                &self.store,
+                quotas.iter().find(|(_, quota)| quota.per_day.is_some()),
+            ) {
+                (Some(store), Some((dataset, _))) => store
+                    .row_usage(now.date_naive(), principal)
+                    .await
+                    .map_err(|error| {
+                        tracing::warn!(%error, "cannot read today's row counts");
+                        QuotaExceeded::Uncounted {
+                            dataset: dataset.clone(),
+                        }
+                    })?,
+                _ => HashMap::new(),
+            };
         // A poisoned count is still the count: a quota must not lapse with it.
         let mut day = self
             .today
@@ -101,10 +143,11 @@ impl RowUsage {
                 ));
             }
             if let Some(limit) = quota.per_day {
-                let used = rows
+                let here = rows
                     .get(&(principal.to_owned(), dataset.clone()))
                     .copied()
                     .unwrap_or(0);
+                let used = here.max(shared.get(dataset).copied().unwrap_or(0));
                 let exceeded = QuotaExceeded::Daily {
                     dataset: dataset.clone(),
                     limit,
@@ -123,7 +166,8 @@ impl RowUsage {
         Ok(tightest)
     }
 
-    /// Charges `rows` sent to `principal` to each of `datasets`.
+    /// Charges `rows` sent to `principal` to each of `datasets`, here at once and in the
+    /// store (every hub's count) in the background.
     pub fn add(&self, principal: &str, datasets: &[String], rows: u64, now: DateTime<Utc>) {
         if rows == 0 {
             return;
@@ -137,6 +181,17 @@ impl RowUsage {
             for dataset in datasets {
                 *counts.entry((principal.to_owned(), dataset.clone())).or_default() += rows;
             }
+        }
+        if let (Some(store), Ok(runtime)) = (&self.store, tokio::runtime::Handle::try_current()) {
+            let (store, principal, datasets) = (store.clone(), principal.to_owned(), datasets.to_vec());
+            runtime.spawn(async move {
+                if let Err(error) = store
+                    .add_row_usage(now.date_naive(), &principal, &datasets, rows)
+                    .await
+                {
+                    tracing::error!(%error, principal, "rows sent not counted in the store; this hub still counts them");
+                }
+            });
         }
     }
 }
@@ -156,31 +211,39 @@ mod tests {
         time.parse().unwrap()
     }
 
-    #[test]
-    fn the_tightest_limit_applies_and_a_used_up_day_refuses() {
+    #[tokio::test]
+    async fn the_tightest_limit_applies_and_a_used_up_day_refuses() {
         let usage = RowUsage::default();
         let morning = at("2026-11-25T08:00:00Z");
-        assert_eq!(usage.allowance("ana", &quota(None, None), morning), Ok(None));
+        assert_eq!(
+            usage.allowance("ana", &quota(None, None), morning).await,
+            Ok(None)
+        );
         let (left, _) = usage
             .allowance("ana", &quota(Some(100), Some(250)), morning)
+            .await
             .unwrap()
             .unwrap();
         assert_eq!(left, 100);
         usage.add("ana", &["civil_affairs.residents".to_owned()], 200, morning);
         let (left, reason) = usage
             .allowance("ana", &quota(Some(100), Some(250)), morning)
+            .await
             .unwrap()
             .unwrap();
         assert_eq!(left, 50);
         assert!(matches!(reason, QuotaExceeded::Daily { limit: 250, .. }));
         usage.add("ana", &["civil_affairs.residents".to_owned()], 50, morning);
         assert!(matches!(
-            usage.allowance("ana", &quota(Some(100), Some(250)), morning),
+            usage
+                .allowance("ana", &quota(Some(100), Some(250)), morning)
+                .await,
             Err(QuotaExceeded::Daily { .. })
         ));
         assert!(
             usage
                 .allowance("bo", &quota(Some(100), Some(250)), morning)
+                .await
                 .is_ok(),
             "quotas are per principal"
         );
@@ -188,6 +251,7 @@ mod tests {
         assert_eq!(
             usage
                 .allowance("ana", &quota(Some(100), Some(250)), tomorrow)
+                .await
                 .unwrap()
                 .map(|(left, _)| left),
             Some(100),

@@ -125,6 +125,7 @@ impl ServiceError {
         match self {
             Self::Query(error) => error.code(),
             Self::Suspended { .. } => "suspended",
+            Self::Quota(QuotaExceeded::Uncounted { .. }) => "quota_unavailable",
             Self::Quota(_) => "row_quota_exceeded",
             Self::Audit(_) => "audit_unavailable",
             Self::FrontDoor { code, .. } => code,
@@ -187,7 +188,7 @@ impl QueryService {
     /// cannot write, say), and gives the error back.
     pub fn refuse(&self, call: &QueryCall, error: ServiceError) -> ServiceError {
         let record = self.record_of(call);
-        self.ended_early(record, Action::QueryRefused, &error, Instant::now());
+        self.ended_early(record, Action::QueryRefused, &error, call.door, Instant::now());
         error
     }
 
@@ -220,7 +221,7 @@ impl QueryService {
         let started = Instant::now();
         let mut record = self.record_of(&call);
         let refuse = |record: Event, error: ServiceError| {
-            self.ended_early(record, Action::QueryRefused, &error, started);
+            self.ended_early(record, Action::QueryRefused, &error, call.door, started);
             error
         };
         if let Some(alert) = self.alerts.suspension(&call.caller.id) {
@@ -245,6 +246,7 @@ impl QueryService {
             }
         };
         record.query_id = Some(running.id.clone());
+        crate::telemetry::http::record_query(&running.id);
         record.datasets = running.reads.datasets.clone();
         record.columns = running.reads.columns.clone();
         record.masks = running.reads.masks.clone();
@@ -257,6 +259,7 @@ impl QueryService {
         let quota = match self
             .usage
             .allowance(&call.caller.id, &running.reads.quotas, Utc::now())
+            .await
         {
             Ok(quota) => quota,
             Err(exceeded) => return Err(refuse(record, exceeded.into())),
@@ -265,7 +268,7 @@ impl QueryService {
         // before it is there. A query failing from here on has begun: it ends `finished`.
         let durable = self.audit.submit(record.clone());
         let failed_early = |record: Event, error: ServiceError| {
-            self.ended_early(record, Action::QueryFinished, &error, started);
+            self.ended_early(record, Action::QueryFinished, &error, call.door, started);
             error
         };
         let first = tokio::select! {
@@ -302,7 +305,7 @@ impl QueryService {
                 first,
                 rest,
                 cancel,
-                Finish::new(self.audit.clone(), charge, record, started),
+                Finish::new(self.audit.clone(), charge, record, call.door, started),
                 self.engine.limits().client_read_timeout,
             ),
         })
@@ -336,7 +339,15 @@ impl QueryService {
 
     /// Records a query that ends before handing anything out: `query.refused` before it
     /// runs, or `query.finished` with nothing sent once its `query.started` is on its way.
-    fn ended_early(&self, mut record: Event, action: Action, error: &ServiceError, started: Instant) {
+    fn ended_early(
+        &self,
+        mut record: Event,
+        action: Action,
+        error: &ServiceError,
+        door: FrontDoor,
+        started: Instant,
+    ) {
+        crate::telemetry::metrics().query_ended(door.name(), error.code(), started.elapsed(), 0, 0);
         if action == Action::QueryFinished {
             record.rows = Some(0);
             record.bytes = Some(0);

@@ -20,10 +20,11 @@ use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::{ServiceError, elapsed_ms};
+use super::{FrontDoor, ServiceError, elapsed_ms};
 use crate::audit::{AuditLog, Event, Outcome};
 use crate::query::{BatchStream, QueryError};
 use crate::supervision::{Alerts, QuotaExceeded, RowUsage};
+use crate::telemetry::metrics::{Running, metrics};
 
 /// The batches of a started query. Each batch handed out counts against the caller's row
 /// quotas; a quota reached cuts the result off after the rows it still allowed, with an
@@ -226,6 +227,9 @@ pub(super) struct Charge {
 /// ended, and charges the rows handed out to the caller's daily quotas.
 pub(super) struct Finish {
     audit: AuditLog,
+    door: FrontDoor,
+    /// Counts the query in `causeway_active_queries` until it is recorded.
+    running: Option<Running>,
     charge: Charge,
     record: Option<Event>,
     started: Instant,
@@ -235,10 +239,18 @@ pub(super) struct Finish {
 }
 
 impl Finish {
-    pub fn new(audit: AuditLog, charge: Charge, mut record: Event, started: Instant) -> Self {
+    pub fn new(
+        audit: AuditLog,
+        charge: Charge,
+        mut record: Event,
+        door: FrontDoor,
+        started: Instant,
+    ) -> Self {
         record.action = crate::audit::Action::QueryFinished;
         Self {
             audit,
+            door,
+            running: Some(metrics().query_running(door.name())),
             charge,
             record: Some(record),
             started,
@@ -288,15 +300,29 @@ impl Finish {
         record.rows = Some(self.rows);
         record.bytes = Some(self.bytes);
         record.duration_ms = Some(elapsed_ms(self.started));
-        let record = match self.ended.take() {
-            Some(Ok(())) => record,
-            Some(Err(error)) => record.failed(error.outcome(), error.code(), error.public_message()),
-            None => record.failed(
-                Outcome::Error,
+        let (record, outcome) = match self.ended.take() {
+            Some(Ok(())) => (record, "ok"),
+            Some(Err(error)) => (
+                record.failed(error.outcome(), error.code(), error.public_message()),
+                error.code(),
+            ),
+            None => (
+                record.failed(
+                    Outcome::Error,
+                    "disconnected",
+                    "the client went away before the end of the result",
+                ),
                 "disconnected",
-                "the client went away before the end of the result",
             ),
         };
+        self.running = None;
+        metrics().query_ended(
+            self.door.name(),
+            outcome,
+            self.started.elapsed(),
+            self.rows,
+            self.bytes,
+        );
         self.audit.enqueue(record);
     }
 }

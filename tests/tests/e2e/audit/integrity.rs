@@ -168,9 +168,13 @@ async fn queries_are_refused_while_the_audit_log_cannot_be_written() {
     assert_eq!(body["error"]["code"], "audit_unavailable", "{body}");
     assert!(body.get("rows").is_none());
     assert!(!body.to_string().contains("Chen Wei"));
+    // Alive (restarting would not free the disk), but not ready: a load balancer sends the
+    // queries elsewhere.
     let (status, health) = hub.get("/v1/health").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    assert_eq!(status, StatusCode::OK, "{health}");
     assert_eq!(health["status"], "degraded");
+    let (status, ready) = hub.get("/v1/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
     assert!(
         health["audit_log"]
             .as_str()
@@ -182,8 +186,9 @@ async fn queries_are_refused_while_the_audit_log_cannot_be_written() {
     std::fs::remove_file(filler).expect("free the disk");
     let (status, body) = json_of(ask(&hub, &analyst, sql).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, health) = hub.get("/v1/health").await;
-    assert_eq!(status, StatusCode::OK, "{health}");
+    let (status, ready) = hub.get("/v1/ready").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["audit_log"], "ok", "{ready}");
     let output = causeway(&[
         "audit",
         "verify",

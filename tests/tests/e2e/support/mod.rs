@@ -204,6 +204,34 @@ impl Hub {
         hub
     }
 
+    /// Starts another hub on this one's metadata store (a replica), with the whole
+    /// configuration `config` writes for its own data directory; the accounts are the ones
+    /// this hub made, read from the store they share.
+    pub async fn replica(&self, config: impl FnOnce(&Path) -> String) -> Hub {
+        let dir = tempfile::Builder::new()
+            .prefix("causeway-e2e")
+            .tempdir()
+            .expect("tempdir");
+        let path = dir.path().join("causeway.toml");
+        std::fs::write(&path, config(dir.path())).expect("write config");
+        let (child, url, log) = spawn(&path);
+        let mut hub = Hub {
+            child,
+            url,
+            dir,
+            log,
+            http: client_builder(self.tls.as_ref()).build().expect("client"),
+            admin_secret: self.admin_secret.clone(),
+            administrators: self.administrators.clone(),
+            tokens: Mutex::default(),
+            publishers: Mutex::new(self.publishers.lock().expect("publishers").clone()),
+            tls: self.tls.clone(),
+        };
+        let token = hub.token(ADMIN, &hub.admin_secret.clone()).await;
+        hub.http = hub.authorized(&token);
+        hub
+    }
+
     /// An HTTP client of this hub without a token.
     pub fn anonymous(&self) -> reqwest::Client {
         client_builder(self.tls.as_ref()).build().expect("client")
@@ -246,6 +274,28 @@ impl Hub {
         self.tokens.lock().expect("tokens").clear();
         let token = self.token(ADMIN, &self.admin_secret.clone()).await;
         self.http = self.authorized(&token);
+    }
+
+    /// Asks the hub to shut down (SIGTERM), as a service manager does, and waits for it: it
+    /// lets its requests finish and seals its audit log.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "SIGTERM to the hub");
+        let deadline = std::time::Instant::now() + Duration::from_secs(45);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the hub") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the hub did not stop after SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Stops the hub, as an operator does before working on its files.

@@ -1,0 +1,64 @@
+//! The layer every HTTP request passes: a span that its log lines carry (a request id, the
+//! route as declared, and the principal once its token is read), and its count and time in
+//! the metrics.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use super::metrics::{RequestLabels, RouteLabels, metrics};
+
+/// The route a request matched, as declared (`/v1/datasets/{department}/{name}`), never as
+/// sent: a path's values are not labels.
+fn route_of(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned())
+}
+
+/// Counts and times `request`, inside a span named `request`.
+pub async fn observe(request: Request, next: Next) -> Response {
+    let route = route_of(&request);
+    let method = request.method().as_str().to_owned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %uuid::Uuid::new_v4().simple(),
+        method = %method,
+        route = %route,
+        principal = tracing::field::Empty,
+        query_id = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let response = next.run(request).instrument(span).await;
+    let metrics = metrics();
+    metrics
+        .http_request_duration
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+            method: method.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .http_requests
+        .get_or_create(&RequestLabels {
+            route,
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+/// Names the principal in the span of the request (or front-door call) being served.
+pub fn record_principal(principal: &str) {
+    tracing::Span::current().record("principal", principal);
+}
+
+/// Names the query in the span of the request (or front-door call) being served.
+pub fn record_query(query_id: &str) {
+    tracing::Span::current().record("query_id", query_id);
+}

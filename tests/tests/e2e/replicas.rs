@@ -1,0 +1,195 @@
+//! Replicas: two hub processes on one PostgreSQL metadata store serve one catalog, enforce
+//! each other's revocations within a second, count one daily quota, and keep an audit chain
+//! each that one command verifies.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Caller, Hub, POSTGRES_URL, Postgres, causeway};
+
+const RESIDENTS: &str = "id_number,name,town\n\
+110101199001011234,Chen Wei,Guicheng\n\
+110101198502022345,Li Na,Dali\n\
+110101197003033456,Wang Fang,Guicheng\n\
+110101196504044567,Zhao Lei,Lecong\n\
+110101195505055678,Sun Li,Dali\n";
+
+const PURPOSE: &str = "testing";
+
+/// A replica's configuration: its own data directory and audit chain (`SHARED/audit/NODE`),
+/// the keys every replica shares, the one store, and the folder the datasets' files are in.
+fn replica_config(dir: &Path, files: &Path, shared: &Path, store: &str, node: &str) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\
+         [storage]\ndata_dir = \"{dir}\"\nmetadata_url = \"{store}\"\n\
+         audit_dir = \"{shared}/audit/{node}\"\nkeys_dir = \"{shared}/keys\"\n\
+         pseudonym_key = \"{shared}/pseudonym.key\"\n\
+         [audit]\nnode = \"{node}\"\n\
+         [connectors]\nfile_roots = [\"{files}\"]\n",
+        dir = dir.display(),
+        files = files.display(),
+        shared = shared.display(),
+    )
+}
+
+/// How long after `since` the check first held, polling every 20 ms for at most 5 s.
+async fn held_after(since: Instant, what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    while since.elapsed() < Duration::from_secs(5) {
+        if check().await {
+            return since.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what}: still not so after 5 s");
+}
+
+async fn count(caller: &Caller) -> (StatusCode, Value) {
+    caller
+        .query("SELECT count(*) AS n FROM civil_affairs.residents", PURPOSE)
+        .await
+}
+
+#[tokio::test]
+async fn replicas_on_one_store_enforce_each_others_changes() {
+    let Some(pg) = Postgres::connect().await else {
+        return;
+    };
+    let store = format!("{POSTGRES_URL}?options=-c%20search_path%3D{}", pg.schema);
+    let shared = tempfile::tempdir().expect("tempdir");
+    let a = Hub::start_with(|dir| replica_config(dir, dir, shared.path(), &store, "hub-a")).await;
+    let b = a
+        .replica(|dir| replica_config(dir, a.dir(), shared.path(), &store, "hub-b"))
+        .await;
+
+    // Published through A, served by B.
+    a.publish_residents(RESIDENTS, "").await;
+    let published = Instant::now();
+    let reader = b.caller(&b.http);
+    let served = held_after(published, "B serves what A published", async || {
+        count(&reader).await.0 == StatusCode::OK
+    })
+    .await;
+    let (_, body) = count(&reader).await;
+    assert_eq!(body["rows"][0]["n"], 5, "{body}");
+
+    // A grant revoked through A is refused by B within a second.
+    let secret = a
+        .add_client("replica-analyst", "statistics", &["analyst"], json!({}))
+        .await;
+    let grant = a
+        .grant(json!({
+            "subject": {"client": "replica-analyst"},
+            "dataset": "civil_affairs.residents",
+            "purposes": [PURPOSE],
+            "max_rows_per_day": 4,
+        }))
+        .await;
+    let analyst_at_b = b.caller_of("replica-analyst", &secret).await;
+    held_after(Instant::now(), "B admits the grant made through A", async || {
+        count(&analyst_at_b).await.0 == StatusCode::OK
+    })
+    .await;
+
+    // One day's quota, counted across both: 1 row (the count) through B, then 3 through A,
+    // leaves none for B.
+    let analyst_at_a = a.caller_of("replica-analyst", &secret).await;
+    let (status, body) = analyst_at_a
+        .query(
+            "SELECT town FROM civil_affairs.residents ORDER BY town LIMIT 2",
+            PURPOSE,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = analyst_at_a
+        .query(
+            "SELECT town FROM civil_affairs.residents ORDER BY town LIMIT 1",
+            PURPOSE,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Rows are counted in the store as each query ends (a moment after its last row is
+    // sent); B reads the count before it runs a query.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = analyst_at_b
+        .query("SELECT town FROM civil_affairs.residents LIMIT 1", PURPOSE)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "row_quota_exceeded", "{body}");
+
+    let grant_id = grant["id"].as_str().expect("grant id");
+    let revoked_at = Instant::now();
+    assert_eq!(a.revoke(grant_id).await, StatusCode::NO_CONTENT);
+    let revoked = held_after(revoked_at, "B refuses a grant revoked through A", async || {
+        count(&analyst_at_b).await.0 == StatusCode::FORBIDDEN
+    })
+    .await;
+
+    // A client disabled through A has its token refused by B within a second.
+    let reader_secret = a
+        .add_client("replica-reader", "statistics", &["analyst"], json!({}))
+        .await;
+    a.grant_everything("civil_affairs.residents", json!({"client": "replica-reader"}))
+        .await;
+    let reader_at_b = b.caller_of("replica-reader", &reader_secret).await;
+    held_after(Instant::now(), "B serves the new reader", async || {
+        count(&reader_at_b).await.0 == StatusCode::OK
+    })
+    .await;
+    let disabled_at = Instant::now();
+    let (status, body) = a
+        .system()
+        .await
+        .post("/v1/clients/replica-reader/disable", json!({}))
+        .await;
+    assert!(status.is_success(), "{body}");
+    let disabled = held_after(disabled_at, "B refuses the disabled client's token", async || {
+        count(&reader_at_b).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    println!(
+        "B served a dataset {served:?} after A published it; refused a revoked grant after {revoked:?}, a disabled client after {disabled:?}"
+    );
+    assert!(revoked < Duration::from_secs(1), "a revocation took {revoked:?}");
+    assert!(disabled < Duration::from_secs(1), "a disabling took {disabled:?}");
+
+    // Removed through A, no longer served by B.
+    let status = a
+        .publisher("civil_affairs")
+        .await
+        .delete("/v1/datasets/civil_affairs/residents")
+        .await;
+    assert!(status.is_success(), "{status}");
+    held_after(Instant::now(), "B stops serving what A removed", async || {
+        let (status, body) = count(&reader).await;
+        status.is_client_error() && body["error"]["code"] == "unknown_table"
+    })
+    .await;
+
+    // Each replica keeps its own chain; one command verifies both and names their nodes.
+    let (mut a, mut b) = (a, b);
+    assert!(b.terminate().success(), "{}", b.log());
+    assert!(a.terminate().success(), "{}", a.log());
+    let output = causeway(&[
+        "audit",
+        "verify",
+        "--data-dir",
+        &shared.path().to_string_lossy(),
+        "--chains",
+        &shared.path().join("audit").to_string_lossy(),
+    ]);
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        report.contains("of node hub-a") && report.contains("of node hub-b"),
+        "{report}"
+    );
+    assert!(report.contains("OK: all 2 chains are intact"), "{report}");
+    pg.cleanup().await;
+}
