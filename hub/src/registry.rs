@@ -203,17 +203,26 @@ impl Registry {
             (gone, changed)
         };
         let count = gone.len() + changed.len();
+        // One dataset the catalog refuses does not hold the others back; it is tried again
+        // at the next read.
         for (department, name) in gone {
-            self.engine
-                .deregister(&department, &name)
-                .map_err(|error| RegistryError::Catalog(error.to_string()))?;
+            if let Err(error) = self.engine.deregister(&department, &name) {
+                tracing::error!(dataset = %format!("{department}.{name}"), %error, "a dataset removed elsewhere is still served here");
+                continue;
+            }
             self.accelerations.remove(&format!("{department}.{name}"));
             self.datasets.write().await.remove(&key(&department, &name));
             tracing::info!(dataset = %format!("{department}.{name}"), "removed elsewhere; no longer served");
         }
         for record in changed {
             let key = key(record.department(), record.name());
-            let state = self.serve(record).await?;
+            let state = match self.serve(record).await {
+                Ok(state) => state,
+                Err(error) => {
+                    tracing::error!(dataset = %format!("{}.{}", key.0, key.1), %error, "a dataset changed elsewhere is not served here as stored");
+                    continue;
+                }
+            };
             tracing::info!(dataset = %format!("{}.{}", key.0, key.1), version = state.record.version, "changed elsewhere; served as stored");
             self.datasets.write().await.insert(key, state);
         }

@@ -11,19 +11,25 @@
 //! between a write and its note). Reading again is idempotent: a hub reads its own changes
 //! too, and finds nothing to do.
 //!
-//! What a hub cannot read stays as it was, and is tried again at the next look; `/v1/ready`
-//! answers 503 once nothing could be read for [`STALE_AFTER`], so that a load balancer
+//! Datasets are read in a task of their own (opening a source or loading an in-memory copy
+//! may take minutes), so grants, clients and alerts never wait for them. What a hub cannot
+//! read stays as it was, and is tried again at the next look; `/v1/ready` answers 503 once
+//! grants, clients or alerts could not be read for [`STALE_AFTER`], so that a load balancer
 //! stops sending queries to a replica that can no longer learn of revocations.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Access;
 use crate::identity::Identity;
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryError};
 use crate::store::{Change, MetadataStore};
 use crate::supervision::Alerts;
 use crate::telemetry::metrics::{ChangeLabels, metrics};
@@ -80,8 +86,9 @@ pub fn follow(store: MetadataStore, holders: Holders, stop: CancellationToken) -
     following
 }
 
-/// Wakes the follower whenever PostgreSQL announces a change, and after each (re)connection,
-/// since notifications sent while disconnected are lost.
+/// Wakes the follower whenever PostgreSQL announces a change, and once listening begins.
+/// (sqlx's listener reconnects by itself; notifications sent meanwhile are lost, which the
+/// look every second covers.)
 async fn listen(store: MetadataStore, wake: mpsc::UnboundedSender<()>, stop: CancellationToken) {
     while !stop.is_cancelled() {
         match store.listen_for_changes().await {
@@ -122,10 +129,15 @@ async fn run(
     mut woken: mpsc::UnboundedReceiver<()>,
     stop: CancellationToken,
 ) {
-    // Everything was read at start: changes count from the versions as they are now.
-    let mut seen = store.change_versions().await.unwrap_or_default();
+    // Nothing counts as seen: what changed while this hub was loading at start is read once.
+    let mut seen = BTreeMap::new();
+    // Datasets are read in a task of their own: opening a source or loading an in-memory
+    // copy may take minutes, and revocations must not wait for it.
+    let mut datasets: Option<(i64, JoinHandle<Result<usize, RegistryError>>)> = None;
     let mut look = tokio::time::interval(LOOK_EVERY);
+    look.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut full = tokio::time::interval_at(tokio::time::Instant::now() + FULL_READ_EVERY, FULL_READ_EVERY);
+    full.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let everything = tokio::select! {
             () = stop.cancelled() => return,
@@ -147,16 +159,18 @@ async fn run(
         let mut all_read = true;
         for change in Change::ALL {
             let version = versions.get(&change).copied().unwrap_or_default();
-            if !everything && seen.get(&change) == Some(&version) {
+            let moved = everything || seen.get(&change) != Some(&version);
+            if change == Change::Datasets {
+                follow_datasets(&holders, &mut datasets, &mut seen, version, moved).await;
+                continue;
+            }
+            if !moved {
                 continue;
             }
             match read_again(&holders, change).await {
                 Ok(()) => {
                     seen.insert(change, version);
-                    metrics()
-                        .changes_applied
-                        .get_or_create(&ChangeLabels { kind: change.name() })
-                        .inc();
+                    applied(change);
                 }
                 Err(error) => {
                     all_read = false;
@@ -170,11 +184,45 @@ async fn run(
     }
 }
 
+/// Collects the datasets' read when it has ended, and starts another when their version
+/// moved and none runs.
+async fn follow_datasets(
+    holders: &Holders,
+    running: &mut Option<(i64, JoinHandle<Result<usize, RegistryError>>)>,
+    seen: &mut BTreeMap<Change, i64>,
+    version: i64,
+    moved: bool,
+) {
+    if let Some((read_at, task)) = running.take_if(|(_, task)| task.is_finished()) {
+        match task.await {
+            Ok(Ok(changed)) => {
+                seen.insert(Change::Datasets, read_at);
+                applied(Change::Datasets);
+                if changed > 0 {
+                    tracing::info!(changed, "datasets read again from the store");
+                }
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "cannot read the datasets from the store; trying again"),
+            Err(error) => tracing::error!(%error, "the reading of the datasets failed; trying again"),
+        }
+    }
+    let moved = moved || seen.get(&Change::Datasets) != Some(&version);
+    if running.is_none() && moved {
+        let registry = Arc::clone(&holders.registry);
+        *running = Some((version, tokio::spawn(async move { registry.sync().await })));
+    }
+}
+
+fn applied(change: Change) {
+    metrics()
+        .changes_applied
+        .get_or_create(&ChangeLabels { kind: change.name() })
+        .inc();
+}
+
 /// Why a kind of state could not be read again.
 #[derive(Debug, thiserror::Error)]
 enum ReadError {
-    #[error(transparent)]
-    Datasets(#[from] crate::registry::RegistryError),
     #[error(transparent)]
     Grants(#[from] crate::access::AccessError),
     #[error(transparent)]
@@ -183,18 +231,13 @@ enum ReadError {
     Alerts(#[from] crate::supervision::AlertError),
 }
 
-/// Reads one kind of state from the store into memory again.
+/// Reads one kind of state other than datasets from the store into memory again.
 async fn read_again(holders: &Holders, change: Change) -> Result<(), ReadError> {
     match change {
-        Change::Datasets => {
-            let changed = holders.registry.sync().await?;
-            if changed > 0 {
-                tracing::info!(changed, "datasets read again from the store");
-            }
-        }
         Change::Grants => holders.access.reload().await?,
         Change::Clients => holders.identity.refresh_revocations().await?,
         Change::Alerts => holders.alerts.reload_open().await?,
+        Change::Datasets => {}
     }
     Ok(())
 }

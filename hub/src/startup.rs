@@ -71,6 +71,9 @@ pub struct Hub {
     pub audit: AuditLog,
     pub usage: Arc<RowUsage>,
     pub alerts: Arc<Alerts>,
+    /// The configuration file, read again on SIGHUP for its alert rules; `None` when the
+    /// hub was configured otherwise (the environment, a test).
+    pub config_file: Option<PathBuf>,
     /// The time of the log's last record before this start.
     log_ended_at: chrono::DateTime<chrono::Utc>,
 }
@@ -169,6 +172,7 @@ impl Hub {
             audit,
             usage: Arc::new(usage),
             alerts,
+            config_file: None,
             log_ended_at,
         })
     }
@@ -208,14 +212,14 @@ impl Hub {
             .as_ref()
             .map(server::server_config)
             .transpose()?;
-        if let Some(dir) = self.config.policies.dir.clone() {
-            reload_policies_on_hangup(
-                dir,
-                Arc::clone(&self.access),
-                Arc::clone(&self.engine),
-                self.audit.clone(),
-            );
-        }
+        reload_on_hangup(Reloaded {
+            config_file: self.config_file.clone(),
+            policies: self.config.policies.dir.clone(),
+            access: Arc::clone(&self.access),
+            engine: Arc::clone(&self.engine),
+            alerts: Arc::clone(&self.alerts),
+            audit: self.audit.clone(),
+        });
         watch_expiries(Arc::clone(&self.access), self.audit.clone(), self.log_ended_at);
         identity
             .refresh_revocations()
@@ -248,6 +252,9 @@ impl Hub {
         // Every front door stops when `shutdown` resolves; each has its own connection table
         // under the same limits.
         let stopping = tokio_util::sync::CancellationToken::new();
+        // The store's changes are followed until every front door has drained: a client
+        // disabled meanwhile is refused at its next statement on a session still open.
+        let unfollow = tokio_util::sync::CancellationToken::new();
         let following = replicas::follow(
             self.store.clone(),
             replicas::Holders {
@@ -256,7 +263,7 @@ impl Hub {
                 identity: Arc::clone(&identity),
                 alerts: Arc::clone(&self.alerts),
             },
-            stopping.clone(),
+            unfollow.clone(),
         );
         let state = AppState {
             registry: self.registry,
@@ -346,6 +353,7 @@ impl Hub {
         for door in [flight, postgres, scrape].into_iter().flatten() {
             let _ = door.await;
         }
+        unfollow.cancel();
         self.audit.close().await;
         Ok(())
     }
@@ -397,17 +405,55 @@ pub async fn load_policies(
     result.map(|_| ())
 }
 
-/// Reads the policy files again whenever the hub gets SIGHUP; a broken file leaves the
-/// policies in force as they were.
-fn reload_policies_on_hangup(dir: PathBuf, access: Arc<Access>, engine: Arc<QueryEngine>, audit: AuditLog) {
+/// What SIGHUP reads again.
+struct Reloaded {
+    /// The configuration file, for its alert rules.
+    config_file: Option<PathBuf>,
+    /// The policy files' folder.
+    policies: Option<PathBuf>,
+    access: Arc<Access>,
+    engine: Arc<QueryEngine>,
+    alerts: Arc<Alerts>,
+    audit: AuditLog,
+}
+
+/// Reads the policy files and the configuration's alert rules again whenever the hub gets
+/// SIGHUP; a broken file leaves what was in force as it was. Other settings (addresses,
+/// limits, the store) take a restart.
+fn reload_on_hangup(reloaded: Reloaded) {
+    if reloaded.config_file.is_none() && reloaded.policies.is_none() {
+        return;
+    }
     #[cfg(unix)]
     tokio::spawn(async move {
         let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP; policy files are read at start only");
+            tracing::warn!("cannot listen for SIGHUP; policy files and alert rules are read at start only");
             return;
         };
         while hangups.recv().await.is_some() {
-            if let Err(errors) = load_policies(&dir, &access, &engine, &audit).await {
+            if let Some(path) = &reloaded.config_file {
+                let rules = Config::load(Some(path))
+                    .map_err(|error| error.to_string())
+                    .and_then(|config| {
+                        reloaded
+                            .alerts
+                            .replace_rules(&config.alerts.rules)
+                            .map(|()| config.alerts.rules.len())
+                            .map_err(|error| error.to_string())
+                    });
+                match rules {
+                    Ok(count) => {
+                        tracing::info!(rules = count, file = %path.display(), "alert rules read again")
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "alert rules not reloaded; the rules before stay in force")
+                    }
+                }
+            }
+            if let Some(dir) = &reloaded.policies
+                && let Err(errors) =
+                    load_policies(dir, &reloaded.access, &reloaded.engine, &reloaded.audit).await
+            {
                 for error in errors {
                     tracing::error!(%error, "policy files not reloaded");
                 }
@@ -415,7 +461,7 @@ fn reload_policies_on_hangup(dir: PathBuf, access: Arc<Access>, engine: Arc<Quer
         }
     });
     #[cfg(not(unix))]
-    let _ = (dir, access, engine, audit);
+    let _ = reloaded;
 }
 
 async fn shutdown_signal() {

@@ -52,6 +52,9 @@ pub struct Access {
     /// Swapped whole; never locked, so never poisoned into "no policy".
     snapshot: ArcSwap<PolicySet>,
     files: ArcSwap<FilePolicies>,
+    /// Reads of the grants take turns: a read that listed the grants before a revocation
+    /// must not store its list after the revocation's own read.
+    reloading: tokio::sync::Mutex<()>,
     /// Working days, for the decision deadlines of requests.
     calendar: calendar::WorkingCalendar,
     /// The pseudonym key, extracted for deriving the hub's other shared secrets from it.
@@ -79,6 +82,7 @@ impl Access {
             limits,
             snapshot: ArcSwap::from_pointee(PolicySet::default()),
             files: ArcSwap::from_pointee(FilePolicies::default()),
+            reloading: tokio::sync::Mutex::new(()),
             calendar: calendar::WorkingCalendar::default(),
             derived,
         };
@@ -127,6 +131,7 @@ impl Access {
 
     /// Reads the grants in force again; changes take effect at the next query.
     pub async fn reload(&self) -> Result<(), AccessError> {
+        let _turn = self.reloading.lock().await;
         let files = self.files();
         let grants = self
             .store

@@ -196,11 +196,19 @@ impl From<QuotaExceeded> for ApiError {
 
 impl From<&QuotaExceeded> for ApiError {
     fn from(error: &QuotaExceeded) -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "row_quota_exceeded",
-            error.to_string(),
-        )
+        match error {
+            // The count cannot be read: the caller may try again, as after any outage.
+            QuotaExceeded::Uncounted { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "quota_unavailable",
+                error.to_string(),
+            ),
+            _ => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "row_quota_exceeded",
+                error.to_string(),
+            ),
+        }
     }
 }
 

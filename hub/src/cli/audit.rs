@@ -99,10 +99,11 @@ pub enum AuditCommand {
         /// pass itself off as one.
         #[arg(long)]
         accept_legacy: bool,
-        /// A folder of several hubs' audit directories, one per replica (as
-        /// `storage.audit_dir = DIR/NODE` lays them out): every chain in it is verified, each
-        /// against the keys of the hub named by --config or --data-dir, which replicas share,
-        /// and each break is reported with its node.
+        /// A folder of several hubs' audit directories, one per replica, each named after its
+        /// node (as `storage.audit_dir = DIR/NODE` lays them out): every chain in it is
+        /// verified against the keys of the hub named by --config or --data-dir, which
+        /// replicas share; a break, an empty folder or a folder holding another node's chain
+        /// is reported with its node, and fails the command.
         #[arg(long, value_name = "DIR")]
         chains: Option<PathBuf>,
     },
@@ -275,9 +276,9 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
         } => {
             let (audit_dir, keys) = log.dirs()?;
             let keys = public_keys(&keys)?;
-            let dirs = match chains {
-                None => vec![audit_dir],
-                Some(folder) => chain_dirs(&folder)?,
+            let (dirs, expect_node) = match &chains {
+                None => (vec![audit_dir], false),
+                Some(folder) => (chain_dirs(folder)?, true),
             };
             let mut broken = Vec::new();
             for dir in &dirs {
@@ -286,10 +287,31 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
                     accept_legacy,
                     ..VerifyOptions::offline()
                 };
-                let report = verify(dir, &keys, &options)?;
-                print_report(dir, &report);
-                if !report.valid {
-                    broken.push(report.node.unwrap_or_else(|| dir.display().to_string()));
+                // A folder of chains is checked whole: one that cannot be read, holds no
+                // segment, or holds another node's chain is a break, and the rest are still
+                // verified.
+                let name = dir.file_name().map(|name| name.to_string_lossy().into_owned());
+                match verify(dir, &keys, &options) {
+                    Ok(report) => {
+                        print_report(dir, &report);
+                        if expect_node && report.segments == 0 {
+                            println!("BROKEN: {} holds no segment: its chain is gone", dir.display());
+                            broken.push(name.unwrap_or_default());
+                        } else if !report.valid {
+                            broken.push(report.node.clone().or(name).unwrap_or_default());
+                        } else if expect_node && !report.legacy && report.node != name {
+                            println!(
+                                "BROKEN: {} holds the chain of node {}, not of the node it is named after",
+                                dir.display(),
+                                report.node.as_deref().unwrap_or("(none)")
+                            );
+                            broken.push(name.unwrap_or_default());
+                        }
+                    }
+                    Err(error) => {
+                        println!("BROKEN: {} cannot be verified: {error}", dir.display());
+                        broken.push(name.unwrap_or_else(|| dir.display().to_string()));
+                    }
                 }
             }
             if dirs.len() > 1 {
@@ -353,21 +375,24 @@ fn export(
     Ok(rows)
 }
 
-/// The audit directories in `folder`: its subfolders that hold segments, by name.
+/// The audit directories in `folder`: each of its subfolders, by name, one per node.
 fn chain_dirs(folder: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
     let mut dirs = Vec::new();
-    for entry in
-        std::fs::read_dir(folder).map_err(|error| format!("cannot read {}: {error}", folder.display()))?
-    {
+    let entries =
+        std::fs::read_dir(folder).map_err(|error| format!("cannot read {}: {error}", folder.display()))?;
+    for entry in entries {
         let path = entry?.path();
-        if path.is_dir() && !crate::audit::segments::list(&path)?.is_empty() {
+        let hidden = path
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with('.'));
+        if path.is_dir() && !hidden {
             dirs.push(path);
         }
     }
     dirs.sort();
     if dirs.is_empty() {
         return Err(format!(
-            "{} holds no audit directory (a folder of segment files)",
+            "{} holds no audit directory (a folder per node)",
             folder.display()
         )
         .into());

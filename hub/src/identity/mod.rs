@@ -45,6 +45,9 @@ pub struct Identity {
     /// The roles each client of the built-in issuer holds now, read with the disabled ones:
     /// a token's roles count only while its client still holds them.
     roles: RwLock<HashMap<String, BTreeSet<Role>>>,
+    /// Reads of the clients take turns, so that an older read never replaces a newer one's
+    /// roles.
+    refreshing: tokio::sync::Mutex<()>,
     /// Authorization codes and refresh tokens of people's sign-ins.
     store: MetadataStore,
     /// Applications people sign in to (the console first).
@@ -97,6 +100,7 @@ impl Identity {
             ),
             revoked: RwLock::new(HashSet::new()),
             roles: RwLock::new(HashMap::new()),
+            refreshing: tokio::sync::Mutex::new(()),
             store,
             applications: sign_in::applications(
                 public_url,
@@ -163,6 +167,7 @@ impl Identity {
     /// Reads the disabled clients, and every client's roles, from the store. A client is
     /// never enabled again, so what is read only adds to the set of disabled ones.
     pub async fn refresh_revocations(&self) -> Result<(), ClientError> {
+        let _turn = self.refreshing.lock().await;
         let clients = self.clients.list().await?;
         let mut revoked = self.revoked.write().unwrap_or_else(PoisonError::into_inner);
         revoked.extend(

@@ -33,8 +33,9 @@ pub fn sqlstate(code: &str) -> &'static str {
         "resource_exhausted" => "53100",
         "busy" | "too_many_queries" => "53300",
         "evaluation_error" => "22000",
-        // cannot_connect_now: nothing is served while the audit log cannot be written.
-        "audit_unavailable" => "57P03",
+        // cannot_connect_now: nothing is served while the audit log cannot be written, nor
+        // under a daily quota while the quota's count cannot be read.
+        "audit_unavailable" | "quota_unavailable" => "57P03",
         "unauthenticated" | "invalid_token" => "28000",
         "query_failed" => "58000",
         _ => "XX000",

@@ -29,6 +29,7 @@ const COLUMNS: &str = "id, rule, principal, suspends, raised_at, detail, cleared
 
 impl MetadataStore {
     pub async fn insert_alert(&self, alert: &AlertRecord) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO alerts (id, rule, principal, suspends, raised_at, detail) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -38,9 +39,10 @@ impl MetadataStore {
         .bind(i64::from(alert.suspends))
         .bind(alert.raised_at.to_rfc3339())
         .bind(json(&alert.detail)?)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
-        self.noted(Change::Alerts).await;
+        self.note(&mut transaction, Change::Alerts).await?;
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -53,17 +55,37 @@ impl MetadataStore {
         rows.iter().map(alert_from_row).collect()
     }
 
+    /// The alerts not cleared, oldest first.
+    pub async fn list_open_alerts(&self) -> Result<Vec<AlertRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM alerts WHERE cleared_at IS NULL ORDER BY raised_at, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
+    /// Whether the store holds the alert `id`, open or cleared.
+    pub async fn alert_stored(&self, id: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM alerts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Clears an alert still open; false when there is none such.
     pub async fn clear_alert(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<bool> {
+        let mut transaction = self.pool.begin().await?;
         let cleared = sqlx::query(
             "UPDATE alerts SET cleared_at = $1, cleared_by = $2 WHERE id = $3 AND cleared_at IS NULL",
         )
         .bind(at.to_rfc3339())
         .bind(by)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
-        self.noted(Change::Alerts).await;
+        self.note(&mut transaction, Change::Alerts).await?;
+        transaction.commit().await?;
         Ok(cleared.rows_affected() == 1)
     }
 }

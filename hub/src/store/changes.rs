@@ -62,18 +62,6 @@ impl MetadataStore {
         Ok(())
     }
 
-    /// Marks `change` after a write that is already committed; a failure is logged, not
-    /// returned, since the write stands (the other hubs' periodic full read catches up).
-    pub(super) async fn noted(&self, change: Change) {
-        let noted = match self.pool.acquire().await {
-            Ok(mut connection) => self.note(&mut connection, change).await,
-            Err(error) => Err(error.into()),
-        };
-        if let Err(error) = noted {
-            tracing::warn!(%error, change = change.name(), "a change was not announced to other hubs");
-        }
-    }
-
     /// The version of every kind of change.
     pub async fn change_versions(&self) -> Result<BTreeMap<Change, i64>> {
         let rows = sqlx::query("SELECT kind, version FROM changes")

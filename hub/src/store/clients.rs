@@ -64,6 +64,7 @@ pub struct NewClient<'a> {
 
 impl MetadataStore {
     pub async fn insert_client(&self, client: NewClient<'_>) -> Result<ClientRecord> {
+        let mut transaction = self.pool.begin().await?;
         let at = now();
         let inserted = sqlx::query(
             "INSERT INTO clients (id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name) \
@@ -79,7 +80,7 @@ impl MetadataStore {
         .bind(client.approved_by)
         .bind(client.kind.as_str())
         .bind(client.name)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await;
         match inserted {
             Ok(_) => {}
@@ -88,7 +89,8 @@ impl MetadataStore {
             }
             Err(error) => return Err(error.into()),
         }
-        self.noted(Change::Clients).await;
+        self.note(&mut transaction, Change::Clients).await?;
+        transaction.commit().await?;
         Ok(ClientRecord {
             id: client.id.to_owned(),
             kind: client.kind,
@@ -127,11 +129,13 @@ impl MetadataStore {
 
     /// Disables a client; false when there is none.
     pub async fn disable_client(&self, id: &str) -> Result<bool> {
+        let mut transaction = self.pool.begin().await?;
         let updated = sqlx::query("UPDATE clients SET disabled = 1 WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await?;
-        self.noted(Change::Clients).await;
+        self.note(&mut transaction, Change::Clients).await?;
+        transaction.commit().await?;
         Ok(updated.rows_affected() > 0)
     }
 
@@ -143,13 +147,15 @@ impl MetadataStore {
         roles: &BTreeSet<Role>,
         approved_by: Option<&str>,
     ) -> Result<bool> {
+        let mut transaction = self.pool.begin().await?;
         let updated = sqlx::query("UPDATE clients SET roles = $1, approved_by = $2 WHERE id = $3")
             .bind(json(roles)?)
             .bind(approved_by)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await?;
-        self.noted(Change::Clients).await;
+        self.note(&mut transaction, Change::Clients).await?;
+        transaction.commit().await?;
         Ok(updated.rows_affected() > 0)
     }
 
@@ -161,6 +167,7 @@ impl MetadataStore {
         secret_hash: &str,
         approved_by: Option<&str>,
     ) -> Result<bool> {
+        let mut transaction = self.pool.begin().await?;
         let updated = sqlx::query(
             "UPDATE clients SET secret_hash = $1, secret_rotated_at = $2, approved_by = $3 WHERE id = $4",
         )
@@ -168,9 +175,10 @@ impl MetadataStore {
         .bind(now())
         .bind(approved_by)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
-        self.noted(Change::Clients).await;
+        self.note(&mut transaction, Change::Clients).await?;
+        transaction.commit().await?;
         Ok(updated.rows_affected() > 0)
     }
 }
@@ -178,13 +186,15 @@ impl MetadataStore {
 impl MetadataStore {
     /// Approves a client that waits; false when there is none waiting of that id.
     pub async fn approve_client(&self, id: &str, by: &str) -> Result<bool> {
+        let mut transaction = self.pool.begin().await?;
         let updated =
             sqlx::query("UPDATE clients SET approved_by = $1 WHERE id = $2 AND approved_by IS NULL")
                 .bind(by)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *transaction)
                 .await?;
-        self.noted(Change::Clients).await;
+        self.note(&mut transaction, Change::Clients).await?;
+        transaction.commit().await?;
         Ok(updated.rows_affected() > 0)
     }
 }

@@ -70,6 +70,7 @@ impl MetadataStore {
         request_id: Option<&str>,
         created_by: &str,
     ) -> Result<GrantRecord> {
+        let mut transaction = self.pool.begin().await?;
         let at = now();
         let body = json(grant)?;
         sqlx::query(
@@ -84,7 +85,7 @@ impl MetadataStore {
         .bind(request_id)
         .bind(created_by)
         .bind(&at)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await
         .map_err(|error| match &error {
             sqlx::Error::Database(database) if database.is_unique_violation() => {
@@ -92,7 +93,8 @@ impl MetadataStore {
             }
             _ => StoreError::Database(error),
         })?;
-        self.noted(Change::Grants).await;
+        self.note(&mut transaction, Change::Grants).await?;
+        transaction.commit().await?;
         Ok(GrantRecord {
             grant: grant.clone(),
             origin,
@@ -125,26 +127,30 @@ impl MetadataStore {
     /// Stores `grant` (a grant that is not revoked, with a new recertification deadline)
     /// in place of the one of its id; false when there is none.
     pub async fn recertify_grant(&self, grant: &Grant) -> Result<bool> {
+        let mut transaction = self.pool.begin().await?;
         let updated = sqlx::query("UPDATE grants SET body = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(json(grant)?)
             .bind(&grant.id)
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await?;
-        self.noted(Change::Grants).await;
+        self.note(&mut transaction, Change::Grants).await?;
+        transaction.commit().await?;
         Ok(updated.rows_affected() > 0)
     }
 
     /// Revokes a grant in force; false when there is none.
     pub async fn revoke_grant(&self, id: &str, by: &str) -> Result<bool> {
+        let mut transaction = self.pool.begin().await?;
         let revoked = sqlx::query(
             "UPDATE grants SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(by)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
-        self.noted(Change::Grants).await;
+        self.note(&mut transaction, Change::Grants).await?;
+        transaction.commit().await?;
         Ok(revoked.rows_affected() > 0)
     }
 }

@@ -8,8 +8,7 @@ use sqlx::Row;
 use super::{MetadataStore, Result};
 
 impl MetadataStore {
-    /// Charges `rows` sent to `principal` on `day` to each of `datasets`, and forgets the
-    /// counts of days before yesterday.
+    /// Charges `rows` sent to `principal` on `day` to each of `datasets`.
     pub async fn add_row_usage(
         &self,
         day: NaiveDate,
@@ -19,8 +18,12 @@ impl MetadataStore {
     ) -> Result<()> {
         let rows = i64::try_from(rows).unwrap_or(i64::MAX);
         let day_text = day.to_string();
+        // In one order, so that two writes of one caller never wait for each other's rows.
+        let mut datasets = datasets.to_vec();
+        datasets.sort();
+        datasets.dedup();
         let mut transaction = self.pool.begin().await?;
-        for dataset in datasets {
+        for dataset in &datasets {
             sqlx::query(
                 "INSERT INTO row_usage (day, principal, dataset, rows_sent) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (day, principal, dataset) DO UPDATE SET rows_sent = row_usage.rows_sent + excluded.rows_sent",
@@ -32,13 +35,16 @@ impl MetadataStore {
             .execute(&mut *transaction)
             .await?;
         }
-        if let Some(before) = day.pred_opt() {
-            sqlx::query("DELETE FROM row_usage WHERE day < $1")
-                .bind(before.to_string())
-                .execute(&mut *transaction)
-                .await?;
-        }
         transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the counts of the days before `day`.
+    pub async fn forget_row_usage_before(&self, day: NaiveDate) -> Result<()> {
+        sqlx::query("DELETE FROM row_usage WHERE day < $1")
+            .bind(day.to_string())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -92,8 +92,8 @@ pub enum AlertError {
 
 /// The rules at work, and the alerts they raised that are still open.
 pub struct Alerts {
-    rules: Vec<AlertRule>,
-    offsets: HashMap<String, FixedOffset>,
+    /// The rules in force, replaced whole when the configuration is read again (SIGHUP).
+    rules: arc_swap::ArcSwap<Rules>,
     store: MetadataStore,
     audit: AuditLog,
     webhook: Option<(reqwest::Client, String)>,
@@ -103,21 +103,16 @@ pub struct Alerts {
     recent: Mutex<HashMap<RuleAndPrincipal, Window>>,
 }
 
-/// A rule's name and a principal's id.
-type RuleAndPrincipal = (String, String);
+/// Alert rules, checked, with the UTC offsets of their office hours.
+struct Rules {
+    rules: Vec<AlertRule>,
+    offsets: HashMap<String, FixedOffset>,
+}
 
-/// Rows sent lately, with when they were sent, oldest first.
-type Window = VecDeque<(DateTime<Utc>, u64)>;
-
-impl Alerts {
-    /// Checks the rules and loads the alerts still open.
-    pub async fn open(
-        config: &AlertsConfig,
-        store: MetadataStore,
-        audit: AuditLog,
-    ) -> Result<Self, AlertError> {
+impl Rules {
+    fn checked(rules: &[AlertRule]) -> Result<Self, AlertError> {
         let mut offsets = HashMap::new();
-        for rule in &config.rules {
+        for rule in rules {
             let invalid = |message: String| AlertError::InvalidRule {
                 rule: rule.name.clone(),
                 message,
@@ -139,6 +134,27 @@ impl Alerts {
                 }
             }
         }
+        Ok(Self {
+            rules: rules.to_vec(),
+            offsets,
+        })
+    }
+}
+
+/// A rule's name and a principal's id.
+type RuleAndPrincipal = (String, String);
+
+/// Rows sent lately, with when they were sent, oldest first.
+type Window = VecDeque<(DateTime<Utc>, u64)>;
+
+impl Alerts {
+    /// Checks the rules and loads the alerts still open.
+    pub async fn open(
+        config: &AlertsConfig,
+        store: MetadataStore,
+        audit: AuditLog,
+    ) -> Result<Self, AlertError> {
+        let rules = Rules::checked(&config.rules)?;
         let open = store
             .list_alerts()
             .await?
@@ -154,8 +170,7 @@ impl Alerts {
             (client, url)
         });
         Ok(Self {
-            rules: config.rules.clone(),
-            offsets,
+            rules: arc_swap::ArcSwap::from_pointee(rules),
             store,
             audit,
             webhook,
@@ -165,27 +180,43 @@ impl Alerts {
     }
 
     /// Reads the open alerts again, for alerts raised or cleared elsewhere (another replica
-    /// on the same store). An alert held here and not yet in the store is being raised and
-    /// stays; alerts are never deleted, so one the store holds cleared is cleared.
+    /// on the same store). An alert held here that the store does not hold at all is being
+    /// raised and stays; alerts are never deleted, so one the store holds but not as open
+    /// is cleared.
     pub async fn reload_open(&self) -> Result<(), AlertError> {
-        let stored = self.store.list_alerts().await?;
-        let known: std::collections::HashSet<&str> = stored.iter().map(|alert| alert.id.as_str()).collect();
+        let stored = self.store.list_open_alerts().await?;
+        let held: Vec<AlertRecord> = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter(|alert| !stored.iter().any(|open| open.id == alert.id))
+            .cloned()
+            .collect();
+        let mut cleared = std::collections::HashSet::new();
+        for alert in held {
+            if self.store.alert_stored(&alert.id).await? {
+                cleared.insert(alert.id);
+            }
+        }
         let mut open = self
             .open
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let raising: Vec<_> = open
-            .drain()
-            .filter(|(_, alert)| !known.contains(alert.id.as_str()))
+        // Held here and not in the store at all: being raised (perhaps since the store was
+        // read), so kept.
+        let raising: Vec<AlertRecord> = open
+            .values()
+            .filter(|alert| !cleared.contains(&alert.id) && !stored.iter().any(|open| open.id == alert.id))
+            .cloned()
             .collect();
-        open.extend(
-            stored
-                .iter()
-                .filter(|alert| alert.cleared_at.is_none())
-                .map(|alert| ((alert.rule.clone(), alert.principal.clone()), alert.clone())),
-        );
-        for (key, alert) in raising {
-            open.entry(key).or_insert(alert);
+        *open = stored
+            .into_iter()
+            .map(|alert| ((alert.rule.clone(), alert.principal.clone()), alert))
+            .collect();
+        for alert in raising {
+            open.entry((alert.rule.clone(), alert.principal.clone()))
+                .or_insert(alert);
         }
         Ok(())
     }
@@ -201,13 +232,21 @@ impl Alerts {
             .cloned()
     }
 
+    /// Puts `rules` in force instead of the rules before, once they check out; the alerts
+    /// already raised stay as they are. For the configuration read again on SIGHUP.
+    pub fn replace_rules(&self, rules: &[AlertRule]) -> Result<(), AlertError> {
+        self.rules.store(std::sync::Arc::new(Rules::checked(rules)?));
+        Ok(())
+    }
+
     /// A query of `principal` is about to run at `now`.
     pub async fn query_started(&self, principal: &Principal, now: DateTime<Utc>) {
-        for rule in &self.rules {
+        let rules = self.rules.load_full();
+        for rule in &rules.rules {
             let Condition::OutsideHours { start, end, days, .. } = &rule.when else {
                 continue;
             };
-            let Some(offset) = self.offsets.get(&rule.name) else {
+            let Some(offset) = rules.offsets.get(&rule.name) else {
                 continue;
             };
             let local = now.with_timezone(offset);
@@ -226,7 +265,8 @@ impl Alerts {
         rows: u64,
         now: DateTime<Utc>,
     ) {
-        for rule in &self.rules {
+        let rules = self.rules.load_full();
+        for rule in &rules.rules {
             let Condition::ClassifiedRows {
                 classification,
                 threshold,

@@ -21,6 +21,22 @@ use serde_json::{Map, Value};
 use crate::audit::read::for_each_line;
 use crate::store::MetadataStore;
 
+/// How long a query waits for its caller's counts before it is refused as uncounted.
+const COUNT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Forgets, in the background, the counts of days before yesterday.
+fn forget_before(store: &MetadataStore, today: NaiveDate) {
+    let (Some(before), Ok(runtime)) = (today.pred_opt(), tokio::runtime::Handle::try_current()) else {
+        return;
+    };
+    let store = store.clone();
+    runtime.spawn(async move {
+        if let Err(error) = store.forget_row_usage_before(before).await {
+            tracing::warn!(%error, "old days' row counts not removed");
+        }
+    });
+}
+
 /// Why a query may not return (more) rows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuotaExceeded {
@@ -67,6 +83,7 @@ impl RowUsage {
             Some(dir) => Self::from_log(dir, now)?,
             None => Self::default(),
         };
+        forget_before(&store, now.date_naive());
         usage.store = Some(store);
         Ok(usage)
     }
@@ -93,7 +110,7 @@ impl RowUsage {
                     .flatten()
                     .filter_map(|dataset| dataset.as_str().map(str::to_owned))
                     .collect();
-                usage.add(principal, &datasets, rows, now);
+                usage.add(principal, &datasets, &[], rows, now);
             }
             true
         })?;
@@ -108,22 +125,27 @@ impl RowUsage {
         quotas: &[(String, RowQuota)],
         now: DateTime<Utc>,
     ) -> Result<Option<(u64, QuotaExceeded)>, QuotaExceeded> {
-        let shared =
-            match (
-                &self.store,
-                quotas.iter().find(|(_, quota)| quota.per_day.is_some()),
-            ) {
-                (Some(store), Some((dataset, _))) => store
-                    .row_usage(now.date_naive(), principal)
-                    .await
-                    .map_err(|error| {
+        let daily = quotas.iter().find(|(_, quota)| quota.per_day.is_some());
+        let shared = match (&self.store, daily) {
+            (Some(store), Some((dataset, _))) => {
+                let uncounted = || QuotaExceeded::Uncounted {
+                    dataset: dataset.clone(),
+                };
+                match tokio::time::timeout(COUNT_TIMEOUT, store.row_usage(now.date_naive(), principal)).await
+                {
+                    Ok(Ok(counts)) => counts,
+                    Ok(Err(error)) => {
                         tracing::warn!(%error, "cannot read today's row counts");
-                        QuotaExceeded::Uncounted {
-                            dataset: dataset.clone(),
-                        }
-                    })?,
-                _ => HashMap::new(),
-            };
+                        return Err(uncounted());
+                    }
+                    Err(_) => {
+                        tracing::warn!("today's row counts were not read in time");
+                        return Err(uncounted());
+                    }
+                }
+            }
+            _ => HashMap::new(),
+        };
         // A poisoned count is still the count: a quota must not lapse with it.
         let mut day = self
             .today
@@ -166,24 +188,35 @@ impl RowUsage {
         Ok(tightest)
     }
 
-    /// Charges `rows` sent to `principal` to each of `datasets`, here at once and in the
-    /// store (every hub's count) in the background.
-    pub fn add(&self, principal: &str, datasets: &[String], rows: u64, now: DateTime<Utc>) {
+    /// Charges `rows` sent to `principal` to each of `datasets` here at once, and to those
+    /// of them under a daily quota (`daily`) in the store (every hub's count) in the
+    /// background.
+    pub fn add(&self, principal: &str, datasets: &[String], daily: &[String], rows: u64, now: DateTime<Utc>) {
         if rows == 0 {
             return;
         }
-        {
+        let rolled = {
             let mut day = self
                 .today
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let rolled = day.date.is_some_and(|date| date != now.date_naive());
             let counts = day.on(now.date_naive());
             for dataset in datasets {
                 *counts.entry((principal.to_owned(), dataset.clone())).or_default() += rows;
             }
+            rolled
+        };
+        if let Some(store) = &self.store
+            && rolled
+        {
+            forget_before(store, now.date_naive());
+        }
+        if daily.is_empty() {
+            return;
         }
         if let (Some(store), Ok(runtime)) = (&self.store, tokio::runtime::Handle::try_current()) {
-            let (store, principal, datasets) = (store.clone(), principal.to_owned(), datasets.to_vec());
+            let (store, principal, datasets) = (store.clone(), principal.to_owned(), daily.to_vec());
             runtime.spawn(async move {
                 if let Err(error) = store
                     .add_row_usage(now.date_naive(), &principal, &datasets, rows)
@@ -225,7 +258,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(left, 100);
-        usage.add("ana", &["civil_affairs.residents".to_owned()], 200, morning);
+        usage.add("ana", &["civil_affairs.residents".to_owned()], &[], 200, morning);
         let (left, reason) = usage
             .allowance("ana", &quota(Some(100), Some(250)), morning)
             .await
@@ -233,7 +266,7 @@ mod tests {
             .unwrap();
         assert_eq!(left, 50);
         assert!(matches!(reason, QuotaExceeded::Daily { limit: 250, .. }));
-        usage.add("ana", &["civil_affairs.residents".to_owned()], 50, morning);
+        usage.add("ana", &["civil_affairs.residents".to_owned()], &[], 50, morning);
         assert!(matches!(
             usage
                 .allowance("ana", &quota(Some(100), Some(250)), morning)

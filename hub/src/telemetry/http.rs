@@ -20,10 +20,28 @@ fn route_of(request: &Request) -> String {
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned())
 }
 
+/// The method as a label: one of HTTP's own, or `other` (a client may send any token as a
+/// method, and must not grow the metrics with it).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 /// Counts and times `request`, inside a span named `request`.
 pub async fn observe(request: Request, next: Next) -> Response {
     let route = route_of(&request);
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let span = tracing::info_span!(
         "request",
         request_id = %uuid::Uuid::new_v4().simple(),

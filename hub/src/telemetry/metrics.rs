@@ -73,7 +73,7 @@ pub struct StateLabels {
     pub state: &'static str,
 }
 
-/// A changes feed's kind of change (`datasets`, `grants`, `clients`, ...), for replicas.
+/// A kind of state read again from the store (`datasets`, `grants`, `clients`, `alerts`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ChangeLabels {
     pub kind: &'static str,
@@ -88,9 +88,9 @@ fn seconds() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 20))
 }
 
-/// Disk syncs: from 50 µs (a fast SSD's cache) to about 3 s (a disk in trouble).
+/// Disk syncs: from 50 µs (a fast SSD's cache) to about 3.3 s (a disk in trouble).
 fn sync_seconds() -> Histogram {
-    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 17))
 }
 
 /// Everything the hub counts.
@@ -189,7 +189,7 @@ impl Metrics {
         let changes_applied = Family::default();
         registry.register(
             "store_changes_applied",
-            "Changes made by other replicas (or a full refresh) read back from the shared store, by kind.",
+            "Reads of one kind of state from the store after it changed (through this hub or another) or at a periodic full read, by kind.",
             changes_applied.clone(),
         );
         let datasets = Family::default();

@@ -224,3 +224,44 @@ async fn a_broken_rule_stops_the_hub_from_starting() {
         "{error}"
     );
 }
+
+/// SIGHUP reads the configuration's alert rules again: a rule added to the file is in force
+/// at the next query, without a restart; a broken file leaves the rules as they were.
+#[tokio::test]
+async fn alert_rules_are_read_again_on_sighup() {
+    let mut hub = Hub::start("").await;
+    hub.publish_residents(RESIDENTS_CSV, "").await;
+    let config = hub.dir().join("causeway.toml");
+    let sql = "SELECT town FROM civil_affairs.residents";
+    let (status, body) = hub.query(sql).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let original = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, format!("{original}\n[[alerts.rules]]\nname = \"broken\"\nwhen = {{ kind = \"outside_hours\", start = \"00:00:00\", end = \"00:00:00\", utc_offset = \"noon\" }}\n"))
+        .expect("config");
+    hub.hangup();
+    eventually(
+        "the broken rules are refused",
+        Duration::from_secs(5),
+        async || hub.log().contains("alert rules not reloaded").then_some(()),
+    )
+    .await;
+    let (status, body) = hub.query(sql).await;
+    assert_eq!(status, StatusCode::OK, "the rules before stay in force: {body}");
+
+    std::fs::write(
+        &config,
+        format!("{original}\n[[alerts.rules]]\nname = \"never-office-hours\"\nsuspend = true\nwhen = {{ kind = \"outside_hours\", start = \"00:00:00\", end = \"00:00:00\" }}\n"),
+    )
+    .expect("config");
+    hub.hangup();
+    eventually("the new rule is in force", Duration::from_secs(5), async || {
+        hub.log().contains("alert rules read again").then_some(())
+    })
+    .await;
+    let _ = hub.query(sql).await;
+    let (status, body) = hub.query(sql).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "suspended", "{body}");
+    hub.stop();
+}

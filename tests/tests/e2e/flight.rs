@@ -49,7 +49,12 @@ pub(crate) async fn channel(hub: &Hub) -> Channel {
 }
 
 /// A client signed in by the handshake as `id`, asking for `purpose`.
-async fn signed_in(hub: &Hub, id: &str, secret: &str, purpose: &str) -> FlightSqlServiceClient<Channel> {
+pub(crate) async fn signed_in(
+    hub: &Hub,
+    id: &str,
+    secret: &str,
+    purpose: &str,
+) -> FlightSqlServiceClient<Channel> {
     let mut client = FlightSqlServiceClient::new(channel(hub).await);
     client.handshake(id, secret).await.expect("the handshake");
     assert!(client.token().is_some(), "the handshake answers a bearer token");
@@ -57,7 +62,10 @@ async fn signed_in(hub: &Hub, id: &str, secret: &str, purpose: &str) -> FlightSq
     client
 }
 
-async fn fetch(client: &mut FlightSqlServiceClient<Channel>, info: FlightInfo) -> Vec<RecordBatch> {
+pub(crate) async fn fetch(
+    client: &mut FlightSqlServiceClient<Channel>,
+    info: FlightInfo,
+) -> Vec<RecordBatch> {
     let mut batches = Vec::new();
     for endpoint in info.endpoint {
         let ticket = endpoint.ticket.expect("a ticket");

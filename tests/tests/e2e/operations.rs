@@ -51,7 +51,8 @@ async fn metrics_count_each_front_door_and_need_no_token_on_their_own_address() 
     let hub = Hub::start_with(|dir| {
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\npostgres_listen = \"127.0.0.1:0\"\n\
-             metrics_listen = \"127.0.0.1:0\"\n[storage]\ndata_dir = \"{}\"\n",
+             flight_listen = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\n\
+             [storage]\ndata_dir = \"{}\"\n",
             dir.display()
         )
     })
@@ -90,6 +91,14 @@ async fn metrics_count_each_front_door_and_need_no_token_on_their_own_address() 
         .await
         .expect("a query over the wire protocol");
 
+    let mut flight = crate::flight::signed_in(&hub, ADMIN, &hub.admin_secret, "testing").await;
+    let info = flight
+        .execute("SELECT id FROM civil_affairs.people".to_owned(), None)
+        .await
+        .expect("a query over Flight SQL");
+    let batches = crate::flight::fetch(&mut flight, info).await;
+    assert_eq!(batches.iter().map(|batch| batch.num_rows()).sum::<usize>(), 3);
+
     let after = scrape(&url).await;
     let moved = |series: &str| sample(&after, series) - sample(&before, series);
     assert_eq!(
@@ -100,6 +109,16 @@ async fn metrics_count_each_front_door_and_need_no_token_on_their_own_address() 
     assert_eq!(
         moved("causeway_queries_total{front_door=\"postgres_wire\",outcome=\"ok\"}"),
         1.0,
+        "{after}"
+    );
+    assert_eq!(
+        moved("causeway_queries_total{front_door=\"flight_sql\",outcome=\"ok\"}"),
+        1.0,
+        "{after}"
+    );
+    assert_eq!(
+        moved("causeway_query_rows_returned_total{front_door=\"flight_sql\"}"),
+        3.0,
         "{after}"
     );
     assert!(
@@ -306,4 +325,43 @@ fn startup_refuses_an_unusable_audit_directory_key_or_tls_file() {
     );
     let stderr = refused_start(&tls, dir.path());
     assert!(stderr.contains("missing.pem"), "{stderr}");
+}
+
+#[tokio::test]
+async fn json_logs_name_each_request_and_its_principal_and_never_a_secret_or_a_value() {
+    let hub = Hub::start("[log]\nformat = \"json\"\n").await;
+    std::fs::write(hub.dir().join("people.csv"), PEOPLE_CSV).expect("csv");
+    hub.publish_ok(&people_spec("people.csv")).await;
+    let (status, body) = hub
+        .query("SELECT id, name FROM civil_affairs.people WHERE name = 'Ann'")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let log = crate::support::eventually("the query's log line", Duration::from_secs(5), async || {
+        let log = hub.log();
+        log.contains("query started").then_some(log)
+    })
+    .await;
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let started = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "query started")
+        .expect("a query started line");
+    let request = started["spans"]
+        .as_array()
+        .and_then(|spans| spans.iter().find(|span| span["name"] == "request"))
+        .unwrap_or_else(|| panic!("the line is in its request's span: {started}"));
+    assert_eq!(request["route"], "/v1/query", "{started}");
+    assert_eq!(request["principal"], ADMIN, "{started}");
+    assert!(
+        request["request_id"].as_str().is_some_and(|id| id.len() == 32),
+        "{started}"
+    );
+    assert_eq!(started["fields"]["principal"], ADMIN, "{started}");
+    assert!(started["fields"]["query_id"].is_string(), "{started}");
+    for secret in [hub.admin_secret.as_str(), "'Ann'", "Bob"] {
+        assert!(!log.contains(secret), "the log holds {secret}:\n{log}");
+    }
 }

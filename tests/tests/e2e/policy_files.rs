@@ -187,7 +187,7 @@ async fn sighup_reloads_the_files() {
 
     let file = hub.dir().join("policies/residents.yaml");
     std::fs::write(&file, "grants: [\n").expect("broken");
-    hangup(&hub);
+    hub.hangup();
     eventually(
         "the hub says the broken files were not reloaded",
         std::time::Duration::from_secs(10),
@@ -204,7 +204,7 @@ async fn sighup_reloads_the_files() {
     assert!(hub.log().contains("policy files not reloaded"), "{}", hub.log());
 
     std::fs::write(&file, POLICIES.replace("grid-management", "something-else")).expect("edit");
-    hangup(&hub);
+    hub.hangup();
     let status = eventually(
         "the edited files in force",
         std::time::Duration::from_secs(10),
@@ -218,14 +218,6 @@ async fn sighup_reloads_the_files() {
     let (status, body) = worker.query(sql, "something-else").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["rows"], json!([{"grid_id": "GC-001"}]), "{body}");
-}
-
-fn hangup(hub: &Hub) {
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &hub.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
 }
 
 /// `causeway policy check` names the file and line of a problem; a hub refuses to start on

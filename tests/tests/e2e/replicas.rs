@@ -172,14 +172,17 @@ async fn replicas_on_one_store_enforce_each_others_changes() {
     let (mut a, mut b) = (a, b);
     assert!(b.terminate().success(), "{}", b.log());
     assert!(a.terminate().success(), "{}", a.log());
-    let output = causeway(&[
-        "audit",
-        "verify",
-        "--data-dir",
-        &shared.path().to_string_lossy(),
-        "--chains",
-        &shared.path().join("audit").to_string_lossy(),
-    ]);
+    let verify_chains = || {
+        causeway(&[
+            "audit",
+            "verify",
+            "--data-dir",
+            &shared.path().to_string_lossy(),
+            "--chains",
+            &shared.path().join("audit").to_string_lossy(),
+        ])
+    };
+    let output = verify_chains();
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -191,5 +194,20 @@ async fn replicas_on_one_store_enforce_each_others_changes() {
         "{report}"
     );
     assert!(report.contains("OK: all 2 chains are intact"), "{report}");
+
+    // A replica's chain removed whole is a break, named by its node.
+    for segment in std::fs::read_dir(shared.path().join("audit/hub-b")).expect("hub-b's chain") {
+        let path = segment.expect("entry").path();
+        if path.extension().is_some_and(|ext| ext == "jsonl") {
+            std::fs::remove_file(path).expect("remove a segment");
+        }
+    }
+    let output = verify_chains();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{report}");
+    assert!(
+        report.contains("BROKEN: the chains of 1 of 2 nodes: hub-b"),
+        "{report}"
+    );
     pg.cleanup().await;
 }

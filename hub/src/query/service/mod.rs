@@ -219,6 +219,9 @@ impl QueryService {
     pub async fn execute(&self, call: QueryCall) -> Result<Started, ServiceError> {
         let cancel = call.cancel.clone().unwrap_or_default();
         let started = Instant::now();
+        // Counted as active from here; a query refused or failed early stops counting when
+        // this is dropped.
+        let active = crate::telemetry::metrics().query_running(call.door.name());
         let mut record = self.record_of(&call);
         let refuse = |record: Event, error: ServiceError| {
             self.ended_early(record, Action::QueryRefused, &error, call.door, started);
@@ -247,6 +250,13 @@ impl QueryService {
         };
         record.query_id = Some(running.id.clone());
         crate::telemetry::http::record_query(&running.id);
+        tracing::info!(
+            query_id = %running.id,
+            principal = %call.caller.id,
+            front_door = call.door.name(),
+            datasets = ?record.datasets,
+            "query started"
+        );
         record.datasets = running.reads.datasets.clone();
         record.columns = running.reads.columns.clone();
         record.masks = running.reads.masks.clone();
@@ -294,6 +304,13 @@ impl QueryService {
             classifications: running.reads.classifications.clone(),
             principal: call.caller.id.clone(),
             datasets: running.reads.datasets.clone(),
+            daily: running
+                .reads
+                .quotas
+                .iter()
+                .filter(|(_, quota)| quota.per_day.is_some())
+                .map(|(dataset, _)| dataset.clone())
+                .collect(),
             quota,
         };
         let rest = first.is_some().then_some(running.batches);
@@ -305,7 +322,7 @@ impl QueryService {
                 first,
                 rest,
                 cancel,
-                Finish::new(self.audit.clone(), charge, record, call.door, started),
+                Finish::new(self.audit.clone(), charge, record, (call.door, active), started),
                 self.engine.limits().client_read_timeout,
             ),
         })

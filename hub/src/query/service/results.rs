@@ -219,6 +219,8 @@ pub(super) struct Charge {
     pub classifications: BTreeSet<String>,
     pub principal: String,
     pub datasets: Vec<String>,
+    /// The datasets read under a daily quota, whose rows every hub counts in the store.
+    pub daily: Vec<String>,
     /// The most rows the query may send, and the quota that says so.
     pub quota: Option<(u64, QuotaExceeded)>,
 }
@@ -243,14 +245,14 @@ impl Finish {
         audit: AuditLog,
         charge: Charge,
         mut record: Event,
-        door: FrontDoor,
+        (door, running): (FrontDoor, Running),
         started: Instant,
     ) -> Self {
         record.action = crate::audit::Action::QueryFinished;
         Self {
             audit,
             door,
-            running: Some(metrics().query_running(door.name())),
+            running: Some(running),
             charge,
             record: Some(record),
             started,
@@ -287,7 +289,7 @@ impl Finish {
         let now = Utc::now();
         charge
             .usage
-            .add(&charge.principal, &charge.datasets, self.rows, now);
+            .add(&charge.principal, &charge.datasets, &charge.daily, self.rows, now);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let (alerts, principal) = (Arc::clone(&charge.alerts), charge.principal.clone());
             let (classifications, rows) = (charge.classifications.clone(), self.rows);

@@ -276,6 +276,15 @@ impl Hub {
         self.http = self.authorized(&token);
     }
 
+    /// Sends the hub SIGHUP, which reads its policy files and alert rules again.
+    pub fn hangup(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "SIGHUP to the hub");
+    }
+
     /// Asks the hub to shut down (SIGTERM), as a service manager does, and waits for it: it
     /// lets its requests finish and seals its audit log.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
@@ -555,9 +564,15 @@ fn spawn(config_path: &Path) -> (Child, String, Arc<Mutex<Vec<String>>>) {
     // Keeps draining the hub's log so it never blocks on a full pipe.
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(address) = line.split("address=").nth(1) {
-                let address = address.split_whitespace().next().unwrap_or_default().to_owned();
-                let scheme = if line.contains("scheme=https") {
+            // "address=..." in text logs, "address":"..." in JSON ones.
+            let address = line
+                .split("address=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .or_else(|| line.split("\"address\":\"").nth(1)?.split('"').next());
+            if let Some(address) = address {
+                let address = address.to_owned();
+                let scheme = if line.contains("scheme=https") || line.contains("\"scheme\":\"https\"") {
                     "https"
                 } else {
                     "http"
