@@ -340,6 +340,9 @@ impl Hub {
             let stopping = stopping.clone();
             async move {
                 shutdown.await;
+                tracing::info!(
+                    "shutting down: no new connections; requests in flight may finish for up to 30 s"
+                );
                 stopping.cancel();
             }
         };
@@ -355,6 +358,10 @@ impl Hub {
         }
         unfollow.cancel();
         self.audit.close().await;
+        tracing::info!(
+            audit = self.config.audit.enabled,
+            "stopped; the audit log is sealed with a checkpoint"
+        );
         Ok(())
     }
 }

@@ -31,6 +31,15 @@ pub struct LogLocation {
 impl LogLocation {
     /// The audit directory and the keys directory.
     fn dirs(&self) -> Result<(PathBuf, PathBuf), Box<dyn std::error::Error>> {
+        let (audit, keys) = self.paths()?;
+        if !audit.is_dir() {
+            return Err(format!("there is no audit log at {}", audit.display()).into());
+        }
+        Ok((audit, keys))
+    }
+
+    /// The audit directory and the keys directory, whether or not the log exists.
+    fn paths(&self) -> Result<(PathBuf, PathBuf), Box<dyn std::error::Error>> {
         let (audit, keys) = match &self.data_dir {
             Some(dir) => {
                 let paths = DataPaths::new(dir);
@@ -41,9 +50,6 @@ impl LogLocation {
                 (config.audit_dir(), config.data_paths().keys())
             }
         };
-        if !audit.is_dir() {
-            return Err(format!("there is no audit log at {}", audit.display()).into());
-        }
         Ok((audit, keys))
     }
 }
@@ -274,12 +280,15 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
             accept_legacy,
             chains,
         } => {
-            let (audit_dir, keys) = log.dirs()?;
-            let keys = public_keys(&keys)?;
-            let (dirs, expect_node) = match &chains {
-                None => (vec![audit_dir], false),
-                Some(folder) => (chain_dirs(folder)?, true),
+            // With --chains, only the keys are the hub's: its own log need not be there.
+            let (dirs, keys, expect_node) = match &chains {
+                None => {
+                    let (audit_dir, keys) = log.dirs()?;
+                    (vec![audit_dir], keys, false)
+                }
+                Some(folder) => (chain_dirs(folder)?, log.paths()?.1, true),
             };
+            let keys = public_keys(&keys)?;
             let mut broken = Vec::new();
             for dir in &dirs {
                 let options = VerifyOptions {

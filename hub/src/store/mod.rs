@@ -79,7 +79,13 @@ impl MetadataStore {
             .max_connections(max_connections)
             .connect_with(options)
             .await
-            .map_err(|error| StoreError::Connect(redact_url(&error.to_string(), url)))?;
+            .map_err(|error| {
+                StoreError::Connect(format!(
+                    "{} ({})",
+                    redact_url(&error.to_string(), url),
+                    where_of(url)
+                ))
+            })?;
         MIGRATIONS
             .run(&pool)
             .await
@@ -116,6 +122,21 @@ impl MetadataStore {
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+/// Where a store URL points, without its password: `storage.metadata_url` names
+/// `postgres://HOST:PORT/DATABASE`, or an SQLite file.
+fn where_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.scheme() != "sqlite" => format!(
+            "storage.metadata_url: {}://{}:{}{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or("localhost"),
+            parsed.port().unwrap_or(5432),
+            parsed.path()
+        ),
+        _ => format!("storage.metadata_url: {}", url.split('?').next().unwrap_or(url)),
     }
 }
 

@@ -134,6 +134,16 @@ impl Rules {
                 }
             }
         }
+        // Every rule's counter is written from the start, at 0, so that a rule that has
+        // never fired is seen to exist.
+        for rule in rules {
+            crate::telemetry::metrics()
+                .alerts_raised
+                .get_or_create(&crate::telemetry::metrics::RuleLabels {
+                    rule: rule.name.clone(),
+                })
+                .inc_by(0);
+        }
         Ok(Self {
             rules: rules.to_vec(),
             offsets,

@@ -169,6 +169,7 @@ async fn replicas_on_one_store_enforce_each_others_changes() {
     .await;
 
     // Each replica keeps its own chain; one command verifies both and names their nodes.
+    let b_config = b.dir().join("causeway.toml");
     let (mut a, mut b) = (a, b);
     assert!(b.terminate().success(), "{}", b.log());
     assert!(a.terminate().success(), "{}", a.log());
@@ -176,8 +177,8 @@ async fn replicas_on_one_store_enforce_each_others_changes() {
         causeway(&[
             "audit",
             "verify",
-            "--data-dir",
-            &shared.path().to_string_lossy(),
+            "--config",
+            &b_config.to_string_lossy(),
             "--chains",
             &shared.path().join("audit").to_string_lossy(),
         ])

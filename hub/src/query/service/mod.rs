@@ -254,7 +254,7 @@ impl QueryService {
             query_id = %running.id,
             principal = %call.caller.id,
             front_door = call.door.name(),
-            datasets = ?record.datasets,
+            datasets = %running.reads.datasets.join(","),
             "query started"
         );
         record.datasets = running.reads.datasets.clone();
