@@ -90,9 +90,11 @@ pub fn follow(store: MetadataStore, holders: Holders, stop: CancellationToken) -
 /// (sqlx's listener reconnects by itself; notifications sent meanwhile are lost, which the
 /// look every second covers.)
 async fn listen(store: MetadataStore, wake: mpsc::UnboundedSender<()>, stop: CancellationToken) {
+    let mut outage = Outage::default();
     while !stop.is_cancelled() {
         match store.listen_for_changes().await {
             Some(Ok(mut listener)) => {
+                outage.ended("listening to the store's change notifications again");
                 let _ = wake.send(());
                 loop {
                     let received = tokio::select! {
@@ -112,7 +114,7 @@ async fn listen(store: MetadataStore, wake: mpsc::UnboundedSender<()>, stop: Can
                     }
                 }
             }
-            Some(Err(error)) => tracing::warn!(%error, "cannot listen for the store's change notifications"),
+            Some(Err(error)) => outage.failed(&error, "cannot listen for the store's change notifications"),
             None => return,
         }
         tokio::select! {
@@ -134,6 +136,7 @@ async fn run(
     // Datasets are read in a task of their own: opening a source or loading an in-memory
     // copy may take minutes, and revocations must not wait for it.
     let mut datasets: Option<(i64, JoinHandle<Result<usize, RegistryError>>)> = None;
+    let mut outage = Outage::default();
     let mut look = tokio::time::interval(LOOK_EVERY);
     look.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut full = tokio::time::interval_at(tokio::time::Instant::now() + FULL_READ_EVERY, FULL_READ_EVERY);
@@ -150,9 +153,12 @@ async fn run(
             _ = full.tick() => true,
         };
         let versions = match store.change_versions().await {
-            Ok(versions) => versions,
+            Ok(versions) => {
+                outage.ended("the store's changes are read again");
+                versions
+            }
             Err(error) => {
-                tracing::warn!(%error, "cannot read the store's changes");
+                outage.failed(&error, "cannot read the store's changes");
                 continue;
             }
         };
@@ -210,6 +216,34 @@ async fn follow_datasets(
     if running.is_none() && moved {
         let registry = Arc::clone(&holders.registry);
         *running = Some((version, tokio::spawn(async move { registry.sync().await })));
+    }
+}
+
+/// How long between two warnings of one outage.
+const WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// A failure that repeats every second, warned of when it begins and every 30 s, and told
+/// when it ends.
+#[derive(Default)]
+struct Outage {
+    since: Option<Instant>,
+    warned: Option<Instant>,
+}
+
+impl Outage {
+    fn failed(&mut self, error: &dyn std::fmt::Display, what: &str) {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if self.warned.is_none_or(|warned| warned.elapsed() >= WARN_EVERY) {
+            self.warned = Some(Instant::now());
+            tracing::warn!(%error, failing_for_s = since.elapsed().as_secs(), "{what}");
+        }
+    }
+
+    fn ended(&mut self, what: &str) {
+        if let Some(since) = self.since.take() {
+            self.warned = None;
+            tracing::info!(after_s = since.elapsed().as_secs(), "{what}");
+        }
     }
 }
 

@@ -56,6 +56,14 @@ pub enum AuditError {
     Closed,
     #[error("another process writes the audit log at {0}; each hub needs an audit directory of its own")]
     InUse(String),
+    #[error(
+        "the audit log at {dir} is the chain of node {chain_node}, and this hub is node {node} (audit.node): each replica needs an audit directory of its own"
+    )]
+    OtherNode {
+        dir: String,
+        chain_node: String,
+        node: String,
+    },
 }
 
 impl AuditError {

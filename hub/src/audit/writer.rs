@@ -87,6 +87,9 @@ impl Writer {
             Err(TryLockError::Error(source)) => return Err(AuditError::io(&lock_path, source)),
         }
         let recovered = recover(dir)?;
+        if let Some(node) = &settings.node {
+            refuse_other_node(dir, node)?;
+        }
         let path = recovered
             .segment
             .unwrap_or_else(|| segments::segment_path(dir, recovered.head.seq + 1));
@@ -404,6 +407,48 @@ fn sync_dir(dir: &Path) -> Result<(), AuditError> {
     File::open(dir)
         .and_then(|dir| dir.sync_all())
         .map_err(|source| AuditError::io(dir, source))
+}
+
+/// Refuses a log whose genesis record names another node than `node`, as configured: a
+/// replica pointed at another replica's (stopped) audit directory would otherwise go on with
+/// that node's chain. A log whose first segment was archived, or written before genesis
+/// records, is not checked; nor is a hub whose node is the host name by default (a
+/// container's host name may change when it is recreated).
+fn refuse_other_node(dir: &Path, node: &str) -> Result<(), AuditError> {
+    let first = segments::segment_path(dir, 1);
+    let Ok(file) = File::open(&first) else {
+        return Ok(());
+    };
+    let mut line = String::new();
+    if std::io::BufRead::read_line(&mut std::io::BufReader::new(file), &mut line).is_err() {
+        return Ok(());
+    }
+    let Ok(record) = serde_json::from_str::<serde_json::Value>(&line) else {
+        return Ok(());
+    };
+    if record.get("action").and_then(serde_json::Value::as_str) != Some("audit.genesis") {
+        return Ok(());
+    }
+    let chain_node = record
+        .get("detail")
+        .and_then(|detail| match detail {
+            serde_json::Value::String(text) => serde_json::from_str::<serde_json::Value>(text).ok(),
+            other => Some(other.clone()),
+        })
+        .and_then(|detail| {
+            detail
+                .get("node")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        });
+    match chain_node {
+        Some(chain_node) if chain_node != node => Err(AuditError::OtherNode {
+            dir: dir.display().to_string(),
+            chain_node,
+            node: node.to_owned(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 struct Recovered {

@@ -365,3 +365,18 @@ async fn json_logs_name_each_request_and_its_principal_and_never_a_secret_or_a_v
         assert!(!log.contains(secret), "the log holds {secret}:\n{log}");
     }
 }
+
+/// A replica pointed at another replica's audit directory (stopped, so not locked) refuses to
+/// go on with that node's chain.
+#[tokio::test]
+async fn a_hub_refuses_the_audit_chain_of_another_node() {
+    let mut hub = Hub::start("[audit]\nnode = \"hub-a\"\n").await;
+    assert!(hub.terminate().success(), "{}", hub.log());
+    let config = std::fs::read_to_string(hub.dir().join("causeway.toml")).expect("config");
+    let other = config.replace("node = \"hub-a\"", "node = \"hub-b\"");
+    let stderr = refused_start(&other, hub.dir());
+    assert!(
+        stderr.contains("is the chain of node hub-a, and this hub is node hub-b"),
+        "{stderr}"
+    );
+}
