@@ -31,13 +31,7 @@ pub(crate) async fn hub_with_flight() -> Hub {
 
 /// The Flight SQL address the hub logged.
 pub(crate) fn flight_address(hub: &Hub) -> String {
-    hub.log()
-        .lines()
-        .find(|line| line.contains("Arrow Flight SQL listening"))
-        .and_then(|line| line.split("flight=").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(str::to_owned)
-        .unwrap_or_else(|| panic!("the hub logs its Flight SQL address:\n{}", hub.log()))
+    hub.logged_address("Arrow Flight SQL listening", "flight")
 }
 
 pub(crate) async fn channel(hub: &Hub) -> Channel {

@@ -14,15 +14,10 @@ use crate::support::{ADMIN, Hub};
 
 /// The address of `/metrics` the hub logged.
 fn metrics_url(hub: &Hub) -> String {
-    let address = hub
-        .log()
-        .lines()
-        .find(|line| line.contains("Prometheus metrics"))
-        .and_then(|line| line.split("metrics=").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(str::to_owned)
-        .unwrap_or_else(|| panic!("the hub logs its metrics address:\n{}", hub.log()));
-    format!("http://{address}/metrics")
+    format!(
+        "http://{}/metrics",
+        hub.logged_address("Prometheus metrics", "metrics")
+    )
 }
 
 /// The value of the sample `series` (name and labels as written) in a scrape, 0 when absent.

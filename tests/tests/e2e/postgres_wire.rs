@@ -26,14 +26,7 @@ pub(crate) async fn hub_with_wire() -> Hub {
 
 /// The wire protocol's address the hub logged.
 pub(crate) fn wire_address(hub: &Hub) -> (String, u16) {
-    let address = hub
-        .log()
-        .lines()
-        .find(|line| line.contains("PostgreSQL wire protocol listening"))
-        .and_then(|line| line.split("postgres=").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(str::to_owned)
-        .unwrap_or_else(|| panic!("the hub logs its PostgreSQL address:\n{}", hub.log()));
+    let address = hub.logged_address("PostgreSQL wire protocol listening", "postgres");
     let (host, port) = address.rsplit_once(':').expect("host:port");
     (host.to_owned(), port.parse().expect("a port"))
 }
