@@ -130,9 +130,9 @@ impl Hub {
             .await?
             .with_calendar(calendar),
         );
-        let audit_dir = config.audit.enabled.then(|| config.audit_dir());
+        let audit_chains = config.audit.enabled.then(|| config.audit_chains());
         let engine = Arc::new(
-            QueryEngine::new(config.limits.clone(), Arc::clone(&access), audit_dir)
+            QueryEngine::new(config.limits.clone(), Arc::clone(&access), audit_chains)
                 .map_err(|source| StartupError::Runtime { source })?,
         );
         let connectors = Connectors::new(config.connectors.clone());
@@ -275,7 +275,7 @@ impl Hub {
             usage: self.usage,
             alerts: self.alerts,
             refusals,
-            audit_dir: self.config.audit_dir(),
+            audit_chains: self.config.audit_chains(),
             keys_dir: self.config.data_paths().keys(),
             shutdown: stopping.clone(),
             following,

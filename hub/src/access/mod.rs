@@ -3,6 +3,7 @@
 //! this module loads, stores and checks.
 
 pub mod calendar;
+pub mod pseudonym_key;
 mod recertification;
 pub mod requests;
 
@@ -73,12 +74,13 @@ impl Access {
         key_path: &Path,
         limits: SyntaxLimits,
     ) -> Result<Self, AccessError> {
-        let key = pseudonym_key(key_path)?;
+        let key = pseudonym_key::open(key_path)?;
+        let retired = pseudonym_key::retired(key_path)?;
         let derived = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"causeway").extract(&key);
         let access = Self {
             store,
             functions: PolicyFunctions::new(&key),
-            literals: AuditLiterals::new(&key),
+            literals: AuditLiterals::new(&key).with_retired(&retired),
             limits,
             snapshot: ArcSwap::from_pointee(PolicySet::default()),
             files: ArcSwap::from_pointee(FilePolicies::default()),
@@ -434,49 +436,6 @@ pub fn may_see_grant(principal: &Principal, record: &GrantRecord) -> bool {
         || principal.has_role(Role::Auditor)
         || (principal.has_role(Role::Publisher) && principal.department == record.grant.dataset.department)
         || record.grant.subject.matches(principal)
-}
-
-/// The hub's secret for keyed pseudonyms, created at first start. Every hub that must give
-/// the same pseudonyms (replicas, or hubs whose pseudonyms are joined) shares this file.
-fn pseudonym_key(path: &Path) -> Result<Vec<u8>, AccessError> {
-    let failed = |message: String| AccessError::Key {
-        path: path.display().to_string(),
-        message,
-    };
-    match std::fs::read(path) {
-        Ok(key) if key.len() >= 32 => return Ok(key),
-        Ok(_) => return Err(failed("it is shorter than 32 bytes".into())),
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(failed(error.to_string())),
-        Err(_) => {}
-    }
-    let mut key = vec![0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
-        .map_err(|_| failed("no randomness available".into()))?;
-    // Written aside, then linked into place: replicas starting together on a shared folder
-    // all end with the one key that got there first, never a part-written one.
-    let aside = path.with_extension(format!("new-{}", uuid::Uuid::new_v4().simple()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = options.open(&aside).and_then(|mut file| {
-        std::io::Write::write_all(&mut file, &key)?;
-        file.sync_all()
-    });
-    let linked = written.and_then(|()| std::fs::hard_link(&aside, path));
-    let _ = std::fs::remove_file(&aside);
-    match linked {
-        Ok(()) => Ok(key),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => match std::fs::read(path) {
-            Ok(key) if key.len() >= 32 => Ok(key),
-            Ok(_) => Err(failed("it is shorter than 32 bytes".into())),
-            Err(error) => Err(failed(error.to_string())),
-        },
-        Err(error) => Err(failed(error.to_string())),
-    }
 }
 
 #[cfg(test)]

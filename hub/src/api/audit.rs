@@ -17,15 +17,17 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use super::extract::ApiQuery;
 use super::recorded::audited;
-use crate::audit::read::{EventFilter, records};
-use crate::audit::{Action, Event, Outcome, Verification, VerifyOptions, verify};
+use crate::audit::read::{EventFilter, records_of};
+use crate::audit::{
+    Action, Event, NodeVerification, Outcome, Verification, VerifyOptions, verify, verify_node,
+};
 use crate::identity::public_keys;
 
 /// Verifies the hub's audit log as `causeway audit verify` does, up to the last record
 /// written, and also finds records removed from its end (auditors). Recorded as `audit.read`.
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
     responses(
-        (status = 200, description = "What the verification found; `valid` says whether the log is intact", body = Verification),
+        (status = 200, description = "What the verification found; `valid` says whether this hub's chain and every other node's are intact", body = LogVerification),
         (status = 403, description = "Not an auditor", body = ErrorBody),
         (status = 404, description = "The audit log is off", body = ErrorBody),
     ))]
@@ -33,7 +35,7 @@ pub async fn verify_log(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-) -> Result<Json<Verification>, ApiError> {
+) -> Result<Json<LogVerification>, ApiError> {
     let record = Event::by(Action::AuditRead, Outcome::Ok, &caller.0)
         .at_address(address)
         .with_detail(serde_json::json!({ "verified": true }));
@@ -41,8 +43,13 @@ pub async fn verify_log(
         caller.require(Role::Auditor)?;
         let report = verify_now(&state).await?;
         gate.record().detail = Some(
-            serde_json::json!({ "verified": true, "valid": report.valid, "records": report.records })
-                .to_string(),
+            serde_json::json!({
+                "verified": true,
+                "valid": report.own.valid,
+                "records": report.own.records,
+                "other_nodes": report.other_nodes.len(),
+            })
+            .to_string(),
         );
         gate.pass().await?;
         Ok(Json(report))
@@ -50,9 +57,21 @@ pub async fn verify_log(
     .await
 }
 
-async fn verify_now(state: &AppState) -> Result<Verification, ApiError> {
+/// What `GET /v1/audit/verify` found: this hub's chain, checked up to the last record it
+/// wrote, and with `audit.chains_root` every other node's chain there.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogVerification {
+    /// This hub's own chain, its fields at the top level; its `valid` is true only when every
+    /// other node's chain is whole too.
+    #[serde(flatten)]
+    pub own: Verification,
+    /// The other nodes' chains under `audit.chains_root`, by node; empty without it.
+    pub other_nodes: Vec<NodeVerification>,
+}
+
+async fn verify_now(state: &AppState) -> Result<LogVerification, ApiError> {
     let status = audit_status(state)?;
-    let (dir, keys) = (state.audit_dir.clone(), state.keys_dir.clone());
+    let (chains, keys) = (state.audit_chains.clone(), state.keys_dir.clone());
     let report = tokio::task::spawn_blocking(move || {
         let keys = public_keys(&keys).map_err(|error| ApiError::internal(&error))?;
         let options = VerifyOptions {
@@ -60,7 +79,17 @@ async fn verify_now(state: &AppState) -> Result<Verification, ApiError> {
             live: true,
             ..VerifyOptions::offline()
         };
-        verify(&dir, &keys, &options).map_err(|error| ApiError::internal(&error))
+        let own = verify(&chains.own().dir, &keys, &options).map_err(|error| ApiError::internal(&error))?;
+        // Another node's chain is taken to be written now: a tail younger than its checkpoint
+        // interval is no break (its lock is not probed, which could stop that hub starting).
+        let other_nodes: Vec<NodeVerification> = chains
+            .others()
+            .iter()
+            .map(|chain| verify_node(&chain.dir, &chain.node, &keys, false, true))
+            .collect();
+        let mut own = own;
+        own.valid = own.valid && other_nodes.iter().all(|node| node.valid);
+        Ok::<_, ApiError>(LogVerification { own, other_nodes })
     })
     .await
     .map_err(|error| ApiError::internal(&error))??;
@@ -72,6 +101,9 @@ async fn verify_now(state: &AppState) -> Result<Verification, ApiError> {
 pub struct RevealBody {
     /// The `seq` of a query record.
     pub seq: u64,
+    /// The node whose chain holds it (the record's `node`); default this hub.
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 /// Opens the values typed into the query of one record, which every reader sees only as
@@ -90,18 +122,25 @@ pub async fn reveal(
     ApiJson(body): ApiJson<RevealBody>,
 ) -> Result<Json<Value>, ApiError> {
     let seq = body.seq;
+    let node = body.node.unwrap_or_else(|| state.audit_chains.own().node.clone());
     let record = Event::by(Action::AuditRead, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(serde_json::json!({ "revealed": seq }));
+        .with_detail(serde_json::json!({ "revealed": seq, "node": node }));
     audited(&state, record, async |gate| {
         caller.require(Role::Auditor)?;
         audit_status(&state)?;
-        let dir = state.audit_dir.clone();
+        let chain = state
+            .audit_chains
+            .find(&node)
+            .ok_or_else(|| ApiError::not_found(format!("no chain of node {node} is read by this hub")))?;
+        let dir = chain.dir;
         let sealed = tokio::task::spawn_blocking(move || crate::audit::read::sealed_of(&dir, seq))
             .await
             .map_err(|error| ApiError::internal(&error))?
             .map_err(|error| ApiError::internal(&error))?
-            .ok_or_else(|| ApiError::not_found(format!("record {seq} keeps nothing sealed")))?;
+            .ok_or_else(|| {
+                ApiError::not_found(format!("record {seq} of node {node} keeps nothing sealed"))
+            })?;
         let opened = state
             .access
             .audit_literals()
@@ -143,8 +182,9 @@ pub struct EventsResponse {
     pub truncated: bool,
 }
 
-/// Audit records, oldest first: every record for auditors and security administrators, the records that touch
-/// their department's datasets for publishers.
+/// Audit records, oldest first, each with the `node` whose chain holds it (every node's under
+/// `audit.chains_root`): every record for auditors and security administrators, the records
+/// that touch their department's datasets for publishers.
 #[utoipa::path(get, path = "/v1/audit/events", tag = "audit", params(EventsParams),
     responses(
         (status = 200, description = "The records", body = EventsResponse),
@@ -197,8 +237,8 @@ async fn read_events(
         department_scope,
     };
     let limit = params.limit.unwrap_or(1000).clamp(1, MAX_EVENTS);
-    let dir = state.audit_dir.clone();
-    let mut events = tokio::task::spawn_blocking(move || records(&dir, &filter, limit + 1))
+    let chains = state.audit_chains.list();
+    let mut events = tokio::task::spawn_blocking(move || records_of(&chains, &filter, limit + 1))
         .await
         .map_err(|error| ApiError::internal(&error))?
         .map_err(|error| ApiError::internal(&error))?;

@@ -58,7 +58,8 @@ pub struct AppState {
     /// Requests refused for their bearer token, counted per address for the log.
     pub refusals: Arc<Refusals>,
     /// Where the audit log and the keys that sign its checkpoints are, for verification.
-    pub audit_dir: std::path::PathBuf,
+    /// The audit chains this hub reads: its own, and every node's under `audit.chains_root`.
+    pub audit_chains: crate::audit::read::Chains,
     pub keys_dir: std::path::PathBuf,
     /// Cancelled when the hub begins to shut down: `/v1/ready` answers 503 from then on.
     pub shutdown: tokio_util::sync::CancellationToken,

@@ -12,6 +12,14 @@ use serde::Serialize;
 use super::event::Event;
 
 /// The `prev` of the first record a hub ever writes.
+/// The version of the records' layout (their fields and what each means, the hash over the
+/// line, the signed messages). Each start of a hub says which it writes, in the `record_format`
+/// of its `audit.opened` record (and of a new chain's `audit.genesis`), so a reader knows the
+/// format of the records that follow; a record without one is of format 1. A release that
+/// changes the layout raises it, and a reader that meets a format above its own stops there
+/// rather than misread the records.
+pub const RECORD_FORMAT: u64 = 1;
+
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 const HASH_FIELD: &str = ",\"hash\":\"";

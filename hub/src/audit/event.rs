@@ -41,6 +41,11 @@ pub enum Action {
     ClientApproved,
     /// A new signing key, added with `causeway keys rotate`.
     KeysRotated,
+    /// A backup of the store, the keys and the audit chains was made (detail: where to).
+    BackupMade,
+    /// A backup was restored into this hub (detail: from where, when it was made, the rows
+    /// of each table); the first record of the restored hub's own.
+    BackupRestored,
     /// A reading outside the caller's duties was refused (detail: what was asked).
     DutyRefused,
     /// An administrator read a list of accounts, grants, access requests or alerts (detail:
@@ -79,7 +84,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 36] = [
+    const ALL: [Action; 38] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -99,6 +104,8 @@ impl Action {
         Action::ClientRolesChanged,
         Action::ClientApproved,
         Action::KeysRotated,
+        Action::BackupMade,
+        Action::BackupRestored,
         Action::DutyRefused,
         Action::AdminRead,
         Action::GrantCreated,
@@ -140,6 +147,8 @@ impl Action {
             Action::ClientRolesChanged => "client.roles_changed",
             Action::ClientApproved => "client.approved",
             Action::KeysRotated => "keys.rotated",
+            Action::BackupMade => "backup.made",
+            Action::BackupRestored => "backup.restored",
             Action::DutyRefused => "duty.refused",
             Action::AdminRead => "admin.read",
             Action::GrantCreated => "grant.created",

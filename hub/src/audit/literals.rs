@@ -31,6 +31,9 @@ const REDACTED_LENGTH: usize = 4;
 pub struct AuditLiterals {
     pseudonyms: hmac::Key,
     sealing: LessSafeKey,
+    /// The sealing keys of pseudonym keys a rotation replaced: they open what they sealed,
+    /// and seal nothing new.
+    retired: Vec<LessSafeKey>,
 }
 
 /// A query's SQL and parameters as the log keeps them.
@@ -55,6 +58,21 @@ impl AuditLiterals {
     /// Keys derived from the hub's pseudonym key, one per use, so that a log pseudonym is
     /// not the pseudonym a `hash` mask shows for the same value.
     pub fn new(pseudonym_key: &[u8]) -> Self {
+        let (pseudonyms, sealing) = Self::keys(pseudonym_key);
+        Self {
+            pseudonyms,
+            sealing,
+            retired: Vec::new(),
+        }
+    }
+
+    /// The same, also opening what the `retired` pseudonym keys sealed.
+    pub fn with_retired(mut self, retired: &[Vec<u8>]) -> Self {
+        self.retired = retired.iter().map(|key| Self::keys(key).1).collect();
+        self
+    }
+
+    fn keys(pseudonym_key: &[u8]) -> (hmac::Key, LessSafeKey) {
         let derive = |purpose: &str| {
             hmac::sign(
                 &hmac::Key::new(hmac::HMAC_SHA256, pseudonym_key),
@@ -67,7 +85,7 @@ impl AuditLiterals {
         let sealing = UnboundKey::new(&AES_256_GCM, sealing.as_ref())
             .map(LessSafeKey::new)
             .unwrap_or_else(|_| unreachable!("an HMAC-SHA256 tag is an AES-256 key"));
-        Self { pseudonyms, sealing }
+        (pseudonyms, sealing)
     }
 
     /// The pseudonym of `value` in the log.
@@ -158,13 +176,14 @@ impl AuditLiterals {
             return None;
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut buffer = ciphertext.to_vec();
-        let plain = self
-            .sealing
-            .open_in_place(nonce, Aad::empty(), &mut buffer)
-            .ok()?;
-        serde_json::from_slice(plain).ok()
+        std::iter::once(&self.sealing)
+            .chain(&self.retired)
+            .find_map(|key| {
+                let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+                let mut buffer = ciphertext.to_vec();
+                let plain = key.open_in_place(nonce, Aad::empty(), &mut buffer).ok()?;
+                serde_json::from_slice(plain).ok()
+            })
     }
 }
 

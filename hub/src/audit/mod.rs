@@ -30,7 +30,7 @@ use utoipa::ToSchema;
 
 pub use event::{Action, Event, Outcome};
 pub use gate::Gate;
-pub use verify::{Verification, VerifyOptions, verify};
+pub use verify::{NodeVerification, Verification, VerifyOptions, verify, verify_node};
 
 /// Whether a hub (or a command) writes the log in `dir` now: it holds the log's lock.
 pub fn in_use(dir: &Path) -> bool {
@@ -129,6 +129,7 @@ impl AuditLog {
         log.enqueue(
             Event::new(Action::AuditOpened, Outcome::Ok).with_detail(serde_json::json!({
                 "version": env!("CARGO_PKG_VERSION"),
+                "record_format": chain::RECORD_FORMAT,
             })),
         );
         Ok(log)

@@ -29,12 +29,14 @@ use crate::config::AuditConfig;
 use crate::identity::KeyRing;
 
 /// The actions an operator's command may record; anything else is refused.
-const OPERATOR_ACTIONS: [Action; 7] = [
+const OPERATOR_ACTIONS: [Action; 9] = [
     Action::ClientCreated,
     Action::ClientDisabled,
     Action::ClientSecretRotated,
     Action::ClientRolesChanged,
     Action::KeysRotated,
+    Action::BackupMade,
+    Action::BackupRestored,
     Action::AuditArchived,
     // Sealed values opened with `causeway audit reveal`.
     Action::AuditRead,

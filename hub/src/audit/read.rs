@@ -2,7 +2,7 @@
 //! the reader may see them, as JSON or as Arrow record batches of one fixed schema.
 
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
@@ -14,8 +14,23 @@ use serde_json::{Map, Value};
 
 use super::segments;
 
-/// The columns of `audit.events`: the fields of a record.
+/// The columns of `audit.events`: the fields of a record, then `node`, the node whose chain
+/// holds it (records of different nodes share sequence numbers: `node` and `seq` name one).
 pub fn events_schema() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        let mut fields: Vec<Field> = record_schema()
+            .fields()
+            .iter()
+            .map(|field| field.as_ref().clone())
+            .collect();
+        fields.push(Field::new("node", DataType::Utf8, false));
+        Arc::new(Schema::new(fields))
+    });
+    Arc::clone(&SCHEMA)
+}
+
+/// The fields of a record as its line holds them.
+fn record_schema() -> SchemaRef {
     static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         let text = |name: &str| Field::new(name, DataType::Utf8, true);
         let list = |name: &str| {
@@ -59,6 +74,76 @@ pub fn events_schema() -> SchemaRef {
         ]))
     });
     Arc::clone(&SCHEMA)
+}
+
+/// One node's chain: the folder of its segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    pub node: String,
+    pub dir: PathBuf,
+}
+
+/// The chains a hub reads: its own, and with `audit.chains_root` every other node's folder
+/// there, found again at every reading (a replica added since is read too).
+#[derive(Debug, Clone)]
+pub struct Chains {
+    own: Chain,
+    root: Option<PathBuf>,
+}
+
+impl Chains {
+    pub fn new(node: String, dir: PathBuf, root: Option<PathBuf>) -> Self {
+        Self {
+            own: Chain { node, dir },
+            root,
+        }
+    }
+
+    /// This hub's own chain only.
+    pub fn own_only(node: String, dir: PathBuf) -> Self {
+        Self::new(node, dir, None)
+    }
+
+    pub fn own(&self) -> &Chain {
+        &self.own
+    }
+
+    /// This hub's chain first, then the other nodes' in name order. Folders that cannot be
+    /// listed leave the others: a hub reads its own chain whatever the shared volume does.
+    pub fn list(&self) -> Vec<Chain> {
+        let mut chains = vec![self.own.clone()];
+        chains.extend(self.others());
+        chains
+    }
+
+    /// The other nodes' chains under the root.
+    pub fn others(&self) -> Vec<Chain> {
+        let Some(root) = &self.root else {
+            return Vec::new();
+        };
+        let own = std::fs::canonicalize(&self.own.dir).unwrap_or_else(|_| self.own.dir.clone());
+        let Ok(entries) = std::fs::read_dir(root) else {
+            tracing::warn!(folder = %root.display(), "cannot list audit.chains_root: reading this hub's chain only");
+            return Vec::new();
+        };
+        // A folder without segments (`lost+found`, a replica not yet started) holds no records.
+        let mut others: Vec<Chain> = entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.is_dir() && std::fs::canonicalize(path).is_ok_and(|path| path != own))
+            .filter(|path| segments::list(path).is_ok_and(|found| !found.is_empty()))
+            .filter_map(|path| {
+                let node = path.file_name()?.to_str()?.to_owned();
+                (!node.starts_with('.')).then_some(Chain { node, dir: path })
+            })
+            .collect();
+        others.sort_by(|a, b| a.node.cmp(&b.node));
+        others
+    }
+
+    /// The chain of `node`.
+    pub fn find(&self, node: &str) -> Option<Chain> {
+        self.list().into_iter().find(|chain| chain.node == node)
+    }
 }
 
 /// Which records a reader gets.
@@ -148,7 +233,13 @@ pub fn sealed_of(dir: &Path, seq: u64) -> std::io::Result<Option<String>> {
 pub fn for_each_line(dir: &Path, mut visit: impl FnMut(&str) -> bool) -> std::io::Result<()> {
     let mut line = String::new();
     for path in segments::list(dir)? {
-        let mut reader = std::io::BufReader::new(std::fs::File::open(&path)?);
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            // Archived (moved away) between the listing and now: its records are in the archive.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(error),
+        };
+        let mut reader = std::io::BufReader::new(file);
         loop {
             line.clear();
             if reader.read_line(&mut line)? == 0 {
@@ -201,6 +292,41 @@ pub fn records(dir: &Path, filter: &EventFilter, limit: usize) -> std::io::Resul
     Ok(found)
 }
 
+/// The records of every chain `filter` lets through, each with its `node`, oldest first
+/// (by time, then node and sequence number), at most `limit`.
+pub fn records_of(
+    chains: &[Chain],
+    filter: &EventFilter,
+    limit: usize,
+) -> std::io::Result<Vec<Map<String, Value>>> {
+    let mut found = Vec::new();
+    for chain in chains {
+        // A folder on the shared volume that is not there (yet) holds no records.
+        if !chain.dir.is_dir() {
+            continue;
+        }
+        for mut record in records(&chain.dir, filter, limit)? {
+            record.insert("node".into(), Value::from(chain.node.clone()));
+            found.push(record);
+        }
+    }
+    if chains.len() > 1 {
+        let key = |record: &Map<String, Value>| {
+            (
+                record
+                    .get("time")
+                    .and_then(Value::as_str)
+                    .and_then(|time| DateTime::parse_from_rfc3339(time).ok()),
+                record.get("node").and_then(Value::as_str).map(str::to_owned),
+                record.get("seq").and_then(Value::as_u64),
+            )
+        };
+        found.sort_by_cached_key(key);
+    }
+    found.truncate(limit);
+    Ok(found)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("cannot read the audit log: {0}")]
@@ -212,12 +338,25 @@ pub enum ReadError {
 /// The records `filter` lets through as record batches of [`events_schema`] of up to
 /// `batch_rows` rows each, handed to `emit` until it returns `false`.
 pub fn batches(
-    dir: &Path,
+    chain: &Chain,
     filter: &EventFilter,
     batch_rows: usize,
-    mut emit: impl FnMut(RecordBatch) -> bool,
+    emit: impl FnMut(RecordBatch) -> bool,
 ) -> Result<(), ReadError> {
-    let mut decoder = ReaderBuilder::new(events_schema())
+    if !chain.dir.is_dir() {
+        return Ok(());
+    }
+    let node = chain.node.clone();
+    let mut emit = emit;
+    // Each batch of the line's fields gets the chain's node as its last column.
+    let mut with_node = move |batch: RecordBatch| -> Result<bool, ArrowError> {
+        let nodes = datafusion::arrow::array::StringArray::from(vec![node.as_str(); batch.num_rows()]);
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(nodes));
+        Ok(emit(RecordBatch::try_new(events_schema(), columns)?))
+    };
+    let dir = chain.dir.as_path();
+    let mut decoder = ReaderBuilder::new(record_schema())
         .with_batch_size(batch_rows)
         .build_decoder()?;
     let mut pending = 0;
@@ -239,10 +378,16 @@ pub fn batches(
         }
         pending = 0;
         match decoder.flush() {
-            Ok(Some(batch)) => {
-                stopped = !emit(batch);
-                !stopped
-            }
+            Ok(Some(batch)) => match with_node(batch) {
+                Ok(more) => {
+                    stopped = !more;
+                    more
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    false
+                }
+            },
             Ok(None) => true,
             Err(error) => {
                 failure = Some(error);
@@ -254,7 +399,7 @@ pub fn batches(
         return Err(error.into());
     }
     if !stopped && let Some(batch) = decoder.flush()? {
-        emit(batch);
+        with_node(batch)?;
     }
     Ok(())
 }

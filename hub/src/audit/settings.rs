@@ -20,6 +20,10 @@ pub struct AuditConfig {
     pub checkpoint_interval: Duration,
     /// The name of this hub in its chain's genesis record; default the machine's host name.
     pub node: Option<String>,
+    /// The folder holding every replica's chain (`ROOT/NODE`, this hub's `storage.audit_dir`
+    /// among them), on a volume they share: `audit.events`, `GET /v1/audit/events` and
+    /// `GET /v1/audit/verify` then read every node's records, not only this hub's.
+    pub chains_root: Option<std::path::PathBuf>,
     /// How long records of each kind are kept before `causeway audit retain` removes them,
     /// by the first word of their action (`query = "5years"`, `token = "1year"`, ...), with
     /// `default` for the kinds not named; records of a kind without a period are kept for
@@ -56,6 +60,7 @@ impl Default for AuditConfig {
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(10),
             node: None,
+            chains_root: None,
             retention: BTreeMap::new(),
         }
     }

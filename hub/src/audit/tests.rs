@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use serde_json::json;
 
 use super::chain::{self, GENESIS};
 use super::*;
@@ -37,6 +38,7 @@ impl TestLog {
             checkpoint_every: 5,
             checkpoint_interval: Duration::from_secs(3600),
             node: Some("test-node".into()),
+            chains_root: None,
             retention: Default::default(),
         };
         let keys = Arc::new(KeyRing::open(&self.keys_dir()).unwrap());
@@ -520,4 +522,53 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
         }
     }
+}
+
+/// Every start names the record format it writes; records of a later format stop a
+/// verification with the reason, rather than being misread.
+#[tokio::test]
+async fn records_of_a_later_format_stop_verification_naming_it() {
+    let log = TestLog::new();
+    log.write(64, 3).await;
+    let segment = log.segments().pop().unwrap();
+    let mut lines = log.lines(&segment);
+    let formats: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|line| chain::open(line).unwrap())
+        .filter(|link| {
+            matches!(
+                link.record.get("action").and_then(|action| action.as_str()),
+                Some("audit.opened" | "audit.genesis")
+            )
+        })
+        .map(|link| {
+            let detail: serde_json::Value =
+                serde_json::from_str(link.record["detail"].as_str().unwrap()).unwrap();
+            detail["record_format"].clone()
+        })
+        .collect();
+    assert_eq!(
+        formats,
+        [json!(chain::RECORD_FORMAT), json!(chain::RECORD_FORMAT)]
+    );
+    assert!(log.verify().valid);
+
+    let last = chain::open(lines.last().unwrap()).unwrap();
+    let later = Event::new(Action::AuditOpened, Outcome::Ok).with_detail(json!({
+        "version": "99.0.0",
+        "record_format": chain::RECORD_FORMAT + 1,
+    }));
+    let sealed = chain::seal(last.seq + 1, Utc::now(), &later, &last.hash).unwrap();
+    lines.push(sealed.line.trim_end().to_owned());
+    log.rewrite(&segment, &lines);
+    let report = log.verify();
+    let broken = broken_record(&report);
+    assert_eq!(broken.seq, Some(last.seq + 1));
+    assert!(
+        broken
+            .reason
+            .contains(&format!("record format {}", chain::RECORD_FORMAT + 1)),
+        "{}",
+        broken.reason
+    );
 }

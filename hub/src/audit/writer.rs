@@ -151,6 +151,7 @@ impl Writer {
             "chain": genesis.chain,
             "checkpoint_every": genesis.checkpoint_every,
             "checkpoint_interval_ms": genesis.checkpoint_interval_ms,
+            "record_format": chain::RECORD_FORMAT,
             "key_id": key.kid,
             "signature": URL_SAFE_NO_PAD.encode(signature),
         }));

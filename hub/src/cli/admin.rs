@@ -113,6 +113,12 @@ pub enum KeysCommand {
         #[command(flatten)]
         hub: LocalHub,
     },
+    /// Replace the pseudonym key, keeping the old one beside it to open what it sealed in
+    /// the audit log. Every pseudonym changes: stop every hub that shares the key first.
+    RotatePseudonym {
+        #[command(flatten)]
+        hub: LocalHub,
+    },
 }
 
 /// An `--attr` that is not `key=value`.
@@ -357,6 +363,23 @@ pub async fn keys(command: KeysCommand) -> Result<(), Box<dyn std::error::Error>
             let gate = operator_gate(&config, Action::KeysRotated, json!({}));
             let kid = recorded(gate, async || Ok(KeyRing::rotate(&config.data_paths().keys())?)).await?;
             println!("new signing key {kid}; tokens signed with earlier keys stay valid until they expire");
+        }
+        KeysCommand::RotatePseudonym { hub } => {
+            let config = hub.load()?;
+            if crate::audit::in_use(&config.audit_dir()) {
+                return Err("the hub is running: stop it, and every replica sharing its pseudonym key, before replacing the key".into());
+            }
+            let path = config.data_paths().pseudonym_key();
+            let gate = operator_gate(&config, Action::KeysRotated, json!({ "key": "pseudonym" }));
+            recorded(gate, async || Ok(crate::access::pseudonym_key::rotate(&path)?)).await?;
+            println!(
+                "new pseudonym key in {}; the old one is kept in {} to open what it sealed in the audit log",
+                path.display(),
+                crate::access::pseudonym_key::retired_dir(&path).display()
+            );
+            println!(
+                "every hash mask and audit pseudonym is another from now on: copy the new key to every hub that shares it before starting them"
+            );
         }
     }
     Ok(())

@@ -10,9 +10,9 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::admin::{LocalHub, operator_gate, recorded};
 use super::{HubArgs, HubClient};
-use crate::audit::read::{EventFilter, batches, events_schema};
+use crate::audit::read::{Chain, EventFilter, batches, events_schema};
 use crate::audit::{Action, archive};
-use crate::audit::{Verification, VerifyOptions, in_use, verify};
+use crate::audit::{Verification, VerifyOptions, in_use, verify, verify_node};
 use crate::config::{Config, DataPaths};
 use crate::identity::{KeyRing, public_keys};
 use crate::query::output::OutputFormat;
@@ -36,6 +36,14 @@ impl LogLocation {
             return Err(format!("there is no audit log at {}", audit.display()).into());
         }
         Ok((audit, keys))
+    }
+
+    /// The node whose log it is: the configuration's `audit.node`, or the machine's name.
+    fn node(&self) -> Result<String, Box<dyn std::error::Error>> {
+        Ok(match &self.data_dir {
+            Some(_) => crate::config::AuditConfig::default().node_name(),
+            None => self.hub.load()?.audit.node_name(),
+        })
     }
 
     /// The audit directory and the keys directory, whether or not the log exists.
@@ -246,8 +254,10 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
             let Some(sealed) = crate::audit::read::sealed_of(&audit_dir, seq)? else {
                 return Err(format!("record {seq} keeps nothing sealed").into());
             };
-            let key = std::fs::read(config.data_paths().pseudonym_key())?;
-            let literals = crate::audit::literals::AuditLiterals::new(&key);
+            let key_path = config.data_paths().pseudonym_key();
+            let key = std::fs::read(&key_path)?;
+            let retired = crate::access::pseudonym_key::retired(&key_path)?;
+            let literals = crate::audit::literals::AuditLiterals::new(&key).with_retired(&retired);
             let gate = operator_gate(&config, Action::AuditRead, serde_json::json!({ "revealed": seq }));
             let opened = recorded(gate, async || {
                 literals
@@ -271,7 +281,11 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
                 until,
                 ..EventFilter::default()
             };
-            let rows = export(&audit_dir, &filter, format, &out)?;
+            let chain = Chain {
+                node: log.node()?,
+                dir: audit_dir,
+            };
+            let rows = export(&chain, &filter, format, &out)?;
             println!("wrote {rows} records to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -281,59 +295,58 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
             chains,
         } => {
             // With --chains, only the keys are the hub's: its own log need not be there.
-            let (dirs, keys, expect_node) = match &chains {
-                None => {
-                    let (audit_dir, keys) = log.dirs()?;
-                    (vec![audit_dir], keys, false)
-                }
-                Some(folder) => (chain_dirs(folder)?, log.paths()?.1, true),
-            };
-            let keys = public_keys(&keys)?;
-            let mut broken = Vec::new();
-            for dir in &dirs {
+            let Some(folder) = &chains else {
+                let (audit_dir, keys) = log.dirs()?;
+                let keys = public_keys(&keys)?;
                 let options = VerifyOptions {
-                    live: in_use(dir),
+                    live: in_use(&audit_dir),
                     accept_legacy,
                     ..VerifyOptions::offline()
                 };
-                // A folder of chains is checked whole: one that cannot be read, holds no
-                // segment, or holds another node's chain is a break, and the rest are still
-                // verified.
-                let name = dir.file_name().map(|name| name.to_string_lossy().into_owned());
-                match verify(dir, &keys, &options) {
-                    Ok(report) => {
-                        print_report(dir, &report);
-                        if expect_node && report.segments == 0 {
-                            println!("BROKEN: {} holds no segment: its chain is gone", dir.display());
-                            broken.push(name.unwrap_or_default());
-                        } else if !report.valid {
-                            broken.push(report.node.clone().or(name).unwrap_or_default());
-                        } else if expect_node && !report.legacy && report.node != name {
-                            println!(
-                                "BROKEN: {} holds the chain of node {}, not of the node it is named after",
-                                dir.display(),
-                                report.node.as_deref().unwrap_or("(none)")
-                            );
-                            broken.push(name.unwrap_or_default());
-                        }
-                    }
-                    Err(error) => {
-                        println!("BROKEN: {} cannot be verified: {error}", dir.display());
-                        broken.push(name.unwrap_or_else(|| dir.display().to_string()));
-                    }
-                }
-            }
-            if dirs.len() > 1 {
-                if broken.is_empty() {
-                    println!("OK: all {} chains are intact", dirs.len());
+                let report = verify(&audit_dir, &keys, &options)?;
+                print_report(&audit_dir, &report);
+                return Ok(if report.valid {
+                    ExitCode::SUCCESS
                 } else {
-                    println!(
-                        "BROKEN: the chains of {} of {} nodes: {}",
-                        broken.len(),
-                        dirs.len(),
-                        broken.join(", ")
+                    ExitCode::FAILURE
+                });
+            };
+            let keys = public_keys(&log.paths()?.1)?;
+            let dirs = chain_dirs(folder)?;
+            // A folder of chains is checked whole: one that cannot be read, holds no segment,
+            // or holds another node's chain is a break, and the rest are still verified.
+            let mut broken = Vec::new();
+            for dir in &dirs {
+                let name = dir
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let checked = verify_node(dir, &name, &keys, accept_legacy, in_use(dir));
+                if let Some(report) = &checked.verification {
+                    print_report(dir, report);
+                }
+                if let Some(problem) = &checked.problem {
+                    println!("BROKEN: {problem}");
+                }
+                if !checked.valid {
+                    broken.push(
+                        checked
+                            .verification
+                            .and_then(|report| report.node)
+                            .filter(|_| checked.problem.is_none())
+                            .unwrap_or(name),
                     );
                 }
+            }
+            if broken.is_empty() {
+                println!("OK: all {} chains are intact", dirs.len());
+            } else {
+                println!(
+                    "BROKEN: the chains of {} of {} nodes: {}",
+                    broken.len(),
+                    dirs.len(),
+                    broken.join(", ")
+                );
             }
             Ok(if broken.is_empty() {
                 ExitCode::SUCCESS
@@ -346,7 +359,7 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
 
 /// Writes the records `filter` lets through to `out`; returns how many.
 fn export(
-    dir: &Path,
+    chain: &Chain,
     filter: &EventFilter,
     format: ExportFormat,
     out: &Path,
@@ -362,7 +375,7 @@ fn export(
     file.write_all(&encoder.begin()?)?;
     let mut rows = 0;
     let mut failure = None;
-    batches(dir, filter, 8192, |batch| {
+    batches(chain, filter, 8192, |batch| {
         rows += batch.num_rows();
         let written = encoder
             .batch(&batch)

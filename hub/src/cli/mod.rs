@@ -5,6 +5,7 @@ mod access;
 pub mod admin;
 mod alerts;
 mod audit;
+mod backup;
 mod certs;
 pub mod client;
 mod credentials;
@@ -102,6 +103,11 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Back up the hub's store, keys and audit chains into a folder (on this machine's hub,
+    /// running or not).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a hub that has nothing yet (an empty store, no keys or chain).
+    Restore(backup::RestoreArgs),
     /// Make certificates.
     Certs {
         #[command(subcommand)]
@@ -145,6 +151,8 @@ pub async fn run() -> ExitCode {
         Command::Client { command } => admin::client(command).await,
         Command::Keys { command } => admin::keys(command).await,
         Command::Certs { command } => certs::run(command),
+        Command::Backup(args) => backup::backup(args).await,
+        Command::Restore(args) => backup::restore(args).await,
         Command::Policy { command } => policy::run(command).await,
         Command::Access { command } => access::run(command).await,
     };

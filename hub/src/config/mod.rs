@@ -373,6 +373,7 @@ impl Config {
                 .as_deref()
                 .map_or_else(|| DataPaths::new(&data_dir).audit(), absolute),
         );
+        self.audit.chains_root = self.audit.chains_root.as_deref().map(absolute);
         self.storage.keys_dir = self.storage.keys_dir.as_deref().map(absolute);
         self.storage.pseudonym_key = self.storage.pseudonym_key.as_deref().map(absolute);
         self.connectors.file_roots = if self.connectors.file_roots.is_empty() {
@@ -438,6 +439,15 @@ impl Config {
             .audit_dir
             .clone()
             .unwrap_or_else(|| self.data_paths().audit())
+    }
+
+    /// The audit chains this hub reads: its own, and every node's under `audit.chains_root`.
+    pub fn audit_chains(&self) -> crate::audit::read::Chains {
+        crate::audit::read::Chains::new(
+            self.audit.node_name(),
+            self.audit_dir(),
+            self.audit.chains_root.clone(),
+        )
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -3,7 +3,6 @@
 //! the JWKS so tokens signed before a rotation verify until they expire. The directory is
 //! re-read when it changes, so a running hub picks up a rotation at once.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -249,20 +248,8 @@ fn add_key(dir: &Path) -> Result<String, KeyError> {
         .map(|elapsed| elapsed.as_millis())
         .unwrap_or_default();
     let path = dir.join(format!("{millis:015}-{kid}.key"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
     // Written aside, then renamed into place: hubs sharing the folder read whole keys only.
-    let aside = dir.join(format!(".{millis:015}-{kid}.new"));
-    let mut file = options.open(&aside).map_err(|error| io_error(&aside, error))?;
-    file.write_all(pkcs8.as_ref())
-        .map_err(|error| io_error(&aside, error))?;
-    file.sync_all().map_err(|error| io_error(&aside, error))?;
-    std::fs::rename(&aside, &path).map_err(|error| io_error(&path, error))?;
+    crate::private_files::replace(&path, pkcs8.as_ref()).map_err(|error| io_error(&path, error))?;
     Ok(kid)
 }
 

@@ -2,7 +2,6 @@
 //! dataset. Security officers read every record; publishers the records that touch their
 //! department's datasets; nobody else anything.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use causeway_policies::{Principal, Role};
@@ -15,7 +14,7 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
 
 use super::closed::ClosedTable;
-use crate::audit::read::{EventFilter, batches, events_schema};
+use crate::audit::read::{Chain, Chains, EventFilter, batches, events_schema};
 
 /// The schema that holds the log.
 pub const AUDIT_SCHEMA: &str = "audit";
@@ -24,13 +23,13 @@ const EVENTS: &str = "events";
 /// The `audit` schema as `principal` may read it.
 #[derive(Debug)]
 pub struct AuditSchema {
-    dir: PathBuf,
+    chains: Chains,
     principal: Principal,
 }
 
 impl AuditSchema {
-    pub fn new(dir: PathBuf, principal: Principal) -> Self {
-        Self { dir, principal }
+    pub fn new(chains: Chains, principal: Principal) -> Self {
+        Self { chains, principal }
     }
 }
 
@@ -56,17 +55,26 @@ impl SchemaProvider for AuditSchema {
                 NOT_AN_AUDITOR.to_owned(),
             ))));
         };
-        let partition = EventsPartition {
-            dir: self.dir.clone(),
-            schema: events_schema(),
-            filter: EventFilter {
-                department_scope: scope,
-                ..EventFilter::default()
-            },
+        // A partition per chain: this hub's, and every other node's under audit.chains_root.
+        let filter = EventFilter {
+            department_scope: scope,
+            ..EventFilter::default()
         };
+        let partitions: Vec<Arc<dyn PartitionStream>> = self
+            .chains
+            .list()
+            .into_iter()
+            .map(|chain| {
+                Arc::new(EventsPartition {
+                    chain,
+                    schema: events_schema(),
+                    filter: filter.clone(),
+                }) as Arc<dyn PartitionStream>
+            })
+            .collect();
         Ok(Some(Arc::new(StreamingTable::try_new(
             events_schema(),
-            vec![Arc::new(partition)],
+            partitions,
         )?)))
     }
 
@@ -80,7 +88,7 @@ const NOT_AN_AUDITOR: &str =
 
 #[derive(Debug)]
 struct EventsPartition {
-    dir: PathBuf,
+    chain: Chain,
     schema: SchemaRef,
     filter: EventFilter,
 }
@@ -93,10 +101,10 @@ impl PartitionStream for EventsPartition {
     fn execute(&self, context: Arc<TaskContext>) -> SendableRecordBatchStream {
         let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.schema), 2);
         let sender = builder.tx();
-        let (dir, filter) = (self.dir.clone(), self.filter.clone());
+        let (chain, filter) = (self.chain.clone(), self.filter.clone());
         let batch_rows = context.session_config().batch_size();
         builder.spawn_blocking(move || {
-            batches(&dir, &filter, batch_rows, |batch| {
+            batches(&chain, &filter, batch_rows, |batch| {
                 sender.blocking_send(Ok(batch)).is_ok()
             })
             .map_err(|error| DataFusionError::External(Box::new(error)))

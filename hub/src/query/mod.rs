@@ -20,7 +20,7 @@ mod statement;
 mod yielding;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -50,6 +50,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::access::Access;
+use crate::audit::read::Chains;
 use crate::config::LimitsConfig;
 use closed::closed_dataset_read;
 use parameters::{bind_types, parameter_types};
@@ -126,15 +127,11 @@ pub struct QueryEngine {
     /// Swapped whole at every change; never locked.
     datasets: ArcSwap<HashMap<DatasetId, DatasetInfo>>,
     /// Where `audit.events` is read from; `None` when the audit log is off.
-    audit_dir: Option<PathBuf>,
+    audit: Option<Chains>,
 }
 
 impl QueryEngine {
-    pub fn new(
-        limits: LimitsConfig,
-        access: Arc<Access>,
-        audit_dir: Option<PathBuf>,
-    ) -> std::io::Result<Self> {
+    pub fn new(limits: LimitsConfig, access: Arc<Access>, audit: Option<Chains>) -> std::io::Result<Self> {
         let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, "public")
             .with_create_default_catalog_and_schema(true)
@@ -186,7 +183,7 @@ impl QueryEngine {
             limits,
             access,
             datasets: ArcSwap::from_pointee(HashMap::new()),
-            audit_dir,
+            audit,
         })
     }
 
@@ -515,7 +512,7 @@ impl QueryEngine {
             .map_err(|error| QueryError::Execution(error.strip_backtrace()))?;
         let catalogs = MemoryCatalogProviderList::new();
         let secure = SecureCatalog::new(
-            self.audit_dir.clone(),
+            self.audit.clone(),
             self.catalog().map_err(|error| self.classify(error))?,
             Arc::clone(policy),
         );

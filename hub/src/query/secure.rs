@@ -3,7 +3,7 @@
 //! views, so the policy rewrite sits under everything the query does.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -21,6 +21,7 @@ use datafusion::execution::session_state::SessionState;
 use super::audit_events::{AUDIT_SCHEMA, AuditSchema};
 use super::closed::ClosedTable;
 use super::names::UnknownDataset;
+use crate::audit::read::Chains;
 
 /// What every table lookup of one query shares.
 pub struct QueryPolicy {
@@ -44,7 +45,7 @@ pub struct QueryPolicy {
 pub struct SecureCatalog {
     base: Arc<dyn CatalogProvider>,
     policy: Arc<QueryPolicy>,
-    audit_dir: Option<PathBuf>,
+    audit: Option<Chains>,
 }
 
 impl std::fmt::Debug for QueryPolicy {
@@ -55,20 +56,16 @@ impl std::fmt::Debug for QueryPolicy {
 
 impl SecureCatalog {
     /// The catalog `base` as `policy` lets its query see it, with the audit log (read from
-    /// `audit_dir`) as `audit.events`.
-    pub fn new(audit_dir: Option<PathBuf>, base: Arc<dyn CatalogProvider>, policy: Arc<QueryPolicy>) -> Self {
-        Self {
-            base,
-            policy,
-            audit_dir,
-        }
+    /// the `audit` chains) as `audit.events`.
+    pub fn new(audit: Option<Chains>, base: Arc<dyn CatalogProvider>, policy: Arc<QueryPolicy>) -> Self {
+        Self { base, policy, audit }
     }
 }
 
 impl CatalogProvider for SecureCatalog {
     fn schema_names(&self) -> Vec<String> {
         let mut names = self.base.schema_names();
-        if self.audit_dir.is_some() {
+        if self.audit.is_some() {
             names.push(AUDIT_SCHEMA.to_owned());
         }
         names
@@ -76,8 +73,8 @@ impl CatalogProvider for SecureCatalog {
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         if name == AUDIT_SCHEMA {
-            let dir = self.audit_dir.clone()?;
-            return Some(Arc::new(AuditSchema::new(dir, self.policy.principal.clone())));
+            let chains = self.audit.clone()?;
+            return Some(Arc::new(AuditSchema::new(chains, self.policy.principal.clone())));
         }
         let base = self.base.schema(name)?;
         Some(Arc::new(SecureSchema {

@@ -6,6 +6,7 @@ mod alerts;
 mod changes;
 mod clients;
 mod datasets;
+mod dump;
 mod grants;
 mod requests;
 mod sign_ins;
@@ -23,6 +24,7 @@ pub use alerts::AlertRecord;
 pub use changes::{CHANNEL as CHANGES_CHANNEL, Change};
 pub use clients::{AccountKind, ClientRecord, NewClient};
 pub use datasets::{ContractVersion, DatasetRecord, NewDataset};
+pub use dump::TableRows;
 pub use grants::{GrantOrigin, GrantRecord};
 pub use sign_ins::{CodeRecord, NewCode, RefreshRecord, Taken, unix_now};
 
@@ -67,6 +69,12 @@ impl std::fmt::Debug for MetadataStore {
 impl MetadataStore {
     /// Connects and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_at(url, None).await
+    }
+
+    /// Connects and applies the migrations up to `version` (all when `None`): a restore
+    /// writes a backup's rows at the version they were read at, then [`Self::migrate`]s.
+    pub async fn connect_at(url: &str, version: Option<i64>) -> Result<Self> {
         sqlx::any::install_default_drivers();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:")) {
             return Err(StoreError::UnsupportedUrl);
@@ -86,13 +94,22 @@ impl MetadataStore {
                     where_of(url)
                 ))
             })?;
-        MIGRATIONS
-            .run(&pool)
-            .await
-            .map_err(|error| StoreError::Migrate(error.to_string()))?;
         let postgres_url =
             (!url.starts_with("sqlite:")).then(|| std::sync::Arc::new(secrecy::SecretString::from(url)));
-        Ok(Self { pool, postgres_url })
+        let store = Self { pool, postgres_url };
+        match version {
+            None => store.migrate().await?,
+            Some(version) => MIGRATIONS
+                .run_to(version, &store.pool)
+                .await
+                .map_err(migrate_error)?,
+        }
+        Ok(store)
+    }
+
+    /// Applies the migrations not yet applied.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATIONS.run(&self.pool).await.map_err(migrate_error)
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -123,6 +140,25 @@ impl MetadataStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// What went wrong migrating, said so that an operator knows which release to run.
+fn migrate_error(error: sqlx::migrate::MigrateError) -> StoreError {
+    use sqlx::migrate::MigrateError;
+    StoreError::Migrate(match error {
+        MigrateError::VersionMissing(version) => format!(
+            "the store was brought to migration {version} by a newer release of Causeway (this one knows up to {}): run that release, or restore a backup made before the upgrade",
+            MIGRATIONS
+                .iter()
+                .map(|migration| migration.version)
+                .max()
+                .unwrap_or(0)
+        ),
+        MigrateError::VersionMismatch(version) => format!(
+            "migration {version} applied to the store differs from this release's: the store was made by a development build"
+        ),
+        other => other.to_string(),
+    })
 }
 
 /// Where a store URL points, without its password: `storage.metadata_url` names

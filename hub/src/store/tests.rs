@@ -260,3 +260,189 @@ async fn unsupported_urls_are_refused() {
         .unwrap_err();
     assert!(matches!(error, StoreError::UnsupportedUrl), "{error}");
 }
+
+/// What a backup keeps of a store (every row, read in one snapshot) loads into a new store
+/// of either kind and reads back the same: a dataset, an account and a day's count.
+#[tokio::test]
+async fn a_dump_loads_into_a_new_store_of_either_kind_and_reads_back_the_same() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("source.db").display());
+    let source_store = MetadataStore::connect(&url).await.expect("sqlite store");
+    let residents = contract();
+    let source = source();
+    source_store
+        .insert_dataset(NewDataset {
+            contract: &residents,
+            source: &source,
+            access: &AccessConditions::default(),
+            acceleration: None,
+            published_by: "steward",
+        })
+        .await
+        .expect("dataset");
+    let roles = BTreeSet::from([causeway_policies::Role::Analyst]);
+    source_store
+        .insert_client(super::NewClient {
+            id: "stats-etl",
+            kind: super::AccountKind::Service,
+            name: None,
+            department: "statistics",
+            roles: &roles,
+            attributes: &BTreeMap::new(),
+            secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            approved_by: Some("security-admin"),
+        })
+        .await
+        .expect("client");
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("day");
+    source_store
+        .add_row_usage(day, "stats-etl", &["civil_affairs.residents".into()], 42)
+        .await
+        .expect("usage");
+    let dumped = source_store.dump().await.expect("dump");
+    let tables: Vec<&str> = dumped.iter().map(|table| table.table.as_str()).collect();
+    for expected in [
+        "clients",
+        "contract_versions",
+        "datasets",
+        "departments",
+        "grants",
+        "row_usage",
+    ] {
+        assert!(tables.contains(&expected), "{tables:?}");
+    }
+
+    let dumped = &dumped;
+    on_every_store(|store| async move {
+        assert!(store.is_empty().await.expect("empty"));
+        store.load(dumped).await.expect("load");
+        assert!(!store.is_empty().await.expect("empty"));
+        assert_eq!(&store.dump().await.expect("dump again"), dumped);
+        let dataset = store
+            .dataset("civil_affairs", "residents")
+            .await
+            .expect("get")
+            .expect("restored");
+        assert_eq!(dataset.contract, contract());
+        let client = store
+            .client("stats-etl")
+            .await
+            .expect("client")
+            .expect("restored");
+        assert_eq!(client.approved_by.as_deref(), Some("security-admin"));
+        let usage = store.row_usage(day, "stats-etl").await.expect("usage");
+        assert_eq!(usage.get("civil_affairs.residents"), Some(&42));
+    })
+    .await;
+}
+
+/// The last migration of the previous release (commit 8726e48), whose stores this release
+/// must take over.
+const PREVIOUS_RELEASE: i64 = 7;
+
+/// A store as the previous release left it, on either kind of store: its migrations applied
+/// (as that release recorded them) and the rows it wrote (`fixtures/previous_release.sql`:
+/// departments, datasets and contract versions, a service and a person, a grant, an access
+/// request, an alert, a refresh token). This release migrates it and reads all of it.
+#[tokio::test]
+async fn a_store_left_by_the_previous_release_is_migrated_and_served() {
+    // The migrations that release applied are this release's, byte for byte: sqlx refuses a
+    // store whose applied migrations were edited since (their SHA-384, as it recorded them).
+    for line in include_str!("fixtures/previous_release.checksums")
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+    {
+        let (version, checksum) = line.split_once(' ').expect("version and checksum");
+        let version: i64 = version.parse().expect("version");
+        let migration = super::MIGRATIONS
+            .iter()
+            .find(|migration| migration.version == version)
+            .expect("the migration is still there");
+        let now: String = migration
+            .checksum
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert_eq!(now, checksum, "migration {version} was edited after its release");
+        let sql = std::fs::read(format!(
+            "{}/migrations/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            file_of(version)
+        ))
+        .expect("migration file");
+        let digest: String = ring::digest::digest(&ring::digest::SHA384, &sql)
+            .as_ref()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert_eq!(digest, checksum);
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut urls = vec![format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("previous.db").display()
+    )];
+    let database = TestDatabase::create().await;
+    urls.extend(database.as_ref().map(|database| database.url.clone()));
+    for url in urls {
+        let previous = MetadataStore::connect_at(&url, Some(PREVIOUS_RELEASE))
+            .await
+            .expect("the previous release's schema");
+        sqlx::raw_sql(include_str!("fixtures/previous_release.sql"))
+            .execute(&previous.pool)
+            .await
+            .expect("the previous release's rows");
+        previous.pool.close().await;
+
+        let store = MetadataStore::connect(&url)
+            .await
+            .expect("migrated by this release");
+        assert_eq!(
+            store.schema_version().await.expect("version"),
+            MetadataStore::release_schema_version()
+        );
+        let datasets = store.list_datasets().await.expect("datasets");
+        assert_eq!(datasets.len(), 1, "{datasets:?}");
+        assert_eq!(datasets[0].contract.name, "residents");
+        assert_eq!(datasets[0].version, 2);
+        assert_eq!(
+            store
+                .contract_versions("civil_affairs", "residents")
+                .await
+                .expect("versions")
+                .len(),
+            2
+        );
+        let clients = store.list_clients().await.expect("clients");
+        let person = clients
+            .iter()
+            .find(|client| client.kind == super::AccountKind::Person)
+            .expect("a person");
+        assert!(person.approved_by.is_some(), "{person:?}");
+        assert_eq!(clients.len(), 2, "{clients:?}");
+        let grants = store.list_grants().await.expect("grants");
+        assert_eq!(grants.len(), 1);
+        assert_eq!(grants[0].grant.purposes.len(), 1, "{:?}", grants[0]);
+        assert_eq!(store.list_requests().await.expect("requests").len(), 1);
+        assert_eq!(store.list_open_alerts().await.expect("alerts").len(), 1);
+        // What the previous release did not have starts empty.
+        assert_eq!(store.change_versions().await.expect("changes").len(), 4);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("day");
+        assert!(store.row_usage(day, "stats-etl").await.expect("usage").is_empty());
+    }
+    if let Some(database) = database {
+        database.drop().await;
+    }
+}
+
+/// The file of migration `version`.
+fn file_of(version: i64) -> String {
+    std::fs::read_dir(format!("{}/migrations", env!("CARGO_MANIFEST_DIR")))
+        .expect("migrations")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .find(|name| name.starts_with(&format!("{version:04}_")))
+        .expect("migration file")
+}

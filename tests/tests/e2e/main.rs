@@ -7,6 +7,7 @@
 mod acceleration;
 mod alerts;
 mod audit;
+mod backups;
 mod conformance;
 mod connections;
 mod console;

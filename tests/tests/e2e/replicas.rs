@@ -27,7 +27,7 @@ fn replica_config(dir: &Path, files: &Path, shared: &Path, store: &str, node: &s
          [storage]\ndata_dir = \"{dir}\"\nmetadata_url = \"{store}\"\n\
          audit_dir = \"{shared}/audit/{node}\"\nkeys_dir = \"{shared}/keys\"\n\
          pseudonym_key = \"{shared}/pseudonym.key\"\n\
-         [audit]\nnode = \"{node}\"\n\
+         [audit]\nnode = \"{node}\"\nchains_root = \"{shared}/audit\"\n\
          [connectors]\nfile_roots = [\"{files}\"]\n",
         dir = dir.display(),
         files = files.display(),
@@ -167,6 +167,59 @@ async fn replicas_on_one_store_enforce_each_others_changes() {
         status.is_client_error() && body["error"]["code"] == "unknown_table"
     })
     .await;
+
+    // An auditor reading through B sees A's records too, each named by its node.
+    let nodes = b
+        .audit_rows("SELECT DISTINCT node FROM audit.events ORDER BY node")
+        .await;
+    assert_eq!(nodes, [json!({"node": "hub-a"}), json!({"node": "hub-b"})]);
+    let disabled_through_a = b
+        .audit_rows("SELECT node FROM audit.events WHERE action = 'client.disabled'")
+        .await;
+    assert_eq!(disabled_through_a, [json!({"node": "hub-a"})]);
+    let auditor_at_b = b.auditor().await;
+    let (status, body) = auditor_at_b.get("/v1/audit/events?action=grant.created").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let made: Vec<&Value> = body["events"].as_array().expect("events").iter().collect();
+    assert_eq!(
+        made.len(),
+        3,
+        "the reader's, the analyst's and the publisher's own: {body}"
+    );
+    assert!(made.iter().all(|event| event["node"] == "hub-a"), "{body}");
+    let (status, verified) = auditor_at_b.get("/v1/audit/verify").await;
+    assert_eq!(status, StatusCode::OK, "{verified}");
+    assert_eq!(verified["valid"], true, "{verified}");
+    assert_eq!(verified["node"], "hub-b", "{verified}");
+    assert_eq!(verified["other_nodes"][0]["node"], "hub-a", "{verified}");
+    assert_eq!(verified["other_nodes"][0]["valid"], true, "{verified}");
+
+    // A forged chain beside theirs fails the verification through B, named by its node.
+    let forged = shared.path().join("audit/hub-c");
+    std::fs::create_dir_all(&forged).expect("mkdir");
+    let zeros = "0".repeat(64);
+    std::fs::write(
+        forged.join("segment-00000000000000000001.jsonl"),
+        format!(
+            "{{\"seq\":1,\"time\":\"2026-12-01T00:00:00Z\",\"action\":\"audit.opened\",\"outcome\":\"ok\",\"prev\":\"{zeros}\",\"hash\":\"{zeros}\"}}\n"
+        ),
+    )
+    .expect("forge");
+    let (_, verified) = auditor_at_b.get("/v1/audit/verify").await;
+    assert_eq!(verified["valid"], false, "{verified}");
+    let other_nodes = verified["other_nodes"].as_array().expect("other nodes");
+    let hub_c = other_nodes
+        .iter()
+        .find(|node| node["node"] == "hub-c")
+        .expect("hub-c is verified");
+    assert_eq!(hub_c["valid"], false, "{verified}");
+    assert!(
+        other_nodes
+            .iter()
+            .any(|node| node["node"] == "hub-a" && node["valid"] == true),
+        "{verified}"
+    );
+    std::fs::remove_dir_all(&forged).expect("remove the forgery");
 
     // Each replica keeps its own chain; one command verifies both and names their nodes.
     let b_config = b.dir().join("causeway.toml");

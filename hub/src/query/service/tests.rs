@@ -43,8 +43,17 @@ pub(super) async fn fixture(limits: LimitsConfig) -> Fixture {
             .await
             .expect("access"),
     );
-    let engine =
-        Arc::new(QueryEngine::new(limits, Arc::clone(&access), Some(audit_dir.clone())).expect("engine"));
+    let engine = Arc::new(
+        QueryEngine::new(
+            limits,
+            Arc::clone(&access),
+            Some(crate::audit::read::Chains::own_only(
+                "test-node".into(),
+                audit_dir.clone(),
+            )),
+        )
+        .expect("engine"),
+    );
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
         Field::new("town", DataType::Utf8, false),

@@ -15,12 +15,23 @@ impl Hub {
     /// configuration `config` writes for its own data directory; the accounts are the ones
     /// this hub made, read from the store they share.
     pub async fn replica(&self, config: impl FnOnce(&Path) -> String) -> Hub {
+        self.replica_prepared(config, |_| {}).await
+    }
+
+    /// Like [`Hub::replica`], with `prepare` run on the new hub's configuration file before
+    /// it starts (a `causeway restore` into it, say).
+    pub async fn replica_prepared(
+        &self,
+        config: impl FnOnce(&Path) -> String,
+        prepare: impl FnOnce(&Path),
+    ) -> Hub {
         let dir = tempfile::Builder::new()
             .prefix("causeway-e2e")
             .tempdir()
             .expect("tempdir");
         let path = dir.path().join("causeway.toml");
         std::fs::write(&path, config(dir.path())).expect("write config");
+        prepare(&path);
         let (child, url, log) = spawn(&path);
         let mut hub = Hub {
             child,
