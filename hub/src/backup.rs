@@ -208,6 +208,12 @@ impl Restore {
             reason,
         };
         let manifest_path = from.join(MANIFEST);
+        if !from.is_dir() {
+            return Err(BackupError::Refused(format!(
+                "there is no backup at {}",
+                from.display()
+            )));
+        }
         let text = std::fs::read(&manifest_path).map_err(|error| {
             damaged(format!(
                 "no {MANIFEST} ({error}): a backup cut short before its manifest is no backup"
@@ -343,9 +349,10 @@ impl Restore {
             )));
         }
         if !store.is_empty().await? {
-            return Err(BackupError::Refused(
-                "the store already holds datasets, accounts or grants: restore into an empty one".into(),
-            ));
+            return Err(BackupError::Refused(format!(
+                "the store ({}) already holds datasets, accounts or grants: restore into an empty one",
+                crate::store::where_of(&url)
+            )));
         }
         Ok(Self {
             manifest,
@@ -420,6 +427,35 @@ impl Restore {
         self.store.load(&tables).await?;
         self.store.migrate().await?;
         Ok(())
+    }
+
+    /// Opens and closes every restored chain but this hub's own (which the restore's record
+    /// opened): each seals the tail the backup caught after its last checkpoint, as its node
+    /// would at its next start, so that a chain whose node never runs again still verifies.
+    /// Returns what could not be sealed, by node.
+    pub async fn seal_other_chains(&self, config: &Config) -> Vec<String> {
+        let own = std::fs::canonicalize(config.audit_dir()).unwrap_or_else(|_| config.audit_dir());
+        let keys = match crate::identity::KeyRing::open(&self.keys_dir) {
+            Ok(keys) => std::sync::Arc::new(keys),
+            Err(error) => return vec![format!("the other nodes' chains are not sealed: {error}")],
+        };
+        let mut unsealed = Vec::new();
+        for (node, dir) in &self.chains {
+            if std::fs::canonicalize(dir).is_ok_and(|dir| dir == own) {
+                continue;
+            }
+            let settings = crate::config::AuditConfig {
+                node: Some(node.clone()),
+                ..config.audit.clone()
+            };
+            match crate::audit::AuditLog::open(dir, &settings, std::sync::Arc::clone(&keys)) {
+                Ok(log) => log.close().await,
+                Err(error) => unsealed.push(format!(
+                    "node {node}'s chain is not sealed ({error}): it is when that node next starts"
+                )),
+            }
+        }
+        unsealed
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, BackupError> {

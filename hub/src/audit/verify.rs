@@ -477,7 +477,7 @@ fn check(
             {
                 scan.stretch_excused = true;
                 report.notices.push(format!(
-                    "records {} to {} were sealed only when the hub started again after an unclean stop ({} records)",
+                    "records {} to {} were sealed only when the log was next opened: after an unclean stop, or by the restore of a backup that caught them before their checkpoint ({} records)",
                     detail.from_seq,
                     detail.from_seq + detail.unsealed_tail.saturating_sub(1),
                     detail.unsealed_tail

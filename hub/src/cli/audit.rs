@@ -155,6 +155,10 @@ pub enum AuditCommand {
         /// The record's sequence number.
         #[arg(long)]
         seq: u64,
+        /// The node whose chain holds the record (its `node`), under `audit.chains_root`;
+        /// default this hub.
+        #[arg(long)]
+        node: Option<String>,
     },
     /// Write the records of a time range to a file, as one table.
     Export {
@@ -248,17 +252,31 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
             );
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Reveal { hub, seq } => {
+        AuditCommand::Reveal { hub, seq, node } => {
             let config = hub.load()?;
-            let audit_dir = config.audit_dir();
-            let Some(sealed) = crate::audit::read::sealed_of(&audit_dir, seq)? else {
-                return Err(format!("record {seq} keeps nothing sealed").into());
+            let chains = config.audit_chains();
+            let node = node.unwrap_or_else(|| chains.own().node.clone());
+            let Some(chain) = chains.find(&node) else {
+                return Err(format!(
+                    "no chain of node {node} here (audit.chains_root names where the others are)"
+                )
+                .into());
+            };
+            let Some(sealed) = crate::audit::read::sealed_of(&chain.dir, seq)? else {
+                return Err(format!(
+                    "record {seq} of node {node} keeps nothing sealed (no such record, or not a query's)"
+                )
+                .into());
             };
             let key_path = config.data_paths().pseudonym_key();
             let key = std::fs::read(&key_path)?;
             let retired = crate::access::pseudonym_key::retired(&key_path)?;
             let literals = crate::audit::literals::AuditLiterals::new(&key).with_retired(&retired);
-            let gate = operator_gate(&config, Action::AuditRead, serde_json::json!({ "revealed": seq }));
+            let gate = operator_gate(
+                &config,
+                Action::AuditRead,
+                serde_json::json!({ "revealed": seq, "node": node }),
+            );
             let opened = recorded(gate, async || {
                 literals
                     .open(&sealed)

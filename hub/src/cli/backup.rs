@@ -56,15 +56,19 @@ pub async fn backup(args: BackupArgs) -> Result<(), Box<dyn std::error::Error>> 
     })
     .await?;
     let rows: usize = manifest.tables.values().sum();
-    println!(
-        "backed up {rows} rows of {} tables (store migration {}), {} signing keys, the pseudonym key and the audit chains of {} into {}",
-        manifest.tables.len(),
-        manifest.schema_version,
+    let count = |prefix: &str| {
         manifest
             .files
             .keys()
-            .filter(|path| path.starts_with("keys/signing/"))
-            .count(),
+            .filter(|path| path.starts_with(prefix))
+            .count()
+    };
+    println!(
+        "backed up {rows} rows of {} tables (store migration {}), {} signing keys, the pseudonym key and {} it replaced, and the audit chains of {} into {}",
+        manifest.tables.len(),
+        manifest.schema_version,
+        count("keys/signing/"),
+        count("keys/pseudonym.retired/"),
         manifest.chains.join(", "),
         to.display()
     );
@@ -98,6 +102,9 @@ pub async fn restore(args: RestoreArgs) -> Result<(), Box<dyn std::error::Error>
                 "{error}\nthe keys and the audit chain were put in place before the store failed: remove this hub's data directory, audit folder and store, then restore again"
             )
         })?;
+    for warning in restore.seal_other_chains(&config).await {
+        eprintln!("warning: {warning}");
+    }
     let rows: usize = manifest.tables.values().sum();
     println!(
         "restored {rows} rows of {} tables, the keys and the audit chains of {} from the backup made {} by Causeway {}; start the hub, then check its chain with causeway audit verify",

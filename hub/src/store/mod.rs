@@ -163,7 +163,7 @@ fn migrate_error(error: sqlx::migrate::MigrateError) -> StoreError {
 
 /// Where a store URL points, without its password: `storage.metadata_url` names
 /// `postgres://HOST:PORT/DATABASE`, or an SQLite file.
-fn where_of(url: &str) -> String {
+pub fn where_of(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(parsed) if parsed.scheme() != "sqlite" => format!(
             "storage.metadata_url: {}://{}:{}{}",

@@ -223,6 +223,64 @@ async fn replicas_on_one_store_enforce_each_others_changes() {
 
     // Each replica keeps its own chain; one command verifies both and names their nodes.
     let b_config = b.dir().join("causeway.toml");
+    // Backed up while both run, with every chain (the configuration's chains_root), and
+    // restored into a new store and a new audit root: the tails the backup caught after their
+    // last checkpoints are sealed by the restore, so both chains verify though neither node
+    // runs there.
+    let backup = shared.path().join("backup");
+    let output = causeway(&[
+        "backup",
+        "--config",
+        &b_config.to_string_lossy(),
+        "--to",
+        &backup.to_string_lossy(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let second = Postgres::connect().await.expect("a second schema");
+    let restored = tempfile::tempdir().expect("tempdir");
+    let restored_store = format!("{POSTGRES_URL}?options=-c%20search_path%3D{}", second.schema);
+    let restored_config = restored.path().join("causeway.toml");
+    std::fs::write(
+        &restored_config,
+        replica_config(
+            restored.path(),
+            restored.path(),
+            restored.path(),
+            &restored_store,
+            "hub-b",
+        ),
+    )
+    .expect("config");
+    let output = causeway(&[
+        "restore",
+        "--config",
+        &restored_config.to_string_lossy(),
+        "--from",
+        &backup.to_string_lossy(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = causeway(&[
+        "audit",
+        "verify",
+        "--config",
+        &restored_config.to_string_lossy(),
+        "--chains",
+        &restored.path().join("audit").to_string_lossy(),
+    ]);
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{report}");
+    assert!(report.contains("OK: all 2 chains are intact"), "{report}");
+    second.cleanup().await;
+
     let (mut a, mut b) = (a, b);
     assert!(b.terminate().success(), "{}", b.log());
     assert!(a.terminate().success(), "{}", a.log());
