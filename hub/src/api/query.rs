@@ -20,7 +20,9 @@ use crate::query::service::{FrontDoor, QueryCall, Results, ServiceError, Started
 pub struct QueryBody {
     /// One read query: SELECT, WITH, VALUES or EXPLAIN.
     pub sql: String,
-    /// Why the query is run, e.g. `housing-subsidy-review`.
+    /// Why the query is run, e.g. `housing-subsidy-review`. Required: a query without one
+    /// is refused with 400 `missing_purpose` (and recorded as refused).
+    #[serde(default)]
     pub purpose: String,
     /// Values for the query's placeholders `$1`, `$2`, ..., in order: a JSON string is text,
     /// an integer a 64-bit integer, any other number a double, `true`/`false` a boolean and

@@ -114,6 +114,21 @@ async fn malformed_and_oversized_requests_get_4xx() {
         (status, body["error"]["code"].clone()),
         (StatusCode::BAD_REQUEST, json!("missing_purpose"))
     );
+    // Left out altogether, it is the same error, not a complaint about the JSON.
+    let (status, body) = json_of(
+        hub.http
+            .post(&url)
+            .json(&json!({"sql": "SELECT 1"}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("missing_purpose")),
+        "{body}"
+    );
 
     let (status, body) = json_of(
         hub.http
