@@ -59,7 +59,7 @@ pub struct AppState {
     pub refusals: Arc<Refusals>,
     /// Where the audit log and the keys that sign its checkpoints are, for verification.
     /// The audit chains this hub reads: its own, and every node's under `audit.chains_root`.
-    pub audit_chains: crate::audit::read::Chains,
+    pub audit_chains: crate::audit::Chains,
     pub keys_dir: std::path::PathBuf,
     /// Cancelled when the hub begins to shut down: `/v1/ready` answers 503 from then on.
     pub shutdown: tokio_util::sync::CancellationToken,

@@ -7,6 +7,7 @@
 
 pub mod archive;
 mod chain;
+mod chains;
 pub mod event;
 mod gate;
 pub mod literals;
@@ -28,9 +29,10 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 use utoipa::ToSchema;
 
+pub use chains::{Chain, Chains, NodeVerification, verify_node};
 pub use event::{Action, Event, Outcome};
 pub use gate::Gate;
-pub use verify::{NodeVerification, Verification, VerifyOptions, verify, verify_node};
+pub use verify::{Verification, VerifyOptions, verify};
 
 /// Whether a hub (or a command) writes the log in `dir` now: it holds the log's lock.
 pub fn in_use(dir: &Path) -> bool {

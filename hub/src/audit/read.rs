@@ -2,7 +2,7 @@
 //! the reader may see them, as JSON or as Arrow record batches of one fixed schema.
 
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
@@ -12,6 +12,7 @@ use datafusion::arrow::json::ReaderBuilder;
 use datafusion::arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value};
 
+use super::Chain;
 use super::segments;
 
 /// The columns of `audit.events`: the fields of a record, then `node`, the node whose chain
@@ -74,76 +75,6 @@ fn record_schema() -> SchemaRef {
         ]))
     });
     Arc::clone(&SCHEMA)
-}
-
-/// One node's chain: the folder of its segments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chain {
-    pub node: String,
-    pub dir: PathBuf,
-}
-
-/// The chains a hub reads: its own, and with `audit.chains_root` every other node's folder
-/// there, found again at every reading (a replica added since is read too).
-#[derive(Debug, Clone)]
-pub struct Chains {
-    own: Chain,
-    root: Option<PathBuf>,
-}
-
-impl Chains {
-    pub fn new(node: String, dir: PathBuf, root: Option<PathBuf>) -> Self {
-        Self {
-            own: Chain { node, dir },
-            root,
-        }
-    }
-
-    /// This hub's own chain only.
-    pub fn own_only(node: String, dir: PathBuf) -> Self {
-        Self::new(node, dir, None)
-    }
-
-    pub fn own(&self) -> &Chain {
-        &self.own
-    }
-
-    /// This hub's chain first, then the other nodes' in name order. Folders that cannot be
-    /// listed leave the others: a hub reads its own chain whatever the shared volume does.
-    pub fn list(&self) -> Vec<Chain> {
-        let mut chains = vec![self.own.clone()];
-        chains.extend(self.others());
-        chains
-    }
-
-    /// The other nodes' chains under the root.
-    pub fn others(&self) -> Vec<Chain> {
-        let Some(root) = &self.root else {
-            return Vec::new();
-        };
-        let own = std::fs::canonicalize(&self.own.dir).unwrap_or_else(|_| self.own.dir.clone());
-        let Ok(entries) = std::fs::read_dir(root) else {
-            tracing::warn!(folder = %root.display(), "cannot list audit.chains_root: reading this hub's chain only");
-            return Vec::new();
-        };
-        // A folder without segments (`lost+found`, a replica not yet started) holds no records.
-        let mut others: Vec<Chain> = entries
-            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-            .filter(|path| path.is_dir() && std::fs::canonicalize(path).is_ok_and(|path| path != own))
-            .filter(|path| segments::list(path).is_ok_and(|found| !found.is_empty()))
-            .filter_map(|path| {
-                let node = path.file_name()?.to_str()?.to_owned();
-                (!node.starts_with('.')).then_some(Chain { node, dir: path })
-            })
-            .collect();
-        others.sort_by(|a, b| a.node.cmp(&b.node));
-        others
-    }
-
-    /// The chain of `node`.
-    pub fn find(&self, node: &str) -> Option<Chain> {
-        self.list().into_iter().find(|chain| chain.node == node)
-    }
 }
 
 /// Which records a reader gets.

@@ -154,67 +154,6 @@ impl Scan {
     }
 }
 
-/// One node's chain in a folder of them (`ROOT/NODE`), as `causeway audit verify --chains`
-/// and `GET /v1/audit/verify` report it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct NodeVerification {
-    /// The folder's name: the node whose chain it holds.
-    pub node: String,
-    /// Whether the folder holds that node's chain, whole.
-    pub valid: bool,
-    /// What is wrong with the folder itself, where the records are not the reason: it holds
-    /// no segment, holds another node's chain, or cannot be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
-    /// What the verification of its records found, where they could be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verification: Option<Verification>,
-}
-
-/// Verifies the chain in `dir`, which is named after `node`: a folder that holds no segment
-/// (its chain is gone) or another node's chain is a break, as much as a changed record. A
-/// chain a hub writes now (`live`) may have a tail not yet sealed.
-pub fn verify_node(
-    dir: &Path,
-    node: &str,
-    keys: &HashMap<String, Vec<u8>>,
-    accept_legacy: bool,
-    live: bool,
-) -> NodeVerification {
-    let options = VerifyOptions {
-        live,
-        accept_legacy,
-        ..VerifyOptions::offline()
-    };
-    match verify(dir, keys, &options) {
-        Ok(report) => {
-            let problem = if report.segments == 0 {
-                Some(format!("{} holds no segment: its chain is gone", dir.display()))
-            } else if report.valid && !report.legacy && report.node.as_deref() != Some(node) {
-                Some(format!(
-                    "{} holds the chain of node {}, not of the node it is named after",
-                    dir.display(),
-                    report.node.as_deref().unwrap_or("(none)")
-                ))
-            } else {
-                None
-            };
-            NodeVerification {
-                node: node.to_owned(),
-                valid: report.valid && problem.is_none(),
-                problem,
-                verification: Some(report),
-            }
-        }
-        Err(error) => NodeVerification {
-            node: node.to_owned(),
-            valid: false,
-            problem: Some(format!("{} cannot be verified: {error}", dir.display())),
-            verification: None,
-        },
-    }
-}
-
 /// Verifies the log in `dir`, checking signatures against `keys` (key id to Ed25519 public
 /// key). Stops at the first broken record, and after record `options.until` when given (a
 /// running hub may be writing the records after it).

@@ -10,9 +10,9 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::admin::{LocalHub, operator_gate, recorded};
 use super::{HubArgs, HubClient};
-use crate::audit::read::{Chain, EventFilter, batches, events_schema};
+use crate::audit::read::{EventFilter, batches, events_schema};
 use crate::audit::{Action, archive};
-use crate::audit::{Verification, VerifyOptions, in_use, verify, verify_node};
+use crate::audit::{Chain, Verification, VerifyOptions, in_use, verify, verify_node};
 use crate::config::{Config, DataPaths};
 use crate::identity::{KeyRing, public_keys};
 use crate::query::output::OutputFormat;

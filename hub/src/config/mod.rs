@@ -442,8 +442,8 @@ impl Config {
     }
 
     /// The audit chains this hub reads: its own, and every node's under `audit.chains_root`.
-    pub fn audit_chains(&self) -> crate::audit::read::Chains {
-        crate::audit::read::Chains::new(
+    pub fn audit_chains(&self) -> crate::audit::Chains {
+        crate::audit::Chains::new(
             self.audit.node_name(),
             self.audit_dir(),
             self.audit.chains_root.clone(),

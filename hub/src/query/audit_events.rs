@@ -14,7 +14,8 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
 
 use super::closed::ClosedTable;
-use crate::audit::read::{Chain, Chains, EventFilter, batches, events_schema};
+use crate::audit::read::{EventFilter, batches, events_schema};
+use crate::audit::{Chain, Chains};
 
 /// The schema that holds the log.
 pub const AUDIT_SCHEMA: &str = "audit";

@@ -50,7 +50,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::access::Access;
-use crate::audit::read::Chains;
+use crate::audit::Chains;
 use crate::config::LimitsConfig;
 use closed::closed_dataset_read;
 use parameters::{bind_types, parameter_types};

@@ -21,7 +21,7 @@ use datafusion::execution::session_state::SessionState;
 use super::audit_events::{AUDIT_SCHEMA, AuditSchema};
 use super::closed::ClosedTable;
 use super::names::UnknownDataset;
-use crate::audit::read::Chains;
+use crate::audit::Chains;
 
 /// What every table lookup of one query shares.
 pub struct QueryPolicy {

@@ -47,7 +47,7 @@ pub(super) async fn fixture(limits: LimitsConfig) -> Fixture {
         QueryEngine::new(
             limits,
             Arc::clone(&access),
-            Some(crate::audit::read::Chains::own_only(
+            Some(crate::audit::Chains::own_only(
                 "test-node".into(),
                 audit_dir.clone(),
             )),
