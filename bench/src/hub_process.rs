@@ -235,6 +235,33 @@ impl HubEndpoint {
         })
     }
 
+    /// Verifies `records` against `dataset`; the number of answers.
+    pub async fn verify(
+        &self,
+        token: &str,
+        dataset: &str,
+        purpose: &str,
+        records: &[serde_json::Value],
+    ) -> Result<usize, String> {
+        let response = self
+            .http
+            .post(format!("{}/v1/verify", self.url))
+            .bearer_auth(token)
+            .json(&json!({ "dataset": dataset, "purpose": purpose, "records": records }))
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        let answer: serde_json::Value = checked(response)
+            .await?
+            .json()
+            .await
+            .map_err(|error| error.to_string())?;
+        answer["results"]
+            .as_array()
+            .map(Vec::len)
+            .ok_or_else(|| format!("no results in {answer}"))
+    }
+
     /// The bytes the hub holds in accelerated copies of datasets, from its catalog.
     pub async fn accelerated_bytes(&self, token: &str) -> Result<u64, String> {
         let response = self

@@ -23,7 +23,7 @@ use clap::Parser;
 use datafusion_runner::PlainDataFusion;
 use hub_process::HubProcess;
 use report::Results;
-use setup::{ADMIN_CLIENT, ANALYST_CLIENT, Data, PostgresTable, Secrets};
+use setup::{ADMIN_CLIENT, ANALYST_CLIENT, COUNTED_CLIENT, Data, PostgresTable, Secrets, VERIFIER_CLIENT};
 use workloads::HubUnderTest;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -263,6 +263,8 @@ async fn measure(
         Err(error) => Err(format!("unavailable: {error}")),
     };
     drop(plain);
+    step("verification batches and distinct-person quotas");
+    let people = workloads::people(&settings, &under_test, &ids).await;
     step("audit on and off");
     // A second hub over the same state, with the audit log off; windows alternate between
     // the two so that both see the same machine.
@@ -288,6 +290,7 @@ async fn measure(
         export,
         database,
         audit,
+        people,
         lookup_plans,
         hostile,
         notes,
@@ -299,5 +302,7 @@ async fn hub_under_test<'a>(hub: &'a HubProcess, secrets: &Secrets) -> BenchResu
         process: hub,
         admin: hub.endpoint.token(ADMIN_CLIENT, &secrets.admin).await?,
         analyst: hub.endpoint.token(ANALYST_CLIENT, &secrets.analyst).await?,
+        verifier: hub.endpoint.token(VERIFIER_CLIENT, &secrets.verifier).await?,
+        counted: hub.endpoint.token(COUNTED_CLIENT, &secrets.counted).await?,
     })
 }

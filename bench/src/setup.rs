@@ -43,6 +43,13 @@ pub const ADMIN_CLIENT: &str = "bench-admin";
 /// The policy analyst: three masked columns and the rows of one town.
 pub const ANALYST_CLIENT: &str = "bench-analyst";
 pub const ANALYST_TOWN: &str = "Guicheng";
+/// Matches records against the residents under verify-only grants, and reads nothing.
+pub const VERIFIER_CLIENT: &str = "bench-verifier";
+/// The purpose of the verifier's grants.
+pub const VERIFY_PURPOSE: &str = "identity-check";
+/// Reads what the unrestricted principal reads of the residents, under a distinct-person
+/// quota too high to reach.
+pub const COUNTED_CLIENT: &str = "bench-counted";
 
 /// The files the workloads read.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -328,6 +335,7 @@ pub fn policies(accelerated: bool, postgres: bool) -> String {
         parcels.push(PARCELS_ACCELERATED);
     }
     let mut grants = Vec::new();
+    let mut verify_grants = Vec::new();
     let mut grant = |dataset: &str, client: &str, details: &str| {
         let id = format!("{client}-{}", dataset.replace('.', "-"));
         grants.push(format!(
@@ -340,6 +348,17 @@ pub fn policies(accelerated: bool, postgres: bool) -> String {
             ADMIN_CLIENT,
             "    unmasked: [id_number, name, birth_date, phone, address]\n",
         );
+        grant(
+            dataset,
+            COUNTED_CLIENT,
+            "    unmasked: [id_number, name, birth_date, phone, address]\n    max_subjects_per_day: 1000000000000\n",
+        );
+        let id = format!("{VERIFIER_CLIENT}-{}", dataset.replace('.', "-"));
+        verify_grants.push(format!(
+            "  - id: {id}\n    subject: {{ client: {VERIFIER_CLIENT} }}\n    dataset: {dataset}\n    purposes: [{VERIFY_PURPOSE}]\n    \
+             kind: verify\n    columns: [id_number, name, birth_date]\n    \
+             verify: {{ max_attempts_per_subject: 1000000000, max_records_per_day: 1000000000000 }}\n"
+        ));
         grant(
             dataset,
             ANALYST_CLIENT,
@@ -364,8 +383,9 @@ pub fn policies(accelerated: bool, postgres: bool) -> String {
     if postgres {
         grant(PAYMENTS, ADMIN_CLIENT, "    unmasked: [id_number]\n");
     }
+    grants.extend(verify_grants);
     format!(
-        "# Written by `causeway-bench`: an unrestricted principal and a policy analyst.\ngrants:\n{}",
+        "# Written by `causeway-bench`: an unrestricted principal, a policy analyst, a verifier and a reader under a distinct-person quota.\ngrants:\n{}",
         grants.join("")
     )
 }
@@ -373,6 +393,8 @@ pub fn policies(accelerated: bool, postgres: bool) -> String {
 /// The secrets of the run's clients.
 pub struct Secrets {
     pub admin: String,
+    pub verifier: String,
+    pub counted: String,
     /// The secrets of the departments' publishers, by department.
     pub publishers: BTreeMap<String, String>,
     pub analyst: String,
@@ -426,10 +448,14 @@ pub async fn create_clients(config_path: &Path) -> BenchResult<Secrets> {
         &[("town", ANALYST_TOWN)],
     )
     .await?;
+    let verifier = create(VERIFIER_CLIENT, "social_security", &[Role::Analyst], &[]).await?;
+    let counted = create(COUNTED_CLIENT, "bench", &[Role::Analyst], &[]).await?;
     Ok(Secrets {
         admin,
         analyst,
         publishers,
+        verifier,
+        counted,
     })
 }
 

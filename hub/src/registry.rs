@@ -512,6 +512,7 @@ impl Registry {
                 })
                 .collect(),
             recertification_days: record.access.recertification_days,
+            subject_key: record.contract.subject_key.clone(),
         };
         self.engine
             .register(record.department(), record.name(), table, dataset)

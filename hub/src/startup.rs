@@ -23,7 +23,7 @@ use crate::registry::{Registry, RegistryError};
 use crate::replicas;
 use crate::server::{self, TlsError};
 use crate::store::{MetadataStore, StoreError};
-use crate::supervision::{AlertError, Alerts, Refusals, RowUsage, watch_expiries};
+use crate::supervision::{AlertError, Alerts, Refusals, RowUsage, SubjectUsage, watch_expiries};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -133,7 +133,8 @@ impl Hub {
         let audit_chains = config.audit.enabled.then(|| config.audit_chains());
         let engine = Arc::new(
             QueryEngine::new(config.limits.clone(), Arc::clone(&access), audit_chains)
-                .map_err(|source| StartupError::Runtime { source })?,
+                .map_err(|source| StartupError::Runtime { source })?
+                .with_subject_usage(Arc::new(SubjectUsage::new(store.clone(), Arc::clone(&alerts)))),
         );
         let connectors = Connectors::new(config.connectors.clone());
         let accelerations = Arc::new(Accelerations::new(

@@ -8,7 +8,7 @@ use datafusion::arrow::datatypes::DataType;
 use serde::Serialize;
 
 use crate::masks::default_mask;
-use crate::model::{DatasetId, DenyRule, Grant, Mask, PolicySet};
+use crate::model::{DatasetId, DenyRule, Grant, GrantKind, Mask, PolicySet};
 use crate::principal::{Principal, Role};
 
 /// A dataset's columns, as the policy sees them.
@@ -19,6 +19,9 @@ pub struct DatasetInfo {
     /// Days a grant on it stays in force without its owner confirming it again
     /// ([`crate::AccessConditions::recertification_days`]).
     pub recertification_days: u32,
+    /// The columns that name the person or firm a row is about (the contract's
+    /// `subject_key`); empty when it names none.
+    pub subject_key: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,7 @@ pub struct AppliedGrant {
     pub row_filter: Option<String>,
     pub max_rows_per_query: Option<u64>,
     pub max_rows_per_day: Option<u64>,
+    pub max_subjects_per_day: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -99,6 +103,17 @@ impl Decision {
             per_day: most(|grant| grant.max_rows_per_day),
         }
     }
+
+    /// How many distinct subjects' rows the caller may read of the dataset a day: the most
+    /// any of its grants allows; a grant without such a quota lifts it.
+    pub fn subject_quota(&self) -> Option<u64> {
+        self.grants
+            .iter()
+            .map(|grant| grant.max_subjects_per_day)
+            .collect::<Option<Vec<u64>>>()?
+            .into_iter()
+            .max()
+    }
 }
 
 /// Why the asker may not read the dataset at all.
@@ -116,6 +131,10 @@ pub enum AccessDenied {
         "{dataset} is not shown to you: an account with the {role} role reads no data (separation of duties)"
     )]
     Administrative { dataset: DatasetId, role: Role },
+    #[error(
+        "your grant on {dataset} for the purpose '{purpose}' is verify-only: it answers whether records match (POST /v1/verify) and reads no rows"
+    )]
+    VerifyOnly { dataset: DatasetId, purpose: String },
 }
 
 /// The first deny rule that a request of `principal` for `columns` of `dataset` (`*` for
@@ -185,9 +204,18 @@ pub fn authorize(
         )
         .collect();
     if grants.is_empty() {
-        return Err(AccessDenied::NoGrant {
-            dataset: dataset.id.clone(),
-            purpose: purpose.to_owned(),
+        let verifies = in_grants_for(policies, principal, &dataset.id, now, GrantKind::Verify)
+            .any(|grant| grant.purposes.contains(purpose));
+        return Err(if verifies {
+            AccessDenied::VerifyOnly {
+                dataset: dataset.id.clone(),
+                purpose: purpose.to_owned(),
+            }
+        } else {
+            AccessDenied::NoGrant {
+                dataset: dataset.id.clone(),
+                purpose: purpose.to_owned(),
+            }
         });
     }
     let columns = dataset
@@ -238,6 +266,7 @@ pub fn authorize(
                 row_filter: grant.row_filter.clone(),
                 max_rows_per_query: grant.max_rows_per_query,
                 max_rows_per_day: grant.max_rows_per_day,
+                max_subjects_per_day: grant.max_subjects_per_day,
             })
             .collect(),
         columns,
@@ -263,20 +292,34 @@ pub fn may_read_all_rows(
             || in_force(policies, principal, dataset, now).any(|grant| grant.row_filter.is_none()))
 }
 
-/// The grants for `principal` on `dataset` in force at `now`, for any purpose.
+/// The read grants for `principal` on `dataset` in force at `now`, for any purpose.
 fn in_force<'a>(
     policies: &'a PolicySet,
     principal: &'a Principal,
     dataset: &'a DatasetId,
     now: DateTime<Utc>,
 ) -> impl Iterator<Item = &'a Grant> {
+    in_grants_for(policies, principal, dataset, now, GrantKind::Read)
+}
+
+/// The grants of `kind` for `principal` on `dataset` in force at `now`, for any purpose.
+pub(crate) fn in_grants_for<'a>(
+    policies: &'a PolicySet,
+    principal: &'a Principal,
+    dataset: &'a DatasetId,
+    now: DateTime<Utc>,
+    kind: GrantKind,
+) -> impl Iterator<Item = &'a Grant> {
     policies.grants.iter().filter(move |grant| {
-        grant.dataset == *dataset && grant.subject.matches(principal) && grant.is_valid_at(now)
+        grant.kind == kind
+            && grant.dataset == *dataset
+            && grant.subject.matches(principal)
+            && grant.is_valid_at(now)
     })
 }
 
 /// Whether `principal` publishes for the department that owns `dataset`.
-fn owns(principal: &Principal, dataset: &DatasetId) -> bool {
+pub(crate) fn owns(principal: &Principal, dataset: &DatasetId) -> bool {
     principal.department == dataset.department && principal.has_role(crate::principal::Role::Publisher)
 }
 
@@ -289,7 +332,9 @@ fn owner_grant(principal: &Principal, dataset: &DatasetInfo) -> Option<Grant> {
             department: dataset.id.department.clone(),
         },
         dataset: dataset.id.clone(),
+        kind: GrantKind::Read,
         columns: crate::model::all_columns(),
+        verify: None,
         masks: Default::default(),
         unmasked: dataset.columns.iter().map(|column| column.name.clone()).collect(),
         row_filter: None,
@@ -299,6 +344,7 @@ fn owner_grant(principal: &Principal, dataset: &DatasetInfo) -> Option<Grant> {
         recertify_by: None,
         max_rows_per_query: None,
         max_rows_per_day: None,
+        max_subjects_per_day: None,
         requested_by: None,
         approved_by: Vec::new(),
     })
@@ -335,6 +381,7 @@ mod tests {
                 column("town", "public"),
             ],
             recertification_days: 180,
+            subject_key: vec!["id_number".into()],
         }
     }
 

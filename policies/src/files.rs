@@ -25,7 +25,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::model::{AutoApproval, DatasetId, DenyRule, Grant, Mask, all_columns};
+use crate::model::{AutoApproval, DatasetId, DenyRule, Grant, GrantKind, Mask, all_columns};
 
 /// The policies of one or more files.
 #[derive(Debug, Clone, Default)]
@@ -78,6 +78,8 @@ struct PolicyDocument {
 struct Permit {
     dataset: DatasetId,
     #[serde(default)]
+    kind: GrantKind,
+    #[serde(default)]
     departments: BTreeSet<String>,
     purposes: BTreeSet<String>,
     #[serde(default = "all_columns")]
@@ -86,6 +88,8 @@ struct Permit {
     masks: BTreeMap<String, Mask>,
     #[serde(default)]
     row_filter: Option<String>,
+    #[serde(default)]
+    max_subjects_per_day: Option<u64>,
     max_days: u32,
 }
 
@@ -150,11 +154,13 @@ impl FilePolicies {
                 item: (
                     permit.dataset,
                     AutoApproval {
+                        kind: permit.kind,
                         departments: permit.departments,
                         purposes: permit.purposes,
                         columns: permit.columns,
                         masks: permit.masks,
                         row_filter: permit.row_filter,
+                        max_subjects_per_day: permit.max_subjects_per_day,
                         max_days: permit.max_days,
                     },
                 ),

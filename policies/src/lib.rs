@@ -14,6 +14,7 @@ mod principal;
 pub mod rewrite;
 mod syntax;
 mod udf;
+mod verify;
 
 pub use decision::{
     AccessDenied, AppliedGrant, ColumnAccess, ColumnDecision, ColumnInfo, ColumnSource, DatasetInfo,
@@ -23,7 +24,8 @@ pub use error::{PolicyError, UnfitPolicy};
 pub use files::{FileError, FilePolicies, Located};
 pub use masks::{default_mask, reveals_no_more};
 pub use model::{
-    AccessConditions, AutoApproval, DatasetId, DenyRule, Grant, Lapse, Mask, PolicySet, Subject,
+    AccessConditions, AutoApproval, DatasetId, DenyRule, Grant, GrantKind, Lapse, Mask, PolicySet, Subject,
+    VerifyTerms,
 };
 pub use principal::{
     AttributeValue, Principal, Role, RolesConflict, UnknownRole, check_separation, role_names,
@@ -31,3 +33,4 @@ pub use principal::{
 pub use rewrite::{RewriteContext, secure_view, validate_grant};
 pub use syntax::{ExprSyntaxError, SyntaxLimitExceeded, SyntaxLimits, on_deep_stack};
 pub use udf::{DENIED, PSEUDONYM, PolicyFunctions, denied_columns};
+pub use verify::{VerifyDecision, VerifyGrant, VerifyPlan, VerifyRefused, authorize_verify};

@@ -162,6 +162,70 @@ impl fmt::Display for Mask {
     }
 }
 
+/// What a grant lets its subject do with the dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantKind {
+    /// Read the granted columns of the rows it lets through, masked as it says, through
+    /// any front door.
+    #[default]
+    Read,
+    /// Ask whether records match rows on the granted columns (`POST /v1/verify`), and
+    /// nothing else: no value, no row, no count comes back, and no query reads the dataset
+    /// under it.
+    Verify,
+}
+
+impl GrantKind {
+    pub fn is_read(&self) -> bool {
+        *self == Self::Read
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Verify => "verify",
+        }
+    }
+}
+
+/// How a verify-only grant answers and how much it may be asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyTerms {
+    /// Answer, per record, which of the given columns match the row of the record's subject,
+    /// besides whether all do. Off by default: "the ID number is known but the name is not"
+    /// is itself a disclosure.
+    #[serde(default)]
+    pub column_matches: bool,
+    /// How many records about one subject (by the dataset's subject key) a caller may ask
+    /// about a day (UTC): guessing a name for a known ID number runs out after this many.
+    #[serde(default = "default_attempts_per_subject")]
+    pub max_attempts_per_subject: u32,
+    /// How many records a caller may ask about a day (UTC), whoever they are about:
+    /// guessing ID numbers for a known name runs out here.
+    #[serde(default = "default_records_per_day")]
+    pub max_records_per_day: u64,
+}
+
+impl Default for VerifyTerms {
+    fn default() -> Self {
+        Self {
+            column_matches: false,
+            max_attempts_per_subject: default_attempts_per_subject(),
+            max_records_per_day: default_records_per_day(),
+        }
+    }
+}
+
+fn default_attempts_per_subject() -> u32 {
+    3
+}
+
+fn default_records_per_day() -> u64 {
+    10_000
+}
+
 /// Access to one dataset for a subject: which columns, how masked, which rows, for which
 /// purposes, for how long, and how much.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,9 +234,16 @@ pub struct Grant {
     pub id: String,
     pub subject: Subject,
     pub dataset: DatasetId,
-    /// The columns it may read; `*` (the default) for all.
+    /// `read` (the default) or `verify`.
+    #[serde(default, skip_serializing_if = "GrantKind::is_read")]
+    pub kind: GrantKind,
+    /// The columns it may read, or for a verify grant match on; `*` (the default) for all.
     #[serde(default = "all_columns")]
     pub columns: Vec<String>,
+    /// How a verify grant answers and how much it may be asked; only verify grants take it
+    /// (their defaults when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyTerms>,
     /// Masks for named columns, over the columns' default masks.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub masks: BTreeMap<String, Mask>,
@@ -196,6 +267,11 @@ pub struct Grant {
     pub max_rows_per_query: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rows_per_day: Option<u64>,
+    /// At most this many distinct subjects (by the dataset's subject key) whose rows the
+    /// subject of the grant reads a day (UTC), across queries and front doors: a grid
+    /// worker's households, not a harvest of them. Only read grants take it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_subjects_per_day: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -207,6 +283,11 @@ pub(crate) fn all_columns() -> Vec<String> {
 }
 
 impl Grant {
+    /// What a verify grant answers and allows: its own terms, else the defaults.
+    pub fn verify_terms(&self) -> VerifyTerms {
+        self.verify.clone().unwrap_or_default()
+    }
+
     pub fn covers_column(&self, column: &str) -> bool {
         self.columns.iter().any(|name| name == "*" || name == column)
     }
@@ -295,6 +376,9 @@ impl DenyRule {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoApproval {
+    /// The kind of grant the request asks for: `read` (the default) or `verify`.
+    #[serde(default, skip_serializing_if = "GrantKind::is_read")]
+    pub kind: GrantKind,
     /// Requesting departments; any when empty.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub departments: BTreeSet<String>,
@@ -309,6 +393,9 @@ pub struct AutoApproval {
     /// A row filter the grant carries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_filter: Option<String>,
+    /// A distinct-person quota the grant carries ([`Grant::max_subjects_per_day`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_subjects_per_day: Option<u64>,
     /// The longest access, in days.
     pub max_days: u32,
 }

@@ -23,6 +23,12 @@ pub struct Contract {
     pub fields: Vec<FieldSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub primary_key: Vec<String>,
+    /// The fields that together name the person or firm a row is about (`[id_number]` for
+    /// residents, `[owner_id_number]` for land parcels): not always the primary key, since
+    /// one person may own many parcels. Verify-only grants count guesses per subject by it,
+    /// and distinct-person quotas count the subjects whose rows a caller receives.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_key: Vec<String>,
 }
 
 /// Who answers questions about the dataset.
@@ -183,6 +189,14 @@ pub enum ContractError {
     UnknownKeyField(String),
     #[error("primary key field '{0}' must not be nullable")]
     NullableKeyField(String),
+    #[error("subject key field '{0}' is not a field of the contract")]
+    UnknownSubjectField(String),
+    #[error("subject key field '{0}' is named more than once")]
+    DuplicateSubjectField(String),
+    #[error(
+        "subject key field '{0}' is of a type that cannot identify anyone (a float, a list or a structure): use text, an integer or a decimal"
+    )]
+    SubjectFieldType(String),
     #[error("field '{0}' has a rounding, but only decimal fields take one")]
     RoundingNotDecimal(String),
     #[error("the contract's {what} must not be empty")]
@@ -250,6 +264,20 @@ impl Contract {
                 .ok_or_else(|| ContractError::UnknownKeyField(key.clone()))?;
             if field.nullable {
                 return Err(ContractError::NullableKeyField(key.clone()));
+            }
+        }
+        let mut named = HashSet::new();
+        for key in &self.subject_key {
+            let field = self
+                .field(key)
+                .ok_or_else(|| ContractError::UnknownSubjectField(key.clone()))?;
+            if !named.insert(key) {
+                return Err(ContractError::DuplicateSubjectField(key.clone()));
+            }
+            // Subjects are compared by value: a float's NaN and -0 and a nested value's
+            // order would make one person two, or two people one.
+            if field.data_type.is_floating() || field.data_type.is_nested() {
+                return Err(ContractError::SubjectFieldType(key.clone()));
             }
         }
         Ok(())
@@ -336,7 +364,8 @@ primary_key: [id_number]
 
     #[test]
     fn json_round_trip_keeps_the_contract() {
-        let contract = Contract::from_yaml(RESIDENTS).unwrap();
+        let contract = Contract::from_yaml(&format!("{RESIDENTS}subject_key: [id_number]\n")).unwrap();
+        assert_eq!(contract.subject_key, ["id_number"]);
         let json = serde_json::to_string(&contract).unwrap();
         assert!(json.contains(r#""type":"Date32""#), "{json}");
         assert_eq!(Contract::from_json(&json).unwrap(), contract);
@@ -370,6 +399,19 @@ primary_key: [id_number]
                 "unknown variant",
             ),
             (RESIDENTS.replace("[id_number]", "[name]"), "must not be nullable"),
+            (
+                format!("{RESIDENTS}subject_key: [idnumber]\n"),
+                "subject key field 'idnumber' is not a field",
+            ),
+            (
+                format!("{RESIDENTS}subject_key: [id_number, id_number]\n"),
+                "named more than once",
+            ),
+            (
+                RESIDENTS.replace("name: birth_date, type: date", "name: birth_date, type: double")
+                    + "subject_key: [birth_date]\n",
+                "cannot identify anyone",
+            ),
             (
                 RESIDENTS.replace("[id_number]", "[nope]"),
                 "'nope' is not a field",

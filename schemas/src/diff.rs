@@ -13,7 +13,7 @@ pub struct Change {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// `field_added`, `field_removed`, `type`, `nullable`, `classification`, `description`,
-    /// `rounding`, `title`, `owner` or `primary_key`.
+    /// `rounding`, `title`, `owner`, `primary_key` or `subject_key`.
     pub kind: &'static str,
     /// The value before, as text; none for an added field.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,6 +72,14 @@ pub fn contract_changes(from: &Contract, to: &Contract) -> Vec<Change> {
         format!("[{}]", from.primary_key.join(", ")),
         format!("[{}]", to.primary_key.join(", ")),
         true,
+    );
+    // Not breaking for readers; what verify-only grants and distinct-person quotas count
+    // by changes, and grants that no longer name the subject key stop answering.
+    attribute(
+        "subject_key",
+        format!("[{}]", from.subject_key.join(", ")),
+        format!("[{}]", to.subject_key.join(", ")),
+        false,
     );
     for old in &from.fields {
         match to.field(&old.name) {

@@ -9,14 +9,15 @@ use super::setup::{ANALYST_TOWN, Data};
 use super::stats::{Latencies, Measured, Spread};
 use super::workloads::{
     self, AUDIT_ROUNDS, AuditResults, COMPARED_CONCURRENCY, CONCURRENCY, DatabaseResults, ExportResults,
-    JoinResults, LookupPlans, LookupResults, PeakMemory, Transfer, WIRE_CONCURRENCY, WireResults,
+    JoinResults, LookupPlans, LookupResults, PeakMemory, Transfer, VERIFY_BATCH, WIRE_CONCURRENCY,
+    WireResults,
 };
 
 mod front_doors;
 mod tables;
 mod targets;
 
-use tables::{audit, database, export, hostile, join, lookups, policy};
+use tables::{audit, database, export, hostile, join, lookups, people, policy};
 use targets::targets;
 
 pub struct Results {
@@ -26,6 +27,7 @@ pub struct Results {
     pub export: ExportResults,
     pub database: Measured<DatabaseResults>,
     pub audit: AuditResults,
+    pub people: workloads::PeopleResults,
     pub lookup_plans: LookupPlans,
     pub hostile: workloads::HostileResults,
     /// What the reader should know about this run, e.g. why a column is empty.
@@ -58,6 +60,7 @@ pub fn render(settings: &Settings, data: &Data, results: &Results, took: Duratio
     export(&mut out, &results.export);
     policy(&mut out, results);
     audit(&mut out, &results.audit);
+    people(&mut out, &results.people);
     database(&mut out, &results.database);
     hostile(&mut out, &results.hostile);
     targets(&mut out, results);
@@ -160,6 +163,10 @@ fn lookup_policy_cost(results: &Results) -> Option<f64> {
         compared_lookups(&results.lookups),
         &results.lookups.hub_live_policy,
     )
+}
+
+fn subject_quota_cost(people: &workloads::PeopleResults) -> Option<f64> {
+    throughput_cost(&people.uncounted, &people.counted)
 }
 
 fn audit_cost(audit: &AuditResults) -> Option<f64> {

@@ -13,6 +13,7 @@ use super::duckdb::{DuckDb, Job};
 use super::hub_process::{HubEndpoint, HubProcess, Received};
 use super::setup::{
     Data, PARCELS, PARCELS_ACCELERATED, PURPOSE, PostgresTable, RESIDENTS, RESIDENTS_ACCELERATED,
+    VERIFY_PURPOSE,
 };
 use super::stats::{self, Latencies, Measured, Spread};
 
@@ -21,6 +22,7 @@ mod database;
 mod export;
 mod hostile;
 mod join_and_lookups;
+mod people;
 mod wire;
 
 pub use audit::{AUDIT_ROUNDS, audit};
@@ -28,6 +30,7 @@ pub use database::database;
 pub use export::export;
 pub use hostile::{HostileResults, hostile};
 pub use join_and_lookups::{LookupPlans, join, lookup_plans, lookups};
+pub use people::{PeopleResults, VERIFY_BATCH, people};
 pub use wire::{WIRE_CONCURRENCY, WireResults, wire};
 
 /// The client counts of the point-lookup workload.
@@ -76,6 +79,10 @@ pub struct HubUnderTest<'a> {
     pub process: &'a HubProcess,
     pub admin: String,
     pub analyst: String,
+    /// Holds verify-only grants on the residents.
+    pub verifier: String,
+    /// Reads as the admin does, under a distinct-person quota.
+    pub counted: String,
 }
 
 /// The join's timings, by engine.

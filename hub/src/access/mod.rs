@@ -398,7 +398,9 @@ pub fn check_files(
                 department: "any".into(),
             },
             dataset: id.clone(),
+            kind: conditions.kind,
             columns: conditions.columns.clone(),
+            verify: None,
             masks: conditions.masks.clone(),
             unmasked: Default::default(),
             row_filter: conditions.row_filter.clone(),
@@ -408,6 +410,7 @@ pub fn check_files(
             recertify_by: None,
             max_rows_per_query: None,
             max_rows_per_day: None,
+            max_subjects_per_day: conditions.max_subjects_per_day,
             requested_by: None,
             approved_by: Vec::new(),
         };
@@ -473,6 +476,7 @@ mod tests {
                 classification: Classification::new("public").expect("tag"),
             }],
             recertification_days: 180,
+            subject_key: Vec::new(),
         };
         let officer = Principal::new("officer", "security").with_role(Role::SecurityAdmin);
         let session = SessionContext::new().state();

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use causeway_policies::{
-    AccessConditions, AutoApproval, ColumnInfo, DatasetId, DatasetInfo, Grant, Mask, Principal, Role, Subject,
+    AccessConditions, AutoApproval, ColumnInfo, DatasetId, DatasetInfo, Grant, GrantKind, Mask, Principal,
+    Role, Subject,
 };
 use chrono::{DateTime, Duration, Utc};
 use datafusion::execution::session_state::SessionState;
@@ -22,7 +23,12 @@ use crate::store::GrantOrigin;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestTerms {
-    /// The columns wanted; `*` for all.
+    /// The kind of grant asked for: `read` (the default), or `verify` to match records
+    /// against the dataset without reading it.
+    #[serde(default, skip_serializing_if = "GrantKind::is_read")]
+    pub kind: GrantKind,
+    /// The columns wanted (for `verify`, those to match on, the subject key among them);
+    /// `*` for all.
     pub columns: Vec<String>,
     pub purpose: String,
     pub justification: String,
@@ -196,6 +202,25 @@ impl Access {
         {
             return Err(invalid(format!("'{both}' is asked for both raw and masked")));
         }
+        if terms.kind == GrantKind::Verify {
+            // What the grant would be is checked now, not at its approval: a verify grant
+            // names the subject key and takes no masks.
+            let context = causeway_policies::RewriteContext {
+                principal,
+                functions: self.functions(),
+                session,
+                limits: self.limits(),
+            };
+            let mut prospective = Grant {
+                kind: GrantKind::Verify,
+                ..grant_template(dataset.id.clone(), principal)
+            };
+            prospective.columns = terms.columns.clone();
+            prospective.unmasked = terms.unmasked.iter().cloned().collect();
+            prospective.masks = terms.masks.clone();
+            prospective.purposes = [terms.purpose.clone()].into();
+            causeway_policies::validate_grant(&prospective, dataset, &context)?;
+        }
         if let Some((rule, column)) =
             causeway_policies::denied_request(principal, dataset, &terms.columns, &self.snapshot())
         {
@@ -229,13 +254,14 @@ impl Access {
             .iter()
             .find(|permit| meets(&request, principal, permit));
         if let Some(permit) = permit {
-            let grant = grant_for(
+            let mut grant = grant_for(
                 &request,
                 Vec::new(),
                 permit.masks.clone(),
                 permit.row_filter.clone(),
                 now,
             );
+            grant.max_subjects_per_day = permit.max_subjects_per_day;
             request.state = RequestState::Approved;
             request.auto_approved = true;
             request.grant_id = Some(grant.id.clone());
@@ -293,6 +319,11 @@ impl Access {
                 .is_none_or(|reason| reason.trim().is_empty())
         {
             return Err(AccessError::Forbidden("a refusal gives its reason".into()));
+        }
+        if request.terms.kind == GrantKind::Verify && !input.masks.is_empty() {
+            return Err(invalid(format!(
+                "request {id} is for a verify grant, which returns no value: it takes no masks"
+            )));
         }
         // A reviewer may keep the form asked for or show the column as one that reveals no
         // more; a change the requester has not agreed to is refused, naming what to do.
@@ -458,7 +489,8 @@ fn meets(request: &AccessRequest, principal: &Principal, permit: &AutoApproval) 
                 .iter()
                 .all(|column| permit.columns.contains(column)));
     // A request that states forms of its own is for people to decide.
-    request.terms.unmasked.is_empty()
+    permit.kind == request.terms.kind
+        && request.terms.unmasked.is_empty()
         && request.terms.masks.is_empty()
         && (permit.departments.is_empty() || permit.departments.contains(&principal.department))
         && permit.purposes.contains(&request.terms.purpose)
@@ -474,11 +506,7 @@ fn grant_for(
     now: DateTime<Utc>,
 ) -> Grant {
     Grant {
-        id: super::new_grant_id(),
-        subject: Subject::Client {
-            client: request.requester.clone(),
-        },
-        dataset: request.dataset.clone(),
+        kind: request.terms.kind,
         columns: request.terms.columns.clone(),
         masks,
         unmasked: unmasked.into_iter().collect(),
@@ -486,10 +514,33 @@ fn grant_for(
         purposes: [request.terms.purpose.clone()].into(),
         valid_from: Some(now),
         expires_at: Some(now + Duration::days(i64::from(request.terms.days))),
+        requested_by: Some(request.requester.clone()),
+        ..grant_template(request.dataset.clone(), &Principal::new(&request.requester, ""))
+    }
+}
+
+/// A read grant of every column of `dataset` for `requester`, with nothing else said.
+fn grant_template(dataset: DatasetId, requester: &Principal) -> Grant {
+    Grant {
+        id: super::new_grant_id(),
+        subject: Subject::Client {
+            client: requester.id.clone(),
+        },
+        dataset,
+        kind: GrantKind::Read,
+        columns: vec!["*".to_owned()],
+        verify: None,
+        masks: BTreeMap::new(),
+        unmasked: Default::default(),
+        row_filter: None,
+        purposes: Default::default(),
+        valid_from: None,
+        expires_at: None,
         recertify_by: None,
         max_rows_per_query: None,
         max_rows_per_day: None,
-        requested_by: Some(request.requester.clone()),
+        max_subjects_per_day: None,
+        requested_by: None,
         approved_by: Vec::new(),
     }
 }

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use causeway_policies::AccessConditions;
+use causeway_policies::{AccessConditions, GrantKind};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -38,6 +38,14 @@ pub struct DatasetSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unavailable_reason: Option<String>,
     pub fields: Vec<FieldEntry>,
+    /// The fields that name the person or firm a row is about; absent when the contract
+    /// names none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subject_key: Vec<String>,
+    /// The kinds of grant that may be asked for: `read` always, `verify` (match records,
+    /// read nothing) when the contract names a subject key. The permit list below says
+    /// which are approved at once, and on what terms.
+    pub offers: Vec<&'static str>,
     /// How to get access: the owner's decision time in working days, and the conditions
     /// under which a request is approved at once (the permit list).
     #[schema(value_type = Object)]
@@ -118,6 +126,12 @@ impl DatasetSummary {
                     needs_rounding: state.unbounded_decimals().contains(&field.name),
                 })
                 .collect(),
+            subject_key: contract.subject_key.clone(),
+            offers: if contract.subject_key.is_empty() {
+                vec![GrantKind::Read.as_str()]
+            } else {
+                vec![GrantKind::Read.as_str(), GrantKind::Verify.as_str()]
+            },
             access_conditions: conditions,
             accelerated: acceleration.is_some(),
             acceleration,

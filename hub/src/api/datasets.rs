@@ -25,6 +25,9 @@ pub struct DatasetDetail {
     pub summary: DatasetSummary,
     pub source: SourceEntry,
     pub primary_key: Vec<String>,
+    /// The fields that name the person or firm a row is about; empty when the contract
+    /// names none.
+    pub subject_key: Vec<String>,
     pub versions: Vec<VersionEntry>,
     /// The source's own estimate of its row count, when it keeps one, shown only to callers
     /// who may read every row (the owning department's publishers, and callers with a
@@ -94,6 +97,7 @@ async fn detail(
             location: record.source.location(),
         },
         primary_key: record.contract.primary_key.clone(),
+        subject_key: record.contract.subject_key.clone(),
         versions,
         row_count_estimate,
         published_by: record.published_by.clone(),

@@ -118,7 +118,13 @@ impl From<&QueryError> for ApiError {
             QueryError::Timeout(_) | QueryError::MemoryLimit(_) | QueryError::SpillLimit => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            QueryError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            QueryError::Busy(_)
+            | QueryError::SubjectQuota(crate::supervision::SubjectQuotaExceeded::Uncounted { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            QueryError::SubjectQuota(crate::supervision::SubjectQuotaExceeded::Daily { .. }) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             QueryError::TooManyOfYours(_) => StatusCode::TOO_MANY_REQUESTS,
             QueryError::ClientStalled(_) => StatusCode::REQUEST_TIMEOUT,
             QueryError::Execution(_) => StatusCode::BAD_GATEWAY,
@@ -153,6 +159,18 @@ impl From<&ServiceError> for ApiError {
             ServiceError::Audit(audit) => audit.into(),
             ServiceError::Suspended { .. } => {
                 Self::new(StatusCode::FORBIDDEN, error.code(), error.public_message())
+            }
+            ServiceError::Verify(verify) => {
+                use crate::query::service::VerifyError;
+                let status = match verify {
+                    VerifyError::Refused(causeway_policies::VerifyRefused::SubjectKeyMissing { .. })
+                    | VerifyError::InvalidRecords(_)
+                    | VerifyError::TooManyRecords { .. } => StatusCode::BAD_REQUEST,
+                    VerifyError::Refused(_) => StatusCode::FORBIDDEN,
+                    VerifyError::DailyLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+                    VerifyError::Uncounted { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                Self::new(status, error.code(), error.public_message())
             }
             ServiceError::FrontDoor {
                 code,

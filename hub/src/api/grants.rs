@@ -277,6 +277,12 @@ pub struct Explanation {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
     pub decision: Option<causeway_policies::Decision>,
+    /// What the caller's verify-only grants for this purpose answer (`POST /v1/verify`):
+    /// the columns records may match on under each, the rows matched against, whether the
+    /// answer names the columns that match, and the daily limits. Absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub verify: Option<causeway_policies::VerifyDecision>,
 }
 
 /// What the caller would see of a dataset for a purpose, and why.
@@ -306,6 +312,14 @@ pub async fn explain(
         Ok(decision) => (true, None, Some(decision)),
         Err(denied) => (false, Some(denied.to_string()), None),
     };
+    let verify = causeway_policies::authorize_verify(
+        &caller,
+        &params.purpose,
+        &dataset,
+        &state.access.snapshot(),
+        chrono::Utc::now(),
+    )
+    .ok();
     Ok(Json(Explanation {
         dataset: id.to_string(),
         purpose: params.purpose,
@@ -313,6 +327,7 @@ pub async fn explain(
         allowed,
         reason,
         decision,
+        verify,
     }))
 }
 

@@ -21,6 +21,7 @@ mod openapi;
 mod query;
 mod recorded;
 mod requests;
+mod verify;
 mod versions;
 mod wellknown;
 
@@ -92,6 +93,7 @@ pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::Tru
         )
         .route("/v1/datasets/{department}/{name}/diff", get(versions::diff))
         .route("/v1/query", post(query::query))
+        .route("/v1/verify", post(verify::verify))
         .route("/v1/me", get(me::me))
         .route("/v1/grants", get(grants::list).post(grants::create))
         .route("/v1/grants/due", get(grants::due))

@@ -3,7 +3,7 @@ use utoipa::OpenApi;
 
 use super::{
     alerts, audit, authorize, catalog, clients, datasets, error, grants, health, keys, me, metrics, oauth,
-    query, requests, versions, wellknown,
+    query, requests, verify, versions, wellknown,
 };
 
 #[derive(OpenApi)]
@@ -25,6 +25,7 @@ use super::{
         versions::diff,
         metrics::metrics,
         query::query,
+        verify::verify,
         me::me,
         grants::list,
         grants::create,

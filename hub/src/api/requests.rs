@@ -23,7 +23,13 @@ use crate::audit::{Action, Event, Gate, Outcome};
 pub struct NewRequestBody {
     /// `department.name`.
     pub dataset: String,
-    /// The columns wanted; `["*"]` for all.
+    /// `read` (the default), or `verify` for a verify-only grant: records matched against
+    /// the dataset (`POST /v1/verify`), nothing read.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub kind: causeway_policies::GrantKind,
+    /// The columns wanted (for `verify`, those to match on, the dataset's subject key among
+    /// them); `["*"]` for all.
     pub columns: Vec<String>,
     pub purpose: String,
     pub justification: String,
@@ -96,6 +102,7 @@ async fn file_request(
     let published = state.registry.get(&id.department, &id.name).await?.record.access;
     let conditions = state.access.conditions(&id, published);
     let terms = RequestTerms {
+        kind: body.kind,
         columns: body.columns,
         purpose: body.purpose,
         justification: body.justification,

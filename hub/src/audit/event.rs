@@ -14,6 +14,10 @@ pub enum Action {
     QueryFinished,
     /// A query refused or failed before sending anything.
     QueryRefused,
+    /// Records matched against a dataset under a verify-only grant.
+    VerificationAnswered,
+    /// A verification refused before any record was matched.
+    VerificationRefused,
     TokenIssued,
     TokenRefused,
     /// A person signed in on the built-in provider's sign-in page (detail: the application).
@@ -84,10 +88,12 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 38] = [
+    const ALL: [Action; 40] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
+        Action::VerificationAnswered,
+        Action::VerificationRefused,
         Action::TokenIssued,
         Action::TokenRefused,
         Action::SignInSucceeded,
@@ -131,6 +137,8 @@ impl Action {
             Action::QueryStarted => "query.started",
             Action::QueryFinished => "query.finished",
             Action::QueryRefused => "query.refused",
+            Action::VerificationAnswered => "verification.answered",
+            Action::VerificationRefused => "verification.refused",
             Action::TokenIssued => "token.issued",
             Action::TokenRefused => "token.refused",
             Action::SignInSucceeded => "sign_in.succeeded",

@@ -46,6 +46,10 @@ pub enum AccessCommand {
         /// asked for as their classification shows them by default.
         #[arg(long = "mask", value_parser = parse_mask)]
         masks: Vec<(String, Value)>,
+        /// Ask for a verify-only grant: records matched against the dataset on --columns
+        /// (its subject key among them), nothing read.
+        #[arg(long, conflicts_with_all = ["raw", "masks"])]
+        verify: bool,
         /// Print only the request's id, for scripts: `REQUEST=$(causeway access request ... --quiet)`.
         #[arg(long, short)]
         quiet: bool,
@@ -139,13 +143,15 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
             days,
             raw,
             masks,
+            verify,
             quiet,
             hub,
         } => {
             let masks: serde_json::Map<String, Value> = masks.into_iter().collect();
             let body = json!({"dataset": dataset, "columns": columns, "purpose": purpose,
                               "justification": justification, "days": days,
-                              "unmasked": raw, "masks": masks});
+                              "unmasked": raw, "masks": masks,
+                              "kind": if verify { "verify" } else { "read" }});
             let request: Value = HubClient::new(&hub)?
                 .send_document(
                     reqwest::Method::POST,

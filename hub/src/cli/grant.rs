@@ -41,7 +41,8 @@ pub enum GrantCommand {
 #[derive(Debug, Args)]
 pub struct NewGrant {
     /// A grant as YAML or JSON (subject, dataset, columns, masks, unmasked, row_filter,
-    /// purposes, valid_from, expires_at, max_rows_per_query, max_rows_per_day); the
+    /// purposes, valid_from, expires_at, max_rows_per_query, max_rows_per_day,
+    /// max_subjects_per_day, kind, verify); the
     /// other options are then not used.
     #[arg(long, conflicts_with_all = ["dataset", "client", "department"])]
     file: Option<PathBuf>,
@@ -82,6 +83,17 @@ pub struct NewGrant {
     /// At most this many rows per day.
     #[arg(long)]
     max_rows_per_day: Option<u64>,
+    /// At most this many different people (by the dataset's subject key) whose rows are
+    /// read per day.
+    #[arg(long)]
+    max_subjects_per_day: Option<u64>,
+    /// A verify-only grant: the client matches records on --columns (the dataset's subject
+    /// key among them) through `POST /v1/verify` and reads nothing.
+    #[arg(long, conflicts_with_all = ["raw", "masks", "max_rows_per_query", "max_rows_per_day", "max_subjects_per_day"])]
+    verify: bool,
+    /// With --verify: answers also say which of a record's columns match.
+    #[arg(long, requires = "verify")]
+    column_matches: bool,
     #[command(flatten)]
     hub: HubArgs,
 }
@@ -158,6 +170,9 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                 row_filter,
                 max_rows_per_query,
                 max_rows_per_day,
+                max_subjects_per_day,
+                verify,
+                column_matches,
                 hub,
             } = *new;
             let body = match file {
@@ -192,10 +207,15 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                         ("row_filter", row_filter.map(Value::from)),
                         ("max_rows_per_query", max_rows_per_query.map(Value::from)),
                         ("max_rows_per_day", max_rows_per_day.map(Value::from)),
+                        ("max_subjects_per_day", max_subjects_per_day.map(Value::from)),
                     ] {
                         if let Some(value) = value {
                             grant[key] = value;
                         }
+                    }
+                    if verify {
+                        grant["kind"] = json!("verify");
+                        grant["verify"] = json!({ "column_matches": column_matches });
                     }
                     grant
                 }

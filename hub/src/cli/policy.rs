@@ -80,6 +80,7 @@ async fn datasets(
                     id,
                     columns,
                     recertification_days: 180,
+                    subject_key: record.contract.subject_key.clone(),
                 },
             )
         })

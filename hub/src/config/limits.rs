@@ -46,6 +46,14 @@ pub struct LimitsConfig {
     /// that needs more fails with `resource_exhausted`.
     #[serde(default = "default_spill_max_mb")]
     pub spill_max_mb: u64,
+    /// The most records one `POST /v1/verify` may ask about; more are refused with 400
+    /// `too_many_records`.
+    #[serde(default = "default_max_records_per_verification")]
+    pub max_records_per_verification: usize,
+}
+
+fn default_max_records_per_verification() -> usize {
+    1000
 }
 
 fn default_client_read_timeout() -> Duration {
@@ -92,6 +100,7 @@ impl Default for LimitsConfig {
             max_expression_terms: default_max_expression_terms(),
             spill_dir: None,
             spill_max_mb: default_spill_max_mb(),
+            max_records_per_verification: default_max_records_per_verification(),
         }
     }
 }

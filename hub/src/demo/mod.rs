@@ -432,6 +432,7 @@ async fn pending_request(hub: &Hub) -> Result<String, Box<dyn std::error::Error>
     let published = hub.registry.get(&id.department, &id.name).await?.record.access;
     let conditions = hub.access.conditions(&id, published);
     let terms = RequestTerms {
+        kind: causeway_policies::GrantKind::Read,
         columns: vec!["scheme".into(), "monthly_contribution".into(), "status".into()],
         purpose: "urban-planning".into(),
         justification: "pension coverage by town for the 2027 district plan".into(),

@@ -18,7 +18,7 @@ pub fn sqlstate(code: &str) -> &'static str {
         | "missing_purpose"
         | "forbidden" => "42501",
         // configuration_limit_exceeded: a row quota.
-        "row_quota_exceeded" => "53400",
+        "row_quota_exceeded" | "subject_quota_exceeded" => "53400",
         "syntax_error" | "not_one_statement" => "42601",
         "unknown_table" => "42P01",
         "invalid_query" => "42000",

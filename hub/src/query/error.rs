@@ -72,6 +72,8 @@ pub enum QueryError {
     /// PostgreSQL cancel request).
     #[error("the query was cancelled")]
     Cancelled,
+    #[error(transparent)]
+    SubjectQuota(#[from] crate::supervision::SubjectQuotaExceeded),
     /// The client took no batch for `limits.client_read_timeout`: the query was stopped
     /// so that it would not hold its slots for a client that does not read.
     #[error(
@@ -107,6 +109,12 @@ impl QueryError {
             Self::Execution(_) => "query_failed",
             Self::Cancelled => "query_cancelled",
             Self::ClientStalled(_) => "client_stalled",
+            Self::SubjectQuota(crate::supervision::SubjectQuotaExceeded::Daily { .. }) => {
+                "subject_quota_exceeded"
+            }
+            Self::SubjectQuota(crate::supervision::SubjectQuotaExceeded::Uncounted { .. }) => {
+                "quota_unavailable"
+            }
         }
     }
 
@@ -189,6 +197,9 @@ pub(super) fn classify_execution(error: DataFusionError, memory_mb: u64) -> Quer
     if let DataFusionError::External(inner) = error.find_root() {
         if let Some(unknown) = inner.downcast_ref::<UnknownDataset>() {
             return QueryError::UnknownTable(unknown.clone());
+        }
+        if let Some(exceeded) = inner.downcast_ref::<crate::supervision::SubjectQuotaExceeded>() {
+            return QueryError::SubjectQuota(exceeded.clone());
         }
         if let Some(denied) = inner.downcast_ref::<AccessDenied>() {
             return QueryError::AccessDenied(denied.to_string());

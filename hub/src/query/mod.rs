@@ -17,6 +17,8 @@ mod semantics;
 pub mod service;
 mod spellings;
 mod statement;
+mod subjects;
+pub mod verify;
 mod yielding;
 
 use std::collections::HashMap;
@@ -128,6 +130,8 @@ pub struct QueryEngine {
     datasets: ArcSwap<HashMap<DatasetId, DatasetInfo>>,
     /// Where `audit.events` is read from; `None` when the audit log is off.
     audit: Option<Chains>,
+    /// The people each caller read today, for distinct-person quotas.
+    subjects: Arc<crate::supervision::SubjectUsage>,
 }
 
 impl QueryEngine {
@@ -184,7 +188,15 @@ impl QueryEngine {
             access,
             datasets: ArcSwap::from_pointee(HashMap::new()),
             audit,
+            subjects: Arc::default(),
         })
+    }
+
+    /// Counts the people callers read under distinct-person quotas in `subjects` (by
+    /// default in memory only, for tests).
+    pub fn with_subject_usage(mut self, subjects: Arc<crate::supervision::SubjectUsage>) -> Self {
+        self.subjects = subjects;
+        self
     }
 
     /// The limits queries run under.
@@ -346,6 +358,8 @@ impl QueryEngine {
             now: chrono::Utc::now(),
             decisions: Mutex::new(Vec::new()),
             named: Mutex::new(Vec::new()),
+            subjects: Arc::clone(&self.subjects),
+            access: Arc::clone(&self.access),
         })
     }
 

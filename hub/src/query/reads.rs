@@ -20,6 +20,8 @@ pub struct Reads {
     pub grants: Vec<String>,
     /// The row quota of each dataset read under grants.
     pub quotas: Vec<(String, RowQuota)>,
+    /// The distinct-person quota of each dataset read under one.
+    pub subject_quotas: Vec<(String, u64)>,
     /// The classification of each column read, e.g. `pii.name`, once each.
     pub classifications: BTreeSet<String>,
 }
@@ -92,6 +94,9 @@ pub fn reads(
             }
         }
         reads.quotas.push((table.clone(), decision.row_quota()));
+        if let Some(limit) = decision.subject_quota() {
+            reads.subject_quotas.push((table.clone(), limit));
+        }
         for grant in &decision.grants {
             grants.insert(grant.id.clone());
             if let Some(filter) = &grant.row_filter {

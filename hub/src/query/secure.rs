@@ -39,6 +39,10 @@ pub struct QueryPolicy {
     pub decisions: Mutex<Vec<Decision>>,
     /// Every dataset the query named, readable or not.
     pub named: Mutex<Vec<DatasetId>>,
+    /// The people the caller read today, for distinct-person quotas.
+    pub subjects: Arc<crate::supervision::SubjectUsage>,
+    /// Makes the pseudonyms those people are counted by.
+    pub access: Arc<crate::access::Access>,
 }
 
 #[derive(Debug)]
@@ -150,8 +154,27 @@ impl SchemaProvider for SecureSchema {
             session: &policy.session,
             limits: policy.limits,
         };
-        let view = secure_view(table, reference, dataset, &decision, &context)
+        let mut view = secure_view(table, reference, dataset, &decision, &context)
             .map_err(|error| DataFusionError::External(Box::new(error)))?;
+        if let Some(limit) = decision.subject_quota() {
+            let dataset_name = id.to_string();
+            policy
+                .subjects
+                .load(&policy.principal.id, &dataset_name, policy.now)
+                .await
+                .map_err(|error| DataFusionError::External(Box::new(error)))?;
+            view = super::subjects::metered(
+                view,
+                super::subjects::SubjectCount {
+                    usage: Arc::clone(&policy.subjects),
+                    access: Arc::clone(&policy.access),
+                    principal: policy.principal.id.clone(),
+                    dataset: dataset_name,
+                    key: dataset.subject_key.clone(),
+                    limit,
+                },
+            )?;
+        }
         {
             let mut decisions = policy
                 .decisions

@@ -56,6 +56,11 @@ pub enum Condition {
         #[serde(default = "utc")]
         utc_offset: String,
     },
+    /// A query cut off by a distinct-person quota, or a verification record refused because
+    /// its subject's attempts are used up: someone reaches for more people than a grant
+    /// allows. Raised under the name `subject-quota` (not suspending) when no rule of this
+    /// kind is configured.
+    SubjectQuota,
 }
 
 fn working_days() -> Vec<Weekday> {
@@ -132,6 +137,7 @@ impl Rules {
                         .map_err(|_| invalid(format!("'{utc_offset}' is no UTC offset such as +08:00")))?;
                     offsets.insert(rule.name.clone(), offset);
                 }
+                Condition::SubjectQuota => {}
             }
         }
         // Every rule's counter is written from the start, at 0, so that a rule that has
@@ -316,6 +322,28 @@ impl Alerts {
                 self.raise(rule, principal, detail, now).await;
             }
         }
+    }
+
+    /// A control that counts people stopped `principal` (`detail`: the control, the
+    /// dataset, the limit).
+    pub async fn subject_quota_reached(
+        &self,
+        principal: &str,
+        detail: serde_json::Value,
+        now: DateTime<Utc>,
+    ) {
+        let rules = self.rules.load_full();
+        let built_in = AlertRule {
+            name: "subject-quota".into(),
+            when: Condition::SubjectQuota,
+            suspend: false,
+        };
+        let rule = rules
+            .rules
+            .iter()
+            .find(|rule| matches!(rule.when, Condition::SubjectQuota))
+            .unwrap_or(&built_in);
+        self.raise(rule, principal, detail, now).await;
     }
 
     async fn raise(&self, rule: &AlertRule, principal: &str, detail: serde_json::Value, now: DateTime<Utc>) {

@@ -5,8 +5,10 @@ mod alerts;
 mod expiry;
 mod quotas;
 mod refusals;
+mod subjects;
 
 pub use alerts::{AlertError, Alerts, AlertsConfig};
 pub use expiry::watch_expiries;
 pub use quotas::{QuotaExceeded, RowUsage};
 pub use refusals::Refusals;
+pub use subjects::{SubjectQuotaExceeded, SubjectUsage};

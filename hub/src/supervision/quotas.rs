@@ -76,6 +76,11 @@ impl Day {
 }
 
 impl RowUsage {
+    /// Where every hub's counts are kept; `None` when this one counts in memory only.
+    pub fn store(&self) -> Option<&MetadataStore> {
+        self.store.as_ref()
+    }
+
     /// Counts kept in `store`, this hub's own starting from the `query.finished` records of
     /// today in the audit log in `dir` (`None`: the log is off).
     pub fn open(store: MetadataStore, dir: Option<&Path>, now: DateTime<Utc>) -> std::io::Result<Self> {

@@ -19,7 +19,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 
 use crate::decision::{ColumnAccess, DatasetInfo, Decision};
 use crate::error::PolicyError;
-use crate::model::Grant;
+use crate::model::{Grant, GrantKind};
 use crate::principal::Principal;
 use crate::syntax::SyntaxLimits;
 use crate::udf::PolicyFunctions;
@@ -154,6 +154,7 @@ pub fn validate_grant(
     {
         return Err(invalid("it expires before it starts".into()));
     }
+    check_kind(grant, dataset).map_err(invalid)?;
     let schema = dataset_schema(dataset)?;
     let known = |name: &String| name == "*" || dataset.columns.iter().any(|column| column.name == *name);
     let named = grant
@@ -200,6 +201,69 @@ pub fn validate_grant(
         })?;
     }
     Ok(())
+}
+
+/// What a grant of its kind may say: a verify grant names the columns it matches on, the
+/// dataset's subject key among them, and neither masks nor row quotas (it returns no
+/// value and no row); only verify grants take verify terms.
+fn check_kind(grant: &Grant, dataset: &DatasetInfo) -> Result<(), String> {
+    match grant.kind {
+        GrantKind::Read => {
+            if grant.verify.is_some() {
+                return Err("only a verify grant (kind: verify) takes verify terms".into());
+            }
+            if grant.max_subjects_per_day.is_some() && dataset.subject_key.is_empty() {
+                return Err(format!(
+                    "{} names no subject key in its contract, so its subjects cannot be counted for max_subjects_per_day",
+                    dataset.id
+                ));
+            }
+            if grant.max_subjects_per_day == Some(0) {
+                return Err("max_subjects_per_day of 0 allows nothing: revoke the grant instead".into());
+            }
+            Ok(())
+        }
+        GrantKind::Verify => {
+            if dataset.subject_key.is_empty() {
+                return Err(format!(
+                    "{} names no subject key in its contract, so a verify grant on it could not count attempts per person",
+                    dataset.id
+                ));
+            }
+            if grant.columns.iter().any(|column| column == "*") {
+                return Err("a verify grant names the columns it matches on, not *".into());
+            }
+            if let Some(key) = dataset
+                .subject_key
+                .iter()
+                .find(|key| !grant.columns.contains(*key))
+            {
+                return Err(format!(
+                    "a verify grant matches on the subject key of {}: add '{key}' to its columns",
+                    dataset.id
+                ));
+            }
+            if !grant.masks.is_empty() || !grant.unmasked.is_empty() {
+                return Err("a verify grant returns no value, so it takes no masks".into());
+            }
+            if grant.max_rows_per_query.is_some()
+                || grant.max_rows_per_day.is_some()
+                || grant.max_subjects_per_day.is_some()
+            {
+                return Err(
+                    "a verify grant returns no row; limit it with verify.max_records_per_day instead of row quotas"
+                        .into(),
+                );
+            }
+            let terms = grant.verify_terms();
+            if terms.max_attempts_per_subject == 0 || terms.max_records_per_day == 0 {
+                return Err(
+                    "a verify grant allows at least one attempt a subject and one record a day".into(),
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The dataset's columns as a plan schema qualified by the dataset's name.

@@ -32,6 +32,7 @@ fn residents() -> DatasetInfo {
             column("grid_id", DataType::Utf8, "public"),
         ],
         recertification_days: 180,
+        subject_key: Vec::new(),
     }
 }
 
@@ -219,4 +220,55 @@ fn grants_are_checked_against_their_dataset_when_made() {
             .starts_with("grant g1: the row filter")
     );
     assert!(check("expires_at: 2020-01-01T00:00:00Z\nvalid_from: 2021-01-01T00:00:00Z").is_err());
+    assert!(
+        check("verify: {column_matches: true}")
+            .unwrap_err()
+            .contains("only a verify grant")
+    );
+    assert!(
+        check("kind: verify\ncolumns: [id_number, name]")
+            .unwrap_err()
+            .contains("names no subject key"),
+        "this dataset has none"
+    );
+}
+
+#[test]
+fn verify_grants_name_the_subject_key_and_nothing_that_returns_values() {
+    let mut dataset = residents();
+    dataset.subject_key = vec!["id_number".into()];
+    let functions = PolicyFunctions::new(b"secret");
+    let session = SessionContext::new().state();
+    let principal = grid_worker();
+    let context = RewriteContext {
+        principal: &principal,
+        functions: &functions,
+        session: &session,
+        limits: SyntaxLimits::default(),
+    };
+    let check = |yaml: &str| {
+        let grant = &policies(&[yaml]).grants[0];
+        validate_grant(grant, &dataset, &context).map_err(|error| error.to_string())
+    };
+    assert!(check("kind: verify\ncolumns: [id_number, name]\nverify: {max_attempts_per_subject: 2}").is_ok());
+    for (yaml, expected) in [
+        ("kind: verify", "not *"),
+        ("kind: verify\ncolumns: [name, birth_date]", "add 'id_number'"),
+        (
+            "kind: verify\ncolumns: [id_number]\nmasks: {id_number: {kind: hash}}",
+            "no masks",
+        ),
+        (
+            "kind: verify\ncolumns: [id_number]\nmax_rows_per_day: 10",
+            "max_records_per_day",
+        ),
+        (
+            "kind: verify\ncolumns: [id_number]\nverify: {max_attempts_per_subject: 0}",
+            "at least one",
+        ),
+        ("kind: verify\ncolumns: [id_number, shoe_size]", "not a column"),
+    ] {
+        let message = check(yaml).unwrap_err();
+        assert!(message.contains(expected), "{yaml}: {message}");
+    }
 }

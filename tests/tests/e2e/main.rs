@@ -36,5 +36,6 @@ mod resilience;
 mod security;
 mod support;
 mod tls;
+mod verify;
 mod walkthrough;
 mod workflow;

@@ -32,7 +32,7 @@ pub(crate) fn wire_address(hub: &Hub) -> (String, u16) {
 }
 
 /// A tokio-postgres session as `user` with `password`, and `options` when given.
-async fn connect(
+pub(crate) async fn connect(
     hub: &Hub,
     user: &str,
     password: &str,
@@ -55,7 +55,7 @@ async fn connect(
 }
 
 /// The SQLSTATE of a refused statement or sign-in.
-fn sqlstate(error: &tokio_postgres::Error) -> String {
+pub(crate) fn sqlstate(error: &tokio_postgres::Error) -> String {
     error
         .as_db_error()
         .map(|db| db.code().code().to_owned())

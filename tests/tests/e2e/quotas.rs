@@ -153,3 +153,148 @@ async fn a_streamed_result_breaks_at_the_quota() {
     assert_eq!(finished["rows"], 10_000, "{finished}");
     assert_eq!(finished["error_class"], "row_quota_exceeded", "{finished}");
 }
+
+/// Parcels, several to an owner: the rows are about the person of `owner_id_number`.
+const PARCELS_SPEC: &str = r#"
+contract:
+  department: land_registry
+  name: parcels
+  title: Land parcels
+  owner: { name: Desk, email: desk@example.gov }
+  primary_key: [parcel_id]
+  subject_key: [owner_id_number]
+  fields:
+    - { name: parcel_id, type: bigint, nullable: false, classification: public }
+    - { name: owner_id_number, type: string, nullable: false, classification: pii.national_id }
+    - { name: area, type: bigint, classification: public }
+source: { kind: csv, path: parcels.csv }
+"#;
+
+/// A distinct-person quota counts people, not rows: a person read again does not count
+/// again, a harvest is cut off at the quota's next person, and the day's people survive a
+/// restart; the cut-off raises an alert.
+#[tokio::test]
+async fn a_distinct_person_quota_cuts_off_a_harvest_across_queries_and_restarts() {
+    let mut hub = Hub::start("").await;
+    let mut csv = String::from("parcel_id,owner_id_number,area\n");
+    for parcel in 0..20 {
+        // Owners P0 to P9, two parcels each, in owner order.
+        let _ = writeln!(csv, "{parcel},P{},{}", parcel / 2, 100 + parcel);
+    }
+    std::fs::write(hub.dir().join("parcels.csv"), csv).expect("csv");
+    hub.publish_ok(PARCELS_SPEC).await;
+    let secret = hub
+        .add_client("grid-worker", "civil_affairs", &["analyst"], json!({}))
+        .await;
+    let (status, refused) = hub
+        .security()
+        .await
+        .post(
+            "/v1/grants",
+            json!({"subject": {"client": "grid-worker"}, "dataset": "land_registry.parcels",
+                   "purposes": [PURPOSE], "kind": "verify", "columns": ["owner_id_number"],
+                   "max_subjects_per_day": 4}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a verify grant counts records, not people read: {refused}"
+    );
+    hub.grant(json!({
+        "subject": {"client": "grid-worker"},
+        "dataset": "land_registry.parcels",
+        "purposes": [PURPOSE],
+        "unmasked": ["owner_id_number"],
+        "max_subjects_per_day": 4,
+    }))
+    .await;
+    let worker = hub.caller_of("grid-worker", &secret).await;
+    let parcels = |owners: &str| {
+        format!(
+            "SELECT parcel_id FROM land_registry.parcels WHERE owner_id_number IN ({owners}) ORDER BY parcel_id"
+        )
+    };
+
+    // One person, two rows, twice: one person counted.
+    for _ in 0..2 {
+        let (status, body) = worker.query(&parcels("'P0'"), PURPOSE).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["rows"].as_array().map(Vec::len), Some(2), "{body}");
+    }
+    let (status, body) = worker
+        .query(
+            "SELECT count(*) AS n, sum(area) AS area FROM land_registry.parcels WHERE owner_id_number = 'P0'",
+            PURPOSE,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"][0]["n"], 2);
+    // Two more people: three of four.
+    let (status, body) = worker.query(&parcels("'P0', 'P1', 'P2'"), PURPOSE).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"].as_array().map(Vec::len), Some(6), "{body}");
+
+    // The harvest: P3 is the fourth person, P4 would be the fifth.
+    let (status, body) = worker
+        .query("SELECT * FROM land_registry.parcels ORDER BY parcel_id", PURPOSE)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "subject_quota_exceeded");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("4 people in land_registry.parcels"),
+        "{body}"
+    );
+    let (status, body) = worker.query(&parcels("'P4'"), PURPOSE).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the fifth person: {body}");
+
+    // The day's people are the store's: after a restart, the four are still read, a fifth
+    // is not.
+    hub.restart().await;
+    let worker = hub.caller_of("grid-worker", &secret).await;
+    let (status, body) = worker.query(&parcels("'P3', 'P1'"), PURPOSE).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"].as_array().map(Vec::len), Some(4), "{body}");
+    let (status, body) = worker.query(&parcels("'P9'"), PURPOSE).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+
+    let alerts = eventually(
+        "the quota's alert",
+        std::time::Duration::from_secs(10),
+        async || {
+            let (_, alerts) = hub.security().await.get("/v1/alerts").await;
+            alerts.as_array().and_then(|alerts| {
+                alerts
+                    .iter()
+                    .find(|alert| alert["rule"] == "subject-quota")
+                    .cloned()
+            })
+        },
+    )
+    .await;
+    assert_eq!(alerts["principal"], "grid-worker");
+    assert_eq!(alerts["detail"]["dataset"], "land_registry.parcels");
+
+    // The audit records name the control, and the cut-off's code.
+    let records = hub
+        .audit_rows(
+            "SELECT error_class, detail FROM audit.events \
+             WHERE action = 'query.finished' AND principal = 'grid-worker' ORDER BY seq",
+        )
+        .await;
+    assert!(
+        records.iter().all(|record| record["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains(r#""max_subjects_per_day":{"land_registry.parcels":4}"#))),
+        "{records:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|record| record["error_class"] == "subject_quota_exceeded"),
+        "{records:?}"
+    );
+}

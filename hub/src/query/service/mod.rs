@@ -102,6 +102,8 @@ pub enum ServiceError {
     Quota(#[from] QuotaExceeded),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Verify(VerifyError),
     /// Something the front door found (a format it cannot write, an encoding error),
     /// recorded with its code.
     #[error("{message}")]
@@ -128,6 +130,7 @@ impl ServiceError {
             Self::Quota(QuotaExceeded::Uncounted { .. }) => "quota_unavailable",
             Self::Quota(_) => "row_quota_exceeded",
             Self::Audit(_) => "audit_unavailable",
+            Self::Verify(error) => error.code(),
             Self::FrontDoor { code, .. } => code,
         }
     }
@@ -139,6 +142,7 @@ impl ServiceError {
             Self::Query(error) => error.is_denial(),
             Self::Suspended { .. } => true,
             Self::FrontDoor { denied, .. } => *denied,
+            Self::Verify(error) => error.is_denial(),
             Self::Quota(_) | Self::Audit(_) => false,
         };
         if denied { Outcome::Denied } else { Outcome::Error }
@@ -262,6 +266,7 @@ impl QueryService {
         record.masks = running.reads.masks.clone();
         record.row_filters = running.reads.row_filters.clone();
         record.grants = running.reads.grants.clone();
+        name_controls(&mut record, &running.reads.subject_quotas);
         self.alerts.query_started(&call.caller, Utc::now()).await;
         if let Some(alert) = self.alerts.suspension(&call.caller.id) {
             return Err(refuse(record, ServiceError::suspended(&alert)));
@@ -376,14 +381,35 @@ impl QueryService {
     }
 }
 
+/// Names in `record`'s detail the controls that count people which the query reads under:
+/// `{"max_subjects_per_day": {"department.name": limit}}`.
+fn name_controls(record: &mut Event, subject_quotas: &[(String, u64)]) {
+    if subject_quotas.is_empty() {
+        return;
+    }
+    let mut detail = record
+        .detail
+        .as_deref()
+        .and_then(|detail| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(detail).ok())
+        .unwrap_or_default();
+    let quotas: serde_json::Map<String, serde_json::Value> = subject_quotas
+        .iter()
+        .map(|(dataset, limit)| (dataset.clone(), (*limit).into()))
+        .collect();
+    detail.insert("max_subjects_per_day".into(), quotas.into());
+    record.detail = Some(serde_json::Value::Object(detail).to_string());
+}
+
 fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 mod results;
+mod verify;
 
 pub use results::Results;
 use results::{Charge, Finish};
+pub use verify::{RecordAnswer, Verified, VerifyCall, VerifyError};
 
 #[cfg(test)]
 mod prepared_tests;

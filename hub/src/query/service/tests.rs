@@ -79,6 +79,7 @@ pub(super) async fn fixture(limits: LimitsConfig) -> Fixture {
             })
             .collect(),
         recertification_days: 180,
+        subject_key: Vec::new(),
     };
     engine
         .register("civil_affairs", "residents", Arc::new(table), dataset.clone())

@@ -1,0 +1,348 @@
+//! The distinct-person meter: a dataset read under a grant with `max_subjects_per_day`
+//! counts, row by row, the subjects (by the contract's subject key) whose rows the query
+//! reads, and stops at the first row of a subject past the day's quota.
+//!
+//! The meter sits in the scan, above the row filter's barrier and below everything the
+//! query does with the rows: it takes the query's own conditions on the dataset's columns
+//! (reported to DataFusion as exact, evaluated here on the rows the barrier let through)
+//! and its LIMIT, so that a grid worker's `WHERE grid_id = 'GC-001'` counts the households of
+//! that grid, not the register. Whatever the query does above (joins, aggregates, sorts)
+//! is not seen: a row read to compute an aggregate counts as read. The count is therefore
+//! an upper bound of the people whose rows the caller receives, never less.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{DFSchema, DataFusionError, Result, project_schema};
+use datafusion::datasource::{provider_as_source, source_as_provider};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
+};
+use futures::StreamExt;
+
+use crate::access::Access;
+use crate::supervision::{SubjectQuotaExceeded, SubjectUsage};
+
+/// Whose subjects of which dataset a meter counts, against which quota.
+#[derive(Clone)]
+pub struct SubjectCount {
+    pub usage: Arc<SubjectUsage>,
+    /// Makes the keyed pseudonyms subjects are counted by.
+    pub access: Arc<Access>,
+    pub principal: String,
+    /// `department.name`
+    pub dataset: String,
+    /// The subject key's columns.
+    pub key: Vec<String>,
+    pub limit: u64,
+}
+
+impl SubjectCount {
+    /// The pseudonyms of the subjects of `batch`'s rows; the key's columns are at `key`.
+    fn subjects(&self, batch: &RecordBatch, key: &[usize]) -> Result<Vec<String>> {
+        let columns = key
+            .iter()
+            .map(|index| cast(batch.column(*index), &DataType::Utf8))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let literals = self.access.audit_literals();
+        let mut text = String::new();
+        Ok((0..batch.num_rows())
+            .map(|row| {
+                text.clear();
+                for (position, column) in columns.iter().enumerate() {
+                    if position > 0 {
+                        text.push('\u{1f}');
+                    }
+                    let column = column.as_string::<i32>();
+                    // A row without its subject key is about nobody known; all such rows count
+                    // as one subject.
+                    if column.is_valid(row) {
+                        text.push_str(column.value(row));
+                    }
+                }
+                literals.pseudonym(&text)
+            })
+            .collect())
+    }
+}
+
+/// Puts a meter under the scan of `view` (a dataset's secure view, whose scan is the
+/// dataset's table behind its row filter's barrier), counting for `count`.
+pub fn metered(view: LogicalPlan, count: SubjectCount) -> Result<LogicalPlan> {
+    view.transform_up(|node| {
+        let LogicalPlan::TableScan(mut scan) = node else {
+            return Ok(Transformed::no(node));
+        };
+        let inner = source_as_provider(&scan.source)?;
+        scan.source = provider_as_source(Arc::new(SubjectMeter {
+            inner,
+            count: count.clone(),
+        }));
+        Ok(Transformed::new(
+            LogicalPlan::TableScan(scan),
+            true,
+            TreeNodeRecursion::Stop,
+        ))
+    })
+    .map(|transformed| transformed.data)
+}
+
+/// A table whose rows, once they meet the query's conditions, are counted by subject.
+pub struct SubjectMeter {
+    inner: Arc<dyn TableProvider>,
+    count: SubjectCount,
+}
+
+impl fmt::Debug for SubjectMeter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SubjectMeter({}, {} a day)",
+            self.count.dataset, self.count.limit
+        )
+    }
+}
+
+#[async_trait]
+impl TableProvider for SubjectMeter {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// Every condition is evaluated here, above the barrier, before rows are counted.
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Exact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let schema = self.inner.schema();
+        // The requested columns first, then those the conditions and the key need.
+        let mut needed: Vec<usize> = projection
+            .cloned()
+            .unwrap_or_else(|| (0..schema.fields().len()).collect());
+        let output: Vec<usize> = (0..needed.len()).collect();
+        let key_columns = self.count.key.iter().map(String::as_str);
+        let condition_columns = filters
+            .iter()
+            .flat_map(Expr::column_refs)
+            .map(|column| column.name.as_str());
+        for name in key_columns.chain(condition_columns) {
+            let index = schema.index_of(name)?;
+            if !needed.contains(&index) {
+                needed.push(index);
+            }
+        }
+        // The inner table may use the conditions to read less; they are applied here
+        // regardless.
+        let verdicts = self
+            .inner
+            .supports_filters_pushdown(&filters.iter().collect::<Vec<_>>())?;
+        let handed: Vec<Expr> = filters
+            .iter()
+            .zip(verdicts)
+            .filter(|(_, verdict)| *verdict != TableProviderFilterPushDown::Unsupported)
+            .map(|(filter, _)| filter.clone())
+            .collect();
+        let input = self.inner.scan(state, Some(&needed), &handed, None).await?;
+        let read = input.schema();
+        let predicate = conjunction(filters.to_vec())
+            .map(|condition| state.create_physical_expr(condition, &DFSchema::try_from(Arc::clone(&read))?))
+            .transpose()?;
+        let key = self
+            .count
+            .key
+            .iter()
+            .map(|name| read.index_of(name))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let output_schema = project_schema(&read, Some(&output))?;
+        Ok(Arc::new(SubjectMeterExec::new(
+            input,
+            Meter {
+                schema: Arc::clone(&output_schema),
+                predicate,
+                key,
+                output,
+                limit,
+                count: self.count.clone(),
+            },
+            output_schema,
+        )))
+    }
+}
+
+/// What the meter does to each batch.
+#[derive(Clone)]
+struct Meter {
+    /// The rows' schema as the meter hands them on.
+    schema: SchemaRef,
+    predicate: Option<Arc<dyn PhysicalExpr>>,
+    key: Vec<usize>,
+    output: Vec<usize>,
+    /// The query's LIMIT, when it was handed down: no more rows are read, nor counted.
+    limit: Option<usize>,
+    count: SubjectCount,
+}
+
+impl fmt::Debug for Meter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} a day of {}", self.count.limit, self.count.dataset)
+    }
+}
+
+/// Keeps the rows that meet the query's conditions, counts their subjects, and stops at the
+/// first row of a subject past the quota, with its error.
+#[derive(Debug)]
+pub struct SubjectMeterExec {
+    input: Arc<dyn ExecutionPlan>,
+    meter: Meter,
+    properties: Arc<PlanProperties>,
+}
+
+impl SubjectMeterExec {
+    fn new(input: Arc<dyn ExecutionPlan>, meter: Meter, schema: SchemaRef) -> Self {
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            input.output_partitioning().clone(),
+            input.pipeline_behavior(),
+            input.boundedness(),
+        );
+        Self {
+            input,
+            meter,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+impl DisplayAs for SubjectMeterExec {
+    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SubjectMeterExec: {:?}", self.meter)
+    }
+}
+
+impl ExecutionPlan for SubjectMeterExec {
+    fn name(&self) -> &'static str {
+        "SubjectMeterExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        match &self.meter.predicate {
+            Some(predicate) => f(predicate),
+            None => Ok(TreeNodeRecursion::Continue),
+        }
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children)
+            .map_err(|_| DataFusionError::Internal("SubjectMeterExec has one child".into()))?;
+        Ok(Arc::new(Self::new(input, self.meter.clone(), self.schema())))
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, context)?;
+        let meter = self.meter.clone();
+        let schema = self.schema();
+        let mut taken = 0usize;
+        let mut stopped = false;
+        let rows = input.flat_map(move |batch| {
+            let items: Vec<Result<RecordBatch>> = if stopped {
+                Vec::new()
+            } else {
+                match meter.pass(batch, &mut taken) {
+                    Ok((batch, None)) => vec![Ok(batch)],
+                    Ok((batch, Some(exceeded))) => {
+                        stopped = true;
+                        let error = Err(DataFusionError::External(Box::new(exceeded)));
+                        if batch.num_rows() > 0 {
+                            vec![Ok(batch), error]
+                        } else {
+                            vec![error]
+                        }
+                    }
+                    Err(error) => {
+                        stopped = true;
+                        vec![Err(error)]
+                    }
+                }
+            };
+            futures::stream::iter(items)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rows)))
+    }
+}
+
+impl Meter {
+    /// The part of `batch` that may be read, and the quota that stopped the rest.
+    fn pass(
+        &self,
+        batch: Result<RecordBatch>,
+        taken: &mut usize,
+    ) -> Result<(RecordBatch, Option<SubjectQuotaExceeded>)> {
+        let mut batch = batch?;
+        if let Some(predicate) = &self.predicate {
+            let keep = predicate.evaluate(&batch)?.into_array(batch.num_rows())?;
+            batch = filter_record_batch(&batch, datafusion::common::cast::as_boolean_array(&keep)?)?;
+        }
+        if let Some(limit) = self.limit {
+            let left = limit.saturating_sub(*taken);
+            batch = batch.slice(0, left.min(batch.num_rows()));
+        }
+        let subjects = self.count.subjects(&batch, &self.key)?;
+        let admitted = self.count.usage.admit(
+            &self.count.principal,
+            &self.count.dataset,
+            self.count.limit,
+            &subjects,
+            Utc::now(),
+        );
+        *taken += admitted;
+        let exceeded = (admitted < batch.num_rows()).then(|| SubjectQuotaExceeded::Daily {
+            dataset: self.count.dataset.clone(),
+            limit: self.count.limit,
+        });
+        let kept = batch.slice(0, admitted).project(&self.output)?;
+        // Built again with the output's own schema, its row count kept for a query that
+        // needs no column (`count(*)`).
+        let options = RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
+        let kept =
+            RecordBatch::try_new_with_options(Arc::clone(&self.schema), kept.columns().to_vec(), &options)?;
+        Ok((kept, exceeded))
+    }
+}

@@ -1,0 +1,261 @@
+//! Distinct-person quotas: how many different subjects (people or firms, by a dataset's
+//! subject key) a principal reads rows of in one day (UTC), under grants with
+//! `max_subjects_per_day`.
+//!
+//! A subject is kept as a keyed pseudonym of its subject key's values, never the values.
+//! The day's subjects are kept in the metadata store, so that restarts and every hub sharing
+//! the store count the same people: a query under such a quota reads the caller's subjects
+//! of the day from the store first, and each subject it reads for the first time is added
+//! here at once and to the store in the background. A subject read again does not count
+//! again. When the store cannot be read, queries under such a quota are refused: a quota
+//! must not lapse because the count cannot be seen.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::Alerts;
+use crate::store::MetadataStore;
+
+/// What the store counts distinct-person quotas under.
+const CONTROL: &str = "read";
+
+/// How long a query waits for its caller's subjects before it is refused as uncounted.
+const COUNT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Why a query may not read (more) subjects' rows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectQuotaExceeded {
+    #[error(
+        "the daily quota of {limit} people in {dataset} is reached: rows of people not read today are not returned; it renews at midnight UTC"
+    )]
+    Daily { dataset: String, limit: u64 },
+    #[error(
+        "today's people read in {dataset} cannot be counted now (the metadata store does not answer), so queries under its distinct-person quota wait until they can"
+    )]
+    Uncounted { dataset: String },
+}
+
+/// The subjects read today, by principal and dataset.
+#[derive(Default)]
+pub struct SubjectUsage {
+    today: Mutex<Day>,
+    /// The day whose earlier days' counts were last removed from the store.
+    forgotten: Mutex<Option<NaiveDate>>,
+    /// Where every hub's subjects are; `None` counts in memory only (tests).
+    store: Option<MetadataStore>,
+    /// Told when a quota cuts a query off.
+    alerts: Option<Arc<Alerts>>,
+}
+
+impl std::fmt::Debug for SubjectUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubjectUsage")
+    }
+}
+
+#[derive(Debug, Default)]
+struct Day {
+    date: Option<NaiveDate>,
+    seen: HashMap<(String, String), HashSet<String>>,
+}
+
+impl Day {
+    fn on(&mut self, date: NaiveDate) -> &mut HashMap<(String, String), HashSet<String>> {
+        if self.date != Some(date) {
+            self.date = Some(date);
+            self.seen.clear();
+        }
+        &mut self.seen
+    }
+}
+
+impl SubjectUsage {
+    /// Subjects counted in `store`; quotas reached are told to `alerts`.
+    pub fn new(store: MetadataStore, alerts: Arc<Alerts>) -> Self {
+        Self {
+            today: Mutex::default(),
+            forgotten: Mutex::default(),
+            store: Some(store),
+            alerts: Some(alerts),
+        }
+    }
+
+    /// Reads `principal`'s subjects of `dataset` today from the store, before a query under
+    /// a distinct-person quota runs.
+    pub async fn load(
+        &self,
+        principal: &str,
+        dataset: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), SubjectQuotaExceeded> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let today = now.date_naive();
+        let uncounted = || SubjectQuotaExceeded::Uncounted {
+            dataset: dataset.to_owned(),
+        };
+        let stored = match tokio::time::timeout(
+            COUNT_TIMEOUT,
+            store.subjects_used(today, principal, dataset, CONTROL),
+        )
+        .await
+        {
+            Ok(Ok(subjects)) => subjects,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot read today's people read");
+                return Err(uncounted());
+            }
+            Err(_) => {
+                tracing::warn!("today's people read were not read in time");
+                return Err(uncounted());
+            }
+        };
+        let mut day = self.today.lock().unwrap_or_else(PoisonError::into_inner);
+        day.on(today)
+            .entry((principal.to_owned(), dataset.to_owned()))
+            .or_default()
+            .extend(stored);
+        Ok(())
+    }
+
+    /// Admits `subjects` (one per row, in order) for `principal` reading `dataset` under a
+    /// quota of `limit` a day: how many rows, from the first, may be read. A row of a
+    /// subject read today is always admitted; one of a new subject while the day's count is
+    /// below `limit`.
+    pub fn admit(
+        &self,
+        principal: &str,
+        dataset: &str,
+        limit: u64,
+        subjects: &[String],
+        now: DateTime<Utc>,
+    ) -> usize {
+        let today = now.date_naive();
+        let mut new = Vec::new();
+        let admitted = {
+            let mut day = self.today.lock().unwrap_or_else(PoisonError::into_inner);
+            let seen = day
+                .on(today)
+                .entry((principal.to_owned(), dataset.to_owned()))
+                .or_default();
+            let mut admitted = subjects.len();
+            for (index, subject) in subjects.iter().enumerate() {
+                if seen.contains(subject) {
+                    continue;
+                }
+                if seen.len() as u64 >= limit {
+                    admitted = index;
+                    break;
+                }
+                seen.insert(subject.clone());
+                new.push((subject.clone(), 1));
+            }
+            admitted
+        };
+        self.forget_old(now);
+        if let (Some(store), Ok(runtime), false) =
+            (&self.store, tokio::runtime::Handle::try_current(), new.is_empty())
+        {
+            let (store, principal, dataset) = (store.clone(), principal.to_owned(), dataset.to_owned());
+            runtime.spawn(async move {
+                if let Err(error) = store.add_subject_usage(today, &principal, &dataset, CONTROL, &new).await {
+                    tracing::error!(%error, principal, "people read not counted in the store; this hub still counts them");
+                }
+            });
+        }
+        if admitted < subjects.len() {
+            self.reached(principal, dataset, limit, now);
+        }
+        admitted
+    }
+
+    /// Removes, once a day and in the background, the store's counts of the days before
+    /// yesterday: of distinct-person quotas and of verifications alike.
+    pub fn forget_old(&self, now: DateTime<Utc>) {
+        let today = now.date_naive();
+        let mut forgotten = self.forgotten.lock().unwrap_or_else(PoisonError::into_inner);
+        if *forgotten == Some(today) {
+            return;
+        }
+        *forgotten = Some(today);
+        if let Some(store) = &self.store {
+            forget_before(store, today);
+        }
+    }
+
+    /// Raises the alert of a distinct-person quota reached.
+    fn reached(&self, principal: &str, dataset: &str, limit: u64, now: DateTime<Utc>) {
+        if let (Some(alerts), Ok(runtime)) = (&self.alerts, tokio::runtime::Handle::try_current()) {
+            let (alerts, principal) = (Arc::clone(alerts), principal.to_owned());
+            let detail =
+                serde_json::json!({"control": "max_subjects_per_day", "dataset": dataset, "limit": limit});
+            runtime.spawn(async move { alerts.subject_quota_reached(&principal, detail, now).await });
+        }
+    }
+}
+
+/// Forgets, in the background, the subjects of the days before yesterday.
+fn forget_before(store: &MetadataStore, today: NaiveDate) {
+    let (Some(before), Ok(runtime)) = (today.pred_opt(), tokio::runtime::Handle::try_current()) else {
+        return;
+    };
+    let store = store.clone();
+    runtime.spawn(async move {
+        if let Err(error) = store.forget_subject_usage_before(before).await {
+            tracing::warn!(%error, "old days' people read not removed");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn people(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_subject_read_again_does_not_count_and_a_new_day_starts_afresh() {
+        let usage = SubjectUsage::default();
+        let morning: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
+        assert_eq!(
+            usage.admit("ana", "d.households", 3, &people(&["a", "b", "a"]), morning),
+            3
+        );
+        assert_eq!(
+            usage.admit(
+                "ana",
+                "d.households",
+                3,
+                &people(&["b", "c", "a", "d", "a"]),
+                morning
+            ),
+            3,
+            "c is the third person; d would be the fourth"
+        );
+        assert_eq!(
+            usage.admit("ana", "d.households", 3, &people(&["a", "b", "c"]), morning),
+            3
+        );
+        assert_eq!(usage.admit("ana", "d.households", 3, &people(&["e"]), morning), 0);
+        assert_eq!(
+            usage.admit("bo", "d.households", 3, &people(&["e"]), morning),
+            1,
+            "per principal"
+        );
+        assert_eq!(
+            usage.admit("ana", "d.parcels", 3, &people(&["e"]), morning),
+            1,
+            "per dataset"
+        );
+        let tomorrow: DateTime<Utc> = "2026-12-02T00:00:01Z".parse().unwrap();
+        assert_eq!(
+            usage.admit("ana", "d.households", 3, &people(&["e", "f", "g", "h"]), tomorrow),
+            3
+        );
+    }
+}
