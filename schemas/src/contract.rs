@@ -193,6 +193,8 @@ pub enum ContractError {
     UnknownSubjectField(String),
     #[error("subject key field '{0}' is named more than once")]
     DuplicateSubjectField(String),
+    #[error("subject key field '{0}' must not be nullable: every row is about someone")]
+    NullableSubjectField(String),
     #[error(
         "subject key field '{0}' is of a type that cannot identify anyone (a float, a list or a structure): use text, an integer or a decimal"
     )]
@@ -273,6 +275,10 @@ impl Contract {
                 .ok_or_else(|| ContractError::UnknownSubjectField(key.clone()))?;
             if !named.insert(key) {
                 return Err(ContractError::DuplicateSubjectField(key.clone()));
+            }
+            // A row without its subject would be nobody, or everybody without one at once.
+            if field.nullable {
+                return Err(ContractError::NullableSubjectField(key.clone()));
             }
             // Subjects are compared by value: a float's NaN and -0 and a nested value's
             // order would make one person two, or two people one.
@@ -408,8 +414,14 @@ primary_key: [id_number]
                 "named more than once",
             ),
             (
-                RESIDENTS.replace("name: birth_date, type: date", "name: birth_date, type: double")
-                    + "subject_key: [birth_date]\n",
+                format!("{RESIDENTS}subject_key: [name]\n"),
+                "subject key field 'name' must not be nullable",
+            ),
+            (
+                RESIDENTS.replace(
+                    "name: birth_date, type: date",
+                    "name: birth_date, type: double, nullable: false",
+                ) + "subject_key: [birth_date]\n",
                 "cannot identify anyone",
             ),
             (

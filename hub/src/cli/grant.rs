@@ -94,6 +94,12 @@ pub struct NewGrant {
     /// With --verify: answers also say which of a record's columns match.
     #[arg(long, requires = "verify")]
     column_matches: bool,
+    /// With --verify: records about one subject the client may ask about a day (default 3).
+    #[arg(long, requires = "verify")]
+    attempts_per_subject: Option<u32>,
+    /// With --verify: records the client may ask about a day (default 10000).
+    #[arg(long, requires = "verify")]
+    records_per_day: Option<u64>,
     #[command(flatten)]
     hub: HubArgs,
 }
@@ -173,6 +179,8 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                 max_subjects_per_day,
                 verify,
                 column_matches,
+                attempts_per_subject,
+                records_per_day,
                 hub,
             } = *new;
             let body = match file {
@@ -215,7 +223,14 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                     }
                     if verify {
                         grant["kind"] = json!("verify");
-                        grant["verify"] = json!({ "column_matches": column_matches });
+                        let mut terms = json!({ "column_matches": column_matches });
+                        if let Some(attempts) = attempts_per_subject {
+                            terms["max_attempts_per_subject"] = attempts.into();
+                        }
+                        if let Some(records) = records_per_day {
+                            terms["max_records_per_day"] = records.into();
+                        }
+                        grant["verify"] = terms;
                     }
                     grant
                 }

@@ -163,6 +163,17 @@ impl SchemaProvider for SecureSchema {
                 .load(&policy.principal.id, &dataset_name, policy.now)
                 .await
                 .map_err(|error| DataFusionError::External(Box::new(error)))?;
+            if policy
+                .subjects
+                .is_closed(&policy.principal.id, &dataset_name, policy.now)
+            {
+                return Err(DataFusionError::External(Box::new(
+                    crate::supervision::SubjectQuotaExceeded::Daily {
+                        dataset: dataset_name,
+                        limit,
+                    },
+                )));
+            }
             view = super::subjects::metered(
                 view,
                 super::subjects::SubjectCount {

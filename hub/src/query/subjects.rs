@@ -67,11 +67,12 @@ impl SubjectCount {
                         text.push('\u{1f}');
                     }
                     let column = column.as_string::<i32>();
-                    // A row without its subject key is about nobody known; all such rows count
-                    // as one subject.
-                    if column.is_valid(row) {
-                        text.push_str(column.value(row));
+                    if column.is_null(row) {
+                        // A row without its subject (a source breaking its contract) is
+                        // counted as someone new each time, never lumped with others.
+                        return format!("unknown-{}", uuid::Uuid::new_v4().simple());
                     }
+                    text.push_str(column.value(row));
                 }
                 literals.pseudonym(&text)
             })
@@ -282,49 +283,61 @@ impl ExecutionPlan for SubjectMeterExec {
         let mut taken = 0usize;
         let mut stopped = false;
         let rows = input.flat_map(move |batch| {
-            let items: Vec<Result<RecordBatch>> = if stopped {
-                Vec::new()
+            let item = if stopped {
+                None
             } else {
-                match meter.pass(batch, &mut taken) {
-                    Ok((batch, None)) => vec![Ok(batch)],
-                    Ok((batch, Some(exceeded))) => {
-                        stopped = true;
-                        let error = Err(DataFusionError::External(Box::new(exceeded)));
-                        if batch.num_rows() > 0 {
-                            vec![Ok(batch), error]
-                        } else {
-                            vec![error]
-                        }
-                    }
-                    Err(error) => {
-                        stopped = true;
-                        vec![Err(error)]
-                    }
-                }
+                let passed = meter.pass(batch, &mut taken);
+                // The batch that reaches past the quota is not handed on at all, so that a
+                // query cut off at its first batch is refused as a whole (429).
+                stopped = passed.is_err();
+                Some(passed)
             };
-            futures::stream::iter(items)
+            futures::stream::iter(item)
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rows)))
     }
 }
 
 impl Meter {
-    /// The part of `batch` that may be read, and the quota that stopped the rest.
-    fn pass(
-        &self,
-        batch: Result<RecordBatch>,
-        taken: &mut usize,
-    ) -> Result<(RecordBatch, Option<SubjectQuotaExceeded>)> {
+    /// The rows of `batch` the query reads, once their people are counted; the quota's
+    /// error when one of them is past it.
+    fn pass(&self, batch: Result<RecordBatch>, taken: &mut usize) -> Result<RecordBatch> {
         let mut batch = batch?;
         if let Some(predicate) = &self.predicate {
-            let keep = predicate.evaluate(&batch)?.into_array(batch.num_rows())?;
+            let keep = match predicate
+                .evaluate(&batch)
+                .and_then(|keep| keep.into_array(batch.num_rows()))
+            {
+                Ok(keep) => keep,
+                // A condition that fails on a row tells something of that row (`1/0` when a
+                // phone number starts with 1): every row it was evaluated on counts as read.
+                Err(error) => {
+                    self.admit(&batch)?;
+                    return Err(error);
+                }
+            };
             batch = filter_record_batch(&batch, datafusion::common::cast::as_boolean_array(&keep)?)?;
         }
         if let Some(limit) = self.limit {
             let left = limit.saturating_sub(*taken);
             batch = batch.slice(0, left.min(batch.num_rows()));
         }
-        let subjects = self.count.subjects(&batch, &self.key)?;
+        self.admit(&batch)?;
+        *taken += batch.num_rows();
+        let kept = batch.project(&self.output)?;
+        // Built again with the output's own schema, its row count kept for a query that
+        // needs no column (`count(*)`).
+        let options = RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.schema),
+            kept.columns().to_vec(),
+            &options,
+        )?)
+    }
+
+    /// Counts the people of `batch`'s rows; the quota's error when one of them is past it.
+    fn admit(&self, batch: &RecordBatch) -> Result<()> {
+        let subjects = self.count.subjects(batch, &self.key)?;
         let admitted = self.count.usage.admit(
             &self.count.principal,
             &self.count.dataset,
@@ -332,17 +345,12 @@ impl Meter {
             &subjects,
             Utc::now(),
         );
-        *taken += admitted;
-        let exceeded = (admitted < batch.num_rows()).then(|| SubjectQuotaExceeded::Daily {
-            dataset: self.count.dataset.clone(),
-            limit: self.count.limit,
-        });
-        let kept = batch.slice(0, admitted).project(&self.output)?;
-        // Built again with the output's own schema, its row count kept for a query that
-        // needs no column (`count(*)`).
-        let options = RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
-        let kept =
-            RecordBatch::try_new_with_options(Arc::clone(&self.schema), kept.columns().to_vec(), &options)?;
-        Ok((kept, exceeded))
+        if admitted < batch.num_rows() {
+            return Err(DataFusionError::External(Box::new(SubjectQuotaExceeded::Daily {
+                dataset: self.count.dataset.clone(),
+                limit: self.count.limit,
+            })));
+        }
+        Ok(())
     }
 }

@@ -55,19 +55,27 @@ impl std::fmt::Debug for SubjectUsage {
     }
 }
 
+/// The marker the store keeps for a caller whose quota cut a query off: the dataset stays
+/// closed to them for the rest of the day, on every hub.
+const CLOSED: &str = "!";
+
 #[derive(Debug, Default)]
 struct Day {
     date: Option<NaiveDate>,
     seen: HashMap<(String, String), HashSet<String>>,
+    /// Principals and datasets whose quota cut a query off today.
+    closed: HashSet<(String, String)>,
 }
 
 impl Day {
-    fn on(&mut self, date: NaiveDate) -> &mut HashMap<(String, String), HashSet<String>> {
+    /// Today's counts, the day's before forgotten.
+    fn on(&mut self, date: NaiveDate) -> &mut Self {
         if self.date != Some(date) {
             self.date = Some(date);
             self.seen.clear();
+            self.closed.clear();
         }
-        &mut self.seen
+        self
     }
 }
 
@@ -113,12 +121,28 @@ impl SubjectUsage {
                 return Err(uncounted());
             }
         };
+        let key = (principal.to_owned(), dataset.to_owned());
         let mut day = self.today.lock().unwrap_or_else(PoisonError::into_inner);
-        day.on(today)
-            .entry((principal.to_owned(), dataset.to_owned()))
+        let day = day.on(today);
+        if stored.iter().any(|subject| subject == CLOSED) {
+            day.closed.insert(key.clone());
+        }
+        day.seen
+            .entry(key)
             .or_default()
-            .extend(stored);
+            .extend(stored.into_iter().filter(|subject| subject != CLOSED));
         Ok(())
+    }
+
+    /// Whether a query of `principal` cut off by the quota of `dataset` closed it to them
+    /// for the rest of the day. Once a quota is reached, every further query would answer,
+    /// by being cut off or not, whether someone not yet read meets its conditions: so none
+    /// runs.
+    pub fn is_closed(&self, principal: &str, dataset: &str, now: DateTime<Utc>) -> bool {
+        let mut day = self.today.lock().unwrap_or_else(PoisonError::into_inner);
+        day.on(now.date_naive())
+            .closed
+            .contains(&(principal.to_owned(), dataset.to_owned()))
     }
 
     /// Admits `subjects` (one per row, in order) for `principal` reading `dataset` under a
@@ -136,11 +160,13 @@ impl SubjectUsage {
         let today = now.date_naive();
         let mut new = Vec::new();
         let admitted = {
+            let key = (principal.to_owned(), dataset.to_owned());
             let mut day = self.today.lock().unwrap_or_else(PoisonError::into_inner);
-            let seen = day
-                .on(today)
-                .entry((principal.to_owned(), dataset.to_owned()))
-                .or_default();
+            let day = day.on(today);
+            if day.closed.contains(&key) {
+                return 0;
+            }
+            let seen = day.seen.entry(key.clone()).or_default();
             let mut admitted = subjects.len();
             for (index, subject) in subjects.iter().enumerate() {
                 if seen.contains(subject) {
@@ -152,6 +178,10 @@ impl SubjectUsage {
                 }
                 seen.insert(subject.clone());
                 new.push((subject.clone(), 1));
+            }
+            if admitted < subjects.len() {
+                day.closed.insert(key);
+                new.push((CLOSED.to_owned(), 1));
             }
             admitted
         };
@@ -227,21 +257,21 @@ mod tests {
             3
         );
         assert_eq!(
-            usage.admit(
-                "ana",
-                "d.households",
-                3,
-                &people(&["b", "c", "a", "d", "a"]),
-                morning
-            ),
-            3,
-            "c is the third person; d would be the fourth"
-        );
-        assert_eq!(
-            usage.admit("ana", "d.households", 3, &people(&["a", "b", "c"]), morning),
+            usage.admit("ana", "d.households", 3, &people(&["b", "c", "a"]), morning),
             3
         );
-        assert_eq!(usage.admit("ana", "d.households", 3, &people(&["e"]), morning), 0);
+        assert!(!usage.is_closed("ana", "d.households", morning));
+        assert_eq!(
+            usage.admit("ana", "d.households", 3, &people(&["b", "d", "a"]), morning),
+            1,
+            "d would be the fourth"
+        );
+        assert!(usage.is_closed("ana", "d.households", morning));
+        assert_eq!(
+            usage.admit("ana", "d.households", 3, &people(&["a", "b"]), morning),
+            0,
+            "closed for the day once the quota cut a query off"
+        );
         assert_eq!(
             usage.admit("bo", "d.households", 3, &people(&["e"]), morning),
             1,

@@ -235,7 +235,15 @@ async fn a_distinct_person_quota_cuts_off_a_harvest_across_queries_and_restarts(
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["rows"].as_array().map(Vec::len), Some(6), "{body}");
 
-    // The harvest: P3 is the fourth person, P4 would be the fifth.
+    // The day's people are the store's: after a restart the three are still read, and
+    // counted, and P3 is the fourth.
+    hub.restart().await;
+    let worker = hub.caller_of("grid-worker", &secret).await;
+    let (status, body) = worker.query(&parcels("'P0', 'P2', 'P3'"), PURPOSE).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"].as_array().map(Vec::len), Some(6), "{body}");
+
+    // The harvest: P4 would be the fifth.
     let (status, body) = worker
         .query("SELECT * FROM land_registry.parcels ORDER BY parcel_id", PURPOSE)
         .await;
@@ -248,18 +256,41 @@ async fn a_distinct_person_quota_cuts_off_a_harvest_across_queries_and_restarts(
             .contains("4 people in land_registry.parcels"),
         "{body}"
     );
-    let (status, body) = worker.query(&parcels("'P4'"), PURPOSE).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the fifth person: {body}");
-
-    // The day's people are the store's: after a restart, the four are still read, a fifth
-    // is not.
+    // A quota that cut a query off closes the dataset for the day, known people too: else
+    // every query would answer, by being cut off or not, whether someone unread meets its
+    // conditions. On every hub, and after a restart.
+    for owners in ["'P4'", "'P0'"] {
+        let (status, body) = worker.query(&parcels(owners), PURPOSE).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{owners}: {body}");
+    }
     hub.restart().await;
     let worker = hub.caller_of("grid-worker", &secret).await;
-    let (status, body) = worker.query(&parcels("'P3', 'P1'"), PURPOSE).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["rows"].as_array().map(Vec::len), Some(4), "{body}");
-    let (status, body) = worker.query(&parcels("'P9'"), PURPOSE).await;
+    let (status, body) = worker.query(&parcels("'P0'"), PURPOSE).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+
+    // A condition that fails on a row tells something of it: every row it was evaluated
+    // on counts as read.
+    let prober_secret = hub
+        .add_client("prober", "civil_affairs", &["analyst"], json!({}))
+        .await;
+    hub.grant(json!({
+        "subject": {"client": "prober"},
+        "dataset": "land_registry.parcels",
+        "purposes": [PURPOSE],
+        "unmasked": ["owner_id_number"],
+        "max_subjects_per_day": 4,
+    }))
+    .await;
+    let prober = hub.caller_of("prober", &prober_secret).await;
+    let (status, body) = prober
+        .query(
+            "SELECT parcel_id FROM land_registry.parcels \
+             WHERE 1 / (CASE WHEN owner_id_number = 'P7' THEN 0 ELSE 1 END) = 2",
+            PURPOSE,
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "subject_quota_exceeded", "{body}");
 
     let alerts = eventually(
         "the quota's alert",

@@ -228,6 +228,61 @@ async fn a_verify_only_grant_answers_matches_and_reads_nothing_through_any_front
         json!(["birth_date", "id_number", "name"])
     );
 
+    // Asked for outside the permit list, a verify grant takes both approvals, like any
+    // other; a reviewer may narrow the rows matched against, and may not add masks.
+    let (status, filed) = clerk
+        .post(
+            "/v1/access-requests",
+            json!({"dataset": "civil_affairs.residents", "kind": "verify",
+                   "columns": ["id_number", "name"], "purpose": "pension-eligibility",
+                   "justification": "claimants' identities", "days": 30}),
+        )
+        .await;
+    assert_eq!(
+        (status, filed["state"].clone()),
+        (StatusCode::CREATED, json!("pending")),
+        "{filed}"
+    );
+    let decision = format!(
+        "/v1/access-requests/{}/decision",
+        filed["id"].as_str().expect("id")
+    );
+    let steward = hub.publisher("civil_affairs").await;
+    let (status, body) = steward
+        .post(
+            &decision,
+            json!({"approve": true, "masks": {"name": {"kind": "null"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = steward
+        .post(&decision, json!({"approve": true, "row_filter": "town = 'Dali'"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = hub
+        .security()
+        .await
+        .post(&decision, json!({"approve": true}))
+        .await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (StatusCode::OK, json!("approved")),
+        "{body}"
+    );
+    let (status, body) = clerk
+        .post(
+            "/v1/verify",
+            json!({"dataset": "civil_affairs.residents", "purpose": "pension-eligibility",
+                   "records": [{"id_number": CHEN, "name": "Chen Wei"}, {"id_number": LI, "name": "Li Na"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        matches(&body),
+        [json!(false), json!(true)],
+        "Chen lives in Guicheng: {body}"
+    );
+
     // The audit log has the counts and the subjects' pseudonyms, never the ID numbers.
     let records = hub
         .audit_rows(

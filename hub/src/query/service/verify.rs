@@ -218,14 +218,8 @@ impl QueryService {
         let subjects: Vec<String> = call
             .records
             .iter()
-            .map(|fields| {
-                let key: Vec<String> = decision
-                    .subject_key
-                    .iter()
-                    .map(|column| text(&fields[column]))
-                    .collect();
-                literals.pseudonym(&key.join("\u{1f}"))
-            })
+            .zip(&rows)
+            .map(|(fields, typed)| literals.pseudonym(&subject_text(&decision.subject_key, fields, typed)))
             .collect();
         let allowed = self
             .count_attempts(
@@ -375,6 +369,22 @@ impl QueryService {
     }
 }
 
+/// The text a record's subject is counted by: its key's values as the columns type them
+/// (the key's columns come first in `typed`), so that `0123`, `123` and `"123"` for an
+/// integer key, or `1990-1-1` and `1990-01-01` for a date, are one subject with one count of
+/// attempts. A value that is none of its column's type matches nothing, and counts as its
+/// own text.
+fn subject_text(key: &[String], fields: &Map<String, Value>, typed: &[Option<ScalarValue>]) -> String {
+    key.iter()
+        .zip(typed)
+        .map(|(column, value)| match value {
+            Some(value) => value.to_string(),
+            None => text(&fields[column]),
+        })
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
 /// A record's JSON value as a value of its column's type; `None` when it cannot be one (a
 /// null, an object, text that is no date for a date column), which matches nothing.
 fn typed(value: &Value, data_type: &DataType) -> Option<ScalarValue> {
@@ -401,5 +411,48 @@ impl From<VerifyRefused> for ServiceError {
 impl From<VerifyError> for ServiceError {
     fn from(error: VerifyError) -> Self {
         Self::Verify(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_subject_is_counted_by_its_typed_key_whatever_its_spelling() {
+        let key = |column: &str, data_type: &DataType, value: Value| {
+            let fields: Map<String, Value> = [(column.to_owned(), value.clone())].into_iter().collect();
+            subject_text(&[column.to_owned()], &fields, &[typed(&value, data_type)])
+        };
+        let firm = |value: Value| key("firm_no", &DataType::Int64, value);
+        for spelling in [
+            json!(123),
+            json!("123"),
+            json!("0123"),
+            json!("+123"),
+            json!("000123"),
+        ] {
+            assert_eq!(firm(spelling.clone()), firm(json!(123)), "{spelling}");
+        }
+        assert_eq!(
+            firm(json!(" 123 ")),
+            firm(json!(123)),
+            "read as 123, and matching it"
+        );
+        assert_ne!(
+            firm(json!("12a3")),
+            firm(json!(123)),
+            "not a number: its own text, matching nothing"
+        );
+        let account = |value: Value| key("acct", &DataType::Decimal128(12, 2), value);
+        assert_eq!(account(json!("1001.5")), account(json!("001001.50")));
+        assert_eq!(account(json!(1001.5)), account(json!("1001.50")));
+        let born = |value: Value| key("birth_date", &DataType::Date32, value);
+        assert_eq!(born(json!("1990-1-1")), born(json!("1990-01-01")));
+        let id = |value: Value| key("id_number", &DataType::Utf8, value);
+        assert_ne!(id(json!("44060519900101123x")), id(json!("44060519900101123X")));
+        assert_eq!(id(json!(440605)), id(json!("440605")));
     }
 }
