@@ -34,7 +34,7 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 
 use crate::access::Access;
-use crate::supervision::{SubjectQuotaExceeded, SubjectUsage};
+use crate::supervision::{Admitted, SubjectQuotaExceeded, SubjectUsage};
 
 /// Whose subjects of which dataset a meter counts, against which quota.
 #[derive(Clone)]
@@ -278,55 +278,77 @@ impl ExecutionPlan for SubjectMeterExec {
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
-        let meter = self.meter.clone();
         let schema = self.schema();
-        let mut taken = 0usize;
-        let mut stopped = false;
-        let rows = input.flat_map(move |batch| {
-            let item = if stopped {
-                None
-            } else {
-                let passed = meter.pass(batch, &mut taken);
-                // The batch that reaches past the quota is not handed on at all, so that a
-                // query cut off at its first batch is refused as a whole (429).
-                stopped = passed.is_err();
-                Some(passed)
+        // (the rest of the input, the meter, rows taken so far); `None` once stopped.
+        let start = Some((input, self.meter.clone(), 0usize));
+        let rows = futures::stream::unfold(start, |state| async move {
+            let (mut input, meter, mut taken) = state?;
+            let batch = input.next().await?;
+            let (passed, admitted) = meter.pass(batch, &mut taken);
+            // What the batch added is in the store before a row of it is handed out, so that
+            // a restart or another hub counts it; the batch that reaches past the quota is not
+            // handed on at all, so that a query cut off at its first batch is refused whole.
+            let persisted = match &admitted {
+                Some(admitted) => meter
+                    .count
+                    .usage
+                    .persist(&meter.count.principal, &meter.count.dataset, admitted)
+                    .await
+                    .map_err(|error| DataFusionError::External(Box::new(error))),
+                None => Ok(()),
             };
-            futures::stream::iter(item)
+            let passed = persisted.and(passed);
+            let next = passed.is_ok().then_some((input, meter, taken));
+            Some((passed, next))
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rows)))
     }
 }
 
 impl Meter {
-    /// The rows of `batch` the query reads, once their people are counted; the quota's
-    /// error when one of them is past it.
-    fn pass(&self, batch: Result<RecordBatch>, taken: &mut usize) -> Result<RecordBatch> {
-        let mut batch = batch?;
+    /// The rows of `batch` the query reads, once their people are counted, or the quota's
+    /// error when one of them is past it; and what the count added, for the store.
+    fn pass(&self, batch: Result<RecordBatch>, taken: &mut usize) -> (Result<RecordBatch>, Option<Admitted>) {
+        let mut batch = match batch {
+            Ok(batch) => batch,
+            Err(error) => return (Err(error), None),
+        };
         if let Some(predicate) = &self.predicate {
-            let keep = match predicate
+            let keep = predicate
                 .evaluate(&batch)
-                .and_then(|keep| keep.into_array(batch.num_rows()))
-            {
+                .and_then(|keep| keep.into_array(batch.num_rows()));
+            let keep = match keep {
                 Ok(keep) => keep,
                 // A condition that fails on a row tells something of that row (`1/0` when a
                 // phone number starts with 1): every row it was evaluated on counts as read.
                 Err(error) => {
-                    self.admit(&batch)?;
-                    return Err(error);
+                    let (admitted, counted) = self.admit(&batch);
+                    return (counted.and(Err(error)), admitted);
                 }
             };
-            batch = filter_record_batch(&batch, datafusion::common::cast::as_boolean_array(&keep)?)?;
+            let kept = datafusion::common::cast::as_boolean_array(&keep)
+                .and_then(|keep| Ok(filter_record_batch(&batch, keep)?));
+            batch = match kept {
+                Ok(kept) => kept,
+                Err(error) => return (Err(error), None),
+            };
         }
         if let Some(limit) = self.limit {
             let left = limit.saturating_sub(*taken);
             batch = batch.slice(0, left.min(batch.num_rows()));
         }
-        self.admit(&batch)?;
+        let (admitted, counted) = self.admit(&batch);
+        if let Err(error) = counted {
+            return (Err(error), admitted);
+        }
         *taken += batch.num_rows();
+        (self.output_of(&batch), admitted)
+    }
+
+    /// The output columns of `batch`, with the output's own schema and its row count kept
+    /// for a query that needs no column (`count(*)`).
+    fn output_of(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let kept = batch.project(&self.output)?;
-        // Built again with the output's own schema, its row count kept for a query that
-        // needs no column (`count(*)`).
         let options = RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
         Ok(RecordBatch::try_new_with_options(
             Arc::clone(&self.schema),
@@ -335,9 +357,13 @@ impl Meter {
         )?)
     }
 
-    /// Counts the people of `batch`'s rows; the quota's error when one of them is past it.
-    fn admit(&self, batch: &RecordBatch) -> Result<()> {
-        let subjects = self.count.subjects(batch, &self.key)?;
+    /// Counts the people of `batch`'s rows: what was added, and the quota's error when one
+    /// of them is past it.
+    fn admit(&self, batch: &RecordBatch) -> (Option<Admitted>, Result<()>) {
+        let subjects = match self.count.subjects(batch, &self.key) {
+            Ok(subjects) => subjects,
+            Err(error) => return (None, Err(error)),
+        };
         let admitted = self.count.usage.admit(
             &self.count.principal,
             &self.count.dataset,
@@ -345,12 +371,14 @@ impl Meter {
             &subjects,
             Utc::now(),
         );
-        if admitted < batch.num_rows() {
-            return Err(DataFusionError::External(Box::new(SubjectQuotaExceeded::Daily {
+        let counted = if admitted.rows < batch.num_rows() {
+            Err(DataFusionError::External(Box::new(SubjectQuotaExceeded::Daily {
                 dataset: self.count.dataset.clone(),
                 limit: self.count.limit,
-            })));
-        }
-        Ok(())
+            })))
+        } else {
+            Ok(())
+        };
+        (Some(admitted), counted)
     }
 }

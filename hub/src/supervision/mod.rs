@@ -11,4 +11,4 @@ pub use alerts::{AlertError, Alerts, AlertsConfig};
 pub use expiry::watch_expiries;
 pub use quotas::{QuotaExceeded, RowUsage};
 pub use refusals::Refusals;
-pub use subjects::{SubjectQuotaExceeded, SubjectUsage};
+pub use subjects::{Admitted, SubjectQuotaExceeded, SubjectUsage};

@@ -5,8 +5,9 @@
 //! A subject is kept as a keyed pseudonym of its subject key's values, never the values.
 //! The day's subjects are kept in the metadata store, so that restarts and every hub sharing
 //! the store count the same people: a query under such a quota reads the caller's subjects
-//! of the day from the store first, and each subject it reads for the first time is added
-//! here at once and to the store in the background. A subject read again does not count
+//! of the day from the store first (at most once a second per caller and dataset on this
+//! hub, whose own reads count in memory at once), and each subject it reads for the first
+//! time is added here at once and to the store in the background. A subject read again does not count
 //! again. When the store cannot be read, queries under such a quota are refused: a quota
 //! must not lapse because the count cannot be seen.
 
@@ -24,6 +25,10 @@ const CONTROL: &str = "read";
 /// How long a query waits for its caller's subjects before it is refused as uncounted.
 const COUNT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How long a caller's people read from the store serve this hub's queries before they are
+/// read again: what another replica added since is seen within this time.
+const RELOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Why a query may not read (more) subjects' rows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubjectQuotaExceeded {
@@ -35,6 +40,16 @@ pub enum SubjectQuotaExceeded {
         "today's people read in {dataset} cannot be counted now (the metadata store does not answer), so queries under its distinct-person quota wait until they can"
     )]
     Uncounted { dataset: String },
+}
+
+/// What [`SubjectUsage::admit`] let through.
+#[derive(Debug)]
+pub struct Admitted {
+    /// How many rows, from the first, may be read.
+    pub rows: usize,
+    /// The people (and the closing marker) the store must be told of.
+    new: Vec<(String, u64)>,
+    day: NaiveDate,
 }
 
 /// The subjects read today, by principal and dataset.
@@ -65,6 +80,8 @@ struct Day {
     seen: HashMap<(String, String), HashSet<String>>,
     /// Principals and datasets whose quota cut a query off today.
     closed: HashSet<(String, String)>,
+    /// When each principal's people of each dataset were last read from the store.
+    loaded: HashMap<(String, String), std::time::Instant>,
 }
 
 impl Day {
@@ -74,6 +91,7 @@ impl Day {
             self.date = Some(date);
             self.seen.clear();
             self.closed.clear();
+            self.loaded.clear();
         }
         self
     }
@@ -102,6 +120,19 @@ impl SubjectUsage {
             return Ok(());
         };
         let today = now.date_naive();
+        let key = (principal.to_owned(), dataset.to_owned());
+        {
+            // This hub's own reads count in memory at once; the store adds other replicas'.
+            let mut day = self.today.lock().unwrap_or_else(PoisonError::into_inner);
+            let fresh = day
+                .on(today)
+                .loaded
+                .get(&key)
+                .is_some_and(|at| at.elapsed() < RELOAD_AFTER);
+            if fresh {
+                return Ok(());
+            }
+        }
         let uncounted = || SubjectQuotaExceeded::Uncounted {
             dataset: dataset.to_owned(),
         };
@@ -121,9 +152,9 @@ impl SubjectUsage {
                 return Err(uncounted());
             }
         };
-        let key = (principal.to_owned(), dataset.to_owned());
         let mut day = self.today.lock().unwrap_or_else(PoisonError::into_inner);
         let day = day.on(today);
+        day.loaded.insert(key.clone(), std::time::Instant::now());
         if stored.iter().any(|subject| subject == CLOSED) {
             day.closed.insert(key.clone());
         }
@@ -146,9 +177,10 @@ impl SubjectUsage {
     }
 
     /// Admits `subjects` (one per row, in order) for `principal` reading `dataset` under a
-    /// quota of `limit` a day: how many rows, from the first, may be read. A row of a
-    /// subject read today is always admitted; one of a new subject while the day's count is
-    /// below `limit`.
+    /// quota of `limit` a day: how many rows, from the first, may be read, and what the
+    /// store must be told before they are handed out ([`Self::persist`]). A row of a subject
+    /// read today is always admitted; one of a new subject while the day's count is below
+    /// `limit`. A row past the quota closes the dataset to `principal` for the day.
     pub fn admit(
         &self,
         principal: &str,
@@ -156,50 +188,75 @@ impl SubjectUsage {
         limit: u64,
         subjects: &[String],
         now: DateTime<Utc>,
-    ) -> usize {
-        let today = now.date_naive();
+    ) -> Admitted {
         let mut new = Vec::new();
+        let key = (principal.to_owned(), dataset.to_owned());
         let admitted = {
-            let key = (principal.to_owned(), dataset.to_owned());
             let mut day = self.today.lock().unwrap_or_else(PoisonError::into_inner);
-            let day = day.on(today);
+            let day = day.on(now.date_naive());
             if day.closed.contains(&key) {
-                return 0;
-            }
-            let seen = day.seen.entry(key.clone()).or_default();
-            let mut admitted = subjects.len();
-            for (index, subject) in subjects.iter().enumerate() {
-                if seen.contains(subject) {
-                    continue;
+                0
+            } else {
+                let seen = day.seen.entry(key.clone()).or_default();
+                let mut admitted = subjects.len();
+                for (index, subject) in subjects.iter().enumerate() {
+                    if seen.contains(subject) {
+                        continue;
+                    }
+                    if seen.len() as u64 >= limit {
+                        admitted = index;
+                        break;
+                    }
+                    seen.insert(subject.clone());
+                    new.push((subject.clone(), 1));
                 }
-                if seen.len() as u64 >= limit {
-                    admitted = index;
-                    break;
+                if admitted < subjects.len() {
+                    day.closed.insert(key);
+                    new.push((CLOSED.to_owned(), 1));
+                    self.reached(principal, dataset, limit, now);
                 }
-                seen.insert(subject.clone());
-                new.push((subject.clone(), 1));
+                admitted
             }
-            if admitted < subjects.len() {
-                day.closed.insert(key);
-                new.push((CLOSED.to_owned(), 1));
-            }
-            admitted
         };
         self.forget_old(now);
-        if let (Some(store), Ok(runtime), false) =
-            (&self.store, tokio::runtime::Handle::try_current(), new.is_empty())
-        {
-            let (store, principal, dataset) = (store.clone(), principal.to_owned(), dataset.to_owned());
-            runtime.spawn(async move {
-                if let Err(error) = store.add_subject_usage(today, &principal, &dataset, CONTROL, &new).await {
-                    tracing::error!(%error, principal, "people read not counted in the store; this hub still counts them");
-                }
-            });
+        Admitted {
+            rows: admitted,
+            new,
+            day: now.date_naive(),
         }
-        if admitted < subjects.len() {
-            self.reached(principal, dataset, limit, now);
+    }
+
+    /// Writes what `admitted` added to the store, so that restarts and other hubs count it,
+    /// before the rows it admitted are handed out. When the store cannot be written, the
+    /// rows are not handed out.
+    pub async fn persist(
+        &self,
+        principal: &str,
+        dataset: &str,
+        admitted: &Admitted,
+    ) -> Result<(), SubjectQuotaExceeded> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        if admitted.new.is_empty() {
+            return Ok(());
         }
-        admitted
+        let write = store.add_subject_usage(admitted.day, principal, dataset, CONTROL, &admitted.new);
+        match tokio::time::timeout(COUNT_TIMEOUT, write).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => {
+                tracing::error!(%error, principal, "people read cannot be counted in the store");
+                Err(SubjectQuotaExceeded::Uncounted {
+                    dataset: dataset.to_owned(),
+                })
+            }
+            Err(_) => {
+                tracing::error!(principal, "people read were not counted in the store in time");
+                Err(SubjectQuotaExceeded::Uncounted {
+                    dataset: dataset.to_owned(),
+                })
+            }
+        }
     }
 
     /// Removes, once a day and in the background, the store's counts of the days before
@@ -253,38 +310,50 @@ mod tests {
         let usage = SubjectUsage::default();
         let morning: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
         assert_eq!(
-            usage.admit("ana", "d.households", 3, &people(&["a", "b", "a"]), morning),
+            usage
+                .admit("ana", "d.households", 3, &people(&["a", "b", "a"]), morning)
+                .rows,
             3
         );
         assert_eq!(
-            usage.admit("ana", "d.households", 3, &people(&["b", "c", "a"]), morning),
+            usage
+                .admit("ana", "d.households", 3, &people(&["b", "c", "a"]), morning)
+                .rows,
             3
         );
         assert!(!usage.is_closed("ana", "d.households", morning));
         assert_eq!(
-            usage.admit("ana", "d.households", 3, &people(&["b", "d", "a"]), morning),
+            usage
+                .admit("ana", "d.households", 3, &people(&["b", "d", "a"]), morning)
+                .rows,
             1,
             "d would be the fourth"
         );
         assert!(usage.is_closed("ana", "d.households", morning));
         assert_eq!(
-            usage.admit("ana", "d.households", 3, &people(&["a", "b"]), morning),
+            usage
+                .admit("ana", "d.households", 3, &people(&["a", "b"]), morning)
+                .rows,
             0,
             "closed for the day once the quota cut a query off"
         );
         assert_eq!(
-            usage.admit("bo", "d.households", 3, &people(&["e"]), morning),
+            usage
+                .admit("bo", "d.households", 3, &people(&["e"]), morning)
+                .rows,
             1,
             "per principal"
         );
         assert_eq!(
-            usage.admit("ana", "d.parcels", 3, &people(&["e"]), morning),
+            usage.admit("ana", "d.parcels", 3, &people(&["e"]), morning).rows,
             1,
             "per dataset"
         );
         let tomorrow: DateTime<Utc> = "2026-12-02T00:00:01Z".parse().unwrap();
         assert_eq!(
-            usage.admit("ana", "d.households", 3, &people(&["e", "f", "g", "h"]), tomorrow),
+            usage
+                .admit("ana", "d.households", 3, &people(&["e", "f", "g", "h"]), tomorrow)
+                .rows,
             3
         );
     }
