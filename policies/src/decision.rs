@@ -327,26 +327,14 @@ pub(crate) fn owns(principal: &Principal, dataset: &DatasetId) -> bool {
 /// data is theirs. Deny rules still apply to them.
 fn owner_grant(principal: &Principal, dataset: &DatasetInfo) -> Option<Grant> {
     owns(principal, &dataset.id).then(|| Grant {
-        id: format!("owner:{}", dataset.id.department),
-        subject: crate::model::Subject::Department {
-            department: dataset.id.department.clone(),
-        },
-        dataset: dataset.id.clone(),
-        kind: GrantKind::Read,
-        columns: crate::model::all_columns(),
-        verify: None,
-        masks: Default::default(),
         unmasked: dataset.columns.iter().map(|column| column.name.clone()).collect(),
-        row_filter: None,
-        purposes: Default::default(),
-        valid_from: None,
-        expires_at: None,
-        recertify_by: None,
-        max_rows_per_query: None,
-        max_rows_per_day: None,
-        max_subjects_per_day: None,
-        requested_by: None,
-        approved_by: Vec::new(),
+        ..Grant::new(
+            format!("owner:{}", dataset.id.department),
+            crate::model::Subject::Department {
+                department: dataset.id.department.clone(),
+            },
+            dataset.id.clone(),
+        )
     })
 }
 
@@ -361,12 +349,12 @@ fn mask_for(grant: &Grant, column: &ColumnInfo) -> Option<Mask> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{DenyRule, Subject};
     use crate::principal::Role;
 
-    fn residents() -> DatasetInfo {
+    pub(crate) fn residents() -> DatasetInfo {
         let column = |name: &str, tag: &str| ColumnInfo {
             name: name.into(),
             data_type: DataType::Utf8,

@@ -283,6 +283,31 @@ pub(crate) fn all_columns() -> Vec<String> {
 }
 
 impl Grant {
+    /// A read grant of every column of `dataset` to `subject`, for no purpose yet, with
+    /// nothing else said: what the other fields narrow or lift.
+    pub fn new(id: impl Into<String>, subject: Subject, dataset: DatasetId) -> Self {
+        Self {
+            id: id.into(),
+            subject,
+            dataset,
+            kind: GrantKind::Read,
+            columns: all_columns(),
+            verify: None,
+            masks: BTreeMap::new(),
+            unmasked: BTreeSet::new(),
+            row_filter: None,
+            purposes: BTreeSet::new(),
+            valid_from: None,
+            expires_at: None,
+            recertify_by: None,
+            max_rows_per_query: None,
+            max_rows_per_day: None,
+            max_subjects_per_day: None,
+            requested_by: None,
+            approved_by: Vec::new(),
+        }
+    }
+
     /// What a verify grant answers and allows: its own terms, else the defaults.
     pub fn verify_terms(&self) -> VerifyTerms {
         self.verify.clone().unwrap_or_default()

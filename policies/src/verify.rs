@@ -195,31 +195,10 @@ impl VerifyDecision {
 
 #[cfg(test)]
 mod tests {
-    use causeway_schemas::Classification;
-    use datafusion::arrow::datatypes::DataType;
-
     use super::*;
-    use crate::decision::{AccessDenied, ColumnInfo, authorize, may_read_all_rows};
+    use crate::decision::tests::residents;
+    use crate::decision::{AccessDenied, authorize, may_read_all_rows};
     use crate::model::{DenyRule, Grant};
-
-    fn residents() -> DatasetInfo {
-        let column = |name: &str, tag: &str| ColumnInfo {
-            name: name.into(),
-            data_type: DataType::Utf8,
-            classification: Classification::new(tag).unwrap(),
-        };
-        DatasetInfo {
-            id: DatasetId::new("civil_affairs", "residents"),
-            columns: vec![
-                column("id_number", "pii.national_id"),
-                column("name", "pii.name"),
-                column("phone", "pii.phone"),
-                column("town", "public"),
-            ],
-            recertification_days: 180,
-            subject_key: vec!["id_number".into()],
-        }
-    }
 
     fn grant(id: &str, yaml: &str) -> Grant {
         serde_norway::from_str(&format!(

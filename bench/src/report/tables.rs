@@ -249,7 +249,13 @@ pub(super) fn audit(out: &mut String, audit: &AuditResults) {
          windows each, alternating; the window of median throughput of each.\n\n\
          | audit log | queries/s | p50 | p99 |\n|---|---|---|---|"
     );
-    for (name, measured) in [("on", &audit.on), ("off", &audit.off)] {
+    on_and_off(out, [&audit.on, &audit.off]);
+    let _ = writeln!(out, "\nCost: {}.\n", percent_or_empty(audit_cost(audit)));
+}
+
+/// The rows `on` and `off` of a table of lookups measured with and without a cost.
+fn on_and_off(out: &mut String, [on, off]: [&Measured<Latencies>; 2]) {
+    for (name, measured) in [("on", on), ("off", off)] {
         let _ = match measured {
             Ok(latencies) => writeln!(
                 out,
@@ -261,7 +267,6 @@ pub(super) fn audit(out: &mut String, audit: &AuditResults) {
             Err(reason) => writeln!(out, "| {name} | {reason} | | |"),
         };
     }
-    let _ = writeln!(out, "\nCost: {}.\n", percent_or_empty(audit_cost(audit)));
 }
 
 pub(super) fn people(out: &mut String, people: &workloads::PeopleResults) {
@@ -299,18 +304,7 @@ pub(super) fn people(out: &mut String, people: &workloads::PeopleResults) {
          the store.\n\n\
          | distinct-person quota | queries/s | p50 | p99 |\n|---|---|---|---|"
     );
-    for (name, measured) in [("on", &people.counted), ("off", &people.uncounted)] {
-        let _ = match measured {
-            Ok(latencies) => writeln!(
-                out,
-                "| {name} | {:.1} | {} | {} |",
-                latencies.per_second,
-                duration(latencies.p50),
-                duration(latencies.p99)
-            ),
-            Err(reason) => writeln!(out, "| {name} | {reason} | | |"),
-        };
-    }
+    on_and_off(out, [&people.counted, &people.uncounted]);
     let _ = writeln!(out, "\nCost: {}.\n", percent_or_empty(subject_quota_cost(people)));
 }
 

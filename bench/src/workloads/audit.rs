@@ -26,7 +26,7 @@ pub async fn audit(
 /// Alternating windows of the audit-cost measurement, per side.
 pub const AUDIT_ROUNDS: usize = 3;
 
-fn median_window(windows: Vec<Measured<Latencies>>) -> Measured<Latencies> {
+pub(super) fn median_window(windows: Vec<Measured<Latencies>>) -> Measured<Latencies> {
     let mut windows = windows.into_iter().collect::<Result<Vec<_>, _>>()?;
     windows.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
     windows

@@ -39,8 +39,8 @@ pub async fn people(settings: &Settings, hub: &HubUnderTest<'_>, ids: &Arc<Vec<S
     PeopleResults {
         verify_live,
         verify_accelerated,
-        counted: median(counted),
-        uncounted: median(uncounted),
+        counted: super::audit::median_window(counted),
+        uncounted: super::audit::median_window(uncounted),
     }
 }
 
@@ -83,13 +83,4 @@ async fn window(
         ids,
     )
     .await
-}
-
-fn median(windows: Vec<Measured<Latencies>>) -> Measured<Latencies> {
-    let mut windows = windows.into_iter().collect::<Result<Vec<_>, _>>()?;
-    windows.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
-    windows
-        .get(windows.len() / 2)
-        .copied()
-        .ok_or_else(|| "no windows".to_owned())
 }

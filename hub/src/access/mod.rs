@@ -393,26 +393,19 @@ pub fn check_files(
     for permit in &files.permits {
         let (id, conditions) = &permit.item;
         let as_grant = Grant {
-            id: format!("auto-approval of {id}"),
-            subject: causeway_policies::Subject::Department {
-                department: "any".into(),
-            },
-            dataset: id.clone(),
             kind: conditions.kind,
             columns: conditions.columns.clone(),
-            verify: None,
             masks: conditions.masks.clone(),
-            unmasked: Default::default(),
             row_filter: conditions.row_filter.clone(),
             purposes: conditions.purposes.clone(),
-            valid_from: None,
-            expires_at: None,
-            recertify_by: None,
-            max_rows_per_query: None,
-            max_rows_per_day: None,
             max_subjects_per_day: conditions.max_subjects_per_day,
-            requested_by: None,
-            approved_by: Vec::new(),
+            ..Grant::new(
+                format!("auto-approval of {id}"),
+                causeway_policies::Subject::Department {
+                    department: "any".into(),
+                },
+                id.clone(),
+            )
         };
         if let Some(info) = dataset(id)
             && let Err(error) = validate_grant(&as_grant, &info, &context)

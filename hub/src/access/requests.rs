@@ -521,26 +521,8 @@ fn grant_for(
 
 /// A read grant of every column of `dataset` for `requester`, with nothing else said.
 fn grant_template(dataset: DatasetId, requester: &Principal) -> Grant {
-    Grant {
-        id: super::new_grant_id(),
-        subject: Subject::Client {
-            client: requester.id.clone(),
-        },
-        dataset,
-        kind: GrantKind::Read,
-        columns: vec!["*".to_owned()],
-        verify: None,
-        masks: BTreeMap::new(),
-        unmasked: Default::default(),
-        row_filter: None,
-        purposes: Default::default(),
-        valid_from: None,
-        expires_at: None,
-        recertify_by: None,
-        max_rows_per_query: None,
-        max_rows_per_day: None,
-        max_subjects_per_day: None,
-        requested_by: None,
-        approved_by: Vec::new(),
-    }
+    let subject = Subject::Client {
+        client: requester.id.clone(),
+    };
+    Grant::new(super::new_grant_id(), subject, dataset)
 }

@@ -192,8 +192,7 @@ impl QueryEngine {
         })
     }
 
-    /// Counts the people callers read under distinct-person quotas in `subjects` (by
-    /// default in memory only, for tests).
+    /// Counts people read under distinct-person quotas in `subjects` (default: memory only).
     pub fn with_subject_usage(mut self, subjects: Arc<crate::supervision::SubjectUsage>) -> Self {
         self.subjects = subjects;
         self

@@ -173,7 +173,13 @@ impl QueryService {
             Utc::now(),
         )
         .map_err(VerifyError::from)?;
-        let given: BTreeSet<String> = call.records[0].keys().cloned().collect();
+        let given: BTreeSet<String> = call
+            .records
+            .first()
+            .into_iter()
+            .flat_map(Map::keys)
+            .cloned()
+            .collect();
         if let Some(index) = call
             .records
             .iter()
@@ -209,7 +215,7 @@ impl QueryService {
                 columns
                     .iter()
                     .zip(&types)
-                    .map(|(column, data_type)| typed(&fields[column], data_type))
+                    .map(|(column, data_type)| typed(field(fields, column), data_type))
                     .collect()
             })
             .collect();
@@ -379,10 +385,16 @@ fn subject_text(key: &[String], fields: &Map<String, Value>, typed: &[Option<Sca
         .zip(typed)
         .map(|(column, value)| match value {
             Some(value) => value.to_string(),
-            None => text(&fields[column]),
+            None => text(field(fields, column)),
         })
         .collect::<Vec<_>>()
         .join("\u{1f}")
+}
+
+/// The value a record gives for `column`; null where it gives none (every record gives the
+/// columns of the first, so only a caller's mistake gets here).
+fn field<'a>(fields: &'a Map<String, Value>, column: &str) -> &'a Value {
+    fields.get(column).unwrap_or(&Value::Null)
 }
 
 /// A record's JSON value as a value of its column's type; `None` when it cannot be one (a
