@@ -22,11 +22,17 @@ use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, DataFusionError, Result, project_schema};
+use datafusion::config::ConfigOptions;
 use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::split_conjunction;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildFilterDescription, ChildPushdownResult, FilterDescription, FilterPushdownPhase,
+    FilterPushdownPropagation,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
@@ -274,6 +280,43 @@ impl ExecutionPlan for SubjectMeterExec {
         let [input] = <[_; 1]>::try_from(children)
             .map_err(|_| DataFusionError::Internal("SubjectMeterExec has one child".into()))?;
         Ok(Arc::new(Self::new(input, self.meter.clone(), self.schema())))
+    }
+
+    /// The query's conditions go down to the source so that a Parquet file can skip the row
+    /// groups and pages whose statistics, bloom filters and page index rule them out: a
+    /// lookup by ID number reads a page, not the register. Only as a pruning predicate,
+    /// which never fails on a row nor decides which rows come out: when Parquet would
+    /// evaluate filters row by row (`pushdown_filters`), nothing is handed down, since a
+    /// condition failing there would fail before the meter counted the rows it was
+    /// evaluated on. Nothing from above the meter goes below it: what it counts is what the
+    /// query's own conditions on the dataset select.
+    fn gather_filters_for_pushdown(
+        &self,
+        phase: FilterPushdownPhase,
+        parent_filters: Vec<Arc<dyn PhysicalExpr>>,
+        config: &ConfigOptions,
+    ) -> Result<FilterDescription> {
+        let child = ChildFilterDescription::all_unsupported(&parent_filters);
+        let child = match &self.meter.predicate {
+            Some(predicate)
+                if phase == FilterPushdownPhase::Pre && !config.execution.parquet.pushdown_filters =>
+            {
+                child.with_self_filters(split_conjunction(predicate).into_iter().cloned().collect())
+            }
+            _ => child,
+        };
+        Ok(FilterDescription::new().with_child(child))
+    }
+
+    /// The meter applies its conditions to every row itself, whatever the source did with
+    /// them.
+    fn handle_child_pushdown_result(
+        &self,
+        _phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        Ok(FilterPushdownPropagation::all_unsupported(child_pushdown_result))
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {

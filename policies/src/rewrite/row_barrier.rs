@@ -207,7 +207,7 @@ impl ExecutionPlan for RowBarrierExec {
 
     fn gather_filters_for_pushdown(
         &self,
-        _phase: FilterPushdownPhase,
+        phase: FilterPushdownPhase,
         parent_filters: Vec<Arc<dyn PhysicalExpr>>,
         config: &ConfigOptions,
     ) -> Result<FilterDescription> {
@@ -216,7 +216,13 @@ impl ExecutionPlan for RowBarrierExec {
         } else {
             ChildFilterDescription::from_child(&parent_filters, &self.input)?
         };
-        Ok(FilterDescription::new().with_child(query_filters.with_self_filter(Arc::clone(&self.predicate))))
+        // The row filter once, before the plan's dynamic filters (the second phase).
+        let child = if phase == FilterPushdownPhase::Pre {
+            query_filters.with_self_filter(Arc::clone(&self.predicate))
+        } else {
+            query_filters
+        };
+        Ok(FilterDescription::new().with_child(child))
     }
 
     /// Whatever the source did with them, the query's filters are applied again above the

@@ -329,3 +329,89 @@ async fn a_distinct_person_quota_cuts_off_a_harvest_across_queries_and_restarts(
         "{records:?}"
     );
 }
+
+/// Counting people sits in the scan, yet the query's own conditions still reach the
+/// Parquet reader (a lookup by owner reads the pages whose statistics can hold them, not
+/// the whole file), beside the row filter; and the meter still applies them to every row
+/// itself, so a lookup counts the people it selects and no one else on those pages.
+#[tokio::test]
+async fn a_metered_lookup_still_prunes_the_parquet_scan() {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+
+    let hub = Hub::start("").await;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("parcel_id", DataType::Int64, false),
+        Field::new("owner_id_number", DataType::Utf8, false),
+        Field::new("area", DataType::Int64, true),
+    ]));
+    let parcels: Vec<i64> = (0..40).collect();
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(parcels.clone())),
+            Arc::new(StringArray::from_iter_values(
+                parcels.iter().map(|parcel| format!("P{:02}", parcel / 2)),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                parcels.iter().map(|parcel| 100 + parcel),
+            )),
+        ],
+    )
+    .expect("batch");
+    crate::support::write_parquet(&hub.dir().join("parcels.parquet"), &[batch]);
+    hub.publish_ok(&PARCELS_SPEC.replace(
+        "kind: csv, path: parcels.csv",
+        "kind: parquet, path: parcels.parquet",
+    ))
+    .await;
+    let secret = hub
+        .add_client("grid-worker", "civil_affairs", &["analyst"], json!({}))
+        .await;
+    hub.grant(json!({
+        "subject": {"client": "grid-worker"},
+        "dataset": "land_registry.parcels",
+        "purposes": [PURPOSE],
+        "unmasked": ["owner_id_number"],
+        "row_filter": "area >= 100",
+        "max_subjects_per_day": 2,
+    }))
+    .await;
+    let worker = hub.caller_of("grid-worker", &secret).await;
+    let lookup = |owner: &str| {
+        format!(
+            "SELECT parcel_id FROM land_registry.parcels WHERE owner_id_number = '{owner}' ORDER BY parcel_id"
+        )
+    };
+
+    let (status, body) = worker.query(&format!("EXPLAIN {}", lookup("P07")), PURPOSE).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let plan = body["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|row| row["plan_type"] == "physical_plan")
+        .and_then(|row| row["plan"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let scan = plan
+        .lines()
+        .find(|line| line.contains("DataSourceExec"))
+        .unwrap_or_default();
+    assert!(
+        scan.contains("predicate=") && scan.contains("P07") && scan.contains("100"),
+        "the lookup and the row filter reach the Parquet reader: {plan}"
+    );
+    assert!(plan.contains("SubjectMeterExec"), "{plan}");
+
+    // Two people a day: each lookup counts its own owner only.
+    for owner in ["P07", "P11", "P07"] {
+        let (status, body) = worker.query(&lookup(owner), PURPOSE).await;
+        assert_eq!(status, StatusCode::OK, "{owner}: {body}");
+        assert_eq!(body["rows"].as_array().map(Vec::len), Some(2), "{owner}: {body}");
+    }
+    let (status, body) = worker.query(&lookup("P12"), PURPOSE).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the third person: {body}");
+}
