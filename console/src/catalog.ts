@@ -20,6 +20,8 @@ export interface DatasetSummary {
   fields: Field[];
   access_conditions: { decision_days: number; recertification_days: number };
   accelerated: boolean;
+  /** The columns that identify whom a row is about: a dataset with one offers verify-only grants. */
+  subject_key?: string[];
 }
 
 export interface Catalog {

@@ -6,6 +6,7 @@ import App from "./App.vue";
 import Callback from "./pages/Callback.vue";
 import Catalogue from "./pages/Catalogue.vue";
 import Dataset from "./pages/Dataset.vue";
+import Requests from "./pages/Requests.vue";
 import { locale } from "./i18n";
 import { signIn, signedIn } from "./session";
 
@@ -15,6 +16,7 @@ const router = createRouter({
     { path: "/", component: Catalogue },
     { path: "/callback", component: Callback, meta: { public: true } },
     { path: "/datasets/:department/:name", component: Dataset, props: true },
+    { path: "/requests", component: Requests },
   ],
 });
 

@@ -14,11 +14,11 @@ function policyViolations(page: Page): string[] {
   return violations;
 }
 
-async function signIn(page: Page): Promise<void> {
+async function signIn(page: Page, as: string = user): Promise<void> {
   await page.goto("/console/");
   // The hub's own sign-in page (the built-in OpenID Connect provider).
   await expect(page).toHaveURL(/\/oauth\/authorize\?/);
-  await page.getByLabel("User name").fill(user);
+  await page.getByLabel("User name").fill(as);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("heading", { name: "Catalogue" })).toBeVisible();
@@ -94,4 +94,59 @@ test("a reloaded console signs in again, since the token lives only in memory", 
   await signIn(page);
   await page.reload();
   await expect(page).toHaveURL(/\/oauth\/authorize\?/);
+});
+
+test("an analyst asks for access; the publisher and the officer each try it, then approve", async ({ browser }) => {
+  const publisher = process.env.CAUSEWAY_PUBLISHER ?? "";
+  const officer = process.env.CAUSEWAY_OFFICER ?? "";
+
+  // The analyst asks, from the dataset's page.
+  const analystPage = await (await browser.newContext()).newPage();
+  await signIn(analystPage);
+  await analystPage.getByRole("link", { name: "Residents" }).click();
+  for (const column of ["name", "town", "grid_id"]) {
+    await analystPage.getByRole("checkbox", { name: column, exact: true }).check();
+  }
+  await analystPage.getByLabel("Purpose", { exact: true }).fill("elderly-care");
+  await analystPage.getByLabel("Why the purpose needs them").fill("home visits in my grid");
+  await analystPage.getByRole("button", { name: "Send the request" }).click();
+  await expect(analystPage.getByRole("status")).toContainText("waits for the owner's and the security officer's decisions");
+  await analystPage.screenshot({ path: `${screenshots}/request-access-1280x800.png`, fullPage: true });
+
+  // The publisher tries the grant with a mask and a row filter, sees the rows as the analyst
+  // would, and approves it so.
+  const publisherPage = await (await browser.newContext()).newPage();
+  await signIn(publisherPage, publisher);
+  await publisherPage.getByRole("link", { name: "Access requests" }).click();
+  await expect(publisherPage.getByText("waiting", { exact: true })).toBeVisible();
+  await publisherPage.getByRole("button", { name: "Review" }).click();
+  await publisherPage.getByLabel("How name is shown").selectOption("partial");
+  await publisherPage.getByLabel("Row filter").fill("grid_id = 'GC-001'");
+  await publisherPage.getByRole("button", { name: "Dry run" }).click();
+  const sample = publisherPage.getByTestId("dry-run");
+  await expect(sample).toContainText("1 of at most 20 rows");
+  await expect(sample).toContainText("GC-001");
+  await expect(sample).not.toContainText("DL-004");
+  await expect(sample).not.toContainText("Wang Fang");
+  expect(await seriousViolations(publisherPage)).toEqual([]);
+  await publisherPage.screenshot({ path: `${screenshots}/dry-run-1280x800.png`, fullPage: true });
+  await publisherPage.getByRole("button", { name: "Approve" }).click();
+  await expect(publisherPage.getByRole("button", { name: "Review" })).toHaveCount(0);
+
+  // The officer's try has the publisher's terms; a refusal without a reason is not sent.
+  const officerPage = await (await browser.newContext()).newPage();
+  await signIn(officerPage, officer);
+  await officerPage.getByRole("link", { name: "Access requests" }).click();
+  await officerPage.getByRole("button", { name: "Review" }).click();
+  await officerPage.getByRole("button", { name: "Refuse" }).click();
+  await expect(officerPage.getByRole("alert")).toContainText("Give a reason to refuse");
+  await officerPage.getByRole("button", { name: "Dry run" }).click();
+  await expect(officerPage.getByTestId("dry-run")).toContainText("grid_id = 'GC-001'");
+  await expect(officerPage.getByTestId("dry-run")).toContainText("1 of at most 20 rows");
+  await officerPage.getByRole("button", { name: "Approve" }).click();
+  await expect(officerPage.getByText("approved", { exact: true })).toBeVisible();
+
+  // The analyst sees it approved.
+  await analystPage.getByRole("navigation").getByRole("link", { name: "Access requests" }).click();
+  await expect(analystPage.getByText("approved", { exact: true })).toBeVisible();
 });

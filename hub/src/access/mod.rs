@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod pseudonym_key;
 mod recertification;
 pub mod requests;
+pub mod review;
 
 use std::path::Path;
 use std::sync::Arc;

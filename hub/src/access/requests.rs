@@ -5,16 +5,17 @@
 //! approved at once, with no discretion. Each dataset has a decision deadline in working
 //! days; requests past it are overdue.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use causeway_policies::{
-    AccessConditions, AutoApproval, ColumnInfo, DatasetId, DatasetInfo, Grant, GrantKind, Mask, Principal,
-    Role, Subject,
+    AccessConditions, AttributeValue, AutoApproval, ColumnInfo, DatasetId, DatasetInfo, Grant, GrantKind,
+    Mask, Principal, Role, Subject,
 };
 use chrono::{DateTime, Duration, Utc};
 use datafusion::execution::session_state::SessionState;
 use serde::{Deserialize, Serialize};
 
+use super::review::{Slot, approved_grant, check_replacements, slot_for};
 use super::{Access, AccessError};
 use crate::audit::Gate;
 use crate::store::GrantOrigin;
@@ -45,7 +46,7 @@ pub struct RequestTerms {
 
 impl RequestTerms {
     /// The form a column is asked for in: `None` raw, else its mask.
-    fn asked_form(&self, column: &ColumnInfo) -> Option<Mask> {
+    pub(super) fn asked_form(&self, column: &ColumnInfo) -> Option<Mask> {
         if self.unmasked.contains(&column.name) {
             return None;
         }
@@ -96,6 +97,14 @@ pub struct AccessRequest {
     pub dataset: DatasetId,
     pub requester: String,
     pub requester_department: String,
+    /// The requester's roles when they filed the request: a reviewer's dry run reads as
+    /// them, deny rules on roles included.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub requester_roles: BTreeSet<Role>,
+    /// The requester's attributes when they filed the request (`grid_id`, `town`): what
+    /// row filters naming `principal.*` see in a reviewer's dry run.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requester_attributes: BTreeMap<String, AttributeValue>,
     #[serde(flatten)]
     pub terms: RequestTerms,
     pub state: RequestState,
@@ -113,6 +122,14 @@ pub struct AccessRequest {
 }
 
 impl AccessRequest {
+    /// The requester as they filed the request: id, department, roles and attributes.
+    pub fn requester_principal(&self) -> Principal {
+        let mut requester = Principal::new(&self.requester, &self.requester_department);
+        requester.roles = self.requester_roles.clone();
+        requester.attributes = self.requester_attributes.clone();
+        requester
+    }
+
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
         self.state == RequestState::Pending && now > self.deadline
     }
@@ -239,6 +256,8 @@ impl Access {
             dataset: dataset.id.clone(),
             requester: principal.id.clone(),
             requester_department: principal.department.clone(),
+            requester_roles: principal.roles.clone(),
+            requester_attributes: principal.attributes.clone(),
             terms,
             state: RequestState::Pending,
             publisher_review: None,
@@ -297,21 +316,7 @@ impl Access {
         session: &SessionState,
         gate: &mut Gate,
     ) -> Result<AccessRequest, AccessError> {
-        let mut request = self
-            .store
-            .request(id)
-            .await?
-            .filter(|request| request.concerns(principal))
-            .ok_or_else(|| AccessError::NotFound(format!("access request {id}")))?;
-        if request.requester == principal.id {
-            return Err(AccessError::Forbidden("nobody decides their own request".into()));
-        }
-        if request.state != RequestState::Pending {
-            return Err(AccessError::Forbidden(format!(
-                "request {id} is {} already",
-                request.state.as_str()
-            )));
-        }
+        let mut request = self.reviewable(principal, id).await?;
         if !input.approve
             && input
                 .reason
@@ -320,48 +325,7 @@ impl Access {
         {
             return Err(AccessError::Forbidden("a refusal gives its reason".into()));
         }
-        if request.terms.kind == GrantKind::Verify && !input.masks.is_empty() {
-            return Err(invalid(format!(
-                "request {id} is for a verify grant, which returns no value: it takes no masks"
-            )));
-        }
-        // A reviewer may keep the form asked for or show the column as one that reveals no
-        // more; a change the requester has not agreed to is refused, naming what to do.
-        for (column, replacement) in &input.masks {
-            let known = dataset
-                .columns
-                .iter()
-                .find(|known| known.name == *column)
-                .filter(|known| {
-                    request
-                        .terms
-                        .columns
-                        .iter()
-                        .any(|asked| asked == "*" || *asked == known.name)
-                })
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "'{column}' is not among the columns request {id} asks for"
-                    ))
-                })?;
-            let asked = request.terms.asked_form(known);
-            let shown = |form: Option<&Mask>| form.map_or_else(|| "raw".to_owned(), ToString::to_string);
-            match causeway_policies::reveals_no_more(replacement, asked.as_ref()) {
-                Some(true) => {}
-                Some(false) => {
-                    return Err(invalid(format!(
-                        "{column} as {replacement} reveals more than the {} asked for",
-                        shown(asked.as_ref())
-                    )));
-                }
-                None => {
-                    return Err(invalid(format!(
-                        "{column} as {replacement} cannot be compared with the {} asked for: the requester asks again in that form",
-                        shown(asked.as_ref())
-                    )));
-                }
-            }
-        }
+        check_replacements(&request, dataset, &input.masks)?;
         let now = Utc::now();
         let review = Review {
             by: principal.id.clone(),
@@ -371,27 +335,9 @@ impl Access {
             row_filter: input.row_filter,
             at: now,
         };
-        let owner = principal.has_role(Role::Publisher) && principal.department == request.dataset.department;
-        let reviewed_by = |review: &Option<Review>| review.as_ref().map(|review| review.by.clone());
-        if owner
-            && request.publisher_review.is_none()
-            && reviewed_by(&request.officer_review) != Some(principal.id.clone())
-        {
-            request.publisher_review = Some(review);
-        } else if principal.has_role(Role::SecurityAdmin)
-            && request.officer_review.is_none()
-            && reviewed_by(&request.publisher_review) != Some(principal.id.clone())
-        {
-            request.officer_review = Some(review);
-        } else {
-            return Err(AccessError::Forbidden(format!(
-                "request {id} waits for {}, and you cannot give it",
-                match (&request.publisher_review, &request.officer_review) {
-                    (None, None) => "a publisher of the owning department and a security administrator",
-                    (None, Some(_)) => "a publisher of the owning department",
-                    _ => "a security administrator",
-                }
-            )));
+        match slot_for(&request, principal)? {
+            Slot::Publisher => request.publisher_review = Some(review),
+            Slot::Officer => request.officer_review = Some(review),
         }
         let reviews = [&request.publisher_review, &request.officer_review];
         if reviews
@@ -401,35 +347,7 @@ impl Access {
             request.state = RequestState::Rejected;
             request.decided_at = Some(now);
         } else if let [Some(publisher), Some(officer)] = reviews {
-            // What was asked, then each reviewer's replacements (each checked to reveal no
-            // more than asked); where both replaced a column, the form that reveals less, or
-            // null when theirs cannot be compared.
-            let mut masks = request.terms.masks.clone();
-            masks.extend(publisher.masks.clone());
-            for (column, mask) in &officer.masks {
-                let kept = match publisher.masks.get(column) {
-                    Some(theirs) => match causeway_policies::reveals_no_more(mask, Some(theirs)) {
-                        Some(true) => mask.clone(),
-                        Some(false) => theirs.clone(),
-                        None => Mask::Null,
-                    },
-                    None => mask.clone(),
-                };
-                masks.insert(column.clone(), kept);
-            }
-            let unmasked: Vec<String> = request
-                .terms
-                .unmasked
-                .iter()
-                .filter(|column| !masks.contains_key(*column))
-                .cloned()
-                .collect();
-            let row_filter = match (&publisher.row_filter, &officer.row_filter) {
-                (Some(first), Some(second)) => Some(format!("({first}) AND ({second})")),
-                (Some(filter), None) | (None, Some(filter)) => Some(filter.clone()),
-                (None, None) => None,
-            };
-            let mut grant = grant_for(&request, unmasked, masks, row_filter, now);
+            let mut grant = approved_grant(&request, Some(publisher), Some(officer), now);
             grant.approved_by = vec![publisher.by.clone(), officer.by.clone()];
             request.state = RequestState::Approved;
             request.grant_id = Some(grant.id.clone());
@@ -471,7 +389,7 @@ impl Access {
 }
 
 /// A request or decision that does not fit (400).
-fn invalid(message: String) -> AccessError {
+pub(super) fn invalid(message: String) -> AccessError {
     AccessError::Invalid(causeway_policies::PolicyError::Invalid {
         grant: "request".into(),
         message,
@@ -498,7 +416,7 @@ fn meets(request: &AccessRequest, principal: &Principal, permit: &AutoApproval) 
         && request.terms.days <= permit.max_days
 }
 
-fn grant_for(
+pub(super) fn grant_for(
     request: &AccessRequest,
     unmasked: Vec<String>,
     masks: BTreeMap<String, Mask>,

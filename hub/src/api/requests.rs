@@ -4,8 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use causeway_policies::{DatasetId, Principal};
+use causeway_policies::{DatasetId, GrantKind, Principal};
 use chrono::Utc;
+use datafusion::sql::sqlparser::ast::Ident;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -16,7 +17,9 @@ use super::extract::ApiJson;
 use super::extract::ApiPath;
 use super::recorded::audited;
 use crate::access::requests::{AccessRequest, RequestTerms, ReviewInput};
+use crate::access::review::Proposal;
 use crate::audit::{Action, Event, Gate, Outcome};
+use crate::query::service::SAMPLE_ROWS;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -201,4 +204,148 @@ async fn review(
         .await?;
     tracing::info!(request = %id, by = %caller.id, state = decided.state.as_str(), "access request decided");
     Ok(decided)
+}
+
+/// What a reviewer's dry run shows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DryRun {
+    pub request: String,
+    /// Who the rows are read as: the requester, with the attributes they filed the request
+    /// with.
+    #[schema(value_type = Object)]
+    pub read_as: Principal,
+    /// The grant approving with the proposal would make (with the other reviewer's decision,
+    /// if given), as it would be stored.
+    #[schema(value_type = Object)]
+    pub grant: causeway_policies::Grant,
+    /// For a read grant, the first rows (at most 20) exactly as the requester would receive
+    /// them: `{"query_id", "columns": [{"name", "type"}], "rows": [...]}`. Nothing is counted
+    /// against the requester's quotas.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub sample: Option<serde_json::Value>,
+    /// For a verify grant, what each record given to `POST /v1/verify` is answered with:
+    /// never a value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub verify: Option<serde_json::Value>,
+}
+
+/// A reviewer's dry run of a pending request: the grant approving it with the given masks
+/// and row filter would make, and the first 20 rows the requester would then receive (read
+/// through the real policy path as the requester, with that grant alone; deny rules apply),
+/// or, for a verify grant, what its answers hold. Only for whoever could decide the request
+/// now; recorded as `request.dry_run`, with what it read, before the rows are sent.
+#[utoipa::path(post, operation_id = "dry_run_access_request", path = "/v1/access-requests/{id}/dry-run", tag = "access", params(("id" = String, Path)),
+    request_body(content = Object, description = "masks, row_filter: the decision to try", content_type = "application/json"),
+    responses((status = 200, body = DryRun), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn dry_run(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(proposal): ApiJson<Proposal>,
+) -> Result<Json<DryRun>, ApiError> {
+    let record = Event::by(Action::RequestDryRun, Outcome::Ok, &caller)
+        .at_address(address)
+        .with_detail(serde_json::json!({ "request": id }));
+    audited(&state, record, async |gate| {
+        let request = state
+            .access
+            .requests_for(&caller)
+            .await?
+            .into_iter()
+            .find(|request| request.id == id)
+            .ok_or_else(|| ApiError::not_found(format!("access request {id} does not exist")))?;
+        let dataset = state
+            .engine
+            .dataset(&request.dataset)
+            .ok_or_else(|| ApiError::not_found(format!("dataset {} does not exist", request.dataset)))?;
+        let record = gate.record();
+        record.datasets = vec![request.dataset.to_string()];
+        record.purpose = Some(request.terms.purpose.clone());
+        let tried =
+            serde_json::json!({ "request": id, "masks": proposal.masks, "row_filter": proposal.row_filter });
+        record.detail = Some(tried.to_string());
+        let session = state.engine.session();
+        let proposed = state
+            .access
+            .proposed_grant(&caller, &id, proposal, &dataset, &session)
+            .await?;
+        let mut detail = tried;
+        detail["read_as"] = proposed.requester.id.clone().into();
+        let mut answer = DryRun {
+            request: id.clone(),
+            read_as: proposed.requester.clone(),
+            grant: proposed.grant.clone(),
+            sample: None,
+            verify: None,
+        };
+        if proposed.grant.kind == GrantKind::Verify {
+            let matched_on = &proposed.grant.columns;
+            let column_matches = proposed
+                .grant
+                .verify
+                .as_ref()
+                .is_some_and(|terms| terms.column_matches);
+            let example: serde_json::Map<String, serde_json::Value> = matched_on
+                .iter()
+                .map(|column| (column.clone(), true.into()))
+                .collect();
+            answer.verify = Some(serde_json::json!({
+                "matched_on": matched_on,
+                "terms": proposed.grant.verify,
+                "answer": if column_matches {
+                    serde_json::json!({ "match": true, "columns": example })
+                } else {
+                    serde_json::json!({ "match": true })
+                },
+            }));
+        } else {
+            let sql = sample_sql(&proposed.request);
+            let sample = state
+                .queries
+                .sample(
+                    &caller,
+                    &proposed.requester,
+                    &sql,
+                    &request.terms.purpose,
+                    proposed.policies,
+                )
+                .await?;
+            let record = gate.record();
+            record.query_id = Some(sample.id);
+            record.columns = sample.reads.columns;
+            record.masks = sample.reads.masks;
+            record.row_filters = sample.reads.row_filters;
+            record.rows = Some(sample.rows as u64);
+            answer.sample = Some(sample.body);
+        }
+        gate.record().detail = Some(detail.to_string());
+        gate.pass().await?;
+        tracing::info!(request = %id, by = %caller.id, "access request tried");
+        Ok(Json(answer))
+    })
+    .await
+}
+
+/// The first rows of the columns `request` asks for.
+fn sample_sql(request: &AccessRequest) -> String {
+    let quoted = |name: &str| Ident::with_quote('"', name).to_string();
+    let columns = if request.terms.columns.iter().any(|column| column == "*") {
+        "*".to_owned()
+    } else {
+        request
+            .terms
+            .columns
+            .iter()
+            .map(|column| quoted(column))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "SELECT {columns} FROM {}.{} LIMIT {SAMPLE_ROWS}",
+        quoted(&request.dataset.department),
+        quoted(&request.dataset.name)
+    )
 }

@@ -64,6 +64,10 @@ pub enum Action {
     GrantConfirmed,
     RequestCreated,
     RequestDecided,
+    /// A reviewer tried the grant approving a request would make: the rows the requester
+    /// would receive, seen by the reviewer (columns, masks and row filters as for a query;
+    /// detail: the request, the requester and the proposal).
+    RequestDryRun,
     /// Policy files were read, at start or on SIGHUP.
     PoliciesLoaded,
     /// Records of the log were read through the API.
@@ -88,7 +92,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 40] = [
+    const ALL: [Action; 41] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -120,6 +124,7 @@ impl Action {
         Action::GrantConfirmed,
         Action::RequestCreated,
         Action::RequestDecided,
+        Action::RequestDryRun,
         Action::PoliciesLoaded,
         Action::AuditRead,
         Action::AlertRaised,
@@ -165,6 +170,7 @@ impl Action {
             Action::GrantConfirmed => "grant.confirmed",
             Action::RequestCreated => "request.created",
             Action::RequestDecided => "request.decided",
+            Action::RequestDryRun => "request.dry_run",
             Action::PoliciesLoaded => "policies.loaded",
             Action::AuditRead => "audit.read",
             Action::AlertRaised => "alert.raised",

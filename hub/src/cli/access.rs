@@ -76,6 +76,24 @@ pub enum AccessCommand {
         #[command(flatten)]
         hub: HubArgs,
     },
+    /// Before deciding: the grant approving a request with these masks and row filter
+    /// would make, and the first 20 rows the requester would then receive (for a verify
+    /// request, what its answers hold). Recorded in the audit log as a dry run.
+    DryRun {
+        /// The request's id, as `access requests` shows it.
+        id: String,
+        /// As for `access decide`: a column as COLUMN=MASK instead of the form asked for.
+        #[arg(long = "mask", value_parser = parse_mask)]
+        masks: Vec<(String, Value)>,
+        /// As for `access decide`: only the rows this SQL condition holds for.
+        #[arg(long)]
+        row_filter: Option<String>,
+        /// Print the hub's answer as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
     /// The grants in force that lapse within some days unless their owner confirms them.
     Due {
         /// How many days ahead to look.
@@ -198,6 +216,29 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
                 .await?;
             println!("request {id} is {}", text(&request["state"]));
         }
+        AccessCommand::DryRun {
+            id,
+            masks,
+            row_filter,
+            json,
+            hub,
+        } => {
+            let masks: serde_json::Map<String, Value> = masks.into_iter().collect();
+            let body = json!({"masks": masks, "row_filter": row_filter});
+            let answer: Value = HubClient::new(&hub)?
+                .send_document(
+                    reqwest::Method::POST,
+                    &format!("/v1/access-requests/{id}/dry-run"),
+                    body.to_string(),
+                    "application/json",
+                )
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                print_dry_run(&answer);
+            }
+        }
         AccessCommand::Due { within_days, hub } => {
             let grants: Value = HubClient::new(&hub)?
                 .get(&format!("/v1/grants/due?within_days={within_days}"))
@@ -249,6 +290,78 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
         }
     }
     Ok(())
+}
+
+/// A dry run as a reviewer reads it: whose view, under which grant, then the rows (or a
+/// verify grant's answer).
+fn print_dry_run(answer: &Value) {
+    let grant = &answer["grant"];
+    println!(
+        "as {} of {} would see {} for {}",
+        text(&answer["read_as"]["id"]),
+        text(&answer["read_as"]["department"]),
+        text(&grant["dataset"]),
+        grant["purposes"],
+    );
+    for field in ["kind", "columns", "masks", "unmasked", "row_filter", "expires_at"] {
+        if !grant[field].is_null() {
+            println!("  {field}: {}", grant[field]);
+        }
+    }
+    if let Some(verify) = answer.get("verify") {
+        println!("each record is answered with: {}", verify["answer"]);
+        println!("terms: {}", verify["terms"]);
+        return;
+    }
+    let sample = &answer["sample"];
+    let columns: Vec<&str> = sample["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|column| column["name"].as_str())
+        .collect();
+    let rows: Vec<Vec<String>> = sample["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|column| match &row[*column] {
+                    Value::String(value) => value.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(index, column)| {
+            rows.iter()
+                .map(|row| row[index].chars().count())
+                .chain([column.chars().count()])
+                .max()
+                .unwrap_or_default()
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, &width)| format!("{cell:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!("{}", line(columns.clone()));
+    for row in &rows {
+        println!("{}", line(row.iter().map(String::as_str).collect()));
+    }
+    println!(
+        "{} {} (at most 20)",
+        rows.len(),
+        if rows.len() == 1 { "row" } else { "rows" }
+    );
 }
 
 /// `COLUMN=MASK`, the mask as `null`, `hash`, `year_only`, `partial:FIRST:LAST`,

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 
 use causeway_policies::{
-    AccessDenied, DatasetId, DatasetInfo, Decision, Principal, authorize, denied_columns,
+    AccessDenied, DatasetId, DatasetInfo, Decision, PolicySet, Principal, authorize, denied_columns,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -40,7 +40,6 @@ use datafusion::catalog::{
 use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionState;
@@ -76,6 +75,9 @@ pub struct QueryRequest {
     /// The values of the statement's placeholders `$1`, `$2`, ..., in order, each of the
     /// type it is given as (as Flight SQL's and PostgreSQL's bound parameters are).
     pub parameters: Vec<ScalarValue>,
+    /// Grants and deny rules to plan under instead of the hub's: a reviewer's dry run of a
+    /// grant not made yet.
+    pub policies: Option<Arc<PolicySet>>,
 }
 
 /// What a statement would return, and the parameters it takes, found by planning it under
@@ -149,7 +151,7 @@ impl QueryEngine {
         // The policy functions are not registered: the rewrite puts them into plans itself,
         // and a query naming them would compute pseudonyms of values of its choosing.
         let runtime = RuntimeEnvBuilder::new()
-            .with_disk_manager_builder(spill_files(&limits)?)
+            .with_disk_manager_builder(runtime::spill_files(&limits)?)
             .build_arc()
             .map_err(std::io::Error::other)?;
         let state = SessionStateBuilder::new()
@@ -323,7 +325,8 @@ impl QueryEngine {
         let statement = parse_read_query(&request.sql, &self.access.limits())
             .map_err(|error| refused(error, Vec::new()))?;
         tracing::debug!(query_id = %id, principal = %principal.id, purpose = %request.purpose, "query");
-        let policy = self.policy_for(principal, &request.purpose);
+        let policies = request.policies.clone().unwrap_or_else(|| self.access.snapshot());
+        let policy = self.policy_for(principal, &request.purpose, policies);
         match self.start(&policy, statement, request.parameters.clone()).await {
             Ok((schema, reads, batches)) => Ok(RunningQuery {
                 id,
@@ -345,11 +348,11 @@ impl QueryEngine {
     }
 
     /// What `principal` may do under `purpose`, as of now.
-    fn policy_for(&self, principal: &Principal, purpose: &str) -> Arc<QueryPolicy> {
+    fn policy_for(&self, principal: &Principal, purpose: &str, policies: Arc<PolicySet>) -> Arc<QueryPolicy> {
         Arc::new(QueryPolicy {
             principal: principal.clone(),
             purpose: purpose.to_owned(),
-            policies: self.access.snapshot(),
+            policies,
             datasets: self.datasets.load_full(),
             functions: self.access.functions().clone(),
             session: self.context.state(),
@@ -376,7 +379,7 @@ impl QueryEngine {
             return Err(QueryError::MissingPurpose);
         }
         let engine = Arc::clone(self);
-        let policy = self.policy_for(principal, purpose);
+        let policy = self.policy_for(principal, purpose, self.access.snapshot());
         let sql = sql.to_owned();
         self.on_query_threads(async move {
             let statement = parse_read_query(&sql, &engine.access.limits())?;
@@ -565,20 +568,6 @@ impl QueryEngine {
     fn classify(&self, error: DataFusionError) -> QueryError {
         classify_execution(error, self.limits.query_memory_mb)
     }
-}
-
-/// Spill files in their own directory, under the configured cap for all queries together.
-fn spill_files(limits: &LimitsConfig) -> std::io::Result<DiskManagerBuilder> {
-    let mode = match &limits.spill_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            DiskManagerMode::Directories(vec![dir.clone()])
-        }
-        None => DiskManagerMode::OsTmpDirectory,
-    };
-    Ok(DiskManagerBuilder::default()
-        .with_mode(mode)
-        .with_max_temp_directory_size(limits.spill_max_mb.saturating_mul(1024 * 1024)))
 }
 
 /// One of a principal's query slots, given back when the query's work has stopped.

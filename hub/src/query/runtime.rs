@@ -13,10 +13,13 @@ use std::task::{Context, Poll, ready};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use futures::{Stream, StreamExt};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use crate::config::LimitsConfig;
 
 /// Stack of each query thread. Planning and optimising grow their stacks on demand, but
 /// evaluating, printing, cloning and dropping expressions recurse once per level: this
@@ -136,4 +139,18 @@ impl Drop for Pumped {
         self.receiver.close();
         self.task.abort();
     }
+}
+
+/// Spill files in their own directory, under the configured cap for all queries together.
+pub fn spill_files(limits: &LimitsConfig) -> std::io::Result<DiskManagerBuilder> {
+    let mode = match &limits.spill_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            DiskManagerMode::Directories(vec![dir.clone()])
+        }
+        None => DiskManagerMode::OsTmpDirectory,
+    };
+    Ok(DiskManagerBuilder::default()
+        .with_mode(mode)
+        .with_max_temp_directory_size(limits.spill_max_mb.saturating_mul(1024 * 1024)))
 }

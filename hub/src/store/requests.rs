@@ -6,21 +6,26 @@ use sqlx::any::AnyRow;
 use super::{MetadataStore, Result, StoreError, json, parse, time};
 use crate::access::requests::{AccessRequest, RequestState};
 
-const COLUMNS: &str = "id, department, dataset, requester, requester_department, body, state, publisher_decision, \
-officer_decision, grant_id, auto_approved, deadline, created_at, decided_at";
+const COLUMNS: &str = "id, department, dataset, requester, requester_department, requester_identity, body, state, \
+publisher_decision, officer_decision, grant_id, auto_approved, deadline, created_at, decided_at";
 
 impl MetadataStore {
     pub async fn insert_request(&self, request: &AccessRequest) -> Result<()> {
         sqlx::query(
-            "INSERT INTO access_requests (id, department, dataset, requester, requester_department, body, state, \
-             publisher_decision, officer_decision, grant_id, auto_approved, deadline, created_at, decided_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            "INSERT INTO access_requests (id, department, dataset, requester, requester_department, \
+             requester_identity, body, state, publisher_decision, officer_decision, grant_id, auto_approved, \
+             deadline, created_at, decided_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&request.id)
         .bind(&request.dataset.department)
         .bind(&request.dataset.name)
         .bind(&request.requester)
         .bind(&request.requester_department)
+        .bind(json(&RequesterIdentity {
+            roles: request.requester_roles.clone(),
+            attributes: request.requester_attributes.clone(),
+        })?)
         .bind(json(&request.terms)?)
         .bind(request.state.as_str())
         .bind(request.publisher_review.as_ref().map(json).transpose()?)
@@ -79,6 +84,11 @@ fn request_from_row(row: &AnyRow) -> Result<AccessRequest> {
         other => return Err(StoreError::Corrupt(format!("unknown request state '{other}'"))),
     };
     let optional = |column: &str| -> Result<Option<String>> { Ok(row.try_get(column)?) };
+    let identity: RequesterIdentity = optional("requester_identity")?
+        .as_deref()
+        .map(parse)
+        .transpose()?
+        .unwrap_or_default();
     Ok(AccessRequest {
         id: row.try_get("id")?,
         dataset: causeway_policies::DatasetId::new(
@@ -87,6 +97,8 @@ fn request_from_row(row: &AnyRow) -> Result<AccessRequest> {
         ),
         requester: row.try_get("requester")?,
         requester_department: row.try_get("requester_department")?,
+        requester_roles: identity.roles,
+        requester_attributes: identity.attributes,
         terms: parse(&row.try_get::<String, _>("body")?)?,
         state,
         publisher_review: optional("publisher_decision")?
@@ -100,4 +112,13 @@ fn request_from_row(row: &AnyRow) -> Result<AccessRequest> {
         created_at: time(&row.try_get::<String, _>("created_at")?)?,
         decided_at: optional("decided_at")?.as_deref().map(time).transpose()?,
     })
+}
+
+/// The requester's roles and attributes as they filed the request (`requester_identity`).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct RequesterIdentity {
+    #[serde(default)]
+    roles: std::collections::BTreeSet<causeway_policies::Role>,
+    #[serde(default)]
+    attributes: std::collections::BTreeMap<String, causeway_policies::AttributeValue>,
 }

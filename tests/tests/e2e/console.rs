@@ -34,7 +34,7 @@ fn browser_tools() -> Option<(PathBuf, PathBuf)> {
 }
 
 #[tokio::test]
-async fn a_person_signs_in_to_the_console_and_browses_the_catalogue() {
+async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() {
     let Some((playwright, chromium)) = browser_tools() else {
         return;
     };
@@ -43,6 +43,9 @@ async fn a_person_signs_in_to_the_console_and_browses_the_catalogue() {
     crate::files::publish_holdings_csv(&hub).await;
     let password = "console test password";
     hub.add_person("wang.fang", "civil_affairs", "analyst", "Wang Fang", password);
+    // The residents' publisher and a security officer, who decide access requests.
+    hub.add_person("li.na", "civil_affairs", "publisher", "Li Na", password);
+    hub.add_person("zhao.lei", "security", "security_admin", "Zhao Lei", password);
     let screenshots = console_dir().join("screenshots");
     let output = Command::new(playwright)
         .arg("test")
@@ -51,6 +54,8 @@ async fn a_person_signs_in_to_the_console_and_browses_the_catalogue() {
         .env("CAUSEWAY_USER", "wang.fang")
         .env("CAUSEWAY_PASSWORD", password)
         .env("CAUSEWAY_PERSON_NAME", "Wang Fang")
+        .env("CAUSEWAY_PUBLISHER", "li.na")
+        .env("CAUSEWAY_OFFICER", "zhao.lei")
         .env("CAUSEWAY_SCREENSHOTS", &screenshots)
         .env("CHROMIUM", chromium)
         .output()

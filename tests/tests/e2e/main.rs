@@ -15,6 +15,7 @@ mod contracts;
 mod daily_work;
 mod databases;
 mod demo;
+mod dry_run;
 mod errors;
 mod expression_shapes;
 mod files;

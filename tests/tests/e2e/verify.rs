@@ -255,6 +255,25 @@ async fn a_verify_only_grant_answers_matches_and_reads_nothing_through_any_front
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // The dry run of a verify grant shows what each record is answered with, and no row.
+    let dry_run = decision.replace("/decision", "/dry-run");
+    let (status, tried) = steward
+        .post(&dry_run, json!({"row_filter": "town = 'Dali'"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tried}");
+    assert!(tried.get("sample").is_none(), "{tried}");
+    assert_eq!(tried["grant"]["kind"], "verify", "{tried}");
+    assert_eq!(tried["grant"]["row_filter"], "town = 'Dali'", "{tried}");
+    assert_eq!(
+        tried["verify"]["matched_on"],
+        json!(["id_number", "name"]),
+        "{tried}"
+    );
+    assert_eq!(tried["verify"]["answer"]["match"], true, "{tried}");
+    let shown = tried.to_string();
+    for value in [CHEN, LI, "Chen Wei", "Li Na"] {
+        assert!(!shown.contains(value), "{value} in {tried}");
+    }
     let (status, body) = steward
         .post(&decision, json!({"approve": true, "row_filter": "town = 'Dali'"}))
         .await;

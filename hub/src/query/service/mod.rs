@@ -238,6 +238,7 @@ impl QueryService {
             sql: call.sql.clone(),
             purpose: call.purpose.clone(),
             parameters: call.parameters.clone(),
+            policies: None,
         };
         let planned = tokio::select! {
             biased;
@@ -404,8 +405,11 @@ fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+mod dry_run;
 mod results;
 mod verify;
+
+pub use dry_run::{SAMPLE_ROWS, Sample};
 
 pub use results::Results;
 use results::{Charge, Finish};

@@ -1,0 +1,125 @@
+// The shapes of the access request endpoints the console reads (see the hub's OpenAPI
+// document: /v1/access-requests, .../{id}/decision and .../{id}/dry-run).
+import { api } from "./api";
+
+/** A mask as the hub writes it, e.g. `{"kind": "partial", "first": 1, "last": 0}`. */
+export type Mask = { kind: string } & Record<string, unknown>;
+
+export interface Review {
+  by: string;
+  approve: boolean;
+  reason?: string;
+  masks?: Record<string, Mask>;
+  row_filter?: string;
+  at: string;
+}
+
+export interface AccessRequest {
+  id: string;
+  dataset: string;
+  requester: string;
+  requester_department: string;
+  requester_attributes?: Record<string, string | string[]>;
+  kind?: "read" | "verify";
+  columns: string[];
+  purpose: string;
+  justification: string;
+  days: number;
+  unmasked?: string[];
+  masks?: Record<string, Mask>;
+  state: "pending" | "approved" | "rejected";
+  publisher_review?: Review;
+  officer_review?: Review;
+  grant_id?: string;
+  auto_approved: boolean;
+  deadline: string;
+  created_at: string;
+  overdue: boolean;
+}
+
+/** What a reviewer would give: masks replacing the forms asked for, and a row filter. */
+export interface Proposal {
+  masks: Record<string, Mask>;
+  row_filter?: string;
+}
+
+export interface Grant {
+  id: string;
+  kind?: "read" | "verify";
+  columns: string[];
+  masks?: Record<string, Mask>;
+  unmasked?: string[];
+  row_filter?: string;
+  purposes: string[];
+  expires_at?: string;
+  verify?: { column_matches: boolean; max_attempts_per_subject: number; max_records_per_day: number };
+}
+
+export interface DryRun {
+  request: string;
+  read_as: { id: string; department: string; attributes?: Record<string, unknown> };
+  grant: Grant;
+  sample?: { columns: { name: string; type: string }[]; rows: Record<string, unknown>[] };
+  verify?: { matched_on: string[]; terms: Grant["verify"]; answer: Record<string, unknown> };
+}
+
+export function listRequests(): Promise<AccessRequest[]> {
+  return api<AccessRequest[]>("/v1/access-requests");
+}
+
+function post<T>(path: string, body: unknown): Promise<T> {
+  return api<T>(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+export function fileRequest(body: {
+  dataset: string;
+  kind: "read" | "verify";
+  columns: string[];
+  purpose: string;
+  justification: string;
+  days: number;
+}): Promise<AccessRequest> {
+  return post<AccessRequest>("/v1/access-requests", body);
+}
+
+export function dryRun(id: string, proposal: Proposal): Promise<DryRun> {
+  return post<DryRun>(`/v1/access-requests/${encodeURIComponent(id)}/dry-run`, proposal);
+}
+
+export function decide(id: string, decision: Proposal & { approve: boolean; reason?: string }): Promise<AccessRequest> {
+  return post<AccessRequest>(`/v1/access-requests/${encodeURIComponent(id)}/decision`, decision);
+}
+
+/** A mask as a person reads it: `partial (first 1, last 0)`, `hash`, `raw`. */
+export function describeMask(mask: Mask | undefined): string {
+  if (!mask) return "raw";
+  const { kind, ...rest } = mask;
+  const terms = Object.entries(rest).map(([name, value]) => `${name} ${String(value)}`);
+  return terms.length ? `${kind} (${terms.join(", ")})` : kind;
+}
+
+/** Which decision the person could give now, as the hub decides it (`access::review`). */
+export function slotFor(
+  request: AccessRequest,
+  person: { id: string; department: string; roles: string[] } | null,
+): "publisher" | "officer" | null {
+  if (!person || request.state !== "pending" || request.requester === person.id) return null;
+  const department = request.dataset.split(".")[0];
+  const by = (review?: Review) => review?.by;
+  if (
+    person.roles.includes("publisher") &&
+    person.department === department &&
+    !request.publisher_review &&
+    by(request.officer_review) !== person.id
+  ) {
+    return "publisher";
+  }
+  if (person.roles.includes("security_admin") && !request.officer_review && by(request.publisher_review) !== person.id) {
+    return "officer";
+  }
+  return null;
+}

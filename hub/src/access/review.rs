@@ -1,0 +1,244 @@
+//! Reviewing an access request: who may give which decision, the forms a reviewer may
+//! require, the grant both approvals make, and a reviewer's dry run of that grant before
+//! deciding (the rows themselves are the query service's: `QueryService::sample`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use causeway_policies::{DatasetInfo, Grant, GrantKind, Mask, PolicySet, Principal, RewriteContext, Role};
+use chrono::{DateTime, Utc};
+use datafusion::execution::session_state::SessionState;
+use serde::Deserialize;
+
+use super::requests::{AccessRequest, RequestState, Review, grant_for, invalid};
+use super::{Access, AccessError};
+
+/// The decision a reviewer proposes, to try before giving it: the masks and row filter they
+/// would require (as in `POST /v1/access-requests/{id}/decision`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proposal {
+    #[serde(default)]
+    pub masks: BTreeMap<String, Mask>,
+    #[serde(default)]
+    pub row_filter: Option<String>,
+}
+
+/// Which decision of a request a reviewer gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The owning department's publisher's.
+    Publisher,
+    /// A security administrator's.
+    Officer,
+}
+
+/// The grant approving a request would make, and what to try it with.
+#[derive(Debug)]
+pub struct ProposedGrant {
+    pub request: AccessRequest,
+    /// As it would be stored, quotas and expiry included.
+    pub grant: Grant,
+    /// The requester as they filed the request: their id, department and attributes.
+    pub requester: Principal,
+    /// The grant (without its quotas, which count what the requester reads) and the hub's
+    /// deny rules, in place of the hub's grants.
+    pub policies: Arc<PolicySet>,
+}
+
+impl Access {
+    /// A request `principal` may decide now: it concerns them, is not their own, and is
+    /// pending.
+    pub(super) async fn reviewable(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<AccessRequest, AccessError> {
+        let request = self
+            .store
+            .request(id)
+            .await?
+            .filter(|request| request.concerns(principal))
+            .ok_or_else(|| AccessError::NotFound(format!("access request {id}")))?;
+        if request.requester == principal.id {
+            return Err(AccessError::Forbidden("nobody decides their own request".into()));
+        }
+        if request.state != RequestState::Pending {
+            return Err(AccessError::Forbidden(format!(
+                "request {id} is {} already",
+                request.state.as_str()
+            )));
+        }
+        Ok(request)
+    }
+
+    /// The grant `principal` would make by approving request `id` with `proposal`, with the
+    /// other reviewer's decision as it stands (none yet: nothing more from them). Checked as
+    /// the decision would be; refused to whoever could not give it.
+    pub async fn proposed_grant(
+        &self,
+        principal: &Principal,
+        id: &str,
+        proposal: Proposal,
+        dataset: &DatasetInfo,
+        session: &SessionState,
+    ) -> Result<ProposedGrant, AccessError> {
+        let request = self.reviewable(principal, id).await?;
+        check_replacements(&request, dataset, &proposal.masks)?;
+        let now = Utc::now();
+        let review = Review {
+            by: principal.id.clone(),
+            approve: true,
+            reason: None,
+            masks: proposal.masks,
+            row_filter: proposal.row_filter,
+            at: now,
+        };
+        let grant = match slot_for(&request, principal)? {
+            Slot::Publisher => approved_grant(&request, Some(&review), request.officer_review.as_ref(), now),
+            Slot::Officer => approved_grant(&request, request.publisher_review.as_ref(), Some(&review), now),
+        };
+        let requester = request.requester_principal();
+        let context = RewriteContext {
+            principal: &requester,
+            functions: self.functions(),
+            session,
+            limits: self.limits(),
+        };
+        causeway_policies::validate_grant(&grant, dataset, &context)?;
+        let tried = Grant {
+            max_rows_per_query: None,
+            max_rows_per_day: None,
+            max_subjects_per_day: None,
+            ..grant.clone()
+        };
+        let policies = Arc::new(PolicySet {
+            grants: vec![tried],
+            denies: self.snapshot().denies.clone(),
+        });
+        Ok(ProposedGrant {
+            request,
+            grant,
+            requester,
+            policies,
+        })
+    }
+}
+
+/// The decision `principal` gives on `request`: the publisher's for the owning department's
+/// publishers, the officer's for security administrators, two different people, each once.
+pub(super) fn slot_for(request: &AccessRequest, principal: &Principal) -> Result<Slot, AccessError> {
+    let owner = principal.has_role(Role::Publisher) && principal.department == request.dataset.department;
+    let mine = |review: &Option<Review>| review.as_ref().is_some_and(|review| review.by == principal.id);
+    if owner && request.publisher_review.is_none() && !mine(&request.officer_review) {
+        return Ok(Slot::Publisher);
+    }
+    if principal.has_role(Role::SecurityAdmin)
+        && request.officer_review.is_none()
+        && !mine(&request.publisher_review)
+    {
+        return Ok(Slot::Officer);
+    }
+    Err(AccessError::Forbidden(format!(
+        "request {} waits for {}, and you cannot give it",
+        request.id,
+        match (&request.publisher_review, &request.officer_review) {
+            (None, None) => "a publisher of the owning department and a security administrator",
+            (None, Some(_)) => "a publisher of the owning department",
+            _ => "a security administrator",
+        }
+    )))
+}
+
+/// Checks the forms a reviewer requires: each for a column asked for, revealing no more
+/// than the form asked for; a change the requester has not agreed to is refused, naming
+/// what to do. A verify grant returns no value, so it takes no masks.
+pub(super) fn check_replacements(
+    request: &AccessRequest,
+    dataset: &DatasetInfo,
+    masks: &BTreeMap<String, Mask>,
+) -> Result<(), AccessError> {
+    let id = &request.id;
+    if request.terms.kind == GrantKind::Verify && !masks.is_empty() {
+        return Err(invalid(format!(
+            "request {id} is for a verify grant, which returns no value: it takes no masks"
+        )));
+    }
+    for (column, replacement) in masks {
+        let known = dataset
+            .columns
+            .iter()
+            .find(|known| known.name == *column)
+            .filter(|known| {
+                request
+                    .terms
+                    .columns
+                    .iter()
+                    .any(|asked| asked == "*" || *asked == known.name)
+            })
+            .ok_or_else(|| {
+                invalid(format!(
+                    "'{column}' is not among the columns request {id} asks for"
+                ))
+            })?;
+        let asked = request.terms.asked_form(known);
+        let shown = |form: Option<&Mask>| form.map_or_else(|| "raw".to_owned(), ToString::to_string);
+        match causeway_policies::reveals_no_more(replacement, asked.as_ref()) {
+            Some(true) => {}
+            Some(false) => {
+                return Err(invalid(format!(
+                    "{column} as {replacement} reveals more than the {} asked for",
+                    shown(asked.as_ref())
+                )));
+            }
+            None => {
+                return Err(invalid(format!(
+                    "{column} as {replacement} cannot be compared with the {} asked for: the requester asks again in that form",
+                    shown(asked.as_ref())
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The grant the two approvals make: what was asked, then each reviewer's replacements
+/// (each checked to reveal no more than asked); where both replaced a column, the form that
+/// reveals less, or null when theirs cannot be compared; both row filters. A review not
+/// given yet adds nothing.
+pub(super) fn approved_grant(
+    request: &AccessRequest,
+    publisher: Option<&Review>,
+    officer: Option<&Review>,
+    now: DateTime<Utc>,
+) -> Grant {
+    let none = BTreeMap::new();
+    let publisher_masks = publisher.map_or(&none, |review| &review.masks);
+    let mut masks = request.terms.masks.clone();
+    masks.extend(publisher_masks.clone());
+    for (column, mask) in officer.map_or(&none, |review| &review.masks) {
+        let kept = match publisher_masks.get(column) {
+            Some(theirs) => match causeway_policies::reveals_no_more(mask, Some(theirs)) {
+                Some(true) => mask.clone(),
+                Some(false) => theirs.clone(),
+                None => Mask::Null,
+            },
+            None => mask.clone(),
+        };
+        masks.insert(column.clone(), kept);
+    }
+    let unmasked: Vec<String> = request
+        .terms
+        .unmasked
+        .iter()
+        .filter(|column| !masks.contains_key(*column))
+        .cloned()
+        .collect();
+    let filter = |review: Option<&Review>| review.and_then(|review| review.row_filter.clone());
+    let row_filter = match (filter(publisher), filter(officer)) {
+        (Some(first), Some(second)) => Some(format!("({first}) AND ({second})")),
+        (Some(filter), None) | (None, Some(filter)) => Some(filter),
+        (None, None) => None,
+    };
+    grant_for(request, unmasked, masks, row_filter, now)
+}
