@@ -14,13 +14,20 @@ export class ApiFailure extends Error {
 }
 
 export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const response = await call(path, init);
+  return (response.status === 204 ? undefined : await response.json()) as T;
+}
+
+/** The hub's answer to a call that succeeded, to read as it arrives (a query's stream, a
+ * file); a failure is thrown as an {@link ApiFailure}. */
+export async function call(path: string, init: RequestInit = {}): Promise<Response> {
   let response = await send(path, init);
   if (response.status === 401 && (await refresh())) response = await send(path, init);
-  if (response.ok) return (response.status === 204 ? undefined : await response.json()) as T;
+  if (response.ok) return response;
   const body = await response.json().catch(() => ({}));
   const code: string = body?.error?.code ?? "";
   const message: string = body?.error?.message ?? `HTTP ${response.status}`;
-  throw new ApiFailure(sentence(response.status, message), response.status, code);
+  throw new ApiFailure(sentence(response.status, code, message), response.status, code);
 }
 
 async function send(path: string, init: RequestInit): Promise<Response> {
@@ -34,7 +41,9 @@ async function send(path: string, init: RequestInit): Promise<Response> {
   }
 }
 
-function sentence(status: number, message: string): string {
+function sentence(status: number, code: string, message: string): string {
+  // A quota reached is no busy hub: its message says which and until when.
+  if (code.endsWith("quota_exceeded")) return t("errorQuota", { message });
   switch (status) {
     case 401:
       return t("sessionExpired");

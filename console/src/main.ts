@@ -6,7 +6,9 @@ import App from "./App.vue";
 import Callback from "./pages/Callback.vue";
 import Catalogue from "./pages/Catalogue.vue";
 import Dataset from "./pages/Dataset.vue";
+import Grants from "./pages/Grants.vue";
 import Requests from "./pages/Requests.vue";
+import Workbench from "./pages/Workbench.vue";
 import { locale } from "./i18n";
 import { signIn, signedIn } from "./session";
 
@@ -17,6 +19,8 @@ const router = createRouter({
     { path: "/callback", component: Callback, meta: { public: true } },
     { path: "/datasets/:department/:name", component: Dataset, props: true },
     { path: "/requests", component: Requests },
+    { path: "/grants", component: Grants },
+    { path: "/workbench", component: Workbench },
   ],
 });
 

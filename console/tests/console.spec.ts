@@ -146,7 +146,38 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   await officerPage.getByRole("button", { name: "Approve" }).click();
   await expect(officerPage.getByText("approved", { exact: true })).toBeVisible();
 
-  // The analyst sees it approved.
+  // The analyst sees it approved, and runs a query in the workbench: masked names, their
+  // grid only, and the grant it was read under.
   await analystPage.getByRole("navigation").getByRole("link", { name: "Access requests" }).click();
   await expect(analystPage.getByText("approved", { exact: true })).toBeVisible();
+  await analystPage.getByRole("link", { name: "SQL workbench" }).click();
+  await analystPage.getByLabel("SQL", { exact: true }).fill("SELECT name, town, grid_id FROM civil_affairs.residents");
+  await analystPage.getByLabel("Purpose", { exact: true }).fill("elderly-care");
+  await analystPage.getByRole("button", { name: "Run" }).click();
+  const result = analystPage.getByTestId("result");
+  await expect(result).toContainText("W****");
+  await expect(result).toContainText("GC-001");
+  await expect(result).not.toContainText("DL-004");
+  await expect(result).not.toContainText("Wang Fang");
+  await expect(analystPage.getByRole("status")).toHaveText("Rows: 1");
+  await expect(analystPage.getByTestId("applied")).toContainText("grid_id = 'GC-001'");
+  expect(await seriousViolations(analystPage)).toEqual([]);
+  await analystPage.screenshot({ path: `${screenshots}/workbench-1280x800.png`, fullPage: true });
+
+  // The officer finds the grant, with who asked for and approved it, and revokes it.
+  await officerPage.getByRole("link", { name: "Grants" }).click();
+  await officerPage.getByLabel("Search grants").fill("residents");
+  const grant = officerPage.locator(".el-card", { hasText: "requested by wang.fang" });
+  await expect(grant).toContainText("approved by li.na, zhao.lei");
+  await expect(grant).toContainText("grid_id = 'GC-001'");
+  await expect(grant).toContainText("partial (first 1, last 0)");
+  expect(await seriousViolations(officerPage)).toEqual([]);
+  await officerPage.screenshot({ path: `${screenshots}/grants-1280x800.png`, fullPage: true });
+  await grant.getByRole("button", { name: "Revoke" }).click();
+  await grant.getByRole("button", { name: "Press again to revoke" }).click();
+  await expect(officerPage.locator(".el-card", { hasText: "requested by wang.fang" })).toHaveCount(0);
+
+  // The analyst's next query is refused, in a sentence.
+  await analystPage.getByRole("button", { name: "Run" }).click();
+  await expect(analystPage.getByRole("alert")).toContainText("You may not do this");
 });

@@ -59,6 +59,8 @@ pub enum UnfitPolicy {
     EmptyPrefix,
     #[error("a visible column needs a grant")]
     NoGrant,
+    #[error("a SQL mask is an expression over its own column only, not over {}", .0.join(", "))]
+    SqlMaskReadsOtherColumns(Vec<String>),
 }
 
 impl From<UnfitPolicy> for DataFusionError {

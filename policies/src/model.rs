@@ -144,7 +144,8 @@ pub enum Mask {
     /// Text cut before the first `before` (an address down to its town); NULL when the
     /// text has no `before`.
     Prefix { before: String },
-    /// A SQL expression over the column (and the dataset's other columns).
+    /// A SQL expression over the column, and no other: another column read would be shown
+    /// through it, whatever the grant or a deny rule says of that one.
     Sql { expression: String },
 }
 

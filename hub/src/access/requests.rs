@@ -219,8 +219,9 @@ impl Access {
         {
             return Err(invalid(format!("'{both}' is asked for both raw and masked")));
         }
-        if terms.kind == GrantKind::Verify {
-            // What the grant would be is checked now, not at its approval: a verify grant
+        {
+            // What the grant would be is checked now, not at its approval: its masks fit
+            // their columns (an SQL mask reads its own column only), and a verify grant
             // names the subject key and takes no masks.
             let context = causeway_policies::RewriteContext {
                 principal,
@@ -229,7 +230,7 @@ impl Access {
                 limits: self.limits(),
             };
             let mut prospective = Grant {
-                kind: GrantKind::Verify,
+                kind: terms.kind,
                 ..grant_template(dataset.id.clone(), principal)
             };
             prospective.columns = terms.columns.clone();

@@ -146,14 +146,26 @@ pub async fn get(
     Caller(caller): Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RequestEntry>, ApiError> {
+    Ok(Json(request_for(&state, &caller, &id).await?.into()))
+}
+
+/// Request `id`, if it concerns `caller`.
+async fn request_for(state: &AppState, caller: &Principal, id: &str) -> Result<AccessRequest, ApiError> {
     state
         .access
-        .requests_for(&caller)
+        .requests_for(caller)
         .await?
         .into_iter()
         .find(|request| request.id == id)
-        .map(|request| Json(request.into()))
         .ok_or_else(|| ApiError::not_found(format!("access request {id} does not exist")))
+}
+
+/// The dataset `request` is for, as the engine has it.
+fn dataset_of(state: &AppState, request: &AccessRequest) -> Result<causeway_policies::DatasetInfo, ApiError> {
+    state
+        .engine
+        .dataset(&request.dataset)
+        .ok_or_else(|| ApiError::not_found(format!("dataset {} does not exist", request.dataset)))
 }
 
 /// A reviewer's decision: `{"approve": true|false, "reason": ..., "masks": {...},
@@ -186,17 +198,8 @@ async fn review(
     input: ReviewInput,
     gate: &mut Gate,
 ) -> Result<AccessRequest, ApiError> {
-    let request = state
-        .access
-        .requests_for(caller)
-        .await?
-        .into_iter()
-        .find(|request| request.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("access request {id} does not exist")))?;
-    let dataset = state
-        .engine
-        .dataset(&request.dataset)
-        .ok_or_else(|| ApiError::not_found(format!("dataset {} does not exist", request.dataset)))?;
+    let request = request_for(state, caller, id).await?;
+    let dataset = dataset_of(state, &request)?;
     let session = state.engine.session();
     let decided = state
         .access
@@ -250,22 +253,24 @@ pub async fn dry_run(
         .at_address(address)
         .with_detail(serde_json::json!({ "request": id }));
     audited(&state, record, async |gate| {
-        let request = state
-            .access
-            .requests_for(&caller)
-            .await?
-            .into_iter()
-            .find(|request| request.id == id)
-            .ok_or_else(|| ApiError::not_found(format!("access request {id} does not exist")))?;
-        let dataset = state
-            .engine
-            .dataset(&request.dataset)
-            .ok_or_else(|| ApiError::not_found(format!("dataset {} does not exist", request.dataset)))?;
+        let request = request_for(&state, &caller, &id).await?;
+        let dataset = dataset_of(&state, &request)?;
         let record = gate.record();
         record.datasets = vec![request.dataset.to_string()];
         record.purpose = Some(request.terms.purpose.clone());
-        let tried =
-            serde_json::json!({ "request": id, "masks": proposal.masks, "row_filter": proposal.row_filter });
+        // The values a reviewer types into a row filter are kept as keyed pseudonyms, the
+        // originals sealed, as a query's literals are.
+        let literals = state.engine.audit_literals();
+        let filter = proposal
+            .row_filter
+            .as_deref()
+            .map(|filter| literals.protect(filter, &[]));
+        let tried = serde_json::json!({
+            "request": id,
+            "masks": proposal.masks,
+            "row_filter": filter.as_ref().map(|filter| &filter.sql),
+            "sealed": filter.and_then(|filter| filter.sealed),
+        });
         record.detail = Some(tried.to_string());
         let session = state.engine.session();
         let proposed = state
@@ -282,25 +287,7 @@ pub async fn dry_run(
             verify: None,
         };
         if proposed.grant.kind == GrantKind::Verify {
-            let matched_on = &proposed.grant.columns;
-            let column_matches = proposed
-                .grant
-                .verify
-                .as_ref()
-                .is_some_and(|terms| terms.column_matches);
-            let example: serde_json::Map<String, serde_json::Value> = matched_on
-                .iter()
-                .map(|column| (column.clone(), true.into()))
-                .collect();
-            answer.verify = Some(serde_json::json!({
-                "matched_on": matched_on,
-                "terms": proposed.grant.verify,
-                "answer": if column_matches {
-                    serde_json::json!({ "match": true, "columns": example })
-                } else {
-                    serde_json::json!({ "match": true })
-                },
-            }));
+            answer.verify = Some(verify_answer(&proposed.grant));
         } else {
             let sql = sample_sql(&proposed.request);
             let sample = state
@@ -317,7 +304,12 @@ pub async fn dry_run(
             record.query_id = Some(sample.id);
             record.columns = sample.reads.columns;
             record.masks = sample.reads.masks;
-            record.row_filters = sample.reads.row_filters;
+            record.row_filters = sample
+                .reads
+                .row_filters
+                .iter()
+                .map(|filter| literals.protect(filter, &[]).sql)
+                .collect();
             record.rows = Some(sample.rows as u64);
             answer.sample = Some(sample.body);
         }
@@ -327,6 +319,25 @@ pub async fn dry_run(
         Ok(Json(answer))
     })
     .await
+}
+
+/// What a verify grant answers each record with, shown with every column matching.
+fn verify_answer(grant: &causeway_policies::Grant) -> serde_json::Value {
+    let column_matches = grant.verify.as_ref().is_some_and(|terms| terms.column_matches);
+    let example: serde_json::Map<String, serde_json::Value> = grant
+        .columns
+        .iter()
+        .map(|column| (column.clone(), true.into()))
+        .collect();
+    serde_json::json!({
+        "matched_on": grant.columns,
+        "terms": grant.verify,
+        "answer": if column_matches {
+            serde_json::json!({ "match": true, "columns": example })
+        } else {
+            serde_json::json!({ "match": true })
+        },
+    })
 }
 
 /// The first rows of the columns `request` asks for.

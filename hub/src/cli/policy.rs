@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use causeway_policies::{
     ColumnAccess, ColumnInfo, DatasetId, DatasetInfo, FilePolicies, PolicyFunctions, PolicySet, Principal,
-    authorize,
+    authorize, authorize_verify,
 };
 use clap::Subcommand;
 use datafusion::prelude::SessionContext;
@@ -186,6 +186,30 @@ async fn explain(
                 };
                 println!("{:<24} {access}", column.name);
             }
+        }
+    }
+    // What its verify-only grants answer, read nothing through.
+    if let Ok(verify) = authorize_verify(&principal, purpose, &info, &policies, chrono::Utc::now()) {
+        println!(
+            "{} verifies records against {id} for '{purpose}' (POST /v1/verify), each giving {}, through:",
+            principal.id,
+            verify.subject_key.join(", ")
+        );
+        for grant in &verify.grants {
+            let columns: Vec<&str> = grant.columns.iter().map(String::as_str).collect();
+            println!(
+                "  grant {:<28} matches on: {}; rows: {}; {} attempts per person and {} records a day{}",
+                grant.id,
+                columns.join(", "),
+                grant.row_filter.as_deref().unwrap_or("every row"),
+                grant.terms.max_attempts_per_subject,
+                grant.terms.max_records_per_day,
+                if grant.terms.column_matches {
+                    "; answers which columns match"
+                } else {
+                    ""
+                },
+            );
         }
     }
     Ok(())

@@ -113,6 +113,21 @@ pub struct SubjectMeter {
     count: SubjectCount,
 }
 
+impl SubjectMeter {
+    /// The table it counts the rows of.
+    pub fn inner(&self) -> &Arc<dyn TableProvider> {
+        &self.inner
+    }
+
+    /// The same count over `inner`.
+    pub fn with_inner(&self, inner: Arc<dyn TableProvider>) -> Self {
+        Self {
+            inner,
+            count: self.count.clone(),
+        }
+    }
+}
+
 impl fmt::Debug for SubjectMeter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -11,6 +11,7 @@ use causeway_policies::rewrite::RowBarrier;
 use causeway_policies::{DatasetId, Principal, VerifyPlan};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::TableProvider;
 use datafusion::common::{Column, DFSchema, ScalarValue, TableReference};
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::utils::disjunction;
@@ -162,7 +163,12 @@ impl QueryEngine {
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|error| QueryError::Policy(error.to_string()))?;
                 let rows = disjunction(conditions).unwrap_or_else(|| lit(false));
-                Arc::new(RowBarrier::new(table, rows))
+                let barrier: Arc<dyn TableProvider> = Arc::new(RowBarrier::new(table, rows));
+                // Its functions held to the memory limit before they allocate, as a query's.
+                let budget = super::bounded::ResultBudget::new(self.memory_limit_bytes());
+                super::bounded::bounded_source(&barrier, &budget)
+                    .map_err(|error| self.classify(error))?
+                    .unwrap_or(barrier)
             }
         };
         let subjects = wanted

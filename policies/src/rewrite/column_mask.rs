@@ -92,6 +92,21 @@ pub fn mask_expr(
                 },
                 schema,
             )?;
+            // Over its own column only: another column read here would be shown through
+            // this one whatever the grant or a deny rule says of it.
+            let own = match &column {
+                Expr::Column(own) => Some(own.name.as_str()),
+                _ => None,
+            };
+            let others: Vec<String> = expr
+                .column_refs()
+                .into_iter()
+                .filter(|read| Some(read.name.as_str()) != own)
+                .map(|read| read.name.clone())
+                .collect();
+            if !others.is_empty() {
+                return Err(UnfitPolicy::SqlMaskReadsOtherColumns(others).into());
+            }
             expr.get_type(schema)?;
             expr
         }

@@ -60,6 +60,11 @@ impl RowBarrier {
     pub fn filter(&self) -> &Expr {
         &self.filter
     }
+
+    /// The table whose rows pass the filter.
+    pub fn inner(&self) -> &Arc<dyn TableProvider> {
+        &self.inner
+    }
 }
 
 #[async_trait]

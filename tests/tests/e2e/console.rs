@@ -69,3 +69,99 @@ async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() 
     assert!(output.status.success(), "the browser tests failed:\n{report}");
     assert!(screenshots.join("catalogue-1280x800.png").is_file());
 }
+
+/// Every route the console calls that needs a role refuses a token without it (403): the
+/// console's buttons are conveniences, the hub decides. Reading routes that answer everyone
+/// with what concerns them (catalogue, requests, grants, deny rules) are not listed.
+#[tokio::test]
+async fn the_consoles_routes_refuse_a_token_of_the_wrong_role() {
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    let hub = Hub::start("").await;
+    hub.publish_residents(RESIDENTS_CSV, "").await;
+    let analyst = hub.caller_as("grid-analyst", "town_office", &["analyst"]).await;
+    let (status, filed) = analyst
+        .post(
+            "/v1/access-requests",
+            json!({"dataset": "civil_affairs.residents", "columns": ["town"], "purpose": "care",
+                   "justification": "visits", "days": 5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    let request = filed["id"].as_str().expect("id").to_owned();
+    let (status, grant) = hub
+        .security()
+        .await
+        .post(
+            "/v1/grants",
+            json!({"subject": {"client": "grid-analyst"}, "dataset": "civil_affairs.residents",
+                   "columns": ["town"], "purposes": ["care"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{grant}");
+    let grant = grant["id"].as_str().expect("id").to_owned();
+    let auditor = hub.auditor().await;
+    let system = hub.system().await;
+    let officer = hub.security().await;
+    let other_publisher = hub.publisher("land_registry").await;
+
+    let decision = format!("/v1/access-requests/{request}/decision");
+    let dry_run = format!("/v1/access-requests/{request}/dry-run");
+    let query = json!({"sql": "SELECT town FROM civil_affairs.residents", "purpose": "care"});
+    let ask = json!({"dataset": "civil_affairs.residents", "columns": ["town"], "purpose": "care",
+                     "justification": "visits", "days": 5});
+    for (who, caller, path, body) in [
+        (
+            "the requester deciding",
+            &analyst,
+            decision.as_str(),
+            json!({"approve": true}),
+        ),
+        ("the requester trying", &analyst, dry_run.as_str(), json!({})),
+        (
+            "an auditor deciding",
+            &auditor,
+            decision.as_str(),
+            json!({"approve": true}),
+        ),
+        ("an auditor trying", &auditor, dry_run.as_str(), json!({})),
+        (
+            "a system administrator querying",
+            &system,
+            "/v1/query",
+            query.clone(),
+        ),
+        ("an auditor querying data", &auditor, "/v1/query", query.clone()),
+        (
+            "a security officer asking for access",
+            &officer,
+            "/v1/access-requests",
+            ask.clone(),
+        ),
+        (
+            "a system administrator asking for access",
+            &system,
+            "/v1/access-requests",
+            ask.clone(),
+        ),
+    ] {
+        let (status, body) = caller.post(path, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {body}");
+    }
+    for (who, caller) in [
+        ("the grantee", &analyst),
+        ("an auditor", &auditor),
+        ("another department's publisher", &other_publisher),
+    ] {
+        let status = caller.delete(&format!("/v1/grants/{grant}")).await;
+        assert!(
+            matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{who} revoking: {status}"
+        );
+    }
+    let (status, rows) = analyst
+        .query("SELECT town FROM civil_affairs.residents", "care")
+        .await;
+    assert_eq!(status, StatusCode::OK, "the grant still stands: {rows}");
+}

@@ -82,6 +82,38 @@ async fn reviewers_see_the_requesters_rows_before_approving() {
         StatusCode::BAD_REQUEST,
         "as the decision would be: {body}"
     );
+    // An SQL mask shows its own column only: one over another would show that one.
+    let (status, body) = steward
+        .post(
+            &dry_run,
+            json!({"masks": {"town": {"kind": "sql", "expression": "concat(town, id_number)"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("its own column only"), "{body}");
+    let (status, body) = analyst
+        .post(
+            "/v1/access-requests",
+            json!({"dataset": "civil_affairs.residents", "columns": ["town"], "purpose": PURPOSE,
+                   "justification": "visits", "days": 30,
+                   "masks": {"town": {"kind": "sql", "expression": "name"}}}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "asked for so, refused when filed: {body}"
+    );
+    // A row filter's functions are held to the query's memory limit like a query's: an
+    // error, not an allocation that ends the hub.
+    let (status, body) = steward
+        .post(
+            &dry_run,
+            json!({"row_filter": "length(repeat(town, 1000000000)) > 0"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "memory_limit", "{body}");
 
     // The publisher's try: masked names, the analyst's own grid only.
     let (status, tried) = steward.post(&dry_run, proposal.clone()).await;

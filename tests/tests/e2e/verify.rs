@@ -120,6 +120,33 @@ async fn a_verify_only_grant_answers_matches_and_reads_nothing_through_any_front
             .contains("add 'id_number'"),
         "{refused}"
     );
+    // The administrator's explanation of the clerk's view says what they may verify.
+    let config = hub.dir().join("causeway.toml");
+    let output = crate::support::causeway(&[
+        "policy",
+        "explain",
+        "--client",
+        "benefits-clerk",
+        "--dataset",
+        "civil_affairs.residents",
+        "--purpose",
+        PURPOSE,
+        "--config",
+        &config.to_string_lossy(),
+    ]);
+    let explained = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        explained.contains("verify-only")
+            && explained.contains("benefits-clerk verifies records against civil_affairs.residents")
+            && explained.contains("matches on: birth_date, id_number, name")
+            && explained.contains("3 attempts per person"),
+        "{explained}"
+    );
 
     let (status, body) = verify(
         &clerk,

@@ -19,9 +19,12 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use causeway_policies::rewrite::RowBarrier;
 use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::catalog::TableProvider;
 use datafusion::common::Result;
 use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::datasource::{provider_as_source, source_as_provider};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use datafusion::error::DataFusionError;
@@ -37,6 +40,7 @@ use datafusion::logical_expr::{
 mod concat;
 mod estimate;
 
+use super::subjects::SubjectMeter;
 pub use concat::{ConcatPlanner, string_concat};
 use estimate::{Estimate, is_variable_width};
 
@@ -45,8 +49,44 @@ use estimate::{Estimate, is_variable_width};
 /// that constant folding is bounded too, and again on the optimised plan, for calls the
 /// optimiser made.
 pub fn bound_plan(plan: LogicalPlan, pool: &Arc<ResultBudget>) -> Result<LogicalPlan> {
-    plan.transform_up_with_subqueries(|node| node.map_expressions(|expr| bound_expr(expr, pool)))
-        .map(|transformed| transformed.data)
+    plan.transform_up_with_subqueries(|node| {
+        bound_scan(node, pool)?.transform_data(|node| node.map_expressions(|expr| bound_expr(expr, pool)))
+    })
+    .map(|transformed| transformed.data)
+}
+
+/// A scan whose row filter (a grant's, evaluated inside the scan by its barrier, apart from
+/// the plan's expressions) calls bounded functions too; as is, any other scan.
+fn bound_scan(node: LogicalPlan, pool: &Arc<ResultBudget>) -> Result<Transformed<LogicalPlan>> {
+    let LogicalPlan::TableScan(mut scan) = node else {
+        return Ok(Transformed::no(node));
+    };
+    match bounded_source(&source_as_provider(&scan.source)?, pool)? {
+        Some(bounded) => {
+            scan.source = provider_as_source(bounded);
+            Ok(Transformed::yes(LogicalPlan::TableScan(scan)))
+        }
+        None => Ok(Transformed::no(LogicalPlan::TableScan(scan))),
+    }
+}
+
+/// `provider` with its row barrier's filter bounded (under a distinct-person meter too), or
+/// `None` when it has none or it is bounded already.
+pub fn bounded_source(
+    provider: &Arc<dyn TableProvider>,
+    pool: &Arc<ResultBudget>,
+) -> Result<Option<Arc<dyn TableProvider>>> {
+    if let Some(barrier) = provider.downcast_ref::<RowBarrier>() {
+        let filter = bound_expr(barrier.filter().clone(), pool)?;
+        return Ok(filter.transformed.then(|| {
+            Arc::new(RowBarrier::new(Arc::clone(barrier.inner()), filter.data)) as Arc<dyn TableProvider>
+        }));
+    }
+    if let Some(meter) = provider.downcast_ref::<SubjectMeter>() {
+        return Ok(bounded_source(meter.inner(), pool)?
+            .map(|inner| Arc::new(meter.with_inner(inner)) as Arc<dyn TableProvider>));
+    }
+    Ok(None)
 }
 
 fn bound_expr(expr: Expr, pool: &Arc<ResultBudget>) -> Result<Transformed<Expr>> {

@@ -97,14 +97,7 @@ async fn a_restricted_callers_filters_still_prune_the_parquet_scan() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let plan = body["rows"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|row| row["plan_type"] == "physical_plan")
-        .and_then(|row| row["plan"].as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let plan = crate::support::physical_plan_of(&body);
     let scan = plan
         .lines()
         .find(|line| line.contains("DataSourceExec"))

@@ -424,13 +424,22 @@ impl Hub {
 
     /// The text of an EXPLAIN's physical plan.
     pub async fn physical_plan(&self, sql: &str) -> String {
-        let rows = self.rows(&format!("EXPLAIN {sql}")).await;
-        rows.iter()
-            .find(|row| row["plan_type"] == "physical_plan")
-            .and_then(|row| row["plan"].as_str())
-            .unwrap_or_default()
-            .to_owned()
+        let (status, body) = self.query(&format!("EXPLAIN {sql}")).await;
+        assert_eq!(status, StatusCode::OK, "{sql}: {body}\n{}", self.log());
+        physical_plan_of(&body)
     }
+}
+
+/// The text of the physical plan in an EXPLAIN's JSON answer.
+pub fn physical_plan_of(explained: &Value) -> String {
+    explained["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|row| row["plan_type"] == "physical_plan")
+        .and_then(|row| row["plan"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 impl Drop for Hub {
