@@ -10,8 +10,10 @@ use chrono::{DateTime, Utc};
 use datafusion::execution::session_state::SessionState;
 use serde::Deserialize;
 
-use super::requests::{AccessRequest, RequestState, Review, grant_for, invalid};
+use super::requests::{AccessRequest, RequestState, Review, ReviewInput, describe, grant_for, invalid};
 use super::{Access, AccessError};
+use crate::audit::Gate;
+use crate::store::GrantOrigin;
 
 /// The decision a reviewer proposes, to try before giving it: the masks and row filter they
 /// would require (as in `POST /v1/access-requests/{id}/decision`).
@@ -67,6 +69,77 @@ impl Access {
             return Err(AccessError::Forbidden(format!(
                 "request {id} is {} already",
                 request.state.as_str()
+            )));
+        }
+        Ok(request)
+    }
+
+    /// Records a reviewer's decision. The publisher's slot is for the owning department's
+    /// publishers, the officer's for security administrators; two different people fill them,
+    /// neither of them the requester. Both approving makes the grant; either rejecting,
+    /// with a reason, ends the request.
+    pub async fn decide(
+        &self,
+        principal: &Principal,
+        id: &str,
+        input: ReviewInput,
+        dataset: &DatasetInfo,
+        session: &SessionState,
+        gate: &mut Gate,
+    ) -> Result<AccessRequest, AccessError> {
+        let mut request = self.reviewable(principal, id).await?;
+        if !input.approve
+            && input
+                .reason
+                .as_deref()
+                .is_none_or(|reason| reason.trim().is_empty())
+        {
+            return Err(AccessError::Forbidden("a refusal gives its reason".into()));
+        }
+        check_replacements(&request, dataset, &input.masks)?;
+        let now = Utc::now();
+        let review = Review {
+            by: principal.id.clone(),
+            approve: input.approve,
+            reason: input.reason,
+            masks: input.masks,
+            row_filter: input.row_filter,
+            at: now,
+        };
+        match slot_for(&request, principal)? {
+            Slot::Publisher => request.publisher_review = Some(review),
+            Slot::Officer => request.officer_review = Some(review),
+        }
+        let reviews = [&request.publisher_review, &request.officer_review];
+        if reviews
+            .iter()
+            .any(|review| review.as_ref().is_some_and(|review| !review.approve))
+        {
+            request.state = RequestState::Rejected;
+            request.decided_at = Some(now);
+        } else if let [Some(publisher), Some(officer)] = reviews {
+            let mut grant = approved_grant(&request, Some(publisher), Some(officer), now);
+            grant.approved_by = vec![publisher.by.clone(), officer.by.clone()];
+            request.state = RequestState::Approved;
+            request.grant_id = Some(grant.id.clone());
+            request.decided_at = Some(now);
+            describe(gate, &request);
+            self.create_grant(
+                grant,
+                dataset,
+                GrantOrigin::Request,
+                Some(&request.id),
+                principal,
+                session,
+                gate,
+            )
+            .await?;
+        }
+        describe(gate, &request);
+        gate.pass().await?;
+        if !self.store.save_request(&request).await? {
+            return Err(AccessError::Forbidden(format!(
+                "request {id} was decided meanwhile; look again"
             )));
         }
         Ok(request)
