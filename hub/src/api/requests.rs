@@ -331,7 +331,8 @@ fn verify_answer(grant: &causeway_policies::Grant) -> serde_json::Value {
         .collect();
     serde_json::json!({
         "matched_on": grant.columns,
-        "terms": grant.verify,
+        // A grant that states no terms has the defaults.
+        "terms": grant.verify.clone().unwrap_or_default(),
         "answer": if column_matches {
             serde_json::json!({ "match": true, "columns": example })
         } else {

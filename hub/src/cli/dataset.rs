@@ -236,6 +236,12 @@ pub async fn catalog(hub: &HubArgs, search: Option<&str>) -> Result<(), Box<dyn 
             if dataset["accelerated"] == Value::Bool(true) {
                 title.push_str("  [in memory]");
             }
+            let offers_verify = dataset["offers"]
+                .as_array()
+                .is_some_and(|offers| offers.iter().any(|kind| kind == "verify"));
+            if offers_verify {
+                title.push_str("  [verify-only grants]");
+            }
             lines.push(format!(
                 "{:<40} {:<8} {:>7}  {}",
                 table,
@@ -270,14 +276,25 @@ fn print_detail(detail: &Value) {
     if let Some(rows) = detail["row_count_estimate"].as_u64() {
         println!("  rows:     about {rows}");
     }
-    let key: Vec<&str> = detail["primary_key"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let names = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    };
+    let key = names(&detail["primary_key"]);
     if !key.is_empty() {
         println!("  key:      {}", key.join(", "));
+    }
+    // Whom a row is about: what verify-only grants match by and distinct-person quotas count.
+    let subject = names(&detail["subject_key"]);
+    if !subject.is_empty() {
+        println!(
+            "  subject:  {} (verify-only grants and distinct-person quotas count people by it)",
+            subject.join(", ")
+        );
     }
     println!(
         "  {:<28} {:<26} {:<9} CLASSIFICATION",

@@ -297,6 +297,10 @@ async fn a_verify_only_grant_answers_matches_and_reads_nothing_through_any_front
         "{tried}"
     );
     assert_eq!(tried["verify"]["answer"]["match"], true, "{tried}");
+    assert_eq!(
+        tried["verify"]["terms"]["max_attempts_per_subject"], 3,
+        "the default terms, stated: {tried}"
+    );
     let shown = tried.to_string();
     for value in [CHEN, LI, "Chen Wei", "Li Na"] {
         assert!(!shown.contains(value), "{value} in {tried}");
