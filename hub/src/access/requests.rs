@@ -232,6 +232,8 @@ impl Access {
                 kind: terms.kind,
                 ..grant_template(dataset.id.clone(), principal)
             };
+            // Its errors read "grant asked for: ...": there is no grant id yet.
+            prospective.id = "asked for".into();
             prospective.columns = terms.columns.clone();
             prospective.unmasked = terms.unmasked.iter().cloned().collect();
             prospective.masks = terms.masks.clone();
