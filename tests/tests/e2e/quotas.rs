@@ -256,6 +256,23 @@ async fn a_distinct_person_quota_cuts_off_a_harvest_across_queries_and_restarts(
             .contains("4 people in land_registry.parcels"),
         "{body}"
     );
+    // The cut-off raises the alert about its caller (written before the restart below).
+    let alert = eventually(
+        "the quota's alert",
+        std::time::Duration::from_secs(10),
+        async || {
+            let (_, alerts) = hub.security().await.get("/v1/alerts").await;
+            alerts.as_array().and_then(|alerts| {
+                alerts
+                    .iter()
+                    .find(|alert| alert["rule"] == "subject-quota" && alert["principal"] == "grid-worker")
+                    .cloned()
+            })
+        },
+    )
+    .await;
+    assert_eq!(alert["detail"]["dataset"], "land_registry.parcels", "{alert}");
+
     // A quota that cut a query off closes the dataset for the day, known people too: else
     // every query would answer, by being cut off or not, whether someone unread meets its
     // conditions. On every hub, and after a restart.
@@ -291,23 +308,6 @@ async fn a_distinct_person_quota_cuts_off_a_harvest_across_queries_and_restarts(
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"]["code"], "subject_quota_exceeded", "{body}");
-
-    // Each cut-off raises the alert about its caller (the prober's too, listed in any order).
-    let alert = eventually(
-        "the quota's alert",
-        std::time::Duration::from_secs(10),
-        async || {
-            let (_, alerts) = hub.security().await.get("/v1/alerts").await;
-            alerts.as_array().and_then(|alerts| {
-                alerts
-                    .iter()
-                    .find(|alert| alert["rule"] == "subject-quota" && alert["principal"] == "grid-worker")
-                    .cloned()
-            })
-        },
-    )
-    .await;
-    assert_eq!(alert["detail"]["dataset"], "land_registry.parcels", "{alert}");
 
     // The audit records name the control, and the cut-off's code.
     let records = hub
