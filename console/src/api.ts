@@ -58,3 +58,14 @@ function sentence(status: number, code: string, message: string): string {
       return t("errorOther", { message });
   }
 }
+
+/** What a failed call says to a person: an {@link ApiFailure}'s sentence, else the error. */
+export function failureText(error: unknown): string {
+  return error instanceof ApiFailure ? error.message : String(error);
+}
+
+/** A value of a result's cell as text: null as ∅, lists and records as JSON. */
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined) return "∅";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}

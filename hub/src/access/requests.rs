@@ -283,26 +283,49 @@ impl Access {
                 now,
             );
             grant.max_subjects_per_day = permit.max_subjects_per_day;
-            request.state = RequestState::Approved;
             request.auto_approved = true;
-            request.grant_id = Some(grant.id.clone());
-            request.decided_at = Some(now);
-            describe(gate, &request);
-            self.create_grant(
-                grant,
-                dataset,
-                GrantOrigin::AutoApproved,
-                Some(&request.id),
-                principal,
-                session,
-                gate,
-            )
-            .await?;
+            self.approve(&mut request, grant, dataset, principal, session, gate)
+                .await?;
         }
         describe(gate, &request);
         gate.pass().await?;
         self.store.insert_request(&request).await?;
         Ok(request)
+    }
+
+    /// Approves `request` with `grant`, which is made by `principal` (its record on disk
+    /// first): under the dataset's published conditions when the request is
+    /// `auto_approved`, else on both reviews.
+    pub(super) async fn approve(
+        &self,
+        request: &mut AccessRequest,
+        grant: Grant,
+        dataset: &DatasetInfo,
+        principal: &Principal,
+        session: &SessionState,
+        gate: &mut Gate,
+    ) -> Result<(), AccessError> {
+        let origin = if request.auto_approved {
+            GrantOrigin::AutoApproved
+        } else {
+            GrantOrigin::Request
+        };
+        request.state = RequestState::Approved;
+        request.grant_id = Some(grant.id.clone());
+        // Decided when the grant starts: both are "now" of the decision.
+        request.decided_at = grant.valid_from.or_else(|| Some(Utc::now()));
+        describe(gate, request);
+        self.create_grant(
+            grant,
+            dataset,
+            origin,
+            Some(&request.id),
+            principal,
+            session,
+            gate,
+        )
+        .await?;
+        Ok(())
     }
 
     /// The requests that concern `principal`, newest first.

@@ -13,7 +13,6 @@ use serde::Deserialize;
 use super::requests::{AccessRequest, RequestState, Review, ReviewInput, describe, grant_for, invalid};
 use super::{Access, AccessError};
 use crate::audit::Gate;
-use crate::store::GrantOrigin;
 
 /// The decision a reviewer proposes, to try before giving it: the masks and row filter they
 /// would require (as in `POST /v1/access-requests/{id}/decision`).
@@ -38,24 +37,17 @@ pub enum Slot {
 /// The grant approving a request would make, and what to try it with.
 #[derive(Debug)]
 pub struct ProposedGrant {
-    pub request: AccessRequest,
     /// As it would be stored, quotas and expiry included.
     pub grant: Grant,
-    /// The requester as they filed the request: their id, department and attributes.
-    pub requester: Principal,
     /// The grant (without its quotas, which count what the requester reads) and the hub's
     /// deny rules, in place of the hub's grants.
     pub policies: Arc<PolicySet>,
 }
 
 impl Access {
-    /// A request `principal` may decide now: it concerns them, is not their own, and is
-    /// pending.
-    pub(super) async fn reviewable(
-        &self,
-        principal: &Principal,
-        id: &str,
-    ) -> Result<AccessRequest, AccessError> {
+    /// A request `principal` may decide now: it concerns them (else it does not exist for
+    /// them), is not their own, and is pending.
+    pub async fn reviewable(&self, principal: &Principal, id: &str) -> Result<AccessRequest, AccessError> {
         let request = self
             .store
             .request(id)
@@ -78,16 +70,16 @@ impl Access {
     /// publishers, the officer's for security administrators; two different people fill them,
     /// neither of them the requester. Both approving makes the grant; either rejecting,
     /// with a reason, ends the request.
+    /// `request` is one [`Access::reviewable`] gave.
     pub async fn decide(
         &self,
         principal: &Principal,
-        id: &str,
+        mut request: AccessRequest,
         input: ReviewInput,
         dataset: &DatasetInfo,
         session: &SessionState,
         gate: &mut Gate,
     ) -> Result<AccessRequest, AccessError> {
-        let mut request = self.reviewable(principal, id).await?;
         if !input.approve
             && input
                 .reason
@@ -120,44 +112,33 @@ impl Access {
         } else if let [Some(publisher), Some(officer)] = reviews {
             let mut grant = approved_grant(&request, Some(publisher), Some(officer), now);
             grant.approved_by = vec![publisher.by.clone(), officer.by.clone()];
-            request.state = RequestState::Approved;
-            request.grant_id = Some(grant.id.clone());
-            request.decided_at = Some(now);
-            describe(gate, &request);
-            self.create_grant(
-                grant,
-                dataset,
-                GrantOrigin::Request,
-                Some(&request.id),
-                principal,
-                session,
-                gate,
-            )
-            .await?;
+            self.approve(&mut request, grant, dataset, principal, session, gate)
+                .await?;
         }
         describe(gate, &request);
         gate.pass().await?;
         if !self.store.save_request(&request).await? {
             return Err(AccessError::Forbidden(format!(
-                "request {id} was decided meanwhile; look again"
+                "request {} was decided meanwhile; look again",
+                request.id
             )));
         }
         Ok(request)
     }
 
-    /// The grant `principal` would make by approving request `id` with `proposal`, with the
-    /// other reviewer's decision as it stands (none yet: nothing more from them). Checked as
-    /// the decision would be; refused to whoever could not give it.
-    pub async fn proposed_grant(
+    /// The grant `principal` would make by approving `request` (one [`Access::reviewable`]
+    /// gave) with `proposal`, with the other reviewer's decision as it stands (none yet:
+    /// nothing more from them). Checked as the decision would be; refused to whoever could
+    /// not give it.
+    pub fn proposed_grant(
         &self,
         principal: &Principal,
-        id: &str,
+        request: &AccessRequest,
         proposal: Proposal,
         dataset: &DatasetInfo,
         session: &SessionState,
     ) -> Result<ProposedGrant, AccessError> {
-        let request = self.reviewable(principal, id).await?;
-        check_replacements(&request, dataset, &proposal.masks)?;
+        check_replacements(request, dataset, &proposal.masks)?;
         let now = Utc::now();
         let review = Review {
             by: principal.id.clone(),
@@ -167,9 +148,9 @@ impl Access {
             row_filter: proposal.row_filter,
             at: now,
         };
-        let grant = match slot_for(&request, principal)? {
-            Slot::Publisher => approved_grant(&request, Some(&review), request.officer_review.as_ref(), now),
-            Slot::Officer => approved_grant(&request, request.publisher_review.as_ref(), Some(&review), now),
+        let grant = match slot_for(request, principal)? {
+            Slot::Publisher => approved_grant(request, Some(&review), request.officer_review.as_ref(), now),
+            Slot::Officer => approved_grant(request, request.publisher_review.as_ref(), Some(&review), now),
         };
         let requester = request.requester_principal();
         let context = RewriteContext {
@@ -189,12 +170,7 @@ impl Access {
             grants: vec![tried],
             denies: self.snapshot().denies.clone(),
         });
-        Ok(ProposedGrant {
-            request,
-            grant,
-            requester,
-            policies,
-        })
+        Ok(ProposedGrant { grant, policies })
     }
 }
 

@@ -198,12 +198,12 @@ async fn review(
     input: ReviewInput,
     gate: &mut Gate,
 ) -> Result<AccessRequest, ApiError> {
-    let request = request_for(state, caller, id).await?;
+    let request = state.access.reviewable(caller, id).await?;
     let dataset = dataset_of(state, &request)?;
     let session = state.engine.session();
     let decided = state
         .access
-        .decide(caller, id, input, &dataset, &session, gate)
+        .decide(caller, request, input, &dataset, &session, gate)
         .await?;
     tracing::info!(request = %id, by = %caller.id, state = decided.state.as_str(), "access request decided");
     Ok(decided)
@@ -253,7 +253,7 @@ pub async fn dry_run(
         .at_address(address)
         .with_detail(serde_json::json!({ "request": id }));
     audited(&state, record, async |gate| {
-        let request = request_for(&state, &caller, &id).await?;
+        let request = state.access.reviewable(&caller, &id).await?;
         let dataset = dataset_of(&state, &request)?;
         let record = gate.record();
         record.datasets = vec![request.dataset.to_string()];
@@ -275,13 +275,15 @@ pub async fn dry_run(
         let session = state.engine.session();
         let proposed = state
             .access
-            .proposed_grant(&caller, &id, proposal, &dataset, &session)
-            .await?;
+            .proposed_grant(&caller, &request, proposal, &dataset, &session)?;
+        let requester = request.requester_principal();
         let mut detail = tried;
-        detail["read_as"] = proposed.requester.id.clone().into();
+        if let Some(detail) = detail.as_object_mut() {
+            detail.insert("read_as".into(), requester.id.clone().into());
+        }
         let mut answer = DryRun {
             request: id.clone(),
-            read_as: proposed.requester.clone(),
+            read_as: requester.clone(),
             grant: proposed.grant.clone(),
             sample: None,
             verify: None,
@@ -289,12 +291,12 @@ pub async fn dry_run(
         if proposed.grant.kind == GrantKind::Verify {
             answer.verify = Some(verify_answer(&proposed.grant));
         } else {
-            let sql = sample_sql(&proposed.request);
+            let sql = sample_sql(&request);
             let sample = state
                 .queries
                 .sample(
                     &caller,
-                    &proposed.requester,
+                    &requester,
                     &sql,
                     &request.terms.purpose,
                     proposed.policies,

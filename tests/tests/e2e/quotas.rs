@@ -389,10 +389,7 @@ async fn a_metered_lookup_still_prunes_the_parquet_scan() {
     let (status, body) = worker.query(&format!("EXPLAIN {}", lookup("P07")), PURPOSE).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let plan = crate::support::physical_plan_of(&body);
-    let scan = plan
-        .lines()
-        .find(|line| line.contains("DataSourceExec"))
-        .unwrap_or_default();
+    let scan = crate::support::source_scan(&plan);
     assert!(
         scan.contains("predicate=") && scan.contains("P07") && scan.contains("100"),
         "the lookup and the row filter reach the Parquet reader: {plan}"

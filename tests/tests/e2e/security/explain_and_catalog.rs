@@ -98,10 +98,7 @@ async fn a_restricted_callers_filters_still_prune_the_parquet_scan() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let plan = crate::support::physical_plan_of(&body);
-    let scan = plan
-        .lines()
-        .find(|line| line.contains("DataSourceExec"))
-        .unwrap_or_default();
+    let scan = crate::support::source_scan(&plan);
     assert!(
         scan.contains("predicate=") && scan.contains("Jiujiang") && scan.contains("GC-001"),
         "{plan}"

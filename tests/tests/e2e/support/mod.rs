@@ -430,6 +430,13 @@ impl Hub {
     }
 }
 
+/// The line of `plan` (a physical plan's text) that reads the source: its pushed predicate.
+pub fn source_scan(plan: &str) -> &str {
+    plan.lines()
+        .find(|line| line.contains("DataSourceExec"))
+        .unwrap_or_default()
+}
+
 /// The text of the physical plan in an EXPLAIN's JSON answer.
 pub fn physical_plan_of(explained: &Value) -> String {
     explained["rows"]
