@@ -7,7 +7,9 @@ import Callback from "./pages/Callback.vue";
 import Catalogue from "./pages/Catalogue.vue";
 import Dataset from "./pages/Dataset.vue";
 import Grants from "./pages/Grants.vue";
+import Grid from "./pages/Grid.vue";
 import Requests from "./pages/Requests.vue";
+import Supervision from "./pages/Supervision.vue";
 import Workbench from "./pages/Workbench.vue";
 import { locale } from "./i18n";
 import { signIn, signedIn } from "./session";
@@ -21,6 +23,8 @@ const router = createRouter({
     { path: "/requests", component: Requests },
     { path: "/grants", component: Grants },
     { path: "/workbench", component: Workbench },
+    { path: "/supervision", component: Supervision },
+    { path: "/grid", component: Grid },
   ],
 });
 

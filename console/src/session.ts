@@ -127,6 +127,7 @@ async function tokenRequest(form: Record<string, string>): Promise<TokenAnswer> 
 }
 
 function keep(answer: TokenAnswer): void {
+  if (!tokens) lastActive = Date.now();
   tokens = {
     access: answer.access_token,
     refresh: answer.refresh_token,
@@ -185,6 +186,22 @@ export async function signOut(): Promise<void> {
       body: new URLSearchParams({ client_id: CLIENT_ID, token: refreshToken }),
     }).catch(() => undefined);
   }
+}
+
+/** Minutes without a key press, click, touch or scroll after which the console signs out:
+ * a console left open on a shared office computer does not stay signed in. (The hub ends
+ * every sign-in after `auth.session_ttl` anyway, however busy.) */
+export const IDLE_MINUTES = 30;
+let lastActive = Date.now();
+
+/** Calls `onIdle` once a signed-in person has done nothing for {@link IDLE_MINUTES}. */
+export function watchIdle(onIdle: () => void): void {
+  for (const kind of ["pointerdown", "keydown", "wheel", "touchstart"]) {
+    window.addEventListener(kind, () => (lastActive = Date.now()), { passive: true });
+  }
+  window.setInterval(() => {
+    if (tokens && Date.now() - lastActive > IDLE_MINUTES * 60_000) onIdle();
+  }, 30_000);
 }
 
 export function signedIn(): boolean {

@@ -96,6 +96,21 @@ test("a reloaded console signs in again, since the token lives only in memory", 
   await expect(page).toHaveURL(/\/oauth\/authorize\?/);
 });
 
+test("a console left alone for half an hour signs out", async ({ page }) => {
+  await page.clock.install();
+  await signIn(page);
+  await page.clock.fastForward("20:00");
+  await page.getByRole("link", { name: "Grants" }).click();
+  await expect(page.getByRole("heading", { name: "Grants" })).toBeVisible();
+  // Twenty minutes of nothing since the click is not yet enough; thirty-one are.
+  await page.clock.fastForward("20:00");
+  await expect(page.getByTestId("who")).toBeVisible();
+  await page.clock.fastForward("11:00");
+  await expect(page.getByText("You were signed out after 30 minutes without use.")).toBeVisible();
+  await page.goto("/console/");
+  await expect(page).toHaveURL(/\/oauth\/authorize\?/);
+});
+
 test("an analyst asks for access; the publisher and the officer each try it, then approve", async ({ browser }) => {
   const publisher = process.env.CAUSEWAY_PUBLISHER ?? "";
   const officer = process.env.CAUSEWAY_OFFICER ?? "";
@@ -146,6 +161,11 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   await officerPage.getByRole("button", { name: "Approve" }).click();
   await expect(officerPage.getByText("approved", { exact: true })).toBeVisible();
 
+  // The officer watches queries as they happen.
+  await officerPage.getByRole("link", { name: "Supervision" }).click();
+  await expect(officerPage.getByRole("heading", { name: "Supervision" })).toBeVisible();
+  await expect(officerPage.getByRole("status").filter({ hasText: "records shown" })).toContainText("Live");
+
   // The analyst sees it approved, and runs a query in the workbench: masked names, their
   // grid only, and the grant it was read under.
   await analystPage.getByRole("navigation").getByRole("link", { name: "Access requests" }).click();
@@ -164,6 +184,21 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   expect(await seriousViolations(analystPage)).toEqual([]);
   await analystPage.screenshot({ path: `${screenshots}/workbench-1280x800.png`, fullPage: true });
 
+  // The officer saw that query arrive, and narrows the view to its purpose.
+  const live = officerPage.getByTestId("live");
+  const query = live.locator("tr", { hasText: "query.finished" }).filter({ hasText: "wang.fang" }).first();
+  await expect(query).toContainText("elderly-care");
+  await expect(query).toContainText("civil_affairs.residents");
+  await officerPage.getByLabel("Purpose", { exact: true }).fill("elderly-care");
+  await officerPage.getByRole("button", { name: "Apply filters" }).click();
+  await expect(live.locator("tbody tr").first()).toContainText("elderly-care");
+  await expect(live).not.toContainText("audit.read");
+  // The charts count it: one query of civil affairs today, and its one row.
+  await expect(officerPage.getByTestId("queries-chart").getByRole("img")).toHaveAttribute("aria-label", /civil_affairs 1$/);
+  await expect(officerPage.getByTestId("rows-chart").getByRole("img")).toHaveAttribute("aria-label", /civil_affairs 1$/);
+  expect(await seriousViolations(officerPage)).toEqual([]);
+  await officerPage.screenshot({ path: `${screenshots}/supervision-1280x800.png`, fullPage: true });
+
   // The officer finds the grant, with who asked for and approved it, and revokes it.
   await officerPage.getByRole("link", { name: "Grants" }).click();
   await officerPage.getByLabel("Search grants").fill("residents");
@@ -177,7 +212,43 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   await grant.getByRole("button", { name: "Press again to revoke" }).click();
   await expect(officerPage.locator(".el-card", { hasText: "requested by wang.fang" })).toHaveCount(0);
 
-  // The analyst's next query is refused, in a sentence.
+  // The analyst's next query is refused, in a sentence, and the officer sees the refusal.
   await analystPage.getByRole("button", { name: "Run" }).click();
   await expect(analystPage.getByRole("alert")).toContainText("You may not do this");
+  await officerPage.getByRole("link", { name: "Supervision" }).click();
+  await expect(officerPage.getByTestId("live").locator("tr", { hasText: "query.refused" }).first()).toContainText("denied");
+});
+
+test("a grid worker on a phone finds a household of their grid, and nobody of another", async ({ browser }) => {
+  const worker = process.env.CAUSEWAY_GRID_WORKER ?? "";
+  const page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+  const violations = policyViolations(page);
+  await signIn(page, worker);
+  await page.getByRole("link", { name: "My area" }).click();
+  await expect(page.getByText("grid_id = principal.grid_id")).toBeVisible();
+
+  // Part of a name: the household, with every member, the names and addresses shown and
+  // the ID numbers masked as the grant says.
+  await page.getByLabel("Find a person or household").fill("xiaoming");
+  await page.getByRole("button", { name: "Find" }).click();
+  await expect(page.getByRole("status")).toHaveText("Households found: 1.");
+  const household = page.getByTestId("household-GC002-0012");
+  await expect(household).toContainText("Chen Jun");
+  await expect(household).toContainText("Huang Mei");
+  await expect(household).toContainText("Chen Xiaoming");
+  await expect(household).toContainText("12 Nanhai Avenue");
+  await expect(household).not.toContainText("440605198204040044");
+  expect(await seriousViolations(page)).toEqual([]);
+  await page.screenshot({ path: `${screenshots}/grid-390x844.png`, fullPage: true });
+
+  // Another grid's people and households are not found, whatever is typed.
+  for (const other of ["Wang Fang", "GC001-0001", "Li Lei", "Dali"]) {
+    await page.getByLabel("Find a person or household").fill(other);
+    await page.getByRole("button", { name: "Find" }).click();
+    await expect(page.getByRole("status")).toHaveText(`No one in your area matches “${other}”.`);
+  }
+  await page.getByLabel("Find a person or household").fill("Nanhai");
+  await page.getByRole("button", { name: "Find" }).click();
+  await expect(page.getByRole("status")).toHaveText("Households found: 2.");
+  expect(violations).toEqual([]);
 });

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use causeway_policies::Role;
+use causeway_policies::{Principal, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -170,6 +170,10 @@ pub struct EventsParams {
     action: Option<String>,
     /// `ok`, `denied` or `error`.
     outcome: Option<String>,
+    /// Records of queries run for this purpose.
+    purpose: Option<String>,
+    /// Records of principals of this department (who acted, not whose data).
+    department: Option<String>,
     /// At most this many records (default 1000, at most 10000), oldest first.
     limit: Option<usize>,
 }
@@ -215,17 +219,7 @@ async fn read_events(
     caller: &Caller,
     params: EventsParams,
 ) -> Result<EventsResponse, ApiError> {
-    let department_scope = if caller.0.has_role(Role::Auditor) || caller.0.has_role(Role::SecurityAdmin) {
-        None
-    } else if caller.0.has_role(Role::Publisher) {
-        Some(caller.0.department.clone())
-    } else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only auditors, security administrators, and publishers for their own datasets, may read the audit log",
-        ));
-    };
+    let department_scope = reader_scope(&caller.0)?;
     audit_status(state)?;
     let filter = EventFilter {
         since: params.since,
@@ -234,6 +228,8 @@ async fn read_events(
         dataset: params.dataset,
         action: params.action,
         outcome: params.outcome,
+        purpose: params.purpose,
+        department: params.department,
         department_scope,
     };
     let limit = params.limit.unwrap_or(1000).clamp(1, MAX_EVENTS);
@@ -247,8 +243,25 @@ async fn read_events(
     Ok(EventsResponse { events, truncated })
 }
 
+/// Which records `reader` may read: `None` every record (auditors and security
+/// administrators), `Some(department)` those that touch that department's datasets
+/// (publishers); anyone else is refused.
+pub(super) fn reader_scope(reader: &Principal) -> Result<Option<String>, ApiError> {
+    if reader.has_role(Role::Auditor) || reader.has_role(Role::SecurityAdmin) {
+        Ok(None)
+    } else if reader.has_role(Role::Publisher) {
+        Ok(Some(reader.department.clone()))
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only auditors, security administrators, and publishers for their own datasets, may read the audit log",
+        ))
+    }
+}
+
 /// Where the log stands, or 404 when it is off.
-fn audit_status(state: &AppState) -> Result<crate::audit::Status, ApiError> {
+pub(super) fn audit_status(state: &AppState) -> Result<crate::audit::Status, ApiError> {
     state
         .audit
         .status()

@@ -21,6 +21,7 @@ mod openapi;
 mod query;
 mod recorded;
 mod requests;
+mod supervision;
 mod verify;
 mod versions;
 mod wellknown;
@@ -115,6 +116,8 @@ pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::Tru
         .route("/v1/alerts/{id}/clear", post(alerts::clear))
         .route("/v1/audit/events", get(audit::events))
         .route("/v1/audit/verify", get(audit::verify_log))
+        .route("/v1/audit/stream", get(supervision::stream))
+        .route("/v1/audit/activity", get(supervision::activity))
         .route("/v1/audit/reveal", post(audit::reveal))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/oauth/token", post(oauth::token))

@@ -3,7 +3,7 @@ use utoipa::OpenApi;
 
 use super::{
     alerts, audit, authorize, catalog, clients, datasets, error, grants, health, keys, me, metrics, oauth,
-    query, requests, verify, versions, wellknown,
+    query, requests, supervision, verify, versions, wellknown,
 };
 
 #[derive(OpenApi)]
@@ -51,6 +51,8 @@ use super::{
         audit::events,
         audit::verify_log,
         audit::reveal,
+        supervision::stream,
+        supervision::activity,
         oauth::token,
         oauth::revoke,
         authorize::page,

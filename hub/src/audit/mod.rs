@@ -5,6 +5,7 @@
 //! when the log cannot be written, queries are refused. Signed checkpoints let
 //! `causeway audit verify` tell a log the hub wrote from one rewritten after the fact.
 
+pub mod activity;
 pub mod archive;
 mod chain;
 mod chains;
@@ -95,7 +96,13 @@ pub struct AuditLog {
 struct Inner {
     requests: Sender<Request>,
     status: Arc<Mutex<Status>>,
+    /// The lines of the records written, batch by batch, for live readers.
+    live: tokio::sync::broadcast::Sender<Arc<str>>,
 }
+
+/// Batches of written records a live reader may fall behind by before it is told it missed
+/// some.
+const LIVE_BACKLOG: usize = 1024;
 
 impl AuditLog {
     /// A log that records nothing (`audit.enabled = false`).
@@ -112,14 +119,20 @@ impl AuditLog {
             return Ok(Self { inner: None });
         }
         let status = Arc::new(Mutex::new(Status::default()));
-        let (writer, cut) = Writer::open(dir, settings.clone(), keys, Arc::clone(&status))?;
+        let (mut writer, cut) = Writer::open(dir, settings.clone(), keys, Arc::clone(&status))?;
+        let (live, _) = tokio::sync::broadcast::channel(LIVE_BACKLOG);
+        writer.announce_to(live.clone());
         let (requests, received) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("causeway-audit".into())
             .spawn(move || writer.run(received))
             .map_err(|source| AuditError::io(dir, source))?;
         let log = Self {
-            inner: Some(Arc::new(Inner { requests, status })),
+            inner: Some(Arc::new(Inner {
+                requests,
+                status,
+                live,
+            })),
         };
         if cut > 0 {
             tracing::warn!(bytes = cut, "cut a torn last audit record left by a crash");
@@ -188,6 +201,12 @@ impl AuditLog {
         if let Err(error) = self.record(event).await {
             tracing::error!(%error, "an audit event could not be written");
         }
+    }
+
+    /// The records written from now on, as the lines of each batch written (checkpoints
+    /// included), once they are on disk; `None` when the log is off.
+    pub fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<Arc<str>>> {
+        Some(self.inner.as_ref()?.live.subscribe())
     }
 
     /// `None` when the log is off.

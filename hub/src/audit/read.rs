@@ -87,6 +87,10 @@ pub struct EventFilter {
     pub dataset: Option<String>,
     pub action: Option<String>,
     pub outcome: Option<String>,
+    /// The purpose a query was run for.
+    pub purpose: Option<String>,
+    /// The department of the principal who acted.
+    pub department: Option<String>,
     /// Only records that touch a dataset of this department: what a publisher may read.
     pub department_scope: Option<String>,
 }
@@ -114,6 +118,8 @@ impl EventFilter {
             && equal(&self.principal, "principal")
             && equal(&self.action, "action")
             && equal(&self.outcome, "outcome")
+            && equal(&self.purpose, "purpose")
+            && equal(&self.department, "department")
             && self
                 .dataset
                 .as_deref()
@@ -135,6 +141,8 @@ impl EventFilter {
             && self.dataset.is_none()
             && self.action.is_none()
             && self.outcome.is_none()
+            && self.purpose.is_none()
+            && self.department.is_none()
             && self.department_scope.is_none()
     }
 }

@@ -52,6 +52,8 @@ pub(super) struct Writer {
     status: Arc<Mutex<Status>>,
     /// Since when records nobody waits for have been written but not yet synced.
     unsynced_since: Option<Instant>,
+    /// Where the records written are announced to live readers (the supervision stream).
+    live: Option<tokio::sync::broadcast::Sender<Arc<str>>>,
     /// Held while the writer lives: one writer per log.
     _lock: File,
 }
@@ -113,6 +115,7 @@ impl Writer {
             last_checkpoint: Instant::now(),
             status,
             unsynced_since: None,
+            live: None,
             _lock: lock,
         };
         if writer.head.seq == 0 {
@@ -130,6 +133,11 @@ impl Writer {
             writer.seal();
         }
         Ok((writer, recovered.cut))
+    }
+
+    /// Announces every batch of records, once written, on `live`.
+    pub fn announce_to(&mut self, live: tokio::sync::broadcast::Sender<Arc<str>>) {
+        self.live = Some(live);
     }
 
     /// Starts a new chain with its signed genesis record.
@@ -259,6 +267,14 @@ impl Writer {
         }
         let written_ok = match self.write(bytes.as_bytes(), sync) {
             Ok(()) => {
+                // Announced once on disk, never before: a live reader sees only what the
+                // log holds. A reader too slow to keep up is told what it missed.
+                if let Some(live) = &self.live
+                    && live.receiver_count() > 0
+                    && !bytes.is_empty()
+                {
+                    let _ = live.send(Arc::from(bytes.as_str()));
+                }
                 self.since_checkpoint = unsigned;
                 if signed {
                     self.last_checkpoint = Instant::now();

@@ -288,7 +288,7 @@ struct ClientOfDemo {
     person: Option<&'static str>,
 }
 
-const DEMO_CLIENTS: [ClientOfDemo; 10] = [
+const DEMO_CLIENTS: [ClientOfDemo; 12] = [
     ClientOfDemo {
         id: "demo-analyst",
         department: "civil_affairs",
@@ -370,6 +370,22 @@ const DEMO_CLIENTS: [ClientOfDemo; 10] = [
         attributes: &[("town", "Guicheng")],
         about: "Wang Fang, a person: signs in to /console",
         person: Some("Wang Fang"),
+    },
+    ClientOfDemo {
+        id: "demo-grid-person",
+        department: "civil_affairs",
+        roles: &[Role::Analyst],
+        attributes: &[("grid_id", "GC-001")],
+        about: "Zhou Min, grid worker of GC-001: /console/grid",
+        person: Some("Zhou Min"),
+    },
+    ClientOfDemo {
+        id: "demo-officer",
+        department: "security",
+        roles: &[Role::SecurityAdmin],
+        attributes: &[],
+        about: "Zhao Lei, security officer: /console/supervision",
+        person: Some("Zhao Lei"),
     },
 ];
 

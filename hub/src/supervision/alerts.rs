@@ -63,6 +63,18 @@ pub enum Condition {
     SubjectQuota,
 }
 
+impl Condition {
+    /// The condition's `kind` as configured, e.g. `classified_rows`: an alert's detail names
+    /// it, so that a reader can say what to do about it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ClassifiedRows { .. } => "classified_rows",
+            Self::OutsideHours { .. } => "outside_hours",
+            Self::SubjectQuota => "subject_quota",
+        }
+    }
+}
+
 fn working_days() -> Vec<Weekday> {
     vec![
         Weekday::Mon,
@@ -346,8 +358,17 @@ impl Alerts {
         self.raise(rule, principal, detail, now).await;
     }
 
-    async fn raise(&self, rule: &AlertRule, principal: &str, detail: serde_json::Value, now: DateTime<Utc>) {
+    async fn raise(
+        &self,
+        rule: &AlertRule,
+        principal: &str,
+        mut detail: serde_json::Value,
+        now: DateTime<Utc>,
+    ) {
         let key = (rule.name.clone(), principal.to_owned());
+        if let Some(fields) = detail.as_object_mut() {
+            fields.insert("condition".into(), rule.when.kind().into());
+        }
         let alert = AlertRecord {
             id: format!("alert-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
             rule: rule.name.clone(),

@@ -7,9 +7,15 @@ use std::process::Command;
 
 use crate::support::Hub;
 
-const RESIDENTS_CSV: &str = "id_number,name,phone,town,grid_id\n\
-    110101199001010011,Wang Fang,13800000001,Guicheng,GC-001\n\
-    110101198502020022,Li Lei,13800000002,Dali,DL-004\n";
+/// Wang Fang alone in grid GC-001 (the analyst's row filter), Li Lei in Dali, and two
+/// households of grid GC-002 (the grid worker's).
+const RESIDENTS_CSV: &str = "id_number,name,phone,town,grid_id,household_id,address\n\
+    110101199001010011,Wang Fang,13800000001,Guicheng,GC-001,GC001-0001,\"Guicheng, 1 Guicheng Road\"\n\
+    110101198502020022,Li Lei,13800000002,Dali,DL-004,DL004-0007,\"Dali, 7 Dali Street\"\n\
+    440605198003030033,Chen Jun,13800000003,Guicheng,GC-002,GC002-0012,\"Guicheng, 12 Nanhai Avenue\"\n\
+    440605198204040044,Huang Mei,13800000004,Guicheng,GC-002,GC002-0012,\"Guicheng, 12 Nanhai Avenue\"\n\
+    440605201005050055,Chen Xiaoming,13800000005,Guicheng,GC-002,GC002-0012,\"Guicheng, 12 Nanhai Avenue\"\n\
+    440605197506060066,Liang Qiang,13800000006,Guicheng,GC-002,GC002-0031,\"Guicheng, 31 Nanhai Avenue\"\n";
 
 fn console_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../console")
@@ -46,6 +52,21 @@ async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() 
     // The residents' publisher and a security officer, who decide access requests.
     hub.add_person("li.na", "civil_affairs", "publisher", "Li Na", password);
     hub.add_person("zhao.lei", "security", "security_admin", "Zhao Lei", password);
+    // A grid worker of grid GC-002, whose grant shows the residents of their own grid.
+    hub.add_person_with(
+        "zhou.min",
+        "civil_affairs",
+        "analyst",
+        "Zhou Min",
+        password,
+        &["grid_id=GC-002"],
+    );
+    hub.grant(serde_json::json!({
+        "subject": {"client": "zhou.min"}, "dataset": "civil_affairs.residents",
+        "columns": ["name", "id_number", "address", "household_id", "grid_id"],
+        "unmasked": ["name", "address"], "row_filter": "grid_id = principal.grid_id",
+        "purposes": ["grid-management"]}))
+        .await;
     let screenshots = console_dir().join("screenshots");
     let output = Command::new(playwright)
         .arg("test")
@@ -56,6 +77,7 @@ async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() 
         .env("CAUSEWAY_PERSON_NAME", "Wang Fang")
         .env("CAUSEWAY_PUBLISHER", "li.na")
         .env("CAUSEWAY_OFFICER", "zhao.lei")
+        .env("CAUSEWAY_GRID_WORKER", "zhou.min")
         .env("CAUSEWAY_SCREENSHOTS", &screenshots)
         .env("CHROMIUM", chromium)
         .output()
@@ -67,7 +89,13 @@ async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() 
     );
     println!("{report}");
     assert!(output.status.success(), "the browser tests failed:\n{report}");
-    assert!(screenshots.join("catalogue-1280x800.png").is_file());
+    for page in [
+        "catalogue-1280x800.png",
+        "supervision-1280x800.png",
+        "grid-390x844.png",
+    ] {
+        assert!(screenshots.join(page).is_file(), "{page}");
+    }
 }
 
 /// Every route the console calls that needs a role refuses a token without it (403): the

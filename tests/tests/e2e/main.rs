@@ -35,6 +35,7 @@ mod recertification;
 mod replicas;
 mod resilience;
 mod security;
+mod supervision;
 mod support;
 mod tls;
 mod verify;

@@ -175,6 +175,19 @@ impl Hub {
 
     /// Adds a person with `causeway client add --person`, the password piped in.
     pub fn add_person(&self, id: &str, department: &str, roles: &str, name: &str, password: &str) {
+        self.add_person_with(id, department, roles, name, password, &[]);
+    }
+
+    /// Adds a person with attributes (`name=value`, e.g. `grid_id=GC-002`).
+    pub fn add_person_with(
+        &self,
+        id: &str,
+        department: &str,
+        roles: &str,
+        name: &str,
+        password: &str,
+        attributes: &[&str],
+    ) {
         let config = self.dir().join("causeway.toml");
         let mut child = Command::new(causeway_binary())
             .args(["client", "add", "--config"])
@@ -182,6 +195,7 @@ impl Hub {
             .args([
                 "--id", id, "--dept", department, "--roles", roles, "--person", name,
             ])
+            .args(attributes.iter().flat_map(|attribute| ["--attr", attribute]))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -113,12 +113,14 @@ pub fn residents_spec(header: &str, access: &str) -> String {
 }
 
 /// The columns a residents CSV may have, with their classifications.
-pub const RESIDENT_FIELDS: [(&str, &str); 5] = [
+pub const RESIDENT_FIELDS: [(&str, &str); 7] = [
     ("id_number", "pii.national_id"),
     ("name", "pii.name"),
     ("phone", "pii.phone"),
     ("town", "public"),
     ("grid_id", "public"),
+    ("household_id", "public"),
+    ("address", "pii.address"),
 ];
 
 impl Hub {
