@@ -1,12 +1,37 @@
-// Signing a person in to the hub's own OpenID Connect provider: the authorization-code flow
-// with PKCE (RFC 7636), as a public client named `console`. The tokens are held in memory
-// only (never in storage a script could read later); the refresh token is used once, before
-// the access token runs out, and each use answers the next one. Only the PKCE verifier and
-// the state wait in sessionStorage, for the one redirect to the sign-in page and back.
+// Signing a person in: the authorization-code flow with PKCE (RFC 7636), as a public
+// client, against the provider the hub names at /console/config.json: its own OpenID
+// Connect provider (as `console`), or a department's (Keycloak, Azure AD, another hub). The
+// tokens are held in memory only (never in storage a script could read later); the refresh
+// token is used once, before the access token runs out, and each use answers the next one.
+// Only the PKCE verifier and the state wait in sessionStorage, for the one redirect to the
+// sign-in page and back. Who the person is, the hub says (`/v1/me`): an external provider's
+// claims are mapped by the hub's configuration, not here.
 import { ref } from "vue";
 
-const CLIENT_ID = "console";
 const PENDING = "causeway.sign_in";
+
+/** Where the console signs people in (the hub's `GET /console/config.json`). */
+interface Provider {
+  issuer: string;
+  client_id: string;
+  authorization_endpoint: string;
+  token_endpoint: string;
+  revocation_endpoint?: string | null;
+}
+
+let provider: Promise<Provider> | null = null;
+
+function providerOf(): Promise<Provider> {
+  provider ??= fetch("/console/config.json").then(async (response) => {
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      provider = null;
+      throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
+    }
+    return body as Provider;
+  });
+  return provider;
+}
 
 export interface Person {
   id: string;
@@ -63,10 +88,11 @@ export async function signIn(returnTo: string = "/"): Promise<void> {
   const state = random(16);
   const nonce = random(16);
   const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const { authorization_endpoint, client_id } = await providerOf();
   sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state, nonce, returnTo }));
   const query = new URLSearchParams({
     response_type: "code",
-    client_id: CLIENT_ID,
+    client_id,
     redirect_uri: redirectUri(),
     code_challenge: challenge,
     code_challenge_method: "S256",
@@ -74,7 +100,7 @@ export async function signIn(returnTo: string = "/"): Promise<void> {
     nonce,
     scope: "openid profile",
   });
-  location.assign(`/oauth/authorize?${query}`);
+  location.assign(`${authorization_endpoint}?${query}`);
 }
 
 /** Finishes a sign-in at the callback: where to go next. */
@@ -91,19 +117,28 @@ export async function completeSignIn(search: string): Promise<string> {
   if (error) throw new Error(KNOWN_ERRORS[error] ?? "the provider refused the sign-in");
   const code = parameters.get("code");
   if (!code) throw new Error("no code");
+  const { client_id, issuer } = await providerOf();
   const answer = await tokenRequest({
     grant_type: "authorization_code",
-    client_id: CLIENT_ID,
+    client_id,
     code,
     redirect_uri: redirectUri(),
     code_verifier: verifier,
   });
   const claims = JSON.parse(base64urlText(answer.id_token.split(".")[1] ?? ""));
-  if (claims.nonce !== nonce || claims.aud !== CLIENT_ID) {
+  const audience: string[] = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (claims.nonce !== nonce || !audience.includes(client_id) || claims.iss !== issuer) {
     throw new Error("the ID token does not belong to this sign-in");
   }
   keep(answer);
-  person.value = { id: claims.sub, name: claims.name, department: claims.department, roles: claims.roles };
+  // The person as the hub takes them to be, from the access token it will be sent.
+  const me = await fetch("/v1/me", { headers: { Authorization: `Bearer ${answer.access_token}` } });
+  if (!me.ok) {
+    forget();
+    throw new Error(me.status === 401 ? "this hub does not accept the provider's tokens" : `HTTP ${me.status}`);
+  }
+  const principal = await me.json();
+  person.value = { id: principal.id, name: claims.name, department: principal.department, roles: principal.roles };
   // Only a route of the console: never another site.
   return typeof returnTo === "string" && returnTo.startsWith("/") && !returnTo.startsWith("//") ? returnTo : "/";
 }
@@ -116,7 +151,8 @@ interface TokenAnswer {
 }
 
 async function tokenRequest(form: Record<string, string>): Promise<TokenAnswer> {
-  const response = await fetch("/oauth/token", {
+  const { token_endpoint } = await providerOf();
+  const response = await fetch(token_endpoint, {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams(form),
@@ -152,7 +188,7 @@ export function refresh(): Promise<boolean> {
     try {
       const answer = await tokenRequest({
         grant_type: "refresh_token",
-        client_id: CLIENT_ID,
+        client_id: (await providerOf()).client_id,
         refresh_token: tokens.refresh,
       });
       if (started !== generation) return false;
@@ -179,11 +215,12 @@ function forget(): void {
 export async function signOut(): Promise<void> {
   const refreshToken = tokens?.refresh;
   forget();
-  if (refreshToken) {
-    await fetch("/oauth/revoke", {
+  const { client_id, revocation_endpoint } = await providerOf();
+  if (refreshToken && revocation_endpoint) {
+    await fetch(revocation_endpoint, {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ client_id: CLIENT_ID, token: refreshToken }),
+      body: new URLSearchParams({ client_id, token: refreshToken, token_type_hint: "refresh_token" }),
     }).catch(() => undefined);
   }
 }

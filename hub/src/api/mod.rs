@@ -7,6 +7,7 @@ mod authorize;
 mod catalog;
 mod clients;
 mod console;
+mod cors;
 mod datasets;
 pub mod error;
 pub mod extract;
@@ -120,14 +121,31 @@ pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::Tru
         .route("/v1/audit/activity", get(supervision::activity))
         .route("/v1/audit/reveal", post(audit::reveal))
         .route("/v1/openapi.json", get(openapi::document))
-        .route("/oauth/token", post(oauth::token))
-        .route("/oauth/revoke", post(oauth::revoke))
+        .route(
+            "/oauth/token",
+            post(oauth::token)
+                .options(cors::preflight)
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    cors::registered_origins,
+                )),
+        )
+        .route(
+            "/oauth/revoke",
+            post(oauth::revoke)
+                .options(cors::preflight)
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    cors::registered_origins,
+                )),
+        )
         .route("/oauth/authorize", get(authorize::page).post(authorize::sign_in))
         .route(
             "/.well-known/openid-configuration",
             get(wellknown::openid_configuration),
         )
         .route("/.well-known/jwks.json", get(wellknown::jwks))
+        .route("/console/config.json", get(console::config))
         .route("/console", get(console::root))
         .route("/console/", get(console::index))
         .route("/console/{*path}", get(console::asset))

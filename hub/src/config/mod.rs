@@ -217,6 +217,21 @@ pub struct AuthConfig {
     /// Applications people sign in to through the built-in provider, beside the hub's own
     /// console (which is always registered at `PUBLIC_URL/console/callback`).
     pub applications: Vec<ApplicationConfig>,
+    /// Where this hub's console signs people in.
+    pub console: ConsoleSignInConfig,
+}
+
+/// The provider of the console's sign-in: the built-in one (default), or one of
+/// `auth.issuers` (a department's Keycloak or Azure AD, another hub), at which the console is
+/// a public client (authorization code with PKCE) whose redirect URI is
+/// `PUBLIC_URL/console/callback` and whose web origin (CORS) is this hub's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSignInConfig {
+    /// The `issuer` of one of `auth.issuers`; none for the built-in provider.
+    pub provider: Option<String>,
+    /// The console's client id at that provider.
+    pub client_id: Option<String>,
 }
 
 /// An application of the built-in OpenID Connect provider: a public client (PKCE, no
@@ -241,6 +256,7 @@ impl Default for AuthConfig {
             issuers: Vec::new(),
             session_ttl: Duration::from_secs(8 * 3600),
             applications: Vec::new(),
+            console: ConsoleSignInConfig::default(),
         }
     }
 }

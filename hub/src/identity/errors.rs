@@ -41,6 +41,14 @@ pub enum IssuerConfigError {
         "application {0} has the name of the hub's token audience (auth.audience): choose another client_id"
     )]
     ApplicationIsAudience(String),
+    #[error(
+        "auth.console.provider '{0}' is none of auth.issuers: name the issuer there too, or leave it out for the built-in provider"
+    )]
+    ConsoleProviderUnknown(String),
+    #[error(
+        "auth.console.provider '{0}' needs auth.console.client_id: the console's client id at that provider"
+    )]
+    ConsoleClientIdMissing(String),
     #[error("unknown algorithm '{name}' for issuer {issuer}")]
     UnknownAlgorithm {
         name: String,

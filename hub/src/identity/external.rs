@@ -24,6 +24,8 @@ pub struct ExternalIssuer {
     claims: ClaimMapping,
     http: reqwest::Client,
     cache: Mutex<Option<CachedKeys>>,
+    /// The sign-in endpoints, when the console signs people in here.
+    endpoints: Mutex<Option<(Endpoints, Instant)>>,
 }
 
 struct CachedKeys {
@@ -35,6 +37,17 @@ struct CachedKeys {
 struct Discovery {
     issuer: String,
     jwks_uri: String,
+}
+
+/// Where a provider signs people in, from its discovery document (OpenID Connect Discovery
+/// 1.0 §3; `revocation_endpoint` from RFC 8414).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Endpoints {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
 }
 
 impl ExternalIssuer {
@@ -65,6 +78,7 @@ impl ExternalIssuer {
             claims: config.claims.clone(),
             http,
             cache: Mutex::new(None),
+            endpoints: Mutex::new(None),
         })
     }
 
@@ -117,11 +131,35 @@ impl ExternalIssuer {
         find(&keys.keys, kid, algorithm).ok_or(TokenError::UnknownKey)
     }
 
-    async fn fetch(&self) -> Result<JwkSet, KeysFetchError> {
-        let discovery_url = format!(
+    /// The provider's sign-in endpoints, read from its discovery document at most once an
+    /// hour.
+    pub async fn endpoints(&self) -> Result<Endpoints, KeysFetchError> {
+        let mut cached = self.endpoints.lock().await;
+        if let Some((endpoints, fetched)) = cached.as_ref()
+            && fetched.elapsed() < MAX_AGE
+        {
+            return Ok(endpoints.clone());
+        }
+        let endpoints: Endpoints = self.get_json(&self.discovery_url()).await?;
+        if endpoints.issuer.trim_end_matches('/') != self.issuer.trim_end_matches('/') {
+            return Err(KeysFetchError::WrongIssuer {
+                named: endpoints.issuer,
+                expected: self.issuer.clone(),
+            });
+        }
+        *cached = Some((endpoints.clone(), Instant::now()));
+        Ok(endpoints)
+    }
+
+    fn discovery_url(&self) -> String {
+        format!(
             "{}/.well-known/openid-configuration",
             self.issuer.trim_end_matches('/')
-        );
+        )
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, KeysFetchError> {
+        let discovery_url = self.discovery_url();
         let discovery: Discovery = self.get_json(&discovery_url).await?;
         if discovery.issuer.trim_end_matches('/') != self.issuer.trim_end_matches('/') {
             return Err(KeysFetchError::WrongIssuer {

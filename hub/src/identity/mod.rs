@@ -2,6 +2,7 @@
 //! tokens), external OpenID Connect providers, and the check of every bearer token.
 
 mod clients;
+mod console;
 mod duties;
 mod errors;
 mod exchange;
@@ -20,13 +21,14 @@ pub use clients::{
 };
 pub use duties::{AccountChange, DutyRefusal, check_account_change};
 
+pub use console::{ConsoleProvider, ConsoleSignIn};
 pub use errors::{IssueError, IssuerConfigError, KeysFetchError, TokenError};
 pub use exchange::ExchangeError;
 pub use keys::{KeyError, KeyRing, public_keys, verify_signature};
 pub use limiter::FailureLimiter;
 pub use sign_in::{
     Application, AuthorizationRequest, CONSOLE_APPLICATION, CONSOLE_CALLBACK, GrantError, PersonTokens,
-    challenge, random_token, valid_challenge,
+    challenge, random_token, redirect_matches, valid_challenge,
 };
 pub use tokens::{Authenticator, BuiltinIssuer};
 
@@ -53,6 +55,8 @@ pub struct Identity {
     /// Applications people sign in to (the console first).
     applications: Vec<Application>,
     session_ttl: std::time::Duration,
+    /// Where the console signs people in.
+    console: ConsoleSignIn,
 }
 
 /// Why a verified token is not let in.
@@ -86,6 +90,7 @@ impl Identity {
             .iter()
             .map(|issuer| external::ExternalIssuer::new(issuer, &auth.audience, http.clone()))
             .collect::<Result<Vec<_>, _>>()?;
+        let console = ConsoleSignIn::from_config(auth, &external)?;
         Ok(Self {
             authenticator: Authenticator {
                 builtin,
@@ -115,6 +120,7 @@ impl Identity {
                     .collect::<Vec<_>>(),
             )?,
             session_ttl: auth.session_ttl,
+            console,
         })
     }
 

@@ -356,6 +356,32 @@ pub fn applications(
     Ok(applications)
 }
 
+/// Whether a registered redirect URI is a loopback IP literal without a port, at which a
+/// native or local application may be reached on any port (RFC 8252 §7.3).
+pub fn any_port(registered: &url::Url) -> bool {
+    registered.scheme() == "http"
+        && registered.port().is_none()
+        && match registered.host() {
+            Some(url::Host::Ipv4(address)) => address.is_loopback(),
+            Some(url::Host::Ipv6(address)) => address.is_loopback(),
+            _ => false,
+        }
+}
+
+/// Whether `requested` is the registered redirect URI `registered`: the same string
+/// (RFC 9700 §4.1.3: exact matching), or, for a loopback IP literal registered without a
+/// port, the same URI with any port.
+pub fn redirect_matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    let (Ok(registered), Ok(mut requested)) = (url::Url::parse(registered), url::Url::parse(requested))
+    else {
+        return false;
+    };
+    any_port(&registered) && requested.set_port(None).is_ok() && requested == registered
+}
+
 /// Whether `text` is a PKCE code verifier: 43 to 128 unreserved characters (RFC 7636 §4.1).
 pub fn valid_verifier(text: &str) -> bool {
     (43..=128).contains(&text.len())

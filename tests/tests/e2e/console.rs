@@ -69,7 +69,7 @@ async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() 
         .await;
     let screenshots = console_dir().join("screenshots");
     let output = Command::new(playwright)
-        .arg("test")
+        .args(["test", "console.spec.ts", "--output", "test-results/console"])
         .current_dir(console_dir())
         .env("CAUSEWAY_URL", &hub.url)
         .env("CAUSEWAY_USER", "wang.fang")
@@ -96,6 +96,86 @@ async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() 
     ] {
         assert!(screenshots.join(page).is_file(), "{page}");
     }
+}
+
+/// One hub's console signs people in at an external OpenID Connect provider, here a second
+/// hub at which the console is registered (redirect URI on loopback, any port: RFC 8252
+/// §7.3): the provider's sign-in page, its tokens accepted by the first hub, its refresh
+/// token revoked at sign-out, its token endpoint called across origins (CORS).
+#[tokio::test]
+async fn a_hubs_console_signs_people_in_at_an_external_provider() {
+    let Some((playwright, chromium)) = browser_tools() else {
+        return;
+    };
+    let provider = Hub::start(
+        "[[auth.applications]]\nclient_id = \"district-console\"\n\
+         redirect_uris = [\"http://127.0.0.1/console/callback\"]\n",
+    )
+    .await;
+    let password = "provider test password";
+    provider.add_person("sun.li", "civil_affairs", "analyst", "Sun Li", password);
+    let hub = Hub::start(&format!(
+        "[[auth.issuers]]\nissuer = \"{url}\"\nalgorithms = [\"EdDSA\"]\n\
+         [auth.console]\nprovider = \"{url}\"\nclient_id = \"district-console\"\n",
+        url = provider.url
+    ))
+    .await;
+    hub.publish_residents(RESIDENTS_CSV, "").await;
+    hub.grant(serde_json::json!({
+        "subject": {"client": "sun.li"}, "dataset": "civil_affairs.residents",
+        "columns": ["name"], "unmasked": ["name"], "purposes": ["elderly-care"]}))
+        .await;
+
+    // The provider's token endpoint answers the console's origin, and no other.
+    let origin = hub.url.trim_end_matches('/').to_owned();
+    for (from, allowed) in [(origin.as_str(), true), ("https://elsewhere.example", false)] {
+        let answer = provider
+            .anonymous()
+            .post(format!("{}/oauth/token", provider.url))
+            .header("origin", from)
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", "district-console"),
+                ("refresh_token", "x"),
+            ])
+            .send()
+            .await
+            .expect("token endpoint");
+        let named = answer
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|value| value.to_str().unwrap_or_default().to_owned());
+        assert_eq!(named.is_some_and(|named| named == from), allowed, "{from}");
+    }
+
+    let output = Command::new(playwright)
+        .args(["test", "external.spec.ts", "--output", "test-results/external"])
+        .current_dir(console_dir())
+        .env("CAUSEWAY_URL", &hub.url)
+        .env("CAUSEWAY_PROVIDER_URL", provider.url.trim_end_matches('/'))
+        .env("CAUSEWAY_USER", "sun.li")
+        .env("CAUSEWAY_PASSWORD", password)
+        .env("CHROMIUM", chromium)
+        .output()
+        .expect("run playwright");
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{report}");
+    assert!(
+        output.status.success(),
+        "the browser test failed:\n{report}\n{}",
+        hub.log()
+    );
+    let signed_in = provider
+        .audit_rows("SELECT principal FROM audit.events WHERE action = 'sign_in.succeeded'")
+        .await;
+    assert!(
+        signed_in.iter().any(|row| row["principal"] == "sun.li"),
+        "{signed_in:?}"
+    );
 }
 
 /// Every route the console calls that needs a role refuses a token without it (403): the

@@ -271,7 +271,7 @@ fn checked_request(
     if !application
         .redirect_uris
         .iter()
-        .any(|registered| registered == redirect_uri)
+        .any(|registered| crate::identity::redirect_matches(registered, redirect_uri))
     {
         return Err(Refusal::Page(
             "the redirect_uri is not one registered for the application",
