@@ -176,6 +176,11 @@ const messages = {
     peopleFound: "People found: {count}.",
     narrowSearch: "There are more: type more to narrow the search.",
     household: "Household",
+    maskedSearch: "Masked under your grant: {columns}. A search matches them only as shown (for an ID number, its last digits).",
+    hideOwnReading: "Hide my own reading of the log",
+    why: "Why",
+    unmaskedColumns: "Shown unmasked",
+    madeByFile: "policy file {file}",
   },
   "zh-CN": {
     appName: "Causeway 数据共享",
@@ -348,6 +353,11 @@ const messages = {
     peopleFound: "找到 {count} 人。",
     narrowSearch: "还有更多结果：请输入更多内容以缩小范围。",
     household: "住户",
+    maskedSearch: "您的授权中以下字段已脱敏：{columns}。搜索只能匹配显示出的内容（身份证号只能按末几位查找）。",
+    hideOwnReading: "隐藏我自己查看日志的记录",
+    why: "原因",
+    unmaskedColumns: "不脱敏显示",
+    madeByFile: "策略文件 {file}",
   },
 } as const;
 

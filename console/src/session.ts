@@ -38,6 +38,8 @@ export interface Person {
   name?: string;
   department: string;
   roles: string[];
+  /** What row filters may refer to (`principal.grid_id`): one value or several. */
+  attributes: Record<string, string | string[]>;
 }
 
 interface Tokens {
@@ -138,7 +140,13 @@ export async function completeSignIn(search: string): Promise<string> {
     throw new Error(me.status === 401 ? "this hub does not accept the provider's tokens" : `HTTP ${me.status}`);
   }
   const principal = await me.json();
-  person.value = { id: principal.id, name: claims.name, department: principal.department, roles: principal.roles };
+  person.value = {
+    id: principal.id,
+    name: claims.name,
+    department: principal.department,
+    roles: principal.roles,
+    attributes: principal.attributes ?? {},
+  };
   // Only a route of the console: never another site.
   return typeof returnTo === "string" && returnTo.startsWith("/") && !returnTo.startsWith("//") ? returnTo : "/";
 }

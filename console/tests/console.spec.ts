@@ -216,7 +216,9 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   await analystPage.getByRole("button", { name: "Run" }).click();
   await expect(analystPage.getByRole("alert")).toContainText("You may not do this");
   await officerPage.getByRole("link", { name: "Supervision" }).click();
-  await expect(officerPage.getByTestId("live").locator("tr", { hasText: "query.refused" }).first()).toContainText("denied");
+  const refusal = officerPage.getByTestId("live").locator("tr", { hasText: "query.refused" }).first();
+  await expect(refusal).toContainText("denied");
+  await expect(refusal).toContainText("grant");
 });
 
 test("a grid worker on a phone finds a household of their grid, and nobody of another", async ({ browser }) => {
@@ -225,7 +227,8 @@ test("a grid worker on a phone finds a household of their grid, and nobody of an
   const violations = policyViolations(page);
   await signIn(page, worker);
   await page.getByRole("link", { name: "My area" }).click();
-  await expect(page.getByText("grid_id = principal.grid_id")).toBeVisible();
+  await expect(page.getByText("civil_affairs.residents, where grid_id = 'GC-002'")).toBeVisible();
+  await expect(page.getByText("Masked under your grant: id_number.")).toBeVisible();
 
   // Part of a name: the household, with every member, the names and addresses shown and
   // the ID numbers masked as the grant says.
