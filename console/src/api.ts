@@ -45,6 +45,9 @@ function sentence(status: number, code: string, message: string): string {
   // A quota reached is no busy hub: its message says which and until when.
   if (code.endsWith("quota_exceeded")) return t("errorQuota", { message });
   switch (status) {
+    case 400:
+    case 422:
+      return t("errorRequest", { message });
     case 401:
       return t("sessionExpired");
     case 403:

@@ -238,15 +238,26 @@ export async function signOut(): Promise<void> {
  * every sign-in after `auth.session_ttl` anyway, however busy.) */
 export const IDLE_MINUTES = 30;
 let lastActive = Date.now();
+/** True in the last minute before an idle sign-out: the page warns. */
+export const idleSoon = ref(false);
 
 /** Calls `onIdle` once a signed-in person has done nothing for {@link IDLE_MINUTES}. */
 export function watchIdle(onIdle: () => void): void {
   for (const kind of ["pointerdown", "keydown", "wheel", "touchstart"]) {
-    window.addEventListener(kind, () => (lastActive = Date.now()), { passive: true });
+    window.addEventListener(
+      kind,
+      () => {
+        lastActive = Date.now();
+        idleSoon.value = false;
+      },
+      { passive: true },
+    );
   }
   window.setInterval(() => {
-    if (tokens && Date.now() - lastActive > IDLE_MINUTES * 60_000) onIdle();
-  }, 30_000);
+    const idle = Date.now() - lastActive;
+    idleSoon.value = tokens !== null && idle > (IDLE_MINUTES - 1) * 60_000;
+    if (tokens && idle > IDLE_MINUTES * 60_000) onIdle();
+  }, 10_000);
 }
 
 export function signedIn(): boolean {

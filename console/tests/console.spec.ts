@@ -105,7 +105,9 @@ test("a console left alone for half an hour signs out", async ({ page }) => {
   // Twenty minutes of nothing since the click is not yet enough; thirty-one are.
   await page.clock.fastForward("20:00");
   await expect(page.getByTestId("who")).toBeVisible();
-  await page.clock.fastForward("11:00");
+  await page.clock.fastForward("09:30");
+  await expect(page.getByRole("alert")).toContainText("You will be signed out in a minute");
+  await page.clock.fastForward("01:00");
   await expect(page.getByText("You were signed out after 30 minutes without use.")).toBeVisible();
   await page.goto("/console/");
   await expect(page).toHaveURL(/\/oauth\/authorize\?/);

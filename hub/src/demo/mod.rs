@@ -288,7 +288,7 @@ struct ClientOfDemo {
     person: Option<&'static str>,
 }
 
-const DEMO_CLIENTS: [ClientOfDemo; 12] = [
+const DEMO_CLIENTS: [ClientOfDemo; 13] = [
     ClientOfDemo {
         id: "demo-analyst",
         department: "civil_affairs",
@@ -387,6 +387,14 @@ const DEMO_CLIENTS: [ClientOfDemo; 12] = [
         about: "Zhao Lei, security officer: /console/supervision",
         person: Some("Zhao Lei"),
     },
+    ClientOfDemo {
+        id: "demo-inspector",
+        department: "audit",
+        roles: &[Role::Auditor],
+        attributes: &[],
+        about: "Qian Hui, auditor: verifies the log in /console",
+        person: Some("Qian Hui"),
+    },
 ];
 
 /// The demo's clients, and a token for the first, the housing subsidy reviewer, with its
@@ -475,7 +483,10 @@ async fn pending_request(hub: &Hub) -> Result<String, Box<dyn std::error::Error>
 
 fn demo_config(args: &DemoArgs) -> String {
     let mut config = format!(
-        "# Written by `causeway demo`.\n[server]\nlisten = \"{}\"\nflight_listen = \"{}\"\npostgres_listen = \"{}\"\n\n[storage]\ndata_dir = \".\"\n\n[policies]\ndir = \"policies\"\n",
+        "# Written by `causeway demo`.\n[server]\nlisten = \"{}\"\nflight_listen = \"{}\"\npostgres_listen = \"{}\"\n\n[storage]\ndata_dir = \".\"\n\n[policies]\ndir = \"policies\"\n\n\
+         # Watched on the supervision page: much personal data read within an hour.\n\
+         [[alerts.rules]]\nname = \"bulk-personal-data\"\n\
+         when = {{ kind = \"classified_rows\", classification = \"pii.*\", threshold = 2000, window = \"1h\" }}\n",
         args.listen, args.flight_listen, args.postgres_listen
     );
     if args.with_databases {

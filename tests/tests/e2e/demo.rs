@@ -79,6 +79,8 @@ async fn the_demo_answers_its_question_like_plain_datafusion() {
         "127.0.0.1:0",
         "--flight-listen",
         "127.0.0.1:0",
+        "--postgres-listen",
+        "127.0.0.1:0",
     ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

@@ -53,6 +53,8 @@ fn start_demo(dir: &Path) -> Demo {
         "127.0.0.1:0",
         "--postgres-listen",
         "127.0.0.1:0",
+        "--flight-listen",
+        "127.0.0.1:0",
     ];
     let databases = databases_running();
     if databases {
