@@ -178,34 +178,60 @@ impl Hub {
         })
     }
 
-    /// Binds the configured address; the listener's real address is known before serving.
-    pub async fn bind(&self) -> Result<TcpListener, StartupError> {
-        Ok(bind(self.config.server.listen).await?.0)
+    /// Binds every configured address at once, so that a port already taken is found before
+    /// anything is said to be served; the real addresses are known before serving.
+    pub async fn bind(&self) -> Result<Listeners, StartupError> {
+        let server = &self.config.server;
+        if let Some(address) = server.postgres_listen
+            && server.tls.is_none()
+            && !address.ip().is_loopback()
+        {
+            return Err(StartupError::PlainWire(address.to_string()));
+        }
+        let optional = async |address: Option<std::net::SocketAddr>| match address {
+            Some(address) => bind(address).await.map(Some),
+            None => Ok(None),
+        };
+        Ok(Listeners {
+            http: bind(server.listen).await?.0,
+            flight: optional(server.flight_listen).await?,
+            postgres: optional(server.postgres_listen).await?,
+            metrics: optional(server.metrics_listen).await?,
+        })
     }
 
-    /// The hub's identity for a listener: its own URL is the built-in issuer.
-    pub fn identity(&self, listener: &TcpListener) -> Result<Arc<Identity>, StartupError> {
-        let bound = listener.local_addr().map_err(|source| StartupError::Listen {
-            address: self.config.server.listen.to_string(),
-            source,
-        })?;
+    /// The hub's identity for its listeners: its own URL is the built-in issuer.
+    pub fn identity(&self, listeners: &Listeners) -> Result<Arc<Identity>, StartupError> {
+        let bound = listeners
+            .http
+            .local_addr()
+            .map_err(|source| StartupError::Listen {
+                address: self.config.server.listen.to_string(),
+                source,
+            })?;
         let url = self.config.public_url(bound);
         Ok(Arc::new(Identity::new(&self.config, &url, self.store.clone())?))
     }
 
     /// Serves until Ctrl-C or SIGTERM.
-    pub async fn serve(self, listener: TcpListener, identity: Arc<Identity>) -> Result<(), StartupError> {
-        self.serve_until(listener, identity, shutdown_signal()).await
+    pub async fn serve(self, listeners: Listeners, identity: Arc<Identity>) -> Result<(), StartupError> {
+        self.serve_until(listeners, identity, shutdown_signal()).await
     }
 
     /// Serves until `shutdown` resolves, then lets open connections finish (up to 30 s)
     /// and closes the audit log with a last checkpoint.
     pub async fn serve_until(
         self,
-        listener: TcpListener,
+        listeners: Listeners,
         identity: Arc<Identity>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), StartupError> {
+        let Listeners {
+            http: listener,
+            flight,
+            postgres,
+            metrics,
+        } = listeners;
         let tls = self
             .config
             .server
@@ -288,9 +314,8 @@ impl Hub {
             server.idle_timeout,
             client_timeout,
         );
-        let flight = match server.flight_listen {
-            Some(address) => {
-                let (listener, bound) = bind(address).await?;
+        let flight = match flight {
+            Some((listener, bound)) => {
                 let routes = FlightSql::new(state.clone())?.router();
                 let tls = tls.clone();
                 let connections = server::Connections::new(limits);
@@ -306,12 +331,8 @@ impl Hub {
             }
             None => None,
         };
-        let postgres = match server.postgres_listen {
-            Some(address) => {
-                if tls.is_none() && !address.ip().is_loopback() {
-                    return Err(StartupError::PlainWire(address.to_string()));
-                }
-                let (listener, bound) = bind(address).await?;
+        let postgres = match postgres {
+            Some((listener, bound)) => {
                 tracing::info!(postgres = %bound, tls = tls.is_some(), "PostgreSQL wire protocol listening");
                 Some(tokio::spawn(crate::postgres::serve(
                     listener,
@@ -323,9 +344,8 @@ impl Hub {
             }
             None => None,
         };
-        let scrape = match server.metrics_listen {
-            Some(address) => {
-                let (listener, bound) = bind(address).await?;
+        let scrape = match metrics {
+            Some((listener, bound)) => {
                 tracing::info!(metrics = %bound, "Prometheus metrics at /metrics");
                 Some(tokio::spawn(server::serve(
                     listener,
@@ -364,6 +384,27 @@ impl Hub {
             "stopped; the audit log is sealed with a checkpoint"
         );
         Ok(())
+    }
+}
+
+/// The hub's listeners, bound before it serves: HTTP, and each other front door configured
+/// with the address it is bound to.
+pub struct Listeners {
+    pub http: TcpListener,
+    flight: Option<(TcpListener, std::net::SocketAddr)>,
+    postgres: Option<(TcpListener, std::net::SocketAddr)>,
+    metrics: Option<(TcpListener, std::net::SocketAddr)>,
+}
+
+impl Listeners {
+    /// Where Arrow Flight SQL is bound, when configured.
+    pub fn flight_address(&self) -> Option<std::net::SocketAddr> {
+        self.flight.as_ref().map(|(_, bound)| *bound)
+    }
+
+    /// Where the PostgreSQL wire protocol is bound, when configured.
+    pub fn postgres_address(&self) -> Option<std::net::SocketAddr> {
+        self.postgres.as_ref().map(|(_, bound)| *bound)
     }
 }
 

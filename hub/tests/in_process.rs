@@ -23,7 +23,7 @@ async fn a_hub_serves_in_process_on_port_0_until_its_shutdown_future_resolves() 
         .await
         .expect("the hub builds");
     let listener = hub.bind().await.expect("bind");
-    let address = listener.local_addr().expect("address");
+    let address = listener.http.local_addr().expect("address");
     assert_ne!(address.port(), 0);
     let identity = hub.identity(&listener).expect("identity");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

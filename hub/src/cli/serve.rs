@@ -15,7 +15,7 @@ pub async fn run(config_file: Option<&Path>) -> Result<(), Box<dyn std::error::E
     } else {
         "http"
     };
-    tracing::info!(address = %listener.local_addr()?, scheme = %scheme, "causeway is serving");
+    tracing::info!(address = %listener.http.local_addr()?, scheme = %scheme, "causeway is serving");
     hub.serve(listener, identity).await?;
     Ok(())
 }

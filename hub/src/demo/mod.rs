@@ -254,7 +254,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = hub.bind().await?;
     let identity = hub.identity(&listener)?;
-    let url = hub.config.public_url(listener.local_addr()?);
+    let url = hub.config.public_url(listener.http.local_addr()?);
     let (clients, token, minutes) = demo_clients(&identity, &hub.audit).await?;
     write_secrets(&dir, &clients)?;
     let request = pending_request(&hub).await?;
@@ -262,7 +262,11 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     if args.with_databases {
         print_database_stories(&url, &clients);
     }
-    print_footer(&url, args.flight_listen, args.postgres_listen);
+    print_footer(
+        &url,
+        listener.flight_address().unwrap_or(args.flight_listen),
+        listener.postgres_address().unwrap_or(args.postgres_listen),
+    );
     hub.serve(listener, identity).await?;
     Ok(())
 }

@@ -288,3 +288,39 @@ async fn the_cli_publishes_and_lists_datasets() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("already exists"));
 }
+
+/// A front door whose port is taken stops the hub before it says it serves anything (it
+/// used to print that it served, and the demo its passwords, then stop).
+#[tokio::test]
+async fn a_taken_port_stops_the_hub_before_it_says_it_serves() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = taken.local_addr().expect("address").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("causeway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nflight_listen = \"127.0.0.1:{port}\"\n[storage]\ndata_dir = \"{}\"\n",
+            dir.path().display()
+        ),
+    )
+    .expect("config");
+    let output = std::process::Command::new(crate::support::causeway_binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run causeway serve");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("127.0.0.1:{port}")),
+        "names the address: {said}"
+    );
+    assert!(!said.contains("causeway is serving"), "{said}");
+    drop(taken);
+}
