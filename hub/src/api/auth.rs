@@ -88,7 +88,10 @@ pub async fn authenticate(
 /// token verified (built-in issuer or a trusted one), a revoked client refused, the roles
 /// held narrowed to the stored ones and separation of duties checked. HTTP's header and
 /// Flight SQL's `authorization` metadata both come here.
-async fn bearer_principal(state: &AppState, authorization: Option<&str>) -> Result<Principal, ApiError> {
+pub(super) async fn bearer_principal(
+    state: &AppState,
+    authorization: Option<&str>,
+) -> Result<Principal, ApiError> {
     let Some(value) = authorization else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

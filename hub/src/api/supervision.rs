@@ -7,35 +7,35 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use chrono::{FixedOffset, Utc};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::audit::{audit_status, reader_scope};
-use super::auth::{Caller, ClientAddress, authenticate};
+use super::audit::{audit_status, check_filters, reader_scope};
+use super::auth::{Caller, ClientAddress, bearer_principal};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiQuery;
 use super::recorded::audited;
 use crate::audit::activity::{DayOfDepartment, LastVerification, daily_activity};
 use crate::audit::read::EventFilter;
-use crate::audit::{Action, Event, Outcome};
+use crate::audit::{Action, Event, LiveReader, Outcome};
 
 /// How often a stream's token is checked again.
 const RECHECK: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct StreamParams {
     /// Records of this principal.
     principal: Option<String>,
@@ -53,16 +53,18 @@ pub struct StreamParams {
 
 /// The audit records written from now on, as server-sent events (`text/event-stream`): each
 /// record as an event `record` whose data is the record as `GET /v1/audit/events` gives it
-/// and whose id is `node:seq`; `lagged` (data `{"missed": n}`) when the reader fell behind
-/// and batches of records were skipped (read them with `GET /v1/audit/events`); `end` (data
+/// and whose id is `node:seq`; `lagged` (data `{}`) when the reader fell behind and records
+/// were skipped (read them with `GET /v1/audit/events`); `end` (data
 /// `{"reason": "..."}`) before the hub closes the stream: the token ran out or was
 /// refused, or the hub is stopping. Checkpoints are left out. A comment is sent every 15
 /// seconds to keep the connection open. Opening a stream is recorded as `audit.read`.
 #[utoipa::path(get, path = "/v1/audit/stream", tag = "audit", params(StreamParams),
     responses(
         (status = 200, description = "The records, as they are written", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A filter longer than 256 characters, or an unknown parameter", body = ErrorBody),
         (status = 403, description = "Neither a security administrator, an auditor nor a publisher", body = ErrorBody),
         (status = 404, description = "The audit log is off", body = ErrorBody),
+        (status = 429, description = "The reader holds 4 streams already, or the hub 64", body = ErrorBody),
     ))]
 pub async fn stream(
     State(state): State<AppState>,
@@ -71,10 +73,18 @@ pub async fn stream(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let mut record = Event::by(Action::AuditRead, Outcome::Ok, &caller.0)
+    check_filters([
+        ("principal", params.principal.as_ref()),
+        ("department", params.department.as_ref()),
+        ("dataset", params.dataset.as_ref()),
+        ("purpose", params.purpose.as_ref()),
+        ("action", params.action.as_ref()),
+        ("outcome", params.outcome.as_ref()),
+    ])?;
+    // As on `/v1/audit/events`: the filters in the detail only.
+    let record = Event::by(Action::AuditRead, Outcome::Ok, &caller.0)
         .at_address(address)
         .with_detail(serde_json::json!({ "stream": params }));
-    record.datasets.extend(params.dataset.clone());
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -85,8 +95,15 @@ pub async fn stream(
         audit_status(&state)?;
         let receiver = state
             .audit
-            .subscribe()
-            .ok_or_else(|| ApiError::not_found("the audit log is off on this hub"))?;
+            .subscribe(&caller.0.id)
+            .ok_or_else(|| ApiError::not_found("the audit log is off on this hub"))?
+            .map_err(|refused| {
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_streams",
+                    refused.to_string(),
+                )
+            })?;
         gate.pass().await?;
         Ok(Live {
             node: state.audit_chains.own().node.clone(),
@@ -126,7 +143,7 @@ struct Live {
     scope: Option<String>,
     filter: EventFilter,
     node: String,
-    receiver: broadcast::Receiver<Arc<str>>,
+    receiver: LiveReader,
     recheck: tokio::time::Interval,
     pending: VecDeque<SseEvent>,
     ended: bool,
@@ -149,10 +166,12 @@ impl Live {
                         self.end(&reason);
                     }
                 }
-                received = self.receiver.recv() => match received {
+                received = self.receiver.receiver.recv() => match received {
                     Ok(lines) => self.take(&lines),
-                    Err(RecvError::Lagged(missed)) => self.pending.push_back(
-                        SseEvent::default().event("lagged").data(format!("{{\"missed\":{missed}}}")),
+                    // How many batches were missed is not said: most were other readers'
+                    // records, and their number would tell how busy the hub is.
+                    Err(RecvError::Lagged(_)) => self.pending.push_back(
+                        SseEvent::default().event("lagged").data("{}"),
                     ),
                     Err(RecvError::Closed) => self.end("the audit log is closed"),
                 },
@@ -162,7 +181,8 @@ impl Live {
 
     /// Whether the token the stream was opened with still admits its reader as it did.
     async fn still_allowed(&self) -> Result<(), String> {
-        let principal = authenticate(&self.state, Some(&self.authorization), None, None)
+        // Not `authenticate`: a token that ran out while streaming is no refused request.
+        let principal = bearer_principal(&self.state, Some(&self.authorization))
             .await
             .map_err(|refusal| refusal.message)?;
         match reader_scope(&principal) {

@@ -59,16 +59,23 @@ pub fn daily_activity(
             continue;
         }
         for_each_line(&chain.dir, |line| {
-            // Cheap tests on the raw line first: most records are neither.
-            let query = line.contains("\"query.finished\"") || line.contains("\"query.refused\"");
-            let verification = line.contains("\"audit.read\"") && line.contains("verified");
-            if !query && !verification {
+            // A cheap test on the raw line first (most records are neither), then the record
+            // is judged by its action: a purpose or a query may hold these words too.
+            if !(line.contains("query.finished")
+                || line.contains("query.refused")
+                || line.contains("audit.read"))
+            {
                 return true;
             }
             let Ok(record) = serde_json::from_str::<Map<String, Value>>(line) else {
                 return true;
             };
             let text = |name: &str| record.get(name).and_then(Value::as_str);
+            let verification = match text("action") {
+                Some("query.finished" | "query.refused") => false,
+                Some("audit.read") => true,
+                _ => return true,
+            };
             let Some(time) = text("time")
                 .and_then(|time| DateTime::parse_from_rfc3339(time).ok())
                 .map(|time| time.with_timezone(&Utc))
@@ -189,6 +196,23 @@ mod tests {
                 "audit",
                 r#","detail":"{\"verified\":true}""#,
             ),
+            // Records are judged by their action, whatever words their other fields hold.
+            line(
+                9,
+                "2026-12-02T04:10:00Z",
+                "query.refused",
+                "denied",
+                "town",
+                r#","purpose":"audit.read","sql":"SELECT 1 AS verified""#,
+            ),
+            line(
+                10,
+                "2026-12-02T04:20:00Z",
+                "query.started",
+                "ok",
+                "town",
+                r#","purpose":"query.refused""#,
+            ),
         ];
         std::fs::write(
             super::super::segments::segment_path(dir.path(), 1),
@@ -210,7 +234,7 @@ mod tests {
                 day: day("2026-12-02"),
                 department: "town".into(),
                 queries: 2,
-                refused: 1,
+                refused: 2,
                 rows: 12,
             }],
             "the 20th is outside the 7 days; a start is no answer"

@@ -12,6 +12,7 @@ mod chains;
 pub mod event;
 mod gate;
 pub mod literals;
+mod live;
 pub mod operator;
 pub mod read;
 pub mod segments;
@@ -33,6 +34,7 @@ use utoipa::ToSchema;
 pub use chains::{Chain, Chains, NodeVerification, verify_node};
 pub use event::{Action, Event, Outcome};
 pub use gate::Gate;
+pub use live::{LiveReader, LiveRefused};
 pub use verify::{Verification, VerifyOptions, verify};
 
 /// Whether a hub (or a command) writes the log in `dir` now: it holds the log's lock.
@@ -97,12 +99,8 @@ struct Inner {
     requests: Sender<Request>,
     status: Arc<Mutex<Status>>,
     /// The lines of the records written, batch by batch, for live readers.
-    live: tokio::sync::broadcast::Sender<Arc<str>>,
+    live: Arc<live::Live>,
 }
-
-/// Batches of written records a live reader may fall behind by before it is told it missed
-/// some.
-const LIVE_BACKLOG: usize = 1024;
 
 impl AuditLog {
     /// A log that records nothing (`audit.enabled = false`).
@@ -120,8 +118,8 @@ impl AuditLog {
         }
         let status = Arc::new(Mutex::new(Status::default()));
         let (mut writer, cut) = Writer::open(dir, settings.clone(), keys, Arc::clone(&status))?;
-        let (live, _) = tokio::sync::broadcast::channel(LIVE_BACKLOG);
-        writer.announce_to(live.clone());
+        let live = live::Live::new();
+        writer.announce_to(live.sender());
         let (requests, received) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("causeway-audit".into())
@@ -203,10 +201,10 @@ impl AuditLog {
         }
     }
 
-    /// The records written from now on, as the lines of each batch written (checkpoints
-    /// included), once they are on disk; `None` when the log is off.
-    pub fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<Arc<str>>> {
-        Some(self.inner.as_ref()?.live.subscribe())
+    /// The records written from now on, for `reader`, as the lines of each batch written
+    /// (checkpoints included), once they are on disk; `None` when the log is off.
+    pub fn subscribe(&self, reader: &str) -> Option<Result<LiveReader, LiveRefused>> {
+        Some(self.inner.as_ref()?.live.subscribe(reader))
     }
 
     /// `None` when the log is off.

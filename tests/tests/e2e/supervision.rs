@@ -115,6 +115,13 @@ async fn security_officers_watch_queries_as_they_happen_filtered_and_publishers_
     let mut land = EventStream::open(&hub.publisher("land_registry").await, "")
         .await
         .expect("the land publisher's stream");
+    // An auditor's reading about the publisher's dataset is not shown to the publisher.
+    let (status, read) = hub
+        .auditor()
+        .await
+        .get("/v1/audit/events?dataset=land_registry.holdings&limit=1")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
 
     let (status, rows) = analyst
         .query("SELECT name FROM civil_affairs.residents", "housing-review")
@@ -146,6 +153,7 @@ async fn security_officers_watch_queries_as_they_happen_filtered_and_publishers_
     // The land registry's publisher sees the query of its holdings and never the residents'.
     let seen = land.record(|_| true).await;
     assert_eq!(seen["datasets"], json!(["land_registry.holdings"]), "{seen}");
+    assert_eq!(seen["action"], "query.started", "{seen}");
 
     // No stream for an analyst or a system administrator, and their attempts are on record.
     for (who, caller) in [
@@ -166,6 +174,58 @@ async fn security_officers_watch_queries_as_they_happen_filtered_and_publishers_
         refusals.iter().any(|row| row["principal"] == "town-analyst"),
         "{refusals:?}"
     );
+}
+
+#[tokio::test]
+async fn streams_are_capped_per_reader_and_filters_are_short() {
+    let hub = Hub::start("").await;
+    let officer = hub.security().await;
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        open.push(EventStream::open(&officer, "").await.expect("a stream"));
+    }
+    let refused = EventStream::open(&officer, "").await.err();
+    assert_eq!(
+        refused
+            .as_ref()
+            .map(|(status, body)| (*status, body["error"]["code"].clone())),
+        Some((StatusCode::TOO_MANY_REQUESTS, json!("too_many_streams"))),
+        "{refused:?}"
+    );
+    // A stream closed gives its place back.
+    drop(open.pop());
+    let reopened = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(stream) = EventStream::open(&officer, "").await {
+                return stream;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("a place again");
+    drop(reopened);
+    // Another reader has places of their own.
+    let auditor = hub.auditor().await;
+    let _theirs = EventStream::open(&auditor, "")
+        .await
+        .expect("the auditor's stream");
+
+    for query in [
+        format!("?purpose={}", "p".repeat(300)),
+        "?since=2026-01-01T00:00:00Z".to_owned(),
+    ] {
+        let refused = EventStream::open(&auditor, &query).await.err();
+        assert_eq!(
+            refused.as_ref().map(|(status, _)| *status),
+            Some(StatusCode::BAD_REQUEST),
+            "{query}: {refused:?}"
+        );
+    }
+    let (status, body) = auditor
+        .get(&format!("/v1/audit/events?purpose={}", "p".repeat(300)))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
 #[tokio::test]
