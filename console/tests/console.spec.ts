@@ -65,6 +65,8 @@ test("a person signs in, browses the catalogue in two languages and signs out", 
   const fields = page.locator(".el-table");
   await expect(fields).toContainText("id_number");
   await expect(fields).toContainText("pii.national_id");
+  await expect(page.getByTestId("versions")).toContainText("Version 1, by");
+  await expect(page.getByText("Requests decided within")).toBeVisible();
   expect(await seriousViolations(page)).toEqual([]);
   await page.screenshot({ path: `${screenshots}/dataset-1280x800.png`, fullPage: true });
 

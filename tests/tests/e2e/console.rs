@@ -268,6 +268,36 @@ async fn the_consoles_routes_refuse_a_token_of_the_wrong_role() {
             "{who} revoking: {status}"
         );
     }
+    // The supervision page's readings: the log (live or counted) for officers, auditors and
+    // publishers; alerts for officers and auditors; verification for auditors only.
+    for (who, caller, path) in [
+        ("the analyst streaming the log", &analyst, "/v1/audit/stream"),
+        ("the analyst counting activity", &analyst, "/v1/audit/activity"),
+        (
+            "a system administrator streaming the log",
+            &system,
+            "/v1/audit/stream",
+        ),
+        ("the analyst listing alerts", &analyst, "/v1/alerts?open=true"),
+        (
+            "a publisher listing alerts",
+            &other_publisher,
+            "/v1/alerts?open=true",
+        ),
+        ("the officer verifying the log", &officer, "/v1/audit/verify"),
+        (
+            "a publisher verifying the log",
+            &other_publisher,
+            "/v1/audit/verify",
+        ),
+    ] {
+        let (status, body) = caller.get(path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {body}");
+    }
+    for (who, caller) in [("the analyst", &analyst), ("an auditor", &auditor)] {
+        let (status, body) = caller.post("/v1/alerts/alert-1/clear", json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who} clearing an alert: {body}");
+    }
     let (status, rows) = analyst
         .query("SELECT town FROM civil_affairs.residents", "care")
         .await;
