@@ -221,7 +221,7 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   await expect(analystPage.getByRole("alert")).toContainText("You may not do this");
   await officerPage.getByRole("link", { name: "Supervision" }).click();
   const refusal = officerPage.getByTestId("live").locator("tr", { hasText: "query.refused" }).first();
-  await expect(refusal).toContainText("denied");
+  await expect(refusal).toContainText("refused");
   await expect(refusal).toContainText("grant");
 });
 

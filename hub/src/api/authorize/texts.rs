@@ -37,10 +37,14 @@ impl Language {
         }
     }
 
+    /// What the person signs in to: the hub's own console by its name, another application
+    /// by its client id.
     pub(super) fn intro(self, application: &str) -> String {
-        match self {
-            Self::English => format!("to continue to {application}"),
-            Self::Chinese => format!("以继续使用 {application}"),
+        match (self, application == crate::identity::CONSOLE_APPLICATION) {
+            (Self::English, true) => "to continue to the Causeway console".to_owned(),
+            (Self::Chinese, true) => "以继续使用 Causeway 控制台".to_owned(),
+            (Self::English, false) => format!("to continue to {application}"),
+            (Self::Chinese, false) => format!("以继续使用 {application}"),
         }
     }
 
