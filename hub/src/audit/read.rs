@@ -77,6 +77,9 @@ fn record_schema() -> SchemaRef {
     Arc::clone(&SCHEMA)
 }
 
+/// The schema that holds the log as a table (`audit.events`): a name no department may take.
+pub const AUDIT_SCHEMA: &str = "audit";
+
 /// Which records a reader gets.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
@@ -127,7 +130,7 @@ impl EventFilter {
             && self.department_scope.as_deref().is_none_or(|department| {
                 // `audit.events` is no department's dataset: a publisher of a department
                 // named `audit` does not read the auditors' queries of the log.
-                department != crate::query::AUDIT_SCHEMA
+                department != AUDIT_SCHEMA
                     && datasets().any(|dataset| {
                         dataset
                             .split_once('.')

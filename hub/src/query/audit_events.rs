@@ -14,11 +14,9 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
 
 use super::closed::ClosedTable;
+pub use crate::audit::read::AUDIT_SCHEMA;
 use crate::audit::read::{EventFilter, batches, events_schema};
 use crate::audit::{Chain, Chains};
-
-/// The schema that holds the log.
-pub const AUDIT_SCHEMA: &str = "audit";
 const EVENTS: &str = "events";
 
 /// The `audit` schema as `principal` may read it.

@@ -53,7 +53,6 @@ use tokio::time::Instant;
 use crate::access::Access;
 use crate::audit::Chains;
 use crate::config::LimitsConfig;
-pub use audit_events::AUDIT_SCHEMA;
 use closed::closed_dataset_read;
 use parameters::{bind_types, parameter_types};
 pub use reads::Reads;

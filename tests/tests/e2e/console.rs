@@ -39,6 +39,33 @@ fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     None
 }
 
+/// Runs the Playwright spec `spec` against the hub at `url` with `env` (CAUSEWAY_*
+/// variables) and Chromium at `chromium`; its output, and whether it passed.
+fn run_spec(
+    playwright: &Path,
+    chromium: &Path,
+    spec: &str,
+    url: &str,
+    env: &[(&str, &str)],
+) -> (bool, String) {
+    let output = Command::new(playwright)
+        .args(["test", spec, "--output"])
+        .arg(format!("test-results/{}", spec.trim_end_matches(".spec.ts")))
+        .current_dir(console_dir())
+        .env("CAUSEWAY_URL", url)
+        .env("CHROMIUM", chromium)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run playwright");
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{report}");
+    (output.status.success(), report)
+}
+
 #[tokio::test]
 async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() {
     let Some((playwright, chromium)) = browser_tools() else {
@@ -68,27 +95,22 @@ async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() 
         "purposes": ["grid-management"]}))
         .await;
     let screenshots = console_dir().join("screenshots");
-    let output = Command::new(playwright)
-        .args(["test", "console.spec.ts", "--output", "test-results/console"])
-        .current_dir(console_dir())
-        .env("CAUSEWAY_URL", &hub.url)
-        .env("CAUSEWAY_USER", "wang.fang")
-        .env("CAUSEWAY_PASSWORD", password)
-        .env("CAUSEWAY_PERSON_NAME", "Wang Fang")
-        .env("CAUSEWAY_PUBLISHER", "li.na")
-        .env("CAUSEWAY_OFFICER", "zhao.lei")
-        .env("CAUSEWAY_GRID_WORKER", "zhou.min")
-        .env("CAUSEWAY_SCREENSHOTS", &screenshots)
-        .env("CHROMIUM", chromium)
-        .output()
-        .expect("run playwright");
-    let report = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let (passed, report) = run_spec(
+        &playwright,
+        &chromium,
+        "console.spec.ts",
+        &hub.url,
+        &[
+            ("CAUSEWAY_USER", "wang.fang"),
+            ("CAUSEWAY_PASSWORD", password),
+            ("CAUSEWAY_PERSON_NAME", "Wang Fang"),
+            ("CAUSEWAY_PUBLISHER", "li.na"),
+            ("CAUSEWAY_OFFICER", "zhao.lei"),
+            ("CAUSEWAY_GRID_WORKER", "zhou.min"),
+            ("CAUSEWAY_SCREENSHOTS", &screenshots.to_string_lossy()),
+        ],
     );
-    println!("{report}");
-    assert!(output.status.success(), "the browser tests failed:\n{report}");
+    assert!(passed, "the browser tests failed:\n{report}");
     for page in [
         "catalogue-1280x800.png",
         "supervision-1280x800.png",
@@ -148,27 +170,18 @@ async fn a_hubs_console_signs_people_in_at_an_external_provider() {
         assert_eq!(named.is_some_and(|named| named == from), allowed, "{from}");
     }
 
-    let output = Command::new(playwright)
-        .args(["test", "external.spec.ts", "--output", "test-results/external"])
-        .current_dir(console_dir())
-        .env("CAUSEWAY_URL", &hub.url)
-        .env("CAUSEWAY_PROVIDER_URL", provider.url.trim_end_matches('/'))
-        .env("CAUSEWAY_USER", "sun.li")
-        .env("CAUSEWAY_PASSWORD", password)
-        .env("CHROMIUM", chromium)
-        .output()
-        .expect("run playwright");
-    let report = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let (passed, report) = run_spec(
+        &playwright,
+        &chromium,
+        "external.spec.ts",
+        &hub.url,
+        &[
+            ("CAUSEWAY_PROVIDER_URL", provider.url.trim_end_matches('/')),
+            ("CAUSEWAY_USER", "sun.li"),
+            ("CAUSEWAY_PASSWORD", password),
+        ],
     );
-    println!("{report}");
-    assert!(
-        output.status.success(),
-        "the browser test failed:\n{report}\n{}",
-        hub.log()
-    );
+    assert!(passed, "the browser test failed:\n{report}\n{}", hub.log());
     let signed_in = provider
         .audit_rows("SELECT principal FROM audit.events WHERE action = 'sign_in.succeeded'")
         .await;
