@@ -20,6 +20,8 @@ export interface DatasetSummary {
   fields: Field[];
   access_conditions: { decision_days: number; recertification_days: number };
   accelerated: boolean;
+  /** The in-memory copy queries read, when the dataset is accelerated. */
+  acceleration?: { refresh?: string; rows: number; refreshed_at: string; last_error?: string; last_error_at?: string };
   /** The columns that identify whom a row is about: a dataset with one offers verify-only grants. */
   subject_key?: string[];
 }

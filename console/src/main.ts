@@ -3,6 +3,7 @@ import { createRouter, createWebHistory } from "vue-router";
 import * as elements from "./elements";
 
 import App from "./App.vue";
+import Accounts from "./pages/Accounts.vue";
 import Callback from "./pages/Callback.vue";
 import Catalogue from "./pages/Catalogue.vue";
 import Dataset from "./pages/Dataset.vue";
@@ -25,6 +26,7 @@ const router = createRouter({
     { path: "/workbench", component: Workbench },
     { path: "/supervision", component: Supervision },
     { path: "/grid", component: Grid },
+    { path: "/accounts", component: Accounts },
   ],
 });
 

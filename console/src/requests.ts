@@ -53,6 +53,9 @@ export interface Grant {
   purposes: string[];
   expires_at?: string;
   verify?: { column_matches: boolean; max_attempts_per_subject: number; max_records_per_day: number };
+  /** As listed (`GET /v1/grants`): the masks the columns' classifications put on the
+   * columns the grant neither masks by name nor lifts. */
+  default_masks?: Record<string, Mask>;
 }
 
 export interface DryRun {

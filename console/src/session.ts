@@ -216,6 +216,8 @@ function forget(): void {
   generation += 1;
   tokens = null;
   person.value = null;
+  // The warning of an idle sign-out is over once signed out.
+  idleSoon.value = false;
   window.clearTimeout(refreshTimer);
 }
 

@@ -14,14 +14,15 @@ function policyViolations(page: Page): string[] {
   return violations;
 }
 
-async function signIn(page: Page, as: string = user): Promise<void> {
+/** Signs in at the hub's own sign-in page (the built-in OpenID Connect provider); the
+ * person lands on `landing`. */
+async function signIn(page: Page, as: string = user, landing: string = "Catalogue", secret: string = password): Promise<void> {
   await page.goto("/console/");
-  // The hub's own sign-in page (the built-in OpenID Connect provider).
   await expect(page).toHaveURL(/\/oauth\/authorize\?/);
   await page.getByLabel("User name").fill(as);
-  await page.getByLabel("Password").fill(password);
+  await page.getByLabel("Password").fill(secret);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { name: "Catalogue" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: landing, exact: true })).toBeVisible();
 }
 
 async function seriousViolations(page: Page): Promise<string[]> {
@@ -65,14 +66,22 @@ test("a person signs in, browses the catalogue in two languages and signs out", 
   const fields = page.locator(".el-table");
   await expect(fields).toContainText("id_number");
   await expect(fields).toContainText("pii.national_id");
-  await expect(page.getByTestId("versions")).toContainText("Version 1, by");
+  // Two versions, the second described its grid column: what changed into it, on request.
+  const versions = page.getByTestId("versions");
+  await expect(versions).toContainText("Version 2, by");
+  await expect(versions).toContainText("Version 1, by");
+  await versions.getByRole("button", { name: "What changed" }).click();
+  await expect(versions).toContainText("grid_id description: — → Grid of the grid-management system");
   await expect(page.getByText("Requests decided within")).toBeVisible();
+  await expect(page.getByTestId("freshness")).toHaveText("Live: every query reads the source as it is.");
+  await expect(page.getByRole("link", { name: "desk@example.gov" })).toHaveAttribute("href", "mailto:desk@example.gov");
   expect(await seriousViolations(page)).toEqual([]);
   await page.screenshot({ path: `${screenshots}/dataset-1280x800.png`, fullPage: true });
 
   // Chinese, and back.
   await page.getByRole("button", { name: /Switch to Chinese/ }).click();
   await expect(page.getByRole("heading", { name: "字段" })).toBeVisible();
+  await expect(versions).toContainText("grid_id 说明");
   await page.getByRole("link", { name: "返回数据目录" }).click();
   await expect(page.getByRole("heading", { name: "数据目录" })).toBeVisible();
   await page.getByRole("button", { name: /切换到英文/ }).click();
@@ -87,6 +96,8 @@ test("a person signs in, browses the catalogue in two languages and signs out", 
   // visit starts at the sign-in page again.
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page.getByText("You are signed out.")).toBeVisible();
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/oauth\/authorize\?/);
   await page.goto("/console/");
   await expect(page).toHaveURL(/\/oauth\/authorize\?/);
   expect(violations).toEqual([]);
@@ -98,12 +109,19 @@ test("a reloaded console signs in again, since the token lives only in memory", 
   await expect(page).toHaveURL(/\/oauth\/authorize\?/);
 });
 
-test("a console left alone for half an hour signs out", async ({ page }) => {
+test("a console left alone for half an hour signs out, and gives the same person their draft back", async ({ page }) => {
   await page.clock.install();
   await signIn(page);
+  const sql = "SELECT town, count(*) AS people FROM civil_affairs.residents GROUP BY town";
+  await page.getByRole("link", { name: "SQL workbench" }).click();
+  await page.getByLabel("SQL", { exact: true }).fill(sql);
+  await page.getByLabel("Purpose", { exact: true }).fill("elderly-care");
   await page.clock.fastForward("20:00");
+  // The draft stays while the person looks at another page.
   await page.getByRole("link", { name: "Grants" }).click();
   await expect(page.getByRole("heading", { name: "Grants" })).toBeVisible();
+  await page.getByRole("link", { name: "SQL workbench" }).click();
+  await expect(page.getByLabel("SQL", { exact: true })).toHaveValue(sql);
   // Twenty minutes of nothing since the click is not yet enough; thirty-one are.
   await page.clock.fastForward("20:00");
   await expect(page.getByTestId("who")).toBeVisible();
@@ -111,8 +129,23 @@ test("a console left alone for half an hour signs out", async ({ page }) => {
   await expect(page.getByRole("alert")).toContainText("You will be signed out in a minute");
   await page.clock.fastForward("01:00");
   await expect(page.getByText("You were signed out after 30 minutes without use.")).toBeVisible();
-  await page.goto("/console/");
+  await expect(page.getByTestId("who")).toHaveCount(0);
+  // The warning went with the sign-in.
+  await expect(page.getByText("You will be signed out in a minute")).toHaveCount(0);
+  // Signing in again leads back to the workbench, with what was written in it.
+  await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(/\/oauth\/authorize\?/);
+  await page.getByLabel("User name").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "SQL workbench" })).toBeVisible();
+  await expect(page.getByLabel("SQL", { exact: true })).toHaveValue(sql);
+  await expect(page.getByLabel("Purpose", { exact: true })).toHaveValue("elderly-care");
+  // An explicit sign-out forgets it.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await signIn(page);
+  await page.getByRole("link", { name: "SQL workbench" }).click();
+  await expect(page.getByLabel("SQL", { exact: true })).toHaveValue("");
 });
 
 test("an analyst asks for access; the publisher and the officer each try it, then approve", async ({ browser }) => {
@@ -202,6 +235,10 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   await expect(officerPage.getByTestId("rows-chart").getByRole("img")).toHaveAttribute("aria-label", /civil_affairs 1$/);
   expect(await seriousViolations(officerPage)).toEqual([]);
   await officerPage.screenshot({ path: `${screenshots}/supervision-1280x800.png`, fullPage: true });
+  // In Chinese, the actions are words too (the code stays beside them).
+  await officerPage.getByRole("button", { name: /Switch to Chinese/ }).click();
+  await expect(live.locator("tr", { hasText: "query.finished" }).first()).toContainText("查询完成");
+  await officerPage.getByRole("button", { name: /切换到英文/ }).click();
 
   // The officer finds the grant, with who asked for and approved it, and revokes it.
   await officerPage.getByRole("link", { name: "Grants" }).click();
@@ -229,10 +266,10 @@ test("a grid worker on a phone finds a household of their grid, and nobody of an
   const worker = process.env.CAUSEWAY_GRID_WORKER ?? "";
   const page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
   const violations = policyViolations(page);
-  await signIn(page, worker);
-  await page.getByRole("link", { name: "My area" }).click();
+  // A grid worker lands on their area, not on the catalogue.
+  await signIn(page, worker, "My area");
   await expect(page.getByText("civil_affairs.residents, where grid_id = 'GC-002'")).toBeVisible();
-  await expect(page.getByText("Masked under your grant: id_number.")).toBeVisible();
+  await expect(page.getByText("Masked under your grant: ID number.")).toBeVisible();
 
   // Part of a name: the household, with every member, the names and addresses shown and
   // the ID numbers masked as the grant says.
@@ -257,5 +294,70 @@ test("a grid worker on a phone finds a household of their grid, and nobody of an
   await page.getByLabel("Find a person or household").fill("Nanhai");
   await page.getByRole("button", { name: "Find" }).click();
   await expect(page.getByRole("status")).toHaveText("Households found: 2.");
+
+  // The grant, as the Grants page shows it: the ID number masked by its classification.
+  await page.getByRole("link", { name: "Grants" }).click();
+  const grant = page.locator(".el-card", { hasText: "client zhou.min" });
+  await expect(grant).toContainText("Masked by classification");
+  await expect(grant).toContainText("id_number: partial (first 0, last 4)");
+  expect(violations).toEqual([]);
+});
+
+test("a system administrator makes a person's account, which works once an officer approves it", async ({ browser }) => {
+  const admin = process.env.CAUSEWAY_SYSTEM_ADMIN ?? "";
+  const officer = process.env.CAUSEWAY_OFFICER ?? "";
+  const adminPage = await (await browser.newContext()).newPage();
+  const violations = policyViolations(adminPage);
+  await signIn(adminPage, admin);
+  await adminPage.getByRole("link", { name: "Accounts" }).click();
+  await expect(adminPage.getByRole("heading", { name: "Accounts" })).toBeVisible();
+  await adminPage.getByLabel("User name").fill("chen.jing");
+  await adminPage.getByLabel("Full name").fill("Chen Jing");
+  await adminPage.getByLabel("Department").fill("civil_affairs");
+  await adminPage.getByRole("checkbox", { name: "Analyst" }).check();
+  await adminPage.getByLabel("Attributes").fill("grid_id=GC-002");
+  await adminPage.getByRole("button", { name: "Create the account" }).click();
+  const made = adminPage.getByTestId("new-secret");
+  await expect(made).toContainText("The first password of chen.jing:");
+  const first = (await made.locator("code").textContent())?.trim() ?? "";
+  expect(first.length).toBeGreaterThan(15);
+  const row = adminPage.getByTestId("account-chen.jing");
+  await expect(row).toContainText("waits for approval");
+  await expect(row).toContainText("grid_id=GC-002");
+  // Administrative accounts are the machine's: no button changes them here.
+  await expect(adminPage.getByTestId(`account-${officer}`).getByRole("button")).toHaveCount(0);
+  expect(await seriousViolations(adminPage)).toEqual([]);
+  await adminPage.screenshot({ path: `${screenshots}/accounts-1280x800.png`, fullPage: true });
+
+  // Before an officer approves it, the password does not sign in, and the page says why.
+  const newcomer = await (await browser.newContext()).newPage();
+  await newcomer.goto("/console/");
+  await newcomer.getByLabel("User name").fill("chen.jing");
+  await newcomer.getByLabel("Password").fill(first);
+  await newcomer.getByRole("button", { name: "Sign in" }).click();
+  await expect(newcomer.getByRole("alert")).toContainText("waits for a security administrator's approval");
+
+  // The officer approves what they see; the administrator cannot.
+  await expect(row.getByRole("button", { name: "Approve" })).toHaveCount(0);
+  const officerPage = await (await browser.newContext()).newPage();
+  await signIn(officerPage, officer);
+  await officerPage.getByRole("link", { name: "Accounts" }).click();
+  const waiting = officerPage.getByTestId("account-chen.jing");
+  await expect(waiting.getByRole("button")).toHaveCount(1);
+  await waiting.getByRole("button", { name: "Approve" }).click();
+  await expect(waiting).toContainText(`approved by ${officer}`);
+
+  // Now the person signs in with it.
+  await newcomer.getByLabel("User name").fill("chen.jing");
+  await newcomer.getByLabel("Password").fill(first);
+  await newcomer.getByRole("button", { name: "Sign in" }).click();
+  await expect(newcomer.getByTestId("who")).toHaveText("Chen Jing");
+
+  // The administrator disables the account: its sign-in ends at its next call.
+  await adminPage.getByTestId("account-chen.jing").getByRole("button", { name: "Disable" }).click();
+  await adminPage.getByTestId("account-chen.jing").getByRole("button", { name: "Press again to disable" }).click();
+  await expect(adminPage.getByTestId("account-chen.jing")).toContainText("disabled");
+  await newcomer.getByRole("link", { name: "Grants" }).click();
+  await expect(newcomer.getByRole("alert")).toContainText("Your sign-in has ended");
   expect(violations).toEqual([]);
 });

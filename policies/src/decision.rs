@@ -2,6 +2,8 @@
 //! and deny rule, which rows and columns the asker may see, masked how, and why. Pure: the
 //! same inputs always give the same decision.
 
+use std::collections::BTreeMap;
+
 use causeway_schemas::Classification;
 use chrono::{DateTime, Utc};
 use datafusion::arrow::datatypes::DataType;
@@ -338,6 +340,19 @@ fn owner_grant(principal: &Principal, dataset: &DatasetInfo) -> Option<Grant> {
     })
 }
 
+/// The masks a grant leaves to the columns' classifications: each column of `dataset` it
+/// covers that it neither masks by name nor lifts (`unmasked`), and whose classification
+/// masks by default ([`default_mask`]). With the grant's own `masks`, how every covered
+/// column is shown, as [`authorize`] shows it (deny rules aside).
+pub fn default_masks(grant: &Grant, dataset: &DatasetInfo) -> BTreeMap<String, Mask> {
+    dataset
+        .columns
+        .iter()
+        .filter(|column| grant.covers_column(&column.name) && !grant.masks.contains_key(&column.name))
+        .filter_map(|column| Some((column.name.clone(), mask_for(grant, column)?)))
+        .collect()
+}
+
 fn mask_for(grant: &Grant, column: &ColumnInfo) -> Option<Mask> {
     if let Some(mask) = grant.masks.get(&column.name) {
         return Some(mask.clone());
@@ -438,6 +453,30 @@ pub(crate) mod tests {
                 per_day: None
             },
             "the second grant sets no daily quota"
+        );
+    }
+
+    #[test]
+    fn a_grants_default_masks_are_those_its_columns_classifications_leave() {
+        let listed = grant(
+            "g1",
+            "columns: [id_number, name, town]\nunmasked: [name]\nmasks: {town: {kind: 'null'}}",
+        );
+        let masks = default_masks(&listed, &residents());
+        assert_eq!(
+            masks
+                .iter()
+                .map(|(column, mask)| format!("{column}={mask}"))
+                .collect::<Vec<_>>(),
+            ["id_number=partial (first 0, last 4)"]
+        );
+        // `*` covers every column, the phone among them.
+        let every = grant("g2", "columns: ['*']");
+        assert_eq!(
+            default_masks(&every, &residents())
+                .into_keys()
+                .collect::<Vec<_>>(),
+            ["id_number", "name", "phone"]
         );
     }
 

@@ -4,7 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use causeway_policies::{DatasetId, Grant, PolicyError, Role, authorize};
+use std::collections::BTreeMap;
+
+use causeway_policies::{DatasetId, Grant, Mask, PolicyError, Role, authorize, default_masks};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -35,20 +37,40 @@ impl From<AccessError> for ApiError {
     }
 }
 
-/// Every grant the caller may see, revoked ones included.
+/// A grant as listed: the record, and the masks its columns' classifications put on the
+/// columns it neither masks by name nor lifts, so that a reader sees how every column is
+/// shown without knowing the classification table.
+#[derive(Debug, Serialize)]
+pub struct ListedGrant {
+    #[serde(flatten)]
+    record: GrantRecord,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    default_masks: BTreeMap<String, Mask>,
+}
+
+/// Every grant the caller may see, revoked ones included, each with its `default_masks`
+/// (column to mask; absent when none, or when the dataset is no longer published).
 #[utoipa::path(get, operation_id = "list_grants", path = "/v1/grants", tag = "access",
     responses((status = 200, description = "Grants with their history", content_type = "application/json")))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-) -> Result<Json<Vec<GrantRecord>>, ApiError> {
-    let grants: Vec<GrantRecord> = state
+) -> Result<Json<Vec<ListedGrant>>, ApiError> {
+    let grants: Vec<ListedGrant> = state
         .access
         .grants()
         .await?
         .into_iter()
         .filter(|record| may_see_grant(&caller.0, record))
+        .map(|record| ListedGrant {
+            default_masks: state
+                .engine
+                .dataset(&record.grant.dataset)
+                .map(|dataset| default_masks(&record.grant, &dataset))
+                .unwrap_or_default(),
+            record,
+        })
         .collect();
     caller
         .record_reading(&state, "GET /v1/grants", grants.len(), address)

@@ -343,3 +343,21 @@ impl Event {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    /// The console shows each action in words (console/src/messages/codes.ts); an action
+    /// added here without its words would reach officers as a bare code.
+    #[test]
+    fn the_console_has_words_for_every_action() {
+        let words = include_str!("../../../console/src/messages/codes.ts");
+        let missing: Vec<&str> = Action::ALL
+            .iter()
+            .map(|action| action.name())
+            .filter(|name| !words.contains(&format!("\"{name}\": {{ en: ")))
+            .collect();
+        assert!(missing.is_empty(), "no words in the console for {missing:?}");
+    }
+}

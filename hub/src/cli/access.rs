@@ -127,8 +127,8 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
         AccessCommand::Requests { hub } => {
             let requests: Value = HubClient::new(&hub)?.get("/v1/access-requests").await?;
             println!(
-                "{:<22} {:<34} {:<18} {:<22} {:<9} DEADLINE",
-                "REQUEST", "DATASET", "BY", "PURPOSE", "STATE"
+                "{:<22} {:<34} {:<6} {:<18} {:<22} {:<9} DEADLINE",
+                "REQUEST", "DATASET", "KIND", "BY", "PURPOSE", "STATE"
             );
             for request in requests.as_array().into_iter().flatten() {
                 let overdue = if request["overdue"] == true {
@@ -137,9 +137,10 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
                     ""
                 };
                 println!(
-                    "{:<22} {:<34} {:<18} {:<22} {:<9} {}{overdue}",
+                    "{:<22} {:<34} {:<6} {:<18} {:<22} {:<9} {}{overdue}",
                     text(&request["id"]),
                     text(&request["dataset"]),
+                    request["kind"].as_str().unwrap_or("read"),
                     text(&request["requester"]),
                     text(&request["purpose"]),
                     text(&request["state"]),

@@ -536,13 +536,15 @@ fn print_events(answer: &serde_json::Value, json: bool) -> Result<(), Box<dyn st
     } else {
         writeln!(
             stdout,
-            "{:>7}  {:<27} {:<22} {:<7} {:<22} {:<34} ROWS",
-            "SEQ", "TIME", "ACTION", "OUTCOME", "PRINCIPAL", "DATASETS"
+            "{:>7}  {:<27} {:<22} {:<7} {:<22} {:<34} {:<6} {:<24} DETAIL",
+            "SEQ", "TIME", "ACTION", "OUTCOME", "PRINCIPAL", "DATASETS", "ROWS", "ERROR"
         )?;
         for event in &events {
+            // The detail last, whole: the control that applied, the counts, the parameters'
+            // pseudonyms; `--json` gives every field.
             writeln!(
                 stdout,
-                "{:>7}  {:<27} {:<22} {:<7} {:<22} {:<34} {}",
+                "{:>7}  {:<27} {:<22} {:<7} {:<22} {:<34} {:<6} {:<24} {}",
                 text(&event["seq"]),
                 text(&event["time"]),
                 text(&event["action"]),
@@ -550,6 +552,8 @@ fn print_events(answer: &serde_json::Value, json: bool) -> Result<(), Box<dyn st
                 text(&event["principal"]),
                 text(&event["datasets"]),
                 text(&event["rows"]),
+                text(&event["error_class"]),
+                text(&event["detail"]),
             )?;
         }
     }

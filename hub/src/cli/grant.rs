@@ -139,8 +139,8 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                 return Ok(());
             }
             println!(
-                "{:<26} {:<34} {:<30} {:<24} {:<9} EXPIRES",
-                "GRANT", "DATASET", "SUBJECT", "PURPOSES", "STATE"
+                "{:<26} {:<34} {:<6} {:<30} {:<24} {:<9} EXPIRES",
+                "GRANT", "DATASET", "KIND", "SUBJECT", "PURPOSES", "STATE"
             );
             for grant in shown {
                 let state = if grant["revoked_at"].is_string() {
@@ -151,9 +151,11 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                     "expired"
                 };
                 println!(
-                    "{:<26} {:<34} {:<30} {:<24} {:<9} {}",
+                    "{:<26} {:<34} {:<6} {:<30} {:<24} {:<9} {}",
                     text(&grant["id"]),
                     text(&grant["dataset"]),
+                    // `read` (rows) or `verify` (answers about a record one brings).
+                    grant["kind"].as_str().unwrap_or("read"),
                     subject(&grant["subject"]),
                     strings(&grant["purposes"]).join(","),
                     state,

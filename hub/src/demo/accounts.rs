@@ -14,7 +14,7 @@ pub(super) struct ClientOfDemo {
     pub(super) person: Option<&'static str>,
 }
 
-pub(super) const DEMO_CLIENTS: [ClientOfDemo; 13] = [
+pub(super) const DEMO_CLIENTS: [ClientOfDemo; 15] = [
     ClientOfDemo {
         id: "demo-analyst",
         department: "civil_affairs",
@@ -106,6 +106,14 @@ pub(super) const DEMO_CLIENTS: [ClientOfDemo; 13] = [
         person: Some("Zhou Min"),
     },
     ClientOfDemo {
+        id: "demo-civil-publisher",
+        department: "civil_affairs",
+        roles: &[Role::Publisher],
+        attributes: &[],
+        about: "Li Na, publisher of civil affairs: decides requests for its data in /console",
+        person: Some("Li Na"),
+    },
+    ClientOfDemo {
         id: "demo-officer",
         department: "security",
         roles: &[Role::SecurityAdmin],
@@ -120,5 +128,13 @@ pub(super) const DEMO_CLIENTS: [ClientOfDemo; 13] = [
         attributes: &[],
         about: "Qian Hui, auditor: verifies the log in /console",
         person: Some("Qian Hui"),
+    },
+    ClientOfDemo {
+        id: "demo-admin",
+        department: "it",
+        roles: &[Role::SystemAdmin],
+        attributes: &[],
+        about: "Sun Li, system administrator: /console/accounts",
+        person: Some("Sun Li"),
     },
 ];

@@ -95,7 +95,7 @@ pub(super) fn print_footer(url: &str, flight: std::net::SocketAddr, postgres: st
     println!(
         "\nArrow Flight SQL (ADBC, pyarrow, JDBC; the README's Flight SQL section): grpc://{flight}\n\
          PostgreSQL wire protocol (psql, JDBC, BI tools; the README's PostgreSQL section): postgresql://CLIENT_ID@{postgres}/causeway\n\
-         The web console: {url}/console/ (sign in with a person's password above: demo-reviewer asks for access, demo-grid-person finds the households of grid GC-001 under My area, demo-officer watches queries under Supervision, demo-inspector verifies the audit log there)\n\
+         The web console: {url}/console/ (sign in with a person's password above: demo-reviewer asks for access, demo-grid-person finds the households of grid GC-001 under My area, demo-officer watches queries under Supervision, demo-inspector verifies the audit log there, demo-admin makes accounts under Accounts and demo-officer approves them)\n\
          The catalog: {url}/v1/catalog    The API: {url}/v1/openapi.json    Stop with Ctrl-C."
     );
 }

@@ -1,7 +1,8 @@
 //! Alert rules: bulk reading of classified columns within a window, and queries outside
 //! office hours. An alert is stored, written to the audit log and posted to the webhook; a
 //! rule may say that its alert suspends the principal until a security administrator clears it.
-//! While an alert of a rule about a principal is open, the rule raises no other.
+//! While an alert of a rule about a principal is open, the rule raises no other (for the
+//! distinct-person quota, no other about the same dataset).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -114,8 +115,8 @@ pub struct Alerts {
     store: MetadataStore,
     audit: AuditLog,
     webhook: Option<(reqwest::Client, String)>,
-    /// Open alerts by rule and principal.
-    open: Mutex<HashMap<RuleAndPrincipal, AlertRecord>>,
+    /// Open alerts by rule, principal and what they are about.
+    open: Mutex<HashMap<OpenKey, AlertRecord>>,
     /// When rows of classified columns were lately sent, and how many, by rule and principal.
     recent: Mutex<HashMap<RuleAndPrincipal, Window>>,
 }
@@ -172,6 +173,15 @@ impl Rules {
 /// A rule's name and a principal's id.
 type RuleAndPrincipal = (String, String);
 
+/// What one open alert stands for: its rule, its principal, and the dataset for an alert that
+/// is about one (a distinct-person quota reached in one dataset says nothing of another).
+type OpenKey = (String, String, String);
+
+fn open_key(alert: &AlertRecord) -> OpenKey {
+    let about = alert.detail["dataset"].as_str().unwrap_or_default();
+    (alert.rule.clone(), alert.principal.clone(), about.to_owned())
+}
+
 /// Rows sent lately, with when they were sent, oldest first.
 type Window = VecDeque<(DateTime<Utc>, u64)>;
 
@@ -188,7 +198,7 @@ impl Alerts {
             .await?
             .into_iter()
             .filter(|alert| alert.cleared_at.is_none())
-            .map(|alert| ((alert.rule.clone(), alert.principal.clone()), alert))
+            .map(|alert| (open_key(&alert), alert))
             .collect();
         let webhook = config.webhook.clone().map(|url| {
             let client = reqwest::Client::builder()
@@ -240,11 +250,10 @@ impl Alerts {
             .collect();
         *open = stored
             .into_iter()
-            .map(|alert| ((alert.rule.clone(), alert.principal.clone()), alert))
+            .map(|alert| (open_key(&alert), alert))
             .collect();
         for alert in raising {
-            open.entry((alert.rule.clone(), alert.principal.clone()))
-                .or_insert(alert);
+            open.entry(open_key(&alert)).or_insert(alert);
         }
         Ok(())
     }
@@ -365,7 +374,6 @@ impl Alerts {
         mut detail: serde_json::Value,
         now: DateTime<Utc>,
     ) {
-        let key = (rule.name.clone(), principal.to_owned());
         if let Some(fields) = detail.as_object_mut() {
             fields.insert("condition".into(), rule.when.kind().into());
         }
@@ -379,6 +387,7 @@ impl Alerts {
             cleared_at: None,
             cleared_by: None,
         };
+        let key = open_key(&alert);
         {
             let mut open = self
                 .open
@@ -480,6 +489,48 @@ fn in_office_hours(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A distinct-person quota reached in one dataset raises its alert once while it is open,
+    /// and a quota reached in another dataset raises one of its own.
+    #[tokio::test]
+    async fn a_subject_quota_alert_is_per_dataset() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = std::sync::Arc::new(crate::identity::KeyRing::open(&dir.path().join("keys")).unwrap());
+        let audit = AuditLog::open(
+            &dir.path().join("audit"),
+            &crate::config::AuditConfig::default(),
+            keys,
+        )
+        .unwrap();
+        let store = MetadataStore::connect(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("metadata.db").display()
+        ))
+        .await
+        .unwrap();
+        let alerts = Alerts::open(&AlertsConfig::default(), store.clone(), audit)
+            .await
+            .unwrap();
+        let now = Utc::now();
+        for dataset in [
+            "land_registry.parcels",
+            "land_registry.parcels",
+            "civil_affairs.residents",
+        ] {
+            let detail =
+                serde_json::json!({"control": "max_subjects_per_day", "dataset": dataset, "limit": 4});
+            alerts.subject_quota_reached("grid-worker", detail, now).await;
+        }
+        let mut about: Vec<String> = store
+            .list_open_alerts()
+            .await
+            .unwrap()
+            .iter()
+            .map(|alert| alert.detail["dataset"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        about.sort();
+        assert_eq!(about, ["civil_affairs.residents", "land_registry.parcels"]);
+    }
 
     fn at(text: &str) -> DateTime<FixedOffset> {
         DateTime::parse_from_rfc3339(text).unwrap()

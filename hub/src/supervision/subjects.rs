@@ -33,7 +33,7 @@ const RELOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubjectQuotaExceeded {
     #[error(
-        "the daily quota of {limit} people in {dataset} is reached: rows of people not read today are not returned; it renews at midnight UTC"
+        "the daily quota of {limit} people in {dataset} is reached: the query that read past it was stopped, and the dataset is closed to you until the quota renews at midnight UTC"
     )]
     Daily { dataset: String, limit: u64 },
     #[error(

@@ -73,12 +73,26 @@ async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() 
     };
     let hub = Hub::start("").await;
     hub.publish_residents(RESIDENTS_CSV, "").await;
+    // A second version of the contract, which describes the grid column: what the dataset
+    // page shows as changed.
+    let header = RESIDENTS_CSV.lines().next().unwrap_or_default();
+    let mut contract =
+        serde_norway::from_str::<serde_json::Value>(&crate::support::residents_spec(header, ""))
+            .expect("the residents' spec")["contract"]
+            .clone();
+    contract["fields"][4]["description"] = "Grid of the grid-management system".into();
+    let (status, body) = hub
+        .put_contract("civil_affairs.residents", &contract.to_string(), false)
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
     crate::files::publish_holdings_csv(&hub).await;
     let password = "console test password";
     hub.add_person("wang.fang", "civil_affairs", "analyst", "Wang Fang", password);
     // The residents' publisher and a security officer, who decide access requests.
     hub.add_person("li.na", "civil_affairs", "publisher", "Li Na", password);
     hub.add_person("zhao.lei", "security", "security_admin", "Zhao Lei", password);
+    // A system administrator, who makes accounts for people.
+    hub.add_person("sun.li", "it", "system_admin", "Sun Li", password);
     // A grid worker of grid GC-002, whose grant shows the residents of their own grid.
     hub.add_person_with(
         "zhou.min",
@@ -107,6 +121,7 @@ async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() 
             ("CAUSEWAY_PUBLISHER", "li.na"),
             ("CAUSEWAY_OFFICER", "zhao.lei"),
             ("CAUSEWAY_GRID_WORKER", "zhou.min"),
+            ("CAUSEWAY_SYSTEM_ADMIN", "sun.li"),
             ("CAUSEWAY_SCREENSHOTS", &screenshots.to_string_lossy()),
         ],
     );
@@ -115,6 +130,7 @@ async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() 
         "catalogue-1280x800.png",
         "supervision-1280x800.png",
         "grid-390x844.png",
+        "accounts-1280x800.png",
     ] {
         assert!(screenshots.join(page).is_file(), "{page}");
     }
@@ -311,6 +327,71 @@ async fn the_consoles_routes_refuse_a_token_of_the_wrong_role() {
         let (status, body) = caller.post("/v1/alerts/alert-1/clear", json!({})).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{who} clearing an alert: {body}");
     }
+    // The accounts page: the system administrator makes and changes accounts of a
+    // department's work, the security officer approves them, the auditor reads them.
+    let account = json!({"id": "newcomer", "department": "civil_affairs", "roles": ["analyst"],
+                         "person_name": "New Comer"});
+    let approval = json!({"department": "town_office", "roles": ["analyst"]});
+    for (who, caller, path, body) in [
+        (
+            "the analyst making an account",
+            &analyst,
+            "/v1/clients",
+            account.clone(),
+        ),
+        (
+            "the officer making an account",
+            &officer,
+            "/v1/clients",
+            account.clone(),
+        ),
+        (
+            "an auditor making an account",
+            &auditor,
+            "/v1/clients",
+            account.clone(),
+        ),
+        (
+            "the officer disabling an account",
+            &officer,
+            "/v1/clients/grid-analyst/disable",
+            json!({}),
+        ),
+        (
+            "an auditor giving a new secret",
+            &auditor,
+            "/v1/clients/grid-analyst/rotate-secret",
+            json!({}),
+        ),
+        (
+            "the system administrator approving",
+            &system,
+            "/v1/clients/grid-analyst/approve",
+            approval.clone(),
+        ),
+        (
+            "the analyst approving",
+            &analyst,
+            "/v1/clients/grid-analyst/approve",
+            approval.clone(),
+        ),
+    ] {
+        let (status, body) = caller.post(path, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {body}");
+    }
+    for (who, caller) in [("the analyst", &analyst), ("a publisher", &other_publisher)] {
+        let (status, body) = caller.get("/v1/clients").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who} listing accounts: {body}");
+    }
+    let status = officer
+        .http
+        .put(format!("{}/v1/clients/grid-analyst/roles", hub.url))
+        .json(&json!({"roles": ["analyst", "publisher"]}))
+        .send()
+        .await
+        .expect("request")
+        .status();
+    assert_eq!(status, StatusCode::FORBIDDEN, "the officer changing roles");
     let (status, rows) = analyst
         .query("SELECT town FROM civil_affairs.residents", "care")
         .await;

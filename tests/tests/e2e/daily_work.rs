@@ -273,6 +273,14 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
             &["grant", "list", "--dataset", "civil_affairs.people"],
         );
         assert_eq!(list.contains(&grant), sees, "{list}");
+        // Its kind is in the table: read (rows) or verify.
+        assert!(
+            !sees
+                || list
+                    .lines()
+                    .any(|line| line.contains(&grant) && line.contains(" read ")),
+            "{list}"
+        );
     }
     let revoked = cli_ok(&hub, &civil, &["grant", "revoke", &grant]);
     assert_eq!(revoked.trim(), format!("grant {grant} is revoked"));
@@ -320,6 +328,14 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
     for action in ["grant.created", "grant.revoked", "query.finished"] {
         assert!(events.contains(action), "{action} in {events}");
     }
+    // Why each was refused, and what it counted, are in the table too.
+    assert!(
+        events
+            .lines()
+            .next()
+            .is_some_and(|header| header.contains(" ERROR ") && header.ends_with("DETAIL")),
+        "{events}"
+    );
     let json = cli_ok(
         &hub,
         &officer,

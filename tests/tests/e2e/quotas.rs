@@ -309,13 +309,22 @@ async fn a_distinct_person_quota_cuts_off_a_harvest_across_queries_and_restarts(
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"]["code"], "subject_quota_exceeded", "{body}");
 
-    // The audit records name the control, and the cut-off's code.
+    // The audit records name the control, and the cut-off's code: those of the queries it
+    // let through or cut off, and those of the queries refused once it closed the dataset.
     let records = hub
         .audit_rows(
-            "SELECT error_class, detail FROM audit.events \
-             WHERE action = 'query.finished' AND principal = 'grid-worker' ORDER BY seq",
+            "SELECT action, error_class, detail FROM audit.events \
+             WHERE action IN ('query.finished', 'query.refused') AND principal = 'grid-worker' \
+             ORDER BY seq",
         )
         .await;
+    assert!(
+        records
+            .iter()
+            .any(|record| record["action"] == "query.refused"
+                && record["error_class"] == "subject_quota_exceeded"),
+        "{records:?}"
+    );
     assert!(
         records.iter().all(|record| record["detail"]
             .as_str()

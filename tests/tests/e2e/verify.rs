@@ -430,4 +430,26 @@ async fn guessing_runs_into_the_per_subject_and_daily_limits_across_restarts() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "officers verify nothing: {body}");
+
+    // The refusals' records say what was asked and the limit that refused it.
+    let refused = hub
+        .audit_rows(
+            "SELECT error_class, detail FROM audit.events WHERE action = 'verification.refused' \
+             AND principal = 'benefits-clerk' ORDER BY seq",
+        )
+        .await;
+    let detail = |class: &str| -> Value {
+        let row = refused
+            .iter()
+            .find(|row| row["error_class"] == class)
+            .unwrap_or_else(|| panic!("no {class} refusal in {refused:?}"));
+        serde_json::from_str(row["detail"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+    };
+    let too_many = detail("too_many_records");
+    assert_eq!(too_many["records"], 5, "{too_many}");
+    assert_eq!(too_many["max_records_per_verification"], 4, "{too_many}");
+    let daily = detail("verify_quota_exceeded");
+    assert_eq!(daily["records"], 1, "{daily}");
+    assert_eq!(daily["max_records_per_day"], 9, "{daily}");
+    assert_eq!(daily["control"], "verify", "{daily}");
 }

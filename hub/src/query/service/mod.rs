@@ -250,6 +250,15 @@ impl QueryService {
             Err(refused) => {
                 record.query_id = Some(refused.id);
                 record.datasets = refused.datasets;
+                // A dataset closed for the day by its distinct-person quota: the record names
+                // the control, as those of the queries it let through do.
+                if let QueryError::SubjectQuota(crate::supervision::SubjectQuotaExceeded::Daily {
+                    dataset,
+                    limit,
+                }) = &refused.error
+                {
+                    name_controls(&mut record, &[(dataset.clone(), *limit)]);
+                }
                 return Err(refuse(record, refused.error.into()));
             }
         };

@@ -133,6 +133,25 @@ impl QueryService {
             Err(error) => {
                 record.action = Action::VerificationRefused;
                 record.duration_ms = Some(elapsed_ms(started));
+                // A refusal before the records were counted says what was asked, and the
+                // limit that refused it.
+                if record.detail.is_none() {
+                    let mut detail = serde_json::json!({
+                        "control": "verify",
+                        "front_door": call.door.name(),
+                        "records": call.records.len(),
+                    });
+                    match &error {
+                        ServiceError::Verify(VerifyError::DailyLimit { limit, .. }) => {
+                            detail["max_records_per_day"] = (*limit).into();
+                        }
+                        ServiceError::Verify(VerifyError::TooManyRecords { limit, .. }) => {
+                            detail["max_records_per_verification"] = (*limit).into();
+                        }
+                        _ => {}
+                    }
+                    record.detail = Some(detail.to_string());
+                }
                 self.audit
                     .enqueue(record.failed(error.outcome(), error.code(), error.public_message()));
                 Err(error)
