@@ -54,6 +54,8 @@ function sentence(status: number, code: string, message: string): string {
       return t("errorForbidden", { message });
     case 404:
       return t("errorNotFound", { message });
+    case 409:
+      return t("errorConflict", { message });
     case 429:
     case 503:
       return t("errorBusy");

@@ -1,6 +1,29 @@
 // The shapes of the access request endpoints the console reads (see the hub's OpenAPI
 // document: /v1/access-requests, .../{id}/decision and .../{id}/dry-run).
 import { api } from "./api";
+import { locale } from "./i18n";
+
+function maskInChinese(mask: Mask | undefined): string {
+  if (!mask) return "不脱敏";
+  switch (mask.kind) {
+    case "partial":
+      return `部分显示（保留前 ${Number(mask.first ?? 0)} 位、后 ${Number(mask.last ?? 0)} 位）`;
+    case "hash":
+      return "加密假名（哈希）";
+    case "null":
+      return "不显示";
+    case "year_only":
+      return "仅显示年份";
+    case "prefix":
+      return `只显示「${String(mask.before ?? "")}」之前的部分`;
+    case "bucket":
+      return `按 ${String(mask.width ?? "")} 分段显示`;
+    case "sql":
+      return `SQL 表达式 ${String(mask.expression ?? "")}`;
+    default:
+      return mask.kind;
+  }
+}
 
 /** A mask as the hub writes it, e.g. `{"kind": "partial", "first": 1, "last": 0}`. */
 export type Mask = { kind: string } & Record<string, unknown>;
@@ -97,8 +120,10 @@ export function decide(id: string, decision: Proposal & { approve: boolean; reas
   return post<AccessRequest>(`/v1/access-requests/${encodeURIComponent(id)}/decision`, decision);
 }
 
-/** A mask as a person reads it: `partial (first 1, last 0)`, `hash`, `raw`. */
+/** A mask as a person reads it: `partial (first 1, last 0)`, `hash`, `raw`; in Chinese, in
+ * words (`部分显示（保留前 1 位、后 0 位）`). */
 export function describeMask(mask: Mask | undefined): string {
+  if (locale.value === "zh-CN") return maskInChinese(mask);
   if (!mask) return "raw";
   const { kind, ...rest } = mask;
   const terms = Object.entries(rest).map(([name, value]) => `${name} ${String(value)}`);

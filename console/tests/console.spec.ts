@@ -189,6 +189,11 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   const officerPage = await (await browser.newContext()).newPage();
   await signIn(officerPage, officer);
   await officerPage.getByRole("link", { name: "Access requests" }).click();
+  // What the publisher decided, and on what terms, is on the request before the officer opens it.
+  const reviews = officerPage.locator(".reviews").first();
+  await expect(reviews).toContainText("Owner's publisher: approved by li.na on");
+  await expect(reviews).toContainText("row filter grid_id = 'GC-001'");
+  await expect(reviews).toContainText("Security officer: not decided yet");
   await officerPage.getByRole("button", { name: "Review" }).click();
   await officerPage.getByRole("button", { name: "Refuse" }).click();
   await expect(officerPage.getByRole("alert")).toContainText("Give a reason to refuse");
@@ -297,7 +302,7 @@ test("a grid worker on a phone finds a household of their grid, and nobody of an
 
   // The grant, as the Grants page shows it: the ID number masked by its classification.
   await page.getByRole("link", { name: "Grants" }).click();
-  const grant = page.locator(".el-card", { hasText: "client zhou.min" });
+  const grant = page.locator(".el-card", { hasText: "account zhou.min" });
   await expect(grant).toContainText("Masked by classification");
   await expect(grant).toContainText("id_number: partial (first 0, last 4)");
   expect(violations).toEqual([]);
@@ -324,8 +329,10 @@ test("a system administrator makes a person's account, which works once an offic
   const row = adminPage.getByTestId("account-chen.jing");
   await expect(row).toContainText("waits for approval");
   await expect(row).toContainText("grid_id=GC-002");
-  // Administrative accounts are the machine's: no button changes them here.
+  // Administrative accounts are the machine's: no button changes them here. Nor can the
+  // administrator disable their own account, which nothing here could enable again.
   await expect(adminPage.getByTestId(`account-${officer}`).getByRole("button")).toHaveCount(0);
+  await expect(adminPage.getByTestId(`account-${admin}`).getByRole("button", { name: "Disable" })).toHaveCount(0);
   expect(await seriousViolations(adminPage)).toEqual([]);
   await adminPage.screenshot({ path: `${screenshots}/accounts-1280x800.png`, fullPage: true });
 
@@ -359,5 +366,10 @@ test("a system administrator makes a person's account, which works once an offic
   await expect(adminPage.getByTestId("account-chen.jing")).toContainText("disabled");
   await newcomer.getByRole("link", { name: "Grants" }).click();
   await expect(newcomer.getByRole("alert")).toContainText("Your sign-in has ended");
+  // The officer's feed names the account each account action was on.
+  await officerPage.getByRole("link", { name: "Supervision" }).click();
+  await expect(
+    officerPage.getByTestId("live").locator("tr", { hasText: "client.disabled" }).first(),
+  ).toContainText("account chen.jing");
   expect(violations).toEqual([]);
 });

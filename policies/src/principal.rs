@@ -20,6 +20,10 @@ pub struct Principal {
     /// The subject of the TLS client certificate the request came with, under mutual TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_subject: Option<String>,
+    /// When the token it came with was issued (its `iat`), in seconds since the Unix epoch:
+    /// a token issued before its client's secret or password last changed is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<u64>,
 }
 
 impl Principal {
@@ -31,6 +35,7 @@ impl Principal {
             attributes: BTreeMap::new(),
             issuer: String::new(),
             certificate_subject: None,
+            issued_at: None,
         }
     }
 

@@ -113,7 +113,7 @@ pub(super) async fn bearer_principal(
         .await
         .map_err(|error| invalid_token(&error.to_string()))?;
     state.identity.admit(principal).map_err(|refusal| match refusal {
-        Refusal::Disabled => invalid_token(&refusal.to_string()),
+        Refusal::Disabled | Refusal::SecretChanged => invalid_token(&refusal.to_string()),
         Refusal::RolesConflict(_) => {
             ApiError::new(StatusCode::FORBIDDEN, "separation_of_duties", refusal.to_string())
         }

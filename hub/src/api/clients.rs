@@ -250,6 +250,8 @@ pub async fn rotate_secret(
             .clients
             .rotate_secret(&id, approval.as_deref())
             .await?;
+        // Tokens issued with the old secret end now, the caller's own included.
+        state.identity.secret_changed(&id);
         tracing::info!(client = %id, by = %caller.0.id, "client secret rotated");
         Ok(Json(NewSecret {
             client_id: id,

@@ -143,11 +143,12 @@ impl ClientService {
     pub async fn rotate_secret(&self, id: &str, approved_by: Option<&str>) -> Result<String, ClientError> {
         let secret = new_secret()?;
         let hash = hash(secret.clone()).await?;
-        if self.store.set_client_secret(id, &hash, approved_by).await? {
-            Ok(secret)
-        } else {
-            Err(ClientError::NotFound(printable_client_id(id)))
+        if !self.store.set_client_secret(id, &hash, approved_by).await? {
+            return Err(ClientError::NotFound(printable_client_id(id)));
         }
+        // A person's new password ends their sign-ins, as `set_password` does.
+        self.store.revoke_sign_ins_of(id).await?;
+        Ok(secret)
     }
 
     /// Sets a person's password, approved by `approved_by` or (`None`) waiting for approval.

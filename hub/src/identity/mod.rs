@@ -47,6 +47,10 @@ pub struct Identity {
     /// The roles each client of the built-in issuer holds now, read with the disabled ones:
     /// a token's roles count only while its client still holds them.
     roles: RwLock<HashMap<String, BTreeSet<Role>>>,
+    /// When each client's secret or password last changed (seconds since the Unix epoch),
+    /// read with the disabled ones: tokens issued before it are refused, so that a reset
+    /// ends whatever was signed in with the old one.
+    secrets_changed: RwLock<HashMap<String, u64>>,
     /// Reads of the clients take turns, so that an older read never replaces a newer one's
     /// roles.
     refreshing: tokio::sync::Mutex<()>,
@@ -64,6 +68,8 @@ pub struct Identity {
 pub enum Refusal {
     #[error("the token's client is disabled")]
     Disabled,
+    #[error("the token was issued before its client's secret or password changed; get a new one")]
+    SecretChanged,
     #[error("{0}; the account must be split by an operator")]
     RolesConflict(#[from] RolesConflict),
 }
@@ -105,6 +111,7 @@ impl Identity {
             ),
             revoked: RwLock::new(HashSet::new()),
             roles: RwLock::new(HashMap::new()),
+            secrets_changed: RwLock::new(HashMap::new()),
             refreshing: tokio::sync::Mutex::new(()),
             store,
             applications: sign_in::applications(
@@ -151,6 +158,18 @@ impl Identity {
             return Err(Refusal::Disabled);
         }
         if self.is_builtin(&principal) {
+            let changed = self
+                .secrets_changed
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&principal.id)
+                .copied();
+            // A built-in token always has its `iat`; one without is refused.
+            if changed.is_some_and(|changed| principal.issued_at.unwrap_or(0) < changed) {
+                return Err(Refusal::SecretChanged);
+            }
+        }
+        if self.is_builtin(&principal) {
             let held = self.roles.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(held) = held.get(&principal.id) {
                 principal.roles.retain(|role| held.contains(role));
@@ -158,6 +177,17 @@ impl Identity {
         }
         check_separation(&principal.roles)?;
         Ok(principal)
+    }
+
+    /// Records that client `id`'s secret or password changed now: its tokens issued before
+    /// are refused from the next second on.
+    pub fn secret_changed(&self, id: &str) {
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut changed = self
+            .secrets_changed
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        changed.insert(id.to_owned(), now);
     }
 
     /// Records the roles a client holds now, after a change made here.
@@ -183,6 +213,18 @@ impl Identity {
                 .map(|client| client.id.clone()),
         );
         drop(revoked);
+        let mut changed = self
+            .secrets_changed
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for client in &clients {
+            if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&client.secret_rotated_at) {
+                let at = u64::try_from(at.timestamp()).unwrap_or(0);
+                let known = changed.entry(client.id.clone()).or_insert(at);
+                *known = (*known).max(at);
+            }
+        }
+        drop(changed);
         let mut held = self.roles.write().unwrap_or_else(PoisonError::into_inner);
         *held = clients
             .into_iter()

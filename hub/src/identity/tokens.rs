@@ -236,6 +236,7 @@ fn principal(
     };
     let mut principal = Principal::new(text(&mapping.subject)?, text(&mapping.department)?);
     principal.issuer = issuer.to_owned();
+    principal.issued_at = root.get("iat").and_then(Value::as_u64);
     let roles: Vec<String> = match claim(&root, &mapping.roles) {
         Some(Value::Array(items)) => items
             .iter()

@@ -183,6 +183,11 @@ async fn roles_decide_what_a_caller_may_do() {
 async fn rotating_a_secret_ends_the_old_one() {
     let hub = Hub::start("").await;
     let old = hub.add_client("rotating", "tax", &["analyst"], json!({})).await;
+    // A token of the old secret, from a second before the rotation.
+    let signed_in = hub.caller_of("rotating", &old).await;
+    let (status, body) = signed_in.get("/v1/me").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let response = hub
         .system()
         .await
@@ -194,6 +199,15 @@ async fn rotating_a_secret_ends_the_old_one() {
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let new = body["client_secret"].as_str().expect("secret");
+    // Whatever was signed in with the old secret ends with it.
+    let (status, body) = signed_in.get("/v1/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("secret or password changed")),
+        "{body}"
+    );
     let grant = [("grant_type", "client_credentials")];
     assert_eq!(
         token_request(&hub, &grant, Some(("rotating", &old))).await.0,

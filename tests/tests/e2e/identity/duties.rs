@@ -130,6 +130,8 @@ async fn each_administrator_is_refused_the_others_actions() {
         .await;
     assert_eq!(status, StatusCode::OK, "its own secret: {body}");
     let own = body["client_secret"].as_str().expect("secret").to_owned();
+    // The tokens of the old secret end with it.
+    let system = hub.renewed_caller_of(SYSTEM_ADMIN, &own).await;
     let (status, body) = system.post("/v1/keys/rotate", json!({})).await;
     assert_eq!(
         status,

@@ -17,6 +17,17 @@ impl Hub {
     }
 
     /// A token of this run of the hub for the client `id` of `secret`, asked for once.
+    /// A caller of client `id` with a token taken now, not the one kept: after its secret
+    /// changed, the tokens issued before are refused. The new token is kept.
+    pub async fn renewed_caller_of(&self, id: &str, secret: &str) -> Caller {
+        let token = self.token(id, secret).await;
+        self.tokens
+            .lock()
+            .expect("tokens")
+            .insert(id.to_owned(), token.clone());
+        self.caller(&self.authorized(&token))
+    }
+
     async fn token_of(&self, id: &str, secret: &str) -> String {
         let known = self.tokens.lock().expect("tokens").get(id).cloned();
         match known {
