@@ -345,6 +345,10 @@ fn owner_grant(principal: &Principal, dataset: &DatasetInfo) -> Option<Grant> {
 /// masks by default ([`default_mask`]). With the grant's own `masks`, how every covered
 /// column is shown, as [`authorize`] shows it (deny rules aside).
 pub fn default_masks(grant: &Grant, dataset: &DatasetInfo) -> BTreeMap<String, Mask> {
+    // A verify grant shows no column at all.
+    if grant.kind == GrantKind::Verify {
+        return BTreeMap::new();
+    }
     dataset
         .columns
         .iter()

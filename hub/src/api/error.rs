@@ -23,6 +23,9 @@ pub struct ApiError {
     pub message: String,
     /// A `WWW-Authenticate` challenge, for answers about credentials.
     pub challenge: Option<String>,
+    /// Seconds a client should wait before asking again (`Retry-After`), when longer than
+    /// the second a busy hub asks for: a daily quota's, until it renews.
+    pub retry_after: Option<u64>,
 }
 
 /// The body of every error response.
@@ -46,7 +49,18 @@ impl ApiError {
             code,
             message: message.into(),
             challenge: None,
+            retry_after: None,
         }
+    }
+
+    /// Answers that asking again helps only once the daily quotas renew, at midnight UTC.
+    pub fn until_quotas_renew(mut self) -> Self {
+        let now = chrono::Utc::now();
+        let midnight = (now.date_naive() + chrono::Days::new(1))
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        self.retry_after = Some(u64::try_from((midnight - now).num_seconds()).unwrap_or(1).max(1));
+        self
     }
 
     pub fn with_challenge(mut self, challenge: String) -> Self {
@@ -90,9 +104,8 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         if retry {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            let after = HeaderValue::from(self.retry_after.unwrap_or(1));
+            response.headers_mut().insert(header::RETRY_AFTER, after);
         }
         if let Some(challenge) = challenge {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
@@ -139,7 +152,13 @@ impl From<&QueryError> for ApiError {
             | QueryError::Evaluation(_)
             | QueryError::Cancelled => StatusCode::BAD_REQUEST,
         };
-        Self::new(status, error.code(), error.to_string())
+        let answer = Self::new(status, error.code(), error.to_string());
+        match error {
+            QueryError::SubjectQuota(crate::supervision::SubjectQuotaExceeded::Daily { .. }) => {
+                answer.until_quotas_renew()
+            }
+            _ => answer,
+        }
     }
 }
 
@@ -170,7 +189,12 @@ impl From<&ServiceError> for ApiError {
                     VerifyError::DailyLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
                     VerifyError::Uncounted { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 };
-                Self::new(status, error.code(), error.public_message())
+                let answer = Self::new(status, error.code(), error.public_message());
+                if matches!(verify, VerifyError::DailyLimit { .. }) {
+                    answer.until_quotas_renew()
+                } else {
+                    answer
+                }
             }
             ServiceError::FrontDoor {
                 code,
@@ -221,7 +245,13 @@ impl From<&QuotaExceeded> for ApiError {
                 "quota_unavailable",
                 error.to_string(),
             ),
-            _ => Self::new(
+            QuotaExceeded::Daily { .. } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "row_quota_exceeded",
+                error.to_string(),
+            )
+            .until_quotas_renew(),
+            QuotaExceeded::PerQuery { .. } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "row_quota_exceeded",
                 error.to_string(),

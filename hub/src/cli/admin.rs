@@ -66,7 +66,8 @@ pub enum ClientCommand {
         hub: LocalHub,
     },
     /// Set a person's password, typed at the prompt (twice) or the first line of standard
-    /// input. Sign-ins already made go on until they end.
+    /// input. Sign-ins made with the old one end: their tokens, refresh tokens and codes
+    /// waiting to be redeemed are refused within a few seconds.
     SetPassword {
         /// The person's id.
         id: String,

@@ -189,10 +189,20 @@ impl MetadataStore {
 
     /// Ends every sign-in of `account` (its password changed): the sign-ins ended.
     pub async fn revoke_sign_ins_of(&self, account: &str) -> Result<usize> {
-        let rows = sqlx::query("SELECT DISTINCT family FROM refresh_tokens WHERE account = $1 AND used = 0")
+        // Every sign-in of the account: those with a refresh token, used or not (one being
+        // refreshed right now has none unused), and those whose code waits to be redeemed,
+        // which would otherwise begin a sign-in with the old password.
+        sqlx::query("UPDATE authorization_codes SET used = 1 WHERE account = $1")
             .bind(account)
-            .fetch_all(&self.pool)
+            .execute(&self.pool)
             .await?;
+        let rows = sqlx::query(
+            "SELECT DISTINCT family FROM refresh_tokens WHERE account = $1 \
+             UNION SELECT DISTINCT family FROM authorization_codes WHERE account = $1",
+        )
+        .bind(account)
+        .fetch_all(&self.pool)
+        .await?;
         for row in &rows {
             let family: String = row.try_get("family")?;
             self.revoke_sign_in(&family).await?;

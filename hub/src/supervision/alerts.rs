@@ -2,7 +2,7 @@
 //! office hours. An alert is stored, written to the audit log and posted to the webhook; a
 //! rule may say that its alert suspends the principal until a security administrator clears it.
 //! While an alert of a rule about a principal is open, the rule raises no other (for the
-//! distinct-person quota, no other about the same dataset).
+//! distinct-person quota, no other about the same dataset and control).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -173,13 +173,19 @@ impl Rules {
 /// A rule's name and a principal's id.
 type RuleAndPrincipal = (String, String);
 
-/// What one open alert stands for: its rule, its principal, and the dataset for an alert that
-/// is about one (a distinct-person quota reached in one dataset says nothing of another).
-type OpenKey = (String, String, String);
+/// What one open alert stands for: its rule, its principal, and for an alert about a
+/// dataset's control, the dataset and the control (a distinct-person quota reached in one
+/// dataset says nothing of another, nor of the guesses a verify grant allows).
+type OpenKey = (String, String, String, String);
 
 fn open_key(alert: &AlertRecord) -> OpenKey {
-    let about = alert.detail["dataset"].as_str().unwrap_or_default();
-    (alert.rule.clone(), alert.principal.clone(), about.to_owned())
+    let text = |name: &str| alert.detail[name].as_str().unwrap_or_default().to_owned();
+    (
+        alert.rule.clone(),
+        alert.principal.clone(),
+        text("dataset"),
+        text("control"),
+    )
 }
 
 /// Rows sent lately, with when they were sent, oldest first.
@@ -512,13 +518,13 @@ mod tests {
             .await
             .unwrap();
         let now = Utc::now();
-        for dataset in [
-            "land_registry.parcels",
-            "land_registry.parcels",
-            "civil_affairs.residents",
+        for (dataset, control) in [
+            ("land_registry.parcels", "max_subjects_per_day"),
+            ("land_registry.parcels", "max_subjects_per_day"),
+            ("civil_affairs.residents", "max_subjects_per_day"),
+            ("civil_affairs.residents", "max_attempts_per_subject"),
         ] {
-            let detail =
-                serde_json::json!({"control": "max_subjects_per_day", "dataset": dataset, "limit": 4});
+            let detail = serde_json::json!({"control": control, "dataset": dataset, "limit": 4});
             alerts.subject_quota_reached("grid-worker", detail, now).await;
         }
         let mut about: Vec<String> = store
@@ -529,7 +535,14 @@ mod tests {
             .map(|alert| alert.detail["dataset"].as_str().unwrap_or_default().to_owned())
             .collect();
         about.sort();
-        assert_eq!(about, ["civil_affairs.residents", "land_registry.parcels"]);
+        assert_eq!(
+            about,
+            [
+                "civil_affairs.residents",
+                "civil_affairs.residents",
+                "land_registry.parcels"
+            ]
+        );
     }
 
     fn at(text: &str) -> DateTime<FixedOffset> {

@@ -108,6 +108,20 @@ async fn queries_stay_within_the_grants_quotas_for_the_day() {
     assert_eq!(status, StatusCode::OK, "the fifth row: {body}");
     let (status, body) = ask(&hub, &analyst, &limit(1)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // Asking again helps only once the quota renews at midnight UTC, and the answer says so.
+    let refused = hub.caller(&analyst).query_response(&limit(1), PURPOSE).await;
+    let wait: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_default();
+    let now = chrono::Utc::now();
+    let until_midnight = 86_400 - u64::from(chrono::Timelike::num_seconds_from_midnight(&now));
+    assert!(
+        wait.abs_diff(until_midnight) <= 5,
+        "Retry-After {wait}, midnight in {until_midnight} s"
+    );
 }
 
 /// A result larger than the quota is cut off mid-stream after the rows the quota allows:
