@@ -18,6 +18,22 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
+/** Sends `body` as JSON (`POST` unless `method` says otherwise); the answer as {@link api}. */
+export function sendJson<T>(path: string, body: unknown, method = "POST"): Promise<T> {
+  return api<T>(path, { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+/** For actions asked twice (revoke, disable, reset): the first press arms the one named
+ * `id`, and only a second press on the same one returns true. */
+export function pressedTwice(armed: { value: string }, id: string): boolean {
+  if (armed.value !== id) {
+    armed.value = id;
+    return false;
+  }
+  armed.value = "";
+  return true;
+}
+
 /** The hub's answer to a call that succeeded, to read as it arrives (a query's stream, a
  * file); a failure is thrown as an {@link ApiFailure}. */
 export async function call(path: string, init: RequestInit = {}): Promise<Response> {

@@ -1,6 +1,6 @@
 // The shapes of the access request endpoints the console reads (see the hub's OpenAPI
 // document: /v1/access-requests, .../{id}/decision and .../{id}/dry-run).
-import { api } from "./api";
+import { api, sendJson } from "./api";
 import { locale } from "./i18n";
 
 function maskInChinese(mask: Mask | undefined): string {
@@ -93,14 +93,6 @@ export function listRequests(): Promise<AccessRequest[]> {
   return api<AccessRequest[]>("/v1/access-requests");
 }
 
-function post<T>(path: string, body: unknown): Promise<T> {
-  return api<T>(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-}
-
 export function fileRequest(body: {
   dataset: string;
   kind: "read" | "verify";
@@ -109,15 +101,15 @@ export function fileRequest(body: {
   justification: string;
   days: number;
 }): Promise<AccessRequest> {
-  return post<AccessRequest>("/v1/access-requests", body);
+  return sendJson<AccessRequest>("/v1/access-requests", body);
 }
 
 export function dryRun(id: string, proposal: Proposal): Promise<DryRun> {
-  return post<DryRun>(`/v1/access-requests/${encodeURIComponent(id)}/dry-run`, proposal);
+  return sendJson<DryRun>(`/v1/access-requests/${encodeURIComponent(id)}/dry-run`, proposal);
 }
 
 export function decide(id: string, decision: Proposal & { approve: boolean; reason?: string }): Promise<AccessRequest> {
-  return post<AccessRequest>(`/v1/access-requests/${encodeURIComponent(id)}/decision`, decision);
+  return sendJson<AccessRequest>(`/v1/access-requests/${encodeURIComponent(id)}/decision`, decision);
 }
 
 /** A mask as a person reads it: `partial (first 1, last 0)`, `hash`, `raw`; in Chinese, in
