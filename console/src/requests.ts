@@ -143,3 +143,41 @@ export function slotFor(
   }
   return null;
 }
+
+/** A deny rule as `GET /v1/deny-rules` lists it: what is never shown, whatever a grant says. */
+export interface DenyRule {
+  id: string;
+  datasets: string;
+  subject?: Record<string, string>;
+  columns?: string[];
+  classifications?: string[];
+  reason: string;
+}
+
+/** The deny rule that keeps `field` of `table` from `person`, if one does (as the hub reads
+ * them: `department.*` and `*` patterns, classification prefixes such as `pii.*`, a rule
+ * without columns or classifications covering the whole dataset). */
+export function denyingRule(
+  rules: DenyRule[],
+  person: { id: string; department: string; roles: string[] } | null,
+  table: string,
+  field: { name: string; classification: string },
+): DenyRule | undefined {
+  const department = table.split(".")[0];
+  return rules.find((rule) => {
+    const dataset = rule.datasets === "*" || rule.datasets === table || rule.datasets === `${department}.*`;
+    const subject = rule.subject ?? {};
+    const applies =
+      !!person &&
+      (!subject.client || subject.client === person.id) &&
+      (!subject.department || subject.department === person.department) &&
+      (!subject.role || person.roles.includes(subject.role));
+    const columns = rule.columns ?? [];
+    const classes = rule.classifications ?? [];
+    const covers =
+      (columns.length === 0 && classes.length === 0) ||
+      columns.includes(field.name) ||
+      classes.some((tag) => tag === field.classification || (tag.endsWith(".*") && field.classification.startsWith(tag.slice(0, -1))));
+    return dataset && applies && covers;
+  });
+}

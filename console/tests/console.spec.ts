@@ -273,7 +273,9 @@ test("a grid worker on a phone finds a household of their grid, and nobody of an
   const violations = policyViolations(page);
   // A grid worker lands on their area, not on the catalogue.
   await signIn(page, worker, "My area");
-  await expect(page.getByText("civil_affairs.residents, where grid_id = 'GC-002'")).toBeVisible();
+  // The area in words: the register's title and the grid, not the grant's SQL.
+  await expect(page.getByText("Grid id: GC-002")).toBeVisible();
+  await expect(page.getByText("grid_id = ")).toHaveCount(0);
   await expect(page.getByText("Masked under your grant: ID number.")).toBeVisible();
 
   // Part of a name: the household, with every member, the names and addresses shown and

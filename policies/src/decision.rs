@@ -294,6 +294,22 @@ pub fn may_read_all_rows(
             || in_force(policies, principal, dataset, now).any(|grant| grant.row_filter.is_none()))
 }
 
+/// The largest distinct-person quota among the read grants for `principal` on `dataset` in
+/// force at `now`, for any purpose (`None`: no grant carries one). People are counted per
+/// caller and dataset, whatever the purpose they are read for: reads under a grant without
+/// a quota count too, up to this many, so that a quota is not renewed by reading its people
+/// under another purpose first.
+pub fn largest_subject_quota(
+    principal: &Principal,
+    dataset: &DatasetId,
+    policies: &PolicySet,
+    now: DateTime<Utc>,
+) -> Option<u64> {
+    in_force(policies, principal, dataset, now)
+        .filter_map(|grant| grant.max_subjects_per_day)
+        .max()
+}
+
 /// The read grants for `principal` on `dataset` in force at `now`, for any purpose.
 fn in_force<'a>(
     policies: &'a PolicySet,

@@ -18,7 +18,7 @@ mod verify;
 
 pub use decision::{
     AccessDenied, AppliedGrant, ColumnAccess, ColumnDecision, ColumnInfo, ColumnSource, DatasetInfo,
-    Decision, RowQuota, authorize, default_masks, denied_request, may_read_all_rows,
+    Decision, RowQuota, authorize, default_masks, denied_request, largest_subject_quota, may_read_all_rows,
 };
 pub use error::{PolicyError, UnfitPolicy};
 pub use files::{FileError, FilePolicies, Located};

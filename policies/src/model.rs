@@ -235,8 +235,8 @@ pub struct Grant {
     pub id: String,
     pub subject: Subject,
     pub dataset: DatasetId,
-    /// `read` (the default) or `verify`.
-    #[serde(default, skip_serializing_if = "GrantKind::is_read")]
+    /// `read` (the default) or `verify`; always written out, for readers of a grant's JSON.
+    #[serde(default)]
     pub kind: GrantKind,
     /// The columns it may read, or for a verify grant match on; `*` (the default) for all.
     #[serde(default = "all_columns")]

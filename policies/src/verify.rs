@@ -36,6 +36,9 @@ pub struct VerifyGrant {
     /// The rows it matches against, as written in the grant.
     pub row_filter: Option<String>,
     pub terms: VerifyTerms,
+    /// Whether the grant, as written, names no column but the subject key: it approves
+    /// asking whether someone is in the dataset at all.
+    pub key_only: bool,
 }
 
 /// How one call's records are matched: under the grants that cover every column the
@@ -81,6 +84,10 @@ pub enum VerifyRefused {
     },
     #[error("no verify grant of yours lets you match on {columns} of {dataset} together")]
     ColumnsNotMatchable { dataset: DatasetId, columns: String },
+    #[error(
+        "records give only {dataset}'s subject key ({key}), which would tell whether someone is in it at all; give another column as well, or ask its owner for a grant of the subject key alone"
+    )]
+    SubjectKeyOnly { dataset: DatasetId, key: String },
 }
 
 /// Decides what `principal` may verify against `dataset` for `purpose` at `now`: the verify
@@ -128,6 +135,11 @@ pub fn authorize_verify(
                 .collect(),
             row_filter: grant.row_filter.clone(),
             terms: grant.verify_terms(),
+            key_only: dataset
+                .columns
+                .iter()
+                .filter(|column| grant.covers_column(&column.name))
+                .all(|column| dataset.subject_key.contains(&column.name)),
         })
         .collect();
     if grants.is_empty() {
@@ -160,11 +172,21 @@ impl VerifyDecision {
                 column: column.clone(),
             });
         }
+        // A record of the subject key alone answers whether someone is in the dataset: only
+        // a grant written for exactly that answers it, not one for matching a name.
+        let key_only = given.iter().all(|column| self.subject_key.contains(column));
         let covering: Vec<&VerifyGrant> = self
             .grants
             .iter()
             .filter(|grant| given.iter().all(|column| grant.columns.contains(column)))
+            .filter(|grant| !key_only || grant.key_only)
             .collect();
+        if key_only && covering.is_empty() && !self.grants.is_empty() {
+            return Err(VerifyRefused::SubjectKeyOnly {
+                dataset: self.dataset.clone(),
+                key: self.subject_key.join(", "),
+            });
+        }
         if covering.is_empty() {
             return Err(VerifyRefused::ColumnsNotMatchable {
                 dataset: self.dataset.clone(),
@@ -268,11 +290,26 @@ mod tests {
         let by_name = decision.plan(&given(&["id_number", "name"])).unwrap();
         assert_eq!(by_name.grants, ["v1"]);
         assert_eq!(by_name.row_filters, Some(vec!["town = 'Dali'".to_owned()]));
-        let by_id = decision.plan(&given(&["id_number"])).unwrap();
-        assert_eq!(by_id.grants, ["v1", "v2"]);
-        assert_eq!(by_id.row_filters, None, "v2 covers every row");
-        assert!(by_id.column_matches);
-        assert_eq!(by_id.max_attempts_per_subject, 5);
+        assert!(
+            matches!(
+                decision.plan(&given(&["id_number"])),
+                Err(VerifyRefused::SubjectKeyOnly { .. })
+            ),
+            "the ID number alone would tell who is registered"
+        );
+        let by_phone = decision.plan(&given(&["id_number", "phone"])).unwrap();
+        assert_eq!(by_phone.grants, ["v2"]);
+        assert_eq!(by_phone.row_filters, None, "v2 covers every row");
+        assert!(by_phone.column_matches);
+        assert_eq!(by_phone.max_attempts_per_subject, 5);
+
+        // A grant of the subject key alone approves asking who is registered.
+        let mut registered = policies.clone();
+        registered
+            .grants
+            .push(grant("v3", "kind: verify\ncolumns: [id_number]"));
+        let decision = authorize_verify(&clerk(), "eligibility", &residents(), &registered, now()).unwrap();
+        assert_eq!(decision.plan(&given(&["id_number"])).unwrap().grants, ["v3"]);
     }
 
     #[test]
@@ -290,6 +327,13 @@ mod tests {
             decision.plan(&given(&["id_number", "name"])),
             Err(VerifyRefused::ColumnsNotMatchable { .. })
         ));
+        assert!(
+            matches!(
+                decision.plan(&given(&["id_number"])),
+                Err(VerifyRefused::SubjectKeyOnly { .. })
+            ),
+            "a deny rule on the name does not make a grant of matching names one of registration"
+        );
         let auditor = Principal::new("root", "benefits").with_role(Role::Auditor);
         assert!(matches!(
             authorize_verify(&auditor, "eligibility", &residents(), &policies, now()),

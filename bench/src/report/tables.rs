@@ -273,8 +273,8 @@ pub(super) fn people(out: &mut String, people: &workloads::PeopleResults) {
     let _ = writeln!(
         out,
         "## Sharing less than rows (issue 20)\n\n\
-         `POST /v1/verify` with a batch of {VERIFY_BATCH} ID numbers against the residents under a \
-         verify-only grant (the sampled ID numbers, repeated to fill the batch): the whole call, \
+         `POST /v1/verify` with a batch of {VERIFY_BATCH} records (an ID number and a name) against the residents \
+         under a verify-only grant (the sampled ID numbers, repeated to fill the batch): the whole call, \
          counting every record against the store's per-subject and daily counts, matching and the \
          durable audit record.\n\n\
          | residents | median | min-max |\n|---|---|---|"

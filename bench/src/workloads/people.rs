@@ -7,7 +7,7 @@ use super::*;
 pub const VERIFY_BATCH: usize = 1000;
 
 pub struct PeopleResults {
-    /// A batch of `VERIFY_BATCH` ID numbers against the residents read from Parquet.
+    /// A batch of `VERIFY_BATCH` records (an ID number and a name) against the residents read from Parquet.
     pub verify_live: Measured<Spread>,
     /// The same against their accelerated copy.
     pub verify_accelerated: Measured<Spread>,
@@ -23,7 +23,9 @@ pub async fn people(settings: &Settings, hub: &HubUnderTest<'_>, ids: &Arc<Vec<S
         .iter()
         .cycle()
         .take(VERIFY_BATCH)
-        .map(|id| serde_json::json!({ "id_number": id }))
+        // The ID number alone would ask who is registered, which the grant does not answer;
+        // the name matched with it is the same for all, and costs the same matched or not.
+        .map(|id| serde_json::json!({ "id_number": id, "name": "Chen Wei" }))
         .collect();
     let verify_live = verify_batches(settings, hub, RESIDENTS, &batch).await;
     let verify_accelerated = match &settings.acceleration {

@@ -24,8 +24,8 @@ use crate::store::GrantOrigin;
 #[serde(deny_unknown_fields)]
 pub struct RequestTerms {
     /// The kind of grant asked for: `read` (the default), or `verify` to match records
-    /// against the dataset without reading it.
-    #[serde(default, skip_serializing_if = "GrantKind::is_read")]
+    /// against the dataset without reading it. Always written out.
+    #[serde(default)]
     pub kind: GrantKind,
     /// The columns wanted (for `verify`, those to match on, the subject key among them);
     /// `*` for all.

@@ -16,7 +16,8 @@ pub enum Action {
     QueryRefused,
     /// Records matched against a dataset under a verify-only grant.
     VerificationAnswered,
-    /// A verification refused before any record was matched.
+    /// A verification refused before any record was matched, or whose every record was
+    /// refused (its subjects' attempts used up).
     VerificationRefused,
     TokenIssued,
     TokenRefused,

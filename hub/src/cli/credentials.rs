@@ -1,7 +1,10 @@
-//! The CLI's sign-in: `causeway login` obtains a token with the client-credentials grant
-//! (through the `oauth2` crate) and keeps it, with the client's secret to renew it, in the
-//! user's configuration directory, readable by the user alone. Other commands take the
-//! token from there, renewed when it is about to expire, or from `CAUSEWAY_TOKEN`.
+//! The CLI's sign-in: `causeway login` obtains a token with the client-credentials grant,
+//! or for a person with the authorization-code grant and PKCE through their browser (RFC
+//! 8252: a native application receiving the code on a loopback address), through the
+//! `oauth2` crate, and keeps it, with the client's secret or the person's refresh token to
+//! renew it, in the user's configuration directory, readable by the user alone. Other
+//! commands take the token from there, renewed when it is about to expire, or from
+//! `CAUSEWAY_TOKEN`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -9,7 +12,10 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use oauth2::basic::BasicClient;
-use oauth2::{ClientId, ClientSecret, TokenResponse, TokenUrl};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
+};
 use serde::{Deserialize, Serialize};
 
 /// Why the CLI has no token for a hub.
@@ -40,8 +46,12 @@ pub enum CredentialsError {
     /// The token endpoint refused or could not be reached; says which, without the secret.
     #[error("{0}")]
     TokenRequest(String),
-    #[error("not signed in to {hub}: run `causeway login --hub {hub} --client-id ID` or set CAUSEWAY_TOKEN")]
+    #[error(
+        "not signed in to {hub}: run `causeway login --hub {hub} --person` (a person) or `--client-id ID` (a service), or set CAUSEWAY_TOKEN"
+    )]
     NotSignedIn { hub: String },
+    #[error("your sign-in to {hub} has ended ({reason}): run `causeway login --hub {hub} --person` again")]
+    SignInEnded { hub: String, reason: String },
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -52,7 +62,11 @@ struct CredentialFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct HubCredentials {
     client_id: String,
+    /// A service's secret; empty for a person.
     client_secret: String,
+    /// A person's refresh token, replaced by the one each renewal returns (they rotate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
     access_token: String,
     /// Seconds since 1970 when the token expires.
     expires_at: u64,
@@ -124,28 +138,128 @@ async fn request_token(
     let client = BasicClient::new(ClientId::new(client_id.to_owned()))
         .set_client_secret(ClientSecret::new(secret.to_owned()))
         .set_token_uri(token_url);
-    let send = |request: oauth2::HttpRequest| async move {
-        let (parts, body) = request.into_parts();
-        let response = http
-            .request(parts.method, parts.uri.to_string())
-            .headers(parts.headers)
-            .body(body)
-            .send()
-            .await?;
-        let mut builder = oauth2::http::Response::builder().status(response.status());
-        for (name, value) in response.headers() {
-            builder = builder.header(name, value);
-        }
-        let body = response.bytes().await?.to_vec();
-        Ok::<_, reqwest::Error>(builder.body(body).unwrap_or_default())
-    };
     let token = client
         .exchange_client_credentials()
-        .request_async(&send)
+        .request_async(&|request| send(http, request))
         .await
         .map_err(|error| CredentialsError::TokenRequest(describe(&error)))?;
     let lifetime = token.expires_in().map_or(3600, |lifetime| lifetime.as_secs());
     Ok((token.access_token().secret().clone(), now() + lifetime))
+}
+
+/// Sends one of the `oauth2` crate's requests with the CLI's HTTP client (its TLS settings).
+async fn send(
+    http: &reqwest::Client,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, reqwest::Error> {
+    let (parts, body) = request.into_parts();
+    let response = http
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await?;
+    let mut builder = oauth2::http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    let body = response.bytes().await?.to_vec();
+    Ok(builder.body(body).unwrap_or_default())
+}
+
+/// A person's sign-in under way: the address their browser opens, and what redeems the code
+/// it brings back.
+pub struct PersonSignIn {
+    pub url: oauth2::url::Url,
+    /// The `state` the code must come back with.
+    pub state: CsrfToken,
+    verifier: PkceCodeVerifier,
+    redirect: String,
+}
+
+/// Starts a person's sign-in to `hub` whose code comes back to `redirect` (a loopback
+/// address this process listens on), as the hub's command-line application.
+pub fn start_person_sign_in(hub: &str, redirect: &str) -> Result<PersonSignIn, CredentialsError> {
+    let client = BasicClient::new(ClientId::new(crate::identity::CLI_APPLICATION.to_owned()))
+        .set_auth_uri(AuthUrl::new(format!("{hub}/oauth/authorize")).map_err(CredentialsError::HubUrl)?)
+        .set_redirect_uri(RedirectUrl::new(redirect.to_owned()).map_err(CredentialsError::HubUrl)?);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("openid".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    Ok(PersonSignIn {
+        url,
+        state,
+        verifier,
+        redirect: redirect.to_owned(),
+    })
+}
+
+/// Redeems the `code` a person's browser brought back, and keeps the tokens for `hub`;
+/// returns when the access token expires.
+pub async fn finish_person_sign_in(
+    http: &reqwest::Client,
+    hub: &str,
+    sign_in: PersonSignIn,
+    code: String,
+) -> Result<u64, CredentialsError> {
+    let client = BasicClient::new(ClientId::new(crate::identity::CLI_APPLICATION.to_owned()))
+        .set_token_uri(TokenUrl::new(format!("{hub}/oauth/token")).map_err(CredentialsError::HubUrl)?)
+        .set_redirect_uri(RedirectUrl::new(sign_in.redirect).map_err(CredentialsError::HubUrl)?);
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(sign_in.verifier)
+        .request_async(&|request| send(http, request))
+        .await
+        .map_err(|error| CredentialsError::TokenRequest(describe(&error)))?;
+    let lifetime = token.expires_in().map_or(300, |lifetime| lifetime.as_secs());
+    let expires_at = now() + lifetime;
+    let mut file = load()?;
+    file.hubs.insert(
+        hub.to_owned(),
+        HubCredentials {
+            client_id: crate::identity::CLI_APPLICATION.to_owned(),
+            client_secret: String::new(),
+            refresh_token: token.refresh_token().map(|refresh| refresh.secret().clone()),
+            access_token: token.access_token().secret().clone(),
+            expires_at,
+        },
+    );
+    save(&file)?;
+    Ok(expires_at)
+}
+
+/// A person's new access and refresh tokens for the refresh token `refresh`.
+async fn refresh_person(
+    http: &reqwest::Client,
+    hub: &str,
+    refresh: &str,
+) -> Result<(String, u64, Option<String>), CredentialsError> {
+    let client = BasicClient::new(ClientId::new(crate::identity::CLI_APPLICATION.to_owned()))
+        .set_token_uri(TokenUrl::new(format!("{hub}/oauth/token")).map_err(CredentialsError::HubUrl)?);
+    let token = client
+        .exchange_refresh_token(&RefreshToken::new(refresh.to_owned()))
+        .request_async(&|request| send(http, request))
+        .await
+        .map_err(|error| match &error {
+            oauth2::RequestTokenError::ServerResponse(response) => CredentialsError::SignInEnded {
+                hub: hub.to_owned(),
+                reason: response
+                    .error_description()
+                    .cloned()
+                    .unwrap_or_else(|| response.error().to_string()),
+            },
+            _ => CredentialsError::TokenRequest(describe(&error)),
+        })?;
+    let lifetime = token.expires_in().map_or(300, |lifetime| lifetime.as_secs());
+    Ok((
+        token.access_token().secret().clone(),
+        now() + lifetime,
+        token.refresh_token().map(|refresh| refresh.secret().clone()),
+    ))
 }
 
 fn describe<E: std::error::Error>(
@@ -175,6 +289,7 @@ pub async fn login(
         HubCredentials {
             client_id: client_id.to_owned(),
             client_secret: secret.to_owned(),
+            refresh_token: None,
             access_token,
             expires_at,
         },
@@ -198,13 +313,21 @@ pub async fn token(http: &reqwest::Client, hub: &str) -> Result<String, Credenti
     if credentials.expires_at > now() + 60 {
         return Ok(credentials.access_token);
     }
-    let (access_token, expires_at) =
-        request_token(http, hub, &credentials.client_id, &credentials.client_secret).await?;
+    let (access_token, expires_at, refresh_token) = match &credentials.refresh_token {
+        // A person's: a new pair, the old refresh token spent.
+        Some(refresh) => refresh_person(http, hub, refresh).await?,
+        None => {
+            let (access_token, expires_at) =
+                request_token(http, hub, &credentials.client_id, &credentials.client_secret).await?;
+            (access_token, expires_at, None)
+        }
+    };
     file.hubs.insert(
         hub.to_owned(),
         HubCredentials {
             access_token: access_token.clone(),
             expires_at,
+            refresh_token: refresh_token.or(credentials.refresh_token.clone()),
             ..credentials
         },
     );

@@ -16,6 +16,7 @@ mod policy;
 mod query;
 mod serve;
 pub mod terminal;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,7 +61,11 @@ enum Command {
     },
     /// Run a read query on a running hub.
     Query(query::QueryArgs),
-    /// Sign in to a hub as an OAuth2 client; other commands then use the token.
+    /// Ask a running hub whether records match a dataset's rows, under a verify-only grant:
+    /// per record yes or no, never a value.
+    Verify(verify::VerifyArgs),
+    /// Sign in to a hub, as a service (client id and secret) or a person (in a browser);
+    /// other commands then use the token.
     Login(login::LoginArgs),
     /// Manage the built-in authorization server's clients (on this machine's hub).
     Client {
@@ -147,6 +152,7 @@ pub async fn run() -> ExitCode {
         Command::Deny { command } => grant::deny(command).await,
         Command::Alerts { command } => alerts::run(command).await,
         Command::Query(args) => query::run(args).await,
+        Command::Verify(args) => verify::run(args).await,
         Command::Login(args) => login::run(args).await,
         Command::Client { command } => admin::client(command).await,
         Command::Keys { command } => admin::keys(command).await,

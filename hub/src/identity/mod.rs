@@ -27,8 +27,8 @@ pub use exchange::ExchangeError;
 pub use keys::{KeyError, KeyRing, public_keys, verify_signature};
 pub use limiter::FailureLimiter;
 pub use sign_in::{
-    Application, AuthorizationRequest, CONSOLE_APPLICATION, CONSOLE_CALLBACK, GrantError, PersonTokens,
-    challenge, random_token, redirect_matches, valid_challenge,
+    Application, AuthorizationRequest, CLI_APPLICATION, CLI_CALLBACK, CONSOLE_APPLICATION, CONSOLE_CALLBACK,
+    GrantError, PersonTokens, challenge, random_token, redirect_matches, valid_challenge,
 };
 pub use tokens::{Authenticator, BuiltinIssuer};
 

@@ -27,6 +27,11 @@ use crate::store::{AccountKind, ClientRecord, NewCode, RefreshRecord, StoreError
 pub const CONSOLE_APPLICATION: &str = "console";
 /// Where the console receives its authorization code, under the hub's public URL.
 pub const CONSOLE_CALLBACK: &str = "/console/callback";
+/// The client id of the command line, signing a person in through their browser.
+pub const CLI_APPLICATION: &str = "causeway-cli";
+/// Where the command line receives its code: a loopback address without a port, at which
+/// it may listen on any (RFC 8252 §7.3).
+pub const CLI_CALLBACK: &str = "http://127.0.0.1/callback";
 /// How long an authorization code may wait to be exchanged (RFC 6749 §4.1.2: at most ten
 /// minutes recommended; a browser redirect takes a second).
 const CODE_TTL: Duration = Duration::from_secs(60);
@@ -302,7 +307,7 @@ fn invalid(reason: &'static str, account: Option<&str>) -> GrantError {
 }
 
 /// The applications of a hub at `public_url` whose access tokens are for `audience`: its
-/// console, then those configured, whose redirect URIs must be absolute, without a fragment,
+/// console and its command line, then those configured, whose redirect URIs must be absolute, without a fragment,
 /// and HTTPS unless on loopback. No application may be named as the audience: its ID tokens,
 /// signed by the same keys, would pass for access tokens.
 pub fn applications(
@@ -340,7 +345,11 @@ pub fn applications(
         client_id: CONSOLE_APPLICATION.to_owned(),
         redirect_uris: vec![format!("{}{CONSOLE_CALLBACK}", public_url.trim_end_matches('/'))],
     };
-    let mut applications = vec![console];
+    let cli = Application {
+        client_id: CLI_APPLICATION.to_owned(),
+        redirect_uris: vec![CLI_CALLBACK.to_owned()],
+    };
+    let mut applications = vec![console, cli];
     for application in configured {
         match applications
             .iter_mut()
@@ -447,7 +456,8 @@ mod tests {
             },
         ];
         let applications = applications("http://127.0.0.1:8080/", "causeway", &configured).unwrap();
-        assert_eq!(applications.len(), 2);
+        assert_eq!(applications.len(), 3);
+        assert_eq!(applications[1].client_id, "causeway-cli");
         assert_eq!(
             applications[0].redirect_uris,
             [
@@ -455,7 +465,7 @@ mod tests {
                 "https://hub.example/console/callback"
             ]
         );
-        assert_eq!(applications[1].client_id, "district-console");
+        assert_eq!(applications[2].client_id, "district-console");
         for uri in [
             "http://district.example/cb",
             "https://district.example/cb#x",

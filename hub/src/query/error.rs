@@ -7,6 +7,7 @@ use causeway_connectors::{SourceReadError, describe_failure};
 use causeway_policies::{AccessDenied, PolicyError};
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
+use datafusion::sql::sqlparser::parser::ParserError;
 
 use super::names::UnknownDataset;
 
@@ -14,7 +15,8 @@ use super::names::UnknownDataset;
 pub enum QueryError {
     #[error("every query must state its purpose")]
     MissingPurpose,
-    #[error("syntax error: {0}")]
+    /// `syntax error at line 1, column 8: expected an expression, found FROM`.
+    #[error("{0}")]
     Syntax(String),
     #[error("the query is too large: {0}")]
     TooLarge(#[source] causeway_policies::SyntaxLimitExceeded),
@@ -84,6 +86,40 @@ pub enum QueryError {
 }
 
 impl QueryError {
+    /// A parser's or tokenizer's complaint as a sentence: `Expected: an expression, found:
+    /// FROM at Line: 1, Column: 8` becomes `syntax error at line 1, column 8: expected an
+    /// expression, found FROM`.
+    pub fn syntax(complaint: &str) -> Self {
+        let (body, place) = match complaint.rsplit_once(" at Line: ") {
+            Some((body, place)) => (body, place.split_once(", Column: ")),
+            None => (complaint, None),
+        };
+        let body = body
+            .strip_prefix("Expected: ")
+            .map(|rest| {
+                let rest = rest.replacen(", found: ", ", found ", 1);
+                let rest = rest
+                    .strip_suffix(", found EOF")
+                    .map_or(rest.clone(), |rest| format!("{rest}, found the end of the query"));
+                format!("expected {rest}")
+            })
+            .unwrap_or_else(|| body.to_owned());
+        Self::Syntax(match place {
+            Some((line, column)) => format!("syntax error at line {line}, column {column}: {body}"),
+            None => format!("syntax error: {body}"),
+        })
+    }
+
+    /// [`Self::syntax`] of a parser's error, without the parser's own prefixes.
+    pub fn of_parser(error: &ParserError) -> Self {
+        match error {
+            ParserError::TokenizerError(complaint) | ParserError::ParserError(complaint) => {
+                Self::syntax(complaint)
+            }
+            ParserError::RecursionLimitExceeded => Self::syntax("the query nests too deeply"),
+        }
+    }
+
     /// The stable code callers and the audit log see.
     pub fn code(&self) -> &'static str {
         match self {
@@ -239,7 +275,7 @@ pub(super) fn classify_execution(error: DataFusionError, memory_mb: u64) -> Quer
             tracing::info!(%reason, "a query ran out of memory");
             QueryError::MemoryLimit(memory_mb)
         }
-        DataFusionError::SQL(..) => QueryError::Syntax(error.strip_backtrace()),
+        DataFusionError::SQL(parser, _) => QueryError::of_parser(parser),
         DataFusionError::Plan(message) => QueryError::Plan(message.clone()),
         DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_) => {
             QueryError::Plan(error.find_root().to_string())

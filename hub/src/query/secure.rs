@@ -156,16 +156,24 @@ impl SchemaProvider for SecureSchema {
         };
         let mut view = secure_view(table, reference, dataset, &decision, &context)
             .map_err(|error| DataFusionError::External(Box::new(error)))?;
-        if let Some(limit) = decision.subject_quota() {
+        // Under a grant with a distinct-person quota the query is held to it; under one
+        // without, while another grant of the caller's has one, its people are counted
+        // towards that quota all the same (up to the largest), never cut off.
+        let quota = decision.subject_quota();
+        let counted = quota.or_else(|| {
+            causeway_policies::largest_subject_quota(&policy.principal, &id, &policy.policies, policy.now)
+        });
+        if let Some(limit) = counted {
             let dataset_name = id.to_string();
             policy
                 .subjects
                 .load(&policy.principal.id, &dataset_name, policy.now)
                 .await
                 .map_err(|error| DataFusionError::External(Box::new(error)))?;
-            if policy
-                .subjects
-                .is_closed(&policy.principal.id, &dataset_name, policy.now)
+            if quota.is_some()
+                && policy
+                    .subjects
+                    .is_closed(&policy.principal.id, &dataset_name, limit, policy.now)
             {
                 return Err(DataFusionError::External(Box::new(
                     crate::supervision::SubjectQuotaExceeded::Daily {
@@ -183,6 +191,7 @@ impl SchemaProvider for SecureSchema {
                     dataset: dataset_name,
                     key: dataset.subject_key.clone(),
                     limit,
+                    cuts_off: quota.is_some(),
                 },
             )?;
         }

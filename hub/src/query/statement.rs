@@ -4,6 +4,7 @@
 use std::ops::ControlFlow;
 
 use causeway_policies::{SyntaxLimits, on_deep_stack};
+use datafusion::error::DataFusionError;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     Expr, Query, SetExpr, SetOperator, SetQuantifier, Statement, Visit, Visitor,
@@ -23,14 +24,17 @@ pub fn parse_read_query(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement,
 fn parse_within(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement, QueryError> {
     let tokens = Tokenizer::new(&GenericDialect {}, sql)
         .tokenize()
-        .map_err(|error| QueryError::Syntax(error.to_string()))?;
+        .map_err(|error| QueryError::syntax(&error.to_string()))?;
     limits.check_tokens(&tokens).map_err(QueryError::TooLarge)?;
     drop(tokens);
     let mut statements = DFParserBuilder::new(sql)
         .with_dialect(&GenericDialect {})
         .build()
         .and_then(|mut parser| parser.parse_statements())
-        .map_err(|error| QueryError::Syntax(error.strip_backtrace()))?;
+        .map_err(|error| match &error {
+            DataFusionError::SQL(parser, _) => QueryError::of_parser(parser),
+            _ => QueryError::Syntax(error.strip_backtrace()),
+        })?;
     if statements.len() != 1 {
         return Err(QueryError::NotOneStatement(statements.len()));
     }
@@ -283,6 +287,32 @@ mod tests {
             Err(QueryError::NotOneStatement(2))
         ));
         assert!(matches!(parse_read_query("SELEC 1"), Err(QueryError::Syntax(_))));
+        // Said as a sentence with its place, without the parser's prefixes and quoting.
+        let said = parse_read_query("SELECT (1 FROM t")
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            said.starts_with("syntax error at line 1, column") && said.contains(": expected "),
+            "{said}"
+        );
+        let short = parse_read_query("SELECT a FROM")
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            short,
+            "syntax error: expected identifier, found the end of the query"
+        );
+        assert!(
+            !said.contains("ParserError") && !said.contains("Expected:"),
+            "{said}"
+        );
+        let unclosed = parse_read_query("SELECT 'a").map(drop).unwrap_err().to_string();
+        assert!(
+            unclosed.starts_with("syntax error at line 1, column"),
+            "{unclosed}"
+        );
         assert!(matches!(
             parse_read_query(""),
             Err(QueryError::NotOneStatement(0))

@@ -53,7 +53,20 @@ pub struct SubjectCount {
     pub dataset: String,
     /// The subject key's columns.
     pub key: Vec<String>,
+    /// The day's quota of people; past it, a query is cut off when `cuts_off`, else (a read
+    /// under a grant without a quota of its own) no longer counted.
     pub limit: u64,
+    pub cuts_off: bool,
+}
+
+impl fmt::Debug for SubjectCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.cuts_off {
+            write!(f, "{} people a day", self.limit)
+        } else {
+            write!(f, "counted towards {} people a day", self.limit)
+        }
+    }
 }
 
 impl SubjectCount {
@@ -130,11 +143,7 @@ impl SubjectMeter {
 
 impl fmt::Debug for SubjectMeter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "SubjectMeter({}, {} a day)",
-            self.count.dataset, self.count.limit
-        )
+        write!(f, "SubjectMeter({}, {:?})", self.count.dataset, self.count)
     }
 }
 
@@ -230,7 +239,7 @@ struct Meter {
 
 impl fmt::Debug for Meter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} a day of {}", self.count.limit, self.count.dataset)
+        write!(f, "{:?} of {}", self.count, self.count.dataset)
     }
 }
 
@@ -426,6 +435,7 @@ impl Meter {
             &self.count.principal,
             &self.count.dataset,
             self.count.limit,
+            self.count.cuts_off,
             &subjects,
             Utc::now(),
         );

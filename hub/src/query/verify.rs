@@ -29,8 +29,8 @@ pub struct Records {
     pub rows: Vec<Vec<Option<ScalarValue>>>,
 }
 
-/// Whether one record matched a row of its subject, and, per given column, whether a row
-/// of its subject has that value.
+/// Whether one record matched a row of its subject, and, per given column, whether the row
+/// of its subject that agrees with it on most columns has that value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMatch {
     pub matched: bool,
@@ -108,14 +108,25 @@ impl QueryEngine {
                     return no_match(record);
                 };
                 let equal = |row: &[ScalarValue], index: usize| record[index].as_ref() == Some(&row[index]);
-                let matched = found
-                    .iter()
-                    .any(|row| (0..record.len()).all(|index| equal(row, index)));
+                let agreeing =
+                    |row: &[ScalarValue]| (0..record.len()).filter(|index| equal(row, *index)).count();
+                // The columns are those of the one row that agrees on most of them (the first
+                // such): a subject's answer never combines values from different rows.
+                let Some(best) =
+                    found.iter().copied().reduce(
+                        |best, row| {
+                            if agreeing(row) > agreeing(best) { row } else { best }
+                        },
+                    )
+                else {
+                    return no_match(record);
+                };
+                let matched = agreeing(best) == record.len();
                 let columns = records
                     .columns
                     .iter()
                     .enumerate()
-                    .map(|(index, column)| (column.clone(), found.iter().any(|row| equal(row, index))))
+                    .map(|(index, column)| (column.clone(), equal(best, index)))
                     .collect();
                 RecordMatch { matched, columns }
             })

@@ -33,13 +33,23 @@ const RELOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubjectQuotaExceeded {
     #[error(
-        "the daily quota of {limit} people in {dataset} is reached: the query that read past it was stopped, and the dataset is closed to you until the quota renews at midnight UTC"
+        "the daily quota of {} in {dataset} is reached: the query that read past it was stopped, and the dataset is closed to you until the quota renews at midnight UTC",
+        people(*limit)
     )]
     Daily { dataset: String, limit: u64 },
     #[error(
         "today's people read in {dataset} cannot be counted now (the metadata store does not answer), so queries under its distinct-person quota wait until they can"
     )]
     Uncounted { dataset: String },
+}
+
+/// `1 person`, `4 people`.
+fn people(count: u64) -> String {
+    if count == 1 {
+        "1 person".into()
+    } else {
+        format!("{count} people")
+    }
 }
 
 /// What [`SubjectUsage::admit`] let through.
@@ -165,15 +175,17 @@ impl SubjectUsage {
         Ok(())
     }
 
-    /// Whether a query of `principal` cut off by the quota of `dataset` closed it to them
-    /// for the rest of the day. Once a quota is reached, every further query would answer,
-    /// by being cut off or not, whether someone not yet read meets its conditions: so none
-    /// runs.
-    pub fn is_closed(&self, principal: &str, dataset: &str, now: DateTime<Utc>) -> bool {
+    /// Whether `dataset` is closed today to `principal`'s queries under a quota of `limit`
+    /// people: a query was cut off by a quota (or reads without one passed the largest), and
+    /// `limit` people are read already. Once a quota is reached, every further query would
+    /// answer, by being cut off or not, whether someone not yet read meets its conditions:
+    /// so none runs. A larger quota (another purpose's grant) still admits new people up to
+    /// its own limit.
+    pub fn is_closed(&self, principal: &str, dataset: &str, limit: u64, now: DateTime<Utc>) -> bool {
         let mut day = self.today.lock().unwrap_or_else(PoisonError::into_inner);
-        day.on(now.date_naive())
-            .closed
-            .contains(&(principal.to_owned(), dataset.to_owned()))
+        let day = day.on(now.date_naive());
+        let key = (principal.to_owned(), dataset.to_owned());
+        day.closed.contains(&key) && day.seen.get(&key).map_or(0, HashSet::len) as u64 >= limit
     }
 
     /// Admits `subjects` (one per row, in order) for `principal` reading `dataset` under a
@@ -181,11 +193,17 @@ impl SubjectUsage {
     /// store must be told before they are handed out ([`Self::persist`]). A row of a subject
     /// read today is always admitted; one of a new subject while the day's count is below
     /// `limit`. A row past the quota closes the dataset to `principal` for the day.
+    ///
+    /// Unless `cuts_off` (a read under a grant without a quota of its own, while another of
+    /// the caller's grants has one): every row is admitted and the people are counted up to
+    /// `limit`, the largest of the caller's quotas; the first person past it closes the
+    /// dataset to the caller's queries under a quota, and the count stops there.
     pub fn admit(
         &self,
         principal: &str,
         dataset: &str,
         limit: u64,
+        cuts_off: bool,
         subjects: &[String],
         now: DateTime<Utc>,
     ) -> Admitted {
@@ -194,10 +212,11 @@ impl SubjectUsage {
         let admitted = {
             let mut day = self.today.lock().unwrap_or_else(PoisonError::into_inner);
             let day = day.on(now.date_naive());
-            if day.closed.contains(&key) {
-                0
+            let was_closed = day.closed.contains(&key);
+            let seen = day.seen.entry(key.clone()).or_default();
+            if was_closed && seen.len() as u64 >= limit {
+                if cuts_off { 0 } else { subjects.len() }
             } else {
-                let seen = day.seen.entry(key.clone()).or_default();
                 let mut admitted = subjects.len();
                 for (index, subject) in subjects.iter().enumerate() {
                     if seen.contains(subject) {
@@ -211,9 +230,15 @@ impl SubjectUsage {
                     new.push((subject.clone(), 1));
                 }
                 if admitted < subjects.len() {
-                    day.closed.insert(key);
-                    new.push((CLOSED.to_owned(), 1));
-                    self.reached(principal, dataset, limit, now);
+                    if !was_closed {
+                        day.closed.insert(key);
+                        new.push((CLOSED.to_owned(), 1));
+                    }
+                    if cuts_off {
+                        self.reached(principal, dataset, limit, now);
+                    } else {
+                        admitted = subjects.len();
+                    }
                 }
                 admitted
             }
@@ -311,50 +336,116 @@ mod tests {
         let morning: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
         assert_eq!(
             usage
-                .admit("ana", "d.households", 3, &people(&["a", "b", "a"]), morning)
+                .admit("ana", "d.households", 3, true, &people(&["a", "b", "a"]), morning)
                 .rows,
             3
         );
         assert_eq!(
             usage
-                .admit("ana", "d.households", 3, &people(&["b", "c", "a"]), morning)
+                .admit("ana", "d.households", 3, true, &people(&["b", "c", "a"]), morning)
                 .rows,
             3
         );
-        assert!(!usage.is_closed("ana", "d.households", morning));
+        assert!(!usage.is_closed("ana", "d.households", 3, morning));
         assert_eq!(
             usage
-                .admit("ana", "d.households", 3, &people(&["b", "d", "a"]), morning)
+                .admit("ana", "d.households", 3, true, &people(&["b", "d", "a"]), morning)
                 .rows,
             1,
             "d would be the fourth"
         );
-        assert!(usage.is_closed("ana", "d.households", morning));
+        assert!(usage.is_closed("ana", "d.households", 3, morning));
         assert_eq!(
             usage
-                .admit("ana", "d.households", 3, &people(&["a", "b"]), morning)
+                .admit("ana", "d.households", 3, true, &people(&["a", "b"]), morning)
                 .rows,
             0,
             "closed for the day once the quota cut a query off"
         );
         assert_eq!(
             usage
-                .admit("bo", "d.households", 3, &people(&["e"]), morning)
+                .admit("bo", "d.households", 3, true, &people(&["e"]), morning)
                 .rows,
             1,
             "per principal"
         );
         assert_eq!(
-            usage.admit("ana", "d.parcels", 3, &people(&["e"]), morning).rows,
+            usage
+                .admit("ana", "d.parcels", 3, true, &people(&["e"]), morning)
+                .rows,
             1,
             "per dataset"
         );
         let tomorrow: DateTime<Utc> = "2026-12-02T00:00:01Z".parse().unwrap();
         assert_eq!(
             usage
-                .admit("ana", "d.households", 3, &people(&["e", "f", "g", "h"]), tomorrow)
+                .admit(
+                    "ana",
+                    "d.households",
+                    3,
+                    true,
+                    &people(&["e", "f", "g", "h"]),
+                    tomorrow
+                )
                 .rows,
             3
+        );
+    }
+
+    #[test]
+    fn people_count_across_purposes_and_each_quota_closes_at_its_own_limit() {
+        let usage = SubjectUsage::default();
+        let morning: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
+        let admit = |limit, cuts_off, names: &[&str]| {
+            usage
+                .admit("ana", "d.households", limit, cuts_off, &people(names), morning)
+                .rows
+        };
+        // Read under a grant without a quota: never cut off, counted up to the largest.
+        assert_eq!(admit(5, false, &["a", "b"]), 2);
+        // A quota of 3 then finds two people read: one more, then the cut-off.
+        assert_eq!(admit(3, true, &["c", "d"]), 1, "d would be the fourth of three");
+        assert!(usage.is_closed("ana", "d.households", 3, morning));
+        // Another purpose's quota of 5 is not reached: it admits people up to 5.
+        assert!(!usage.is_closed("ana", "d.households", 5, morning));
+        assert_eq!(
+            admit(5, true, &["a", "d", "e", "f"]),
+            3,
+            "f would be the sixth of five"
+        );
+        assert!(usage.is_closed("ana", "d.households", 5, morning));
+        // The grant without a quota still reads, and counts no more.
+        assert_eq!(admit(5, false, &["g", "h"]), 2);
+        assert_eq!(
+            usage.today.lock().unwrap().seen[&("ana".into(), "d.households".into())].len(),
+            5
+        );
+    }
+
+    #[test]
+    fn reads_without_a_quota_past_the_largest_close_the_quota() {
+        let usage = SubjectUsage::default();
+        let morning: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
+        assert_eq!(
+            usage
+                .admit(
+                    "ana",
+                    "d.households",
+                    2,
+                    false,
+                    &people(&["a", "b", "c", "d"]),
+                    morning
+                )
+                .rows,
+            4
+        );
+        assert!(usage.is_closed("ana", "d.households", 2, morning));
+        assert_eq!(
+            usage
+                .admit("ana", "d.households", 2, true, &people(&["a"]), morning)
+                .rows,
+            0,
+            "a quota reached through reads under another purpose"
         );
     }
 }

@@ -6,27 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::files::{PEOPLE_CSV, people_spec};
-use crate::support::{Hub, causeway_with};
-
-/// Runs `causeway ARGS --hub URL` with `token`; answers whether it succeeded, its stdout and
-/// its stderr.
-fn cli(hub: &Hub, token: &str, args: &[&str]) -> (bool, String, String) {
-    let mut args = args.to_vec();
-    args.extend(["--hub", hub.url.as_str()]);
-    let output = causeway_with(&args, &[("CAUSEWAY_TOKEN", token)]);
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-/// Like `cli`, insisting that the command works; answers its stdout.
-fn cli_ok(hub: &Hub, token: &str, args: &[&str]) -> String {
-    let (ok, stdout, stderr) = cli(hub, token, args);
-    assert!(ok, "causeway {args:?} failed:\n{stdout}\n{stderr}");
-    stdout
-}
+use crate::support::Hub;
 
 async fn hub_with_people(extra: &str) -> Hub {
     let hub = Hub::start(extra).await;
@@ -48,8 +28,7 @@ async fn a_publisher_evolves_a_contract_and_sees_what_changed() {
         spec.replace("title: People", "title: People of the district"),
     )
     .expect("spec");
-    let out = cli_ok(
-        &hub,
+    let out = hub.cli_ok(
         &publisher,
         &["dataset", "update-contract", &file.to_string_lossy()],
     );
@@ -58,8 +37,7 @@ async fn a_publisher_evolves_a_contract_and_sees_what_changed() {
     // A spec whose source moved is not a contract update.
     let moved = hub.dir().join("people-moved.yaml");
     std::fs::write(&moved, people_spec("elsewhere.csv")).expect("spec");
-    let (ok, _, stderr) = cli(
-        &hub,
+    let (ok, _, stderr) = hub.cli(
         &publisher,
         &["dataset", "update-contract", &moved.to_string_lossy()],
     );
@@ -78,20 +56,18 @@ async fn a_publisher_evolves_a_contract_and_sees_what_changed() {
         .collect();
     let file = hub.dir().join("people-v3.yaml");
     std::fs::write(&file, contract).expect("contract");
-    let (ok, _, stderr) = cli(
-        &hub,
+    let (ok, _, stderr) = hub.cli(
         &publisher,
         &["dataset", "update-contract", &file.to_string_lossy()],
     );
     assert!(!ok && stderr.contains("field 'amount' was removed"), "{stderr}");
-    let out = cli_ok(
-        &hub,
+    let out = hub.cli_ok(
         &publisher,
         &["dataset", "update-contract", &file.to_string_lossy(), "--force"],
     );
     assert_eq!(out.trim(), "civil_affairs.people is now at version 3");
 
-    let versions = cli_ok(&hub, &publisher, &["dataset", "versions", "civil_affairs.people"]);
+    let versions = hub.cli_ok(&publisher, &["dataset", "versions", "civil_affairs.people"]);
     let forced: Vec<&str> = versions
         .lines()
         .skip(1)
@@ -99,8 +75,7 @@ async fn a_publisher_evolves_a_contract_and_sees_what_changed() {
         .collect();
     assert_eq!(forced, ["no", "no", "yes"], "{versions}");
 
-    let diff = cli_ok(
-        &hub,
+    let diff = hub.cli_ok(
         &publisher,
         &[
             "dataset",
@@ -117,7 +92,7 @@ async fn a_publisher_evolves_a_contract_and_sees_what_changed() {
         diff,
         "civil_affairs.people: version 1 to 3\n  amount: field_removed removed: amount Decimal128(10, 2) [internal]  BREAKING\n"
     );
-    let diff = cli_ok(&hub, &publisher, &["dataset", "diff", "civil_affairs.people"]);
+    let diff = hub.cli_ok(&publisher, &["dataset", "diff", "civil_affairs.people"]);
     assert!(diff.starts_with("civil_affairs.people: version 2 to 3"), "{diff}");
     assert!(
         diff.contains("  title People of the district -> People\n"),
@@ -131,7 +106,7 @@ async fn a_publisher_evolves_a_contract_and_sees_what_changed() {
     let (status, missing) = hub.get("/v1/datasets/civil_affairs/people/versions/9").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
 
-    let shown = cli_ok(&hub, &publisher, &["dataset", "show", "civil_affairs.people"]);
+    let shown = hub.cli_ok(&publisher, &["dataset", "show", "civil_affairs.people"]);
     // A relative path is estimated where it is read, under the file root: three rows, not 0.
     let estimate: u64 = shown
         .lines()
@@ -146,10 +121,10 @@ async fn a_publisher_evolves_a_contract_and_sees_what_changed() {
 
     // Another department's publisher may not remove it; its own may.
     let other = hub.publisher_token("land_registry").await;
-    let (ok, _, stderr) = cli(&hub, &other, &["dataset", "remove", "civil_affairs.people"]);
+    let (ok, _, stderr) = hub.cli(&other, &["dataset", "remove", "civil_affairs.people"]);
     assert!(!ok && stderr.contains("403"), "{stderr}");
-    cli_ok(&hub, &publisher, &["dataset", "remove", "civil_affairs.people"]);
-    let (ok, _, stderr) = cli(&hub, &publisher, &["dataset", "show", "civil_affairs.people"]);
+    hub.cli_ok(&publisher, &["dataset", "remove", "civil_affairs.people"]);
+    let (ok, _, stderr) = hub.cli(&publisher, &["dataset", "show", "civil_affairs.people"]);
     assert!(!ok && stderr.contains("404"), "{stderr}");
 }
 
@@ -176,8 +151,7 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
         .await;
     let analyst = hub.token("cli-analyst", &secret).await;
 
-    let made = cli_ok(
-        &hub,
+    let made = hub.cli_ok(
         &officer,
         &[
             "grant",
@@ -206,8 +180,7 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
 
     // The analyst reads under it, masked and filtered, into a file.
     let out = hub.dir().join("people.arrow");
-    cli_ok(
-        &hub,
+    hub.cli_ok(
         &analyst,
         &[
             "query",
@@ -231,8 +204,7 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
         table.contains("| 1  | A**** |") && !table.contains("Bob"),
         "{table}"
     );
-    let csv = cli_ok(
-        &hub,
+    let csv = hub.cli_ok(
         &analyst,
         &[
             "query",
@@ -245,8 +217,7 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
     );
     assert_eq!(csv, "id\n1\n");
     // A column a deny rule keeps is refused naming the rule, not as a grant merely missing.
-    let (ok, _, stderr) = cli(
-        &hub,
+    let (ok, _, stderr) = hub.cli(
         &analyst,
         &[
             "query",
@@ -267,11 +238,7 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
     let civil = hub.publisher_token("civil_affairs").await;
     let land = hub.publisher_token("land_registry").await;
     for (token, sees) in [(&officer, true), (&analyst, true), (&civil, true), (&land, false)] {
-        let list = cli_ok(
-            &hub,
-            token,
-            &["grant", "list", "--dataset", "civil_affairs.people"],
-        );
+        let list = hub.cli_ok(token, &["grant", "list", "--dataset", "civil_affairs.people"]);
         assert_eq!(list.contains(&grant), sees, "{list}");
         // Its kind is in the table: read (rows) or verify.
         assert!(
@@ -282,17 +249,16 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
             "{list}"
         );
     }
-    let revoked = cli_ok(&hub, &civil, &["grant", "revoke", &grant]);
+    let revoked = hub.cli_ok(&civil, &["grant", "revoke", &grant]);
     assert_eq!(revoked.trim(), format!("grant {grant} is revoked"));
-    assert!(!cli_ok(&hub, &analyst, &["grant", "list"]).contains(&grant));
-    let all = cli_ok(&hub, &analyst, &["grant", "list", "--all"]);
+    assert!(!hub.cli_ok(&analyst, &["grant", "list"]).contains(&grant));
+    let all = hub.cli_ok(&analyst, &["grant", "list", "--all"]);
     assert!(
         all.lines()
             .any(|line| line.contains(&grant) && line.contains("revoked")),
         "{all}"
     );
-    let (ok, _, stderr) = cli(
-        &hub,
+    let (ok, _, stderr) = hub.cli(
         &analyst,
         &[
             "query",
@@ -304,24 +270,23 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
     assert!(!ok && stderr.contains("403"), "{stderr}");
 
     // The deny list: the officer sees every rule, the analyst those that apply to them.
-    let rules = cli_ok(&hub, &officer, &["deny", "list"]);
+    let rules = hub.cli_ok(&officer, &["deny", "list"]);
     assert!(
         rules.contains("birth-dates-are-private") && rules.contains("land-sees-no-names"),
         "{rules}"
     );
-    let rules = cli_ok(&hub, &analyst, &["deny", "list"]);
+    let rules = hub.cli_ok(&analyst, &["deny", "list"]);
     assert!(
         rules.contains("birth-dates-are-private") && !rules.contains("land-sees-no-names"),
         "{rules}"
     );
 
     // Alerts are the officer's; the audit log shows the grant made and revoked.
-    let alerts = cli_ok(&hub, &officer, &["alerts", "list", "--open"]);
+    let alerts = hub.cli_ok(&officer, &["alerts", "list", "--open"]);
     assert!(alerts.starts_with("ALERT"), "{alerts}");
-    let (ok, _, stderr) = cli(&hub, &analyst, &["alerts", "list"]);
+    let (ok, _, stderr) = hub.cli(&analyst, &["alerts", "list"]);
     assert!(!ok && stderr.contains("403"), "{stderr}");
-    let events = cli_ok(
-        &hub,
+    let events = hub.cli_ok(
         &officer,
         &["audit", "events", "--dataset", "civil_affairs.people"],
     );
@@ -336,8 +301,7 @@ async fn an_officer_grants_lists_and_revokes_from_the_command_line() {
             .is_some_and(|header| header.contains(" ERROR ") && header.ends_with("DETAIL")),
         "{events}"
     );
-    let json = cli_ok(
-        &hub,
+    let json = hub.cli_ok(
         &officer,
         &["audit", "events", "--action", "grant.revoked", "--json"],
     );

@@ -353,6 +353,88 @@ async fn a_distinct_person_quota_cuts_off_a_harvest_across_queries_and_restarts(
     );
 }
 
+/// A caller's people of a dataset are one count, whatever the purpose: reads under a grant
+/// without a quota count too (up to the largest quota), each quota closes at its own limit
+/// and says so, and a grant without a quota still reads. On a CSV file whose first batch
+/// holds none of the rows asked for, the query that would pass the quota is refused (429),
+/// not cut off mid-transfer.
+#[tokio::test]
+async fn people_count_per_caller_and_dataset_across_purposes() {
+    let hub = Hub::start("").await;
+    let mut csv = String::from("parcel_id,owner_id_number,area\n");
+    // Owners P0 to P4999, two parcels each: P4999's are past the CSV reader's first batch.
+    for parcel in 0..10_000 {
+        let _ = writeln!(csv, "{parcel},P{},{}", parcel / 2, 100 + parcel);
+    }
+    std::fs::write(hub.dir().join("parcels.csv"), csv).expect("csv");
+    hub.publish_ok(PARCELS_SPEC).await;
+    let secret = hub
+        .add_client("case-worker", "civil_affairs", &["analyst"], json!({}))
+        .await;
+    for (purpose, quota) in [
+        ("grid-management", json!(3)),
+        ("case-review", json!(5)),
+        ("audit-sample", Value::Null),
+    ] {
+        hub.grant(json!({
+            "subject": {"client": "case-worker"},
+            "dataset": "land_registry.parcels",
+            "purposes": [purpose],
+            "unmasked": ["owner_id_number"],
+            "max_subjects_per_day": quota,
+        }))
+        .await;
+    }
+    let worker = hub.caller_of("case-worker", &secret).await;
+    let lookup = async |owners: &str, purpose: &str| {
+        worker
+            .query(
+                &format!("SELECT parcel_id FROM land_registry.parcels WHERE owner_id_number IN ({owners})"),
+                purpose,
+            )
+            .await
+    };
+    let refusal = |body: &Value| body["error"]["message"].as_str().unwrap_or_default().to_owned();
+
+    // Two people read without a quota count: the quota of 3 has one left.
+    let (status, body) = lookup("'P0', 'P1'", "audit-sample").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = lookup("'P2'", "grid-management").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = lookup("'P4999'", "grid-management").await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "refused, not a broken transfer: {body}"
+    );
+    assert_eq!(body["error"]["code"], "subject_quota_exceeded", "{body}");
+    assert!(refusal(&body).contains("3 people"), "{body}");
+    let (status, body) = lookup("'P0'", "grid-management").await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "closed for the day: {body}"
+    );
+    assert!(
+        refusal(&body).contains("3 people"),
+        "its own limit, not another grant's: {body}"
+    );
+
+    // The quota of 5 is not reached: P4999 is the fourth.
+    let (status, body) = lookup("'P4999'", "case-review").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"].as_array().map(Vec::len), Some(2), "{body}");
+
+    // Without a quota the caller still reads, and the fifth and later people count until
+    // the largest quota is passed: then it is closed as well.
+    let (status, body) = lookup("'P10', 'P11', 'P12'", "audit-sample").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"].as_array().map(Vec::len), Some(6), "{body}");
+    let (status, body) = lookup("'P0'", "case-review").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(refusal(&body).contains("5 people"), "{body}");
+}
+
 /// Counting people sits in the scan, yet the query's own conditions still reach the
 /// Parquet reader (a lookup by owner reads the pages whose statistics can hold them, not
 /// the whole file), beside the row filter; and the meter still applies them to every row

@@ -177,6 +177,54 @@ async fn a_verify_only_grant_answers_matches_and_reads_nothing_through_any_front
         assert!(!text.contains(value), "{value} in {text}");
     }
 
+    // The same from the command line: one record as arguments, many from a CSV file.
+    let token = hub.token("benefits-clerk", &secret).await;
+    let one = hub.cli_ok(
+        &token,
+        &[
+            "verify",
+            "civil_affairs.residents",
+            "--purpose",
+            PURPOSE,
+            "id_number=440605197703033456",
+            "name=Wang Fang",
+            "birth_date=1977-3-3",
+        ],
+    );
+    assert!(
+        one.contains("1        yes") && one.contains("1 of 1 matched"),
+        "{one}"
+    );
+    let claimants = hub.dir().join("claimants.csv");
+    std::fs::write(
+        &claimants,
+        "id_number,name,birth_date\n440605197703033456,Wang Fang,1977-03-04\n000000000000000001,\"Doe, Jo\",2000-01-01\n",
+    )
+    .expect("csv");
+    let many = hub.cli_ok(
+        &token,
+        &[
+            "verify",
+            "civil_affairs.residents",
+            "--purpose",
+            PURPOSE,
+            "--records",
+            &claimants.to_string_lossy(),
+        ],
+    );
+    assert!(many.contains("0 of 2 matched"), "{many}");
+    let (ok, _, stderr) = hub.cli(
+        &token,
+        &[
+            "verify",
+            "civil_affairs.residents",
+            "--purpose",
+            PURPOSE,
+            "id_number=1",
+        ],
+    );
+    assert!(!ok && stderr.contains("only"), "the subject key alone: {stderr}");
+
     // Nothing of the register is read under the grant, through any front door.
     for sql in [
         "SELECT name FROM civil_affairs.residents",
@@ -397,17 +445,27 @@ async fn guessing_runs_into_the_per_subject_and_daily_limits_across_restarts() {
         [json!(false), json!(false), Value::Null, json!(true)]
     );
     assert_eq!(body["results"][2]["refused"], "subject_attempts_exhausted");
+    // A call that only guesses on used-up subjects answers nothing, and is logged as the
+    // refusal it is.
+    let (status, body) = verify(&clerk, json!([{"id_number": CHEN, "name": "Chen Wei"}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["refused"], "subject_attempts_exhausted");
 
     let (status, body) = verify(&clerk, json!([{}, {}, {}, {}, {}])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"]["code"], "too_many_records");
+    // The ID number alone would tell whether someone is registered: a grant for matching
+    // names does not answer it.
+    let (status, body) = verify(&clerk, json!([{"id_number": LI}])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "subject_key_only");
 
-    // Five of nine used: four more reach the day's limit, and one more would pass it.
+    // Six of nine used: three more reach the day's limit, and one more would pass it.
     let (status, body) = verify(
         &clerk,
         json!([
             {"id_number": "1", "name": "a"}, {"id_number": "2", "name": "a"},
-            {"id_number": "3", "name": "a"}, {"id_number": "4", "name": "a"},
+            {"id_number": "3", "name": "a"},
         ]),
     )
     .await;
@@ -445,6 +503,12 @@ async fn guessing_runs_into_the_per_subject_and_daily_limits_across_restarts() {
             .unwrap_or_else(|| panic!("no {class} refusal in {refused:?}"));
         serde_json::from_str(row["detail"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
     };
+    let guessed = detail("subject_attempts_exhausted");
+    assert_eq!(
+        (guessed["records"].clone(), guessed["refused"].clone()),
+        (json!(1), json!(1)),
+        "{guessed}"
+    );
     let too_many = detail("too_many_records");
     assert_eq!(too_many["records"], 5, "{too_many}");
     assert_eq!(too_many["max_records_per_verification"], 4, "{too_many}");

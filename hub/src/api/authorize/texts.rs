@@ -40,11 +40,19 @@ impl Language {
     /// What the person signs in to: the hub's own console by its name, another application
     /// by its client id.
     pub(super) fn intro(self, application: &str) -> String {
-        match (self, application == crate::identity::CONSOLE_APPLICATION) {
-            (Self::English, true) => "to continue to the Causeway console".to_owned(),
-            (Self::Chinese, true) => "以继续使用 Causeway 控制台".to_owned(),
-            (Self::English, false) => format!("to continue to {application}"),
-            (Self::Chinese, false) => format!("以继续使用 {application}"),
+        match (self, application) {
+            (Self::English, crate::identity::CONSOLE_APPLICATION) => {
+                "to continue to the Causeway console".to_owned()
+            }
+            (Self::Chinese, crate::identity::CONSOLE_APPLICATION) => "以继续使用 Causeway 控制台".to_owned(),
+            (Self::English, crate::identity::CLI_APPLICATION) => {
+                "to continue to the causeway command line on this computer".to_owned()
+            }
+            (Self::Chinese, crate::identity::CLI_APPLICATION) => {
+                "以继续在本机使用 causeway 命令行".to_owned()
+            }
+            (Self::English, _) => format!("to continue to {application}"),
+            (Self::Chinese, _) => format!("以继续使用 {application}"),
         }
     }
 

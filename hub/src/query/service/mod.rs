@@ -18,6 +18,7 @@ use std::time::Instant;
 use causeway_policies::Principal;
 use chrono::Utc;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -296,10 +297,13 @@ impl QueryService {
             self.ended_early(record, Action::QueryFinished, &error, call.door, started);
             error
         };
+        // The first batch with rows: a source that yields empty batches first (a CSV scan
+        // whose first rows the conditions drop) must not start a response that a quota
+        // would then break instead of refusing.
         let first = tokio::select! {
             biased;
             () = cancel.cancelled() => Err(QueryError::Cancelled),
-            first = running.batches.next() => first.transpose(),
+            first = first_with_rows(&mut running.batches) => first,
         };
         let first = match first {
             Ok(first) => first,
@@ -408,6 +412,17 @@ fn name_controls(record: &mut Event, subject_quotas: &[(String, u64)]) {
         .collect();
     detail.insert("max_subjects_per_day".into(), quotas.into());
     record.detail = Some(serde_json::Value::Object(detail).to_string());
+}
+
+/// The first batch of `batches` that has rows, the empty ones before it dropped; `None`
+/// when the query ends without a row.
+async fn first_with_rows(batches: &mut super::BatchStream) -> Result<Option<RecordBatch>, QueryError> {
+    while let Some(batch) = batches.next().await.transpose()? {
+        if batch.num_rows() > 0 {
+            return Ok(Some(batch));
+        }
+    }
+    Ok(None)
 }
 
 fn elapsed_ms(since: Instant) -> u64 {

@@ -28,6 +28,8 @@ use crate::query::{QueryError, UnknownDataset};
 const CONTROL: &str = "verify";
 /// The subject that holds a caller's total of the day.
 const TOTAL: &str = "*";
+/// Why a record was answered without being matched.
+const SUBJECT_ATTEMPTS_EXHAUSTED: &str = "subject_attempts_exhausted";
 
 /// One verification as a front door hands it over.
 #[derive(Debug, Clone)]
@@ -49,8 +51,8 @@ pub struct RecordAnswer {
     /// the record was refused.
     #[serde(rename = "match")]
     pub matched: Option<bool>,
-    /// Per given column, whether a row of the record's subject has its value; only when
-    /// the grant allows it.
+    /// Per given column, whether the row of the record's subject that agrees with it on
+    /// most columns has its value (never a mix of rows); only when the grant allows it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub columns: Option<std::collections::BTreeMap<String, bool>>,
     /// Why the record was not matched: `subject_attempts_exhausted`.
@@ -99,6 +101,7 @@ impl VerifyError {
             Self::Refused(VerifyRefused::SubjectKeyMissing { .. }) => "subject_key_missing",
             Self::Refused(VerifyRefused::ColumnsNotMatchable { .. }) => "columns_not_matchable",
             Self::Refused(VerifyRefused::NoSubjectKey { .. }) => "no_subject_key",
+            Self::Refused(VerifyRefused::SubjectKeyOnly { .. }) => "subject_key_only",
             Self::Refused(_) => "access_denied",
             Self::InvalidRecords(_) => "invalid_records",
             Self::TooManyRecords { .. } => "too_many_records",
@@ -127,6 +130,16 @@ impl QueryService {
         match self.answer(&call, &mut record).await {
             Ok((grants, results)) => {
                 record.duration_ms = Some(elapsed_ms(started));
+                // A call whose every record was refused answered nothing: it is recorded as
+                // the refusal it is, so that guessing shows among refusals.
+                if results.iter().all(|answer| answer.refused.is_some()) {
+                    record.action = Action::VerificationRefused;
+                    record = record.failed(
+                        Outcome::Denied,
+                        SUBJECT_ATTEMPTS_EXHAUSTED,
+                        "every record's subject has used up today's attempts",
+                    );
+                }
                 self.audit.submit(record).await?;
                 Ok(Verified { id, grants, results })
             }
@@ -280,7 +293,7 @@ impl QueryService {
                 None => RecordAnswer {
                     matched: None,
                     columns: None,
-                    refused: Some("subject_attempts_exhausted"),
+                    refused: Some(SUBJECT_ATTEMPTS_EXHAUSTED),
                 },
             })
             .collect();

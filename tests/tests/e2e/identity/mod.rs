@@ -12,6 +12,7 @@ use crate::support::{ADMIN, Hub, causeway, eventually, json_of};
 
 mod accounts;
 mod clients;
+mod command_line;
 mod duties;
 mod keys;
 mod people;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Hub, eventually, json_of};
 
-const PASSWORD: &str = "a long river crossing";
+pub(super) const PASSWORD: &str = "a long river crossing";
 
 /// The sign-in page's URL with `query`.
 fn authorize_url(hub: &Hub, query: &[(String, String)]) -> url::Url {
@@ -20,7 +20,7 @@ fn authorize_url(hub: &Hub, query: &[(String, String)]) -> url::Url {
 }
 
 /// A browser: no redirects followed, so that each answer can be read.
-fn browser() -> reqwest::Client {
+pub(super) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -56,7 +56,7 @@ fn authorization_query(hub: &Hub, challenge: &str, state: &str) -> Vec<(String, 
 }
 
 /// The sign-in page's hidden fields and the form cookie it set.
-async fn open_page(hub: &Hub, query: &[(String, String)]) -> (Vec<(String, String)>, String) {
+pub(super) async fn open_page(hub: &Hub, query: &[(String, String)]) -> (Vec<(String, String)>, String) {
     let response = browser()
         .get(authorize_url(hub, query))
         .send()
@@ -96,7 +96,7 @@ fn form_cookie(headers: &HeaderMap) -> String {
 }
 
 /// Submits the sign-in form as a browser would.
-async fn submit(
+pub(super) async fn submit(
     hub: &Hub,
     fields: &[(String, String)],
     cookie: &str,

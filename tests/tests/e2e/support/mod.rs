@@ -503,6 +503,28 @@ pub fn causeway_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Outpu
         .expect("run causeway")
 }
 
+impl Hub {
+    /// Runs `causeway ARGS --hub URL` with `token`, as a person at a terminal would; answers
+    /// whether it succeeded, its stdout and its stderr.
+    pub fn cli(&self, token: &str, args: &[&str]) -> (bool, String, String) {
+        let mut args = args.to_vec();
+        args.extend(["--hub", self.url.as_str()]);
+        let output = causeway_with(&args, &[("CAUSEWAY_TOKEN", token)]);
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Like [`Self::cli`], insisting that the command works; answers its stdout.
+    pub fn cli_ok(&self, token: &str, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.cli(token, args);
+        assert!(ok, "causeway {args:?} failed:\n{stdout}\n{stderr}");
+        stdout
+    }
+}
+
 pub async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.expect("body");
