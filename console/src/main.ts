@@ -3,6 +3,7 @@ import { createRouter, createWebHistory } from "vue-router";
 import * as elements from "./elements";
 
 import App from "./App.vue";
+import Account from "./pages/Account.vue";
 import Accounts from "./pages/Accounts.vue";
 import Callback from "./pages/Callback.vue";
 import Catalogue from "./pages/Catalogue.vue";
@@ -27,6 +28,7 @@ const router = createRouter({
     { path: "/supervision", component: Supervision },
     { path: "/grid", component: Grid },
     { path: "/accounts", component: Accounts },
+    { path: "/account", component: Account },
   ],
 });
 

@@ -307,6 +307,19 @@ test("a grid worker on a phone finds a household of their grid, and nobody of an
   const grant = page.locator(".el-card", { hasText: "account zhou.min" });
   await expect(grant).toContainText("Masked by classification");
   await expect(grant).toContainText("id_number: partial (first 0, last 4)");
+
+  // Their own account, from their name: who the hub takes them to be, and a new password,
+  // after which this sign-in has ended and the new password signs them in.
+  await page.getByTestId("who").click();
+  await expect(page.getByRole("heading", { name: "My account" })).toBeVisible();
+  await expect(page.getByText("grid_id: GC-002")).toBeVisible();
+  expect(await seriousViolations(page)).toEqual([]);
+  await page.getByLabel("Current password").fill(password);
+  await page.getByLabel("New password", { exact: true }).fill("a new long password");
+  await page.getByLabel("New password again").fill("a new long password");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByText("Your password is changed")).toBeVisible();
+  await signIn(page, worker, "My area", "a new long password");
   expect(violations).toEqual([]);
 });
 

@@ -97,6 +97,7 @@ pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::Tru
         .route("/v1/query", post(query::query))
         .route("/v1/verify", post(verify::verify))
         .route("/v1/me", get(me::me))
+        .route("/v1/me/password", post(me::change_password))
         .route("/v1/grants", get(grants::list).post(grants::create))
         .route("/v1/grants/due", get(grants::due))
         .route("/v1/grants/{id}", axum::routing::delete(grants::revoke))

@@ -27,6 +27,7 @@ use super::{
         query::query,
         verify::verify,
         me::me,
+        me::change_password,
         grants::list,
         grants::create,
         grants::revoke,

@@ -478,3 +478,69 @@ async fn the_sign_in_page_redirects_only_where_the_application_registered() {
         "even with the right one"
     );
 }
+
+/// A person changes their own password: the current one proves it is them; every sign-in
+/// made with the old one ends (tokens and refresh tokens), and the new one signs them in.
+#[tokio::test]
+async fn a_person_changes_their_own_password_and_old_sign_ins_end() {
+    let hub = Hub::start("").await;
+    hub.add_person("zhou.min", "civil_affairs", "analyst", "Zhou Min", PASSWORD);
+    let (verifier, challenge) = pkce("own");
+    let code = sign_in(&hub, "zhou.min", PASSWORD, &challenge).await;
+    let (status, tokens) = redeem(&hub, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let person = hub.caller(&hub.authorized(tokens["access_token"].as_str().expect("token")));
+    let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+
+    let (status, body) = person
+        .post("/v1/me/password", change("not it at all", "a new long password"))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("wrong_password"))
+    );
+    let (status, _) = person.post("/v1/me/password", change(PASSWORD, "short")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let service = hub
+        .caller_as("plain-service", "civil_affairs", &["analyst"])
+        .await;
+    let (status, _) = service
+        .post("/v1/me/password", change("anything", "a new long password"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a service has a secret, not a password"
+    );
+
+    // Tokens are ended by the second they were issued before.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, body) = person
+        .post("/v1/me/password", change(PASSWORD, "a new long password"))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, _) = person.get("/v1/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "this sign-in ended too");
+    let (status, _) = refresh(&hub, tokens["refresh_token"].as_str().expect("refresh")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "its refresh token too");
+    let (fields, cookie) = open_page(&hub, &authorization_query(&hub, &challenge, "s")).await;
+    let old = submit(&hub, &fields, &cookie, "zhou.min", PASSWORD).await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let (verifier, challenge) = pkce("again");
+    let code = sign_in(&hub, "zhou.min", "a new long password", &challenge).await;
+    let (status, tokens) = redeem(&hub, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "no new approval needed: {tokens}");
+
+    let changed = hub
+        .audit_rows(
+            "SELECT principal, detail FROM audit.events WHERE action = 'client.secret_rotated' AND outcome = 'ok'",
+        )
+        .await;
+    assert!(
+        changed.iter().any(|row| row["principal"] == "zhou.min"
+            && row["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("own_password"))),
+        "{changed:?}"
+    );
+}
