@@ -121,7 +121,7 @@ fn asked(body: &Value, id: Option<&str>) -> Value {
 
 /// The body read as `T`, inside the audited action so that a malformed request is recorded
 /// as refused like any other.
-fn parsed<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+pub(super) fn parsed<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
     serde_json::from_value(body).map_err(|error| ApiError::bad_request("invalid_request", error.to_string()))
 }
 

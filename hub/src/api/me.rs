@@ -46,13 +46,15 @@ pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-    ApiJson(change): ApiJson<PasswordChange>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<StatusCode, ApiError> {
     let id = caller.0.id.clone();
     let record = Event::by(Action::ClientSecretRotated, Outcome::Ok, &caller.0)
         .at_address(address)
         .with_detail(serde_json::json!({ "client": printable_client_id(&id), "own_password": true }));
     audited(&state, record, async |gate| {
+        // Read here, so that a malformed change is recorded as refused like any other.
+        let change: PasswordChange = super::clients::parsed(body)?;
         let person = state
             .identity
             .check_password(&id, &change.current_password, address.map(|address| address.ip()))

@@ -13,6 +13,8 @@ use super::{HubArgs, HubClient, credentials};
 
 /// How long the command waits for the person to sign in.
 const SIGN_IN_WAIT: Duration = Duration::from_secs(300);
+/// How long one connection to the callback may take to send its request and be answered.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most bytes of the browser's request read: its request line and headers.
 const MOST_REQUEST_BYTES: usize = 16 * 1024;
 
@@ -117,69 +119,87 @@ fn open_browser(url: &str) -> bool {
 }
 
 /// Waits for the browser to come back to `/callback` with the sign-in's `state`: its code,
-/// or the provider's error. Requests for anything else, or with another state (a page
-/// elsewhere trying to sign this terminal in), are answered and ignored.
+/// or the provider's error. Each connection is served on its own, within
+/// [`READ_TIMEOUT`], so that another local program holding one open cannot stall the
+/// sign-in; requests for anything else, or with another state (a page elsewhere trying to
+/// sign this terminal in), are answered and ignored.
 async fn code_from_browser(listener: &TcpListener, state: &str) -> Result<String, String> {
+    let (outcomes, mut outcome) = tokio::sync::mpsc::channel(1);
     loop {
-        let (mut stream, _) = listener.accept().await.map_err(|error| error.to_string())?;
-        let mut request = Vec::new();
-        let mut buffer = [0u8; 2048];
-        while !request.windows(4).any(|window| window == b"\r\n\r\n") && request.len() < MOST_REQUEST_BYTES {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(read) => request.extend_from_slice(&buffer[..read]),
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted.map_err(|error| error.to_string())?;
+                let (outcomes, state) = (outcomes.clone(), state.to_owned());
+                tokio::spawn(async move {
+                    if let Ok(Some(ending)) = tokio::time::timeout(READ_TIMEOUT, callback(stream, &state)).await {
+                        let _ = outcomes.send(ending).await;
+                    }
+                });
             }
-        }
-        let line = String::from_utf8_lossy(&request);
-        let target = line
-            .lines()
-            .next()
-            .and_then(|first| first.strip_prefix("GET "))
-            .and_then(|rest| rest.split(' ').next())
-            .unwrap_or_default();
-        let parsed = url::Url::parse(&format!("http://127.0.0.1{target}")).ok();
-        let Some(parsed) = parsed.filter(|parsed| parsed.path() == "/callback") else {
-            answer(&mut stream, "404 Not Found", "Nothing here.").await;
-            continue;
-        };
-        let parameter = |name: &str| {
-            parsed
-                .query_pairs()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.into_owned())
-        };
-        if parameter("state").as_deref() != Some(state) {
-            answer(
-                &mut stream,
-                "400 Bad Request",
-                "This sign-in was not started by this terminal.",
-            )
-            .await;
-            continue;
-        }
-        if let Some(error) = parameter("error") {
-            let why = parameter("error_description").unwrap_or_else(|| error.clone());
-            answer(
-                &mut stream,
-                "400 Bad Request",
-                "The sign-in did not succeed; see the terminal.",
-            )
-            .await;
-            return Err(format!("the sign-in did not succeed: {why}"));
-        }
-        match parameter("code") {
-            Some(code) => {
-                answer(
-                    &mut stream,
-                    "200 OK",
-                    "You are signed in to the causeway command line. You may close this tab.",
-                )
-                .await;
-                return Ok(code);
-            }
-            None => answer(&mut stream, "400 Bad Request", "No code came back.").await,
+            Some(ending) = outcome.recv() => return ending,
         }
     }
+}
+
+/// Serves one connection: the sign-in's code or error when it is the callback with the
+/// right state, `None` otherwise.
+async fn callback(mut stream: tokio::net::TcpStream, state: &str) -> Option<Result<String, String>> {
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 2048];
+    while !request.windows(4).any(|window| window == b"\r\n\r\n") && request.len() < MOST_REQUEST_BYTES {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => request.extend_from_slice(&buffer[..read]),
+        }
+    }
+    let head = String::from_utf8_lossy(&request);
+    let target = head
+        .lines()
+        .next()
+        .and_then(|first| first.strip_prefix("GET "))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_default();
+    let parsed = url::Url::parse(&format!("http://127.0.0.1{target}")).ok();
+    let Some(parsed) = parsed.filter(|parsed| parsed.path() == "/callback") else {
+        answer(&mut stream, "404 Not Found", "Nothing here.").await;
+        return None;
+    };
+    let parameter = |name: &str| {
+        parsed
+            .query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    if parameter("state").as_deref() != Some(state) {
+        answer(
+            &mut stream,
+            "400 Bad Request",
+            "This sign-in was not started by this terminal.",
+        )
+        .await;
+        return None;
+    }
+    if let Some(error) = parameter("error") {
+        let why = parameter("error_description").unwrap_or_else(|| error.clone());
+        answer(
+            &mut stream,
+            "400 Bad Request",
+            "The sign-in did not succeed; see the terminal.",
+        )
+        .await;
+        return Some(Err(format!("the sign-in did not succeed: {why}")));
+    }
+    let Some(code) = parameter("code") else {
+        answer(&mut stream, "400 Bad Request", "No code came back.").await;
+        return None;
+    };
+    answer(
+        &mut stream,
+        "200 OK",
+        "You are signed in to the causeway command line. You may close this tab.",
+    )
+    .await;
+    Some(Ok(code))
 }
 
 /// Answers the browser with a short page saying `text`.

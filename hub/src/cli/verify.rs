@@ -34,7 +34,8 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum VerifyFormat {
-    /// One line per record: its number, whether it matched, and why not when refused.
+    /// One line per record: its number, yes, no or refused, and the columns that match (when
+    /// the grant says) or why it was refused.
     Table,
     /// The hub's JSON answer.
     Json,
@@ -57,6 +58,14 @@ pub async fn run(args: VerifyArgs) -> Result<(), Box<dyn std::error::Error>> {
     match args.format {
         VerifyFormat::Json => println!("{answer}"),
         VerifyFormat::Table => print!("{}", table(&answer)),
+    }
+    // Nothing was answered: a script must not take the call for one that was.
+    let results = answer["results"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if !results.is_empty() && results.iter().all(|result| result["refused"].is_string()) {
+        return Err("every record was refused: their people's attempts are used up for today".into());
     }
     Ok(())
 }
@@ -89,7 +98,10 @@ fn read_records(path: &std::path::Path) -> Result<Vec<Map<String, Value>>, Strin
     } else {
         text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {shown}: {error}"))?;
     }
-    if path.extension().is_some_and(|extension| extension == "json") {
+    if path
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("json"))
+    {
         return serde_json::from_str(&text)
             .map_err(|error| format!("{shown} is not a JSON array of objects: {error}"));
     }
@@ -119,11 +131,11 @@ fn table(answer: &Value) -> String {
         .map(Vec::as_slice)
         .unwrap_or_default();
     for (index, result) in results.iter().enumerate() {
-        let matched = match (&result["match"], result["refused"].as_str()) {
-            (Value::Bool(true), _) => "yes".to_owned(),
-            (Value::Bool(false), _) => "no".to_owned(),
-            (_, Some(why)) => format!("refused: {why}"),
-            _ => "-".to_owned(),
+        let matched = match &result["match"] {
+            Value::Bool(true) => "yes",
+            Value::Bool(false) => "no",
+            _ if result["refused"].is_string() => "refused",
+            _ => "-",
         };
         let columns = result["columns"]
             .as_object()
@@ -136,6 +148,7 @@ fn table(answer: &Value) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             })
+            .or_else(|| result["refused"].as_str().map(|why| format!("({why})")))
             .unwrap_or_else(|| "-".to_owned());
         out.push_str(&format!("{:<8} {:<10} {columns}\n", index + 1, matched));
     }
@@ -175,8 +188,8 @@ mod tests {
         let lines: Vec<&str> = shown.lines().collect();
         assert!(lines[1].starts_with("1        yes"), "{shown}");
         assert!(lines[2].contains("id_number: yes, name: no"), "{shown}");
-        assert!(
-            lines[3].contains("refused: subject_attempts_exhausted"),
+        assert_eq!(
+            lines[3], "3        refused    (subject_attempts_exhausted)",
             "{shown}"
         );
         assert_eq!(lines[4], "1 of 3 matched (verification v1)");

@@ -112,13 +112,7 @@ impl QueryEngine {
                     |row: &[ScalarValue]| (0..record.len()).filter(|index| equal(row, *index)).count();
                 // The columns are those of the one row that agrees on most of them (the first
                 // such): a subject's answer never combines values from different rows.
-                let Some(best) =
-                    found.iter().copied().reduce(
-                        |best, row| {
-                            if agreeing(row) > agreeing(best) { row } else { best }
-                        },
-                    )
-                else {
+                let Some(best) = found.iter().copied().rev().max_by_key(|row| agreeing(row)) else {
                     return no_match(record);
                 };
                 let matched = agreeing(best) == record.len();

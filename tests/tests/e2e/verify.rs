@@ -459,6 +459,9 @@ async fn guessing_runs_into_the_per_subject_and_daily_limits_across_restarts() {
     let (status, body) = verify(&clerk, json!([{"id_number": LI}])).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "subject_key_only");
+    let (status, body) = verify(&clerk, json!([{"id_number": LI, "name": ["Li Na"]}])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a list is no name: {body}");
+    assert_eq!(body["error"]["code"], "invalid_records");
 
     // Six of nine used: three more reach the day's limit, and one more would pass it.
     let (status, body) = verify(

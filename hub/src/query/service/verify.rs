@@ -222,6 +222,17 @@ impl QueryService {
             ))
             .into());
         }
+        if let Some((index, column)) = call.records.iter().enumerate().find_map(|(index, fields)| {
+            fields
+                .iter()
+                .find(|(_, value)| value.is_array() || value.is_object())
+                .map(|(column, _)| (index, column))
+        }) {
+            return Err(VerifyError::InvalidRecords(format!(
+                "record {index} gives '{column}' as a JSON array or object; give text, a number or a boolean"
+            ))
+            .into());
+        }
         let plan = decision.plan(&given).map_err(VerifyError::from)?;
         record.grants = plan.grants.clone();
         record.row_filters = plan
@@ -430,9 +441,10 @@ fn field<'a>(fields: &'a Map<String, Value>, column: &str) -> &'a Value {
 }
 
 /// A record's JSON value as a value of its column's type; `None` when it cannot be one (a
-/// null, an object, text that is no date for a date column), which matches nothing.
+/// null, text that is no date for a date column), which matches nothing.
 fn typed(value: &Value, data_type: &DataType) -> Option<ScalarValue> {
     match value {
+        // Arrays and objects are refused before this (400).
         Value::Null | Value::Array(_) | Value::Object(_) => None,
         other => ScalarValue::try_from_string(text(other), data_type).ok(),
     }

@@ -71,7 +71,16 @@ async fn a_person_signs_the_command_line_in_through_their_browser() {
     let forged = back.replace("state=", "state=forged");
     let ignored = browser().get(&forged).send().await.expect("the forged callback");
     assert_eq!(ignored.status(), StatusCode::BAD_REQUEST);
-    let landed = browser().get(&back).send().await.expect("the callback");
+    // Another local program holding a connection to the port open, sending nothing, does
+    // not stall the sign-in.
+    let port = url::Url::parse(&back).expect("a URL").port().expect("a port");
+    let _idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("an idle connection");
+    let landed = tokio::time::timeout(std::time::Duration::from_secs(3), browser().get(&back).send())
+        .await
+        .expect("answered while another connection idles")
+        .expect("the callback");
     assert_eq!(landed.status(), StatusCode::OK);
     assert!(landed.text().await.expect("page").contains("You are signed in"));
     let output = tokio::task::spawn_blocking(move || login.wait_with_output())
