@@ -1,7 +1,7 @@
 // Calls to the hub's API with the person's token; every failure becomes a sentence a person
 // understands, with what to do next.
 import { accessToken, refresh } from "./session";
-import { t } from "./i18n";
+import { errorWords, t } from "./i18n";
 
 export class ApiFailure extends Error {
   constructor(
@@ -57,7 +57,10 @@ async function send(path: string, init: RequestInit): Promise<Response> {
   }
 }
 
-function sentence(status: number, code: string, message: string): string {
+function sentence(status: number, code: string, hubMessage: string): string {
+  // The hub writes English; in another language the code's meaning comes first.
+  const words = errorWords(code);
+  const message = words ? t("errorWithDetail", { words, message: hubMessage }) : hubMessage;
   // A quota reached is no busy hub: its message says which and until when.
   if (code.endsWith("quota_exceeded")) return t("errorQuota", { message });
   switch (status) {

@@ -1,7 +1,7 @@
 // The console's two languages: Chinese (zh-CN) and English, chosen from the browser and
 // switchable; the choice is kept for the next visit.
 import { ref } from "vue";
-import { ACTIONS, CHANGES, CLASSIFICATIONS, DETAILS } from "./messages/codes";
+import { ACTIONS, CHANGES, CLASSIFICATIONS, DETAILS, ERRORS_ZH } from "./messages/codes";
 import { en, type MessageKey } from "./messages/en";
 import { zhCN } from "./messages/zh-CN";
 
@@ -46,6 +46,12 @@ export function dateTime(value: string | undefined, part: "both" | "date" | "tim
  * action itself when the console does not know it (a newer hub's). */
 export function actionText(action: string): string {
   return ACTIONS[action]?.[locale.value] ?? action;
+}
+
+/** What an error code of the hub means, in the person's language where the hub's own
+ * (English) message is not enough; `undefined` in English, or for a code not known here. */
+export function errorWords(code: string): string | undefined {
+  return locale.value === "zh-CN" ? ERRORS_ZH[code] : undefined;
 }
 
 /** The name of a field of an alert's detail (`threshold`), in the person's language. */

@@ -84,7 +84,15 @@ test("a person signs in, browses the catalogue in two languages and signs out", 
   await expect(versions).toContainText("grid_id 说明");
   await page.getByRole("link", { name: "返回数据目录" }).click();
   await expect(page.getByRole("heading", { name: "数据目录" })).toBeVisible();
+  // The hub's refusals read in Chinese too, with its own sentence after for the particulars.
+  await page.getByRole("link", { name: "SQL 工作台" }).click();
+  await page.getByLabel("SQL", { exact: true }).fill("SELEC name FROM civil_affairs.residents");
+  await page.getByLabel("用途", { exact: true }).fill("testing");
+  await page.getByRole("button", { name: "运行" }).click();
+  await expect(page.getByRole("alert")).toContainText("SQL 语法有误（原文：syntax error at line 1");
+  await page.getByLabel("SQL", { exact: true }).fill("");
   await page.getByRole("button", { name: /切换到英文/ }).click();
+  await page.getByRole("navigation").getByRole("link", { name: "Catalogue" }).click();
 
   // At a phone's size the catalogue still reads.
   await page.setViewportSize({ width: 390, height: 844 });
@@ -365,9 +373,30 @@ test("a system administrator makes a person's account, which works once an offic
   await signIn(officerPage, officer);
   await officerPage.getByRole("link", { name: "Accounts" }).click();
   const waiting = officerPage.getByTestId("account-chen.jing");
-  await expect(waiting.getByRole("button")).toHaveCount(1);
+  await expect(waiting.getByRole("button")).toHaveCount(2);
   await waiting.getByRole("button", { name: "Approve" }).click();
   await expect(waiting).toContainText(`approved by ${officer}`);
+
+  // An account the officer will not approve is refused, with a reason the administrator reads.
+  await adminPage.getByLabel("User name").fill("wu.fang");
+  await adminPage.getByLabel("Full name").fill("Wu Fang");
+  await adminPage.getByLabel("Department").fill("civil_affairs");
+  await adminPage.getByRole("checkbox", { name: "Analyst" }).check();
+  await adminPage.getByRole("button", { name: "Create the account" }).click();
+  await expect(adminPage.getByTestId("account-wu.fang")).toContainText("waits for approval");
+  await officerPage.getByRole("link", { name: "Grants" }).click();
+  await officerPage.getByRole("link", { name: "Accounts" }).click();
+  const refused = officerPage.getByTestId("account-wu.fang");
+  await refused.getByRole("button", { name: "Refuse", exact: true }).click();
+  await refused.getByRole("button", { name: "Refuse and disable" }).click();
+  await expect(officerPage.getByRole("alert")).toContainText("Write why the account is refused");
+  await refused.getByLabel("Why it is refused").fill("No access request on file");
+  await refused.getByRole("button", { name: "Refuse and disable" }).click();
+  await expect(refused).toContainText(`by ${officer}: No access request on file`);
+  await adminPage.getByRole("link", { name: "Grants" }).click();
+  await adminPage.getByRole("link", { name: "Accounts" }).click();
+  await expect(adminPage.getByTestId("account-wu.fang")).toContainText("Refused");
+  await expect(adminPage.getByTestId("account-wu.fang").getByRole("button")).toHaveCount(0);
 
   // Now the person signs in with it.
   await newcomer.getByLabel("User name").fill("chen.jing");

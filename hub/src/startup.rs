@@ -275,6 +275,7 @@ impl Hub {
             self.audit.clone(),
             Arc::clone(&self.alerts),
             Arc::clone(&self.usage),
+            identity.ongoing(),
         );
         // Every front door stops when `shutdown` resolves; each has its own connection table
         // under the same limits.

@@ -24,6 +24,11 @@ pub struct Principal {
     /// a token issued before its client's secret or password last changed is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_at: Option<u64>,
+    /// When its client's secret or password had last changed as the token was issued, in
+    /// milliseconds since the Unix epoch (the built-in issuer's `secret_version` claim): a
+    /// token of an older secret is refused, to the millisecond rather than `iat`'s second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_version: Option<u64>,
 }
 
 impl Principal {
@@ -36,6 +41,7 @@ impl Principal {
             issuer: String::new(),
             certificate_subject: None,
             issued_at: None,
+            secret_version: None,
         }
     }
 

@@ -60,6 +60,18 @@ pub struct ClientEntry {
     /// Who approved its secret and roles; `null` while they wait for a security
     /// administrator (`POST /v1/clients/{id}/approve`), and until then it gets no token.
     pub approved_by: Option<String>,
+    /// The security administrator who refused what it waited with (`POST
+    /// /v1/clients/{id}/refuse`), and why; absent unless refused. A refused account is
+    /// disabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<RefusedEntry>,
+}
+
+/// Who refused an account's approval, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedEntry {
+    pub by: String,
+    pub reason: String,
 }
 
 impl From<ClientRecord> for ClientEntry {
@@ -75,6 +87,10 @@ impl From<ClientRecord> for ClientEntry {
             created_at: record.created_at,
             secret_rotated_at: record.secret_rotated_at,
             approved_by: record.approved_by,
+            refused: record.refused.map(|refused| RefusedEntry {
+                by: refused.by,
+                reason: refused.reason,
+            }),
         }
     }
 }
@@ -245,17 +261,17 @@ pub async fn rotate_secret(
         let approval = (account.id == caller.0.id)
             .then(|| account.approved_by.clone())
             .flatten();
-        let secret = state
+        let rotated = state
             .identity
             .clients
             .rotate_secret(&id, approval.as_deref())
             .await?;
         // Tokens issued with the old secret end now, the caller's own included.
-        state.identity.secret_changed(&id);
+        state.identity.secret_changed(&id, &rotated.changed_at);
         tracing::info!(client = %id, by = %caller.0.id, "client secret rotated");
         Ok(Json(NewSecret {
             client_id: id,
-            client_secret: secret,
+            client_secret: rotated.secret,
         }))
     })
     .await
@@ -348,7 +364,8 @@ pub async fn approve(
         let officer = caller.require(Role::SecurityAdmin)?;
         let seen: ApprovalBody = parsed(body)?;
         let account = state.identity.clients.check_exists(&id).await?;
-        if account.approved_by.is_some() {
+        // A disabled account (a refused one included) waits for nothing.
+        if account.approved_by.is_some() || account.disabled {
             return Err(ApiError::not_found(format!("client {id} waits for no approval")));
         }
         // The approval is of what the approver saw: an account changed since is looked at
@@ -371,6 +388,57 @@ pub async fn approve(
         gate.pass().await?;
         state.identity.clients.approve(&id, &officer.id).await?;
         tracing::info!(client = %id, by = %officer.id, "client approved");
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// Why a security administrator refuses an account's approval, shown to the system
+/// administrator with the account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefusalBody {
+    pub reason: String,
+}
+
+/// The longest reason a refusal keeps, in characters.
+const MAX_REASON_CHARS: usize = 500;
+
+/// Refuses what a client waits with (the security administrator), instead of approving it:
+/// the account is disabled for good, its tokens and sign-ins end, and the reason is kept
+/// with it for the system administrator, who may make a new account.
+#[utoipa::path(post, path = "/v1/clients/{id}/refuse", tag = "identity", params(("id" = String, Path)), request_body = RefusalBody,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "No client of that id waits", body = ErrorBody)))]
+pub async fn refuse(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientAddress(address): ClientAddress,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<StatusCode, ApiError> {
+    let record = Event::by(Action::ClientRefused, Outcome::Ok, &caller.0)
+        .at_address(address)
+        .with_detail(asked(&body, Some(&id)));
+    audited(&state, record, async |gate| {
+        let officer = caller.require(Role::SecurityAdmin)?;
+        let refusal: RefusalBody = parsed(body)?;
+        let reason = refusal.reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+            return Err(ApiError::bad_request(
+                "invalid_reason",
+                format!("a refusal needs its reason, of 1 to {MAX_REASON_CHARS} characters"),
+            ));
+        }
+        let account = state.identity.clients.check_exists(&id).await?;
+        if account.approved_by.is_some() || account.disabled {
+            return Err(ApiError::not_found(format!("client {id} waits for no approval")));
+        }
+        gate.record().detail = Some(serde_json::json!({ "client": id, "reason": reason }).to_string());
+        gate.pass().await?;
+        state.identity.clients.refuse(&id, &officer.id, reason).await?;
+        state.identity.revoke(&id);
+        tracing::info!(client = %id, by = %officer.id, "client refused");
         Ok(StatusCode::NO_CONTENT)
     })
     .await

@@ -140,6 +140,7 @@ impl From<&QueryError> for ApiError {
             }
             QueryError::TooManyOfYours(_) => StatusCode::TOO_MANY_REQUESTS,
             QueryError::ClientStalled(_) => StatusCode::REQUEST_TIMEOUT,
+            QueryError::AccessEnded => StatusCode::UNAUTHORIZED,
             QueryError::Execution(_) => StatusCode::BAD_GATEWAY,
             QueryError::MissingPurpose
             | QueryError::Syntax(_)

@@ -61,13 +61,13 @@ pub async fn change_password(
             .await
             .map_err(refused)?;
         gate.pass().await?;
-        state
+        let changed_at = state
             .identity
             .clients
             .set_password(&person.id, change.new_password, person.approved_by.as_deref())
             .await?;
         // Tokens issued before now end on every door, this one's too.
-        state.identity.secret_changed(&person.id);
+        state.identity.secret_changed(&person.id, &changed_at);
         tracing::info!(person = %person.id, "a person changed their password");
         Ok(StatusCode::NO_CONTENT)
     })

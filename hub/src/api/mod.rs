@@ -113,6 +113,7 @@ pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::Tru
         .route("/v1/clients/{id}/rotate-secret", post(clients::rotate_secret))
         .route("/v1/clients/{id}/roles", axum::routing::put(clients::set_roles))
         .route("/v1/clients/{id}/approve", post(clients::approve))
+        .route("/v1/clients/{id}/refuse", post(clients::refuse))
         .route("/v1/keys/rotate", post(keys::rotate))
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/{id}/clear", post(alerts::clear))

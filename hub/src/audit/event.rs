@@ -44,6 +44,9 @@ pub enum Action {
     ClientRolesChanged,
     /// A security administrator approved the secret and roles a client waited with.
     ClientApproved,
+    /// A security administrator refused what a client waited with (detail: the reason); the
+    /// client is disabled.
+    ClientRefused,
     /// A new signing key, added with `causeway keys rotate`.
     KeysRotated,
     /// A backup of the store, the keys and the audit chains was made (detail: where to).
@@ -93,7 +96,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 41] = [
+    const ALL: [Action; 42] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -114,6 +117,7 @@ impl Action {
         Action::ClientSecretRotated,
         Action::ClientRolesChanged,
         Action::ClientApproved,
+        Action::ClientRefused,
         Action::KeysRotated,
         Action::BackupMade,
         Action::BackupRestored,
@@ -160,6 +164,7 @@ impl Action {
             Action::ClientSecretRotated => "client.secret_rotated",
             Action::ClientRolesChanged => "client.roles_changed",
             Action::ClientApproved => "client.approved",
+            Action::ClientRefused => "client.refused",
             Action::KeysRotated => "keys.rotated",
             Action::BackupMade => "backup.made",
             Action::BackupRestored => "backup.restored",

@@ -283,7 +283,8 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
             );
             let operator = operator_name();
             recorded(gate, async || {
-                Ok(clients.set_password(&id, password, Some(&operator)).await?)
+                clients.set_password(&id, password, Some(&operator)).await?;
+                Ok(())
             })
             .await?;
             println!("{id} has a new password");
@@ -295,14 +296,16 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
             );
             for client in clients(&hub).await?.1.list().await? {
                 let roles = causeway_policies::role_names(&client.roles, ",");
-                let state = if client.disabled {
-                    "disabled"
+                let state = if let Some(refused) = &client.refused {
+                    format!("refused by {}: {}", refused.by, refused.reason)
+                } else if client.disabled {
+                    "disabled".to_owned()
                 } else if causeway_policies::check_separation(&client.roles).is_err() {
-                    "refused: roles to split (causeway client roles)"
+                    "refused: roles to split (causeway client roles)".to_owned()
                 } else if client.approved_by.is_none() {
-                    "waiting for a security administrator's approval"
+                    "waiting for a security administrator's approval".to_owned()
                 } else {
-                    "enabled"
+                    "enabled".to_owned()
                 };
                 let kind = match client.kind {
                     crate::store::AccountKind::Service => "service",
@@ -347,7 +350,7 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
             let gate = operator_gate(&config, Action::ClientSecretRotated, json!({ "client": id }));
             let operator = operator_name();
             let secret = recorded(gate, async || {
-                Ok(clients.rotate_secret(&id, Some(&operator)).await?)
+                Ok(clients.rotate_secret(&id, Some(&operator)).await?.secret)
             })
             .await?;
             eprintln!("client {id} has a new secret, shown only now; the old one no longer works:");

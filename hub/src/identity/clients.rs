@@ -57,6 +57,13 @@ pub struct PersonSpec {
     pub password: Option<String>,
 }
 
+/// A client's new secret, shown once, and when it changed (its `secret_rotated_at`, which
+/// the tokens issued from then on carry).
+pub struct Rotated {
+    pub secret: String,
+    pub changed_at: String,
+}
+
 /// The fewest characters a person's password has (NIST SP 800-63B §3.1.1.2 asks for at
 /// least 8 and allows more; a hub guards other departments' data).
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -139,27 +146,27 @@ impl ClientService {
     }
 
     /// Replaces a client's secret, approved by `approved_by` or (`None`) waiting for
-    /// approval; returns the new one. The old one stops working at once.
-    pub async fn rotate_secret(&self, id: &str, approved_by: Option<&str>) -> Result<String, ClientError> {
+    /// approval; returns the new one and when it changed. The old one stops working at once.
+    pub async fn rotate_secret(&self, id: &str, approved_by: Option<&str>) -> Result<Rotated, ClientError> {
         let secret = new_secret()?;
         let hash = hash(secret.clone()).await?;
-        if !self.store.set_client_secret(id, &hash, approved_by).await? {
+        let Some(changed_at) = self.store.set_client_secret(id, &hash, approved_by).await? else {
             return Err(ClientError::NotFound(printable_client_id(id)));
-        }
+        };
         // A person's new password ends their sign-ins, as `set_password` does.
         self.store.revoke_sign_ins_of(id).await?;
-        Ok(secret)
+        Ok(Rotated { secret, changed_at })
     }
 
-    /// Sets a person's password, approved by `approved_by` or (`None`) waiting for approval.
-    /// Every sign-in made with the old one ends (whoever may have learnt it): their refresh
-    /// tokens stop at once.
+    /// Sets a person's password, approved by `approved_by` or (`None`) waiting for approval;
+    /// returns when it changed (the client's `secret_rotated_at`). Every sign-in made with
+    /// the old one ends (whoever may have learnt it): their refresh tokens stop at once.
     pub async fn set_password(
         &self,
         id: &str,
         password: String,
         approved_by: Option<&str>,
-    ) -> Result<(), ClientError> {
+    ) -> Result<String, ClientError> {
         check_password(&password)?;
         let person = self.check_exists(id).await?;
         if person.kind != AccountKind::Person {
@@ -169,11 +176,11 @@ impl ClientService {
             )));
         }
         let hash = hash(password).await?;
-        if !self.store.set_client_secret(id, &hash, approved_by).await? {
+        let Some(changed_at) = self.store.set_client_secret(id, &hash, approved_by).await? else {
             return Err(ClientError::NotFound(printable_client_id(id)));
-        }
+        };
         self.store.revoke_sign_ins_of(id).await?;
-        Ok(())
+        Ok(changed_at)
     }
 
     /// Gives a client new roles, which one account may hold together. Tokens it already has
@@ -199,6 +206,19 @@ impl ClientService {
             Ok(())
         } else {
             Err(ClientError::NotFound(format!("{id} waiting for approval")))
+        }
+    }
+
+    /// Refuses what a client waits with, for `reason` (the security administrator `by`):
+    /// the client is disabled, with who refused it and why. `NotFound` when none waits.
+    pub async fn refuse(&self, id: &str, by: &str, reason: &str) -> Result<(), ClientError> {
+        if self.store.refuse_client(id, by, reason).await? {
+            Ok(())
+        } else {
+            Err(ClientError::NotFound(format!(
+                "{} waiting for approval",
+                printable_client_id(id)
+            )))
         }
     }
 
@@ -378,7 +398,11 @@ mod tests {
     async fn rotation_and_disabling_end_the_old_secret() {
         let (clients, _dir) = service().await;
         let (_, old) = clients.create(spec("land-analyst"), Some("test")).await.unwrap();
-        let new = clients.rotate_secret("land-analyst", Some("test")).await.unwrap();
+        let new = clients
+            .rotate_secret("land-analyst", Some("test"))
+            .await
+            .unwrap()
+            .secret;
         assert!(
             clients
                 .authenticate("land-analyst", &old)

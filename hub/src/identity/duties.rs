@@ -104,6 +104,7 @@ mod tests {
             created_at: String::new(),
             secret_rotated_at: String::new(),
             approved_by: Some("operator".into()),
+            refused: None,
         }
     }
 

@@ -9,6 +9,7 @@ mod exchange;
 mod external;
 mod keys;
 mod limiter;
+mod ongoing;
 mod sign_in;
 mod tokens;
 
@@ -26,6 +27,7 @@ pub use errors::{IssueError, IssuerConfigError, KeysFetchError, TokenError};
 pub use exchange::ExchangeError;
 pub use keys::{KeyError, KeyRing, public_keys, verify_signature};
 pub use limiter::FailureLimiter;
+pub use ongoing::OngoingWork;
 pub use sign_in::{
     Application, AuthorizationRequest, CLI_APPLICATION, CLI_CALLBACK, CONSOLE_APPLICATION, CONSOLE_CALLBACK,
     GrantError, PersonTokens, challenge, random_token, redirect_matches, valid_challenge,
@@ -47,10 +49,12 @@ pub struct Identity {
     /// The roles each client of the built-in issuer holds now, read with the disabled ones:
     /// a token's roles count only while its client still holds them.
     roles: RwLock<HashMap<String, BTreeSet<Role>>>,
-    /// When each client's secret or password last changed (seconds since the Unix epoch),
-    /// read with the disabled ones: tokens issued before it are refused, so that a reset
-    /// ends whatever was signed in with the old one.
+    /// When each client's secret or password last changed (milliseconds since the Unix
+    /// epoch), read with the disabled ones: tokens of an older secret are refused, so that
+    /// a reset ends whatever was signed in with the old one.
     secrets_changed: RwLock<HashMap<String, u64>>,
+    /// The work under way of each principal, ended with their access.
+    access: Arc<OngoingWork>,
     /// Reads of the clients take turns, so that an older read never replaces a newer one's
     /// roles.
     refreshing: tokio::sync::Mutex<()>,
@@ -112,6 +116,7 @@ impl Identity {
             revoked: RwLock::new(HashSet::new()),
             roles: RwLock::new(HashMap::new()),
             secrets_changed: RwLock::new(HashMap::new()),
+            access: Arc::new(OngoingWork::default()),
             refreshing: tokio::sync::Mutex::new(()),
             store,
             applications: sign_in::applications(
@@ -131,11 +136,18 @@ impl Identity {
         })
     }
 
-    /// Refuses the tokens of client `id` from now on.
+    /// Refuses the tokens of client `id` from now on, and ends the queries it is running.
     pub fn revoke(&self, id: &str) {
         // A poisoned set is still the set: recover it rather than forget revocations.
         let mut revoked = self.revoked.write().unwrap_or_else(PoisonError::into_inner);
         revoked.insert(id.to_owned());
+        drop(revoked);
+        self.access.end(id);
+    }
+
+    /// The work under way of each principal, which the query service ties its queries to.
+    pub fn ongoing(&self) -> Arc<OngoingWork> {
+        Arc::clone(&self.access)
     }
 
     /// Whether `principal`'s tokens are refused: a client of the built-in issuer that has
@@ -164,8 +176,15 @@ impl Identity {
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(&principal.id)
                 .copied();
-            // A built-in token always has its `iat`; one without is refused.
-            if changed.is_some_and(|changed| principal.issued_at.unwrap_or(0) < changed) {
+            // A built-in token carries the secret it was issued under; one from before
+            // that claim is judged by its `iat`, to the second, and one with neither is
+            // refused.
+            let version = principal.secret_version.unwrap_or_else(|| {
+                principal
+                    .issued_at
+                    .map_or(0, |iat| iat.saturating_mul(1000) + 999)
+            });
+            if changed.is_some_and(|changed| version < changed) {
                 return Err(Refusal::SecretChanged);
             }
         }
@@ -179,15 +198,19 @@ impl Identity {
         Ok(principal)
     }
 
-    /// Records that client `id`'s secret or password changed now: its tokens issued before
-    /// are refused from the next second on.
-    pub fn secret_changed(&self, id: &str) {
-        let now = jsonwebtoken::get_current_timestamp();
+    /// Records that client `id`'s secret or password changed at `changed_at` (its new
+    /// `secret_rotated_at`): every token issued under an older one is refused from now on,
+    /// and the queries it is running end.
+    pub fn secret_changed(&self, id: &str, changed_at: &str) {
+        let version = tokens::secret_version(changed_at);
         let mut changed = self
             .secrets_changed
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        changed.insert(id.to_owned(), now);
+        let known = changed.entry(id.to_owned()).or_insert(version);
+        *known = (*known).max(version);
+        drop(changed);
+        self.access.end(id);
     }
 
     /// Records the roles a client holds now, after a change made here.
@@ -206,25 +229,31 @@ impl Identity {
         let _turn = self.refreshing.lock().await;
         let clients = self.clients.list().await?;
         let mut revoked = self.revoked.write().unwrap_or_else(PoisonError::into_inner);
-        revoked.extend(
-            clients
-                .iter()
-                .filter(|client| client.disabled)
-                .map(|client| client.id.clone()),
-        );
+        // Disabled, or their secret changed, elsewhere (the operator's command line,
+        // another replica): their work under way ends too.
+        let mut ended: Vec<String> = clients
+            .iter()
+            .filter(|client| client.disabled && revoked.insert(client.id.clone()))
+            .map(|client| client.id.clone())
+            .collect();
         drop(revoked);
         let mut changed = self
             .secrets_changed
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         for client in &clients {
-            if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&client.secret_rotated_at) {
-                let at = u64::try_from(at.timestamp()).unwrap_or(0);
-                let known = changed.entry(client.id.clone()).or_insert(at);
-                *known = (*known).max(at);
+            let at = tokens::secret_version(&client.secret_rotated_at);
+            let known = changed.entry(client.id.clone()).or_insert(at);
+            if at > *known {
+                *known = at;
+                // Changed elsewhere (the operator's command line, another replica).
+                ended.push(client.id.clone());
             }
         }
         drop(changed);
+        for id in &ended {
+            self.access.end(id);
+        }
         let mut held = self.roles.write().unwrap_or_else(PoisonError::into_inner);
         *held = clients
             .into_iter()

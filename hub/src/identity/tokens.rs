@@ -32,6 +32,20 @@ pub struct Claims {
     pub department: String,
     pub roles: Vec<Role>,
     pub attributes: BTreeMap<String, AttributeValue>,
+    /// When the client's secret or password last changed before this token was issued, in
+    /// milliseconds since the Unix epoch (from its `secret_rotated_at`): a reset refuses
+    /// every token of an older one, however close in time.
+    #[serde(default)]
+    pub secret_version: u64,
+}
+
+/// Milliseconds since the Unix epoch of a client's `secret_rotated_at` (RFC 3339); 0 when
+/// it cannot be read.
+pub fn secret_version(secret_rotated_at: &str) -> u64 {
+    chrono::DateTime::parse_from_rfc3339(secret_rotated_at)
+        .ok()
+        .and_then(|at| u64::try_from(at.timestamp_millis()).ok())
+        .unwrap_or(0)
 }
 
 /// The built-in authorization server's token minting.
@@ -68,6 +82,7 @@ impl BuiltinIssuer {
             department: client.department.clone(),
             roles: client.roles.iter().copied().collect(),
             attributes: client.attributes.clone(),
+            secret_version: secret_version(&client.secret_rotated_at),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
@@ -237,6 +252,7 @@ fn principal(
     let mut principal = Principal::new(text(&mapping.subject)?, text(&mapping.department)?);
     principal.issuer = issuer.to_owned();
     principal.issued_at = root.get("iat").and_then(Value::as_u64);
+    principal.secret_version = root.get("secret_version").and_then(Value::as_u64);
     let roles: Vec<String> = match claim(&root, &mapping.roles) {
         Some(Value::Array(items)) => items
             .iter()

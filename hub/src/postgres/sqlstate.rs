@@ -36,7 +36,7 @@ pub fn sqlstate(code: &str) -> &'static str {
         // cannot_connect_now: nothing is served while the audit log cannot be written, nor
         // under a daily quota while the quota's count cannot be read.
         "audit_unavailable" | "quota_unavailable" => "57P03",
-        "unauthenticated" | "invalid_token" => "28000",
+        "unauthenticated" | "invalid_token" | "access_ended" => "28000",
         "query_failed" => "58000",
         _ => "XX000",
     }

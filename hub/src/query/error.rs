@@ -74,6 +74,12 @@ pub enum QueryError {
     /// PostgreSQL cancel request).
     #[error("the query was cancelled")]
     Cancelled,
+    /// The caller's access ended while the query ran: their account was disabled, or its
+    /// secret or password changed.
+    #[error(
+        "the query was stopped: your access ended while it ran (the account was disabled, or its secret or password changed); sign in again"
+    )]
+    AccessEnded,
     #[error(transparent)]
     SubjectQuota(#[from] crate::supervision::SubjectQuotaExceeded),
     /// The client took no batch for `limits.client_read_timeout`: the query was stopped
@@ -144,6 +150,7 @@ impl QueryError {
             Self::Evaluation(_) => "evaluation_error",
             Self::Execution(_) => "query_failed",
             Self::Cancelled => "query_cancelled",
+            Self::AccessEnded => "access_ended",
             Self::ClientStalled(_) => "client_stalled",
             Self::SubjectQuota(crate::supervision::SubjectQuotaExceeded::Daily { .. }) => {
                 "subject_quota_exceeded"

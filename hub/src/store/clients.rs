@@ -48,6 +48,16 @@ pub struct ClientRecord {
     /// Who approved its current secret and roles; `None` while they wait for a security
     /// administrator (see `identity::duties`).
     pub approved_by: Option<String>,
+    /// The security administrator who refused what it waited with, and why; the account is
+    /// disabled since.
+    pub refused: Option<Refused>,
+}
+
+/// A security administrator's refusal of what an account waited with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Refused {
+    pub by: String,
+    pub reason: String,
 }
 
 pub struct NewClient<'a> {
@@ -103,12 +113,13 @@ impl MetadataStore {
             created_at: at.clone(),
             secret_rotated_at: at,
             approved_by: client.approved_by.map(str::to_owned),
+            refused: None,
         })
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<ClientRecord>> {
         let row = sqlx::query(
-            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name \
+            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name, refused_by, refusal_reason \
              FROM clients WHERE id = $1",
         )
         .bind(id)
@@ -119,7 +130,7 @@ impl MetadataStore {
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
         let rows = sqlx::query(
-            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name \
+            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name, refused_by, refusal_reason \
              FROM clients ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -134,6 +145,24 @@ impl MetadataStore {
             .bind(id)
             .execute(&mut *transaction)
             .await?;
+        self.note(&mut transaction, Change::Clients).await?;
+        transaction.commit().await?;
+        Ok(updated.rows_affected() > 0)
+    }
+
+    /// Refuses what a client waits with (its secret or roles), by `by` for `reason`: the
+    /// client is disabled. False when no client of that id waits for approval.
+    pub async fn refuse_client(&self, id: &str, by: &str, reason: &str) -> Result<bool> {
+        let mut transaction = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE clients SET disabled = 1, refused_by = $1, refusal_reason = $2 \
+             WHERE id = $3 AND approved_by IS NULL AND disabled = 0",
+        )
+        .bind(by)
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *transaction)
+        .await?;
         self.note(&mut transaction, Change::Clients).await?;
         transaction.commit().await?;
         Ok(updated.rows_affected() > 0)
@@ -160,26 +189,28 @@ impl MetadataStore {
     }
 
     /// Replaces a client's secret, approved by `approved_by` or (`None`) waiting for
-    /// approval; false when there is no such client.
+    /// approval; returns when it changed (its new `secret_rotated_at`), `None` when there is
+    /// no such client.
     pub async fn set_client_secret(
         &self,
         id: &str,
         secret_hash: &str,
         approved_by: Option<&str>,
-    ) -> Result<bool> {
+    ) -> Result<Option<String>> {
+        let at = now();
         let mut transaction = self.pool.begin().await?;
         let updated = sqlx::query(
             "UPDATE clients SET secret_hash = $1, secret_rotated_at = $2, approved_by = $3 WHERE id = $4",
         )
         .bind(secret_hash)
-        .bind(now())
+        .bind(&at)
         .bind(approved_by)
         .bind(id)
         .execute(&mut *transaction)
         .await?;
         self.note(&mut transaction, Change::Clients).await?;
         transaction.commit().await?;
-        Ok(updated.rows_affected() > 0)
+        Ok((updated.rows_affected() > 0).then_some(at))
     }
 }
 
@@ -187,12 +218,13 @@ impl MetadataStore {
     /// Approves a client that waits; false when there is none waiting of that id.
     pub async fn approve_client(&self, id: &str, by: &str) -> Result<bool> {
         let mut transaction = self.pool.begin().await?;
-        let updated =
-            sqlx::query("UPDATE clients SET approved_by = $1 WHERE id = $2 AND approved_by IS NULL")
-                .bind(by)
-                .bind(id)
-                .execute(&mut *transaction)
-                .await?;
+        let updated = sqlx::query(
+            "UPDATE clients SET approved_by = $1 WHERE id = $2 AND approved_by IS NULL AND disabled = 0",
+        )
+        .bind(by)
+        .bind(id)
+        .execute(&mut *transaction)
+        .await?;
         self.note(&mut transaction, Change::Clients).await?;
         transaction.commit().await?;
         Ok(updated.rows_affected() > 0)
@@ -218,5 +250,15 @@ fn client_from_row(row: &AnyRow) -> Result<ClientRecord> {
         created_at: text("created_at")?,
         secret_rotated_at: text("secret_rotated_at")?,
         approved_by: row.try_get::<Option<String>, _>("approved_by")?,
+        refused: match (
+            row.try_get::<Option<String>, _>("refused_by")?,
+            row.try_get::<Option<String>, _>("refusal_reason")?,
+        ) {
+            (Some(by), reason) => Some(Refused {
+                by,
+                reason: reason.unwrap_or_default(),
+            }),
+            (None, _) => None,
+        },
     })
 }

@@ -28,15 +28,14 @@ use datafusion::arrow::compute::kernels::numeric::{add, div, mul, sub};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
+use datafusion::common::{DFSchema, Result, exec_err};
 use datafusion::config::ConfigOptions;
 use datafusion::functions::utils::make_scalar_function;
 use datafusion::logical_expr::expr::ScalarFunction;
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
 use datafusion::logical_expr::{
-    Aggregate, BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs,
-    ScalarUDF, ScalarUDFImpl, Signature, Volatility, lit,
+    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::AnalyzerRule;
 
@@ -44,7 +43,6 @@ use causeway_connectors::messages::{
     LOG_OF_NEGATIVE, LOG_OF_ZERO, NEGATIVE_TO_FRACTION, ROOT_OF_NEGATIVE, UNDERFLOW, ZERO_TO_NEGATIVE,
 };
 
-use super::is_comparison;
 use super::rewrite::{Order, rewrite_expressions};
 
 /// Puts double precision arithmetic and functions under PostgreSQL's checks (see the
@@ -143,144 +141,6 @@ impl AnalyzerRule for IntegerPowers {
             other => Ok(Transformed::no(other)),
         })
     }
-}
-
-/// Makes `-0.0` and `0.0` one value wherever doubles are compared, sorted, grouped or
-/// joined, as PostgreSQL holds them equal (`float8_cmp_internal`). Arrow compares doubles
-/// by their total order, where `-0.0 < 0.0` (NaN above everything and equal to itself, as
-/// in PostgreSQL), so `f = 0` missed a stored `-0.0`, and `ORDER BY f` put it first. Each
-/// such operand becomes `f + 0.0`, which is `0.0` for either zero and `f` otherwise. A
-/// comparison with a literal that is not zero is left alone: both zeros compare alike
-/// with it, and such a filter can still be pushed to a database.
-#[derive(Debug, Default)]
-pub(crate) struct SignedZeros;
-
-impl AnalyzerRule for SignedZeros {
-    fn name(&self) -> &str {
-        "causeway_signed_zeros"
-    }
-
-    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        let plan = rewrite_expressions(plan, Order::BottomUp, |expr, schema| {
-            Ok(zeros_compared_equal(expr, schema))
-        })?;
-        plan.transform_up_with_subqueries(|plan| {
-            let floating =
-                |expr: &Expr, schema: &DFSchema| expr.get_type(schema).is_ok_and(|t| t.is_floating());
-            Ok(match plan {
-                LogicalPlan::Sort(mut sort) => {
-                    let schema = Arc::clone(sort.input.schema());
-                    let mut changed = false;
-                    for key in &mut sort.expr {
-                        if floating(&key.expr, &schema) {
-                            key.expr = one_zero(key.expr.clone(), &schema);
-                            changed = true;
-                        }
-                    }
-                    Transformed::new_transformed(LogicalPlan::Sort(sort), changed)
-                }
-                LogicalPlan::Join(mut join) => {
-                    let (left, right) = (Arc::clone(join.left.schema()), Arc::clone(join.right.schema()));
-                    let mut changed = false;
-                    for (left_key, right_key) in &mut join.on {
-                        if floating(left_key, &left) && floating(right_key, &right) {
-                            *left_key = one_zero(left_key.clone(), &left);
-                            *right_key = one_zero(right_key.clone(), &right);
-                            changed = true;
-                        }
-                    }
-                    Transformed::new_transformed(LogicalPlan::Join(join), changed)
-                }
-                LogicalPlan::Aggregate(aggregate)
-                    if aggregate
-                        .group_expr
-                        .iter()
-                        .any(|key| floating(key, aggregate.input.schema())) =>
-                {
-                    let names = NamePreserver::new_for_projection();
-                    let schema = Arc::clone(aggregate.input.schema());
-                    let keys = aggregate
-                        .group_expr
-                        .into_iter()
-                        .map(|key| {
-                            if matches!(key, Expr::GroupingSet(_)) || !floating(&key, &schema) {
-                                return key;
-                            }
-                            let name = names.save(&key);
-                            name.restore(one_zero(key, &schema))
-                        })
-                        .collect();
-                    Transformed::yes(LogicalPlan::Aggregate(Aggregate::try_new(
-                        aggregate.input,
-                        keys,
-                        aggregate.aggr_expr,
-                    )?))
-                }
-                other => Transformed::no(other),
-            })
-        })
-        .map(|transformed| transformed.data)
-    }
-}
-
-fn zeros_compared_equal(expr: Expr, schema: &DFSchema) -> Transformed<Expr> {
-    let floating = |expr: &Expr| expr.get_type(schema).is_ok_and(|t| t.is_floating());
-    match expr {
-        Expr::BinaryExpr(BinaryExpr { left, op, right }) if is_comparison(op) => {
-            if !(floating(&left) && floating(&right)) || not_zero(&left) || not_zero(&right) {
-                return Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right }));
-            }
-            Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
-                Box::new(one_zero(*left, schema)),
-                op,
-                Box::new(one_zero(*right, schema)),
-            )))
-        }
-        Expr::InList(mut in_list) if floating(&in_list.expr) && !in_list.list.iter().all(not_zero) => {
-            in_list.expr = Box::new(one_zero(*in_list.expr, schema));
-            in_list.list = in_list
-                .list
-                .into_iter()
-                .map(|item| one_zero(item, schema))
-                .collect();
-            Transformed::yes(Expr::InList(in_list))
-        }
-        Expr::Between(mut between)
-            if floating(&between.expr) && !(not_zero(&between.low) && not_zero(&between.high)) =>
-        {
-            between.expr = Box::new(one_zero(*between.expr, schema));
-            between.low = Box::new(one_zero(*between.low, schema));
-            between.high = Box::new(one_zero(*between.high, schema));
-            Transformed::yes(Expr::Between(between))
-        }
-        other => Transformed::no(other),
-    }
-}
-
-/// Whether `expr` is a constant other than a zero (NULL and NaN included), perhaps cast:
-/// both zeros compare alike with it.
-fn not_zero(expr: &Expr) -> bool {
-    match expr {
-        Expr::Literal(value, _) => match value.cast_to(&DataType::Float64) {
-            Ok(ScalarValue::Float64(Some(number))) => number != 0.0,
-            Ok(ScalarValue::Float64(None)) => true,
-            _ => false,
-        },
-        Expr::Cast(cast) => not_zero(&cast.expr),
-        Expr::TryCast(cast) => not_zero(&cast.expr),
-        _ => false,
-    }
-}
-
-/// `expr + 0.0`: `0.0` for either zero, `expr` for every other double (NaN and the
-/// infinities included).
-fn one_zero(expr: Expr, schema: &DFSchema) -> Expr {
-    let zero = match expr.get_type(schema) {
-        Ok(DataType::Float32) => lit(0.0_f32),
-        Ok(DataType::Float64) => lit(0.0_f64),
-        _ => return expr,
-    };
-    Expr::BinaryExpr(BinaryExpr::new(Box::new(expr), Operator::Plus, Box::new(zero)))
 }
 
 /// What a check computes and guards.

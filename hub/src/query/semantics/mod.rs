@@ -5,19 +5,23 @@
 //!
 //! * [`NullAwareNotIn`]: `x NOT IN (SELECT y ...)` is false or unknown for every row when
 //!   the subquery yields a NULL, and unknown when `x` is NULL and the subquery yields rows;
-//!   DataFusion 55 plans it as an anti join that ignores both. The same rule answers
+//!   DataFusion 55 plans it as an anti join that ignores both, and fails on a correlated
+//!   subquery, which is answered as a `NOT EXISTS` of the rows that could match. The same
+//!   rule answers
 //!   `EXISTS` of an aggregate without `GROUP BY`, which always yields one row, as true.
 //! * [`MixedNumbers`] (before type coercion): a decimal compared or combined with a double
 //!   is cast to a double, as in PostgreSQL, not the double to a decimal; decimals whose
 //!   common type needs more than 38 digits are compared as 256-bit decimals.
 //! * [`ValuesWithSubqueries`]: `VALUES` rows holding subqueries are answered as `SELECT`s.
+//! * [`scalar_subqueries::NullableScalarSubqueries`]: a scalar subquery that finds no row
+//!   is NULL, over a column declared non-nullable too.
 //! * [`WideIntegerSum`]: `sum` of 64-bit integers, grouped or over a window, is a
 //!   `decimal(38, 0)`, as PostgreSQL's `sum(bigint)` is a `numeric`, and of decimals of more
 //!   than 28 digits a `decimal(76, s)`, so that a sum of counts or money never wraps around.
 //!
 //! Arithmetic that overflows fails instead of wrapping ([`checked`]), double
-//! precision arithmetic and functions fail where PostgreSQL's do and `-0.0` equals `0.0`
-//! ([`floats`]); casts to integers and `round` of a double round as PostgreSQL does
+//! precision arithmetic and functions fail where PostgreSQL's do ([`floats`]); `-0.0`
+//! equals `0.0` ([`signed_zeros`]); casts to integers and `round` of a double round as PostgreSQL does
 //! ([`rounding`]); `avg` of decimals rounds ([`decimal_average`]); dates
 //! become timestamps of any year ([`wide_timestamps`]); doubles and intervals are
 //! written as text as PostgreSQL writes them ([`value_text`]); `LIKE ... ESCAPE`,
@@ -31,6 +35,8 @@ mod floats;
 mod postgres_functions;
 mod rewrite;
 mod rounding;
+mod scalar_subqueries;
+mod signed_zeros;
 mod value_text;
 mod wide_timestamps;
 
@@ -40,9 +46,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{Column, DFSchema, DFSchemaRef, Result, plan_err};
+use datafusion::common::{Column, DFSchema, DFSchemaRef, ExprSchema, Result, plan_err};
 use datafusion::config::ConfigOptions;
-use datafusion::logical_expr::expr::{Alias, Exists};
+use datafusion::logical_expr::expr::{Alias, Exists, InSubquery};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{
     BinaryExpr, Expr, ExprSchemable, Filter, LogicalPlan, LogicalPlanBuilder, Operator, Subquery,
@@ -64,13 +70,14 @@ pub(crate) fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
         Arc::new(wide_timestamps::WideTimestamps),
         Arc::new(TypeCoercion::new()),
         Arc::new(ValuesWithSubqueries),
+        Arc::new(scalar_subqueries::NullableScalarSubqueries),
         Arc::new(NullAwareNotIn),
         Arc::new(WideIntegerSum),
         Arc::new(decimal_average::RoundedDecimalAverage),
         Arc::new(rounding::PostgresRounding),
         Arc::new(checked::CheckedArithmetic),
         Arc::new(floats::FloatErrors),
-        Arc::new(floats::SignedZeros),
+        Arc::new(signed_zeros::SignedZeros),
         Arc::new(value_text::PostgresText),
         Arc::new(postgres_functions::PostgresFunctions),
     ]
@@ -157,6 +164,16 @@ fn positive(expr: Expr, outer: &DFSchemaRef) -> Result<Transformed<Expr>> {
             ));
             Ok(Transformed::new_transformed(expr, transformed))
         }
+        // Correlated: DataFusion 55's null-aware anti join takes the compared value as its
+        // only key, and fails on the correlation's keys.
+        Expr::InSubquery(in_subquery)
+            if in_subquery.negated && !in_subquery.subquery.outer_ref_columns.is_empty() =>
+        {
+            match correlated_not_in(&in_subquery, outer)? {
+                Some(rewritten) => Ok(Transformed::yes(rewritten)),
+                None => Ok(Transformed::no(Expr::InSubquery(in_subquery))),
+            }
+        }
         Expr::InSubquery(in_subquery) if in_subquery.negated => {
             let extra = null_conditions(&in_subquery.expr, &in_subquery.subquery, outer)?;
             let original = Expr::InSubquery(in_subquery);
@@ -168,6 +185,64 @@ fn positive(expr: Expr, outer: &DFSchemaRef) -> Result<Transformed<Expr>> {
         }
         other => Ok(Transformed::no(other)),
     }
+}
+
+/// `x NOT IN (correlated subquery)` as a condition of a filter, where unknown is as good as
+/// false: `NOT EXISTS (SELECT * FROM (subquery) WHERE y = x OR y IS NULL OR x IS NULL)`. A
+/// row is kept only when no row of the subquery equals its value or could (a NULL on
+/// either side), and always when the subquery has no rows. `None` when the compared value
+/// names a column the filter's input does not have (left as it is).
+fn correlated_not_in(in_subquery: &InSubquery, outer: &DFSchemaRef) -> Result<Option<Expr>> {
+    let subquery = &in_subquery.subquery;
+    let Some((qualifier, field)) = subquery.subquery.schema().iter().next() else {
+        return Ok(None);
+    };
+    let value = Expr::Column(Column::new(qualifier.cloned(), field.name()));
+    // The compared value as the subquery sees it: each of its columns an outer reference.
+    let mut references = Vec::new();
+    let mut unknown = false;
+    let outside = in_subquery
+        .expr
+        .as_ref()
+        .clone()
+        .transform(|expr| match expr {
+            Expr::Column(column) => {
+                match ExprSchema::field_from_column(outer.as_ref(), &column).map(Arc::clone) {
+                    Ok(field) => {
+                        let reference = Expr::OuterReferenceColumn(field, column);
+                        references.push(reference.clone());
+                        Ok(Transformed::yes(reference))
+                    }
+                    Err(_) => {
+                        unknown = true;
+                        Ok(Transformed::no(Expr::Column(column)))
+                    }
+                }
+            }
+            other => Ok(Transformed::no(other)),
+        })?
+        .data;
+    if unknown {
+        return Ok(None);
+    }
+    let could_match = value
+        .clone()
+        .eq(outside.clone())
+        .or(value.is_null())
+        .or(outside.is_null());
+    let matches = LogicalPlanBuilder::from(subquery.subquery.as_ref().clone())
+        .filter(could_match)?
+        .build()?;
+    let mut outer_ref_columns = subquery.outer_ref_columns.clone();
+    outer_ref_columns.extend(references);
+    Ok(Some(Expr::Exists(Exists {
+        subquery: Subquery {
+            subquery: Arc::new(matches),
+            outer_ref_columns,
+            spans: subquery.spans.clone(),
+        },
+        negated: true,
+    })))
 }
 
 /// Whether `plan` yields exactly one row whatever its input: an aggregate without

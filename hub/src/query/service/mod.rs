@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CatalogTable, Described, QueryEngine, QueryError, QueryRequest};
 use crate::audit::{Action, AuditError, AuditLog, Event, Outcome};
+use crate::identity::OngoingWork;
 use crate::store::AlertRecord;
 use crate::supervision::{Alerts, QuotaExceeded, RowUsage};
 
@@ -168,6 +169,8 @@ pub struct QueryService {
     audit: AuditLog,
     alerts: Arc<Alerts>,
     usage: Arc<RowUsage>,
+    /// Ends a caller's queries under way when their access ends (disabled, a new secret).
+    ongoing: Arc<OngoingWork>,
 }
 
 /// A query whose `query.started` record is on disk and whose first batch is computed.
@@ -180,12 +183,19 @@ pub struct Started {
 }
 
 impl QueryService {
-    pub fn new(engine: Arc<QueryEngine>, audit: AuditLog, alerts: Arc<Alerts>, usage: Arc<RowUsage>) -> Self {
+    pub fn new(
+        engine: Arc<QueryEngine>,
+        audit: AuditLog,
+        alerts: Arc<Alerts>,
+        usage: Arc<RowUsage>,
+        ongoing: Arc<OngoingWork>,
+    ) -> Self {
         Self {
             engine,
             audit,
             alerts,
             usage,
+            ongoing,
         }
     }
 
@@ -223,6 +233,8 @@ impl QueryService {
     /// record (on disk when this returns) and its first batch.
     pub async fn execute(&self, call: QueryCall) -> Result<Started, ServiceError> {
         let cancel = call.cancel.clone().unwrap_or_default();
+        // Cancelled when the caller's access ends while the query runs.
+        let ended = self.ongoing.start(&call.caller.id);
         let started = Instant::now();
         // Counted as active from here; a query refused or failed early stops counting when
         // this is dropped.
@@ -244,6 +256,7 @@ impl QueryService {
         let planned = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(refuse(record, QueryError::Cancelled.into())),
+            () = ended.cancelled() => return Err(refuse(record, QueryError::AccessEnded.into())),
             planned = self.engine.run(&call.caller, &request) => planned,
         };
         let mut running = match planned {
@@ -303,6 +316,7 @@ impl QueryService {
         let first = tokio::select! {
             biased;
             () = cancel.cancelled() => Err(QueryError::Cancelled),
+            () = ended.cancelled() => Err(QueryError::AccessEnded),
             first = first_with_rows(&mut running.batches) => first,
         };
         let first = match first {
@@ -340,7 +354,7 @@ impl QueryService {
             results: Results::new(
                 first,
                 rest,
-                cancel,
+                [cancel, ended],
                 Finish::new(self.audit.clone(), charge, record, (call.door, active), started),
                 self.engine.limits().client_read_timeout,
             ),

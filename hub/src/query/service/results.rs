@@ -34,6 +34,8 @@ pub struct Results {
     pull: Arc<Mutex<Pull>>,
     /// Ends the results early when the front door cancels the query.
     cancel: CancellationToken,
+    /// Ends the results early when the caller's access ends (disabled, a new secret).
+    ended: CancellationToken,
     /// A quota reached: the error to give after the rows it allowed.
     cut_off: Option<QuotaExceeded>,
     /// Stops the watchdog when the results are dropped.
@@ -63,7 +65,7 @@ impl Results {
     pub(super) fn new(
         first: Option<RecordBatch>,
         rest: Option<BatchStream>,
-        cancel: CancellationToken,
+        [cancel, ended]: [CancellationToken; 2],
         finish: Finish,
         read_timeout: Duration,
     ) -> Self {
@@ -81,6 +83,7 @@ impl Results {
         Self {
             pull,
             cancel,
+            ended,
             cut_off: None,
             _watchdog: watchdog,
         }
@@ -116,6 +119,7 @@ impl Results {
                 let next = tokio::select! {
                     biased;
                     () = self.cancel.cancelled() => Some(Err(QueryError::Cancelled)),
+                    () = self.ended.cancelled() => Some(Err(QueryError::AccessEnded)),
                     next = rest.next() => next,
                 };
                 match next {
@@ -140,6 +144,8 @@ impl Results {
             Err(error) => {
                 if matches!(error, QueryError::Cancelled) {
                     pull.finish.ended = Some(Err(QueryError::Cancelled.into()));
+                } else if matches!(error, QueryError::AccessEnded) {
+                    pull.finish.ended = Some(Err(QueryError::AccessEnded.into()));
                 }
                 return Some(Err(error.into()));
             }

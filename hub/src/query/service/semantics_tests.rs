@@ -136,6 +136,48 @@ async fn not_in_under_or_and_exists_of_an_aggregate_follow_sql() {
     );
 }
 
+#[tokio::test]
+async fn a_correlated_not_in_follows_sql() {
+    let outer = "(VALUES (1, 10), (2, 20), (3, 30), (NULL, 40), (5, 50)) t(x, k)";
+    let inner = "(VALUES (10, 1), (20, 7), (20, NULL), (50, 8)) s(k, v)";
+    // Per row: 1 is in its group; 2's group holds a NULL (unknown); 3's group is empty
+    // (true); a NULL x over an empty group is true, over rows unknown; 5 is not 8 (true).
+    assert_eq!(
+        integers(&format!(
+            "SELECT coalesce(x, 0) FROM {outer} WHERE x NOT IN (SELECT v FROM {inner} WHERE s.k = t.k) ORDER BY 1"
+        ))
+        .await,
+        [0, 3, 5]
+    );
+    // Under OR, and of an expression.
+    assert_eq!(
+        integers(&format!(
+            "SELECT x FROM {outer} WHERE x + 0 NOT IN (SELECT v FROM {inner} WHERE s.k = t.k) OR x = 1 ORDER BY 1"
+        ))
+        .await,
+        [1, 3, 5]
+    );
+}
+
+#[tokio::test]
+async fn a_scalar_subquery_of_no_rows_or_named_as_another_column_is_answered() {
+    for sql in [
+        "SELECT id, (SELECT id FROM civil_affairs.residents WHERE id < 0) AS x FROM civil_affairs.residents WHERE id = 1",
+        "SELECT (SELECT id FROM civil_affairs.residents WHERE id < 0) AS x",
+        "SELECT id FROM civil_affairs.residents WHERE id = 1 AND (SELECT id FROM civil_affairs.residents WHERE id < 0) IS NULL",
+        "SELECT id, (SELECT id FROM civil_affairs.residents WHERE id < 0) FROM civil_affairs.residents WHERE id = 1",
+        "SELECT r.id, (SELECT max(q.id) AS id FROM civil_affairs.residents q) FROM civil_affairs.residents r WHERE r.id = 1",
+        "SELECT *, (SELECT id FROM civil_affairs.residents WHERE id = 3) FROM civil_affairs.residents WHERE id = 1",
+    ] {
+        let batches = answer(sql).await.unwrap_or_else(|error| panic!("{sql}: {error}"));
+        assert_eq!(
+            batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            1,
+            "{sql}"
+        );
+    }
+}
+
 /// The stable code and message of a query that fails.
 async fn failure(sql: &str) -> (String, String) {
     let error = answer(sql).await.expect_err(sql);

@@ -108,7 +108,13 @@ pub(super) async fn fixture(limits: LimitsConfig) -> Fixture {
             .expect("alerts"),
     );
     Fixture {
-        service: QueryService::new(engine, audit.clone(), alerts, Arc::new(RowUsage::default())),
+        service: QueryService::new(
+            engine,
+            audit.clone(),
+            alerts,
+            Arc::new(RowUsage::default()),
+            Arc::new(crate::identity::OngoingWork::default()),
+        ),
         audit,
         audit_dir,
         _dir: dir,

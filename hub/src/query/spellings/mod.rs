@@ -212,6 +212,7 @@ impl VisitorMut for NamedAsWritten {
 fn name_parenthesized(body: &mut SetExpr) {
     match body {
         SetExpr::Select(select) => {
+            name_colliding_subqueries(&mut select.projection);
             for item in &mut select.projection {
                 let SelectItem::UnnamedExpr(expr) = item else {
                     continue;
@@ -243,6 +244,62 @@ fn name_parenthesized(body: &mut SetExpr) {
             name_parenthesized(right);
         }
         _ => {}
+    }
+}
+
+/// The name an item of a select list gets without an alias, where it is a column's
+/// (`id`, `t.id`) or given (`x AS id`), folded as PostgreSQL folds unquoted names; `None`
+/// for any other expression.
+fn item_name(item: &SelectItem) -> Option<String> {
+    let folded = |ident: &Ident| match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    };
+    match item {
+        SelectItem::ExprWithAlias { alias, .. } => Some(folded(alias)),
+        SelectItem::UnnamedExpr(Expr::Identifier(ident)) => Some(folded(ident)),
+        SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => parts.last().map(folded),
+        _ => None,
+    }
+}
+
+/// Names a scalar subquery of a select list by its text as written where the name
+/// DataFusion gives it, its own column's (`(SELECT id FROM people ...)` is `id`), is also
+/// another item's (`SELECT id, (SELECT id ...) FROM firms`) or may be (after `*`): DataFusion
+/// would call the two names ambiguous and fail, where PostgreSQL answers two columns.
+fn name_colliding_subqueries(projection: &mut [SelectItem]) {
+    let wildcard = projection
+        .iter()
+        .any(|item| matches!(item, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
+    let subquery_name = |item: &SelectItem| -> Option<String> {
+        let SelectItem::UnnamedExpr(Expr::Subquery(query)) = item else {
+            return None;
+        };
+        let SetExpr::Select(inner) = query.body.as_ref() else {
+            return None;
+        };
+        match inner.projection.as_slice() {
+            [only] => item_name(only),
+            _ => None,
+        }
+    };
+    let names: Vec<Option<String>> = projection.iter().map(item_name).collect();
+    for (index, item) in projection.iter_mut().enumerate() {
+        let Some(name) = subquery_name(item) else {
+            continue;
+        };
+        let collides = wildcard
+            || names
+                .iter()
+                .enumerate()
+                .any(|(other, other_name)| other != index && other_name.as_deref() == Some(name.as_str()));
+        if let (true, SelectItem::UnnamedExpr(expr)) = (collides, &*item) {
+            let alias = Ident::with_quote('"', expr.to_string());
+            *item = SelectItem::ExprWithAlias {
+                expr: expr.clone(),
+                alias,
+            };
+        }
     }
 }
 

@@ -22,13 +22,4 @@ pub const KNOWN: &[(&str, &str)] = &[
         "int_add_overflow",
         "int + 1 is computed as bigint (literals are Int64): no integer overflow error",
     ),
-    // Refused with an error where PostgreSQL answers.
-    (
-        "not_in_correlated",
-        "refused: correlated NOT IN (null-aware anti join takes one key only)",
-    ),
-    (
-        "scalar_subquery_empty",
-        "refused: a scalar subquery's column named id is called ambiguous with firms.id",
-    ),
 ];

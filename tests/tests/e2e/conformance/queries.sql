@@ -63,6 +63,18 @@ SELECT id FROM {people} WHERE id NOT IN (SELECT person_id FROM {links}) OR id > 
 -- not_in_correlated: correlated NOT IN over a nullable column
 SELECT f.id FROM {firms} f WHERE f.owner_id NOT IN (SELECT l.person_id FROM {links} l WHERE l.firm_id = f.id);
 
+-- not_in_correlated_expression: correlated NOT IN of an expression
+SELECT f.id FROM {firms} f WHERE f.owner_id + 0 NOT IN (SELECT l.person_id FROM {links} l WHERE l.firm_id = f.id);
+
+-- not_in_correlated_or: correlated NOT IN under OR
+SELECT f.id FROM {firms} f WHERE f.id > 500 OR f.owner_id NOT IN (SELECT l.person_id FROM {links} l WHERE l.firm_id = f.id AND l.role = 'owner');
+
+-- not_in_correlated_null_value: a NULL compared value passes only an empty subquery
+SELECT f.id FROM {firms} f WHERE f.owner_id IS NULL AND f.owner_id NOT IN (SELECT l.person_id FROM {links} l WHERE l.firm_id = f.id);
+
+-- not_in_correlated_not_null: correlated NOT IN over a column without NULLs
+SELECT p.id FROM {people} p WHERE p.household NOT IN (SELECT q.household FROM {people} q WHERE q.district = p.district AND q.id < p.id AND q.household IS NOT NULL) AND p.id < 60;
+
 -- exists_correlated: EXISTS with a correlated equality
 SELECT id FROM {people} p WHERE EXISTS (SELECT 1 FROM {links} l WHERE l.person_id = p.id);
 
@@ -1029,6 +1041,12 @@ SELECT id, count(*) OVER (PARTITION BY active), count(district) OVER () FROM {pe
 -- win_avg_partition: avg of a decimal over a partition
 SELECT id, avg(income) OVER (PARTITION BY active) FROM {people} WHERE id > 1000;
 
+-- win_avg_frame: avg of a decimal over a moving frame, rounded
+SELECT id, avg(income) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM {people} WHERE id > 1000 OR id < 40;
+
+-- win_avg_named: avg of a decimal over a window, used in an expression
+SELECT id, income - avg(income) OVER (PARTITION BY district) AS gap FROM {people} WHERE id > 1000;
+
 -- win_percent_rank_cume_dist: percent_rank and cume_dist
 SELECT id, percent_rank() OVER (ORDER BY household), cume_dist() OVER (ORDER BY household) FROM {people} WHERE id > 1000;
 
@@ -1066,6 +1084,12 @@ SELECT (SELECT id FROM {people} WHERE id > 1000);
 
 -- scalar_subquery_empty: a scalar subquery of no rows is NULL
 SELECT id, (SELECT id FROM {people} WHERE id < 0) FROM {firms} WHERE id = 1;
+
+-- scalar_subquery_beside_star: a scalar subquery beside *, named as a column of it
+SELECT *, (SELECT id FROM {people} WHERE id = 1001) FROM {firms} WHERE id = 1;
+
+-- scalar_subquery_empty_in_filter: an empty scalar subquery is NULL in a condition too
+SELECT id FROM {firms} WHERE id < 4 AND (SELECT p.id FROM {people} p WHERE p.id < 0) IS NULL;
 
 -- scalar_subquery_empty_aliased: an empty scalar subquery whose column is renamed
 SELECT f.id, (SELECT p.id AS pid FROM {people} p WHERE p.id < 0) AS nothing FROM {firms} f WHERE f.id = 1;
@@ -1437,6 +1461,15 @@ SELECT count(*) FROM (SELECT f FROM {floats} WHERE f BETWEEN -1 AND 1 GROUP BY f
 
 -- float_zero_distinct: DISTINCT keeps one of -0 and 0
 SELECT count(*) FROM (SELECT DISTINCT f FROM {floats} WHERE f >= -1 AND f <= 1) d;
+
+-- float_zero_count_distinct: count(DISTINCT) counts -0 and 0 once
+SELECT count(DISTINCT f) FROM {floats} WHERE f BETWEEN -1 AND 1;
+
+-- float_zero_union: UNION keeps one of -0 and 0
+SELECT count(*) FROM (SELECT f FROM {floats} WHERE f BETWEEN -1 AND 1 UNION SELECT CAST(0 AS double precision)) u;
+
+-- float_zero_window_partition: -0 and 0 are one window partition
+SELECT id, count(*) OVER (PARTITION BY f) FROM {floats} WHERE f BETWEEN -1 AND 1;
 
 -- float_zero_join: -0 joins 0
 SELECT a.id, b.id FROM {floats} a JOIN {floats} b ON a.f = b.f WHERE a.id IN (4, 5) ORDER BY a.id, b.id;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::duties::send;
 use super::{claims, hub_signing_key, sign};
-use crate::support::{Hub, SYSTEM_ADMIN, causeway};
+use crate::support::{Hub, SECURITY_ADMIN, SYSTEM_ADMIN, causeway};
 
 #[tokio::test]
 async fn what_the_system_administrator_hands_out_waits_for_approval() {
@@ -15,8 +15,7 @@ async fn what_the_system_administrator_hands_out_waits_for_approval() {
     let (system, security, auditor) = (hub.system().await, hub.security().await, hub.auditor().await);
     let client = |id: &str, roles: &[&str]| json!({"id": id, "department": "land_registry", "roles": roles});
     let grant_type = [("grant_type", "client_credentials")];
-    // Tokens are issued to the second: the rotation below comes in a later one.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // No pause: a token ends with its secret however close in time the rotation comes.
     let (status, body) = system
         .post("/v1/clients/e2e-system/rotate-secret", json!({}))
         .await;
@@ -103,6 +102,96 @@ async fn what_the_system_administrator_hands_out_waits_for_approval() {
     let saw_now = json!({"department": "land_registry", "roles": ["analyst", "publisher"]});
     let (status, _) = send(&hub, &security, "POST", "/v1/clients/own-reader/approve", saw_now).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // The security administrator may refuse instead: the account is disabled for good, and
+    // the system administrator sees who refused it and why.
+    let (status, made) = system
+        .post("/v1/clients", client("refused-reader", &["analyst"]))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let refused_secret = made["client_secret"].as_str().expect("secret").to_owned();
+    let reason = json!({"reason": "no access request on file for this account"});
+    for (who, caller) in [("the system administrator", &system), ("the auditor", &auditor)] {
+        let (status, _) = send(
+            &hub,
+            caller,
+            "POST",
+            "/v1/clients/refused-reader/refuse",
+            reason.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who} refuses nothing");
+    }
+    let (status, code) = send(
+        &hub,
+        &security,
+        "POST",
+        "/v1/clients/refused-reader/refuse",
+        json!({"reason": "  "}),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_reason"),
+        "a refusal says why"
+    );
+    let (status, _) = send(
+        &hub,
+        &security,
+        "POST",
+        "/v1/clients/own-reader/refuse",
+        reason.clone(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "an approved account waits for nothing"
+    );
+    let (status, _) = send(
+        &hub,
+        &security,
+        "POST",
+        "/v1/clients/refused-reader/refuse",
+        reason.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(
+        &hub,
+        &security,
+        "POST",
+        "/v1/clients/refused-reader/approve",
+        json!({"department": "land_registry", "roles": ["analyst"]}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a refused account is approved no more"
+    );
+    let (status, body, _) =
+        super::token_request(&hub, &grant_type, Some(("refused-reader", &refused_secret))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, listed) = system.get("/v1/clients").await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let entry = listed
+        .as_array()
+        .and_then(|clients| clients.iter().find(|client| client["id"] == "refused-reader"))
+        .cloned()
+        .expect("the refused account is listed");
+    assert_eq!(entry["disabled"], true, "{entry}");
+    assert_eq!(
+        entry["refused"],
+        json!({"by": SECURITY_ADMIN, "reason": "no access request on file for this account"})
+    );
+    let (_, recorded) = auditor
+        .get("/v1/audit/events?action=client.refused&outcome=ok")
+        .await;
+    assert!(
+        recorded.to_string().contains("no access request on file"),
+        "the refusal and its reason are recorded: {recorded}"
+    );
 
     // A secret pasted where an id goes never reaches the record.
     let leaked = own.clone();
