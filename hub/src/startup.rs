@@ -270,6 +270,7 @@ impl Hub {
         let refusals = Arc::new(Refusals::new(self.audit.clone()));
         refusals.watch();
         let client_timeout = self.config.server.client_timeout;
+        self.alerts.end_work_on_suspension(identity.ongoing());
         let queries = QueryService::new(
             Arc::clone(&self.engine),
             self.audit.clone(),

@@ -114,7 +114,7 @@ export const ERRORS_ZH: Record<string, string> = {
   evaluation_error: "查询计算出错",
   query_failed: "数据源读取失败",
   query_cancelled: "查询已取消",
-  access_ended: "您的访问已结束（账号被停用，或密钥、密码已更改），请重新登录",
+  access_ended: "您的访问已结束（账号被停用、密钥或密码已更改，或因告警暂停）",
   client_stalled: "长时间未读取结果，查询已终止",
   row_quota_exceeded: "行数配额",
   subject_quota_exceeded: "人数配额",

@@ -14,7 +14,6 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
-use super::extract::ApiJson;
 use super::extract::ApiPath;
 use super::recorded::audited;
 use crate::audit::{Action, Event, Outcome};
@@ -135,9 +134,32 @@ fn asked(body: &Value, id: Option<&str>) -> Value {
     detail
 }
 
+/// A request's body as JSON, or why it is not: read before the audited action only to
+/// describe the request in its record; refused inside it ([`parsed`]), so that a body that
+/// is not JSON is recorded like any other refusal, after the caller's role is checked.
+pub(super) fn json_body(bytes: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(bytes).map_err(|error| error.to_string())
+}
+
+/// Refuses a change to a disabled account (a refused one included), which nothing makes
+/// work again: 409 `disabled`, rather than a success that changes nothing.
+fn still_enabled(account: &ClientRecord) -> Result<(), ApiError> {
+    if account.disabled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "disabled",
+            format!("client {} is disabled; make a new account", account.id),
+        ));
+    }
+    Ok(())
+}
+
 /// The body read as `T`, inside the audited action so that a malformed request is recorded
 /// as refused like any other.
-pub(super) fn parsed<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+pub(super) fn parsed<T: serde::de::DeserializeOwned>(body: &Result<Value, String>) -> Result<T, ApiError> {
+    let body = body.clone().map_err(|error| {
+        ApiError::bad_request("invalid_request", format!("the body is not JSON: {error}"))
+    })?;
     serde_json::from_value(body).map_err(|error| ApiError::bad_request("invalid_request", error.to_string()))
 }
 
@@ -180,14 +202,15 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-    ApiJson(body): ApiJson<Value>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<NewSecret>), ApiError> {
+    let body = json_body(&body);
     let record = Event::by(Action::ClientCreated, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(asked(&body, None));
+        .with_detail(asked(body.as_ref().unwrap_or(&Value::Null), None));
     audited(&state, record, async |gate| {
         let admin = caller.require(Role::SystemAdmin)?;
-        let body: NewClientBody = parsed(body)?;
+        let body: NewClientBody = parsed(&body)?;
         check_account_change(admin, &AccountChange::Create { roles: &body.roles })?;
         let spec = ClientSpec {
             id: body.id,
@@ -254,6 +277,7 @@ pub async fn rotate_secret(
     audited(&state, record, async |gate| {
         let admin = caller.require(Role::SystemAdmin)?;
         let account = state.identity.clients.check_exists(&id).await?;
+        still_enabled(&account)?;
         check_account_change(admin, &AccountChange::RotateSecret { account: &account })?;
         gate.pass().await?;
         // A new secret of another account waits for a security administrator's approval;
@@ -294,15 +318,17 @@ pub async fn set_roles(
     caller: Caller,
     ClientAddress(address): ClientAddress,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<Value>,
+    body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
+    let body = json_body(&body);
     let record = Event::by(Action::ClientRolesChanged, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(asked(&body, Some(&id)));
+        .with_detail(asked(body.as_ref().unwrap_or(&Value::Null), Some(&id)));
     audited(&state, record, async |gate| {
         let admin = caller.require(Role::SystemAdmin)?;
-        let body: RolesBody = parsed(body)?;
+        let body: RolesBody = parsed(&body)?;
         let account = state.identity.clients.check_exists(&id).await?;
+        still_enabled(&account)?;
         check_account_change(
             admin,
             &AccountChange::SetRoles {
@@ -355,14 +381,15 @@ pub async fn approve(
     caller: Caller,
     ClientAddress(address): ClientAddress,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<Value>,
+    body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
+    let body = json_body(&body);
     let record = Event::by(Action::ClientApproved, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(asked(&body, Some(&id)));
+        .with_detail(asked(body.as_ref().unwrap_or(&Value::Null), Some(&id)));
     audited(&state, record, async |gate| {
         let officer = caller.require(Role::SecurityAdmin)?;
-        let seen: ApprovalBody = parsed(body)?;
+        let seen: ApprovalBody = parsed(&body)?;
         let account = state.identity.clients.check_exists(&id).await?;
         // A disabled account (a refused one included) waits for nothing.
         if account.approved_by.is_some() || account.disabled {
@@ -401,6 +428,17 @@ pub struct RefusalBody {
     pub reason: String,
 }
 
+/// Whether `reason` is text a person reads as written: something visible, and no control
+/// characters (line breaks, terminal escapes) or direction overrides, which would change
+/// how the lists that show it read (Unicode TR #36, §2.3).
+fn readable_reason(reason: &str) -> bool {
+    let invisible =
+        |c: char| c.is_whitespace() || matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}');
+    let forbidden =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    reason.chars().any(|c| !invisible(c)) && !reason.chars().any(forbidden)
+}
+
 /// The longest reason a refusal keeps, in characters.
 const MAX_REASON_CHARS: usize = 500;
 
@@ -415,19 +453,22 @@ pub async fn refuse(
     caller: Caller,
     ClientAddress(address): ClientAddress,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<Value>,
+    body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
+    let body = json_body(&body);
     let record = Event::by(Action::ClientRefused, Outcome::Ok, &caller.0)
         .at_address(address)
-        .with_detail(asked(&body, Some(&id)));
+        .with_detail(asked(body.as_ref().unwrap_or(&Value::Null), Some(&id)));
     audited(&state, record, async |gate| {
         let officer = caller.require(Role::SecurityAdmin)?;
-        let refusal: RefusalBody = parsed(body)?;
+        let refusal: RefusalBody = parsed(&body)?;
         let reason = refusal.reason.trim();
-        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        if !readable_reason(reason) || reason.chars().count() > MAX_REASON_CHARS {
             return Err(ApiError::bad_request(
                 "invalid_reason",
-                format!("a refusal needs its reason, of 1 to {MAX_REASON_CHARS} characters"),
+                format!(
+                    "a refusal needs its reason, of 1 to {MAX_REASON_CHARS} characters, without control or direction characters"
+                ),
             ));
         }
         let account = state.identity.clients.check_exists(&id).await?;

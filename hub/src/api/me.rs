@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
-use super::extract::ApiJson;
 use super::recorded::audited;
 use crate::audit::{Action, Event, Outcome};
 use crate::identity::{ExchangeError, printable_client_id};
@@ -46,15 +45,16 @@ pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
     ClientAddress(address): ClientAddress,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
+    let body = super::clients::json_body(&body);
     let id = caller.0.id.clone();
     let record = Event::by(Action::ClientSecretRotated, Outcome::Ok, &caller.0)
         .at_address(address)
         .with_detail(serde_json::json!({ "client": printable_client_id(&id), "own_password": true }));
     audited(&state, record, async |gate| {
         // Read here, so that a malformed change is recorded as refused like any other.
-        let change: PasswordChange = super::clients::parsed(body)?;
+        let change: PasswordChange = super::clients::parsed(&body)?;
         let person = state
             .identity
             .check_password(&id, &change.current_password, address.map(|address| address.ip()))

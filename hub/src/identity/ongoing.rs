@@ -1,5 +1,5 @@
 //! The work each principal has under way, ended when their access ends: a client disabled,
-//! its secret or password changed. Tokens stop at the next request ([`super::Identity::admit`]);
+//! its secret or password changed, a suspending alert raised. Tokens stop at the next request ([`super::Identity::admit`]);
 //! this stops what an earlier request started, such as a query still streaming its rows.
 
 use std::collections::HashMap;

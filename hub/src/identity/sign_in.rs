@@ -209,6 +209,11 @@ impl Identity {
             Taken::Fresh(record) => Ok(record),
             Taken::Reused(record) => {
                 let (family, account) = sign_in(record);
+                // One of a sign-in already ended (signed out, a new password) was used up by
+                // that end, not by a thief: refused as ended, not recorded as a replay.
+                if self.store.sign_in_revoked(&family).await? {
+                    return Err(invalid("the sign-in has ended; sign in again", Some(&account)));
+                }
                 self.store.revoke_sign_in(&family).await?;
                 Err(GrantError::Replayed { family, account })
             }

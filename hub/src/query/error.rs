@@ -74,10 +74,10 @@ pub enum QueryError {
     /// PostgreSQL cancel request).
     #[error("the query was cancelled")]
     Cancelled,
-    /// The caller's access ended while the query ran: their account was disabled, or its
-    /// secret or password changed.
+    /// The caller's access ended while the query ran: their account was disabled, its
+    /// secret or password changed, or an alert suspended them.
     #[error(
-        "the query was stopped: your access ended while it ran (the account was disabled, or its secret or password changed); sign in again"
+        "the query was stopped: your access ended while it ran (the account was disabled, its secret or password changed, or an alert suspended it)"
     )]
     AccessEnded,
     #[error(transparent)]

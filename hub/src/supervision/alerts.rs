@@ -5,7 +5,7 @@
 //! distinct-person quota, no other about the same dataset and control).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use causeway_policies::Principal;
@@ -119,6 +119,9 @@ pub struct Alerts {
     open: Mutex<HashMap<OpenKey, AlertRecord>>,
     /// When rows of classified columns were lately sent, and how many, by rule and principal.
     recent: Mutex<HashMap<RuleAndPrincipal, Window>>,
+    /// The principals' work under way, which a suspending alert ends (set once the identity
+    /// exists, by [`Alerts::end_work_on_suspension`]).
+    ongoing: std::sync::OnceLock<Arc<crate::identity::OngoingWork>>,
 }
 
 /// Alert rules, checked, with the UTC offsets of their office hours.
@@ -220,6 +223,7 @@ impl Alerts {
             webhook,
             open: Mutex::new(open),
             recent: Mutex::new(HashMap::new()),
+            ongoing: std::sync::OnceLock::new(),
         })
     }
 
@@ -262,6 +266,12 @@ impl Alerts {
             open.entry(open_key(&alert)).or_insert(alert);
         }
         Ok(())
+    }
+
+    /// Has each suspending alert raised from now on end its principal's work under way.
+    pub fn end_work_on_suspension(&self, ongoing: Arc<crate::identity::OngoingWork>) {
+        // Set once, at start; a second call keeps the first registry.
+        let _ = self.ongoing.set(ongoing);
     }
 
     /// The open alert that suspends `principal`, if any.
@@ -411,6 +421,13 @@ impl Alerts {
                 rule: alert.rule.clone(),
             })
             .inc();
+        // A suspension stops the principal's queries already under way too, not only the
+        // next ones.
+        if alert.suspends
+            && let Some(ongoing) = self.ongoing.get()
+        {
+            ongoing.end(principal);
+        }
         if let Err(error) = self.store.insert_alert(&alert).await {
             tracing::error!(%error, alert = %alert.id, "alert not stored");
         }

@@ -99,6 +99,22 @@ when = {{ kind = "outside_hours", start = "00:00:00", end = "00:00:00" }}
     let reader = hub.authorized(&hub.token("reader", &secret).await);
     let officer = hub.client_as("officer", "security", &["security_admin"]).await;
 
+    // A long read of a public column is under way when the alert is raised: 3^13 rows.
+    let tables: Vec<String> = (0..13)
+        .map(|index| format!("civil_affairs.residents t{index}"))
+        .collect();
+    let streamed_rows = 3_usize.pow(13);
+    let mut streaming = reader
+        .post(format!("{}/v1/query", hub.url))
+        .header("Accept", "text/csv")
+        .json(&json!({"sql": format!("SELECT t0.town FROM {}", tables.join(", ")), "purpose": "survey"}))
+        .send()
+        .await
+        .expect("query");
+    assert_eq!(streaming.status(), StatusCode::OK);
+    let first = streaming.chunk().await.expect("read").expect("a first chunk");
+    let mut streamed = first.iter().filter(|byte| **byte == b'\n').count();
+
     // Public columns are not watched; personal ones are, masked or not.
     for _ in 0..3 {
         let (status, body) = ask(&hub, &reader, "SELECT town FROM civil_affairs.residents").await;
@@ -139,6 +155,49 @@ when = {{ kind = "outside_hours", start = "00:00:00", end = "00:00:00" }}
     assert_eq!(alert["principal"], "reader", "{alert}");
     assert_eq!(alert["suspends"], true);
     assert_eq!(alert["detail"]["rows"], 6, "{alert}");
+    // The suspension stopped the read under way: what the connection held arrives, then
+    // the stream ends short, recorded as ended with the reader's access.
+    let rest = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match streaming.chunk().await {
+                Ok(Some(chunk)) => streamed += chunk.iter().filter(|byte| **byte == b'\n').count(),
+                Ok(None) | Err(_) => return,
+            }
+        }
+    })
+    .await;
+    assert!(rest.is_ok(), "the read still ran 30 s after the suspension");
+    assert!(streamed < streamed_rows, "all {streamed} rows were sent");
+    let ended = eventually(
+        "the read recorded as ended",
+        Duration::from_secs(10),
+        async || {
+            let (_, body) = json_of(
+                officer
+                    .get(format!(
+                        "{}/v1/audit/events?action=query.finished&principal=reader&limit=100",
+                        hub.url
+                    ))
+                    .send()
+                    .await
+                    .expect("audit"),
+            )
+            .await;
+            body["events"].as_array().and_then(|events| {
+                events
+                    .iter()
+                    .find(|event| event["error_class"] == "access_ended")
+                    .cloned()
+            })
+        },
+    )
+    .await;
+    assert!(
+        ended["rows"]
+            .as_u64()
+            .is_some_and(|rows| rows < streamed_rows as u64),
+        "{ended}"
+    );
 
     let mut hooked = Vec::new();
     while hooked.len() < 2 {

@@ -78,8 +78,8 @@ impl Results {
             finish,
         }));
         // A result already whole holds no slot: there is nothing to watch.
-        let watchdog = (running && !read_timeout.is_zero())
-            .then(|| watch(Arc::downgrade(&pull), read_timeout).drop_guard());
+        let watchdog =
+            running.then(|| watch(Arc::downgrade(&pull), read_timeout, ended.clone()).drop_guard());
         Self {
             pull,
             cancel,
@@ -172,9 +172,10 @@ impl Results {
     }
 }
 
-/// Watches `pull` until it is dropped: a client that has not pulled for `timeout` gets its
-/// query stopped. The returned token ends the watch.
-fn watch(pull: Weak<Mutex<Pull>>, timeout: Duration) -> CancellationToken {
+/// Watches `pull` until it is dropped: a client that has not pulled for `timeout` (none
+/// when zero) gets its query stopped, and so does one whose access `ended` while it was not
+/// pulling (a pull under way sees that itself). The returned token ends the watch.
+fn watch(pull: Weak<Mutex<Pull>>, timeout: Duration, ended: CancellationToken) -> CancellationToken {
     let done = CancellationToken::new();
     let stop = done.clone();
     tokio::spawn(async move {
@@ -188,28 +189,44 @@ fn watch(pull: Weak<Mutex<Pull>>, timeout: Duration) -> CancellationToken {
                 }
                 pull.waiting_since.unwrap_or_else(Instant::now) + timeout
             };
-            tokio::select! {
+            let stalls = async {
+                if timeout.is_zero() {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep_until(due.into()).await;
+            };
+            let access_ended = tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep_until(due.into()) => {}
-            }
+                () = ended.cancelled() => true,
+                () = stalls => false,
+            };
             let Some(pull) = pull.upgrade() else { return };
             let stopped = {
                 let mut pull = Pull::lock(&pull);
-                match pull.waiting_since {
-                    Some(since) if since.elapsed() >= timeout => {
-                        let error = QueryError::ClientStalled(timeout);
-                        pull.finish.end(Err(QueryError::ClientStalled(timeout).into()));
-                        pull.finish.record();
-                        pull.stalled = Some(error);
-                        pull.first = None;
-                        pull.rest.take()
-                    }
+                let error = match pull.waiting_since {
+                    Some(_) if access_ended => QueryError::AccessEnded,
+                    Some(since) if since.elapsed() >= timeout => QueryError::ClientStalled(timeout),
+                    // A pull under way: it sees the end of access itself.
+                    None if access_ended => return,
                     _ => continue,
-                }
+                };
+                let stored = match &error {
+                    QueryError::AccessEnded => QueryError::AccessEnded,
+                    _ => QueryError::ClientStalled(timeout),
+                };
+                pull.finish.end(Err(stored.into()));
+                pull.finish.record();
+                pull.stalled = Some(error);
+                pull.first = None;
+                pull.rest.take()
             };
             // Outside the lock: dropping the stream stops the query and frees its slots.
             drop(stopped);
-            tracing::info!(timeout = ?timeout, "stopped a query whose client stopped reading");
+            if access_ended {
+                tracing::info!("stopped a query whose caller's access ended");
+            } else {
+                tracing::info!(timeout = ?timeout, "stopped a query whose client stopped reading");
+            }
             return;
         }
     });

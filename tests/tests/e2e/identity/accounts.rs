@@ -135,6 +135,34 @@ async fn what_the_system_administrator_hands_out_waits_for_approval() {
         (StatusCode::BAD_REQUEST, "invalid_reason"),
         "a refusal says why"
     );
+    let (status, code) = send(
+        &hub,
+        &security,
+        "POST",
+        "/v1/clients/refused-reader/refuse",
+        json!({"reason": "looks fine\u{1b}[2K\nghost-admin  enabled"}),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_reason"),
+        "no control characters, which would forge lines of the listings"
+    );
+    // A body that is not JSON is refused after the role, and recorded.
+    for (caller, expected) in [
+        (&system, StatusCode::FORBIDDEN),
+        (&security, StatusCode::BAD_REQUEST),
+    ] {
+        let response = caller
+            .http
+            .post(format!("{}/v1/clients/refused-reader/refuse", hub.url))
+            .header("Content-Type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .expect("refuse");
+        assert_eq!(response.status(), expected);
+    }
     let (status, _) = send(
         &hub,
         &security,
@@ -170,6 +198,19 @@ async fn what_the_system_administrator_hands_out_waits_for_approval() {
         StatusCode::NOT_FOUND,
         "a refused account is approved no more"
     );
+    let (status, code) = send(
+        &hub,
+        &system,
+        "POST",
+        "/v1/clients/refused-reader/rotate-secret",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "disabled"),
+        "nor given a secret that could never work"
+    );
     let (status, body, _) =
         super::token_request(&hub, &grant_type, Some(("refused-reader", &refused_secret))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -191,6 +232,24 @@ async fn what_the_system_administrator_hands_out_waits_for_approval() {
     assert!(
         recorded.to_string().contains("no access request on file"),
         "the refusal and its reason are recorded: {recorded}"
+    );
+    let (_, attempts) = auditor
+        .get(&format!(
+            "/v1/audit/events?action=client.refused&principal={SYSTEM_ADMIN}"
+        ))
+        .await;
+    assert!(
+        attempts["events"]
+            .as_array()
+            .is_some_and(|events| events.len() >= 2),
+        "the system administrator's attempts are recorded, the one not JSON too: {attempts}"
+    );
+    let (_, malformed) = auditor
+        .get("/v1/audit/events?action=client.refused&outcome=error")
+        .await;
+    assert!(
+        malformed.to_string().contains("not JSON"),
+        "a body that is not JSON is recorded: {malformed}"
     );
 
     // A secret pasted where an id goes never reaches the record.
