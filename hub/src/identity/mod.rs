@@ -231,11 +231,12 @@ impl Identity {
         let mut revoked = self.revoked.write().unwrap_or_else(PoisonError::into_inner);
         // Disabled, or their secret changed, elsewhere (the operator's command line,
         // another replica): their work under way ends too.
-        let mut ended: Vec<String> = clients
-            .iter()
-            .filter(|client| client.disabled && revoked.insert(client.id.clone()))
-            .map(|client| client.id.clone())
-            .collect();
+        let mut ended = Vec::new();
+        for client in clients.iter().filter(|client| client.disabled) {
+            if revoked.insert(client.id.clone()) {
+                ended.push(client.id.clone());
+            }
+        }
         drop(revoked);
         let mut changed = self
             .secrets_changed

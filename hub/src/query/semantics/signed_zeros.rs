@@ -64,11 +64,16 @@ impl AnalyzerRule for SignedZeros {
                     }
                     Transformed::new_transformed(LogicalPlan::Join(join), changed)
                 }
+                // Grouped by doubles, or aggregating distinct ones (`count(DISTINCT f)`).
                 LogicalPlan::Aggregate(aggregate)
                     if aggregate
                         .group_expr
                         .iter()
-                        .any(|key| floating(key, aggregate.input.schema())) =>
+                        .any(|key| floating(key, aggregate.input.schema()))
+                        || aggregate
+                            .aggr_expr
+                            .iter()
+                            .any(|call| distinct_of_doubles(call, aggregate.input.schema())) =>
                 {
                     let names = NamePreserver::new_for_projection();
                     let schema = Arc::clone(aggregate.input.schema());
@@ -83,43 +88,27 @@ impl AnalyzerRule for SignedZeros {
                             name.restore(one_zero(key, &schema))
                         })
                         .collect();
+                    let calls =
+                        zeroed_calls(
+                            aggregate.aggr_expr,
+                            &schema,
+                            distinct_of_doubles,
+                            |call| match call {
+                                Expr::AggregateFunction(mut function) => {
+                                    function.params.args = function
+                                        .params
+                                        .args
+                                        .into_iter()
+                                        .map(|arg| one_zero(arg, &schema))
+                                        .collect();
+                                    Expr::AggregateFunction(function)
+                                }
+                                other => other,
+                            },
+                        );
                     Transformed::yes(LogicalPlan::Aggregate(Aggregate::try_new(
                         aggregate.input,
                         keys,
-                        aggregate.aggr_expr,
-                    )?))
-                }
-                // `count(DISTINCT f)`, and any aggregate of distinct doubles.
-                LogicalPlan::Aggregate(aggregate)
-                    if aggregate
-                        .aggr_expr
-                        .iter()
-                        .any(|call| distinct_of_doubles(call, aggregate.input.schema())) =>
-                {
-                    let schema = Arc::clone(aggregate.input.schema());
-                    let calls = aggregate
-                        .aggr_expr
-                        .into_iter()
-                        .map(|call| {
-                            if !distinct_of_doubles(&call, &schema) {
-                                return call;
-                            }
-                            let (inner, name) = named(call);
-                            let Expr::AggregateFunction(mut function) = inner else {
-                                return inner.alias(name);
-                            };
-                            function.params.args = function
-                                .params
-                                .args
-                                .into_iter()
-                                .map(|arg| one_zero(arg, &schema))
-                                .collect();
-                            Expr::AggregateFunction(function).alias(name)
-                        })
-                        .collect();
-                    Transformed::yes(LogicalPlan::Aggregate(Aggregate::try_new(
-                        aggregate.input,
-                        aggregate.group_expr,
                         calls,
                     )?))
                 }
@@ -131,26 +120,24 @@ impl AnalyzerRule for SignedZeros {
                         .any(|call| partitioned_by_doubles(call, window.input.schema())) =>
                 {
                     let schema = Arc::clone(window.input.schema());
-                    let calls = window
-                        .window_expr
-                        .into_iter()
-                        .map(|call| {
-                            if !partitioned_by_doubles(&call, &schema) {
-                                return call;
-                            }
-                            let (inner, name) = named(call);
-                            let Expr::WindowFunction(mut function) = inner else {
-                                return inner.alias(name);
-                            };
-                            function.params.partition_by = function
-                                .params
-                                .partition_by
-                                .into_iter()
-                                .map(|key| one_zero(key, &schema))
-                                .collect();
-                            Expr::WindowFunction(function).alias(name)
-                        })
-                        .collect();
+                    let calls =
+                        zeroed_calls(
+                            window.window_expr,
+                            &schema,
+                            partitioned_by_doubles,
+                            |call| match call {
+                                Expr::WindowFunction(mut function) => {
+                                    function.params.partition_by = function
+                                        .params
+                                        .partition_by
+                                        .into_iter()
+                                        .map(|key| one_zero(key, &schema))
+                                        .collect();
+                                    Expr::WindowFunction(function)
+                                }
+                                other => other,
+                            },
+                        );
                     Transformed::yes(LogicalPlan::Window(Window::try_new(calls, window.input)?))
                 }
                 // `SELECT DISTINCT` and `UNION`: one row for both zeros.
@@ -188,15 +175,29 @@ impl AnalyzerRule for SignedZeros {
     }
 }
 
-/// An expression's call and its output's name.
-fn named(expr: Expr) -> (Expr, String) {
-    match expr {
-        Expr::Alias(Alias { expr, name, .. }) => (*expr, name),
-        other => {
-            let name = other.schema_name().to_string();
-            (other, name)
-        }
-    }
+/// `calls` with each that is `picked` rewritten by `zeroed`, named as before (the plan
+/// above reads it by its name).
+fn zeroed_calls(
+    calls: Vec<Expr>,
+    schema: &DFSchema,
+    picked: fn(&Expr, &DFSchema) -> bool,
+    zeroed: impl Fn(Expr) -> Expr,
+) -> Vec<Expr> {
+    calls
+        .into_iter()
+        .map(|call| {
+            if !picked(&call, schema) {
+                return call;
+            }
+            match call {
+                Expr::Alias(Alias { expr, name, .. }) => zeroed(*expr).alias(name),
+                other => {
+                    let name = other.schema_name().to_string();
+                    zeroed(other).alias(name)
+                }
+            }
+        })
+        .collect()
 }
 
 /// Whether `call` aggregates distinct doubles (`count(DISTINCT f)`).

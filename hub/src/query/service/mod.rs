@@ -256,7 +256,7 @@ impl QueryService {
         let planned = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(refuse(record, QueryError::Cancelled.into())),
-            () = ended.cancelled() => return Err(refuse(record, QueryError::AccessEnded.into())),
+            () = ended.cancelled() => return Err(refuse(record, self.access_ended(&call.caller))),
             planned = self.engine.run(&call.caller, &request) => planned,
         };
         let mut running = match planned {
@@ -321,6 +321,9 @@ impl QueryService {
         };
         let first = match first {
             Ok(first) => first,
+            Err(QueryError::AccessEnded) => {
+                return Err(failed_early(record, self.access_ended(&call.caller)));
+            }
             Err(error) => return Err(failed_early(record, error.into())),
         };
         if let (Some(batch), Some((allowed, exceeded))) = (&first, &quota)
@@ -359,6 +362,16 @@ impl QueryService {
                 self.engine.limits().client_read_timeout,
             ),
         })
+    }
+
+    /// Why a query stopped before its first row when its caller's access ended: the alert
+    /// that suspends them, named as a refusal at the start would name it, or the end of
+    /// access (disabled, a new secret).
+    fn access_ended(&self, caller: &Principal) -> ServiceError {
+        match self.alerts.suspension(&caller.id) {
+            Some(alert) => ServiceError::suspended(&alert),
+            None => QueryError::AccessEnded.into(),
+        }
     }
 
     fn record_of(&self, call: &QueryCall) -> Event {

@@ -203,20 +203,22 @@ fn watch(pull: Weak<Mutex<Pull>>, timeout: Duration, ended: CancellationToken) -
             let Some(pull) = pull.upgrade() else { return };
             let stopped = {
                 let mut pull = Pull::lock(&pull);
-                let error = match pull.waiting_since {
-                    Some(_) if access_ended => QueryError::AccessEnded,
-                    Some(since) if since.elapsed() >= timeout => QueryError::ClientStalled(timeout),
+                match pull.waiting_since {
+                    Some(since) if access_ended || since.elapsed() >= timeout => {}
                     // A pull under way: it sees the end of access itself.
                     None if access_ended => return,
                     _ => continue,
+                }
+                let error = || {
+                    if access_ended {
+                        QueryError::AccessEnded
+                    } else {
+                        QueryError::ClientStalled(timeout)
+                    }
                 };
-                let stored = match &error {
-                    QueryError::AccessEnded => QueryError::AccessEnded,
-                    _ => QueryError::ClientStalled(timeout),
-                };
-                pull.finish.end(Err(stored.into()));
+                pull.finish.end(Err(error().into()));
                 pull.finish.record();
-                pull.stalled = Some(error);
+                pull.stalled = Some(error());
                 pull.first = None;
                 pull.rest.take()
             };

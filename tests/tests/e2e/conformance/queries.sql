@@ -1465,6 +1465,9 @@ SELECT count(*) FROM (SELECT DISTINCT f FROM {floats} WHERE f >= -1 AND f <= 1) 
 -- float_zero_count_distinct: count(DISTINCT) counts -0 and 0 once
 SELECT count(DISTINCT f) FROM {floats} WHERE f BETWEEN -1 AND 1;
 
+-- float_zero_count_distinct_grouped: count(DISTINCT) of doubles grouped by a double
+SELECT count(DISTINCT f) FROM {floats} WHERE f BETWEEN -1 AND 1 GROUP BY f * 0;
+
 -- float_zero_union: UNION keeps one of -0 and 0
 SELECT count(*) FROM (SELECT f FROM {floats} WHERE f BETWEEN -1 AND 1 UNION SELECT CAST(0 AS double precision)) u;
 
