@@ -37,6 +37,9 @@ public class WireClient {
                 statement.setLong(1, 2L);
                 try (ResultSet rows = statement.executeQuery()) {
                     while (rows.next()) System.out.println("prepared " + rows.getString(1) + " " + rows.getBigDecimal(2));
+                    java.sql.ResultSetMetaData described = rows.getMetaData();
+                    System.out.println("prepared " + described.getColumnTypeName(2) + "("
+                        + described.getPrecision(2) + ", " + described.getScale(2) + ")");
                 }
             }
         }

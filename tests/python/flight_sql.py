@@ -46,6 +46,12 @@ def main():
             seen["polars_height"] = polars.from_arrow(table).height
             cursor.execute("SELECT name FROM civil_affairs.people WHERE id = $1", parameters=(2,))
             seen["prepared"] = [list(row) for row in cursor.fetchall()]
+            # JDBC's and ODBC's `?`, numbered in the order written.
+            cursor.execute(
+                "SELECT name FROM civil_affairs.people WHERE id > ? AND id < ? ORDER BY id",
+                parameters=(1, 4),
+            )
+            seen["question_marks"] = [list(row) for row in cursor.fetchall()]
     # The handshake: a client id and secret for a token.
     with connect(url, "testing", username=client_id, password=secret) as connection:
         with connection.cursor() as cursor:

@@ -22,10 +22,14 @@ def main():
     settings = dict(host=host, port=int(port), user=client_id, password=secret, dbname="causeway")
     seen = {}
     with psycopg.connect(**settings, options="-c causeway.purpose=testing") as connection:
-        rows = connection.execute(
+        cursor = connection.execute(
             "SELECT name, amount FROM civil_affairs.people WHERE id = %s", (2,)
-        ).fetchall()
+        )
+        rows = cursor.fetchall()
         seen["parameterised"] = [[name, str(amount)] for name, amount in rows]
+        # The decimal(10,2) column's precision and scale, from its type modifier.
+        amount = cursor.description[1]
+        seen["amount_described"] = [amount.type_code, amount.precision, amount.scale]
         # pandas warns that it was written for SQLAlchemy connections; it reads DBAPI ones.
         warnings.simplefilter("ignore", UserWarning)
         frame = pandas.read_sql(

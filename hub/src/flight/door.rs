@@ -152,7 +152,22 @@ impl FlightService for Door {
         request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
         let request = self.admit(request).await?;
-        FlightService::do_put(&self.0, request).await
+        // The descriptor is in the stream's first message, which the dispatcher reads: a
+        // command that does not decode is refused there, with the decoder's debug text
+        // (`DecodeError { .. }`, or `ParseError(..)` as Internal), put plainly here.
+        FlightService::do_put(&self.0, request)
+            .await
+            .map_err(|status| match status.code() {
+                tonic::Code::InvalidArgument if status.message().starts_with("DecodeError") => {
+                    Status::invalid_argument("the descriptor's command is not a protobuf Any message")
+                }
+                tonic::Code::Internal if status.message().starts_with("ParseError") => {
+                    Status::invalid_argument(
+                        "the descriptor's command does not decode as the message it claims to be",
+                    )
+                }
+                _ => status,
+            })
     }
 
     async fn do_exchange(

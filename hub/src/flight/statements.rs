@@ -38,7 +38,7 @@ impl FlightSql {
             let (mut results, listed) = state?;
             match results.next().await {
                 Some(Ok(batch)) => {
-                    results.sent(batch.get_array_memory_size());
+                    results.sent(sent_bytes(&batch));
                     Some((Ok(batch), Some((results, listed))))
                 }
                 Some(Err(error)) => {
@@ -115,4 +115,14 @@ impl FlightSql {
             }
         }
     }
+}
+
+/// The bytes of `batch`'s values as Arrow IPC carries them: the buffers of its rows (a
+/// slice's, not the whole buffers it shares), without the messages' headers and padding.
+fn sent_bytes(batch: &datafusion::arrow::record_batch::RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|column| column.to_data().get_slice_memory_size().unwrap_or_default())
+        .sum()
 }

@@ -29,11 +29,8 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{ColumnarValue, LogicalPlan, Volatility, create_udf};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArguments, ObjectName, SelectItem, SetExpr, Statement, visit_expressions,
-    visit_expressions_mut, visit_relations,
+    Expr, ObjectName, SelectItem, SetExpr, Statement, visit_expressions, visit_relations,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
@@ -50,8 +47,12 @@ const CATALOG_SCHEMAS: [&str; 2] = ["pg_catalog", "information_schema"];
 
 /// PostgreSQL's functions about the server and its catalog, which drivers call on connect
 /// (SQLAlchemy's `select pg_catalog.version()`, `select current_schema()`).
-const CATALOG_FUNCTIONS: [&str; 16] = [
+const CATALOG_FUNCTIONS: [&str; 20] = [
     "version",
+    "current_user",
+    "session_user",
+    "current_role",
+    "user",
     "to_regtype",
     "pg_type_is_visible",
     "current_schema",
@@ -188,11 +189,18 @@ impl CatalogMirror {
         Ok(context)
     }
 
-    /// Plans `sql`, a catalog statement, over the copy of `tables`.
-    pub async fn plan(&self, sql: &str, tables: &[CatalogTable]) -> Result<CatalogPlan, CatalogError> {
+    /// Plans `sql`, a catalog statement of `user` (the caller's id), over the copy of
+    /// `tables`.
+    pub async fn plan(
+        &self,
+        sql: &str,
+        user: &str,
+        tables: &[CatalogTable],
+    ) -> Result<CatalogPlan, CatalogError> {
         let context = self.context(tables)?;
+        let sql = super::catalog_rewrites::users_named_in(sql, user);
         let mut statements = PostgresCompatibilityParser::new()
-            .parse(sql)
+            .parse(&sql)
             .map_err(|error| CatalogError::Syntax(error.to_string()))?;
         if statements.len() != 1 {
             return Err(CatalogError::Syntax(format!(
@@ -201,7 +209,7 @@ impl CatalogMirror {
             )));
         }
         let mut statement = statements.remove(0);
-        array_subqueries_as_aggregates(&mut statement);
+        super::catalog_rewrites::array_subqueries_as_aggregates(&mut statement);
         let planned = context
             .state()
             .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
@@ -395,27 +403,6 @@ fn to_regtype(arguments: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionEr
     }
 }
 
-/// `ARRAY(SELECT x ...)`, which psql's `\d` sends and DataFusion cannot plan, as the
-/// aggregate that builds the same array: `(SELECT array_agg(e) FROM (SELECT x ...) AS a(e))`.
-fn array_subqueries_as_aggregates(statement: &mut Statement) {
-    let _ = visit_expressions_mut(statement, |expr| {
-        if let Expr::Function(function) = expr
-            && function.name.to_string().eq_ignore_ascii_case("array")
-            && let FunctionArguments::Subquery(query) = &function.args
-        {
-            let text =
-                format!("(SELECT array_agg(array_element) FROM ({query}) AS array_subquery(array_element))");
-            if let Ok(aggregate) = Parser::new(&PostgreSqlDialect {})
-                .try_with_sql(&text)
-                .and_then(|mut parser| parser.parse_expr())
-            {
-                *expr = aggregate;
-            }
-        }
-        ControlFlow::<()>::Continue(())
-    });
-}
-
 /// A session with every dataset of `tables` as an empty table of its contract's columns,
 /// `pg_catalog` over them and `information_schema`.
 fn build(tables: &[CatalogTable]) -> Result<SessionContext, DataFusionError> {
@@ -487,6 +474,9 @@ fn build(tables: &[CatalogTable]) -> Result<SessionContext, DataFusionError> {
 
 #[cfg(test)]
 mod tests {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
     use super::*;
 
     fn catalog(sql: &str) -> bool {
@@ -507,6 +497,8 @@ mod tests {
         assert!(!catalog("SELECT 1"));
         assert!(catalog("select pg_catalog.version()"));
         assert!(catalog("select current_schema()"));
+        assert!(catalog("SELECT current_user"));
+        assert!(catalog("select session_user, current_database()"));
         assert!(!catalog("SELECT version() FROM civil_affairs.residents"));
         assert!(!catalog("SELECT * FROM civil_affairs.residents"));
         assert!(!catalog(
@@ -523,7 +515,7 @@ mod tests {
         let mirror = CatalogMirror::new(Duration::from_secs(10));
         let sql = "SELECT typname AS name, oid, typarray AS array_oid, typdelim AS delimiter \
                    FROM pg_type t WHERE t.oid = to_regtype($1) ORDER BY t.oid";
-        let planned = mirror.plan(sql, &[]).await.expect("planned");
+        let planned = mirror.plan(sql, "analyst", &[]).await.expect("planned");
         let found = mirror
             .run(planned.clone(), vec![ScalarValue::Utf8(Some("int4".into()))])
             .await
@@ -546,9 +538,23 @@ mod tests {
                    where oid = any (pol.polroles) order by 1),',') END, \
                    pg_catalog.pg_get_expr(pol.polqual, pol.polrelid) FROM pg_catalog.pg_policy pol \
                    WHERE pol.polrelid = '16393' ORDER BY 1";
-        let planned = mirror.plan(sql, &[]).await.expect("planned");
+        let planned = mirror.plan(sql, "analyst", &[]).await.expect("planned");
         assert_eq!(planned.schema.fields().len(), 4);
         let batches = mirror.run(planned, Vec::new()).await.expect("answered");
         assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 0);
+    }
+
+    /// Tools show who is signed in: the caller's id, not datafusion-pg-catalog's `postgres`.
+    #[tokio::test]
+    async fn the_user_is_the_caller() {
+        let mirror = CatalogMirror::new(Duration::from_secs(10));
+        let sql = "SELECT current_user, session_user, CURRENT_USER AS shouting, user, current_role";
+        let planned = mirror.plan(sql, "wang.analyst", &[]).await.expect("planned");
+        let batches = mirror.run(planned, Vec::new()).await.expect("answered");
+        let batch = &batches[0];
+        for column in batch.columns() {
+            let column = datafusion::common::cast::as_string_array(column).expect("text");
+            assert_eq!(column.value(0), "wang.analyst");
+        }
     }
 }

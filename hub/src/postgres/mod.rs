@@ -7,6 +7,8 @@
 
 mod cancel;
 mod catalog;
+mod catalog_rewrites;
+mod rows;
 mod session;
 mod sign_in;
 mod sqlstate;

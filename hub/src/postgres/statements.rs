@@ -7,15 +7,14 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
+use arrow_pg::datatypes::into_pg_type;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
-use futures::{Sink, SinkExt, StreamExt};
+use futures::{Sink, SinkExt};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse, Response};
@@ -24,16 +23,16 @@ use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::data::DataRow;
 use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::startup::ParameterStatus;
 
 use super::catalog::{CatalogError, CatalogMirror, CatalogPlan, is_catalog_statement};
+use super::rows::{described_fields, encoded, rows};
 use super::session::{Local, PURPOSE, WireSession};
 use super::sqlstate;
 use crate::api::{ApiError, AppState, authenticate};
 use crate::query::Described;
-use crate::query::service::{FrontDoor, QueryCall, Results, ServiceError};
+use crate::query::service::{FrontDoor, QueryCall, ServiceError};
 
 /// A statement as parsed for the extended protocol.
 #[derive(Clone)]
@@ -51,12 +50,12 @@ pub enum Prepared {
 /// The query handler of every connection.
 pub struct Statements {
     state: AppState,
-    catalog: CatalogMirror,
+    catalog: Arc<CatalogMirror>,
 }
 
 impl Statements {
     pub fn new(state: AppState) -> Arc<Self> {
-        let catalog = CatalogMirror::new(state.engine.limits().query_timeout);
+        let catalog = Arc::new(CatalogMirror::new(state.engine.limits().query_timeout));
         Arc::new(Self { state, catalog })
     }
 
@@ -67,21 +66,32 @@ impl Statements {
             .purpose()
             .unwrap_or_else(|| crate::query::service::LISTING_PURPOSE.to_owned());
         let tables = self.state.queries.catalog(&caller, &purpose);
-        self.catalog.plan(sql, &tables).await.map_err(catalog_error)
+        self.catalog
+            .plan(sql, &caller.id, &tables)
+            .await
+            .map_err(catalog_error)
     }
 
-    /// Runs a planned catalog statement and answers its rows in `format`.
+    /// Runs a planned catalog statement for the session's caller, checked again now, and
+    /// answers its rows in `format`. It reads no dataset, but takes a query slot of the
+    /// hub's and of the caller's and runs on the query threads, as a query does, so that
+    /// statements over the catalog's relations cannot keep requests or queries waiting.
     async fn run_catalog(
         &self,
+        session: &WireSession,
         planned: CatalogPlan,
         parameters: Vec<ScalarValue>,
         format: &Format,
     ) -> PgWireResult<Response> {
-        let fields = Arc::new(arrow_schema_to_pg_fields(planned.schema.as_ref(), format, None)?);
+        let caller = self.caller(session).await?;
+        let fields = Arc::new(described_fields(planned.schema.as_ref(), format)?);
+        let catalog = Arc::clone(&self.catalog);
         let batches = self
-            .catalog
-            .run(planned, parameters)
+            .state
+            .engine
+            .run_aside(&caller.id, async move { catalog.run(planned, parameters).await })
             .await
+            .map_err(|error| sqlstate::error(&ApiError::from(ServiceError::from(error))))?
             .map_err(catalog_error)?;
         let mut rows = Vec::new();
         for batch in batches {
@@ -128,7 +138,7 @@ impl Statements {
             .execute(call)
             .await
             .map_err(|error| sqlstate::error(&ApiError::from(error)))?;
-        let fields = Arc::new(arrow_schema_to_pg_fields(started.schema.as_ref(), format, None)?);
+        let fields = Arc::new(described_fields(started.schema.as_ref(), format)?);
         Ok(Response::Query(QueryResponse::new(
             Arc::clone(&fields),
             rows(started.results, fields),
@@ -152,7 +162,8 @@ impl Statements {
             Step::Query(sql) => self.run(session, sql, Vec::new(), &Format::UnifiedText).await,
             Step::Catalog(sql) => {
                 let planned = self.plan_catalog(session, &sql).await?;
-                self.run_catalog(planned, Vec::new(), &Format::UnifiedText).await
+                self.run_catalog(session, planned, Vec::new(), &Format::UnifiedText)
+                    .await
             }
         }
     }
@@ -255,74 +266,8 @@ fn steps(sql: &str) -> Vec<Step> {
     }
 }
 
-const UNENCODABLE: &str = "a value could not be written in the PostgreSQL format";
-
-/// The rows of `batch` in the formats of `fields`. arrow-pg's errors may quote the value
-/// they could not write: the client gets a plain one, the log only the column types.
-fn encoded(fields: &Arc<Vec<FieldInfo>>, batch: RecordBatch) -> PgWireResult<Vec<DataRow>> {
-    let schema = batch.schema();
-    encode_recordbatch(Arc::clone(fields), batch)
-        .collect::<PgWireResult<Vec<DataRow>>>()
-        .map_err(|_| {
-            let types: Vec<String> = schema
-                .fields()
-                .iter()
-                .map(|field| field.data_type().to_string())
-                .collect();
-            tracing::info!(
-                ?types,
-                "a batch could not be encoded for the PostgreSQL wire protocol"
-            );
-            sqlstate::response("ERROR", "22000", UNENCODABLE)
-        })
-}
-
 fn catalog_error(error: CatalogError) -> PgWireError {
     sqlstate::response("ERROR", error.sqlstate(), error.to_string())
-}
-
-/// The rows of `results` as the client's format asks, encoded batch by batch as they come;
-/// the service is told how the result ended. Dropping the stream (the client went away or
-/// closed its portal) ends the query.
-fn rows(
-    results: Results,
-    fields: Arc<Vec<FieldInfo>>,
-) -> impl futures::Stream<Item = PgWireResult<DataRow>> + Send {
-    futures::stream::unfold(Some(results), move |results| {
-        let fields = Arc::clone(&fields);
-        async move {
-            let mut results = results?;
-            match results.next().await {
-                None => {
-                    results.completed();
-                    None
-                }
-                Some(Ok(batch)) => {
-                    results.sent(batch.get_array_memory_size());
-                    match encoded(&fields, batch) {
-                        Ok(rows) => Some((
-                            futures::stream::iter(rows.into_iter().map(Ok).collect::<Vec<_>>()),
-                            Some(results),
-                        )),
-                        Err(error) => {
-                            results.failed(ServiceError::FrontDoor {
-                                code: "encoding_error",
-                                message: UNENCODABLE.into(),
-                                denied: false,
-                            });
-                            Some((futures::stream::iter(vec![Err(error)]), None))
-                        }
-                    }
-                }
-                Some(Err(error)) => {
-                    let shown = sqlstate::error(&ApiError::from(&error));
-                    results.failed(error);
-                    Some((futures::stream::iter(vec![Err(shown)]), None))
-                }
-            }
-        }
-    })
-    .flatten()
 }
 
 #[async_trait]
@@ -439,16 +384,12 @@ impl QueryParser for Planner {
         format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
         match statement {
-            Prepared::Query { described, .. } => arrow_schema_to_pg_fields(
-                described.schema.as_ref(),
-                format.unwrap_or(&Format::UnifiedText),
-                None,
-            ),
-            Prepared::Catalog(planned) => arrow_schema_to_pg_fields(
-                planned.schema.as_ref(),
-                format.unwrap_or(&Format::UnifiedText),
-                None,
-            ),
+            Prepared::Query { described, .. } => {
+                described_fields(described.schema.as_ref(), format.unwrap_or(&Format::UnifiedText))
+            }
+            Prepared::Catalog(planned) => {
+                described_fields(planned.schema.as_ref(), format.unwrap_or(&Format::UnifiedText))
+            }
             Prepared::Local(local) => {
                 let format = format.map_or(FieldFormat::Text, |format| format.format_for(0));
                 Ok(local
@@ -540,7 +481,12 @@ impl ExtendedQueryHandler for Extended {
             Prepared::Catalog(planned) => {
                 let values = parameters(portal, &planned.parameters)?;
                 self.statements
-                    .run_catalog(planned.as_ref().clone(), values, &portal.result_column_format)
+                    .run_catalog(
+                        &session,
+                        planned.as_ref().clone(),
+                        values,
+                        &portal.result_column_format,
+                    )
                     .await
             }
             Prepared::Query { sql, described } => {

@@ -15,6 +15,7 @@ mod runtime;
 mod secure;
 mod semantics;
 pub mod service;
+mod slots;
 mod spellings;
 mod statement;
 mod subjects;
@@ -58,6 +59,7 @@ use parameters::{bind_types, parameter_types};
 pub use reads::Reads;
 use reads::reads;
 use secure::{QueryPolicy, SecureCatalog};
+use slots::PrincipalSlot;
 
 pub use error::QueryError;
 use error::classify_execution;
@@ -295,19 +297,6 @@ impl QueryEngine {
             })
     }
 
-    /// Runs `work` (planning, which recurses over the statement) on the query threads and
-    /// their large stacks; a task that ends abnormally is an error whose details stay in
-    /// the hub's log.
-    async fn on_query_threads<T: Send + 'static>(
-        &self,
-        work: impl std::future::Future<Output = T> + Send + 'static,
-    ) -> Result<T, QueryError> {
-        self.runtime.handle().spawn(work).await.map_err(|error| {
-            tracing::error!(%error, "planning a query ended abnormally");
-            QueryError::Execution("the query could not be planned; the details are in the hub's log".into())
-        })
-    }
-
     async fn plan_and_start(
         &self,
         id: String,
@@ -498,22 +487,6 @@ impl QueryEngine {
         Ok((state, pool, plan))
     }
 
-    /// Takes one of the principal's query slots, or refuses when all are taken. A broken
-    /// count refuses rather than lets queries through uncounted.
-    fn principal_slot(&self, principal: &str) -> Result<PrincipalSlot, QueryError> {
-        let most = self.limits.max_concurrent_queries_per_principal.max(1);
-        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = running.entry(principal.to_owned()).or_insert(0);
-        if *count >= most {
-            return Err(QueryError::TooManyOfYours(most));
-        }
-        *count += 1;
-        Ok(PrincipalSlot {
-            running: Arc::clone(&self.running),
-            principal: principal.to_owned(),
-        })
-    }
-
     /// A session for one query: the catalog as the query's principal and purpose may see it,
     /// and a memory pool of its own.
     fn query_state(
@@ -567,23 +540,5 @@ impl QueryEngine {
 
     fn classify(&self, error: DataFusionError) -> QueryError {
         classify_execution(error, self.limits.query_memory_mb)
-    }
-}
-
-/// One of a principal's query slots, given back when the query's work has stopped.
-struct PrincipalSlot {
-    running: Arc<Mutex<HashMap<String, usize>>>,
-    principal: String,
-}
-
-impl Drop for PrincipalSlot {
-    fn drop(&mut self) {
-        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = running.get_mut(&self.principal) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                running.remove(&self.principal);
-            }
-        }
     }
 }

@@ -6,9 +6,7 @@ use std::ops::ControlFlow;
 use causeway_policies::{SyntaxLimits, on_deep_stack};
 use datafusion::error::DataFusionError;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
-use datafusion::sql::sqlparser::ast::{
-    Expr, Query, SetExpr, SetOperator, SetQuantifier, Statement, Visit, Visitor,
-};
+use datafusion::sql::sqlparser::ast::{Expr, Statement, Visit, Visitor};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::Tokenizer;
 
@@ -46,12 +44,8 @@ fn parse_within(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement, QueryEr
     }
     if let DFStatement::Statement(inner) = inner {
         limits.check_statement(inner).map_err(QueryError::TooLarge)?;
-        match inner.visit(&mut RefusedShapes) {
-            ControlFlow::Break(Refused::Function(name)) => {
-                return Err(QueryError::FunctionNotAvailable(name));
-            }
-            ControlFlow::Break(Refused::Shape(shape)) => return Err(QueryError::NotSupported(shape)),
-            ControlFlow::Continue(()) => {}
+        if let ControlFlow::Break(Refused::Function(name)) = inner.visit(&mut RefusedFunctions) {
+            return Err(QueryError::FunctionNotAvailable(name));
         }
     }
     let mut statement = statement;
@@ -78,13 +72,11 @@ pub(super) const REFUSED_FUNCTIONS: [&str; 2] = ["input_file_name", "file_row_in
 /// What a statement is refused for before it is planned.
 enum Refused {
     Function(String),
-    /// A shape DataFusion 55 answers wrongly (see the README's list).
-    Shape(&'static str),
 }
 
-struct RefusedShapes;
+struct RefusedFunctions;
 
-impl Visitor for RefusedShapes {
+impl Visitor for RefusedFunctions {
     type Break = Refused;
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Refused> {
@@ -97,33 +89,6 @@ impl Visitor for RefusedShapes {
             return ControlFlow::Break(Refused::Function((*refused).to_owned()));
         }
         ControlFlow::Continue(())
-    }
-
-    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<Refused> {
-        bag_operation(&query.body).map_or(ControlFlow::Continue(()), |shape| {
-            ControlFlow::Break(Refused::Shape(shape))
-        })
-    }
-}
-
-/// `INTERSECT ALL` and `EXCEPT ALL` keep duplicates by count (`min(m, n)` and `m - n`
-/// copies of a row); DataFusion 55 returns every duplicate of the left side, or none.
-fn bag_operation(body: &SetExpr) -> Option<&'static str> {
-    match body {
-        SetExpr::SetOperation {
-            op,
-            set_quantifier,
-            left,
-            right,
-        } => {
-            let all = matches!(set_quantifier, SetQuantifier::All);
-            match op {
-                SetOperator::Intersect if all => Some("INTERSECT ALL (use INTERSECT, or a join with counts)"),
-                SetOperator::Except if all => Some("EXCEPT ALL (use EXCEPT, or a join with counts)"),
-                _ => bag_operation(left).or_else(|| bag_operation(right)),
-            }
-        }
-        _ => None,
     }
 }
 
@@ -223,17 +188,10 @@ mod tests {
     }
 
     #[test]
-    fn bag_intersections_and_differences_are_refused_until_they_are_right() {
+    fn set_operations_are_read() {
         for sql in [
             "SELECT a FROM t INTERSECT ALL SELECT a FROM u",
             "SELECT a FROM t UNION SELECT a FROM (SELECT a FROM u EXCEPT ALL SELECT a FROM v) w",
-        ] {
-            assert!(
-                matches!(parse_read_query(sql), Err(QueryError::NotSupported(_))),
-                "{sql}"
-            );
-        }
-        for sql in [
             "SELECT a FROM t INTERSECT SELECT a FROM u",
             "SELECT a FROM t EXCEPT SELECT a FROM u",
             "SELECT a FROM t UNION ALL SELECT a FROM u",

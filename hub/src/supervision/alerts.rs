@@ -258,12 +258,29 @@ impl Alerts {
             .filter(|alert| !cleared.contains(&alert.id) && !stored.iter().any(|open| open.id == alert.id))
             .cloned()
             .collect();
+        // Suspensions raised elsewhere end their principals' work under way here too, as
+        // the replica that raised them ended theirs.
+        let suspended_elsewhere: Vec<String> = stored
+            .iter()
+            .filter(|alert| alert.suspends && !open.values().any(|held| held.id == alert.id))
+            .map(|alert| alert.principal.clone())
+            .collect();
         *open = stored
             .into_iter()
             .map(|alert| (open_key(&alert), alert))
             .collect();
         for alert in raising {
             open.entry(open_key(&alert)).or_insert(alert);
+        }
+        drop(open);
+        if let Some(ongoing) = self.ongoing.get() {
+            for principal in suspended_elsewhere {
+                tracing::info!(
+                    principal,
+                    "a suspension raised on another replica ends the work under way here"
+                );
+                ongoing.end(&principal);
+            }
         }
         Ok(())
     }

@@ -365,6 +365,7 @@ async fn adbc_from_python_reads_joins_into_dataframes() {
     assert_eq!(seen["join"], crate::files::people_and_holdings(), "{seen}");
     assert_eq!(seen["polars_height"], 3);
     assert_eq!(seen["prepared"], json!([["Bob"]]));
+    assert_eq!(seen["question_marks"], json!([["Bob"], ["Cy"]]), "{seen}");
     assert_eq!(seen["count_after_handshake"], 3);
     let without = seen["without_purpose"].as_str().unwrap_or_default();
     assert!(

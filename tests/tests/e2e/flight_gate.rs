@@ -157,4 +157,27 @@ async fn flight_sql_checks_the_caller_before_the_message_and_refuses_malformed_o
         .await
         .expect_err("refused");
     assert_eq!(refused.code(), Code::Unimplemented, "{refused}");
+    // DoPut's descriptor, in the stream's first message: a command that lies about what it
+    // is, and one that is no Any at all.
+    for command in [lying.clone(), vec![0xff, 0x01]] {
+        let data = arrow_flight::FlightData {
+            flight_descriptor: Some(FlightDescriptor::new_cmd(command)),
+            ..Default::default()
+        };
+        let put = client
+            .do_put(with(
+                Some(&token),
+                Request::new(futures::stream::iter(vec![data])),
+            ))
+            .await;
+        let refused = match put {
+            Err(status) => status,
+            Ok(response) => response.into_inner().message().await.expect_err("refused"),
+        };
+        assert_eq!(refused.code(), Code::InvalidArgument, "DoPut: {refused}");
+        assert!(
+            !refused.message().contains("Error"),
+            "a plain message, not the decoder's: {refused}"
+        );
+    }
 }

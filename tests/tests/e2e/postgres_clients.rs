@@ -47,6 +47,12 @@ async fn psql_runs_a_cross_department_join_and_shows_a_refusals_sqlstate() {
         String::from_utf8_lossy(&joined.stdout),
         "Ann|flat\nAnn|shop\nBob|field\n"
     );
+    // Who is signed in, as tools ask it: the client id, not a `postgres` of the hub's.
+    let user = run("SELECT current_user, session_user");
+    assert_eq!(
+        String::from_utf8_lossy(&user.stdout),
+        format!("{ADMIN}|{ADMIN}\n")
+    );
     // psql's own introspection: the tables of a department, and one table's columns.
     let listed = run("\\dt civil_affairs.*");
     assert!(
@@ -150,6 +156,8 @@ async fn psycopg_sqlalchemy_and_pandas_read_over_the_wire() {
     );
     let seen: serde_json::Value = serde_json::from_str(output.trim()).expect("the script's JSON");
     assert_eq!(seen["parameterised"], json!([["Bob", "7.25"]]), "{seen}");
+    // numeric (oid 1700) with the contract's precision and scale.
+    assert_eq!(seen["amount_described"], json!([1700, 10, 2]), "{seen}");
     assert_eq!(seen["join"], crate::files::people_and_holdings(), "{seen}");
     assert_eq!(
         seen["schemas"],
@@ -223,6 +231,7 @@ async fn pgjdbc_lists_the_catalog_and_runs_prepared_statements() {
         "column amount numeric",
         "column born date",
         "prepared Bob 7.25",
+        "prepared numeric(10, 2)",
         "refused 42501",
     ] {
         assert!(lines.contains(&expected), "{expected} in:\n{stdout}");

@@ -333,3 +333,62 @@ async fn a_cancel_request_stops_the_running_statement() {
     let error = result.expect_err("cancelled");
     assert_eq!(sqlstate(&error), "57014", "{error}");
 }
+
+/// A statement over the catalog's relations alone reads no dataset, but runs as a query
+/// does: on the query threads, in one of its caller's query slots and within the query
+/// timeout. A heavy one neither keeps the hub's requests waiting nor runs on.
+#[tokio::test]
+async fn a_heavy_catalog_statement_runs_as_a_query_does() {
+    let hub = Hub::start_with(|dir| {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\npostgres_listen = \"127.0.0.1:0\"\n\
+             [storage]\ndata_dir = \"{}\"\n\
+             [limits]\nquery_timeout = \"4s\"\nmax_concurrent_queries_per_principal = 1\n",
+            dir.display()
+        )
+    })
+    .await;
+    let heavy = connect(&hub, ADMIN, &hub.admin_secret, None)
+        .await
+        .expect("signed in");
+    let running = tokio::spawn(async move {
+        heavy
+            .simple_query(
+                "SELECT count(*) FROM pg_catalog.pg_type a, pg_catalog.pg_type b, \
+                 pg_catalog.pg_type c, pg_catalog.pg_type d, pg_catalog.pg_attribute e",
+            )
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The hub answers requests while it runs.
+    let (status, _) = hub.get("/v1/catalog").await;
+    assert!(status.is_success(), "{status}");
+    assert!(
+        !running.is_finished(),
+        "the heavy statement ended before the request was answered"
+    );
+    // It holds its caller's one query slot.
+    let other = connect(&hub, ADMIN, &hub.admin_secret, None)
+        .await
+        .expect("signed in");
+    let error = other
+        .simple_query("SELECT nspname FROM pg_catalog.pg_namespace")
+        .await
+        .expect_err("the caller's slot is taken");
+    assert_eq!(sqlstate(&error), "53300", "{error}");
+    // And ends at the query timeout.
+    let result = tokio::time::timeout(std::time::Duration::from_secs(30), running)
+        .await
+        .expect("ended by the timeout")
+        .expect("task");
+    let error = result.expect_err("timed out");
+    assert_eq!(sqlstate(&error), "57014", "{error}");
+    // The slot is given back.
+    let rows = text_rows(
+        &other,
+        "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = 'pg_catalog'",
+    )
+    .await
+    .expect("answered");
+    assert_eq!(rows, [[Some("pg_catalog".to_owned())]]);
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Caller, Hub, POSTGRES_URL, Postgres, causeway};
+use crate::support::{Caller, Hub, POSTGRES_URL, Postgres, causeway, eventually};
 
 const RESIDENTS: &str = "id_number,name,town\n\
 110101199001011234,Chen Wei,Guicheng\n\
@@ -321,5 +321,117 @@ async fn replicas_on_one_store_enforce_each_others_changes() {
         report.contains("BROKEN: the chains of 1 of 2 nodes: hub-b"),
         "{report}"
     );
+    pg.cleanup().await;
+}
+
+/// A rule whose alert suspends a principal who reads more than 4 rows of personal data.
+const SUSPENDING_RULE: &str = "[[alerts.rules]]\nname = \"bulk-personal-data\"\nsuspend = true\n\
+when = { kind = \"classified_rows\", classification = \"pii.*\", threshold = 4, window = \"1h\" }\n";
+
+/// A suspension raised on one replica ends the principal's read already under way on the
+/// other, not only their next statement there.
+#[tokio::test]
+async fn a_suspension_raised_on_one_replica_ends_the_read_under_way_on_another() {
+    let Some(pg) = Postgres::connect().await else {
+        return;
+    };
+    let store = format!("{POSTGRES_URL}?options=-c%20search_path%3D{}", pg.schema);
+    let shared = tempfile::tempdir().expect("tempdir");
+    let a = Hub::start_with(|dir| replica_config(dir, dir, shared.path(), &store, "hub-a") + SUSPENDING_RULE)
+        .await;
+    let b = a
+        .replica(|dir| replica_config(dir, a.dir(), shared.path(), &store, "hub-b") + SUSPENDING_RULE)
+        .await;
+    a.publish_residents(RESIDENTS, "").await;
+    let secret = a
+        .add_client("bulk-reader", "statistics", &["analyst"], json!({}))
+        .await;
+    a.grant(json!({
+        "subject": {"client": "bulk-reader"},
+        "dataset": "civil_affairs.residents",
+        "purposes": [PURPOSE],
+    }))
+    .await;
+
+    // A long read of a public column through B: 5^9 rows.
+    let at_b = b.authorized(&b.token("bulk-reader", &secret).await);
+    let tables: Vec<String> = (0..9)
+        .map(|index| format!("civil_affairs.residents t{index}"))
+        .collect();
+    let all_rows = 5_usize.pow(9);
+    let sql = format!("SELECT t0.town FROM {}", tables.join(", "));
+    let mut streaming = eventually(
+        "B serves the grant made through A",
+        Duration::from_secs(5),
+        async || {
+            let response = at_b
+                .post(format!("{}/v1/query", b.url))
+                .header("Accept", "text/csv")
+                .json(&json!({"sql": sql, "purpose": PURPOSE}))
+                .send()
+                .await
+                .expect("query");
+            (response.status() == StatusCode::OK).then_some(response)
+        },
+    )
+    .await;
+    let first = streaming.chunk().await.expect("read").expect("a first chunk");
+    let mut streamed = first.iter().filter(|byte| **byte == b'\n').count();
+
+    // Five names read through A raise the suspending alert there.
+    let at_a = a.caller_of("bulk-reader", &secret).await;
+    let (status, body) = at_a
+        .query("SELECT name FROM civil_affairs.residents", PURPOSE)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the query that passes the threshold runs: {body}"
+    );
+    let raised = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match streaming.chunk().await {
+                Ok(Some(chunk)) => streamed += chunk.iter().filter(|byte| **byte == b'\n').count(),
+                Ok(None) | Err(_) => return raised.elapsed(),
+            }
+        }
+    })
+    .await;
+    let ended = ended.expect("B's read still ran 15 s after A suspended its reader");
+    assert!(streamed < all_rows, "all {streamed} rows were sent");
+    println!(
+        "B ended the suspended reader's read {ended:?} after A raised the alert, after {streamed} of {all_rows} rows"
+    );
+
+    // B records the end of the read as its own, with the reason.
+    let recorded = eventually(
+        "B records the read as ended",
+        Duration::from_secs(10),
+        async || {
+            let rows = b
+                .audit_rows(
+                    "SELECT node, rows FROM audit.events WHERE action = 'query.finished' \
+                 AND principal = 'bulk-reader' AND error_class = 'access_ended'",
+                )
+                .await;
+            rows.into_iter().next()
+        },
+    )
+    .await;
+    assert_eq!(recorded["node"], "hub-b", "{recorded}");
+    assert!(
+        recorded["rows"]
+            .as_u64()
+            .is_some_and(|rows| rows < all_rows as u64),
+        "{recorded}"
+    );
+    // And refuses the next statement as suspended.
+    let (status, body) = b
+        .caller(&at_b)
+        .query("SELECT town FROM civil_affairs.residents", PURPOSE)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "suspended", "{body}");
     pg.cleanup().await;
 }

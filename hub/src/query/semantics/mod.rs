@@ -13,11 +13,16 @@
 //!   is cast to a double, as in PostgreSQL, not the double to a decimal; decimals whose
 //!   common type needs more than 38 digits are compared as 256-bit decimals.
 //! * [`ValuesWithSubqueries`]: `VALUES` rows holding subqueries are answered as `SELECT`s.
+//! * [`bag_operations::BagOperations`]: `INTERSECT ALL` and `EXCEPT ALL` keep `min(m, n)` and
+//!   `m - n` copies of a row.
 //! * [`scalar_subqueries::NullableScalarSubqueries`]: a scalar subquery that finds no row
 //!   is NULL, over a column declared non-nullable too.
 //! * [`WideIntegerSum`]: `sum` of 64-bit integers, grouped or over a window, is a
 //!   `decimal(38, 0)`, as PostgreSQL's `sum(bigint)` is a `numeric`, and of decimals of more
 //!   than 28 digits a `decimal(76, s)`, so that a sum of counts or money never wraps around.
+//!
+//! A division guarded by its neighbour (`d <> 0 AND n / d > 1`) does not fail on the rows
+//! the guard excludes ([`guarded_divisions`]).
 //!
 //! Arithmetic that overflows fails instead of wrapping ([`checked`]), double
 //! precision arithmetic and functions fail where PostgreSQL's do ([`floats`]); `-0.0`
@@ -28,10 +33,12 @@
 //! date/time templates, `to_hex` and `concat` read their arguments as PostgreSQL does
 //! ([`postgres_functions`]).
 
+mod bag_operations;
 mod case_mapping;
 mod checked;
 mod decimal_average;
 mod floats;
+mod guarded_divisions;
 mod postgres_functions;
 mod rewrite;
 mod rounding;
@@ -70,11 +77,13 @@ pub(crate) fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
         Arc::new(wide_timestamps::WideTimestamps),
         Arc::new(TypeCoercion::new()),
         Arc::new(ValuesWithSubqueries),
+        Arc::new(bag_operations::BagOperations),
         Arc::new(scalar_subqueries::NullableScalarSubqueries),
         Arc::new(NullAwareNotIn),
         Arc::new(WideIntegerSum),
         Arc::new(decimal_average::RoundedDecimalAverage),
         Arc::new(rounding::PostgresRounding),
+        Arc::new(guarded_divisions::GuardedDivisions),
         Arc::new(checked::CheckedArithmetic),
         Arc::new(floats::FloatErrors),
         Arc::new(signed_zeros::SignedZeros),

@@ -2,6 +2,7 @@
 //! rewritten in a parsed statement before it is planned.
 
 mod joins;
+mod placeholders;
 
 use std::ops::ControlFlow;
 
@@ -60,6 +61,8 @@ pub(super) fn standard_spellings(statement: &mut DFStatement) -> Result<(), Refu
     let DFStatement::Statement(inner) = inner else {
         return Ok(());
     };
+    // First, while each placeholder is where it was written.
+    placeholders::numbered_placeholders(inner)?;
     let _ = inner.visit(&mut FetchAsLimit);
     let _ = inner.visit(&mut NamedAsWritten);
     let _ = inner.visit(&mut joins::SubqueriesAsCounts);

@@ -3,15 +3,6 @@
 //! that agrees fails the test until it is removed from here.
 
 pub const KNOWN: &[(&str, &str)] = &[
-    // Refused by name (not_supported) until the engine answers them right.
-    (
-        "intersect_all",
-        "refused: DataFusion's INTERSECT ALL keeps every duplicate of the left side",
-    ),
-    (
-        "except_all",
-        "refused: DataFusion's EXCEPT ALL removes every row that occurs on the right",
-    ),
     // Decimals past 38 digits: the hub fails where PostgreSQL's numeric has more digits.
     (
         "decimal38_addition_overflow",

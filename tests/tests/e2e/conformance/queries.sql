@@ -979,6 +979,21 @@ SELECT household FROM {people} WHERE id < 50 INTERSECT ALL SELECT household FROM
 -- except_all: EXCEPT ALL subtracts counts
 SELECT household FROM {people} WHERE id < 50 EXCEPT ALL SELECT household FROM {people} WHERE id >= 50 AND id < 90;
 
+-- intersect_all_nulls_and_pairs: INTERSECT ALL of two columns, NULLs counted as equal
+SELECT household, district FROM {people} WHERE id < 120 INTERSECT ALL SELECT household, district FROM {people} WHERE id >= 100;
+
+-- except_all_nulls_and_pairs: EXCEPT ALL of two columns, NULLs counted as equal
+SELECT household, active FROM {people} WHERE id < 150 EXCEPT ALL SELECT household, active FROM {people} WHERE id >= 100;
+
+-- except_all_same_table: EXCEPT ALL of a table with itself filtered, ordered
+SELECT household FROM {people} EXCEPT ALL SELECT household FROM {people} WHERE household > 2 ORDER BY household;
+
+-- intersect_all_in_union: INTERSECT ALL inside a UNION ALL, with a literal column
+SELECT 1 AS n UNION ALL (SELECT small FROM {numbers} INTERSECT ALL SELECT household FROM {people});
+
+-- except_all_in_subquery: EXCEPT ALL as a subquery counted
+SELECT count(*) FROM (SELECT district FROM {people} EXCEPT ALL SELECT district FROM {people} WHERE id % 2 = 0) AS d;
+
 -- union_mixed_types: UNION of an int and a decimal column
 SELECT household FROM {people} WHERE id > 1000 UNION SELECT income FROM {people} WHERE id > 1005;
 
@@ -1408,6 +1423,36 @@ WITH RECURSIVE r(n) AS (SELECT 1 UNION SELECT (n * 3) % 7 FROM r) SELECT n FROM 
 
 -- filter_before_division: the select list is computed only for the rows the WHERE keeps
 SELECT id, 1000 / small FROM {numbers} WHERE small <> 0 AND id < 6;
+
+-- guard_beside_division: a guard in the same AND keeps a zero divisor from failing
+SELECT id FROM {numbers} WHERE small <> 0 AND big / small > 1;
+
+-- guard_after_division: the guard written after the division
+SELECT id FROM {numbers} WHERE big % small = 0 AND small <> 0 AND id > 1;
+
+-- guard_positive_divisor: a divisor guarded as positive, in a three-way AND
+SELECT id FROM {numbers} WHERE id > 2 AND small > 0 AND 100 / small >= 1;
+
+-- guard_or_division: a zero divisor answered by an OR before the remainder
+SELECT id FROM {numbers} WHERE small = 0 OR tiny % small = 0;
+
+-- guard_boolean_case_division: a boolean CASE guarding a division
+SELECT id FROM {numbers} WHERE CASE WHEN small <> 0 THEN big / small < 0 ELSE false END;
+
+-- guard_case_zero_first: a branch for zero, then the division in a later branch
+SELECT id FROM {numbers} WHERE CASE WHEN tiny = 0 THEN false WHEN id > 3 THEN 1000 / tiny > 0 ELSE true END;
+
+-- guard_decimal_division: a decimal divisor guarded beside its division
+SELECT id FROM {numbers} WHERE amount <> 0 AND 1 / amount > 0.01;
+
+-- guard_double_division: a double divisor guarded beside its division, -0 included
+SELECT id FROM {floats} WHERE f <> 0 AND 1 / f > 0;
+
+-- guard_in_select_list: a guarded division as a boolean column
+SELECT id, small <> 0 AND big / small > 1 AS above FROM {numbers};
+
+-- guard_in_join: a guard beside a division in a join's condition
+SELECT n.id, p.id FROM {numbers} n JOIN {people} p ON p.id = n.id + 1000 AND n.small <> 0 AND p.household / n.small >= 0;
 
 -- filter_before_overflow: a product that overflows only on rows the WHERE drops
 SELECT id, big * 2 FROM {numbers} WHERE abs(big) < 1000 AND id < 10;
