@@ -195,6 +195,11 @@ impl Writer {
 
     pub fn run(mut self, requests: Receiver<Request>) {
         loop {
+            // The interval counts from when something is left to sign: an idle log has no
+            // tail waiting, and must not wake (and sync) again and again for none.
+            if self.since_checkpoint == 0 {
+                self.last_checkpoint = Instant::now();
+            }
             let mut wait = self
                 .settings
                 .checkpoint_interval

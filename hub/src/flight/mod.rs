@@ -26,7 +26,7 @@ use std::pin::Pin;
 
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
-use arrow_flight::flight_service_server::FlightServiceServer;
+use arrow_flight::flight_service_server::{FlightService, FlightServiceServer};
 use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
 use arrow_flight::sql::server::FlightSqlService;
 use arrow_flight::sql::server::PeekableFlightDataStream;
@@ -53,6 +53,9 @@ use tickets::{PREPARED_SECONDS, Statement, TICKET_SECONDS, Tickets};
 
 /// The header that names a statement's purpose.
 pub const PURPOSE_HEADER: &str = "x-causeway-purpose";
+
+/// The refusal of a command the hub does not serve.
+const NOT_SERVED: &str = "the hub does not serve this command: it serves Flight SQL's queries, prepared statements and metadata commands";
 
 type FlightStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -494,6 +497,32 @@ impl FlightSqlService for FlightSql {
         built(query.into_builder(&self.sql_info).build())
     }
 
+    // The fallbacks answer a command the hub does not serve without repeating its type
+    // URL, which is the client's text (arrow-flight's defaults would echo it).
+    async fn get_flight_info_fallback(
+        &self,
+        _command: arrow_flight::sql::Command,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        Err(Status::unimplemented(NOT_SERVED))
+    }
+
+    async fn do_get_fallback(
+        &self,
+        _request: Request<Ticket>,
+        _message: arrow_flight::sql::Any,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        Err(Status::unimplemented(NOT_SERVED))
+    }
+
+    async fn do_put_fallback(
+        &self,
+        _request: Request<PeekableFlightDataStream>,
+        _message: arrow_flight::sql::Any,
+    ) -> Result<Response<<Self as FlightService>::DoPutStream>, Status> {
+        Err(Status::unimplemented(NOT_SERVED))
+    }
+
     /// `CancelFlightInfo`: stops the queries of the FlightInfo's tickets that stream here for
     /// the caller; NOT_FOUND when none does (done already, another caller's, or on another
     /// replica).
@@ -510,10 +539,9 @@ impl FlightSqlService for FlightSql {
             return answer;
         }
         if request.get_ref().r#type != "CancelFlightInfo" {
-            return Err(Status::invalid_argument(format!(
-                "unknown action '{}'",
-                request.get_ref().r#type
-            )));
+            return Err(Status::invalid_argument(
+                "unknown action: the hub serves CancelFlightInfo, the prepared statements' and the session options' actions",
+            ));
         }
         let cancel = arrow_flight::CancelFlightInfoRequest::decode(request.get_ref().body.clone())
             .map_err(|error| Status::invalid_argument(format!("not a CancelFlightInfoRequest: {error}")))?;

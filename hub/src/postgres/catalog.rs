@@ -33,6 +33,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use futures::StreamExt;
 
 use crate::query::CatalogTable;
 
@@ -141,6 +142,8 @@ pub enum CatalogError {
     Plan(String),
     #[error("the catalog statement ran longer than the {} limit (limits.query_timeout)", humantime::format_duration(*.0))]
     Timeout(Duration),
+    #[error("the catalog statement's answer is larger than {} MiB; narrow it", .0 / (1024 * 1024))]
+    TooLarge(usize),
 }
 
 impl CatalogError {
@@ -149,6 +152,8 @@ impl CatalogError {
             Self::Syntax(_) => "42601",
             Self::Plan(_) => "42000",
             Self::Timeout(_) => "57014",
+            // program_limit_exceeded
+            Self::TooLarge(_) => "54000",
         }
     }
 }
@@ -198,7 +203,7 @@ impl CatalogMirror {
         tables: &[CatalogTable],
     ) -> Result<CatalogPlan, CatalogError> {
         let context = self.context(tables)?;
-        let sql = super::catalog_rewrites::users_named_in(sql, user);
+        let sql = super::catalog_rewrites::users_named_in(sql);
         let mut statements = PostgresCompatibilityParser::new()
             .parse(&sql)
             .map_err(|error| CatalogError::Syntax(error.to_string()))?;
@@ -210,6 +215,7 @@ impl CatalogMirror {
         }
         let mut statement = statements.remove(0);
         super::catalog_rewrites::array_subqueries_as_aggregates(&mut statement);
+        super::catalog_rewrites::user_in(&mut statement, user);
         let planned = context
             .state()
             .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
@@ -259,8 +265,9 @@ impl CatalogMirror {
         })
     }
 
-    /// Runs a planned catalog statement with `parameters`; its whole answer (the catalog
-    /// is small, and bounded by the memory limit).
+    /// Runs a planned catalog statement with `parameters`; its whole answer, which may
+    /// hold at most [`MEMORY_BYTES`] (the memory pool bounds what operators hold, not
+    /// what a cross join of catalog tables answers).
     pub async fn run(
         &self,
         planned: CatalogPlan,
@@ -278,13 +285,24 @@ impl CatalogMirror {
         };
         let context = planned.context;
         let collected = async move {
-            let frame = context.execute_logical_plan(plan).await?;
-            frame.collect().await
+            let plan_error = |error: DataFusionError| CatalogError::Plan(error.strip_backtrace());
+            let frame = context.execute_logical_plan(plan).await.map_err(plan_error)?;
+            let mut stream = frame.execute_stream().await.map_err(plan_error)?;
+            let mut batches = Vec::new();
+            let mut held = 0usize;
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(plan_error)?;
+                held = held.saturating_add(batch.get_array_memory_size());
+                if held > MEMORY_BYTES {
+                    return Err(CatalogError::TooLarge(MEMORY_BYTES));
+                }
+                batches.push(batch);
+            }
+            Ok(batches)
         };
         tokio::time::timeout(self.timeout, collected)
             .await
             .map_err(|_| CatalogError::Timeout(self.timeout))?
-            .map_err(|error| CatalogError::Plan(error.strip_backtrace()))
     }
 }
 
@@ -549,12 +567,16 @@ mod tests {
     async fn the_user_is_the_caller() {
         let mirror = CatalogMirror::new(Duration::from_secs(10));
         let sql = "SELECT current_user, session_user, CURRENT_USER AS shouting, user, current_role";
-        let planned = mirror.plan(sql, "wang.analyst", &[]).await.expect("planned");
-        let batches = mirror.run(planned, Vec::new()).await.expect("answered");
-        let batch = &batches[0];
-        for column in batch.columns() {
-            let column = datafusion::common::cast::as_string_array(column).expect("text");
-            assert_eq!(column.value(0), "wang.analyst");
+        // An external issuer's subject may hold quotes and backslashes: still one value.
+        for user in ["wang.analyst", r"o'brien\' OR true --", r"a\b"] {
+            let planned = mirror.plan(sql, user, &[]).await.expect("planned");
+            let batches = mirror.run(planned, Vec::new()).await.expect("answered");
+            let batch = &batches[0];
+            assert_eq!(batch.num_columns(), 5);
+            for column in batch.columns() {
+                let column = datafusion::common::cast::as_string_array(column).expect("text");
+                assert_eq!(column.value(0), user);
+            }
         }
     }
 }

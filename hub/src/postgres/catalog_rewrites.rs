@@ -9,12 +9,13 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-/// `current_user`, `session_user`, `current_role` and `user` as `user`, the caller's id
+/// `current_user`, `session_user`, `current_role` and `user` as the caller's id
 /// (datafusion-pg-catalog's answer is always `postgres`): tools show it as who is signed in.
-/// `sql` with the functions that name the user answered by `user` ([`users_named`]), read
+/// `sql` with the functions that name the user replaced by [`USER`] ([`users_named`]), read
 /// before datafusion-pg-catalog's parser renames `current_user` to `session_user`; `sql`
-/// itself when it calls none of them.
-pub(super) fn users_named_in<'a>(sql: &'a str, user: &str) -> std::borrow::Cow<'a, str> {
+/// itself when it calls none of them. The id goes in only after the last parse
+/// ([`user_in`]): an id holding quotes or backslashes must never be read as SQL.
+pub(super) fn users_named_in(sql: &str) -> std::borrow::Cow<'_, str> {
     let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
         return sql.into();
     };
@@ -27,7 +28,7 @@ pub(super) fn users_named_in<'a>(sql: &'a str, user: &str) -> std::borrow::Cow<'
         return sql.into();
     }
     for statement in &mut statements {
-        users_named(statement, user);
+        users_named(statement);
     }
     statements
         .iter()
@@ -37,7 +38,7 @@ pub(super) fn users_named_in<'a>(sql: &'a str, user: &str) -> std::borrow::Cow<'
         .into()
 }
 
-fn users_named(statement: &mut Statement, user: &str) {
+fn users_named(statement: &mut Statement) {
     // A select-list item keeps the function's name, as PostgreSQL names its column.
     if let Statement::Query(query) = statement {
         let mut bodies = vec![query.body.as_mut()];
@@ -61,7 +62,23 @@ fn users_named(statement: &mut Statement, user: &str) {
     }
     let _ = visit_expressions_mut(statement, |expr| {
         if user_function(expr).is_some() {
-            *expr = Expr::Value(Value::SingleQuotedString(user.to_owned()).into());
+            *expr = Expr::Value(Value::SingleQuotedString(USER.to_owned()).into());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// The literal that stands for the caller's id until the statement is parsed for the last
+/// time. A statement that writes it itself gets its own id, which it may read anyway.
+const USER: &str = "causeway:current-user";
+
+/// `statement`, parsed for the last time, with [`USER`] replaced by `user`.
+pub(super) fn user_in(statement: &mut Statement, user: &str) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Value(value) = expr
+            && matches!(&value.value, Value::SingleQuotedString(text) if text == USER)
+        {
+            value.value = Value::SingleQuotedString(user.to_owned());
         }
         ControlFlow::<()>::Continue(())
     });

@@ -31,8 +31,8 @@ use super::rows::{described_fields, encoded, rows};
 use super::session::{Local, PURPOSE, WireSession};
 use super::sqlstate;
 use crate::api::{ApiError, AppState, authenticate};
-use crate::query::Described;
 use crate::query::service::{FrontDoor, QueryCall, ServiceError};
+use crate::query::{Described, QueryError};
 
 /// A statement as parsed for the extended protocol.
 #[derive(Clone)]
@@ -86,17 +86,21 @@ impl Statements {
         let caller = self.caller(session).await?;
         let fields = Arc::new(described_fields(planned.schema.as_ref(), format)?);
         let catalog = Arc::clone(&self.catalog);
-        let batches = self
-            .state
-            .engine
-            .run_aside(&caller.id, async move { catalog.run(planned, parameters).await })
-            .await
-            .map_err(|error| sqlstate::error(&ApiError::from(ServiceError::from(error))))?
-            .map_err(catalog_error)?;
-        let mut rows = Vec::new();
-        for batch in batches {
-            rows.extend(encoded(&fields, batch)?.into_iter().map(Ok));
-        }
+        let described = Arc::clone(&fields);
+        // Run and encoded on the query threads, stopped by a cancel request as a query is.
+        let work = self.state.engine.run_aside(&caller.id, async move {
+            let mut rows = Vec::new();
+            for batch in catalog.run(planned, parameters).await.map_err(catalog_error)? {
+                rows.extend(encoded(&described, batch)?.into_iter().map(Ok));
+            }
+            PgWireResult::Ok(rows)
+        });
+        let cancel = session.cancel.current.next();
+        let done = tokio::select! {
+            done = work => done,
+            () = cancel.cancelled() => Err(QueryError::Cancelled),
+        };
+        let rows = done.map_err(|error| sqlstate::error(&ApiError::from(ServiceError::from(error))))??;
         Ok(Response::Query(QueryResponse::new(
             fields,
             futures::stream::iter(rows),

@@ -50,7 +50,7 @@ fn parse_within(sql: &str, limits: &SyntaxLimits) -> Result<DFStatement, QueryEr
     }
     let mut statement = statement;
     spellings::exponents_as_doubles(&mut statement);
-    spellings::standard_spellings(&mut statement).map_err(|refusal| QueryError::NotSupported(refusal.0))?;
+    spellings::standard_spellings(&mut statement).map_err(QueryError::from)?;
     match &statement {
         DFStatement::Statement(inner) if is_read(inner) => Ok(statement),
         // EXPLAIN ANALYZE runs the query and reports how many rows each step read, and

@@ -180,4 +180,41 @@ async fn flight_sql_checks_the_caller_before_the_message_and_refuses_malformed_o
             "a plain message, not the decoder's: {refused}"
         );
     }
+    // A command the hub does not serve, whose type URL carries control and direction
+    // characters: refused without repeating the client's text.
+    let unknown = arrow_flight::sql::Any {
+        type_url: "type.googleapis.com/evil\u{202e}\u{1b}[31mred".into(),
+        value: Vec::new().into(),
+    }
+    .encode_to_vec();
+    let refused = client
+        .get_flight_info(with(
+            Some(&token),
+            Request::new(FlightDescriptor::new_cmd(unknown.clone())),
+        ))
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), Code::Unimplemented, "GetFlightInfo: {refused}");
+    assert!(!refused.message().contains("evil"), "{refused}");
+    let refused = client
+        .do_get(with(Some(&token), Request::new(Ticket::new(unknown.clone()))))
+        .await
+        .expect_err("refused");
+    assert!(!refused.message().contains("evil"), "DoGet: {refused}");
+    let data = arrow_flight::FlightData {
+        flight_descriptor: Some(FlightDescriptor::new_cmd(unknown)),
+        ..Default::default()
+    };
+    let put = client
+        .do_put(with(
+            Some(&token),
+            Request::new(futures::stream::iter(vec![data])),
+        ))
+        .await;
+    let refused = match put {
+        Err(status) => status,
+        Ok(response) => response.into_inner().message().await.expect_err("refused"),
+    };
+    assert_eq!(refused.code(), Code::Unimplemented, "DoPut: {refused}");
+    assert!(!refused.message().contains("evil"), "DoPut: {refused}");
 }

@@ -392,3 +392,46 @@ async fn a_heavy_catalog_statement_runs_as_a_query_does() {
     .expect("answered");
     assert_eq!(rows, [[Some("pg_catalog".to_owned())]]);
 }
+
+/// A catalog statement whose answer is too large is refused before it holds much memory
+/// (a cross join of `pg_proc` with itself is millions of rows), and a cancel request stops
+/// one under way, as it stops a query.
+#[tokio::test]
+async fn a_catalog_statement_is_bounded_and_cancelled_as_a_query_is() {
+    let hub = hub_with_wire().await;
+    let client = connect(&hub, ADMIN, &hub.admin_secret, None)
+        .await
+        .expect("signed in");
+    let error = client
+        .simple_query("SELECT a.*, b.* FROM pg_catalog.pg_proc a, pg_catalog.pg_proc b")
+        .await
+        .expect_err("too large");
+    assert_eq!(sqlstate(&error), "54000", "{error}");
+
+    let cancel = client.cancel_token();
+    let running = tokio::spawn(async move {
+        let result = client
+            .simple_query(
+                "SELECT count(*) FROM pg_catalog.pg_type a, pg_catalog.pg_type b, \
+                 pg_catalog.pg_type c, pg_catalog.pg_type d, pg_catalog.pg_attribute e",
+            )
+            .await;
+        (client, result)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    cancel.cancel_query(NoTls).await.expect("cancel sent");
+    let (client, result) = tokio::time::timeout(std::time::Duration::from_secs(10), running)
+        .await
+        .expect("stopped by the cancel, not the query timeout")
+        .expect("task");
+    let error = result.expect_err("cancelled");
+    assert_eq!(sqlstate(&error), "57014", "{error}");
+    // The session goes on.
+    let rows = text_rows(
+        &client,
+        "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = 'pg_catalog'",
+    )
+    .await
+    .expect("answered");
+    assert_eq!(rows, [[Some("pg_catalog".to_owned())]]);
+}

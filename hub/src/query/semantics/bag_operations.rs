@@ -59,8 +59,21 @@ fn by_counts(join: Join) -> Result<LogicalPlan> {
         .into_iter()
         .map(Expr::Column)
         .collect();
-    let (left, left_copy) = numbered(join.left, "causeway_left_copy")?;
-    let (right, right_copy) = numbered(join.right, "causeway_right_copy")?;
+    // Names no column of either side has, so that a table's own column cannot be taken
+    // for the copies' numbers.
+    let taken = |name: &str| {
+        join.left.schema().has_column_with_unqualified_name(name)
+            || join.right.schema().has_column_with_unqualified_name(name)
+    };
+    let unused = |base: &str| {
+        (0..)
+            .map(|n| format!("{base}_{n}"))
+            .find(|name| !taken(name))
+            .unwrap_or_else(|| base.to_owned())
+    };
+    let (left_name, right_name) = (unused("causeway_left_copy"), unused("causeway_right_copy"));
+    let (left, left_copy) = numbered(join.left, &left_name)?;
+    let (right, right_copy) = numbered(join.right, &right_name)?;
     let mut on = join.on;
     on.push((left_copy, right_copy));
     let joined = Join::try_new(

@@ -6,7 +6,10 @@
 //! halves away from zero (`numeric_int4`: 2.5 is 3, -7.5 is -8), and a `double precision`
 //! to the nearest with halves to even (`rint`: 2.5 is 2, 3.5 is 4), in its casts and in
 //! `round(double precision)`. [`PostgresRounding`] puts [`round_to_integer`] under each
-//! such cast, and in place of `round` of one double.
+//! such cast, and in place of `round` of one double. A cast of a decimal to a smaller scale
+//! (`CAST(d AS numeric(12, 0))`) rounds as PostgreSQL's does, but DataFusion's simplifier
+//! compares it with a literal as if it kept every value (`d = 103.00`); the decimal is
+//! rounded to the cast's scale first, which makes that comparison right.
 
 use std::sync::Arc;
 
@@ -50,6 +53,18 @@ fn round(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
             vec![operand],
         )))
     };
+    let narrower_scale = |operand: &Expr, target: &DataType| match (operand.get_type(schema), target) {
+        (Ok(DataType::Decimal128(_, from)), DataType::Decimal128(_, to)) if from > *to && *to >= 0 => {
+            Some(*to)
+        }
+        _ => None,
+    };
+    let rounded_to = |operand: Expr, digits: i8| {
+        Box::new(Expr::ScalarFunction(ScalarFunction::new_udf(
+            round_to_scale(digits),
+            vec![operand],
+        )))
+    };
     Ok(match expr {
         Expr::Cast(Cast { expr, field }) if field.data_type().is_integer() && rounds(&expr) => {
             Transformed::yes(Expr::Cast(Cast {
@@ -60,6 +75,22 @@ fn round(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         Expr::TryCast(TryCast { expr, field }) if field.data_type().is_integer() && rounds(&expr) => {
             Transformed::yes(Expr::TryCast(TryCast {
                 expr: rounded(*expr),
+                field,
+            }))
+        }
+        // DataFusion reads `CAST(d AS numeric(12, 0)) = 103` as `d = 103.00`, as if the cast
+        // kept every value (its unwrap-cast simplification); rounding first makes that so.
+        Expr::Cast(Cast { expr, field }) if narrower_scale(&expr, field.data_type()).is_some() => {
+            let digits = narrower_scale(&expr, field.data_type()).unwrap_or_default();
+            Transformed::yes(Expr::Cast(Cast {
+                expr: rounded_to(*expr, digits),
+                field,
+            }))
+        }
+        Expr::TryCast(TryCast { expr, field }) if narrower_scale(&expr, field.data_type()).is_some() => {
+            let digits = narrower_scale(&expr, field.data_type()).unwrap_or_default();
+            Transformed::yes(Expr::TryCast(TryCast {
+                expr: rounded_to(*expr, digits),
                 field,
             }))
         }
@@ -79,19 +110,33 @@ fn round(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
 /// The nearest integer of a double (halves to even) or a decimal (halves away from zero),
 /// of the operand's own type.
 pub(crate) fn round_to_integer() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::new_from_impl(RoundToInteger {
+    round_to_scale(0)
+}
+
+/// A decimal rounded to `digits` after the point (halves away from zero, as PostgreSQL's
+/// `numeric` rounds), of the operand's own type; a double to an integer when `digits` is 0.
+fn round_to_scale(digits: i8) -> Arc<ScalarUDF> {
+    let name = match digits {
+        0 => "round_to_integer".to_owned(),
+        _ => format!("round_to_scale_{digits}"),
+    };
+    Arc::new(ScalarUDF::new_from_impl(RoundToScale {
         signature: Signature::any(1, Volatility::Immutable),
+        digits,
+        name,
     }))
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct RoundToInteger {
+struct RoundToScale {
     signature: Signature,
+    digits: i8,
+    name: String,
 }
 
-impl ScalarUDFImpl for RoundToInteger {
+impl ScalarUDFImpl for RoundToScale {
     fn name(&self) -> &str {
-        "round_to_integer"
+        &self.name
     }
 
     fn signature(&self) -> &Signature {
@@ -101,36 +146,36 @@ impl ScalarUDFImpl for RoundToInteger {
     fn return_type(&self, arguments: &[DataType]) -> Result<DataType> {
         match arguments {
             [operand] => Ok(operand.clone()),
-            _ => exec_err!("round_to_integer takes one operand"),
+            _ => exec_err!("{} takes one operand", self.name),
         }
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         match args.args.as_slice() {
-            [ColumnarValue::Array(values)] => Ok(ColumnarValue::Array(rounded(values)?)),
+            [ColumnarValue::Array(values)] => Ok(ColumnarValue::Array(rounded(values, self.digits)?)),
             [ColumnarValue::Scalar(value)] => {
-                let values = rounded(&value.to_array()?)?;
+                let values = rounded(&value.to_array()?, self.digits)?;
                 Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&values, 0)?))
             }
-            _ => exec_err!("round_to_integer takes one operand"),
+            _ => exec_err!("{} takes one operand", self.name),
         }
     }
 }
 
-fn rounded(values: &ArrayRef) -> Result<ArrayRef> {
+fn rounded(values: &ArrayRef, digits: i8) -> Result<ArrayRef> {
     Ok(match values.data_type() {
-        DataType::Float64 => Arc::new(
+        DataType::Float64 if digits == 0 => Arc::new(
             values
                 .as_primitive::<Float64Type>()
                 .unary::<_, Float64Type>(f64::round_ties_even),
         ),
-        DataType::Float32 => Arc::new(
+        DataType::Float32 if digits == 0 => Arc::new(
             values
                 .as_primitive::<Float32Type>()
                 .unary::<_, Float32Type>(f32::round_ties_even),
         ),
-        DataType::Decimal128(precision, scale) if *scale > 0 => {
-            let unit = 10_i128.pow(u32::from(scale.unsigned_abs()));
+        DataType::Decimal128(precision, scale) if *scale > digits && digits >= 0 => {
+            let unit = 10_i128.pow(u32::from((*scale - digits).unsigned_abs()));
             let half = unit / 2;
             let decimals = values.as_primitive::<Decimal128Type>();
             // Whole units, halves away from zero; the magnitude only shrinks or stays
@@ -160,7 +205,7 @@ mod tests {
             Some(-0.4),
             None,
         ]));
-        let Ok(result) = rounded(&doubles) else {
+        let Ok(result) = rounded(&doubles, 0) else {
             panic!("doubles round");
         };
         let values: Vec<_> = result.as_primitive::<Float64Type>().iter().collect();
@@ -172,7 +217,7 @@ mod tests {
         let Ok(decimals) = decimals else {
             panic!("decimal(10, 2)");
         };
-        let Ok(result) = rounded(&decimals) else {
+        let Ok(result) = rounded(&decimals, 0) else {
             panic!("decimals round");
         };
         let values: Vec<_> = result.as_primitive::<Decimal128Type>().iter().collect();

@@ -373,4 +373,13 @@ async fn intersect_all_and_except_all_count_copies() {
         .await,
         [3]
     );
+    // A column named as the hub's own numbering would be is the table's.
+    assert_eq!(
+        integers(
+            "SELECT causeway_left_copy_0 FROM (SELECT * FROM (VALUES (1), (1), (2)) a(causeway_left_copy_0) \
+             INTERSECT ALL SELECT * FROM (VALUES (1), (1), (1)) b(causeway_right_copy_0)) t ORDER BY 1"
+        )
+        .await,
+        [1, 1]
+    );
 }

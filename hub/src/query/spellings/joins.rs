@@ -50,7 +50,7 @@ impl VisitorMut for UsingColumns {
                     let _ = expr.visit(&mut qualify);
                 }
                 SelectItem::Wildcard(_) if side != Side::Left => {
-                    return ControlFlow::Break(Refusal(
+                    return ControlFlow::Break(Refusal::NotSupported(
                         "SELECT * over a RIGHT or FULL JOIN ... USING (name the columns, or join ON)",
                     ));
                 }

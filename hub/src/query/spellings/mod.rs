@@ -389,9 +389,23 @@ fn climb(terms: &mut std::iter::Peekable<std::vec::IntoIter<Term>>, least: u8) -
     left
 }
 
-/// A shape refused while spelling (see the README's list).
+/// A statement refused while spelling.
 #[derive(Debug)]
-pub(in crate::query) struct Refusal(pub &'static str);
+pub(in crate::query) enum Refusal {
+    /// A shape the engine would answer wrongly (see the README's list).
+    NotSupported(&'static str),
+    /// A statement no engine could read one way only.
+    Invalid(&'static str),
+}
+
+impl From<Refusal> for super::QueryError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotSupported(shape) => Self::NotSupported(shape),
+            Refusal::Invalid(reason) => Self::Plan(reason.to_owned()),
+        }
+    }
+}
 
 /// `FETCH FIRST n ROWS ONLY` (without `WITH TIES` or `PERCENT`) as `LIMIT n`.
 struct FetchAsLimit;

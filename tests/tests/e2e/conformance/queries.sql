@@ -544,6 +544,18 @@ SELECT CAST(2.5 AS int), CAST(-2.5 AS int), CAST(3.7 AS int);
 -- cast_decimal_to_int: casting decimals to int rounds half away from zero
 SELECT id, CAST(amount AS int) FROM {numbers} WHERE id > 2;
 
+-- cast_scale_down_equal: a decimal cast to a smaller scale rounds before it is compared
+SELECT id FROM {numbers} WHERE CAST(amount AS numeric(12,0)) = 3 OR CAST(amount AS numeric(12,0)) = 1235 ORDER BY id;
+
+-- cast_scale_down_less: a rounded cast compared with less-than keeps what rounds up out
+SELECT id FROM {numbers} WHERE CAST(amount AS numeric(12,0)) < 3 ORDER BY id;
+
+-- cast_scale_down_in_list: a rounded cast in an IN list
+SELECT id FROM {numbers} WHERE CAST(dec AS numeric(38,1)) IN (0.1, 123456789.0, -7.5) ORDER BY id;
+
+-- cast_decimal_to_int_compared: a decimal cast to bigint rounds before it is compared
+SELECT id FROM {numbers} WHERE CAST(amount AS bigint) = 3 OR CAST(amount AS bigint) = -8 ORDER BY id;
+
 -- cast_double_to_bigint: casting doubles to bigint rounds
 SELECT id, CAST(f AS bigint) FROM {numbers} WHERE id > 2;
 
