@@ -3,6 +3,12 @@
 
 use std::process::ExitCode;
 
+/// glibc's allocator keeps most of what a query frees (the batches a copy was loaded from, a
+/// join's build side) and the hub's resident memory only grows; mimalloc returns freed pages
+/// to the system after a short delay. Measured in BENCHMARKS.md (the export's peak memory).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Stack of the threads that serve requests. Queries run on threads of their own
 /// (`query::runtime`); these still check grants' row filters and masks, whose depth the
 /// limits bound, and 16 MiB leaves room for the deepest.

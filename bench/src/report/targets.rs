@@ -41,15 +41,19 @@ fn cause_of_miss(what: &str) -> Option<&'static str> {
              export, and curl fetched the hub's export, without decoding it, in 0.46 s. A like-for-like comparison would put plain DataFusion behind the same HTTP \
              transport, or the client on another machine."
         }
-        w if w.starts_with("export: the hub's peak") => {
-            "The export itself adds little (it streams batch by batch, see the export section); what is \
-             resident before it is mostly memory the allocator kept after the accelerated copies were \
-             loaded: the batches read from the source are freed once sorted into the copy, but glibc's \
-             allocator keeps most of that memory. On the machine of the committed report, a freshly \
-             started hub held 690 MB after loading 347 MB of copies, and the export (fetched with curl) \
-             raised its peak by 53 MB. Meeting it would take an allocator that returns freed memory to \
-             the system (mimalloc or jemalloc), or loading copies without holding the source's batches \
-             and the sorted copy at once."
+        w if w.starts_with("export: the hub's peak")
+            || w.starts_with("Flight SQL export: the hub's peak") =>
+        {
+            "The export itself adds little (it streams batch by batch: see the column \"added by the \
+             export\"); what is resident before it is the rest. With glibc's allocator, which kept most of \
+             what earlier queries and the loading of the copies freed, the committed report of 2026-12-02 \
+             measured 536 MB (HTTP) and 543 MB (Flight SQL); the hub now runs on mimalloc, which returns \
+             freed pages to the system after a short delay, and the report of 2026-12-04 measured 359 MB \
+             and 381 MB. Setting `MIMALLOC_PURGE_DELAY=0` (freed pages returned at once) measured 287 MB \
+             and 309 MB in the same session, but halved the Flight SQL export's speed and slowed the \
+             point lookups, so it is not the default. Meeting it would take finding what the rest of \
+             the resident memory before the export is (not yet broken down), or loading copies without \
+             holding the source's batches and the sorted copy at once."
         }
         w if w.starts_with("audit cost") => {
             "Each query waits for its `query.started` record to be synced to disk before its first byte \
