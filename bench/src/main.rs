@@ -23,7 +23,10 @@ use clap::Parser;
 use datafusion_runner::PlainDataFusion;
 use hub_process::HubProcess;
 use report::Results;
-use setup::{ADMIN_CLIENT, ANALYST_CLIENT, COUNTED_CLIENT, Data, PostgresTable, Secrets, VERIFIER_CLIENT};
+use setup::{
+    ADMIN_CLIENT, ANALYST_CLIENT, COUNTED_CLIENT, Data, PostgresTable, ROWS_COUNTED_CLIENT, Secrets,
+    VERIFIER_CLIENT,
+};
 use workloads::HubUnderTest;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -196,16 +199,7 @@ async fn measure(
         if accelerated && settings.acceleration.is_err() {
             continue;
         }
-        let department = dataset.split('.').next().unwrap_or_default();
-        let secret = secrets
-            .publishers
-            .get(department)
-            .ok_or_else(|| format!("no publisher for {department}"))?;
-        let token = publisher
-            .endpoint
-            .token(&setup::publisher_client(department), secret)
-            .await?;
-        match publisher.endpoint.publish(&token, spec).await {
+        match publish(&publisher, &secrets, dataset, spec).await {
             Ok(()) => {}
             Err(error) if accelerated => {
                 let note =
@@ -265,6 +259,16 @@ async fn measure(
     drop(plain);
     step("verification batches and distinct-person quotas");
     let people = workloads::people(&settings, &under_test, &ids).await;
+    step("daily row quotas, on this hub's store and on a shared PostgreSQL store");
+    let row_quotas = workloads::RowQuotaResults {
+        embedded: workloads::row_quota_windows(&settings, &under_test, &ids).await,
+        shared: match postgres {
+            Ok(table) => shared_store_quotas(&settings, dir, data, &table.url, &ids)
+                .await
+                .map_err(|error| format!("not measured: {error}")),
+            Err(error) => Err(format!("unavailable: {error}")),
+        },
+    };
     step("audit on and off");
     // A second hub over the same state, with the audit log off; windows alternate between
     // the two so that both see the same machine.
@@ -291,6 +295,7 @@ async fn measure(
         database,
         audit,
         people,
+        row_quotas,
         lookup_plans,
         hostile,
         notes,
@@ -304,5 +309,65 @@ async fn hub_under_test<'a>(hub: &'a HubProcess, secrets: &Secrets) -> BenchResu
         analyst: hub.endpoint.token(ANALYST_CLIENT, &secrets.analyst).await?,
         verifier: hub.endpoint.token(VERIFIER_CLIENT, &secrets.verifier).await?,
         counted: hub.endpoint.token(COUNTED_CLIENT, &secrets.counted).await?,
+        rows_counted: hub
+            .endpoint
+            .token(ROWS_COUNTED_CLIENT, &secrets.rows_counted)
+            .await?,
     })
+}
+
+/// Publishes `dataset` as its department's publisher.
+async fn publish(hub: &HubProcess, secrets: &Secrets, dataset: &str, spec: String) -> BenchResult<()> {
+    let department = dataset.split('.').next().unwrap_or_default();
+    let secret = secrets
+        .publishers
+        .get(department)
+        .ok_or_else(|| format!("no publisher for {department}"))?;
+    let token = hub
+        .endpoint
+        .token(&setup::publisher_client(department), secret)
+        .await?;
+    Ok(hub.endpoint.publish(&token, spec).await?)
+}
+
+/// The row-quota windows on a hub of its own whose metadata store is a new schema of the
+/// PostgreSQL at `url`, as replicas share one, with the residents published there and the
+/// run's policies; the schema is dropped after.
+async fn shared_store_quotas(
+    settings: &Settings,
+    dir: &Path,
+    data: &Data,
+    url: &str,
+    ids: &Arc<Vec<String>>,
+) -> BenchResult<workloads::OnAndOff> {
+    let store = setup::SharedStore::create(url).await?;
+    let measured = async {
+        let state = dir.join("hub-shared");
+        if state.exists() {
+            std::fs::remove_dir_all(&state)?;
+        }
+        let config = dir.join("causeway-shared.toml");
+        std::fs::write(&config, setup::shared_store_config(&store))?;
+        let secrets = setup::create_clients(&config).await?;
+        let (dataset, spec) = setup::dataset_specs(data, false, None)?
+            .into_iter()
+            .find(|(dataset, _)| *dataset == setup::RESIDENTS)
+            .ok_or("no residents spec")?;
+        // As for the main hub, the policies name the dataset: they take it up at a start
+        // after it is published.
+        let publisher = HubProcess::start(&config, &dir.join("hub-shared-publish.log")).await?;
+        let published = publish(&publisher, &secrets, dataset, spec).await;
+        publisher.stop().await?;
+        published?;
+        let hub = HubProcess::start(&config, &dir.join("hub-shared.log")).await?;
+        let windows = match hub_under_test(&hub, &secrets).await {
+            Ok(under_test) => Ok(workloads::row_quota_windows(settings, &under_test, ids).await),
+            Err(error) => Err(error),
+        };
+        hub.stop().await?;
+        windows
+    };
+    let measured = measured.await;
+    store.drop().await;
+    measured
 }

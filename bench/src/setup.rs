@@ -36,6 +36,9 @@ const GENERATED_MARKER: &str = "generated.json";
 /// The PostgreSQL connection the hub's configuration names.
 const POSTGRES_CONNECTION: &str = "bench_pg";
 
+mod postgres;
+pub use postgres::{PostgresTable, SharedStore, drop_payments, load_payments};
+
 /// The purpose every benchmark query states.
 pub const PURPOSE: &str = "benchmark";
 /// The unrestricted principal: every column of every dataset, unmasked; also publishes.
@@ -50,6 +53,9 @@ pub const VERIFY_PURPOSE: &str = "identity-check";
 /// Reads what the unrestricted principal reads of the residents, under a distinct-person
 /// quota too high to reach.
 pub const COUNTED_CLIENT: &str = "bench-counted";
+/// Reads what the unrestricted principal reads of the residents, under a daily row quota
+/// too high to reach.
+pub const ROWS_COUNTED_CLIENT: &str = "bench-rows-counted";
 
 /// The files the workloads read.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -143,74 +149,29 @@ fn with_data_dir(template: &str, data_dir: &Path) -> String {
     template.replace("${DEMO_DATA}", &data_dir.to_string_lossy())
 }
 
-/// The benefit payments of the district, loaded into a schema of their own.
-#[derive(Debug, Clone)]
-pub struct PostgresTable {
-    pub url: String,
-    pub schema: String,
-    pub rows: usize,
-}
-
-impl PostgresTable {
-    pub fn qualified_name(&self) -> String {
-        format!("{}.benefit_payments", self.schema)
-    }
-}
-
-/// Loads the benefit payments at `scale` into a new schema, unique to this run.
-pub async fn load_payments(url: &str, scale: u32, data_dir: &Path) -> Result<PostgresTable, String> {
-    let schema = format!(
-        "causeway_bench_{}_{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp()
-    );
-    let options = GenerateOptions {
-        dir: data_dir.to_path_buf(),
-        scale,
-    };
-    let table = tokio::task::spawn_blocking(move || generate::benefit_payments_sql(&options))
-        .await
-        .map_err(|error| error.to_string())?
-        .map_err(|error| error.to_string())?;
-    let loaded = PostgresTable {
-        url: url.to_owned(),
-        schema,
-        rows: table.rows,
-    };
-    if let Err(error) = causeway_hub::demo::load_postgres(url, &loaded.schema, &table).await {
-        drop_payments(&loaded).await;
-        return Err(error.to_string());
-    }
-    Ok(loaded)
-}
-
-/// Drops the run's schema; a failure is only reported.
-pub async fn drop_payments(table: &PostgresTable) {
-    use sqlx::Connection;
-    let dropped = async {
-        let mut connection = sqlx::PgConnection::connect(&table.url).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE",
-            table.schema
-        )))
-        .execute(&mut connection)
-        .await?;
-        connection.close().await
-    };
-    if let Err(error) = dropped.await {
-        eprintln!(
-            "warning: cannot drop the PostgreSQL schema {}: {error}",
-            table.schema
-        );
-    }
-}
-
 /// The hub's configuration: state in `hub/`, files readable under `data/`, the policies
 /// in `policies/`, and the PostgreSQL connection when the payments were loaded.
 pub fn hub_config(audit: bool, postgres: Option<&PostgresTable>) -> String {
+    config_with_storage("data_dir = \"hub\"", audit, postgres)
+}
+
+/// The configuration of a hub whose metadata store is a schema of PostgreSQL, as replicas
+/// share one: its own state (keys, audit chain) in `hub-shared/`, the rest as `hub_config`.
+pub fn shared_store_config(store: &SharedStore) -> String {
+    config_with_storage(
+        &format!(
+            "data_dir = \"hub-shared\"\nmetadata_url = \"{}\"",
+            store.metadata_url()
+        ),
+        true,
+        None,
+    )
+}
+
+fn config_with_storage(storage: &str, audit: bool, postgres: Option<&PostgresTable>) -> String {
     let mut config = format!(
         "# Written by `causeway-bench`; the port comes from CAUSEWAY_SERVER__LISTEN.\n\
-         [storage]\ndata_dir = \"hub\"\n\n\
+         [storage]\n{storage}\n\n\
          [connectors]\nfile_roots = [\"data\"]\n\n\
          [policies]\ndir = \"policies\"\n\n\
          # Long enough for a full-scale run.\n[auth]\ntoken_ttl = \"12h\"\n\n\
@@ -353,6 +314,11 @@ pub fn policies(accelerated: bool, postgres: bool) -> String {
             COUNTED_CLIENT,
             "    unmasked: [id_number, name, birth_date, phone, address]\n    max_subjects_per_day: 1000000000000\n",
         );
+        grant(
+            dataset,
+            ROWS_COUNTED_CLIENT,
+            "    unmasked: [id_number, name, birth_date, phone, address]\n    max_rows_per_day: 1000000000000\n",
+        );
         let id = format!("{VERIFIER_CLIENT}-{}", dataset.replace('.', "-"));
         verify_grants.push(format!(
             "  - id: {id}\n    subject: {{ client: {VERIFIER_CLIENT} }}\n    dataset: {dataset}\n    purposes: [{VERIFY_PURPOSE}]\n    \
@@ -385,7 +351,7 @@ pub fn policies(accelerated: bool, postgres: bool) -> String {
     }
     grants.extend(verify_grants);
     format!(
-        "# Written by `causeway-bench`: an unrestricted principal, a policy analyst, a verifier and a reader under a distinct-person quota.\ngrants:\n{}",
+        "# Written by `causeway-bench`: an unrestricted principal, a policy analyst, a verifier and readers under a distinct-person and a daily row quota.\ngrants:\n{}",
         grants.join("")
     )
 }
@@ -395,6 +361,7 @@ pub struct Secrets {
     pub admin: String,
     pub verifier: String,
     pub counted: String,
+    pub rows_counted: String,
     /// The secrets of the departments' publishers, by department.
     pub publishers: BTreeMap<String, String>,
     pub analyst: String,
@@ -450,12 +417,14 @@ pub async fn create_clients(config_path: &Path) -> BenchResult<Secrets> {
     .await?;
     let verifier = create(VERIFIER_CLIENT, "social_security", &[Role::Analyst], &[]).await?;
     let counted = create(COUNTED_CLIENT, "bench", &[Role::Analyst], &[]).await?;
+    let rows_counted = create(ROWS_COUNTED_CLIENT, "bench", &[Role::Analyst], &[]).await?;
     Ok(Secrets {
         admin,
         analyst,
         publishers,
         verifier,
         counted,
+        rows_counted,
     })
 }
 

@@ -30,7 +30,13 @@ public class WireClient {
                 while (rows.next()) System.out.println("table " + rows.getString("TABLE_SCHEM") + "." + rows.getString("TABLE_NAME"));
             }
             try (ResultSet rows = meta.getColumns(null, "civil_affairs", "people", "%")) {
-                while (rows.next()) System.out.println("column " + rows.getString("COLUMN_NAME") + " " + rows.getString("TYPE_NAME"));
+                while (rows.next()) {
+                    System.out.println("column " + rows.getString("COLUMN_NAME") + " " + rows.getString("TYPE_NAME"));
+                    if ("numeric".equals(rows.getString("TYPE_NAME"))) {
+                        System.out.println("column " + rows.getString("COLUMN_NAME") + " size " + rows.getInt("COLUMN_SIZE")
+                            + " digits " + rows.getInt("DECIMAL_DIGITS"));
+                    }
+                }
             }
             try (PreparedStatement statement = connection.prepareStatement(
                     "SELECT name, amount FROM civil_affairs.people WHERE id = ?")) {

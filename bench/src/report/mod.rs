@@ -17,7 +17,7 @@ mod front_doors;
 mod tables;
 mod targets;
 
-use tables::{audit, database, export, hostile, join, lookups, people, policy};
+use tables::{audit, database, export, hostile, join, lookups, people, policy, row_quotas};
 use targets::targets;
 
 pub struct Results {
@@ -28,6 +28,7 @@ pub struct Results {
     pub database: Measured<DatabaseResults>,
     pub audit: AuditResults,
     pub people: workloads::PeopleResults,
+    pub row_quotas: workloads::RowQuotaResults,
     pub lookup_plans: LookupPlans,
     pub hostile: workloads::HostileResults,
     /// What the reader should know about this run, e.g. why a column is empty.
@@ -61,6 +62,7 @@ pub fn render(settings: &Settings, data: &Data, results: &Results, took: Duratio
     policy(&mut out, results);
     audit(&mut out, &results.audit);
     people(&mut out, &results.people);
+    row_quotas(&mut out, &results.row_quotas);
     database(&mut out, &results.database);
     hostile(&mut out, &results.hostile);
     targets(&mut out, results);

@@ -308,6 +308,58 @@ pub(super) fn people(out: &mut String, people: &workloads::PeopleResults) {
     let _ = writeln!(out, "\nCost: {}.\n", percent_or_empty(subject_quota_cost(people)));
 }
 
+pub(super) fn row_quotas(out: &mut String, quotas: &workloads::RowQuotaResults) {
+    let _ = writeln!(
+        out,
+        "## Daily row quotas (issue 19)\n\n\
+         Point lookups by {COMPARED_CONCURRENCY} clients under a grant with `max_rows_per_day` (set too \
+         high to reach, so every lookup is counted and none refused) and under the same grant without \
+         it: {AUDIT_ROUNDS} windows each, alternating; the window of median throughput of each. A query \
+         under a daily quota first reads its caller's count of the day from the metadata store (one \
+         indexed read of the count every hub sharing the store adds to), and adds its rows there in the \
+         background when it ends. Measured on the hub above, whose store is embedded (SQLite), and on a \
+         hub of its own whose store is a schema of this machine's PostgreSQL, as replicas share one.\n\n\
+         | store | daily row quota | queries/s | p50 | p99 |\n|---|---|---|---|---|"
+    );
+    let unmeasured = |reason: &String| workloads::OnAndOff {
+        counted: Err(reason.clone()),
+        uncounted: Err(reason.clone()),
+    };
+    let shared = match &quotas.shared {
+        Ok(shared) => shared,
+        Err(reason) => &unmeasured(reason),
+    };
+    let stores = [
+        ("embedded (SQLite)", &quotas.embedded),
+        ("shared (PostgreSQL)", shared),
+    ];
+    for (store, windows) in stores {
+        for (quota, measured) in [("on", &windows.counted), ("off", &windows.uncounted)] {
+            let _ = match measured {
+                Ok(latencies) => writeln!(
+                    out,
+                    "| {store} | {quota} | {:.1} | {} | {} |",
+                    latencies.per_second,
+                    duration(latencies.p50),
+                    duration(latencies.p99)
+                ),
+                Err(reason) => writeln!(out, "| {store} | {quota} | {reason} | | |"),
+            };
+        }
+    }
+    let costs: Vec<String> = stores
+        .iter()
+        .map(|(store, windows)| {
+            let cost = throughput_cost(&windows.uncounted, &windows.counted);
+            format!(
+                "{} on the {store} store",
+                cost.map_or("not measured".into(), percent)
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "\nCost: {}.\n", costs.join("; "));
+}
+
 pub(super) fn hostile(out: &mut String, hostile: &workloads::HostileResults) {
     let _ = writeln!(
         out,

@@ -23,6 +23,7 @@ mod export;
 mod hostile;
 mod join_and_lookups;
 mod people;
+mod row_quotas;
 mod wire;
 
 pub use audit::{AUDIT_ROUNDS, audit};
@@ -31,6 +32,7 @@ pub use export::export;
 pub use hostile::{HostileResults, hostile};
 pub use join_and_lookups::{LookupPlans, join, lookup_plans, lookups};
 pub use people::{PeopleResults, VERIFY_BATCH, people};
+pub use row_quotas::{OnAndOff, RowQuotaResults, row_quota_windows};
 pub use wire::{WIRE_CONCURRENCY, WireResults, wire};
 
 /// The client counts of the point-lookup workload.
@@ -74,7 +76,7 @@ pub fn payments_sql(table: &str) -> String {
     )
 }
 
-/// A hub to measure, with tokens of its two principals.
+/// A hub to measure, with tokens of its principals.
 pub struct HubUnderTest<'a> {
     pub process: &'a HubProcess,
     pub admin: String,
@@ -83,6 +85,8 @@ pub struct HubUnderTest<'a> {
     pub verifier: String,
     /// Reads as the admin does, under a distinct-person quota.
     pub counted: String,
+    /// Reads as the admin does, under a daily row quota.
+    pub rows_counted: String,
 }
 
 /// The join's timings, by engine.

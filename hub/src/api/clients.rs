@@ -21,7 +21,7 @@ use crate::identity::{
     AccountChange, ClientError, ClientSpec, DutyRefusal, PersonSpec, check_account_change,
     printable_client_id,
 };
-use crate::store::{AccountKind, ClientRecord, StoreError};
+use crate::store::{AccountKind, ClientRecord, Refusal, StoreError};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -59,11 +59,17 @@ pub struct ClientEntry {
     /// Who approved its secret and roles; `null` while they wait for a security
     /// administrator (`POST /v1/clients/{id}/approve`), and until then it gets no token.
     pub approved_by: Option<String>,
-    /// The security administrator who refused what it waited with (`POST
+    /// The security administrator who last refused what it waited with (`POST
     /// /v1/clients/{id}/refuse`), and why; absent unless refused. A refused account is
-    /// disabled.
+    /// disabled, unless what it waited with was roles added to approved ones: then it is
+    /// enabled, with the approved roles back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<RefusedEntry>,
+    /// While it waits for roles added to approved ones: the roles it held approved (what a
+    /// refusal gives back). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub approved_roles: Option<BTreeSet<Role>>,
 }
 
 /// Who refused an account's approval, and why.
@@ -90,6 +96,7 @@ impl From<ClientRecord> for ClientEntry {
                 by: refused.by,
                 reason: refused.reason,
             }),
+            approved_roles: record.approved_roles,
         }
     }
 }
@@ -442,9 +449,12 @@ fn readable_reason(reason: &str) -> bool {
 /// The longest reason a refusal keeps, in characters.
 const MAX_REASON_CHARS: usize = 500;
 
-/// Refuses what a client waits with (the security administrator), instead of approving it:
-/// the account is disabled for good, its tokens and sign-ins end, and the reason is kept
-/// with it for the system administrator, who may make a new account.
+/// Refuses what a client waits with (the security administrator), instead of approving it;
+/// the reason is kept with the account for the system administrator. Roles added to an
+/// approved account are taken away again: it keeps the approved roles it still holds, with
+/// their approval, and its tokens lose the rest. Any other account (a new one, or one
+/// waiting with a new secret) is disabled for good, its tokens and sign-ins end, and the
+/// system administrator may make a new one.
 #[utoipa::path(post, path = "/v1/clients/{id}/refuse", tag = "identity", params(("id" = String, Path)), request_body = RefusalBody,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "No client of that id waits", body = ErrorBody)))]
@@ -475,11 +485,21 @@ pub async fn refuse(
         if account.approved_by.is_some() || account.disabled {
             return Err(ApiError::not_found(format!("client {id} waits for no approval")));
         }
-        gate.record().detail = Some(serde_json::json!({ "client": id, "reason": reason }).to_string());
+        gate.record().detail = Some(
+            serde_json::json!({ "client": id, "reason": reason, "roles": account.roles, "approved_roles": account.approved_roles })
+                .to_string(),
+        );
         gate.pass().await?;
-        state.identity.clients.refuse(&id, &officer.id, reason).await?;
-        state.identity.revoke(&id);
-        tracing::info!(client = %id, by = %officer.id, "client refused");
+        match state.identity.clients.refuse(&id, &officer.id, reason).await? {
+            Refusal::Disabled => {
+                state.identity.revoke(&id);
+                tracing::info!(client = %id, by = %officer.id, "client refused and disabled");
+            }
+            Refusal::RolesKept(roles) => {
+                state.identity.holds(&id, roles);
+                tracing::info!(client = %id, by = %officer.id, "client's added roles refused");
+            }
+        }
         Ok(StatusCode::NO_CONTENT)
     })
     .await

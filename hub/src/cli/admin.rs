@@ -296,16 +296,26 @@ pub async fn client(command: ClientCommand) -> Result<(), Box<dyn std::error::Er
             );
             for client in clients(&hub).await?.1.list().await? {
                 let roles = causeway_policies::role_names(&client.roles, ",");
-                let state = if let Some(refused) = &client.refused {
-                    format!("refused by {}: {}", refused.by, refused.reason)
-                } else if client.disabled {
-                    "disabled".to_owned()
-                } else if causeway_policies::check_separation(&client.roles).is_err() {
-                    "refused: roles to split (causeway client roles)".to_owned()
-                } else if client.approved_by.is_none() {
-                    "waiting for a security administrator's approval".to_owned()
-                } else {
-                    "enabled".to_owned()
+                let state = match (&client.refused, &client.approved_roles) {
+                    (Some(refused), _) if client.disabled => {
+                        format!("refused by {}: {}", refused.by, refused.reason)
+                    }
+                    _ if client.disabled => "disabled".to_owned(),
+                    _ if causeway_policies::check_separation(&client.roles).is_err() => {
+                        "refused: roles to split (causeway client roles)".to_owned()
+                    }
+                    (_, Some(approved)) if client.approved_by.is_none() => format!(
+                        "waiting for a security administrator's approval of roles added to {}",
+                        causeway_policies::role_names(approved, ",")
+                    ),
+                    _ if client.approved_by.is_none() => {
+                        "waiting for a security administrator's approval".to_owned()
+                    }
+                    (Some(refused), _) => format!(
+                        "enabled (added roles refused by {}: {})",
+                        refused.by, refused.reason
+                    ),
+                    (None, _) => "enabled".to_owned(),
                 };
                 let kind = match client.kind {
                     crate::store::AccountKind::Service => "service",

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use causeway_policies::{AttributeValue, Role, RolesConflict, check_separation};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::store::{AccountKind, ClientRecord, MetadataStore, NewClient, StoreError};
+use crate::store::{AccountKind, ClientRecord, MetadataStore, NewClient, Refusal, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -210,16 +210,14 @@ impl ClientService {
     }
 
     /// Refuses what a client waits with, for `reason` (the security administrator `by`):
-    /// the client is disabled, with who refused it and why. `NotFound` when none waits.
-    pub async fn refuse(&self, id: &str, by: &str, reason: &str) -> Result<(), ClientError> {
-        if self.store.refuse_client(id, by, reason).await? {
-            Ok(())
-        } else {
-            Err(ClientError::NotFound(format!(
-                "{} waiting for approval",
-                printable_client_id(id)
-            )))
-        }
+    /// roles added to approved ones are taken away again, and the account keeps its approved
+    /// roles; any other account is disabled. Who refused and why are kept with it.
+    /// `NotFound` when none waits.
+    pub async fn refuse(&self, id: &str, by: &str, reason: &str) -> Result<Refusal, ClientError> {
+        self.store
+            .refuse_client(id, by, reason)
+            .await?
+            .ok_or_else(|| ClientError::NotFound(format!("{} waiting for approval", printable_client_id(id))))
     }
 
     pub async fn disable(&self, id: &str) -> Result<(), ClientError> {

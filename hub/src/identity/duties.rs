@@ -105,6 +105,7 @@ mod tests {
             secret_rotated_at: String::new(),
             approved_by: Some("operator".into()),
             refused: None,
+            approved_roles: None,
         }
     }
 

@@ -10,13 +10,12 @@
 //! one by one (as `GET /v1/catalog` is not), which keeps a tool's dozens of such
 //! statements on connect fast. A statement that names a dataset, or mixes both, is a query
 //! like any other. The copy is rebuilt when the catalog changes; its statements run under
-//! the query timeout and a memory limit of their own.
+//! the query slots and timeout, and a memory limit of their own.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -35,6 +34,7 @@ use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use futures::StreamExt;
 
+use super::typmods::{Typmods, WithTypmods, typmod};
 use crate::query::CatalogTable;
 
 /// The catalog name clients see (`current_database()`); the wire protocol's database.
@@ -140,8 +140,6 @@ pub enum CatalogError {
     Syntax(String),
     #[error("{0}")]
     Plan(String),
-    #[error("the catalog statement ran longer than the {} limit (limits.query_timeout)", humantime::format_duration(*.0))]
-    Timeout(Duration),
     #[error("the catalog statement's answer is larger than {} MiB; narrow it", .0 / (1024 * 1024))]
     TooLarge(usize),
 }
@@ -151,27 +149,21 @@ impl CatalogError {
         match self {
             Self::Syntax(_) => "42601",
             Self::Plan(_) => "42000",
-            Self::Timeout(_) => "57014",
             // program_limit_exceeded
             Self::TooLarge(_) => "54000",
         }
     }
 }
 
-/// The schema-only copy of the catalog, rebuilt when the datasets change.
+/// The schema-only copy of the catalog, rebuilt when the datasets change. Its statements
+/// are run where the query engine runs statements aside (`QueryEngine::run_aside`), under
+/// the query slots and timeout.
+#[derive(Default)]
 pub struct CatalogMirror {
-    timeout: Duration,
     cached: Mutex<Option<(u64, SessionContext)>>,
 }
 
 impl CatalogMirror {
-    pub fn new(timeout: Duration) -> Self {
-        Self {
-            timeout,
-            cached: Mutex::new(None),
-        }
-    }
-
     /// The copy for `tables`: the cached one if they are what it was built from.
     fn context(&self, tables: &[CatalogTable]) -> Result<SessionContext, CatalogError> {
         let mut hasher = DefaultHasher::new();
@@ -284,25 +276,20 @@ impl CatalogMirror {
                 .map_err(|error| CatalogError::Plan(error.strip_backtrace()))?
         };
         let context = planned.context;
-        let collected = async move {
-            let plan_error = |error: DataFusionError| CatalogError::Plan(error.strip_backtrace());
-            let frame = context.execute_logical_plan(plan).await.map_err(plan_error)?;
-            let mut stream = frame.execute_stream().await.map_err(plan_error)?;
-            let mut batches = Vec::new();
-            let mut held = 0usize;
-            while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(plan_error)?;
-                held = held.saturating_add(batch.get_array_memory_size());
-                if held > MEMORY_BYTES {
-                    return Err(CatalogError::TooLarge(MEMORY_BYTES));
-                }
-                batches.push(batch);
+        let plan_error = |error: DataFusionError| CatalogError::Plan(error.strip_backtrace());
+        let frame = context.execute_logical_plan(plan).await.map_err(plan_error)?;
+        let mut stream = frame.execute_stream().await.map_err(plan_error)?;
+        let mut batches = Vec::new();
+        let mut held = 0usize;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(plan_error)?;
+            held = held.saturating_add(batch.get_array_memory_size());
+            if held > MEMORY_BYTES {
+                return Err(CatalogError::TooLarge(MEMORY_BYTES));
             }
-            Ok(batches)
-        };
-        tokio::time::timeout(self.timeout, collected)
-            .await
-            .map_err(|_| CatalogError::Timeout(self.timeout))?
+            batches.push(batch);
+        }
+        Ok(batches)
     }
 }
 
@@ -458,6 +445,25 @@ fn build(tables: &[CatalogTable]) -> Result<SessionContext, DataFusionError> {
     }
     datafusion_pg_catalog::setup_pg_catalog(&context, DATABASE, EmptyContextProvider)
         .map_err(|error| *error)?;
+    // Its `pg_attribute` with the decimal columns' modifiers (`numeric(12,2)` in `\d`).
+    let typmods: Typmods = tables
+        .iter()
+        .flat_map(|table| {
+            let id = &table.dataset.id;
+            table.dataset.columns.iter().filter_map(move |column| {
+                typmod(&column.data_type).map(|typmod| {
+                    (
+                        (id.department.clone(), id.name.clone(), column.name.clone()),
+                        typmod,
+                    )
+                })
+            })
+        })
+        .collect();
+    let pg_catalog = catalog
+        .schema("pg_catalog")
+        .ok_or_else(|| DataFusionError::Configuration("no pg_catalog".into()))?;
+    catalog.register_schema("pg_catalog", Arc::new(WithTypmods::new(pg_catalog, typmods)))?;
     // DataFusion's own `version()` names DataFusion; clients parse PostgreSQL's.
     let version = format!(
         "PostgreSQL {} (Causeway {})",
@@ -530,7 +536,7 @@ mod tests {
     /// psycopg looks types up by name (`TypeInfo.fetch`), as SQLAlchemy does on connect.
     #[tokio::test]
     async fn types_are_looked_up_by_name() {
-        let mirror = CatalogMirror::new(Duration::from_secs(10));
+        let mirror = CatalogMirror::default();
         let sql = "SELECT typname AS name, oid, typarray AS array_oid, typdelim AS delimiter \
                    FROM pg_type t WHERE t.oid = to_regtype($1) ORDER BY t.oid";
         let planned = mirror.plan(sql, "analyst", &[]).await.expect("planned");
@@ -550,7 +556,7 @@ mod tests {
     /// answer (none) has the columns psql expects.
     #[tokio::test]
     async fn psqls_introspection_is_answered() {
-        let mirror = CatalogMirror::new(Duration::from_secs(10));
+        let mirror = CatalogMirror::default();
         let sql = "SELECT pol.polname, pol.polpermissive, CASE WHEN pol.polroles = '{0}' THEN NULL \
                    ELSE pg_catalog.array_to_string(array(select rolname from pg_catalog.pg_roles \
                    where oid = any (pol.polroles) order by 1),',') END, \
@@ -565,7 +571,7 @@ mod tests {
     /// Tools show who is signed in: the caller's id, not datafusion-pg-catalog's `postgres`.
     #[tokio::test]
     async fn the_user_is_the_caller() {
-        let mirror = CatalogMirror::new(Duration::from_secs(10));
+        let mirror = CatalogMirror::default();
         let sql = "SELECT current_user, session_user, CURRENT_USER AS shouting, user, current_role";
         // An external issuer's subject may hold quotes and backslashes: still one value.
         for user in ["wang.analyst", r"o'brien\' OR true --", r"a\b"] {

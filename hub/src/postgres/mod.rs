@@ -13,6 +13,7 @@ mod session;
 mod sign_in;
 mod sqlstate;
 mod statements;
+mod typmods;
 
 use std::future::Future;
 use std::sync::Arc;

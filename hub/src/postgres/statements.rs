@@ -55,7 +55,7 @@ pub struct Statements {
 
 impl Statements {
     pub fn new(state: AppState) -> Arc<Self> {
-        let catalog = Arc::new(CatalogMirror::new(state.engine.limits().query_timeout));
+        let catalog = Arc::new(CatalogMirror::default());
         Arc::new(Self { state, catalog })
     }
 

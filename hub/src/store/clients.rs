@@ -48,9 +48,23 @@ pub struct ClientRecord {
     /// Who approved its current secret and roles; `None` while they wait for a security
     /// administrator (see `identity::duties`).
     pub approved_by: Option<String>,
-    /// The security administrator who refused what it waited with, and why; the account is
-    /// disabled since.
+    /// The security administrator who refused what it waited with, and why: the account is
+    /// disabled since, unless what it waited with was roles added to approved ones (then it
+    /// has those approved roles back).
     pub refused: Option<Refused>,
+    /// While it waits for roles added to approved ones: the roles it held approved.
+    pub approved_roles: Option<BTreeSet<Role>>,
+}
+
+/// What refusing a waiting account did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// It had nothing approved to go back to (it was new, or waited with a new secret):
+    /// disabled.
+    Disabled,
+    /// It waited with roles added to approved ones: it has the approved roles it still
+    /// holds back, with their approval.
+    RolesKept(BTreeSet<Role>),
 }
 
 /// A security administrator's refusal of what an account waited with.
@@ -114,12 +128,13 @@ impl MetadataStore {
             secret_rotated_at: at,
             approved_by: client.approved_by.map(str::to_owned),
             refused: None,
+            approved_roles: None,
         })
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<ClientRecord>> {
         let row = sqlx::query(
-            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name, refused_by, refusal_reason \
+            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name, refused_by, refusal_reason, approved_roles \
              FROM clients WHERE id = $1",
         )
         .bind(id)
@@ -130,7 +145,7 @@ impl MetadataStore {
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
         let rows = sqlx::query(
-            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name, refused_by, refusal_reason \
+            "SELECT id, department, roles, attributes, secret_hash, disabled, created_at, secret_rotated_at, approved_by, kind, name, refused_by, refusal_reason, approved_roles \
              FROM clients ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -150,22 +165,75 @@ impl MetadataStore {
         Ok(updated.rows_affected() > 0)
     }
 
-    /// Refuses what a client waits with (its secret or roles), by `by` for `reason`: the
-    /// client is disabled. False when no client of that id waits for approval.
-    pub async fn refuse_client(&self, id: &str, by: &str, reason: &str) -> Result<bool> {
+    /// Refuses what a client waits with, by `by` for `reason`. Roles added to approved ones
+    /// are taken away again, and the account keeps the approved roles it still holds, with
+    /// their approval; any other account is disabled. `None` when no client of that id waits
+    /// for approval (or it changed while this was decided).
+    pub async fn refuse_client(&self, id: &str, by: &str, reason: &str) -> Result<Option<Refusal>> {
         let mut transaction = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE clients SET disabled = 1, refused_by = $1, refusal_reason = $2 \
-             WHERE id = $3 AND approved_by IS NULL AND disabled = 0",
+        let row = sqlx::query(
+            "SELECT roles, approved_roles, approved_roles_by FROM clients \
+             WHERE id = $1 AND approved_by IS NULL AND disabled = 0",
         )
-        .bind(by)
-        .bind(reason)
         .bind(id)
-        .execute(&mut *transaction)
+        .fetch_optional(&mut *transaction)
         .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let roles: String = row.try_get("roles")?;
+        let kept = match (
+            row.try_get::<Option<String>, _>("approved_roles")?,
+            row.try_get::<Option<String>, _>("approved_roles_by")?,
+        ) {
+            (Some(approved), Some(approver)) => {
+                let approved: BTreeSet<Role> = parse(&approved)?;
+                let held: BTreeSet<Role> = parse(&roles)?;
+                // Roles the administrator has taken away since stay away.
+                let kept: BTreeSet<Role> = approved.intersection(&held).copied().collect();
+                (!kept.is_empty()).then_some((kept, approver))
+            }
+            _ => None,
+        };
+        // The roles read are part of the condition: a change made meanwhile is not refused
+        // unseen.
+        let (updated, refusal) = match kept {
+            Some((kept, approver)) => {
+                let updated = sqlx::query(
+                    "UPDATE clients SET roles = $1, approved_by = $2, approved_roles = NULL, approved_roles_by = NULL, \
+                     refused_by = $3, refusal_reason = $4 \
+                     WHERE id = $5 AND approved_by IS NULL AND disabled = 0 AND roles = $6",
+                )
+                .bind(json(&kept)?)
+                .bind(approver)
+                .bind(by)
+                .bind(reason)
+                .bind(id)
+                .bind(&roles)
+                .execute(&mut *transaction)
+                .await?;
+                (updated, Refusal::RolesKept(kept))
+            }
+            None => {
+                let updated = sqlx::query(
+                    "UPDATE clients SET disabled = 1, refused_by = $1, refusal_reason = $2 \
+                     WHERE id = $3 AND approved_by IS NULL AND disabled = 0 AND roles = $4",
+                )
+                .bind(by)
+                .bind(reason)
+                .bind(id)
+                .bind(&roles)
+                .execute(&mut *transaction)
+                .await?;
+                (updated, Refusal::Disabled)
+            }
+        };
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
         self.note(&mut transaction, Change::Clients).await?;
         transaction.commit().await?;
-        Ok(updated.rows_affected() > 0)
+        Ok(Some(refusal))
     }
 
     /// Replaces a client's roles, approved by `approved_by` or (`None`) waiting for approval;
@@ -177,12 +245,30 @@ impl MetadataStore {
         approved_by: Option<&str>,
     ) -> Result<bool> {
         let mut transaction = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE clients SET roles = $1, approved_by = $2 WHERE id = $3")
-            .bind(json(roles)?)
-            .bind(approved_by)
-            .bind(id)
-            .execute(&mut *transaction)
-            .await?;
+        let updated = match approved_by {
+            Some(approved_by) => {
+                sqlx::query("UPDATE clients SET roles = $1, approved_by = $2 WHERE id = $3")
+                    .bind(json(roles)?)
+                    .bind(approved_by)
+                    .bind(id)
+                    .execute(&mut *transaction)
+                    .await?
+            }
+            // The roles and approval it holds are kept beside the change, unless it already
+            // waited (then what was approved before is kept already, or nothing was).
+            None => {
+                sqlx::query(
+                    "UPDATE clients SET roles = $1, \
+                     approved_roles = CASE WHEN approved_by IS NULL THEN approved_roles ELSE roles END, \
+                     approved_roles_by = CASE WHEN approved_by IS NULL THEN approved_roles_by ELSE approved_by END, \
+                     approved_by = NULL WHERE id = $2",
+                )
+                .bind(json(roles)?)
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?
+            }
+        };
         self.note(&mut transaction, Change::Clients).await?;
         transaction.commit().await?;
         Ok(updated.rows_affected() > 0)
@@ -190,7 +276,8 @@ impl MetadataStore {
 
     /// Replaces a client's secret, approved by `approved_by` or (`None`) waiting for
     /// approval; returns when it changed (its new `secret_rotated_at`), `None` when there is
-    /// no such client.
+    /// no such client. A secret that waits leaves nothing approved to go back to (the old
+    /// one has ended): refusing it disables the account.
     pub async fn set_client_secret(
         &self,
         id: &str,
@@ -200,7 +287,10 @@ impl MetadataStore {
         let at = now();
         let mut transaction = self.pool.begin().await?;
         let updated = sqlx::query(
-            "UPDATE clients SET secret_hash = $1, secret_rotated_at = $2, approved_by = $3 WHERE id = $4",
+            "UPDATE clients SET secret_hash = $1, secret_rotated_at = $2, approved_by = $3, \
+             approved_roles = CASE WHEN $3 IS NULL THEN NULL ELSE approved_roles END, \
+             approved_roles_by = CASE WHEN $3 IS NULL THEN NULL ELSE approved_roles_by END \
+             WHERE id = $4",
         )
         .bind(secret_hash)
         .bind(&at)
@@ -219,7 +309,9 @@ impl MetadataStore {
     pub async fn approve_client(&self, id: &str, by: &str) -> Result<bool> {
         let mut transaction = self.pool.begin().await?;
         let updated = sqlx::query(
-            "UPDATE clients SET approved_by = $1 WHERE id = $2 AND approved_by IS NULL AND disabled = 0",
+            "UPDATE clients SET approved_by = $1, approved_roles = NULL, approved_roles_by = NULL, \
+             refused_by = NULL, refusal_reason = NULL \
+             WHERE id = $2 AND approved_by IS NULL AND disabled = 0",
         )
         .bind(by)
         .bind(id)
@@ -260,5 +352,9 @@ fn client_from_row(row: &AnyRow) -> Result<ClientRecord> {
             }),
             (None, _) => None,
         },
+        approved_roles: row
+            .try_get::<Option<String>, _>("approved_roles")?
+            .map(|roles| parse(&roles))
+            .transpose()?,
     })
 }

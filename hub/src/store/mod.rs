@@ -22,7 +22,7 @@ use sqlx::migrate::Migrator;
 
 pub use alerts::AlertRecord;
 pub use changes::{CHANNEL as CHANGES_CHANNEL, Change};
-pub use clients::{AccountKind, ClientRecord, NewClient, Refused};
+pub use clients::{AccountKind, ClientRecord, NewClient, Refusal, Refused};
 pub use datasets::{ContractVersion, DatasetRecord, NewDataset};
 pub use dump::TableRows;
 pub use grants::{GrantOrigin, GrantRecord};

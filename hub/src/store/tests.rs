@@ -446,3 +446,161 @@ fn file_of(version: i64) -> String {
         .find(|name| name.starts_with(&format!("{version:04}_")))
         .expect("migration file")
 }
+
+/// Refusing what an account waits with: roles added to approved ones are taken away again,
+/// and it keeps the approved roles it still holds, with their approval; a new account, or
+/// one waiting with a new secret, is disabled.
+#[tokio::test]
+async fn a_refusal_takes_added_roles_away_and_disables_only_what_was_never_approved() {
+    use causeway_policies::Role;
+    use std::collections::{BTreeMap, BTreeSet};
+    on_every_store(|store| async move {
+        let roles = |list: &[Role]| list.iter().copied().collect::<BTreeSet<Role>>();
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+        for (id, approved_by) in [("grown", Some("officer")), ("new", None)] {
+            store
+                .insert_client(super::NewClient {
+                    id,
+                    kind: super::AccountKind::Service,
+                    name: None,
+                    department: "statistics",
+                    roles: &roles(&[Role::Analyst, Role::Auditor]),
+                    attributes: &BTreeMap::new(),
+                    secret_hash: hash,
+                    approved_by,
+                })
+                .await
+                .expect("client");
+        }
+        // A role added, then one of the approved ones taken away, while it waits.
+        store
+            .set_client_roles(
+                "grown",
+                &roles(&[Role::Analyst, Role::Auditor, Role::Publisher]),
+                None,
+            )
+            .await
+            .expect("roles");
+        store
+            .set_client_roles("grown", &roles(&[Role::Analyst, Role::Publisher]), None)
+            .await
+            .expect("roles");
+        let waiting = store.client("grown").await.expect("read").expect("client");
+        assert_eq!(waiting.approved_by, None);
+        assert_eq!(
+            waiting.approved_roles,
+            Some(roles(&[Role::Analyst, Role::Auditor])),
+            "what was approved is kept from the first change on"
+        );
+        let refused = store
+            .refuse_client("grown", "officer-2", "no request on file")
+            .await;
+        assert_eq!(
+            refused.expect("refuse"),
+            Some(super::Refusal::RolesKept(roles(&[Role::Analyst])))
+        );
+        let kept = store.client("grown").await.expect("read").expect("client");
+        assert_eq!(
+            (
+                kept.disabled,
+                kept.roles.clone(),
+                kept.approved_by.as_deref(),
+                kept.approved_roles.clone()
+            ),
+            (false, roles(&[Role::Analyst]), Some("officer"), None),
+            "the approved role it still held, with its approval: {kept:?}"
+        );
+        assert_eq!(
+            kept.refused.map(|refused| refused.by).as_deref(),
+            Some("officer-2")
+        );
+        assert_eq!(
+            store
+                .refuse_client("grown", "officer-2", "again")
+                .await
+                .expect("refuse"),
+            None,
+            "it waits for nothing now"
+        );
+
+        // A new secret waits with nothing to go back to, even after a role change.
+        store
+            .set_client_roles("grown", &roles(&[Role::Analyst, Role::Publisher]), None)
+            .await
+            .expect("roles");
+        store
+            .set_client_secret("grown", hash, None)
+            .await
+            .expect("secret");
+        assert_eq!(
+            store
+                .client("grown")
+                .await
+                .expect("read")
+                .expect("client")
+                .approved_roles,
+            None
+        );
+        assert_eq!(
+            store
+                .refuse_client("grown", "officer-2", "who asked for this?")
+                .await
+                .expect("refuse"),
+            Some(super::Refusal::Disabled)
+        );
+        assert!(
+            store
+                .client("grown")
+                .await
+                .expect("read")
+                .expect("client")
+                .disabled
+        );
+
+        // A new account had nothing approved.
+        assert_eq!(
+            store
+                .refuse_client("new", "officer-2", "unknown")
+                .await
+                .expect("refuse"),
+            Some(super::Refusal::Disabled)
+        );
+        let new = store.client("new").await.expect("read").expect("client");
+        assert!(new.disabled && new.approved_roles.is_none(), "{new:?}");
+
+        // An approval ends what a refusal left.
+        store
+            .insert_client(super::NewClient {
+                id: "approved-later",
+                kind: super::AccountKind::Service,
+                name: None,
+                department: "statistics",
+                roles: &roles(&[Role::Analyst]),
+                attributes: &BTreeMap::new(),
+                secret_hash: hash,
+                approved_by: Some("officer"),
+            })
+            .await
+            .expect("client");
+        store
+            .set_client_roles("approved-later", &roles(&[Role::Analyst, Role::Publisher]), None)
+            .await
+            .expect("roles");
+        assert!(
+            store
+                .approve_client("approved-later", "officer-2")
+                .await
+                .expect("approve")
+        );
+        let approved = store
+            .client("approved-later")
+            .await
+            .expect("read")
+            .expect("client");
+        assert_eq!(
+            (approved.approved_by.as_deref(), approved.approved_roles),
+            (Some("officer-2"), None)
+        );
+    })
+    .await;
+}

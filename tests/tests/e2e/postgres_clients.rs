@@ -71,7 +71,8 @@ async fn psql_runs_a_cross_department_join_and_shows_a_refusals_sqlstate() {
         String::from_utf8_lossy(&described.stderr)
     );
     let columns = String::from_utf8_lossy(&described.stdout);
-    for line in ["id|bigint", "name|text", "amount|numeric", "born|date"] {
+    // The decimal with its contract's precision and scale, as PostgreSQL's `\d` shows it.
+    for line in ["id|bigint", "name|text", "amount|numeric(10,2)", "born|date"] {
         assert!(columns.contains(line), "{line} in:\n{columns}");
     }
     let refused = Command::new(&psql)
@@ -170,7 +171,7 @@ async fn psycopg_sqlalchemy_and_pandas_read_over_the_wire() {
         json!([
             ["id", "BIGINT"],
             ["name", "TEXT"],
-            ["amount", "NUMERIC"],
+            ["amount", "NUMERIC(10, 2)"],
             ["born", "DATE"]
         ]),
         "{seen}"
@@ -229,6 +230,8 @@ async fn pgjdbc_lists_the_catalog_and_runs_prepared_statements() {
         "column id int8",
         "column name text",
         "column amount numeric",
+        // COLUMN_SIZE and DECIMAL_DIGITS, which pgjdbc reads from `atttypmod`.
+        "column amount size 10 digits 2",
         "column born date",
         "prepared Bob 7.25",
         "prepared numeric(10, 2)",

@@ -42,58 +42,38 @@ impl AnalyzerRule for PostgresRounding {
 }
 
 fn round(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-    let rounds = |operand: &Expr| {
-        operand
-            .get_type(schema)
-            .is_ok_and(|t| t.is_floating() || matches!(t, DataType::Decimal128(..)))
-    };
-    let rounded = |operand: Expr| {
-        Box::new(Expr::ScalarFunction(ScalarFunction::new_udf(
-            round_to_integer(),
-            vec![operand],
-        )))
-    };
-    let narrower_scale = |operand: &Expr, target: &DataType| match (operand.get_type(schema), target) {
-        (Ok(DataType::Decimal128(_, from)), DataType::Decimal128(_, to)) if from > *to && *to >= 0 => {
-            Some(*to)
+    // The digits a cast's operand is rounded to first: none (an integer) when a double or a
+    // decimal is cast to an integer type; the cast's scale when a decimal is cast to a
+    // smaller one, because DataFusion reads `CAST(d AS numeric(12, 0)) = 103` as
+    // `d = 103.00`, as if the cast kept every value (its unwrap-cast simplification).
+    let digits = |operand: &Expr, target: &DataType| match (operand.get_type(schema).ok()?, target) {
+        (from, to) if to.is_integer() && (from.is_floating() || matches!(from, DataType::Decimal128(..))) => {
+            Some(0)
         }
+        (DataType::Decimal128(_, from), DataType::Decimal128(_, to)) if from > *to && *to >= 0 => Some(*to),
         _ => None,
     };
-    let rounded_to = |operand: Expr, digits: i8| {
+    let rounded = |operand: Expr, digits: i8| {
         Box::new(Expr::ScalarFunction(ScalarFunction::new_udf(
             round_to_scale(digits),
             vec![operand],
         )))
     };
     Ok(match expr {
-        Expr::Cast(Cast { expr, field }) if field.data_type().is_integer() && rounds(&expr) => {
-            Transformed::yes(Expr::Cast(Cast {
-                expr: rounded(*expr),
+        Expr::Cast(Cast { expr, field }) => match digits(&expr, field.data_type()) {
+            Some(digits) => Transformed::yes(Expr::Cast(Cast {
+                expr: rounded(*expr, digits),
                 field,
-            }))
-        }
-        Expr::TryCast(TryCast { expr, field }) if field.data_type().is_integer() && rounds(&expr) => {
-            Transformed::yes(Expr::TryCast(TryCast {
-                expr: rounded(*expr),
+            })),
+            None => Transformed::no(Expr::Cast(Cast { expr, field })),
+        },
+        Expr::TryCast(TryCast { expr, field }) => match digits(&expr, field.data_type()) {
+            Some(digits) => Transformed::yes(Expr::TryCast(TryCast {
+                expr: rounded(*expr, digits),
                 field,
-            }))
-        }
-        // DataFusion reads `CAST(d AS numeric(12, 0)) = 103` as `d = 103.00`, as if the cast
-        // kept every value (its unwrap-cast simplification); rounding first makes that so.
-        Expr::Cast(Cast { expr, field }) if narrower_scale(&expr, field.data_type()).is_some() => {
-            let digits = narrower_scale(&expr, field.data_type()).unwrap_or_default();
-            Transformed::yes(Expr::Cast(Cast {
-                expr: rounded_to(*expr, digits),
-                field,
-            }))
-        }
-        Expr::TryCast(TryCast { expr, field }) if narrower_scale(&expr, field.data_type()).is_some() => {
-            let digits = narrower_scale(&expr, field.data_type()).unwrap_or_default();
-            Transformed::yes(Expr::TryCast(TryCast {
-                expr: rounded_to(*expr, digits),
-                field,
-            }))
-        }
+            })),
+            None => Transformed::no(Expr::TryCast(TryCast { expr, field })),
+        },
         Expr::ScalarFunction(call)
             if call.name() == "round"
                 && matches!(call.args.as_slice(), [operand] if operand.get_type(schema).is_ok_and(|t| t.is_floating())) =>

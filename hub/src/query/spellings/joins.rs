@@ -32,14 +32,14 @@ impl VisitorMut for UsingColumns {
         let Some((side, merged)) = using_columns(select) else {
             return ControlFlow::Continue(());
         };
-        let mut qualify = Qualify {
-            merged: &merged,
-            depth: 0,
-        };
+        let mut qualify = OutsideSubqueries::new(|expr: &Expr| match expr {
+            Expr::Identifier(ident) => merged_column(&merged, ident),
+            _ => None,
+        });
         for item in &mut select.projection {
             match item {
                 SelectItem::UnnamedExpr(Expr::Identifier(ident)) => {
-                    if let Some(expr) = qualify.lookup(ident) {
+                    if let Some(expr) = merged_column(&merged, ident) {
                         *item = SelectItem::ExprWithAlias {
                             expr,
                             alias: ident.clone(),
@@ -167,28 +167,33 @@ fn reference(table: &TableFactor) -> Option<Vec<Ident>> {
     }
 }
 
-/// Writes each unqualified merged column outside subqueries as the column it stands for.
-struct Qualify<'a> {
-    merged: &'a [(Ident, Expr)],
+/// The column a merged column of a join with `USING` stands for, by its name.
+fn merged_column(merged: &[(Ident, Expr)], ident: &Ident) -> Option<Expr> {
+    // Unquoted names fold to lower case, as PostgreSQL folds them; quoted ones are exact.
+    let folded = |name: &Ident| match name.quote_style {
+        None => name.value.to_lowercase(),
+        Some(_) => name.value.clone(),
+    };
+    merged
+        .iter()
+        .find(|(name, _)| folded(name) == folded(ident))
+        .map(|(_, expr)| expr.clone())
+}
+
+/// Rewrites the expressions of one part of a query with `rewrite`, but not those of the
+/// queries nested in it (their names are their own tables').
+struct OutsideSubqueries<F> {
+    rewrite: F,
     depth: usize,
 }
 
-impl Qualify<'_> {
-    fn lookup(&self, ident: &Ident) -> Option<Expr> {
-        // Unquoted names fold to lower case, as PostgreSQL folds them; quoted ones are exact.
-        let folded = |name: &Ident| match name.quote_style {
-            None => name.value.to_lowercase(),
-            Some(_) => name.value.clone(),
-        };
-        let same = |name: &Ident| folded(name) == folded(ident);
-        self.merged
-            .iter()
-            .find(|(name, _)| same(name))
-            .map(|(_, expr)| expr.clone())
+impl<F: FnMut(&Expr) -> Option<Expr>> OutsideSubqueries<F> {
+    fn new(rewrite: F) -> Self {
+        Self { rewrite, depth: 0 }
     }
 }
 
-impl VisitorMut for Qualify<'_> {
+impl<F: FnMut(&Expr) -> Option<Expr>> VisitorMut for OutsideSubqueries<F> {
     type Break = ();
 
     fn pre_visit_query(&mut self, _query: &mut Query) -> ControlFlow<()> {
@@ -203,10 +208,9 @@ impl VisitorMut for Qualify<'_> {
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         if self.depth == 0
-            && let Expr::Identifier(ident) = expr
-            && let Some(merged) = self.lookup(ident)
+            && let Some(rewritten) = (self.rewrite)(expr)
         {
-            *expr = merged;
+            *expr = rewritten;
         }
         ControlFlow::Continue(())
     }
@@ -239,41 +243,11 @@ impl VisitorMut for SubqueriesAsCounts {
             let (SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) = item else {
                 continue;
             };
-            let _ = expr.visit(&mut AsCounts {
-                outer: outer.as_deref(),
-                depth: 0,
-            });
-        }
-        ControlFlow::Continue(())
-    }
-}
-
-/// Rewrites the `EXISTS` and `IN (subquery)` of one select-list item, not those of the
-/// queries nested in it: each of those is visited as a query of its own, with its own
-/// tables.
-struct AsCounts<'a> {
-    outer: Option<&'a [Ident]>,
-    depth: usize,
-}
-
-impl VisitorMut for AsCounts<'_> {
-    type Break = ();
-
-    fn pre_visit_query(&mut self, _query: &mut Query) -> ControlFlow<()> {
-        self.depth += 1;
-        ControlFlow::Continue(())
-    }
-
-    fn post_visit_query(&mut self, _query: &mut Query) -> ControlFlow<()> {
-        self.depth -= 1;
-        ControlFlow::Continue(())
-    }
-
-    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        if self.depth == 0
-            && let Some(counted) = as_counts(expr, self.outer)
-        {
-            *expr = counted;
+            // Each query nested in the item is visited as a query of its own, with its own
+            // tables.
+            let _ = expr.visit(&mut OutsideSubqueries::new(|expr: &Expr| {
+                as_counts(expr, outer.as_deref())
+            }));
         }
         ControlFlow::Continue(())
     }

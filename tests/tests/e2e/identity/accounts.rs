@@ -9,6 +9,117 @@ use super::duties::send;
 use super::{claims, hub_signing_key, sign};
 use crate::support::{Hub, SECURITY_ADMIN, SYSTEM_ADMIN, causeway};
 
+/// Refusing a role added to an approved account takes the role away again and leaves the
+/// account working with the roles that were approved; only an account with nothing approved
+/// to go back to (a new one, or one waiting with a new secret) is disabled.
+#[tokio::test]
+async fn refusing_an_added_role_keeps_the_account_as_approved() {
+    let hub = Hub::start("").await;
+    let (system, security) = (hub.system().await, hub.security().await);
+    let grant_type = [("grant_type", "client_credentials")];
+    let (status, made) = system
+        .post(
+            "/v1/clients",
+            json!({"id": "grown-reader", "department": "land_registry", "roles": ["analyst"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let secret = made["client_secret"].as_str().expect("secret").to_owned();
+    let approve = json!({"department": "land_registry", "roles": ["analyst"]});
+    let (status, _) = send(
+        &hub,
+        &security,
+        "POST",
+        "/v1/clients/grown-reader/approve",
+        approve,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let reader = hub.caller_of("grown-reader", &secret).await;
+
+    let (status, _) = send(
+        &hub,
+        &system,
+        "PUT",
+        "/v1/clients/grown-reader/roles",
+        json!({"roles": ["analyst", "publisher"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = super::token_request(&hub, &grant_type, Some(("grown-reader", &secret))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the added role waits");
+    let entry = |listed: &serde_json::Value| {
+        listed
+            .as_array()
+            .and_then(|clients| clients.iter().find(|client| client["id"] == "grown-reader"))
+            .cloned()
+            .expect("listed")
+    };
+    let (_, listed) = security.get("/v1/clients").await;
+    assert_eq!(
+        entry(&listed)["approved_roles"],
+        json!(["analyst"]),
+        "the officer sees what was approved beside what waits"
+    );
+
+    let (status, _) = send(
+        &hub,
+        &security,
+        "POST",
+        "/v1/clients/grown-reader/refuse",
+        json!({"reason": "publishing is not this team's work"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, listed) = system.get("/v1/clients").await;
+    let refused = entry(&listed);
+    assert_eq!(
+        (
+            &refused["disabled"],
+            &refused["roles"],
+            &refused["approved_by"],
+            &refused["refused"]["reason"]
+        ),
+        (
+            &json!(false),
+            &json!(["analyst"]),
+            &json!(SECURITY_ADMIN),
+            &json!("publishing is not this team's work")
+        ),
+        "{refused}"
+    );
+    assert!(refused.get("approved_roles").is_none(), "{refused}");
+    // Its token from before works on, and new ones are issued, with the approved role only.
+    let (status, me) = reader.get("/v1/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let (status, body, _) = super::token_request(&hub, &grant_type, Some(("grown-reader", &secret))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let renewed = hub.renewed_caller_of("grown-reader", &secret).await;
+    let (status, me) = renewed.get("/v1/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert!(
+        !me.to_string().contains("publisher"),
+        "the refused role is not held: {me}"
+    );
+
+    // A new secret that waits has nothing approved to go back to: refusing it disables.
+    let (status, body) = system
+        .post("/v1/clients/grown-reader/rotate-secret", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = send(
+        &hub,
+        &security,
+        "POST",
+        "/v1/clients/grown-reader/refuse",
+        json!({"reason": "nobody asked for a new secret"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, listed) = system.get("/v1/clients").await;
+    assert_eq!(entry(&listed)["disabled"], json!(true));
+}
+
 #[tokio::test]
 async fn what_the_system_administrator_hands_out_waits_for_approval() {
     let hub = Hub::start("").await;
