@@ -26,6 +26,8 @@ def connect(url, purpose, **auth):
 
 def main():
     url, token, client_id, secret = sys.argv[1:5]
+    # More clients, as id and secret pairs, that only sign in.
+    others = list(zip(sys.argv[5::2], sys.argv[6::2]))
     bearer = {DatabaseOptions.AUTHORIZATION_HEADER.value: f"Bearer {token}"}
     seen = {}
     with connect(url, "testing", **bearer) as connection:
@@ -57,6 +59,16 @@ def main():
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) AS n FROM civil_affairs.people")
             seen["count_after_handshake"] = cursor.fetchone()[0]
+    # The driver sends `authorization: Basic` with its base64 unpadded: every id and secret,
+    # whatever their length, signs in.
+    seen["signed_in"] = {}
+    for other, other_secret in others:
+        try:
+            with connect(url, "testing", username=other, password=other_secret) as connection:
+                connection.adbc_get_table_types()
+                seen["signed_in"][other] = "ok"
+        except Exception as error:
+            seen["signed_in"][other] = f"{type(error).__name__}: {error}"
     # A default purpose for the session instead of a header on every call: the driver sends
     # SetSessionOptions and keeps the session's cookie.
     cookies = {"adbc.flight.sql.rpc.with_cookie_middleware": "true", **bearer}

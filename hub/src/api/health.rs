@@ -10,8 +10,9 @@ use crate::replicas::STALE_AFTER;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {
-    /// `ok`, or `degraded` when a dependency fails, a dataset is unavailable or an
-    /// accelerated dataset's refresh fails.
+    /// `ok`; `degraded` when a dependency fails, a dataset is unavailable, an accelerated
+    /// dataset's refresh fails, or the changes other hubs made to the store have not been
+    /// read for 15 s (`changes_read_seconds_ago`); `stopping` once the hub shuts down.
     pub status: &'static str,
     pub version: &'static str,
     /// `ok` or the metadata store's error.
@@ -62,7 +63,7 @@ pub async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
     ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
     let (ready, response) = inspect(&state).await;
-    let status = if ready && !state.shutdown.is_cancelled() && state.following.behind() < STALE_AFTER {
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -73,7 +74,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthRes
 /// How long the health answers wait for the metadata store.
 const STORE_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The hub's state, and whether it can serve.
+/// The hub's state, and whether it should be sent requests.
 async fn inspect(state: &AppState) -> (bool, Json<HealthResponse>) {
     // Under a probe's timeout: a store that hangs is a store that fails.
     let store = match tokio::time::timeout(STORE_PING_TIMEOUT, state.registry.store().ping()).await {
@@ -114,8 +115,13 @@ async fn inspect(state: &AppState) -> (bool, Json<HealthResponse>) {
                 .map(move |field| format!("{table}.{field}"))
         })
         .collect();
+    let behind = state.following.behind();
+    let current = behind < STALE_AFTER;
+    let stopping = state.shutdown.is_cancelled();
     let response = HealthResponse {
-        status: if healthy && unavailable == 0 && acceleration.refresh_failing == 0 {
+        status: if stopping {
+            "stopping"
+        } else if healthy && current && unavailable == 0 && acceleration.refresh_failing == 0 {
             "ok"
         } else {
             "degraded"
@@ -127,7 +133,7 @@ async fn inspect(state: &AppState) -> (bool, Json<HealthResponse>) {
         audit_log: audit_log.unwrap_or_else(|failure| failure),
         acceleration,
         fields_needing_rounding,
-        changes_read_seconds_ago: state.following.behind().as_secs(),
+        changes_read_seconds_ago: behind.as_secs(),
     };
-    (healthy, Json(response))
+    (healthy && current && !stopping, Json(response))
 }

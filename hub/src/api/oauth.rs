@@ -15,7 +15,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -451,24 +452,31 @@ pub(super) fn parameters(bytes: &[u8]) -> Result<HashMap<String, String>, String
     Ok(parameters)
 }
 
+/// The `user-id:password` of an `Authorization: Basic` value (RFC 7617), its base64 with or
+/// without the padding (ADBC's Flight SQL driver, among others, leaves the `=` out); `None`
+/// when the value is not one.
+pub(crate) fn basic_user_pass(value: &str) -> Option<String> {
+    // RFC 4648's alphabet, padding optional on input.
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = LENIENT.decode(encoded.trim()).ok()?;
+    String::from_utf8(decoded).ok()
+}
+
 /// Client id and secret from `Authorization: Basic`, each form-urlencoded (RFC 6749 §2.3.1).
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let encoded = value
+    let decoded = value
         .to_str()
         .ok()
-        .and_then(|value| {
-            value
-                .strip_prefix("Basic ")
-                .or_else(|| value.strip_prefix("basic "))
-        })
-        .ok_or_else(|| OAuthError::invalid_client(true))?;
-    let decoded = STANDARD
-        .decode(encoded.trim())
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(basic_user_pass)
         .ok_or_else(|| OAuthError::invalid_client(true))?;
     let (id, secret) = decoded
         .split_once(':')

@@ -322,7 +322,7 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
                     ..VerifyOptions::offline()
                 };
                 let report = verify(&audit_dir, &keys, &options)?;
-                print_report(&audit_dir, &report);
+                print_report(&audit_dir, &report, None);
                 return Ok(if report.valid {
                     ExitCode::SUCCESS
                 } else {
@@ -340,11 +340,12 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let checked = verify_node(dir, &name, &keys, accept_legacy, in_use(dir));
-                if let Some(report) = &checked.verification {
-                    print_report(dir, report);
-                }
-                if let Some(problem) = &checked.problem {
-                    println!("BROKEN: {problem}");
+                // A chain whose records check out but which is gone or another node's is
+                // broken, not intact.
+                match (&checked.verification, &checked.problem) {
+                    (Some(report), problem) => print_report(dir, report, problem.as_deref()),
+                    (None, Some(problem)) => println!("BROKEN: {problem}"),
+                    (None, None) => {}
                 }
                 if !checked.valid {
                     broken.push(
@@ -440,7 +441,9 @@ fn chain_dirs(folder: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>>
     Ok(dirs)
 }
 
-fn print_report(dir: &std::path::Path, report: &Verification) {
+/// The verification of the chain in `dir`, and its verdict: intact, or broken at a record
+/// or (`problem`) as a whole.
+fn print_report(dir: &std::path::Path, report: &Verification, problem: Option<&str>) {
     println!("audit log {}", dir.display());
     println!(
         "  {} records in {} segments, {} signed checkpoints",
@@ -455,8 +458,9 @@ fn print_report(dir: &std::path::Path, report: &Verification) {
     for notice in &report.notices {
         println!("  note: {notice}");
     }
-    match &report.broken {
-        None => {
+    match (&report.broken, problem) {
+        (None, Some(problem)) => println!("BROKEN: {problem}"),
+        (None, None) => {
             if report.unsigned_records > 0 {
                 println!(
                     "  the last {} records are linked but not yet under a signed checkpoint",
@@ -465,7 +469,7 @@ fn print_report(dir: &std::path::Path, report: &Verification) {
             }
             println!("OK: the log is intact");
         }
-        Some(broken) => {
+        (Some(broken), _) => {
             let seq = broken
                 .seq
                 .map(|seq| format!(" (record {seq})"))
@@ -491,7 +495,7 @@ fn verified(config: &Config, done: &str) -> Result<PathBuf, Box<dyn std::error::
         },
     )?;
     if !report.valid {
-        print_report(&audit_dir, &report);
+        print_report(&audit_dir, &report, None);
         return Err(format!("the log does not verify; nothing was {done}").into());
     }
     Ok(audit_dir)

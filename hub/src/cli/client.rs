@@ -200,7 +200,14 @@ pub fn decode_arrow(
                 match bytes.next().await {
                     Some(Ok(chunk)) => buffer = Buffer::from(chunk),
                     Some(Err(error)) => {
-                        let error = ClientError::Response(format!("the result stream broke off: {error}"));
+                        // The hub breaks a result off when a quota cuts it (a row or
+                        // distinct-person quota reached mid-way), the query is stopped, or
+                        // access ends; the reason is in the audit log, not in the stream.
+                        let error = ClientError::Response(format!(
+                            "the result broke off before its end, so the rows already written are incomplete \
+                             (a daily row or distinct-person quota reached mid-way, a cancelled or timed-out \
+                             query, access ended, or the connection failed: {error})"
+                        ));
                         return Some((Err(error), (bytes, decoder, buffer, true, given)));
                     }
                     None => {

@@ -2,7 +2,6 @@
 //! built-in issuer ([`crate::identity::Identity::exchange`], as `POST /oauth/token` does),
 //! answered in the `authorization` header as Flight clients expect.
 
-use base64::Engine;
 use futures::StreamExt;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
@@ -25,17 +24,7 @@ pub async fn handshake(
         .metadata()
         .get("authorization")
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            value
-                .strip_prefix("Basic ")
-                .or_else(|| value.strip_prefix("basic "))
-        })
-        .and_then(|encoded| {
-            base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .ok()
-        })
-        .and_then(|decoded| String::from_utf8(decoded).ok());
+        .and_then(crate::api::oauth::basic_user_pass);
     let address = super::peer_address(&request);
     let credentials = match basic {
         Some(credentials) => credentials,

@@ -105,15 +105,13 @@ impl FlightSql {
         purpose: &str,
         request: &Request<T>,
     ) -> Result<crate::query::Described, Status> {
-        match self.state.queries.describe(caller, sql, purpose).await {
-            Ok(described) => Ok(described),
-            Err(error) => {
-                let mut call = QueryCall::new(caller.clone(), sql, purpose, FrontDoor::FlightSql);
-                call.client_address = super::peer_address(request);
-                let error = self.state.queries.refuse(&call, error);
-                Err(to_status(ApiError::from(error)))
-            }
-        }
+        let mut call = QueryCall::new(caller.clone(), sql, purpose, FrontDoor::FlightSql);
+        call.client_address = super::peer_address(request);
+        self.state
+            .queries
+            .describe_recorded(&call)
+            .await
+            .map_err(|error| to_status(ApiError::from(error)))
     }
 }
 

@@ -30,7 +30,8 @@ use crate::server::Connections;
 /// catalog the hub answers as.
 pub const SERVER_VERSION: &str = "16.0";
 
-/// How long open sessions may take to finish after shutdown begins.
+/// How long open sessions may take to finish after shutdown begins (shorter than HTTP's:
+/// tools hold sessions open idle).
 const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// The handlers of every connection.
@@ -112,6 +113,8 @@ pub async fn serve(
         });
         while tasks.try_join_next().is_some() {}
     }
+    // New connections are refused from now on.
+    drop(listener);
     let drained =
         tokio::time::timeout(DRAIN_TIME, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {

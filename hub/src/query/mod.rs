@@ -323,16 +323,7 @@ impl QueryEngine {
                 reads,
                 batches,
             }),
-            Err(error) => {
-                let named = policy
-                    .named
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
-                Err(refused(error, named))
-            }
+            Err(error) => Err(refused(error, policy.named_datasets())),
         }
     }
 
@@ -363,23 +354,35 @@ impl QueryEngine {
         principal: &Principal,
         sql: &str,
         purpose: &str,
-    ) -> Result<Described, QueryError> {
+    ) -> Result<Described, RefusedQuery> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let refused = |(error, datasets)| RefusedQuery {
+            id: id.clone(),
+            datasets,
+            error,
+        };
         if purpose.trim().is_empty() {
-            return Err(QueryError::MissingPurpose);
+            return Err(refused((QueryError::MissingPurpose, Vec::new())));
         }
         let engine = Arc::clone(self);
         let policy = self.policy_for(principal, purpose, self.access.snapshot());
         let sql = sql.to_owned();
         self.on_query_threads(async move {
-            let statement = parse_read_query(&sql, &engine.access.limits())?;
-            let (_, _, plan) = engine.plan(&policy, statement).await?;
-            let parameters = parameter_types(&plan).map_err(|error| engine.classify(error))?;
+            let statement =
+                parse_read_query(&sql, &engine.access.limits()).map_err(|error| (error, Vec::new()))?;
+            let (_, _, plan) = engine
+                .plan(&policy, statement)
+                .await
+                .map_err(|error| (error, policy.named_datasets()))?;
+            let parameters = parameter_types(&plan).map_err(|error| (engine.classify(error), Vec::new()))?;
             Ok(Described {
                 schema: Arc::new(plan.schema().as_arrow().clone()),
                 parameters,
             })
         })
-        .await?
+        .await
+        .unwrap_or_else(|error| Err((error, Vec::new())))
+        .map_err(refused)
     }
 
     /// Every published dataset as `principal` sees it under `purpose`: its columns, and what

@@ -45,6 +45,18 @@ pub struct QueryPolicy {
     pub access: Arc<crate::access::Access>,
 }
 
+impl QueryPolicy {
+    /// Every dataset the query named so far, readable or not, as `department.name`.
+    pub fn named_datasets(&self) -> Vec<String> {
+        self.named
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+}
+
 #[derive(Debug)]
 pub struct SecureCatalog {
     base: Arc<dyn CatalogProvider>,

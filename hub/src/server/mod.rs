@@ -28,12 +28,11 @@ pub use tls::{TlsError, server_config};
 /// How often an HTTP/2 connection is pinged, and how long the answer may take, to find
 /// peers that are gone.
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
-/// How long a connection told to close as the hub stops may take to finish what it is
-/// sending, and how long an idle one may take to acknowledge that it is closed.
-const CLOSE_TIME: Duration = Duration::from_secs(10);
+/// How long an idle connection told to close may take to acknowledge that it is closed.
 const IDLE_CLOSE_TIME: Duration = Duration::from_secs(1);
 
-/// How long open connections may take to finish their requests after shutdown begins.
+/// How long open connections may take to finish their requests after shutdown begins: a
+/// query being read keeps sending its rows until then.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
 
 /// Accepts connections until `shutdown` resolves, then lets open ones finish.
@@ -94,6 +93,8 @@ pub async fn serve(
         // Reap finished connections so the set does not grow without bound.
         while tasks.try_join_next().is_some() {}
     }
+    // New connections are refused from now on, not left waiting in the backlog.
+    drop(listener);
     let _ = stop.send(true);
     let drained =
         tokio::time::timeout(DRAIN_TIME, async { while tasks.join_next().await.is_some() {} }).await;
@@ -170,7 +171,8 @@ async fn serve_connection<IO>(
                 }
                 return;
             }
-            _ = stopping.changed() => break ("the hub is stopping", CLOSE_TIME),
+            // `serve`'s drain deadline, not this one, ends what is still sending then.
+            _ = stopping.changed() => break ("the hub is stopping", DRAIN_TIME),
             () = connection.evicted() => break ("it gave way to a new connection", IDLE_CLOSE_TIME),
             () = tokio::time::sleep(idle_left.unwrap_or_default()), if idle_left.is_some() => continue,
             () = std::future::ready(()), if idle_left.is_none() => break ("it was idle too long", IDLE_CLOSE_TIME),

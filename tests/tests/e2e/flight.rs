@@ -219,6 +219,19 @@ async fn flight_sql_refusals_carry_their_status_and_https_message() {
     // A purpose no grant serves: PermissionDenied, with the message HTTP's 403 has.
     let refused = raw_info(&hub, sql, Some(&token), Some("marketing")).await;
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused}");
+    // Recorded as HTTP's refusal is, naming the dataset it was refused.
+    let (_, recorded) = hub
+        .auditor()
+        .await
+        .get("/v1/audit/events?action=query.refused&dataset=civil_affairs.people&purpose=marketing")
+        .await;
+    let events = recorded["events"].as_array().cloned().unwrap_or_default();
+    assert!(
+        events
+            .iter()
+            .any(|event| event["detail"].to_string().contains("flight_sql")),
+        "the Flight SQL refusal is found by its dataset: {recorded}"
+    );
     let http = hub
         .http
         .post(format!("{}/v1/query", hub.url))
@@ -348,13 +361,25 @@ async fn adbc_from_python_reads_joins_into_dataframes() {
     let hub = hub_with_flight().await;
     crate::files::publish_holdings_csv(&hub).await;
     let token = hub.token(ADMIN, &hub.admin_secret).await;
+    // Ids one character apart: `id:secret` of every length modulo 3, so that two of them
+    // need base64's padding.
+    let mut others = Vec::new();
+    for id in ["adbc-a", "adbc-ab", "adbc-abc"] {
+        let secret = hub.add_client(id, "civil_affairs", &["analyst"], json!({})).await;
+        others.push((id, secret));
+    }
     let output = crate::support::python::run(
         std::process::Command::new(&python)
             .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/flight_sql.py"))
             .arg(format!("grpc://{}", flight_address(&hub)))
             .arg(&token)
             .arg(ADMIN)
-            .arg(&hub.admin_secret),
+            .arg(&hub.admin_secret)
+            .args(
+                others
+                    .iter()
+                    .flat_map(|(id, secret)| [id.to_string(), secret.clone()]),
+            ),
     );
     let seen: serde_json::Value = serde_json::from_str(output.trim()).expect("the script's JSON");
     assert_eq!(
@@ -367,6 +392,11 @@ async fn adbc_from_python_reads_joins_into_dataframes() {
     assert_eq!(seen["prepared"], json!([["Bob"]]));
     assert_eq!(seen["question_marks"], json!([["Bob"], ["Cy"]]), "{seen}");
     assert_eq!(seen["count_after_handshake"], 3);
+    assert_eq!(
+        seen["signed_in"],
+        json!({"adbc-a": "ok", "adbc-ab": "ok", "adbc-abc": "ok"}),
+        "{seen}"
+    );
     let without = seen["without_purpose"].as_str().unwrap_or_default();
     assert!(
         without.contains("x-causeway-purpose") && without.contains("session option"),

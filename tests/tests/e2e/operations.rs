@@ -192,7 +192,13 @@ async fn sigterm_lets_a_running_query_finish_then_seals_the_audit_log() {
         .http
         .post(format!("{}/v1/query", hub.url))
         .header("accept", "application/x-ndjson")
-        .json(&serde_json::json!({"sql": "SELECT id, name FROM civil_affairs.people", "purpose": "testing"}))
+        // Five copies of each row: more than the socket buffers hold, so the hub is still
+        // sending while the client waits.
+        .json(&serde_json::json!({
+            "sql": "SELECT p.id, p.name FROM civil_affairs.people p \
+                    CROSS JOIN (VALUES (1), (2), (3), (4), (5)) AS copies(n)",
+            "purpose": "testing"
+        }))
         .send()
         .await
         .expect("query");
@@ -210,8 +216,17 @@ async fn sigterm_lets_a_running_query_finish_then_seals_the_audit_log() {
         0,
         "the query is still running"
     );
+    let address = hub.url.trim_start_matches("http://").to_owned();
     let reader = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // The listener is closed at once: a new connection is refused, not left waiting.
+        assert!(
+            tokio::net::TcpStream::connect(&address).await.is_err(),
+            "a new connection is refused once the hub stops"
+        );
+        // A reader slower than any per-connection grace: the rows keep coming for the whole
+        // drain time (30 s).
+        tokio::time::sleep(Duration::from_secs(11)).await;
         while let Some(chunk) = body.next().await {
             received.extend_from_slice(&chunk.expect("the rest of the result"));
         }
@@ -224,7 +239,11 @@ async fn sigterm_lets_a_running_query_finish_then_seals_the_audit_log() {
     });
     let received = reader.await.expect("reader");
     let lines = String::from_utf8(received).expect("utf-8");
-    assert_eq!(lines.lines().count(), 200_000, "every row arrives after SIGTERM");
+    assert_eq!(
+        lines.lines().count(),
+        1_000_000,
+        "every row arrives after SIGTERM"
+    );
     let (hub, status) = exited.await.expect("terminate");
     assert!(status.success(), "{}", hub.log());
     let records = audit_records(&hub.dir().join("audit"));
@@ -233,7 +252,7 @@ async fn sigterm_lets_a_running_query_finish_then_seals_the_audit_log() {
         .rposition(|record| record["action"] == "query.finished")
         .expect("query.finished recorded");
     assert_eq!(records[finished]["outcome"], "ok", "{}", records[finished]);
-    assert_eq!(records[finished]["rows"], 200_000, "{}", records[finished]);
+    assert_eq!(records[finished]["rows"], 1_000_000, "{}", records[finished]);
     assert_eq!(
         records.last().map(|record| record["action"].clone()),
         Some(serde_json::json!("audit.checkpoint")),

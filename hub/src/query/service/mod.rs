@@ -220,7 +220,27 @@ impl QueryService {
         if let Some(alert) = self.alerts.suspension(&caller.id) {
             return Err(ServiceError::suspended(&alert));
         }
-        Ok(self.engine.describe(caller, sql, purpose).await?)
+        self.engine
+            .describe(caller, sql, purpose)
+            .await
+            .map_err(|refused| refused.error.into())
+    }
+
+    /// [`Self::describe`] for a front door whose answer to a refused description is the
+    /// statement's refusal (Flight SQL's `GetFlightInfo`): that is recorded as
+    /// `query.refused`, naming the datasets and the controls, as a refused query is.
+    pub async fn describe_recorded(&self, call: &QueryCall) -> Result<Described, ServiceError> {
+        let started = Instant::now();
+        let mut record = self.record_of(call);
+        let refused = match self.alerts.suspension(&call.caller.id) {
+            Some(alert) => ServiceError::suspended(&alert),
+            None => match self.engine.describe(&call.caller, &call.sql, &call.purpose).await {
+                Ok(described) => return Ok(described),
+                Err(refused) => refused_record(&mut record, refused).into(),
+            },
+        };
+        self.ended_early(record, Action::QueryRefused, &refused, call.door, started);
+        Err(refused)
     }
 
     /// The caller's own view of the catalog under `purpose`: every dataset, with what the
@@ -262,18 +282,8 @@ impl QueryService {
         let mut running = match planned {
             Ok(running) => running,
             Err(refused) => {
-                record.query_id = Some(refused.id);
-                record.datasets = refused.datasets;
-                // A dataset closed for the day by its distinct-person quota: the record names
-                // the control, as those of the queries it let through do.
-                if let QueryError::SubjectQuota(crate::supervision::SubjectQuotaExceeded::Daily {
-                    dataset,
-                    limit,
-                }) = &refused.error
-                {
-                    name_controls(&mut record, &[(dataset.clone(), *limit)]);
-                }
-                return Err(refuse(record, refused.error.into()));
+                let error = refused_record(&mut record, refused);
+                return Err(refuse(record, error.into()));
             }
         };
         record.query_id = Some(running.id.clone());
@@ -420,6 +430,21 @@ impl QueryService {
         self.audit
             .enqueue(record.failed(error.outcome(), error.code(), error.public_message()));
     }
+}
+
+/// Puts in `record` what a query refused before its first batch named (its id, the datasets,
+/// and a distinct-person quota that closed one), and gives its error back.
+fn refused_record(record: &mut Event, refused: crate::query::RefusedQuery) -> QueryError {
+    record.query_id = Some(refused.id);
+    record.datasets = refused.datasets;
+    // A dataset closed for the day by its distinct-person quota: the record names the
+    // control, as those of the queries it let through do.
+    if let QueryError::SubjectQuota(crate::supervision::SubjectQuotaExceeded::Daily { dataset, limit }) =
+        &refused.error
+    {
+        name_controls(record, &[(dataset.clone(), *limit)]);
+    }
+    refused.error
 }
 
 /// Names in `record`'s detail the controls that count people which the query reads under:

@@ -337,7 +337,7 @@ impl Finish {
                 record.failed(
                     Outcome::Error,
                     "disconnected",
-                    "the client went away before the end of the result",
+                    "the connection closed before the end of the result (the client went away, or the hub stopping closed it)",
                 ),
                 "disconnected",
             ),
