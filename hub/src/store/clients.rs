@@ -195,39 +195,26 @@ impl MetadataStore {
             }
             _ => None,
         };
-        // The roles read are part of the condition: a change made meanwhile is not refused
-        // unseen.
-        let (updated, refusal) = match kept {
-            Some((kept, approver)) => {
-                let updated = sqlx::query(
-                    "UPDATE clients SET roles = $1, approved_by = $2, approved_roles = NULL, approved_roles_by = NULL, \
-                     refused_by = $3, refusal_reason = $4 \
-                     WHERE id = $5 AND approved_by IS NULL AND disabled = 0 AND roles = $6",
-                )
-                .bind(json(&kept)?)
-                .bind(approver)
-                .bind(by)
-                .bind(reason)
-                .bind(id)
-                .bind(&roles)
-                .execute(&mut *transaction)
-                .await?;
-                (updated, Refusal::RolesKept(kept))
-            }
-            None => {
-                let updated = sqlx::query(
-                    "UPDATE clients SET disabled = 1, refused_by = $1, refusal_reason = $2 \
-                     WHERE id = $3 AND approved_by IS NULL AND disabled = 0 AND roles = $4",
-                )
-                .bind(by)
-                .bind(reason)
-                .bind(id)
-                .bind(&roles)
-                .execute(&mut *transaction)
-                .await?;
-                (updated, Refusal::Disabled)
-            }
+        // Kept roles come back with their approval; otherwise the account is disabled. The
+        // roles read are part of the condition: a change made meanwhile is not refused unseen.
+        let (roles_after, approver, refusal) = match kept {
+            Some((kept, approver)) => (json(&kept)?, Some(approver), Refusal::RolesKept(kept)),
+            None => (roles.clone(), None, Refusal::Disabled),
         };
+        let updated = sqlx::query(
+            "UPDATE clients SET roles = $1, approved_by = $2, disabled = $3, \
+             approved_roles = NULL, approved_roles_by = NULL, refused_by = $4, refusal_reason = $5 \
+             WHERE id = $6 AND approved_by IS NULL AND disabled = 0 AND roles = $7",
+        )
+        .bind(roles_after)
+        .bind(approver)
+        .bind(i64::from(refusal == Refusal::Disabled))
+        .bind(by)
+        .bind(reason)
+        .bind(id)
+        .bind(&roles)
+        .execute(&mut *transaction)
+        .await?;
         if updated.rows_affected() == 0 {
             return Ok(None);
         }

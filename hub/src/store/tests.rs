@@ -457,21 +457,23 @@ async fn a_refusal_takes_added_roles_away_and_disables_only_what_was_never_appro
     on_every_store(|store| async move {
         let roles = |list: &[Role]| list.iter().copied().collect::<BTreeSet<Role>>();
         let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
-        for (id, approved_by) in [("grown", Some("officer")), ("new", None)] {
+        let insert = async |id: &str, held: &[Role], approved_by: Option<&str>| {
             store
                 .insert_client(super::NewClient {
                     id,
                     kind: super::AccountKind::Service,
                     name: None,
                     department: "statistics",
-                    roles: &roles(&[Role::Analyst, Role::Auditor]),
+                    roles: &roles(held),
                     attributes: &BTreeMap::new(),
                     secret_hash: hash,
                     approved_by,
                 })
                 .await
                 .expect("client");
-        }
+        };
+        insert("grown", &[Role::Analyst, Role::Auditor], Some("officer")).await;
+        insert("new", &[Role::Analyst, Role::Auditor], None).await;
         // A role added, then one of the approved ones taken away, while it waits.
         store
             .set_client_roles(
@@ -569,19 +571,7 @@ async fn a_refusal_takes_added_roles_away_and_disables_only_what_was_never_appro
         assert!(new.disabled && new.approved_roles.is_none(), "{new:?}");
 
         // An approval ends what a refusal left.
-        store
-            .insert_client(super::NewClient {
-                id: "approved-later",
-                kind: super::AccountKind::Service,
-                name: None,
-                department: "statistics",
-                roles: &roles(&[Role::Analyst]),
-                attributes: &BTreeMap::new(),
-                secret_hash: hash,
-                approved_by: Some("officer"),
-            })
-            .await
-            .expect("client");
+        insert("approved-later", &[Role::Analyst], Some("officer")).await;
         store
             .set_client_roles("approved-later", &roles(&[Role::Analyst, Role::Publisher]), None)
             .await
