@@ -34,7 +34,15 @@ export interface Review {
   reason?: string;
   masks?: Record<string, Mask>;
   row_filter?: string;
+  verify?: VerifyTerms;
   at: string;
+}
+
+/** How a verify grant answers and how much it may be asked. */
+export interface VerifyTerms {
+  column_matches: boolean;
+  max_attempts_per_subject: number;
+  max_records_per_day: number;
 }
 
 export interface AccessRequest {
@@ -50,6 +58,8 @@ export interface AccessRequest {
   days: number;
   unmasked?: string[];
   masks?: Record<string, Mask>;
+  /** For a verify request, the terms asked for; the defaults when absent. */
+  verify?: VerifyTerms;
   state: "pending" | "approved" | "rejected";
   publisher_review?: Review;
   officer_review?: Review;
@@ -64,6 +74,8 @@ export interface AccessRequest {
 export interface Proposal {
   masks: Record<string, Mask>;
   row_filter?: string;
+  /** For a verify request, narrower terms: each given replaces the one asked for. */
+  verify?: Partial<VerifyTerms>;
 }
 
 export interface Grant {
@@ -75,7 +87,7 @@ export interface Grant {
   row_filter?: string;
   purposes: string[];
   expires_at?: string;
-  verify?: { column_matches: boolean; max_attempts_per_subject: number; max_records_per_day: number };
+  verify?: VerifyTerms;
   /** As listed (`GET /v1/grants`): the masks the columns' classifications put on the
    * columns the grant neither masks by name nor lifts. */
   default_masks?: Record<string, Mask>;
@@ -100,6 +112,7 @@ export function fileRequest(body: {
   purpose: string;
   justification: string;
   days: number;
+  verify?: Partial<VerifyTerms>;
 }): Promise<AccessRequest> {
   return sendJson<AccessRequest>("/v1/access-requests", body);
 }
@@ -180,4 +193,9 @@ export function denyingRule(
       classes.some((tag) => tag === field.classification || (tag.endsWith(".*") && field.classification.startsWith(tag.slice(0, -1))));
     return dataset && applies && covers;
   });
+}
+
+/** The terms a verify request asked for: those it states, else the hub's defaults. */
+export function askedTerms(request: AccessRequest): VerifyTerms {
+  return { column_matches: false, max_attempts_per_subject: 3, max_records_per_day: 10000, ...request.verify };
 }

@@ -417,3 +417,36 @@ test("a system administrator makes a person's account, which works once an offic
   ).toContainText("account chen.jing");
   expect(violations).toEqual([]);
 });
+
+test("an analyst asks to verify records; the publisher grants fewer attempts than asked", async ({ browser }) => {
+  const publisher = process.env.CAUSEWAY_PUBLISHER ?? "";
+  const analystPage = await (await browser.newContext()).newPage();
+  await signIn(analystPage);
+  await analystPage.getByRole("link", { name: "Identity register" }).click();
+  for (const column of ["id_number", "name"]) {
+    await analystPage.getByRole("checkbox", { name: column, exact: true }).check();
+  }
+  await analystPage.getByLabel("Kind", { exact: true }).selectOption("verify");
+  await analystPage.getByRole("checkbox", { name: "Also ask which of a record's columns match" }).check();
+  await analystPage.getByLabel("Purpose", { exact: true }).fill("benefit-eligibility");
+  await analystPage.getByLabel("Why the purpose needs them").fill("claimants' identities");
+  await analystPage.getByRole("button", { name: "Send the request" }).click();
+  await expect(analystPage.getByRole("status")).toContainText("waits for the owner's and the security officer's decisions");
+
+  // The publisher sees the terms asked for, narrows the attempts, tries it and approves.
+  const publisherPage = await (await browser.newContext()).newPage();
+  await signIn(publisherPage, publisher);
+  await publisherPage.getByRole("link", { name: "Access requests" }).click();
+  const card = publisherPage.locator(".request", { hasText: "civil_affairs.register" });
+  await expect(card.getByTestId("asked-terms")).toContainText(
+    "Answers say which columns match. At most 3 attempts per person and 10000 records a day.",
+  );
+  await card.getByRole("button", { name: "Review" }).click();
+  await card.getByLabel("Attempts per person a day").fill("2");
+  await card.getByRole("button", { name: "Dry run" }).click();
+  await expect(card.getByTestId("dry-run")).toContainText("At most 2 attempts per person and 10000 records a day.");
+  await expect(card.getByTestId("dry-run")).not.toContainText("Wang Fang");
+  expect(await seriousViolations(publisherPage)).toEqual([]);
+  await card.getByRole("button", { name: "Approve" }).click();
+  await expect(card.locator(".reviews")).toContainText("At most 2 attempts per person");
+});

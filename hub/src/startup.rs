@@ -320,7 +320,7 @@ impl Hub {
             Some((listener, bound)) => {
                 let routes = FlightSql::new(state.clone())?.router();
                 let tls = tls.clone();
-                let connections = server::Connections::new(limits);
+                let connections = server::Connections::new("flight_sql", limits);
                 let stop = stopping.clone().cancelled_owned();
                 tracing::info!(flight = %bound, tls = tls.is_some(), "Arrow Flight SQL listening");
                 Some(tokio::spawn(server::serve(
@@ -340,7 +340,7 @@ impl Hub {
                     listener,
                     state.clone(),
                     tls.clone(),
-                    server::Connections::new(limits),
+                    server::Connections::new("postgres", limits),
                     stopping.clone().cancelled_owned(),
                 )))
             }
@@ -353,7 +353,7 @@ impl Hub {
                     listener,
                     api::metrics::scrape_router(Arc::clone(&state.registry)),
                     None,
-                    server::Connections::new(limits),
+                    server::Connections::new("metrics", limits),
                     stopping.clone().cancelled_owned(),
                 )))
             }
@@ -372,8 +372,10 @@ impl Hub {
         let proxies = api::forwarded::TrustedProxies::new(self.config.server.trusted_proxies.clone());
         let app = api::router(state, self.config.limits.max_request_bytes, proxies)
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(client_timeout))
-            .layer(tower_http::trace::TraceLayer::new_for_http());
-        let connections = server::Connections::new(limits);
+            .layer(
+                tower_http::trace::TraceLayer::new_for_http().on_failure(crate::telemetry::http::on_failure),
+            );
+        let connections = server::Connections::new("http", limits);
         server::serve(listener, app, tls, connections, shutdown).await;
         stopping.cancel();
         for door in [flight, postgres, scrape].into_iter().flatten() {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use causeway_schemas::Classification;
 use chrono::{DateTime, Utc};
 use datafusion::arrow::datatypes::DataType;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::masks::default_mask;
 use crate::model::{DatasetId, DenyRule, Grant, GrantKind, Mask, PolicySet};
@@ -34,7 +34,7 @@ pub struct ColumnInfo {
 }
 
 /// What the asker may see of a dataset.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Decision {
     pub dataset: DatasetId,
     pub purpose: String,
@@ -43,7 +43,7 @@ pub struct Decision {
     pub columns: Vec<ColumnDecision>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppliedGrant {
     pub id: String,
     /// The condition rows must meet, as written in the grant (before the asker's attributes
@@ -54,14 +54,14 @@ pub struct AppliedGrant {
     pub max_subjects_per_day: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ColumnDecision {
     pub name: String,
     #[serde(flatten)]
     pub access: ColumnAccess,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "access", rename_all = "snake_case")]
 pub enum ColumnAccess {
     /// Shown, through the grants listed (least masked first): a row shows the column as the
@@ -71,7 +71,7 @@ pub enum ColumnAccess {
     Denied { reason: String },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ColumnSource {
     /// Index into [`Decision::grants`].
     #[serde(skip)]

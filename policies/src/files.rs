@@ -25,7 +25,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::model::{AutoApproval, DatasetId, DenyRule, Grant, GrantKind, Mask, all_columns};
+use crate::conditions::AutoApproval;
+use crate::model::{DatasetId, DenyRule, Grant, GrantKind, Mask, VerifyTerms, all_columns};
 
 /// The policies of one or more files.
 #[derive(Debug, Clone, Default)]
@@ -90,6 +91,8 @@ struct Permit {
     row_filter: Option<String>,
     #[serde(default)]
     max_subjects_per_day: Option<u64>,
+    #[serde(default)]
+    verify: Option<VerifyTerms>,
     max_days: u32,
 }
 
@@ -161,6 +164,7 @@ impl FilePolicies {
                         masks: permit.masks,
                         row_filter: permit.row_filter,
                         max_subjects_per_day: permit.max_subjects_per_day,
+                        verify: permit.verify,
                         max_days: permit.max_days,
                     },
                 ),
@@ -240,5 +244,42 @@ auto_approve:
         policies.add_file("a.yaml", FILE).unwrap();
         let error = policies.add_file("b.yaml", FILE).unwrap_err();
         assert_eq!(error.to_string(), "b.yaml:3: the id 'grid-workers' is used twice");
+    }
+
+    #[test]
+    fn a_verify_permit_carries_its_terms_into_the_grant_it_makes() {
+        let mut policies = FilePolicies::default();
+        let file = "auto_approve:\n  - dataset: civil_affairs.residents\n    kind: verify\n    purposes: [benefit-eligibility]\n    columns: [id_number, name]\n    verify: { column_matches: true, max_attempts_per_subject: 2 }\n    max_days: 30\n";
+        policies.add_file("verify.yaml", file).unwrap();
+        let residents = DatasetId::new("civil_affairs", "residents");
+        let permit = policies.permits_for(&residents).next().unwrap();
+        let subject = crate::Subject::Client {
+            client: "clerk".into(),
+        };
+        let grant = permit.grant("g", subject.clone(), residents.clone());
+        assert_eq!(grant.kind, GrantKind::Verify);
+        assert_eq!(
+            grant.verify,
+            Some(VerifyTerms {
+                column_matches: true,
+                max_attempts_per_subject: 2,
+                max_records_per_day: 10_000,
+            })
+        );
+        // A verify permit without terms grants the defaults, stated; a read permit none.
+        let mut bare = permit.clone();
+        bare.verify = None;
+        assert_eq!(
+            bare.grant("g", subject.clone(), residents.clone()).verify,
+            Some(VerifyTerms::default())
+        );
+        bare.kind = GrantKind::Read;
+        assert_eq!(bare.grant("g", subject, residents).verify, None);
+        let misspelt = file.replace("max_attempts_per_subject", "attempts");
+        assert!(
+            FilePolicies::default()
+                .add_file("verify.yaml", &misspelt)
+                .is_err()
+        );
     }
 }

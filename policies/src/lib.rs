@@ -5,6 +5,7 @@
 //! rules in force, what a principal may see of a dataset for a purpose, and why;
 //! [`secure_view`] rewrites a scan of the dataset into exactly that.
 
+mod conditions;
 mod decision;
 mod error;
 mod files;
@@ -16,6 +17,7 @@ mod syntax;
 mod udf;
 mod verify;
 
+pub use conditions::{AccessConditions, AutoApproval};
 pub use decision::{
     AccessDenied, AppliedGrant, ColumnAccess, ColumnDecision, ColumnInfo, ColumnSource, DatasetInfo,
     Decision, RowQuota, authorize, default_masks, denied_request, largest_subject_quota, may_read_all_rows,
@@ -23,10 +25,7 @@ pub use decision::{
 pub use error::{PolicyError, UnfitPolicy};
 pub use files::{FileError, FilePolicies, Located};
 pub use masks::{default_mask, reveals_no_more};
-pub use model::{
-    AccessConditions, AutoApproval, DatasetId, DenyRule, Grant, GrantKind, Lapse, Mask, PolicySet, Subject,
-    VerifyTerms,
-};
+pub use model::{DatasetId, DenyRule, Grant, GrantKind, Lapse, Mask, PolicySet, Subject, VerifyTerms};
 pub use principal::{
     AttributeValue, Principal, Role, RolesConflict, UnknownRole, check_separation, role_names,
 };

@@ -219,6 +219,43 @@ impl Default for VerifyTerms {
     }
 }
 
+impl VerifyTerms {
+    /// Whether these terms allow no more than `other`: no per-column answer where `other`
+    /// gives none, no more attempts a subject, no more records a day. How a reviewer's or a
+    /// permit's terms are held against those asked for.
+    pub fn within(&self, other: &VerifyTerms) -> bool {
+        (!self.column_matches || other.column_matches)
+            && self.max_attempts_per_subject <= other.max_attempts_per_subject
+            && self.max_records_per_day <= other.max_records_per_day
+    }
+
+    /// The terms that allow the least of both, field by field: where two reviewers each
+    /// narrowed what was asked, the grant keeps both narrowings.
+    pub fn stricter(&self, other: &VerifyTerms) -> VerifyTerms {
+        VerifyTerms {
+            column_matches: self.column_matches && other.column_matches,
+            max_attempts_per_subject: self.max_attempts_per_subject.min(other.max_attempts_per_subject),
+            max_records_per_day: self.max_records_per_day.min(other.max_records_per_day),
+        }
+    }
+}
+
+impl fmt::Display for VerifyTerms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "answers {}; at most {} attempts per person and {} records a day",
+            if self.column_matches {
+                "which columns match"
+            } else {
+                "only whether all columns match"
+            },
+            self.max_attempts_per_subject,
+            self.max_records_per_day
+        )
+    }
+}
+
 fn default_attempts_per_subject() -> u32 {
     3
 }
@@ -396,69 +433,6 @@ impl DenyRule {
                 .iter()
                 .any(|pattern| classification.matches(pattern))
     }
-}
-
-/// The permit list of a dataset: a request that meets every condition is approved at once.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AutoApproval {
-    /// The kind of grant the request asks for: `read` (the default) or `verify`.
-    #[serde(default, skip_serializing_if = "GrantKind::is_read")]
-    pub kind: GrantKind,
-    /// Requesting departments; any when empty.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub departments: BTreeSet<String>,
-    /// Purposes that qualify.
-    pub purposes: BTreeSet<String>,
-    /// Columns that may be requested; all when it holds `*`.
-    #[serde(default = "all_columns")]
-    pub columns: Vec<String>,
-    /// Masks that stay on the granted columns.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub masks: BTreeMap<String, Mask>,
-    /// A row filter the grant carries.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub row_filter: Option<String>,
-    /// A distinct-person quota the grant carries ([`Grant::max_subjects_per_day`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_subjects_per_day: Option<u64>,
-    /// The longest access, in days.
-    pub max_days: u32,
-}
-
-/// What a dataset's owner publishes about getting access to it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccessConditions {
-    /// Working days the owner and the security officer take to decide a request.
-    #[serde(default = "default_decision_days")]
-    pub decision_days: u32,
-    /// Conditions under which requests are approved at once.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub auto_approve: Vec<AutoApproval>,
-    /// Days a grant on the dataset stays in force unless the owning department confirms
-    /// it again (access recertification, as ISO/IEC 27001 A.5.18 and GB/T 22239 ask for a
-    /// periodic review of access rights).
-    #[serde(default = "default_recertification_days")]
-    pub recertification_days: u32,
-}
-
-impl Default for AccessConditions {
-    fn default() -> Self {
-        Self {
-            decision_days: default_decision_days(),
-            auto_approve: Vec::new(),
-            recertification_days: default_recertification_days(),
-        }
-    }
-}
-
-fn default_recertification_days() -> u32 {
-    180
-}
-
-fn default_decision_days() -> u32 {
-    5
 }
 
 /// Every grant and deny rule in force.

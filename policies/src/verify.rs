@@ -10,14 +10,14 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::decision::{DatasetInfo, in_grants_for};
 use crate::model::{DatasetId, GrantKind, PolicySet, VerifyTerms};
 use crate::principal::{Principal, Role};
 
 /// What a caller may verify against a dataset for a purpose: its verify grants in force.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifyDecision {
     pub dataset: DatasetId,
     pub purpose: String,
@@ -27,7 +27,7 @@ pub struct VerifyDecision {
 }
 
 /// One verify grant as it applies.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifyGrant {
     pub id: String,
     /// The columns records may be matched on under it, those a deny rule keeps back left
@@ -76,7 +76,7 @@ pub enum VerifyRefused {
         "{dataset} names no subject key in its contract, so records about it cannot be counted per person and are not verified"
     )]
     NoSubjectKey { dataset: DatasetId },
-    #[error("every record gives {dataset}'s subject key ({key}); a record leaves out '{column}'")]
+    #[error("each record must give {dataset}'s subject key ({key}); a record leaves out '{column}'")]
     SubjectKeyMissing {
         dataset: DatasetId,
         key: String,

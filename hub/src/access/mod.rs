@@ -393,21 +393,13 @@ pub fn check_files(
     }
     for permit in &files.permits {
         let (id, conditions) = &permit.item;
-        let as_grant = Grant {
-            kind: conditions.kind,
-            columns: conditions.columns.clone(),
-            masks: conditions.masks.clone(),
-            row_filter: conditions.row_filter.clone(),
-            purposes: conditions.purposes.clone(),
-            max_subjects_per_day: conditions.max_subjects_per_day,
-            ..Grant::new(
-                format!("auto-approval of {id}"),
-                causeway_policies::Subject::Department {
-                    department: "any".into(),
-                },
-                id.clone(),
-            )
-        };
+        let as_grant = conditions.grant(
+            format!("auto-approval of {id}"),
+            causeway_policies::Subject::Department {
+                department: "any".into(),
+            },
+            id.clone(),
+        );
         if let Some(info) = dataset(id)
             && let Err(error) = validate_grant(&as_grant, &info, &context)
         {

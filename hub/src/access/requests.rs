@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use causeway_policies::{
     AccessConditions, AttributeValue, AutoApproval, ColumnInfo, DatasetId, DatasetInfo, Grant, GrantKind,
-    Mask, Principal, Role, Subject,
+    Mask, Principal, Role, Subject, VerifyTerms,
 };
 use chrono::{DateTime, Duration, Utc};
 use datafusion::execution::session_state::SessionState;
@@ -41,9 +41,21 @@ pub struct RequestTerms {
     /// classification shows them by default.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub masks: BTreeMap<String, Mask>,
+    /// For `verify`, the terms asked for (per-column answers, attempts a subject, records a
+    /// day); the defaults when absent. Only verify requests take them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyTerms>,
 }
 
 impl RequestTerms {
+    /// The verify terms asked for: those stated, else the defaults; none for a read request.
+    pub fn asked_verify(&self) -> Option<VerifyTerms> {
+        match self.kind {
+            GrantKind::Verify => Some(self.verify.clone().unwrap_or_default()),
+            GrantKind::Read => self.verify.clone(),
+        }
+    }
+
     /// The form a column is asked for in: `None` raw, else its mask.
     pub(super) fn asked_form(&self, column: &ColumnInfo) -> Option<Mask> {
         if self.unmasked.contains(&column.name) {
@@ -69,6 +81,9 @@ pub struct Review {
     /// A row filter the reviewer requires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_filter: Option<String>,
+    /// Verify terms the reviewer requires, no looser than those asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyTerms>,
     pub at: DateTime<Utc>,
 }
 
@@ -153,6 +168,10 @@ pub struct ReviewInput {
     pub masks: BTreeMap<String, Mask>,
     #[serde(default)]
     pub row_filter: Option<String>,
+    /// For a verify request, narrower terms than those asked for: no per-column answers,
+    /// fewer attempts a subject or records a day; terms left out stay as asked.
+    #[serde(default)]
+    pub verify: Option<super::review::VerifyNarrowing>,
 }
 
 /// Puts the request, as it will be stored, into its audit record.
@@ -238,6 +257,7 @@ impl Access {
             prospective.unmasked = terms.unmasked.iter().cloned().collect();
             prospective.masks = terms.masks.clone();
             prospective.purposes = [terms.purpose.clone()].into();
+            prospective.verify = terms.verify.clone();
             causeway_policies::validate_grant(&prospective, dataset, &context)?;
         }
         if let Some((rule, column)) =
@@ -283,6 +303,8 @@ impl Access {
                 now,
             );
             grant.max_subjects_per_day = permit.max_subjects_per_day;
+            // What the request asked for, within the permit (`meets`), else the permit's.
+            grant.verify = request.terms.verify.clone().or_else(|| permit.verify_terms());
             request.auto_approved = true;
             self.approve(&mut request, grant, dataset, principal, session, gate)
                 .await?;
@@ -350,8 +372,8 @@ pub(super) fn invalid(message: String) -> AccessError {
     })
 }
 
-/// Whether a request meets a permit: the requester's department, the purpose, the columns
-/// and the duration are all within it.
+/// Whether a request meets a permit: the requester's department, the purpose, the columns,
+/// the duration and any verify terms asked for are all within it.
 fn meets(request: &AccessRequest, principal: &Principal, permit: &AutoApproval) -> bool {
     let columns_allowed = permit.columns.iter().any(|column| column == "*")
         || (!request.terms.columns.iter().any(|column| column == "*")
@@ -368,6 +390,11 @@ fn meets(request: &AccessRequest, principal: &Principal, permit: &AutoApproval) 
         && permit.purposes.contains(&request.terms.purpose)
         && columns_allowed
         && request.terms.days <= permit.max_days
+        && match (&request.terms.verify, permit.verify_terms()) {
+            (Some(asked), Some(allowed)) => asked.within(&allowed),
+            (Some(_), None) => false,
+            (None, _) => true,
+        }
 }
 
 pub(super) fn grant_for(
@@ -379,6 +406,7 @@ pub(super) fn grant_for(
 ) -> Grant {
     Grant {
         kind: request.terms.kind,
+        verify: request.terms.asked_verify(),
         columns: request.terms.columns.clone(),
         masks,
         unmasked: unmasked.into_iter().collect(),

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use causeway_policies::{DatasetInfo, Grant, GrantKind, Mask, PolicySet, Principal, RewriteContext, Role};
+use causeway_policies::{
+    DatasetInfo, Grant, GrantKind, Mask, PolicySet, Principal, RewriteContext, Role, VerifyTerms,
+};
 use chrono::{DateTime, Utc};
 use datafusion::execution::session_state::SessionState;
 use serde::Deserialize;
@@ -14,8 +16,8 @@ use super::requests::{AccessRequest, RequestState, Review, ReviewInput, describe
 use super::{Access, AccessError};
 use crate::audit::Gate;
 
-/// The decision a reviewer proposes, to try before giving it: the masks and row filter they
-/// would require (as in `POST /v1/access-requests/{id}/decision`).
+/// The decision a reviewer proposes, to try before giving it: the masks, row filter and
+/// verify terms they would require (as in `POST /v1/access-requests/{id}/decision`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proposal {
@@ -23,6 +25,33 @@ pub struct Proposal {
     pub masks: BTreeMap<String, Mask>,
     #[serde(default)]
     pub row_filter: Option<String>,
+    #[serde(default)]
+    pub verify: Option<VerifyNarrowing>,
+}
+
+/// A reviewer's narrowing of the verify terms a request asked for: each term given replaces
+/// the one asked for and may not allow more; each left out stays as asked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyNarrowing {
+    #[serde(default)]
+    pub column_matches: Option<bool>,
+    #[serde(default)]
+    pub max_attempts_per_subject: Option<u32>,
+    #[serde(default)]
+    pub max_records_per_day: Option<u64>,
+}
+
+impl VerifyNarrowing {
+    fn applied_to(&self, asked: &VerifyTerms) -> VerifyTerms {
+        VerifyTerms {
+            column_matches: self.column_matches.unwrap_or(asked.column_matches),
+            max_attempts_per_subject: self
+                .max_attempts_per_subject
+                .unwrap_or(asked.max_attempts_per_subject),
+            max_records_per_day: self.max_records_per_day.unwrap_or(asked.max_records_per_day),
+        }
+    }
 }
 
 /// Which decision of a request a reviewer gives.
@@ -88,7 +117,7 @@ impl Access {
         {
             return Err(AccessError::Forbidden("a refusal gives its reason".into()));
         }
-        check_replacements(&request, dataset, &input.masks)?;
+        let verify = check_replacements(&request, dataset, &input.masks, input.verify.as_ref())?;
         let now = Utc::now();
         let review = Review {
             by: principal.id.clone(),
@@ -96,6 +125,7 @@ impl Access {
             reason: input.reason,
             masks: input.masks,
             row_filter: input.row_filter,
+            verify,
             at: now,
         };
         match slot_for(&request, principal)? {
@@ -138,7 +168,7 @@ impl Access {
         dataset: &DatasetInfo,
         session: &SessionState,
     ) -> Result<ProposedGrant, AccessError> {
-        check_replacements(request, dataset, &proposal.masks)?;
+        let verify = check_replacements(request, dataset, &proposal.masks, proposal.verify.as_ref())?;
         let now = Utc::now();
         let review = Review {
             by: principal.id.clone(),
@@ -146,6 +176,7 @@ impl Access {
             reason: None,
             masks: proposal.masks,
             row_filter: proposal.row_filter,
+            verify,
             at: now,
         };
         let grant = match slot_for(request, principal)? {
@@ -201,18 +232,37 @@ pub(super) fn slot_for(request: &AccessRequest, principal: &Principal) -> Result
 
 /// Checks the forms a reviewer requires: each for a column asked for, revealing no more
 /// than the form asked for; a change the requester has not agreed to is refused, naming
-/// what to do. A verify grant returns no value, so it takes no masks.
+/// what to do. A verify grant returns no value, so it takes no masks; its terms may be
+/// narrowed, never widened. Gives the verify terms the reviewer requires, whole.
 pub(super) fn check_replacements(
     request: &AccessRequest,
     dataset: &DatasetInfo,
     masks: &BTreeMap<String, Mask>,
-) -> Result<(), AccessError> {
+    verify: Option<&VerifyNarrowing>,
+) -> Result<Option<VerifyTerms>, AccessError> {
     let id = &request.id;
     if request.terms.kind == GrantKind::Verify && !masks.is_empty() {
         return Err(invalid(format!(
             "request {id} is for a verify grant, which returns no value: it takes no masks"
         )));
     }
+    let required = match (verify, request.terms.asked_verify()) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(invalid(format!(
+                "request {id} is for a read grant: only a verify grant takes verify terms"
+            )));
+        }
+        (Some(narrowing), Some(asked)) => {
+            let required = narrowing.applied_to(&asked);
+            if !required.within(&asked) {
+                return Err(invalid(format!(
+                    "request {id} asked for {asked}; a reviewer may narrow that, not widen it to {required}"
+                )));
+            }
+            Some(required)
+        }
+    };
     for (column, replacement) in masks {
         let known = dataset
             .columns
@@ -248,13 +298,13 @@ pub(super) fn check_replacements(
             }
         }
     }
-    Ok(())
+    Ok(required)
 }
 
 /// The grant the two approvals make: what was asked, then each reviewer's replacements
 /// (each checked to reveal no more than asked); where both replaced a column, the form that
-/// reveals less, or null when theirs cannot be compared; both row filters. A review not
-/// given yet adds nothing.
+/// reveals less, or null when theirs cannot be compared; both row filters; the stricter of
+/// each verify term. A review not given yet adds nothing.
 pub(super) fn approved_grant(
     request: &AccessRequest,
     publisher: Option<&Review>,
@@ -289,5 +339,10 @@ pub(super) fn approved_grant(
         (Some(filter), None) | (None, Some(filter)) => Some(filter),
         (None, None) => None,
     };
-    grant_for(request, unmasked, masks, row_filter, now)
+    let mut grant = grant_for(request, unmasked, masks, row_filter, now);
+    let required = |review: Option<&Review>| review.and_then(|review| review.verify.clone());
+    for terms in [required(publisher), required(officer)].into_iter().flatten() {
+        grant.verify = grant.verify.map(|kept| kept.stricter(&terms));
+    }
+    grant
 }

@@ -139,7 +139,9 @@ pub async fn reveal(
             .map_err(|error| ApiError::internal(&error))?
             .map_err(|error| ApiError::internal(&error))?
             .ok_or_else(|| {
-                ApiError::not_found(format!("record {seq} of node {node} keeps nothing sealed"))
+                ApiError::not_found(format!(
+                    "record {seq} of node {node} keeps nothing sealed: no such record, or one whose statement held no typed-in value (only a query's values are sealed)"
+                ))
             })?;
         let opened = state
             .access

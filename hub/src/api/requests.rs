@@ -45,6 +45,13 @@ pub struct NewRequestBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub masks: std::collections::BTreeMap<String, causeway_policies::Mask>,
+    /// For `verify`: the terms asked for, e.g. `{"column_matches": true,
+    /// "max_attempts_per_subject": 3, "max_records_per_day": 10000}` (those are the
+    /// defaults, except `column_matches`, false by default). A request within a verify
+    /// permit's terms is approved at once with them; reviewers may narrow them.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub verify: Option<causeway_policies::VerifyTerms>,
 }
 
 /// A request as its readers see it.
@@ -112,6 +119,7 @@ async fn file_request(
         days: body.days,
         unmasked: body.unmasked,
         masks: body.masks,
+        verify: body.verify,
     };
     let session = state.engine.session();
     let request = state
@@ -169,10 +177,13 @@ fn dataset_of(state: &AppState, request: &AccessRequest) -> Result<causeway_poli
 }
 
 /// A reviewer's decision: `{"approve": true|false, "reason": ..., "masks": {...},
-/// "row_filter": ...}`. A refusal needs a reason; masks and row filters the reviewers set
-/// go into the grant.
+/// "row_filter": ..., "verify": {...}}`. A refusal needs a reason; masks and row filters the
+/// reviewers set go into the grant. For a verify request, `verify` narrows the terms asked
+/// for (`{"column_matches": false, "max_attempts_per_subject": 1, "max_records_per_day":
+/// 500}`, each optional, none looser than asked); the grant keeps the stricter of the two
+/// reviewers' terms.
 #[utoipa::path(post, operation_id = "decide_access_request", path = "/v1/access-requests/{id}/decision", tag = "access", params(("id" = String, Path)),
-    request_body(content = Object, description = "approve, reason, masks, row_filter", content_type = "application/json"),
+    request_body(content = Object, description = "approve, reason, masks, row_filter, verify", content_type = "application/json"),
     responses((status = 200, body = RequestEntry), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
@@ -240,7 +251,7 @@ pub struct DryRun {
 /// or, for a verify grant, what its answers hold. Only for whoever could decide the request
 /// now; recorded as `request.dry_run`, with what it read, before the rows are sent.
 #[utoipa::path(post, operation_id = "dry_run_access_request", path = "/v1/access-requests/{id}/dry-run", tag = "access", params(("id" = String, Path)),
-    request_body(content = Object, description = "masks, row_filter: the decision to try", content_type = "application/json"),
+    request_body(content = Object, description = "masks, row_filter, verify: the decision to try", content_type = "application/json"),
     responses((status = 200, body = DryRun), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn dry_run(
     State(state): State<AppState>,

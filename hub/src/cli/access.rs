@@ -50,6 +50,11 @@ pub enum AccessCommand {
         /// (its subject key among them), nothing read.
         #[arg(long, conflicts_with_all = ["raw", "masks"])]
         verify: bool,
+        /// With --verify: answer which of the given columns match, not only whether all do.
+        #[arg(long, requires = "verify")]
+        column_matches: bool,
+        #[command(flatten)]
+        limits: VerifyLimits,
         /// Print only the request's id, for scripts: `REQUEST=$(causeway access request ... --quiet)`.
         #[arg(long, short)]
         quiet: bool,
@@ -73,6 +78,11 @@ pub enum AccessCommand {
         /// Grant only the rows this SQL condition holds for, e.g. "town = 'Guicheng'".
         #[arg(long)]
         row_filter: Option<String>,
+        /// For a verify request asking which columns match: answer only whether all do.
+        #[arg(long)]
+        no_column_matches: bool,
+        #[command(flatten)]
+        limits: VerifyLimits,
         #[command(flatten)]
         hub: HubArgs,
     },
@@ -88,6 +98,11 @@ pub enum AccessCommand {
         /// As for `access decide`: only the rows this SQL condition holds for.
         #[arg(long)]
         row_filter: Option<String>,
+        /// As for `access decide`: answer only whether all columns match.
+        #[arg(long)]
+        no_column_matches: bool,
+        #[command(flatten)]
+        limits: VerifyLimits,
         /// Print the hub's answer as JSON.
         #[arg(long)]
         json: bool,
@@ -117,36 +132,79 @@ pub enum AccessCommand {
         /// The purpose the data would be read for.
         #[arg(long)]
         purpose: String,
+        /// Print the hub's answer as JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         hub: HubArgs,
     },
+}
+
+/// How much a verify grant may be asked: for a grant or a request, its terms (the defaults
+/// where left out); for a decision, a narrowing of those asked for (as asked where left out).
+#[derive(Debug, clap::Args)]
+pub struct VerifyLimits {
+    /// Verify only: records about one subject (by the dataset's subject key) the client may
+    /// ask about a day (default 3).
+    #[arg(long)]
+    attempts_per_subject: Option<u32>,
+    /// Verify only: records the client may ask about a day, whoever they are about (default
+    /// 10000).
+    #[arg(long)]
+    records_per_day: Option<u64>,
+}
+
+impl VerifyLimits {
+    /// The `verify` object of a grant, request or decision, with `column_matches` when it is
+    /// said; `null` when nothing is.
+    pub fn terms(&self, column_matches: Option<bool>) -> Value {
+        let mut terms = serde_json::Map::new();
+        if let Some(column_matches) = column_matches {
+            terms.insert("column_matches".into(), column_matches.into());
+        }
+        if let Some(attempts) = self.attempts_per_subject {
+            terms.insert("max_attempts_per_subject".into(), attempts.into());
+        }
+        if let Some(records) = self.records_per_day {
+            terms.insert("max_records_per_day".into(), records.into());
+        }
+        if terms.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(terms)
+        }
+    }
 }
 
 pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         AccessCommand::Requests { hub } => {
             let requests: Value = HubClient::new(&hub)?.get("/v1/access-requests").await?;
-            println!(
-                "{:<22} {:<34} {:<6} {:<18} {:<22} {:<9} DEADLINE",
-                "REQUEST", "DATASET", "KIND", "BY", "PURPOSE", "STATE"
+            let rows: Vec<Vec<String>> = requests
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|request| {
+                    let overdue = if request["overdue"] == true {
+                        "  overdue"
+                    } else {
+                        ""
+                    };
+                    vec![
+                        text(&request["id"]).to_owned(),
+                        text(&request["dataset"]).to_owned(),
+                        request["kind"].as_str().unwrap_or("read").to_owned(),
+                        text(&request["requester"]).to_owned(),
+                        text(&request["purpose"]).to_owned(),
+                        text(&request["state"]).to_owned(),
+                        format!("{}{overdue}", text(&request["deadline"])),
+                    ]
+                })
+                .collect();
+            super::print_table(
+                &["REQUEST", "DATASET", "KIND", "BY", "PURPOSE", "STATE", "DEADLINE"],
+                &rows,
             );
-            for request in requests.as_array().into_iter().flatten() {
-                let overdue = if request["overdue"] == true {
-                    "  overdue"
-                } else {
-                    ""
-                };
-                println!(
-                    "{:<22} {:<34} {:<6} {:<18} {:<22} {:<9} {}{overdue}",
-                    text(&request["id"]),
-                    text(&request["dataset"]),
-                    request["kind"].as_str().unwrap_or("read"),
-                    text(&request["requester"]),
-                    text(&request["purpose"]),
-                    text(&request["state"]),
-                    text(&request["deadline"]),
-                );
-            }
         }
         AccessCommand::Show { id, hub } => {
             let request: Value = HubClient::new(&hub)?
@@ -163,14 +221,20 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
             raw,
             masks,
             verify,
+            column_matches,
+            limits,
             quiet,
             hub,
         } => {
             let masks: serde_json::Map<String, Value> = masks.into_iter().collect();
+            let terms = limits.terms(column_matches.then_some(true));
+            if !verify && !terms.is_null() {
+                return Err("--attempts-per-subject and --records-per-day are terms of a verify request: add --verify".into());
+            }
             let body = json!({"dataset": dataset, "columns": columns, "purpose": purpose,
                               "justification": justification, "days": days,
                               "unmasked": raw, "masks": masks,
-                              "kind": if verify { "verify" } else { "read" }});
+                              "kind": if verify { "verify" } else { "read" }, "verify": terms});
             let request: Value = HubClient::new(&hub)?
                 .send_document(
                     reqwest::Method::POST,
@@ -202,11 +266,14 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
             reason,
             masks,
             row_filter,
+            no_column_matches,
+            limits,
             hub,
         } => {
             let masks: serde_json::Map<String, Value> = masks.into_iter().collect();
             let body = json!({"approve": !reject, "reason": reason, "masks": masks,
-                              "row_filter": row_filter});
+                              "row_filter": row_filter,
+                              "verify": limits.terms(no_column_matches.then_some(false))});
             let request: Value = HubClient::new(&hub)?
                 .send_document(
                     reqwest::Method::POST,
@@ -221,11 +288,14 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
             id,
             masks,
             row_filter,
+            no_column_matches,
+            limits,
             json,
             hub,
         } => {
             let masks: serde_json::Map<String, Value> = masks.into_iter().collect();
-            let body = json!({"masks": masks, "row_filter": row_filter});
+            let body = json!({"masks": masks, "row_filter": row_filter,
+                              "verify": limits.terms(no_column_matches.then_some(false))});
             let answer: Value = HubClient::new(&hub)?
                 .send_document(
                     reqwest::Method::POST,
@@ -279,6 +349,7 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
         AccessCommand::Explain {
             dataset,
             purpose,
+            json,
             hub,
         } => {
             let path = format!(
@@ -287,9 +358,37 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
                 url::form_urlencoded::byte_serialize(purpose.as_bytes()).collect::<String>()
             );
             let explanation: Value = HubClient::new(&hub)?.get(&path).await?;
-            println!("{}", serde_json::to_string_pretty(&explanation)?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&explanation)?);
+            } else {
+                print_explanation(&explanation, &dataset, &purpose)?;
+            }
         }
     }
+    Ok(())
+}
+
+/// The hub's explanation (`GET /v1/access/explain`) as `policy explain` prints its own.
+fn print_explanation(
+    explanation: &Value,
+    dataset: &str,
+    purpose: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let decision: Option<causeway_policies::Decision> =
+        serde_json::from_value(explanation["decision"].clone())?;
+    let verify: Option<causeway_policies::VerifyDecision> =
+        serde_json::from_value(explanation["verify"].clone())?;
+    let reason = explanation["reason"]
+        .as_str()
+        .unwrap_or("no grant applies")
+        .to_owned();
+    super::policy::print_explanation(
+        text(&explanation["principal"]),
+        dataset,
+        purpose,
+        decision.as_ref().ok_or(&reason),
+        verify.as_ref(),
+    );
     Ok(())
 }
 
@@ -311,7 +410,10 @@ fn print_dry_run(answer: &Value) {
     }
     if let Some(verify) = answer.get("verify") {
         println!("each record is answered with: {}", verify["answer"]);
-        println!("terms: {}", verify["terms"]);
+        match serde_json::from_value::<causeway_policies::VerifyTerms>(verify["terms"].clone()) {
+            Ok(terms) => println!("terms: {terms}"),
+            Err(_) => println!("terms: {}", verify["terms"]),
+        }
         return;
     }
     let sample = &answer["sample"];

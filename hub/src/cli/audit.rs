@@ -264,7 +264,7 @@ pub async fn run(command: AuditCommand) -> Result<ExitCode, Box<dyn std::error::
             };
             let Some(sealed) = crate::audit::read::sealed_of(&chain.dir, seq)? else {
                 return Err(format!(
-                    "record {seq} of node {node} keeps nothing sealed (no such record, or not a query's)"
+                    "record {seq} of node {node} keeps nothing sealed: no such record, or one whose statement held no typed-in value (only a query's values are sealed)"
                 )
                 .into());
             };

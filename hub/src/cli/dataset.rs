@@ -240,7 +240,7 @@ pub async fn catalog(hub: &HubArgs, search: Option<&str>) -> Result<(), Box<dyn 
                 .as_array()
                 .is_some_and(|offers| offers.iter().any(|kind| kind == "verify"));
             if offers_verify {
-                title.push_str("  [verify-only grants]");
+                title.push_str("  [read or verify]");
             }
             lines.push(format!(
                 "{:<40} {:<8} {:>7}  {}",

@@ -94,12 +94,8 @@ pub struct NewGrant {
     /// With --verify: answers also say which of a record's columns match.
     #[arg(long, requires = "verify")]
     column_matches: bool,
-    /// With --verify: records about one subject the client may ask about a day (default 3).
-    #[arg(long, requires = "verify")]
-    attempts_per_subject: Option<u32>,
-    /// With --verify: records the client may ask about a day (default 10000).
-    #[arg(long, requires = "verify")]
-    records_per_day: Option<u64>,
+    #[command(flatten)]
+    verify_limits: super::access::VerifyLimits,
     #[command(flatten)]
     hub: HubArgs,
 }
@@ -138,30 +134,34 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                 println!("{}", serde_json::to_string_pretty(&shown)?);
                 return Ok(());
             }
-            println!(
-                "{:<26} {:<34} {:<6} {:<30} {:<24} {:<9} EXPIRES",
-                "GRANT", "DATASET", "KIND", "SUBJECT", "PURPOSES", "STATE"
+            let rows: Vec<Vec<String>> = shown
+                .into_iter()
+                .map(|grant| {
+                    let state = if grant["revoked_at"].is_string() {
+                        "revoked"
+                    } else if in_force(grant, now) {
+                        "in force"
+                    } else {
+                        "expired"
+                    };
+                    vec![
+                        text(&grant["id"]).to_owned(),
+                        text(&grant["dataset"]).to_owned(),
+                        // `read` (rows) or `verify` (answers about a record one brings).
+                        grant["kind"].as_str().unwrap_or("read").to_owned(),
+                        subject(&grant["subject"]),
+                        strings(&grant["purposes"]).join(","),
+                        state.to_owned(),
+                        grant["expires_at"].as_str().unwrap_or("never").to_owned(),
+                    ]
+                })
+                .collect();
+            super::print_table(
+                &[
+                    "GRANT", "DATASET", "KIND", "SUBJECT", "PURPOSES", "STATE", "EXPIRES",
+                ],
+                &rows,
             );
-            for grant in shown {
-                let state = if grant["revoked_at"].is_string() {
-                    "revoked"
-                } else if in_force(grant, now) {
-                    "in force"
-                } else {
-                    "expired"
-                };
-                println!(
-                    "{:<26} {:<34} {:<6} {:<30} {:<24} {:<9} {}",
-                    text(&grant["id"]),
-                    text(&grant["dataset"]),
-                    // `read` (rows) or `verify` (answers about a record one brings).
-                    grant["kind"].as_str().unwrap_or("read"),
-                    subject(&grant["subject"]),
-                    strings(&grant["purposes"]).join(","),
-                    state,
-                    grant["expires_at"].as_str().unwrap_or("never"),
-                );
-            }
         }
         GrantCommand::Create(new) => {
             let NewGrant {
@@ -181,8 +181,7 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                 max_subjects_per_day,
                 verify,
                 column_matches,
-                attempts_per_subject,
-                records_per_day,
+                verify_limits,
                 hub,
             } = *new;
             let body = match file {
@@ -223,16 +222,12 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                             grant[key] = value;
                         }
                     }
+                    let terms = verify_limits.terms(Some(column_matches));
                     if verify {
                         grant["kind"] = json!("verify");
-                        let mut terms = json!({ "column_matches": column_matches });
-                        if let Some(attempts) = attempts_per_subject {
-                            terms["max_attempts_per_subject"] = attempts.into();
-                        }
-                        if let Some(records) = records_per_day {
-                            terms["max_records_per_day"] = records.into();
-                        }
                         grant["verify"] = terms;
+                    } else if terms.as_object().is_some_and(|terms| terms.len() > 1) {
+                        return Err("--attempts-per-subject and --records-per-day are terms of a verify grant: add --verify".into());
                     }
                     grant
                 }

@@ -176,6 +176,34 @@ fn text(value: &serde_json::Value) -> &str {
     value.as_str().unwrap_or("-")
 }
 
+/// Prints `rows` under `header` in columns as wide as their widest value (the last one
+/// unpadded), so that long ids do not push the rest out of line.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|title| title.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut out = String::new();
+        for (index, cell) in cells.enumerate() {
+            if index + 1 < widths.len() {
+                let pad = widths[index].saturating_sub(cell.chars().count());
+                out.push_str(cell);
+                out.push_str(&" ".repeat(pad + 2));
+            } else {
+                out.push_str(cell);
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(&mut header.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;

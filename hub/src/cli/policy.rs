@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use causeway_policies::{
-    ColumnAccess, ColumnInfo, DatasetId, DatasetInfo, FilePolicies, PolicyFunctions, PolicySet, Principal,
-    authorize, authorize_verify,
+    ColumnAccess, ColumnInfo, DatasetId, DatasetInfo, Decision, FilePolicies, PolicyFunctions, PolicySet,
+    Principal, VerifyDecision, authorize, authorize_verify,
 };
 use clap::Subcommand;
 use datafusion::prelude::SessionContext;
@@ -163,10 +163,33 @@ async fn explain(
             .collect(),
         denies: files.denies.iter().map(|deny| deny.item.clone()).collect(),
     };
-    match authorize(&principal, purpose, &info, &policies, chrono::Utc::now()) {
-        Err(denied) => println!("{} may not read {id} for '{purpose}': {denied}", principal.id),
+    let now = chrono::Utc::now();
+    let read = authorize(&principal, purpose, &info, &policies, now).map_err(|denied| denied.to_string());
+    let verify = authorize_verify(&principal, purpose, &info, &policies, now).ok();
+    print_explanation(
+        &principal.id,
+        &id.to_string(),
+        purpose,
+        read.as_ref(),
+        verify.as_ref(),
+    );
+    Ok(())
+}
+
+/// What `who` sees of dataset `id` for `purpose`, and why: the grants it reads through, each
+/// column's form or why it is denied, and what its verify-only grants answer. Shared by
+/// `policy explain` (read from the store, offline) and `access explain` (the hub's answer).
+pub(super) fn print_explanation(
+    who: &str,
+    id: &str,
+    purpose: &str,
+    read: Result<&Decision, &String>,
+    verify: Option<&VerifyDecision>,
+) {
+    match read {
+        Err(denied) => println!("{who} may not read {id} for '{purpose}': {denied}"),
         Ok(decision) => {
-            println!("{} reads {id} for '{purpose}' through:", principal.id);
+            println!("{who} reads {id} for '{purpose}' through:");
             for grant in &decision.grants {
                 let rows = grant.row_filter.as_deref().unwrap_or("every row");
                 println!("  grant {:<28} rows: {rows}", grant.id);
@@ -189,28 +212,20 @@ async fn explain(
         }
     }
     // What its verify-only grants answer, read nothing through.
-    if let Ok(verify) = authorize_verify(&principal, purpose, &info, &policies, chrono::Utc::now()) {
+    if let Some(verify) = verify.filter(|verify| !verify.grants.is_empty()) {
         println!(
-            "{} verifies records against {id} for '{purpose}' (POST /v1/verify), each giving {}, through:",
-            principal.id,
+            "{who} verifies records against {id} for '{purpose}' (POST /v1/verify), each giving {}, through:",
             verify.subject_key.join(", ")
         );
         for grant in &verify.grants {
             let columns: Vec<&str> = grant.columns.iter().map(String::as_str).collect();
             println!(
-                "  grant {:<28} matches on: {}; rows: {}; {} attempts per person and {} records a day{}",
+                "  grant {:<28} matches on: {}; rows: {}; {}",
                 grant.id,
                 columns.join(", "),
                 grant.row_filter.as_deref().unwrap_or("every row"),
-                grant.terms.max_attempts_per_subject,
-                grant.terms.max_records_per_day,
-                if grant.terms.column_matches {
-                    "; answers which columns match"
-                } else {
-                    ""
-                },
+                grant.terms,
             );
         }
     }
-    Ok(())
 }

@@ -349,6 +349,7 @@ async fn pending_request(hub: &Hub) -> Result<String, Box<dyn std::error::Error>
         days: 60,
         unmasked: Vec::new(),
         masks: Default::default(),
+        verify: None,
     };
     let record = Event::by(Action::RequestCreated, Outcome::Ok, &planner).on_dataset(&id);
     let mut gate = Gate::new(&hub.audit, record);

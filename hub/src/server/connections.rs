@@ -163,8 +163,11 @@ impl Drop for Admitted {
 }
 
 impl Connections {
-    pub fn new(limits: ConnectionLimits) -> Arc<Self> {
+    /// The table of one listener, `door` naming it in the log (`http`, `flight_sql`,
+    /// `postgres`, `metrics`).
+    pub fn new(door: &'static str, limits: ConnectionLimits) -> Arc<Self> {
         tracing::info!(
+            door,
             max_connections = limits.max_connections,
             max_per_address = limits.max_per_address,
             "connection limits"
@@ -280,7 +283,7 @@ mod tests {
 
     #[test]
     fn an_idle_connection_gives_way_and_a_busy_one_does_not() {
-        let table = Connections::new(limits(100, 2));
+        let table = Connections::new("test", limits(100, 2));
         let address: IpAddr = "127.0.0.1".parse().unwrap();
         let first = table.admit(address).unwrap();
         let second = table.admit(address).unwrap();
@@ -298,7 +301,7 @@ mod tests {
 
     #[test]
     fn the_total_cap_evicts_across_addresses() {
-        let table = Connections::new(limits(3, 3));
+        let table = Connections::new("test", limits(3, 3));
         let kept: Vec<Admitted> = (1..=3u8)
             .map(|n| table.admit(IpAddr::from([10, 0, 0, n])).unwrap())
             .collect();
@@ -311,7 +314,7 @@ mod tests {
     #[test]
     fn a_connection_that_never_asks_runs_out_of_time_first() {
         let limits = ConnectionLimits::new(10, 10, Duration::from_secs(60), Duration::from_millis(0));
-        let table = Connections::new(limits);
+        let table = Connections::new("test", limits);
         let silent = table.admit("127.0.0.1".parse().unwrap()).unwrap();
         assert!(silent.connection.idle_left(&limits).is_none());
         let busy = table.admit("127.0.0.1".parse().unwrap()).unwrap();

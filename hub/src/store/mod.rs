@@ -162,16 +162,30 @@ fn migrate_error(error: sqlx::migrate::MigrateError) -> StoreError {
 }
 
 /// Where a store URL points, without its password: `storage.metadata_url` names
-/// `postgres://HOST:PORT/DATABASE`, or an SQLite file.
+/// `postgres://HOST:PORT/DATABASE` (with the schema its `options=-c search_path=...` names,
+/// as replicas sharing one database in schemas of their own are told apart), or an SQLite
+/// file.
 pub fn where_of(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(parsed) if parsed.scheme() != "sqlite" => format!(
-            "storage.metadata_url: {}://{}:{}{}",
-            parsed.scheme(),
-            parsed.host_str().unwrap_or("localhost"),
-            parsed.port().unwrap_or(5432),
-            parsed.path()
-        ),
+        Ok(parsed) if parsed.scheme() != "sqlite" => {
+            let schema = parsed
+                .query_pairs()
+                .filter(|(key, _)| key == "options")
+                .find_map(|(_, options)| {
+                    options
+                        .split_whitespace()
+                        .find_map(|option| option.split_once("search_path=").map(|(_, path)| path.to_owned()))
+                })
+                .map(|path| format!(" (schema {path})"))
+                .unwrap_or_default();
+            format!(
+                "storage.metadata_url: {}://{}:{}{}{schema}",
+                parsed.scheme(),
+                parsed.host_str().unwrap_or("localhost"),
+                parsed.port().unwrap_or(5432),
+                parsed.path()
+            )
+        }
         _ => format!("storage.metadata_url: {}", url.split('?').next().unwrap_or(url)),
     }
 }
@@ -204,4 +218,21 @@ fn time(text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod where_tests {
+    #[test]
+    fn a_store_is_named_by_host_database_and_schema_never_its_password() {
+        assert_eq!(
+            super::where_of(
+                "postgres://hub:s3cret@db.example:6432/causeway?options=-c%20search_path%3Dreplica_b"
+            ),
+            "storage.metadata_url: postgres://db.example:6432/causeway (schema replica_b)"
+        );
+        assert_eq!(
+            super::where_of("postgres://hub:s3cret@db.example/causeway"),
+            "storage.metadata_url: postgres://db.example:5432/causeway"
+        );
+    }
 }

@@ -80,3 +80,24 @@ pub fn record_principal(principal: &str) {
 pub fn record_query(query_id: &str) {
     tracing::Span::current().record("query_id", query_id);
 }
+
+/// How a response with a server-error status is logged by tower-http's trace layer: a 503
+/// is the hub saying it is not ready, stopping or full (the probes ask every few seconds,
+/// and the causes are logged where they arise), so at DEBUG; any other
+/// 5xx, or a failure below HTTP, at ERROR as tower-http logs it by default.
+pub fn on_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass;
+    let latency_ms = latency.as_millis();
+    match class {
+        ServerErrorsFailureClass::StatusCode(status)
+            if status == axum::http::StatusCode::SERVICE_UNAVAILABLE =>
+        {
+            tracing::debug!(%status, latency_ms, "service unavailable");
+        }
+        other => tracing::error!(classification = %other, latency_ms, "response failed"),
+    }
+}

@@ -17,6 +17,21 @@ const RESIDENTS_CSV: &str = "id_number,name,phone,town,grid_id,household_id,addr
     440605201005050055,Chen Xiaoming,13800000005,Guicheng,GC-002,GC002-0012,\"Guicheng, 12 Nanhai Avenue\"\n\
     440605197506060066,Liang Qiang,13800000006,Guicheng,GC-002,GC002-0031,\"Guicheng, 31 Nanhai Avenue\"\n";
 
+/// A register whose rows are about the person of `id_number`: it offers verify-only grants.
+const REGISTER_SPEC: &str = "
+contract:
+  department: civil_affairs
+  name: register
+  title: Identity register
+  owner: { name: Desk, email: desk@example.gov }
+  primary_key: [id_number]
+  subject_key: [id_number]
+  fields:
+    - { name: id_number, type: string, nullable: false, classification: pii.national_id }
+    - { name: name, type: string, classification: pii.name }
+source: { kind: csv, path: register.csv }
+";
+
 fn console_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../console")
 }
@@ -86,6 +101,12 @@ async fn people_sign_in_to_the_console_browse_the_catalogue_and_decide_access() 
         .await;
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
     crate::files::publish_holdings_csv(&hub).await;
+    std::fs::write(
+        hub.dir().join("register.csv"),
+        "id_number,name\n110101199001010011,Wang Fang\n",
+    )
+    .expect("register");
+    hub.publish_ok(REGISTER_SPEC).await;
     let password = "console test password";
     hub.add_person("wang.fang", "civil_affairs", "analyst", "Wang Fang", password);
     // The residents' publisher and a security officer, who decide access requests.

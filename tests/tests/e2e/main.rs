@@ -39,5 +39,6 @@ mod supervision;
 mod support;
 mod tls;
 mod verify;
+mod verify_terms;
 mod walkthrough;
 mod workflow;

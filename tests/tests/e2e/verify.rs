@@ -14,9 +14,9 @@ const RESIDENTS_CSV: &str = "id_number,name,birth_date,town\n\
 440605198502022345,Li Na,1985-02-02,Dali\n\
 440605197703033456,Wang Fang,1977-03-03,Dali\n";
 
-const CHEN: &str = "440605199001011234";
-const LI: &str = "440605198502022345";
-const PURPOSE: &str = "benefit-eligibility";
+pub(crate) const CHEN: &str = "440605199001011234";
+pub(crate) const LI: &str = "440605198502022345";
+pub(crate) const PURPOSE: &str = "benefit-eligibility";
 
 /// The register, whose rows are about the person of `id_number`, and `access` (its
 /// published access conditions, or nothing).
@@ -41,7 +41,7 @@ source: {{ kind: csv, path: residents.csv }}
     )
 }
 
-async fn hub_with(extra: &str, access: &str) -> Hub {
+pub(crate) async fn hub_with(extra: &str, access: &str) -> Hub {
     let hub = Hub::start_with(|dir| {
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nflight_listen = \"127.0.0.1:0\"\npostgres_listen = \"127.0.0.1:0\"\n\
@@ -55,7 +55,7 @@ async fn hub_with(extra: &str, access: &str) -> Hub {
     hub
 }
 
-async fn verify(caller: &Caller, records: Value) -> (StatusCode, Value) {
+pub(crate) async fn verify(caller: &Caller, records: Value) -> (StatusCode, Value) {
     caller
         .post(
             "/v1/verify",
@@ -65,7 +65,7 @@ async fn verify(caller: &Caller, records: Value) -> (StatusCode, Value) {
 }
 
 /// The `match` of each answer: true, false, or null for a refused record.
-fn matches(body: &Value) -> Vec<Value> {
+pub(crate) fn matches(body: &Value) -> Vec<Value> {
     body["results"]
         .as_array()
         .unwrap_or_else(|| panic!("results in {body}"))

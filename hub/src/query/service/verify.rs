@@ -81,7 +81,7 @@ pub enum VerifyError {
     #[error("one verification asks about at most {limit} records; this one asks about {asked}")]
     TooManyRecords { limit: usize, asked: usize },
     #[error(
-        "the daily limit of {limit} records asked about {dataset} is used up or would be with these {asked}; it renews at midnight UTC"
+        "the daily limit of {limit} records asked about {dataset} is used up, or too near it for the {asked} record(s) of this call, which is refused whole; it renews at midnight UTC"
     )]
     DailyLimit {
         dataset: String,
@@ -218,7 +218,7 @@ impl QueryService {
             .position(|fields| fields.len() != given.len() || !fields.keys().all(|key| given.contains(key)))
         {
             return Err(VerifyError::InvalidRecords(format!(
-                "every record gives the same columns; record {index} does not give those of record 0"
+                "all records of a call must give the same columns; record {index} does not give those of record 0"
             ))
             .into());
         }

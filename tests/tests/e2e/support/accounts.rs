@@ -28,7 +28,7 @@ impl Hub {
         self.caller(&self.authorized(&token))
     }
 
-    async fn token_of(&self, id: &str, secret: &str) -> String {
+    pub async fn token_of(&self, id: &str, secret: &str) -> String {
         let known = self.tokens.lock().expect("tokens").get(id).cloned();
         match known {
             Some(token) => token,
