@@ -447,6 +447,7 @@ test("an analyst asks to verify records; the publisher grants fewer attempts tha
   await expect(card.getByTestId("dry-run")).toContainText("At most 2 attempts per person and 10000 records a day.");
   await expect(card.getByTestId("dry-run")).not.toContainText("Wang Fang");
   expect(await seriousViolations(publisherPage)).toEqual([]);
+  await publisherPage.screenshot({ path: `${screenshots}/verify-review-1280x800.png`, fullPage: true });
   await card.getByRole("button", { name: "Approve" }).click();
   await expect(card.locator(".reviews")).toContainText("At most 2 attempts per person");
 });
