@@ -18,12 +18,25 @@ export interface DatasetSummary {
   available: boolean;
   unavailable_reason?: string;
   fields: Field[];
-  access_conditions: { decision_days: number; recertification_days: number };
+  access_conditions: { decision_days: number; recertification_days: number; auto_approve?: Permit[] };
   accelerated: boolean;
   /** The in-memory copy queries read, when the dataset is accelerated. */
   acceleration?: { refresh?: string; rows: number; refreshed_at: string; last_error?: string; last_error_at?: string };
   /** The columns that identify whom a row is about: a dataset with one offers verify-only grants. */
   subject_key?: string[];
+}
+
+/** A condition of the dataset's permit list: a request within it is approved at once. */
+export interface Permit {
+  kind?: "read" | "verify";
+  departments?: string[];
+  purposes: string[];
+  columns: string[];
+  masks?: Record<string, { kind: string } & Record<string, unknown>>;
+  row_filter?: string;
+  max_subjects_per_day?: number;
+  verify?: { column_matches?: boolean; max_attempts_per_subject?: number; max_records_per_day?: number };
+  max_days: number;
 }
 
 export interface Catalog {

@@ -423,6 +423,11 @@ test("an analyst asks to verify records; the publisher grants fewer attempts tha
   const analystPage = await (await browser.newContext()).newPage();
   await signIn(analystPage);
   await analystPage.getByRole("link", { name: "Identity register" }).click();
+  // The published conditions say what is approved at once, and for whom: not for her.
+  await expect(analystPage.getByTestId("permits")).toContainText(
+    "Verify records only of id_number, name for benefit-eligibility, asked by benefits, for up to 30 days " +
+      "(Answers say only whether all columns match. At most 3 attempts per person and 10000 records a day.)",
+  );
   for (const column of ["id_number", "name"]) {
     await analystPage.getByRole("checkbox", { name: column, exact: true }).check();
   }

@@ -497,23 +497,13 @@ impl Registry {
         table: Arc<dyn TableProvider>,
     ) -> Result<(), RegistryError> {
         let schema = opened.table.schema();
-        let dataset = DatasetInfo {
-            id: DatasetId::new(record.department(), record.name()),
-            columns: record
-                .contract
-                .fields
-                .iter()
-                .map(|field| ColumnInfo {
-                    name: field.name.clone(),
-                    data_type: schema
-                        .field_with_name(&field.name)
-                        .map_or_else(|_| field.data_type.clone(), |column| column.data_type().clone()),
-                    classification: field.classification.clone(),
-                })
-                .collect(),
-            recertification_days: record.access.recertification_days,
-            subject_key: record.contract.subject_key.clone(),
-        };
+        let mut dataset = declared_info(&record.contract, &record.access);
+        // The policies see each column as the source gives it.
+        for column in &mut dataset.columns {
+            if let Ok(field) = schema.field_with_name(&column.name) {
+                column.data_type = field.data_type().clone();
+            }
+        }
         self.engine
             .register(record.department(), record.name(), table, dataset)
             .map_err(|error| RegistryError::Catalog(error.to_string()))
@@ -530,6 +520,26 @@ impl Registry {
             .await
             .insert(key(state.record.department(), state.record.name()), state.clone());
         state
+    }
+}
+
+/// What the policies know of a dataset from its contract and access conditions alone: its
+/// columns as declared, their classifications, its subject key. What a publish checks the
+/// published permits against before the source is opened.
+pub fn declared_info(contract: &Contract, access: &AccessConditions) -> DatasetInfo {
+    DatasetInfo {
+        id: DatasetId::new(&contract.department, &contract.name),
+        columns: contract
+            .fields
+            .iter()
+            .map(|field| ColumnInfo {
+                name: field.name.clone(),
+                data_type: field.data_type.clone(),
+                classification: field.classification.clone(),
+            })
+            .collect(),
+        recertification_days: access.recertification_days,
+        subject_key: contract.subject_key.clone(),
     }
 }
 

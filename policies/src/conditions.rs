@@ -40,7 +40,41 @@ pub struct AutoApproval {
     pub max_days: u32,
 }
 
+/// Verify terms as a request asks for them or a reviewer narrows them: each term given
+/// replaces the one it is applied to (a permit's or the defaults for a request, those asked
+/// for in a decision); each left out stays.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialVerifyTerms {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column_matches: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts_per_subject: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_records_per_day: Option<u64>,
+}
+
+impl PartialVerifyTerms {
+    /// `base` with the terms given here in place of its own.
+    pub fn applied_to(&self, base: &VerifyTerms) -> VerifyTerms {
+        VerifyTerms {
+            column_matches: self.column_matches.unwrap_or(base.column_matches),
+            max_attempts_per_subject: self
+                .max_attempts_per_subject
+                .unwrap_or(base.max_attempts_per_subject),
+            max_records_per_day: self.max_records_per_day.unwrap_or(base.max_records_per_day),
+        }
+    }
+}
+
 impl AutoApproval {
+    /// Whether the permit is for asking about the subject key alone (whether someone is in
+    /// the dataset at all): it names no column but the key. Only such a permit approves a
+    /// request of the key alone, as only such a grant answers one.
+    pub fn key_only(&self, subject_key: &[String]) -> bool {
+        !self.columns.is_empty() && self.columns.iter().all(|column| subject_key.contains(column))
+    }
+
     /// The grant the permit makes for `subject` on `dataset` (the requested columns, purpose
     /// and duration are the request's, set by whoever files it): its masks, row filter,
     /// distinct-person quota and, for a verify permit, its terms. Checked with

@@ -150,9 +150,20 @@ impl FilePolicies {
                 line,
             });
         }
+        // The nth permit of a dataset is at the nth line naming it (from the first permit's).
+        let section = text
+            .lines()
+            .position(|line| line.starts_with("auto_approve:"))
+            .unwrap_or_default();
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for permit in document.auto_approve {
             let dataset = permit.dataset.to_string();
-            let line = line_of(text, &dataset).unwrap_or_default();
+            let nth = seen.entry(dataset.clone()).or_default();
+            let line = lines_of(text, &dataset)
+                .filter(|line| *line > section)
+                .nth(*nth)
+                .unwrap_or_default();
+            *nth += 1;
             self.permits.push(Located {
                 item: (
                     permit.dataset,
@@ -186,12 +197,16 @@ impl FilePolicies {
 
 /// The line (from 1) where `needle` first appears as a whole YAML value.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
-    text.lines()
-        .position(|line| {
-            line.split([':', ' ', ',', '{', '}', '[', ']', '"', '\''])
-                .any(|word| word == needle)
-        })
-        .map(|index| index + 1)
+    lines_of(text, needle).next()
+}
+
+/// The lines (from 1) where `needle` appears as a whole YAML value.
+fn lines_of<'a>(text: &'a str, needle: &'a str) -> impl Iterator<Item = usize> + 'a {
+    text.lines().enumerate().filter_map(move |(index, line)| {
+        line.split([':', ' ', ',', '{', '}', '[', ']', '"', '\''])
+            .any(|word| word == needle)
+            .then_some(index + 1)
+    })
 }
 
 #[cfg(test)]
@@ -226,6 +241,12 @@ auto_approve:
         assert_eq!(policies.permits[0].line, 14);
         let parcels = DatasetId::new("land_registry", "parcels");
         assert_eq!(policies.permits_for(&parcels).count(), 1);
+        // A second permit of the same dataset is found at its own line, not the first's.
+        let mut policies = FilePolicies::default();
+        let twice =
+            format!("{FILE}  - dataset: land_registry.parcels\n    purposes: [audit]\n    max_days: 9\n");
+        policies.add_file("residents.yaml", &twice).unwrap();
+        assert_eq!(policies.permits[1].line, 18);
     }
 
     #[test]

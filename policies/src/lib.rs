@@ -17,7 +17,7 @@ mod syntax;
 mod udf;
 mod verify;
 
-pub use conditions::{AccessConditions, AutoApproval};
+pub use conditions::{AccessConditions, AutoApproval, PartialVerifyTerms};
 pub use decision::{
     AccessDenied, AppliedGrant, ColumnAccess, ColumnDecision, ColumnInfo, ColumnSource, DatasetInfo,
     Decision, RowQuota, authorize, default_masks, denied_request, largest_subject_quota, may_read_all_rows,

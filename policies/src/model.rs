@@ -224,9 +224,28 @@ impl VerifyTerms {
     /// gives none, no more attempts a subject, no more records a day. How a reviewer's or a
     /// permit's terms are held against those asked for.
     pub fn within(&self, other: &VerifyTerms) -> bool {
-        (!self.column_matches || other.column_matches)
-            && self.max_attempts_per_subject <= other.max_attempts_per_subject
-            && self.max_records_per_day <= other.max_records_per_day
+        self.beyond(other).is_empty()
+    }
+
+    /// The terms of these that allow more than `other`'s, in words.
+    pub fn beyond(&self, other: &VerifyTerms) -> Vec<String> {
+        let mut wider = Vec::new();
+        if self.column_matches && !other.column_matches {
+            wider.push("per-column answers (which columns match)".to_owned());
+        }
+        if self.max_attempts_per_subject > other.max_attempts_per_subject {
+            wider.push(format!(
+                "{} attempts per person (not more than {})",
+                self.max_attempts_per_subject, other.max_attempts_per_subject
+            ));
+        }
+        if self.max_records_per_day > other.max_records_per_day {
+            wider.push(format!(
+                "{} records a day (not more than {})",
+                self.max_records_per_day, other.max_records_per_day
+            ));
+        }
+        wider
     }
 
     /// The terms that allow the least of both, field by field: where two reviewers each
@@ -244,14 +263,20 @@ impl fmt::Display for VerifyTerms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "answers {}; at most {} attempts per person and {} records a day",
+            "answers {}; at most {} attempt{} per person and {} record{} a day",
             if self.column_matches {
                 "which columns match"
             } else {
                 "only whether all columns match"
             },
             self.max_attempts_per_subject,
-            self.max_records_per_day
+            if self.max_attempts_per_subject == 1 {
+                ""
+            } else {
+                "s"
+            },
+            self.max_records_per_day,
+            if self.max_records_per_day == 1 { "" } else { "s" },
         )
     }
 }

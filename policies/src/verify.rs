@@ -41,18 +41,17 @@ pub struct VerifyGrant {
     pub key_only: bool,
 }
 
-/// How one call's records are matched: under the grants that cover every column the
-/// records give.
+/// How one call's records are matched: under one grant of those that cover every column the
+/// records give, its rows and its terms.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerifyPlan {
+    /// The grant the call is answered under (one; a list for the audit record's shape).
     pub grants: Vec<String>,
-    /// The rows matched against: those meeting any of these grants' filters (`None`: every
-    /// row, since a grant without one covers them all).
+    /// The rows matched against: those meeting the grant's filter (`None`: every row).
     pub row_filters: Option<Vec<String>>,
-    /// Whether the answer says which columns match; any grant's allowing it suffices.
+    /// Whether the answer says which columns match, as the grant says.
     pub column_matches: bool,
-    /// The most generous of the grants' limits, as with row quotas: each grant alone would
-    /// allow that much.
+    /// The grant's limits.
     pub max_attempts_per_subject: u32,
     pub max_records_per_day: u64,
 }
@@ -193,24 +192,39 @@ impl VerifyDecision {
                 columns: given.iter().cloned().collect::<Vec<_>>().join(", "),
             });
         }
-        let row_filters = covering
+        // One grant answers the whole call, its rows and its terms together: two grants'
+        // terms never mix (one's per-column answers at the other's attempts would be more
+        // than either approved). The one that lets the most through: every row before a row
+        // filter, then the most records a day, attempts a subject, per-column answers; the
+        // first written of equals.
+        let generosity = |grant: &VerifyGrant| {
+            (
+                grant.row_filter.is_none(),
+                grant.terms.max_records_per_day,
+                grant.terms.max_attempts_per_subject,
+                grant.terms.column_matches,
+            )
+        };
+        let chosen = covering
             .iter()
-            .map(|grant| grant.row_filter.clone())
-            .collect::<Option<Vec<String>>>();
+            .copied()
+            .reduce(|best, next| {
+                if generosity(next) > generosity(best) {
+                    next
+                } else {
+                    best
+                }
+            })
+            .ok_or_else(|| VerifyRefused::ColumnsNotMatchable {
+                dataset: self.dataset.clone(),
+                columns: given.iter().cloned().collect::<Vec<_>>().join(", "),
+            })?;
         Ok(VerifyPlan {
-            grants: covering.iter().map(|grant| grant.id.clone()).collect(),
-            row_filters,
-            column_matches: covering.iter().any(|grant| grant.terms.column_matches),
-            max_attempts_per_subject: covering
-                .iter()
-                .map(|grant| grant.terms.max_attempts_per_subject)
-                .max()
-                .unwrap_or(0),
-            max_records_per_day: covering
-                .iter()
-                .map(|grant| grant.terms.max_records_per_day)
-                .max()
-                .unwrap_or(0),
+            grants: vec![chosen.id.clone()],
+            row_filters: chosen.row_filter.clone().map(|filter| vec![filter]),
+            column_matches: chosen.terms.column_matches,
+            max_attempts_per_subject: chosen.terms.max_attempts_per_subject,
+            max_records_per_day: chosen.terms.max_records_per_day,
         })
     }
 }
@@ -310,6 +324,40 @@ mod tests {
             .push(grant("v3", "kind: verify\ncolumns: [id_number]"));
         let decision = authorize_verify(&clerk(), "eligibility", &residents(), &registered, now()).unwrap();
         assert_eq!(decision.plan(&given(&["id_number"])).unwrap().grants, ["v3"]);
+    }
+
+    #[test]
+    fn one_grant_answers_a_call_and_two_grants_terms_never_mix() {
+        let policies = PolicySet {
+            grants: vec![
+                grant(
+                    "narrow-but-telling",
+                    "kind: verify\ncolumns: [id_number, name]\nverify: {column_matches: true, max_attempts_per_subject: 1, max_records_per_day: 5}",
+                ),
+                grant(
+                    "wide-but-mute",
+                    "kind: verify\ncolumns: [id_number, name]\nverify: {max_attempts_per_subject: 5, max_records_per_day: 1000}",
+                ),
+                grant(
+                    "wider-rows-of-one-town",
+                    "kind: verify\ncolumns: [id_number, name]\nrow_filter: town = 'Dali'\nverify: {column_matches: true, max_attempts_per_subject: 9, max_records_per_day: 9999}",
+                ),
+            ],
+            denies: vec![],
+        };
+        let decision = authorize_verify(&clerk(), "eligibility", &residents(), &policies, now()).unwrap();
+        let plan = decision.plan(&given(&["id_number", "name"])).unwrap();
+        assert_eq!(
+            plan,
+            VerifyPlan {
+                grants: vec!["wide-but-mute".into()],
+                row_filters: None,
+                column_matches: false,
+                max_attempts_per_subject: 5,
+                max_records_per_day: 1000,
+            },
+            "every row first, then the most records: no per-column answers from the other"
+        );
     }
 
     #[test]

@@ -11,22 +11,31 @@ pub async fn audit(
     off: &HubUnderTest<'_>,
     ids: &Arc<Vec<String>>,
 ) -> AuditResults {
-    let mut with_log = Vec::new();
-    let mut without_log = Vec::new();
-    for _ in 0..AUDIT_ROUNDS {
-        with_log.push(audit_window(settings, on, ids).await);
-        without_log.push(audit_window(settings, off, ids).await);
-    }
-    AuditResults {
-        on: median_window(with_log),
-        off: median_window(without_log),
-    }
+    let [on, off] = alternating(|side| audit_window(settings, if side == 0 { on } else { off }, ids)).await;
+    AuditResults { on, off }
 }
 
-/// Alternating windows of the audit-cost measurement, per side.
+/// Alternating windows of each compared pair (the audit log, the quotas), per side.
 pub const AUDIT_ROUNDS: usize = 3;
 
-pub(super) fn median_window(windows: Vec<Measured<Latencies>>) -> Measured<Latencies> {
+/// Two sides measured in alternating windows, `AUDIT_ROUNDS` of each (`window(0)`, then
+/// `window(1)`, and again), so that a drift of the machine falls on both: each side's
+/// window of median throughput.
+pub(super) async fn alternating<F, Fut>(mut window: F) -> [Measured<Latencies>; 2]
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Measured<Latencies>>,
+{
+    let mut sides = [Vec::new(), Vec::new()];
+    for _ in 0..AUDIT_ROUNDS {
+        for (side, windows) in sides.iter_mut().enumerate() {
+            windows.push(window(side).await);
+        }
+    }
+    sides.map(median_window)
+}
+
+fn median_window(windows: Vec<Measured<Latencies>>) -> Measured<Latencies> {
     let mut windows = windows.into_iter().collect::<Result<Vec<_>, _>>()?;
     windows.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
     windows

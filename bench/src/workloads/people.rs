@@ -32,17 +32,23 @@ pub async fn people(settings: &Settings, hub: &HubUnderTest<'_>, ids: &Arc<Vec<S
         Ok(()) => verify_batches(settings, hub, RESIDENTS_ACCELERATED, &batch).await,
         Err(reason) => Err(reason.clone()),
     };
-    let mut counted = Vec::new();
-    let mut uncounted = Vec::new();
-    for _ in 0..AUDIT_ROUNDS {
-        counted.push(window(settings, hub, &hub.counted, ids).await);
-        uncounted.push(window(settings, hub, &hub.admin, ids).await);
-    }
+    let [counted, uncounted] = super::audit::alternating(|side| {
+        let token = if side == 0 { &hub.counted } else { &hub.admin };
+        hub_lookups(
+            settings,
+            &hub.process.endpoint,
+            token,
+            RESIDENTS,
+            COMPARED_CONCURRENCY,
+            ids,
+        )
+    })
+    .await;
     PeopleResults {
         verify_live,
         verify_accelerated,
-        counted: super::audit::median_window(counted),
-        uncounted: super::audit::median_window(uncounted),
+        counted,
+        uncounted,
     }
 }
 
@@ -68,21 +74,4 @@ async fn verify_batches(
         }
     }
     Spread::of(&times).ok_or_else(|| "no runs".to_owned())
-}
-
-async fn window(
-    settings: &Settings,
-    hub: &HubUnderTest<'_>,
-    token: &str,
-    ids: &Arc<Vec<String>>,
-) -> Measured<Latencies> {
-    hub_lookups(
-        settings,
-        &hub.process.endpoint,
-        token,
-        RESIDENTS,
-        COMPARED_CONCURRENCY,
-        ids,
-    )
-    .await
 }

@@ -25,25 +25,17 @@ pub async fn row_quota_windows(
     hub: &HubUnderTest<'_>,
     ids: &Arc<Vec<String>>,
 ) -> OnAndOff {
-    let mut counted = Vec::new();
-    let mut uncounted = Vec::new();
-    for _ in 0..AUDIT_ROUNDS {
-        for (token, windows) in [(&hub.rows_counted, &mut counted), (&hub.admin, &mut uncounted)] {
-            windows.push(
-                hub_lookups(
-                    settings,
-                    &hub.process.endpoint,
-                    token,
-                    RESIDENTS,
-                    COMPARED_CONCURRENCY,
-                    ids,
-                )
-                .await,
-            );
-        }
-    }
-    OnAndOff {
-        counted: super::audit::median_window(counted),
-        uncounted: super::audit::median_window(uncounted),
-    }
+    let [counted, uncounted] = super::audit::alternating(|side| {
+        let token = if side == 0 { &hub.rows_counted } else { &hub.admin };
+        hub_lookups(
+            settings,
+            &hub.process.endpoint,
+            token,
+            RESIDENTS,
+            COMPARED_CONCURRENCY,
+            ids,
+        )
+    })
+    .await;
+    OnAndOff { counted, uncounted }
 }

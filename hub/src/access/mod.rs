@@ -192,6 +192,35 @@ impl Access {
         Ok(())
     }
 
+    /// Checks the access conditions a publisher sends as policy files' permits are checked:
+    /// each permit makes a grant that could be made on `dataset` (a verify permit names the
+    /// subject key and takes no masks, terms only on a verify permit, known columns).
+    pub fn check_conditions(
+        &self,
+        conditions: &AccessConditions,
+        dataset: &DatasetInfo,
+        session: &SessionState,
+    ) -> Result<(), AccessError> {
+        let checker = Principal::new("policy-check", "policy-check");
+        let context = RewriteContext {
+            principal: &checker,
+            functions: &self.functions,
+            session,
+            limits: self.limits,
+        };
+        for (index, permit) in conditions.auto_approve.iter().enumerate() {
+            let grant = permit.grant(
+                format!("permitted by access.auto_approve[{index}]"),
+                causeway_policies::Subject::Department {
+                    department: "any".into(),
+                },
+                dataset.id.clone(),
+            );
+            validate_grant(&grant, dataset, &context)?;
+        }
+        Ok(())
+    }
+
     /// A dataset's access conditions: those its owner published, and those policy files add.
     pub fn conditions(&self, dataset: &DatasetId, published: AccessConditions) -> AccessConditions {
         let mut conditions = published;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use causeway_policies::{
     AccessConditions, AttributeValue, AutoApproval, ColumnInfo, DatasetId, DatasetInfo, Grant, GrantKind,
-    Mask, Principal, Role, Subject, VerifyTerms,
+    Mask, PartialVerifyTerms, Principal, Role, Subject, VerifyTerms,
 };
 use chrono::{DateTime, Duration, Utc};
 use datafusion::execution::session_state::SessionState;
@@ -42,18 +42,26 @@ pub struct RequestTerms {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub masks: BTreeMap<String, Mask>,
     /// For `verify`, the terms asked for (per-column answers, attempts a subject, records a
-    /// day); the defaults when absent. Only verify requests take them.
+    /// day); those left out are a verify permit's when one approves the request at once,
+    /// else the defaults. Only verify requests take them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<VerifyTerms>,
+    pub verify: Option<PartialVerifyTerms>,
 }
 
 impl RequestTerms {
-    /// The verify terms asked for: those stated, else the defaults; none for a read request.
-    pub fn asked_verify(&self) -> Option<VerifyTerms> {
+    /// The verify terms asked for, over `base` (a permit's terms, or the defaults); none for
+    /// a read request that states none.
+    pub fn verify_over(&self, base: &VerifyTerms) -> Option<VerifyTerms> {
+        let stated = self.verify.as_ref().map(|terms| terms.applied_to(base));
         match self.kind {
-            GrantKind::Verify => Some(self.verify.clone().unwrap_or_default()),
-            GrantKind::Read => self.verify.clone(),
+            GrantKind::Verify => Some(stated.unwrap_or_else(|| base.clone())),
+            GrantKind::Read => stated,
         }
+    }
+
+    /// The verify terms asked for, over the defaults: what reviewers decide on.
+    pub fn asked_verify(&self) -> Option<VerifyTerms> {
+        self.verify_over(&VerifyTerms::default())
     }
 
     /// The form a column is asked for in: `None` raw, else its mask.
@@ -171,7 +179,7 @@ pub struct ReviewInput {
     /// For a verify request, narrower terms than those asked for: no per-column answers,
     /// fewer attempts a subject or records a day; terms left out stay as asked.
     #[serde(default)]
-    pub verify: Option<super::review::VerifyNarrowing>,
+    pub verify: Option<PartialVerifyTerms>,
 }
 
 /// Puts the request, as it will be stored, into its audit record.
@@ -257,7 +265,7 @@ impl Access {
             prospective.unmasked = terms.unmasked.iter().cloned().collect();
             prospective.masks = terms.masks.clone();
             prospective.purposes = [terms.purpose.clone()].into();
-            prospective.verify = terms.verify.clone();
+            prospective.verify = terms.asked_verify();
             causeway_policies::validate_grant(&prospective, dataset, &context)?;
         }
         if let Some((rule, column)) =
@@ -293,7 +301,7 @@ impl Access {
         let permit = conditions
             .auto_approve
             .iter()
-            .find(|permit| meets(&request, principal, permit));
+            .find(|permit| meets(&request, principal, permit, &dataset.subject_key));
         if let Some(permit) = permit {
             let mut grant = grant_for(
                 &request,
@@ -303,8 +311,10 @@ impl Access {
                 now,
             );
             grant.max_subjects_per_day = permit.max_subjects_per_day;
-            // What the request asked for, within the permit (`meets`), else the permit's.
-            grant.verify = request.terms.verify.clone().or_else(|| permit.verify_terms());
+            // What the request asked for over the permit's terms, within them (`meets`).
+            grant.verify = request
+                .terms
+                .verify_over(&permit.verify_terms().unwrap_or_default());
             request.auto_approved = true;
             self.approve(&mut request, grant, dataset, principal, session, gate)
                 .await?;
@@ -373,8 +383,15 @@ pub(super) fn invalid(message: String) -> AccessError {
 }
 
 /// Whether a request meets a permit: the requester's department, the purpose, the columns,
-/// the duration and any verify terms asked for are all within it.
-fn meets(request: &AccessRequest, principal: &Principal, permit: &AutoApproval) -> bool {
+/// the duration and any verify terms asked for are all within it. A verify request of the
+/// subject key alone (whether someone is in the dataset at all) is met only by a permit of
+/// the key alone, never by a wider one.
+fn meets(
+    request: &AccessRequest,
+    principal: &Principal,
+    permit: &AutoApproval,
+    subject_key: &[String],
+) -> bool {
     let columns_allowed = permit.columns.iter().any(|column| column == "*")
         || (!request.terms.columns.iter().any(|column| column == "*")
             && request
@@ -391,10 +408,17 @@ fn meets(request: &AccessRequest, principal: &Principal, permit: &AutoApproval) 
         && columns_allowed
         && request.terms.days <= permit.max_days
         && match (&request.terms.verify, permit.verify_terms()) {
-            (Some(asked), Some(allowed)) => asked.within(&allowed),
+            (Some(asked), Some(allowed)) => asked.applied_to(&allowed).within(&allowed),
             (Some(_), None) => false,
             (None, _) => true,
         }
+        && (request.terms.kind != GrantKind::Verify
+            || permit.key_only(subject_key)
+            || !request
+                .terms
+                .columns
+                .iter()
+                .all(|column| subject_key.contains(column)))
 }
 
 pub(super) fn grant_for(

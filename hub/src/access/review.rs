@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use causeway_policies::{
-    DatasetInfo, Grant, GrantKind, Mask, PolicySet, Principal, RewriteContext, Role, VerifyTerms,
+    DatasetInfo, Grant, GrantKind, Mask, PartialVerifyTerms, PolicySet, Principal, RewriteContext, Role,
+    VerifyTerms,
 };
 use chrono::{DateTime, Utc};
 use datafusion::execution::session_state::SessionState;
@@ -26,32 +27,7 @@ pub struct Proposal {
     #[serde(default)]
     pub row_filter: Option<String>,
     #[serde(default)]
-    pub verify: Option<VerifyNarrowing>,
-}
-
-/// A reviewer's narrowing of the verify terms a request asked for: each term given replaces
-/// the one asked for and may not allow more; each left out stays as asked.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyNarrowing {
-    #[serde(default)]
-    pub column_matches: Option<bool>,
-    #[serde(default)]
-    pub max_attempts_per_subject: Option<u32>,
-    #[serde(default)]
-    pub max_records_per_day: Option<u64>,
-}
-
-impl VerifyNarrowing {
-    fn applied_to(&self, asked: &VerifyTerms) -> VerifyTerms {
-        VerifyTerms {
-            column_matches: self.column_matches.unwrap_or(asked.column_matches),
-            max_attempts_per_subject: self
-                .max_attempts_per_subject
-                .unwrap_or(asked.max_attempts_per_subject),
-            max_records_per_day: self.max_records_per_day.unwrap_or(asked.max_records_per_day),
-        }
-    }
+    pub verify: Option<PartialVerifyTerms>,
 }
 
 /// Which decision of a request a reviewer gives.
@@ -238,7 +214,7 @@ pub(super) fn check_replacements(
     request: &AccessRequest,
     dataset: &DatasetInfo,
     masks: &BTreeMap<String, Mask>,
-    verify: Option<&VerifyNarrowing>,
+    verify: Option<&PartialVerifyTerms>,
 ) -> Result<Option<VerifyTerms>, AccessError> {
     let id = &request.id;
     if request.terms.kind == GrantKind::Verify && !masks.is_empty() {
@@ -255,9 +231,11 @@ pub(super) fn check_replacements(
         }
         (Some(narrowing), Some(asked)) => {
             let required = narrowing.applied_to(&asked);
-            if !required.within(&asked) {
+            let wider = required.beyond(&asked);
+            if !wider.is_empty() {
                 return Err(invalid(format!(
-                    "request {id} asked for {asked}; a reviewer may narrow that, not widen it to {required}"
+                    "a reviewer may narrow the verify terms request {id} asked for, not widen them: {} was not asked for",
+                    wider.join(", ")
                 )));
             }
             Some(required)

@@ -147,6 +147,11 @@ pub async fn publish(
         Document::Json(text) => DatasetSpec::from_json(&text)?,
         Document::Yaml(text) => DatasetSpec::from_yaml(&text)?,
     };
+    // Nor does one whose permits make grants that could not be made.
+    let declared = crate::registry::declared_info(&spec.contract, &spec.access);
+    state
+        .access
+        .check_conditions(&spec.access, &declared, &state.engine.session())?;
     let record = Event::by(Action::DatasetPublished, Outcome::Ok, &caller)
         .at_address(address)
         .on_dataset(format!("{}.{}", spec.contract.department, spec.contract.name));
@@ -243,7 +248,7 @@ async fn contract_of(
             StatusCode::CONFLICT,
             "spec_differs",
             format!(
-                "the spec's {part} differs from what {department}.{name} was published with; a contract \
+                "the spec changes the {part} {department}.{name} was published with; a contract \
                  update changes the contract only (send the contract alone, or remove the dataset and \
                  publish it again)"
             ),

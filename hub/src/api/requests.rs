@@ -45,13 +45,13 @@ pub struct NewRequestBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub masks: std::collections::BTreeMap<String, causeway_policies::Mask>,
-    /// For `verify`: the terms asked for, e.g. `{"column_matches": true,
-    /// "max_attempts_per_subject": 3, "max_records_per_day": 10000}` (those are the
-    /// defaults, except `column_matches`, false by default). A request within a verify
-    /// permit's terms is approved at once with them; reviewers may narrow them.
+    /// For `verify`: the terms asked for, each optional, e.g. `{"column_matches": true,
+    /// "max_attempts_per_subject": 3, "max_records_per_day": 10000}`. Those left out are a
+    /// verify permit's when the request is within it (approved at once), else the defaults
+    /// (`column_matches` false, 3, 10000); reviewers may narrow them.
     #[serde(default)]
     #[schema(value_type = Object)]
-    pub verify: Option<causeway_policies::VerifyTerms>,
+    pub verify: Option<causeway_policies::PartialVerifyTerms>,
 }
 
 /// A request as its readers see it.

@@ -30,6 +30,9 @@ contract:
     - { name: id_number, type: string, nullable: false, classification: pii.national_id }
     - { name: name, type: string, classification: pii.name }
 source: { kind: csv, path: register.csv }
+access:
+  auto_approve:
+    - { kind: verify, departments: [benefits], purposes: [benefit-eligibility], columns: [id_number, name], max_days: 30 }
 ";
 
 fn console_dir() -> PathBuf {

@@ -41,7 +41,7 @@ async fn a_publisher_evolves_a_contract_and_sees_what_changed() {
         &publisher,
         &["dataset", "update-contract", &moved.to_string_lossy()],
     );
-    assert!(!ok && stderr.contains("source differs"), "{stderr}");
+    assert!(!ok && stderr.contains("the spec changes the source"), "{stderr}");
 
     // The contract alone, without a field: refused with the reason, then forced.
     let contract: String = spec

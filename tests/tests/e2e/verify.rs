@@ -20,7 +20,7 @@ pub(crate) const PURPOSE: &str = "benefit-eligibility";
 
 /// The register, whose rows are about the person of `id_number`, and `access` (its
 /// published access conditions, or nothing).
-fn residents_spec(access: &str) -> String {
+pub(crate) fn residents_spec(access: &str) -> String {
     format!(
         r#"
 contract:

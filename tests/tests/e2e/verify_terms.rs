@@ -223,3 +223,71 @@ async fn verify_terms_come_from_the_permit_the_request_and_both_reviewers() {
     );
     assert!(body["results"][0].get("columns").is_none(), "{body}");
 }
+
+#[tokio::test]
+async fn a_permit_gives_only_what_a_grant_could_and_the_key_alone_only_when_it_says_so() {
+    // A published permit whose grant could not be made is refused at publish, naming it.
+    let hub = hub_with("", "").await;
+    for (permit, says) in [
+        (
+            "{ purposes: [p], columns: [town], max_days: 9, verify: { column_matches: true } }",
+            "only a verify grant",
+        ),
+        (
+            "{ kind: verify, purposes: [p], columns: [name], max_days: 9 }",
+            "add 'id_number'",
+        ),
+        (
+            "{ kind: verify, purposes: [p], columns: [id_number, name], max_days: 9, verify: { max_attempts_per_subject: 0 } }",
+            "at least one attempt",
+        ),
+    ] {
+        let spec = crate::verify::residents_spec(&format!("access:\n  auto_approve:\n    - {permit}\n"))
+            .replace("name: residents", "name: residents_again");
+        let (status, body) = hub.publish(&spec).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{permit}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("access.auto_approve[0]") && message.contains(says),
+            "{permit}: {body}"
+        );
+    }
+
+    let hub = hub_with(
+        "",
+        "access:\n  auto_approve:\n    - { kind: verify, departments: [benefits], purposes: [benefit-eligibility], columns: [id_number, name], max_days: 30, verify: { column_matches: true, max_attempts_per_subject: 2 } }\n",
+    )
+    .await;
+    let secret = hub
+        .add_client("benefits-clerk", "benefits", &["analyst"], json!({}))
+        .await;
+    let clerk = hub.caller_of("benefits-clerk", &secret).await;
+    let ask = |columns: Value, verify: Value| {
+        json!({"dataset": "civil_affairs.residents", "kind": "verify", "columns": columns,
+               "purpose": PURPOSE, "justification": "claimants", "days": 30, "verify": verify})
+    };
+    // Terms left out are the permit's: per-column answers alone are within it.
+    let (status, request) = clerk
+        .post(
+            "/v1/access-requests",
+            ask(json!(["id_number", "name"]), json!({"column_matches": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, request["state"].clone()),
+        (StatusCode::CREATED, json!("approved")),
+        "{request}"
+    );
+    let grant = grant_of(&hub, &request).await;
+    assert_eq!(grant["verify"]["max_attempts_per_subject"], 2, "{grant}");
+    // Whether someone is registered at all is for people to decide: the permit is for
+    // matching names, not for the ID number alone.
+    let (status, request) = clerk
+        .post("/v1/access-requests", ask(json!(["id_number"]), Value::Null))
+        .await;
+    assert_eq!(
+        (status, request["state"].clone()),
+        (StatusCode::CREATED, json!("pending")),
+        "{request}"
+    );
+}
