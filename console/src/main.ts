@@ -29,6 +29,8 @@ const router = createRouter({
     { path: "/grid", component: Grid },
     { path: "/accounts", component: Accounts },
     { path: "/account", component: Account },
+    // An address the console does not know leads to the catalogue, not to a blank page.
+    { path: "/:unknown(.*)*", redirect: "/" },
   ],
 });
 

@@ -40,10 +40,19 @@ test("a person signs in, browses the catalogue in two languages and signs out", 
   await page.goto("/console/");
   await expect(page).toHaveURL(/\/oauth\/authorize\?/);
   await page.screenshot({ path: `${screenshots}/sign-in-1280x800.png` });
+  // A name that is no account's might be someone's password typed in the wrong field: it is
+  // not written back into the form. An account's name is, with the password to type again.
+  await page.getByLabel("User name").fill("not-an-account");
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toContainText("user name or password is wrong");
+  await expect(page.getByLabel("User name")).toHaveValue("");
   await page.getByLabel("User name").fill(user);
   await page.getByLabel("Password").fill("not the password");
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("alert")).toContainText("user name or password is wrong");
+  await expect(page.getByLabel("User name")).toHaveValue(user);
+  await expect(page.getByLabel("Password")).toBeFocused();
 
   await page.getByLabel("Password").fill(password);
   await page.getByLabel("User name").fill(user);
@@ -182,6 +191,8 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   await publisherPage.getByRole("button", { name: "Review" }).click();
   await publisherPage.getByLabel("How name is shown").selectOption("partial");
   await publisherPage.getByLabel("Row filter").fill("grid_id = 'GC-001'");
+  // Nothing is approved unseen: Approve waits for a dry run of the decision as it stands.
+  await expect(publisherPage.getByRole("button", { name: "Approve" })).toBeDisabled();
   await publisherPage.getByRole("button", { name: "Dry run" }).click();
   const sample = publisherPage.getByTestId("dry-run");
   await expect(sample).toContainText("1 of at most 20 rows");
@@ -214,7 +225,7 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   // The officer watches queries as they happen.
   await officerPage.getByRole("link", { name: "Supervision" }).click();
   await expect(officerPage.getByRole("heading", { name: "Supervision" })).toBeVisible();
-  await expect(officerPage.getByRole("status").filter({ hasText: "records shown" })).toContainText("Live");
+  await expect(officerPage.getByRole("status").filter({ hasText: "shown" })).toContainText("Live");
 
   // The analyst sees it approved, and runs a query in the workbench: masked names, their
   // grid only, and the grant it was read under.
@@ -450,6 +461,11 @@ test("an analyst asks to verify records; the publisher grants fewer attempts tha
   await card.getByLabel("Attempts per person a day").fill("2");
   await card.getByRole("button", { name: "Dry run" }).click();
   await expect(card.getByTestId("dry-run")).toContainText("At most 2 attempts per person and 10000 records a day.");
+  await expect(card.getByTestId("dry-run")).toContainText("and for each of id_number, name whether it matches");
+  // A change after the dry run is tried again before it is approved.
+  await card.getByLabel("Attempts per person a day").fill("1");
+  await expect(card.getByRole("button", { name: "Approve" })).toBeDisabled();
+  await card.getByLabel("Attempts per person a day").fill("2");
   await expect(card.getByTestId("dry-run")).not.toContainText("Wang Fang");
   expect(await seriousViolations(publisherPage)).toEqual([]);
   await publisherPage.screenshot({ path: `${screenshots}/verify-review-1280x800.png`, fullPage: true });

@@ -35,6 +35,27 @@ where
     sides.map(median_window)
 }
 
+/// Lookups at the compared concurrency by two principals on one hub, in alternating
+/// windows: each one's window of median throughput.
+pub(super) async fn lookups_of_two(
+    settings: &Settings,
+    hub: &HubUnderTest<'_>,
+    tokens: [&str; 2],
+    ids: &Arc<Vec<String>>,
+) -> [Measured<Latencies>; 2] {
+    alternating(|side| {
+        hub_lookups(
+            settings,
+            &hub.process.endpoint,
+            tokens[side],
+            RESIDENTS,
+            COMPARED_CONCURRENCY,
+            ids,
+        )
+    })
+    .await
+}
+
 fn median_window(windows: Vec<Measured<Latencies>>) -> Measured<Latencies> {
     let mut windows = windows.into_iter().collect::<Result<Vec<_>, _>>()?;
     windows.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));

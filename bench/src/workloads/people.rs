@@ -32,18 +32,8 @@ pub async fn people(settings: &Settings, hub: &HubUnderTest<'_>, ids: &Arc<Vec<S
         Ok(()) => verify_batches(settings, hub, RESIDENTS_ACCELERATED, &batch).await,
         Err(reason) => Err(reason.clone()),
     };
-    let [counted, uncounted] = super::audit::alternating(|side| {
-        let token = if side == 0 { &hub.counted } else { &hub.admin };
-        hub_lookups(
-            settings,
-            &hub.process.endpoint,
-            token,
-            RESIDENTS,
-            COMPARED_CONCURRENCY,
-            ids,
-        )
-    })
-    .await;
+    let [counted, uncounted] =
+        super::audit::lookups_of_two(settings, hub, [&hub.counted, &hub.admin], ids).await;
     PeopleResults {
         verify_live,
         verify_accelerated,

@@ -25,17 +25,7 @@ pub async fn row_quota_windows(
     hub: &HubUnderTest<'_>,
     ids: &Arc<Vec<String>>,
 ) -> OnAndOff {
-    let [counted, uncounted] = super::audit::alternating(|side| {
-        let token = if side == 0 { &hub.rows_counted } else { &hub.admin };
-        hub_lookups(
-            settings,
-            &hub.process.endpoint,
-            token,
-            RESIDENTS,
-            COMPARED_CONCURRENCY,
-            ids,
-        )
-    })
-    .await;
+    let [counted, uncounted] =
+        super::audit::lookups_of_two(settings, hub, [&hub.rows_counted, &hub.admin], ids).await;
     OnAndOff { counted, uncounted }
 }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use causeway_policies::{
-    ColumnAccess, ColumnInfo, DatasetId, DatasetInfo, Decision, FilePolicies, PolicyFunctions, PolicySet,
-    Principal, VerifyDecision, authorize, authorize_verify,
+    ColumnAccess, DatasetId, DatasetInfo, Decision, FilePolicies, PolicyFunctions, PolicySet, Principal,
+    VerifyDecision, authorize, authorize_verify,
 };
 use clap::Subcommand;
 use datafusion::prelude::SessionContext;
@@ -63,26 +63,8 @@ async fn datasets(
         .await?
         .into_iter()
         .map(|record| {
-            let id = DatasetId::new(record.department(), record.name());
-            let columns = record
-                .contract
-                .fields
-                .iter()
-                .map(|field| ColumnInfo {
-                    name: field.name.clone(),
-                    data_type: field.data_type.clone(),
-                    classification: field.classification.clone(),
-                })
-                .collect();
-            (
-                id.clone(),
-                DatasetInfo {
-                    id,
-                    columns,
-                    recertification_days: 180,
-                    subject_key: record.contract.subject_key.clone(),
-                },
-            )
+            let info = crate::registry::declared_info(&record.contract, &record.access);
+            (info.id.clone(), info)
         })
         .collect())
 }

@@ -59,7 +59,15 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, RawQuery(qu
         .and_then(|parameters| checked_request(&state, &parameters))
     {
         Ok(request) => match crate::identity::random_token() {
-            Some(form_value) => sign_in_page(&state, &request, &form_value, language, None, StatusCode::OK),
+            Some(form_value) => sign_in_page(
+                &state,
+                &request,
+                &form_value,
+                language,
+                None,
+                None,
+                StatusCode::OK,
+            ),
             None => message_page(language, StatusCode::SERVICE_UNAVAILABLE, language.unavailable()),
         },
         Err(refusal) => refusal.respond(&state, language),
@@ -152,8 +160,9 @@ pub async fn sign_in(
                 ),
             };
             // People type passwords into the name field: a name that is no account's is not
-            // kept, lest it be someone's password.
-            if state.identity.clients.check_exists(username).await.is_err() {
+            // kept, lest it be someone's password (nor typed back into the form).
+            let known = state.identity.clients.check_exists(username).await.is_ok();
+            if !known {
                 record.principal = Some("(no such account)".to_owned());
             }
             state
@@ -163,7 +172,16 @@ pub async fn sign_in(
             let Some(form_value) = crate::identity::random_token() else {
                 return message_page(language, StatusCode::SERVICE_UNAVAILABLE, language.unavailable());
             };
-            return sign_in_page(&state, &request, &form_value, language, Some(&message), status);
+            let again = known.then_some(username);
+            return sign_in_page(
+                &state,
+                &request,
+                &form_value,
+                language,
+                again,
+                Some(&message),
+                status,
+            );
         }
     };
     record.action = Action::SignInSucceeded;
@@ -344,12 +362,14 @@ fn redirect(uri: &str, parameters: &[(&str, &str)]) -> Response {
 }
 
 /// The sign-in form, with the request's parameters hidden in it and a new one-time value in
-/// the form and its cookie.
+/// the form and its cookie; after a failed try, with the account's name filled in again
+/// (`username`, only an existing account's) and the password to type.
 fn sign_in_page(
     state: &AppState,
     request: &AuthorizationRequest,
     form_value: &str,
     language: Language,
+    username: Option<&str>,
     message: Option<&str>,
     status: StatusCode,
 ) -> Response {
@@ -381,13 +401,18 @@ fn sign_in_page(
         "<h1>{title}</h1><p>{intro}</p>{alert}\
          <form method=\"post\" action=\"/oauth/authorize\">{hidden}\
          <label for=\"username\">{user}</label>\
-         <input id=\"username\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required autofocus>\
+         <input id=\"username\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required{name_value}>\
          <label for=\"password\">{password}</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required{password_focus}>\
          <button type=\"submit\">{submit}</button></form>",
         title = language.title(),
         intro = escape(&language.intro(&request.client_id)),
         user = language.username(),
+        name_value = username.map_or_else(
+            || " autofocus".to_owned(),
+            |name| format!(" value=\"{}\"", escape(name))
+        ),
+        password_focus = if username.is_some() { " autofocus" } else { "" },
         password = language.password(),
         submit = language.submit(),
     );
