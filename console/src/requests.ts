@@ -58,8 +58,8 @@ export interface AccessRequest {
   days: number;
   unmasked?: string[];
   masks?: Record<string, Mask>;
-  /** For a verify request, the terms asked for; the defaults when absent. */
-  verify?: VerifyTerms;
+  /** For a verify request, the terms asked for, each optional: the defaults where absent. */
+  verify?: Partial<VerifyTerms>;
   state: "pending" | "approved" | "rejected";
   publisher_review?: Review;
   officer_review?: Review;

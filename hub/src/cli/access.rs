@@ -145,12 +145,12 @@ pub enum AccessCommand {
 #[derive(Debug, clap::Args)]
 pub struct VerifyLimits {
     /// Verify only: records about one subject (by the dataset's subject key) the client may
-    /// ask about a day (default 3).
-    #[arg(long)]
+    /// ask about a day, at least 1 (default 3).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     attempts_per_subject: Option<u32>,
-    /// Verify only: records the client may ask about a day, whoever they are about (default
-    /// 10000).
-    #[arg(long)]
+    /// Verify only: records the client may ask about a day, whoever they are about, at least
+    /// 1 (default 10000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     records_per_day: Option<u64>,
 }
 
