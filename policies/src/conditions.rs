@@ -68,13 +68,6 @@ impl PartialVerifyTerms {
 }
 
 impl AutoApproval {
-    /// Whether the permit is for asking about the subject key alone (whether someone is in
-    /// the dataset at all): it names no column but the key. Only such a permit approves a
-    /// request of the key alone, as only such a grant answers one.
-    pub fn key_only(&self, subject_key: &[String]) -> bool {
-        !self.columns.is_empty() && self.columns.iter().all(|column| subject_key.contains(column))
-    }
-
     /// The grant the permit makes for `subject` on `dataset` (the requested columns, purpose
     /// and duration are the request's, set by whoever files it): its masks, row filter,
     /// distinct-person quota and, for a verify permit, its terms. Checked with

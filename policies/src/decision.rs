@@ -26,6 +26,16 @@ pub struct DatasetInfo {
     pub subject_key: Vec<String>,
 }
 
+impl DatasetInfo {
+    /// Whether `columns` (one at least) name nothing but the subject key: asking about them
+    /// alone tells whether someone is in the dataset at all, which only a grant (or permit)
+    /// written for exactly that answers.
+    pub fn only_subject_key<'a>(&self, columns: impl IntoIterator<Item = &'a String>) -> bool {
+        let mut columns = columns.into_iter().peekable();
+        columns.peek().is_some() && columns.all(|column| self.subject_key.contains(column))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ColumnInfo {
     pub name: String,

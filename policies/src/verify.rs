@@ -134,11 +134,13 @@ pub fn authorize_verify(
                 .collect(),
             row_filter: grant.row_filter.clone(),
             terms: grant.verify_terms(),
-            key_only: dataset
-                .columns
-                .iter()
-                .filter(|column| grant.covers_column(&column.name))
-                .all(|column| dataset.subject_key.contains(&column.name)),
+            key_only: dataset.only_subject_key(
+                dataset
+                    .columns
+                    .iter()
+                    .filter(|column| grant.covers_column(&column.name))
+                    .map(|column| &column.name),
+            ),
         })
         .collect();
     if grants.is_empty() {

@@ -209,14 +209,12 @@ impl Access {
             limits: self.limits,
         };
         for (index, permit) in conditions.auto_approve.iter().enumerate() {
-            let grant = permit.grant(
+            check_permit(
+                permit,
                 format!("permitted by access.auto_approve[{index}]"),
-                causeway_policies::Subject::Department {
-                    department: "any".into(),
-                },
-                dataset.id.clone(),
-            );
-            validate_grant(&grant, dataset, &context)?;
+                dataset,
+                &context,
+            )?;
         }
         Ok(())
     }
@@ -422,15 +420,8 @@ pub fn check_files(
     }
     for permit in &files.permits {
         let (id, conditions) = &permit.item;
-        let as_grant = conditions.grant(
-            format!("auto-approval of {id}"),
-            causeway_policies::Subject::Department {
-                department: "any".into(),
-            },
-            id.clone(),
-        );
         if let Some(info) = dataset(id)
-            && let Err(error) = validate_grant(&as_grant, &info, &context)
+            && let Err(error) = check_permit(conditions, format!("auto-approval of {id}"), &info, &context)
         {
             errors.push(FileError {
                 file: permit.file.clone(),
@@ -440,6 +431,20 @@ pub fn check_files(
         }
     }
     errors
+}
+
+/// Checks that `permit` makes a grant that could be made on `dataset` (whoever asks under
+/// it); `label` names the grant in the error.
+fn check_permit(
+    permit: &causeway_policies::AutoApproval,
+    label: String,
+    dataset: &DatasetInfo,
+    context: &RewriteContext,
+) -> Result<(), PolicyError> {
+    let anyone = Subject::Department {
+        department: "any".into(),
+    };
+    validate_grant(&permit.grant(label, anyone, dataset.id.clone()), dataset, context)
 }
 
 /// A new grant's id.

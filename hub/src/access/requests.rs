@@ -301,7 +301,7 @@ impl Access {
         let permit = conditions
             .auto_approve
             .iter()
-            .find(|permit| meets(&request, principal, permit, &dataset.subject_key));
+            .find(|permit| meets(&request, principal, permit, dataset));
         if let Some(permit) = permit {
             let mut grant = grant_for(
                 &request,
@@ -390,7 +390,7 @@ fn meets(
     request: &AccessRequest,
     principal: &Principal,
     permit: &AutoApproval,
-    subject_key: &[String],
+    dataset: &DatasetInfo,
 ) -> bool {
     let columns_allowed = permit.columns.iter().any(|column| column == "*")
         || (!request.terms.columns.iter().any(|column| column == "*")
@@ -413,12 +413,8 @@ fn meets(
             (None, _) => true,
         }
         && (request.terms.kind != GrantKind::Verify
-            || permit.key_only(subject_key)
-            || !request
-                .terms
-                .columns
-                .iter()
-                .all(|column| subject_key.contains(column)))
+            || dataset.only_subject_key(&permit.columns)
+            || !dataset.only_subject_key(&request.terms.columns))
 }
 
 pub(super) fn grant_for(

@@ -7,6 +7,19 @@ use serde_json::{Value, json};
 
 use crate::verify::{CHEN, LI, PURPOSE, hub_with, matches, verify};
 
+/// `causeway access request` for a verify grant matching names against the register.
+const ASK_TO_VERIFY: [&str; 9] = [
+    "access",
+    "request",
+    "--dataset",
+    "civil_affairs.residents",
+    "--verify",
+    "--columns",
+    "id_number,name",
+    "--purpose",
+    PURPOSE,
+];
+
 /// The grant a request made, as the security administrator lists it.
 async fn grant_of(hub: &crate::support::Hub, request: &Value) -> Value {
     let (_, grants) = hub.security().await.get("/v1/grants").await;
@@ -44,20 +57,10 @@ async fn verify_terms_come_from_the_permit_the_request_and_both_reviewers() {
     let said = hub.cli_ok(
         &clerk_token,
         &[
-            "access",
-            "request",
-            "--dataset",
-            "civil_affairs.residents",
-            "--verify",
-            "--columns",
-            "id_number,name",
-            "--purpose",
-            PURPOSE,
-            "--justification",
-            "claimants' identities",
-            "--days",
-            "30",
-        ],
+            &ASK_TO_VERIFY[..],
+            &["--justification", "claimants' identities", "--days", "30"],
+        ]
+        .concat(),
     );
     assert!(said.contains("approved at once"), "{said}");
     let (_, requests) = clerk.get("/v1/access-requests").await;
@@ -127,23 +130,18 @@ async fn verify_terms_come_from_the_permit_the_request_and_both_reviewers() {
     let id = hub.cli_ok(
         &clerk_token,
         &[
-            "access",
-            "request",
-            "--dataset",
-            "civil_affairs.residents",
-            "--verify",
-            "--columns",
-            "id_number,name",
-            "--purpose",
-            PURPOSE,
-            "--justification",
-            "claimants often misspell",
-            "--days",
-            "30",
-            "--attempts-per-subject",
-            "5",
-            "--quiet",
-        ],
+            &ASK_TO_VERIFY[..],
+            &[
+                "--justification",
+                "claimants often misspell",
+                "--days",
+                "30",
+                "--attempts-per-subject",
+                "5",
+                "--quiet",
+            ],
+        ]
+        .concat(),
     );
     let id = id.trim();
     let (_, filed) = clerk.get(&format!("/v1/access-requests/{id}")).await;
