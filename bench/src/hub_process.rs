@@ -117,6 +117,17 @@ impl HubProcess {
         self.memory("VmRSS:")
     }
 
+    /// The part of the hub's resident memory that maps files (`RssFile`): the pages of its
+    /// executable's code and read-only data that have run, and those of its libraries.
+    pub fn file_memory(&self) -> Measured<u64> {
+        self.memory("RssFile:")
+    }
+
+    /// The CPU time the hub has used so far, all its threads together.
+    pub fn cpu_seconds(&self) -> Measured<f64> {
+        cpu_seconds(&self.pid.to_string())
+    }
+
     /// A memory figure of `/proc/PID/status` in bytes.
     fn memory(&self, field: &str) -> Measured<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
@@ -327,4 +338,24 @@ async fn checked(response: reqwest::Response) -> Result<reqwest::Response, Strin
 /// A loopback port nobody listens on now: bound, read and released.
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The CPU time, in seconds, process `pid` (or `self`) has used so far, all its threads
+/// together: `utime` plus `stime` of `/proc/PID/stat` (proc(5)), in clock ticks of 1/100 s
+/// (`USER_HZ`, which Linux fixes at 100 for what it reports to user space).
+pub fn cpu_seconds(pid: &str) -> Measured<f64> {
+    const USER_HZ: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|error| format!("cannot read the CPU time of process {pid}: {error}"))?;
+    // The command name, in parentheses, may hold spaces: the fields are counted after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // After the name, `state` is the first field: `utime` and `stime` are the 12th and 13th.
+    let ticks = |index: usize| fields.get(index).and_then(|value| value.parse::<u64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => Ok((user + system) as f64 / USER_HZ),
+        _ => Err(format!("no CPU time in /proc/{pid}/stat")),
+    }
 }

@@ -2,12 +2,15 @@
 // understands, with what to do next.
 import { accessToken, refresh } from "./session";
 import { errorWords, t } from "./i18n";
+import { ownSentence, withoutGrantId } from "./refusals";
 
 export class ApiFailure extends Error {
   constructor(
     message: string,
     readonly status: number,
     readonly code: string,
+    /** The dataset whose page offers the next step (asking for access), when refused one. */
+    readonly dataset?: string,
   ) {
     super(message);
   }
@@ -43,7 +46,10 @@ export async function call(path: string, init: RequestInit = {}): Promise<Respon
   const body = await response.json().catch(() => ({}));
   const code: string = body?.error?.code ?? "";
   const message: string = body?.error?.message ?? `HTTP ${response.status}`;
-  throw new ApiFailure(sentence(response.status, code, message), response.status, code);
+  // A refusal whose particulars the console reads is its own sentence, in the person's language.
+  const own = ownSentence(code, message);
+  if (own) throw new ApiFailure(own.text, response.status, code, own.dataset);
+  throw new ApiFailure(sentence(response.status, code, withoutGrantId(message)), response.status, code);
 }
 
 async function send(path: string, init: RequestInit): Promise<Response> {
@@ -86,6 +92,11 @@ function sentence(status: number, code: string, hubMessage: string): string {
 /** What a failed call says to a person: an {@link ApiFailure}'s sentence, else the error. */
 export function failureText(error: unknown): string {
   return error instanceof ApiFailure ? error.message : String(error);
+}
+
+/** The dataset a refusal sends the person to, to ask for access there (`department.name`). */
+export function refusedDataset(error: unknown): string {
+  return error instanceof ApiFailure ? (error.dataset ?? "") : "";
 }
 
 /** A value of a result's cell as text: null as ∅, lists and records as JSON. */

@@ -1,6 +1,6 @@
 // The shapes of the access request endpoints the console reads (see the hub's OpenAPI
 // document: /v1/access-requests, .../{id}/decision and .../{id}/dry-run).
-import { api, sendJson } from "./api";
+import { api, cellText, sendJson } from "./api";
 import { locale } from "./i18n";
 
 function maskInChinese(mask: Mask | undefined): string {
@@ -97,6 +97,8 @@ export interface DryRun {
   request: string;
   read_as: { id: string; department: string; attributes?: Record<string, unknown> };
   grant: Grant;
+  /** The masks the dataset's classifications put on columns the grant leaves alone. */
+  default_masks?: Record<string, Mask>;
   sample?: { columns: { name: string; type: string }[]; rows: Record<string, unknown>[] };
   verify?: { matched_on: string[]; terms: Grant["verify"]; answer: Record<string, unknown> };
 }
@@ -123,6 +125,13 @@ export function dryRun(id: string, proposal: Proposal): Promise<DryRun> {
 
 export function decide(id: string, decision: Proposal & { approve: boolean; reason?: string }): Promise<AccessRequest> {
   return sendJson<AccessRequest>(`/v1/access-requests/${encodeURIComponent(id)}/decision`, decision);
+}
+
+/** A cell as its mask lets it be known: a date masked to its year is the year (the hub sends
+ * `1937-01-01` for 1937), not a day; anything else as {@link cellText}. */
+export function shownCell(value: unknown, mask: Mask | undefined): string {
+  if (mask?.kind === "year_only" && typeof value === "string" && /^\d{4}-01-01/.test(value)) return value.slice(0, 4);
+  return cellText(value);
 }
 
 /** A mask as a person reads it: `partial (first 1, last 0)`, `hash`, `raw`; in Chinese, in

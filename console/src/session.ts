@@ -7,6 +7,7 @@
 // sign-in page and back. Who the person is, the hub says (`/v1/me`): an external provider's
 // claims are mapped by the hub's configuration, not here.
 import { ref } from "vue";
+import { type MessageKey, t } from "./i18n";
 
 const PENDING = "causeway.sign_in";
 
@@ -69,14 +70,15 @@ function base64urlText(part: string): string {
   return new TextDecoder().decode(Uint8Array.from(binary, (character) => character.charCodeAt(0)));
 }
 
-/** What the provider's error codes mean, in words: nothing it sends is shown as it is. */
-const KNOWN_ERRORS: Record<string, string> = {
-  access_denied: "access was refused",
-  invalid_request: "the sign-in request was not accepted",
-  invalid_scope: "the sign-in request was not accepted",
-  unsupported_response_type: "the sign-in request was not accepted",
-  server_error: "the hub could not sign you in",
-  temporarily_unavailable: "the hub could not sign you in; try again in a minute",
+/** What the provider's error codes mean, in words in the person's language: nothing it
+ * sends is shown as it is. */
+const KNOWN_ERRORS: Record<string, MessageKey> = {
+  access_denied: "signInAccessRefused",
+  invalid_request: "signInNotAccepted",
+  invalid_scope: "signInNotAccepted",
+  unsupported_response_type: "signInNotAccepted",
+  server_error: "signInHubFailed",
+  temporarily_unavailable: "signInTryLater",
 };
 
 function random(length: number): string {
@@ -109,16 +111,16 @@ export async function signIn(returnTo: string = "/"): Promise<void> {
 export async function completeSignIn(search: string): Promise<string> {
   const pending = sessionStorage.getItem(PENDING);
   const parameters = new URLSearchParams(search);
-  if (!pending) throw new Error("no sign-in was started in this tab");
+  if (!pending) throw new Error(t("signInNotStarted"));
   const { verifier, state, nonce, returnTo } = JSON.parse(pending);
   // Only the answer to this tab's own request counts: a link someone else made is ignored,
   // and does not end the sign-in waiting here.
-  if (parameters.get("state") !== state) throw new Error("the answer does not belong to this sign-in");
+  if (parameters.get("state") !== state) throw new Error(t("signInNotOurs"));
   sessionStorage.removeItem(PENDING);
   const error = parameters.get("error");
-  if (error) throw new Error(KNOWN_ERRORS[error] ?? "the provider refused the sign-in");
+  if (error) throw new Error(t(KNOWN_ERRORS[error] ?? "signInProviderRefused"));
   const code = parameters.get("code");
-  if (!code) throw new Error("no code");
+  if (!code) throw new Error(t("signInNoCode"));
   const { client_id, issuer } = await providerOf();
   const answer = await tokenRequest({
     grant_type: "authorization_code",
@@ -130,14 +132,14 @@ export async function completeSignIn(search: string): Promise<string> {
   const claims = JSON.parse(base64urlText(answer.id_token.split(".")[1] ?? ""));
   const audience: string[] = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (claims.nonce !== nonce || !audience.includes(client_id) || claims.iss !== issuer) {
-    throw new Error("the ID token does not belong to this sign-in");
+    throw new Error(t("signInTokenNotOurs"));
   }
   keep(answer);
   // The person as the hub takes them to be, from the access token it will be sent.
   const me = await fetch("/v1/me", { headers: { Authorization: `Bearer ${answer.access_token}` } });
   if (!me.ok) {
     forget();
-    throw new Error(me.status === 401 ? "this hub does not accept the provider's tokens" : `HTTP ${me.status}`);
+    throw new Error(me.status === 401 ? t("signInTokensRefused") : `HTTP ${me.status}`);
   }
   const principal = await me.json();
   person.value = {

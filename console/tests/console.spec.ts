@@ -59,6 +59,16 @@ test("a person signs in, browses the catalogue in two languages and signs out", 
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("heading", { name: "Catalogue" })).toBeVisible();
   await expect(page.getByTestId("who")).toHaveText(process.env.CAUSEWAY_PERSON_NAME ?? user);
+  // The first Tab reaches a link past the header's links, shown once focused, to the page's
+  // main region.
+  await page.keyboard.press("Tab");
+  const skip = page.getByRole("link", { name: "Skip to main content" });
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeInViewport();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("main")).toBeFocused();
+  // No grant gives this analyst an area of their own: no My area to lead to an empty page.
+  await expect(page.getByRole("navigation").getByRole("link", { name: "My area" })).toHaveCount(0);
 
   // Every published dataset, by department, and a search that narrows them.
   await expect(page.getByRole("link", { name: "Residents" })).toBeVisible();
@@ -99,8 +109,26 @@ test("a person signs in, browses the catalogue in two languages and signs out", 
   await page.getByLabel("用途", { exact: true }).fill("testing");
   await page.getByRole("button", { name: "运行" }).click();
   await expect(page.getByRole("alert")).toContainText("SQL 语法有误（原文：syntax error at line 1");
+  // A refusal for want of a grant is a sentence in Chinese, with where to ask for one.
+  await page.getByLabel("SQL", { exact: true }).fill("SELECT name FROM civil_affairs.residents");
+  await page.getByRole("button", { name: "运行" }).click();
+  await expect(page.getByRole("alert")).toHaveText(/^您没有以“testing”为用途读取 civil_affairs\.residents 的授权。/);
+  await expect(page.getByRole("alert")).not.toContainText("no grant");
+  await expect(page.getByTestId("ask-access").getByRole("link", { name: "申请访问 civil_affairs.residents" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "跳到主要内容" })).toHaveCount(1);
   await page.getByLabel("SQL", { exact: true }).fill("");
   await page.getByRole("button", { name: /切换到英文/ }).click();
+  await page.getByRole("navigation").getByRole("link", { name: "Catalogue" }).click();
+
+  // The supervision page, reached by its address, says whom it is for rather than showing
+  // its frame under a refusal.
+  await page.evaluate(() => {
+    history.pushState({}, "", "/console/supervision");
+    dispatchEvent(new PopStateEvent("popstate"));
+  });
+  await expect(page.getByTestId("not-for-you")).toContainText("Supervision is for security officers, auditors");
+  await expect(page.getByTestId("live")).toHaveCount(0);
+  await expect(page.getByRole("alert")).toHaveCount(0);
   await page.getByRole("navigation").getByRole("link", { name: "Catalogue" }).click();
 
   // At a phone's size the catalogue still reads.
@@ -190,6 +218,15 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   await expect(publisherPage.getByText("waiting", { exact: true })).toBeVisible();
   await publisherPage.getByRole("button", { name: "Review" }).click();
   await publisherPage.getByLabel("How name is shown").selectOption("partial");
+  // A misspelt column in the row filter reads as a sentence naming it and the dataset's
+  // columns, not as the query engine's error about a grant the dry run made up.
+  await publisherPage.getByLabel("Row filter").fill("grd_id = 'GC-001'");
+  await publisherPage.getByRole("button", { name: "Dry run" }).click();
+  const misspelt = publisherPage.getByRole("alert");
+  await expect(misspelt).toContainText("The row filter names a column “grd_id” that the dataset does not have. Its columns are:");
+  await expect(misspelt).toContainText(/Its columns are: .*\bgrid_id\b/);
+  await expect(misspelt).not.toContainText("Schema error");
+  await expect(misspelt).not.toContainText("grant-");
   await publisherPage.getByLabel("Row filter").fill("grid_id = 'GC-001'");
   // Nothing is approved unseen: Approve waits for a dry run of the decision as it stands.
   await expect(publisherPage.getByRole("button", { name: "Approve" })).toBeDisabled();
@@ -279,7 +316,12 @@ test("an analyst asks for access; the publisher and the officer each try it, the
 
   // The analyst's next query is refused, in a sentence, and the officer sees the refusal.
   await analystPage.getByRole("button", { name: "Run" }).click();
-  await expect(analystPage.getByRole("alert")).toContainText("You may not do this");
+  await expect(analystPage.getByRole("alert")).toContainText(
+    "You have no grant to read civil_affairs.residents for the purpose “elderly-care”. Ask for access on the dataset's page",
+  );
+  // The next step is a link away: the dataset's page, with its request form.
+  await analystPage.getByTestId("ask-access").getByRole("link", { name: "Ask for access to civil_affairs.residents" }).click();
+  await expect(analystPage.getByRole("heading", { name: "Request access" })).toBeVisible();
   await officerPage.getByRole("link", { name: "Supervision" }).click();
   const refusal = officerPage.getByTestId("live").locator("tr", { hasText: "query.refused" }).first();
   await expect(refusal).toContainText("refused");
@@ -290,8 +332,9 @@ test("a grid worker on a phone finds a household of their grid, and nobody of an
   const worker = process.env.CAUSEWAY_GRID_WORKER ?? "";
   const page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
   const violations = policyViolations(page);
-  // A grid worker lands on their area, not on the catalogue.
+  // A grid worker lands on their area, not on the catalogue, and the menu leads back to it.
   await signIn(page, worker, "My area");
+  await expect(page.getByRole("navigation").getByRole("link", { name: "My area" })).toBeVisible();
   // The area in words: the register's title and the grid, not the grant's SQL.
   await expect(page.getByText("Grid id: GC-002")).toBeVisible();
   await expect(page.getByText("grid_id = ")).toHaveCount(0);
@@ -348,6 +391,11 @@ test("a system administrator makes a person's account, which works once an offic
   const adminPage = await (await browser.newContext()).newPage();
   const violations = policyViolations(adminPage);
   await signIn(adminPage, admin);
+  // The hub refuses a request for access from an administrative account: no form for one,
+  // but a sentence saying who asks.
+  await adminPage.getByRole("link", { name: "Residents" }).click();
+  await expect(adminPage.getByTestId("asks-for-none")).toContainText("Accounts with an administrative role read no data");
+  await expect(adminPage.getByRole("button", { name: "Send the request" })).toHaveCount(0);
   await adminPage.getByRole("link", { name: "Accounts" }).click();
   await expect(adminPage.getByRole("heading", { name: "Accounts" })).toBeVisible();
   await adminPage.getByLabel("User name").fill("chen.jing");
@@ -443,6 +491,9 @@ test("an analyst asks to verify records; the publisher grants fewer attempts tha
     await analystPage.getByRole("checkbox", { name: column, exact: true }).check();
   }
   await analystPage.getByLabel("Kind", { exact: true }).selectOption("verify");
+  // The purposes in use are offered (the published conditions' first), any other still typed.
+  await expect(analystPage.locator("#ask-purposes option[value='benefit-eligibility']")).toHaveCount(1);
+  await expect(analystPage.getByText("Purposes already in use: benefit-eligibility")).toBeVisible();
   await analystPage.getByRole("checkbox", { name: "Also ask which of a record's columns match" }).check();
   await analystPage.getByLabel("Purpose", { exact: true }).fill("benefit-eligibility");
   await analystPage.getByLabel("Why the purpose needs them").fill("claimants' identities");

@@ -136,8 +136,11 @@ pub(super) fn export(out: &mut String, export: &ExportResults) {
          most any front door can reach on this machine); and from plain DataFusion on the files encoded \
          into a sink that counts the bytes. A default DataFusion session reads Parquet strings as views, \
          whose buffers the IPC writer hands on whole; the hub reads them as `Utf8`, so the last row \
-         encodes what the hub encodes.\n\n\
-         | engine | median | min-max | rows/s | MB/s | bytes | ratio (rows/s) |\n|---|---|---|---|---|---|---|",
+         encodes what the hub encodes. CPU is the time each end used per run (`utime` and `stime` of \
+         `/proc/PID/stat`): the hub's, all its threads, and the client's, this process (for the bare \
+         copy, both its threads).\n\n\
+         | engine | median | min-max | rows/s | MB/s | bytes | ratio (rows/s) | CPU per run: hub + client |\n\
+         |---|---|---|---|---|---|---|---|",
         workloads::export_sql("civil_affairs.residents")
     );
     transfer_row(out, "hub, HTTP", &export.hub, &export.plain);
@@ -161,13 +164,18 @@ pub(super) fn export(out: &mut String, export: &ExportResults) {
             "\nFlight SQL moves {:.2} x the rows per second of the bare loopback copy of its bytes.",
             rows_per_second(flight) / rows_per_second(loopback).max(f64::EPSILON)
         );
+        if let Some(bound) = cpu_bound(flight, loopback) {
+            out.push_str(&bound);
+        }
     }
     out.push_str(
         "\nThe hub's peak resident memory (`VmHWM`, reset before each run) during an export, with what was \
          resident before it started (the hub's own state, memory its allocator kept from earlier queries, \
-         and accelerated copies of datasets, by its catalog):\n\n\
-         | front door | peak | before | accelerated copies | added by the export | peak less the copies |\n\
-         |---|---|---|---|---|---|\n",
+         and accelerated copies of datasets, by its catalog), and the part of the peak that maps files \
+         (`RssFile`: the pages of the hub's executable code and read-only data that have run, and of its \
+         libraries), which the system can drop and read again:\n\n\
+         | front door | peak | before | accelerated copies | added by the export | peak less the copies | of which mapped files |\n\
+         |---|---|---|---|---|---|---|\n",
     );
     memory_row(out, "HTTP", &export.hub_memory);
     memory_row(out, "Arrow Flight SQL", &export.flight_memory);
@@ -178,14 +186,15 @@ fn memory_row(out: &mut String, front_door: &str, memory: &Measured<PeakMemory>)
     let _ = match memory {
         Ok(memory) => writeln!(
             out,
-            "| {front_door} | {} | {} | {} | {} | {} |",
+            "| {front_door} | {} | {} | {} | {} | {} | {} |",
             mb(memory.peak),
             mb(memory.before),
             mb(memory.accelerated),
             mb(memory.peak.saturating_sub(memory.before)),
             mb(memory.peak.saturating_sub(memory.accelerated)),
+            mb(memory.files),
         ),
-        Err(reason) => writeln!(out, "| {front_door} | {reason} | | | | |"),
+        Err(reason) => writeln!(out, "| {front_door} | {reason} | | | | | |"),
     };
 }
 
@@ -193,7 +202,7 @@ fn transfer_row(out: &mut String, engine: &str, measured: &Measured<Transfer>, p
     let _ = match measured {
         Ok(transfer) => writeln!(
             out,
-            "| {engine} | {} | {} - {} | {:.0} | {:.1} | {} | {} |",
+            "| {engine} | {} | {} - {} | {:.0} | {:.1} | {} | {} | {} |",
             duration(transfer.time.median),
             duration(transfer.time.min),
             duration(transfer.time.max),
@@ -206,10 +215,30 @@ fn transfer_row(out: &mut String, engine: &str, measured: &Measured<Transfer>, p
                     rows_per_second(transfer) / rows_per_second(plain).max(f64::EPSILON)
                 ),
                 Err(_) => String::new(),
-            }
+            },
+            transfer
+                .cpu
+                .map(|cpu| format!("{:.2} s + {:.2} s", cpu.hub, cpu.client))
+                .unwrap_or_default()
         ),
-        Err(reason) => writeln!(out, "| {engine} | {reason} | | | | | |"),
+        Err(reason) => writeln!(out, "| {engine} | {reason} | | | | | | |"),
     };
+}
+
+/// What the CPU time of a Flight SQL export allows on this machine's cores: however well
+/// the work were spread, hub and client together need their CPU time divided by the cores.
+fn cpu_bound(flight: &Transfer, loopback: &Transfer) -> Option<String> {
+    let cpu = flight.cpu?;
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get()) as f64;
+    let least = (cpu.hub + cpu.client) / cores;
+    let best = loopback.time.median.as_secs_f64() / least.max(f64::EPSILON);
+    Some(format!(
+        "\nHub and client used {:.2} s of CPU per Flight SQL export on this machine's {cores:.0} cores: \
+         at least {:.2} s of wall time however it were spread, so at most {best:.2} x the bare copy's rows \
+         per second here.\n",
+        cpu.hub + cpu.client,
+        least
+    ))
 }
 
 pub(super) fn policy(out: &mut String, results: &Results) {

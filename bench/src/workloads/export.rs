@@ -37,7 +37,7 @@ pub async fn export(settings: &Settings, hub: &HubUnderTest<'_>, plain: &PlainDa
 
 /// Runs `fetch` (the whole export, decoded by the client) the warm-up and measured times,
 /// with the hub's peak resident memory reset before each run; the highest peak, and the
-/// transfer's timings.
+/// transfer's timings and CPU time.
 async fn hub_export<F, Fut>(
     settings: &Settings,
     hub: &HubUnderTest<'_>,
@@ -51,8 +51,10 @@ where
         peak: 0,
         before: 0,
         accelerated: 0,
+        files: 0,
     });
     let mut times = Vec::new();
+    let mut cpu = Ok(CpuSeconds::default());
     let mut received = Ok(Received { rows: 0, bytes: 0 });
     for run in 0..settings.warmup + settings.runs {
         let before = hub
@@ -60,26 +62,45 @@ where
             .reset_peak_memory()
             .map_err(|error| format!("cannot reset the hub's peak memory: {error}"))
             .and_then(|()| hub.process.resident_memory());
+        let cpu_before = both_cpu(hub);
         let started = Instant::now();
         received = fetch().await;
         let elapsed = started.elapsed();
         if received.is_err() {
             break;
         }
-        memory = match (memory, before, hub.process.peak_memory()) {
-            (Ok(highest), Ok(before), Ok(peak)) if peak > highest.peak => Ok(PeakMemory {
+        memory = match (
+            memory,
+            before,
+            hub.process.peak_memory(),
+            hub.process.file_memory(),
+        ) {
+            (Ok(highest), Ok(before), Ok(peak), Ok(files)) if peak > highest.peak => Ok(PeakMemory {
                 peak,
                 before,
                 accelerated: 0,
+                files,
             }),
-            (Ok(highest), Ok(_), Ok(_)) => Ok(highest),
-            (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => Err(error),
+            (Ok(highest), Ok(_), Ok(_), Ok(_)) => Ok(highest),
+            (Err(error), ..) | (_, Err(error), ..) | (_, _, Err(error), _) | (.., Err(error)) => Err(error),
         };
         if run >= settings.warmup {
             times.push(elapsed);
+            cpu = match (cpu, cpu_before, both_cpu(hub)) {
+                (Ok(sum), Ok(before), Ok(after)) => Ok(CpuSeconds {
+                    hub: sum.hub + after.hub - before.hub,
+                    client: sum.client + after.client - before.client,
+                }),
+                (Err(error), ..) | (_, Err(error), _) | (.., Err(error)) => Err(error),
+            };
         }
     }
-    let transfer = received.and_then(|received| transfer(&times, received));
+    let runs = times.len().max(1) as f64;
+    let cpu = cpu.ok().map(|sum| CpuSeconds {
+        hub: sum.hub / runs,
+        client: sum.client / runs,
+    });
+    let transfer = received.and_then(|received| transfer(&times, received, cpu));
     if transfer.is_err() {
         return (Err("the export failed".into()), transfer);
     }
@@ -92,19 +113,35 @@ where
     (memory, transfer)
 }
 
+/// The CPU time the hub and this process (the client) have used so far.
+fn both_cpu(hub: &HubUnderTest<'_>) -> Measured<CpuSeconds> {
+    Ok(CpuSeconds {
+        hub: hub.process.cpu_seconds()?,
+        client: crate::hub_process::cpu_seconds("self")?,
+    })
+}
+
 /// The bare loopback copy of `bytes`, timed like an export of `rows`.
 async fn loopback(settings: &Settings, rows: u64, bytes: u64) -> Measured<Transfer> {
     let mut times = Vec::new();
+    let mut cpu = 0.0;
     for run in 0..settings.warmup + settings.runs {
+        let before = crate::hub_process::cpu_seconds("self")?;
         let elapsed = tokio::task::spawn_blocking(move || front_doors::loopback_copy(bytes))
             .await
             .map_err(|error| error.to_string())?
             .map_err(|error| format!("the loopback copy failed: {error}"))?;
         if run >= settings.warmup {
             times.push(elapsed);
+            cpu += crate::hub_process::cpu_seconds("self")? - before;
         }
     }
-    transfer(&times, Received { rows, bytes })
+    // Both ends of the copy are threads of this process: all its CPU time is the client's.
+    let cpu = CpuSeconds {
+        hub: 0.0,
+        client: cpu / times.len().max(1) as f64,
+    };
+    transfer(&times, Received { rows, bytes }, Some(cpu))
 }
 
 async fn plain_export(settings: &Settings, session: &SessionContext, sql: &str) -> Measured<Transfer> {
@@ -117,13 +154,14 @@ async fn plain_export(settings: &Settings, session: &SessionContext, sql: &str) 
             times.push(started.elapsed());
         }
     }
-    transfer(&times, received)
+    transfer(&times, received, None)
 }
 
-fn transfer(times: &[Duration], received: Received) -> Measured<Transfer> {
+fn transfer(times: &[Duration], received: Received, cpu: Option<CpuSeconds>) -> Measured<Transfer> {
     Ok(Transfer {
         time: Spread::of(times).ok_or("no measured runs")?,
         rows: received.rows,
         bytes: received.bytes,
+        cpu,
     })
 }

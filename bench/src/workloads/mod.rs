@@ -118,6 +118,17 @@ pub struct Transfer {
     pub time: Spread,
     pub rows: u64,
     pub bytes: u64,
+    /// The CPU time each end spent on one run, on average over the measured runs (`None`
+    /// where not measured: plain DataFusion's, which runs inside this process).
+    pub cpu: Option<CpuSeconds>,
+}
+
+/// CPU time, in seconds, of one run: the hub's (all its threads) and the measuring
+/// client's (this process). The two share the machine's cores.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSeconds {
+    pub hub: f64,
+    pub client: f64,
 }
 
 pub struct ExportResults {
@@ -143,6 +154,9 @@ pub struct PeakMemory {
     pub before: u64,
     /// Held in accelerated copies of datasets, by the hub's catalog.
     pub accelerated: u64,
+    /// Of the peak, pages that map files (`RssFile` after the run): mostly the hub's
+    /// executable code that has run.
+    pub files: u64,
 }
 
 pub struct AuditResults {

@@ -232,6 +232,11 @@ pub struct DryRun {
     /// if given), as it would be stored.
     #[schema(value_type = Object)]
     pub grant: causeway_policies::Grant,
+    /// The masks the dataset's column classifications put on columns the grant neither
+    /// masks by name nor lifts (as `GET /v1/grants` gives them), by column: with the
+    /// grant's own masks, every mask the sample was read under.
+    #[schema(value_type = Object)]
+    pub default_masks: std::collections::BTreeMap<String, causeway_policies::Mask>,
     /// For a read grant, the first rows (at most 20) exactly as the requester would receive
     /// them: `{"query_id", "columns": [{"name", "type"}], "rows": [...]}`. Nothing is counted
     /// against the requester's quotas.
@@ -296,6 +301,7 @@ pub async fn dry_run(
             request: id.clone(),
             read_as: requester.clone(),
             grant: proposed.grant.clone(),
+            default_masks: causeway_policies::default_masks(&proposed.grant, &dataset),
             sample: None,
             verify: None,
         };

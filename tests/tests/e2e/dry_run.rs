@@ -138,6 +138,10 @@ async fn reviewers_see_the_requesters_rows_before_approving() {
         !tried.to_string().contains("440605199001011234"),
         "ID numbers in their default form: {tried}"
     );
+    // The answer names the masks the classifications put on the columns the grant leaves
+    // alone (the console shows the sample's cells by them), not those it masks itself.
+    assert_eq!(tried["default_masks"]["id_number"]["kind"], "partial", "{tried}");
+    assert!(tried["default_masks"].get("name").is_none(), "{tried}");
 
     // Trying changed nothing: the request waits, the analyst reads nothing.
     let (_, request) = steward.get(&format!("/v1/access-requests/{id}")).await;
