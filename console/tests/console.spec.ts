@@ -129,6 +129,13 @@ test("a person signs in, browses the catalogue in two languages and signs out", 
   await expect(page.getByTestId("not-for-you")).toContainText("Supervision is for security officers, auditors");
   await expect(page.getByTestId("live")).toHaveCount(0);
   await expect(page.getByRole("alert")).toHaveCount(0);
+  // So is Accounts: one sentence saying who keeps them, no refusal under an empty frame.
+  await page.evaluate(() => {
+    history.pushState({}, "", "/console/accounts");
+    dispatchEvent(new PopStateEvent("popstate"));
+  });
+  await expect(page.getByTestId("not-for-you")).toContainText("Accounts are kept by the system administrator");
+  await expect(page.getByRole("alert")).toHaveCount(0);
   await page.getByRole("navigation").getByRole("link", { name: "Catalogue" }).click();
 
   // At a phone's size the catalogue still reads.

@@ -245,7 +245,7 @@ pub struct ActivityResponse {
     pub last_verification: Option<LastVerification>,
 }
 
-/// Queries answered and refused and rows returned per day and per department of the
+/// Queries answered, refused and failed and rows returned per day and per department of the
 /// principals who queried, as the reader may read the log (publishers: queries of their
 /// department's datasets), with the log's last verification. Recorded as `audit.read`.
 #[utoipa::path(get, path = "/v1/audit/activity", tag = "audit", params(ActivityParams),

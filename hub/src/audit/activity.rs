@@ -21,8 +21,11 @@ pub struct DayOfDepartment {
     pub department: String,
     /// Queries answered (`query.finished`).
     pub queries: u64,
-    /// Queries refused (`query.refused`): by policy, quota, suspension or a bad query.
+    /// Queries refused (`query.refused` denied): by a policy, a role, or a suspension.
     pub refused: u64,
+    /// Queries that failed before an answer (`query.refused` with an error): a bad query, a
+    /// quota or limit reached, a source that failed.
+    pub failed: u64,
     /// Rows the answered queries returned.
     pub rows: u64,
 }
@@ -105,8 +108,10 @@ pub fn daily_activity(
             if text("action") == Some("query.finished") {
                 entry.queries += 1;
                 entry.rows += record.get("rows").and_then(Value::as_u64).unwrap_or(0);
-            } else {
+            } else if text("outcome") == Some("denied") {
                 entry.refused += 1;
+            } else {
+                entry.failed += 1;
             }
             true
         })?;
@@ -163,6 +168,8 @@ mod tests {
                 r#","rows":7"#,
             ),
             line(3, "2026-12-02T02:00:00Z", "query.refused", "denied", "town", ""),
+            // A query that failed (its SQL, a limit) is no refusal.
+            line(11, "2026-12-02T02:30:00Z", "query.refused", "error", "town", ""),
             line(4, "2026-12-02T03:00:00Z", "query.started", "ok", "town", ""),
             line(
                 5,
@@ -235,6 +242,7 @@ mod tests {
                 department: "town".into(),
                 queries: 2,
                 refused: 2,
+                failed: 1,
                 rows: 12,
             }],
             "the 20th is outside the 7 days; a start is no answer"

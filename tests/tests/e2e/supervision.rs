@@ -282,6 +282,11 @@ async fn activity_counts_queries_refusals_and_rows_per_department_and_day() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    // A query that is not SQL failed; nothing refused it.
+    let (status, failed) = analyst
+        .query("SELEC name FROM civil_affairs.residents", "housing-review")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{failed}");
     let (status, verified) = hub.auditor().await.get("/v1/audit/verify").await;
     assert_eq!(status, StatusCode::OK, "{verified}");
 
@@ -302,7 +307,7 @@ async fn activity_counts_queries_refusals_and_rows_per_department_and_day() {
         .unwrap_or_else(|| panic!("the analyst's department: {activity}"));
     assert_eq!(
         town_office,
-        &json!({"day": today, "department": "town_office", "queries": 3, "refused": 1, "rows": 6}),
+        &json!({"day": today, "department": "town_office", "queries": 3, "refused": 1, "failed": 1, "rows": 6}),
         "{activity}"
     );
     let verification = &activity["last_verification"];
