@@ -58,7 +58,7 @@ export function ownSentence(code: string, message: string): Refusal | undefined 
   }
 }
 
-/** A message of the hub without the made-up id of a grant a dry run tried (`grant grant-1a2b: `). */
+/** A message of the hub without the grant it names when that is no grant yet (`grant proposed: `, `grant being made: `, or an older hub's made-up `grant grant-1a2b: `). */
 export function withoutGrantId(message: string): string {
-  return message.replace(/^grant grant-[0-9a-f]+: /, "");
+  return message.replace(/^grant (?:grant-[0-9a-f]+|proposed|being made): /, "");
 }

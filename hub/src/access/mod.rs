@@ -262,7 +262,17 @@ impl Access {
             session,
             limits: self.limits,
         };
-        validate_grant(&grant, dataset, &context)?;
+        // A policy file's grant has the id its file gives; any other's is generated, which
+        // means nothing to whoever is making it: its errors name the grant being made.
+        if origin == GrantOrigin::File {
+            validate_grant(&grant, dataset, &context)?;
+        } else {
+            let being_made = Grant {
+                id: "being made".into(),
+                ..grant.clone()
+            };
+            validate_grant(&being_made, dataset, &context)?;
+        }
         if origin == GrantOrigin::Direct {
             self.check_grantee(&grant.subject, by).await?;
         }

@@ -166,7 +166,12 @@ impl Access {
             session,
             limits: self.limits(),
         };
-        causeway_policies::validate_grant(&grant, dataset, &context)?;
+        // The grant's id is made up for the try: its errors name the grant proposed.
+        let proposed = Grant {
+            id: "proposed".into(),
+            ..grant.clone()
+        };
+        causeway_policies::validate_grant(&proposed, dataset, &context)?;
         let tried = Grant {
             max_rows_per_query: None,
             max_rows_per_day: None,

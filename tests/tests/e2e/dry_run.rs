@@ -82,6 +82,12 @@ async fn reviewers_see_the_requesters_rows_before_approving() {
         StatusCode::BAD_REQUEST,
         "as the decision would be: {body}"
     );
+    // The try's grant id is made up: the error names the grant proposed, not that id.
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("grant proposed: the row filter 'no_such_column = 1' is not valid"),
+        "{body}"
+    );
     // An SQL mask shows its own column only: one over another would show that one.
     let (status, body) = steward
         .post(

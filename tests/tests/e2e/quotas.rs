@@ -215,6 +215,13 @@ async fn a_distinct_person_quota_cuts_off_a_harvest_across_queries_and_restarts(
         StatusCode::BAD_REQUEST,
         "a verify grant counts records, not people read: {refused}"
     );
+    // The grant's id would be generated: the error names the grant being made instead.
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.starts_with("grant being made: ")),
+        "{refused}"
+    );
     hub.grant(json!({
         "subject": {"client": "grid-worker"},
         "dataset": "land_registry.parcels",
