@@ -42,3 +42,10 @@ export interface Permit {
 export interface Catalog {
   departments: { name: string; datasets: DatasetSummary[] }[];
 }
+
+/** The console's route of the page of dataset `table` (`department.name`, as the catalogue
+ * and the hub's messages name it): `/datasets/{department}/{name}`, as main.ts routes it. */
+export function datasetPage(table: string): string {
+  const [department = "", ...name] = table.split(".");
+  return `/datasets/${encodeURIComponent(department)}/${encodeURIComponent(name.join("."))}`;
+}

@@ -263,15 +263,11 @@ impl Access {
             limits: self.limits,
         };
         // A policy file's grant has the id its file gives; any other's is generated, which
-        // means nothing to whoever is making it: its errors name the grant being made.
+        // means nothing to whoever is making it.
         if origin == GrantOrigin::File {
             validate_grant(&grant, dataset, &context)?;
         } else {
-            let being_made = Grant {
-                id: "being made".into(),
-                ..grant.clone()
-            };
-            validate_grant(&being_made, dataset, &context)?;
+            validate_unnamed(&grant, "being made", dataset, &context)?;
         }
         if origin == GrantOrigin::Direct {
             self.check_grantee(&grant.subject, by).await?;
@@ -469,6 +465,21 @@ pub fn may_see_grant(principal: &Principal, record: &GrantRecord) -> bool {
         || principal.has_role(Role::Auditor)
         || (principal.has_role(Role::Publisher) && principal.department == record.grant.dataset.department)
         || record.grant.subject.matches(principal)
+}
+
+/// Checks `grant`, whose id was generated (or is not given yet) and so means nothing to the
+/// person making it: its errors name it `as_named` ("grant being made: ...") instead.
+pub(crate) fn validate_unnamed(
+    grant: &Grant,
+    as_named: &str,
+    dataset: &DatasetInfo,
+    context: &RewriteContext<'_>,
+) -> Result<(), PolicyError> {
+    let named = Grant {
+        id: as_named.into(),
+        ..grant.clone()
+    };
+    validate_grant(&named, dataset, context)
 }
 
 #[cfg(test)]

@@ -166,12 +166,8 @@ impl Access {
             session,
             limits: self.limits(),
         };
-        // The grant's id is made up for the try: its errors name the grant proposed.
-        let proposed = Grant {
-            id: "proposed".into(),
-            ..grant.clone()
-        };
-        causeway_policies::validate_grant(&proposed, dataset, &context)?;
+        // The grant's id is made up for the try.
+        super::validate_unnamed(&grant, "proposed", dataset, &context)?;
         let tried = Grant {
             max_rows_per_query: None,
             max_rows_per_day: None,
