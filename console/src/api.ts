@@ -47,7 +47,7 @@ export async function call(path: string, init: RequestInit = {}): Promise<Respon
   const code: string = body?.error?.code ?? "";
   const message: string = body?.error?.message ?? `HTTP ${response.status}`;
   // A refusal whose particulars the console reads is its own sentence, in the person's language.
-  const own = ownSentence(code, message);
+  const own = ownSentence(code, body?.error?.details);
   if (own) throw new ApiFailure(own.text, response.status, code, own.dataset);
   throw new ApiFailure(sentence(response.status, code, withoutGrantId(message)), response.status, code);
 }

@@ -60,7 +60,7 @@ export interface AccessRequest {
   masks?: Record<string, Mask>;
   /** For a verify request, the terms asked for, each optional: the defaults where absent. */
   verify?: Partial<VerifyTerms>;
-  state: "pending" | "approved" | "rejected";
+  state: "pending" | "approved" | "rejected" | "withdrawn";
   publisher_review?: Review;
   officer_review?: Review;
   grant_id?: string;
@@ -125,6 +125,11 @@ export function dryRun(id: string, proposal: Proposal): Promise<DryRun> {
 
 export function decide(id: string, decision: Proposal & { approve: boolean; reason?: string }): Promise<AccessRequest> {
   return sendJson<AccessRequest>(`/v1/access-requests/${encodeURIComponent(id)}/decision`, decision);
+}
+
+/** Takes back the person's own request while it waits for a decision. */
+export function withdraw(id: string): Promise<AccessRequest> {
+  return sendJson<AccessRequest>(`/v1/access-requests/${encodeURIComponent(id)}/withdraw`, {});
 }
 
 /** A cell as its mask lets it be known: a date masked to its year is the year (the hub sends

@@ -216,6 +216,20 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   await analystPage.getByRole("button", { name: "Send the request" }).click();
   await expect(analystPage.getByRole("status")).toContainText("waits for the owner's and the security officer's decisions");
   await analystPage.screenshot({ path: `${screenshots}/request-access-1280x800.png`, fullPage: true });
+  // A second request, sent by mistake, is taken back before anyone decides it.
+  await analystPage.getByRole("checkbox", { name: "town", exact: true }).check();
+  await analystPage.getByLabel("Purpose", { exact: true }).fill("elderly-care-by-mistake");
+  await analystPage.getByLabel("Why the purpose needs them").fill("sent twice");
+  await analystPage.getByRole("button", { name: "Send the request" }).click();
+  await expect(analystPage.getByRole("status")).toContainText("waits for the owner's and the security officer's decisions");
+  await analystPage.getByRole("navigation").getByRole("link", { name: "Access requests" }).click();
+  const mistaken = analystPage.locator(".request", { hasText: "elderly-care-by-mistake" });
+  await mistaken.getByRole("button", { name: "Withdraw the request for civil_affairs.residents" }).click();
+  await mistaken.getByRole("button", { name: "Press again to withdraw" }).click();
+  await expect(mistaken.locator("h2")).toContainText("withdrawn");
+  await expect(mistaken.getByRole("button", { name: /Withdraw/ })).toHaveCount(0);
+  await expect(analystPage.locator(".request", { hasText: "home visits in my grid" }).getByRole("button", { name: /Withdraw/ })).toHaveCount(1);
+  await analystPage.getByRole("navigation").getByRole("link", { name: "Catalogue" }).click();
 
   // The publisher tries the grant with a mask and a row filter, sees the rows as the analyst
   // would, and approves it so.
@@ -318,6 +332,7 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   expect(await seriousViolations(officerPage)).toEqual([]);
   await officerPage.screenshot({ path: `${screenshots}/grants-1280x800.png`, fullPage: true });
   await grant.getByRole("button", { name: "Revoke" }).click();
+  await grant.getByLabel(/^Why grant grant-\w+ is revoked$/).fill("home visits moved to the grid office");
   await grant.getByRole("button", { name: "Press again to revoke" }).click();
   await expect(officerPage.locator(".el-card", { hasText: "requested by wang.fang" })).toHaveCount(0);
 

@@ -29,7 +29,7 @@ pub use model::{DatasetId, DenyRule, Grant, GrantKind, Lapse, Mask, PolicySet, S
 pub use principal::{
     AttributeValue, Principal, Role, RolesConflict, UnknownRole, check_separation, role_names,
 };
-pub use rewrite::{RewriteContext, secure_view, validate_grant};
+pub use rewrite::{RewriteContext, check_terms, secure_view, validate_grant};
 pub use syntax::{ExprSyntaxError, SyntaxLimitExceeded, SyntaxLimits, on_deep_stack};
 pub use udf::{DENIED, PSEUDONYM, PolicyFunctions, denied_columns};
 pub use verify::{VerifyDecision, VerifyGrant, VerifyPlan, VerifyRefused, authorize_verify};

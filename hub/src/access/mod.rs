@@ -3,6 +3,7 @@
 //! this module loads, stores and checks.
 
 pub mod calendar;
+mod grantee;
 pub mod pseudonym_key;
 mod recertification;
 pub mod requests;
@@ -239,6 +240,7 @@ impl Access {
             created_at: String::new(),
             revoked_at: None,
             revoked_by: None,
+            revoked_reason: None,
         }));
         Ok(records)
     }
@@ -271,6 +273,7 @@ impl Access {
         }
         if origin == GrantOrigin::Direct {
             self.check_grantee(&grant.subject, by).await?;
+            self.check_not_denied(&grant, dataset).await?;
         }
         let mut grant = grant;
         // Every grant but a policy file's lapses unless its owner confirms it in time; a
@@ -295,32 +298,16 @@ impl Access {
         Ok(record)
     }
 
-    /// Refuses grants that separation of duties keeps apart: to an administrative role or
-    /// account (which reads no data, so a grant would only wait for a change of roles), or
-    /// to the official who makes it.
-    async fn check_grantee(&self, subject: &Subject, by: &Principal) -> Result<(), AccessError> {
-        let refuse = |why: String| Err(AccessError::Forbidden(format!("{why} (separation of duties)")));
-        match subject {
-            Subject::Role { role, .. } if role.is_administrative() => refuse(format!(
-                "no grant is made to the {role} role: administrative accounts read no data"
-            )),
-            Subject::Client { client } if *client == by.id => {
-                refuse("no one grants access to themselves".into())
-            }
-            Subject::Client { client } => match self.store.client(client).await? {
-                Some(account) if account.roles.iter().any(|role| role.is_administrative()) => refuse(
-                    format!("{client} is an administrative account, which reads no data"),
-                ),
-                _ => Ok(()),
-            },
-            _ => Ok(()),
-        }
-    }
-
     /// Revokes a grant: security administrators may revoke any, a dataset's publishers those on
     /// their department's datasets. Effective at the next query.
     /// Revokes grant `id` for `by`; returns the dataset it was on.
-    pub async fn revoke(&self, id: &str, by: &Principal, gate: &mut Gate) -> Result<DatasetId, AccessError> {
+    pub async fn revoke(
+        &self,
+        id: &str,
+        by: &Principal,
+        reason: Option<&str>,
+        gate: &mut Gate,
+    ) -> Result<DatasetId, AccessError> {
         if let Some(grant) = self.files().grants.iter().find(|grant| grant.item.id == id) {
             return Err(AccessError::Forbidden(format!(
                 "grant {id} is written in {}:{}; change the file and reload",
@@ -340,9 +327,13 @@ impl Access {
                 record.grant.dataset.department
             )));
         }
-        gate.record().datasets.push(record.grant.dataset.to_string());
+        let audited = gate.record();
+        audited.datasets.push(record.grant.dataset.to_string());
+        if let Some(reason) = reason {
+            audited.detail = Some(serde_json::json!({ "reason": reason }).to_string());
+        }
         gate.pass().await?;
-        self.store.revoke_grant(id, &by.id).await?;
+        self.store.revoke_grant(id, &by.id, reason).await?;
         // Out of force at once, whatever reading the grants again makes of it: a reload that
         // fails must not leave a revoked grant in force.
         self.snapshot.rcu(|current| {
@@ -397,7 +388,8 @@ pub fn read_policy_dir(dir: &Path) -> Result<FilePolicies, Vec<FileError>> {
     }
 }
 
-/// Checks file grants and conditions against the datasets they name, where those exist.
+/// Checks file grants and conditions: against the datasets they name where those exist,
+/// else what can be judged without one ([`causeway_policies::check_terms`]).
 pub fn check_files(
     files: &FilePolicies,
     dataset: &(dyn Fn(&DatasetId) -> Option<DatasetInfo> + Sync),
@@ -414,9 +406,11 @@ pub fn check_files(
     };
     let mut errors = Vec::new();
     for grant in &files.grants {
-        if let Some(info) = dataset(&grant.item.dataset)
-            && let Err(error) = validate_grant(&grant.item, &info, &context)
-        {
+        let checked = match dataset(&grant.item.dataset) {
+            Some(info) => validate_grant(&grant.item, &info, &context),
+            None => causeway_policies::check_terms(&grant.item),
+        };
+        if let Err(error) = checked {
             errors.push(FileError {
                 file: grant.file.clone(),
                 line: Some(grant.line),
@@ -426,9 +420,12 @@ pub fn check_files(
     }
     for permit in &files.permits {
         let (id, conditions) = &permit.item;
-        if let Some(info) = dataset(id)
-            && let Err(error) = check_permit(conditions, format!("auto-approval of {id}"), &info, &context)
-        {
+        let label = format!("auto-approval of {id}");
+        let checked = match dataset(id) {
+            Some(info) => check_permit(conditions, label, &info, &context),
+            None => causeway_policies::check_terms(&conditions.grant(label, anyone(), id.clone())),
+        };
+        if let Err(error) = checked {
             errors.push(FileError {
                 file: permit.file.clone(),
                 line: Some(permit.line),
@@ -439,6 +436,13 @@ pub fn check_files(
     errors
 }
 
+/// Whoever asks under a permit: the subject its checks stand a grant for.
+fn anyone() -> Subject {
+    Subject::Department {
+        department: "any".into(),
+    }
+}
+
 /// Checks that `permit` makes a grant that could be made on `dataset` (whoever asks under
 /// it); `label` names the grant in the error.
 fn check_permit(
@@ -447,10 +451,11 @@ fn check_permit(
     dataset: &DatasetInfo,
     context: &RewriteContext,
 ) -> Result<(), PolicyError> {
-    let anyone = Subject::Department {
-        department: "any".into(),
-    };
-    validate_grant(&permit.grant(label, anyone, dataset.id.clone()), dataset, context)
+    validate_grant(
+        &permit.grant(label, anyone(), dataset.id.clone()),
+        dataset,
+        context,
+    )
 }
 
 /// A new grant's id.
@@ -555,7 +560,7 @@ mod tests {
             .execute("UPDATE grants SET body = 'not a grant' WHERE id = 'grant-b'", [])
             .expect("spoil a grant");
         let revoked = access
-            .revoke("grant-a", &officer, &mut gate(Action::GrantRevoked))
+            .revoke("grant-a", &officer, None, &mut gate(Action::GrantRevoked))
             .await;
         assert!(revoked.is_err(), "reading the grants again failed: {revoked:?}");
         assert_eq!(

@@ -101,6 +101,8 @@ pub enum RequestState {
     Pending,
     Approved,
     Rejected,
+    /// Its requester took it back before it was decided.
+    Withdrawn,
 }
 
 impl RequestState {
@@ -109,6 +111,7 @@ impl RequestState {
             Self::Pending => "pending",
             Self::Approved => "approved",
             Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
         }
     }
 }
@@ -271,13 +274,9 @@ impl Access {
         if let Some((rule, column)) =
             causeway_policies::denied_request(principal, dataset, &terms.columns, &self.snapshot())
         {
-            let what = column.map_or_else(
-                || dataset.id.to_string(),
-                |column| format!("column {column} of {}", dataset.id),
-            );
             return Err(AccessError::Forbidden(format!(
-                "{what} is never shown to you: {} (deny rule {}); a grant could not change that, so it is not asked for",
-                rule.reason, rule.id
+                "{}; a grant could not change that, so it is not asked for",
+                super::grantee::never_shown(dataset, rule, column.as_deref(), "you")
             )));
         }
         let now = Utc::now();
@@ -358,6 +357,44 @@ impl Access {
         )
         .await?;
         Ok(())
+    }
+
+    /// Withdraws `principal`'s own request `id` while it waits for a decision: neither
+    /// reviewer can decide it afterwards. `gate` is passed before it is stored.
+    pub async fn withdraw(
+        &self,
+        principal: &Principal,
+        id: &str,
+        gate: &mut Gate,
+    ) -> Result<AccessRequest, AccessError> {
+        let mut request = self
+            .store
+            .request(id)
+            .await?
+            .filter(|request| request.concerns(principal))
+            .ok_or_else(|| AccessError::NotFound(format!("access request {id}")))?;
+        if request.requester != principal.id {
+            return Err(AccessError::Forbidden(format!(
+                "only its requester, {}, may withdraw request {id}",
+                request.requester
+            )));
+        }
+        if request.state != RequestState::Pending {
+            return Err(AccessError::Forbidden(format!(
+                "request {id} is {} already",
+                request.state.as_str()
+            )));
+        }
+        request.state = RequestState::Withdrawn;
+        request.decided_at = Some(Utc::now());
+        describe(gate, &request);
+        gate.pass().await?;
+        if !self.store.save_request(&request).await? {
+            return Err(AccessError::Forbidden(format!(
+                "request {id} was decided meanwhile; look again"
+            )));
+        }
+        Ok(request)
     }
 
     /// The requests that concern `principal`, newest first.

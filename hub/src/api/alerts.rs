@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::auth::{Caller, ClientAddress};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery, ReasonParams};
 use crate::audit::Action;
 use crate::store::AlertRecord;
 use crate::supervision::AlertError;
@@ -71,7 +71,9 @@ pub async fn list(
 }
 
 /// Clears an open alert (security administrators); a suspension it caused ends at once.
-#[utoipa::path(post, path = "/v1/alerts/{id}/clear", tag = "audit", params(("id" = String, Path)),
+/// `?reason=` says why: kept with the alert (`cleared_reason`) and in the `alert.cleared`
+/// record.
+#[utoipa::path(post, path = "/v1/alerts/{id}/clear", tag = "audit", params(("id" = String, Path), ReasonParams),
     responses(
         (status = 200, description = "The alert, cleared", body = AlertRecord),
         (status = 403, description = "Not a security administrator", body = ErrorBody),
@@ -82,10 +84,15 @@ pub async fn clear(
     caller: Caller,
     ClientAddress(address): ClientAddress,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(reason): ApiQuery<ReasonParams>,
 ) -> Result<(StatusCode, Json<AlertRecord>), ApiError> {
+    let reason = reason.given()?;
     let officer = caller
         .require_recorded(&state, &[Role::SecurityAdmin], Action::AlertCleared, &id, address)
         .await?;
-    let alert = state.alerts.clear(&id, officer, chrono::Utc::now()).await?;
+    let alert = state
+        .alerts
+        .clear(&id, officer, reason.as_deref(), chrono::Utc::now())
+        .await?;
     Ok((StatusCode::OK, Json(alert)))
 }

@@ -26,6 +26,8 @@ pub struct ApiError {
     /// Seconds a client should wait before asking again (`Retry-After`), when longer than
     /// the second a busy hub asks for: a daily quota's, until it renews.
     pub retry_after: Option<u64>,
+    /// What the error is about, for a program to act on (boxed: most errors have none).
+    pub details: Option<Box<ErrorParticulars>>,
 }
 
 /// The body of every error response.
@@ -40,6 +42,79 @@ pub struct ErrorDetail {
     pub code: String,
     /// What went wrong and, where it helps, what to do about it.
     pub message: String,
+    /// The particulars of a refusal of access or of a misnamed column, so that a program
+    /// (the console) can say what to do next without reading `message`, whose wording may
+    /// change. Absent for other errors. Names only: never a value of a row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Box<ErrorParticulars>>,
+}
+
+/// The particulars of an error, each present where it applies.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct ErrorParticulars {
+    /// Why, more precisely than `code`: `no_grant`, `dataset_denied` (a deny rule),
+    /// `administrative` (the caller's role reads no data), `verify_only`, `not_an_auditor`,
+    /// `column_not_granted` or `unknown_column`.
+    pub reason: &'static str,
+    /// The dataset, as `department.name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// The purpose the caller gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// The column misnamed (`unknown_column`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// `unknown_column`: the columns there are to name; `column_not_granted`: the columns of
+    /// `dataset` the query reads without a grant.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// The deny rule that keeps the data back (`dataset_denied`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+impl ErrorParticulars {
+    /// The particulars of a refusal by the policies.
+    pub fn of_denial(denied: &causeway_policies::AccessDenied) -> Self {
+        use causeway_policies::AccessDenied;
+        match denied {
+            AccessDenied::NoGrant { dataset, purpose } => Self {
+                reason: "no_grant",
+                dataset: Some(dataset.to_string()),
+                purpose: Some(purpose.clone()),
+                ..Self::default()
+            },
+            AccessDenied::DatasetDenied { dataset, rule, .. } => Self {
+                reason: "dataset_denied",
+                dataset: Some(dataset.to_string()),
+                rule: Some(rule.clone()),
+                ..Self::default()
+            },
+            AccessDenied::Administrative { dataset, .. } => Self {
+                reason: "administrative",
+                dataset: Some(dataset.to_string()),
+                ..Self::default()
+            },
+            AccessDenied::VerifyOnly { dataset, purpose } => Self {
+                reason: "verify_only",
+                dataset: Some(dataset.to_string()),
+                purpose: Some(purpose.clone()),
+                ..Self::default()
+            },
+        }
+    }
+
+    /// A column named that is not there, and those that are.
+    pub fn unknown_column(column: String, columns: Vec<String>, dataset: Option<String>) -> Self {
+        Self {
+            reason: "unknown_column",
+            dataset,
+            column: Some(column),
+            columns,
+            ..Self::default()
+        }
+    }
 }
 
 impl ApiError {
@@ -50,7 +125,13 @@ impl ApiError {
             message: message.into(),
             challenge: None,
             retry_after: None,
+            details: None,
         }
+    }
+
+    pub fn with_details(mut self, details: ErrorParticulars) -> Self {
+        self.details = Some(Box::new(details));
+        self
     }
 
     /// Answers that asking again helps only once the daily quotas renew, at midnight UTC.
@@ -100,6 +181,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message,
+                details: self.details,
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
@@ -126,6 +208,7 @@ impl From<&QueryError> for ApiError {
             QueryError::ExplainAnalyze
             | QueryError::FunctionNotAvailable(_)
             | QueryError::AccessDenied(_)
+            | QueryError::NotAnAuditor
             | QueryError::ColumnsNotGranted { .. }
             | QueryError::Policy(_) => StatusCode::FORBIDDEN,
             QueryError::Timeout(_) | QueryError::MemoryLimit(_) | QueryError::SpillLimit => {
@@ -149,6 +232,7 @@ impl From<&QueryError> for ApiError {
             | QueryError::NotReadOnly(_)
             | QueryError::NotSupported(_)
             | QueryError::UnknownTable(_)
+            | QueryError::UnknownColumn { .. }
             | QueryError::Plan(_)
             | QueryError::Evaluation(_)
             | QueryError::Cancelled => StatusCode::BAD_REQUEST,
@@ -157,6 +241,30 @@ impl From<&QueryError> for ApiError {
         match error {
             QueryError::SubjectQuota(crate::supervision::SubjectQuotaExceeded::Daily { .. }) => {
                 answer.until_quotas_renew()
+            }
+            QueryError::AccessDenied(denied) => answer.with_details(ErrorParticulars::of_denial(denied)),
+            QueryError::NotAnAuditor => answer.with_details(ErrorParticulars {
+                reason: "not_an_auditor",
+                dataset: Some("audit.events".into()),
+                ..ErrorParticulars::default()
+            }),
+            QueryError::UnknownColumn { column, columns } => answer.with_details(
+                ErrorParticulars::unknown_column(column.clone(), columns.clone(), None),
+            ),
+            QueryError::ColumnsNotGranted { columns, purpose } => {
+                // The first dataset's: the one to ask for access to first.
+                let dataset = columns.first().map(|(dataset, _, _)| dataset.clone());
+                answer.with_details(ErrorParticulars {
+                    reason: "column_not_granted",
+                    columns: columns
+                        .iter()
+                        .filter(|(of, _, _)| Some(of) == dataset.as_ref())
+                        .map(|(_, column, _)| column.clone())
+                        .collect(),
+                    dataset,
+                    purpose: Some(purpose.clone()),
+                    ..ErrorParticulars::default()
+                })
             }
             _ => answer,
         }

@@ -133,3 +133,31 @@ pub fn cookies<'a>(
         .filter(move |(key, _)| *key == name)
         .map(|(_, value)| value)
 }
+
+/// `?reason=...`: why an officer revokes a grant or clears an alert, kept with who did it and
+/// when. Optional; at most [`REASON_CHARS`] characters.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReasonParams {
+    /// Why, in a sentence.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The longest reason kept.
+pub const REASON_CHARS: usize = 500;
+
+impl ReasonParams {
+    /// The reason given, trimmed; none when blank.
+    pub fn given(self) -> Result<Option<String>, ApiError> {
+        let reason = self.reason.map(|reason| reason.trim().to_owned());
+        match reason {
+            Some(reason) if reason.chars().count() > REASON_CHARS => Err(ApiError::bad_request(
+                "invalid_request",
+                format!("a reason is at most {REASON_CHARS} characters"),
+            )),
+            Some(reason) if reason.is_empty() => Ok(None),
+            reason => Ok(reason),
+        }
+    }
+}

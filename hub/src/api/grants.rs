@@ -13,9 +13,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::{Caller, ClientAddress};
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, ErrorParticulars};
 use super::extract::ApiJson;
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery, ReasonParams};
 use super::recorded::audited;
 use crate::access::{AccessError, may_see_grant, new_grant_id};
 use crate::audit::{Action, Event, Gate, Outcome};
@@ -29,11 +29,33 @@ impl From<AccessError> for ApiError {
             AccessError::NotConfirmable(_) => {
                 ApiError::new(StatusCode::CONFLICT, "not_confirmable", error.to_string())
             }
-            AccessError::Invalid(_) => ApiError::bad_request("invalid_grant", error.to_string()),
+            AccessError::Invalid(ref invalid) => {
+                let details = particulars_of(invalid);
+                let answer = ApiError::bad_request("invalid_grant", error.to_string());
+                match details {
+                    Some(details) => answer.with_details(details),
+                    None => answer,
+                }
+            }
             AccessError::Store(store) => store.into(),
             AccessError::Audit(audit) => audit.into(),
             AccessError::Key { .. } => ApiError::internal(&error),
         }
+    }
+}
+
+/// A grant's column or row filter that names a column its dataset does not have: which, and
+/// (for a row filter) the columns there are.
+fn particulars_of(invalid: &PolicyError) -> Option<ErrorParticulars> {
+    match invalid {
+        PolicyError::UnknownColumn { dataset, column, .. } => Some(ErrorParticulars::unknown_column(
+            column.clone(),
+            Vec::new(),
+            Some(dataset.clone()),
+        )),
+        PolicyError::RowFilter { source, .. } => crate::query::unknown_column(source)
+            .map(|(column, columns)| ErrorParticulars::unknown_column(column, columns, None)),
+        _ => None,
     }
 }
 
@@ -202,19 +224,22 @@ fn grant_from(mut body: Value, officer: &str) -> Result<Grant, ApiError> {
 }
 
 /// Revokes a grant (security administrators, or publishers of the dataset's department); it stops
-/// counting at the next query.
-#[utoipa::path(delete, path = "/v1/grants/{id}", tag = "access", params(("id" = String, Path)),
+/// counting at the next query. `?reason=` says why: kept with the grant (`revoked_reason`) and
+/// in the `grant.revoked` record.
+#[utoipa::path(delete, path = "/v1/grants/{id}", tag = "access", params(("id" = String, Path), ReasonParams),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ClientAddress(address): ClientAddress,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(reason): ApiQuery<ReasonParams>,
 ) -> Result<StatusCode, ApiError> {
+    let reason = reason.given()?;
     let mut record = Event::by(Action::GrantRevoked, Outcome::Ok, &caller).at_address(address);
     record.grants.push(id.clone());
     audited(&state, record, async |gate| {
-        state.access.revoke(&id, &caller, gate).await?;
+        state.access.revoke(&id, &caller, reason.as_deref(), gate).await?;
         tracing::info!(grant = %id, by = %caller.id, "grant revoked");
         Ok(StatusCode::NO_CONTENT)
     })

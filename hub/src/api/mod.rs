@@ -107,6 +107,7 @@ pub fn router(state: AppState, max_request_bytes: usize, proxies: forwarded::Tru
         .route("/v1/access-requests", get(requests::list).post(requests::create))
         .route("/v1/access-requests/{id}", get(requests::get))
         .route("/v1/access-requests/{id}/decision", post(requests::decide))
+        .route("/v1/access-requests/{id}/withdraw", post(requests::withdraw))
         .route("/v1/access-requests/{id}/dry-run", post(requests::dry_run))
         .route("/v1/clients", get(clients::list).post(clients::create))
         .route("/v1/clients/{id}/disable", post(clients::disable))

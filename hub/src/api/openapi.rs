@@ -39,6 +39,7 @@ use super::{
         requests::list,
         requests::get,
         requests::decide,
+        requests::withdraw,
         requests::dry_run,
         clients::list,
         clients::create,

@@ -202,6 +202,28 @@ pub async fn decide(
     .await
 }
 
+/// The requester takes back a request that still waits for a decision (state `withdrawn`):
+/// neither reviewer can decide it afterwards. Only the requester may; a decided request
+/// cannot be withdrawn (403): revoke its grant instead.
+#[utoipa::path(post, operation_id = "withdraw_access_request", path = "/v1/access-requests/{id}/withdraw", tag = "access", params(("id" = String, Path)),
+    responses((status = 200, body = RequestEntry), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn withdraw(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<RequestEntry>, ApiError> {
+    let record = Event::by(Action::RequestWithdrawn, Outcome::Ok, &caller)
+        .at_address(address)
+        .with_detail(serde_json::json!({ "request": id }));
+    audited(&state, record, async |gate| {
+        let withdrawn = state.access.withdraw(&caller, &id, gate).await?;
+        tracing::info!(request = %id, by = %caller.id, "access request withdrawn");
+        Ok(Json(withdrawn.into()))
+    })
+    .await
+}
+
 async fn review(
     state: &AppState,
     caller: &Principal,

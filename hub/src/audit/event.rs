@@ -68,6 +68,8 @@ pub enum Action {
     GrantConfirmed,
     RequestCreated,
     RequestDecided,
+    /// The requester withdrew a request that was still pending.
+    RequestWithdrawn,
     /// A reviewer tried the grant approving a request would make: the rows the requester
     /// would receive, seen by the reviewer (columns, masks and row filters as for a query;
     /// detail: the request, the requester and the proposal).
@@ -96,7 +98,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 42] = [
+    const ALL: [Action; 43] = [
         Action::QueryStarted,
         Action::QueryFinished,
         Action::QueryRefused,
@@ -129,6 +131,7 @@ impl Action {
         Action::GrantConfirmed,
         Action::RequestCreated,
         Action::RequestDecided,
+        Action::RequestWithdrawn,
         Action::RequestDryRun,
         Action::PoliciesLoaded,
         Action::AuditRead,
@@ -176,6 +179,7 @@ impl Action {
             Action::GrantConfirmed => "grant.confirmed",
             Action::RequestCreated => "request.created",
             Action::RequestDecided => "request.decided",
+            Action::RequestWithdrawn => "request.withdrawn",
             Action::RequestDryRun => "request.dry_run",
             Action::PoliciesLoaded => "policies.loaded",
             Action::AuditRead => "audit.read",

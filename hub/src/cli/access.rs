@@ -86,6 +86,13 @@ pub enum AccessCommand {
         #[command(flatten)]
         hub: HubArgs,
     },
+    /// Take back a request of yours that still waits for a decision.
+    Withdraw {
+        /// The request's id, as `access requests` shows it.
+        id: String,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
     /// Before deciding: the grant approving a request with these masks and row filter
     /// would make, and the first 20 rows the requester would then receive (for a verify
     /// request, what its answers hold). Recorded in the audit log as a dry run.
@@ -279,6 +286,17 @@ pub async fn run(command: AccessCommand) -> Result<(), Box<dyn std::error::Error
                     reqwest::Method::POST,
                     &format!("/v1/access-requests/{id}/decision"),
                     body.to_string(),
+                    "application/json",
+                )
+                .await?;
+            println!("request {id} is {}", text(&request["state"]));
+        }
+        AccessCommand::Withdraw { id, hub } => {
+            let request: Value = HubClient::new(&hub)?
+                .send_document(
+                    reqwest::Method::POST,
+                    &format!("/v1/access-requests/{id}/withdraw"),
+                    String::new(),
                     "application/json",
                 )
                 .await?;

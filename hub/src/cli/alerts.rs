@@ -20,6 +20,9 @@ pub enum AlertsCommand {
     Clear {
         /// The alert's id, as `alerts list` shows it.
         id: String,
+        /// Why, kept with the alert and in the audit record.
+        #[arg(long)]
+        reason: Option<String>,
         #[command(flatten)]
         hub: HubArgs,
     },
@@ -52,10 +55,9 @@ pub async fn run(command: AlertsCommand) -> Result<(), Box<dyn std::error::Error
                 );
             }
         }
-        AlertsCommand::Clear { id, hub } => {
-            let alert: Value = HubClient::new(&hub)?
-                .post(&format!("/v1/alerts/{id}/clear"), &json!({}))
-                .await?;
+        AlertsCommand::Clear { id, reason, hub } => {
+            let path = super::with_reason(&format!("/v1/alerts/{id}/clear"), reason.as_deref());
+            let alert: Value = HubClient::new(&hub)?.post(&path, &json!({})).await?;
             println!(
                 "alert {id} is cleared; {} may query again",
                 text(&alert["principal"])

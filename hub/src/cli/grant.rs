@@ -32,6 +32,9 @@ pub enum GrantCommand {
     Revoke {
         /// The grant's id, as `grant list` shows it.
         id: String,
+        /// Why, kept with the grant and in the audit record.
+        #[arg(long)]
+        reason: Option<String>,
         #[command(flatten)]
         hub: HubArgs,
     },
@@ -241,8 +244,9 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                 grant["expires_at"].as_str().unwrap_or("revoked")
             );
         }
-        GrantCommand::Revoke { id, hub } => {
-            HubClient::new(&hub)?.delete(&format!("/v1/grants/{id}")).await?;
+        GrantCommand::Revoke { id, reason, hub } => {
+            let path = super::with_reason(&format!("/v1/grants/{id}"), reason.as_deref());
+            HubClient::new(&hub)?.delete(&path).await?;
             println!("grant {id} is revoked");
         }
     }

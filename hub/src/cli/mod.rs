@@ -171,6 +171,19 @@ pub async fn run() -> ExitCode {
     }
 }
 
+/// `path` with `?reason=` (percent-encoded) when a reason is given.
+fn with_reason(path: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => format!(
+            "{path}?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("reason", reason)
+                .finish()
+        ),
+        None => path.to_owned(),
+    }
+}
+
 /// A text field of the hub's JSON as printed in a table; `-` where there is none.
 fn text(value: &serde_json::Value) -> &str {
     value.as_str().unwrap_or("-")

@@ -95,6 +95,13 @@ async fn check(dir: &std::path::Path, config: Option<PathBuf>) -> Result<(), Box
     if !errors.is_empty() {
         return Err(report(&errors).into());
     }
+    let unseen = files
+        .grants
+        .iter()
+        .map(|grant| &grant.item.dataset)
+        .chain(files.permits.iter().map(|permit| &permit.item.0))
+        .filter(|id| !known.contains_key(*id))
+        .collect::<std::collections::BTreeSet<_>>();
     println!(
         "{}: {} grants, {} deny rules, {} automatic-approval conditions; all valid",
         dir.display(),
@@ -102,6 +109,17 @@ async fn check(dir: &std::path::Path, config: Option<PathBuf>) -> Result<(), Box
         files.denies.len(),
         files.permits.len()
     );
+    if !unseen.is_empty() {
+        let names: Vec<String> = unseen.iter().map(ToString::to_string).collect();
+        let how = match config_given {
+            true => "they are not published on this hub",
+            false => "give --config to check against the hub's datasets",
+        };
+        println!(
+            "not checked against a contract (columns, masks, row filters, subject keys): {}; {how}",
+            names.join(", ")
+        );
+    }
     Ok(())
 }
 

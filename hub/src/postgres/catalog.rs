@@ -4,7 +4,8 @@
 //!
 //! They are answered from a schema-only copy of the catalog: every dataset as an empty
 //! table with its contract's columns (what `GET /v1/catalog` shows any signed-in caller),
-//! under datafusion-pg-catalog's `pg_catalog` and DataFusion's `information_schema`. No
+//! under datafusion-pg-catalog's `pg_catalog` and DataFusion's `information_schema` (with
+//! PostgreSQL's type names: `information_schema.rs`). No
 //! dataset row is in that copy, so a statement that names only catalog relations reads
 //! nothing the grants protect: it is not a query of the query service, and is not recorded
 //! one by one (as `GET /v1/catalog` is not), which keeps a tool's dozens of such
@@ -34,6 +35,7 @@ use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use futures::StreamExt;
 
+use super::information_schema::PgInformationSchema;
 use super::typmods::{Typmods, WithTypmods, typmod};
 use crate::query::CatalogTable;
 
@@ -414,7 +416,8 @@ fn build(tables: &[CatalogTable]) -> Result<SessionContext, DataFusionError> {
     let config = SessionConfig::new()
         .with_default_catalog_and_schema(DATABASE, "public")
         .with_create_default_catalog_and_schema(true)
-        .with_information_schema(true);
+        // DataFusion's names column types as Arrow does; ours as PostgreSQL does (below).
+        .with_information_schema(false);
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(MEMORY_BYTES)))
         .build_arc()?;
@@ -464,6 +467,8 @@ fn build(tables: &[CatalogTable]) -> Result<SessionContext, DataFusionError> {
         .schema("pg_catalog")
         .ok_or_else(|| DataFusionError::Configuration("no pg_catalog".into()))?;
     catalog.register_schema("pg_catalog", Arc::new(WithTypmods::new(pg_catalog, typmods)))?;
+    let catalogs = Arc::clone(context.state().catalog_list());
+    catalog.register_schema("information_schema", Arc::new(PgInformationSchema::new(catalogs)))?;
     // DataFusion's own `version()` names DataFusion; clients parse PostgreSQL's.
     let version = format!(
         "PostgreSQL {} (Causeway {})",

@@ -8,6 +8,7 @@
 mod cancel;
 mod catalog;
 mod catalog_rewrites;
+mod information_schema;
 mod rows;
 mod session;
 mod sign_in;

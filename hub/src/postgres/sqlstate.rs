@@ -21,6 +21,8 @@ pub fn sqlstate(code: &str) -> &'static str {
         "row_quota_exceeded" | "subject_quota_exceeded" => "53400",
         "syntax_error" | "not_one_statement" => "42601",
         "unknown_table" => "42P01",
+        // undefined_column
+        "unknown_column" => "42703",
         "invalid_query" => "42000",
         // read_only_sql_transaction
         "not_read_only" => "25006",
@@ -72,6 +74,7 @@ mod tests {
         assert_eq!(sqlstate("row_quota_exceeded"), "53400");
         assert_eq!(sqlstate("syntax_error"), "42601");
         assert_eq!(sqlstate("unknown_table"), "42P01");
+        assert_eq!(sqlstate("unknown_column"), "42703");
         assert_eq!(sqlstate("query_timeout"), "57014");
         assert_eq!(sqlstate("something new"), "XX000");
     }

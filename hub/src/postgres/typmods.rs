@@ -145,7 +145,7 @@ impl AttributesWithTypmods {
 }
 
 /// Every row of a catalog table.
-async fn read(table: &dyn TableProvider, state: &dyn Session) -> Result<Vec<RecordBatch>> {
+pub(super) async fn read(table: &dyn TableProvider, state: &dyn Session) -> Result<Vec<RecordBatch>> {
     let plan = table.scan(state, None, &[], None).await?;
     collect(plan, state.task_ctx()).await
 }

@@ -13,7 +13,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::PartitionStream;
 
-use super::closed::ClosedTable;
+use super::closed::{ClosedTable, Refusal};
 pub use crate::audit::read::AUDIT_SCHEMA;
 use crate::audit::read::{EventFilter, batches, events_schema};
 use crate::audit::{Chain, Chains};
@@ -51,7 +51,7 @@ impl SchemaProvider for AuditSchema {
             // Listed in the catalog like any table, but closed to this caller.
             return Ok(Some(Arc::new(ClosedTable::new(
                 events_schema(),
-                NOT_AN_AUDITOR.to_owned(),
+                Refusal::NotAnAuditor,
             ))));
         };
         // A partition per chain: this hub's, and every other node's under audit.chains_root.
@@ -81,9 +81,6 @@ impl SchemaProvider for AuditSchema {
         name == EVENTS
     }
 }
-
-const NOT_AN_AUDITOR: &str =
-    "only auditors, security administrators, and publishers for their own datasets, may read audit.events";
 
 #[derive(Debug)]
 struct EventsPartition {

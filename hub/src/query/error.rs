@@ -6,6 +6,7 @@ use std::time::Duration;
 use causeway_connectors::{SourceReadError, describe_failure};
 use causeway_policies::{AccessDenied, PolicyError};
 use datafusion::arrow::error::ArrowError;
+use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
 use datafusion::sql::sqlparser::parser::ParserError;
 
@@ -40,8 +41,15 @@ pub enum QueryError {
     /// every such shape is listed in the README.
     #[error("{0} is not supported yet: the query engine would answer it wrongly")]
     NotSupported(&'static str),
-    #[error("{0}")]
-    AccessDenied(String),
+    #[error(transparent)]
+    AccessDenied(Box<AccessDenied>),
+    #[error(
+        "only auditors, security administrators, and publishers for their own datasets, may read audit.events"
+    )]
+    NotAnAuditor,
+    /// A column the query names that none of its tables has, and the columns they have.
+    #[error("the query names a column {column} that its tables do not have; they have {}", .columns.join(", "))]
+    UnknownColumn { column: String, columns: Vec<String> },
     #[error("the query reads {}, which no grant for purpose '{purpose}' lets you read", list(.columns))]
     ColumnsNotGranted {
         /// Dataset, column, and the deny rule that keeps it from the caller, if one does.
@@ -139,7 +147,8 @@ impl QueryError {
             Self::ExplainAnalyze => "explain_not_allowed",
             Self::FunctionNotAvailable(_) => "function_not_available",
             Self::NotSupported(_) => "not_supported",
-            Self::AccessDenied(_) => "access_denied",
+            Self::AccessDenied(_) | Self::NotAnAuditor => "access_denied",
+            Self::UnknownColumn { .. } => "unknown_column",
             Self::ColumnsNotGranted { .. } => "column_not_granted",
             Self::Policy(_) => "grant_unusable",
             Self::Timeout(_) => "query_timeout",
@@ -168,6 +177,7 @@ impl QueryError {
             Self::ExplainAnalyze
                 | Self::FunctionNotAvailable(_)
                 | Self::AccessDenied(_)
+                | Self::NotAnAuditor
                 | Self::ColumnsNotGranted { .. }
                 | Self::Policy(_)
         )
@@ -222,6 +232,24 @@ fn list(columns: &[(String, String, Option<String>)]) -> String {
         .join(", ")
 }
 
+/// The column a plan named that its tables do not have, and the names of those they have
+/// (each once, unqualified), when `error` is that.
+pub fn unknown_column(error: &DataFusionError) -> Option<(String, Vec<String>)> {
+    let DataFusionError::SchemaError(schema_error, _) = error.find_root() else {
+        return None;
+    };
+    let SchemaError::FieldNotFound { field, valid_fields } = schema_error.as_ref() else {
+        return None;
+    };
+    let mut columns: Vec<String> = Vec::new();
+    for valid in valid_fields {
+        if !columns.contains(&valid.name) {
+            columns.push(valid.name.clone());
+        }
+    }
+    Some((field.name.clone(), columns))
+}
+
 /// The start of the disk manager's message when spill files reach their cap.
 const SPILL_CAP_REACHED: &str = "used disk space during the spilling process has exceeded";
 
@@ -237,6 +265,9 @@ pub(super) fn classify_execution(error: DataFusionError, memory_mb: u64) -> Quer
     if error.to_string().contains(SPILL_CAP_REACHED) {
         return QueryError::SpillLimit;
     }
+    if let Some((column, columns)) = unknown_column(&error) {
+        return QueryError::UnknownColumn { column, columns };
+    }
     if let DataFusionError::External(inner) = error.find_root() {
         if let Some(unknown) = inner.downcast_ref::<UnknownDataset>() {
             return QueryError::UnknownTable(unknown.clone());
@@ -245,11 +276,11 @@ pub(super) fn classify_execution(error: DataFusionError, memory_mb: u64) -> Quer
             return QueryError::SubjectQuota(exceeded.clone());
         }
         if let Some(denied) = inner.downcast_ref::<AccessDenied>() {
-            return QueryError::AccessDenied(denied.to_string());
+            return QueryError::AccessDenied(Box::new(denied.clone()));
         }
         if let Some(policy) = inner.downcast_ref::<PolicyError>() {
             return match policy {
-                PolicyError::Denied(denied) => QueryError::AccessDenied(denied.to_string()),
+                PolicyError::Denied(denied) => QueryError::AccessDenied(Box::new(denied.clone())),
                 other => QueryError::Policy(other.to_string()),
             };
         }

@@ -61,8 +61,8 @@ use reads::reads;
 use secure::{QueryPolicy, SecureCatalog};
 use slots::PrincipalSlot;
 
-pub use error::QueryError;
 use error::classify_execution;
+pub use error::{QueryError, unknown_column};
 pub use names::UnknownDataset;
 pub use statement::parse_read_query;
 
@@ -484,8 +484,8 @@ impl QueryEngine {
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|error| QueryError::NotReadOnly(error.strip_backtrace()))?;
-        if let Some(reason) = closed_dataset_read(&plan) {
-            return Err(QueryError::AccessDenied(reason));
+        if let Some(refusal) = closed_dataset_read(&plan) {
+            return Err(refusal);
         }
         Ok((state, pool, plan))
     }

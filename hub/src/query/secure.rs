@@ -19,7 +19,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::session_state::SessionState;
 
 use super::audit_events::{AUDIT_SCHEMA, AuditSchema};
-use super::closed::ClosedTable;
+use super::closed::{ClosedTable, Refusal};
 use super::names::UnknownDataset;
 use crate::audit::Chains;
 
@@ -155,7 +155,7 @@ impl SchemaProvider for SecureSchema {
             Err(denied) => {
                 return Ok(Some(Arc::new(ClosedTable::new(
                     table.schema(),
-                    denied.to_string(),
+                    Refusal::Policy(denied),
                 ))));
             }
         };

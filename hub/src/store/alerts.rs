@@ -23,9 +23,13 @@ pub struct AlertRecord {
     pub detail: serde_json::Value,
     pub cleared_at: Option<DateTime<Utc>>,
     pub cleared_by: Option<String>,
+    /// Why, as the officer who cleared it said (optional).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cleared_reason: Option<String>,
 }
 
-const COLUMNS: &str = "id, rule, principal, suspends, raised_at, detail, cleared_at, cleared_by";
+const COLUMNS: &str =
+    "id, rule, principal, suspends, raised_at, detail, cleared_at, cleared_by, cleared_reason";
 
 impl MetadataStore {
     pub async fn insert_alert(&self, alert: &AlertRecord) -> Result<()> {
@@ -73,14 +77,20 @@ impl MetadataStore {
         Ok(row.is_some())
     }
 
-    /// Clears an alert still open; false when there is none such.
-    pub async fn clear_alert(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<bool> {
+    /// Clears an alert still open, as `alert` says (when, by whom, why); false when there is
+    /// none such.
+    pub async fn clear_alert(&self, alert: &AlertRecord) -> Result<bool> {
+        let (Some(at), Some(by)) = (alert.cleared_at, alert.cleared_by.as_deref()) else {
+            return Ok(false);
+        };
+        let id = &alert.id;
         let mut transaction = self.pool.begin().await?;
         let cleared = sqlx::query(
-            "UPDATE alerts SET cleared_at = $1, cleared_by = $2 WHERE id = $3 AND cleared_at IS NULL",
+            "UPDATE alerts SET cleared_at = $1, cleared_by = $2, cleared_reason = $3 WHERE id = $4 AND cleared_at IS NULL",
         )
         .bind(at.to_rfc3339())
         .bind(by)
+        .bind(alert.cleared_reason.as_deref())
         .bind(id)
         .execute(&mut *transaction)
         .await?;
@@ -101,5 +111,6 @@ fn alert_from_row(row: &AnyRow) -> Result<AlertRecord> {
         detail: parse(&row.try_get::<String, _>("detail")?)?,
         cleared_at: cleared_at.as_deref().map(time).transpose()?,
         cleared_by: row.try_get("cleared_by")?,
+        cleared_reason: row.try_get("cleared_reason")?,
     })
 }

@@ -58,9 +58,13 @@ pub struct GrantRecord {
     pub revoked_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_by: Option<String>,
+    /// Why, as whoever revoked it said (optional).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_reason: Option<String>,
 }
 
-const COLUMNS: &str = "id, body, origin, request_id, created_by, created_at, revoked_at, revoked_by";
+const COLUMNS: &str =
+    "id, body, origin, request_id, created_by, created_at, revoked_at, revoked_by, revoked_reason";
 
 impl MetadataStore {
     pub async fn insert_grant(
@@ -103,6 +107,7 @@ impl MetadataStore {
             created_at: at,
             revoked_at: None,
             revoked_by: None,
+            revoked_reason: None,
         })
     }
 
@@ -138,14 +143,15 @@ impl MetadataStore {
         Ok(updated.rows_affected() > 0)
     }
 
-    /// Revokes a grant in force; false when there is none.
-    pub async fn revoke_grant(&self, id: &str, by: &str) -> Result<bool> {
+    /// Revokes a grant in force, `by` whom and why; false when there is none.
+    pub async fn revoke_grant(&self, id: &str, by: &str, reason: Option<&str>) -> Result<bool> {
         let mut transaction = self.pool.begin().await?;
         let revoked = sqlx::query(
-            "UPDATE grants SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL",
+            "UPDATE grants SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 WHERE id = $4 AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(by)
+        .bind(reason)
         .bind(id)
         .execute(&mut *transaction)
         .await?;
@@ -165,5 +171,6 @@ fn grant_from_row(row: &AnyRow) -> Result<GrantRecord> {
         created_at: row.try_get("created_at")?,
         revoked_at: row.try_get("revoked_at")?,
         revoked_by: row.try_get("revoked_by")?,
+        revoked_reason: row.try_get("revoked_reason")?,
     })
 }

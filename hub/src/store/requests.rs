@@ -81,6 +81,7 @@ fn request_from_row(row: &AnyRow) -> Result<AccessRequest> {
         "pending" => RequestState::Pending,
         "approved" => RequestState::Approved,
         "rejected" => RequestState::Rejected,
+        "withdrawn" => RequestState::Withdrawn,
         other => return Err(StoreError::Corrupt(format!("unknown request state '{other}'"))),
     };
     let optional = |column: &str| -> Result<Option<String>> { Ok(row.try_get(column)?) };

@@ -419,6 +419,7 @@ impl Alerts {
             detail,
             cleared_at: None,
             cleared_by: None,
+            cleared_reason: None,
         };
         let key = open_key(&alert);
         {
@@ -476,6 +477,7 @@ impl Alerts {
         &self,
         id: &str,
         by: &Principal,
+        reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<AlertRecord, AlertError> {
         let mut alert = self
@@ -487,10 +489,11 @@ impl Alerts {
             .ok_or_else(|| AlertError::NotFound(id.to_owned()))?;
         alert.cleared_at = Some(now);
         alert.cleared_by = Some(by.id.clone());
+        alert.cleared_reason = reason.map(str::to_owned);
         let mut record = Event::by(Action::AlertCleared, Outcome::Ok, by);
         record.detail = serde_json::to_string(&alert).ok();
         self.audit.record(record).await?;
-        if !self.store.clear_alert(id, &by.id, now).await? {
+        if !self.store.clear_alert(&alert).await? {
             return Err(AlertError::NotFound(id.to_owned()));
         }
         // A poisoned map still has its entries: the suspension must end either way.

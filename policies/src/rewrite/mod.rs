@@ -146,14 +146,7 @@ pub fn validate_grant(
             grant.dataset, dataset.id
         )));
     }
-    if grant.purposes.is_empty() {
-        return Err(invalid("it names no purpose".into()));
-    }
-    if let (Some(from), Some(until)) = (grant.valid_from, grant.expires_at)
-        && until <= from
-    {
-        return Err(invalid("it expires before it starts".into()));
-    }
+    check_terms(grant)?;
     check_kind(grant, dataset).map_err(invalid)?;
     let schema = dataset_schema(dataset)?;
     let known = |name: &String| name == "*" || dataset.columns.iter().any(|column| column.name == *name);
@@ -203,20 +196,31 @@ pub fn validate_grant(
     Ok(())
 }
 
-/// What a grant of its kind may say: a verify grant names the columns it matches on, the
-/// dataset's subject key among them, and neither masks nor row quotas (it returns no
-/// value and no row); only verify grants take verify terms.
-fn check_kind(grant: &Grant, dataset: &DatasetInfo) -> Result<(), String> {
+/// Checks what a grant says that needs no dataset to judge: a purpose, dates in order, and
+/// the terms its kind may take (a verify grant names the columns it matches on and takes
+/// neither masks nor row quotas, since it returns no value and no row; only verify grants
+/// take verify terms). [`validate_grant`] runs it first; `causeway policy check` runs it
+/// alone on grants whose dataset it cannot see.
+pub fn check_terms(grant: &Grant) -> Result<(), PolicyError> {
+    terms_of_kind(grant).map_err(|message| PolicyError::Invalid {
+        grant: grant.id.clone(),
+        message,
+    })
+}
+
+fn terms_of_kind(grant: &Grant) -> Result<(), String> {
+    if grant.purposes.is_empty() {
+        return Err("it names no purpose".into());
+    }
+    if let (Some(from), Some(until)) = (grant.valid_from, grant.expires_at)
+        && until <= from
+    {
+        return Err("it expires before it starts".into());
+    }
     match grant.kind {
         GrantKind::Read => {
             if grant.verify.is_some() {
                 return Err("only a verify grant (kind: verify) takes verify terms".into());
-            }
-            if grant.max_subjects_per_day.is_some() && dataset.subject_key.is_empty() {
-                return Err(format!(
-                    "{} names no subject key in its contract, so its subjects cannot be counted for max_subjects_per_day",
-                    dataset.id
-                ));
             }
             if grant.max_subjects_per_day == Some(0) {
                 return Err("max_subjects_per_day of 0 allows nothing: revoke the grant instead".into());
@@ -224,24 +228,8 @@ fn check_kind(grant: &Grant, dataset: &DatasetInfo) -> Result<(), String> {
             Ok(())
         }
         GrantKind::Verify => {
-            if dataset.subject_key.is_empty() {
-                return Err(format!(
-                    "{} names no subject key in its contract, so a verify grant on it could not count attempts per person",
-                    dataset.id
-                ));
-            }
             if grant.columns.iter().any(|column| column == "*") {
                 return Err("a verify grant names the columns it matches on, not *".into());
-            }
-            if let Some(key) = dataset
-                .subject_key
-                .iter()
-                .find(|key| !grant.columns.contains(*key))
-            {
-                return Err(format!(
-                    "a verify grant matches on the subject key of {}: add '{key}' to its columns",
-                    dataset.id
-                ));
             }
             if !grant.masks.is_empty() || !grant.unmasked.is_empty() {
                 return Err("a verify grant returns no value, so it takes no masks".into());
@@ -260,6 +248,41 @@ fn check_kind(grant: &Grant, dataset: &DatasetInfo) -> Result<(), String> {
                 return Err(
                     "a verify grant allows at least one attempt a subject and one record a day".into(),
                 );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// What a grant of its kind needs of its dataset: a subject key to count subjects by, and
+/// for a verify grant that key among the columns it matches on.
+fn check_kind(grant: &Grant, dataset: &DatasetInfo) -> Result<(), String> {
+    match grant.kind {
+        GrantKind::Read => {
+            if grant.max_subjects_per_day.is_some() && dataset.subject_key.is_empty() {
+                return Err(format!(
+                    "{} names no subject key in its contract, so its subjects cannot be counted for max_subjects_per_day",
+                    dataset.id
+                ));
+            }
+            Ok(())
+        }
+        GrantKind::Verify => {
+            if dataset.subject_key.is_empty() {
+                return Err(format!(
+                    "{} names no subject key in its contract, so a verify grant on it could not count attempts per person",
+                    dataset.id
+                ));
+            }
+            if let Some(key) = dataset
+                .subject_key
+                .iter()
+                .find(|key| !grant.columns.contains(*key))
+            {
+                return Err(format!(
+                    "a verify grant matches on the subject key of {}: add '{key}' to its columns",
+                    dataset.id
+                ));
             }
             Ok(())
         }

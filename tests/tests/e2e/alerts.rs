@@ -226,7 +226,7 @@ when = {{ kind = "outside_hours", start = "00:00:00", end = "00:00:00" }}
     let (status, cleared) = json_of(
         officer
             .post(format!(
-                "{}/v1/alerts/{}/clear",
+                "{}/v1/alerts/{}/clear?reason=the%20monthly%20census%20export%2C%20agreed%20by%20phone",
                 hub.url,
                 alert["id"].as_str().unwrap_or_default()
             ))
@@ -237,6 +237,10 @@ when = {{ kind = "outside_hours", start = "00:00:00", end = "00:00:00" }}
     .await;
     assert_eq!(status, StatusCode::OK, "{cleared}");
     assert_eq!(cleared["cleared_by"], "officer");
+    assert_eq!(
+        cleared["cleared_reason"],
+        "the monthly census export, agreed by phone"
+    );
     let (status, body) = ask(&hub, &reader, "SELECT town FROM civil_affairs.residents").await;
     assert_eq!(status, StatusCode::OK, "cleared, the reader reads again: {body}");
 
@@ -252,6 +256,12 @@ when = {{ kind = "outside_hours", start = "00:00:00", end = "00:00:00" }}
         .get("/v1/audit/events?action=alert.cleared&outcome=ok")
         .await;
     assert_eq!(events["events"][0]["principal"], "officer", "{events}");
+    assert!(
+        events["events"][0]["detail"]
+            .to_string()
+            .contains("agreed by phone"),
+        "the reason is in the record: {events}"
+    );
     let (_, refused) = hub
         .auditor()
         .await

@@ -269,6 +269,7 @@ async fn the_consoles_routes_refuse_a_token_of_the_wrong_role() {
 
     let decision = format!("/v1/access-requests/{request}/decision");
     let dry_run = format!("/v1/access-requests/{request}/dry-run");
+    let withdraw = format!("/v1/access-requests/{request}/withdraw");
     let query = json!({"sql": "SELECT town FROM civil_affairs.residents", "purpose": "care"});
     let ask = json!({"dataset": "civil_affairs.residents", "columns": ["town"], "purpose": "care",
                      "justification": "visits", "days": 5});
@@ -287,6 +288,8 @@ async fn the_consoles_routes_refuse_a_token_of_the_wrong_role() {
             json!({"approve": true}),
         ),
         ("an auditor trying", &auditor, dry_run.as_str(), json!({})),
+        ("an officer withdrawing", &officer, withdraw.as_str(), json!({})),
+        ("an auditor withdrawing", &auditor, withdraw.as_str(), json!({})),
         (
             "a system administrator querying",
             &system,

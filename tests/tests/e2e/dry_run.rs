@@ -88,6 +88,19 @@ async fn reviewers_see_the_requesters_rows_before_approving() {
         message.starts_with("grant proposed: the row filter 'no_such_column = 1' is not valid"),
         "{body}"
     );
+    // Which column, and the dataset's, for the console to say so in the reviewer's language.
+    let details = &body["error"]["details"];
+    assert_eq!(
+        (&details["reason"], &details["column"]),
+        (&json!("unknown_column"), &json!("no_such_column")),
+        "{body}"
+    );
+    assert!(
+        details["columns"]
+            .as_array()
+            .is_some_and(|columns| columns.contains(&json!("grid_id"))),
+        "{body}"
+    );
     // An SQL mask shows its own column only: one over another would show that one.
     let (status, body) = steward
         .post(

@@ -20,7 +20,7 @@ async fn bad_queries_are_refused_with_a_clear_message() {
         ),
         (
             "SELECT shoe_size FROM civil_affairs.people",
-            "invalid_query",
+            "unknown_column",
             "shoe_size",
         ),
         (
@@ -67,6 +67,14 @@ async fn bad_queries_are_refused_with_a_clear_message() {
             "{sql}: '{fragment}' not in '{message}'"
         );
     }
+    // A misnamed column's particulars, for a program to act on: which, and those there are.
+    let (_, body) = hub.query("SELECT p.nme FROM civil_affairs.people p").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!({"reason": "unknown_column", "column": "nme",
+               "columns": ["id", "name", "amount", "born"]}),
+        "{body}"
+    );
     assert_eq!(
         hub.rows("SELECT count(*) AS n FROM civil_affairs.people").await,
         vec![json!({"n": 3})]

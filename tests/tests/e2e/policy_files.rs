@@ -251,6 +251,46 @@ async fn policy_files_are_checked_and_explained() {
         "{stderr}"
     );
 
+    // Without a hub's datasets, what needs none is still checked, and the rest is named as
+    // not checked rather than passed as valid.
+    std::fs::write(dir.path().join("ok.yaml"), POLICIES).expect("write");
+    let output = causeway(&["policy", "check", &path]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("not checked against a contract") && stdout.contains("civil_affairs.residents"),
+        "{stdout}"
+    );
+    std::fs::write(
+        dir.path().join("ok.yaml"),
+        POLICIES.replace(
+            "    max_days: 10\n",
+            "    max_days: 10\n    verify: { max_attempts_per_subject: 2 }\n",
+        ),
+    )
+    .expect("write");
+    let output = causeway(&["policy", "check", &path]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ok.yaml:16: grant auto-approval of civil_affairs.residents: only a verify grant"),
+        "{stderr}"
+    );
+    std::fs::write(
+        dir.path().join("ok.yaml"),
+        POLICIES.replace(
+            "    unmasked: [name]\n",
+            "    kind: verify\n    unmasked: [name]\n",
+        ),
+    )
+    .expect("write");
+    let output = causeway(&["policy", "check", &path]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ok.yaml:3: grant grid-workers-see-their-grid: a verify grant names the columns it matches on, not *"),
+        "{stderr}"
+    );
+
     // Against a hub's datasets: a column it does not have.
     let hub = hub_with(POLICIES).await;
     let config = hub.dir().join("causeway.toml").to_string_lossy().into_owned();

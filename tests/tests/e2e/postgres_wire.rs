@@ -167,7 +167,7 @@ async fn the_wire_protocol_signs_in_runs_prepared_statements_and_refuses_with_sq
 
     // Refusals carry PostgreSQL's SQLSTATEs.
     for (sql, state) in [
-        ("SELECT note FROM civil_affairs.people", "42000"),
+        ("SELECT note FROM civil_affairs.people", "42703"),
         ("SELEC 1", "42601"),
         ("SELECT * FROM civil_affairs.nowhere", "42P01"),
         ("DELETE FROM civil_affairs.people", "25006"),
@@ -440,4 +440,47 @@ async fn a_catalog_statement_is_bounded_and_cancelled_as_a_query_is() {
     .await
     .expect("answered");
     assert_eq!(rows, [[Some("pg_catalog".to_owned())]]);
+}
+
+/// `information_schema.columns` describes each column's type as PostgreSQL does (its name,
+/// precision, scale, octet length, fractional digits), compared with the machine's
+/// PostgreSQL holding a table of the contract's columns.
+#[tokio::test]
+async fn information_schema_describes_types_as_postgresql_does() {
+    const FACTS: &str = "column_name, data_type, character_maximum_length, character_octet_length, \
+                         numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision";
+    let Some(reference) = crate::support::Postgres::connect().await else {
+        return;
+    };
+    // `people_spec`'s columns as PostgreSQL would declare them.
+    reference
+        .execute("CREATE TABLE people (id bigint, name text, amount numeric(10, 2), born date)")
+        .await;
+    let expected = text_rows(
+        &reference.client,
+        &format!(
+            "SELECT {FACTS} FROM information_schema.columns \
+             WHERE table_schema = '{}' AND table_name = 'people' ORDER BY ordinal_position",
+            reference.schema
+        ),
+    )
+    .await
+    .expect("the reference answers");
+    reference.cleanup().await;
+    assert_eq!(expected.len(), 4, "{expected:?}");
+
+    let hub = hub_with_wire().await;
+    let client = connect(&hub, ADMIN, &hub.admin_secret, None)
+        .await
+        .expect("signed in");
+    let seen = text_rows(
+        &client,
+        &format!(
+            "SELECT {FACTS} FROM information_schema.columns \
+             WHERE table_schema = 'civil_affairs' AND table_name = 'people' ORDER BY ordinal_position"
+        ),
+    )
+    .await
+    .expect("answered");
+    assert_eq!(seen, expected);
 }

@@ -42,7 +42,20 @@ source: {{ kind: csv, path: residents.csv }}
 }
 
 pub(crate) async fn hub_with(extra: &str, access: &str) -> Hub {
+    hub_with_policies(extra, access, None).await
+}
+
+/// [`hub_with`], with `policies` as its policy file when given.
+pub(crate) async fn hub_with_policies(extra: &str, access: &str, policies: Option<&str>) -> Hub {
     let hub = Hub::start_with(|dir| {
+        let extra = match policies {
+            Some(policies) => {
+                std::fs::create_dir_all(dir.join("policies")).expect("dir");
+                std::fs::write(dir.join("policies/policies.yaml"), policies).expect("policies");
+                format!("{extra}[policies]\ndir = \"policies\"\n")
+            }
+            None => extra.to_owned(),
+        };
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nflight_listen = \"127.0.0.1:0\"\npostgres_listen = \"127.0.0.1:0\"\n\
              [storage]\ndata_dir = \"{}\"\n{extra}",

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::verify::{CHEN, LI, PURPOSE, hub_with, matches, verify};
+use crate::verify::{CHEN, LI, PURPOSE, hub_with, hub_with_policies, matches, verify};
 
 /// `causeway access request` for a verify grant matching names against the register.
 const ASK_TO_VERIFY: [&str; 9] = [
@@ -288,4 +288,69 @@ async fn a_permit_gives_only_what_a_grant_could_and_the_key_alone_only_when_it_s
         (StatusCode::CREATED, json!("pending")),
         "{request}"
     );
+}
+
+/// A deny rule keeps a column from a department. A verify grant matching on it could never
+/// answer (a verify call naming a kept column is refused whole), so it is not made, for one
+/// of the department's people or for the department; a read grant naming it is, since deny
+/// rules win over read grants column by column and its other columns still serve.
+#[tokio::test]
+async fn a_verify_grant_a_deny_rule_makes_useless_is_not_made() {
+    let hub = hub_with_policies(
+        "",
+        "",
+        Some(
+            "deny:\n  - id: birth-dates-stay\n    datasets: civil_affairs.residents\n    subject: { department: benefits }\n    columns: [birth_date]\n    reason: birth dates stay with civil affairs\n",
+        ),
+    )
+    .await;
+    hub.add_client("benefits-clerk", "benefits", &["analyst"], json!({}))
+        .await;
+    let security = hub.security().await;
+    let verify_grant = |subject: Value, columns: Value| {
+        json!({"subject": subject, "dataset": "civil_affairs.residents", "kind": "verify",
+               "columns": columns, "purposes": [PURPOSE]})
+    };
+    for subject in [
+        json!({"client": "benefits-clerk"}),
+        json!({"department": "benefits"}),
+    ] {
+        let (status, body) = security
+            .post(
+                "/v1/grants",
+                verify_grant(subject.clone(), json!(["id_number", "birth_date"])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{subject}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("column birth_date of civil_affairs.residents is never shown to them")
+                && message.contains("(deny rule birth-dates-stay)"),
+            "{body}"
+        );
+    }
+    // The rule is for benefits: another department's verify grant, and a read grant, are made.
+    let (status, body) = security
+        .post(
+            "/v1/grants",
+            verify_grant(json!({"department": "tax"}), json!(["id_number", "birth_date"])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = security
+        .post(
+            "/v1/grants",
+            json!({"subject": {"client": "benefits-clerk"}, "dataset": "civil_affairs.residents",
+                   "columns": ["town", "birth_date"], "purposes": [PURPOSE]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // A verify grant on what the rule leaves is made.
+    let (status, body) = security
+        .post(
+            "/v1/grants",
+            verify_grant(json!({"client": "benefits-clerk"}), json!(["id_number", "name"])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }

@@ -128,7 +128,10 @@ async fn two_approvals_make_a_grant_and_revocation_ends_it() {
     let response = parties
         .steward
         .http
-        .delete(format!("{}/v1/grants/{grant}", hub.url))
+        .delete(format!(
+            "{}/v1/grants/{grant}?reason=the+subsidy+cases+are+closed",
+            hub.url
+        ))
         .send()
         .await
         .expect("revoke");
@@ -139,6 +142,29 @@ async fn two_approvals_make_a_grant_and_revocation_ends_it() {
         StatusCode::FORBIDDEN,
         "revoked at the very next query: {body}"
     );
+    // Who revoked it, and why, are kept with the grant.
+    let (_, grants) = parties.analyst.get("/v1/grants").await;
+    let revoked = grants
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|g| g["id"] == grant)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&revoked["revoked_by"], &revoked["revoked_reason"]),
+        (&json!("cad-steward"), &json!("the subsidy cases are closed")),
+        "{revoked}"
+    );
+    let too_long = "x".repeat(501);
+    let response = parties
+        .steward
+        .http
+        .delete(format!("{}/v1/grants/{grant}?reason={too_long}", hub.url))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
 /// Nobody approves their own request, and one person cannot fill both approvals.
@@ -224,6 +250,12 @@ async fn nobody_approves_their_own_request_or_both_slots() {
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::FORBIDDEN, json!("access_denied")),
+        "{body}"
+    );
+    // What the console links to ask for access by.
+    assert_eq!(
+        body["error"]["details"],
+        json!({"reason": "no_grant", "dataset": "civil_affairs.residents", "purpose": "dual-review"}),
         "{body}"
     );
 }
@@ -434,4 +466,83 @@ async fn requests_state_each_columns_form_and_approvals_reveal_no_more() {
     stray["unmasked"] = json!(["name"]);
     let (status, body) = parties.analyst.post("/v1/access-requests", stray).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// A requester takes back a request that still waits: no reviewer can decide it afterwards,
+/// nobody else can take it back, and a decided one cannot be withdrawn. From the CLI too,
+/// and recorded.
+#[tokio::test]
+async fn a_requester_withdraws_a_waiting_request_and_nobody_decides_it_then() {
+    let (hub, parties) = setup("").await;
+    let filed = request(&parties.analyst, &["town"], "withdrawn-review", 5).await;
+    let id = filed["id"].as_str().expect("id").to_owned();
+    let withdraw = format!("/v1/access-requests/{id}/withdraw");
+
+    let (status, body) = parties.steward.post(&withdraw, json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only the requester: {body}");
+    let (status, body) = parties.analyst.post(&withdraw, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "withdrawn", "{body}");
+    assert!(body["decided_at"].is_string(), "{body}");
+    assert_eq!(body["overdue"], false, "{body}");
+
+    let decision = format!("/v1/access-requests/{id}/decision");
+    let (status, body) = parties.steward.post(&decision, json!({"approve": true})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("withdrawn already")),
+        "{body}"
+    );
+    let (status, _) = parties.analyst.post(&withdraw, json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "twice");
+
+    // A decided request is not withdrawn: its grant is revoked instead.
+    let decided = request(&parties.analyst, &["town"], "decided-review", 5).await;
+    let decided_id = decided["id"].as_str().expect("id").to_owned();
+    let decision = format!("/v1/access-requests/{decided_id}/decision");
+    let (status, body) = parties
+        .steward
+        .post(&decision, json!({"approve": false, "reason": "not this year"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = parties
+        .analyst
+        .post(&format!("/v1/access-requests/{decided_id}/withdraw"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // From the CLI, as another analyst.
+    let secret = hub
+        .add_client("cli-analyst", "land_registry", &["analyst"], json!({}))
+        .await;
+    let token = hub.token_of("cli-analyst", &secret).await;
+    let third = request(
+        &hub.caller_of("cli-analyst", &secret).await,
+        &["town"],
+        "cli-review",
+        5,
+    )
+    .await;
+    let third_id = third["id"].as_str().expect("id").to_owned();
+    let said = hub.cli_ok(&token, &["access", "withdraw", &third_id]);
+    assert_eq!(said.trim(), format!("request {third_id} is withdrawn"));
+
+    let (_, events) = hub
+        .auditor()
+        .await
+        .get("/v1/audit/events?action=request.withdrawn&outcome=ok")
+        .await;
+    let by: Vec<&Value> = events["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|event| &event["principal"])
+        .collect();
+    assert_eq!(by.len(), 2, "{events}");
+    assert!(
+        by.contains(&&json!("land-analyst")) && by.contains(&&json!("cli-analyst")),
+        "{events}"
+    );
 }

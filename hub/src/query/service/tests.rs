@@ -200,7 +200,7 @@ async fn refusals_carry_their_kind_to_the_log_without_a_server() {
         (no_purpose, "missing_purpose", Outcome::Error),
         (
             call("SELECT phone FROM civil_affairs.residents"),
-            "invalid_query",
+            "unknown_column",
             Outcome::Error,
         ),
         (
