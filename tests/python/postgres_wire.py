@@ -38,6 +38,18 @@ def main():
             connection,
         )
         seen["join"] = frame.to_dict(orient="records")
+        # Decimals past rust_decimal's 28 digits and past 38 (a Decimal256), in psycopg's
+        # binary format and in text, as exact Decimals.
+        wide = (
+            "SELECT CAST('123456789012345678901234567890123456.78' AS DECIMAL(38, 2)) AS d38, "
+            "CAST('-1234567890123456789012345678901234567890.5' AS DECIMAL(50, 1)) AS d50, "
+            "CAST('0.0000000000000000000000000000001' AS DECIMAL(38, 31)) AS tiny, "
+            "amount FROM civil_affairs.people WHERE id = 2"
+        )
+        for binary in (True, False):
+            with connection.cursor(binary=binary) as cursor:
+                row = cursor.execute(wide).fetchone()
+                seen["wide_binary" if binary else "wide_text"] = [str(value) for value in row]
     engine = sqlalchemy.create_engine(
         sqlalchemy.URL.create(
             "postgresql+psycopg", username=client_id, password=secret,

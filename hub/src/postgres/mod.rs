@@ -9,6 +9,7 @@ mod cancel;
 mod catalog;
 mod catalog_rewrites;
 mod information_schema;
+mod numeric;
 mod rows;
 mod session;
 mod sign_in;

@@ -1,17 +1,21 @@
 //! Result rows for the wire protocol: the columns' description (RowDescription) and the
-//! rows of each batch in the client's text or binary format, encoded by arrow-pg.
+//! rows of each batch in the client's text or binary format, encoded by arrow-pg but for
+//! decimals, which are written as PostgreSQL's `numeric` at any precision (`numeric.rs`).
 
 use std::sync::Arc;
 
-use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
-use datafusion::arrow::datatypes::{DataType, Schema};
+use arrow_pg::datatypes::arrow_schema_to_pg_fields;
+use arrow_pg::encoder::{Encoder, encode_value};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Decimal256Type, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use pgwire::api::portal::Format;
-use pgwire::api::results::FieldInfo;
+use pgwire::api::results::{DataRowEncoder, FieldInfo};
 use pgwire::error::PgWireResult;
 use pgwire::messages::data::DataRow;
 
+use super::numeric::Numeric;
 use super::sqlstate;
 use crate::api::ApiError;
 use crate::query::service::{Results, ServiceError};
@@ -21,7 +25,23 @@ use crate::query::service::{Results, ServiceError};
 /// `((p << 16) | s) + 4`), which pgjdbc's `getPrecision`/`getScale` and psycopg's
 /// `description` read.
 pub fn described_fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
-    let fields = arrow_schema_to_pg_fields(schema, format, None)?;
+    // arrow-pg has no type for a Decimal256: it is described as a `numeric` like a
+    // Decimal128, its precision in the modifier below.
+    let described = Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|field| match field.data_type() {
+                DataType::Decimal256(_, scale) => Field::new(
+                    field.name(),
+                    DataType::Decimal128(38, *scale),
+                    field.is_nullable(),
+                ),
+                _ => field.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    let fields = arrow_schema_to_pg_fields(&described, format, None)?;
     Ok(fields
         .into_iter()
         .zip(schema.fields())
@@ -42,20 +62,50 @@ const UNENCODABLE: &str = "a value could not be written in the PostgreSQL format
 /// they could not write: the client gets a plain one, the log only the column types.
 pub fn encoded(fields: &Arc<Vec<FieldInfo>>, batch: RecordBatch) -> PgWireResult<Vec<DataRow>> {
     let schema = batch.schema();
-    encode_recordbatch(Arc::clone(fields), batch)
-        .collect::<PgWireResult<Vec<DataRow>>>()
-        .map_err(|_| {
-            let types: Vec<String> = schema
-                .fields()
-                .iter()
-                .map(|field| field.data_type().to_string())
-                .collect();
-            tracing::info!(
-                ?types,
-                "a batch could not be encoded for the PostgreSQL wire protocol"
-            );
-            sqlstate::response("ERROR", "22000", UNENCODABLE)
-        })
+    encode_rows(fields, &batch).map_err(|_| {
+        let types: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|field| field.data_type().to_string())
+            .collect();
+        tracing::info!(
+            ?types,
+            "a batch could not be encoded for the PostgreSQL wire protocol"
+        );
+        sqlstate::response("ERROR", "22000", UNENCODABLE)
+    })
+}
+
+/// The rows of `batch`, each column as arrow-pg writes it but decimals, which are [`Numeric`].
+fn encode_rows(fields: &Arc<Vec<FieldInfo>>, batch: &RecordBatch) -> PgWireResult<Vec<DataRow>> {
+    let schema = batch.schema();
+    let columns: Vec<_> = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .zip(fields.iter())
+        .collect();
+    let mut encoder = DataRowEncoder::new(Arc::clone(fields));
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        for ((array, field), pg_field) in &columns {
+            match field.data_type() {
+                DataType::Decimal128(..) => {
+                    let decimals = array.as_primitive::<Decimal128Type>();
+                    let value = decimals.is_valid(row).then(|| decimals.value_as_string(row));
+                    Encoder::encode_field(&mut encoder, &Numeric(value), pg_field)?;
+                }
+                DataType::Decimal256(..) => {
+                    let decimals = array.as_primitive::<Decimal256Type>();
+                    let value = decimals.is_valid(row).then(|| decimals.value_as_string(row));
+                    Encoder::encode_field(&mut encoder, &Numeric(value), pg_field)?;
+                }
+                _ => encode_value(&mut encoder, array, row, field, pg_field)?,
+            }
+        }
+        rows.push(encoder.take_row());
+    }
+    Ok(rows)
 }
 
 /// The rows of `results` as the client's format asks, encoded batch by batch as they come;

@@ -160,6 +160,14 @@ async fn psycopg_sqlalchemy_and_pandas_read_over_the_wire() {
     // numeric (oid 1700) with the contract's precision and scale.
     assert_eq!(seen["amount_described"], json!([1700, 10, 2]), "{seen}");
     assert_eq!(seen["join"], crate::files::people_and_holdings(), "{seen}");
+    let wide = json!([
+        "123456789012345678901234567890123456.78",
+        "-1234567890123456789012345678901234567890.5",
+        "1E-31",
+        "7.25"
+    ]);
+    assert_eq!(seen["wide_binary"], wide, "{seen}");
+    assert_eq!(seen["wide_text"], wide, "{seen}");
     assert_eq!(
         seen["schemas"],
         // As PostgreSQL lists its own: information_schema is a schema like the others.
