@@ -379,11 +379,19 @@ impl Access {
                 request.requester
             )));
         }
-        if request.state != RequestState::Pending {
-            return Err(AccessError::Forbidden(format!(
-                "request {id} is {} already",
-                request.state.as_str()
-            )));
+        match request.state {
+            RequestState::Pending => {}
+            RequestState::Approved => {
+                return Err(AccessError::Forbidden(format!(
+                    "request {id} is approved already: its grant is revoked, not the request withdrawn"
+                )));
+            }
+            other => {
+                return Err(AccessError::Forbidden(format!(
+                    "request {id} is {} already",
+                    other.as_str()
+                )));
+            }
         }
         request.state = RequestState::Withdrawn;
         request.decided_at = Some(Utc::now());

@@ -152,11 +152,12 @@ pub enum AccessCommand {
 #[derive(Debug, clap::Args)]
 pub struct VerifyLimits {
     /// Verify only: records about one subject (by the dataset's subject key) the client may
-    /// ask about a day, at least 1 (default 3).
+    /// ask about a day, at least 1. Left out: 3 for a grant or a request; for a decision, as
+    /// the request asked.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     attempts_per_subject: Option<u32>,
     /// Verify only: records the client may ask about a day, whoever they are about, at least
-    /// 1 (default 10000).
+    /// 1. Left out: 10000 for a grant or a request; for a decision, as the request asked.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     records_per_day: Option<u64>,
 }

@@ -266,10 +266,20 @@ fn describe<E: std::error::Error>(
     error: &oauth2::RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
 ) -> String {
     match error {
-        oauth2::RequestTokenError::ServerResponse(response) => match response.error_description() {
-            Some(description) => format!("the hub refused: {description} ({})", response.error()),
-            None => format!("the hub refused: {}", response.error()),
-        },
+        oauth2::RequestTokenError::ServerResponse(response) => {
+            let refused = match response.error_description() {
+                Some(description) => format!("the hub refused: {description} ({})", response.error()),
+                None => format!("the hub refused: {}", response.error()),
+            };
+            // The hub does not say whether the account exists; a person's has a password,
+            // not a secret, and signs in in a browser.
+            match response.error() {
+                oauth2::basic::BasicErrorResponseType::InvalidClient => {
+                    format!("{refused}; if the account is a person's, sign in with `causeway login --person`")
+                }
+                _ => refused,
+            }
+        }
         oauth2::RequestTokenError::Request(error) => format!("cannot reach the hub: {error}"),
         other => other.to_string(),
     }

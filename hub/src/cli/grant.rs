@@ -141,11 +141,14 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                 .into_iter()
                 .map(|grant| {
                     let state = if grant["revoked_at"].is_string() {
-                        "revoked"
+                        match grant["revoked_reason"].as_str() {
+                            Some(reason) => format!("revoked: {reason}"),
+                            None => "revoked".to_owned(),
+                        }
                     } else if in_force(grant, now) {
-                        "in force"
+                        "in force".to_owned()
                     } else {
-                        "expired"
+                        "expired".to_owned()
                     };
                     vec![
                         text(&grant["id"]).to_owned(),
@@ -154,7 +157,7 @@ pub async fn run(command: GrantCommand) -> Result<(), Box<dyn std::error::Error>
                         grant["kind"].as_str().unwrap_or("read").to_owned(),
                         subject(&grant["subject"]),
                         strings(&grant["purposes"]).join(","),
-                        state.to_owned(),
+                        state,
                         grant["expires_at"].as_str().unwrap_or("never").to_owned(),
                     ]
                 })

@@ -232,7 +232,9 @@ fn terms_of_kind(grant: &Grant) -> Result<(), String> {
                 return Err("a verify grant names the columns it matches on, not *".into());
             }
             if !grant.masks.is_empty() || !grant.unmasked.is_empty() {
-                return Err("a verify grant returns no value, so it takes no masks".into());
+                return Err(
+                    "a verify grant returns no value, so it takes no masks and no unmasked columns".into(),
+                );
             }
             if grant.max_rows_per_query.is_some()
                 || grant.max_rows_per_day.is_some()

@@ -218,7 +218,7 @@ impl QueryService {
             .position(|fields| fields.len() != given.len() || !fields.keys().all(|key| given.contains(key)))
         {
             return Err(VerifyError::InvalidRecords(format!(
-                "all records of a call must give the same columns; record {index} does not give those of record 0"
+                "all records of a call must give the same columns; records[{index}] does not give those of records[0] (counted from 0)"
             ))
             .into());
         }
@@ -229,7 +229,7 @@ impl QueryService {
                 .map(|(column, _)| (index, column))
         }) {
             return Err(VerifyError::InvalidRecords(format!(
-                "record {index} gives '{column}' as a JSON array or object; give text, a number or a boolean"
+                "records[{index}] (counted from 0) gives '{column}' as a JSON array or object; give text, a number or a boolean"
             ))
             .into());
         }
