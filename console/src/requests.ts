@@ -91,6 +91,13 @@ export interface Grant {
   /** As listed (`GET /v1/grants`): the masks the columns' classifications put on the
    * columns the grant neither masks by name nor lifts. */
   default_masks?: Record<string, Mask>;
+  /** As listed: when it was revoked, if it was. */
+  revoked_at?: string;
+}
+
+/** Whether `grant` still serves: not revoked, and not past its expiry. */
+export function inForce(grant: Grant, now = Date.now()): boolean {
+  return !grant.revoked_at && (!grant.expires_at || Date.parse(grant.expires_at) > now);
 }
 
 export interface DryRun {

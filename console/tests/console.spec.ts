@@ -308,6 +308,9 @@ test("an analyst asks for access; the publisher and the officer each try it, the
   const query = live.locator("tr", { hasText: "query.finished" }).filter({ hasText: "wang.fang" }).first();
   await expect(query).toContainText("elderly-care");
   await expect(query).toContainText("civil_affairs.residents");
+  // The filters match names exactly, so the names there are are offered as one types.
+  await expect(officerPage.locator("#filter-datasets option[value='civil_affairs.residents']")).toHaveCount(1);
+  await expect(officerPage.locator("#filter-purposes option[value='elderly-care']")).toHaveCount(1);
   await officerPage.getByLabel("Purpose", { exact: true }).fill("elderly-care");
   await officerPage.getByRole("button", { name: "Apply filters" }).click();
   await expect(live.locator("tbody tr").first()).toContainText("elderly-care");

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod data_paths;
+mod errors;
 mod limits;
 
 use causeway_connectors::ConnectorSettings;
@@ -356,7 +357,7 @@ impl Config {
                     .split("__"),
             )
             .extract()
-            .map_err(|error| ConfigError(error.to_string()))?;
+            .map_err(|error| ConfigError(errors::describe(error)))?;
         // Every relative path resolves once, against the file's folder made absolute, so that
         // every command finds the same files whatever folder it runs in.
         let base = path
