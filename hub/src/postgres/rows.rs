@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use arrow_pg::datatypes::arrow_schema_to_pg_fields;
 use arrow_pg::encoder::{Encoder, encode_value};
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Decimal256Type, Field, Schema};
+use datafusion::arrow::array::{Array, AsArray, PrimitiveArray};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Decimal256Type, DecimalType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use pgwire::api::portal::Format;
@@ -89,23 +89,24 @@ fn encode_rows(fields: &Arc<Vec<FieldInfo>>, batch: &RecordBatch) -> PgWireResul
     let mut rows = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
         for ((array, field), pg_field) in &columns {
-            match field.data_type() {
-                DataType::Decimal128(..) => {
-                    let decimals = array.as_primitive::<Decimal128Type>();
-                    let value = decimals.is_valid(row).then(|| decimals.value_as_string(row));
-                    Encoder::encode_field(&mut encoder, &Numeric(value), pg_field)?;
-                }
-                DataType::Decimal256(..) => {
-                    let decimals = array.as_primitive::<Decimal256Type>();
-                    let value = decimals.is_valid(row).then(|| decimals.value_as_string(row));
-                    Encoder::encode_field(&mut encoder, &Numeric(value), pg_field)?;
-                }
-                _ => encode_value(&mut encoder, array, row, field, pg_field)?,
+            let decimal = match field.data_type() {
+                DataType::Decimal128(..) => Some(decimal_text(array.as_primitive::<Decimal128Type>(), row)),
+                DataType::Decimal256(..) => Some(decimal_text(array.as_primitive::<Decimal256Type>(), row)),
+                _ => None,
+            };
+            match decimal {
+                Some(text) => Encoder::encode_field(&mut encoder, &Numeric(text), pg_field)?,
+                None => encode_value(&mut encoder, array, row, field, pg_field)?,
             }
         }
         rows.push(encoder.take_row());
     }
     Ok(rows)
+}
+
+/// The decimal at `row` as Arrow writes it, exactly at any precision; `None` for NULL.
+fn decimal_text<T: DecimalType>(decimals: &PrimitiveArray<T>, row: usize) -> Option<String> {
+    decimals.is_valid(row).then(|| decimals.value_as_string(row))
 }
 
 /// The rows of `results` as the client's format asks, encoded batch by batch as they come;
