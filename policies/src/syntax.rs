@@ -28,6 +28,16 @@ pub struct SyntaxLimits {
     pub max_depth: usize,
     /// The most expression nodes in one statement (`limits.max_expression_terms`).
     pub max_terms: usize,
+    /// The deepest nesting of function calls and casts in one another
+    /// (`limits.max_call_depth`): DataFusion 55 types a call together with its arguments'
+    /// names, each written out from theirs, so planning takes time as the cube of this depth
+    /// (600 nested calls: 18 s on a debug build, in one step no deadline can stop).
+    pub max_call_depth: usize,
+    /// The deepest nesting of `COALESCE`, `NVL`, `IFNULL`, `NVL2` and `BETWEEN` in one another
+    /// (`limits.max_doubling_depth`): DataFusion 55 plans each as a `CASE` or comparisons
+    /// that hold its operand twice, so each level doubles the planned expression (20 levels:
+    /// a million nodes and 8 s, 30 levels would exhaust memory).
+    pub max_doubling_depth: usize,
 }
 
 impl Default for SyntaxLimits {
@@ -35,6 +45,8 @@ impl Default for SyntaxLimits {
         Self {
             max_depth: 2000,
             max_terms: 100_000,
+            max_call_depth: 100,
+            max_doubling_depth: 10,
         }
     }
 }
@@ -50,6 +62,13 @@ pub enum SyntaxLimitExceeded {
     Depth { limit: usize },
     #[error("it has more than {limit} terms (limits.max_expression_terms)")]
     Terms { limit: usize },
+    #[error("it nests function calls and casts deeper than {limit} levels (limits.max_call_depth)")]
+    Calls { limit: usize },
+    #[error(
+        "it nests COALESCE, NVL, IFNULL, NVL2 or BETWEEN deeper than {limit} levels \
+         (limits.max_doubling_depth): each level is planned with its operand twice"
+    )]
+    Doubling { limit: usize },
 }
 
 /// Words after which `<` opens a nested type (`ARRAY<STRUCT<...>>`) rather than comparing.
@@ -104,6 +123,8 @@ impl SyntaxLimits {
             limits: *self,
             depth: 0,
             terms: 0,
+            calls: 0,
+            doubling: 0,
             added: Vec::new(),
         };
         match visit(&mut measure) {
@@ -117,6 +138,10 @@ struct Measure {
     limits: SyntaxLimits,
     depth: usize,
     terms: usize,
+    /// Open function calls and casts.
+    calls: usize,
+    /// Open expressions that are planned with an operand twice.
+    doubling: usize,
     /// What each open query or select added to the depth, to take off when it closes.
     added: Vec<usize>,
 }
@@ -151,14 +176,32 @@ impl Measure {
 impl Visitor for Measure {
     type Break = SyntaxLimitExceeded;
 
-    fn pre_visit_expr(&mut self, _expr: &Expr) -> ControlFlow<Self::Break> {
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Self::Break> {
         self.depth += 1;
         self.terms += 1;
+        if is_call(expr) {
+            self.calls += 1;
+            if self.calls > self.limits.max_call_depth {
+                return ControlFlow::Break(SyntaxLimitExceeded::Calls {
+                    limit: self.limits.max_call_depth,
+                });
+            }
+        }
+        if doubles(expr) {
+            self.doubling += 1;
+            if self.doubling > self.limits.max_doubling_depth {
+                return ControlFlow::Break(SyntaxLimitExceeded::Doubling {
+                    limit: self.limits.max_doubling_depth,
+                });
+            }
+        }
         self.within()
     }
 
-    fn post_visit_expr(&mut self, _expr: &Expr) -> ControlFlow<Self::Break> {
+    fn post_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Self::Break> {
         self.depth -= 1;
+        self.calls -= usize::from(is_call(expr));
+        self.doubling -= usize::from(doubles(expr));
         ControlFlow::Continue(())
     }
 
@@ -186,6 +229,39 @@ impl Visitor for Measure {
 
     fn post_visit_select(&mut self, _select: &Select) -> ControlFlow<Self::Break> {
         self.leave()
+    }
+}
+
+/// Whether DataFusion plans `expr` as a function call (or a cast, which the hub's own
+/// rewrites may make one).
+fn is_call(expr: &Expr) -> bool {
+    matches!(
+        expr,
+        Expr::Function(_)
+            | Expr::Cast { .. }
+            | Expr::Extract { .. }
+            | Expr::Substring { .. }
+            | Expr::Trim { .. }
+            | Expr::Position { .. }
+            | Expr::Overlay { .. }
+            | Expr::Ceil { .. }
+            | Expr::Floor { .. }
+            | Expr::AtTimeZone { .. }
+            | Expr::CompoundFieldAccess { .. }
+    )
+}
+
+/// Whether DataFusion plans `expr` with an operand twice: `a BETWEEN b AND c` as `a >= b AND
+/// a <= c`, `COALESCE(a, b)` (and its spellings) as `CASE WHEN a IS NOT NULL THEN a ELSE b`.
+fn doubles(expr: &Expr) -> bool {
+    match expr {
+        Expr::Between { .. } => true,
+        Expr::Function(function) => {
+            let name = function.name.to_string().to_ascii_lowercase();
+            let name = name.rsplit('.').next().unwrap_or_default().trim_matches('"');
+            matches!(name, "coalesce" | "nvl" | "ifnull" | "nvl2")
+        }
+        _ => false,
     }
 }
 
@@ -268,6 +344,8 @@ mod tests {
     const LIMITS: SyntaxLimits = SyntaxLimits {
         max_depth: 100,
         max_terms: 1000,
+        max_call_depth: 20,
+        max_doubling_depth: 4,
     };
 
     fn check(sql: &str) -> Result<(), SyntaxLimitExceeded> {
@@ -301,6 +379,60 @@ mod tests {
                 "{separator}"
             );
         }
+    }
+
+    fn nested(template: &str, levels: usize) -> String {
+        (0..levels).fold("x".to_owned(), |inner, _| template.replace('#', &inner))
+    }
+
+    #[test]
+    fn nested_calls_and_casts_are_counted_apart_from_other_nesting() {
+        for template in [
+            "abs(#)",
+            "CAST(# AS BIGINT)",
+            "#::TEXT",
+            "upper(trim(#))",
+            "substring(# from 2)",
+        ] {
+            assert_eq!(
+                check(&format!("SELECT {}", nested(template, 10))),
+                Ok(()),
+                "{template}"
+            );
+            assert_eq!(
+                check(&format!("SELECT {}", nested(template, 25))),
+                Err(SyntaxLimitExceeded::Calls { limit: 20 }),
+                "{template}"
+            );
+        }
+        // Calls side by side are not nested, nor are operators.
+        let wide = format!("SELECT {}", chain("abs(abs(abs(x)))", " + ", 30));
+        assert_eq!(check(&wide), Ok(()));
+    }
+
+    #[test]
+    fn expressions_planned_with_an_operand_twice_are_counted_apart() {
+        for template in [
+            "coalesce(#, 1)",
+            "COALESCE(1, #)",
+            "nvl(#, y)",
+            "IFNULL(#, 0)",
+            "nvl2(#, 1, 2)",
+            "(# BETWEEN 1 AND 2)",
+        ] {
+            assert_eq!(
+                check(&format!("SELECT {}", nested(template, 4))),
+                Ok(()),
+                "{template}"
+            );
+            assert_eq!(
+                check(&format!("SELECT {}", nested(template, 5))),
+                Err(SyntaxLimitExceeded::Doubling { limit: 4 }),
+                "{template}"
+            );
+        }
+        let side_by_side = format!("SELECT {}", chain("coalesce(coalesce(x, 1), 2)", ", ", 30));
+        assert_eq!(check(&side_by_side), Ok(()));
     }
 
     #[test]

@@ -38,6 +38,14 @@ pub struct LimitsConfig {
     /// The most expression terms (values, columns, operators, calls) in one of them.
     #[serde(default = "default_max_expression_terms")]
     pub max_expression_terms: usize,
+    /// The deepest nesting of function calls and casts in one another: DataFusion's planning
+    /// time grows as the cube of it.
+    #[serde(default = "default_max_call_depth")]
+    pub max_call_depth: usize,
+    /// The deepest nesting of `COALESCE`, `NVL`, `IFNULL`, `NVL2` and `BETWEEN` in one
+    /// another: each level doubles the planned expression.
+    #[serde(default = "default_max_doubling_depth")]
+    pub max_doubling_depth: usize,
     /// Where sorts, joins and aggregates that outgrow their memory write their spill files;
     /// default `DATA_DIR/spill`.
     #[serde(default)]
@@ -76,12 +84,22 @@ fn default_max_expression_terms() -> usize {
     causeway_policies::SyntaxLimits::default().max_terms
 }
 
+fn default_max_call_depth() -> usize {
+    causeway_policies::SyntaxLimits::default().max_call_depth
+}
+
+fn default_max_doubling_depth() -> usize {
+    causeway_policies::SyntaxLimits::default().max_doubling_depth
+}
+
 impl LimitsConfig {
     /// The bounds on syntax trees built from what callers send.
     pub fn syntax(&self) -> causeway_policies::SyntaxLimits {
         causeway_policies::SyntaxLimits {
             max_depth: self.max_expression_depth.max(1),
             max_terms: self.max_expression_terms.max(1),
+            max_call_depth: self.max_call_depth.max(1),
+            max_doubling_depth: self.max_doubling_depth.max(1),
         }
     }
 }
@@ -98,6 +116,8 @@ impl Default for LimitsConfig {
             max_request_bytes: 1024 * 1024,
             max_expression_depth: default_max_expression_depth(),
             max_expression_terms: default_max_expression_terms(),
+            max_call_depth: default_max_call_depth(),
+            max_doubling_depth: default_max_doubling_depth(),
             spill_dir: None,
             spill_max_mb: default_spill_max_mb(),
             max_records_per_verification: default_max_records_per_verification(),

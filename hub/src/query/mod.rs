@@ -5,6 +5,7 @@
 mod audit_events;
 mod bounded;
 mod closed;
+mod deadline;
 mod error;
 mod filter_first;
 mod names;
@@ -370,8 +371,9 @@ impl QueryEngine {
         self.on_query_threads(async move {
             let statement =
                 parse_read_query(&sql, &engine.access.limits()).map_err(|error| (error, Vec::new()))?;
+            let deadline = Instant::now() + engine.limits.query_timeout;
             let (_, _, plan) = engine
-                .plan(&policy, statement)
+                .plan(&policy, statement, deadline)
                 .await
                 .map_err(|error| (error, policy.named_datasets()))?;
             let parameters = parameter_types(&plan).map_err(|error| (engine.classify(error), Vec::new()))?;
@@ -414,7 +416,7 @@ impl QueryEngine {
             .await
             .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?
             .map_err(|_| QueryError::Busy(self.limits.max_concurrent_queries))?;
-        let (state, pool, plan) = self.plan(policy, statement).await?;
+        let (state, pool, plan) = self.plan(policy, statement, deadline).await?;
         let parameters = bind_types(
             parameters,
             &parameter_types(&plan).map_err(|error| self.classify(error))?,
@@ -466,13 +468,15 @@ impl QueryEngine {
     }
 
     /// The statement's logical plan in a session of its own, under the caller's policies,
-    /// checked to read only what may be read; its placeholders not yet bound.
+    /// checked to read only what may be read; its placeholders not yet bound. The session
+    /// stops optimising at `deadline`.
     async fn plan(
         &self,
         policy: &Arc<QueryPolicy>,
         statement: datafusion::sql::parser::Statement,
+        deadline: Instant,
     ) -> Result<(SessionState, Arc<bounded::ResultBudget>, LogicalPlan), QueryError> {
-        let (state, pool) = self.query_state(policy)?;
+        let (state, pool) = self.query_state(policy, deadline)?;
         names::check_names(&state, &statement).map_err(|error| self.classify(error))?;
         let plan = state
             .statement_to_plan(statement)
@@ -491,10 +495,11 @@ impl QueryEngine {
     }
 
     /// A session for one query: the catalog as the query's principal and purpose may see it,
-    /// and a memory pool of its own.
+    /// a memory pool of its own, and planning that stops at `deadline`.
     fn query_state(
         &self,
         policy: &Arc<QueryPolicy>,
+        deadline: Instant,
     ) -> Result<(SessionState, Arc<bounded::ResultBudget>), QueryError> {
         let base = self.context.state();
         let pool = bounded::ResultBudget::new(self.memory_limit_bytes());
@@ -509,10 +514,10 @@ impl QueryEngine {
             Arc::clone(policy),
         );
         catalogs.register_catalog(CATALOG.to_owned(), Arc::new(secure));
-        let state = SessionStateBuilder::new_from_existing(base)
+        let builder = SessionStateBuilder::new_from_existing(base.clone())
             .with_runtime_env(runtime)
-            .with_catalog_list(Arc::new(catalogs))
-            .build();
+            .with_catalog_list(Arc::new(catalogs));
+        let state = deadline::with_deadline(builder, &base, deadline).build();
         Ok((state, pool))
     }
 
@@ -542,6 +547,11 @@ impl QueryEngine {
     }
 
     fn classify(&self, error: DataFusionError) -> QueryError {
+        if let DataFusionError::External(inner) = error.find_root()
+            && inner.is::<deadline::PlanningDeadline>()
+        {
+            return QueryError::Timeout(self.limits.query_timeout);
+        }
         classify_execution(error, self.limits.query_memory_mb)
     }
 }

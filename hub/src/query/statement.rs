@@ -218,6 +218,7 @@ mod tests {
         let limits = SyntaxLimits {
             max_depth: 100,
             max_terms: 10_000,
+            ..SyntaxLimits::default()
         };
         let chain = format!("SELECT {}", vec!["1"; 100_000].join("+"));
         for sql in [

@@ -27,6 +27,7 @@ mod identity;
 mod limits;
 mod openapi;
 mod operations;
+mod planning;
 mod policy_files;
 mod postgres_clients;
 mod postgres_wire;

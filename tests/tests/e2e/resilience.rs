@@ -41,7 +41,7 @@ pub(crate) async fn alive(hub: &Hub) {
     assert_eq!(status, StatusCode::OK, "{health}\n{}", hub.log());
 }
 
-fn chain(term: &str, separator: &str, count: usize) -> String {
+pub(crate) fn chain(term: &str, separator: &str, count: usize) -> String {
     vec![term; count].join(separator)
 }
 
@@ -153,7 +153,7 @@ async fn long_row_filters_are_refused_when_granted_or_work_when_within_the_limit
 }
 
 /// CPU time the hub's process has used, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     let fields: Vec<&str> = stat
         .rsplit_once(") ")

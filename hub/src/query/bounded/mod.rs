@@ -106,15 +106,20 @@ fn bound_expr(expr: Expr, pool: &Arc<ResultBudget>) -> Result<Transformed<Expr>>
 /// The hub's own functions, which make values of fixed size from one value.
 const POLICY_FUNCTIONS: [&str; 2] = [causeway_policies::DENIED, causeway_policies::PSEUDONYM];
 
-/// The hub's own rewrites of arithmetic and rounding (`super::checked`, `super::rounding`):
-/// a number in, a number out, so nothing to bound; left unwrapped, a long chain of them is
-/// as cheap to plan as the operators they stand for.
-const FIXED_WIDTH: [&str; 6] = [
+/// The hub's own rewrites of arithmetic and rounding (`semantics::checked`,
+/// `semantics::floats`, `semantics::rounding`): numbers in, a number out, so nothing to bound.
+const FIXED_WIDTH: [&str; 12] = [
     "checked_add",
     "checked_subtract",
     "checked_multiply",
     "checked_negate",
     "rounded_divide",
+    "checked_arithmetic",
+    "checked_float_add",
+    "checked_float_subtract",
+    "checked_float_multiply",
+    "checked_float_divide",
+    "checked_float_arithmetic",
     "round_to_integer",
 ];
 

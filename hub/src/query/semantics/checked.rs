@@ -4,7 +4,8 @@
 //! kernels (`9223372036854775807 + 1` is `-9223372036854775808`), and of decimals without
 //! checking the result against its precision; PostgreSQL raises `bigint out of range` or
 //! `numeric field overflow`. [`CheckedArithmetic`] replaces each such operation, once the
-//! types are settled, by a call of [`checked`]: the same operation through Arrow's checked
+//! types are settled, by a checked call (a whole chain of them by one call: see
+//! [`super::chains`]): the same operation through Arrow's checked
 //! kernels (the ones DataFusion's own `fail_on_overflow` mode uses, which its SQL planner
 //! never turns on), with a decimal result checked against the precision of its type. An
 //! overflow fails the query with `arithmetic overflow`, never a wrong number.
@@ -18,20 +19,17 @@
 
 use std::sync::Arc;
 
+use super::chains::{self, Arithmetic, Operation};
 use super::rewrite::{Order, rewrite_expressions};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Datum, Decimal128Builder};
 use datafusion::arrow::compute::kernels::numeric::{add, mul, neg, sub};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, i256};
 use datafusion::arrow::error::ArrowError;
-use datafusion::common::tree_node::Transformed;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
 use datafusion::config::ConfigOptions;
-use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
-use datafusion::logical_expr::{
-    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{ColumnarValue, Expr, LogicalPlan, Operator};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_expr_common::datum::apply;
 
@@ -55,74 +53,83 @@ impl AnalyzerRule for CheckedArithmetic {
 }
 
 fn check(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-    // An expression whose type cannot be told here (an outer column of a subquery whose
-    // schema is not at hand, say) is left as it is.
-    let type_of = |expr: &Expr| expr.get_type(schema).ok();
-    match expr {
-        Expr::BinaryExpr(BinaryExpr { left, op, right })
-            if (matches!(op, Operator::Plus | Operator::Minus | Operator::Multiply)
-                && overflows(type_of(&left), type_of(&right)))
-                || (op == Operator::Divide && both_decimals(type_of(&left), type_of(&right))) =>
-        {
-            let call = ScalarFunction::new_udf(checked(Checked::Binary(op)), vec![*left, *right]);
-            Ok(Transformed::yes(Expr::ScalarFunction(call)))
+    chains::rewrite(
+        expr,
+        schema,
+        "checked_arithmetic",
+        &checked_operation,
+        &mut |leaf| leaf.transform_down(|expr| check(expr, schema)),
+    )
+}
+
+/// The checked operation an operator on operands of these types is, if it can overflow
+/// silently. An operand whose type cannot be told (an outer column of a subquery whose
+/// schema is not at hand, say) leaves its operator as it is.
+fn checked_operation(
+    arithmetic: Arithmetic,
+    left: &DataType,
+    right: Option<&DataType>,
+) -> Option<CheckedOperation> {
+    match (arithmetic, right) {
+        (Arithmetic::Binary(op), Some(right)) => {
+            let checked = (matches!(op, Operator::Plus | Operator::Minus | Operator::Multiply)
+                && overflows(left, right))
+                || (op == Operator::Divide && both_decimals(left, right));
+            if !checked {
+                return None;
+            }
+            // Type coercion made both integer operands alike: the result is their type.
+            let result = if left.is_integer() && left == right {
+                left.clone()
+            } else {
+                BinaryTypeCoercer::new(left, &op, right).get_result_type().ok()?
+            };
+            Some(CheckedOperation {
+                operation: Checked::Binary(op),
+                result,
+            })
         }
-        Expr::Negative(operand) if type_of(&operand).is_some_and(|t| t.is_signed_integer()) => {
-            let call = ScalarFunction::new_udf(checked(Checked::Negate), vec![*operand]);
-            Ok(Transformed::yes(Expr::ScalarFunction(call)))
-        }
-        other => Ok(Transformed::no(other)),
+        (Arithmetic::Negate, None) if left.is_signed_integer() => Some(CheckedOperation {
+            operation: Checked::Negate,
+            result: left.clone(),
+        }),
+        _ => None,
     }
 }
 
 /// Whether an operation on operands of these types can overflow silently: integers, and
 /// decimals of 128 bits, whose type coercion has made both sides alike.
-fn overflows(left: Option<DataType>, right: Option<DataType>) -> bool {
-    match (left, right) {
-        (Some(left), Some(right)) => {
-            (left.is_integer() && right.is_integer())
-                || (matches!(left, DataType::Decimal128(..)) && matches!(right, DataType::Decimal128(..)))
-        }
-        _ => false,
-    }
+fn overflows(left: &DataType, right: &DataType) -> bool {
+    (left.is_integer() && right.is_integer())
+        || (matches!(left, DataType::Decimal128(..)) && matches!(right, DataType::Decimal128(..)))
 }
 
-fn both_decimals(left: Option<DataType>, right: Option<DataType>) -> bool {
+fn both_decimals(left: &DataType, right: &DataType) -> bool {
     matches!(
         (left, right),
-        (Some(DataType::Decimal128(..)), Some(DataType::Decimal128(..)))
+        (DataType::Decimal128(..), DataType::Decimal128(..))
     )
 }
 
-/// The operation a checked call performs.
+/// The operation a checked step performs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Checked {
-    /// `+`, `-` or `*`.
+enum Checked {
+    /// `+`, `-` or `*`; `/` of decimals.
     Binary(Operator),
     /// Unary `-`.
     Negate,
 }
 
-/// The checked form of `operation`, as a function of its operands.
-pub(crate) fn checked(operation: Checked) -> Arc<ScalarUDF> {
-    let arity = match operation {
-        Checked::Binary(_) => 2,
-        Checked::Negate => 1,
-    };
-    Arc::new(ScalarUDF::new_from_impl(CheckedCall {
-        operation,
-        signature: Signature::any(arity, Volatility::Immutable),
-    }))
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct CheckedCall {
+/// One checked step of a chain, with the type DataFusion gave the operator, so that the
+/// plan's schema does not change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CheckedOperation {
     operation: Checked,
-    signature: Signature,
+    result: DataType,
 }
 
-impl ScalarUDFImpl for CheckedCall {
-    fn name(&self) -> &str {
+impl Operation for CheckedOperation {
+    fn name(&self) -> &'static str {
         match self.operation {
             Checked::Binary(Operator::Plus) => "checked_add",
             Checked::Binary(Operator::Minus) => "checked_subtract",
@@ -132,50 +139,45 @@ impl ScalarUDFImpl for CheckedCall {
         }
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    /// The type DataFusion gives the operation itself, so that the plan's schema does not
-    /// change.
-    fn return_type(&self, arguments: &[DataType]) -> Result<DataType> {
-        match (self.operation, arguments) {
-            // Type coercion made both integer operands alike: the result is their type. A
-            // type is asked for at every level of a long chain, so this answer is cheap.
-            (Checked::Binary(_), [left, right]) if left.is_integer() && left == right => Ok(left.clone()),
-            (Checked::Binary(op), [left, right]) => {
-                BinaryTypeCoercer::new(left, &op, right).get_result_type()
-            }
-            (Checked::Negate, [operand]) => Ok(operand.clone()),
-            _ => exec_err!("{} called with the wrong number of operands", self.name()),
+    fn symbol(&self) -> &'static str {
+        match self.operation {
+            Checked::Binary(Operator::Plus) => "+",
+            Checked::Binary(Operator::Divide) => "/",
+            Checked::Binary(Operator::Multiply) => "*",
+            Checked::Binary(_) | Checked::Negate => "-",
         }
     }
 
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let result = match (self.operation, args.args.as_slice()) {
-            (Checked::Binary(Operator::Divide), [left, right]) => {
-                let DataType::Decimal128(precision, scale) = args.return_field.data_type() else {
+    fn result_type(&self) -> &DataType {
+        &self.result
+    }
+
+    fn apply(&self, left: ColumnarValue, right: Option<ColumnarValue>) -> Result<ColumnarValue> {
+        let result = match (self.operation, right) {
+            (Checked::Binary(Operator::Divide), Some(right)) => {
+                let DataType::Decimal128(precision, scale) = self.result else {
                     return exec_err!("rounded_divide divides decimals");
                 };
-                let (precision, scale) = (*precision, *scale);
-                apply(left, right, |l, r| divide_decimals(l, r, precision, scale))?
+                apply(&left, &right, |l, r| divide_decimals(l, r, precision, scale))?
             }
-            (Checked::Binary(op), [left, right]) => {
+            (Checked::Binary(op), Some(right)) => {
                 let kernel = match op {
                     Operator::Plus => add,
                     Operator::Minus => sub,
                     _ => mul,
                 };
-                apply(left, right, kernel)?
+                apply(&left, &right, kernel)?
             }
-            (Checked::Negate, [ColumnarValue::Array(operand)]) => ColumnarValue::Array(neg(operand)?),
-            (Checked::Negate, [ColumnarValue::Scalar(operand)]) => {
-                let negated = neg(&operand.to_array()?)?;
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&negated, 0)?)
-            }
+            (Checked::Negate, None) => match left {
+                ColumnarValue::Array(operand) => ColumnarValue::Array(neg(&operand)?),
+                ColumnarValue::Scalar(operand) => {
+                    let negated = neg(&operand.to_array()?)?;
+                    ColumnarValue::Scalar(ScalarValue::try_from_array(&negated, 0)?)
+                }
+            },
             _ => return exec_err!("{} called with the wrong number of operands", self.name()),
         };
-        fit(result, args.return_field.data_type())
+        fit(result, &self.result)
     }
 }
 
@@ -287,22 +289,21 @@ fn fit(value: ColumnarValue, to: &DataType) -> Result<ColumnarValue> {
 mod tests {
     use super::*;
     use datafusion::arrow::array::{Decimal128Array, Int32Array, Int64Array};
-    use datafusion::arrow::datatypes::Field;
 
     fn call(operation: Checked, operands: Vec<ColumnarValue>) -> Result<ColumnarValue> {
-        let udf = checked(operation);
         let types: Vec<DataType> = operands.iter().map(ColumnarValue::data_type).collect();
-        let return_type = udf.return_type(&types)?;
-        udf.invoke_with_args(ScalarFunctionArgs {
-            arg_fields: types
-                .iter()
-                .map(|t| Arc::new(Field::new("x", t.clone(), true)))
-                .collect(),
-            number_rows: 2,
-            return_field: Arc::new(Field::new("r", return_type, true)),
-            config_options: Arc::new(ConfigOptions::default()),
-            args: operands,
-        })
+        let result = match (operation, types.as_slice()) {
+            (Checked::Binary(op), [left, right]) => {
+                BinaryTypeCoercer::new(left, &op, right).get_result_type()?
+            }
+            (Checked::Negate, [operand]) => operand.clone(),
+            _ => return exec_err!("the wrong number of operands"),
+        };
+        let mut operands = operands.into_iter();
+        let Some(left) = operands.next() else {
+            return exec_err!("no operands");
+        };
+        CheckedOperation { operation, result }.apply(left, operands.next())
     }
 
     fn overflowed(result: Result<ColumnarValue>) -> bool {

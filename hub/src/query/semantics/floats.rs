@@ -27,15 +27,15 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::numeric::{add, div, mul, sub};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::arrow::error::ArrowError;
-use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, Result, exec_err};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
 use datafusion::config::ConfigOptions;
 use datafusion::functions::utils::make_scalar_function;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
 use datafusion::logical_expr::{
-    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
 };
 use datafusion::optimizer::AnalyzerRule;
 
@@ -43,6 +43,7 @@ use causeway_connectors::messages::{
     LOG_OF_NEGATIVE, LOG_OF_ZERO, NEGATIVE_TO_FRACTION, ROOT_OF_NEGATIVE, UNDERFLOW, ZERO_TO_NEGATIVE,
 };
 
+use super::chains::{self, Arithmetic, Operation};
 use super::rewrite::{Order, rewrite_expressions};
 
 /// Puts double precision arithmetic and functions under PostgreSQL's checks (see the
@@ -62,29 +63,17 @@ impl AnalyzerRule for FloatErrors {
 
 fn check(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let floating = |expr: &Expr| expr.get_type(schema).ok().filter(DataType::is_floating);
-    match expr {
-        Expr::BinaryExpr(BinaryExpr { left, op, right })
-            if matches!(
-                op,
-                Operator::Plus | Operator::Minus | Operator::Multiply | Operator::Divide
-            ) =>
-        {
-            let result = match (floating(&left), floating(&right)) {
-                (Some(left), Some(right)) => BinaryTypeCoercer::new(&left, &op, &right)
-                    .get_result_type()
-                    .ok()
-                    .filter(DataType::is_floating),
-                _ => None,
-            };
-            let Some(result) = result else {
-                return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })));
-            };
-            let call = ScalarFunction::new_udf(
-                float_check(FloatOperation::Arithmetic(op), result),
-                vec![*left, *right],
-            );
-            Ok(Transformed::yes(Expr::ScalarFunction(call)))
-        }
+    let expr = chains::rewrite(
+        expr,
+        schema,
+        "checked_float_arithmetic",
+        &float_arithmetic,
+        &mut |leaf| leaf.transform_down(|expr| check(expr, schema)),
+    )?;
+    if expr.transformed || expr.tnr != TreeNodeRecursion::Continue {
+        return Ok(expr);
+    }
+    match expr.data {
         Expr::ScalarFunction(call) => {
             let operation = match (call.name(), call.args.len()) {
                 ("ln", 1) => FloatOperation::NaturalLogarithm,
@@ -109,6 +98,73 @@ fn check(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
             Ok(Transformed::yes(Expr::ScalarFunction(checked)))
         }
         other => Ok(Transformed::no(other)),
+    }
+}
+
+/// The checked double `+`, `-`, `*` or `/` an operator on operands of these types is.
+fn float_arithmetic(
+    arithmetic: Arithmetic,
+    left: &DataType,
+    right: Option<&DataType>,
+) -> Option<FloatArithmetic> {
+    let (Arithmetic::Binary(op), Some(right)) = (arithmetic, right) else {
+        return None;
+    };
+    if !left.is_floating() || !right.is_floating() {
+        return None;
+    }
+    let result = BinaryTypeCoercer::new(left, &op, right)
+        .get_result_type()
+        .ok()
+        .filter(DataType::is_floating)?;
+    Some(FloatArithmetic { op, result })
+}
+
+/// One step of a chain of double arithmetic, with the type DataFusion gave the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FloatArithmetic {
+    op: Operator,
+    result: DataType,
+}
+
+impl Operation for FloatArithmetic {
+    fn name(&self) -> &'static str {
+        match self.op {
+            Operator::Plus => "checked_float_add",
+            Operator::Minus => "checked_float_subtract",
+            Operator::Multiply => "checked_float_multiply",
+            _ => "checked_float_divide",
+        }
+    }
+
+    fn symbol(&self) -> &'static str {
+        match self.op {
+            Operator::Plus => "+",
+            Operator::Minus => "-",
+            Operator::Multiply => "*",
+            _ => "/",
+        }
+    }
+
+    fn result_type(&self) -> &DataType {
+        &self.result
+    }
+
+    fn apply(&self, left: ColumnarValue, right: Option<ColumnarValue>) -> Result<ColumnarValue> {
+        let Some(right) = right else {
+            return exec_err!("{} takes two operands", self.name());
+        };
+        let scalars = matches!(
+            (&left, &right),
+            (ColumnarValue::Scalar(_), ColumnarValue::Scalar(_))
+        );
+        let operands = ColumnarValue::values_to_arrays(&[left, right])?;
+        let result = checked(FloatOperation::Arithmetic(self.op), &self.result, &operands)?;
+        Ok(if scalars {
+            ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?)
+        } else {
+            ColumnarValue::Array(result)
+        })
     }
 }
 
@@ -211,52 +267,53 @@ impl ScalarUDFImpl for FloatCheck {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        make_scalar_function(|operands: &[ArrayRef]| self.checked(operands), vec![])(&args.args)
+        make_scalar_function(
+            |operands: &[ArrayRef]| checked(self.operation, &self.result, operands),
+            vec![],
+        )(&args.args)
     }
 }
 
-impl FloatCheck {
-    /// The operation on `operands` (of one length), or PostgreSQL's error for the first
-    /// row that has one.
-    fn checked(&self, operands: &[ArrayRef]) -> Result<ArrayRef> {
-        let doubles = operands
-            .iter()
-            .map(|operand| {
-                Ok(cast(operand, &DataType::Float64)?
-                    .as_primitive::<Float64Type>()
-                    .clone())
-            })
-            .collect::<Result<Vec<Float64Array>>>()?;
-        let result: ArrayRef = match (self.operation, operands) {
-            (FloatOperation::Arithmetic(op), [left, right]) => {
-                let kernel = match op {
-                    Operator::Plus => add,
-                    Operator::Minus => sub,
-                    Operator::Multiply => mul,
-                    _ => div,
-                };
-                kernel(left, right)?
-            }
-            (FloatOperation::Arithmetic(_), _) => return exec_err!("{} takes two operands", self.name()),
-            _ => Arc::new(self.operation.compute(&doubles)),
-        };
-        let result = cast(&result, &self.result)?;
-        let written = cast(&result, &DataType::Float64)?;
-        let written = written.as_primitive::<Float64Type>();
-        let mut values = Vec::with_capacity(doubles.len() + 1);
-        for row in 0..written.len() {
-            if written.is_null(row) {
-                continue;
-            }
-            values.clear();
-            values.push(written.value(row));
-            values.extend(doubles.iter().map(|operand| operand.value(row)));
-            if let Some(error) = self.operation.failure(&values) {
-                return Err(error.into());
-            }
+/// `operation` on `operands` (of one length) as a `result`, or PostgreSQL's error for the
+/// first row that has one.
+fn checked(operation: FloatOperation, result_type: &DataType, operands: &[ArrayRef]) -> Result<ArrayRef> {
+    let doubles = operands
+        .iter()
+        .map(|operand| {
+            Ok(cast(operand, &DataType::Float64)?
+                .as_primitive::<Float64Type>()
+                .clone())
+        })
+        .collect::<Result<Vec<Float64Array>>>()?;
+    let result: ArrayRef = match (operation, operands) {
+        (FloatOperation::Arithmetic(op), [left, right]) => {
+            let kernel = match op {
+                Operator::Plus => add,
+                Operator::Minus => sub,
+                Operator::Multiply => mul,
+                _ => div,
+            };
+            kernel(left, right)?
         }
-        Ok(result)
+        (FloatOperation::Arithmetic(_), _) => return exec_err!("arithmetic takes two operands"),
+        _ => Arc::new(operation.compute(&doubles)),
+    };
+    let result = cast(&result, result_type)?;
+    let written = cast(&result, &DataType::Float64)?;
+    let written = written.as_primitive::<Float64Type>();
+    let mut values = Vec::with_capacity(doubles.len() + 1);
+    for row in 0..written.len() {
+        if written.is_null(row) {
+            continue;
+        }
+        values.clear();
+        values.push(written.value(row));
+        values.extend(doubles.iter().map(|operand| operand.value(row)));
+        if let Some(error) = operation.failure(&values) {
+            return Err(error.into());
+        }
     }
+    Ok(result)
 }
 
 impl FloatOperation {

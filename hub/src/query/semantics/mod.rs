@@ -35,6 +35,7 @@
 
 mod bag_operations;
 mod case_mapping;
+mod chains;
 mod checked;
 mod decimal_average;
 mod floats;
