@@ -256,11 +256,16 @@ fn is_call(expr: &Expr) -> bool {
 fn doubles(expr: &Expr) -> bool {
     match expr {
         Expr::Between { .. } => true,
-        Expr::Function(function) => {
-            let name = function.name.to_string().to_ascii_lowercase();
-            let name = name.rsplit('.').next().unwrap_or_default().trim_matches('"');
-            matches!(name, "coalesce" | "nvl" | "ifnull" | "nvl2")
-        }
+        Expr::Function(function) => function
+            .name
+            .0
+            .last()
+            .and_then(|part| part.as_ident())
+            .is_some_and(|name| {
+                ["coalesce", "nvl", "ifnull", "nvl2"]
+                    .iter()
+                    .any(|doubling| name.value.eq_ignore_ascii_case(doubling))
+            }),
         _ => false,
     }
 }

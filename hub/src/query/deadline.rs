@@ -15,7 +15,6 @@ use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::config::ConfigOptions;
 use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::{AnalyzerRule, OptimizerConfig, OptimizerRule};
 use tokio::time::Instant;
@@ -61,37 +60,22 @@ impl OptimizerRule for Deadline {
     }
 }
 
-/// `builder` (made from `base`) with a look at `at` before each of `base`'s analyzer and
-/// optimizer rules.
-pub(super) fn with_deadline(
-    builder: SessionStateBuilder,
-    base: &SessionState,
-    at: Instant,
-) -> SessionStateBuilder {
+/// `builder` with a look at `at` before each of its analyzer and optimizer rules.
+pub(super) fn with_deadline(mut builder: SessionStateBuilder, at: Instant) -> SessionStateBuilder {
     let deadline = Arc::new(Deadline { at });
-    let mut analyzer = base.analyzer().clone();
-    analyzer.rules = analyzer
-        .rules
-        .iter()
-        .flat_map(|rule| {
-            [
-                Arc::clone(&deadline) as Arc<dyn AnalyzerRule + Send + Sync>,
-                Arc::clone(rule),
-            ]
-        })
-        .collect();
-    let optimizer_rules = base
-        .optimizer()
-        .rules
-        .iter()
-        .flat_map(|rule| {
-            [
-                Arc::clone(&deadline) as Arc<dyn OptimizerRule + Send + Sync>,
-                Arc::clone(rule),
-            ]
-        })
-        .collect();
-    let mut builder = builder.with_optimizer_rules(optimizer_rules);
-    *builder.analyzer() = Some(analyzer);
+    if let Some(analyzer) = builder.analyzer() {
+        analyzer.rules = checked_before_each(&analyzer.rules, deadline.clone());
+    }
+    if let Some(optimizer) = builder.optimizer() {
+        optimizer.rules = checked_before_each(&optimizer.rules, deadline);
+    }
     builder
+}
+
+/// `rules` with `check` before each.
+fn checked_before_each<R: ?Sized>(rules: &[Arc<R>], check: Arc<R>) -> Vec<Arc<R>> {
+    rules
+        .iter()
+        .flat_map(|rule| [Arc::clone(&check), Arc::clone(rule)])
+        .collect()
 }

@@ -514,10 +514,10 @@ impl QueryEngine {
             Arc::clone(policy),
         );
         catalogs.register_catalog(CATALOG.to_owned(), Arc::new(secure));
-        let builder = SessionStateBuilder::new_from_existing(base.clone())
+        let builder = SessionStateBuilder::new_from_existing(base)
             .with_runtime_env(runtime)
             .with_catalog_list(Arc::new(catalogs));
-        let state = deadline::with_deadline(builder, &base, deadline).build();
+        let state = deadline::with_deadline(builder, deadline).build();
         Ok((state, pool))
     }
 

@@ -85,12 +85,12 @@ fn checked_operation(
                 BinaryTypeCoercer::new(left, &op, right).get_result_type().ok()?
             };
             Some(CheckedOperation {
-                operation: Checked::Binary(op),
+                operation: Arithmetic::Binary(op),
                 result,
             })
         }
         (Arithmetic::Negate, None) if left.is_signed_integer() => Some(CheckedOperation {
-            operation: Checked::Negate,
+            operation: Arithmetic::Negate,
             result: left.clone(),
         }),
         _ => None,
@@ -100,8 +100,7 @@ fn checked_operation(
 /// Whether an operation on operands of these types can overflow silently: integers, and
 /// decimals of 128 bits, whose type coercion has made both sides alike.
 fn overflows(left: &DataType, right: &DataType) -> bool {
-    (left.is_integer() && right.is_integer())
-        || (matches!(left, DataType::Decimal128(..)) && matches!(right, DataType::Decimal128(..)))
+    (left.is_integer() && right.is_integer()) || both_decimals(left, right)
 }
 
 fn both_decimals(left: &DataType, right: &DataType) -> bool {
@@ -111,41 +110,27 @@ fn both_decimals(left: &DataType, right: &DataType) -> bool {
     )
 }
 
-/// The operation a checked step performs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Checked {
-    /// `+`, `-` or `*`; `/` of decimals.
-    Binary(Operator),
-    /// Unary `-`.
-    Negate,
-}
-
 /// One checked step of a chain, with the type DataFusion gave the operator, so that the
 /// plan's schema does not change.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CheckedOperation {
-    operation: Checked,
+    operation: Arithmetic,
     result: DataType,
 }
 
 impl Operation for CheckedOperation {
     fn name(&self) -> &'static str {
         match self.operation {
-            Checked::Binary(Operator::Plus) => "checked_add",
-            Checked::Binary(Operator::Minus) => "checked_subtract",
-            Checked::Binary(Operator::Divide) => "rounded_divide",
-            Checked::Binary(_) => "checked_multiply",
-            Checked::Negate => "checked_negate",
+            Arithmetic::Binary(Operator::Plus) => "checked_add",
+            Arithmetic::Binary(Operator::Minus) => "checked_subtract",
+            Arithmetic::Binary(Operator::Divide) => "rounded_divide",
+            Arithmetic::Binary(_) => "checked_multiply",
+            Arithmetic::Negate => "checked_negate",
         }
     }
 
-    fn symbol(&self) -> &'static str {
-        match self.operation {
-            Checked::Binary(Operator::Plus) => "+",
-            Checked::Binary(Operator::Divide) => "/",
-            Checked::Binary(Operator::Multiply) => "*",
-            Checked::Binary(_) | Checked::Negate => "-",
-        }
+    fn arithmetic(&self) -> Arithmetic {
+        self.operation
     }
 
     fn result_type(&self) -> &DataType {
@@ -154,13 +139,13 @@ impl Operation for CheckedOperation {
 
     fn apply(&self, left: ColumnarValue, right: Option<ColumnarValue>) -> Result<ColumnarValue> {
         let result = match (self.operation, right) {
-            (Checked::Binary(Operator::Divide), Some(right)) => {
+            (Arithmetic::Binary(Operator::Divide), Some(right)) => {
                 let DataType::Decimal128(precision, scale) = self.result else {
                     return exec_err!("rounded_divide divides decimals");
                 };
                 apply(&left, &right, |l, r| divide_decimals(l, r, precision, scale))?
             }
-            (Checked::Binary(op), Some(right)) => {
+            (Arithmetic::Binary(op), Some(right)) => {
                 let kernel = match op {
                     Operator::Plus => add,
                     Operator::Minus => sub,
@@ -168,7 +153,7 @@ impl Operation for CheckedOperation {
                 };
                 apply(&left, &right, kernel)?
             }
-            (Checked::Negate, None) => match left {
+            (Arithmetic::Negate, None) => match left {
                 ColumnarValue::Array(operand) => ColumnarValue::Array(neg(&operand)?),
                 ColumnarValue::Scalar(operand) => {
                     let negated = neg(&operand.to_array()?)?;
@@ -290,13 +275,13 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::{Decimal128Array, Int32Array, Int64Array};
 
-    fn call(operation: Checked, operands: Vec<ColumnarValue>) -> Result<ColumnarValue> {
+    fn call(operation: Arithmetic, operands: Vec<ColumnarValue>) -> Result<ColumnarValue> {
         let types: Vec<DataType> = operands.iter().map(ColumnarValue::data_type).collect();
         let result = match (operation, types.as_slice()) {
-            (Checked::Binary(op), [left, right]) => {
+            (Arithmetic::Binary(op), [left, right]) => {
                 BinaryTypeCoercer::new(left, &op, right).get_result_type()?
             }
-            (Checked::Negate, [operand]) => operand.clone(),
+            (Arithmetic::Negate, [operand]) => operand.clone(),
             _ => return exec_err!("the wrong number of operands"),
         };
         let mut operands = operands.into_iter();
@@ -319,18 +304,18 @@ mod tests {
         let one = ColumnarValue::Scalar(ScalarValue::Int64(Some(1)));
         let two = ColumnarValue::Scalar(ScalarValue::Int64(Some(2)));
         assert!(overflowed(call(
-            Checked::Binary(Operator::Plus),
+            Arithmetic::Binary(Operator::Plus),
             vec![big.clone(), one.clone()]
         )));
         assert!(overflowed(call(
-            Checked::Binary(Operator::Multiply),
+            Arithmetic::Binary(Operator::Multiply),
             vec![big, two]
         )));
         let small = ColumnarValue::Array(Arc::new(Int32Array::from(vec![Some(i32::MIN), None])));
-        assert!(overflowed(call(Checked::Negate, vec![small])));
+        assert!(overflowed(call(Arithmetic::Negate, vec![small])));
         let minimum = ColumnarValue::Scalar(ScalarValue::Int64(Some(i64::MIN)));
         assert!(overflowed(call(
-            Checked::Binary(Operator::Minus),
+            Arithmetic::Binary(Operator::Minus),
             vec![minimum, one]
         )));
     }
@@ -339,7 +324,8 @@ mod tests {
     fn results_that_fit_are_exact_and_nulls_stay_null() {
         let values = ColumnarValue::Array(Arc::new(Int64Array::from(vec![Some(i64::MAX - 1), None])));
         let one = ColumnarValue::Scalar(ScalarValue::Int64(Some(1)));
-        let Ok(ColumnarValue::Array(sum)) = call(Checked::Binary(Operator::Plus), vec![values, one]) else {
+        let Ok(ColumnarValue::Array(sum)) = call(Arithmetic::Binary(Operator::Plus), vec![values, one])
+        else {
             panic!("an array of sums");
         };
         let sum = sum.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
@@ -361,7 +347,7 @@ mod tests {
             panic!("decimal columns");
         };
         let Ok(ColumnarValue::Array(quotients)) =
-            call(Checked::Binary(Operator::Divide), vec![dividends, divisors])
+            call(Arithmetic::Binary(Operator::Divide), vec![dividends, divisors])
         else {
             panic!("quotients");
         };
@@ -377,7 +363,7 @@ mod tests {
         ) else {
             panic!("decimal columns");
         };
-        let Ok(ColumnarValue::Array(third)) = call(Checked::Binary(Operator::Divide), vec![big, three])
+        let Ok(ColumnarValue::Array(third)) = call(Arithmetic::Binary(Operator::Divide), vec![big, three])
         else {
             panic!("10^23 / 3 fits decimal(38, 14)");
         };
@@ -389,7 +375,7 @@ mod tests {
         let (Ok(one), Ok(zero)) = (decimal(vec![Some(1)], 10, 0), decimal(vec![Some(0)], 10, 0)) else {
             panic!("decimal columns");
         };
-        assert!(call(Checked::Binary(Operator::Divide), vec![one, zero]).is_err());
+        assert!(call(Arithmetic::Binary(Operator::Divide), vec![one, zero]).is_err());
     }
 
     #[test]
@@ -402,7 +388,7 @@ mod tests {
             panic!("a decimal(38, 10) column");
         };
         let one = ColumnarValue::Scalar(ScalarValue::Decimal128(Some(10_i128.pow(10)), 38, 10));
-        let result = call(Checked::Binary(Operator::Plus), vec![column, one]);
+        let result = call(Arithmetic::Binary(Operator::Plus), vec![column, one]);
         let Err(error) = result else {
             panic!("10^28 + 1 does not fit decimal(38, 10)");
         };

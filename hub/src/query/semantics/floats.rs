@@ -62,7 +62,6 @@ impl AnalyzerRule for FloatErrors {
 }
 
 fn check(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-    let floating = |expr: &Expr| expr.get_type(schema).ok().filter(DataType::is_floating);
     let expr = chains::rewrite(
         expr,
         schema,
@@ -70,9 +69,11 @@ fn check(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         &float_arithmetic,
         &mut |leaf| leaf.transform_down(|expr| check(expr, schema)),
     )?;
-    if expr.transformed || expr.tnr != TreeNodeRecursion::Continue {
+    // Arithmetic was rewritten whole, its operands included.
+    if expr.tnr == TreeNodeRecursion::Jump {
         return Ok(expr);
     }
+    let floating = |expr: &Expr| expr.get_type(schema).ok().filter(DataType::is_floating);
     match expr.data {
         Expr::ScalarFunction(call) => {
             let operation = match (call.name(), call.args.len()) {
@@ -129,21 +130,11 @@ struct FloatArithmetic {
 
 impl Operation for FloatArithmetic {
     fn name(&self) -> &'static str {
-        match self.op {
-            Operator::Plus => "checked_float_add",
-            Operator::Minus => "checked_float_subtract",
-            Operator::Multiply => "checked_float_multiply",
-            _ => "checked_float_divide",
-        }
+        FloatOperation::Arithmetic(self.op).name()
     }
 
-    fn symbol(&self) -> &'static str {
-        match self.op {
-            Operator::Plus => "+",
-            Operator::Minus => "-",
-            Operator::Multiply => "*",
-            _ => "/",
-        }
+    fn arithmetic(&self) -> Arithmetic {
+        Arithmetic::Binary(self.op)
     }
 
     fn result_type(&self) -> &DataType {
@@ -243,19 +234,7 @@ struct FloatCheck {
 
 impl ScalarUDFImpl for FloatCheck {
     fn name(&self) -> &str {
-        match self.operation {
-            FloatOperation::Arithmetic(Operator::Plus) => "checked_float_add",
-            FloatOperation::Arithmetic(Operator::Minus) => "checked_float_subtract",
-            FloatOperation::Arithmetic(Operator::Multiply) => "checked_float_multiply",
-            FloatOperation::Arithmetic(_) => "checked_float_divide",
-            FloatOperation::NaturalLogarithm => "checked_ln",
-            FloatOperation::Logarithm10 => "checked_log10",
-            FloatOperation::Logarithm2 => "checked_log2",
-            FloatOperation::LogarithmToBase => "checked_log",
-            FloatOperation::SquareRoot => "checked_sqrt",
-            FloatOperation::Exponential => "checked_exp",
-            FloatOperation::Power => "checked_power",
-        }
+        self.operation.name()
     }
 
     fn signature(&self) -> &Signature {
@@ -317,6 +296,23 @@ fn checked(operation: FloatOperation, result_type: &DataType, operands: &[ArrayR
 }
 
 impl FloatOperation {
+    /// The name of the check's call.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Arithmetic(Operator::Plus) => "checked_float_add",
+            Self::Arithmetic(Operator::Minus) => "checked_float_subtract",
+            Self::Arithmetic(Operator::Multiply) => "checked_float_multiply",
+            Self::Arithmetic(_) => "checked_float_divide",
+            Self::NaturalLogarithm => "checked_ln",
+            Self::Logarithm10 => "checked_log10",
+            Self::Logarithm2 => "checked_log2",
+            Self::LogarithmToBase => "checked_log",
+            Self::SquareRoot => "checked_sqrt",
+            Self::Exponential => "checked_exp",
+            Self::Power => "checked_power",
+        }
+    }
+
     /// The function's value for each row of its operands (not for arithmetic, which Arrow's
     /// kernels compute); NULL where an operand is NULL.
     fn compute(self, operands: &[Float64Array]) -> Float64Array {

@@ -37,8 +37,8 @@ use datafusion::logical_expr::{
 pub(crate) trait Operation: Debug + Clone + PartialEq + Eq + Hash + Send + Sync + 'static {
     /// The name of a call of this operation alone (`checked_add`).
     fn name(&self) -> &'static str;
-    /// The operator as SQL writes it (`+`), for the chain's name.
-    fn symbol(&self) -> &'static str;
+    /// The operator it stands for, for the chain's name.
+    fn arithmetic(&self) -> Arithmetic;
     /// The type of the result, as DataFusion typed the operator.
     fn result_type(&self) -> &DataType;
     /// The result from the left operand and, for a binary operation, the right one.
@@ -74,7 +74,7 @@ pub(crate) struct Chain<O> {
 }
 
 /// An operator that a chain may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Arithmetic {
     /// `+`, `-`, `*` or `/`.
     Binary(Operator),
@@ -116,12 +116,17 @@ pub(crate) fn rewrite<O: Operation>(
 }
 
 fn is_operator(expr: &Expr) -> bool {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { op, .. }) => is_arithmetic(*op),
+        Expr::Negative(_) => true,
+        _ => false,
+    }
+}
+
+fn is_arithmetic(op: Operator) -> bool {
     matches!(
-        expr,
-        Expr::BinaryExpr(BinaryExpr {
-            op: Operator::Plus | Operator::Minus | Operator::Multiply | Operator::Divide,
-            ..
-        }) | Expr::Negative(_)
+        op,
+        Operator::Plus | Operator::Minus | Operator::Multiply | Operator::Divide
     )
 }
 
@@ -172,12 +177,8 @@ fn typed<O: Operation>(
     schema: &DFSchema,
     classify: Classify<'_, O>,
 ) -> (Typed<O>, Option<DataType>) {
-    if !is_operator(&expr) {
-        let data_type = expr.get_type(schema).ok();
-        return (Typed::Leaf(expr), data_type);
-    }
     match expr {
-        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) if is_arithmetic(op) => {
             let (left, left_type) = typed(*left, schema, classify);
             let (right, right_type) = typed(*right, schema, classify);
             let (rewritten, data_type) = match (left_type, right_type) {
@@ -338,24 +339,21 @@ impl<O: Operation> Chain<O> {
         // (innermost first) and what goes after it in `after`, so nothing is copied twice.
         let (mut before, mut after) = (Vec::new(), Vec::new());
         for step in &self.steps {
-            let symbol = step.operation.symbol();
-            match step.operand {
-                Operand::None => {
-                    before.push(format!("({symbol} "));
+            // `Operator`'s display is the one DataFusion names `BinaryExpr`s with.
+            let op = match step.operation.arithmetic() {
+                Arithmetic::Binary(op) => op,
+                Arithmetic::Negate => {
+                    before.push("(- ".to_owned());
                     after.push(")".to_owned());
+                    continue;
                 }
-                Operand::Right => {
-                    let Some(operand) = operands.next() else {
-                        return exec_err!("{} has too few operands", self.name());
-                    };
-                    after.push(format!(" {symbol} {}", write(operand)));
-                }
-                Operand::Left => {
-                    let Some(operand) = operands.next() else {
-                        return exec_err!("{} has too few operands", self.name());
-                    };
-                    before.push(format!("{} {symbol} ", write(operand)));
-                }
+            };
+            let Some(operand) = operands.next() else {
+                return exec_err!("{} has too few operands", self.name());
+            };
+            match step.operand {
+                Operand::Left => before.push(format!("{} {op} ", write(operand))),
+                Operand::Right | Operand::None => after.push(format!(" {op} {}", write(operand))),
             }
         }
         let mut written: String = before.iter().rev().map(String::as_str).collect();
